@@ -1,0 +1,186 @@
+//! Streaming reader of `entities.xml`, Jira's core data: one element per row.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use quick_xml::events::Event;
+
+use crate::BackupError;
+use crate::xml::{StartTag, Tag, XmlStream};
+
+/// One row of entities.xml: `<Issue id="10000" project="10000" …>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entity {
+    /// The entity name (`Issue`, `Worklog`, `User`…).
+    pub name: String,
+    /// The line the element starts on, for messages about this row.
+    pub line: u64,
+    /// The fields in document order: the attributes, then the child elements (long text
+    /// such as `<description>`, often CDATA), unescaped.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Entity {
+    /// The value of a field. A child element wins over an attribute of the same name.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(name, _)| name == field)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A streaming reader of entities.xml: yields one [`Entity`] at a time and keeps nothing
+/// else, whatever the file's size. The first error ends the stream.
+pub struct EntityReader<R: BufRead> {
+    xml: XmlStream<R>,
+    done: bool,
+}
+
+const HINT_DAMAGED: &str = "The file is damaged or was not written by Jira; make a fresh backup.";
+
+impl EntityReader<BufReader<File>> {
+    /// Opens a plain entities.xml (not inside a zip). Errors name the file by its path.
+    pub fn open_file(path: impl AsRef<Path>) -> Result<Self, BackupError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|source| BackupError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        EntityReader::new(BufReader::with_capacity(64 * 1024, file), &path.display().to_string())
+    }
+}
+
+impl<R: BufRead> EntityReader<R> {
+    /// Reads up to the root `<entity-engine-xml>`; `file` names the input in errors.
+    /// The system-information comment before it is skipped, never kept.
+    pub fn new(input: R, file: &str) -> Result<Self, BackupError> {
+        let mut reader = EntityReader {
+            xml: XmlStream::new(input, file),
+            done: false,
+        };
+        let top = || "at the start of the file".to_string();
+        match reader.xml.next_tag(&top)? {
+            Tag::Start(tag) if tag.name == "entity-engine-xml" => {}
+            Tag::Empty(tag) if tag.name == "entity-engine-xml" => reader.done = true,
+            Tag::Start(tag) | Tag::Empty(tag) => {
+                return Err(reader.xml.invalid(
+                    top(),
+                    format!("the root element is <{}>, not <entity-engine-xml>", tag.name),
+                    "This is not Jira's core data: supply the entities.xml of a Jira XML backup.",
+                ));
+            }
+            Tag::Eof | Tag::End | Tag::StrayText => {
+                return Err(reader.xml.invalid(
+                    top(),
+                    "the file holds no <entity-engine-xml> element",
+                    "The file is empty or truncated: make a fresh backup with Jira's \"Backup system\".",
+                ));
+            }
+        }
+        Ok(reader)
+    }
+
+    /// The next entity, or `None` at the end of the document.
+    pub fn next_entity(&mut self) -> Result<Option<Entity>, BackupError> {
+        self.next_entity_where(|_| true)
+    }
+
+    /// The next entity whose name `want` accepts; the others are parsed past without
+    /// decoding their attributes or keeping anything.
+    pub fn next_entity_where(&mut self, mut want: impl FnMut(&str) -> bool) -> Result<Option<Entity>, BackupError> {
+        if self.done {
+            return Ok(None);
+        }
+        // Set back only on success: an error ends the stream.
+        self.done = true;
+        let context = || "in <entity-engine-xml>".to_string();
+        let decoder = self.xml.reader.decoder();
+        loop {
+            enum Step {
+                Entity(StartTag),
+                Skip(Vec<u8>),
+                Next,
+                EndRoot,
+                Stray,
+                Eof,
+            }
+            self.xml.buf.clear();
+            let step = match self.xml.reader.read_event_into(&mut self.xml.buf) {
+                Err(e) => Err(e),
+                Ok(Event::Start(e)) => {
+                    let name = String::from_utf8_lossy(e.local_name().into_inner()).into_owned();
+                    Ok(if want(&name) {
+                        Step::Entity(StartTag::from_event(&e, true, decoder))
+                    } else {
+                        Step::Skip(e.name().as_ref().to_vec())
+                    })
+                }
+                Ok(Event::Empty(e)) => {
+                    let name = String::from_utf8_lossy(e.local_name().into_inner()).into_owned();
+                    Ok(if want(&name) {
+                        Step::Entity(StartTag::from_event(&e, false, decoder))
+                    } else {
+                        Step::Next
+                    })
+                }
+                Ok(Event::End(_)) => Ok(Step::EndRoot),
+                Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => Ok(Step::Next),
+                Ok(Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => Ok(Step::Stray),
+                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => Ok(Step::Next),
+                Ok(Event::Eof) => Ok(Step::Eof),
+            };
+            match step {
+                Err(e) => return Err(self.xml.xml_error(context(), e)),
+                Ok(Step::Next) => {}
+                Ok(Step::Skip(qname)) => self.xml.skip_element(&qname, &context)?,
+                Ok(Step::EndRoot) => return Ok(None),
+                Ok(Step::Eof) => return Err(self.xml.truncated(context())),
+                Ok(Step::Stray) => {
+                    return Err(self.xml.invalid(context(), "unexpected text between entities", HINT_DAMAGED));
+                }
+                Ok(Step::Entity(tag)) => {
+                    let entity = self.read_entity(tag)?;
+                    self.done = false;
+                    return Ok(Some(entity));
+                }
+            }
+        }
+    }
+
+    fn read_entity(&mut self, tag: StartTag) -> Result<Entity, BackupError> {
+        let line = self.xml.line();
+        let name = tag.name;
+        let context = || format!("in <{name}> starting at line {line}");
+        let mut fields = match tag.attrs {
+            Ok(attrs) => attrs,
+            Err(e) => return Err(self.xml.xml_error(context(), e)),
+        };
+        if tag.open {
+            let mut text = String::new();
+            loop {
+                match self.xml.next_tag(&context)? {
+                    Tag::Start(child) => {
+                        let field_context = || format!("{}, field <{}>", context(), child.name);
+                        self.xml.read_text(&mut text, &field_context)?;
+                        fields.push((child.name, std::mem::take(&mut text)));
+                    }
+                    Tag::Empty(child) => fields.push((child.name, String::new())),
+                    Tag::End => break,
+                    Tag::Eof | Tag::StrayText => return Err(self.xml.truncated(context())),
+                }
+            }
+        }
+        Ok(Entity { name, line, fields })
+    }
+}
+
+impl<R: BufRead> Iterator for EntityReader<R> {
+    type Item = Result<Entity, BackupError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entity().transpose()
+    }
+}

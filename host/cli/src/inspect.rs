@@ -1,0 +1,61 @@
+//! `airlock plugin inspect X.wasm`: what a plugin is and asks for, before anyone runs it.
+
+use crate::render;
+use airlock_runtime::{Plugin, Runtime};
+use anyhow::Result;
+use std::path::Path;
+
+pub fn run(runtime: &Runtime, path: &Path, json: bool) -> Result<()> {
+    let plugin = runtime.load_file(path)?;
+    if json {
+        let value = serde_json::json!({
+            "file": path.display().to_string(),
+            "manifest": plugin.manifest(),
+            "artifact": plugin.info(),
+            "limits": plugin.limits(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    print(&plugin, path);
+    Ok(())
+}
+
+pub fn print(plugin: &Plugin, path: &Path) {
+    let m = plugin.manifest();
+    let info = plugin.info();
+    let limits = plugin.limits();
+    println!("{} {} ({})", m.name, m.version, path.display());
+    println!("  app key      {}  → tables {}_*", m.app_key, m.ao_prefix());
+    println!("  size         {}", render::bytes(info.size as u64));
+    println!("  sha256       {}", info.sha256);
+    println!(
+        "  compiled     {}{}",
+        render::duration(info.compile_time),
+        if info.from_cache { " (from cache)" } else { "" }
+    );
+    println!("  tables       {}", m.tables.join(", "));
+    println!("  namespaces   {}", join(&m.namespaces));
+    println!("  data scopes  {}", join(&m.scopes));
+    println!("  outputs      {}", m.outputs.join(", "));
+    println!(
+        "  limits       fuel {} / batch, memory {}, deadline {}, output {}, logs {}, {} rows / batch",
+        render::count(limits.fuel),
+        render::bytes(limits.memory_bytes),
+        render::duration(limits.deadline),
+        render::bytes(limits.output_bytes),
+        render::bytes(limits.log_bytes),
+        limits.batch_rows
+    );
+    println!("  imports");
+    for import in &info.imports {
+        println!("    {import}");
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}

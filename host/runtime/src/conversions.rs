@@ -1,0 +1,122 @@
+//! Between WIT types and the host's model types; the one place that knows both.
+
+use crate::bindings::wit;
+use crate::manifest::{Manifest, RequestedLimits};
+use airlock_model::{AppFinding, AppKey, AppOutput, DataScope, EntityKind, Namespace, Severity, Value};
+
+pub(crate) fn value_to_wit(v: &Value) -> wit::Value {
+    match v {
+        Value::Null => wit::Value::Null,
+        Value::String(s) => wit::Value::String(s.clone()),
+        Value::Integer(i) => wit::Value::Integer(*i),
+        Value::Double(d) => wit::Value::Double(*d),
+        Value::Boolean(b) => wit::Value::Boolean(*b),
+        Value::Timestamp(t) => wit::Value::Timestamp(*t),
+    }
+}
+
+pub(crate) fn row_set(columns: &[String], rows: &[Vec<Value>]) -> wit::RowSet {
+    wit::RowSet {
+        columns: columns.to_vec(),
+        rows: rows
+            .iter()
+            .map(|row| row.iter().map(value_to_wit).collect())
+            .collect(),
+    }
+}
+
+pub(crate) fn finding(table: &str, f: wit::Finding) -> AppFinding {
+    AppFinding {
+        severity: match f.severity {
+            wit::Severity::Info => Severity::Info,
+            wit::Severity::Warning => Severity::Warning,
+            wit::Severity::Fatal => Severity::Fatal,
+        },
+        code: f.code,
+        message: f.message,
+        table: table.to_owned(),
+        row_id: f.row_id,
+    }
+}
+
+pub(crate) fn output(o: wit::Output) -> AppOutput {
+    match o {
+        wit::Output::EntityProperty(p) => AppOutput::EntityProperty {
+            entity: match p.entity {
+                wit::EntityKind::Issue => EntityKind::Issue,
+                wit::EntityKind::Project => EntityKind::Project,
+                wit::EntityKind::User => EntityKind::User,
+                wit::EntityKind::Comment => EntityKind::Comment,
+                wit::EntityKind::Worklog => EntityKind::Worklog,
+            },
+            entity_id: p.entity_id,
+            key: p.key,
+            value: p.value,
+        },
+        wit::Output::AppProperty(p) => AppOutput::AppProperty {
+            key: p.key,
+            value: p.value,
+        },
+        wit::Output::AppDocument(d) => AppOutput::AppDocument {
+            collection: d.collection,
+            id: d.id,
+            body: d.body,
+        },
+    }
+}
+
+fn scope(s: wit::DataScope) -> DataScope {
+    match s {
+        wit::DataScope::AppDataUgc => DataScope::AppDataUgc,
+        wit::DataScope::AppDataPii => DataScope::AppDataPii,
+        wit::DataScope::AppDataSecurity => DataScope::AppDataSecurity,
+        wit::DataScope::AppDataOther => DataScope::AppDataOther,
+        wit::DataScope::ProductDataUgc => DataScope::ProductDataUgc,
+        wit::DataScope::ProductDataPii => DataScope::ProductDataPii,
+        wit::DataScope::ProductDataSecurity => DataScope::ProductDataSecurity,
+        wit::DataScope::ProductDataOther => DataScope::ProductDataOther,
+        wit::DataScope::MigrationTracingIdentity => DataScope::MigrationTracingIdentity,
+        wit::DataScope::MigrationTracingProduct => DataScope::MigrationTracingProduct,
+    }
+}
+
+fn output_kind(k: wit::OutputKind) -> &'static str {
+    match k {
+        wit::OutputKind::EntityProperty => "entity-property",
+        wit::OutputKind::AppProperty => "app-property",
+        wit::OutputKind::AppDocument => "app-document",
+    }
+}
+
+/// Validates a plugin's self-description: known namespaces, tables under the app's prefix.
+pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
+    if m.app_key.trim().is_empty() {
+        return Err("the app key is empty".into());
+    }
+    let app_key = AppKey::new(m.app_key);
+    let prefix = app_key.ao_prefix();
+    if let Some(t) = m.tables.iter().find(|t| !prefix.owns(t)) {
+        return Err(format!(
+            "table `{t}` does not carry the app's Active Objects prefix {prefix}_ (derived from app key `{app_key}`)"
+        ));
+    }
+    let namespaces = m
+        .namespaces
+        .iter()
+        .map(|n| Namespace::parse(n).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Manifest {
+        app_key,
+        name: m.name,
+        version: m.version,
+        tables: m.tables,
+        namespaces,
+        scopes: m.scopes.into_iter().map(scope).collect(),
+        outputs: m.outputs.into_iter().map(output_kind).collect(),
+        requested: RequestedLimits {
+            fuel_per_batch: m.limits.fuel_per_batch,
+            memory_bytes: m.limits.memory_bytes,
+            batch_rows: m.limits.batch_rows,
+        },
+    })
+}

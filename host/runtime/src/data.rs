@@ -1,0 +1,105 @@
+//! Where the host gets what plugins ask for: id mappings and the app's own rows.
+//! The core migration supplies these from its store; tests and the local runner use the
+//! in-memory versions.
+
+use airlock_model::{Namespace, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Server id → cloud id mappings of one migration (one tenant).
+pub trait Mappings: Send + Sync {
+    /// One answer per id, in order; `None` if the id was not migrated.
+    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>>;
+}
+
+/// The rows of one migration's Active Objects tables, by primary key.
+pub trait AppData: Send + Sync {
+    fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)>;
+}
+
+/// Mappings held in memory.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryMappings {
+    map: HashMap<Namespace, HashMap<String, String>>,
+}
+
+impl MemoryMappings {
+    pub fn new() -> MemoryMappings {
+        MemoryMappings::default()
+    }
+
+    pub fn insert(&mut self, namespace: Namespace, server_id: impl Into<String>, cloud_id: impl Into<String>) {
+        self.map
+            .entry(namespace)
+            .or_default()
+            .insert(server_id.into(), cloud_id.into());
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Mappings for MemoryMappings {
+    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+        let Some(map) = self.map.get(&namespace) else {
+            return vec![None; ids.len()];
+        };
+        ids.iter().map(|id| map.get(id).cloned()).collect()
+    }
+}
+
+/// App tables held in memory, indexed by their `ID` column.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryAppData {
+    tables: HashMap<String, MemoryTable>,
+}
+
+#[derive(Clone, Debug)]
+struct MemoryTable {
+    columns: Arc<[String]>,
+    id_column: Option<usize>,
+    rows: HashMap<i64, Vec<Value>>,
+}
+
+impl MemoryAppData {
+    pub fn new() -> MemoryAppData {
+        MemoryAppData::default()
+    }
+
+    /// Adds rows of a table; rows without an integer `ID` cannot be looked up and are
+    /// skipped.
+    pub fn extend(&mut self, table: &str, columns: &[String], rows: impl IntoIterator<Item = Vec<Value>>) {
+        let entry = self
+            .tables
+            .entry(table.to_owned())
+            .or_insert_with(|| MemoryTable {
+                columns: columns.into(),
+                id_column: columns.iter().position(|c| c == "ID"),
+                rows: HashMap::new(),
+            });
+        let Some(id_column) = entry.id_column else {
+            return;
+        };
+        for row in rows {
+            if let Some(Value::Integer(id)) = row.get(id_column) {
+                entry.rows.insert(*id, row);
+            }
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.tables.values().map(|t| t.rows.len()).sum()
+    }
+}
+
+impl AppData for MemoryAppData {
+    fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
+        let t = self.tables.get(table)?;
+        t.rows.get(&id).map(|row| (t.columns.clone(), row.clone()))
+    }
+}

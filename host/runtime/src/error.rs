@@ -1,0 +1,117 @@
+use crate::grant::Denied;
+use crate::run::Usage;
+use airlock_model::DataScope;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The runtime itself could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot link the host interfaces: {0}")]
+    Link(String),
+    #[error("artifact cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A plugin could not be loaded. Nothing of it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin {path}: cannot read the file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin {plugin}: not a valid WebAssembly component ({reason}); build it with `cargo build --target wasm32-wasip2`")]
+    Invalid { plugin: String, reason: String },
+    #[error("plugin {plugin}: imports `{import}`, which Airlock does not provide: plugins may use only airlock:plugin/{{mappings,app-data,log}} and the WASI basics Rust's std links (no files, sockets or HTTP)")]
+    ForbiddenImport { plugin: String, import: String },
+    #[error("plugin {plugin}: describe() failed: {cause}")]
+    Describe { plugin: String, cause: String },
+    #[error("plugin {plugin}: invalid manifest: {reason}")]
+    BadManifest { plugin: String, reason: String },
+    #[error("plugin {plugin}: cannot prepare it for instantiation: {reason}")]
+    Link { plugin: String, reason: String },
+}
+
+/// An operator's grant does not cover what the plugin needs.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error("plugin {plugin}: the operator has not consented to data scopes {}", list(.missing))]
+    ScopesMissing {
+        plugin: String,
+        missing: Vec<DataScope>,
+    },
+}
+
+fn list(scopes: &[DataScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A batch that did not complete. The host survives it; the runtime stays usable.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} ({call}) failed on table {table}, batch {batch}: {cause}")]
+pub struct BatchError {
+    pub plugin: String,
+    pub call: &'static str,
+    pub table: String,
+    pub batch: u64,
+    pub cause: Cause,
+    /// What the batch used before it stopped.
+    pub usage: Usage,
+}
+
+/// Why a batch stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Cause {
+    #[error("fuel limit exhausted ({limit} units): the plugin computes too much per batch, or loops")]
+    OutOfFuel { limit: u64 },
+    #[error("deadline of {}ms exceeded", .limit.as_millis())]
+    Deadline { limit: Duration },
+    #[error("memory limit of {limit} bytes exceeded (the plugin asked for {requested})")]
+    Memory { limit: u64, requested: u64 },
+    #[error("stack limit exceeded: recursion too deep")]
+    StackOverflow,
+    #[error("output quota of {limit} bytes exceeded ({produced} bytes returned)")]
+    OutputQuota { limit: u64, produced: u64 },
+    #[error("log quota of {limit} bytes exceeded")]
+    LogQuota { limit: u64 },
+    #[error("access denied: {0}")]
+    AccessDenied(Denied),
+    #[error("trapped: {trap}{}", .panic.as_deref().map(|p| format!(" ({p})")).unwrap_or_default())]
+    Trap { trap: String, panic: Option<String> },
+    #[error("the plugin reported error `{code}`{}: {message}", .row_id.map(|r| format!(" on row ID {r}")).unwrap_or_default())]
+    Plugin {
+        code: String,
+        message: String,
+        row_id: Option<i64>,
+    },
+    #[error("invalid output #{index}: {reason}")]
+    InvalidOutput { index: usize, reason: String },
+}
+
+impl Cause {
+    /// A stable code for statistics and reports (never data).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Cause::OutOfFuel { .. } => "out-of-fuel",
+            Cause::Deadline { .. } => "deadline",
+            Cause::Memory { .. } => "memory-limit",
+            Cause::StackOverflow => "stack-overflow",
+            Cause::OutputQuota { .. } => "output-quota",
+            Cause::LogQuota { .. } => "log-quota",
+            Cause::AccessDenied(_) => "access-denied",
+            Cause::Trap { .. } => "trap",
+            Cause::Plugin { .. } => "plugin-error",
+            Cause::InvalidOutput { .. } => "invalid-output",
+        }
+    }
+}

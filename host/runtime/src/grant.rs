@@ -1,0 +1,177 @@
+use crate::manifest::Manifest;
+use airlock_model::{AoPrefix, DataScope, Namespace};
+use std::collections::BTreeSet;
+
+/// What an operator granted an app for one migration: the mapping namespaces it may
+/// resolve and the data scopes they consented to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    pub namespaces: BTreeSet<Namespace>,
+    pub scopes: BTreeSet<DataScope>,
+}
+
+impl Grant {
+    /// Grants everything the manifest asks for (the operator accepted it as shown).
+    pub fn from_manifest(manifest: &Manifest) -> Grant {
+        Grant {
+            namespaces: manifest.namespaces.iter().copied().collect(),
+            scopes: manifest.scopes.iter().copied().collect(),
+        }
+    }
+
+    /// Grants nothing: the plugin can read its own tables but resolve no id.
+    pub fn none() -> Grant {
+        Grant::default()
+    }
+
+    pub fn namespace(mut self, namespace: Namespace) -> Grant {
+        self.namespaces.insert(namespace);
+        self
+    }
+
+    pub fn scope(mut self, scope: DataScope) -> Grant {
+        self.scopes.insert(scope);
+        self
+    }
+
+    /// Scopes the manifest asks for that this grant does not give: the operator must
+    /// consent to all of them before the plugin may run.
+    pub fn missing_scopes(&self, manifest: &Manifest) -> Vec<DataScope> {
+        manifest
+            .scopes
+            .iter()
+            .filter(|s| !self.scopes.contains(s))
+            .copied()
+            .collect()
+    }
+}
+
+/// What one plugin may touch in one run: the grant intersected with the manifest, and
+/// tables limited to the app's own prefix. Checked on every import call.
+#[derive(Clone, Debug)]
+pub(crate) struct Access {
+    prefix: AoPrefix,
+    tables: BTreeSet<String>,
+    namespaces: BTreeSet<Namespace>,
+}
+
+/// Why an import call was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("table `{table}` is not one of this app's tables (prefix {prefix}_)")]
+    ForeignTable { table: String, prefix: String },
+    #[error("table `{0}` is not declared in the plugin's manifest")]
+    UndeclaredTable(String),
+    #[error("namespace `{0}` is not declared in the plugin's manifest")]
+    UndeclaredNamespace(String),
+    #[error("namespace `{0}` was not granted by the operator")]
+    UngrantedNamespace(String),
+}
+
+impl Access {
+    pub(crate) fn new(manifest: &Manifest, grant: &Grant) -> Access {
+        let prefix = manifest.ao_prefix();
+        Access {
+            tables: manifest
+                .tables
+                .iter()
+                .filter(|t| prefix.owns(t))
+                .cloned()
+                .collect(),
+            namespaces: manifest
+                .namespaces
+                .iter()
+                .filter(|ns| grant.namespaces.contains(ns))
+                .copied()
+                .collect(),
+            prefix,
+        }
+    }
+
+    pub(crate) fn table(&self, table: &str) -> Result<(), Denied> {
+        if !self.prefix.owns(table) {
+            return Err(Denied::ForeignTable {
+                table: table.to_owned(),
+                prefix: self.prefix.to_string(),
+            });
+        }
+        if !self.tables.contains(table) {
+            return Err(Denied::UndeclaredTable(table.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn namespace(&self, manifest: &Manifest, name: &str) -> Result<Namespace, Denied> {
+        let declared = manifest
+            .namespaces
+            .iter()
+            .find(|ns| ns.as_str() == name)
+            .ok_or_else(|| Denied::UndeclaredNamespace(name.to_owned()))?;
+        if self.namespaces.contains(declared) {
+            Ok(*declared)
+        } else {
+            Err(Denied::UngrantedNamespace(name.to_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::RequestedLimits;
+    use airlock_model::AppKey;
+
+    fn manifest() -> Manifest {
+        let key = AppKey::new("com.atlassian.example.ao.myplugin");
+        Manifest {
+            tables: vec![
+                key.ao_prefix().table("MY_OBJECT"),
+                "AO_60DB71_SPRINT".into(),
+            ],
+            app_key: key,
+            name: "x".into(),
+            version: "1".into(),
+            namespaces: vec![Namespace::USER, Namespace::ISSUE],
+            scopes: vec![DataScope::AppDataOther],
+            outputs: vec![],
+            requested: RequestedLimits::default(),
+        }
+    }
+
+    #[test]
+    fn tables_are_limited_to_the_derived_prefix_even_if_declared() {
+        let m = manifest();
+        let access = Access::new(&m, &Grant::from_manifest(&m));
+        assert_eq!(access.table("AO_28BE2D_MY_OBJECT"), Ok(()));
+        assert!(matches!(
+            access.table("AO_60DB71_SPRINT"),
+            Err(Denied::ForeignTable { .. })
+        ));
+        assert!(matches!(
+            access.table("AO_28BE2D_OTHER"),
+            Err(Denied::UndeclaredTable(_))
+        ));
+    }
+
+    #[test]
+    fn namespaces_are_grant_intersected_with_manifest() {
+        let m = manifest();
+        let access = Access::new(&m, &Grant::none().namespace(Namespace::USER).namespace(Namespace::WORKLOG));
+        assert_eq!(access.namespace(&m, "identity:user"), Ok(Namespace::USER));
+        assert_eq!(
+            access.namespace(&m, "jira:issue"),
+            Err(Denied::UngrantedNamespace("jira:issue".into()))
+        );
+        assert_eq!(
+            access.namespace(&m, "jira:worklog"),
+            Err(Denied::UndeclaredNamespace("jira:worklog".into()))
+        );
+    }
+
+    #[test]
+    fn missing_scopes_are_reported() {
+        let m = manifest();
+        assert_eq!(Grant::none().missing_scopes(&m), vec![DataScope::AppDataOther]);
+        assert!(Grant::from_manifest(&m).missing_scopes(&m).is_empty());
+    }
+}

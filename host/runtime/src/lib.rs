@@ -1,0 +1,32 @@
+//! # airlock-runtime: the sandbox app data migrators run in
+//!
+//! Plugins are WebAssembly components targeting `airlock:plugin@1.0.0` (see `wit/`). The
+//! runtime compiles each once (cached by content hash and engine compatibility),
+//! pre-instantiates it, and runs every batch of every tenant in a fresh store and instance
+//! under fuel, an epoch deadline, a memory cap, a stack limit, an output quota and a log
+//! quota. Imports are checked against an allow-list at load; every import call is checked
+//! against the operator's grant intersected with the manifest, and tables against the
+//! Active Objects prefix derived from the app key.
+//!
+//! Architecture invariant: a failing plugin yields a typed [`BatchError`] naming plugin,
+//! table, batch and cause; it never panics the host or poisons the runtime.
+//! Architecture invariant: this crate logs ids, counts and codes only, never row content.
+
+mod bindings;
+mod cache;
+mod conversions;
+mod data;
+mod error;
+mod grant;
+mod limits;
+mod manifest;
+mod run;
+mod store;
+
+pub use data::{AppData, Mappings, MemoryAppData, MemoryMappings};
+pub use error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
+pub use grant::{Denied, Grant};
+pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
+pub use manifest::{Manifest, RequestedLimits};
+pub use run::{ALLOWED_IMPORTS, Batch, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session, Usage};
+pub use store::{HostCalls, LogLine};

@@ -1,0 +1,657 @@
+//! The runtime: one engine and linker per process, plugins compiled once and
+//! pre-instantiated, a fresh store and instance for every batch.
+
+use crate::bindings;
+use crate::cache::ArtifactCache;
+use crate::conversions;
+use crate::data::{AppData, Mappings};
+use crate::error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
+use crate::grant::{Access, Grant};
+use crate::limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
+use crate::manifest::Manifest;
+use crate::store::{BatchState, BatchStateInit, HostCalls, LogLine, Stop};
+use airlock_model::{AppFinding, AppOutput, TenantId, Value};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+
+/// How the runtime is set up.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeConfig {
+    /// Where precompiled plugins are kept; `None` compiles in memory every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Default limits per batch.
+    pub limits: Limits,
+    /// The most a plugin's manifest may ask for.
+    pub ceilings: Ceilings,
+}
+
+/// Runs plugins. Cheap to share across threads; a plugin that fails never harms it.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<BatchState>,
+    cache: Option<ArtifactCache>,
+    config: RuntimeConfig,
+    _ticker: EpochTicker,
+}
+
+/// Interfaces a plugin may import, without versions. Everything else is refused at load.
+/// The WASI ones are what Rust's std links for wasm32-wasip2; the host provides them
+/// locked down (no environment, no stdin, captured output, fixed clocks, seeded random).
+pub const ALLOWED_IMPORTS: &[&str] = &[
+    "airlock:plugin/types",
+    "airlock:plugin/mappings",
+    "airlock:plugin/app-data",
+    "airlock:plugin/log",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+fn import_allowed(name: &str) -> bool {
+    let (interface, version) = name.split_once('@').unwrap_or((name, ""));
+    let version_ok = if interface.starts_with("airlock:plugin/") {
+        version.starts_with("1.")
+    } else {
+        version.starts_with("0.2.")
+    };
+    version_ok && ALLOWED_IMPORTS.contains(&interface)
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let mut wasm = Config::new();
+        wasm.consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .wasm_component_model(true)
+            .wasm_backtrace_max_frames(None);
+        let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let linker = link(&engine).map_err(|e| RuntimeError::Link(e.to_string()))?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(ArtifactCache::new(dir, &engine).map_err(|source| {
+                RuntimeError::Cache {
+                    path: dir.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
+        let ticker = EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
+    /// Loads a plugin from a `.wasm` file.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        self.load(&name, &bytes)
+    }
+
+    /// Loads a plugin: refuses imports outside the allow-list, compiles (or takes the
+    /// cached artifact), pre-instantiates and asks it to describe itself.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        let started = Instant::now();
+        let (component, cached) = match self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256)) {
+            Some(c) => (c, true),
+            None => {
+                let c = Component::new(&self.engine, wasm).map_err(|e| LoadError::Invalid {
+                    plugin: name.to_owned(),
+                    reason: format!("{e:#}"),
+                })?;
+                if let Some(cache) = &self.cache {
+                    cache.put(&sha256, &c);
+                }
+                (c, false)
+            }
+        };
+        let compile_time = started.elapsed();
+
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        if let Some(bad) = imports.iter().find(|i| !import_allowed(i)) {
+            return Err(LoadError::ForbiddenImport {
+                plugin: name.to_owned(),
+                import: bad.clone(),
+            });
+        }
+
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::PluginPre::new)
+            .map_err(|e| LoadError::Link {
+                plugin: name.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+
+        let manifest = describe(&self.engine, &pre, self.config.limits).map_err(|cause| {
+            LoadError::Describe {
+                plugin: name.to_owned(),
+                cause,
+            }
+        })?;
+        let manifest = conversions::manifest(manifest).map_err(|reason| LoadError::BadManifest {
+            plugin: name.to_owned(),
+            reason,
+        })?;
+        let limits = self.config.limits.for_request(
+            self.config.ceilings,
+            manifest.requested.fuel_per_batch,
+            manifest.requested.memory_bytes,
+            manifest.requested.batch_rows,
+        );
+        tracing::info!(plugin = name, cached, compile_ms = compile_time.as_millis() as u64, "plugin loaded");
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                name: name.to_owned(),
+                info: PluginInfo {
+                    sha256,
+                    size: wasm.len(),
+                    imports,
+                    compile_time,
+                    from_cache: cached,
+                },
+                manifest: Arc::new(manifest),
+                limits,
+                engine: self.engine.clone(),
+                pre,
+            }),
+        })
+    }
+}
+
+fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync};
+    use wasmtime_wasi::random::WasiRandom;
+
+    let mut linker = Linker::new(engine);
+    bindings::Plugin::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+
+    // Only the WASI interfaces on the allow-list: no filesystem, no sockets. They are
+    // linked as well as refused, so a missing check cannot open a door.
+    let l = &mut linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<BatchState, HasIo>(l, |t| {
+        t.ctx().table
+    })?;
+    sync::io::poll::add_to_linker::<BatchState, HasIo>(l, |t| t.ctx().table)?;
+    sync::io::streams::add_to_linker::<BatchState, HasIo>(l, |t| t.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<BatchState, WasiClocks>(l, BatchState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<BatchState, WasiClocks>(l, BatchState::clocks)?;
+    random::random::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
+    random::insecure::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
+    random::insecure_seed::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
+    cli::exit::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::environment::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::stdin::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::stdout::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::stderr::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::terminal_input::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::terminal_output::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::terminal_stdin::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::terminal_stdout::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    cli::terminal_stderr::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    Ok(linker)
+}
+
+struct HasIo;
+
+impl wasmtime::component::HasData for HasIo {
+    type Data<'a> = &'a mut wasmtime::component::ResourceTable;
+}
+
+use wasmtime_wasi::WasiView as _;
+
+/// Calls `describe` in a throwaway store that can resolve nothing.
+fn describe(
+    engine: &Engine,
+    pre: &bindings::PluginPre<BatchState>,
+    limits: Limits,
+) -> Result<bindings::wit::Manifest, String> {
+    let nothing = Arc::new(Manifest {
+        app_key: airlock_model::AppKey::new("-"),
+        name: String::new(),
+        version: String::new(),
+        tables: vec![],
+        namespaces: vec![],
+        scopes: vec![],
+        outputs: vec![],
+        requested: Default::default(),
+    });
+    let access = Arc::new(Access::new(&nothing, &Grant::none()));
+    let mut store = new_store(
+        engine,
+        BatchStateInit {
+            manifest: nothing,
+            access,
+            mappings: Arc::new(crate::MemoryMappings::new()),
+            app_data: Arc::new(crate::MemoryAppData::new()),
+            memory_limit: limits.memory_bytes,
+            log_limit: limits.log_bytes,
+        },
+        &limits,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let instance = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
+    instance
+        .airlock_plugin_migrator()
+        .call_describe(&mut store)
+        .map_err(|e| classify(e, &store, &limits).to_string())
+}
+
+fn new_store(
+    engine: &Engine,
+    init: BatchStateInit,
+    limits: &Limits,
+) -> wasmtime::Result<Store<BatchState>> {
+    let mut store = Store::new(engine, BatchState::new(init));
+    store.limiter(|s| &mut s.limiter);
+    store.set_fuel(limits.fuel)?;
+    let ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    Ok(store)
+}
+
+/// Turns whatever stopped a call into a typed cause.
+fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) -> Cause {
+    if let Some(stop) = error.downcast_ref::<Stop>() {
+        return match stop.clone() {
+            Stop::Denied(d) => Cause::AccessDenied(d),
+            Stop::Memory { limit, requested } => Cause::Memory { limit, requested },
+            Stop::LogQuota { limit } => Cause::LogQuota { limit },
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Cause::OutOfFuel { limit: limits.fuel },
+        Some(Trap::Interrupt) => Cause::Deadline {
+            limit: limits.deadline,
+        },
+        Some(Trap::StackOverflow) => Cause::StackOverflow,
+        _ if store.data().stdio_full() => Cause::LogQuota {
+            limit: limits.log_bytes,
+        },
+        trap => Cause::Trap {
+            trap: trap.map_or_else(|| format!("{error:#}"), |t| t.to_string()),
+            panic: panic_message(&store.data().stderr.contents()),
+        },
+    }
+}
+
+/// The panic message Rust's std printed to stderr, if any (bounded).
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("panicked at"))
+        .map(|l| {
+            // std prints "thread '<unnamed>' panicked at src/lib.rs:10:5:" then the message.
+            let after: Vec<&str> = text.lines().skip_while(|x| *x != l).take(2).collect();
+            after.join(" ")
+        })?;
+    Some(line.chars().take(500).collect())
+}
+
+/// A loaded plugin: compiled, checked, pre-instantiated. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    name: String,
+    info: PluginInfo,
+    manifest: Arc<Manifest>,
+    limits: Limits,
+    engine: Engine,
+    pre: bindings::PluginPre<BatchState>,
+}
+
+/// Facts about a plugin's artifact.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PluginInfo {
+    pub sha256: String,
+    pub size: usize,
+    pub imports: Vec<String>,
+    #[serde(skip)]
+    pub compile_time: Duration,
+    pub from_cache: bool,
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.inner.info
+    }
+
+    /// The limits each batch of this plugin runs under.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// Binds the plugin to one tenant's migration, after checking the operator consented
+    /// to every data scope the manifest names.
+    pub fn session(&self, context: RunContext) -> Result<Session, ConsentError> {
+        let missing = context.grant.missing_scopes(&self.inner.manifest);
+        if !missing.is_empty() {
+            return Err(ConsentError::ScopesMissing {
+                plugin: self.inner.name.clone(),
+                missing,
+            });
+        }
+        let access = Arc::new(Access::new(&self.inner.manifest, &context.grant));
+        Ok(Session {
+            plugin: self.clone(),
+            context,
+            access,
+        })
+    }
+}
+
+/// One tenant's migration as a plugin sees it.
+pub struct RunContext {
+    pub tenant: TenantId,
+    pub grant: Grant,
+    pub mappings: Arc<dyn Mappings>,
+    pub app_data: Arc<dyn AppData>,
+}
+
+/// A batch of rows from one table.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    pub table: &'a str,
+    /// The batch's number within its table, for errors and checkpoints.
+    pub index: u64,
+    pub columns: &'a [String],
+    pub rows: &'a [Vec<Value>],
+}
+
+/// What a batch used.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Usage {
+    pub fuel: u64,
+    pub peak_memory: u64,
+    #[serde(serialize_with = "micros")]
+    pub instantiate: Duration,
+    #[serde(serialize_with = "micros")]
+    pub elapsed: Duration,
+    pub output_bytes: u64,
+    pub host_calls: HostCalls,
+    pub logs: Vec<LogLine>,
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+/// A completed batch.
+#[derive(Clone, Debug)]
+pub struct Ran<T> {
+    pub value: T,
+    pub usage: Usage,
+}
+
+/// A plugin bound to a tenant's context.
+pub struct Session {
+    plugin: Plugin,
+    context: RunContext,
+    access: Arc<Access>,
+}
+
+impl Session {
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.context.tenant
+    }
+
+    /// Runs `analyze-batch` in a fresh instance.
+    pub fn analyze(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppFinding>>, BatchError> {
+        self.call("analyze-batch", batch, |instance, store, table, rows| {
+            let findings = instance
+                .airlock_plugin_migrator()
+                .call_analyze_batch(store, table, rows)?;
+            Ok(Ok(findings
+                .into_iter()
+                .map(|f| conversions::finding(table, f))
+                .collect()))
+        })
+    }
+
+    /// Runs `migrate-batch` in a fresh instance and checks the outputs against the quota
+    /// and Jira Cloud's limits.
+    pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, BatchError> {
+        let limit = self.plugin.inner.limits.output_bytes;
+        let ran = self.call("migrate-batch", batch, |instance, store, table, rows| {
+            let result = instance
+                .airlock_plugin_migrator()
+                .call_migrate_batch(store, table, rows)?;
+            Ok(match result {
+                Ok(outputs) => {
+                    let outputs: Vec<AppOutput> = outputs.into_iter().map(conversions::output).collect();
+                    let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
+                    if produced > limit {
+                        Err(Cause::OutputQuota { limit, produced })
+                    } else if let Some((index, reason)) = outputs
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
+                    {
+                        Err(Cause::InvalidOutput { index, reason })
+                    } else {
+                        Ok(outputs)
+                    }
+                }
+                Err(e) => Err(Cause::Plugin {
+                    code: e.code,
+                    message: e.message,
+                    row_id: e.row_id,
+                }),
+            })
+        })?;
+        Ok(ran)
+    }
+
+    fn call<T>(
+        &self,
+        call: &'static str,
+        batch: Batch<'_>,
+        run: impl FnOnce(
+            &bindings::Plugin,
+            &mut Store<BatchState>,
+            &str,
+            &bindings::wit::RowSet,
+        ) -> wasmtime::Result<Result<T, Cause>>,
+    ) -> Result<Ran<T>, BatchError> {
+        let inner = &self.plugin.inner;
+        let limits = inner.limits;
+        let span = tracing::debug_span!("batch", plugin = %inner.name, tenant = %self.context.tenant, table = batch.table, batch = batch.index, rows = batch.rows.len());
+        let _enter = span.enter();
+        let fail = |cause: Cause, usage: Usage| BatchError {
+            plugin: inner.name.clone(),
+            call,
+            table: batch.table.to_owned(),
+            batch: batch.index,
+            cause,
+            usage,
+        };
+        // The host never hands a plugin another app's rows.
+        if let Err(denied) = self.access.table(batch.table) {
+            return Err(fail(Cause::AccessDenied(denied), Usage::default()));
+        }
+
+        let started = Instant::now();
+        let mut store = new_store(
+            &inner.engine,
+            BatchStateInit {
+                manifest: inner.manifest.clone(),
+                access: self.access.clone(),
+                mappings: self.context.mappings.clone(),
+                app_data: self.context.app_data.clone(),
+                memory_limit: limits.memory_bytes,
+                log_limit: limits.log_bytes,
+            },
+            &limits,
+        )
+        .map_err(|e| {
+            fail(
+                Cause::Trap {
+                    trap: format!("cannot create a store: {e:#}"),
+                    panic: None,
+                },
+                Usage::default(),
+            )
+        })?;
+        let instance = inner.pre.instantiate(&mut store);
+        let instantiate = started.elapsed();
+        let rows = conversions::row_set(batch.columns, batch.rows);
+        let result = instance.and_then(|instance| run(&instance, &mut store, batch.table, &rows));
+        let elapsed = started.elapsed();
+
+        let data = store.data();
+        let mut usage = Usage {
+            fuel: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            peak_memory: data.limiter.peak,
+            instantiate,
+            elapsed,
+            output_bytes: 0,
+            host_calls: data.calls,
+            logs: data.logs.clone(),
+        };
+        match result {
+            Ok(Ok(value)) => {
+                tracing::debug!(fuel = usage.fuel, elapsed_us = elapsed.as_micros() as u64, "batch done");
+                Ok(Ran { value, usage })
+            }
+            Ok(Err(cause)) => {
+                if let Cause::OutputQuota { produced, .. } = cause {
+                    usage.output_bytes = produced;
+                }
+                tracing::warn!(code = cause.code(), "batch failed");
+                Err(fail(cause, usage))
+            }
+            Err(error) => {
+                let cause = classify(error, &store, &limits);
+                tracing::warn!(code = cause.code(), "batch stopped");
+                Err(fail(cause, usage))
+            }
+        }
+    }
+}
+
+/// Jira Cloud's limits on what it stores: key ≤ 255 characters, JSON ≤ 32,768 characters.
+fn invalid_output(o: &AppOutput) -> Option<String> {
+    let (key, json) = match o {
+        AppOutput::EntityProperty { key, value, .. } | AppOutput::AppProperty { key, value } => {
+            (key.as_str(), value.as_str())
+        }
+        AppOutput::AppDocument { id, body, .. } => (id.as_str(), body.as_str()),
+    };
+    if key.is_empty() || key.chars().count() > 255 {
+        return Some(format!("{} key must be 1 to 255 characters", o.kind()));
+    }
+    if json.chars().count() > 32_768 {
+        return Some(format!("{} value exceeds 32,768 characters", o.kind()));
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
+        return Some(format!("{} value is not valid JSON", o.kind()));
+    }
+    None
+}
+
+/// Advances the engine's epoch so deadlines fire; stops when the engine is dropped.
+struct EpochTicker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> EpochTicker {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("airlock-epoch".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawn the epoch ticker thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_checks_interface_and_version() {
+        assert!(import_allowed("wasi:io/streams@0.2.6"));
+        assert!(import_allowed("airlock:plugin/mappings@1.0.0"));
+        assert!(!import_allowed("airlock:plugin/mappings@2.0.0"));
+        assert!(!import_allowed("wasi:filesystem/preopens@0.2.6"));
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.6"));
+        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.6"));
+        assert!(!import_allowed("wasi:io/streams"));
+    }
+}

@@ -1,0 +1,141 @@
+use crate::output::PluginError;
+use crate::rows::Row;
+use std::collections::{BTreeSet, HashMap};
+
+/// A mapping namespace: which kind of server id to resolve to a cloud id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Namespace(&'static str);
+
+impl Namespace {
+    /// Users: server user key → cloud account id.
+    pub const USER: Namespace = Namespace("identity:user");
+    pub const GROUP: Namespace = Namespace("identity:group");
+    pub const ISSUE: Namespace = Namespace("jira:issue");
+    pub const COMMENT: Namespace = Namespace("jira:comment");
+    pub const WORKLOG: Namespace = Namespace("jira:worklog");
+    pub const PROJECT: Namespace = Namespace("jira/classic:project");
+
+    /// Any other namespace by name (e.g. `jira/classic/software:sprint`).
+    pub const fn named(name: &'static str) -> Namespace {
+        Namespace(name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Log levels. Logs count against the batch's log quota; never log customer data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// The host's capabilities, as a plugin sees them. In the WebAssembly build they are the
+/// component's imports; natively, [`crate::testing::TestHost`] provides them.
+pub trait Host {
+    /// One cloud id (or none) per server id, in order.
+    fn resolve(&self, namespace: &str, ids: &[String]) -> Vec<Option<String>>;
+    /// One row of an app table by `ID`, with the table's columns.
+    fn get(&self, table: &str, id: i64) -> Option<(Vec<String>, Vec<crate::Value>)>;
+    fn log(&self, level: Level, message: &str);
+}
+
+/// What a plugin can ask of the host while it works on a batch.
+pub struct Ctx<'h> {
+    host: &'h dyn Host,
+}
+
+impl<'h> Ctx<'h> {
+    pub fn new(host: &'h dyn Host) -> Ctx<'h> {
+        Ctx { host }
+    }
+
+    /// Resolves many server ids in one host call. Duplicates are sent once. Look the
+    /// answers up with [`Resolved::get`].
+    pub fn resolve<'a>(
+        &self,
+        namespace: Namespace,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Resolved {
+        let unique: BTreeSet<&str> = ids.into_iter().collect();
+        let ids: Vec<String> = unique.into_iter().map(str::to_owned).collect();
+        if ids.is_empty() {
+            return Resolved {
+                namespace,
+                map: HashMap::new(),
+            };
+        }
+        let answers = self.host.resolve(namespace.as_str(), &ids);
+        let map = ids
+            .into_iter()
+            .zip(answers)
+            .filter_map(|(id, cloud)| cloud.map(|c| (id, c)))
+            .collect();
+        Resolved { namespace, map }
+    }
+
+    /// Resolves exactly the ids given, in one host call: no deduplication, no filtering,
+    /// and an empty list is still sent. The answer has one entry per id, in order. Prefer
+    /// [`Ctx::resolve`]; this is for callers that manage ids themselves (and for measuring
+    /// the host call itself).
+    pub fn resolve_raw(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+        self.host.resolve(namespace.as_str(), ids)
+    }
+
+    /// One row of one of the app's own tables, by `ID`. The closure reads it, since the
+    /// row's storage lives only for the call.
+    pub fn get_row<T>(&self, table: &str, id: i64, read: impl FnOnce(Row<'_>) -> T) -> Option<T> {
+        let (columns, values) = self.host.get(table, id)?;
+        Some(read(Row::new(&columns, &values)))
+    }
+
+    pub fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
+    }
+
+    pub fn info(&self, message: &str) {
+        self.log(Level::Info, message);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.log(Level::Warn, message);
+    }
+}
+
+/// The answers of one bulk resolve.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    namespace: Namespace,
+    map: HashMap<String, String>,
+}
+
+impl Resolved {
+    /// The cloud id of a server id, if it was migrated.
+    pub fn get(&self, server_id: &str) -> Option<&str> {
+        self.map.get(server_id).map(String::as_str)
+    }
+
+    /// The cloud id, or a `unresolved-reference` error naming the namespace and row.
+    pub fn require(&self, server_id: &str, row_id: i64) -> Result<&str, PluginError> {
+        self.get(server_id).ok_or_else(|| {
+            PluginError::new(
+                "unresolved-reference",
+                format!("no {} mapping for a referenced id", self.namespace.as_str()),
+            )
+            .row(row_id)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}

@@ -1,0 +1,135 @@
+use crate::ctx::Namespace;
+use md5::{Digest, Md5};
+
+/// Data scopes an operator consents to per app (Atlassian's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataScope {
+    AppDataUgc,
+    AppDataPii,
+    AppDataSecurity,
+    AppDataOther,
+    ProductDataUgc,
+    ProductDataPii,
+    ProductDataSecurity,
+    ProductDataOther,
+    MigrationTracingIdentity,
+    MigrationTracingProduct,
+}
+
+/// The output kinds a plugin declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutputKind {
+    EntityProperty,
+    AppProperty,
+    AppDocument,
+}
+
+/// Limits a plugin asks for; the host grants at most its own ceilings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub fuel_per_batch: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub batch_rows: Option<u32>,
+}
+
+/// What the plugin is and needs; the operator sees it before enabling the app.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub app_key: String,
+    pub name: String,
+    pub version: String,
+    /// Full Active Objects table names (`AO_xxxxxx_NAME`).
+    pub tables: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub scopes: Vec<DataScope>,
+    pub outputs: Vec<OutputKind>,
+    pub limits: Limits,
+}
+
+impl Manifest {
+    pub fn new(app_key: &str, name: &str, version: &str) -> Manifest {
+        Manifest {
+            app_key: app_key.to_owned(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+            tables: Vec::new(),
+            namespaces: Vec::new(),
+            scopes: Vec::new(),
+            outputs: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Declares one of the app's tables by entity name (`TEAM` becomes `AO_xxxxxx_TEAM`).
+    pub fn table(mut self, entity: &str) -> Manifest {
+        self.tables.push(ao_table(&self.app_key, entity));
+        self
+    }
+
+    /// Declares a table by its full name, as given. The host refuses the plugin if the
+    /// name lacks the app's prefix.
+    pub fn raw_table(mut self, table: &str) -> Manifest {
+        self.tables.push(table.to_owned());
+        self
+    }
+
+    pub fn namespace(mut self, namespace: Namespace) -> Manifest {
+        self.namespaces.push(namespace.as_str().to_owned());
+        self
+    }
+
+    pub fn scope(mut self, scope: DataScope) -> Manifest {
+        self.scopes.push(scope);
+        self
+    }
+
+    pub fn output(mut self, kind: OutputKind) -> Manifest {
+        self.outputs.push(kind);
+        self
+    }
+
+    pub fn limits(mut self, limits: Limits) -> Manifest {
+        self.limits = limits;
+        self
+    }
+
+    /// The entity name of one of this app's tables (`AO_xxxxxx_TEAM` → `TEAM`).
+    pub fn entity_of<'t>(&self, table: &'t str) -> Option<&'t str> {
+        table
+            .strip_prefix(ao_prefix(&self.app_key).as_str())?
+            .strip_prefix('_')
+    }
+}
+
+/// The Active Objects prefix Jira derives from an app key: `AO_` and the last six hex
+/// digits, upper case, of the key's MD5.
+pub fn ao_prefix(app_key: &str) -> String {
+    let digest = Md5::digest(app_key.as_bytes());
+    format!("AO_{:02X}{:02X}{:02X}", digest[13], digest[14], digest[15])
+}
+
+/// The full name of one of an app's tables: `ao_table("com.atlassian.example.ao.myplugin",
+/// "MY_OBJECT")` is `AO_28BE2D_MY_OBJECT`.
+pub fn ao_table(app_key: &str, entity: &str) -> String {
+    format!("{}_{}", ao_prefix(app_key), entity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_prefix_vector() {
+        assert_eq!(
+            ao_table("com.atlassian.example.ao.myplugin", "MY_OBJECT"),
+            "AO_28BE2D_MY_OBJECT"
+        );
+    }
+
+    #[test]
+    fn entity_of_strips_only_own_prefix() {
+        let m = Manifest::new("com.atlassian.example.ao.myplugin", "x", "1");
+        assert_eq!(m.entity_of("AO_28BE2D_MY_OBJECT"), Some("MY_OBJECT"));
+        assert_eq!(m.entity_of("AO_60DB71_SPRINT"), None);
+    }
+}

@@ -1,0 +1,331 @@
+use crate::output::PluginError;
+use std::fmt;
+use std::rc::Rc;
+
+/// One typed cell of an Active Objects row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    String(String),
+    Integer(i64),
+    Double(f64),
+    Boolean(bool),
+    /// Milliseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+}
+
+impl Value {
+    pub fn timestamp(millis: i64) -> Value {
+        Value::Timestamp(millis)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::String(_) => "string",
+            Value::Integer(_) => "integer",
+            Value::Double(_) => "double",
+            Value::Boolean(_) => "boolean",
+            Value::Timestamp(_) => "timestamp",
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::String(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::String(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Double(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Boolean(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A column was missing or held a value of another type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowError {
+    pub column: String,
+    pub row_id: Option<i64>,
+    pub problem: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {}: {}", self.column, self.problem)?;
+        if let Some(id) = self.row_id {
+            write!(f, " (row ID {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RowError {}
+
+impl From<RowError> for PluginError {
+    fn from(e: RowError) -> Self {
+        PluginError::new("bad-row", e.to_string()).row(e.row_id)
+    }
+}
+
+/// A batch of rows from one table, with its column names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rows {
+    columns: Rc<[String]>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    /// An empty batch with these columns (upper case, as Active Objects names them).
+    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Rows {
+        Rows {
+            columns: columns.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Builds a batch from its parts; each row must have one value per column.
+    pub fn from_parts(columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows {
+        Rows {
+            columns: columns.into(),
+            rows,
+        }
+    }
+
+    /// Adds a row (builder style, for tests).
+    pub fn row(mut self, values: impl IntoIterator<Item = Value>) -> Rows {
+        self.push(values.into_iter().collect());
+        self
+    }
+
+    pub fn push(&mut self, values: Vec<Value>) {
+        assert_eq!(
+            values.len(),
+            self.columns.len(),
+            "a row must have one value per column"
+        );
+        self.rows.push(values);
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> + '_ {
+        self.rows.iter().map(|values| Row {
+            columns: &self.columns,
+            values,
+        })
+    }
+
+    pub fn get(&self, index: usize) -> Option<Row<'_>> {
+        self.rows.get(index).map(|values| Row {
+            columns: &self.columns,
+            values,
+        })
+    }
+
+    pub fn into_parts(self) -> (Vec<String>, Vec<Vec<Value>>) {
+        (self.columns.to_vec(), self.rows)
+    }
+}
+
+/// One row, read by column name.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [Value],
+}
+
+impl<'a> Row<'a> {
+    pub fn new(columns: &'a [String], values: &'a [Value]) -> Row<'a> {
+        Row { columns, values }
+    }
+
+    /// The raw value of a column, or `None` if the table has no such column.
+    pub fn value(&self, column: &str) -> Option<&'a Value> {
+        // Active Objects tables have a handful of columns: a scan beats hashing.
+        let index = self.columns.iter().position(|c| c == column)?;
+        self.values.get(index)
+    }
+
+    /// The column names, in the order of [`Row::values`].
+    pub fn columns(&self) -> &'a [String] {
+        self.columns
+    }
+
+    pub fn values(&self) -> &'a [Value] {
+        self.values
+    }
+
+    /// The primary key, column `ID`.
+    pub fn id(&self) -> Result<i64, RowError> {
+        self.i64("ID")
+    }
+
+    fn error(&self, column: &str, problem: String) -> RowError {
+        let row_id = match self.value("ID") {
+            Some(Value::Integer(id)) => Some(*id),
+            _ => None,
+        };
+        RowError {
+            column: column.to_owned(),
+            row_id,
+            problem,
+        }
+    }
+
+    fn present(&self, column: &str) -> Result<Option<&'a Value>, RowError> {
+        match self.value(column) {
+            None => Err(self.error(column, "no such column".into())),
+            Some(Value::Null) => Ok(None),
+            Some(v) => Ok(Some(v)),
+        }
+    }
+
+    fn required(&self, column: &str) -> Result<&'a Value, RowError> {
+        self.present(column)?
+            .ok_or_else(|| self.error(column, "is null".into()))
+    }
+
+    fn wrong(&self, column: &str, want: &str, got: &Value) -> RowError {
+        self.error(column, format!("expected {want}, found {}", got.kind()))
+    }
+
+    pub fn str(&self, column: &str) -> Result<&'a str, RowError> {
+        self.opt_str(column)?
+            .ok_or_else(|| self.error(column, "is null".into()))
+    }
+
+    pub fn opt_str(&self, column: &str) -> Result<Option<&'a str>, RowError> {
+        match self.present(column)? {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(self.wrong(column, "string", other)),
+        }
+    }
+
+    pub fn i64(&self, column: &str) -> Result<i64, RowError> {
+        match self.required(column)? {
+            Value::Integer(i) => Ok(*i),
+            other => Err(self.wrong(column, "integer", other)),
+        }
+    }
+
+    pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, RowError> {
+        match self.present(column)? {
+            None => Ok(None),
+            Some(Value::Integer(i)) => Ok(Some(*i)),
+            Some(other) => Err(self.wrong(column, "integer", other)),
+        }
+    }
+
+    /// A double; integers are widened, as AO's NUMERIC columns may arrive as either.
+    pub fn f64(&self, column: &str) -> Result<f64, RowError> {
+        match self.required(column)? {
+            Value::Double(d) => Ok(*d),
+            Value::Integer(i) => Ok(*i as f64),
+            other => Err(self.wrong(column, "double", other)),
+        }
+    }
+
+    pub fn bool(&self, column: &str) -> Result<bool, RowError> {
+        match self.required(column)? {
+            Value::Boolean(b) => Ok(*b),
+            other => Err(self.wrong(column, "boolean", other)),
+        }
+    }
+
+    /// A timestamp in milliseconds since the Unix epoch, UTC.
+    pub fn timestamp(&self, column: &str) -> Result<i64, RowError> {
+        self.opt_timestamp(column)?
+            .ok_or_else(|| self.error(column, "is null".into()))
+    }
+
+    pub fn opt_timestamp(&self, column: &str) -> Result<Option<i64>, RowError> {
+        match self.present(column)? {
+            None => Ok(None),
+            Some(Value::Timestamp(t)) => Ok(Some(*t)),
+            Some(other) => Err(self.wrong(column, "timestamp", other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Rows {
+        Rows::new(["ID", "NAME", "CAPACITY", "OPEN", "START", "NOTE"]).row([
+            7.into(),
+            "Team".into(),
+            Value::Integer(40),
+            true.into(),
+            Value::timestamp(1_000),
+            Value::Null,
+        ])
+    }
+
+    #[test]
+    fn typed_access_by_column_name() {
+        let rows = rows();
+        let row = rows.get(0).unwrap();
+        assert_eq!(row.id().unwrap(), 7);
+        assert_eq!(row.str("NAME").unwrap(), "Team");
+        assert_eq!(row.f64("CAPACITY").unwrap(), 40.0);
+        assert!(row.bool("OPEN").unwrap());
+        assert_eq!(row.timestamp("START").unwrap(), 1_000);
+        assert_eq!(row.opt_str("NOTE").unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_column_and_row() {
+        let rows = rows();
+        let row = rows.get(0).unwrap();
+        let e = row.str("NOTE").unwrap_err();
+        assert_eq!(e.to_string(), "column NOTE: is null (row ID 7)");
+        let e = row.i64("NAME").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "column NAME: expected integer, found string (row ID 7)"
+        );
+        let e = row.str("MISSING").unwrap_err();
+        assert_eq!(e.to_string(), "column MISSING: no such column (row ID 7)");
+        let p: PluginError = e.into();
+        assert_eq!(p.code, "bad-row");
+        assert_eq!(p.row_id, Some(7));
+    }
+}

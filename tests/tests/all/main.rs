@@ -1,0 +1,6 @@
+//! One test binary (faster to build and link than many).
+
+mod cache;
+mod hostile;
+mod isolation;
+mod timesheet;

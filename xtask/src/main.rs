@@ -1,0 +1,87 @@
+//! `cargo xtask demo | test | bench`: the commands the README names and CI runs.
+//! Each installs what it needs (the wasm32-wasip2 target) first.
+
+use anyhow::{Context, Result, bail};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = args.split_first().map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
+    match task {
+        "demo" => demo(rest),
+        "test" => test(),
+        "bench" => bench(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n\
+                 tasks:\n  \
+                 demo    build the plugins and run a demo migration with Timesheet Builder\n  \
+                 test    rustfmt check, clippy -D warnings, and every test\n  \
+                 bench   the runtime benchmarks (release build), printing ratios against baselines"
+            );
+            if task == "help" { Ok(()) } else { bail!("unknown task `{task}`") }
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("» {shown}");
+    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Makes sure the plugins' compilation target is installed (rustup does nothing if it is).
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to install the wasm32-wasip2 target")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", WASM_TARGET]);
+    run(cmd)
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--locked", "--package", "airlock-cli", "--bin", "airlock", "--", "demo"])
+        .args(args);
+    run(cmd)
+}
+
+fn test() -> Result<()> {
+    ensure_wasm_target()?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    run(clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--locked", "--workspace"]);
+    run(test)
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--locked", "--release", "--package", "airlock-bench", "--"])
+        .args(args);
+    run(cmd)
+}
