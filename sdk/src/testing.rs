@@ -170,3 +170,159 @@ impl Host for Enforcing<'_> {
             .push((level, message.to_owned()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DataScope, OutputKind, ao_table};
+
+    const KEY: &str = "com.example.sdk-tests";
+
+    /// Resolves the `USER_KEY`s of a batch twice: deduplicated, then raw.
+    struct Resolver;
+
+    impl Migrator for Resolver {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1")
+                .table("DATA")
+                .namespace(Namespace::USER)
+                .scope(DataScope::AppDataOther)
+                .output(OutputKind::AppProperty)
+        }
+
+        fn migrate(ctx: &Ctx, _: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
+            let keys: Vec<String> = rows
+                .iter()
+                .map(|r| r.str("USER_KEY").map(str::to_owned))
+                .collect::<Result<_, _>>()?;
+            let unique = ctx.resolve(Namespace::USER, keys.iter().map(String::as_str));
+            let raw = ctx.resolve_raw(Namespace::USER, &keys);
+            let via_unique: Vec<Option<&str>> = keys.iter().map(|k| unique.get(k)).collect();
+            let via_raw: Vec<Option<&str>> = raw.iter().map(Option::as_deref).collect();
+            assert_eq!(via_unique, via_raw);
+            Ok(vec![Output::app_property(
+                "n",
+                serde_json::json!({ "resolved": unique.len() }),
+            )])
+        }
+    }
+
+    fn batch(keys: &[&str]) -> Rows {
+        let mut rows = Rows::new(["ID", "USER_KEY"]);
+        for (id, key) in keys.iter().enumerate() {
+            rows.push(vec![Value::Integer(id as i64), (*key).into()]);
+        }
+        rows
+    }
+
+    #[test]
+    fn resolve_dedups_and_resolve_raw_forwards_exactly() {
+        let host = TestHost::new().map(Namespace::USER, "a", "cloud-a").map(
+            Namespace::USER,
+            "b",
+            "cloud-b",
+        );
+        let rows = batch(&["b", "a", "b", "zzz"]);
+        let outputs = host
+            .migrate::<Resolver>(&ao_table(KEY, "DATA"), &rows)
+            .unwrap();
+        assert_eq!(
+            outputs,
+            [Output::AppProperty {
+                key: "n".into(),
+                value: r#"{"resolved":2}"#.into()
+            }]
+        );
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            host.resolve_calls(),
+            [
+                ("identity:user".into(), strings(&["a", "b", "zzz"])),
+                ("identity:user".into(), strings(&["b", "a", "b", "zzz"])),
+            ]
+        );
+        assert_eq!(host.host_calls(), 2);
+        host.reset_calls();
+        assert_eq!(host.host_calls(), 0);
+        assert!(host.resolve_calls().is_empty());
+    }
+
+    #[test]
+    fn an_empty_resolve_makes_no_call_but_a_raw_one_does() {
+        let host = TestHost::new();
+        host.migrate::<Resolver>(&ao_table(KEY, "DATA"), &batch(&[]))
+            .unwrap();
+        assert_eq!(
+            host.resolve_calls(),
+            [("identity:user".to_owned(), Vec::<String>::new())]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "its manifest does not list it")]
+    fn undeclared_tables_are_not_called() {
+        let _ = TestHost::new().migrate::<Resolver>("AO_000000_DATA", &batch(&[]));
+    }
+
+    /// Declares a table outside its prefix.
+    struct Squatter;
+
+    impl Migrator for Squatter {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1").raw_table("AO_60DB71_RAPIDVIEW")
+        }
+
+        fn migrate(_: &Ctx, _: &str, _: &Rows) -> Result<Vec<Output>, PluginError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "outside its prefix")]
+    fn foreign_tables_in_the_manifest_are_refused() {
+        let _ = TestHost::new().migrate::<Squatter>("AO_60DB71_RAPIDVIEW", &batch(&[]));
+    }
+
+    /// Reads a table row and logs.
+    struct Reader;
+
+    impl Migrator for Reader {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1").table("DATA").table("TEAM")
+        }
+
+        fn migrate(ctx: &Ctx, _: &str, _: &Rows) -> Result<Vec<Output>, PluginError> {
+            let team = ao_table(KEY, "TEAM");
+            let name = ctx.get_row(&team, 7, |row| {
+                assert_eq!(row.columns(), ["ID", "NAME"]);
+                row.str("NAME").map(str::to_owned)
+            });
+            assert_eq!(ctx.get_row(&team, 8, |_| ()), None);
+            ctx.info("read");
+            Ok(vec![Output::app_property(
+                "name",
+                serde_json::json!(name.transpose()?),
+            )])
+        }
+    }
+
+    #[test]
+    fn get_row_reads_declared_tables_and_logs_are_kept() {
+        let team = ao_table(KEY, "TEAM");
+        let host = TestHost::new().table(
+            &team,
+            &Rows::new(["ID", "NAME"]).row([7.into(), "Platform".into()]),
+        );
+        let outputs = host.migrate::<Reader>(&ao_table(KEY, "DATA"), &batch(&[]));
+        assert_eq!(
+            outputs.unwrap(),
+            [Output::AppProperty {
+                key: "name".into(),
+                value: r#""Platform""#.into()
+            }]
+        );
+        assert_eq!(host.get_calls(), [(team.clone(), 7), (team, 8)]);
+        assert_eq!(host.logs(), [(Level::Info, "read".to_owned())]);
+        assert_eq!(host.host_calls(), 3);
+    }
+}

@@ -31,7 +31,12 @@ pub fn load(path: &str) -> Plugin {
 }
 
 /// A session for one tenant with everything the manifest asks for granted.
-pub fn session(plugin: &Plugin, tenant: &str, mappings: MemoryMappings, app_data: MemoryAppData) -> Session {
+pub fn session(
+    plugin: &Plugin,
+    tenant: &str,
+    mappings: MemoryMappings,
+    app_data: MemoryAppData,
+) -> Session {
     let grant = Grant::from_manifest(plugin.manifest());
     session_with(plugin, tenant, grant, mappings, app_data)
 }
@@ -79,7 +84,9 @@ pub const TIMESHEET_TEAM_TABLE: &str = "AO_09EAEF_TEAM";
 /// became a document: the proof that a runtime is still healthy.
 pub fn timesheet_still_works(runtime: &Runtime) {
     let plugin = runtime
-        .load_file(std::path::Path::new(airlock_plugin_artifacts::TIMESHEET_BUILDER))
+        .load_file(std::path::Path::new(
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+        ))
         .expect("timesheet plugin loads");
     let mut mappings = MemoryMappings::new();
     mappings.insert(Namespace::USER, "JIRAUSER10000", "5b10a2844c20165700ede21g");

@@ -8,7 +8,9 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) = args.split_first().map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
+    let (task, rest) = args
+        .split_first()
+        .map_or(("help", &[][..]), |(t, r)| (t.as_str(), r));
     match task {
         "demo" => demo(rest),
         "test" => test(),
@@ -21,7 +23,11 @@ fn main() -> Result<()> {
                  test    rustfmt check, clippy -D warnings, and every test\n  \
                  bench   the runtime benchmarks (release build), printing ratios against baselines"
             );
-            if task == "help" { Ok(()) } else { bail!("unknown task `{task}`") }
+            if task == "help" {
+                Ok(())
+            } else {
+                bail!("unknown task `{task}`")
+            }
         }
     }
 }
@@ -33,7 +39,9 @@ fn cargo() -> Command {
 fn run(mut cmd: Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     eprintln!("» {shown}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -60,8 +68,17 @@ fn ensure_wasm_target() -> Result<()> {
 fn demo(args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     let mut cmd = cargo();
-    cmd.args(["run", "--locked", "--package", "airlock-cli", "--bin", "airlock", "--", "demo"])
-        .args(args);
+    cmd.args([
+        "run",
+        "--locked",
+        "--package",
+        "airlock-cli",
+        "--bin",
+        "airlock",
+        "--",
+        "demo",
+    ])
+    .args(args);
     run(cmd)
 }
 
@@ -71,7 +88,15 @@ fn test() -> Result<()> {
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt)?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run(clippy)?;
     let mut test = cargo();
     test.args(["test", "--locked", "--workspace"]);
@@ -81,7 +106,14 @@ fn test() -> Result<()> {
 fn bench(args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     let mut cmd = cargo();
-    cmd.args(["run", "--locked", "--release", "--package", "airlock-bench", "--"])
-        .args(args);
+    cmd.args([
+        "run",
+        "--locked",
+        "--release",
+        "--package",
+        "airlock-bench",
+        "--",
+    ])
+    .args(args);
     run(cmd)
 }

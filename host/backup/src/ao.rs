@@ -8,9 +8,9 @@ use std::sync::Arc;
 use airlock_model::Value;
 use quick_xml::events::Event;
 
+use crate::BackupError;
 use crate::dates::parse_ao_timestamp;
 use crate::xml::{StartTag, Tag, XmlStream, is_nil, local_name};
-use crate::BackupError;
 
 /// JDBC type codes that Active Objects declares in `sqlType` (`java.sql.Types`).
 pub mod sql_type {
@@ -69,29 +69,41 @@ pub mod sql_type {
 /// One column of an Active Objects table definition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AoColumn {
+    /// The column name, upper case (`ID`, `USER_KEY`).
     pub name: String,
+    /// Part of the primary key (`ID` in practice).
     pub primary_key: bool,
+    /// Filled in by the database on insert.
     pub auto_increment: bool,
     /// A JDBC type code, see [`sql_type`].
     pub sql_type: i32,
+    /// Length of text, or digits of a number, when declared.
     pub precision: Option<i32>,
+    /// Digits after the decimal point, when declared.
     pub scale: Option<i32>,
 }
 
 /// A foreign key between two Active Objects tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AoForeignKey {
+    /// The referencing table.
     pub from_table: String,
+    /// The referencing column.
     pub from_column: String,
+    /// The referenced table.
     pub to_table: String,
+    /// The referenced column (`ID` in practice).
     pub to_column: String,
 }
 
 /// A `<table>` definition: the schema of one app table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AoTable {
+    /// The full table name, `AO_xxxxxx_ENTITY`.
     pub name: String,
+    /// The columns in file order.
     pub columns: Vec<AoColumn>,
+    /// The foreign keys from this table.
     pub foreign_keys: Vec<AoForeignKey>,
 }
 
@@ -110,6 +122,7 @@ impl AoTable {
 /// Up to N rows of one table, in file order. A batch never spans two tables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AoBatch {
+    /// The full table name.
     pub table: String,
     /// The column names of the `<data>` section, shared by every batch of the table.
     pub columns: Arc<[String]>,
@@ -197,7 +210,8 @@ impl ValueKind {
 }
 
 const HINT_DAMAGED: &str = "The file is damaged or was not written by Jira; make a fresh backup.";
-const HINT_VALUE: &str = "Correct or remove that row in the source Jira (through the app), then make a fresh backup.";
+const HINT_VALUE: &str =
+    "Correct or remove that row in the source Jira (through the app), then make a fresh backup.";
 
 impl AoReader<BufReader<File>> {
     /// Opens a plain `activeobjects.xml` (not inside a zip), as a plugin fixture directory
@@ -208,7 +222,10 @@ impl AoReader<BufReader<File>> {
             path: path.to_path_buf(),
             source,
         })?;
-        AoReader::new(BufReader::with_capacity(64 * 1024, file), &path.display().to_string())
+        AoReader::new(
+            BufReader::with_capacity(64 * 1024, file),
+            &path.display().to_string(),
+        )
     }
 }
 
@@ -248,7 +265,11 @@ impl<R: BufRead> AoReader<R> {
     /// Iterates over the rows of the tables `filter` accepts, in batches of at most
     /// `max_rows` rows (at least 1). The filter is asked once per `<data>` section; the
     /// sections it refuses are streamed past without being kept.
-    pub fn batches<F: FnMut(&str) -> bool>(&mut self, max_rows: usize, filter: F) -> AoBatches<'_, R, F> {
+    pub fn batches<F: FnMut(&str) -> bool>(
+        &mut self,
+        max_rows: usize,
+        filter: F,
+    ) -> AoBatches<'_, R, F> {
         AoBatches {
             reader: self,
             max_rows,
@@ -374,7 +395,9 @@ impl<R: BufRead> AoReader<R> {
         let here = || "in a <table>".to_string();
         self.attrs_ok(start, &here)?;
         let Some(name) = start.attr("name").map(str::to_owned) else {
-            return Err(self.xml.invalid(here(), "a <table> without a name", HINT_DAMAGED));
+            return Err(self
+                .xml
+                .invalid(here(), "a <table> without a name", HINT_DAMAGED));
         };
         let mut table = AoTable {
             name,
@@ -402,7 +425,12 @@ impl<R: BufRead> AoReader<R> {
                 table.columns.push(column);
             } else {
                 let attr = |k: &str| tag.attr(k).map(str::to_owned);
-                match (attr("fromTable"), attr("fromColumn"), attr("toTable"), attr("toColumn")) {
+                match (
+                    attr("fromTable"),
+                    attr("fromColumn"),
+                    attr("toTable"),
+                    attr("toColumn"),
+                ) {
                     (Some(from_table), Some(from_column), Some(to_table), Some(to_column)) => {
                         table.foreign_keys.push(AoForeignKey {
                             from_table,
@@ -425,9 +453,15 @@ impl<R: BufRead> AoReader<R> {
         Ok(table)
     }
 
-    fn parse_column(&self, tag: &StartTag, context: &dyn Fn() -> String) -> Result<AoColumn, BackupError> {
+    fn parse_column(
+        &self,
+        tag: &StartTag,
+        context: &dyn Fn() -> String,
+    ) -> Result<AoColumn, BackupError> {
         let Some(name) = tag.attr("name") else {
-            return Err(self.xml.invalid(context(), "a <column> without a name", HINT_DAMAGED));
+            return Err(self
+                .xml
+                .invalid(context(), "a <column> without a name", HINT_DAMAGED));
         };
         let column_context = || format!("{}, column {name}", context());
         let number = |attr: &str| -> Result<Option<i32>, BackupError> {
@@ -443,7 +477,11 @@ impl<R: BufRead> AoReader<R> {
             }
         };
         let Some(sql_type) = number("sqlType")? else {
-            return Err(self.xml.invalid(column_context(), "the column has no sqlType", HINT_DAMAGED));
+            return Err(self.xml.invalid(
+                column_context(),
+                "the column has no sqlType",
+                HINT_DAMAGED,
+            ));
         };
         let flag = |attr: &str| tag.attr(attr).is_some_and(|v| v.trim() == "true");
         Ok(AoColumn {
@@ -488,7 +526,11 @@ impl<R: BufRead> AoReader<R> {
         let here = || "in a <data> section".to_string();
         self.attrs_ok(&start, &here)?;
         let Some(table) = start.attr("tableName").map(str::to_owned) else {
-            return Err(self.xml.invalid(here(), "a <data> section without a tableName", HINT_DAMAGED));
+            return Err(self.xml.invalid(
+                here(),
+                "a <data> section without a tableName",
+                HINT_DAMAGED,
+            ));
         };
         let context = || format!("in <data tableName=\"{table}\">");
         if !start.open {
@@ -504,7 +546,11 @@ impl<R: BufRead> AoReader<R> {
                 Tag::Start(tag) | Tag::Empty(tag) if tag.name == "column" => {
                     self.attrs_ok(&tag, &context)?;
                     let Some(name) = tag.attr("name") else {
-                        return Err(self.xml.invalid(context(), "a <column> without a name", HINT_DAMAGED));
+                        return Err(self.xml.invalid(
+                            context(),
+                            "a <column> without a name",
+                            HINT_DAMAGED,
+                        ));
                     };
                     columns.push(name.to_owned());
                     self.skip_if_open(&tag, &context)?;
@@ -567,7 +613,10 @@ impl<R: BufRead> AoReader<R> {
         }
         if values.len() != section.columns.len() {
             return Err(self.xml.invalid(
-                format!("in <data tableName=\"{}\">, row {row_number}", section.table),
+                format!(
+                    "in <data tableName=\"{}\">, row {row_number}",
+                    section.table
+                ),
                 format!(
                     "the row holds {} values but the section lists {} columns",
                     values.len(),
@@ -579,7 +628,12 @@ impl<R: BufRead> AoReader<R> {
         Ok(Some(values))
     }
 
-    fn read_values(&mut self, section: &Section, row: u64, values: &mut Vec<Value>) -> Result<(), BackupError> {
+    fn read_values(
+        &mut self,
+        section: &Section,
+        row: u64,
+        values: &mut Vec<Value>,
+    ) -> Result<(), BackupError> {
         enum Step {
             Value(ValueKind, bool, bool),
             Unknown(String),
@@ -611,7 +665,9 @@ impl<R: BufRead> AoReader<R> {
                 Ok(Event::End(_)) => Ok(Step::EndRow),
                 Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => Ok(Step::Skip),
                 Ok(Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => Ok(Step::Text),
-                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => Ok(Step::Skip),
+                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => {
+                    Ok(Step::Skip)
+                }
                 Ok(Event::Eof) => Ok(Step::Eof),
             };
             let index = values.len();
@@ -649,7 +705,12 @@ impl<R: BufRead> AoReader<R> {
                         match parse_value(kind, &self.text, empty) {
                             Ok(value) => value,
                             Err(problem) => {
-                                return Err(self.xml.invalid_at(line, context(index), problem, HINT_VALUE));
+                                return Err(self.xml.invalid_at(
+                                    line,
+                                    context(index),
+                                    problem,
+                                    HINT_VALUE,
+                                ));
                             }
                         }
                     };
@@ -671,7 +732,11 @@ impl<R: BufRead> AoReader<R> {
     }
 
     /// Skips the content of an element the caller only needed the attributes of.
-    fn skip_if_open(&mut self, tag: &StartTag, context: &dyn Fn() -> String) -> Result<(), BackupError> {
+    fn skip_if_open(
+        &mut self,
+        tag: &StartTag,
+        context: &dyn Fn() -> String,
+    ) -> Result<(), BackupError> {
         if tag.open {
             self.xml.skip_element(&tag.qname, context)?;
         }
@@ -685,7 +750,10 @@ fn parse_value(kind: ValueKind, text: &str, empty: bool) -> Result<Value, String
     }
     let trimmed = text.trim();
     if empty || trimmed.is_empty() {
-        return Err(format!("an empty <{}> without xsi:nil=\"true\"", kind.name()));
+        return Err(format!(
+            "an empty <{}> without xsi:nil=\"true\"",
+            kind.name()
+        ));
     }
     match kind {
         ValueKind::String => unreachable!("handled above"),
@@ -716,7 +784,12 @@ fn parse_double(text: &str) -> Option<f64> {
         "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
         // Rust would also take "inf" or "nan" in any case: Java never writes those.
-        _ if text.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') => None,
+        _ if text
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') =>
+        {
+            None
+        }
         _ => text.parse::<f64>().ok(),
     }
 }
@@ -732,7 +805,8 @@ impl<R: BufRead, F: FnMut(&str) -> bool> Iterator for AoBatches<'_, R, F> {
     type Item = Result<AoBatch, BackupError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.reader.next_batch(self.max_rows, &mut self.filter).transpose()
+        self.reader
+            .next_batch(self.max_rows, &mut self.filter)
+            .transpose()
     }
 }
-

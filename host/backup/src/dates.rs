@@ -67,7 +67,13 @@ fn split_millis(millis: i64) -> Option<(Date, u8, u8, u8, u16)> {
     if !(0..=9999).contains(&at.year()) {
         return None;
     }
-    Some((at.date(), at.hour(), at.minute(), at.second(), at.millisecond()))
+    Some((
+        at.date(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond(),
+    ))
 }
 
 fn days_since_epoch(date: Date) -> i64 {
@@ -78,9 +84,9 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    bytes
-        .iter()
-        .try_fold(0u32, |acc, &b| acc.checked_mul(10)?.checked_add(u32::from(b - b'0')))
+    bytes.iter().try_fold(0u32, |acc, &b| {
+        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
 fn parse_date(bytes: &[u8]) -> Option<Date> {
@@ -159,12 +165,34 @@ mod tests {
     #[test]
     fn ao_timestamps_parse_to_utc_millis() {
         assert_eq!(parse_ao_timestamp("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_ao_timestamp("2014-09-04T06:36:33.057Z"), Some(1_409_812_593_057));
-        assert_eq!(parse_ao_timestamp("2014-09-04T08:36:33.057+02:00"), Some(1_409_812_593_057));
-        assert_eq!(parse_ao_timestamp("2014-09-04T08:36:33.057+0200"), Some(1_409_812_593_057));
-        assert_eq!(parse_ao_timestamp("2014-09-04T06:36:33Z"), Some(1_409_812_593_000));
+        assert_eq!(
+            parse_ao_timestamp("2014-09-04T06:36:33.057Z"),
+            Some(1_409_812_593_057)
+        );
+        assert_eq!(
+            parse_ao_timestamp("2014-09-04T08:36:33.057+02:00"),
+            Some(1_409_812_593_057)
+        );
+        assert_eq!(
+            parse_ao_timestamp("2014-09-04T08:36:33.057+0200"),
+            Some(1_409_812_593_057)
+        );
+        assert_eq!(
+            parse_ao_timestamp("2014-09-04T06:36:33Z"),
+            Some(1_409_812_593_000)
+        );
         assert_eq!(parse_ao_timestamp("1969-12-31T23:59:59.999Z"), Some(-1));
-        for bad in ["", "2014-09-04", "2014-13-04T06:36:33Z", "2014-02-30T00:00:00Z", "2014-09-04T24:00:00Z", "2014-09-04T06:36:33.Z", "2014-09-04T06:36:33Zjunk", "x014-09-04T06:36:33Z", "2014-09-04T06:36:33.1234567890Z"] {
+        for bad in [
+            "",
+            "2014-09-04",
+            "2014-13-04T06:36:33Z",
+            "2014-02-30T00:00:00Z",
+            "2014-09-04T24:00:00Z",
+            "2014-09-04T06:36:33.Z",
+            "2014-09-04T06:36:33Zjunk",
+            "x014-09-04T06:36:33Z",
+            "2014-09-04T06:36:33.1234567890Z",
+        ] {
             assert_eq!(parse_ao_timestamp(bad), None, "{bad}");
         }
     }
@@ -175,7 +203,10 @@ mod tests {
             let text = format_ao_timestamp(millis).unwrap();
             assert_eq!(parse_ao_timestamp(&text), Some(millis), "{text}");
         }
-        assert_eq!(format_ao_timestamp(1_409_812_593_057).unwrap(), "2014-09-04T06:36:33.057Z");
+        assert_eq!(
+            format_ao_timestamp(1_409_812_593_057).unwrap(),
+            "2014-09-04T06:36:33.057Z"
+        );
         assert_eq!(format_ao_timestamp(253_402_300_800_000), None);
     }
 
@@ -185,7 +216,10 @@ mod tests {
         assert_eq!(format_entity_date(full).unwrap(), "2014-09-02 17:42:48.053");
         assert_eq!(parse_entity_date("2014-09-02 17:42:48.0"), Some(full - 53));
         assert_eq!(parse_entity_date("2014-09-02 17:42:48"), Some(full - 53));
-        assert_eq!(parse_entity_date("2014-09-02"), Some(full - 53 - (17 * 3600 + 42 * 60 + 48) * 1000));
+        assert_eq!(
+            parse_entity_date("2014-09-02"),
+            Some(full - 53 - (17 * 3600 + 42 * 60 + 48) * 1000)
+        );
         assert_eq!(parse_entity_date("2014-09-02T17:42:48.053"), None);
         assert_eq!(parse_entity_date("2014-09-02 17:42:48.053Z"), None);
     }

@@ -49,7 +49,10 @@ impl EntityReader<BufReader<File>> {
             path: path.to_path_buf(),
             source,
         })?;
-        EntityReader::new(BufReader::with_capacity(64 * 1024, file), &path.display().to_string())
+        EntityReader::new(
+            BufReader::with_capacity(64 * 1024, file),
+            &path.display().to_string(),
+        )
     }
 }
 
@@ -68,7 +71,10 @@ impl<R: BufRead> EntityReader<R> {
             Tag::Start(tag) | Tag::Empty(tag) => {
                 return Err(reader.xml.invalid(
                     top(),
-                    format!("the root element is <{}>, not <entity-engine-xml>", tag.name),
+                    format!(
+                        "the root element is <{}>, not <entity-engine-xml>",
+                        tag.name
+                    ),
                     "This is not Jira's core data: supply the entities.xml of a Jira XML backup.",
                 ));
             }
@@ -90,7 +96,10 @@ impl<R: BufRead> EntityReader<R> {
 
     /// The next entity whose name `want` accepts; the others are parsed past without
     /// decoding their attributes or keeping anything.
-    pub fn next_entity_where(&mut self, mut want: impl FnMut(&str) -> bool) -> Result<Option<Entity>, BackupError> {
+    pub fn next_entity_where(
+        &mut self,
+        mut want: impl FnMut(&str) -> bool,
+    ) -> Result<Option<Entity>, BackupError> {
         if self.done {
             return Ok(None);
         }
@@ -111,7 +120,7 @@ impl<R: BufRead> EntityReader<R> {
             let step = match self.xml.reader.read_event_into(&mut self.xml.buf) {
                 Err(e) => Err(e),
                 Ok(Event::Start(e)) => {
-                    let name = String::from_utf8_lossy(e.local_name().into_inner()).into_owned();
+                    let name = String::from_utf8_lossy(e.local_name().into_inner());
                     Ok(if want(&name) {
                         Step::Entity(StartTag::from_event(&e, true, decoder))
                     } else {
@@ -119,7 +128,7 @@ impl<R: BufRead> EntityReader<R> {
                     })
                 }
                 Ok(Event::Empty(e)) => {
-                    let name = String::from_utf8_lossy(e.local_name().into_inner()).into_owned();
+                    let name = String::from_utf8_lossy(e.local_name().into_inner());
                     Ok(if want(&name) {
                         Step::Entity(StartTag::from_event(&e, false, decoder))
                     } else {
@@ -129,7 +138,9 @@ impl<R: BufRead> EntityReader<R> {
                 Ok(Event::End(_)) => Ok(Step::EndRoot),
                 Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => Ok(Step::Next),
                 Ok(Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => Ok(Step::Stray),
-                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => Ok(Step::Next),
+                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => {
+                    Ok(Step::Next)
+                }
                 Ok(Event::Eof) => Ok(Step::Eof),
             };
             match step {
@@ -139,7 +150,11 @@ impl<R: BufRead> EntityReader<R> {
                 Ok(Step::EndRoot) => return Ok(None),
                 Ok(Step::Eof) => return Err(self.xml.truncated(context())),
                 Ok(Step::Stray) => {
-                    return Err(self.xml.invalid(context(), "unexpected text between entities", HINT_DAMAGED));
+                    return Err(self.xml.invalid(
+                        context(),
+                        "unexpected text between entities",
+                        HINT_DAMAGED,
+                    ));
                 }
                 Ok(Step::Entity(tag)) => {
                     let entity = self.read_entity(tag)?;

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum BackupError {
     /// The backup file could not be opened at all.
-    #[error("cannot open the backup {path}: {source}. Check the path and that Airlock may read the file.")]
+    #[error(
+        "cannot open the backup {path}: {source}. Check the path and that Airlock may read the file."
+    )]
     Open {
         path: PathBuf,
         #[source]
@@ -61,8 +63,8 @@ pub enum BackupError {
 
     /// The text is not well-formed XML.
     #[error(
-        "{file}, line {line}, {context}: malformed XML ({source}). The file is damaged or was not written \
-         by Jira; make a fresh backup, and do not edit the XML by hand."
+        "{file}, line {line}, {context}: malformed XML ({source}). The file is truncated, damaged or was \
+         not written by Jira; make a fresh backup, and do not edit the XML by hand."
     )]
     Xml {
         file: String,
@@ -108,7 +110,9 @@ impl BackupError {
             | BackupError::Xml { file, .. }
             | BackupError::Invalid { file, .. } => Some(file),
             BackupError::Write { file, .. } | BackupError::Unwritable { file, .. } => Some(file),
-            BackupError::MissingEntry { entry, .. } | BackupError::Entry { entry, .. } => Some(entry),
+            BackupError::MissingEntry { entry, .. } | BackupError::Entry { entry, .. } => {
+                Some(entry)
+            }
             BackupError::Open { .. } | BackupError::NotZip { .. } => None,
         }
     }

@@ -93,11 +93,13 @@ impl Backup {
                     entry,
                 });
             };
-            let file = archive.by_index_raw(index).map_err(|source| BackupError::Entry {
-                path: path.clone(),
-                entry,
-                source,
-            })?;
+            let file = archive
+                .by_index_raw(index)
+                .map_err(|source| BackupError::Entry {
+                    path: path.clone(),
+                    entry,
+                    source,
+                })?;
             Ok(file.size())
         };
         let entities_size = size(ENTITIES_XML)?;

@@ -119,13 +119,26 @@ fn line_of(text: &str, needle: &str) -> u64 {
 #[test]
 fn real_looking_active_objects_parse() {
     let mut reader = ao_reader(REAL_AO).unwrap();
-    assert_eq!(reader.database_meta()[0], ("database.name".into(), "PostgreSQL".into()));
+    assert_eq!(
+        reader.database_meta()[0],
+        ("database.name".into(), "PostgreSQL".into())
+    );
     let names: Vec<_> = reader.tables().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["AO_09EAEF_TEAM", "AO_09EAEF_TEAM_PERIOD", "AO_60DB71_RAPIDVIEW"]);
+    assert_eq!(
+        names,
+        [
+            "AO_09EAEF_TEAM",
+            "AO_09EAEF_TEAM_PERIOD",
+            "AO_60DB71_RAPIDVIEW"
+        ]
+    );
     let team = reader.table("AO_09EAEF_TEAM").unwrap();
     let id = team.column("ID").unwrap();
     assert!(id.primary_key && id.auto_increment);
-    assert_eq!((id.sql_type, id.precision, id.scale), (sql_type::BIGINT, Some(19), None));
+    assert_eq!(
+        (id.sql_type, id.precision, id.scale),
+        (sql_type::BIGINT, Some(19), None)
+    );
     assert_eq!(team.column("CREATED").unwrap().scale, Some(6));
     let period = reader.table("AO_09EAEF_TEAM_PERIOD").unwrap();
     assert_eq!(
@@ -143,7 +156,10 @@ fn real_looking_active_objects_parse() {
         .batches(1, |t| prefix.owns(t))
         .collect::<Result<_, _>>()
         .unwrap();
-    let shape: Vec<_> = batches.iter().map(|b| (b.table.as_str(), b.offset, b.rows.len())).collect();
+    let shape: Vec<_> = batches
+        .iter()
+        .map(|b| (b.table.as_str(), b.offset, b.rows.len()))
+        .collect();
     assert_eq!(
         shape,
         [
@@ -167,11 +183,21 @@ fn real_looking_active_objects_parse() {
     assert_eq!(batches[1].column_index("NAME"), Some(4));
     assert_eq!(
         batches[2].rows[0],
-        [Value::Double(120.5), Value::Integer(1), Value::Boolean(true), Value::Integer(1)]
+        [
+            Value::Double(120.5),
+            Value::Integer(1),
+            Value::Boolean(true),
+            Value::Integer(1)
+        ]
     );
     assert_eq!(
         batches[3].rows[0],
-        [Value::Null, Value::Integer(2), Value::Boolean(false), Value::Null]
+        [
+            Value::Null,
+            Value::Integer(2),
+            Value::Boolean(false),
+            Value::Null
+        ]
     );
     // The stream is over, and stays over.
     assert!(reader.next_batch(10, |_| true).unwrap().is_none());
@@ -179,17 +205,23 @@ fn real_looking_active_objects_parse() {
 
 #[test]
 fn real_looking_entities_parse() {
-    let mut reader = EntityReader::new(Cursor::new(REAL_ENTITIES.as_bytes()), ENTITIES_XML).unwrap();
+    let mut reader =
+        EntityReader::new(Cursor::new(REAL_ENTITIES.as_bytes()), ENTITIES_XML).unwrap();
     let user = reader.next_entity().unwrap().unwrap();
     assert_eq!(user.name, "ApplicationUser");
     assert_eq!(user.get("userKey"), Some("JIRAUSER10000"));
     assert_eq!(user.line, line_of(REAL_ENTITIES, "<ApplicationUser"));
     let issue = reader.next_entity().unwrap().unwrap();
     assert_eq!(issue.get("summary"), Some("Login \"fails\" & crashes"));
-    assert_eq!(issue.get("description"), Some("Steps:\n1. open <login>\n2. type & submit"));
+    assert_eq!(
+        issue.get("description"),
+        Some("Steps:\n1. open <login>\n2. type & submit")
+    );
     assert_eq!(issue.get("number"), Some("1"));
     assert_eq!(
-        parse_entity_date(issue.get("created").unwrap()).and_then(format_entity_date).as_deref(),
+        parse_entity_date(issue.get("created").unwrap())
+            .and_then(format_entity_date)
+            .as_deref(),
         Some("2014-09-02 17:42:48.053")
     );
     let comment = reader.next_entity().unwrap().unwrap();
@@ -261,10 +293,34 @@ fn tricky_rows() -> Vec<Vec<Value>> {
             Value::Boolean(true),
             Value::Timestamp(1_409_812_593_057),
         ],
-        vec![Value::Integer(i64::MIN), Value::String(String::new()), Value::Double(-1e300), Value::Boolean(false), Value::Timestamp(-1)],
-        vec![Value::Integer(0), Value::Null, Value::Null, Value::Null, Value::Null],
-        vec![Value::Integer(3), Value::String("  padded  ".into()), Value::Double(f64::INFINITY), Value::Null, Value::Timestamp(0)],
-        vec![Value::Integer(4), Value::String("x".into()), Value::Double(f64::NEG_INFINITY), Value::Null, Value::Timestamp(0)],
+        vec![
+            Value::Integer(i64::MIN),
+            Value::String(String::new()),
+            Value::Double(-1e300),
+            Value::Boolean(false),
+            Value::Timestamp(-1),
+        ],
+        vec![
+            Value::Integer(0),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ],
+        vec![
+            Value::Integer(3),
+            Value::String("  padded  ".into()),
+            Value::Double(f64::INFINITY),
+            Value::Null,
+            Value::Timestamp(0),
+        ],
+        vec![
+            Value::Integer(4),
+            Value::String("x".into()),
+            Value::Double(f64::NEG_INFINITY),
+            Value::Null,
+            Value::Timestamp(0),
+        ],
     ]
 }
 
@@ -292,14 +348,26 @@ fn writer_round_trips_through_reader() {
     let bytes = write_sample();
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(text.contains("<string xsi:nil=\"true\"/>"));
-    assert!(text.contains("<double xsi:nil=\"true\"/>"), "nulls typed by sqlType");
+    assert!(
+        text.contains("<double xsi:nil=\"true\"/>"),
+        "nulls typed by sqlType"
+    );
     assert!(text.contains("<timestamp>2014-09-04T06:36:33.057Z</timestamp>"));
 
     let mut reader = AoReader::new(Cursor::new(bytes), ACTIVE_OBJECTS_XML).unwrap();
     assert_eq!(reader.tables(), sample_tables().as_slice());
-    assert_eq!(reader.database_meta(), [("database.name".to_string(), "H2".to_string())]);
-    let batches: Vec<_> = reader.batches(2, |_| true).collect::<Result<_, _>>().unwrap();
-    let shape: Vec<_> = batches.iter().map(|b| (b.table.as_str(), b.offset, b.rows.len())).collect();
+    assert_eq!(
+        reader.database_meta(),
+        [("database.name".to_string(), "H2".to_string())]
+    );
+    let batches: Vec<_> = reader
+        .batches(2, |_| true)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let shape: Vec<_> = batches
+        .iter()
+        .map(|b| (b.table.as_str(), b.offset, b.rows.len()))
+        .collect();
     assert_eq!(
         shape,
         [
@@ -312,7 +380,10 @@ fn writer_round_trips_through_reader() {
     );
     let rows: Vec<_> = batches[..3].iter().flat_map(|b| b.rows.clone()).collect();
     assert_eq!(rows, tricky_rows());
-    assert_eq!(&*batches[0].columns, ["ID", "NAME", "CAPACITY", "ACTIVE", "CREATED"]);
+    assert_eq!(
+        &*batches[0].columns,
+        ["ID", "NAME", "CAPACITY", "ACTIVE", "CREATED"]
+    );
 }
 
 #[test]
@@ -330,7 +401,10 @@ fn filter_skips_tables_without_reading_their_rows() {
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].rows.len(), 3);
     // Asked once per section, whether or not it has rows.
-    assert_eq!(asked, ["AO_09EAEF_TEAM", "AO_60DB71_SPRINT", "AO_09EAEF_MEMBER"]);
+    assert_eq!(
+        asked,
+        ["AO_09EAEF_TEAM", "AO_60DB71_SPRINT", "AO_09EAEF_MEMBER"]
+    );
 }
 
 #[test]
@@ -364,9 +438,15 @@ fn assert_names(err: &BackupError, file: &str, line: u64, fragments: &[&str]) {
     let message = err.to_string();
     assert_eq!(err.file(), Some(file), "{message}");
     assert_eq!(err.line(), Some(line), "{message}");
-    assert!(message.contains(&format!("{file}, line {line}")), "{message}");
+    assert!(
+        message.contains(&format!("{file}, line {line}")),
+        "{message}"
+    );
     for fragment in fragments {
-        assert!(message.contains(fragment), "`{fragment}` missing from: {message}");
+        assert!(
+            message.contains(fragment),
+            "`{fragment}` missing from: {message}"
+        );
     }
 }
 
@@ -375,7 +455,12 @@ fn malformed_xml_names_file_and_line() {
     let text = REAL_AO.replace("<string>Support</string>", "<string>Support</strng>");
     let err = first_error(&text);
     assert!(matches!(err, BackupError::Xml { .. }), "{err}");
-    assert_names(&err, ACTIVE_OBJECTS_XML, line_of(&text, "</strng>"), &["AO_09EAEF_TEAM", "malformed XML"]);
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line_of(&text, "</strng>"),
+        &["AO_09EAEF_TEAM", "malformed XML"],
+    );
 }
 
 #[test]
@@ -386,7 +471,12 @@ fn unknown_value_element_is_an_error() {
         &err,
         ACTIVE_OBJECTS_XML,
         line_of(&text, "<float>"),
-        &["AO_09EAEF_TEAM_PERIOD", "row 1", "column CAPACITY_HOURS", "unknown value element <float>"],
+        &[
+            "AO_09EAEF_TEAM_PERIOD",
+            "row 1",
+            "column CAPACITY_HOURS",
+            "unknown value element <float>",
+        ],
     );
 }
 
@@ -395,28 +485,65 @@ fn wrong_number_of_values_is_an_error() {
     let text = REAL_AO.replace("            <boolean>false</boolean>\n", "");
     let err = first_error(&text);
     let line = line_of(&text, "<double xsi:nil") + 3;
-    assert_names(&err, ACTIVE_OBJECTS_XML, line, &["AO_09EAEF_TEAM_PERIOD", "row 2", "3 values", "4 columns"]);
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line,
+        &["AO_09EAEF_TEAM_PERIOD", "row 2", "3 values", "4 columns"],
+    );
 
-    let text = REAL_AO.replace("<integer>1</integer>\n            <string>Board</string>", "<integer>1</integer>\n            <string>Board</string><string>extra</string>");
+    let text = REAL_AO.replace(
+        "<integer>1</integer>\n            <string>Board</string>",
+        "<integer>1</integer>\n            <string>Board</string><string>extra</string>",
+    );
     let err = first_error(&text);
-    assert_names(&err, ACTIVE_OBJECTS_XML, line_of(&text, "<string>extra") + 1, &["AO_60DB71_RAPIDVIEW", "3 values", "2 columns"]);
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line_of(&text, "<string>extra") + 1,
+        &["AO_60DB71_RAPIDVIEW", "3 values", "2 columns"],
+    );
 }
 
 #[test]
 fn unparsable_values_are_errors_that_do_not_quote_the_value() {
     let cases = [
-        ("<integer>2</integer>", "<integer>2x-secret</integer>", "<integer> value"),
-        ("<double>120.5</double>", "<double>12,5-secret</double>", "<double> value"),
-        ("<boolean>true</boolean>", "<boolean>yes-secret</boolean>", "<boolean> value"),
-        ("<timestamp>2015-01-01T00:00:00.000Z</timestamp>", "<timestamp>01/01/2015-secret</timestamp>", "<timestamp> value"),
+        (
+            "<integer>2</integer>",
+            "<integer>2x-secret</integer>",
+            "<integer> value",
+        ),
+        (
+            "<double>120.5</double>",
+            "<double>12,5-secret</double>",
+            "<double> value",
+        ),
+        (
+            "<boolean>true</boolean>",
+            "<boolean>yes-secret</boolean>",
+            "<boolean> value",
+        ),
+        (
+            "<timestamp>2015-01-01T00:00:00.000Z</timestamp>",
+            "<timestamp>01/01/2015-secret</timestamp>",
+            "<timestamp> value",
+        ),
         ("<integer>2</integer>", "<integer/>", "empty <integer>"),
     ];
     for (from, to, fragment) in cases {
         let text = REAL_AO.replacen(from, to, 1);
         let err = first_error(&text);
         assert!(matches!(err, BackupError::Invalid { .. }), "{err}");
-        assert_names(&err, ACTIVE_OBJECTS_XML, line_of(&text, to), &[fragment, "row "]);
-        assert!(!err.to_string().contains("secret"), "a value leaked into: {err}");
+        assert_names(
+            &err,
+            ACTIVE_OBJECTS_XML,
+            line_of(&text, to),
+            &[fragment, "row "],
+        );
+        assert!(
+            !err.to_string().contains("secret"),
+            "a value leaked into: {err}"
+        );
     }
 }
 
@@ -430,18 +557,27 @@ fn truncated_files_are_errors() {
     }
     let err = ao_reader("").err().unwrap();
     assert!(err.to_string().contains("no <backup> element"), "{err}");
-    let err = EntityReader::new(Cursor::new(&REAL_ENTITIES.as_bytes()[..REAL_ENTITIES.len() - 30]), ENTITIES_XML)
-        .unwrap()
-        .find_map(Result::err)
-        .unwrap();
+    let err = EntityReader::new(
+        Cursor::new(&REAL_ENTITIES.as_bytes()[..REAL_ENTITIES.len() - 30]),
+        ENTITIES_XML,
+    )
+    .unwrap()
+    .find_map(Result::err)
+    .unwrap();
     assert_eq!(err.file(), Some(ENTITIES_XML), "{err}");
 }
 
 #[test]
 fn wrong_root_is_an_error() {
     let err = ao_reader(REAL_ENTITIES).err().unwrap();
-    assert!(err.to_string().contains("root element is <entity-engine-xml>"), "{err}");
-    let err = EntityReader::new(Cursor::new(REAL_AO.as_bytes()), ENTITIES_XML).err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("root element is <entity-engine-xml>"),
+        "{err}"
+    );
+    let err = EntityReader::new(Cursor::new(REAL_AO.as_bytes()), ENTITIES_XML)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("not <entity-engine-xml>"), "{err}");
 }
 
@@ -455,14 +591,24 @@ fn entities_are_never_expanded() {
         )
         .replace("<string>Support</string>", "<string>&boom;</string>");
     let err = first_error(&text);
-    assert_names(&err, ACTIVE_OBJECTS_XML, line_of(&text, "&boom;"), &["unknown entity reference &boom;"]);
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line_of(&text, "&boom;"),
+        &["unknown entity reference &boom;"],
+    );
 
     let text = REAL_ENTITIES.replace("lowerUserName=\"jsmith\"", "lowerUserName=\"&boom;\"");
     let err = EntityReader::new(Cursor::new(text.as_bytes()), ENTITIES_XML)
         .unwrap()
         .find_map(Result::err)
         .unwrap();
-    assert_names(&err, ENTITIES_XML, line_of(&text, "&boom;"), &["ApplicationUser"]);
+    assert_names(
+        &err,
+        ENTITIES_XML,
+        line_of(&text, "&boom;"),
+        &["ApplicationUser"],
+    );
 }
 
 #[test]
@@ -472,7 +618,12 @@ fn malformed_entities_name_file_and_line() {
         .unwrap()
         .find_map(Result::err)
         .unwrap();
-    assert_names(&err, ENTITIES_XML, line_of(&text, "</descripton>"), &["<Issue>", "malformed XML"]);
+    assert_names(
+        &err,
+        ENTITIES_XML,
+        line_of(&text, "</descripton>"),
+        &["<Issue>", "malformed XML"],
+    );
 }
 
 #[test]
@@ -482,7 +633,12 @@ fn table_definitions_after_data_are_refused() {
         "    <table name=\"AO_LATE\">\n    </table>\n</backup>",
     );
     let err = first_error(&text);
-    assert_names(&err, ACTIVE_OBJECTS_XML, line_of(&text, "AO_LATE"), &["after the data sections"]);
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line_of(&text, "AO_LATE"),
+        &["after the data sections"],
+    );
 }
 
 #[test]
@@ -495,7 +651,10 @@ fn entities_writer_output_reads_back() {
         .entity_with_text(
             "Issue",
             &[("id", "10001")],
-            &[("description", "line 1\nline ]]> 2 <b>&amp;</b>"), ("environment", "crlf\r\nkept")],
+            &[
+                ("description", "line 1\nline ]]> 2 <b>&amp;</b>"),
+                ("environment", "crlf\r\nkept"),
+            ],
         )
         .unwrap();
     let bytes = writer.finish().unwrap();
@@ -507,7 +666,10 @@ fn entities_writer_output_reads_back() {
         .unwrap();
     assert_eq!(entities.len(), 2);
     assert_eq!(entities[0].get("userName"), Some("a\"b<c>&d\ne\tf"));
-    assert_eq!(entities[1].get("description"), Some("line 1\nline ]]> 2 <b>&amp;</b>"));
+    assert_eq!(
+        entities[1].get("description"),
+        Some("line 1\nline ]]> 2 <b>&amp;</b>")
+    );
     assert_eq!(entities[1].get("environment"), Some("crlf\r\nkept"));
     assert_eq!(entities[1].line, line_of(&text, "<Issue"));
 }
@@ -519,8 +681,13 @@ fn writers_refuse_what_xml_cannot_hold() {
     writer.table(&tables[2]).unwrap();
     writer.begin_data("AO_60DB71_SPRINT").unwrap();
     let err = writer.table(&tables[0]).unwrap_err();
-    assert!(err.to_string().contains("before the first data section"), "{err}");
-    let err = writer.row(&[Value::Integer(1), Value::Integer(2)]).unwrap_err();
+    assert!(
+        err.to_string().contains("before the first data section"),
+        "{err}"
+    );
+    let err = writer
+        .row(&[Value::Integer(1), Value::Integer(2)])
+        .unwrap_err();
     assert!(err.to_string().contains("2 values for 1 columns"), "{err}");
     let err = writer.begin_data("AO_UNDEFINED").unwrap_err();
     assert!(err.to_string().contains("no definition"), "{err}");
@@ -528,10 +695,22 @@ fn writers_refuse_what_xml_cannot_hold() {
     let mut writer = AoWriter::new(Vec::new()).unwrap();
     writer.table(&tables[0]).unwrap();
     writer.begin_data("AO_09EAEF_TEAM").unwrap();
-    let row = [Value::Integer(1), Value::String("bell\u{7}".into()), Value::Null, Value::Null, Value::Null];
+    let row = [
+        Value::Integer(1),
+        Value::String("bell\u{7}".into()),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+    ];
     let err = writer.row(&row).unwrap_err();
     assert!(err.to_string().contains("U+0007"), "{err}");
-    let row = [Value::Integer(1), Value::Null, Value::Null, Value::Null, Value::Timestamp(i64::MAX)];
+    let row = [
+        Value::Integer(1),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Timestamp(i64::MAX),
+    ];
     assert!(writer.row(&row).is_err());
 
     let mut writer = EntitiesWriter::new(Vec::new(), "").unwrap();
@@ -554,7 +733,13 @@ fn write_zip(path: &Path, entries: &[(&str, &[u8])]) {
 fn backup_zip_reads_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("backup.zip");
-    write_zip(&path, &[(ENTITIES_XML, REAL_ENTITIES.as_bytes()), (ACTIVE_OBJECTS_XML, REAL_AO.as_bytes())]);
+    write_zip(
+        &path,
+        &[
+            (ENTITIES_XML, REAL_ENTITIES.as_bytes()),
+            (ACTIVE_OBJECTS_XML, REAL_AO.as_bytes()),
+        ],
+    );
     let mut backup = Backup::open(&path).unwrap();
     assert_eq!(backup.active_objects_size(), REAL_AO.len() as u64);
     assert_eq!(backup.entities_size(), REAL_ENTITIES.len() as u64);
@@ -586,11 +771,29 @@ fn backup_open_errors_are_clear() {
     let only_entities = dir.path().join("only-entities.zip");
     write_zip(&only_entities, &[(ENTITIES_XML, REAL_ENTITIES.as_bytes())]);
     let err = Backup::open(&only_entities).unwrap_err();
-    assert!(matches!(err, BackupError::MissingEntry { entry: ACTIVE_OBJECTS_XML, .. }), "{err}");
-    assert!(err.to_string().contains("holds no activeobjects.xml"), "{err}");
+    assert!(
+        matches!(
+            err,
+            BackupError::MissingEntry {
+                entry: ACTIVE_OBJECTS_XML,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("holds no activeobjects.xml"),
+        "{err}"
+    );
 
     let full = dir.path().join("full.zip");
-    write_zip(&full, &[(ENTITIES_XML, REAL_ENTITIES.as_bytes()), (ACTIVE_OBJECTS_XML, REAL_AO.as_bytes())]);
+    write_zip(
+        &full,
+        &[
+            (ENTITIES_XML, REAL_ENTITIES.as_bytes()),
+            (ACTIVE_OBJECTS_XML, REAL_AO.as_bytes()),
+        ],
+    );
     let bytes = std::fs::read(&full).unwrap();
     let truncated = dir.path().join("truncated.zip");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
@@ -607,8 +810,17 @@ fn corrupt_zip_data_is_an_error_not_a_panic() {
     let rows: String = (0..2000)
         .map(|i| format!("        <row>\n            <integer>{i}</integer>\n            <string>board {i}</string>\n        </row>\n"))
         .collect();
-    big = big.replace("    </data>\n    <data tableName=\"AO_09EAEF_TEAM_PERIOD\">", &format!("{rows}    </data>\n    <data tableName=\"AO_09EAEF_TEAM_PERIOD\">"));
-    write_zip(&path, &[(ENTITIES_XML, REAL_ENTITIES.as_bytes()), (ACTIVE_OBJECTS_XML, big.as_bytes())]);
+    big = big.replace(
+        "    </data>\n    <data tableName=\"AO_09EAEF_TEAM_PERIOD\">",
+        &format!("{rows}    </data>\n    <data tableName=\"AO_09EAEF_TEAM_PERIOD\">"),
+    );
+    write_zip(
+        &path,
+        &[
+            (ENTITIES_XML, REAL_ENTITIES.as_bytes()),
+            (ACTIVE_OBJECTS_XML, big.as_bytes()),
+        ],
+    );
     let mut bytes = std::fs::read(&path).unwrap();
     let start = bytes.windows(4).rposition(|w| w == b"PK\x03\x04").unwrap() + 200;
     for b in &mut bytes[start..start + 64] {

@@ -25,7 +25,9 @@ fn is_xml_char(c: char) -> bool {
 /// that a reader's end-of-line and attribute normalisation give back the same text.
 fn escape(text: &str, attribute: bool) -> Result<Cow<'_, str>, Unrepresentable> {
     let needs = |c: char| {
-        matches!(c, '<' | '>' | '&' | '\r') || (attribute && matches!(c, '"' | '\n' | '\t')) || !is_xml_char(c)
+        matches!(c, '<' | '>' | '&' | '\r')
+            || (attribute && matches!(c, '"' | '\n' | '\t'))
+            || !is_xml_char(c)
     };
     if !text.chars().any(needs) {
         return Ok(Cow::Borrowed(text));
@@ -50,11 +52,17 @@ fn escape(text: &str, attribute: bool) -> Result<Cow<'_, str>, Unrepresentable> 
 /// Element and attribute names come from code, but a typo must not produce broken XML.
 fn is_xml_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn unrepresentable(file: &'static str, context: impl Into<String>, bad: Unrepresentable) -> BackupError {
+fn unrepresentable(
+    file: &'static str,
+    context: impl Into<String>,
+    bad: Unrepresentable,
+) -> BackupError {
     BackupError::Unwritable {
         file,
         context: context.into(),
@@ -116,14 +124,23 @@ impl<W: Write> AoWriter<W> {
     /// before the first table.
     pub fn database_meta(&mut self, meta: &[(&str, &str)]) -> Result<(), BackupError> {
         if !matches!(self.state, AoState::Definitions { meta_allowed: true }) {
-            return Err(self.order("<database>", "the database metadata must come before every table"));
+            return Err(self.order(
+                "<database>",
+                "the database metadata must come before every table",
+            ));
         }
-        self.state = AoState::Definitions { meta_allowed: false };
+        self.state = AoState::Definitions {
+            meta_allowed: false,
+        };
         let mut text = String::from("    <database>\n");
         for (key, value) in meta {
-            let key = escape(key, true).map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, "<database>", e))?;
-            let value = escape(value, true).map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, "<database>", e))?;
-            text.push_str(&format!("        <meta key=\"{key}\" value=\"{value}\"/>\n"));
+            let key = escape(key, true)
+                .map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, "<database>", e))?;
+            let value = escape(value, true)
+                .map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, "<database>", e))?;
+            text.push_str(&format!(
+                "        <meta key=\"{key}\" value=\"{value}\"/>\n"
+            ));
         }
         text.push_str("    </database>\n");
         self.put(&text)
@@ -137,7 +154,9 @@ impl<W: Write> AoWriter<W> {
                 "every table definition must come before the first data section",
             ));
         }
-        self.state = AoState::Definitions { meta_allowed: false };
+        self.state = AoState::Definitions {
+            meta_allowed: false,
+        };
         let context = || format!("<table name=\"{}\">", table.name);
         let attr = |text: &str| -> Result<String, BackupError> {
             escape(text, true)
@@ -182,7 +201,11 @@ impl<W: Write> AoWriter<W> {
         self.tables.push(Defined {
             name: table.name.clone(),
             columns: table.columns.iter().map(|c| c.name.clone()).collect(),
-            nulls: table.columns.iter().map(|c| sql_type::value_element(c.sql_type)).collect(),
+            nulls: table
+                .columns
+                .iter()
+                .map(|c| sql_type::value_element(c.sql_type))
+                .collect(),
         });
         Ok(())
     }
@@ -205,7 +228,10 @@ impl<W: Write> AoWriter<W> {
             text.push_str(&format!("        <column name=\"{column}\"/>\n"));
         }
         self.put(&text)?;
-        self.state = AoState::Data { table: index, rows: 0 };
+        self.state = AoState::Data {
+            table: index,
+            rows: 0,
+        };
         Ok(())
     }
 
@@ -235,7 +261,8 @@ impl<W: Write> AoWriter<W> {
                 }
                 Value::String(s) => (
                     "string",
-                    escape(s, false).map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, context(), e))?,
+                    escape(s, false)
+                        .map_err(|e| unrepresentable(ACTIVE_OBJECTS_XML, context(), e))?,
                 ),
                 Value::Integer(i) => ("integer", Cow::Owned(i.to_string())),
                 Value::Double(d) => ("double", Cow::Owned(format_double(*d))),
@@ -298,10 +325,12 @@ impl<W: Write> AoWriter<W> {
     }
 
     fn put(&mut self, text: &str) -> Result<(), BackupError> {
-        self.out.write_all(text.as_bytes()).map_err(|source| BackupError::Write {
-            file: ACTIVE_OBJECTS_XML,
-            source,
-        })
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|source| BackupError::Write {
+                file: ACTIVE_OBJECTS_XML,
+                source,
+            })
     }
 }
 
@@ -342,9 +371,15 @@ impl<W: Write> EntitiesWriter<W> {
             comment.push(' ');
         }
         if let Some(c) = comment.chars().find(|&c| !is_xml_char(c)) {
-            return Err(unrepresentable(ENTITIES_XML, "the header comment", Unrepresentable(u32::from(c))));
+            return Err(unrepresentable(
+                ENTITIES_XML,
+                "the header comment",
+                Unrepresentable(u32::from(c)),
+            ));
         }
-        let header = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!--\n{comment}\n-->\n<entity-engine-xml>\n");
+        let header = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!--\n{comment}\n-->\n<entity-engine-xml>\n"
+        );
         writer.put(&header)?;
         Ok(writer)
     }
@@ -375,7 +410,8 @@ impl<W: Write> EntitiesWriter<W> {
             if !is_xml_name(key) {
                 return Err(bad_name(ENTITIES_XML, context(), key));
             }
-            let value = escape(value, true).map_err(|e| unrepresentable(ENTITIES_XML, context(), e))?;
+            let value =
+                escape(value, true).map_err(|e| unrepresentable(ENTITIES_XML, context(), e))?;
             text.push(' ');
             text.push_str(key);
             text.push_str("=\"");
@@ -394,11 +430,16 @@ impl<W: Write> EntitiesWriter<W> {
                 text.push_str(key);
                 text.push('>');
                 if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
-                    return Err(unrepresentable(ENTITIES_XML, context(), Unrepresentable(u32::from(c))));
+                    return Err(unrepresentable(
+                        ENTITIES_XML,
+                        context(),
+                        Unrepresentable(u32::from(c)),
+                    ));
                 }
                 if value.contains('\r') {
                     // CDATA cannot keep a carriage return from end-of-line normalisation.
-                    let escaped = escape(value, false).map_err(|e| unrepresentable(ENTITIES_XML, context(), e))?;
+                    let escaped = escape(value, false)
+                        .map_err(|e| unrepresentable(ENTITIES_XML, context(), e))?;
                     text.push_str(&escaped);
                 } else {
                     text.push_str("<![CDATA[");
@@ -429,10 +470,12 @@ impl<W: Write> EntitiesWriter<W> {
     }
 
     fn put(&mut self, text: &str) -> Result<(), BackupError> {
-        self.out.write_all(text.as_bytes()).map_err(|source| BackupError::Write {
-            file: ENTITIES_XML,
-            source,
-        })
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|source| BackupError::Write {
+                file: ENTITIES_XML,
+                source,
+            })
     }
 }
 
@@ -443,10 +486,16 @@ mod tests {
     #[test]
     fn escaping_keeps_what_readers_would_normalise() {
         assert_eq!(escape("a<b>&c", false).unwrap(), "a&lt;b&gt;&amp;c");
-        assert_eq!(escape("x\"y\n\tz\r", true).unwrap(), "x&quot;y&#10;&#9;z&#13;");
+        assert_eq!(
+            escape("x\"y\n\tz\r", true).unwrap(),
+            "x&quot;y&#10;&#9;z&#13;"
+        );
         assert_eq!(escape("x\"y\n", false).unwrap(), "x\"y\n");
         assert!(matches!(escape("nul\0", false), Err(Unrepresentable(0))));
-        assert!(matches!(escape("\u{FFFF}", true), Err(Unrepresentable(0xFFFF))));
+        assert!(matches!(
+            escape("\u{FFFF}", true),
+            Err(Unrepresentable(0xFFFF))
+        ));
         assert!(matches!(escape("emoji 🎉 ok", false), Ok(Cow::Borrowed(_))));
     }
 

@@ -82,7 +82,11 @@ impl<R: BufRead> XmlStream<R> {
 
     /// Maps a parser error, keeping I/O failures (a truncated or corrupt zip stream) apart
     /// from XML that is not well formed.
-    pub(crate) fn xml_error(&self, context: impl Into<String>, error: quick_xml::Error) -> BackupError {
+    pub(crate) fn xml_error(
+        &self,
+        context: impl Into<String>,
+        error: quick_xml::Error,
+    ) -> BackupError {
         match error {
             quick_xml::Error::Io(io) => BackupError::Read {
                 file: self.file.to_string(),
@@ -133,8 +137,12 @@ impl<R: BufRead> XmlStream<R> {
             self.buf.clear();
             let step = match self.reader.read_event_into(&mut self.buf) {
                 Err(e) => Err(e),
-                Ok(Event::Start(e)) => Ok(Some(Tag::Start(StartTag::from_event(&e, true, decoder)))),
-                Ok(Event::Empty(e)) => Ok(Some(Tag::Empty(StartTag::from_event(&e, false, decoder)))),
+                Ok(Event::Start(e)) => {
+                    Ok(Some(Tag::Start(StartTag::from_event(&e, true, decoder))))
+                }
+                Ok(Event::Empty(e)) => {
+                    Ok(Some(Tag::Empty(StartTag::from_event(&e, false, decoder))))
+                }
                 Ok(Event::End(_)) => Ok(Some(Tag::End)),
                 Ok(Event::Eof) => Ok(Some(Tag::Eof)),
                 Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => Ok(None),
@@ -164,7 +172,11 @@ impl<R: BufRead> XmlStream<R> {
 
     /// Skips everything up to and including the end of the element `name` just started,
     /// without keeping any of it.
-    pub(crate) fn skip_element(&mut self, qname: &[u8], context: &dyn Fn() -> String) -> Result<(), BackupError> {
+    pub(crate) fn skip_element(
+        &mut self,
+        qname: &[u8],
+        context: &dyn Fn() -> String,
+    ) -> Result<(), BackupError> {
         self.buf.clear();
         let result = self
             .reader
@@ -178,7 +190,11 @@ impl<R: BufRead> XmlStream<R> {
     /// Reads the text content of the element just started, up to its end tag. Text, CDATA
     /// sections and character/predefined entity references are joined; a nested element
     /// is an error. `text` is cleared first.
-    pub(crate) fn read_text(&mut self, text: &mut String, context: &dyn Fn() -> String) -> Result<(), BackupError> {
+    pub(crate) fn read_text(
+        &mut self,
+        text: &mut String,
+        context: &dyn Fn() -> String,
+    ) -> Result<(), BackupError> {
         text.clear();
         loop {
             self.buf.clear();
@@ -191,14 +207,20 @@ impl<R: BufRead> XmlStream<R> {
             }
             let step = match self.reader.read_event_into(&mut self.buf) {
                 Err(e) => Err(e),
-                Ok(Event::Text(t)) => t.xml10_content().map(|s| {
-                    text.push_str(&s);
-                    Step::More
-                }).map_err(Into::into),
-                Ok(Event::CData(c)) => c.xml10_content().map(|s| {
-                    text.push_str(&s);
-                    Step::More
-                }).map_err(Into::into),
+                Ok(Event::Text(t)) => t
+                    .xml10_content()
+                    .map(|s| {
+                        text.push_str(&s);
+                        Step::More
+                    })
+                    .map_err(Into::into),
+                Ok(Event::CData(c)) => c
+                    .xml10_content()
+                    .map(|s| {
+                        text.push_str(&s);
+                        Step::More
+                    })
+                    .map_err(Into::into),
                 Ok(Event::GeneralRef(r)) => match resolve_reference(&r) {
                     Ok(Some(ch)) => {
                         text.push(ch);
@@ -208,9 +230,13 @@ impl<R: BufRead> XmlStream<R> {
                     Err(e) => Err(e),
                 },
                 Ok(Event::End(_)) => Ok(Step::Done),
-                Ok(Event::Start(e) | Event::Empty(e)) => Ok(Step::Nested(local_name(e.local_name().as_ref()))),
+                Ok(Event::Start(e) | Event::Empty(e)) => {
+                    Ok(Step::Nested(local_name(e.local_name().as_ref())))
+                }
                 Ok(Event::Eof) => Ok(Step::Eof),
-                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => Ok(Step::More),
+                Ok(Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_)) => {
+                    Ok(Step::More)
+                }
             };
             match step {
                 Err(e) => return Err(self.xml_error(context(), e)),
@@ -303,7 +329,10 @@ impl StartTag {
 
 /// All attributes of an element, by local name, unescaped (predefined entities and
 /// character references only).
-pub(crate) fn attributes(e: &BytesStart<'_>, decoder: Decoder) -> Result<Vec<(String, String)>, quick_xml::Error> {
+pub(crate) fn attributes(
+    e: &BytesStart<'_>,
+    decoder: Decoder,
+) -> Result<Vec<(String, String)>, quick_xml::Error> {
     let mut out = Vec::new();
     for attr in e.attributes() {
         let attr = attr?;

@@ -3,7 +3,9 @@ use std::fmt;
 
 /// A Data Center app's plugin key (or its Active Objects namespace), e.g.
 /// `com.atlassian.example.ao.myplugin`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct AppKey(String);
 

@@ -11,8 +11,8 @@ mod tenant;
 mod value;
 
 pub use app::{AoPrefix, AppKey};
-pub use output::{AppFinding, AppOutput, EntityKind};
 pub use namespace::{Namespace, UnknownNamespace};
+pub use output::{AppFinding, AppOutput, EntityKind};
 pub use scope::{DataScope, UnknownScope};
 pub use tenant::TenantId;
 pub use value::{Severity, Value};

@@ -16,7 +16,9 @@ pub enum DataScope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown data scope `{0}` (expected one of APP_DATA_UGC, APP_DATA_PII, APP_DATA_SECURITY, APP_DATA_OTHER, PRODUCT_DATA_*, MIGRATION_TRACING_IDENTITY, MIGRATION_TRACING_PRODUCT)")]
+#[error(
+    "unknown data scope `{0}` (expected one of APP_DATA_UGC, APP_DATA_PII, APP_DATA_SECURITY, APP_DATA_OTHER, PRODUCT_DATA_*, MIGRATION_TRACING_IDENTITY, MIGRATION_TRACING_PRODUCT)"
+)]
 pub struct UnknownScope(pub String);
 
 impl DataScope {

@@ -2,7 +2,9 @@ use std::fmt;
 
 /// The customer a migration belongs to. Every store, blob and plugin instance is scoped by
 /// it; nothing crosses from one tenant to another.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct TenantId(String);
 

@@ -2,7 +2,9 @@
 
 use crate::bindings::wit;
 use crate::manifest::{Manifest, RequestedLimits};
-use airlock_model::{AppFinding, AppKey, AppOutput, DataScope, EntityKind, Namespace, Severity, Value};
+use airlock_model::{
+    AppFinding, AppKey, AppOutput, DataScope, EntityKind, Namespace, Severity, Value,
+};
 
 pub(crate) fn value_to_wit(v: &Value) -> wit::Value {
     match v {

@@ -28,7 +28,12 @@ impl MemoryMappings {
         MemoryMappings::default()
     }
 
-    pub fn insert(&mut self, namespace: Namespace, server_id: impl Into<String>, cloud_id: impl Into<String>) {
+    pub fn insert(
+        &mut self,
+        namespace: Namespace,
+        server_id: impl Into<String>,
+        cloud_id: impl Into<String>,
+    ) {
         self.map
             .entry(namespace)
             .or_default()
@@ -73,7 +78,12 @@ impl MemoryAppData {
 
     /// Adds rows of a table; rows without an integer `ID` cannot be looked up and are
     /// skipped.
-    pub fn extend(&mut self, table: &str, columns: &[String], rows: impl IntoIterator<Item = Vec<Value>>) {
+    pub fn extend(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        rows: impl IntoIterator<Item = Vec<Value>>,
+    ) {
         let entry = self
             .tables
             .entry(table.to_owned())

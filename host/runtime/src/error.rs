@@ -26,9 +26,13 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("plugin {plugin}: not a valid WebAssembly component ({reason}); build it with `cargo build --target wasm32-wasip2`")]
+    #[error(
+        "plugin {plugin}: not a valid WebAssembly component ({reason}); build it with `cargo build --target wasm32-wasip2`"
+    )]
     Invalid { plugin: String, reason: String },
-    #[error("plugin {plugin}: imports `{import}`, which Airlock does not provide: plugins may use only airlock:plugin/{{mappings,app-data,log}} and the WASI basics Rust's std links (no files, sockets or HTTP)")]
+    #[error(
+        "plugin {plugin}: imports `{import}`, which Airlock does not provide: plugins may use only airlock:plugin/{{mappings,app-data,log}} and the WASI basics Rust's std links (no files, sockets or HTTP)"
+    )]
     ForbiddenImport { plugin: String, import: String },
     #[error("plugin {plugin}: describe() failed: {cause}")]
     Describe { plugin: String, cause: String },
@@ -72,7 +76,9 @@ pub struct BatchError {
 /// Why a batch stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Cause {
-    #[error("fuel limit exhausted ({limit} units): the plugin computes too much per batch, or loops")]
+    #[error(
+        "fuel limit exhausted ({limit} units): the plugin computes too much per batch, or loops"
+    )]
     OutOfFuel { limit: u64 },
     #[error("deadline of {}ms exceeded", .limit.as_millis())]
     Deadline { limit: Duration },

@@ -156,7 +156,12 @@ mod tests {
     #[test]
     fn namespaces_are_grant_intersected_with_manifest() {
         let m = manifest();
-        let access = Access::new(&m, &Grant::none().namespace(Namespace::USER).namespace(Namespace::WORKLOG));
+        let access = Access::new(
+            &m,
+            &Grant::none()
+                .namespace(Namespace::USER)
+                .namespace(Namespace::WORKLOG),
+        );
         assert_eq!(access.namespace(&m, "identity:user"), Ok(Namespace::USER));
         assert_eq!(
             access.namespace(&m, "jira:issue"),
@@ -171,7 +176,10 @@ mod tests {
     #[test]
     fn missing_scopes_are_reported() {
         let m = manifest();
-        assert_eq!(Grant::none().missing_scopes(&m), vec![DataScope::AppDataOther]);
+        assert_eq!(
+            Grant::none().missing_scopes(&m),
+            vec![DataScope::AppDataOther]
+        );
         assert!(Grant::from_manifest(&m).missing_scopes(&m).is_empty());
     }
 }

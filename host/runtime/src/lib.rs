@@ -28,5 +28,8 @@ pub use error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
 pub use grant::{Denied, Grant};
 pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
 pub use manifest::{Manifest, RequestedLimits};
-pub use run::{ALLOWED_IMPORTS, Batch, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session, Usage};
+pub use run::{
+    ALLOWED_IMPORTS, Batch, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session,
+    Usage,
+};
 pub use store::{HostCalls, LogLine};

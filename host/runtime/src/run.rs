@@ -86,15 +86,16 @@ impl Runtime {
             .wasm_backtrace_max_frames(None);
         let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let linker = link(&engine).map_err(|e| RuntimeError::Link(e.to_string()))?;
-        let cache = match &config.cache_dir {
-            Some(dir) => Some(ArtifactCache::new(dir, &engine).map_err(|source| {
-                RuntimeError::Cache {
-                    path: dir.clone(),
-                    source,
-                }
-            })?),
-            None => None,
-        };
+        let cache =
+            match &config.cache_dir {
+                Some(dir) => Some(ArtifactCache::new(dir, &engine).map_err(|source| {
+                    RuntimeError::Cache {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
             engine,
@@ -127,7 +128,11 @@ impl Runtime {
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, LoadError> {
         let sha256 = hex::encode(Sha256::digest(wasm));
         let started = Instant::now();
-        let (component, cached) = match self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256)) {
+        let (component, cached) = match self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.engine, &sha256))
+        {
             Some(c) => (c, true),
             None => {
                 let c = Component::new(&self.engine, wasm).map_err(|e| LoadError::Invalid {
@@ -169,17 +174,23 @@ impl Runtime {
                 cause,
             }
         })?;
-        let manifest = conversions::manifest(manifest).map_err(|reason| LoadError::BadManifest {
-            plugin: name.to_owned(),
-            reason,
-        })?;
+        let manifest =
+            conversions::manifest(manifest).map_err(|reason| LoadError::BadManifest {
+                plugin: name.to_owned(),
+                reason,
+            })?;
         let limits = self.config.limits.for_request(
             self.config.ceilings,
             manifest.requested.fuel_per_batch,
             manifest.requested.memory_bytes,
             manifest.requested.batch_rows,
         );
-        tracing::info!(plugin = name, cached, compile_ms = compile_time.as_millis() as u64, "plugin loaded");
+        tracing::info!(
+            plugin = name,
+            cached,
+            compile_ms = compile_time.as_millis() as u64,
+            "plugin loaded"
+        );
         Ok(Plugin {
             inner: Arc::new(PluginInner {
                 name: name.to_owned(),
@@ -287,7 +298,11 @@ fn new_store(
     let mut store = Store::new(engine, BatchState::new(init));
     store.limiter(|s| &mut s.limiter);
     store.set_fuel(limits.fuel)?;
-    let ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
+    let ticks = limits
+        .deadline
+        .as_nanos()
+        .div_ceil(EPOCH_TICK.as_nanos())
+        .max(1) as u64;
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
     Ok(store)
@@ -321,14 +336,11 @@ fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) 
 /// The panic message Rust's std printed to stderr, if any (bounded).
 fn panic_message(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
-    let line = text
-        .lines()
-        .find(|l| l.contains("panicked at"))
-        .map(|l| {
-            // std prints "thread '<unnamed>' panicked at src/lib.rs:10:5:" then the message.
-            let after: Vec<&str> = text.lines().skip_while(|x| *x != l).take(2).collect();
-            after.join(" ")
-        })?;
+    let line = text.lines().find(|l| l.contains("panicked at")).map(|l| {
+        // std prints "thread '<unnamed>' panicked at src/lib.rs:10:5:" then the message.
+        let after: Vec<&str> = text.lines().skip_while(|x| *x != l).take(2).collect();
+        after.join(" ")
+    })?;
     Some(line.chars().take(500).collect())
 }
 
@@ -455,7 +467,7 @@ impl Session {
     }
 
     /// Runs `analyze-batch` in a fresh instance.
-    pub fn analyze(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppFinding>>, BatchError> {
+    pub fn analyze(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppFinding>>, Box<BatchError>> {
         self.call("analyze-batch", batch, |instance, store, table, rows| {
             let findings = instance
                 .airlock_plugin_migrator()
@@ -469,7 +481,7 @@ impl Session {
 
     /// Runs `migrate-batch` in a fresh instance and checks the outputs against the quota
     /// and Jira Cloud's limits.
-    pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, BatchError> {
+    pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, Box<BatchError>> {
         let limit = self.plugin.inner.limits.output_bytes;
         let ran = self.call("migrate-batch", batch, |instance, store, table, rows| {
             let result = instance
@@ -477,7 +489,8 @@ impl Session {
                 .call_migrate_batch(store, table, rows)?;
             Ok(match result {
                 Ok(outputs) => {
-                    let outputs: Vec<AppOutput> = outputs.into_iter().map(conversions::output).collect();
+                    let outputs: Vec<AppOutput> =
+                        outputs.into_iter().map(conversions::output).collect();
                     let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
                     if produced > limit {
                         Err(Cause::OutputQuota { limit, produced })
@@ -511,18 +524,20 @@ impl Session {
             &str,
             &bindings::wit::RowSet,
         ) -> wasmtime::Result<Result<T, Cause>>,
-    ) -> Result<Ran<T>, BatchError> {
+    ) -> Result<Ran<T>, Box<BatchError>> {
         let inner = &self.plugin.inner;
         let limits = inner.limits;
         let span = tracing::debug_span!("batch", plugin = %inner.name, tenant = %self.context.tenant, table = batch.table, batch = batch.index, rows = batch.rows.len());
         let _enter = span.enter();
-        let fail = |cause: Cause, usage: Usage| BatchError {
-            plugin: inner.name.clone(),
-            call,
-            table: batch.table.to_owned(),
-            batch: batch.index,
-            cause,
-            usage,
+        let fail = |cause: Cause, usage: Usage| {
+            Box::new(BatchError {
+                plugin: inner.name.clone(),
+                call,
+                table: batch.table.to_owned(),
+                batch: batch.index,
+                cause,
+                usage,
+            })
         };
         // The host never hands a plugin another app's rows.
         if let Err(denied) = self.access.table(batch.table) {
@@ -569,7 +584,11 @@ impl Session {
         };
         match result {
             Ok(Ok(value)) => {
-                tracing::debug!(fuel = usage.fuel, elapsed_us = elapsed.as_micros() as u64, "batch done");
+                tracing::debug!(
+                    fuel = usage.fuel,
+                    elapsed_us = elapsed.as_micros() as u64,
+                    "batch done"
+                );
                 Ok(Ran { value, usage })
             }
             Ok(Err(cause)) => {

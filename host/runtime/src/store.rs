@@ -70,7 +70,7 @@ pub(crate) struct BatchStateInit {
 /// Plugins see a fixed time: 2020-01-01T00:00:00Z. Their outputs must not depend on when
 /// they run.
 const FIXED_WALL_CLOCK: Duration = Duration::from_secs(1_577_836_800);
-const RANDOM_SEED: u128 = 0x_a1e0_c4_5eed;
+const RANDOM_SEED: u128 = 0x00a1_e0c4_5eed;
 
 struct FixedWallClock;
 

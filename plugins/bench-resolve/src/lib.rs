@@ -1,9 +1,12 @@
 //! Benchmark plugin: measures the cost of one `mappings.resolve` host call per id.
 //!
-//! One table, `DATA` (`ID` integer, `USER_KEY` string). `migrate-batch` sends every
-//! `USER_KEY` of the batch to the host in **one** `resolve` call in `identity:user`,
-//! exactly as given (no deduplication, via [`airlock_sdk::Ctx::resolve_raw`]), and returns
-//! one app property `resolved` = `{"count": <ids that resolved>}`.
+//! One table, `DATA` (`ID` integer, `USER_KEY` string, optional `ROUNDS` integer).
+//! `migrate-batch` sends every `USER_KEY` of the batch to the host in **one** `resolve`
+//! call in `identity:user`, exactly as given (no deduplication, via
+//! [`airlock_sdk::Ctx::resolve_raw`]), and returns one app property `resolved` =
+//! `{"count": <ids that resolved>}`. If the first row has `ROUNDS` = n, it makes the same
+//! call n times: the benchmark subtracts a one-round batch from an n-round batch, which
+//! leaves the cost of the calls alone.
 
 use airlock_sdk::{
     Ctx, DataScope, Manifest, Migrator, Namespace, Output, OutputKind, PluginError, Rows, json,
@@ -31,11 +34,18 @@ impl Migrator for BenchResolve {
             .iter()
             .map(|row| row.str("USER_KEY").map(str::to_owned))
             .collect::<Result<Vec<String>, _>>()?;
-        let count = ctx
-            .resolve_raw(Namespace::USER, &ids)
-            .iter()
-            .filter(|cloud| cloud.is_some())
-            .count();
+        let rounds = match rows.get(0) {
+            Some(first) if first.value("ROUNDS").is_some() => first.opt_i64("ROUNDS")?.unwrap_or(1),
+            _ => 1,
+        };
+        let mut count = 0;
+        for _ in 0..rounds.max(1) {
+            count = ctx
+                .resolve_raw(Namespace::USER, &ids)
+                .iter()
+                .filter(|cloud| cloud.is_some())
+                .count();
+        }
         Ok(vec![Output::app_property(
             "resolved",
             json!({ "count": count }),
@@ -84,6 +94,23 @@ mod tests {
                     .to_vec()
             )]
         );
+    }
+
+    #[test]
+    fn rounds_repeat_the_call() {
+        let host = TestHost::new().map(Namespace::USER, "admin", "acc-admin");
+        let rows = Rows::new(["ID", "USER_KEY", "ROUNDS"])
+            .row([1.into(), "admin".into(), 3.into()])
+            .row([2.into(), "admin".into(), airlock_sdk::Value::Null]);
+        let outputs = host.migrate::<BenchResolve>(TABLE, &rows).unwrap();
+        assert_eq!(
+            outputs,
+            [Output::AppProperty {
+                key: "resolved".into(),
+                value: r#"{"count":2}"#.into(),
+            }]
+        );
+        assert_eq!(host.resolve_calls().len(), 3);
     }
 
     #[test]

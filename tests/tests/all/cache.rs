@@ -20,7 +20,10 @@ fn second_load_comes_from_the_cache_and_a_corrupt_artifact_is_recompiled() {
     assert_eq!(first.info().sha256, second.info().sha256);
 
     // A new process (new runtime, same engine settings) reuses the artifact too.
-    let again = Runtime::new(config.clone()).unwrap().load_file(path).unwrap();
+    let again = Runtime::new(config.clone())
+        .unwrap()
+        .load_file(path)
+        .unwrap();
     assert!(again.info().from_cache);
 
     // Corrupt every artifact: the runtime recompiles instead of failing.

@@ -11,7 +11,7 @@ const WALL_LIMIT: Duration = Duration::from_secs(2);
 
 /// Loads a hostile plugin, runs one migrate batch, and returns its error and how long
 /// the batch took.
-fn run_hostile(path: &str) -> (BatchError, Duration) {
+fn run_hostile(path: &str) -> (Box<BatchError>, Duration) {
     let plugin = load(path);
     let table = plugin.manifest().tables[0].clone();
     let mut mappings = MemoryMappings::new();
@@ -30,7 +30,10 @@ fn run_hostile(path: &str) -> (BatchError, Duration) {
         error.to_string().contains(plugin.name()),
         "the message names the plugin: {error}"
     );
-    assert!(took < WALL_LIMIT, "stopped after {took:?}, more than {WALL_LIMIT:?}");
+    assert!(
+        took < WALL_LIMIT,
+        "stopped after {took:?}, more than {WALL_LIMIT:?}"
+    );
     (error, took)
 }
 
@@ -38,7 +41,11 @@ fn run_hostile(path: &str) -> (BatchError, Duration) {
 fn infinite_loop_is_stopped_by_fuel() {
     let (e, _) = run_hostile(artifacts::HOSTILE_INFINITE_LOOP);
     assert!(matches!(e.cause, Cause::OutOfFuel { .. }), "{e}");
-    assert_eq!(e.usage.fuel, runtime().limits().fuel, "all the fuel was used");
+    assert_eq!(
+        e.usage.fuel,
+        runtime().limits().fuel,
+        "all the fuel was used"
+    );
     timesheet_still_works(runtime());
 }
 
@@ -144,7 +151,12 @@ fn static_state_cannot_carry_data_between_batches() {
     // instance, so it only ever reports its own batch's names.
     let plugin = load(artifacts::HOSTILE_STATIC_STATE);
     let table = plugin.manifest().tables[0].clone();
-    let session = session(&plugin, "tenant-a", MemoryMappings::new(), MemoryAppData::new());
+    let session = session(
+        &plugin,
+        "tenant-a",
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
     let (columns, rows) = named_rows(&["first"]);
     let first = session.migrate(batch(&table, &columns, &rows)).unwrap();
     let (columns, rows) = named_rows(&["second"]);

@@ -13,8 +13,18 @@ fn output_text(outputs: &[AppOutput]) -> String {
 fn two_tenants_running_a_stateful_plugin_never_see_each_other() {
     let plugin = load(artifacts::HOSTILE_STATIC_STATE);
     let table = plugin.manifest().tables[0].clone();
-    let tenant_a = session(&plugin, "tenant-a", MemoryMappings::new(), MemoryAppData::new());
-    let tenant_b = session(&plugin, "tenant-b", MemoryMappings::new(), MemoryAppData::new());
+    let tenant_a = session(
+        &plugin,
+        "tenant-a",
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
+    let tenant_b = session(
+        &plugin,
+        "tenant-b",
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
 
     // Interleave the tenants' batches on the same runtime and plugin.
     let (cols, a1) = named_rows(&["a-secret-team", "a-payroll"]);
@@ -24,23 +34,41 @@ fn two_tenants_running_a_stateful_plugin_never_see_each_other() {
     let out_b1 = tenant_b.migrate(batch(&table, &cols, &b1)).unwrap().value;
     let out_a2 = tenant_a.migrate(batch(&table, &cols, &a2)).unwrap().value;
 
-    let (a1, b1, a2) = (output_text(&out_a1), output_text(&out_b1), output_text(&out_a2));
+    let (a1, b1, a2) = (
+        output_text(&out_a1),
+        output_text(&out_b1),
+        output_text(&out_a2),
+    );
     assert!(a1.contains("a-secret-team") && a1.contains("a-payroll"));
     assert!(b1.contains("b-own-team"));
-    assert!(!b1.contains("a-secret-team") && !b1.contains("a-payroll"), "B saw A: {b1}");
+    assert!(
+        !b1.contains("a-secret-team") && !b1.contains("a-payroll"),
+        "B saw A: {b1}"
+    );
     assert!(!a2.contains("b-own-team"), "A saw B: {a2}");
-    assert!(!a2.contains("a-secret-team"), "state survived a batch: {a2}");
+    assert!(
+        !a2.contains("a-secret-team"),
+        "state survived a batch: {a2}"
+    );
 }
 
 #[test]
 fn a_plugin_cannot_be_fed_another_apps_table() {
     let plugin = load(artifacts::TIMESHEET_BUILDER);
-    let session = session(&plugin, "tenant-a", MemoryMappings::new(), MemoryAppData::new());
+    let session = session(
+        &plugin,
+        "tenant-a",
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
     let (columns, rows) = named_rows(&["board"]);
     let e = session
         .migrate(batch("AO_60DB71_RAPIDVIEW", &columns, &rows))
         .unwrap_err();
-    assert!(matches!(e.cause, Cause::AccessDenied(Denied::ForeignTable { .. })), "{e}");
+    assert!(
+        matches!(e.cause, Cause::AccessDenied(Denied::ForeignTable { .. })),
+        "{e}"
+    );
     assert_eq!(e.usage.fuel, 0, "the plugin never ran");
 }
 
@@ -57,10 +85,24 @@ fn a_declared_but_ungranted_namespace_is_denied() {
             .collect(),
         ..grant
     };
-    let session = session_with(&plugin, "tenant-a", grant, MemoryMappings::new(), MemoryAppData::new());
-    let columns: Vec<String> = ["ID", "WORKLOG_ID", "ISSUE_ID", "APPROVER_KEY", "STATUS", "DECIDED_AT", "PERIOD_ID"]
-        .map(String::from)
-        .to_vec();
+    let session = session_with(
+        &plugin,
+        "tenant-a",
+        grant,
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
+    let columns: Vec<String> = [
+        "ID",
+        "WORKLOG_ID",
+        "ISSUE_ID",
+        "APPROVER_KEY",
+        "STATUS",
+        "DECIDED_AT",
+        "PERIOD_ID",
+    ]
+    .map(String::from)
+    .to_vec();
     let rows = vec![vec![
         Value::Integer(1),
         Value::Integer(10100),
@@ -88,6 +130,9 @@ fn a_plugin_needs_consent_to_its_scopes() {
         mappings: std::sync::Arc::new(MemoryMappings::new()),
         app_data: std::sync::Arc::new(MemoryAppData::new()),
     };
-    let e = plugin.session(context).err().expect("no consent, no session");
+    let e = plugin
+        .session(context)
+        .err()
+        .expect("no consent, no session");
     assert!(e.to_string().contains("APP_DATA_PII"), "{e}");
 }

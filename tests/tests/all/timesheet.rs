@@ -7,8 +7,15 @@ use airlock_tests::{batch, load, session};
 
 fn member_rows() -> (Vec<String>, Vec<Vec<Value>>) {
     let columns = [
-        "ID", "TEAM_ID", "USER_KEY", "ROLE_ID", "JOIN_DATE", "LEAVE_DATE", "GROUPS",
-        "GLOBAL_CALENDAR_ID", "WORKLOAD_SCHEME_ID",
+        "ID",
+        "TEAM_ID",
+        "USER_KEY",
+        "ROLE_ID",
+        "JOIN_DATE",
+        "LEAVE_DATE",
+        "GROUPS",
+        "GLOBAL_CALENDAR_ID",
+        "WORKLOAD_SCHEME_ID",
     ]
     .map(String::from)
     .to_vec();
@@ -25,7 +32,14 @@ fn member_rows() -> (Vec<String>, Vec<Vec<Value>>) {
             Value::Null,
         ]
     };
-    (columns, vec![row(1, 10, "JIRAUSER10000"), row(2, 99, "JIRAUSER10000"), row(3, 10, "ghost")])
+    (
+        columns,
+        vec![
+            row(1, 10, "JIRAUSER10000"),
+            row(2, 99, "JIRAUSER10000"),
+            row(3, 10, "ghost"),
+        ],
+    )
 }
 
 fn context() -> (MemoryMappings, MemoryAppData) {
@@ -62,7 +76,10 @@ fn analysis_reports_broken_members_as_fatal() {
         .filter(|f| f.severity == Severity::Fatal)
         .map(|f| (f.code.as_str(), f.row_id))
         .collect();
-    assert!(fatal.contains(&("member-of-missing-team", Some(2))), "{fatal:?}");
+    assert!(
+        fatal.contains(&("member-of-missing-team", Some(2))),
+        "{fatal:?}"
+    );
     assert!(fatal.contains(&("unknown-user", Some(3))), "{fatal:?}");
     assert_eq!(fatal.len(), 2, "{fatal:?}");
     assert!(ran.usage.fuel > 0);
@@ -77,18 +94,36 @@ fn migrate_refuses_a_batch_with_a_fatal_row_and_succeeds_without_it() {
     let e = session
         .migrate(batch("AO_09EAEF_TEAM_MEMBER", &columns, &rows))
         .unwrap_err();
-    assert!(matches!(e.cause, Cause::Plugin { row_id: Some(_), .. }), "{e}");
+    assert!(
+        matches!(
+            e.cause,
+            Cause::Plugin {
+                row_id: Some(_),
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let good = &rows[..1];
     let ran = session
         .migrate(batch("AO_09EAEF_TEAM_MEMBER", &columns, good))
         .unwrap();
     match &ran.value[..] {
-        [AppOutput::AppDocument { collection, id, body }] => {
+        [
+            AppOutput::AppDocument {
+                collection,
+                id,
+                body,
+            },
+        ] => {
             assert_eq!(collection, "team-members");
             assert_eq!(id, "1");
             assert!(body.contains("5b10a2844c20165700ede21g"), "{body}");
-            assert!(!body.contains("JIRAUSER10000"), "server keys do not leak into the cloud: {body}");
+            assert!(
+                !body.contains("JIRAUSER10000"),
+                "server keys do not leak into the cloud: {body}"
+            );
         }
         other => panic!("expected one member document, got {other:?}"),
     }

@@ -1,0 +1,323 @@
+//! `cargo xtask bench`: the runtime's speed goals, each measured in one run against its
+//! baseline (native code, or a plain in-process lookup) on the same machine.
+//!
+//! - instantiation per batch (fresh store + instance from the pre-instantiated component);
+//! - Timesheet Builder per-row cost in Wasm, as a ratio to the same crate compiled natively
+//!   and run in this process through the SDK's native harness;
+//! - host-call cost per resolved id, in batches of 1,000 ids.
+
+use airlock_backup::{AoBatch, Backup};
+use airlock_model::{Namespace, TenantId, Value};
+use airlock_runtime::{
+    Batch, Grant, Mappings, MemoryAppData, MemoryMappings, Plugin, RunContext, Runtime,
+    RuntimeConfig, Session,
+};
+use airlock_sdk::testing::TestHost;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use timesheet_builder::TimesheetBuilder;
+
+fn main() -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    println!("Airlock runtime benchmarks (release build)\n");
+    instantiation(&runtime)?;
+    per_row_cost(&runtime)?;
+    host_call_cost(&runtime)?;
+    Ok(())
+}
+
+fn load(runtime: &Runtime, path: &str) -> Result<Plugin> {
+    Ok(runtime.load_file(std::path::Path::new(path))?)
+}
+
+fn session(plugin: &Plugin, mappings: MemoryMappings, app_data: MemoryAppData) -> Result<Session> {
+    Ok(plugin.session(RunContext {
+        tenant: TenantId::new("bench"),
+        grant: Grant::from_manifest(plugin.manifest()),
+        mappings: Arc::new(mappings),
+        app_data: Arc::new(app_data),
+    })?)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p) as usize]
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "meets the goal"
+    } else {
+        "MISSES the goal"
+    }
+}
+
+/// A fresh store and instance per batch, as every batch of every tenant gets.
+fn instantiation(runtime: &Runtime) -> Result<()> {
+    let plugin = load(runtime, airlock_plugin_artifacts::TIMESHEET_BUILDER)?;
+    let session = session(&plugin, MemoryMappings::new(), MemoryAppData::new())?;
+    let columns: Vec<String> = timesheet_builder::Entity::Team
+        .columns()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let batch = Batch {
+        table: timesheet_builder::Entity::Team.table(),
+        index: 0,
+        columns: &columns,
+        rows: &[],
+    };
+    let mut samples = Vec::new();
+    for i in 0..5_200 {
+        let ran = session.migrate(batch).context("empty batch runs")?;
+        if i >= 200 {
+            samples.push(ran.usage.instantiate);
+        }
+    }
+    let med = median(samples.clone());
+    let p90 = percentile(samples, 0.9);
+    println!("instantiation per batch (store + WASI context + instance, 5,000 batches)");
+    println!(
+        "  median {:.1} µs, p90 {:.1} µs; goal ≤ 50 µs: {}\n",
+        micros(med),
+        micros(p90),
+        verdict(med <= Duration::from_micros(50))
+    );
+    Ok(())
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// The Timesheet Builder tables of a generated backup, as batches of the runtime's size.
+fn timesheet_batches(
+    dir: &std::path::Path,
+) -> Result<(Vec<AoBatch>, MemoryMappings, airlock_fixtures::Generated)> {
+    let spec = airlock_fixtures::Spec {
+        users: 2_000,
+        issues: 5_000,
+        teams: 400,
+        ..airlock_fixtures::Spec::default()
+    };
+    let path = dir.join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&path, &spec)?;
+    let mut mappings = MemoryMappings::new();
+    for (ns, ids) in airlock_fixtures::cloud_mappings(&generated, spec.seed) {
+        let ns = Namespace::parse(&ns)?;
+        for (server, cloud) in ids {
+            mappings.insert(ns, server, cloud);
+        }
+    }
+    let mut backup = Backup::open(&path)?;
+    let mut reader = backup.active_objects()?;
+    let batches = reader
+        .batches(1000, |t| t.starts_with(timesheet_builder::TABLE_PREFIX))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((batches, mappings, generated))
+}
+
+fn sdk_value(v: &Value) -> airlock_sdk::Value {
+    match v {
+        Value::Null => airlock_sdk::Value::Null,
+        Value::String(s) => airlock_sdk::Value::String(s.clone()),
+        Value::Integer(i) => airlock_sdk::Value::Integer(*i),
+        Value::Double(d) => airlock_sdk::Value::Double(*d),
+        Value::Boolean(b) => airlock_sdk::Value::Boolean(*b),
+        Value::Timestamp(t) => airlock_sdk::Value::Timestamp(*t),
+    }
+}
+
+fn sdk_rows(batch: &AoBatch) -> airlock_sdk::Rows {
+    airlock_sdk::Rows::from_parts(
+        batch.columns.to_vec(),
+        batch
+            .rows
+            .iter()
+            .map(|r| r.iter().map(sdk_value).collect())
+            .collect(),
+    )
+}
+
+fn per_row_cost(runtime: &Runtime) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (batches, mappings, generated) = timesheet_batches(dir.path())?;
+    let rows: usize = batches.iter().map(|b| b.rows.len()).sum();
+
+    // Wasm: through the runtime, a fresh instance per batch, outputs validated.
+    let mut app_data = MemoryAppData::new();
+    for b in &batches {
+        app_data.extend(&b.table, &b.columns, b.rows.iter().cloned());
+    }
+    let plugin = load(runtime, airlock_plugin_artifacts::TIMESHEET_BUILDER)?;
+    let session = session(&plugin, mappings, app_data)?;
+
+    // Native: the same crate, through the SDK's harness, with the same data.
+    let mut host = TestHost::new();
+    for (ns, ids) in
+        airlock_fixtures::cloud_mappings(&generated, airlock_fixtures::Spec::default().seed)
+    {
+        for (server, cloud) in ids {
+            host.insert_mapping(&ns, &server, &cloud);
+        }
+    }
+    let native: Vec<(String, airlock_sdk::Rows)> = batches
+        .iter()
+        .map(|b| (b.table.clone(), sdk_rows(b)))
+        .collect();
+    let mut whole: std::collections::BTreeMap<String, airlock_sdk::Rows> = Default::default();
+    for b in &batches {
+        let rows = whole
+            .entry(b.table.clone())
+            .or_insert_with(|| airlock_sdk::Rows::new(b.columns.iter().cloned()));
+        for r in &b.rows {
+            rows.push(r.iter().map(sdk_value).collect());
+        }
+    }
+    for (table, rows) in &whole {
+        host.insert_table(table, rows);
+    }
+
+    let run_wasm = || -> Result<(Duration, usize)> {
+        let started = Instant::now();
+        let mut outputs = 0;
+        for (i, b) in batches.iter().enumerate() {
+            let ran = session
+                .migrate(Batch {
+                    table: &b.table,
+                    index: i as u64,
+                    columns: &b.columns,
+                    rows: &b.rows,
+                })
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            outputs += ran.value.len();
+        }
+        Ok((started.elapsed(), outputs))
+    };
+    let run_native = || -> Result<(Duration, usize)> {
+        let started = Instant::now();
+        let mut outputs = 0;
+        for (table, rows) in &native {
+            outputs += host
+                .migrate::<TimesheetBuilder>(table, rows)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .len();
+        }
+        Ok((started.elapsed(), outputs))
+    };
+
+    // Alternate the two so both see the same machine state; keep each one's best round.
+    let (mut wasm_best, mut native_best) = (Duration::MAX, Duration::MAX);
+    let (mut wasm_out, mut native_out) = (0, 0);
+    for _ in 0..7 {
+        let (t, n) = run_wasm()?;
+        wasm_best = wasm_best.min(t);
+        wasm_out = n;
+        let (t, n) = run_native()?;
+        native_best = native_best.min(t);
+        native_out = n;
+    }
+    anyhow::ensure!(
+        wasm_out == native_out,
+        "wasm and native disagree: {wasm_out} vs {native_out} outputs"
+    );
+    let ratio = wasm_best.as_secs_f64() / native_best.as_secs_f64();
+    println!(
+        "Timesheet Builder per row ({rows} rows of 9 tables in {} batches, {wasm_out} outputs, best of 7)",
+        batches.len()
+    );
+    println!(
+        "  wasm {:.2} µs/row (incl. instantiation, row lowering, output checks), native {:.2} µs/row",
+        micros(wasm_best) / rows as f64,
+        micros(native_best) / rows as f64
+    );
+    println!(
+        "  ratio wasm / native = {ratio:.2}×; goal ≤ 2×: {}\n",
+        verdict(ratio <= 2.0)
+    );
+    Ok(())
+}
+
+fn host_call_cost(runtime: &Runtime) -> Result<()> {
+    const IDS: usize = 1000;
+    const EXTRA_ROUNDS: i64 = 10;
+    let plugin = load(runtime, airlock_plugin_artifacts::BENCH_RESOLVE)?;
+    let table = plugin.manifest().tables[0].clone();
+    let mut mappings = MemoryMappings::new();
+    let keys: Vec<String> = (0..IDS)
+        .map(|i| format!("JIRAUSER{}", 10_000 + i))
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        mappings.insert(
+            Namespace::USER,
+            key.clone(),
+            format!("5b10a2844c20165700e{i:05x}"),
+        );
+    }
+    let baseline_mappings = mappings.clone();
+    let session = session(&plugin, mappings, MemoryAppData::new())?;
+    let columns = vec!["ID".to_owned(), "USER_KEY".to_owned(), "ROUNDS".to_owned()];
+    let rows_for = |rounds: i64| -> Vec<Vec<Value>> {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| {
+                vec![
+                    Value::Integer(i as i64 + 1),
+                    Value::String(k.clone()),
+                    if i == 0 {
+                        Value::Integer(rounds)
+                    } else {
+                        Value::Null
+                    },
+                ]
+            })
+            .collect()
+    };
+    let (one, many) = (rows_for(1), rows_for(1 + EXTRA_ROUNDS));
+    let time = |rows: &[Vec<Value>]| -> Result<Duration> {
+        let ran = session
+            .migrate(Batch {
+                table: &table,
+                index: 0,
+                columns: &columns,
+                rows,
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(ran.usage.host_calls.ids_resolved >= IDS as u64);
+        Ok(ran.usage.elapsed)
+    };
+    let (mut t_one, mut t_many) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        t_one.push(time(&one)?);
+        t_many.push(time(&many)?);
+    }
+    let per_id = (median(t_many).saturating_sub(median(t_one))).as_secs_f64()
+        / (EXTRA_ROUNDS as f64 * IDS as f64);
+
+    // Baseline: the same lookups made directly in the host, no Wasm boundary.
+    let mut samples = Vec::new();
+    for _ in 0..300 {
+        let started = Instant::now();
+        let answers = baseline_mappings.resolve(Namespace::USER, std::hint::black_box(&keys));
+        std::hint::black_box(answers);
+        samples.push(started.elapsed());
+    }
+    let direct = median(samples).as_secs_f64() / IDS as f64;
+    println!(
+        "host-call cost per resolved id (mappings.resolve with {IDS} ids per call; {EXTRA_ROUNDS} extra calls per batch, median of 300)"
+    );
+    println!(
+        "  {:.0} ns per id through the component boundary, {:.0} ns per id for the same lookup in-process ({:.1}×)",
+        per_id * 1e9,
+        direct * 1e9,
+        per_id / direct
+    );
+    println!("  goal ≤ 1 µs per id: {}", verdict(per_id <= 1e-6));
+    Ok(())
+}

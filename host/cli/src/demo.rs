@@ -1,0 +1,238 @@
+//! `airlock demo`: generate a small Data Center backup with Timesheet Builder data, then
+//! run the app data stage through the sandbox: analysis, then migration, then a summary.
+//! The core load (users, projects, issues… into a target) comes with the next milestone;
+//! here its seam is the id mappings it will record, minted for the generated source.
+
+use crate::app_stage::{self, BatchOutcome};
+use crate::render;
+use airlock_backup::Backup;
+use airlock_model::{Namespace, Severity, TenantId};
+use airlock_runtime::{Grant, MemoryMappings, RunContext, Runtime};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub fn run(
+    runtime: &Runtime,
+    dir: &Path,
+    plugin_path: Option<&Path>,
+    broken: bool,
+    issues: usize,
+) -> Result<bool> {
+    let started = Instant::now();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    println!(
+        "Airlock demo: a Jira Data Center backup with Timesheet Builder data, migrated through the plugin sandbox\n"
+    );
+
+    // 1. The source: a generated backup zip, as Jira's XML backup writes it.
+    let spec = airlock_fixtures::Spec {
+        issues,
+        broken_timesheet_rows: broken,
+        ..airlock_fixtures::Spec::default()
+    };
+    let backup_path = dir.join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup_path, &spec)?;
+    println!(
+        "[1/5] source     {}: {} users, {} projects, {} issues, {} worklogs, {} app rows",
+        backup_path.display(),
+        generated.user_keys.len(),
+        generated.project_ids.len(),
+        generated.issue_ids.len(),
+        generated.worklog_ids.len(),
+        generated.ao_rows.values().sum::<u64>(),
+    );
+
+    // 2. The plugin, compiled once (cached) and checked against the allow-list.
+    let plugin = match plugin_path {
+        Some(path) => runtime.load_file(path)?,
+        None => runtime.load(
+            "timesheet_builder",
+            airlock_plugin_artifacts::timesheet_builder(),
+        )?,
+    };
+    let manifest = plugin.manifest();
+    println!(
+        "[2/5] plugin     {} {} ({}, sha256 {}…), {} {}",
+        manifest.name,
+        manifest.version,
+        render::bytes(plugin.info().size as u64),
+        &plugin.info().sha256[..12],
+        if plugin.info().from_cache {
+            "from cache in"
+        } else {
+            "compiled in"
+        },
+        render::duration(plugin.info().compile_time),
+    );
+    let grant = Grant::from_manifest(manifest);
+    println!(
+        "                 operator consents to {} and grants {}",
+        join(grant.scopes.iter()),
+        join(grant.namespaces.iter()),
+    );
+
+    // 3. The core migration's seam: server id → cloud id mappings.
+    let mut mappings = MemoryMappings::new();
+    let minted = airlock_fixtures::cloud_mappings(&generated, spec.seed);
+    let mut per_namespace = BTreeMap::new();
+    for (namespace, ids) in &minted {
+        let ns = Namespace::parse(namespace)?;
+        per_namespace.insert(namespace.as_str(), ids.len());
+        for (server, cloud) in ids {
+            mappings.insert(ns, server.clone(), cloud.clone());
+        }
+    }
+    println!(
+        "[3/5] core       id mappings recorded: {}",
+        per_namespace
+            .iter()
+            .map(|(ns, n)| format!("{n} {ns}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // 4. The app's own tables, streamed from the backup; other apps' tables stay behind.
+    let mut backup = Backup::open(&backup_path)?;
+    let mut reader = backup.active_objects()?;
+    let tables = app_stage::read_app_tables(&mut reader, &plugin)?;
+    println!(
+        "[4/5] app data   {} rows in {} tables of {}_*; not shared with it: {}",
+        tables.rows.values().sum::<u64>(),
+        tables.rows.len(),
+        manifest.ao_prefix(),
+        tables.foreign_tables.join(", "),
+    );
+
+    let session = plugin.session(RunContext {
+        tenant: TenantId::new("demo"),
+        grant,
+        mappings: Arc::new(mappings),
+        app_data: Arc::new(tables.app_data),
+    })?;
+
+    // 5. Analysis: fatal findings block the migration until the source is fixed.
+    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
+    let fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    print_findings(&outcomes);
+    if fatal > 0 || failed > 0 {
+        println!(
+            "\nMigration blocked: {fatal} fatal findings, {failed} failed batches. Fix the source data \
+             (in Jira, through the app) and run the analysis again."
+        );
+        return Ok(false);
+    }
+
+    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
+    print_summary(&outcomes);
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    println!(
+        "\n{} in {}.",
+        if failed == 0 {
+            "Timesheet Builder data migrated".to_owned()
+        } else {
+            format!("{failed} batches failed")
+        },
+        render::duration(started.elapsed())
+    );
+    Ok(failed == 0)
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn print_findings(outcomes: &[BatchOutcome]) {
+    // code → (severity, count, example rows)
+    let mut by_code: BTreeMap<(Severity, &str), (u64, Vec<String>)> = BTreeMap::new();
+    for o in outcomes {
+        match &o.analyze {
+            Ok(ran) => {
+                for f in &ran.value {
+                    let entry = by_code.entry((f.severity, f.code.as_str())).or_default();
+                    entry.0 += 1;
+                    if entry.1.len() < 3 {
+                        entry.1.push(format!(
+                            "{} row {}",
+                            f.table,
+                            f.row_id.map_or("-".into(), |r| r.to_string())
+                        ));
+                    }
+                }
+            }
+            Err(e) => println!("      analysis failed: {e}"),
+        }
+    }
+    let total: u64 = by_code.values().map(|(n, _)| n).sum();
+    println!(
+        "[5/5] analysis   {} batches, {} findings",
+        outcomes.len(),
+        total
+    );
+    for ((severity, code), (count, examples)) in by_code.iter().rev() {
+        println!(
+            "      {severity:7} {code:30} {count:>5}  e.g. {}",
+            examples.join("; ")
+        );
+    }
+}
+
+fn print_summary(outcomes: &[BatchOutcome]) {
+    let totals = app_stage::totals(outcomes);
+    println!("      migration");
+    println!(
+        "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
+        "table", "rows", "batches", "outputs", "bytes", "fuel", "time"
+    );
+    let (mut rows, mut outputs, mut bytes, mut fuel, mut micros) = (0, 0, 0, 0, 0);
+    for (table, t) in &totals {
+        let n: u64 = t.outputs.values().sum();
+        println!(
+            "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
+            table,
+            t.rows,
+            t.batches,
+            n,
+            render::bytes(t.output_bytes),
+            render::count(t.fuel),
+            render::duration(std::time::Duration::from_micros(t.micros)),
+        );
+        rows += t.rows;
+        outputs += n;
+        bytes += t.output_bytes;
+        fuel += t.fuel;
+        micros += t.micros;
+    }
+    println!(
+        "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
+        "total",
+        rows,
+        totals.values().map(|t| t.batches).sum::<u64>(),
+        outputs,
+        render::bytes(bytes),
+        render::count(fuel),
+        render::duration(std::time::Duration::from_micros(micros)),
+    );
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for t in totals.values() {
+        for (k, n) in &t.outputs {
+            *kinds.entry(k).or_default() += n;
+        }
+    }
+    println!(
+        "      outputs by kind: {}",
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for o in outcomes {
+        if let Some(Err(e)) = &o.migrate {
+            println!("      FAILED {e}");
+        }
+    }
+}

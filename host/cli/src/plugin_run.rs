@@ -1,0 +1,239 @@
+//! `airlock plugin run X.wasm --fixture DIR`: the vendor's local loop. Runs analysis and
+//! migration over the fixture's tables under production limits and prints, per batch,
+//! outputs, findings, fuel, peak memory, time and logs.
+
+use crate::app_stage::{self, BatchOutcome};
+use crate::render;
+use airlock_backup::AoReader;
+use airlock_model::{DataScope, Namespace, TenantId};
+use airlock_runtime::{BatchError, Grant, MemoryMappings, Ran, RunContext, Runtime, Usage};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct Options {
+    pub max_outputs: usize,
+    pub json: bool,
+}
+
+/// `grant.json`: what the operator would grant. Absent: everything the manifest asks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantFile {
+    #[serde(default)]
+    namespaces: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// Reads `mappings.json`: `{"identity:user": {"server id": "cloud id"}, …}`.
+pub fn read_mappings(path: &Path) -> Result<MemoryMappings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a mappings file: expected {{\"<namespace>\": {{\"<server id>\": \"<cloud id>\"}}}}",
+            path.display()
+        )
+    })?;
+    let mut mappings = MemoryMappings::new();
+    for (namespace, ids) in raw {
+        let ns = Namespace::parse(&namespace).with_context(|| format!("in {}", path.display()))?;
+        for (server, cloud) in ids {
+            mappings.insert(ns, server, cloud);
+        }
+    }
+    Ok(mappings)
+}
+
+fn read_grant(path: &Path) -> Result<Grant> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: GrantFile = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a grant file: expected {{\"namespaces\": [..], \"scopes\": [..]}}",
+            path.display()
+        )
+    })?;
+    let mut grant = Grant::none();
+    for ns in &file.namespaces {
+        grant = grant
+            .namespace(Namespace::parse(ns).with_context(|| format!("in {}", path.display()))?);
+    }
+    for scope in &file.scopes {
+        let scope: DataScope = scope
+            .parse()
+            .with_context(|| format!("in {}", path.display()))?;
+        grant = grant.scope(scope);
+    }
+    Ok(grant)
+}
+
+/// Returns whether every batch succeeded with no fatal finding.
+pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) -> Result<bool> {
+    let plugin = runtime.load_file(wasm)?;
+    let ao_path = fixture.join("activeobjects.xml");
+    if !ao_path.exists() {
+        bail!(
+            "{} has no activeobjects.xml: a fixture directory holds activeobjects.xml and mappings.json \
+             (`airlock plugin fixture DIR` writes a sample)",
+            fixture.display()
+        );
+    }
+    let mappings_path = fixture.join("mappings.json");
+    let mappings = if mappings_path.exists() {
+        read_mappings(&mappings_path)?
+    } else {
+        MemoryMappings::new()
+    };
+    let grant_path = fixture.join("grant.json");
+    let grant = if grant_path.exists() {
+        read_grant(&grant_path)?
+    } else {
+        Grant::from_manifest(plugin.manifest())
+    };
+
+    let mut reader = AoReader::open_file(&ao_path)?;
+    let tables = app_stage::read_app_tables(&mut reader, &plugin)?;
+    let session = plugin.session(RunContext {
+        tenant: TenantId::new("local"),
+        grant,
+        mappings: Arc::new(mappings),
+        app_data: Arc::new(tables.app_data),
+    })?;
+
+    if !options.json {
+        crate::inspect::print(&plugin, wasm);
+        println!();
+        if tables.batches.is_empty() {
+            println!("no rows of this app's tables in {}", ao_path.display());
+        }
+    }
+    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
+    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
+
+    for outcome in &outcomes {
+        if options.json {
+            println!("{}", serde_json::to_string(&json_outcome(outcome))?);
+        } else {
+            print_outcome(outcome, options.max_outputs);
+        }
+    }
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    let fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
+    if !options.json {
+        println!(
+            "\n{} batches, {} failed, {} fatal findings",
+            outcomes.len(),
+            failed,
+            fatal
+        );
+    }
+    Ok(failed == 0 && fatal == 0)
+}
+
+fn usage_line(usage: &Usage) -> String {
+    format!(
+        "fuel {}  peak memory {}  time {} (instantiate {})  host calls: {} resolve ({} ids), {} row reads",
+        render::count(usage.fuel),
+        render::bytes(usage.peak_memory),
+        render::duration(usage.elapsed),
+        render::duration(usage.instantiate),
+        usage.host_calls.resolve_calls,
+        usage.host_calls.ids_resolved,
+        usage.host_calls.row_reads,
+    )
+}
+
+fn print_logs(usage: &Usage) {
+    for line in &usage.logs {
+        println!(
+            "    log {:5} {}",
+            line.level,
+            render::clip(&line.message, 160)
+        );
+    }
+}
+
+fn print_error(call: &str, e: &BatchError) {
+    println!("  {call:8} FAILED [{}] {}", e.cause.code(), e.cause);
+    println!("           {}", usage_line(&e.usage));
+    print_logs(&e.usage);
+}
+
+fn print_outcome(o: &BatchOutcome, max_outputs: usize) {
+    println!("── {} · batch {} · {} rows", o.table, o.index, o.rows);
+    match &o.analyze {
+        Ok(Ran { value, usage }) => {
+            println!("  analyze  {} findings  {}", value.len(), usage_line(usage));
+            for f in value {
+                let row = f.row_id.map(|r| format!(" row {r}")).unwrap_or_default();
+                println!("    {:7} {}{row}: {}", f.severity, f.code, f.message);
+            }
+            print_logs(usage);
+        }
+        Err(e) => print_error("analyze", e),
+    }
+    match &o.migrate {
+        Some(Ok(Ran { value, usage })) => {
+            let bytes: usize = value.iter().map(|o| o.size()).sum();
+            println!(
+                "  migrate  {} outputs ({})  {}",
+                value.len(),
+                render::bytes(bytes as u64),
+                usage_line(usage)
+            );
+            for output in value.iter().take(max_outputs) {
+                println!("    {}", render::clip(&describe_output(output), 200));
+            }
+            if value.len() > max_outputs {
+                println!(
+                    "    … {} more (--max-outputs N shows more)",
+                    value.len() - max_outputs
+                );
+            }
+            print_logs(usage);
+        }
+        Some(Err(e)) => print_error("migrate", e),
+        None => println!("  migrate  not run (analysis failed)"),
+    }
+}
+
+fn describe_output(o: &airlock_model::AppOutput) -> String {
+    use airlock_model::AppOutput::*;
+    match o {
+        EntityProperty {
+            entity,
+            entity_id,
+            key,
+            value,
+        } => format!("entity-property {entity:?} {entity_id} {key} = {value}"),
+        AppProperty { key, value } => format!("app-property {key} = {value}"),
+        AppDocument {
+            collection,
+            id,
+            body,
+        } => format!("app-document {collection}/{id} {body}"),
+    }
+}
+
+fn json_outcome(o: &BatchOutcome) -> serde_json::Value {
+    fn side<T: serde::Serialize>(r: &Result<Ran<T>, Box<BatchError>>) -> serde_json::Value {
+        match r {
+            Ok(ran) => serde_json::json!({ "ok": ran.value, "usage": ran.usage }),
+            Err(e) => serde_json::json!({
+                "error": { "code": e.cause.code(), "message": e.cause.to_string() },
+                "usage": e.usage,
+            }),
+        }
+    }
+    serde_json::json!({
+        "table": o.table,
+        "batch": o.index,
+        "rows": o.rows,
+        "analyze": side(&o.analyze),
+        "migrate": o.migrate.as_ref().map(side),
+    })
+}
