@@ -1,0 +1,197 @@
+//! The `airlock` binary as a user runs it: exit codes and what it prints.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn airlock(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .current_dir(cwd)
+        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+        .output()
+        .expect("airlock runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn demo_migrates_the_timesheet_builder_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = airlock(&["demo", "--dir", "demo"], dir.path());
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("Timesheet Builder data migrated"), "{text}");
+    assert!(text.contains("AO_09EAEF_TEAM_MEMBER"), "{text}");
+    // Other apps' tables are named as not shared, and never processed.
+    assert!(text.contains("not shared with it: AO_60DB71_"), "{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+}
+
+#[test]
+fn demo_with_broken_rows_is_blocked_by_fatal_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = airlock(&["demo", "--dir", "demo", "--broken"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Migration blocked: 3 fatal findings"),
+        "{text}"
+    );
+    for code in [
+        "member-of-missing-team",
+        "period-ends-before-start",
+        "unknown-user",
+    ] {
+        assert!(text.contains(code), "{code} missing from {text}");
+    }
+    assert!(!text.contains("migrated in"), "{text}");
+}
+
+#[test]
+fn plugin_run_prints_per_batch_usage_and_exits_by_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = airlock_plugin_artifacts::TIMESHEET_BUILDER;
+    assert!(
+        airlock(&["plugin", "fixture", "good"], dir.path())
+            .status
+            .success()
+    );
+    let out = airlock(&["plugin", "run", wasm, "--fixture", "good"], dir.path());
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    for expected in [
+        "── AO_09EAEF_TEAM · batch 0",
+        "fuel ",
+        "peak memory ",
+        "time ",
+        "app-document teams/1",
+        ", 0 failed, 0 fatal findings",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+
+    assert!(
+        airlock(&["plugin", "fixture", "bad", "--broken"], dir.path())
+            .status
+            .success()
+    );
+    let out = airlock(
+        &["plugin", "run", wasm, "--fixture", "bad", "--json"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let batches: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let failed: Vec<&serde_json::Value> = batches
+        .iter()
+        .filter(|b| b["migrate"]["error"]["code"] == "plugin-error")
+        .collect();
+    assert_eq!(failed.len(), 2, "the member and period batches are refused");
+}
+
+#[test]
+fn plugin_inspect_shows_manifest_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = airlock(
+        &[
+            "plugin",
+            "inspect",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["manifest"]["app_key"],
+        "com.actonic.jira.timesheet-builder"
+    );
+    assert_eq!(v["artifact"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        v["artifact"]["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "airlock:plugin/mappings@1.0.0")
+    );
+}
+
+#[test]
+fn bad_inputs_get_clear_errors_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a component.
+    std::fs::write(dir.path().join("garbage.wasm"), b"definitely not wasm").unwrap();
+    let out = airlock(&["plugin", "inspect", "garbage.wasm"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a valid WebAssembly component"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A forbidden import is refused with its name.
+    let out = airlock(
+        &[
+            "plugin",
+            "inspect",
+            airlock_plugin_artifacts::HOSTILE_FORBIDDEN_IMPORT,
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("wasi:filesystem/"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A fixture whose activeobjects.xml is cut off mid-row: the error names file and line.
+    assert!(
+        airlock(&["plugin", "fixture", "cut"], dir.path())
+            .status
+            .success()
+    );
+    let ao = dir.path().join("cut/activeobjects.xml");
+    let text = std::fs::read_to_string(&ao).unwrap();
+    let cut = text.find("<data tableName=\"AO_09EAEF_TEAM\"").unwrap() + 200;
+    std::fs::write(&ao, &text[..cut]).unwrap();
+    let out = airlock(
+        &[
+            "plugin",
+            "run",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+            "--fixture",
+            "cut",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("activeobjects.xml") && err.contains("line"),
+        "{err}"
+    );
+
+    // A missing fixture directory says what a fixture is.
+    let out = airlock(
+        &[
+            "plugin",
+            "run",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+            "--fixture",
+            "nowhere",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("mappings.json"), "{}", stderr(&out));
+}
