@@ -1,6 +1,6 @@
+use crate::fast::{FastMap, FastSet};
 use crate::output::PluginError;
 use crate::rows::Row;
-use std::collections::{BTreeSet, HashMap};
 
 /// A mapping namespace: which kind of server id to resolve to a cloud id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,12 +62,18 @@ impl<'h> Ctx<'h> {
         namespace: Namespace,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Resolved {
-        let unique: BTreeSet<&str> = ids.into_iter().collect();
-        let ids: Vec<String> = unique.into_iter().map(str::to_owned).collect();
+        // Deduplicate with a fast hash: in Wasm, comparison-based sets (many `memcmp`s on
+        // ids with long common prefixes) cost more than the host call itself.
+        let mut seen = FastSet::default();
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .map(str::to_owned)
+            .collect();
         if ids.is_empty() {
             return Resolved {
                 namespace,
-                map: HashMap::new(),
+                map: FastMap::default(),
             };
         }
         let answers = self.host.resolve(namespace.as_str(), &ids);
@@ -111,7 +117,7 @@ impl<'h> Ctx<'h> {
 #[derive(Clone, Debug)]
 pub struct Resolved {
     namespace: Namespace,
-    map: HashMap<String, String>,
+    map: FastMap<String, String>,
 }
 
 impl Resolved {

@@ -186,3 +186,99 @@ fn output_kind_to_wit(k: OutputKind) -> wit::OutputKind {
         OutputKind::AppDocument => wit::OutputKind::AppDocument,
     }
 }
+
+/// The plugin's heap: a bump allocator. Each batch runs in a fresh instance that is thrown
+/// away afterwards, so freeing is wasted work; allocation is a pointer bump, `dealloc` only
+/// reclaims the most recent block, and `realloc` of the most recent block grows in place.
+/// Memory use is therefore what a batch allocates in total, under the host's memory cap.
+mod heap {
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::cell::Cell;
+
+    const PAGE: usize = 64 * 1024;
+
+    pub struct Bump {
+        next: Cell<usize>,
+        end: Cell<usize>,
+    }
+
+    // SAFETY: a component instance is single-threaded.
+    unsafe impl Sync for Bump {}
+
+    impl Bump {
+        pub const fn new() -> Bump {
+            Bump {
+                next: Cell::new(0),
+                end: Cell::new(0),
+            }
+        }
+
+        fn take(&self, layout: Layout) -> *mut u8 {
+            let start = (self.next.get() + layout.align() - 1) & !(layout.align() - 1);
+            let Some(new_next) = start.checked_add(layout.size()) else {
+                return core::ptr::null_mut();
+            };
+            if start == 0 || new_next > self.end.get() {
+                // Grow linear memory by what is missing (at least 1 MiB, to amortise).
+                let base = core::arch::wasm32::memory_size(0) * PAGE;
+                let fresh = if self.end.get() == base {
+                    self.next.get()
+                } else {
+                    base
+                };
+                let start = (fresh + layout.align() - 1) & !(layout.align() - 1);
+                let Some(needed) = start.checked_add(layout.size()) else {
+                    return core::ptr::null_mut();
+                };
+                let pages = (needed.saturating_sub(base)).div_ceil(PAGE).max(16);
+                if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                    return core::ptr::null_mut();
+                }
+                self.end.set(base + pages * PAGE);
+                self.next.set(needed);
+                return start as *mut u8;
+            }
+            self.next.set(new_next);
+            start as *mut u8
+        }
+    }
+
+    unsafe impl GlobalAlloc for Bump {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            self.take(layout)
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // Give back only the latest block (common for temporaries).
+            if ptr as usize + layout.size() == self.next.get() {
+                self.next.set(ptr as usize);
+            }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let end = ptr as usize + layout.size();
+            if end == self.next.get() {
+                // The latest block: grow or shrink in place when it fits.
+                if let Some(new_end) = (ptr as usize).checked_add(new_size) {
+                    if new_end <= self.end.get() {
+                        self.next.set(new_end);
+                        return ptr;
+                    }
+                }
+            } else if new_size <= layout.size() {
+                return ptr;
+            }
+            // SAFETY: the caller guarantees `layout` and `new_size` describe a valid block.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let new = self.take(new_layout);
+            if !new.is_null() {
+                // SAFETY: both blocks are valid for the smaller size and do not overlap.
+                unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            }
+            new
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: heap::Bump = heap::Bump::new();

@@ -69,6 +69,7 @@
 //!   give the same outputs.
 
 mod ctx;
+mod fast;
 mod manifest;
 mod output;
 mod rows;
@@ -79,6 +80,7 @@ pub mod testing;
 pub mod guest;
 
 pub use ctx::{Ctx, Host, Level, Namespace, Resolved};
+pub use fast::{FastMap, FastSet, FxHasher};
 pub use manifest::{DataScope, Limits, Manifest, OutputKind, ao_prefix, ao_table};
 pub use output::{EntityKind, Finding, Output, PluginError, Severity};
 pub use rows::{Row, RowError, Rows, Value};

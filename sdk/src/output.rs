@@ -1,3 +1,4 @@
+use serde::Serialize;
 use std::fmt;
 
 /// How bad a finding is. `Fatal` blocks the migration until the source is fixed.
@@ -116,37 +117,46 @@ pub enum Output {
     },
 }
 
+/// Compact JSON of a value. Serialising a `json!` value or a derived struct cannot fail;
+/// a hand-written `Serialize` that errors is a bug in the plugin, reported as a trap.
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| panic!("an output value could not be written as JSON: {e}"))
+}
+
+/// Output bodies and values are any `Serialize`: a `json!({...})` value, or (faster, with
+/// fewer allocations) a `#[derive(Serialize)]` struct.
 impl Output {
     pub fn entity_property(
         entity: EntityKind,
         entity_id: impl Into<String>,
         key: impl Into<String>,
-        value: serde_json::Value,
+        value: impl Serialize,
     ) -> Output {
         Output::EntityProperty {
             entity,
             entity_id: entity_id.into(),
             key: key.into(),
-            value: value.to_string(),
+            value: to_json(&value),
         }
     }
 
-    pub fn app_property(key: impl Into<String>, value: serde_json::Value) -> Output {
+    pub fn app_property(key: impl Into<String>, value: impl Serialize) -> Output {
         Output::AppProperty {
             key: key.into(),
-            value: value.to_string(),
+            value: to_json(&value),
         }
     }
 
     pub fn app_document(
         collection: impl Into<String>,
         id: impl ToString,
-        body: serde_json::Value,
+        body: impl Serialize,
     ) -> Output {
         Output::AppDocument {
             collection: collection.into(),
             id: id.to_string(),
-            body: body.to_string(),
+            body: to_json(&body),
         }
     }
 

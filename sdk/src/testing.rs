@@ -237,7 +237,8 @@ mod tests {
         assert_eq!(
             host.resolve_calls(),
             [
-                ("identity:user".into(), strings(&["a", "b", "zzz"])),
+                // Deduplicated, in first-seen order.
+                ("identity:user".into(), strings(&["b", "a", "zzz"])),
                 ("identity:user".into(), strings(&["b", "a", "b", "zzz"])),
             ]
         );

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// How the runtime is set up.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +37,10 @@ pub struct Runtime {
     config: RuntimeConfig,
     _ticker: EpochTicker,
 }
+
+/// Batches that can run at once (instance slots in the pool); each holds one plugin
+/// instance for the length of one batch.
+const POOL_SLOTS: u32 = 256;
 
 /// Interfaces a plugin may import, without versions. Everything else is refused at load.
 /// The WASI ones are what Rust's std links for wasm32-wasip2; the host provides them
@@ -84,6 +88,21 @@ impl Runtime {
             .max_wasm_stack(MAX_WASM_STACK)
             .wasm_component_model(true)
             .wasm_backtrace_max_frames(None);
+        // `AIRLOCK_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf` can name plugin frames.
+        if std::env::var_os("AIRLOCK_PERFMAP").is_some() {
+            wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        // A pool of instance slots: instantiation reuses warm memory instead of mapping
+        // and faulting in fresh pages for every batch.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 4)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS * 4)
+            .max_memory_size(config.ceilings.memory_bytes as usize)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let linker = link(&engine).map_err(|e| RuntimeError::Link(e.to_string()))?;
         let cache =

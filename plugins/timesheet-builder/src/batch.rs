@@ -1,8 +1,7 @@
 //! One pass over a batch, shared by `analyze` (collect findings) and `migrate` (collect
 //! outputs, refuse at the first fatal problem).
 
-use airlock_sdk::{Ctx, Finding, Output, PluginError, Row, RowError, Rows};
-use std::collections::HashMap;
+use airlock_sdk::{Ctx, FastMap, Finding, Output, PluginError, Row, RowError, Rows};
 
 /// Why processing of a row stopped early.
 pub(crate) enum Stop {
@@ -97,14 +96,14 @@ impl Batch {
 /// batch.
 pub(crate) struct Exists {
     table: &'static str,
-    known: HashMap<i64, bool>,
+    known: FastMap<i64, bool>,
 }
 
 impl Exists {
     pub(crate) fn new(table: &'static str) -> Exists {
         Exists {
             table,
-            known: HashMap::new(),
+            known: FastMap::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! the same code can be unit-tested and benchmarked natively.
 
 mod batch;
+mod docs;
 mod iso;
 mod tables;
 

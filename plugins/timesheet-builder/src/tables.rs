@@ -2,11 +2,10 @@
 //! output. Checks run in the same order in both modes.
 
 use crate::batch::{Batch, Exists};
+use crate::docs::*;
 use crate::iso::iso8601;
 use crate::{APPROVAL_PROPERTY_KEY, DEFAULT_SCHEME_PROPERTY_KEY, Entity};
-use airlock_sdk::{
-    Ctx, EntityKind, Namespace, Output, PluginError, Resolved, Row, RowError, Rows, json,
-};
+use airlock_sdk::{Ctx, EntityKind, Namespace, Output, PluginError, Resolved, Row, RowError, Rows};
 
 pub(crate) fn run(
     ctx: &Ctx,
@@ -95,13 +94,13 @@ fn teams(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
             Output::app_document(
                 "teams",
                 id,
-                json!({
-                    "id": id,
-                    "name": name,
-                    "description": description,
-                    "leadAccountId": lead,
-                    "created": iso8601(created),
-                }),
+                TeamDoc {
+                    created: iso8601(created),
+                    description,
+                    id,
+                    lead_account_id: lead,
+                    name,
+                },
             )
         });
         Ok(())
@@ -146,14 +145,14 @@ fn team_periods(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginE
             Output::app_document(
                 "team-periods",
                 id,
-                json!({
-                    "id": id,
-                    "teamId": team_id,
-                    "start": iso8601(start),
-                    "end": iso8601(end),
-                    "capacityHours": capacity,
-                    "status": status,
-                }),
+                PeriodDoc {
+                    capacity_hours: capacity,
+                    end: iso8601(end),
+                    id,
+                    start: iso8601(start),
+                    status,
+                    team_id,
+                },
             )
         });
         Ok(())
@@ -170,12 +169,12 @@ fn team_roles(rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
             Output::app_document(
                 "team-roles",
                 id,
-                json!({
-                    "id": id,
-                    "name": name,
-                    "description": description,
-                    "default": default,
-                }),
+                RoleDoc {
+                    default,
+                    description,
+                    id,
+                    name,
+                },
             )
         });
         Ok(())
@@ -229,17 +228,17 @@ fn team_members(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginE
             Output::app_document(
                 "team-members",
                 id,
-                json!({
-                    "id": id,
-                    "teamId": team_id,
-                    "accountId": account,
-                    "roleId": role_id,
-                    "joined": iso8601(joined),
-                    "left": iso_opt(left),
-                    "groups": groups,
-                    "globalCalendarId": calendar_id,
-                    "workloadSchemeId": scheme_id,
-                }),
+                MemberDoc {
+                    account_id: account,
+                    global_calendar_id: calendar_id,
+                    groups,
+                    id,
+                    joined: iso8601(joined),
+                    left: iso_opt(left),
+                    role_id,
+                    team_id,
+                    workload_scheme_id: scheme_id,
+                },
             )
         });
         Ok(())
@@ -256,12 +255,12 @@ fn calendars(rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
             Output::app_document(
                 "calendars",
                 id,
-                json!({
-                    "id": id,
-                    "name": name,
-                    "timeZone": time_zone,
-                    "description": description,
-                }),
+                CalendarDoc {
+                    description,
+                    id,
+                    name,
+                    time_zone,
+                },
             )
         });
         Ok(())
@@ -295,24 +294,24 @@ fn workload_schemes(rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
             Output::app_document(
                 "workload-schemes",
                 id,
-                json!({
-                    "id": id,
-                    "name": name,
-                    "hours": {
-                        "monday": monday,
-                        "tuesday": tuesday,
-                        "wednesday": wednesday,
-                        "thursday": thursday,
-                        "friday": friday,
-                        "saturday": saturday,
-                        "sunday": sunday,
+                SchemeDoc {
+                    default,
+                    hours: Hours {
+                        friday,
+                        monday,
+                        saturday,
+                        sunday,
+                        thursday,
+                        tuesday,
+                        wednesday,
                     },
-                    "default": default,
-                }),
+                    id,
+                    name,
+                },
             )
         });
         if default {
-            batch.emit(|| Output::app_property(DEFAULT_SCHEME_PROPERTY_KEY, json!({ "id": id })));
+            batch.emit(|| Output::app_property(DEFAULT_SCHEME_PROPERTY_KEY, IdDoc { id }));
         }
         Ok(())
     })
@@ -339,13 +338,13 @@ fn non_working_days(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), Plu
             Output::app_document(
                 "non-working-days",
                 id,
-                json!({
-                    "id": id,
-                    "calendarId": calendar_id,
-                    "day": iso8601(day),
-                    "legend": legend,
-                    "color": color,
-                }),
+                DayDoc {
+                    calendar_id,
+                    color,
+                    day: iso8601(day),
+                    id,
+                    legend,
+                },
             )
         });
         Ok(())
@@ -373,12 +372,12 @@ fn user_labels(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginEr
             Output::app_document(
                 "user-labels",
                 id,
-                json!({
-                    "id": id,
-                    "accountId": account,
-                    "label": label,
-                    "color": color,
-                }),
+                LabelDoc {
+                    account_id: account,
+                    color,
+                    id,
+                    label,
+                },
             )
         });
         Ok(())
@@ -432,13 +431,13 @@ fn worklog_approvals(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), Pl
                 EntityKind::Worklog,
                 worklog.unwrap_or_default(),
                 APPROVAL_PROPERTY_KEY,
-                json!({
-                    "issueId": issue,
-                    "approverAccountId": approver,
-                    "status": status,
-                    "decidedAt": iso_opt(decided_at),
-                    "periodId": period_id,
-                }),
+                ApprovalDoc {
+                    approver_account_id: approver,
+                    decided_at: iso_opt(decided_at),
+                    issue_id: issue,
+                    period_id,
+                    status,
+                },
             )
         });
         Ok(())

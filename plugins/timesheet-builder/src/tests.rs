@@ -740,9 +740,10 @@ fn a_batch_resolves_each_namespace_in_one_call() {
         assert_eq!(
             calls,
             [
+                // Each id once, in the order the batch first names it.
                 (
                     "identity:user".to_owned(),
-                    vec!["JIRAUSER10000".to_owned(), "admin".to_owned()]
+                    vec!["admin".to_owned(), "JIRAUSER10000".to_owned()]
                 ),
                 ("jira:issue".to_owned(), vec!["10001".to_owned()]),
                 (
