@@ -117,6 +117,29 @@ pub fn migrate_all(session: &Session, batches: &[AoBatch], outcomes: &mut [Batch
     }
 }
 
+/// Migrates every successfully migrated batch again, in a fresh instance, and returns
+/// the batches whose outputs differ: a plugin must be deterministic, so a retry after a
+/// crash writes exactly what the first attempt wrote.
+pub fn nondeterministic(
+    session: &Session,
+    batches: &[AoBatch],
+    outcomes: &[BatchOutcome],
+) -> Vec<(String, u64)> {
+    numbered(batches)
+        .zip(outcomes)
+        .filter_map(|((index, b), outcome)| {
+            let Some(Ok(first)) = &outcome.migrate else {
+                return None;
+            };
+            let again = session.migrate(as_batch(index, b));
+            match again {
+                Ok(ran) if ran.value == first.value => None,
+                _ => Some((b.table.clone(), index)),
+            }
+        })
+        .collect()
+}
+
 /// Totals per table, for summaries.
 #[derive(Default)]
 pub struct TableTotals {

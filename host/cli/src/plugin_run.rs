@@ -123,15 +123,26 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
     }
     let failed = outcomes.iter().filter(|o| o.failed()).count();
     let fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
-    if !options.json {
+    let unstable = app_stage::nondeterministic(&session, &tables.batches, &outcomes);
+    if options.json {
+        for (table, batch) in &unstable {
+            let line =
+                serde_json::json!({ "table": table, "batch": batch, "nondeterministic": true });
+            println!("{line}");
+        }
+    } else {
+        for (table, batch) in &unstable {
+            println!("NONDETERMINISTIC {table} batch {batch}: a second run gave different outputs");
+        }
         println!(
-            "\n{} batches, {} failed, {} fatal findings",
+            "\n{} batches, {} failed, {} fatal findings, {} nondeterministic (each migrated batch was run twice)",
             outcomes.len(),
             failed,
-            fatal
+            fatal,
+            unstable.len()
         );
     }
-    Ok(failed == 0 && fatal == 0)
+    Ok(failed == 0 && fatal == 0 && unstable.is_empty())
 }
 
 fn usage_line(usage: &Usage) -> String {

@@ -71,7 +71,7 @@ fn plugin_run_prints_per_batch_usage_and_exits_by_outcome() {
         "peak memory ",
         "time ",
         "app-document teams/1",
-        ", 0 failed, 0 fatal findings",
+        ", 0 failed, 0 fatal findings, 0 nondeterministic",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
     }
