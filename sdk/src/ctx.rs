@@ -2,28 +2,7 @@ use crate::fast::{FastMap, FastSet};
 use crate::output::PluginError;
 use crate::rows::Row;
 
-/// A mapping namespace: which kind of server id to resolve to a cloud id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Namespace(&'static str);
-
-impl Namespace {
-    /// Users: server user key → cloud account id.
-    pub const USER: Namespace = Namespace("identity:user");
-    pub const GROUP: Namespace = Namespace("identity:group");
-    pub const ISSUE: Namespace = Namespace("jira:issue");
-    pub const COMMENT: Namespace = Namespace("jira:comment");
-    pub const WORKLOG: Namespace = Namespace("jira:worklog");
-    pub const PROJECT: Namespace = Namespace("jira/classic:project");
-
-    /// Any other namespace by name (e.g. `jira/classic/software:sprint`).
-    pub const fn named(name: &'static str) -> Namespace {
-        Namespace(name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.0
-    }
-}
+pub use airlock_contract::Namespace;
 
 /// Log levels. Logs count against the batch's log quota; never log customer data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

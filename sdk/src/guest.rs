@@ -259,11 +259,11 @@ mod heap {
             let end = ptr as usize + layout.size();
             if end == self.next.get() {
                 // The latest block: grow or shrink in place when it fits.
-                if let Some(new_end) = (ptr as usize).checked_add(new_size) {
-                    if new_end <= self.end.get() {
-                        self.next.set(new_end);
-                        return ptr;
-                    }
+                if let Some(new_end) = (ptr as usize).checked_add(new_size)
+                    && new_end <= self.end.get()
+                {
+                    self.next.set(new_end);
+                    return ptr;
                 }
             } else if new_size <= layout.size() {
                 return ptr;

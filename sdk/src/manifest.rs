@@ -1,20 +1,5 @@
 use crate::ctx::Namespace;
-use md5::{Digest, Md5};
-
-/// Data scopes an operator consents to per app (Atlassian's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DataScope {
-    AppDataUgc,
-    AppDataPii,
-    AppDataSecurity,
-    AppDataOther,
-    ProductDataUgc,
-    ProductDataPii,
-    ProductDataSecurity,
-    ProductDataOther,
-    MigrationTracingIdentity,
-    MigrationTracingProduct,
-}
+pub use airlock_contract::{DataScope, ao_prefix, ao_table};
 
 /// The output kinds a plugin declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,19 +84,6 @@ impl Manifest {
             .strip_prefix(ao_prefix(&self.app_key).as_str())?
             .strip_prefix('_')
     }
-}
-
-/// The Active Objects prefix Jira derives from an app key: `AO_` and the last six hex
-/// digits, upper case, of the key's MD5.
-pub fn ao_prefix(app_key: &str) -> String {
-    let digest = Md5::digest(app_key.as_bytes());
-    format!("AO_{:02X}{:02X}{:02X}", digest[13], digest[14], digest[15])
-}
-
-/// The full name of one of an app's tables: `ao_table("com.atlassian.example.ao.myplugin",
-/// "MY_OBJECT")` is `AO_28BE2D_MY_OBJECT`.
-pub fn ao_table(app_key: &str, entity: &str) -> String {
-    format!("{}_{}", ao_prefix(app_key), entity)
 }
 
 #[cfg(test)]

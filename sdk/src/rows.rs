@@ -1,71 +1,7 @@
 use crate::output::PluginError;
+pub use airlock_contract::Value;
 use std::fmt;
 use std::rc::Rc;
-
-/// One typed cell of an Active Objects row.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Null,
-    String(String),
-    Integer(i64),
-    Double(f64),
-    Boolean(bool),
-    /// Milliseconds since the Unix epoch, UTC.
-    Timestamp(i64),
-}
-
-impl Value {
-    pub fn timestamp(millis: i64) -> Value {
-        Value::Timestamp(millis)
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::String(_) => "string",
-            Value::Integer(_) => "integer",
-            Value::Double(_) => "double",
-            Value::Boolean(_) => "boolean",
-            Value::Timestamp(_) => "timestamp",
-        }
-    }
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::String(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::String(v)
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Integer(v)
-    }
-}
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Value::Integer(v.into())
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Double(v)
-    }
-}
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Boolean(v)
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
-    }
-}
 
 /// A column was missing or held a value of another type.
 #[derive(Clone, Debug, PartialEq)]

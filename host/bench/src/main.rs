@@ -132,26 +132,9 @@ fn timesheet_batches(
     Ok((batches, mappings, generated))
 }
 
-fn sdk_value(v: &Value) -> airlock_sdk::Value {
-    match v {
-        Value::Null => airlock_sdk::Value::Null,
-        Value::String(s) => airlock_sdk::Value::String(s.clone()),
-        Value::Integer(i) => airlock_sdk::Value::Integer(*i),
-        Value::Double(d) => airlock_sdk::Value::Double(*d),
-        Value::Boolean(b) => airlock_sdk::Value::Boolean(*b),
-        Value::Timestamp(t) => airlock_sdk::Value::Timestamp(*t),
-    }
-}
-
+/// The batch as the SDK holds rows (the same value type: a copy, as lowering makes one).
 fn sdk_rows(batch: &AoBatch) -> airlock_sdk::Rows {
-    airlock_sdk::Rows::from_parts(
-        batch.columns.to_vec(),
-        batch
-            .rows
-            .iter()
-            .map(|r| r.iter().map(sdk_value).collect())
-            .collect(),
-    )
+    airlock_sdk::Rows::from_parts(batch.columns.to_vec(), batch.rows.clone())
 }
 
 fn per_row_cost(runtime: &Runtime) -> Result<()> {
@@ -187,7 +170,7 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
             .entry(b.table.clone())
             .or_insert_with(|| airlock_sdk::Rows::new(b.columns.iter().cloned()));
         for r in &b.rows {
-            rows.push(r.iter().map(sdk_value).collect());
+            rows.push(r.clone());
         }
     }
     for (table, rows) in &whole {

@@ -1,4 +1,3 @@
-use md5::{Digest, Md5};
 use std::fmt;
 
 /// A Data Center app's plugin key (or its Active Objects namespace), e.g.
@@ -21,9 +20,7 @@ impl AppKey {
     /// The Active Objects table prefix Jira gives this app: `AO_` and the last six hex
     /// digits, upper case, of the MD5 of the key.
     pub fn ao_prefix(&self) -> AoPrefix {
-        let digest = Md5::digest(self.0.as_bytes());
-        let tail = &digest[digest.len() - 3..];
-        AoPrefix(format!("AO_{:02X}{:02X}{:02X}", tail[0], tail[1], tail[2]))
+        AoPrefix(airlock_contract::ao_prefix(&self.0))
     }
 }
 

@@ -4,15 +4,14 @@
 //! databases or HTTP. It names things and states their rules.
 
 mod app;
-mod namespace;
 mod output;
-mod scope;
 mod tenant;
 mod value;
 
 pub use app::{AoPrefix, AppKey};
-pub use namespace::{Namespace, UnknownNamespace};
 pub use output::{AppFinding, AppOutput, EntityKind};
-pub use scope::{DataScope, UnknownScope};
 pub use tenant::TenantId;
-pub use value::{Severity, Value};
+pub use value::Severity;
+
+/// The vocabulary shared with plugins.
+pub use airlock_contract::{DataScope, Namespace, UnknownNamespace, UnknownScope, Value};

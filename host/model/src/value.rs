@@ -1,17 +1,5 @@
 use std::fmt;
 
-/// One typed cell of an Active Objects row.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Null,
-    String(String),
-    Integer(i64),
-    Double(f64),
-    Boolean(bool),
-    /// Milliseconds since the Unix epoch, UTC.
-    Timestamp(i64),
-}
-
 /// How bad a finding is; `Fatal` blocks the migration until the source is fixed.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

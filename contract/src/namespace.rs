@@ -6,9 +6,16 @@ use std::fmt;
 pub struct Namespace(&'static str);
 
 /// A namespace name that is not one of [`Namespace::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown mapping namespace `{0}`")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownNamespace(pub String);
+
+impl fmt::Display for UnknownNamespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown mapping namespace `{}`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownNamespace {}
 
 impl Namespace {
     pub const USER: Namespace = Namespace("identity:user");
@@ -44,6 +51,12 @@ impl Namespace {
         Namespace("jira/classic/software:sprint"),
         Namespace("jira/classic/software:rapidView"),
     ];
+
+    /// Any namespace by name, for plugins (e.g. `jira/classic/software:sprint`); the host
+    /// accepts only those in [`Namespace::ALL`].
+    pub const fn named(name: &'static str) -> Namespace {
+        Namespace(name)
+    }
 
     pub fn parse(name: &str) -> Result<Namespace, UnknownNamespace> {
         Namespace::ALL

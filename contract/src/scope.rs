@@ -15,11 +15,21 @@ pub enum DataScope {
     MigrationTracingProduct,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown data scope `{0}` (expected one of APP_DATA_UGC, APP_DATA_PII, APP_DATA_SECURITY, APP_DATA_OTHER, PRODUCT_DATA_*, MIGRATION_TRACING_IDENTITY, MIGRATION_TRACING_PRODUCT)"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownScope(pub String);
+
+impl fmt::Display for UnknownScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown data scope `{}` (expected one of APP_DATA_UGC, APP_DATA_PII, APP_DATA_SECURITY, \
+             APP_DATA_OTHER, PRODUCT_DATA_*, MIGRATION_TRACING_IDENTITY, MIGRATION_TRACING_PRODUCT)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownScope {}
 
 impl DataScope {
     pub const ALL: [DataScope; 10] = [
