@@ -21,6 +21,8 @@ pub trait Host {
     fn resolve(&self, namespace: &str, ids: &[String]) -> Vec<Option<String>>;
     /// One row of an app table by `ID`, with the table's columns.
     fn get(&self, table: &str, id: i64) -> Option<(Vec<String>, Vec<crate::Value>)>;
+    /// Whether each id exists in an app table, in order.
+    fn exists(&self, table: &str, ids: &[i64]) -> Vec<bool>;
     fn log(&self, level: Level, message: &str);
 }
 
@@ -77,6 +79,21 @@ impl<'h> Ctx<'h> {
     pub fn get_row<T>(&self, table: &str, id: i64, read: impl FnOnce(Row<'_>) -> T) -> Option<T> {
         let (columns, values) = self.host.get(table, id)?;
         Some(read(Row::new(&columns, &values)))
+    }
+
+    /// Which of these ids exist in one of the app's own tables, in one host call.
+    /// Duplicates are sent once. For referential checks over a whole batch.
+    pub fn existing(&self, table: &str, ids: impl IntoIterator<Item = i64>) -> FastSet<i64> {
+        let mut seen = FastSet::default();
+        let ids: Vec<i64> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+        if ids.is_empty() {
+            return FastSet::default();
+        }
+        let answers = self.host.exists(table, &ids);
+        ids.into_iter()
+            .zip(answers)
+            .filter_map(|(id, found)| found.then_some(id))
+            .collect()
     }
 
     pub fn log(&self, level: Level, message: &str) {

@@ -44,6 +44,10 @@ impl Host for Imports {
         })
     }
 
+    fn exists(&self, table: &str, ids: &[i64]) -> Vec<bool> {
+        app_data::exists(table, ids)
+    }
+
     fn log(&self, level: Level, message: &str) {
         let level = match level {
             Level::Trace => log::Level::Trace,

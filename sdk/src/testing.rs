@@ -22,6 +22,7 @@ pub struct TestHost {
     host_calls: RefCell<u64>,
     resolve_calls: RefCell<Vec<(String, Vec<String>)>>,
     get_calls: RefCell<Vec<(String, i64)>>,
+    exists_calls: RefCell<Vec<(String, Vec<i64>)>>,
 }
 
 impl TestHost {
@@ -95,12 +96,18 @@ impl TestHost {
         self.get_calls.borrow().clone()
     }
 
+    /// The `exists` calls made so far: (table, ids).
+    pub fn exists_calls(&self) -> Vec<(String, Vec<i64>)> {
+        self.exists_calls.borrow().clone()
+    }
+
     /// Forgets the calls counted so far (host calls, resolves, gets and logs), e.g.
     /// between two batches of one test.
     pub fn reset_calls(&self) {
         *self.host_calls.borrow_mut() = 0;
         self.resolve_calls.borrow_mut().clear();
         self.get_calls.borrow_mut().clear();
+        self.exists_calls.borrow_mut().clear();
         self.logs.borrow_mut().clear();
     }
 
@@ -160,6 +167,22 @@ impl Host for Enforcing<'_> {
         let (columns, rows) = self.host.tables.get(table)?;
         rows.get(&id)
             .map(|values| (columns.clone(), values.clone()))
+    }
+
+    fn exists(&self, table: &str, ids: &[i64]) -> Vec<bool> {
+        *self.host.host_calls.borrow_mut() += 1;
+        self.host
+            .exists_calls
+            .borrow_mut()
+            .push((table.to_owned(), ids.to_vec()));
+        assert!(
+            self.manifest.tables.iter().any(|t| t == table),
+            "access denied: the plugin read table {table}, which its manifest does not declare"
+        );
+        let rows = self.host.tables.get(table).map(|(_, rows)| rows);
+        ids.iter()
+            .map(|id| rows.is_some_and(|r| r.contains_key(id)))
+            .collect()
     }
 
     fn log(&self, level: Level, message: &str) {

@@ -147,7 +147,7 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
 
 fn usage_line(usage: &Usage) -> String {
     format!(
-        "fuel {}  peak memory {}  time {} (instantiate {})  host calls: {} resolve ({} ids), {} row reads",
+        "fuel {}  peak memory {}  time {} (instantiate {})  host calls: {} resolve ({} ids), {} row reads, {} rows checked",
         render::count(usage.fuel),
         render::bytes(usage.peak_memory),
         render::duration(usage.elapsed),
@@ -155,6 +155,7 @@ fn usage_line(usage: &Usage) -> String {
         usage.host_calls.resolve_calls,
         usage.host_calls.ids_resolved,
         usage.host_calls.row_reads,
+        usage.host_calls.rows_checked,
     )
 }
 

@@ -15,6 +15,8 @@ pub trait Mappings: Send + Sync {
 /// The rows of one migration's Active Objects tables, by primary key.
 pub trait AppData: Send + Sync {
     fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)>;
+    /// Whether a row with this primary key exists.
+    fn exists(&self, table: &str, id: i64) -> bool;
 }
 
 /// Mappings held in memory.
@@ -111,5 +113,11 @@ impl AppData for MemoryAppData {
     fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
         let t = self.tables.get(table)?;
         t.rows.get(&id).map(|row| (t.columns.clone(), row.clone()))
+    }
+
+    fn exists(&self, table: &str, id: i64) -> bool {
+        self.tables
+            .get(table)
+            .is_some_and(|t| t.rows.contains_key(&id))
     }
 }

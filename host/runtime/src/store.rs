@@ -39,6 +39,8 @@ pub struct HostCalls {
     pub resolve_calls: u64,
     pub ids_resolved: u64,
     pub row_reads: u64,
+    /// Ids checked through `app-data.exists`.
+    pub rows_checked: u64,
     pub log_lines: u64,
 }
 
@@ -208,9 +210,7 @@ impl mappings::Host for BatchState {
 
 impl app_data::Host for BatchState {
     fn get(&mut self, table: String, id: i64) -> wasmtime::Result<Option<app_data::TableRow>> {
-        self.access
-            .table(&table)
-            .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?;
+        self.check_table(&table)?;
         self.calls.row_reads += 1;
         Ok(self
             .app_data
@@ -219,6 +219,23 @@ impl app_data::Host for BatchState {
                 columns: columns.to_vec(),
                 values: values.iter().map(value_to_wit).collect::<Vec<wit::Value>>(),
             }))
+    }
+
+    fn exists(&mut self, table: String, ids: Vec<i64>) -> wasmtime::Result<Vec<bool>> {
+        self.check_table(&table)?;
+        self.calls.rows_checked += ids.len() as u64;
+        Ok(ids
+            .iter()
+            .map(|id| self.app_data.exists(&table, *id))
+            .collect())
+    }
+}
+
+impl BatchState {
+    fn check_table(&self, table: &str) -> wasmtime::Result<()> {
+        self.access
+            .table(table)
+            .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))
     }
 }
 

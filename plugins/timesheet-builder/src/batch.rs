@@ -1,7 +1,7 @@
 //! One pass over a batch, shared by `analyze` (collect findings) and `migrate` (collect
 //! outputs, refuse at the first fatal problem).
 
-use airlock_sdk::{Ctx, FastMap, Finding, Output, PluginError, Row, RowError, Rows};
+use airlock_sdk::{Ctx, FastSet, Finding, Output, PluginError, Row, RowError, Rows};
 
 /// Why processing of a row stopped early.
 pub(crate) enum Stop {
@@ -92,26 +92,17 @@ impl Batch {
     }
 }
 
-/// Which rows of another app table exist, asked of the host once per distinct `ID` per
-/// batch.
-pub(crate) struct Exists {
-    table: &'static str,
-    known: FastMap<i64, bool>,
-}
+/// Which rows of another app table a batch refers to exist: one host call per batch for
+/// all the ids in one column.
+pub(crate) struct Exists(FastSet<i64>);
 
 impl Exists {
-    pub(crate) fn new(table: &'static str) -> Exists {
-        Exists {
-            table,
-            known: FastMap::default(),
-        }
+    /// Checks every integer value of `column` in `rows` against `table`.
+    pub(crate) fn of(ctx: &Ctx, table: &str, rows: &Rows, column: &str) -> Exists {
+        Exists(ctx.existing(table, rows.iter().filter_map(|row| row.i64(column).ok())))
     }
 
-    pub(crate) fn contains(&mut self, ctx: &Ctx, id: i64) -> bool {
-        let table = self.table;
-        *self
-            .known
-            .entry(id)
-            .or_insert_with(|| ctx.get_row(table, id, |_| ()).is_some())
+    pub(crate) fn contains(&self, id: i64) -> bool {
+        self.0.contains(&id)
     }
 }

@@ -108,7 +108,7 @@ fn teams(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
 }
 
 fn team_periods(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
-    let mut teams = Exists::new(Entity::Team.table());
+    let teams = Exists::of(ctx, Entity::Team.table(), rows, "TEAM_ID");
     batch.each(rows, |batch, _, row| {
         let id = row.id()?;
         let team_id = row.i64("TEAM_ID")?;
@@ -120,7 +120,7 @@ fn team_periods(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginE
             _ => "closed",
         };
 
-        if !teams.contains(ctx, team_id) {
+        if !teams.contains(team_id) {
             batch.fatal(
                 "period-of-missing-team",
                 "the period's TEAM_ID names no TEAM row; delete the period or restore its team",
@@ -183,7 +183,7 @@ fn team_roles(rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
 
 fn team_members(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
     let users = resolve_users(ctx, rows, "USER_KEY");
-    let mut teams = Exists::new(Entity::Team.table());
+    let teams = Exists::of(ctx, Entity::Team.table(), rows, "TEAM_ID");
     batch.each(rows, |batch, _, row| {
         let id = row.id()?;
         let team_id = row.i64("TEAM_ID")?;
@@ -195,7 +195,7 @@ fn team_members(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginE
         let calendar_id = row.opt_i64("GLOBAL_CALENDAR_ID")?;
         let scheme_id = row.opt_i64("WORKLOAD_SCHEME_ID")?;
 
-        if !teams.contains(ctx, team_id) {
+        if !teams.contains(team_id) {
             batch.fatal(
                 "member-of-missing-team",
                 "the member's TEAM_ID names no TEAM row; delete the membership or restore its team",
@@ -318,7 +318,7 @@ fn workload_schemes(rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
 }
 
 fn non_working_days(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), PluginError> {
-    let mut calendars = Exists::new(Entity::GlobalCalendar.table());
+    let calendars = Exists::of(ctx, Entity::GlobalCalendar.table(), rows, "CALENDAR_ID");
     batch.each(rows, |batch, _, row| {
         let id = row.id()?;
         let calendar_id = row.i64("CALENDAR_ID")?;
@@ -326,7 +326,7 @@ fn non_working_days(ctx: &Ctx, rows: &Rows, batch: &mut Batch) -> Result<(), Plu
         let legend = row.str("LEGEND")?;
         let color = row.opt_str("COLOR")?;
 
-        if !calendars.contains(ctx, calendar_id) {
+        if !calendars.contains(calendar_id) {
             batch.fatal(
                 "day-of-missing-calendar",
                 "the non-working day's CALENDAR_ID names no GLOBAL_CALENDAR row; delete the day \

@@ -97,6 +97,9 @@ mod tests {
                 vec![id.into(), "board".into()],
             ))
         }
+        fn exists(&self, _: &str, ids: &[i64]) -> Vec<bool> {
+            vec![true; ids.len()]
+        }
         fn log(&self, _: airlock_sdk::Level, _: &str) {}
     }
 }
