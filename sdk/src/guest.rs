@@ -102,12 +102,8 @@ pub fn migrate_batch<M: Migrator>(
 }
 
 fn rows_from_wit(set: WitRowSet) -> Rows {
-    let rows = set
-        .rows
-        .into_iter()
-        .map(|row| row.into_iter().map(value_from_wit).collect())
-        .collect();
-    Rows::from_parts(set.columns, rows)
+    let values = set.values.into_iter().map(value_from_wit).collect();
+    Rows::from_flat(set.columns, values)
 }
 
 fn value_from_wit(v: wit::Value) -> Value {

@@ -29,11 +29,13 @@ impl From<RowError> for PluginError {
     }
 }
 
-/// A batch of rows from one table, with its column names.
+/// A batch of rows from one table, with its column names. Values are kept row after row
+/// in one vector, as the host sends them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rows {
     columns: Rc<[String]>,
-    rows: Vec<Vec<Value>>,
+    values: Vec<Value>,
+    rows: usize,
 }
 
 impl Rows {
@@ -41,14 +43,33 @@ impl Rows {
     pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Rows {
         Rows {
             columns: columns.into_iter().map(Into::into).collect(),
-            rows: Vec::new(),
+            values: Vec::new(),
+            rows: 0,
         }
     }
 
     /// Builds a batch from its parts; each row must have one value per column.
     pub fn from_parts(columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows {
+        let mut batch = Rows::new(columns);
+        batch.values.reserve(rows.len() * batch.columns.len());
+        for row in rows {
+            batch.push(row);
+        }
+        batch
+    }
+
+    /// Builds a batch from row-major values (`values.len()` must be a multiple of the
+    /// number of columns), as the host sends them.
+    pub fn from_flat(columns: Vec<String>, values: Vec<Value>) -> Rows {
+        let width = columns.len();
+        assert!(
+            width > 0 && values.len() % width == 0 || width == 0 && values.is_empty(),
+            "row-major values must fill whole rows"
+        );
+        let rows = values.len().checked_div(width).unwrap_or(0);
         Rows {
             columns: columns.into(),
+            values,
             rows,
         }
     }
@@ -65,7 +86,8 @@ impl Rows {
             self.columns.len(),
             "a row must have one value per column"
         );
-        self.rows.push(values);
+        self.values.extend(values);
+        self.rows += 1;
     }
 
     pub fn columns(&self) -> &[String] {
@@ -73,29 +95,37 @@ impl Rows {
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> + '_ {
-        self.rows.iter().map(|values| Row {
-            columns: &self.columns,
-            values,
-        })
+        (0..self.rows).map(|index| self.row_at(index))
     }
 
     pub fn get(&self, index: usize) -> Option<Row<'_>> {
-        self.rows.get(index).map(|values| Row {
+        (index < self.rows).then(|| self.row_at(index))
+    }
+
+    fn row_at(&self, index: usize) -> Row<'_> {
+        let width = self.columns.len();
+        Row {
             columns: &self.columns,
-            values,
-        })
+            values: &self.values[index * width..(index + 1) * width],
+        }
     }
 
     pub fn into_parts(self) -> (Vec<String>, Vec<Vec<Value>>) {
-        (self.columns.to_vec(), self.rows)
+        let width = self.columns.len();
+        let rows = if width == 0 {
+            vec![Vec::new(); self.rows]
+        } else {
+            self.values.chunks(width).map(<[Value]>::to_vec).collect()
+        };
+        (self.columns.to_vec(), rows)
     }
 }
 

@@ -20,10 +20,7 @@ pub(crate) fn value_to_wit(v: &Value) -> wit::Value {
 pub(crate) fn row_set(columns: &[String], rows: &[Vec<Value>]) -> wit::RowSet {
     wit::RowSet {
         columns: columns.to_vec(),
-        rows: rows
-            .iter()
-            .map(|row| row.iter().map(value_to_wit).collect())
-            .collect(),
+        values: rows.iter().flatten().map(value_to_wit).collect(),
     }
 }
 

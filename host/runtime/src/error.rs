@@ -100,6 +100,8 @@ pub enum Cause {
         message: String,
         row_id: Option<i64>,
     },
+    #[error("the host's batch is malformed: row #{row} does not have one value per column")]
+    MalformedBatch { row: usize },
     #[error("invalid output #{index}: {reason}")]
     InvalidOutput { index: usize, reason: String },
 }
@@ -118,6 +120,7 @@ impl Cause {
             Cause::Trap { .. } => "trap",
             Cause::Plugin { .. } => "plugin-error",
             Cause::InvalidOutput { .. } => "invalid-output",
+            Cause::MalformedBatch { .. } => "malformed-batch",
         }
     }
 }

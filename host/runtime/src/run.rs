@@ -93,15 +93,17 @@ impl Runtime {
             wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         // A pool of instance slots: instantiation reuses warm memory instead of mapping
-        // and faulting in fresh pages for every batch.
+        // and faulting in fresh pages for every batch. Up to 8 MiB stays resident between
+        // batches; with PAGEMAP_SCAN (Linux 6.7+) only the pages a batch dirtied are reset.
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(POOL_SLOTS)
             .total_core_instances(POOL_SLOTS * 4)
             .total_memories(POOL_SLOTS)
             .total_tables(POOL_SLOTS * 4)
             .max_memory_size(config.ceilings.memory_bytes as usize)
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10);
+            .linear_memory_keep_resident(8 << 20)
+            .table_keep_resident(64 << 10)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let linker = link(&engine).map_err(|e| RuntimeError::Link(e.to_string()))?;
@@ -562,6 +564,14 @@ impl Session {
         if let Err(denied) = self.access.table(batch.table) {
             return Err(fail(Cause::AccessDenied(denied), Usage::default()));
         }
+        // Rows cross as one row-major list: each must be exactly as wide as the columns.
+        if let Some(row) = batch
+            .rows
+            .iter()
+            .position(|r| r.len() != batch.columns.len())
+        {
+            return Err(fail(Cause::MalformedBatch { row }, Usage::default()));
+        }
 
         let started = Instant::now();
         let mut store = new_store(
@@ -634,10 +644,12 @@ fn invalid_output(o: &AppOutput) -> Option<String> {
         }
         AppOutput::AppDocument { id, body, .. } => (id.as_str(), body.as_str()),
     };
-    if key.is_empty() || key.chars().count() > 255 {
+    // Counting characters scans the string: only needed when the byte length could exceed.
+    let too_long = |s: &str, max: usize| s.len() > max && s.chars().count() > max;
+    if key.is_empty() || too_long(key, 255) {
         return Some(format!("{} key must be 1 to 255 characters", o.kind()));
     }
-    if json.chars().count() > 32_768 {
+    if too_long(json, 32_768) {
         return Some(format!("{} value exceeds 32,768 characters", o.kind()));
     }
     if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {

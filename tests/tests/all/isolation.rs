@@ -73,6 +73,23 @@ fn a_plugin_cannot_be_fed_another_apps_table() {
 }
 
 #[test]
+fn a_ragged_batch_is_refused_before_the_plugin_runs() {
+    let plugin = load(artifacts::HOSTILE_STATIC_STATE);
+    let table = plugin.manifest().tables[0].clone();
+    let session = session(
+        &plugin,
+        "tenant-a",
+        MemoryMappings::new(),
+        MemoryAppData::new(),
+    );
+    let (columns, mut rows) = named_rows(&["one", "two"]);
+    rows[1].pop();
+    let e = session.migrate(batch(&table, &columns, &rows)).unwrap_err();
+    assert!(matches!(e.cause, Cause::MalformedBatch { row: 1 }), "{e}");
+    assert_eq!(e.usage.fuel, 0, "the plugin never ran");
+}
+
+#[test]
 fn a_declared_but_ungranted_namespace_is_denied() {
     // Timesheet Builder declares jira:worklog; this operator did not grant it.
     let plugin = load(artifacts::TIMESHEET_BUILDER);
