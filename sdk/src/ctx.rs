@@ -45,9 +45,9 @@ impl<'h> Ctx<'h> {
     ) -> Resolved {
         // Deduplicate with a fast hash: in Wasm, comparison-based sets (many `memcmp`s on
         // ids with long common prefixes) cost more than the host call itself.
-        let mut seen = FastSet::default();
+        let ids = ids.into_iter();
+        let mut seen = FastSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());
         let ids: Vec<String> = ids
-            .into_iter()
             .filter(|id| seen.insert(*id))
             .map(str::to_owned)
             .collect();
@@ -58,11 +58,12 @@ impl<'h> Ctx<'h> {
             };
         }
         let answers = self.host.resolve(namespace.as_str(), &ids);
-        let map = ids
-            .into_iter()
-            .zip(answers)
-            .filter_map(|(id, cloud)| cloud.map(|c| (id, c)))
-            .collect();
+        let mut map = FastMap::with_capacity_and_hasher(ids.len(), Default::default());
+        map.extend(
+            ids.into_iter()
+                .zip(answers)
+                .filter_map(|(id, cloud)| cloud.map(|c| (id, c))),
+        );
         Resolved { namespace, map }
     }
 
