@@ -18,7 +18,7 @@ pub enum Level {
 /// component's imports; natively, [`crate::testing::TestHost`] provides them.
 pub trait Host {
     /// One cloud id (or none) per server id, in order.
-    fn resolve(&self, namespace: &str, ids: &[String]) -> Vec<Option<String>>;
+    fn resolve(&self, namespace: &str, ids: &[&str]) -> Vec<Option<String>>;
     /// One row of an app table by `ID`, with the table's columns.
     fn get(&self, table: &str, id: i64) -> Option<(Vec<String>, Vec<crate::Value>)>;
     /// Whether each id exists in an app table, in order.
@@ -42,15 +42,12 @@ impl<'h> Ctx<'h> {
         &self,
         namespace: Namespace,
         ids: impl IntoIterator<Item = &'a str>,
-    ) -> Resolved {
+    ) -> Resolved<'a> {
         // Deduplicate with a fast hash: in Wasm, comparison-based sets (many `memcmp`s on
         // ids with long common prefixes) cost more than the host call itself.
         let ids = ids.into_iter();
         let mut seen = FastSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());
-        let ids: Vec<String> = ids
-            .filter(|id| seen.insert(*id))
-            .map(str::to_owned)
-            .collect();
+        let ids: Vec<&'a str> = ids.filter(|id| seen.insert(*id)).collect();
         if ids.is_empty() {
             return Resolved {
                 namespace,
@@ -71,7 +68,7 @@ impl<'h> Ctx<'h> {
     /// and an empty list is still sent. The answer has one entry per id, in order. Prefer
     /// [`Ctx::resolve`]; this is for callers that manage ids themselves (and for measuring
     /// the host call itself).
-    pub fn resolve_raw(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+    pub fn resolve_raw(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<String>> {
         self.host.resolve(namespace.as_str(), ids)
     }
 
@@ -112,12 +109,13 @@ impl<'h> Ctx<'h> {
 
 /// The answers of one bulk resolve.
 #[derive(Clone, Debug)]
-pub struct Resolved {
+pub struct Resolved<'a> {
     namespace: Namespace,
-    map: FastMap<String, String>,
+    /// Server ids borrowed from the batch → cloud ids.
+    map: FastMap<&'a str, String>,
 }
 
-impl Resolved {
+impl Resolved<'_> {
     /// The cloud id of a server id, if it was migrated.
     pub fn get(&self, server_id: &str) -> Option<&str> {
         self.map.get(server_id).map(String::as_str)

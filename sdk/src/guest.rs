@@ -15,6 +15,10 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_airlock_plugin",
         default_bindings_module: "::airlock_sdk::guest::bindings",
+        // Imports take borrowed strings: no copy of each id before a `resolve`.
+        ownership: Borrowing {
+            duplicate_if_necessary: false
+        },
     });
 }
 
@@ -31,7 +35,7 @@ pub type WitPluginError = wit::PluginError;
 struct Imports;
 
 impl Host for Imports {
-    fn resolve(&self, namespace: &str, ids: &[String]) -> Vec<Option<String>> {
+    fn resolve(&self, namespace: &str, ids: &[&str]) -> Vec<Option<String>> {
         mappings::resolve(namespace, ids)
     }
 

@@ -138,19 +138,19 @@ struct Enforcing<'h> {
 }
 
 impl Host for Enforcing<'_> {
-    fn resolve(&self, namespace: &str, ids: &[String]) -> Vec<Option<String>> {
+    fn resolve(&self, namespace: &str, ids: &[&str]) -> Vec<Option<String>> {
         *self.host.host_calls.borrow_mut() += 1;
-        self.host
-            .resolve_calls
-            .borrow_mut()
-            .push((namespace.to_owned(), ids.to_vec()));
+        self.host.resolve_calls.borrow_mut().push((
+            namespace.to_owned(),
+            ids.iter().map(|id| id.to_string()).collect(),
+        ));
         assert!(
             self.manifest.namespaces.iter().any(|n| n == namespace),
             "access denied: the plugin resolved namespace {namespace}, which its manifest does not declare"
         );
         let map = self.host.mappings.get(namespace);
         ids.iter()
-            .map(|id| map.and_then(|m| m.get(id)).cloned())
+            .map(|id| map.and_then(|m| m.get(*id)).cloned())
             .collect()
     }
 
@@ -214,11 +214,11 @@ mod tests {
         }
 
         fn migrate(ctx: &Ctx, _: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
-            let keys: Vec<String> = rows
+            let keys: Vec<&str> = rows
                 .iter()
-                .map(|r| r.str("USER_KEY").map(str::to_owned))
+                .map(|r| r.str("USER_KEY"))
                 .collect::<Result<_, _>>()?;
-            let unique = ctx.resolve(Namespace::USER, keys.iter().map(String::as_str));
+            let unique = ctx.resolve(Namespace::USER, keys.iter().copied());
             let raw = ctx.resolve_raw(Namespace::USER, &keys);
             let via_unique: Vec<Option<&str>> = keys.iter().map(|k| unique.get(k)).collect();
             let via_raw: Vec<Option<&str>> = raw.iter().map(Option::as_deref).collect();

@@ -32,8 +32,8 @@ impl Migrator for BenchResolve {
     fn migrate(ctx: &Ctx, _table: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
         let ids = rows
             .iter()
-            .map(|row| row.str("USER_KEY").map(str::to_owned))
-            .collect::<Result<Vec<String>, _>>()?;
+            .map(|row| row.str("USER_KEY"))
+            .collect::<Result<Vec<&str>, _>>()?;
         let rounds = match rows.get(0) {
             Some(first) if first.value("ROUNDS").is_some() => first.opt_i64("ROUNDS")?.unwrap_or(1),
             _ => 1,

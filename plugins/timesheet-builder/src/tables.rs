@@ -27,7 +27,7 @@ pub(crate) fn run(
 }
 
 /// Resolves the user keys in one string column of the batch, in one host call.
-fn resolve_users(ctx: &Ctx, rows: &Rows, column: &str) -> Resolved {
+fn resolve_users<'r>(ctx: &Ctx, rows: &'r Rows, column: &str) -> Resolved<'r> {
     ctx.resolve(
         Namespace::USER,
         rows.iter()
@@ -44,7 +44,7 @@ fn id_strings(rows: &Rows, column: &str) -> Vec<Option<String>> {
 }
 
 /// Resolves server id strings in one host call.
-fn resolve_ids(ctx: &Ctx, namespace: Namespace, ids: &[Option<String>]) -> Resolved {
+fn resolve_ids<'i>(ctx: &Ctx, namespace: Namespace, ids: &'i [Option<String>]) -> Resolved<'i> {
     ctx.resolve(namespace, ids.iter().flatten().map(String::as_str))
 }
 

@@ -844,7 +844,7 @@ fn migration_is_deterministic() {
 struct Nothing;
 
 impl Host for Nothing {
-    fn resolve(&self, _: &str, ids: &[String]) -> Vec<Option<String>> {
+    fn resolve(&self, _: &str, ids: &[&str]) -> Vec<Option<String>> {
         vec![None; ids.len()]
     }
     fn get(&self, _: &str, _: i64) -> Option<(Vec<String>, Vec<Value>)> {

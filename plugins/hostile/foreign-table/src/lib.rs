@@ -88,7 +88,7 @@ mod tests {
     struct Everything;
 
     impl airlock_sdk::Host for Everything {
-        fn resolve(&self, _: &str, ids: &[String]) -> Vec<Option<String>> {
+        fn resolve(&self, _: &str, ids: &[&str]) -> Vec<Option<String>> {
             vec![None; ids.len()]
         }
         fn get(&self, _: &str, id: i64) -> Option<(Vec<String>, Vec<Value>)> {
