@@ -62,8 +62,9 @@ impl Rows {
     /// number of columns), as the host sends them.
     pub fn from_flat(columns: Vec<String>, values: Vec<Value>) -> Rows {
         let width = columns.len();
+        // (`n.is_multiple_of(0)` holds only for 0: no columns, no values.)
         assert!(
-            width > 0 && values.len() % width == 0 || width == 0 && values.is_empty(),
+            values.len().is_multiple_of(width),
             "row-major values must fill whole rows"
         );
         let rows = values.len().checked_div(width).unwrap_or(0);
