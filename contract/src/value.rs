@@ -1,12 +1,26 @@
 /// One typed cell of an Active Objects row.
+///
+/// With the `wasmtime` feature it is also the host's lowering of the WIT `value` variant
+/// (same cases, same order), so rows cross into a plugin without an intermediate copy.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "wasmtime",
+    derive(wasmtime::component::ComponentType, wasmtime::component::Lower),
+    component(variant)
+)]
 pub enum Value {
+    #[cfg_attr(feature = "wasmtime", component(name = "null"))]
     Null,
+    #[cfg_attr(feature = "wasmtime", component(name = "string"))]
     String(String),
+    #[cfg_attr(feature = "wasmtime", component(name = "integer"))]
     Integer(i64),
+    #[cfg_attr(feature = "wasmtime", component(name = "double"))]
     Double(f64),
+    #[cfg_attr(feature = "wasmtime", component(name = "boolean"))]
     Boolean(bool),
     /// Milliseconds since the Unix epoch, UTC.
+    #[cfg_attr(feature = "wasmtime", component(name = "timestamp"))]
     Timestamp(i64),
 }
 

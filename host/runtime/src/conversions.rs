@@ -17,10 +17,19 @@ pub(crate) fn value_to_wit(v: &Value) -> wit::Value {
     }
 }
 
-pub(crate) fn row_set(columns: &[String], rows: &[Vec<Value>]) -> wit::RowSet {
-    wit::RowSet {
-        columns: columns.to_vec(),
-        values: rows.iter().flatten().map(value_to_wit).collect(),
+/// A batch as the plugin's `row-set` record, lowered straight from the host's values: no
+/// string is copied before it reaches the plugin's memory.
+#[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
+#[component(record)]
+pub(crate) struct RowSetRef<'a> {
+    columns: &'a [String],
+    values: Vec<&'a Value>,
+}
+
+pub(crate) fn row_set<'a>(columns: &'a [String], rows: &'a [Vec<Value>]) -> RowSetRef<'a> {
+    RowSetRef {
+        columns,
+        values: rows.iter().flatten().collect(),
     }
 }
 

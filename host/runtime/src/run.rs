@@ -4,6 +4,7 @@
 use crate::bindings;
 use crate::cache::ArtifactCache;
 use crate::conversions;
+use crate::conversions::RowSetRef;
 use crate::data::{AppData, Mappings};
 use crate::error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
 use crate::grant::{Access, Grant};
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Instance, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// How the runtime is set up.
@@ -189,6 +190,10 @@ impl Runtime {
                 reason: format!("{e:#}"),
             })?;
 
+        let exports = Exports::find(&component).ok_or_else(|| LoadError::Link {
+            plugin: name.to_owned(),
+            reason: "it does not export airlock:plugin/migrator@1.0.0".into(),
+        })?;
         let manifest = describe(&self.engine, &pre, self.config.limits).map_err(|cause| {
             LoadError::Describe {
                 plugin: name.to_owned(),
@@ -226,6 +231,7 @@ impl Runtime {
                 limits,
                 engine: self.engine.clone(),
                 pre,
+                exports,
             }),
         })
     }
@@ -378,6 +384,23 @@ struct PluginInner {
     limits: Limits,
     engine: Engine,
     pre: bindings::PluginPre<BatchState>,
+    exports: Exports,
+}
+
+/// Where the batch functions sit in the component, found once at load.
+struct Exports {
+    analyze: ComponentExportIndex,
+    migrate: ComponentExportIndex,
+}
+
+impl Exports {
+    fn find(component: &Component) -> Option<Exports> {
+        let interface = component.get_export_index(None, "airlock:plugin/migrator@1.0.0")?;
+        Some(Exports {
+            analyze: component.get_export_index(Some(&interface), "analyze-batch")?,
+            migrate: component.get_export_index(Some(&interface), "migrate-batch")?,
+        })
+    }
 }
 
 /// Facts about a plugin's artifact.
@@ -489,49 +512,64 @@ impl Session {
 
     /// Runs `analyze-batch` in a fresh instance.
     pub fn analyze(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppFinding>>, Box<BatchError>> {
-        self.call("analyze-batch", batch, |instance, store, table, rows| {
-            let findings = instance
-                .airlock_plugin_migrator()
-                .call_analyze_batch(store, table, rows)?;
-            Ok(Ok(findings
-                .into_iter()
-                .map(|f| conversions::finding(table, f))
-                .collect()))
-        })
+        self.call(
+            "analyze-batch",
+            batch,
+            |instance, exports, store, table, rows| {
+                let (findings,) = instance
+                    .get_typed_func::<(&str, &RowSetRef<'_>), (Vec<bindings::wit::Finding>,)>(
+                        &mut *store,
+                        &exports.analyze,
+                    )?
+                    .call(&mut *store, (table, rows))?;
+                Ok(Ok(findings
+                    .into_iter()
+                    .map(|f| conversions::finding(table, f))
+                    .collect()))
+            },
+        )
     }
 
     /// Runs `migrate-batch` in a fresh instance and checks the outputs against the quota
     /// and Jira Cloud's limits.
     pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, Box<BatchError>> {
         let limit = self.plugin.inner.limits.output_bytes;
-        let ran = self.call("migrate-batch", batch, |instance, store, table, rows| {
-            let result = instance
-                .airlock_plugin_migrator()
-                .call_migrate_batch(store, table, rows)?;
-            Ok(match result {
-                Ok(outputs) => {
-                    let outputs: Vec<AppOutput> =
-                        outputs.into_iter().map(conversions::output).collect();
-                    let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
-                    if produced > limit {
-                        Err(Cause::OutputQuota { limit, produced })
-                    } else if let Some((index, reason)) = outputs
-                        .iter()
-                        .enumerate()
-                        .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
-                    {
-                        Err(Cause::InvalidOutput { index, reason })
-                    } else {
-                        Ok(outputs)
+        let ran = self.call(
+            "migrate-batch",
+            batch,
+            |instance, exports, store, table, rows| {
+                type Outputs = Result<Vec<bindings::wit::Output>, bindings::wit::PluginError>;
+                let (result,) = instance
+                    .get_typed_func::<(&str, &RowSetRef<'_>), (Outputs,)>(
+                        &mut *store,
+                        &exports.migrate,
+                    )?
+                    .call(&mut *store, (table, rows))?;
+                Ok(match result {
+                    Ok(outputs) => {
+                        let outputs: Vec<AppOutput> =
+                            outputs.into_iter().map(conversions::output).collect();
+                        let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
+                        if produced > limit {
+                            Err(Cause::OutputQuota { limit, produced })
+                        } else if let Some((index, reason)) = outputs
+                            .iter()
+                            .enumerate()
+                            .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
+                        {
+                            Err(Cause::InvalidOutput { index, reason })
+                        } else {
+                            Ok(outputs)
+                        }
                     }
-                }
-                Err(e) => Err(Cause::Plugin {
-                    code: e.code,
-                    message: e.message,
-                    row_id: e.row_id,
-                }),
-            })
-        })?;
+                    Err(e) => Err(Cause::Plugin {
+                        code: e.code,
+                        message: e.message,
+                        row_id: e.row_id,
+                    }),
+                })
+            },
+        )?;
         Ok(ran)
     }
 
@@ -540,10 +578,11 @@ impl Session {
         call: &'static str,
         batch: Batch<'_>,
         run: impl FnOnce(
-            &bindings::Plugin,
+            &Instance,
+            &Exports,
             &mut Store<BatchState>,
             &str,
-            &bindings::wit::RowSet,
+            &RowSetRef<'_>,
         ) -> wasmtime::Result<Result<T, Cause>>,
     ) -> Result<Ran<T>, Box<BatchError>> {
         let inner = &self.plugin.inner;
@@ -595,10 +634,11 @@ impl Session {
                 Usage::default(),
             )
         })?;
-        let instance = inner.pre.instantiate(&mut store);
+        let instance = inner.pre.instance_pre().instantiate(&mut store);
         let instantiate = started.elapsed();
         let rows = conversions::row_set(batch.columns, batch.rows);
-        let result = instance.and_then(|instance| run(&instance, &mut store, batch.table, &rows));
+        let result = instance
+            .and_then(|instance| run(&instance, &inner.exports, &mut store, batch.table, &rows));
         let elapsed = started.elapsed();
 
         let data = store.data();
