@@ -70,8 +70,8 @@ pub fn run(
     let grant = Grant::from_manifest(manifest);
     println!(
         "                 operator consents to {} and grants {}",
-        join(grant.scopes.iter()),
-        join(grant.namespaces.iter()),
+        render::list(&grant.scopes),
+        render::list(&grant.namespaces),
     );
 
     // 3. The core migration's seam: server id → cloud id mappings.
@@ -103,7 +103,7 @@ pub fn run(
         tables.rows.values().sum::<u64>(),
         tables.rows.len(),
         manifest.ao_prefix(),
-        tables.foreign_tables.join(", "),
+        render::list(&tables.foreign_tables),
     );
 
     let session = plugin.session(RunContext {
@@ -139,10 +139,6 @@ pub fn run(
         render::duration(started.elapsed())
     );
     Ok(failed == 0)
-}
-
-fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
-    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn print_findings(outcomes: &[BatchOutcome]) {

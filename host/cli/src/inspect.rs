@@ -34,10 +34,10 @@ pub fn print(plugin: &Plugin, path: &Path) {
         render::duration(info.compile_time),
         if info.from_cache { " (from cache)" } else { "" }
     );
-    println!("  tables       {}", m.tables.join(", "));
-    println!("  namespaces   {}", join(&m.namespaces));
-    println!("  data scopes  {}", join(&m.scopes));
-    println!("  outputs      {}", m.outputs.join(", "));
+    println!("  tables       {}", render::list(&m.tables));
+    println!("  namespaces   {}", render::list(&m.namespaces));
+    println!("  data scopes  {}", render::list(&m.scopes));
+    println!("  outputs      {}", render::list(&m.outputs));
     println!(
         "  limits       fuel {} / batch, memory {}, deadline {}, output {}, logs {}, {} rows / batch",
         render::count(limits.fuel),
@@ -51,15 +51,4 @@ pub fn print(plugin: &Plugin, path: &Path) {
     for import in &info.imports {
         println!("    {import}");
     }
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    if items.is_empty() {
-        return "none".into();
-    }
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

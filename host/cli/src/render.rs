@@ -35,6 +35,16 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Items separated by commas, or `none`.
+pub fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// Shortens text for one terminal line.
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -60,5 +70,7 @@ mod tests {
         assert_eq!(duration(Duration::from_micros(42)), "42 µs");
         assert_eq!(duration(Duration::from_millis(1500)), "1.50 s");
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(list(["a", "b"]), "a, b");
+        assert_eq!(list(Vec::<String>::new()), "none");
     }
 }

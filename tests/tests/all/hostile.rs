@@ -145,23 +145,4 @@ fn forbidden_import_is_refused_at_load() {
     timesheet_still_works(runtime());
 }
 
-#[test]
-fn static_state_cannot_carry_data_between_batches() {
-    // A plugin that remembers every name it saw in a static: each batch runs in a fresh
-    // instance, so it only ever reports its own batch's names.
-    let plugin = load(artifacts::HOSTILE_STATIC_STATE);
-    let table = plugin.manifest().tables[0].clone();
-    let session = session(
-        &plugin,
-        "tenant-a",
-        MemoryMappings::new(),
-        MemoryAppData::new(),
-    );
-    let (columns, rows) = named_rows(&["first"]);
-    let first = session.migrate(batch(&table, &columns, &rows)).unwrap();
-    let (columns, rows) = named_rows(&["second"]);
-    let second = session.migrate(batch(&table, &columns, &rows)).unwrap();
-    let text = |outputs: &[airlock_model::AppOutput]| format!("{outputs:?}");
-    assert!(text(&first.value).contains("first"));
-    assert!(!text(&second.value).contains("first"), "{:?}", second.value);
-}
+// The static-state plugin is covered in `isolation.rs`, across batches and tenants.
