@@ -37,6 +37,21 @@ impl Entity {
 pub struct EntityReader<R: BufRead> {
     xml: XmlStream<R>,
     done: bool,
+    /// The row the last error happened in, if it was inside one.
+    broken: Option<BrokenRow>,
+    /// Reading goes on after an error (see [`EntityReader::resume_after_error`]).
+    resumed: bool,
+}
+
+/// The row a well-formedness error happened in: enough to name it in a report, and to
+/// know its id exists (so rows referencing it are not reported a second time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenRow {
+    pub entity: String,
+    /// The `id` attribute, when it could still be read.
+    pub id: Option<String>,
+    /// The line the row starts on.
+    pub line: u64,
 }
 
 const HINT_DAMAGED: &str = "The file is damaged or was not written by Jira; make a fresh backup.";
@@ -63,6 +78,8 @@ impl<R: BufRead> EntityReader<R> {
         let mut reader = EntityReader {
             xml: XmlStream::new(input, file),
             done: false,
+            broken: None,
+            resumed: false,
         };
         let top = || "at the start of the file".to_string();
         match reader.xml.next_tag(&top)? {
@@ -118,6 +135,10 @@ impl<R: BufRead> EntityReader<R> {
             }
             self.xml.buf.clear();
             let step = match self.xml.reader.read_event_into(&mut self.xml.buf) {
+                // After a restart the parser never saw the root open.
+                Err(quick_xml::Error::IllFormed(
+                    quick_xml::errors::IllFormedError::UnmatchedEndTag(name),
+                )) if self.resumed && name == "entity-engine-xml" => Ok(Step::EndRoot),
                 Err(e) => Err(e),
                 Ok(Event::Start(e)) => {
                     let name = String::from_utf8_lossy(e.local_name().into_inner());
@@ -165,8 +186,49 @@ impl<R: BufRead> EntityReader<R> {
         }
     }
 
+    /// After an error that says the XML is not well formed ([`BackupError::Xml`] or
+    /// [`BackupError::Invalid`]), goes on at the next line that starts an element, so one
+    /// pass can report every broken row. False if nothing follows. I/O errors are not
+    /// recoverable: the stream itself is damaged.
+    pub fn resume_after_error(&mut self) -> Result<bool, BackupError> {
+        let line = self.xml.line();
+        let resumed =
+            self.xml
+                .restart_at_next_element_line()
+                .map_err(|source| BackupError::Read {
+                    file: self.xml.file.to_string(),
+                    line,
+                    source,
+                })?;
+        self.done = !resumed;
+        self.resumed = true;
+        self.broken = None;
+        Ok(resumed)
+    }
+
+    /// The row the last error happened in, when it happened inside one.
+    pub fn broken_row(&self) -> Option<&BrokenRow> {
+        self.broken.as_ref()
+    }
+
     fn read_entity(&mut self, tag: StartTag) -> Result<Entity, BackupError> {
         let line = self.xml.line();
+        let id = match &tag.attrs {
+            Ok(attrs) => attrs
+                .iter()
+                .find(|(k, _)| k == "id")
+                .map(|(_, v)| v.clone()),
+            Err(_) => tag.raw_id.clone(),
+        };
+        let entity = tag.name.clone();
+        let result = self.read_entity_fields(tag, line);
+        if result.is_err() {
+            self.broken = Some(BrokenRow { entity, id, line });
+        }
+        result
+    }
+
+    fn read_entity_fields(&mut self, tag: StartTag, line: u64) -> Result<Entity, BackupError> {
         let name = tag.name;
         let context = || format!("in <{name}> starting at line {line}");
         let mut fields = match tag.attrs {

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub use ao::{AoBatch, AoBatches, AoColumn, AoForeignKey, AoReader, AoTable, sql_type};
 pub use dates::{format_ao_timestamp, format_entity_date, parse_ao_timestamp, parse_entity_date};
-pub use entities::{Entity, EntityReader};
+pub use entities::{BrokenRow, Entity, EntityReader};
 pub use error::BackupError;
 pub use write::{AoWriter, EntitiesWriter};
 

@@ -459,6 +459,18 @@ impl<W: Write> EntitiesWriter<W> {
         result
     }
 
+    /// Writes `text` exactly as given: no check, no escaping. Only for planting malformed
+    /// XML in test fixtures; end it with a newline to keep one row per line.
+    pub fn write_raw(&mut self, text: &str) -> Result<(), BackupError> {
+        self.put(text)
+    }
+
+    /// The underlying writer, which has received every row written so far (e.g. to count
+    /// the lines written).
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// Ends the document and hands back the writer (flushed).
     pub fn finish(mut self) -> Result<W, BackupError> {
         self.put("</entity-engine-xml>\n")?;

@@ -12,13 +12,18 @@ use crate::BackupError;
 /// Counts the newlines in the bytes the XML parser has consumed, so errors can name a line
 /// without keeping any of the text.
 pub(crate) struct LineCounter<R> {
-    inner: R,
+    /// `None` only while a reader is being rebuilt after an error (see
+    /// [`XmlStream::restart_at_next_element_line`]).
+    inner: Option<R>,
     newlines: u64,
 }
 
 impl<R: BufRead> LineCounter<R> {
     pub(crate) fn new(inner: R) -> Self {
-        Self { inner, newlines: 0 }
+        Self {
+            inner: Some(inner),
+            newlines: 0,
+        }
     }
 
     /// The 1-based line the next unread byte is on.
@@ -33,7 +38,10 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 
 impl<R: BufRead> Read for LineCounter<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
+        let Some(inner) = &mut self.inner else {
+            return Ok(0);
+        };
+        let n = inner.read(out)?;
         self.newlines += count_newlines(&out[..n]);
         Ok(n)
     }
@@ -41,16 +49,22 @@ impl<R: BufRead> Read for LineCounter<R> {
 
 impl<R: BufRead> BufRead for LineCounter<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        match &mut self.inner {
+            Some(inner) => inner.fill_buf(),
+            None => Ok(&[]),
+        }
     }
 
     fn consume(&mut self, amt: usize) {
+        let Some(inner) = &mut self.inner else {
+            return;
+        };
         // `consume` follows a `fill_buf` that returned at least `amt` bytes, so asking again
         // returns the same buffered bytes without any I/O.
-        if let Ok(buf) = self.inner.fill_buf() {
+        if let Ok(buf) = inner.fill_buf() {
             self.newlines += count_newlines(&buf[..amt.min(buf.len())]);
         }
-        self.inner.consume(amt);
+        inner.consume(amt);
     }
 }
 
@@ -61,19 +75,58 @@ pub(crate) struct XmlStream<R: BufRead> {
     pub(crate) file: Arc<str>,
 }
 
+fn configured<R: BufRead>(counter: LineCounter<R>) -> quick_xml::Reader<LineCounter<R>> {
+    let mut reader = quick_xml::Reader::from_reader(counter);
+    let config = reader.config_mut();
+    // Whitespace inside values is data: keep it, and skip the indentation ourselves.
+    config.trim_text(false);
+    config.expand_empty_elements = false;
+    config.check_end_names = true;
+    reader
+}
+
 impl<R: BufRead> XmlStream<R> {
     pub(crate) fn new(inner: R, file: &str) -> Self {
-        let mut reader = quick_xml::Reader::from_reader(LineCounter::new(inner));
-        let config = reader.config_mut();
-        // Whitespace inside values is data: keep it, and skip the indentation ourselves.
-        config.trim_text(false);
-        config.expand_empty_elements = false;
-        config.check_end_names = true;
         Self {
-            reader,
+            reader: configured(LineCounter::new(inner)),
             buf: Vec::with_capacity(4096),
             file: Arc::from(file),
         }
+    }
+
+    /// After a well-formedness error, skips the rest of the current line and every line
+    /// up to the next one that starts (after indentation) with `<` and a letter or `</`,
+    /// and restarts the parser there. Jira writes one element per line, so this resumes at
+    /// the element after the broken one. End names are no longer checked against elements
+    /// opened before the restart (the parser does not know them). False at end of file.
+    pub(crate) fn restart_at_next_element_line(&mut self) -> io::Result<bool> {
+        let counter = self.reader.get_mut();
+        let mut at_line_start = false;
+        loop {
+            if !at_line_start {
+                counter.skip_until(b'\n')?;
+                at_line_start = true;
+            }
+            let buf = counter.fill_buf()?;
+            let Some(&first) = buf.first() else {
+                return Ok(false);
+            };
+            if first == b' ' || first == b'\t' || first == b'\r' {
+                counter.consume(1);
+                continue;
+            }
+            let next = buf.get(1).copied();
+            if first == b'<' && next.is_none_or(|b| b.is_ascii_alphabetic() || b == b'/') {
+                break;
+            }
+            at_line_start = false;
+        }
+        let newlines = counter.newlines;
+        let inner = counter.inner.take();
+        let mut reader = configured(LineCounter { inner, newlines });
+        reader.config_mut().check_end_names = false;
+        self.reader = reader;
+        Ok(true)
     }
 
     pub(crate) fn line(&self) -> u64 {
@@ -304,15 +357,29 @@ pub(crate) struct StartTag {
     /// A start tag whose content and end are still to come (not `<x/>`).
     pub(crate) open: bool,
     pub(crate) attrs: Result<Vec<(String, String)>, quick_xml::Error>,
+    /// When the attributes are malformed: the `id` attribute as written, if it can be
+    /// found, so the broken row can still be named.
+    pub(crate) raw_id: Option<String>,
 }
 
 impl StartTag {
     pub(crate) fn from_event(e: &BytesStart<'_>, open: bool, decoder: Decoder) -> Self {
+        let attrs = attributes(e, decoder);
+        let raw_id = match attrs {
+            Ok(_) => None,
+            Err(_) => e
+                .attributes()
+                .with_checks(false)
+                .filter_map(Result::ok)
+                .find(|a| a.key.local_name().as_ref() == b"id")
+                .map(|a| String::from_utf8_lossy(&a.value).into_owned()),
+        };
         Self {
             open,
             name: local_name(e.local_name().as_ref()),
             qname: e.name().as_ref().to_vec(),
-            attrs: attributes(e, decoder),
+            attrs,
+            raw_id,
         }
     }
 

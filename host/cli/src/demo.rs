@@ -1,12 +1,12 @@
-//! `airlock demo`: generate a small Data Center backup with Timesheet Builder data, then
-//! run the app data stage through the sandbox: analysis, then migration, then a summary.
-//! The core load (users, projects, issues… into a target) comes with the next milestone;
-//! here its seam is the id mappings it will record, minted for the generated source.
+//! `airlock demo`: generate a Data Center backup with Timesheet Builder data, migrate its
+//! core data into the embedded local site (check, analyze, load, verify), then run the
+//! app data through the sandbox with the mappings the load recorded: analysis, migration,
+//! outputs into the local site's app storage, and a summary.
 
 use crate::app_stage::{self, BatchOutcome};
-use crate::render;
+use crate::{migrate, render};
 use airlock_backup::Backup;
-use airlock_model::{Namespace, Severity, TenantId};
+use airlock_model::{Severity, TenantId};
 use airlock_runtime::{Grant, MemoryMappings, RunContext, Runtime};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -74,19 +74,39 @@ pub fn run(
         render::list(&grant.namespaces),
     );
 
-    // 3. The core migration's seam: server id → cloud id mappings.
+    // 3. The core migration: check, analyze, load into the local site, verify. Its
+    //    mappings (server id → cloud id) are what the plugin resolves through.
+    let work = dir.join("work");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)
+            .with_context(|| format!("cannot clear {}", work.display()))?;
+    }
+    let options = migrate::Options {
+        backup: backup_path.clone(),
+        work: work.clone(),
+        target: None,
+        overrides: None,
+        plugins: Vec::new(),
+        bundled_plugin: false,
+    };
+    println!(
+        "[3/5] core       check, analyze and load into the local site {}",
+        work.join("site.db").display()
+    );
+    let Some(mut core) = migrate::core_migration(&options, &[manifest.ao_prefix()])? else {
+        return Ok(false);
+    };
     let mut mappings = MemoryMappings::new();
-    let minted = airlock_fixtures::cloud_mappings(&generated, spec.seed);
     let mut per_namespace = BTreeMap::new();
-    for (namespace, ids) in &minted {
-        let ns = Namespace::parse(namespace)?;
-        per_namespace.insert(namespace.as_str(), ids.len());
-        for (server, cloud) in ids {
-            mappings.insert(ns, server.clone(), cloud.clone());
+    for ns in &grant.namespaces {
+        let all = core.state.all(*ns)?;
+        per_namespace.insert(ns.as_str(), all.len());
+        for (server, cloud) in all {
+            mappings.insert(*ns, server, cloud);
         }
     }
     println!(
-        "[3/5] core       id mappings recorded: {}",
+        "                 mappings the plugin may resolve: {}",
         per_namespace
             .iter()
             .map(|(ns, n)| format!("{n} {ns}"))
@@ -128,6 +148,15 @@ pub fn run(
 
     app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
     print_summary(&outcomes);
+    for outcome in &outcomes {
+        if let Some(Ok(ran)) = &outcome.migrate {
+            core.target.put_app_outputs(&manifest.app_key, &ran.value)?;
+        }
+    }
+    println!(
+        "      {} outputs in the local site's app storage",
+        core.target.app_output_count(&manifest.app_key)?
+    );
     let failed = outcomes.iter().filter(|o| o.failed()).count();
     println!(
         "\n{} in {}.",
@@ -138,7 +167,7 @@ pub fn run(
         },
         render::duration(started.elapsed())
     );
-    Ok(failed == 0)
+    Ok(failed == 0 && core.verified)
 }
 
 fn print_findings(outcomes: &[BatchOutcome]) {

@@ -3,6 +3,7 @@
 mod app_stage;
 mod demo;
 mod inspect;
+mod migrate;
 mod plugin_run;
 mod render;
 
@@ -28,6 +29,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Phase 1: stage the backup and check the source's integrity (fatal findings block a migration).
+    Check(MigrationArgs),
+    /// Phases 1 and 2: the integrity check, then what will change on the target.
+    Analyze(MigrationArgs),
+    /// Every phase: check, analyze, load the core data, each plugin's app data, verify. Resumes after a crash.
+    Migrate(MigrationArgs),
+    /// Write a generated Jira Data Center backup (for tests, demos and benchmarks).
+    GenBackup {
+        /// The zip to write.
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        issues: usize,
+        /// Plant a dangling reference, a duplicate project key and a user without an email.
+        #[arg(long)]
+        faults: bool,
+        /// Make entities.xml malformed at a known line.
+        #[arg(long)]
+        malformed: bool,
+    },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -45,9 +65,41 @@ enum Command {
         #[arg(long)]
         broken: bool,
         /// Issues in the generated backup.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 10_000)]
         issues: usize,
     },
+}
+
+/// Where a migration reads from and writes to.
+#[derive(clap::Args)]
+struct MigrationArgs {
+    /// The Jira Data Center XML backup (zip).
+    backup: PathBuf,
+    /// The target: `local:PATH` for the embedded local site (default: site.db in the work directory).
+    #[arg(long)]
+    target: Option<String>,
+    /// The work directory: staging, the migration's state (for resuming) and reports.
+    #[arg(long, default_value = "airlock-work")]
+    work: PathBuf,
+    /// The operator's answers to the target analysis (JSON: projects, fields, users).
+    #[arg(long)]
+    overrides: Option<PathBuf>,
+    /// An app's migrator (WebAssembly component) to enable; repeat for several.
+    #[arg(long = "plugin")]
+    plugins: Vec<PathBuf>,
+}
+
+impl MigrationArgs {
+    fn options(self) -> migrate::Options {
+        migrate::Options {
+            backup: self.backup,
+            work: self.work,
+            target: self.target,
+            overrides: self.overrides,
+            plugins: self.plugins,
+            bundled_plugin: false,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -110,6 +162,50 @@ fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime> {
 /// Returns whether the command succeeded (false: it ran, and found failures).
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
+        Command::Check(args) => migrate::check_command(&runtime(cli.cache_dir)?, &args.options()),
+        Command::Analyze(args) => {
+            migrate::analyze_command(&runtime(cli.cache_dir)?, &args.options())
+        }
+        Command::Migrate(args) => {
+            migrate::migrate_command(&runtime(cli.cache_dir)?, &args.options())
+        }
+        Command::GenBackup {
+            out,
+            issues,
+            faults,
+            malformed,
+        } => {
+            let spec = airlock_fixtures::Spec {
+                issues,
+                users: (issues / 20).clamp(50, 5_000),
+                projects: (issues / 2_000).clamp(3, 50),
+                teams: (issues / 250).clamp(8, 400),
+                core_faults: faults,
+                malformed_xml: malformed,
+                ..airlock_fixtures::Spec::default()
+            };
+            let generated = airlock_fixtures::write_backup(&out, &spec)?;
+            let rows: u64 = generated.entity_counts.values().sum();
+            println!(
+                "wrote {}: {rows} entities.xml rows ({} issues), {} app rows",
+                out.display(),
+                issues,
+                generated.ao_rows.values().sum::<u64>()
+            );
+            for fault in &generated.planted_core {
+                println!(
+                    "  planted {} in {} {}{}",
+                    fault.check,
+                    fault.entity,
+                    fault.id,
+                    fault
+                        .line
+                        .map(|l| format!(" at line {l}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(true)
+        }
         Command::Plugin(PluginCommand::Inspect { wasm, json }) => {
             inspect::run(&runtime(cli.cache_dir)?, &wasm, json)?;
             Ok(true)

@@ -4,6 +4,7 @@
 //! databases or HTTP. It names things and states their rules.
 
 mod app;
+pub mod jira;
 mod output;
 mod tenant;
 mod value;

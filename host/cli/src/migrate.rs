@@ -1,0 +1,423 @@
+//! `airlock check`, `analyze` and `migrate`: the core migration from a backup to a target,
+//! with each enabled plugin's app data. Every command works in a work directory (staging,
+//! the migration's state, reports) and can be rerun: a migrate resumes where it stopped.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use airlock_backup::Backup;
+use airlock_engine::analysis::{Action, Overrides, Plan, analyze};
+use airlock_engine::load::{LoadProgress, LoadSummary, load};
+use airlock_engine::state::State;
+use airlock_engine::{IntegrityReport, Progress, check};
+use airlock_model::jira::Kind;
+use airlock_model::{AoPrefix, Namespace, Severity, TenantId};
+use airlock_runtime::{Grant, MemoryMappings, Plugin, RunContext, Runtime};
+use airlock_staging::PlainDir;
+use airlock_target::{LocalSite, Target};
+use anyhow::{Context, Result, bail};
+
+use crate::{app_stage, render};
+
+/// Where a command works and writes.
+pub struct Options {
+    pub backup: PathBuf,
+    pub work: PathBuf,
+    /// `local:PATH` (the embedded local site).
+    pub target: Option<String>,
+    pub overrides: Option<PathBuf>,
+    pub plugins: Vec<PathBuf>,
+    /// The bundled Timesheet Builder plugin, when no path is given.
+    pub bundled_plugin: bool,
+}
+
+fn open_target(options: &Options) -> Result<Box<dyn Target>> {
+    let spec = options
+        .target
+        .clone()
+        .unwrap_or_else(|| format!("local:{}", options.work.join("site.db").display()));
+    match spec.split_once(':') {
+        Some(("local", path)) => Ok(Box::new(LocalSite::open(Path::new(path))?)),
+        _ => bail!(
+            "unknown target {spec:?}: use local:PATH for the embedded local site (Jira Cloud REST targets come next)"
+        ),
+    }
+}
+
+fn load_plugins(runtime: &Runtime, options: &Options) -> Result<Vec<Plugin>> {
+    let mut plugins = Vec::new();
+    for path in &options.plugins {
+        plugins.push(runtime.load_file(path)?);
+    }
+    if options.bundled_plugin && options.plugins.is_empty() {
+        plugins.push(runtime.load(
+            "timesheet_builder",
+            airlock_plugin_artifacts::timesheet_builder(),
+        )?);
+    }
+    Ok(plugins)
+}
+
+/// One status line on a terminal, redrawn at most ten times a second; nothing when
+/// stderr is not a terminal (logs and CI stay clean).
+fn progress_line(text: &str) {
+    use std::io::IsTerminal;
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut err = std::io::stderr();
+    if !err.is_terminal() {
+        return;
+    }
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if !text.is_empty() && last.is_some_and(|t| t.elapsed().as_millis() < 100) {
+        return;
+    }
+    *last = Some(Instant::now());
+    let _ = write!(err, "\r\x1b[2K{text}");
+    let _ = err.flush();
+}
+
+/// Phase 1. Prints the report; writes integrity.json into the work directory's reports.
+fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<(PlainDir, IntegrityReport)> {
+    if !options.backup.exists() {
+        bail!("the backup {} does not exist", options.backup.display());
+    }
+    // Nothing is written before the backup opens as a zip holding both files.
+    Backup::open(&options.backup)?;
+    std::fs::create_dir_all(&options.work)
+        .with_context(|| format!("cannot create {}", options.work.display()))?;
+    let staging = PlainDir::new(options.work.join("staging"))?;
+    let started = Instant::now();
+    let checked = check(&options.backup, &staging, prefixes, |p| match p {
+        Progress::Extracting { rows } => {
+            progress_line(&format!("  extracting entities.xml: {rows} rows"))
+        }
+        Progress::Checking => progress_line("  checking references and app foreign keys"),
+    });
+    progress_line("");
+    let checked = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            // An unreadable backup leaves nothing staged behind.
+            let _ = std::fs::remove_dir_all(options.work.join("staging"));
+            return Err(e.into());
+        }
+    };
+    let report = checked.report;
+    write_report(options, "integrity.json", &report)?;
+    print_integrity(&report, started.elapsed());
+    Ok((staging, report))
+}
+
+fn write_report<T: serde::Serialize>(options: &Options, name: &str, value: &T) -> Result<PathBuf> {
+    let dir = options.work.join("reports");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value)?)?;
+    Ok(path)
+}
+
+fn print_integrity(report: &IntegrityReport, elapsed: std::time::Duration) {
+    let rows: u64 = report.counts.values().sum();
+    println!(
+        "integrity check: {rows} rows in {} kinds read in {}; {} fatal, {} warnings, {} info",
+        report.counts.len(),
+        render::duration(elapsed),
+        report.fatal(),
+        report.findings.count(Severity::Warning),
+        report.findings.count(Severity::Info),
+    );
+    for summary in report.findings.summaries() {
+        println!(
+            "  {:<8} {:<24} {:>8}",
+            summary.severity, summary.check, summary.count
+        );
+        for example in summary.examples.iter().take(3) {
+            let at = match example.line {
+                Some(line) => format!("{} line {line}", example.file),
+                None => example.file.clone(),
+            };
+            let what = if example.id.is_empty() {
+                example.entity.clone()
+            } else {
+                format!("{} {}", example.entity, example.id)
+            };
+            println!("           {at}, {what}: {}", example.message);
+        }
+    }
+}
+
+fn read_overrides(options: &Options) -> Result<Overrides> {
+    match &options.overrides {
+        None => Ok(Overrides::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the override file {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("the override file {} is not valid", path.display()))
+        }
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    println!("target analysis against {}:", plan.target);
+    let mut by_kind: BTreeMap<Kind, BTreeMap<Action, u64>> = BTreeMap::new();
+    for item in &plan.items {
+        *by_kind
+            .entry(item.kind)
+            .or_default()
+            .entry(item.action)
+            .or_default() += 1;
+    }
+    for (kind, actions) in &by_kind {
+        let parts: Vec<String> = actions
+            .iter()
+            .map(|(a, n)| {
+                format!(
+                    "{n} {}",
+                    serde_json::to_value(a)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        println!("  {:<18} {}", kind.name(), parts.join(", "));
+    }
+    for (kind, n) in &plan.bulk {
+        println!("  {:<18} {n} add", kind.name());
+    }
+    let problems: Vec<_> = plan.problems().collect();
+    if !problems.is_empty() {
+        println!(
+            "  {} problem(s) to resolve before migrating:",
+            problems.len()
+        );
+        for p in problems {
+            println!(
+                "    {} {} ({}): {}",
+                p.kind.name(),
+                p.label,
+                p.detail,
+                p.message
+            );
+        }
+    }
+}
+
+fn prefixes(plugins: &[Plugin]) -> Vec<AoPrefix> {
+    plugins.iter().map(|p| p.manifest().ao_prefix()).collect()
+}
+
+/// `airlock analyze`: phases 1 and 2. True when nothing blocks a migration.
+pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
+    let plugins = load_plugins(runtime, options)?;
+    let (staging, report) = run_check(options, &prefixes(&plugins))?;
+    let mut target = open_target(options)?;
+    let plan = analyze(
+        &staging,
+        &report.counts,
+        &target.snapshot()?,
+        &target.describe(),
+        &read_overrides(options)?,
+    )?;
+    write_report(options, "plan.json", &plan)?;
+    print_plan(&plan);
+    Ok(!report.blocks_migration() && plan.problems().next().is_none())
+}
+
+/// `airlock migrate`: every phase; refuses while the source has fatal findings or the
+/// plan has problems. Resumes after a crash.
+pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
+    let started = Instant::now();
+    let plugins = load_plugins(runtime, options)?;
+    let Some(mut core) = core_migration(options, &prefixes(&plugins))? else {
+        return Ok(false);
+    };
+    let mut app_ok = true;
+    for plugin in &plugins {
+        app_ok &= migrate_app(&options.backup, plugin, &core.state, core.target.as_mut())?;
+    }
+    println!(
+        "migration finished in {}",
+        render::duration(started.elapsed())
+    );
+    Ok(core.verified && app_ok)
+}
+
+/// The core migration's outcome: its state (the mappings) and the target, for the app
+/// data phase.
+pub struct CoreMigration {
+    pub state: State,
+    pub target: Box<dyn Target>,
+    pub verified: bool,
+}
+
+/// Phases 1–3 and verify for the core data. `None` when the check or the analysis
+/// blocks the migration (what to fix is printed).
+pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option<CoreMigration>> {
+    let (staging, report) = run_check(options, prefixes)?;
+    if report.blocks_migration() {
+        println!(
+            "migrate refused: fix the {} fatal finding(s) in the source, make a new backup and run again",
+            report.fatal()
+        );
+        return Ok(None);
+    }
+    let mut target = open_target(options)?;
+    let plan = analyze(
+        &staging,
+        &report.counts,
+        &target.snapshot()?,
+        &target.describe(),
+        &read_overrides(options)?,
+    )?;
+    write_report(options, "plan.json", &plan)?;
+    print_plan(&plan);
+    if plan.problems().next().is_some() {
+        println!(
+            "migrate refused: resolve the problems above in the override file (--overrides) and run again"
+        );
+        return Ok(None);
+    }
+    let mut state = State::open(&options.work.join("state.db"))?;
+    let summary = load(
+        &staging,
+        &mut state,
+        target.as_mut(),
+        &plan.decisions,
+        &report.counts,
+        |p: LoadProgress| {
+            progress_line(&format!(
+                "  loading {:<18} {:>9} / {}",
+                p.kind.name(),
+                p.done,
+                p.total
+            ));
+        },
+    )?;
+    progress_line("");
+    let verified = verify(&report, &summary, &state, target.as_mut())?;
+    write_report(options, "load.json", &summary)?;
+    Ok(Some(CoreMigration {
+        state,
+        target,
+        verified,
+    }))
+}
+
+/// The app data phase for one plugin: its own tables, its granted mappings, outputs to
+/// the target's app storage.
+fn migrate_app(
+    backup: &Path,
+    plugin: &Plugin,
+    state: &State,
+    target: &mut dyn Target,
+) -> Result<bool> {
+    let manifest = plugin.manifest();
+    let grant = Grant::from_manifest(manifest);
+    let mut mappings = MemoryMappings::new();
+    for ns in &grant.namespaces {
+        for (server, cloud) in state.all(*ns)? {
+            mappings.insert(*ns, server, cloud);
+        }
+    }
+    let mut backup = Backup::open(backup)?;
+    let mut reader = backup.active_objects()?;
+    let tables = app_stage::read_app_tables(&mut reader, plugin)?;
+    let session = plugin.session(RunContext {
+        tenant: TenantId::new("local"),
+        grant,
+        mappings: std::sync::Arc::new(mappings),
+        app_data: std::sync::Arc::new(tables.app_data),
+    })?;
+    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
+    let fatal: usize = outcomes.iter().map(|o| o.fatal_findings()).sum();
+    if fatal > 0 {
+        println!(
+            "app {}: {fatal} fatal finding(s) in its data; its data is not migrated (run `airlock plugin run` on a fixture to see them)",
+            manifest.app_key
+        );
+        return Ok(false);
+    }
+    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
+    let mut outputs = 0u64;
+    let mut failed = 0;
+    for outcome in &outcomes {
+        match &outcome.migrate {
+            Some(Ok(ran)) => {
+                target.put_app_outputs(&manifest.app_key, &ran.value)?;
+                outputs += ran.value.len() as u64;
+            }
+            Some(Err(e)) => {
+                failed += 1;
+                println!("  app batch failed: {e}");
+            }
+            None => failed += 1,
+        }
+    }
+    let rows: u64 = tables.rows.values().sum();
+    println!(
+        "app {}: {rows} rows in {} tables → {outputs} outputs in the target's app storage{}",
+        manifest.app_key,
+        tables.rows.len(),
+        if failed > 0 {
+            format!(", {failed} batch(es) failed")
+        } else {
+            String::new()
+        }
+    );
+    let stored = target.app_output_count(&manifest.app_key)?;
+    Ok(failed == 0 && stored >= outputs)
+}
+
+/// Counts per kind: the source, against what the target holds (written by Airlock, plus
+/// mapped to what it had already), and what failed.
+fn verify(
+    report: &IntegrityReport,
+    summary: &LoadSummary,
+    state: &State,
+    target: &mut dyn Target,
+) -> Result<bool> {
+    let counts = target.counts()?;
+    println!(
+        "verify: {:<18} {:>9} {:>9} {:>9} {:>7}",
+        "kind", "source", "target", "mapped", "failed"
+    );
+    let mut ok = true;
+    for kind in Kind::ALL {
+        let source = report.counts.get(&kind).copied().unwrap_or(0);
+        let written = counts.get(&kind).copied().unwrap_or(0);
+        let mapped = match kind.namespace() {
+            Some(_) => summary.matched.get(&kind).copied().unwrap_or(0),
+            None => 0,
+        };
+        // A resumed run only knows this run's matches: count the mapped ones from the state.
+        let mapped = match kind.namespace() {
+            Some(ns) if mapped == 0 => state.count(ns)?.saturating_sub(written).min(source),
+            _ => mapped,
+        };
+        let failed = state.failure_count(kind)?;
+        if source == 0 && written == 0 {
+            continue;
+        }
+        let good = written + mapped + failed == source && failed == 0;
+        ok &= good;
+        println!(
+            "        {:<18} {source:>9} {written:>9} {mapped:>9} {failed:>7} {}",
+            kind.name(),
+            if good { "✓" } else { "✗" }
+        );
+    }
+    let _ = Namespace::USER;
+    Ok(ok)
+}
+
+/// `airlock check`: phase 1 alone.
+pub fn check_command(runtime: &Runtime, options: &Options) -> Result<bool> {
+    let plugins = load_plugins(runtime, options)?;
+    let (_, report) = run_check(options, &prefixes(&plugins))?;
+    Ok(!report.blocks_migration())
+}

@@ -1,0 +1,425 @@
+//! Phase 2, target analysis: compares the staged source with what the target holds and
+//! says, object by object, what the load will do (add, map to an existing object, or a
+//! problem to resolve first). Problems block the load; the operator's override file
+//! (a new project key, a new field name, a user mapped to a chosen account) resolves them
+//! when the analysis is run again.
+
+use std::collections::BTreeMap;
+
+use airlock_model::jira::{Kind, Record};
+use airlock_staging::Staging;
+use airlock_target::Snapshot;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+use crate::load::LoadDecisions;
+use crate::records::RecordReader;
+
+/// The operator's answers to the analysis' problems.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// Source project key → the key (and optionally name) to use on the target.
+    #[serde(default)]
+    pub projects: BTreeMap<String, ProjectOverride>,
+    /// Source custom field name → the name to use on the target.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldOverride>,
+    /// Source user key → the account id to map the user to, or `"create"` for a new account.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectOverride {
+    pub key: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldOverride {
+    pub name: String,
+}
+
+/// What the load will do with one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Created on the target.
+    Add,
+    /// Mapped to an object the target has already (nothing written).
+    Map,
+    /// Created with a changed key or name (from the override file).
+    Modify,
+    /// Blocks the load until resolved.
+    Problem,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub kind: Kind,
+    /// The source object's id (key for users).
+    pub source: String,
+    /// Its name as an operator knows it (project key, field name, user name…).
+    pub label: String,
+    pub action: Action,
+    /// For `Map`, the target object; for `Problem`, a stable code.
+    pub detail: String,
+    /// What to do about a problem, or what will happen.
+    pub message: String,
+}
+
+/// The plan: per object what changes on the target, and the decisions the load applies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub target: String,
+    /// Objects added, mapped, modified or in conflict. Issues, comments and the other
+    /// bulk kinds are summarised in `bulk` instead of listed.
+    pub items: Vec<PlanItem>,
+    /// Bulk kinds: how many will be added.
+    pub bulk: BTreeMap<Kind, u64>,
+    pub decisions: LoadDecisions,
+}
+
+impl Plan {
+    pub fn problems(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items.iter().filter(|i| i.action == Action::Problem)
+    }
+
+    pub fn count(&self, kind: Kind, action: Action) -> u64 {
+        self.items
+            .iter()
+            .filter(|i| i.kind == kind && i.action == action)
+            .count() as u64
+    }
+}
+
+/// Compares the staged source with the target's snapshot.
+pub fn analyze(
+    staging: &dyn Staging,
+    staged: &BTreeMap<Kind, u64>,
+    snapshot: &Snapshot,
+    target: &str,
+    overrides: &Overrides,
+) -> Result<Plan, EngineError> {
+    let mut plan = Plan {
+        target: target.to_owned(),
+        ..Plan::default()
+    };
+    let item = |kind, source: &str, label: &str, action, detail: &str, message: String| PlanItem {
+        kind,
+        source: source.to_owned(),
+        label: label.to_owned(),
+        action,
+        detail: detail.to_owned(),
+        message,
+    };
+
+    // Users: by email. A source email shared by several source users, or by several
+    // target accounts, needs the operator to say which account is whose.
+    let mut target_by_email: FxHashMap<String, Vec<&str>> = FxHashMap::default();
+    for u in &snapshot.users {
+        if let Some(email) = &u.email {
+            target_by_email
+                .entry(email.to_lowercase())
+                .or_default()
+                .push(&u.account_id);
+        }
+    }
+    let users: Vec<_> = read_all(staging, Kind::User)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::User(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let mut source_by_email: FxHashMap<String, u32> = FxHashMap::default();
+    for u in &users {
+        *source_by_email.entry(u.email.to_lowercase()).or_default() += 1;
+    }
+    for u in &users {
+        let email = u.email.to_lowercase();
+        if let Some(choice) = overrides.users.get(&u.key) {
+            if choice == "create" {
+                plan.items.push(item(
+                    Kind::User,
+                    &u.key,
+                    &u.user_name,
+                    Action::Add,
+                    "",
+                    "a new account (override file)".into(),
+                ));
+            } else {
+                plan.decisions
+                    .existing
+                    .entry(Kind::User)
+                    .or_default()
+                    .insert(u.key.clone(), choice.clone());
+                plan.items.push(item(
+                    Kind::User,
+                    &u.key,
+                    &u.user_name,
+                    Action::Map,
+                    choice,
+                    "mapped to the account the override file names".into(),
+                ));
+            }
+            continue;
+        }
+        let accounts = target_by_email
+            .get(&email)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let shared_in_source = source_by_email.get(&email).copied().unwrap_or(0) > 1;
+        if accounts.len() > 1 || shared_in_source {
+            plan.items.push(item(
+                Kind::User,
+                &u.key,
+                &u.user_name,
+                Action::Problem,
+                "shared-email",
+                format!(
+                    "{} source user(s) and {} target account(s) share this user's email; name the account for this user key in the override file (\"users\": {{\"{}\": \"<account id>\" or \"create\"}})",
+                    source_by_email.get(&email).copied().unwrap_or(0),
+                    accounts.len(),
+                    u.key
+                ),
+            ));
+        } else if let [account] = accounts {
+            plan.decisions
+                .existing
+                .entry(Kind::User)
+                .or_default()
+                .insert(u.key.clone(), (*account).to_owned());
+            plan.items.push(item(
+                Kind::User,
+                &u.key,
+                &u.user_name,
+                Action::Map,
+                account,
+                "an account with this email exists: the user is mapped to it".into(),
+            ));
+        } else {
+            plan.items.push(item(
+                Kind::User,
+                &u.key,
+                &u.user_name,
+                Action::Add,
+                "",
+                "a new account".into(),
+            ));
+        }
+    }
+
+    // Projects: keys and names are unique on the target.
+    let target_keys: FxHashMap<String, &str> = snapshot
+        .projects
+        .iter()
+        .map(|p| (p.key.to_uppercase(), p.id.as_str()))
+        .collect();
+    let target_names: FxHashMap<String, &str> = snapshot
+        .projects
+        .iter()
+        .map(|p| (p.name.to_lowercase(), p.id.as_str()))
+        .collect();
+    for record in read_all(staging, Kind::Project)? {
+        let Record::Project(p) = record else { continue };
+        let o = overrides.projects.get(&p.key);
+        let key = o
+            .and_then(|o| o.key.clone())
+            .unwrap_or_else(|| p.key.clone());
+        let name = o
+            .and_then(|o| o.name.clone())
+            .unwrap_or_else(|| p.name.clone());
+        if key != p.key {
+            plan.decisions
+                .project_keys
+                .insert(p.id.clone(), key.clone());
+        }
+        if name != p.name {
+            plan.decisions
+                .project_names
+                .insert(p.id.clone(), name.clone());
+        }
+        let changed = key != p.key || name != p.name;
+        if target_keys.contains_key(&key.to_uppercase()) {
+            plan.items.push(item(Kind::Project, &p.id, &p.key, Action::Problem, "project-key-clash",
+                format!("the target has a project with key {key}; give this project a new key in the override file (\"projects\": {{\"{}\": {{\"key\": \"NEWKEY\"}}}})", p.key)));
+        } else if target_names.contains_key(&name.to_lowercase()) {
+            plan.items.push(item(Kind::Project, &p.id, &p.key, Action::Problem, "project-name-clash",
+                format!("the target has a project with this name; give this project a new name in the override file (\"projects\": {{\"{}\": {{\"name\": \"…\"}}}})", p.key)));
+        } else if changed {
+            plan.items.push(item(
+                Kind::Project,
+                &p.id,
+                &p.key,
+                Action::Modify,
+                &key,
+                format!("created as {key} (override file)"),
+            ));
+        } else {
+            plan.items.push(item(
+                Kind::Project,
+                &p.id,
+                &p.key,
+                Action::Add,
+                &key,
+                "a new project".into(),
+            ));
+        }
+    }
+
+    // Custom fields: same name and type maps; same name and another type clashes.
+    let mut target_fields: FxHashMap<String, Vec<(&str, &str)>> = FxHashMap::default();
+    for f in &snapshot.fields {
+        target_fields
+            .entry(f.name.to_lowercase())
+            .or_default()
+            .push((&f.id, &f.type_key));
+    }
+    for record in read_all(staging, Kind::CustomField)? {
+        let Record::CustomField(f) = record else {
+            continue;
+        };
+        let name = overrides
+            .fields
+            .get(&f.name)
+            .map(|o| o.name.clone())
+            .unwrap_or_else(|| f.name.clone());
+        if name != f.name {
+            plan.decisions
+                .field_names
+                .insert(f.id.clone(), name.clone());
+        }
+        let same_name = target_fields
+            .get(&name.to_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if let Some((id, _)) = same_name.iter().find(|(_, t)| *t == f.type_key) {
+            plan.decisions
+                .existing
+                .entry(Kind::CustomField)
+                .or_default()
+                .insert(f.id.clone(), (*id).to_owned());
+            plan.items.push(item(
+                Kind::CustomField,
+                &f.id,
+                &f.name,
+                Action::Map,
+                id,
+                "the target has this field with the same type: values go into it".into(),
+            ));
+        } else if !same_name.is_empty() {
+            plan.items.push(item(Kind::CustomField, &f.id, &f.name, Action::Problem, "field-type-clash",
+                format!("the target has a field of this name with another type; give it a new name in the override file (\"fields\": {{\"{}\": {{\"name\": \"…\"}}}})", f.name)));
+        } else if name != f.name {
+            plan.items.push(item(
+                Kind::CustomField,
+                &f.id,
+                &f.name,
+                Action::Modify,
+                &name,
+                "created under the name the override file gives".into(),
+            ));
+        } else {
+            plan.items.push(item(
+                Kind::CustomField,
+                &f.id,
+                &f.name,
+                Action::Add,
+                "",
+                "a new field".into(),
+            ));
+        }
+    }
+
+    // Named constants and groups: mapped by name, added when missing.
+    let by_name = |list: &[airlock_target::TargetConstant]| -> FxHashMap<String, String> {
+        list.iter()
+            .map(|c| (c.name.to_lowercase(), c.id.clone()))
+            .collect()
+    };
+    let constants = [
+        (Kind::IssueType, by_name(&snapshot.issue_types)),
+        (Kind::Status, by_name(&snapshot.statuses)),
+        (Kind::Priority, by_name(&snapshot.priorities)),
+        (Kind::Resolution, by_name(&snapshot.resolutions)),
+        (Kind::IssueLinkType, by_name(&snapshot.link_types)),
+        (
+            Kind::Group,
+            snapshot
+                .groups
+                .iter()
+                .map(|g| (g.to_lowercase(), g.clone()))
+                .collect(),
+        ),
+    ];
+    for (kind, existing) in constants {
+        for record in read_all(staging, kind)? {
+            let (id, name) = match &record {
+                Record::IssueType(c)
+                | Record::Status(c)
+                | Record::Priority(c)
+                | Record::Resolution(c) => (c.id.clone(), c.name.clone()),
+                Record::IssueLinkType(l) => (l.id.clone(), l.name.clone()),
+                Record::Group(g) => (g.name.clone(), g.name.clone()),
+                _ => continue,
+            };
+            match existing.get(&name.to_lowercase()) {
+                Some(cloud) => {
+                    plan.decisions
+                        .existing
+                        .entry(kind)
+                        .or_default()
+                        .insert(id.clone(), cloud.clone());
+                    plan.items.push(item(
+                        kind,
+                        &id,
+                        &name,
+                        Action::Map,
+                        cloud,
+                        "the target has one of this name".into(),
+                    ));
+                }
+                None => plan.items.push(item(
+                    kind,
+                    &id,
+                    &name,
+                    Action::Add,
+                    "",
+                    "missing on the target: created".into(),
+                )),
+            }
+        }
+    }
+
+    for kind in Kind::ALL {
+        if matches!(
+            kind,
+            Kind::User
+                | Kind::Project
+                | Kind::CustomField
+                | Kind::IssueType
+                | Kind::Status
+                | Kind::Priority
+                | Kind::Resolution
+                | Kind::IssueLinkType
+                | Kind::Group
+        ) {
+            continue;
+        }
+        let n = staged.get(&kind).copied().unwrap_or(0);
+        if n > 0 {
+            plan.bulk.insert(kind, n);
+        }
+    }
+    Ok(plan)
+}
+
+/// Reads every record of a small kind (users, projects, fields, constants).
+fn read_all(staging: &dyn Staging, kind: Kind) -> Result<Vec<Record>, EngineError> {
+    RecordReader::open_kind(staging, kind)?.collect()
+}

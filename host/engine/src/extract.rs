@@ -1,0 +1,823 @@
+//! Phase 0, extract: one pass over entities.xml turns every row Airlock moves into a typed
+//! [`Record`], staged per kind, and builds the [`SourceIndex`] the integrity check needs.
+//! Problems a single row shows (a missing field, an invalid date, a duplicate id or key, a
+//! user without a valid email) become findings here; references are checked afterwards,
+//! because a backup is not written in dependency order.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use airlock_backup::{BackupError, Entity, EntityReader, parse_entity_date};
+use airlock_model::Severity;
+use airlock_model::jira::*;
+use airlock_staging::Staging;
+use roaring::RoaringTreemap;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::EngineError;
+use crate::findings::{Finding, Findings};
+use crate::records::{RecordWriter, object_name};
+
+/// Ids seen per kind: numeric ids in a compressed bitmap (a million issue ids take a few
+/// hundred KiB), anything else in a hash set.
+#[derive(Default)]
+pub struct IdSet {
+    numeric: RoaringTreemap,
+    other: FxHashSet<String>,
+}
+
+impl IdSet {
+    /// False if the id was there already.
+    pub fn insert(&mut self, id: &str) -> bool {
+        match numeric_id(id) {
+            Some(n) => self.numeric.insert(n),
+            None => self.other.insert(id.to_owned()),
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        match numeric_id(id) {
+            Some(n) => self.numeric.contains(n),
+            None => self.other.contains(id),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.numeric.len() + self.other.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn numeric_id(id: &str) -> Option<u64> {
+    // Only canonical digits: "010" and "10" must stay different ids.
+    if id.is_empty() || id.len() > 19 || (id.len() > 1 && id.starts_with('0')) {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// What the integrity check and the load look references up in.
+#[derive(Default)]
+pub struct SourceIndex {
+    pub ids: BTreeMap<Kind, IdSet>,
+    /// Lower-case user names (memberships reference users by name).
+    pub user_names: FxHashSet<String>,
+    /// Custom field id → type key (select-like fields hold option ids as values).
+    pub field_types: FxHashMap<String, String>,
+}
+
+impl SourceIndex {
+    pub fn contains(&self, target: Target, id: &str) -> bool {
+        match target {
+            Target::Kind(kind) => self.ids.get(&kind).is_some_and(|s| s.contains(id)),
+            Target::UserName => self.user_names.contains(&id.to_lowercase()),
+        }
+    }
+
+    /// Whether values of this custom field are option ids.
+    pub fn is_option_field(&self, field: &str) -> bool {
+        self.field_types
+            .get(field)
+            .is_some_and(|t| is_option_type(t))
+    }
+}
+
+/// Field types whose stored value is a `CustomFieldOption` id.
+pub fn is_option_type(type_key: &str) -> bool {
+    let name = type_key.rsplit(':').next().unwrap_or(type_key);
+    matches!(
+        name,
+        "select" | "multiselect" | "radiobuttons" | "multicheckboxes" | "cascadingselect"
+    )
+}
+
+/// What extraction found and staged.
+pub struct Extracted {
+    pub index: SourceIndex,
+    /// Rows per kind as staged (duplicates and unreadable rows left out).
+    pub staged: BTreeMap<Kind, u64>,
+    /// Rows per kind as found in the backup (what verify compares the target with).
+    pub source_counts: BTreeMap<Kind, u64>,
+    pub findings: Findings,
+    /// Set when the XML broke off: the rows after it were not read.
+    pub malformed: Option<BackupError>,
+}
+
+/// A cwd_user row, until it is joined with its ApplicationUser.
+struct DirectoryUser {
+    /// The cwd_user row's id, for findings about the row.
+    id: String,
+    user_name: String,
+    display_name: String,
+    email: String,
+    active: bool,
+    directory: String,
+    line: u64,
+}
+
+struct Extractor<'s> {
+    staging: &'s dyn Staging,
+    writers: BTreeMap<Kind, RecordWriter>,
+    index: SourceIndex,
+    findings: Findings,
+    source_counts: BTreeMap<Kind, u64>,
+    project_keys: FxHashMap<String, String>,
+    /// (project id << 32 | number): a million issue keys in a compressed bitmap.
+    issue_numbers: RoaringTreemap,
+    directory_users: FxHashMap<String, DirectoryUser>,
+    /// (user key, lower user name, line) in file order.
+    app_users: Vec<(String, String, u64)>,
+}
+
+const FILE: &str = "entities.xml";
+
+/// Reads entities.xml and stages its records. A malformed document is reported as a fatal
+/// finding (with its line) rather than an error, after everything before it is staged.
+/// An I/O failure (a truncated zip, a disk error) is an error: nothing is trusted.
+pub fn extract<R: BufRead>(
+    mut reader: EntityReader<R>,
+    staging: &dyn Staging,
+    mut progress: impl FnMut(u64),
+) -> Result<Extracted, EngineError> {
+    let mut x = Extractor {
+        staging,
+        writers: BTreeMap::new(),
+        index: SourceIndex::default(),
+        findings: Findings::default(),
+        source_counts: BTreeMap::new(),
+        project_keys: FxHashMap::default(),
+        issue_numbers: RoaringTreemap::new(),
+        directory_users: FxHashMap::default(),
+        app_users: Vec::new(),
+    };
+    let mut malformed = None;
+    let mut rows = 0u64;
+    loop {
+        match reader.next_entity_where(is_wanted) {
+            Ok(Some(entity)) => {
+                x.entity(&entity)?;
+                rows += 1;
+                if rows.is_multiple_of(65_536) {
+                    progress(rows);
+                }
+            }
+            Ok(None) => break,
+            Err(e @ BackupError::Xml { .. }) | Err(e @ BackupError::Invalid { .. }) => {
+                let broken = reader.broken_row().cloned();
+                let (entity, id, line) = match broken {
+                    Some(b) => (b.entity, b.id.unwrap_or_default(), Some(b.line)),
+                    None => (String::new(), String::new(), e.line()),
+                };
+                // The row exists, though unreadable: rows referencing it are not reported
+                // again as dangling (fixing this one fixes them).
+                if let Some(kind) = Kind::ALL.into_iter().find(|k| k.entity() == entity)
+                    && !id.is_empty()
+                {
+                    x.index.ids.entry(kind).or_default().insert(&id);
+                }
+                x.findings.push(Finding {
+                    check: "malformed-xml".into(),
+                    severity: Severity::Fatal,
+                    file: FILE.into(),
+                    entity,
+                    id,
+                    line,
+                    message: e.to_string(),
+                });
+                malformed = Some(e);
+                // Go on after the broken element, so one run reports everything.
+                match reader.resume_after_error() {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    progress(rows);
+    x.finish_users()?;
+    let mut staged = BTreeMap::new();
+    for (kind, writer) in std::mem::take(&mut x.writers) {
+        staged.insert(kind, writer.finish()?);
+    }
+    // Every kind gets an object, so a later phase never confuses "none" with "missing".
+    for kind in Kind::ALL {
+        if let std::collections::btree_map::Entry::Vacant(e) = staged.entry(kind) {
+            RecordWriter::create(staging, &object_name(kind))?.finish()?;
+            e.insert(0);
+        }
+    }
+    Ok(Extracted {
+        index: x.index,
+        staged,
+        source_counts: x.source_counts,
+        findings: x.findings,
+        malformed,
+    })
+}
+
+fn is_wanted(name: &str) -> bool {
+    matches!(
+        name,
+        "User"
+            | "ApplicationUser"
+            | "Group"
+            | "Membership"
+            | "IssueType"
+            | "Status"
+            | "Priority"
+            | "Resolution"
+            | "Project"
+            | "Component"
+            | "Version"
+            | "CustomField"
+            | "CustomFieldOption"
+            | "IssueLinkType"
+            | "Issue"
+            | "CustomFieldValue"
+            | "Label"
+            | "NodeAssociation"
+            | "Action"
+            | "Worklog"
+            | "IssueLink"
+            | "FileAttachment"
+            | "EntityProperty"
+    )
+}
+
+/// Reads one row's fields, turning missing or invalid ones into findings.
+struct Row<'a> {
+    entity: &'a Entity,
+    id: String,
+    problems: Vec<(&'static str, Severity, String)>,
+}
+
+impl<'a> Row<'a> {
+    fn new(entity: &'a Entity) -> Row<'a> {
+        Row {
+            entity,
+            id: entity.get("id").unwrap_or("").to_owned(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn text(&self, field: &str) -> String {
+        self.entity.get(field).unwrap_or("").to_owned()
+    }
+
+    fn opt(&self, field: &str) -> Option<String> {
+        self.entity
+            .get(field)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    fn required(&mut self, field: &str) -> String {
+        match self.opt(field) {
+            Some(v) => v,
+            None => {
+                self.problems.push((
+                    "missing-field",
+                    Severity::Fatal,
+                    format!("the required field {field} is missing or empty; fill it in Jira and make a new backup"),
+                ));
+                String::new()
+            }
+        }
+    }
+
+    fn flag(&self, field: &str) -> bool {
+        matches!(
+            self.entity.get(field).map(str::trim),
+            Some("1" | "true" | "TRUE" | "True" | "Y" | "y" | "yes")
+        )
+    }
+
+    fn date(&mut self, field: &str) -> WallMillis {
+        match self.opt(field) {
+            None => {
+                self.problems.push((
+                    "invalid-date",
+                    Severity::Fatal,
+                    format!("the required date {field} is missing"),
+                ));
+                0
+            }
+            Some(text) => match parse_entity_date(&text) {
+                Some(millis) => millis,
+                None => {
+                    self.problems.push((
+                        "invalid-date",
+                        Severity::Fatal,
+                        format!("{field} is not a valid date (expected 2014-09-02 17:42:48.053); correct it in Jira"),
+                    ));
+                    0
+                }
+            },
+        }
+    }
+
+    fn opt_date(&mut self, field: &str) -> Option<WallMillis> {
+        let text = self.opt(field)?;
+        let parsed = parse_entity_date(&text);
+        if parsed.is_none() {
+            self.problems.push((
+                "invalid-date",
+                Severity::Warning,
+                format!("{field} is not a valid date; it will be left empty on the target"),
+            ));
+        }
+        parsed
+    }
+
+    fn number(&mut self, field: &str) -> Option<i64> {
+        let text = self.opt(field)?;
+        // Some databases write whole numbers as 3600.0.
+        let parsed = text.parse::<i64>().ok().or_else(|| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        });
+        if parsed.is_none() {
+            self.problems.push((
+                "invalid-number",
+                Severity::Warning,
+                format!("{field} is not a whole number; it will be left empty on the target"),
+            ));
+        }
+        parsed
+    }
+}
+
+impl Extractor<'_> {
+    fn finding(
+        &mut self,
+        entity: &Entity,
+        id: &str,
+        check: &str,
+        severity: Severity,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            check: check.into(),
+            severity,
+            file: FILE.into(),
+            entity: entity.name.clone(),
+            id: id.to_owned(),
+            line: Some(entity.line),
+            message,
+        });
+    }
+
+    fn entity(&mut self, entity: &Entity) -> Result<(), EngineError> {
+        let mut row = Row::new(entity);
+        let record = match entity.name.as_str() {
+            "User" => {
+                let user_name = row.required("userName");
+                let lower = entity
+                    .get("lowerUserName")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| user_name.to_lowercase());
+                let user = DirectoryUser {
+                    id: row.id.clone(),
+                    display_name: row.text("displayName"),
+                    email: row.text("emailAddress").trim().to_owned(),
+                    active: row.flag("active"),
+                    directory: row.text("directoryId"),
+                    line: entity.line,
+                    user_name,
+                };
+                self.report(entity, &row);
+                match self.directory_users.entry(lower) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(user);
+                    }
+                    // The same name in a second directory: the first directory wins in Jira.
+                    std::collections::hash_map::Entry::Occupied(_) => self.finding(entity, &row.id, "shadowed-user", Severity::Info, "a user of this name exists in an earlier directory; Jira uses that one, and so does the migration".into()),
+                }
+                return Ok(());
+            }
+            "ApplicationUser" => {
+                let key = row.required("userKey");
+                let lower = row.required("lowerUserName");
+                self.report(entity, &row);
+                self.app_users.push((key, lower, entity.line));
+                return Ok(());
+            }
+            "Group" => Record::Group(Group {
+                name: row.required("groupName"),
+                active: entity.get("active").is_none() || row.flag("active"),
+            }),
+            "Membership" => {
+                if entity.get("membershipType") != Some("GROUP_USER") {
+                    return Ok(());
+                }
+                Record::Membership(Membership {
+                    id: row.required("id"),
+                    group: row.required("parentName"),
+                    user_name: entity
+                        .get("lowerChildName")
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| row.text("childName").to_lowercase()),
+                })
+            }
+            "IssueType" => Record::IssueType(Constant {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+                detail: row.text("style"),
+            }),
+            "Status" => Record::Status(Constant {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+                detail: row.text("statuscategory"),
+            }),
+            "Priority" => Record::Priority(Constant {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+                detail: String::new(),
+            }),
+            "Resolution" => Record::Resolution(Constant {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+                detail: String::new(),
+            }),
+            "Project" => Record::Project(Project {
+                id: row.required("id"),
+                key: row.required("key"),
+                name: row.required("name"),
+                lead: row.text("lead"),
+                description: row.text("description"),
+                project_type: row.opt("projecttype").unwrap_or_else(|| "software".into()),
+                counter: row.number("counter").unwrap_or(0).max(0) as u64,
+            }),
+            "Component" => Record::Component(Component {
+                id: row.required("id"),
+                project: row.required("project"),
+                name: row.required("name"),
+                description: row.text("description"),
+                lead: row.text("lead"),
+            }),
+            "Version" => Record::Version(Version {
+                id: row.required("id"),
+                project: row.required("project"),
+                name: row.required("name"),
+                description: row.text("description"),
+                released: row.flag("released"),
+                archived: row.flag("archived"),
+                release_date: row.opt_date("releasedate"),
+            }),
+            "CustomField" => {
+                let field = CustomField {
+                    id: row.required("id"),
+                    name: row.required("name"),
+                    type_key: row.required("customfieldtypekey"),
+                    description: row.text("description"),
+                };
+                self.index
+                    .field_types
+                    .insert(field.id.clone(), field.type_key.clone());
+                Record::CustomField(field)
+            }
+            "CustomFieldOption" => Record::CustomFieldOption(CustomFieldOption {
+                id: row.required("id"),
+                field: row.required("customfield"),
+                value: row.text("value"),
+                parent: row.opt("parentoptionid"),
+                disabled: row.flag("disabled"),
+            }),
+            "IssueLinkType" => Record::IssueLinkType(IssueLinkType {
+                id: row.required("id"),
+                name: row.required("linkname"),
+                inward: row.text("inward"),
+                outward: row.text("outward"),
+            }),
+            "Issue" => self.issue(&mut row),
+            "CustomFieldValue" => {
+                let value = if let Some(text) = row.opt("stringvalue") {
+                    FieldValue::Text(text)
+                } else if let Some(text) = row.opt("numbervalue") {
+                    match text.parse::<f64>() {
+                        Ok(n) if n.is_finite() => FieldValue::Number(n),
+                        _ => {
+                            row.problems.push((
+                                "invalid-number",
+                                Severity::Warning,
+                                "numbervalue is not a number; the value will be left empty".into(),
+                            ));
+                            FieldValue::Text(String::new())
+                        }
+                    }
+                } else if row.opt("datevalue").is_some() {
+                    match row.opt_date("datevalue") {
+                        Some(d) => FieldValue::Date(d),
+                        None => FieldValue::Text(String::new()),
+                    }
+                } else {
+                    FieldValue::Text(row.text("textvalue"))
+                };
+                Record::CustomFieldValue(CustomFieldValue {
+                    id: row.required("id"),
+                    issue: row.required("issue"),
+                    field: row.required("customfield"),
+                    value,
+                })
+            }
+            "Label" => {
+                // Labels of a custom labels field carry a fieldid; those are field values.
+                if row.opt("fieldid").is_some() {
+                    return Ok(());
+                }
+                Record::Label(Label {
+                    id: row.required("id"),
+                    issue: row.required("issue"),
+                    label: row.required("label"),
+                })
+            }
+            "NodeAssociation" => {
+                let association = match entity.get("associationType") {
+                    Some("IssueVersion") => Association::AffectsVersion,
+                    Some("IssueFixVersion") => Association::FixVersion,
+                    Some("IssueComponent") => Association::Component,
+                    _ => return Ok(()),
+                };
+                row.id = format!(
+                    "{}:{}",
+                    entity.get("sourceNodeId").unwrap_or(""),
+                    entity.get("sinkNodeId").unwrap_or("")
+                );
+                Record::IssueVersion(IssueVersion {
+                    issue: row.required("sourceNodeId"),
+                    target: row.required("sinkNodeId"),
+                    association,
+                })
+            }
+            "Action" => {
+                if entity.get("type") != Some("comment") {
+                    return Ok(());
+                }
+                Record::Comment(Comment {
+                    id: row.required("id"),
+                    issue: row.required("issue"),
+                    author: row.opt("author"),
+                    body: row.text("body"),
+                    created: row.date("created"),
+                    updated: row.opt_date("updated").unwrap_or(0),
+                })
+            }
+            "Worklog" => Record::Worklog(Worklog {
+                id: row.required("id"),
+                issue: row.required("issue"),
+                author: row.opt("author"),
+                body: row.text("body"),
+                created: row.date("created"),
+                started: row.date("startdate"),
+                seconds: row.number("timeworked").unwrap_or(0),
+            }),
+            "IssueLink" => Record::IssueLink(IssueLink {
+                id: row.required("id"),
+                link_type: row.required("linktype"),
+                source: row.required("source"),
+                destination: row.required("destination"),
+            }),
+            "FileAttachment" => Record::Attachment(Attachment {
+                id: row.required("id"),
+                issue: row.required("issue"),
+                file_name: row.required("filename"),
+                mime_type: row.text("mimetype"),
+                size: row.number("filesize").unwrap_or(0).max(0) as u64,
+                author: row.opt("author"),
+                created: row.date("created"),
+            }),
+            "EntityProperty" => Record::EntityProperty(EntityProperty {
+                id: row.required("id"),
+                entity_name: row.required("entityName"),
+                entity_id: row.required("entityId"),
+                key: row.required("propertyKey"),
+                value: row.text("value"),
+            }),
+            _ => return Ok(()),
+        };
+        self.report(entity, &row);
+        self.stage(entity, record)
+    }
+
+    fn issue(&mut self, row: &mut Row<'_>) -> Record {
+        // 7.x+ rows carry project + number; older ones a key like DEMO-12 (and a project).
+        let number = match row.number("number") {
+            Some(n) if n > 0 => n as u64,
+            _ => match row
+                .opt("key")
+                .and_then(|k| k.rsplit_once('-').and_then(|(_, n)| n.parse().ok()))
+            {
+                Some(n) => n,
+                None => {
+                    row.problems.push(("missing-field", Severity::Fatal, "the issue has neither a number nor a key; it cannot be given a key on the target".into()));
+                    0
+                }
+            },
+        };
+        Record::Issue(Issue {
+            id: row.required("id"),
+            project: row.required("project"),
+            number,
+            issue_type: row.required("type"),
+            summary: row.text("summary"),
+            description: row.text("description"),
+            priority: row.opt("priority"),
+            status: row.required("status"),
+            resolution: row.opt("resolution"),
+            reporter: row.opt("reporter"),
+            assignee: row.opt("assignee"),
+            created: row.date("created"),
+            updated: row.opt_date("updated").unwrap_or(0),
+            due: row.opt_date("duedate"),
+            resolved: row.opt_date("resolutiondate"),
+            original_estimate: row.number("timeoriginalestimate"),
+            estimate: row.number("timeestimate"),
+            time_spent: row.number("timespent"),
+        })
+    }
+
+    fn report(&mut self, entity: &Entity, row: &Row<'_>) {
+        for (check, severity, message) in &row.problems {
+            self.finding(entity, &row.id, check, *severity, message.clone());
+        }
+    }
+
+    fn stage(&mut self, entity: &Entity, record: Record) -> Result<(), EngineError> {
+        let kind = record.kind();
+        *self.source_counts.entry(kind).or_default() += 1;
+        if kind != Kind::IssueVersion {
+            let id = record.id().to_owned();
+            if !id.is_empty() && !self.index.ids.entry(kind).or_default().insert(&id) {
+                self.finding(entity, &id, "duplicate-id", Severity::Fatal, format!("another {} row has the same id; remove the duplicate in the database and make a new backup", entity.name));
+                return Ok(());
+            }
+        }
+        match &record {
+            Record::Project(p) if !p.key.is_empty() => {
+                if let Some(first) = self.project_keys.get(&p.key) {
+                    let message = format!(
+                        "project key {} is also used by project {first}; rename one of them in Jira (or set a new key in the override file)",
+                        p.key
+                    );
+                    self.finding(entity, &p.id, "duplicate-key", Severity::Fatal, message);
+                } else {
+                    self.project_keys.insert(p.key.clone(), p.id.clone());
+                }
+            }
+            Record::Issue(i) => {
+                if let (Some(project), true) = (numeric_id(&i.project), i.number > 0)
+                    && project < (1 << 31)
+                    && i.number < (1 << 32)
+                    && !self.issue_numbers.insert(project << 32 | i.number)
+                {
+                    let message = format!(
+                        "another issue of project {} has number {}; issue keys must be unique",
+                        i.project, i.number
+                    );
+                    self.finding(entity, &i.id, "duplicate-key", Severity::Fatal, message);
+                }
+            }
+            _ => {}
+        }
+        let writer = match self.writers.entry(kind) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(RecordWriter::create(self.staging, &object_name(kind))?)
+            }
+        };
+        writer.push(entity.line, &record)
+    }
+
+    /// Joins ApplicationUser rows with their directory users, and checks emails.
+    fn finish_users(&mut self) -> Result<(), EngineError> {
+        let mut keyed: FxHashSet<String> = FxHashSet::default();
+        let mut users = Vec::new();
+        for (key, lower, line) in std::mem::take(&mut self.app_users) {
+            match self.directory_users.get(&lower) {
+                Some(_) => {
+                    keyed.insert(lower.clone());
+                    users.push((key, lower, line));
+                }
+                None => self.findings.push(Finding {
+                    check: "user-not-in-directory".into(),
+                    severity: Severity::Warning,
+                    file: FILE.into(),
+                    entity: "ApplicationUser".into(),
+                    id: key,
+                    line: Some(line),
+                    message: "this user key has no user in any directory (a deleted user); what references it will be attributed to no one on the target".into(),
+                }),
+            }
+        }
+        // Sites older than Jira 6 have no ApplicationUser: the key is the user name.
+        let mut unkeyed: Vec<_> = self
+            .directory_users
+            .iter()
+            .filter(|(lower, _)| !keyed.contains(*lower))
+            .map(|(lower, u)| (lower.clone(), lower.clone(), u.line))
+            .collect();
+        unkeyed.sort_by_key(|u| u.2);
+        users.extend(unkeyed);
+        users.sort_by_key(|u| u.2);
+
+        let mut emails: FxHashMap<String, String> = FxHashMap::default();
+        for (key, lower, line) in users {
+            let Some(d) = self.directory_users.get(&lower) else {
+                continue;
+            };
+            let user = User {
+                key: key.clone(),
+                user_name: d.user_name.clone(),
+                display_name: d.display_name.clone(),
+                email: d.email.clone(),
+                active: d.active,
+                directory: d.directory.clone(),
+            };
+            let entity = "User";
+            let problem = |check: &str, severity, message: String| Finding {
+                check: check.into(),
+                severity,
+                file: FILE.into(),
+                entity: entity.into(),
+                id: d.id.clone(),
+                line: Some(d.line),
+                message: format!("user key {key}: {message}"),
+            };
+            if user.email.is_empty() {
+                let f = problem("user-without-email", Severity::Fatal, "the user has no email address; Jira Cloud accounts are matched and created by email: add one in the user directory".into());
+                self.findings.push(f);
+            } else if !is_valid_email(&user.email) {
+                let f = problem(
+                    "invalid-email",
+                    Severity::Fatal,
+                    "the user's email address is not valid; correct it in the user directory"
+                        .into(),
+                );
+                self.findings.push(f);
+            } else if let Some(first) = emails.get(&user.email.to_lowercase()) {
+                let f = problem(
+                    "shared-email",
+                    Severity::Warning,
+                    format!(
+                        "user {first} has the same email address; both will become one Jira Cloud account unless the override file maps them apart"
+                    ),
+                );
+                self.findings.push(f);
+            } else {
+                emails.insert(user.email.to_lowercase(), key.clone());
+            }
+            let _ = line;
+            self.index.user_names.insert(lower);
+            *self.source_counts.entry(Kind::User).or_default() += 1;
+            if !self.index.ids.entry(Kind::User).or_default().insert(&key) {
+                self.findings.push(Finding {
+                    check: "duplicate-key".into(),
+                    severity: Severity::Fatal,
+                    file: FILE.into(),
+                    entity: "ApplicationUser".into(),
+                    id: key,
+                    line: Some(line),
+                    message:
+                        "two users share this user key; remove the duplicate ApplicationUser row"
+                            .into(),
+                });
+                continue;
+            }
+            let writer = match self.writers.entry(Kind::User) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(RecordWriter::create(
+                    self.staging,
+                    &object_name(Kind::User),
+                )?),
+            };
+            writer.push(d.line, &Record::User(user))?;
+        }
+        Ok(())
+    }
+}
+
+/// What Jira Cloud accepts: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}

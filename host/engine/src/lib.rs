@@ -1,0 +1,133 @@
+//! The migration's phases, in the order an operator runs them:
+//!
+//! 1. [`check`]: extract entities.xml into staging, then the integrity check (row problems,
+//!    dangling references, users' emails, app foreign keys). Fatal findings block the run.
+//! 2. target analysis: what will change on the target (to come in this crate).
+//! 3. load, app data, verify (to come).
+//!
+//! Phases read the backup as a stream and keep only indexes in memory (ids in compressed
+//! bitmaps), so memory stays bounded whatever the backup's size.
+
+pub mod analysis;
+pub mod extract;
+pub mod findings;
+pub mod integrity;
+pub mod load;
+pub mod records;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use airlock_backup::{Backup, BackupError};
+use airlock_model::jira::Kind;
+use airlock_model::{AoPrefix, Severity};
+use airlock_staging::{Staging, StagingError};
+use serde::{Deserialize, Serialize};
+
+pub use findings::{CheckSummary, Finding, Findings};
+
+/// Why a phase stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Staging(#[from] StagingError),
+    #[error(
+        "staged object {name} is damaged: {problem}; rerun the check to stage the backup again"
+    )]
+    Staged { name: String, problem: String },
+    #[error("writing to staging failed: {0}")]
+    StagingIo(#[source] std::io::Error),
+    #[error("encoding a record failed: {0}")]
+    Encode(#[source] postcard::Error),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error("the target failed: {0}")]
+    Target(#[source] airlock_target::TargetError),
+}
+
+impl EngineError {
+    pub(crate) fn staging_io(e: std::io::Error) -> EngineError {
+        EngineError::StagingIo(e)
+    }
+
+    pub(crate) fn encode(e: postcard::Error) -> EngineError {
+        EngineError::Encode(e)
+    }
+}
+
+/// What the integrity check found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrityReport {
+    /// Rows per kind in the backup.
+    pub counts: BTreeMap<Kind, u64>,
+    pub findings: Findings,
+}
+
+impl IntegrityReport {
+    pub fn fatal(&self) -> u64 {
+        self.findings.count(Severity::Fatal)
+    }
+
+    pub fn blocks_migration(&self) -> bool {
+        self.findings.is_blocking()
+    }
+}
+
+/// Progress of a long phase, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// Rows of entities.xml read so far.
+    Extracting { rows: u64 },
+    /// Checking references of one kind.
+    Checking,
+}
+
+/// The outcome of [`check`]: the report, plus the index the later phases need.
+pub struct Checked {
+    pub report: IntegrityReport,
+    pub index: extract::SourceIndex,
+}
+
+/// Phase 1: stages the backup's core records and checks the source's integrity.
+/// `enabled` are the AO prefixes of the apps enabled for this migration (their foreign key
+/// problems are fatal). Errors are for input that cannot be read at all (not a zip, a
+/// truncated stream); everything else becomes a finding.
+pub fn check(
+    backup_path: &Path,
+    staging: &dyn Staging,
+    enabled: &[AoPrefix],
+    mut progress: impl FnMut(Progress),
+) -> Result<Checked, EngineError> {
+    let mut backup = Backup::open(backup_path)?;
+    let extracted = extract::extract(backup.entities()?, staging, |rows| {
+        progress(Progress::Extracting { rows })
+    })?;
+    progress(Progress::Checking);
+    let mut findings = extracted.findings;
+    findings.extend(integrity::check_references(staging, &extracted.index)?);
+    match backup.active_objects() {
+        Ok(reader) => match integrity::check_active_objects(reader, enabled) {
+            Ok(f) => findings.extend(f),
+            Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
+                Some(f) => findings.push(f),
+                None => return Err(e.into()),
+            },
+            Err(e) => return Err(e),
+        },
+        Err(e) => match integrity::ao_error_finding(&e) {
+            Some(f) => findings.push(f),
+            None => return Err(e.into()),
+        },
+    }
+    Ok(Checked {
+        report: IntegrityReport {
+            counts: extracted.source_counts,
+            findings,
+        },
+        index: extracted.index,
+    })
+}

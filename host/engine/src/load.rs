@@ -1,0 +1,342 @@
+//! Phase 3, load: writes the staged core records to the target in dependency order,
+//! translating every reference to its cloud id, and records each batch's mappings and
+//! checkpoint. Rerunning after a crash at any moment loses nothing and duplicates nothing:
+//! the records after the checkpoint are written again, except those the target reports it
+//! already holds (the batch that was in flight).
+
+use std::collections::BTreeMap;
+
+use airlock_model::Namespace;
+use airlock_model::jira::{Kind, Record, Target as RefTarget};
+use airlock_staging::Staging;
+use airlock_target::{Target, source_key};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+use crate::records::RecordReader;
+use crate::state::{Failure, State};
+
+/// Records per target call.
+pub const BATCH: usize = 500;
+/// Mappings of big namespaces (issues…) kept in memory at most; the rest is looked up.
+const CACHE_LIMIT: usize = 200_000;
+
+/// Decisions the target analysis made, applied while loading.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadDecisions {
+    /// Source records that map to what the target already has (users by email, issue
+    /// types by name…): they are not written, only mapped. Kind → server id → cloud id.
+    pub existing: BTreeMap<Kind, BTreeMap<String, String>>,
+    /// New project keys (server project id → key), from the override file.
+    pub project_keys: BTreeMap<String, String>,
+    /// New project names (server project id → name).
+    pub project_names: BTreeMap<String, String>,
+    /// New custom field names (server field id → name).
+    pub field_names: BTreeMap<String, String>,
+}
+
+/// What a load did, per kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    pub written: BTreeMap<Kind, u64>,
+    pub matched: BTreeMap<Kind, u64>,
+    pub failed: BTreeMap<Kind, u64>,
+    /// Records found on the target already (a resumed batch).
+    pub recovered: BTreeMap<Kind, u64>,
+}
+
+/// Progress of the load: records of `kind` done out of `total`.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadProgress {
+    pub kind: Kind,
+    pub done: u64,
+    pub total: u64,
+}
+
+fn step(kind: Kind) -> String {
+    format!("load/{}", kind.name())
+}
+
+/// Looks server ids up as cloud ids: namespaces held in memory, with the state file as
+/// the fallback for the big ones.
+struct Lookup {
+    maps: FxHashMap<Namespace, FxHashMap<String, String>>,
+    /// Lower-case user name → user key (memberships name users).
+    user_keys: FxHashMap<String, String>,
+}
+
+impl Lookup {
+    fn get(
+        &mut self,
+        state: &State,
+        ns: Namespace,
+        server: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let map = self.maps.entry(ns).or_default();
+        if let Some(cloud) = map.get(server) {
+            return Ok(Some(cloud.clone()));
+        }
+        let found = state.cloud_id(ns, server)?;
+        if let Some(cloud) = &found {
+            if map.len() >= CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(server.to_owned(), cloud.clone());
+        }
+        Ok(found)
+    }
+
+    fn remember(&mut self, ns: Namespace, server: &str, cloud: &str) {
+        let map = self.maps.entry(ns).or_default();
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(server.to_owned(), cloud.to_owned());
+    }
+}
+
+/// Loads every staged kind into the target.
+pub fn load(
+    staging: &dyn Staging,
+    state: &mut State,
+    target: &mut dyn Target,
+    decisions: &LoadDecisions,
+    staged: &BTreeMap<Kind, u64>,
+    mut progress: impl FnMut(LoadProgress),
+) -> Result<LoadSummary, EngineError> {
+    let mut summary = LoadSummary::default();
+    let mut lookup = Lookup {
+        maps: FxHashMap::default(),
+        user_keys: FxHashMap::default(),
+    };
+    for record in RecordReader::open_kind(staging, Kind::User)? {
+        if let Record::User(u) = record? {
+            lookup.user_keys.insert(u.user_name.to_lowercase(), u.key);
+        }
+    }
+    for kind in Kind::ALL {
+        let total = staged.get(&kind).copied().unwrap_or(0);
+        let step = step(kind);
+        let mut done = state.checkpoint(&step)?;
+        let mut reader = RecordReader::open_kind(staging, kind)?;
+        reader.skip_records(done)?;
+        progress(LoadProgress { kind, done, total });
+        // The first batch of every run may have been written before a crash.
+        let mut reconcile = true;
+        loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            while batch.len() < BATCH {
+                match reader.next_record()? {
+                    Some(r) => batch.push(r),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let read = batch.len() as u64;
+            let outcome = load_batch(
+                state,
+                target,
+                decisions,
+                &mut lookup,
+                kind,
+                batch,
+                reconcile,
+                &mut summary,
+            )?;
+            reconcile = false;
+            done += read;
+            state.commit_batch(&step, done, &outcome.mappings, &outcome.failures)?;
+            for (ns, server, cloud) in &outcome.mappings {
+                lookup.remember(*ns, server, cloud);
+            }
+            progress(LoadProgress { kind, done, total });
+        }
+    }
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct Outcome {
+    mappings: Vec<(Namespace, String, String)>,
+    failures: Vec<Failure>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_batch(
+    state: &State,
+    target: &mut dyn Target,
+    decisions: &LoadDecisions,
+    lookup: &mut Lookup,
+    kind: Kind,
+    batch: Vec<Record>,
+    reconcile: bool,
+    summary: &mut LoadSummary,
+) -> Result<Outcome, EngineError> {
+    let ns = kind.namespace();
+    let mut out = Outcome::default();
+    let existing = decisions.existing.get(&kind);
+    let mut to_write = Vec::with_capacity(batch.len());
+    let mut keys = Vec::with_capacity(batch.len());
+    for mut record in batch {
+        let key = source_key(&record);
+        if let (Some(cloud), Some(ns)) = (existing.and_then(|e| e.get(&key)), ns) {
+            out.mappings.push((ns, key, cloud.clone()));
+            *summary.matched.entry(kind).or_default() += 1;
+            continue;
+        }
+        match translate(state, lookup, decisions, &mut record)? {
+            Ok(()) => {
+                keys.push(key);
+                to_write.push(record);
+            }
+            Err(message) => {
+                *summary.failed.entry(kind).or_default() += 1;
+                out.failures.push(Failure {
+                    kind,
+                    source_key: key,
+                    code: "missing-reference".into(),
+                    message,
+                });
+            }
+        }
+    }
+    if reconcile && !to_write.is_empty() {
+        let found = target
+            .find_written(kind, &keys)
+            .map_err(EngineError::Target)?;
+        let mut kept_records = Vec::with_capacity(to_write.len());
+        let mut kept_keys = Vec::with_capacity(keys.len());
+        for ((record, key), found) in to_write.into_iter().zip(keys).zip(found) {
+            match found {
+                Some(cloud) => {
+                    *summary.recovered.entry(kind).or_default() += 1;
+                    if let Some(ns) = ns {
+                        out.mappings.push((ns, key, cloud));
+                    }
+                }
+                None => {
+                    kept_records.push(record);
+                    kept_keys.push(key);
+                }
+            }
+        }
+        to_write = kept_records;
+        keys = kept_keys;
+    }
+    if to_write.is_empty() {
+        return Ok(out);
+    }
+    let results = target.write(kind, &to_write).map_err(EngineError::Target)?;
+    for (key, result) in keys.into_iter().zip(results) {
+        match result {
+            Ok(cloud) => {
+                *summary.written.entry(kind).or_default() += 1;
+                if let Some(ns) = ns {
+                    out.mappings.push((ns, key, cloud));
+                }
+            }
+            Err(e) => {
+                *summary.failed.entry(kind).or_default() += 1;
+                out.failures.push(Failure {
+                    kind,
+                    source_key: key,
+                    code: e.code.into(),
+                    message: e.message,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites a record's references to cloud ids and applies the overrides. A user who is
+/// not on the target is dropped from the field (the row keeps no author); any other
+/// missing reference fails the record.
+fn translate(
+    state: &State,
+    lookup: &mut Lookup,
+    decisions: &LoadDecisions,
+    record: &mut Record,
+) -> Result<Result<(), String>, EngineError> {
+    match record {
+        Record::Project(p) => {
+            if let Some(key) = decisions.project_keys.get(&p.id) {
+                p.key = key.clone();
+            }
+            if let Some(name) = decisions.project_names.get(&p.id) {
+                p.name = name.clone();
+            }
+        }
+        Record::CustomField(f) => {
+            if let Some(name) = decisions.field_names.get(&f.id) {
+                f.name = name.clone();
+            }
+        }
+        _ => {}
+    }
+    let mut missing: Option<String> = None;
+    let mut error: Option<EngineError> = None;
+    record.refs_mut(|field, target, value| {
+        if missing.is_some() || error.is_some() {
+            return;
+        }
+        let (ns, server) = match target {
+            RefTarget::Kind(kind) => match kind.namespace() {
+                Some(ns) => (ns, value.clone()),
+                None => return,
+            },
+            RefTarget::UserName => match lookup.user_keys.get(&value.to_lowercase()) {
+                Some(key) => (Namespace::USER, key.clone()),
+                None => {
+                    value.clear();
+                    return;
+                }
+            },
+        };
+        match lookup.get(state, ns, &server) {
+            Ok(Some(cloud)) => *value = cloud,
+            Ok(None) if ns == Namespace::USER => value.clear(),
+            Ok(None) => {
+                missing = Some(format!(
+                    "{field} points to a record that is not on the target"
+                ))
+            }
+            Err(e) => error = Some(e),
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if let Some(m) = missing {
+        return Ok(Err(m));
+    }
+    clear_empty_users(record);
+    if let Record::Membership(m) = record
+        && m.user_name.is_empty()
+    {
+        return Ok(Err("the member is not on the target".into()));
+    }
+    Ok(Ok(()))
+}
+
+/// A user reference cleared by [`translate`] becomes "no one".
+fn clear_empty_users(record: &mut Record) {
+    let clear = |v: &mut Option<String>| {
+        if v.as_deref() == Some("") {
+            *v = None;
+        }
+    };
+    match record {
+        Record::Issue(i) => {
+            clear(&mut i.reporter);
+            clear(&mut i.assignee);
+        }
+        Record::Comment(c) => clear(&mut c.author),
+        Record::Worklog(w) => clear(&mut w.author),
+        Record::Attachment(a) => clear(&mut a.author),
+        _ => {}
+    }
+}

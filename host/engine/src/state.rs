@@ -1,0 +1,203 @@
+//! A migration's own state: id mappings (server id → cloud id per namespace), load
+//! checkpoints and per-record failures, in a SQLite file beside the staging.
+//!
+//! A load records each batch's mappings and its checkpoint in one transaction, after the
+//! target accepted the batch; a crash between the two is repaired on the next run by
+//! asking the target what it already holds (see `load`).
+
+use std::path::{Path, PathBuf};
+
+use airlock_model::Namespace;
+use airlock_model::jira::Kind;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the migration state {path} cannot be used: {source}")]
+pub struct StateError {
+    path: PathBuf,
+    #[source]
+    source: rusqlite::Error,
+}
+
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A record the target refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    pub source_key: String,
+    pub code: String,
+    pub message: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS mappings (
+    namespace TEXT NOT NULL,
+    server_id TEXT NOT NULL,
+    cloud_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, server_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    step TEXT PRIMARY KEY,
+    done INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failures (
+    kind TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (kind, source_key)
+) WITHOUT ROWID;
+";
+
+impl State {
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        let err = |source| StateError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        // WAL + NORMAL: a committed transaction survives a kill -9 of this process.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+        )
+        .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(State {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StateError {
+        StateError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// How many records of a step are done.
+    pub fn checkpoint(&self, step: &str) -> Result<u64, StateError> {
+        self.conn
+            .query_row(
+                "SELECT done FROM checkpoints WHERE step = ?1",
+                [step],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|d| d.unwrap_or(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The cloud id of one server id.
+    pub fn cloud_id(&self, ns: Namespace, server: &str) -> Result<Option<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT cloud_id FROM mappings WHERE namespace = ?1 AND server_id = ?2")
+            .map_err(|e| self.err(e))?;
+        stmt.query_row(params![ns.as_str(), server], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every mapping of a namespace (for the small ones: users, projects, constants).
+    pub fn all(&self, ns: Namespace) -> Result<Vec<(String, String)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT server_id, cloud_id FROM mappings WHERE namespace = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([ns.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn count(&self, ns: Namespace) -> Result<u64, StateError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM mappings WHERE namespace = ?1",
+                [ns.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a batch's outcome and moves its checkpoint, atomically.
+    pub fn commit_batch(
+        &mut self,
+        step: &str,
+        done: u64,
+        mappings: &[(Namespace, String, String)],
+        failures: &[Failure],
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let err = |source| StateError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO mappings (namespace, server_id, cloud_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (ns, server, cloud) in mappings {
+                put.execute(params![ns.as_str(), server, cloud])
+                    .map_err(err)?;
+            }
+            let mut fail = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO failures (kind, source_key, code, message) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for f in failures {
+                fail.execute(params![f.kind.name(), f.source_key, f.code, f.message])
+                    .map_err(err)?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO checkpoints (step, done) VALUES (?1, ?2)",
+                params![step, done as i64],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    pub fn failures(&self) -> Result<Vec<Failure>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT kind, source_key, code, message FROM failures ORDER BY kind, source_key",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let kind: String = r.get(0)?;
+                Ok(Failure {
+                    kind: Kind::from_name(&kind).unwrap_or(Kind::Issue),
+                    source_key: r.get(1)?,
+                    code: r.get(2)?,
+                    message: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn failure_count(&self, kind: Kind) -> Result<u64, StateError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM failures WHERE kind = ?1",
+                [kind.name()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,606 @@
+//! Jira's core data, as Airlock moves it: one typed record per entities.xml row (users are
+//! the join of `User` and `ApplicationUser`).
+//!
+//! Every id and reference is kept as text, exactly as the backup writes it and as the id
+//! mappings key it (server id → cloud id). A record's references are listed by
+//! [`Record::refs`] with the namespace they point into: the integrity check walks them to
+//! find dangling ones, and the load rewrites them to cloud ids with [`Record::refs_mut`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::Namespace;
+
+/// The kinds of core record, in the order a load writes them (each one's references point
+/// only to kinds before it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    User,
+    Group,
+    Membership,
+    IssueType,
+    Status,
+    Priority,
+    Resolution,
+    Project,
+    Component,
+    Version,
+    CustomField,
+    CustomFieldOption,
+    IssueLinkType,
+    Issue,
+    CustomFieldValue,
+    Label,
+    IssueVersion,
+    Comment,
+    Worklog,
+    IssueLink,
+    Attachment,
+    EntityProperty,
+}
+
+impl Kind {
+    /// Every kind, in load order.
+    pub const ALL: [Kind; 22] = [
+        Kind::User,
+        Kind::Group,
+        Kind::Membership,
+        Kind::IssueType,
+        Kind::Status,
+        Kind::Priority,
+        Kind::Resolution,
+        Kind::Project,
+        Kind::Component,
+        Kind::Version,
+        Kind::CustomField,
+        Kind::CustomFieldOption,
+        Kind::IssueLinkType,
+        Kind::Issue,
+        Kind::CustomFieldValue,
+        Kind::Label,
+        Kind::IssueVersion,
+        Kind::Comment,
+        Kind::Worklog,
+        Kind::IssueLink,
+        Kind::Attachment,
+        Kind::EntityProperty,
+    ];
+
+    /// A stable lower-case name (file names, reports, JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Group => "group",
+            Kind::Membership => "membership",
+            Kind::IssueType => "issue-type",
+            Kind::Status => "status",
+            Kind::Priority => "priority",
+            Kind::Resolution => "resolution",
+            Kind::Project => "project",
+            Kind::Component => "component",
+            Kind::Version => "version",
+            Kind::CustomField => "custom-field",
+            Kind::CustomFieldOption => "custom-field-option",
+            Kind::IssueLinkType => "issue-link-type",
+            Kind::Issue => "issue",
+            Kind::CustomFieldValue => "custom-field-value",
+            Kind::Label => "label",
+            Kind::IssueVersion => "issue-version",
+            Kind::Comment => "comment",
+            Kind::Worklog => "worklog",
+            Kind::IssueLink => "issue-link",
+            Kind::Attachment => "attachment",
+            Kind::EntityProperty => "entity-property",
+        }
+    }
+
+    /// The kind a stable name names.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The entities.xml element a record of this kind comes from.
+    pub fn entity(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+            Kind::Membership => "Membership",
+            Kind::IssueType => "IssueType",
+            Kind::Status => "Status",
+            Kind::Priority => "Priority",
+            Kind::Resolution => "Resolution",
+            Kind::Project => "Project",
+            Kind::Component => "Component",
+            Kind::Version => "Version",
+            Kind::CustomField => "CustomField",
+            Kind::CustomFieldOption => "CustomFieldOption",
+            Kind::IssueLinkType => "IssueLinkType",
+            Kind::Issue => "Issue",
+            Kind::CustomFieldValue => "CustomFieldValue",
+            Kind::Label => "Label",
+            Kind::IssueVersion => "NodeAssociation",
+            Kind::Comment => "Action",
+            Kind::Worklog => "Worklog",
+            Kind::IssueLink => "IssueLink",
+            Kind::Attachment => "FileAttachment",
+            Kind::EntityProperty => "EntityProperty",
+        }
+    }
+
+    /// The mapping namespace a record's id is recorded under, for kinds that have one.
+    pub fn namespace(self) -> Option<Namespace> {
+        let name = match self {
+            Kind::User => "identity:user",
+            Kind::Group => "identity:group",
+            Kind::IssueType => "jira/classic:issueType",
+            Kind::Status => "jira/classic:issueStatus",
+            Kind::Priority => "jira:priority",
+            Kind::Resolution => "jira:resolution",
+            Kind::Project => "jira/classic:project",
+            Kind::Component => "jira:projectComponent",
+            Kind::Version => "jira:projectVersion",
+            Kind::CustomField => "jira/classic:customField",
+            Kind::CustomFieldOption => "jira/classic:customFieldOption",
+            Kind::IssueLinkType => "jira:issueLinkType",
+            Kind::Issue => "jira:issue",
+            Kind::Comment => "jira:comment",
+            Kind::Worklog => "jira:worklog",
+            Kind::IssueLink => "jira:issueLink",
+            Kind::Attachment => "jira:fileAttachment",
+            Kind::Membership
+            | Kind::CustomFieldValue
+            | Kind::Label
+            | Kind::IssueVersion
+            | Kind::EntityProperty => return None,
+        };
+        Some(Namespace::named(name))
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A date as entities.xml writes it, in wall-clock millis of the server's zone (see
+/// `airlock_backup::parse_entity_date`).
+pub type WallMillis = i64;
+
+/// A user: `cwd_user` joined with `ApplicationUser` by lower-case user name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The user key (`admin`, `JIRAUSER10100`): what every other row references.
+    pub key: String,
+    pub user_name: String,
+    pub display_name: String,
+    /// As written; may be empty or invalid (the integrity check says so).
+    pub email: String,
+    pub active: bool,
+    pub directory: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// The group name: groups are referenced by name.
+    pub name: String,
+    pub active: bool,
+}
+
+/// A user's membership of a group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub id: String,
+    pub group: String,
+    /// The member's user name (lower case), as cwd_membership holds it.
+    pub user_name: String,
+}
+
+/// An issue type, status, priority or resolution: a named constant of the site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Constant {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Issue types: a sub-task type. Statuses: the category id.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    /// A user key.
+    pub lead: String,
+    pub description: String,
+    pub project_type: String,
+    /// The last issue number handed out.
+    pub counter: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub description: String,
+    /// A user key, or empty.
+    pub lead: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub description: String,
+    pub released: bool,
+    pub archived: bool,
+    pub release_date: Option<WallMillis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomField {
+    pub id: String,
+    pub name: String,
+    /// `com.atlassian.jira.plugin.system.customfieldtypes:textfield`, …
+    pub type_key: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomFieldOption {
+    pub id: String,
+    pub field: String,
+    pub value: String,
+    pub parent: Option<String>,
+    pub disabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueLinkType {
+    pub id: String,
+    pub name: String,
+    pub inward: String,
+    pub outward: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    pub id: String,
+    pub project: String,
+    /// The issue number within its project (7.x+ rows, or taken from an older row's key).
+    pub number: u64,
+    pub issue_type: String,
+    pub summary: String,
+    pub description: String,
+    pub priority: Option<String>,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub reporter: Option<String>,
+    pub assignee: Option<String>,
+    pub created: WallMillis,
+    pub updated: WallMillis,
+    pub due: Option<WallMillis>,
+    pub resolved: Option<WallMillis>,
+    pub original_estimate: Option<i64>,
+    pub estimate: Option<i64>,
+    pub time_spent: Option<i64>,
+}
+
+/// One value of a custom field on an issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomFieldValue {
+    pub id: String,
+    pub issue: String,
+    pub field: String,
+    pub value: FieldValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FieldValue {
+    Text(String),
+    Number(f64),
+    Date(WallMillis),
+    /// A select field's value: a custom field option id.
+    Option(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub id: String,
+    pub issue: String,
+    pub label: String,
+}
+
+/// An issue's affected or fix version, or its component (`NodeAssociation`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueVersion {
+    pub issue: String,
+    pub target: String,
+    pub association: Association,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Association {
+    AffectsVersion,
+    FixVersion,
+    Component,
+}
+
+/// A comment (`Action` of type `comment`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: String,
+    pub issue: String,
+    pub author: Option<String>,
+    pub body: String,
+    pub created: WallMillis,
+    pub updated: WallMillis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Worklog {
+    pub id: String,
+    pub issue: String,
+    pub author: Option<String>,
+    pub body: String,
+    pub created: WallMillis,
+    pub started: WallMillis,
+    pub seconds: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueLink {
+    pub id: String,
+    pub link_type: String,
+    pub source: String,
+    pub destination: String,
+}
+
+/// Attachment metadata; the file itself comes from the attachments folder, if supplied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: String,
+    pub issue: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size: u64,
+    pub author: Option<String>,
+    pub created: WallMillis,
+}
+
+/// An entity property (issue, project or user), where apps keep data too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityProperty {
+    pub id: String,
+    /// `IssueProperty`, `ProjectProperty`, `UserProperty`.
+    pub entity_name: String,
+    pub entity_id: String,
+    pub key: String,
+    /// JSON text.
+    pub value: String,
+}
+
+/// One core record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    User(User),
+    Group(Group),
+    Membership(Membership),
+    IssueType(Constant),
+    Status(Constant),
+    Priority(Constant),
+    Resolution(Constant),
+    Project(Project),
+    Component(Component),
+    Version(Version),
+    CustomField(CustomField),
+    CustomFieldOption(CustomFieldOption),
+    IssueLinkType(IssueLinkType),
+    Issue(Issue),
+    CustomFieldValue(CustomFieldValue),
+    Label(Label),
+    IssueVersion(IssueVersion),
+    Comment(Comment),
+    Worklog(Worklog),
+    IssueLink(IssueLink),
+    Attachment(Attachment),
+    EntityProperty(EntityProperty),
+}
+
+/// What a reference points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A record of this kind, by id (users by key, groups by name).
+    Kind(Kind),
+    /// A user by lower-case user name (memberships).
+    UserName,
+}
+
+/// The one list of every record's references, walked by shared or mutable borrow.
+macro_rules! each_ref {
+    ($record:expr, $g:ident, $($m:tt)?) => {{
+        use Kind as K;
+        use Target::Kind as T;
+        match $record {
+            Record::Membership(r) => {
+                $g("group", T(K::Group), &$($m)? r.group);
+                $g("user", Target::UserName, &$($m)? r.user_name);
+            }
+            Record::Project(r) => $g("lead", T(K::User), &$($m)? r.lead),
+            Record::Component(r) => {
+                $g("project", T(K::Project), &$($m)? r.project);
+                $g("lead", T(K::User), &$($m)? r.lead);
+            }
+            Record::Version(r) => $g("project", T(K::Project), &$($m)? r.project),
+            Record::CustomFieldOption(r) => {
+                $g("customfield", T(K::CustomField), &$($m)? r.field);
+                if let Some(v) = &$($m)? r.parent {
+                    $g("parentoptionid", T(K::CustomFieldOption), v);
+                }
+            }
+            Record::Issue(r) => {
+                $g("project", T(K::Project), &$($m)? r.project);
+                $g("type", T(K::IssueType), &$($m)? r.issue_type);
+                $g("status", T(K::Status), &$($m)? r.status);
+                if let Some(v) = &$($m)? r.priority {
+                    $g("priority", T(K::Priority), v);
+                }
+                if let Some(v) = &$($m)? r.resolution {
+                    $g("resolution", T(K::Resolution), v);
+                }
+                if let Some(v) = &$($m)? r.reporter {
+                    $g("reporter", T(K::User), v);
+                }
+                if let Some(v) = &$($m)? r.assignee {
+                    $g("assignee", T(K::User), v);
+                }
+            }
+            Record::CustomFieldValue(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                $g("customfield", T(K::CustomField), &$($m)? r.field);
+                if let FieldValue::Option(option) = &$($m)? r.value {
+                    $g("value", T(K::CustomFieldOption), option);
+                }
+            }
+            Record::Label(r) => $g("issue", T(K::Issue), &$($m)? r.issue),
+            Record::IssueVersion(r) => {
+                $g("sourceNodeId", T(K::Issue), &$($m)? r.issue);
+                let target = match r.association {
+                    Association::Component => K::Component,
+                    Association::AffectsVersion | Association::FixVersion => K::Version,
+                };
+                $g("sinkNodeId", T(target), &$($m)? r.target);
+            }
+            Record::Comment(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                if let Some(v) = &$($m)? r.author {
+                    $g("author", T(K::User), v);
+                }
+            }
+            Record::Worklog(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                if let Some(v) = &$($m)? r.author {
+                    $g("author", T(K::User), v);
+                }
+            }
+            Record::IssueLink(r) => {
+                $g("linktype", T(K::IssueLinkType), &$($m)? r.link_type);
+                $g("source", T(K::Issue), &$($m)? r.source);
+                $g("destination", T(K::Issue), &$($m)? r.destination);
+            }
+            Record::Attachment(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                if let Some(v) = &$($m)? r.author {
+                    $g("author", T(K::User), v);
+                }
+            }
+            Record::EntityProperty(r) => {
+                let target = match r.entity_name.as_str() {
+                    "IssueProperty" => Some(K::Issue),
+                    "ProjectProperty" => Some(K::Project),
+                    "UserProperty" => Some(K::User),
+                    _ => None,
+                };
+                if let Some(target) = target {
+                    $g("entityId", T(target), &$($m)? r.entity_id);
+                }
+            }
+            Record::User(_)
+            | Record::Group(_)
+            | Record::IssueType(_)
+            | Record::Status(_)
+            | Record::Priority(_)
+            | Record::Resolution(_)
+            | Record::CustomField(_)
+            | Record::IssueLinkType(_) => {}
+        }
+    }};
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::User(_) => Kind::User,
+            Record::Group(_) => Kind::Group,
+            Record::Membership(_) => Kind::Membership,
+            Record::IssueType(_) => Kind::IssueType,
+            Record::Status(_) => Kind::Status,
+            Record::Priority(_) => Kind::Priority,
+            Record::Resolution(_) => Kind::Resolution,
+            Record::Project(_) => Kind::Project,
+            Record::Component(_) => Kind::Component,
+            Record::Version(_) => Kind::Version,
+            Record::CustomField(_) => Kind::CustomField,
+            Record::CustomFieldOption(_) => Kind::CustomFieldOption,
+            Record::IssueLinkType(_) => Kind::IssueLinkType,
+            Record::Issue(_) => Kind::Issue,
+            Record::CustomFieldValue(_) => Kind::CustomFieldValue,
+            Record::Label(_) => Kind::Label,
+            Record::IssueVersion(_) => Kind::IssueVersion,
+            Record::Comment(_) => Kind::Comment,
+            Record::Worklog(_) => Kind::Worklog,
+            Record::IssueLink(_) => Kind::IssueLink,
+            Record::Attachment(_) => Kind::Attachment,
+            Record::EntityProperty(_) => Kind::EntityProperty,
+        }
+    }
+
+    /// The record's own id: what references to it hold (users: the key; groups: the name).
+    /// Issue versions have none of their own.
+    pub fn id(&self) -> &str {
+        match self {
+            Record::User(r) => &r.key,
+            Record::Group(r) => &r.name,
+            Record::Membership(r) => &r.id,
+            Record::IssueType(r)
+            | Record::Status(r)
+            | Record::Priority(r)
+            | Record::Resolution(r) => &r.id,
+            Record::Project(r) => &r.id,
+            Record::Component(r) => &r.id,
+            Record::Version(r) => &r.id,
+            Record::CustomField(r) => &r.id,
+            Record::CustomFieldOption(r) => &r.id,
+            Record::IssueLinkType(r) => &r.id,
+            Record::Issue(r) => &r.id,
+            Record::CustomFieldValue(r) => &r.id,
+            Record::Label(r) => &r.id,
+            Record::IssueVersion(_) => "",
+            Record::Comment(r) => &r.id,
+            Record::Worklog(r) => &r.id,
+            Record::IssueLink(r) => &r.id,
+            Record::Attachment(r) => &r.id,
+            Record::EntityProperty(r) => &r.id,
+        }
+    }
+
+    /// Every reference the record holds: the field's name, what it points to and its
+    /// value. Empty optional references are left out.
+    pub fn refs(&self) -> Vec<(&'static str, Target, &str)> {
+        // Names the borrow's lifetime, which a bare closure cannot.
+        fn with_lifetime<'a, F: FnMut(&'static str, Target, &'a String)>(f: F) -> F {
+            f
+        }
+        let mut out = Vec::new();
+        let mut g = with_lifetime(|field, target, value| {
+            if !value.is_empty() {
+                out.push((field, target, value.as_str()))
+            }
+        });
+        each_ref!(self, g,);
+        out
+    }
+
+    /// Calls `f` on every non-empty reference, mutably: the load rewrites them to cloud ids.
+    pub fn refs_mut(&mut self, mut f: impl FnMut(&'static str, Target, &mut String)) {
+        let mut g = |field, target, value: &mut String| {
+            if !value.is_empty() {
+                f(field, target, value)
+            }
+        };
+        each_ref!(self, g, mut);
+    }
+}

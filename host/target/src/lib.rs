@@ -1,0 +1,157 @@
+//! Where a migration writes, behind one trait: [`Target`].
+//!
+//! - [`LocalSite`]: the embedded local site, a SQLite file shaped like Jira Cloud (opaque
+//!   account ids, numeric ids, issue keys). The demo and most tests use it.
+//! - Jira Cloud REST v3 over HTTPS (to come, tested against a faithful local server).
+//!
+//! The engine hands a target records whose references are already cloud ids; every record
+//! also carries its *source key* (its server id), which the target keeps beside what it
+//! creates so that, after a crash between a write and the recording of its mapping, the
+//! engine can ask which records already exist ([`Target::find_written`]) instead of
+//! writing them twice.
+
+mod local;
+
+use std::collections::BTreeMap;
+
+use airlock_model::jira::{Kind, Record};
+use airlock_model::{AppKey, AppOutput};
+use serde::Serialize;
+
+pub use local::LocalSite;
+
+/// What the target holds before the migration: the analysis compares the source with it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub projects: Vec<TargetProject>,
+    pub fields: Vec<TargetField>,
+    pub users: Vec<TargetUser>,
+    pub groups: Vec<String>,
+    pub issue_types: Vec<TargetConstant>,
+    pub statuses: Vec<TargetConstant>,
+    pub priorities: Vec<TargetConstant>,
+    pub resolutions: Vec<TargetConstant>,
+    pub link_types: Vec<TargetConstant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetProject {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetField {
+    pub id: String,
+    pub name: String,
+    /// The same type keys as the server's (`…customfieldtypes:textfield`).
+    pub type_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetUser {
+    pub account_id: String,
+    /// Hidden emails are `None`.
+    pub email: Option<String>,
+    pub display_name: String,
+}
+
+/// A named constant: issue type, status, priority, resolution, link type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetConstant {
+    pub id: String,
+    pub name: String,
+}
+
+/// Why one record was not written; the others of its batch may have been.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ItemError {
+    /// Stable: `invalid-reference`, `duplicate-key`, `too-large`, `rejected`…
+    pub code: &'static str,
+    /// Says what is wrong without quoting customer data.
+    pub message: String,
+}
+
+/// Why a call to the target failed as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    #[error("the local site {path} cannot be used: {source}")]
+    Local {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file of the local site (its attachments folder) cannot be read or written.
+    #[error("the local site's file {path} cannot be used: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The target refused or failed after retries (HTTP status and what it said).
+    #[error("the target answered {status} to {call}: {message}")]
+    Http {
+        call: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the target is unreachable for {call}: {message}")]
+    Network { call: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where a migration writes. Calls are batched; a batch holds records of one kind.
+pub trait Target: Send {
+    /// A short description for reports and logs (no credentials).
+    fn describe(&self) -> String;
+
+    /// What the target holds now.
+    fn snapshot(&mut self) -> Result<Snapshot, TargetError>;
+
+    /// Writes records of `kind` whose references are cloud ids, and returns for each
+    /// one its new cloud id or why it was refused. Kinds without ids of their own (labels,
+    /// field values, issue versions, memberships) answer an empty id.
+    fn write(
+        &mut self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Result<String, ItemError>>, TargetError>;
+
+    /// For records previously written from these source keys (see [`source_key`]), their
+    /// cloud ids; `None` for those never written.
+    fn find_written(
+        &mut self,
+        kind: Kind,
+        source_keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError>;
+
+    /// How many records of each kind Airlock has written (for verify).
+    fn counts(&mut self) -> Result<BTreeMap<Kind, u64>, TargetError>;
+
+    /// Stores an app's outputs in the target's app storage. Writing the same output
+    /// twice (same entity and key, same document id) replaces it: a rerun is idempotent.
+    fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError>;
+
+    /// Stores the file of an attachment written before (by its cloud id).
+    fn put_attachment_file(
+        &mut self,
+        attachment: &str,
+        content: &mut dyn std::io::Read,
+    ) -> Result<u64, TargetError>;
+
+    /// How many app outputs of `app` the target holds.
+    fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError>;
+}
+
+/// The key a written record is found by after a crash: its server id, or for issue
+/// versions (which have none) the triple that identifies them.
+pub fn source_key(record: &Record) -> String {
+    match record {
+        Record::IssueVersion(r) => format!("{}:{:?}:{}", r.issue, r.association, r.target),
+        other => other.id().to_owned(),
+    }
+}

@@ -1,0 +1,647 @@
+//! The embedded local site: one SQLite file shaped like Jira Cloud, and a folder of
+//! attachment files beside it (`<db stem>.attachments/`).
+//!
+//! Durability: WAL with `synchronous=NORMAL` keeps every committed transaction through a
+//! crash of the process (only a power loss may lose the last ones). Each `write` is one
+//! transaction, so a batch is either stored whole (minus the records refused) or not at all.
+
+mod schema;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airlock_model::jira::{Kind, Record};
+use airlock_model::{AppKey, AppOutput, EntityKind};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{
+    ItemError, Snapshot, Target, TargetConstant, TargetError, TargetField, TargetProject,
+    TargetUser,
+};
+use write::{Cache, Writer};
+
+/// How long a call waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Source keys looked up per query by `find_written`.
+const LOOKUP_CHUNK: usize = 500;
+
+/// The embedded local site. One value per file at a time is the intended use; another
+/// connection's changes are noticed (`PRAGMA data_version`) and reloaded.
+pub struct LocalSite {
+    path: PathBuf,
+    attachments: PathBuf,
+    conn: Connection,
+    /// Makes this site's account ids its own (stored in the file).
+    salt: u64,
+    cache: Cache,
+}
+
+impl std::fmt::Debug for LocalSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSite")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalSite {
+    /// Opens the site at `path`, creating the file, its tables and Cloud's defaults if new.
+    pub fn open(path: &Path) -> Result<LocalSite, TargetError> {
+        let local = |source| TargetError::Local {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(local)?;
+        let salt = prepare(&mut conn).map_err(local)?;
+        let salt = salt.map_err(TargetError::Invalid)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "site".to_owned());
+        let attachments = path.with_file_name(format!("{stem}.attachments"));
+        fs::create_dir_all(&attachments).map_err(|source| TargetError::Io {
+            path: attachments.clone(),
+            source,
+        })?;
+        tracing::info!(path = %path.display(), "opened the local site");
+        Ok(LocalSite {
+            path: path.to_owned(),
+            attachments,
+            conn,
+            salt,
+            cache: Cache::default(),
+        })
+    }
+
+    /// The folder holding the attachment files (one file per attachment id).
+    pub fn attachments_dir(&self) -> &Path {
+        &self.attachments
+    }
+
+    fn local(&self, source: rusqlite::Error) -> TargetError {
+        TargetError::Local {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    // --- Seeding: content the site held before the migration (no source key). ---
+
+    /// Adds a user as if created in Cloud; `None` for a hidden email. Returns the account id.
+    pub fn add_user(
+        &mut self,
+        email: Option<&str>,
+        display_name: &str,
+    ) -> Result<String, TargetError> {
+        let salt = self.salt;
+        self.seed(|tx| {
+            let seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq) + 1, 1) FROM users", [], |r| {
+                    r.get(0)
+                })?;
+            let account = write::account_id(salt, seq);
+            tx.execute(
+                "INSERT INTO users (seq, account_id, email, display_name, active)
+                 VALUES (?1, ?2, ?3, ?4, 1)",
+                params![seq, account, email, display_name],
+            )?;
+            Ok(account)
+        })
+    }
+
+    /// Adds a group.
+    pub fn add_group(&mut self, name: &str) -> Result<(), TargetError> {
+        self.seed(|tx| {
+            tx.execute("INSERT INTO groups (name) VALUES (?1)", [name])?;
+            Ok(())
+        })
+    }
+
+    /// Adds a project; returns its id.
+    pub fn add_project(&mut self, key: &str, name: &str) -> Result<String, TargetError> {
+        self.seed(|tx| {
+            let id = next(tx, "projects", schema::FIRST_ID)?;
+            tx.execute(
+                "INSERT INTO projects (id, key, name) VALUES (?1, ?2, ?3)",
+                params![id, key, name],
+            )?;
+            Ok(id.to_string())
+        })
+    }
+
+    /// Adds a custom field; returns its id (`customfield_…`).
+    pub fn add_field(&mut self, name: &str, type_key: &str) -> Result<String, TargetError> {
+        self.seed(|tx| {
+            let id = next(tx, "fields", schema::FIRST_ID)?;
+            tx.execute(
+                "INSERT INTO fields (id, name, type_key) VALUES (?1, ?2, ?3)",
+                params![id, name, type_key],
+            )?;
+            Ok(format!("customfield_{id}"))
+        })
+    }
+
+    /// Adds an issue type, status, priority, resolution or link type; returns its id.
+    pub fn add_constant(&mut self, kind: Kind, name: &str) -> Result<String, TargetError> {
+        let (table, first) = match kind {
+            Kind::IssueType => ("issue_types", schema::FIRST_ID),
+            Kind::Status => ("statuses", schema::FIRST_ID),
+            Kind::Priority => ("priorities", 1),
+            Kind::Resolution => ("resolutions", schema::FIRST_ID),
+            Kind::IssueLinkType => ("issue_link_types", schema::FIRST_ID),
+            other => {
+                return Err(TargetError::Invalid(format!(
+                    "{other} is not a named constant"
+                )));
+            }
+        };
+        self.seed(|tx| {
+            let id = next(tx, table, first)?;
+            if kind == Kind::IssueLinkType {
+                tx.execute(
+                    "INSERT INTO issue_link_types (id, name, inward, outward)
+                     VALUES (?1, ?2, ?2, ?2)",
+                    params![id, name],
+                )?;
+            } else {
+                tx.execute(
+                    &format!("INSERT INTO {table} (id, name) VALUES (?1, ?2)"),
+                    params![id, name],
+                )?;
+            }
+            Ok(id.to_string())
+        })
+    }
+
+    /// Runs one seeding change in a transaction; a clash of unique keys is `Invalid`.
+    fn seed<T>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, TargetError> {
+        // The write caches do not see this change: start them afresh.
+        self.cache = Cache::default();
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        result.map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                TargetError::Invalid("the site already holds one of this key or name".into())
+            }
+            e => self.local(e),
+        })
+    }
+
+    // --- Inspection for tests and verify. ---
+
+    /// How many source keys of `kind` were written more than once (should be 0).
+    pub fn duplicate_source_keys(&mut self, kind: Kind) -> Result<u64, TargetError> {
+        let union = source_key_union(kind);
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT source_key FROM ({union})
+             GROUP BY source_key HAVING COUNT(*) > 1)"
+        );
+        self.conn
+            .query_row(&sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.local(e))
+    }
+
+    /// Every source key written for `kind`, in write order per table, repeats included.
+    pub fn source_keys(&mut self, kind: Kind) -> Result<Vec<String>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut keys = Vec::new();
+            for table in schema::tables(kind) {
+                let mut stmt = self.conn.prepare(&format!(
+                    "SELECT source_key FROM {} WHERE source_key IS NOT NULL ORDER BY rowid",
+                    table.name
+                ))?;
+                for key in stmt.query_map([], |r| r.get(0))? {
+                    keys.push(key?);
+                }
+            }
+            Ok(keys)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every issue key on the site, in creation order.
+    pub fn issue_keys(&mut self) -> Result<Vec<String>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = self.conn.prepare("SELECT key FROM issues ORDER BY id")?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    fn write_batch(
+        &mut self,
+        kind: Kind,
+        records: &[Record],
+    ) -> rusqlite::Result<Vec<Result<String, ItemError>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another connection committed since the sets were loaded: they may be stale.
+        let version: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if self.cache.data_version != Some(version) {
+            self.cache = Cache::default();
+            self.cache.data_version = Some(version);
+        }
+        let answers = Writer {
+            conn: &tx,
+            cache: &mut self.cache,
+            salt: self.salt,
+        }
+        .write(kind, records)?;
+        tx.commit()?;
+        Ok(answers)
+    }
+
+    fn find_batch(
+        &self,
+        kind: Kind,
+        source_keys: &[String],
+    ) -> rusqlite::Result<Vec<Option<String>>> {
+        let mut found: HashMap<String, String> = HashMap::with_capacity(source_keys.len());
+        let placeholders = (1..=LOOKUP_CHUNK)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for table in schema::tables(kind) {
+            let sql = format!(
+                "SELECT source_key, {} FROM {} WHERE source_key IS NOT NULL
+                 AND source_key IN ({placeholders}) ORDER BY rowid",
+                table.id, table.name
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            for chunk in source_keys.chunks(LOOKUP_CHUNK) {
+                // Padded with NULLs, which match nothing: one statement for every chunk.
+                let args = (0..LOOKUP_CHUNK).map(|i| chunk.get(i).map(String::as_str));
+                let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+                while let Some(row) = rows.next()? {
+                    let key: String = row.get(0)?;
+                    let id: String = row.get(1)?;
+                    // Rows come oldest first: a key written twice keeps its first id.
+                    found.entry(key).or_insert(id);
+                }
+            }
+        }
+        Ok(source_keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    fn read_snapshot(&self) -> rusqlite::Result<Snapshot> {
+        let conn = &self.conn;
+        let constants = |table: &str| -> rusqlite::Result<Vec<TargetConstant>> {
+            let mut stmt = conn.prepare(&format!("SELECT id, name FROM {table} ORDER BY id"))?;
+            stmt.query_map([], |r| {
+                Ok(TargetConstant {
+                    id: r.get::<_, i64>(0)?.to_string(),
+                    name: r.get(1)?,
+                })
+            })?
+            .collect()
+        };
+        let projects = conn
+            .prepare("SELECT id, key, name FROM projects ORDER BY id")?
+            .query_map([], |r| {
+                Ok(TargetProject {
+                    id: r.get::<_, i64>(0)?.to_string(),
+                    key: r.get(1)?,
+                    name: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let fields = conn
+            .prepare("SELECT id, name, type_key FROM fields ORDER BY id")?
+            .query_map([], |r| {
+                Ok(TargetField {
+                    id: format!("customfield_{}", r.get::<_, i64>(0)?),
+                    name: r.get(1)?,
+                    type_key: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let users = conn
+            .prepare("SELECT account_id, email, display_name FROM users ORDER BY seq")?
+            .query_map([], |r| {
+                Ok(TargetUser {
+                    account_id: r.get(0)?,
+                    email: r.get::<_, Option<String>>(1)?.filter(|e| !e.is_empty()),
+                    display_name: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let groups = conn
+            .prepare("SELECT name FROM groups ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Snapshot {
+            projects,
+            fields,
+            users,
+            groups,
+            issue_types: constants("issue_types")?,
+            statuses: constants("statuses")?,
+            priorities: constants("priorities")?,
+            resolutions: constants("resolutions")?,
+            link_types: constants("issue_link_types")?,
+        })
+    }
+
+    fn read_counts(&self) -> rusqlite::Result<BTreeMap<Kind, u64>> {
+        let mut counts = BTreeMap::new();
+        for kind in Kind::ALL {
+            let mut n = 0;
+            for table in schema::tables(kind) {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {} WHERE source_key IS NOT NULL",
+                    table.name
+                );
+                n += self.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64;
+            }
+            if n > 0 {
+                counts.insert(kind, n);
+            }
+        }
+        Ok(counts)
+    }
+
+    fn store_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut property = tx.prepare_cached(
+                "INSERT INTO app_properties (app_key, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO UPDATE SET value = excluded.value",
+            )?;
+            let mut entity_property = tx.prepare_cached(
+                "INSERT INTO app_entity_properties (app_key, entity_kind, entity_id, key, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET value = excluded.value",
+            )?;
+            let mut document = tx.prepare_cached(
+                "INSERT INTO app_documents (app_key, collection, doc_id, body)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET body = excluded.body",
+            )?;
+            let app = app.as_str();
+            for output in outputs {
+                match output {
+                    AppOutput::AppProperty { key, value } => {
+                        property.execute(params![app, key, value])?;
+                    }
+                    AppOutput::EntityProperty {
+                        entity,
+                        entity_id,
+                        key,
+                        value,
+                    } => {
+                        let entity = entity_kind_name(*entity);
+                        entity_property.execute(params![app, entity, entity_id, key, value])?;
+                    }
+                    AppOutput::AppDocument {
+                        collection,
+                        id,
+                        body,
+                    } => {
+                        document.execute(params![app, collection, id, body])?;
+                    }
+                }
+            }
+        }
+        tx.commit()
+    }
+
+    fn count_outputs(&self, app: &AppKey) -> rusqlite::Result<u64> {
+        self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM app_properties WHERE app_key = ?1)
+                  + (SELECT COUNT(*) FROM app_entity_properties WHERE app_key = ?1)
+                  + (SELECT COUNT(*) FROM app_documents WHERE app_key = ?1)",
+            [app.as_str()],
+            |r| r.get::<_, i64>(0).map(|n| n as u64),
+        )
+    }
+}
+
+impl Target for LocalSite {
+    fn describe(&self) -> String {
+        format!("local site at {}", self.path.display())
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
+        self.read_snapshot().map_err(|e| self.local(e))
+    }
+
+    fn write(
+        &mut self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Result<String, ItemError>>, TargetError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.write_batch(kind, records) {
+            Ok(answers) => {
+                let refused = answers.iter().filter(|a| a.is_err()).count();
+                tracing::debug!(%kind, records = records.len(), refused, "wrote a batch");
+                Ok(answers)
+            }
+            Err(e) => {
+                // Rolled back: the sets may hold ids of rows that no longer exist.
+                self.cache = Cache::default();
+                tracing::warn!(%kind, records = records.len(), "a batch failed and was rolled back");
+                Err(self.local(e))
+            }
+        }
+    }
+
+    fn find_written(
+        &mut self,
+        kind: Kind,
+        source_keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError> {
+        self.find_batch(kind, source_keys)
+            .map_err(|e| self.local(e))
+    }
+
+    fn counts(&mut self) -> Result<BTreeMap<Kind, u64>, TargetError> {
+        self.read_counts().map_err(|e| self.local(e))
+    }
+
+    fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError> {
+        // All or nothing: a refused output must not leave half a rerun behind.
+        for (i, output) in outputs.iter().enumerate() {
+            if let Some(why) = invalid_output(output) {
+                return Err(TargetError::Invalid(format!("app output {i}: {why}")));
+            }
+        }
+        self.store_outputs(app, outputs)
+            .map_err(|e| self.local(e))?;
+        tracing::debug!(outputs = outputs.len(), "stored app outputs");
+        Ok(())
+    }
+
+    fn put_attachment_file(
+        &mut self,
+        attachment: &str,
+        content: &mut dyn io::Read,
+    ) -> Result<u64, TargetError> {
+        let unknown = || TargetError::Invalid("no attachment with this id on the site".into());
+        let id: i64 = attachment.parse().map_err(|_| unknown())?;
+        let exists = self
+            .conn
+            .query_row("SELECT 1 FROM attachments WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map_err(|e| self.local(e))?;
+        if exists.is_none() {
+            return Err(unknown());
+        }
+        let name = id.to_string();
+        let path = self.attachments.join(&name);
+        // Written aside then renamed: a crash never leaves a truncated file under the id.
+        let partial = self.attachments.join(format!("{name}.part"));
+        let io_error = |source| TargetError::Io {
+            path: partial.clone(),
+            source,
+        };
+        let mut file = io::BufWriter::new(fs::File::create(&partial).map_err(io_error)?);
+        let bytes = io::copy(content, &mut file).map_err(io_error)?;
+        let file = file.into_inner().map_err(|e| io_error(e.into_error()))?;
+        file.sync_data().map_err(io_error)?;
+        drop(file);
+        fs::rename(&partial, &path).map_err(|source| TargetError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        self.conn
+            .execute(
+                "UPDATE attachments SET file_path = ?1, stored_bytes = ?2 WHERE id = ?3",
+                params![name, bytes as i64, id],
+            )
+            .map_err(|e| self.local(e))?;
+        Ok(bytes)
+    }
+
+    fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError> {
+        self.count_outputs(app).map_err(|e| self.local(e))
+    }
+}
+
+/// Sets the connection up, and creates or checks the schema. The inner error: the file is
+/// not a local site this version can use. Answers the site's account salt.
+fn prepare(conn: &mut Connection) -> rusqlite::Result<Result<u64, String>> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Ok(Err(format!(
+            "the local site needs WAL journaling, the file answered {mode}"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // 64 MiB of page cache: index inserts of big loads stay in memory.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.set_prepared_statement_cache_capacity(64);
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let application: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if version == 0 {
+        let tables: i64 = tx.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Ok(Err("the file is a SQLite database, not a local site".into()));
+        }
+        schema::create(&tx, new_salt())?;
+        tracing::info!(version = schema::VERSION, "created the local site's tables");
+    } else if application != schema::APPLICATION_ID {
+        return Ok(Err("the file is a SQLite database, not a local site".into()));
+    } else if version > schema::VERSION {
+        return Ok(Err(format!(
+            "the local site has schema version {version}; this Airlock reads up to {}",
+            schema::VERSION
+        )));
+    }
+    let salt: String = tx.query_row(
+        "SELECT value FROM meta WHERE name = 'account_salt'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
+    Ok(u64::from_str_radix(&salt, 16)
+        .map_err(|_| "the local site's account salt is damaged".into()))
+}
+
+/// A fresh salt per site; uniqueness comes from the counter, the salt only makes ids opaque.
+fn new_salt() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+fn next(conn: &Connection, table: &str, first: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        &format!("SELECT COALESCE(MAX(id) + 1, ?1) FROM {table}"),
+        [first],
+        |r| r.get(0),
+    )
+}
+
+/// A query listing every non-null source key of `kind`, across its tables.
+fn source_key_union(kind: Kind) -> String {
+    schema::tables(kind)
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT source_key FROM {} WHERE source_key IS NOT NULL",
+                t.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+fn entity_kind_name(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Issue => "issue",
+        EntityKind::Project => "project",
+        EntityKind::User => "user",
+        EntityKind::Comment => "comment",
+        EntityKind::Worklog => "worklog",
+    }
+}
+
+/// Jira Cloud's limits on app storage: key 1 to 255 characters, JSON ≤ 32,768 characters.
+fn invalid_output(o: &AppOutput) -> Option<String> {
+    let too_long = |s: &str, max: usize| s.len() > max && s.chars().count() > max;
+    let (key, json) = match o {
+        AppOutput::EntityProperty { key, value, .. } | AppOutput::AppProperty { key, value } => {
+            (key.as_str(), value.as_str())
+        }
+        AppOutput::AppDocument { id, body, .. } => (id.as_str(), body.as_str()),
+    };
+    if key.is_empty() || too_long(key, 255) {
+        return Some(format!("{} key must be 1 to 255 characters", o.kind()));
+    }
+    if too_long(json, 32_768) {
+        return Some(format!("{} value exceeds 32,768 characters", o.kind()));
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
+        return Some(format!("{} value is not valid JSON", o.kind()));
+    }
+    None
+}

@@ -1,0 +1,331 @@
+//! The local site's tables: Jira Cloud's shape, plus `source_key` on every table Airlock
+//! writes (indexed, not unique: a duplicate write must stay visible to tests).
+
+use airlock_model::jira::Kind;
+use rusqlite::Connection;
+
+/// Bumped whenever the tables change; `PRAGMA user_version` holds it.
+pub(super) const VERSION: i64 = 1;
+
+/// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
+pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
+
+/// The first id Jira Cloud hands out for most entities.
+pub(super) const FIRST_ID: i64 = 10_000;
+
+const TABLES: &str = r#"
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE users (
+    seq INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL UNIQUE,
+    email TEXT,
+    display_name TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    active INTEGER NOT NULL DEFAULT 1,
+    source_key TEXT
+);
+CREATE TABLE group_members (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX group_members_member ON group_members (group_id, account_id);
+
+CREATE TABLE issue_types (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    subtask INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+CREATE TABLE statuses (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    category TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE priorities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE resolutions (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE issue_link_types (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    inward TEXT NOT NULL,
+    outward TEXT NOT NULL,
+    source_key TEXT
+);
+
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    lead_account_id TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    project_type TEXT NOT NULL DEFAULT 'software',
+    source_key TEXT
+);
+CREATE TABLE components (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    description TEXT NOT NULL,
+    lead_account_id TEXT,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX components_name ON components (project_id, name);
+CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    description TEXT NOT NULL,
+    released INTEGER NOT NULL,
+    archived INTEGER NOT NULL,
+    release_date INTEGER,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX versions_name ON versions (project_id, name);
+
+-- Custom fields; the cloud id is 'customfield_' || id.
+CREATE TABLE fields (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    type_key TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE field_options (
+    id INTEGER PRIMARY KEY,
+    field_id INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    parent_id INTEGER,
+    disabled INTEGER NOT NULL,
+    source_key TEXT
+);
+
+CREATE TABLE issues (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    project_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    issue_type_id INTEGER NOT NULL,
+    status_id INTEGER NOT NULL,
+    priority_id INTEGER,
+    resolution_id INTEGER,
+    reporter_account_id TEXT,
+    assignee_account_id TEXT,
+    summary TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    due INTEGER,
+    resolved INTEGER,
+    original_estimate INTEGER,
+    estimate INTEGER,
+    time_spent INTEGER,
+    source_key TEXT
+);
+-- The issue key's uniqueness, kept on integers: cheaper than an index on the text key.
+CREATE UNIQUE INDEX issues_number ON issues (project_id, number);
+
+CREATE TABLE field_values (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    field_id INTEGER NOT NULL,
+    text_value TEXT,
+    number_value REAL,
+    date_value INTEGER,
+    option_id INTEGER,
+    source_key TEXT
+);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE issue_versions (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    relation TEXT NOT NULL CHECK (relation IN ('affects', 'fix')),
+    source_key TEXT
+);
+CREATE TABLE issue_components (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    component_id INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE comments (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    author_account_id TEXT,
+    body TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE worklogs (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    author_account_id TEXT,
+    comment TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    time_spent_seconds INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE issue_links (
+    id INTEGER PRIMARY KEY,
+    link_type_id INTEGER NOT NULL,
+    source_issue_id INTEGER NOT NULL,
+    destination_issue_id INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE attachments (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    file_name TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    author_account_id TEXT,
+    created INTEGER NOT NULL,
+    -- Relative to the attachments folder; NULL until the file is stored.
+    file_path TEXT,
+    stored_bytes INTEGER,
+    source_key TEXT
+);
+-- Cloud keeps one value per entity and key: a second PUT replaces it.
+CREATE TABLE entity_properties (
+    id INTEGER PRIMARY KEY,
+    entity_kind TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX entity_properties_key ON entity_properties (entity_kind, entity_id, key);
+
+-- App storage, keyed by the app and the output's natural key so a rerun replaces.
+CREATE TABLE app_properties (
+    app_key TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app_key, key)
+) WITHOUT ROWID;
+CREATE TABLE app_entity_properties (
+    app_key TEXT NOT NULL,
+    entity_kind TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app_key, entity_kind, entity_id, key)
+) WITHOUT ROWID;
+CREATE TABLE app_documents (
+    app_key TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (app_key, collection, doc_id)
+) WITHOUT ROWID;
+"#;
+
+/// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
+const DEFAULTS: &str = r#"
+INSERT INTO groups (id, name) VALUES (1, 'jira-administrators'), (2, 'jira-software-users');
+INSERT INTO issue_types (id, name, subtask) VALUES
+    (10000, 'Task', 0), (10001, 'Bug', 0), (10002, 'Story', 0), (10003, 'Epic', 0),
+    (10004, 'Subtask', 1);
+INSERT INTO statuses (id, name, category) VALUES
+    (10000, 'To Do', 'new'), (10001, 'In Progress', 'indeterminate'), (10002, 'Done', 'done');
+INSERT INTO priorities (id, name) VALUES
+    (1, 'Highest'), (2, 'High'), (3, 'Medium'), (4, 'Low'), (5, 'Lowest');
+INSERT INTO resolutions (id, name) VALUES
+    (10000, 'Done'), (10001, 'Won''t Do'), (10002, 'Duplicate'), (10003, 'Cannot Reproduce');
+INSERT INTO issue_link_types (id, name, inward, outward) VALUES
+    (10000, 'Blocks', 'is blocked by', 'blocks'),
+    (10001, 'Cloners', 'is cloned by', 'clones'),
+    (10002, 'Duplicate', 'is duplicated by', 'duplicates'),
+    (10003, 'Relates', 'relates to', 'relates to');
+"#;
+
+/// Where the records of one kind live, and how their cloud id reads from a row.
+pub(super) struct Table {
+    pub name: &'static str,
+    pub id: &'static str,
+}
+
+const fn t(name: &'static str, id: &'static str) -> Table {
+    Table { name, id }
+}
+
+const NUMERIC: &str = "CAST(id AS TEXT)";
+const NONE: &str = "''";
+
+/// The tables holding a kind's records (issue versions: versions and components).
+pub(super) fn tables(kind: Kind) -> &'static [Table] {
+    match kind {
+        Kind::User => const { &[t("users", "account_id")] },
+        Kind::Group => const { &[t("groups", "name")] },
+        Kind::Membership => const { &[t("group_members", NONE)] },
+        Kind::IssueType => const { &[t("issue_types", NUMERIC)] },
+        Kind::Status => const { &[t("statuses", NUMERIC)] },
+        Kind::Priority => const { &[t("priorities", NUMERIC)] },
+        Kind::Resolution => const { &[t("resolutions", NUMERIC)] },
+        Kind::Project => const { &[t("projects", NUMERIC)] },
+        Kind::Component => const { &[t("components", NUMERIC)] },
+        Kind::Version => const { &[t("versions", NUMERIC)] },
+        Kind::CustomField => const { &[t("fields", "'customfield_' || id")] },
+        Kind::CustomFieldOption => const { &[t("field_options", NUMERIC)] },
+        Kind::IssueLinkType => const { &[t("issue_link_types", NUMERIC)] },
+        Kind::Issue => const { &[t("issues", NUMERIC)] },
+        Kind::CustomFieldValue => const { &[t("field_values", NONE)] },
+        Kind::Label => const { &[t("labels", NONE)] },
+        Kind::IssueVersion => const { &[t("issue_versions", NONE), t("issue_components", NONE)] },
+        Kind::Comment => const { &[t("comments", NUMERIC)] },
+        Kind::Worklog => const { &[t("worklogs", NUMERIC)] },
+        Kind::IssueLink => const { &[t("issue_links", NUMERIC)] },
+        Kind::Attachment => const { &[t("attachments", NUMERIC)] },
+        Kind::EntityProperty => const { &[t("entity_properties", NUMERIC)] },
+    }
+}
+
+/// Creates the tables, their source-key indexes and Cloud's defaults, in the caller's
+/// transaction.
+pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
+    conn.execute_batch(TABLES)?;
+    for kind in Kind::ALL {
+        for table in tables(kind) {
+            // Partial: seeded and default rows have no source key and need no entry.
+            conn.execute_batch(&format!(
+                "CREATE INDEX {0}_source ON {0} (source_key) WHERE source_key IS NOT NULL;",
+                table.name
+            ))?;
+        }
+    }
+    conn.execute_batch(DEFAULTS)?;
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('account_salt', ?1)",
+        [format!("{salt:016x}")],
+    )?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", VERSION)?;
+    Ok(())
+}

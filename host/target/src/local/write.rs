@@ -1,0 +1,1051 @@
+//! `write`: validation as Jira Cloud does it, then one insert per record, all in the
+//! caller's transaction.
+//!
+//! References are checked against in-memory sets of the ids the site holds (loaded once,
+//! kept up to date as rows are inserted): a lookup per reference in SQLite would cost more
+//! than the insert itself.
+
+use std::collections::{HashMap, HashSet};
+
+use airlock_model::jira::{
+    Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
+    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
+    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+};
+use rusqlite::{Connection, params};
+
+use super::schema::FIRST_ID;
+use crate::{ItemError, source_key};
+
+/// Jira Cloud's limit on a summary, an entity property's key, a label.
+const MAX_NAME: usize = 255;
+/// Jira Cloud's limit on a rich text field (description, comment, text custom field).
+const MAX_TEXT: usize = 32_767;
+/// Jira Cloud's limit on an entity property's JSON value.
+const MAX_PROPERTY: usize = 32_768;
+/// Jira Cloud's limit on a project key.
+const MAX_PROJECT_KEY: usize = 10;
+
+/// The ids the site holds, per table, loaded on first use. Dropped whole whenever it may
+/// be stale: after a failed call, or when another connection changed the file.
+#[derive(Default)]
+pub(super) struct Cache {
+    /// `PRAGMA data_version` when the sets were last known good.
+    pub data_version: Option<i64>,
+    users: Option<HashSet<String>>,
+    /// Lower-cased name → id: group names are case-insensitive.
+    groups: Option<HashMap<String, i64>>,
+    issue_types: Option<HashSet<i64>>,
+    statuses: Option<HashSet<i64>>,
+    priorities: Option<HashSet<i64>>,
+    resolutions: Option<HashSet<i64>>,
+    link_types: Option<HashSet<i64>>,
+    /// Id → key, for issue keys.
+    projects: Option<HashMap<i64, String>>,
+    /// Component / version id → its project.
+    components: Option<HashMap<i64, i64>>,
+    versions: Option<HashMap<i64, i64>>,
+    fields: Option<HashSet<i64>>,
+    /// Option id → its field.
+    options: Option<HashMap<i64, i64>>,
+    /// Issue id → its project.
+    issues: Option<HashMap<i64, i64>>,
+}
+
+/// Loads `slot` if it is not loaded yet.
+fn load<T>(
+    slot: &mut Option<T>,
+    f: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<&mut T> {
+    if slot.is_none() {
+        *slot = Some(f()?);
+    }
+    Ok(slot.as_mut().expect("loaded just above"))
+}
+
+fn id_set(conn: &Connection, table: &str) -> rusqlite::Result<HashSet<i64>> {
+    let mut stmt = conn.prepare(&format!("SELECT id FROM {table}"))?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+fn id_map(conn: &Connection, sql: &str) -> rusqlite::Result<HashMap<i64, i64>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// Why a record was not written: the record's fault, or the database's (fails the call).
+enum Fail {
+    Item(ItemError),
+    Db(rusqlite::Error),
+}
+
+impl From<ItemError> for Fail {
+    fn from(e: ItemError) -> Fail {
+        Fail::Item(e)
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Fail {
+        Fail::Db(e)
+    }
+}
+
+fn item(code: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn missing(field: &str, what: &str) -> ItemError {
+    item(
+        "invalid-reference",
+        format!("{field}: the site has no {what} with this id"),
+    )
+}
+
+/// A numeric cloud id; anything else cannot name a row.
+fn number(field: &str, what: &str, value: &str) -> Result<i64, ItemError> {
+    value.parse().map_err(|_| missing(field, what))
+}
+
+/// More than `max` characters? Counting scans the text: only done when the bytes could be.
+fn too_long(s: &str, max: usize) -> bool {
+    s.len() > max && s.chars().count() > max
+}
+
+fn check_len(field: &str, s: &str, max: usize) -> Result<(), ItemError> {
+    if too_long(s, max) {
+        return Err(item(
+            "too-large",
+            format!("{field} exceeds {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_name(field: &str, s: &str) -> Result<(), ItemError> {
+    if s.trim().is_empty() {
+        return Err(item("invalid-value", format!("{field} is required")));
+    }
+    check_len(field, s, MAX_NAME)
+}
+
+fn unique_violation(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi;
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Runs an insert; a uniqueness clash is the record's fault (`what` says which key).
+fn insert(result: rusqlite::Result<usize>, what: &str) -> Result<(), Fail> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if unique_violation(&e) => Err(Fail::Item(item(
+            "duplicate-key",
+            format!("the site already has {what}"),
+        ))),
+        Err(e) => Err(Fail::Db(e)),
+    }
+}
+
+/// The next id of `table`: Cloud numbers from 10000.
+fn next_id(conn: &Connection, table: &str, column: &str, first: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        &format!("SELECT COALESCE(MAX({column}) + 1, ?1) FROM {table}"),
+        [first],
+        |r| r.get(0),
+    )
+}
+
+/// A deterministic, opaque account id: 24 lower-case hex digits, unique per counter value.
+pub(super) fn account_id(salt: u64, seq: i64) -> String {
+    // splitmix64's finaliser is a bijection, so distinct counters give distinct ids.
+    let mut z = (seq as u64).wrapping_add(salt);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!("{:08x}{z:016x}", (salt >> 32) as u32)
+}
+
+/// Writes one batch of `kind` in `conn`'s open transaction.
+pub(super) struct Writer<'a> {
+    pub conn: &'a Connection,
+    pub cache: &'a mut Cache,
+    pub salt: u64,
+}
+
+type Answers = Vec<Result<String, ItemError>>;
+
+/// Runs `f` on each record of the expected variant; a record's failure is its answer,
+/// a database failure ends the call.
+fn each<'r, T: 'r>(
+    records: &'r [Record],
+    kind: Kind,
+    pick: impl Fn(&'r Record) -> Option<&'r T>,
+    mut f: impl FnMut(&'r T, String) -> Result<String, Fail>,
+) -> rusqlite::Result<Answers> {
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let answer = match pick(record) {
+            Some(r) => f(r, source_key(record)),
+            None => Err(Fail::Item(item(
+                "rejected",
+                format!("a {} record in a batch of {kind}", record.kind()),
+            ))),
+        };
+        match answer {
+            Ok(id) => out.push(Ok(id)),
+            Err(Fail::Item(e)) => out.push(Err(e)),
+            Err(Fail::Db(e)) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+macro_rules! pick {
+    ($variant:ident) => {
+        |r: &Record| match r {
+            Record::$variant(x) => Some(x),
+            _ => None,
+        }
+    };
+}
+
+impl Writer<'_> {
+    pub fn write(&mut self, kind: Kind, records: &[Record]) -> rusqlite::Result<Answers> {
+        match kind {
+            Kind::User => self.users(records),
+            Kind::Group => self.groups(records),
+            Kind::Membership => self.memberships(records),
+            Kind::IssueType => self.issue_types(records),
+            Kind::Status => self.constants(records, kind, "statuses", pick!(Status)),
+            Kind::Priority => self.constants(records, kind, "priorities", pick!(Priority)),
+            Kind::Resolution => self.constants(records, kind, "resolutions", pick!(Resolution)),
+            Kind::Project => self.projects(records),
+            Kind::Component => self.components(records),
+            Kind::Version => self.versions(records),
+            Kind::CustomField => self.fields(records),
+            Kind::CustomFieldOption => self.options(records),
+            Kind::IssueLinkType => self.link_types(records),
+            Kind::Issue => self.issues(records),
+            Kind::CustomFieldValue => self.field_values(records),
+            Kind::Label => self.labels(records),
+            Kind::IssueVersion => self.issue_versions(records),
+            Kind::Comment => self.comments(records),
+            Kind::Worklog => self.worklogs(records),
+            Kind::IssueLink => self.issue_links(records),
+            Kind::Attachment => self.attachments(records),
+            Kind::EntityProperty => self.entity_properties(records),
+        }
+    }
+
+    fn users(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let salt = self.salt;
+        let users = load(&mut self.cache.users, || load_users(conn))?;
+        let mut seq = next_id(conn, "users", "seq", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO users (seq, account_id, email, display_name, active, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        each(records, Kind::User, pick!(User), |r: &User, sk| {
+            let account = account_id(salt, seq);
+            insert(
+                stmt.execute(params![seq, account, r.email, r.display_name, r.active, sk]),
+                "this account id",
+            )?;
+            seq += 1;
+            users.insert(account.clone());
+            Ok(account)
+        })
+    }
+
+    fn groups(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let groups = load(&mut self.cache.groups, || load_groups(conn))?;
+        let mut id = next_id(conn, "groups", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO groups (id, name, active, source_key) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        each(records, Kind::Group, pick!(Group), |r: &Group, sk| {
+            check_name("name", &r.name)?;
+            insert(
+                stmt.execute(params![id, r.name, r.active, sk]),
+                "a group of this name",
+            )?;
+            groups.insert(r.name.to_lowercase(), id);
+            id += 1;
+            Ok(r.name.clone())
+        })
+    }
+
+    fn memberships(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let groups = load(&mut self.cache.groups, || load_groups(conn))?;
+        let users = load(&mut self.cache.users, || load_users(conn))?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO group_members (group_id, account_id, source_key) VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::Membership,
+            pick!(Membership),
+            |r: &Membership, sk| {
+                let group = *groups
+                    .get(&r.group.to_lowercase())
+                    .ok_or_else(|| missing("group", "group"))?;
+                // The engine has rewritten the member's user name to an account id.
+                if !users.contains(&r.user_name) {
+                    return Err(missing("user", "user").into());
+                }
+                insert(
+                    stmt.execute(params![group, r.user_name, sk]),
+                    "this user in this group",
+                )?;
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn issue_types(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let set = load(&mut self.cache.issue_types, || id_set(conn, "issue_types"))?;
+        let mut id = next_id(conn, "issue_types", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_types (id, name, description, subtask, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::IssueType,
+            pick!(IssueType),
+            |r: &Constant, sk| {
+                check_name("name", &r.name)?;
+                check_len("description", &r.description, MAX_TEXT)?;
+                let subtask = r.detail == "jira_subtask";
+                insert(
+                    stmt.execute(params![id, r.name, r.description, subtask, sk]),
+                    "an issue type of this name",
+                )?;
+                set.insert(id);
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// Statuses, priorities, resolutions: a name, a description (statuses: a category).
+    fn constants(
+        &mut self,
+        records: &[Record],
+        kind: Kind,
+        table: &'static str,
+        pick: impl Fn(&Record) -> Option<&Constant>,
+    ) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let slot = match kind {
+            Kind::Status => &mut self.cache.statuses,
+            Kind::Priority => &mut self.cache.priorities,
+            _ => &mut self.cache.resolutions,
+        };
+        let set = load(slot, || id_set(conn, table))?;
+        let first = if kind == Kind::Priority { 1 } else { FIRST_ID };
+        let mut id = next_id(conn, table, "id", first)?;
+        let sql = if kind == Kind::Status {
+            "INSERT INTO statuses (id, name, description, category, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+                .to_owned()
+        } else {
+            format!(
+                "INSERT INTO {table} (id, name, description, source_key)
+                 VALUES (?1, ?2, ?3, ?5)"
+            )
+        };
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let what = format!("a {kind} of this name");
+        each(records, kind, pick, |r: &Constant, sk| {
+            check_name("name", &r.name)?;
+            check_len("description", &r.description, MAX_TEXT)?;
+            insert(
+                stmt.execute(params![id, r.name, r.description, r.detail, sk]),
+                &what,
+            )?;
+            set.insert(id);
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn link_types(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let set = load(&mut self.cache.link_types, || {
+            id_set(conn, "issue_link_types")
+        })?;
+        let mut id = next_id(conn, "issue_link_types", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_link_types (id, name, inward, outward, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::IssueLinkType,
+            pick!(IssueLinkType),
+            |r: &IssueLinkType, sk| {
+                check_name("name", &r.name)?;
+                check_name("inward", &r.inward)?;
+                check_name("outward", &r.outward)?;
+                insert(
+                    stmt.execute(params![id, r.name, r.inward, r.outward, sk]),
+                    "an issue link type of this name",
+                )?;
+                set.insert(id);
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn projects(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = load(&mut self.cache.users, || load_users(conn))?;
+        let projects = load(&mut self.cache.projects, || load_projects(conn))?;
+        let mut id = next_id(conn, "projects", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO projects (id, key, name, lead_account_id, description, project_type,
+                                   source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        each(records, Kind::Project, pick!(Project), |r: &Project, sk| {
+            check_project_key(&r.key)?;
+            check_name("name", &r.name)?;
+            check_len("description", &r.description, MAX_TEXT)?;
+            let lead = user_ref(users, "lead", &r.lead)?;
+            let project_type = if r.project_type.is_empty() {
+                "software"
+            } else {
+                &r.project_type
+            };
+            insert(
+                stmt.execute(params![
+                    id,
+                    r.key,
+                    r.name,
+                    lead,
+                    r.description,
+                    project_type,
+                    sk
+                ]),
+                "a project with this key",
+            )?;
+            projects.insert(id, r.key.clone());
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn components(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = load(&mut self.cache.users, || load_users(conn))?;
+        let projects = load(&mut self.cache.projects, || load_projects(conn))?;
+        let components = load(&mut self.cache.components, || {
+            id_map(conn, "SELECT id, project_id FROM components")
+        })?;
+        let mut id = next_id(conn, "components", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO components (id, project_id, name, description, lead_account_id,
+                                     source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        each(
+            records,
+            Kind::Component,
+            pick!(Component),
+            |r: &Component, sk| {
+                let project = project_ref(projects, &r.project)?;
+                check_name("name", &r.name)?;
+                check_len("description", &r.description, MAX_TEXT)?;
+                let lead = user_ref(users, "lead", &r.lead)?;
+                insert(
+                    stmt.execute(params![id, project, r.name, r.description, lead, sk]),
+                    "a component of this name in this project",
+                )?;
+                components.insert(id, project);
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn versions(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let projects = load(&mut self.cache.projects, || load_projects(conn))?;
+        let versions = load(&mut self.cache.versions, || {
+            id_map(conn, "SELECT id, project_id FROM versions")
+        })?;
+        let mut id = next_id(conn, "versions", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO versions (id, project_id, name, description, released, archived,
+                                   release_date, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(records, Kind::Version, pick!(Version), |r: &Version, sk| {
+            let project = project_ref(projects, &r.project)?;
+            check_name("name", &r.name)?;
+            check_len("description", &r.description, MAX_TEXT)?;
+            insert(
+                stmt.execute(params![
+                    id,
+                    project,
+                    r.name,
+                    r.description,
+                    r.released,
+                    r.archived,
+                    r.release_date,
+                    sk
+                ]),
+                "a version of this name in this project",
+            )?;
+            versions.insert(id, project);
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn fields(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
+        let mut id = next_id(conn, "fields", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO fields (id, name, type_key, description, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::CustomField,
+            pick!(CustomField),
+            |r: &CustomField, sk| {
+                check_name("name", &r.name)?;
+                check_name("type key", &r.type_key)?;
+                check_len("description", &r.description, MAX_TEXT)?;
+                insert(
+                    stmt.execute(params![id, r.name, r.type_key, r.description, sk]),
+                    "a custom field with this id",
+                )?;
+                fields.insert(id);
+                id += 1;
+                Ok(format!("customfield_{}", id - 1))
+            },
+        )
+    }
+
+    fn options(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
+        let options = load(&mut self.cache.options, || {
+            id_map(conn, "SELECT id, field_id FROM field_options")
+        })?;
+        let mut id = next_id(conn, "field_options", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO field_options (id, field_id, value, parent_id, disabled, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        each(
+            records,
+            Kind::CustomFieldOption,
+            pick!(CustomFieldOption),
+            |r: &CustomFieldOption, sk| {
+                let field = field_ref(fields, &r.field)?;
+                let parent = match r.parent.as_deref().filter(|p| !p.is_empty()) {
+                    None => None,
+                    Some(p) => {
+                        let parent = number("parent", "option", p)?;
+                        // Cascading options: the parent belongs to the same field.
+                        if options.get(&parent) != Some(&field) {
+                            return Err(missing("parent", "option of this field").into());
+                        }
+                        Some(parent)
+                    }
+                };
+                check_name("value", &r.value)?;
+                insert(
+                    stmt.execute(params![id, field, r.value, parent, r.disabled, sk]),
+                    "an option with this id",
+                )?;
+                options.insert(id, field);
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn issues(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let projects = load(&mut c.projects, || load_projects(conn))?;
+        let types = load(&mut c.issue_types, || id_set(conn, "issue_types"))?;
+        let statuses = load(&mut c.statuses, || id_set(conn, "statuses"))?;
+        let priorities = load(&mut c.priorities, || id_set(conn, "priorities"))?;
+        let resolutions = load(&mut c.resolutions, || id_set(conn, "resolutions"))?;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let mut id = next_id(conn, "issues", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issues (id, key, project_id, number, issue_type_id, status_id,
+                 priority_id, resolution_id, reporter_account_id, assignee_account_id, summary,
+                 description, created, updated, due, resolved, original_estimate, estimate,
+                 time_spent, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18, ?19, ?20)",
+        )?;
+        each(records, Kind::Issue, pick!(Issue), |r: &Issue, sk| {
+            let project = number("project", "project", &r.project)?;
+            let project_key = projects
+                .get(&project)
+                .ok_or_else(|| missing("project", "project"))?;
+            let number_in_project = i64::try_from(r.number)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| item("invalid-value", "number must be a positive integer"))?;
+            let issue_type = constant_ref(types, "issue type", &r.issue_type)?;
+            let status = constant_ref(statuses, "status", &r.status)?;
+            let priority = opt_constant_ref(priorities, "priority", r.priority.as_deref())?;
+            let resolution = opt_constant_ref(resolutions, "resolution", r.resolution.as_deref())?;
+            let reporter = user_ref(users, "reporter", r.reporter.as_deref().unwrap_or(""))?;
+            let assignee = user_ref(users, "assignee", r.assignee.as_deref().unwrap_or(""))?;
+            check_name("summary", &r.summary)?;
+            check_len("description", &r.description, MAX_TEXT)?;
+            let key = format!("{project_key}-{number_in_project}");
+            insert(
+                stmt.execute(params![
+                    id,
+                    key,
+                    project,
+                    number_in_project,
+                    issue_type,
+                    status,
+                    priority,
+                    resolution,
+                    reporter,
+                    assignee,
+                    r.summary,
+                    r.description,
+                    r.created,
+                    r.updated,
+                    r.due,
+                    r.resolved,
+                    r.original_estimate,
+                    r.estimate,
+                    r.time_spent,
+                    sk
+                ]),
+                "an issue with this key",
+            )?;
+            issues.insert(id, project);
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn field_values(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let fields = load(&mut c.fields, || id_set(conn, "fields"))?;
+        let options = load(&mut c.options, || {
+            id_map(conn, "SELECT id, field_id FROM field_options")
+        })?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO field_values (issue_id, field_id, text_value, number_value, date_value,
+                                       option_id, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        each(
+            records,
+            Kind::CustomFieldValue,
+            pick!(CustomFieldValue),
+            |r: &CustomFieldValue, sk| {
+                let issue = issue_ref(issues, "issue", &r.issue)?.0;
+                let field = field_ref(fields, &r.field)?;
+                let (mut text, mut num, mut date, mut option) = (None, None, None, None);
+                match &r.value {
+                    FieldValue::Text(t) => {
+                        check_len("value", t, MAX_TEXT)?;
+                        text = Some(t.as_str());
+                    }
+                    FieldValue::Number(n) if n.is_finite() => num = Some(*n),
+                    FieldValue::Number(_) => {
+                        return Err(item("invalid-value", "value is not a finite number").into());
+                    }
+                    FieldValue::Date(d) => date = Some(*d),
+                    FieldValue::Option(o) => {
+                        let id = number("value", "option", o)?;
+                        if options.get(&id) != Some(&field) {
+                            return Err(missing("value", "option of this field").into());
+                        }
+                        option = Some(id);
+                    }
+                }
+                stmt.execute(params![issue, field, text, num, date, option, sk])?;
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn labels(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issues = load(&mut self.cache.issues, || load_issues(conn))?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO labels (issue_id, label, source_key) VALUES (?1, ?2, ?3)",
+        )?;
+        each(records, Kind::Label, pick!(Label), |r: &Label, sk| {
+            let issue = issue_ref(issues, "issue", &r.issue)?.0;
+            check_name("label", &r.label)?;
+            // Cloud refuses labels with spaces.
+            if r.label.chars().any(char::is_whitespace) {
+                return Err(item("invalid-value", "label must not contain spaces").into());
+            }
+            stmt.execute(params![issue, r.label, sk])?;
+            Ok(String::new())
+        })
+    }
+
+    fn issue_versions(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let versions = load(&mut c.versions, || {
+            id_map(conn, "SELECT id, project_id FROM versions")
+        })?;
+        let components = load(&mut c.components, || {
+            id_map(conn, "SELECT id, project_id FROM components")
+        })?;
+        let mut to_version = conn.prepare_cached(
+            "INSERT INTO issue_versions (issue_id, version_id, relation, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut to_component = conn.prepare_cached(
+            "INSERT INTO issue_components (issue_id, component_id, source_key)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::IssueVersion,
+            pick!(IssueVersion),
+            |r: &IssueVersion, sk| {
+                let (issue, project) = issue_ref(issues, "issue", &r.issue)?;
+                let (targets, what) = match r.association {
+                    Association::Component => (&*components, "component in the issue's project"),
+                    _ => (&*versions, "version in the issue's project"),
+                };
+                let target = number("target", what, &r.target)?;
+                // Cloud only accepts versions and components of the issue's own project.
+                if targets.get(&target) != Some(&project) {
+                    return Err(missing("target", what).into());
+                }
+                match r.association {
+                    Association::Component => to_component.execute(params![issue, target, sk])?,
+                    Association::AffectsVersion => {
+                        to_version.execute(params![issue, target, "affects", sk])?
+                    }
+                    Association::FixVersion => {
+                        to_version.execute(params![issue, target, "fix", sk])?
+                    }
+                };
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn comments(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, "comments", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO comments (id, issue_id, author_account_id, body, created, updated,
+                                   source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        each(records, Kind::Comment, pick!(Comment), |r: &Comment, sk| {
+            let issue = issue_ref(issues, "issue", &r.issue)?.0;
+            let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
+            if r.body.trim().is_empty() {
+                return Err(item("invalid-value", "body is required").into());
+            }
+            check_len("body", &r.body, MAX_TEXT)?;
+            stmt.execute(params![id, issue, author, r.body, r.created, r.updated, sk])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn worklogs(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, "worklogs", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO worklogs (id, issue_id, author_account_id, comment, created, started,
+                                   time_spent_seconds, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(records, Kind::Worklog, pick!(Worklog), |r: &Worklog, sk| {
+            let issue = issue_ref(issues, "issue", &r.issue)?.0;
+            let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
+            if r.seconds < 0 {
+                return Err(item("invalid-value", "time spent must not be negative").into());
+            }
+            check_len("comment", &r.body, MAX_TEXT)?;
+            stmt.execute(params![
+                id, issue, author, r.body, r.created, r.started, r.seconds, sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn issue_links(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let link_types = load(&mut c.link_types, || id_set(conn, "issue_link_types"))?;
+        let mut id = next_id(conn, "issue_links", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_links (id, link_type_id, source_issue_id, destination_issue_id,
+                                      source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::IssueLink,
+            pick!(IssueLink),
+            |r: &IssueLink, sk| {
+                let link_type = number("link type", "issue link type", &r.link_type)?;
+                if !link_types.contains(&link_type) {
+                    return Err(missing("link type", "issue link type").into());
+                }
+                let source = issue_ref(issues, "source", &r.source)?.0;
+                let destination = issue_ref(issues, "destination", &r.destination)?.0;
+                stmt.execute(params![id, link_type, source, destination, sk])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn attachments(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, "attachments", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO attachments (id, issue_id, file_name, mime_type, size,
+                                      author_account_id, created, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(
+            records,
+            Kind::Attachment,
+            pick!(Attachment),
+            |r: &Attachment, sk| {
+                let issue = issue_ref(issues, "issue", &r.issue)?.0;
+                let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
+                check_name("file name", &r.file_name)?;
+                let size = i64::try_from(r.size)
+                    .map_err(|_| item("too-large", "size exceeds what the site can store"))?;
+                stmt.execute(params![
+                    id,
+                    issue,
+                    r.file_name,
+                    r.mime_type,
+                    size,
+                    author,
+                    r.created,
+                    sk
+                ])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn entity_properties(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let projects = load(&mut c.projects, || load_projects(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, "entity_properties", "id", 1)?;
+        // Cloud's PUT replaces the value of an existing key: the row (and its id) stays.
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO entity_properties (id, entity_kind, entity_id, key, value, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (entity_kind, entity_id, key)
+             DO UPDATE SET value = excluded.value, source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::EntityProperty,
+            pick!(EntityProperty),
+            |r: &EntityProperty, sk| {
+                let entity = match r.entity_name.as_str() {
+                    "IssueProperty" => {
+                        issue_ref(issues, "entity", &r.entity_id)?;
+                        "issue"
+                    }
+                    "ProjectProperty" => {
+                        project_ref(projects, &r.entity_id)?;
+                        "project"
+                    }
+                    "UserProperty" => {
+                        if !users.contains(&r.entity_id) {
+                            return Err(missing("entity", "user").into());
+                        }
+                        "user"
+                    }
+                    _ => {
+                        return Err(item(
+                            "invalid-value",
+                            "entity name must be IssueProperty, ProjectProperty or UserProperty",
+                        )
+                        .into());
+                    }
+                };
+                check_name("key", &r.key)?;
+                check_len("value", &r.value, MAX_PROPERTY)?;
+                if serde_json::from_str::<serde::de::IgnoredAny>(&r.value).is_err() {
+                    return Err(item("invalid-value", "value is not valid JSON").into());
+                }
+                let written: i64 = stmt.query_row(
+                    params![id, entity, r.entity_id, r.key, r.value, sk],
+                    |row| row.get(0),
+                )?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(written.to_string())
+            },
+        )
+    }
+}
+
+/// Cloud's project keys: an upper-case letter, then upper-case letters, digits or `_`.
+fn check_project_key(key: &str) -> Result<(), ItemError> {
+    let mut chars = key.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && key.len() >= 2
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return Err(item(
+            "invalid-value",
+            "key must be an upper-case letter followed by upper-case letters or digits",
+        ));
+    }
+    if key.len() > MAX_PROJECT_KEY {
+        return Err(item(
+            "too-large",
+            format!("key exceeds {MAX_PROJECT_KEY} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An optional account id (empty: none).
+fn user_ref<'v>(
+    users: &HashSet<String>,
+    field: &str,
+    value: &'v str,
+) -> Result<Option<&'v str>, ItemError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if users.contains(value) {
+        Ok(Some(value))
+    } else {
+        Err(missing(field, "user"))
+    }
+}
+
+fn project_ref(projects: &HashMap<i64, String>, value: &str) -> Result<i64, ItemError> {
+    let id = number("project", "project", value)?;
+    if projects.contains_key(&id) {
+        Ok(id)
+    } else {
+        Err(missing("project", "project"))
+    }
+}
+
+/// An issue and its project.
+fn issue_ref(
+    issues: &HashMap<i64, i64>,
+    field: &str,
+    value: &str,
+) -> Result<(i64, i64), ItemError> {
+    let id = number(field, "issue", value)?;
+    match issues.get(&id) {
+        Some(project) => Ok((id, *project)),
+        None => Err(missing(field, "issue")),
+    }
+}
+
+/// `customfield_10000`, or the bare number.
+fn field_ref(fields: &HashSet<i64>, value: &str) -> Result<i64, ItemError> {
+    let digits = value.strip_prefix("customfield_").unwrap_or(value);
+    let id = number("field", "custom field", digits)?;
+    if fields.contains(&id) {
+        Ok(id)
+    } else {
+        Err(missing("field", "custom field"))
+    }
+}
+
+fn constant_ref(set: &HashSet<i64>, field: &str, value: &str) -> Result<i64, ItemError> {
+    let id = number(field, field, value)?;
+    if set.contains(&id) {
+        Ok(id)
+    } else {
+        Err(missing(field, field))
+    }
+}
+
+fn opt_constant_ref(
+    set: &HashSet<i64>,
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<i64>, ItemError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => constant_ref(set, field, v).map(Some),
+    }
+}
+
+fn load_users(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT account_id FROM users")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+fn load_groups(conn: &Connection) -> rusqlite::Result<HashMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT name, id FROM groups")?;
+    stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?.to_lowercase(), r.get(1)?))
+    })?
+    .collect()
+}
+
+fn load_projects(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
+    let mut stmt = conn.prepare("SELECT id, key FROM projects")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn load_issues(conn: &Connection) -> rusqlite::Result<HashMap<i64, i64>> {
+    id_map(conn, "SELECT id, project_id FROM issues")
+}

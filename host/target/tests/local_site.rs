@@ -1,0 +1,1004 @@
+//! The local site as the engine and the analysis use it: through the `Target` trait,
+//! plus the inspection methods tests rely on.
+
+use std::path::PathBuf;
+
+use airlock_model::jira::{
+    Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
+    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
+    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+};
+use airlock_model::{AppKey, AppOutput, EntityKind};
+use airlock_target::{ItemError, LocalSite, Target, TargetError, source_key};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    site: LocalSite,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.db");
+    let site = LocalSite::open(&path).unwrap();
+    Fixture {
+        _dir: dir,
+        path,
+        site,
+    }
+}
+
+fn user(key: &str) -> Record {
+    Record::User(User {
+        key: key.into(),
+        user_name: key.into(),
+        display_name: format!("User {key}"),
+        email: format!("{key}@example.com"),
+        active: true,
+        directory: "1".into(),
+    })
+}
+
+fn project(id: &str, key: &str, lead: &str) -> Record {
+    Record::Project(Project {
+        id: id.into(),
+        key: key.into(),
+        name: format!("Project {key}"),
+        lead: lead.into(),
+        description: String::new(),
+        project_type: "software".into(),
+        counter: 0,
+    })
+}
+
+fn issue(id: &str, project: &str, number: u64, reporter: Option<&str>) -> Issue {
+    Issue {
+        id: id.into(),
+        project: project.into(),
+        number,
+        issue_type: "10000".into(),
+        summary: format!("Issue {number}"),
+        description: "Some text".into(),
+        priority: Some("3".into()),
+        status: "10000".into(),
+        resolution: None,
+        reporter: reporter.map(Into::into),
+        assignee: None,
+        created: 1_400_000_000_000,
+        updated: 1_400_000_000_000,
+        due: None,
+        resolved: None,
+        original_estimate: Some(3600),
+        estimate: None,
+        time_spent: None,
+    }
+}
+
+fn comment(id: &str, issue: &str, author: Option<&str>) -> Record {
+    Record::Comment(Comment {
+        id: id.into(),
+        issue: issue.into(),
+        author: author.map(Into::into),
+        body: "A comment".into(),
+        created: 1_400_000_000_000,
+        updated: 1_400_000_000_000,
+    })
+}
+
+fn worklog(id: &str, issue: &str, author: Option<&str>) -> Record {
+    Record::Worklog(Worklog {
+        id: id.into(),
+        issue: issue.into(),
+        author: author.map(Into::into),
+        body: "Work".into(),
+        created: 1_400_000_000_000,
+        started: 1_400_000_000_000,
+        seconds: 1800,
+    })
+}
+
+fn property(id: &str, entity: &str, entity_id: &str, key: &str, value: &str) -> Record {
+    Record::EntityProperty(EntityProperty {
+        id: id.into(),
+        entity_name: entity.into(),
+        entity_id: entity_id.into(),
+        key: key.into(),
+        value: value.into(),
+    })
+}
+
+/// Writes and expects every record to be accepted; returns the cloud ids.
+fn ok(site: &mut LocalSite, kind: Kind, records: &[Record]) -> Vec<String> {
+    site.write(kind, records)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// Writes one record and returns its refusal.
+fn refused(site: &mut LocalSite, kind: Kind, record: Record) -> ItemError {
+    let mut answers = site.write(kind, &[record]).unwrap();
+    answers.pop().unwrap().unwrap_err()
+}
+
+/// A site holding one user, one project and one issue written by Airlock.
+struct Base {
+    account: String,
+    project: String,
+    issue: String,
+}
+
+fn base(site: &mut LocalSite) -> Base {
+    let account = ok(site, Kind::User, &[user("admin")]).remove(0);
+    let project = ok(site, Kind::Project, &[project("10100", "DEMO", &account)]).remove(0);
+    let issue = ok(
+        site,
+        Kind::Issue,
+        &[Record::Issue(issue("20000", &project, 1, Some(&account)))],
+    )
+    .remove(0);
+    Base {
+        account,
+        project,
+        issue,
+    }
+}
+
+#[test]
+fn reopening_keeps_the_data_and_the_account_ids() {
+    let mut f = fixture();
+    assert_eq!(
+        f.site.describe(),
+        format!("local site at {}", f.path.display())
+    );
+    let b = base(&mut f.site);
+    let seeded = f.site.add_user(Some("old@example.com"), "Old").unwrap();
+    drop(f.site);
+
+    let mut site = LocalSite::open(&f.path).unwrap();
+    assert_eq!(site.issue_keys().unwrap(), vec!["DEMO-1"]);
+    let snapshot = site.snapshot().unwrap();
+    let accounts: Vec<_> = snapshot.users.iter().map(|u| &u.account_id).collect();
+    assert_eq!(accounts, vec![&b.account, &seeded]);
+    // The counter and the salt live in the file: the next id is new, and shaped alike.
+    let next = site.add_user(None, "New").unwrap();
+    assert!(!accounts.contains(&&next));
+    for id in [&b.account, &seeded, &next] {
+        assert_eq!(id.len(), 24, "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+    assert_eq!(site.counts().unwrap()[&Kind::Issue], 1);
+    assert!(f.path.with_file_name("site.attachments").is_dir());
+}
+
+#[test]
+fn a_new_site_holds_clouds_defaults_not_counted_as_written() {
+    let mut f = fixture();
+    let s = f.site.snapshot().unwrap();
+    let names =
+        |c: &[airlock_target::TargetConstant]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&s.issue_types),
+        ["Task", "Bug", "Story", "Epic", "Subtask"]
+    );
+    assert_eq!(names(&s.statuses), ["To Do", "In Progress", "Done"]);
+    assert_eq!(
+        names(&s.priorities),
+        ["Highest", "High", "Medium", "Low", "Lowest"]
+    );
+    assert_eq!(
+        names(&s.resolutions),
+        ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
+    );
+    assert_eq!(
+        names(&s.link_types),
+        ["Blocks", "Cloners", "Duplicate", "Relates"]
+    );
+    assert_eq!(s.groups, ["jira-administrators", "jira-software-users"]);
+    assert!(s.projects.is_empty() && s.users.is_empty() && s.fields.is_empty());
+    assert!(f.site.counts().unwrap().values().all(|n| *n == 0));
+}
+
+#[test]
+fn opening_another_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x);")
+        .unwrap();
+    assert!(matches!(
+        LocalSite::open(&path),
+        Err(TargetError::Invalid(_))
+    ));
+}
+
+#[test]
+fn every_kind_round_trips_through_find_written() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let a = &b.account;
+
+    let group = ok(
+        site,
+        Kind::Group,
+        &[Record::Group(Group {
+            name: "developers".into(),
+            active: true,
+        })],
+    );
+    assert_eq!(group, ["developers"]);
+    let member = Record::Membership(Membership {
+        id: "m1".into(),
+        group: "developers".into(),
+        user_name: a.clone(),
+    });
+    assert_eq!(ok(site, Kind::Membership, &[member]), [""]);
+
+    let constant = |id: &str, name: &str| Constant {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        detail: String::new(),
+    };
+    let types = ok(
+        site,
+        Kind::IssueType,
+        &[Record::IssueType(constant("1", "Incident"))],
+    );
+    let status = ok(
+        site,
+        Kind::Status,
+        &[Record::Status(constant("1", "Review"))],
+    );
+    let priority = ok(
+        site,
+        Kind::Priority,
+        &[Record::Priority(constant("1", "Urgent"))],
+    );
+    assert_eq!(priority, ["6"]);
+    let resolution = ok(
+        site,
+        Kind::Resolution,
+        &[Record::Resolution(constant("1", "Fixed"))],
+    );
+    let link_type = ok(
+        site,
+        Kind::IssueLinkType,
+        &[Record::IssueLinkType(IssueLinkType {
+            id: "1".into(),
+            name: "Causes".into(),
+            inward: "is caused by".into(),
+            outward: "causes".into(),
+        })],
+    );
+    let component = ok(
+        site,
+        Kind::Component,
+        &[Record::Component(Component {
+            id: "c1".into(),
+            project: b.project.clone(),
+            name: "Backend".into(),
+            description: String::new(),
+            lead: a.clone(),
+        })],
+    );
+    let version = ok(
+        site,
+        Kind::Version,
+        &[Record::Version(Version {
+            id: "v1".into(),
+            project: b.project.clone(),
+            name: "1.0".into(),
+            description: String::new(),
+            released: true,
+            archived: false,
+            release_date: Some(1_400_000_000_000),
+        })],
+    );
+    let field = ok(
+        site,
+        Kind::CustomField,
+        &[Record::CustomField(CustomField {
+            id: "10500".into(),
+            name: "Team".into(),
+            type_key: "com.atlassian.jira.plugin.system.customfieldtypes:select".into(),
+            description: String::new(),
+        })],
+    );
+    assert_eq!(field, ["customfield_10000"]);
+    let option = ok(
+        site,
+        Kind::CustomFieldOption,
+        &[Record::CustomFieldOption(CustomFieldOption {
+            id: "o1".into(),
+            field: field[0].clone(),
+            value: "Red".into(),
+            parent: None,
+            disabled: false,
+        })],
+    );
+
+    let mut second = issue("20001", &b.project, 2, None);
+    second.issue_type = types[0].clone();
+    second.status = status[0].clone();
+    second.resolution = Some(resolution[0].clone());
+    let second = ok(site, Kind::Issue, &[Record::Issue(second)]).remove(0);
+    assert_eq!(site.issue_keys().unwrap(), ["DEMO-1", "DEMO-2"]);
+
+    let value = Record::CustomFieldValue(CustomFieldValue {
+        id: "fv1".into(),
+        issue: b.issue.clone(),
+        field: field[0].clone(),
+        value: FieldValue::Option(option[0].clone()),
+    });
+    assert_eq!(ok(site, Kind::CustomFieldValue, &[value]), [""]);
+    let label = Record::Label(Label {
+        id: "l1".into(),
+        issue: b.issue.clone(),
+        label: "urgent".into(),
+    });
+    assert_eq!(ok(site, Kind::Label, &[label]), [""]);
+    let fix = Record::IssueVersion(IssueVersion {
+        issue: b.issue.clone(),
+        target: version[0].clone(),
+        association: Association::FixVersion,
+    });
+    let part_of = Record::IssueVersion(IssueVersion {
+        issue: b.issue.clone(),
+        target: component[0].clone(),
+        association: Association::Component,
+    });
+    assert_eq!(
+        ok(site, Kind::IssueVersion, &[fix.clone(), part_of]),
+        ["", ""]
+    );
+    let comments = ok(site, Kind::Comment, &[comment("c9", &b.issue, Some(a))]);
+    let worklogs = ok(site, Kind::Worklog, &[worklog("w9", &b.issue, None)]);
+    let links = ok(
+        site,
+        Kind::IssueLink,
+        &[Record::IssueLink(IssueLink {
+            id: "k1".into(),
+            link_type: link_type[0].clone(),
+            source: b.issue.clone(),
+            destination: second.clone(),
+        })],
+    );
+    let attachments = ok(
+        site,
+        Kind::Attachment,
+        &[Record::Attachment(Attachment {
+            id: "a1".into(),
+            issue: b.issue.clone(),
+            file_name: "report.pdf".into(),
+            mime_type: "application/pdf".into(),
+            size: 3,
+            author: Some(a.clone()),
+            created: 1_400_000_000_000,
+        })],
+    );
+    let properties = ok(
+        site,
+        Kind::EntityProperty,
+        &[
+            property("p1", "IssueProperty", &b.issue, "k", r#"{"a":1}"#),
+            property("p2", "ProjectProperty", &b.project, "k", "[1,2]"),
+            property("p3", "UserProperty", a, "k", "true"),
+        ],
+    );
+
+    let found = |site: &mut LocalSite, kind: Kind, keys: &[&str]| {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        site.find_written(kind, &keys).unwrap()
+    };
+    let some = |id: &str| Some(id.to_owned());
+    assert_eq!(
+        found(site, Kind::User, &["admin", "nobody"]),
+        [some(a), None]
+    );
+    assert_eq!(found(site, Kind::Project, &["10100"]), [some(&b.project)]);
+    assert_eq!(
+        found(site, Kind::Issue, &["20001", "20000"]),
+        [some(&second), some(&b.issue)]
+    );
+    assert_eq!(
+        found(site, Kind::Group, &["developers"]),
+        [some("developers")]
+    );
+    assert_eq!(found(site, Kind::Membership, &["m1"]), [some("")]);
+    assert_eq!(found(site, Kind::IssueType, &["1"]), [some(&types[0])]);
+    assert_eq!(found(site, Kind::Priority, &["1"]), [some("6")]);
+    assert_eq!(
+        found(site, Kind::CustomField, &["10500"]),
+        [some("customfield_10000")]
+    );
+    assert_eq!(
+        found(site, Kind::CustomFieldOption, &["o1"]),
+        [some(&option[0])]
+    );
+    assert_eq!(found(site, Kind::Label, &["l1", "l2"]), [some(""), None]);
+    assert_eq!(
+        found(site, Kind::IssueVersion, &[&source_key(&fix)]),
+        [some("")]
+    );
+    assert_eq!(found(site, Kind::Comment, &["c9"]), [some(&comments[0])]);
+    assert_eq!(found(site, Kind::Worklog, &["w9"]), [some(&worklogs[0])]);
+    assert_eq!(found(site, Kind::IssueLink, &["k1"]), [some(&links[0])]);
+    assert_eq!(
+        found(site, Kind::Attachment, &["a1"]),
+        [some(&attachments[0])]
+    );
+    assert_eq!(
+        found(site, Kind::EntityProperty, &["p1", "p2", "p3"]),
+        properties.iter().map(|p| some(p)).collect::<Vec<_>>()
+    );
+    assert_eq!(found(site, Kind::Component, &["c1"]), [some(&component[0])]);
+    assert_eq!(found(site, Kind::Version, &["v1"]), [some(&version[0])]);
+    assert_eq!(found(site, Kind::Status, &["1"]), [some(&status[0])]);
+    assert_eq!(
+        found(site, Kind::Resolution, &["1"]),
+        [some(&resolution[0])]
+    );
+    assert_eq!(
+        found(site, Kind::IssueLinkType, &["1"]),
+        [some(&link_type[0])]
+    );
+}
+
+#[test]
+fn find_written_answers_large_batches_in_order() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let comments: Vec<Record> = (0..1_234)
+        .map(|i| comment(&format!("{}", 50_000 + i), &b.issue, None))
+        .collect();
+    let ids = ok(&mut f.site, Kind::Comment, &comments);
+    let mut keys: Vec<String> = (0..1_300).map(|i| format!("{}", 50_000 + i)).collect();
+    keys.reverse();
+    let found = f.site.find_written(Kind::Comment, &keys).unwrap();
+    assert_eq!(found.len(), 1_300);
+    assert!(found[..66].iter().all(Option::is_none));
+    let mut expected: Vec<Option<String>> = ids.into_iter().map(Some).collect();
+    expected.reverse();
+    assert_eq!(found[66..], expected[..]);
+}
+
+#[test]
+fn unknown_references_are_invalid() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let cases: Vec<(Kind, Record)> = vec![
+        (
+            Kind::Project,
+            project("1", "NEW", "5b10a2844c20165700ede21g"),
+        ),
+        (
+            Kind::Issue,
+            Record::Issue(issue("1", "99999", 5, Some(&b.account))),
+        ),
+        (
+            Kind::Issue,
+            Record::Issue(issue("1", &b.project, 5, Some("nobody"))),
+        ),
+        (Kind::Issue, {
+            let mut i = issue("1", &b.project, 5, None);
+            i.issue_type = "not-a-number".into();
+            Record::Issue(i)
+        }),
+        (Kind::Issue, {
+            let mut i = issue("1", &b.project, 5, None);
+            i.status = "424242".into();
+            Record::Issue(i)
+        }),
+        (Kind::Comment, comment("1", "99999", None)),
+        (Kind::Worklog, worklog("1", &b.issue, Some("ghost"))),
+        (
+            Kind::EntityProperty,
+            property("1", "IssueProperty", "99999", "k", "1"),
+        ),
+        (
+            Kind::Membership,
+            Record::Membership(Membership {
+                id: "1".into(),
+                group: "no-such-group".into(),
+                user_name: b.account.clone(),
+            }),
+        ),
+        (
+            Kind::IssueVersion,
+            Record::IssueVersion(IssueVersion {
+                issue: b.issue.clone(),
+                target: "10000".into(),
+                association: Association::AffectsVersion,
+            }),
+        ),
+    ];
+    for (kind, record) in cases {
+        let e = refused(site, kind, record);
+        assert_eq!(e.code, "invalid-reference", "{kind}: {e}");
+    }
+    assert_eq!(site.issue_keys().unwrap(), ["DEMO-1"]);
+}
+
+#[test]
+fn existing_keys_are_duplicates() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    site.add_project("OLD", "Seeded").unwrap();
+
+    let e = refused(site, Kind::Project, project("2", "DEMO", ""));
+    assert_eq!(e.code, "duplicate-key");
+    let e = refused(site, Kind::Project, project("3", "OLD", ""));
+    assert_eq!(e.code, "duplicate-key");
+    let e = refused(
+        site,
+        Kind::Issue,
+        Record::Issue(issue("2", &b.project, 1, None)),
+    );
+    assert_eq!(e.code, "duplicate-key");
+    assert!(!e.message.contains("DEMO"), "{e}");
+    let e = refused(
+        site,
+        Kind::Group,
+        Record::Group(Group {
+            name: "Jira-Administrators".into(),
+            active: true,
+        }),
+    );
+    assert_eq!(e.code, "duplicate-key");
+}
+
+#[test]
+fn oversized_and_malformed_values_are_refused() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+
+    let mut long = issue("2", &b.project, 2, None);
+    long.summary = "é".repeat(256);
+    let e = refused(site, Kind::Issue, Record::Issue(long));
+    assert_eq!(e.code, "too-large");
+    assert!(!e.message.contains('é'));
+    // 255 characters of two bytes each still fit: the limit counts characters.
+    let mut fits = issue("2", &b.project, 2, None);
+    fits.summary = "é".repeat(255);
+    ok(site, Kind::Issue, &[Record::Issue(fits)]);
+
+    let key = "k".repeat(256);
+    let e = refused(
+        site,
+        Kind::EntityProperty,
+        property("p", "IssueProperty", &b.issue, &key, "1"),
+    );
+    assert_eq!(e.code, "too-large");
+    let value = format!("\"{}\"", "x".repeat(32_767));
+    let e = refused(
+        site,
+        Kind::EntityProperty,
+        property("p", "IssueProperty", &b.issue, "k", &value),
+    );
+    assert_eq!(e.code, "too-large");
+    let value = format!("\"{}\"", "x".repeat(32_766));
+    ok(
+        site,
+        Kind::EntityProperty,
+        &[property("p", "IssueProperty", &b.issue, "k", &value)],
+    );
+    let e = refused(
+        site,
+        Kind::EntityProperty,
+        property("p", "IssueProperty", &b.issue, "k", "{not json"),
+    );
+    assert_eq!(e.code, "invalid-value");
+    assert!(!e.message.contains("not json"));
+}
+
+#[test]
+fn a_batch_writes_its_good_records_and_refuses_the_bad() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let mut too_long = issue("3", &b.project, 3, None);
+    too_long.summary = "x".repeat(300);
+    let batch = vec![
+        Record::Issue(issue("2", &b.project, 2, Some(&b.account))),
+        Record::Issue(issue("9", "424242", 9, None)),
+        Record::Issue(too_long),
+        Record::Issue(issue("1-again", &b.project, 1, None)),
+        comment("not-an-issue", &b.issue, None),
+        Record::Issue(issue("4", &b.project, 4, None)),
+    ];
+    let answers = site.write(Kind::Issue, &batch).unwrap();
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|a| a.as_ref().err().map_or("ok", |e| e.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "ok",
+            "invalid-reference",
+            "too-large",
+            "duplicate-key",
+            "rejected",
+            "ok"
+        ]
+    );
+    assert_eq!(site.issue_keys().unwrap(), ["DEMO-1", "DEMO-2", "DEMO-4"]);
+    assert_eq!(site.source_keys(Kind::Issue).unwrap(), ["20000", "2", "4"]);
+    // Ids are handed out only to the records written.
+    let ids: Vec<u64> = answers
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .map(|id| id.parse().unwrap())
+        .collect();
+    assert_eq!(ids[1], ids[0] + 1);
+}
+
+#[test]
+fn counts_are_rows_written_by_airlock() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    site.add_user(Some("seeded@example.com"), "Seeded").unwrap();
+    site.add_project("OLD", "Seeded").unwrap();
+    let b = base(site);
+    let comments: Vec<Record> = (0..5)
+        .map(|i| comment(&format!("c{i}"), &b.issue, None))
+        .collect();
+    ok(site, Kind::Comment, &comments);
+    let labels = (0..2)
+        .map(|i| {
+            Record::Label(Label {
+                id: format!("l{i}"),
+                issue: b.issue.clone(),
+                label: format!("l{i}"),
+            })
+        })
+        .collect::<Vec<_>>();
+    ok(site, Kind::Label, &labels);
+    let counts = site.counts().unwrap();
+    let nonzero: Vec<(Kind, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(
+        nonzero,
+        [
+            (Kind::User, 1),
+            (Kind::Project, 1),
+            (Kind::Issue, 1),
+            (Kind::Label, 2),
+            (Kind::Comment, 5)
+        ]
+    );
+}
+
+#[test]
+fn app_outputs_replace_on_rerun() {
+    let mut f = fixture();
+    let app = AppKey::new("com.example.timesheets");
+    let other = AppKey::new("com.example.other");
+    let outputs = vec![
+        AppOutput::AppProperty {
+            key: "config".into(),
+            value: r#"{"v":1}"#.into(),
+        },
+        AppOutput::EntityProperty {
+            entity: EntityKind::Issue,
+            entity_id: "10000".into(),
+            key: "hours".into(),
+            value: "12".into(),
+        },
+        AppOutput::AppDocument {
+            collection: "sheets".into(),
+            id: "1".into(),
+            body: "{}".into(),
+        },
+    ];
+    f.site.put_app_outputs(&app, &outputs).unwrap();
+    f.site.put_app_outputs(&app, &outputs).unwrap();
+    assert_eq!(f.site.app_output_count(&app).unwrap(), 3);
+    assert_eq!(f.site.app_output_count(&other).unwrap(), 0);
+
+    let changed = vec![AppOutput::AppProperty {
+        key: "config".into(),
+        value: r#"{"v":2}"#.into(),
+    }];
+    f.site.put_app_outputs(&app, &changed).unwrap();
+    assert_eq!(f.site.app_output_count(&app).unwrap(), 3);
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    let value: String = conn
+        .query_row(
+            "SELECT value FROM app_properties WHERE app_key = ?1 AND key = 'config'",
+            [app.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(value, r#"{"v":2}"#);
+
+    // A bad output refuses the whole call, and nothing of it is stored.
+    let bad = vec![
+        AppOutput::AppProperty {
+            key: "fresh".into(),
+            value: "1".into(),
+        },
+        AppOutput::AppProperty {
+            key: "broken".into(),
+            value: "{".into(),
+        },
+    ];
+    assert!(matches!(
+        f.site.put_app_outputs(&app, &bad),
+        Err(TargetError::Invalid(_))
+    ));
+    assert_eq!(f.site.app_output_count(&app).unwrap(), 3);
+}
+
+#[test]
+fn attachment_files_are_stored_beside_the_database() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let id = ok(
+        &mut f.site,
+        Kind::Attachment,
+        &[Record::Attachment(Attachment {
+            id: "a1".into(),
+            issue: b.issue.clone(),
+            file_name: "notes.txt".into(),
+            mime_type: "text/plain".into(),
+            size: 100_000,
+            author: None,
+            created: 0,
+        })],
+    )
+    .remove(0);
+    let content = vec![7u8; 100_000];
+    let written = f
+        .site
+        .put_attachment_file(&id, &mut content.as_slice())
+        .unwrap();
+    assert_eq!(written, 100_000);
+    let file = f.path.with_file_name("site.attachments").join(&id);
+    assert_eq!(std::fs::read(&file).unwrap(), content);
+    assert_eq!(f.site.attachments_dir().join(&id), file);
+
+    for unknown in ["99999", "not-an-id"] {
+        assert!(matches!(
+            f.site.put_attachment_file(unknown, &mut &b"x"[..]),
+            Err(TargetError::Invalid(_))
+        ));
+    }
+}
+
+#[test]
+fn writing_a_source_key_twice_is_detectable() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let batch = vec![comment("c1", &b.issue, None), comment("c2", &b.issue, None)];
+    let first = ok(site, Kind::Comment, &batch);
+    assert_eq!(site.duplicate_source_keys(Kind::Comment).unwrap(), 0);
+    // What a crash between the write and the mapping would cause without find_written.
+    ok(site, Kind::Comment, &batch[..1]);
+    assert_eq!(site.duplicate_source_keys(Kind::Comment).unwrap(), 1);
+    assert_eq!(site.source_keys(Kind::Comment).unwrap(), ["c1", "c2", "c1"]);
+    // The first write is the one find_written names.
+    let found = site
+        .find_written(Kind::Comment, &["c1".to_owned()])
+        .unwrap();
+    assert_eq!(found, [Some(first[0].clone())]);
+    assert_eq!(site.counts().unwrap()[&Kind::Comment], 3);
+    assert_eq!(site.duplicate_source_keys(Kind::Issue).unwrap(), 0);
+}
+
+#[test]
+fn snapshot_shows_seeded_content_beside_written_content() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let hidden = site.add_user(None, "Hidden Email").unwrap();
+    let known = site.add_user(Some("ann@example.com"), "Ann").unwrap();
+    let demo = site.add_project("DEMO", "Existing Demo").unwrap();
+    let field = site
+        .add_field(
+            "Team",
+            "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+        )
+        .unwrap();
+    let bug2 = site.add_constant(Kind::IssueType, "Incident").unwrap();
+    site.add_group("support").unwrap();
+    assert!(matches!(
+        site.add_project("DEMO", "Clash"),
+        Err(TargetError::Invalid(_))
+    ));
+
+    // The source's DEMO project clashes with the seeded one.
+    let e = refused(site, Kind::Project, project("10100", "DEMO", ""));
+    assert_eq!(e.code, "duplicate-key");
+    let written = ok(site, Kind::Project, &[project("10101", "WEB", &known)]);
+
+    let s = site.snapshot().unwrap();
+    let projects: Vec<(&str, &str)> = s
+        .projects
+        .iter()
+        .map(|p| (p.id.as_str(), p.key.as_str()))
+        .collect();
+    assert_eq!(
+        projects,
+        [(demo.as_str(), "DEMO"), (written[0].as_str(), "WEB")]
+    );
+    assert_eq!(s.projects[0].name, "Existing Demo");
+    assert_eq!(s.fields.len(), 1);
+    assert_eq!(s.fields[0].id, field);
+    assert!(s.fields[0].type_key.ends_with(":textfield"));
+    assert_eq!(s.users.len(), 2);
+    assert_eq!(
+        (s.users[0].account_id.as_str(), s.users[0].email.as_deref()),
+        (hidden.as_str(), None)
+    );
+    assert_eq!(s.users[1].email.as_deref(), Some("ann@example.com"));
+    assert!(
+        s.issue_types
+            .iter()
+            .any(|t| t.id == bug2 && t.name == "Incident")
+    );
+    assert_eq!(s.groups.last().map(String::as_str), Some("support"));
+    // Seeded rows are not Airlock's.
+    assert_eq!(site.counts().unwrap().get(&Kind::Project), Some(&1));
+    assert_eq!(site.counts().unwrap().get(&Kind::User), None);
+}
+
+#[test]
+fn changes_from_another_connection_are_seen() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let mut other = LocalSite::open(&f.path).unwrap();
+    // `f.site` has its id sets loaded; the project below is new to them.
+    let web = other.add_project("WEB", "Web").unwrap();
+    let ids = ok(
+        &mut f.site,
+        Kind::Issue,
+        &[Record::Issue(issue("2", &web, 1, Some(&b.account)))],
+    );
+    assert_eq!(ids.len(), 1);
+    assert_eq!(f.site.issue_keys().unwrap(), ["DEMO-1", "WEB-1"]);
+}
+
+/// Run in a child process by `a_killed_process_keeps_committed_batches`.
+#[test]
+fn child_writes_then_dies() {
+    let Ok(path) = std::env::var("AIRLOCK_TARGET_CHILD_SITE") else {
+        return;
+    };
+    let mut site = LocalSite::open(std::path::Path::new(&path)).unwrap();
+    let b = base(&mut site);
+    ok(&mut site, Kind::Comment, &[comment("c1", &b.issue, None)]);
+    // No destructors, no checkpoint: what a kill -9 leaves behind.
+    std::process::abort();
+}
+
+#[test]
+fn a_killed_process_keeps_committed_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.db");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_writes_then_dies",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("AIRLOCK_TARGET_CHILD_SITE", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child should have aborted");
+    let mut site = LocalSite::open(&path).unwrap();
+    assert_eq!(site.issue_keys().unwrap(), ["DEMO-1"]);
+    assert_eq!(site.source_keys(Kind::Comment).unwrap(), ["c1"]);
+}
+
+/// Load speed: `cargo test --release -p airlock-target --test local_site -- --ignored
+/// --nocapture throughput`.
+#[test]
+#[ignore]
+fn throughput() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let users: Vec<Record> = (0..1_000).map(|i| user(&format!("u{i}"))).collect();
+    let accounts = ok(site, Kind::User, &users);
+    let project = ok(site, Kind::Project, &[project("1", "LOAD", &accounts[0])]).remove(0);
+    let batch_size = std::env::var("AIRLOCK_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1_000);
+    const ISSUES: usize = 200_000;
+    const PER_ISSUE: usize = 1;
+
+    let issues: Vec<Record> = (0..ISSUES)
+        .map(|i| {
+            let mut r = issue(&(100_000 + i).to_string(), &project, i as u64 + 1, None);
+            r.reporter = Some(accounts[i % accounts.len()].clone());
+            r.assignee = Some(accounts[(i * 7) % accounts.len()].clone());
+            r.summary = format!("Load test issue number {i}");
+            r.description = "A short description of a loaded issue.".into();
+            Record::Issue(r)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut issue_ids = Vec::with_capacity(ISSUES);
+    for batch in issues.chunks(batch_size) {
+        issue_ids.extend(ok(site, Kind::Issue, batch));
+    }
+    let issue_secs = start.elapsed().as_secs_f64();
+
+    let comments: Vec<Record> = (0..ISSUES * PER_ISSUE)
+        .map(|i| {
+            comment(
+                &(500_000 + i).to_string(),
+                &issue_ids[i % ISSUES],
+                Some(&accounts[i % accounts.len()]),
+            )
+        })
+        .collect();
+    let worklogs: Vec<Record> = (0..ISSUES * PER_ISSUE)
+        .map(|i| {
+            worklog(
+                &(900_000 + i).to_string(),
+                &issue_ids[i % ISSUES],
+                Some(&accounts[i % accounts.len()]),
+            )
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    for batch in comments.chunks(batch_size) {
+        ok(site, Kind::Comment, batch);
+    }
+    let comment_secs = start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    for batch in worklogs.chunks(batch_size) {
+        ok(site, Kind::Worklog, batch);
+    }
+    let worklog_secs = start.elapsed().as_secs_f64();
+
+    let rate = |n: usize, s: f64| n as f64 / s;
+    println!("batches of {batch_size}");
+    println!(
+        "issues: {ISSUES} in {issue_secs:.2}s = {:.0} rows/s",
+        rate(ISSUES, issue_secs)
+    );
+    println!(
+        "comments: {} in {comment_secs:.2}s = {:.0} rows/s",
+        comments.len(),
+        rate(comments.len(), comment_secs)
+    );
+    println!(
+        "worklogs: {} in {worklog_secs:.2}s = {:.0} rows/s",
+        worklogs.len(),
+        rate(worklogs.len(), worklog_secs)
+    );
+    let total = ISSUES + comments.len() + worklogs.len();
+    let secs = issue_secs + comment_secs + worklog_secs;
+    println!(
+        "all: {total} rows in {secs:.2}s = {:.0} rows/s",
+        rate(total, secs)
+    );
+    let keys: Vec<String> = issues.iter().map(source_key).collect();
+    let start = std::time::Instant::now();
+    let found = site.find_written(Kind::Issue, &keys).unwrap();
+    println!(
+        "find_written: {} keys in {:.2}s",
+        keys.len(),
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        found.into_iter().map(Option::unwrap).collect::<Vec<_>>(),
+        issue_ids
+    );
+    assert_eq!(site.duplicate_source_keys(Kind::Issue).unwrap(), 0);
+}
