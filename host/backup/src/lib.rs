@@ -61,6 +61,7 @@ pub struct Backup {
     archive: zip::ZipArchive<File>,
     entities_size: u64,
     active_objects_size: u64,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Backup {
@@ -86,7 +87,7 @@ impl Backup {
             path: path.clone(),
             source,
         })?;
-        let mut size = |entry: &'static str| -> Result<u64, BackupError> {
+        let mut size = |entry: &'static str| -> Result<(u64, u32), BackupError> {
             let Some(index) = archive.index_for_name(entry) else {
                 return Err(BackupError::MissingEntry {
                     path: path.clone(),
@@ -100,16 +101,26 @@ impl Backup {
                     entry,
                     source,
                 })?;
-            Ok(file.size())
+            Ok((file.size(), file.crc32()))
         };
-        let entities_size = size(ENTITIES_XML)?;
-        let active_objects_size = size(ACTIVE_OBJECTS_XML)?;
+        let (entities_size, entities_crc) = size(ENTITIES_XML)?;
+        let (active_objects_size, active_objects_crc) = size(ACTIVE_OBJECTS_XML)?;
         Ok(Backup {
             path,
             archive,
             entities_size,
             active_objects_size,
+            fingerprint: format!(
+                "{entities_size}:{entities_crc:08x}/{active_objects_size}:{active_objects_crc:08x}"
+            ),
         })
+    }
+
+    /// Identifies the backup's content cheaply: the sizes and CRC-32s the zip's directory
+    /// declares for both files (read without decompressing anything). A migration's work
+    /// directory remembers it, so a resumed run never mixes two backups.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The path the backup was opened from.

@@ -2,6 +2,7 @@
 
 mod app_stage;
 mod demo;
+mod html;
 mod inspect;
 mod migrate;
 mod plugin_run;
@@ -35,6 +36,11 @@ enum Command {
     Analyze(MigrationArgs),
     /// Every phase: check, analyze, load the core data, each plugin's app data, verify. Resumes after a crash.
     Migrate(MigrationArgs),
+    /// Render the work directory's reports (integrity, plan, verification) as one HTML page.
+    Report {
+        #[arg(long, default_value = "airlock-work")]
+        work: PathBuf,
+    },
     /// Write a generated Jira Data Center backup (for tests, demos and benchmarks).
     GenBackup {
         /// The zip to write.
@@ -168,6 +174,18 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Migrate(args) => {
             migrate::migrate_command(&runtime(cli.cache_dir)?, &args.options())
+        }
+        Command::Report { work } => {
+            if !work.join("reports").exists() {
+                anyhow::bail!(
+                    "{} holds no reports: run `airlock check`, `analyze` or `migrate` with --work {} first",
+                    work.display(),
+                    work.display()
+                );
+            }
+            let path = html::write(&work)?;
+            println!("report: {}", path.display());
+            Ok(true)
         }
         Command::GenBackup {
             out,

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Action, Overrides, Plan, analyze};
-use airlock_engine::load::{LoadProgress, LoadSummary, load};
+use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::State;
 use airlock_engine::{IntegrityReport, Progress, check};
 use airlock_model::jira::Kind;
-use airlock_model::{AoPrefix, Namespace, Severity, TenantId};
+use airlock_model::{AoPrefix, Severity, TenantId};
 use airlock_runtime::{Grant, MemoryMappings, Plugin, RunContext, Runtime};
 use airlock_staging::PlainDir;
 use airlock_target::{LocalSite, Target};
@@ -79,16 +79,55 @@ fn progress_line(text: &str) {
     let _ = err.flush();
 }
 
+/// Phase 1's outcome, and the migration's state opened beside it.
+struct Checked {
+    staging: PlainDir,
+    report: IntegrityReport,
+    state: State,
+}
+
 /// Phase 1. Prints the report; writes integrity.json into the work directory's reports.
-fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<(PlainDir, IntegrityReport)> {
+/// A rerun on the same backup whose check passed reuses the staged records (a resumed
+/// migration does not read the backup again); a work directory that has started loading
+/// another backup is refused.
+fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<Checked> {
     if !options.backup.exists() {
         bail!("the backup {} does not exist", options.backup.display());
     }
     // Nothing is written before the backup opens as a zip holding both files.
-    Backup::open(&options.backup)?;
+    let fingerprint = Backup::open(&options.backup)?.fingerprint().to_owned();
+    // The apps enabled decide which foreign key problems are fatal: part of what was checked.
+    let apps: Vec<&str> = prefixes.iter().map(|p| p.as_str()).collect();
+    let checked_as = format!("clean {}", apps.join(","));
+    let created = !options.work.exists();
     std::fs::create_dir_all(&options.work)
         .with_context(|| format!("cannot create {}", options.work.display()))?;
+    let state = State::open(&options.work.join("state.db"))?;
     let staging = PlainDir::new(options.work.join("staging"))?;
+    match state.meta("backup")? {
+        Some(known)
+            if known == fingerprint
+                && state.meta("checked")?.as_deref() == Some(checked_as.as_str()) =>
+        {
+            if let Some(report) = read_report::<IntegrityReport>(options, "integrity.json") {
+                println!(
+                    "integrity check: the backup is unchanged since the last check; its staged records are reused"
+                );
+                print_integrity(&report, std::time::Duration::ZERO);
+                return Ok(Checked {
+                    staging,
+                    report,
+                    state,
+                });
+            }
+        }
+        Some(known) if known != fingerprint && state.load_started()? => bail!(
+            "the work directory {} holds a migration of another backup; use a new --work directory for {}",
+            options.work.display(),
+            options.backup.display()
+        ),
+        _ => {}
+    }
     let started = Instant::now();
     let checked = check(&options.backup, &staging, prefixes, |p| match p {
         Progress::Extracting { rows } => {
@@ -100,15 +139,41 @@ fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<(PlainDir, Inte
     let checked = match checked {
         Ok(c) => c,
         Err(e) => {
-            // An unreadable backup leaves nothing staged behind.
-            let _ = std::fs::remove_dir_all(options.work.join("staging"));
-            return Err(e.into());
+            // An unreadable backup leaves nothing behind.
+            drop(state);
+            if created {
+                let _ = std::fs::remove_dir_all(&options.work);
+            } else {
+                let _ = std::fs::remove_dir_all(options.work.join("staging"));
+            }
+            return Err(anyhow::Error::from(e).context(format!(
+                "cannot read the backup {}",
+                options.backup.display()
+            )));
         }
     };
     let report = checked.report;
     write_report(options, "integrity.json", &report)?;
+    state.set_meta("backup", &fingerprint)?;
+    state.set_meta(
+        "checked",
+        if report.blocks_migration() {
+            "blocked"
+        } else {
+            &checked_as
+        },
+    )?;
     print_integrity(&report, started.elapsed());
-    Ok((staging, report))
+    Ok(Checked {
+        staging,
+        report,
+        state,
+    })
+}
+
+fn read_report<T: serde::de::DeserializeOwned>(options: &Options, name: &str) -> Option<T> {
+    let bytes = std::fs::read(options.work.join("reports").join(name)).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn write_report<T: serde::Serialize>(options: &Options, name: &str, value: &T) -> Result<PathBuf> {
@@ -132,7 +197,9 @@ fn print_integrity(report: &IntegrityReport, elapsed: std::time::Duration) {
     for summary in report.findings.summaries() {
         println!(
             "  {:<8} {:<24} {:>8}",
-            summary.severity, summary.check, summary.count
+            summary.severity.to_string(),
+            summary.check,
+            summary.count
         );
         for example in summary.examples.iter().take(3) {
             let at = match example.line {
@@ -214,7 +281,9 @@ fn prefixes(plugins: &[Plugin]) -> Vec<AoPrefix> {
 /// `airlock analyze`: phases 1 and 2. True when nothing blocks a migration.
 pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
-    let (staging, report) = run_check(options, &prefixes(&plugins))?;
+    let Checked {
+        staging, report, ..
+    } = run_check(options, &prefixes(&plugins))?;
     let mut target = open_target(options)?;
     let plan = analyze(
         &staging,
@@ -225,6 +294,7 @@ pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     )?;
     write_report(options, "plan.json", &plan)?;
     print_plan(&plan);
+    println!("report: {}", crate::html::write(&options.work)?.display());
     Ok(!report.blocks_migration() && plan.problems().next().is_none())
 }
 
@@ -258,31 +328,54 @@ pub struct CoreMigration {
 /// Phases 1–3 and verify for the core data. `None` when the check or the analysis
 /// blocks the migration (what to fix is printed).
 pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option<CoreMigration>> {
-    let (staging, report) = run_check(options, prefixes)?;
+    let Checked {
+        staging,
+        report,
+        mut state,
+    } = run_check(options, prefixes)?;
     if report.blocks_migration() {
         println!(
             "migrate refused: fix the {} fatal finding(s) in the source, make a new backup and run again",
             report.fatal()
         );
+        println!("report: {}", crate::html::write(&options.work)?.display());
         return Ok(None);
     }
     let mut target = open_target(options)?;
-    let plan = analyze(
-        &staging,
-        &report.counts,
-        &target.snapshot()?,
-        &target.describe(),
-        &read_overrides(options)?,
-    )?;
-    write_report(options, "plan.json", &plan)?;
+    // Once loading has begun the plan is frozen: the target now holds this migration's
+    // own writes, which a fresh analysis would take for clashes.
+    let frozen = if state.load_started()? {
+        read_report::<Plan>(options, "plan.json")
+    } else {
+        None
+    };
+    let plan = match frozen {
+        Some(plan) => {
+            println!(
+                "resuming: the plan of the run that started loading is kept (reports/plan.json)"
+            );
+            plan
+        }
+        None => {
+            let plan = analyze(
+                &staging,
+                &report.counts,
+                &target.snapshot()?,
+                &target.describe(),
+                &read_overrides(options)?,
+            )?;
+            write_report(options, "plan.json", &plan)?;
+            plan
+        }
+    };
     print_plan(&plan);
     if plan.problems().next().is_some() {
         println!(
             "migrate refused: resolve the problems above in the override file (--overrides) and run again"
         );
+        println!("report: {}", crate::html::write(&options.work)?.display());
         return Ok(None);
     }
-    let mut state = State::open(&options.work.join("state.db"))?;
     let summary = load(
         &staging,
         &mut state,
@@ -299,8 +392,12 @@ pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option
         },
     )?;
     progress_line("");
-    let verified = verify(&report, &summary, &state, target.as_mut())?;
+    let rows = verify(&report, &plan, &state, target.as_mut())?;
+    let verified = rows.iter().all(|r| r.ok);
     write_report(options, "load.json", &summary)?;
+    write_report(options, "verify.json", &rows)?;
+    let html = crate::html::write(&options.work)?;
+    println!("report: {}", html.display());
     Ok(Some(CoreMigration {
         state,
         target,
@@ -373,51 +470,71 @@ fn migrate_app(
     Ok(failed == 0 && stored >= outputs)
 }
 
+/// One line of the verification: a kind's records in the source against the target.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct VerifyRow {
+    pub kind: Kind,
+    pub source: u64,
+    /// Written by this migration.
+    pub target: u64,
+    /// Mapped to what the target had already (users by email, constants by name…).
+    pub mapped: u64,
+    pub failed: u64,
+    pub ok: bool,
+}
+
 /// Counts per kind: the source, against what the target holds (written by Airlock, plus
 /// mapped to what it had already), and what failed.
 fn verify(
     report: &IntegrityReport,
-    summary: &LoadSummary,
+    plan: &Plan,
     state: &State,
     target: &mut dyn Target,
-) -> Result<bool> {
+) -> Result<Vec<VerifyRow>> {
     let counts = target.counts()?;
-    println!(
-        "verify: {:<18} {:>9} {:>9} {:>9} {:>7}",
-        "kind", "source", "target", "mapped", "failed"
-    );
-    let mut ok = true;
+    let mut rows = Vec::new();
     for kind in Kind::ALL {
         let source = report.counts.get(&kind).copied().unwrap_or(0);
         let written = counts.get(&kind).copied().unwrap_or(0);
-        let mapped = match kind.namespace() {
-            Some(_) => summary.matched.get(&kind).copied().unwrap_or(0),
-            None => 0,
-        };
-        // A resumed run only knows this run's matches: count the mapped ones from the state.
-        let mapped = match kind.namespace() {
-            Some(ns) if mapped == 0 => state.count(ns)?.saturating_sub(written).min(source),
-            _ => mapped,
-        };
+        let mapped = plan
+            .decisions
+            .existing
+            .get(&kind)
+            .map_or(0, |m| m.len() as u64);
         let failed = state.failure_count(kind)?;
         if source == 0 && written == 0 {
             continue;
         }
-        let good = written + mapped + failed == source && failed == 0;
-        ok &= good;
+        rows.push(VerifyRow {
+            kind,
+            source,
+            target: written,
+            mapped,
+            failed,
+            ok: written + mapped == source && failed == 0,
+        });
+    }
+    println!(
+        "verify: {:<18} {:>9} {:>9} {:>9} {:>7}",
+        "kind", "source", "target", "mapped", "failed"
+    );
+    for r in &rows {
         println!(
-            "        {:<18} {source:>9} {written:>9} {mapped:>9} {failed:>7} {}",
-            kind.name(),
-            if good { "✓" } else { "✗" }
+            "        {:<18} {:>9} {:>9} {:>9} {:>7} {}",
+            r.kind.name(),
+            r.source,
+            r.target,
+            r.mapped,
+            r.failed,
+            if r.ok { "✓" } else { "✗" }
         );
     }
-    let _ = Namespace::USER;
-    Ok(ok)
+    Ok(rows)
 }
 
 /// `airlock check`: phase 1 alone.
 pub fn check_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
-    let (_, report) = run_check(options, &prefixes(&plugins))?;
+    let Checked { report, .. } = run_check(options, &prefixes(&plugins))?;
     Ok(!report.blocks_migration())
 }

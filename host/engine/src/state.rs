@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     step TEXT PRIMARY KEY,
     done INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failures (
     kind TEXT NOT NULL,
     source_key TEXT NOT NULL,
@@ -78,6 +82,34 @@ impl State {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// A value the migration remembers (the backup's fingerprint, which phases are done).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether any load step has made progress (the staged data is then in use).
+    pub fn load_started(&self) -> Result<bool, StateError> {
+        self.conn
+            .query_row("SELECT count(*) FROM checkpoints WHERE done > 0", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
     }
 
     /// How many records of a step are done.

@@ -1,0 +1,184 @@
+//! The migration report as one self-contained HTML page (no scripts, no external files):
+//! the integrity check, the plan for the target and the verification, from the JSON
+//! reports in the work directory. Every value is escaped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use airlock_engine::IntegrityReport;
+use airlock_engine::analysis::{Action, Plan};
+use airlock_model::Severity;
+use anyhow::{Context, Result};
+
+use crate::migrate::VerifyRow;
+
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok()
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#172b4d}\
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #dfe1e6}\
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #ebecf0;text-align:left}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}.fatal,.problem,.bad{color:#de350b;font-weight:600}\
+.warning{color:#ff8b00}.info{color:#6b778c}.ok{color:#00875a;font-weight:600}\
+.badge{display:inline-block;padding:.1em .6em;border-radius:3px;background:#ebecf0}\
+.bar{display:inline-block;height:.7em;background:#4c9aff;vertical-align:middle}";
+
+/// Renders `reports/report.html` from the JSON reports present, and returns its path.
+pub fn write(work: &Path) -> Result<PathBuf> {
+    let dir = work.join("reports");
+    let integrity: Option<IntegrityReport> = read(&dir, "integrity.json");
+    let plan: Option<Plan> = read(&dir, "plan.json");
+    let verify: Option<Vec<VerifyRow>> = read(&dir, "verify.json");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Airlock migration report</title><style>{STYLE}</style><h1>Airlock migration report</h1>"
+    );
+    let verdict = match (&integrity, &plan, &verify) {
+        (Some(i), _, _) if i.blocks_migration() => {
+            ("bad", "blocked by fatal findings in the source")
+        }
+        (_, Some(p), _) if p.problems().next().is_some() => {
+            ("bad", "blocked by problems on the target")
+        }
+        (_, _, Some(v)) if v.iter().all(|r| r.ok) => ("ok", "migrated: every count matches"),
+        (_, _, Some(_)) => ("bad", "migrated with differences (see verification)"),
+        _ => ("info", "checked, not migrated yet"),
+    };
+    let _ = write!(
+        h,
+        "<p>Status: <span class={}>{}</span></p>",
+        verdict.0, verdict.1
+    );
+
+    if let Some(report) = &integrity {
+        let _ = write!(
+            h,
+            "<h2>1. Integrity of the source</h2><p>{} rows; <span class=fatal>{} fatal</span>, <span class=warning>{} warnings</span>, <span class=info>{} info</span>. Fatal findings block the migration until the source is fixed and checked again.</p>",
+            report.counts.values().sum::<u64>(),
+            report.fatal(),
+            report.findings.count(Severity::Warning),
+            report.findings.count(Severity::Info)
+        );
+        h.push_str("<table><tr><th>severity<th>check<th>count<th>examples (file, line, row: what to do)</tr>");
+        for s in report.findings.summaries() {
+            let examples: Vec<String> = s
+                .examples
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}{} {} {}: {}",
+                        esc(&e.file),
+                        e.line.map(|l| format!(" line {l}")).unwrap_or_default(),
+                        esc(&e.entity),
+                        esc(&e.id),
+                        esc(&e.message)
+                    )
+                })
+                .collect();
+            let _ = write!(
+                h,
+                "<tr><td class={sev}>{sev}<td>{}<td class=n>{}<td>{}</tr>",
+                esc(&s.check),
+                s.count,
+                examples.join("<br>"),
+                sev = s.severity
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    if let Some(plan) = &plan {
+        let _ = write!(
+            h,
+            "<h2>2. What changes on the target</h2><p>Target: {}</p>",
+            esc(&plan.target)
+        );
+        h.push_str("<table><tr><th>kind<th>add<th>map to existing<th>modify<th>problem</tr>");
+        let mut kinds: Vec<_> = plan.items.iter().map(|i| i.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class='n{}'>{}</tr>",
+                kind.name(),
+                plan.count(kind, Action::Add),
+                plan.count(kind, Action::Map),
+                plan.count(kind, Action::Modify),
+                if plan.count(kind, Action::Problem) > 0 {
+                    " problem"
+                } else {
+                    ""
+                },
+                plan.count(kind, Action::Problem)
+            );
+        }
+        for (kind, n) in &plan.bulk {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td class=n>{n}<td class=n>0<td class=n>0<td class=n>0</tr>",
+                kind.name()
+            );
+        }
+        h.push_str("</table>");
+        let problems: Vec<_> = plan.problems().collect();
+        if !problems.is_empty() {
+            h.push_str("<h3>Problems to resolve (override file)</h3><table><tr><th>kind<th>object<th>problem<th>what to do</tr>");
+            for p in problems {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}<td>{}<td class=problem>{}<td>{}</tr>",
+                    p.kind.name(),
+                    esc(&p.label),
+                    esc(&p.detail),
+                    esc(&p.message)
+                );
+            }
+            h.push_str("</table>");
+        }
+    }
+
+    if let Some(rows) = &verify {
+        h.push_str("<h2>3. Verification: source against target</h2><table><tr><th>kind<th>source<th>written<th>mapped<th>failed<th><th></tr>");
+        let max = rows.iter().map(|r| r.source).max().unwrap_or(1).max(1);
+        for r in rows {
+            let width = (r.source as f64 / max as f64 * 200.0).round().max(1.0);
+            let _ = write!(
+                h,
+                "<tr><td>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class={}>{}<td><span class=bar style='width:{width}px'></span></tr>",
+                r.kind.name(),
+                r.source,
+                r.target,
+                r.mapped,
+                r.failed,
+                if r.ok { "ok" } else { "bad" },
+                if r.ok { "✓" } else { "✗" }
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(
+        "<p class=info>Generated by Airlock from the JSON reports beside this file.</p></html>\n",
+    );
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.html");
+    std::fs::write(&path, h).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}

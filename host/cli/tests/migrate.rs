@@ -1,0 +1,217 @@
+//! `airlock migrate` as an operator runs it: planted faults block it until fixed, bad
+//! input leaves nothing behind, and a kill -9 mid-load followed by a rerun loses nothing
+//! and duplicates nothing.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use airlock_model::jira::Kind;
+use airlock_target::{LocalSite, Target};
+
+fn airlock(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .current_dir(cwd)
+        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+        .output()
+        .expect("airlock runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn planted_faults_block_migrate_until_the_backup_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &[
+            "gen-backup",
+            "b.zip",
+            "--issues",
+            "600",
+            "--faults",
+            "--malformed",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for check in [
+        "dangling-reference",
+        "duplicate-key",
+        "user-without-email",
+        "malformed-xml",
+    ] {
+        assert!(
+            t.contains(&format!("fatal    {check}")),
+            "{check} missing: {t}"
+        );
+    }
+    assert!(t.contains("migrate refused"), "{t}");
+    assert!(
+        !cwd.join("w/site.db").exists(),
+        "nothing may reach the target"
+    );
+    let html = std::fs::read_to_string(cwd.join("w/reports/report.html")).unwrap();
+    assert!(html.contains("blocked by fatal findings"), "{html}");
+    assert!(html.contains("malformed-xml"), "{html}");
+
+    // The operator fixes the source and makes a new backup: the same work dir migrates it.
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "600"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("0 fatal"), "{t}");
+    assert!(!t.contains('✗'), "{t}");
+    let html = std::fs::read_to_string(cwd.join("w/reports/report.html")).unwrap();
+    assert!(html.contains("every count matches"), "{html}");
+}
+
+#[test]
+fn a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "good.zip", "--issues", "300"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let good = std::fs::read(cwd.join("good.zip")).unwrap();
+
+    std::fs::write(cwd.join("truncated.zip"), &good[..good.len() * 6 / 10]).unwrap();
+    let mut corrupt = good.clone();
+    // Damage the middle of entities.xml's compressed stream; the zip's directory is intact.
+    let middle = good.len() / 4;
+    for b in &mut corrupt[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(cwd.join("corrupt.zip"), &corrupt).unwrap();
+    let garbage: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(cwd.join("garbage.zip"), garbage).unwrap();
+
+    for (file, says) in [
+        ("truncated.zip", "truncated"),
+        ("corrupt.zip", "corrupt"),
+        ("garbage.zip", "not a readable zip"),
+    ] {
+        let work = format!("work-{file}");
+        let out = airlock(&["migrate", file, "--work", &work], cwd);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {t}");
+        assert!(t.contains(file), "{file}: the error names the file: {t}");
+        assert!(t.to_lowercase().contains(says), "{file}: {t}");
+        assert!(!cwd.join(&work).exists(), "{file}: nothing may be written");
+    }
+}
+
+fn issues_loaded(site: &Path) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(site, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM issues WHERE source_key IS NOT NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .unwrap_or(0)
+}
+
+#[test]
+fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() {
+    const ISSUES: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let spec = airlock_fixtures::Spec {
+        issues: ISSUES,
+        users: 2_000,
+        projects: 20,
+        teams: 50,
+        ..airlock_fixtures::Spec::default()
+    };
+    let generated = airlock_fixtures::write_backup(&cwd.join("b.zip"), &spec).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["migrate", "b.zip", "--work", "w"])
+        .current_dir(cwd)
+        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let site = cwd.join("w/site.db");
+    let started = Instant::now();
+    let killed_at = loop {
+        let loaded = issues_loaded(&site);
+        if loaded >= ISSUES as u64 / 2 {
+            child.kill().unwrap(); // SIGKILL: no chance to clean up
+            child.wait().unwrap();
+            break loaded;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "migrate ended before half the issues were loaded"
+        );
+        assert!(started.elapsed() < Duration::from_secs(600), "too slow");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        killed_at < ISSUES as u64,
+        "killed mid-load ({killed_at} issues)"
+    );
+
+    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains('✗'), "{t}");
+
+    let mut site = LocalSite::open(&site).unwrap();
+    let counts = site.counts().unwrap();
+    for kind in [
+        Kind::Issue,
+        Kind::Comment,
+        Kind::Worklog,
+        Kind::Project,
+        Kind::User,
+    ] {
+        assert_eq!(
+            site.duplicate_source_keys(kind).unwrap(),
+            0,
+            "{kind} duplicated"
+        );
+    }
+    for kind in Kind::ALL {
+        assert_eq!(
+            site.duplicate_source_keys(kind).unwrap(),
+            0,
+            "{kind} duplicated"
+        );
+    }
+    assert_eq!(counts.get(&Kind::Issue).copied(), Some(ISSUES as u64));
+    assert_eq!(
+        counts.get(&Kind::Worklog).copied(),
+        generated.entity_counts.get("Worklog").copied()
+    );
+    let mut loaded: Vec<i64> = site
+        .source_keys(Kind::Issue)
+        .unwrap()
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    loaded.sort_unstable();
+    let mut expected = generated.issue_ids.clone();
+    expected.sort_unstable();
+    assert_eq!(loaded, expected, "every issue exactly once");
+}
