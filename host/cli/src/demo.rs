@@ -6,8 +6,9 @@
 use crate::app_stage::{self, BatchOutcome};
 use crate::{migrate, render};
 use airlock_backup::Backup;
+use airlock_engine::state::MappingReader;
 use airlock_model::{Severity, TenantId};
-use airlock_runtime::{Grant, MemoryMappings, RunContext, Runtime};
+use airlock_runtime::{Grant, RunContext, Runtime};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,15 +97,11 @@ pub fn run(
     let Some(mut core) = migrate::core_migration(&options, &[manifest.ao_prefix()])? else {
         return Ok(false);
     };
-    let mut mappings = MemoryMappings::new();
     let mut per_namespace = BTreeMap::new();
     for ns in &grant.namespaces {
-        let all = core.state.all(*ns)?;
-        per_namespace.insert(ns.as_str(), all.len());
-        for (server, cloud) in all {
-            mappings.insert(*ns, server, cloud);
-        }
+        per_namespace.insert(ns.as_str(), core.state.count(*ns)?);
     }
+    let mappings = migrate::StateMappings(MappingReader::open(core.state.path())?);
     println!(
         "                 mappings the plugin may resolve: {}",
         per_namespace

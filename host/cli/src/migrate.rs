@@ -9,17 +9,18 @@ use std::time::Instant;
 
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Action, Overrides, Plan, analyze};
+use airlock_engine::app_rows::AppRows;
 use airlock_engine::load::{LoadProgress, load};
-use airlock_engine::state::State;
+use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{IntegrityReport, Progress, check};
 use airlock_model::jira::Kind;
-use airlock_model::{AoPrefix, Severity, TenantId};
-use airlock_runtime::{Grant, MemoryMappings, Plugin, RunContext, Runtime};
+use airlock_model::{AoPrefix, Namespace, Severity, TenantId};
+use airlock_runtime::{AppData, Grant, Mappings, Plugin, RunContext, Runtime};
 use airlock_staging::PlainDir;
 use airlock_target::{LocalSite, Target};
 use anyhow::{Context, Result, bail};
 
-use crate::{app_stage, render};
+use crate::render;
 
 /// Where a command works and writes.
 pub struct Options {
@@ -308,7 +309,13 @@ pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     };
     let mut app_ok = true;
     for plugin in &plugins {
-        app_ok &= migrate_app(&options.backup, plugin, &core.state, core.target.as_mut())?;
+        app_ok &= migrate_app(
+            &options.backup,
+            &options.work,
+            plugin,
+            &core.state,
+            core.target.as_mut(),
+        )?;
     }
     println!(
         "migration finished in {}",
@@ -405,61 +412,108 @@ pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option
     }))
 }
 
-/// The app data phase for one plugin: its own tables, its granted mappings, outputs to
-/// the target's app storage.
+/// The app data phase for one plugin: its own tables (staged, so memory holds one batch
+/// at a time), its granted mappings (looked up in the state on demand), analysis of every
+/// batch first (fatal findings stop the app), then migration into the target's app
+/// storage. Outputs are keyed, so a rerun rewrites the same ones.
 fn migrate_app(
     backup: &Path,
+    work: &Path,
     plugin: &Plugin,
     state: &State,
     target: &mut dyn Target,
 ) -> Result<bool> {
     let manifest = plugin.manifest();
     let grant = Grant::from_manifest(manifest);
-    let mut mappings = MemoryMappings::new();
-    for ns in &grant.namespaces {
-        for (server, cloud) in state.all(*ns)? {
-            mappings.insert(*ns, server, cloud);
+    let prefix = manifest.ao_prefix();
+    let store = std::sync::Arc::new(AppRows::create(
+        &work.join(format!("app-{}.db", prefix.as_str().trim_end_matches('_'))),
+    )?);
+    let batch_rows = plugin.limits().batch_rows as usize;
+    {
+        let mut backup = Backup::open(backup)?;
+        let mut reader = backup.active_objects()?;
+        let wanted = |table: &str| prefix.owns(table) && manifest.tables.iter().any(|t| t == table);
+        for batch in reader.batches(batch_rows, wanted) {
+            store.insert(&batch?)?;
         }
     }
-    let mut backup = Backup::open(backup)?;
-    let mut reader = backup.active_objects()?;
-    let tables = app_stage::read_app_tables(&mut reader, plugin)?;
     let session = plugin.session(RunContext {
         tenant: TenantId::new("local"),
         grant,
-        mappings: std::sync::Arc::new(mappings),
-        app_data: std::sync::Arc::new(tables.app_data),
+        mappings: std::sync::Arc::new(StateMappings(MappingReader::open(state.path())?)),
+        app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
-    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
-    let fatal: usize = outcomes.iter().map(|o| o.fatal_findings()).sum();
-    if fatal > 0 {
-        println!(
-            "app {}: {fatal} fatal finding(s) in its data; its data is not migrated (run `airlock plugin run` on a fixture to see them)",
-            manifest.app_key
-        );
-        return Ok(false);
-    }
-    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
-    let mut outputs = 0u64;
-    let mut failed = 0;
-    for outcome in &outcomes {
-        match &outcome.migrate {
-            Some(Ok(ran)) => {
-                target.put_app_outputs(&manifest.app_key, &ran.value)?;
-                outputs += ran.value.len() as u64;
+    let tables = store.tables()?;
+    let each_batch = |f: &mut dyn FnMut(airlock_runtime::Batch<'_>) -> Result<()>| -> Result<()> {
+        for table in &tables {
+            let (mut offset, mut index) = (0u64, 0u64);
+            while let Some(batch) = store.batch(table, offset, batch_rows)? {
+                offset += batch.rows.len() as u64;
+                f(airlock_runtime::Batch {
+                    table: &batch.table,
+                    index,
+                    columns: &batch.columns,
+                    rows: &batch.rows,
+                })?;
+                index += 1;
             }
-            Some(Err(e)) => {
+        }
+        Ok(())
+    };
+
+    let (mut rows, mut fatal, mut failed) = (0u64, Vec::new(), 0u64);
+    each_batch(&mut |batch| {
+        rows += batch.rows.len() as u64;
+        match session.analyze(batch) {
+            Ok(ran) => fatal.extend(
+                ran.value
+                    .into_iter()
+                    .filter(|f| f.severity == Severity::Fatal)
+                    .take(10),
+            ),
+            Err(e) => {
                 failed += 1;
                 println!("  app batch failed: {e}");
             }
-            None => failed += 1,
         }
+        Ok(())
+    })?;
+    if !fatal.is_empty() || failed > 0 {
+        println!(
+            "app {}: its data is not migrated: {} fatal finding(s), {failed} failed batch(es)",
+            manifest.app_key,
+            fatal.len()
+        );
+        for f in fatal.iter().take(10) {
+            println!(
+                "  fatal {} in {} row {}: {}",
+                f.code,
+                f.table,
+                f.row_id.map_or("-".into(), |r| r.to_string()),
+                f.message
+            );
+        }
+        return Ok(false);
     }
-    let rows: u64 = tables.rows.values().sum();
+    let mut outputs = 0u64;
+    each_batch(&mut |batch| {
+        match session.migrate(batch) {
+            Ok(ran) => {
+                target.put_app_outputs(&manifest.app_key, &ran.value)?;
+                outputs += ran.value.len() as u64;
+            }
+            Err(e) => {
+                failed += 1;
+                println!("  app batch failed: {e}");
+            }
+        }
+        Ok(())
+    })?;
     println!(
         "app {}: {rows} rows in {} tables → {outputs} outputs in the target's app storage{}",
         manifest.app_key,
-        tables.rows.len(),
+        tables.len(),
         if failed > 0 {
             format!(", {failed} batch(es) failed")
         } else {
@@ -468,6 +522,23 @@ fn migrate_app(
     );
     let stored = target.app_output_count(&manifest.app_key)?;
     Ok(failed == 0 && stored >= outputs)
+}
+
+/// A plugin's `app-data` joins, answered from its staged tables.
+struct StagedAppData(std::sync::Arc<AppRows>);
+
+impl AppData for StagedAppData {
+    fn get(
+        &self,
+        table: &str,
+        id: i64,
+    ) -> Option<(std::sync::Arc<[String]>, Vec<airlock_model::Value>)> {
+        self.0.get(table, id)
+    }
+
+    fn exists(&self, table: &str, id: i64) -> bool {
+        self.0.exists(table, id)
+    }
 }
 
 /// One line of the verification: a kind's records in the source against the target.
@@ -530,6 +601,15 @@ fn verify(
         );
     }
     Ok(rows)
+}
+
+/// A plugin resolves ids through the migration's state, looked up on demand.
+pub struct StateMappings(pub MappingReader);
+
+impl Mappings for StateMappings {
+    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+        self.0.resolve(namespace, ids)
+    }
 }
 
 /// `airlock check`: phase 1 alone.

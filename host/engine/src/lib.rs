@@ -9,6 +9,7 @@
 //! bitmaps), so memory stays bounded whatever the backup's size.
 
 pub mod analysis;
+pub mod app_rows;
 pub mod extract;
 pub mod findings;
 pub mod integrity;

@@ -20,6 +20,15 @@ pub struct StateError {
     source: rusqlite::Error,
 }
 
+impl StateError {
+    pub(crate) fn new(path: &Path, source: rusqlite::Error) -> StateError {
+        StateError {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 pub struct State {
     conn: Connection,
     path: PathBuf,
@@ -75,6 +84,10 @@ impl State {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {
@@ -232,4 +245,64 @@ impl State {
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+/// Read-only lookups of a migration's mappings from any thread: what a plugin resolves
+/// through during the app data phase, without holding every mapping in memory.
+pub struct MappingReader {
+    conn: std::sync::Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl MappingReader {
+    pub fn open(path: &Path) -> Result<MappingReader, StateError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| StateError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(MappingReader {
+            conn: std::sync::Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// One answer per id, in order; `None` for ids not migrated (or on a read error,
+    /// which is logged: a plugin sees an unmapped id, never the error's text).
+    pub fn resolve(&self, ns: Namespace, ids: &[String]) -> Vec<Option<String>> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found: rustc_hash::FxHashMap<String, String> = rustc_hash::FxHashMap::default();
+        // One statement per chunk of ids: a query per id costs more than the lookup.
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let sql = lookup_sql(chunk.len());
+            let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
+                let params = std::iter::once(ns.as_str()).chain(chunk.iter().map(String::as_str));
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                while let Some(row) = rows.next()? {
+                    found.insert(row.get(0)?, row.get(1)?);
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot read the mappings");
+            }
+        }
+        ids.iter().map(|id| found.get(id).cloned()).collect()
+    }
+}
+
+const LOOKUP_CHUNK: usize = 256;
+
+fn lookup_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "SELECT server_id, cloud_id FROM mappings WHERE namespace = ?1 AND server_id IN (",
+    );
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("?{}", i + 2));
+    }
+    sql.push(')');
+    sql
 }

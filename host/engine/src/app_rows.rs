@@ -1,0 +1,308 @@
+//! An app's own Active Objects rows, staged for the app data phase: batches stream out of
+//! it in table order, and a plugin's `app-data.get` / `exists` joins are answered from its
+//! index, so memory stays bounded by one batch whatever the size of the app's tables.
+//!
+//! It is a SQLite file in the work directory, like the migration's state (issue 4 moves
+//! both behind the vault).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use airlock_backup::AoBatch;
+use airlock_model::Value;
+use rusqlite::{Connection, OptionalExtension, params};
+use rustc_hash::FxHashMap;
+
+use crate::state::StateError;
+
+pub struct AppRows {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    columns: Mutex<FxHashMap<String, Arc<[String]>>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS app_tables (
+    name TEXT PRIMARY KEY,
+    columns TEXT NOT NULL,
+    id_column INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_rows (
+    tbl TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id INTEGER,
+    row BLOB NOT NULL,
+    PRIMARY KEY (tbl, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS app_rows_by_id ON app_rows (tbl, id);
+";
+
+impl AppRows {
+    /// Creates an empty store at `path` (replacing one left by an earlier run).
+    pub fn create(path: &Path) -> Result<AppRows, StateError> {
+        let _ = std::fs::remove_file(path);
+        let err = |source| StateError::new(path, source);
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;",
+        )
+        .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(AppRows {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            columns: Mutex::new(FxHashMap::default()),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StateError {
+        StateError::new(&self.path, source)
+    }
+
+    /// Adds a batch read from activeobjects.xml (batches of a table arrive in file order).
+    pub fn insert(&self, batch: &AoBatch) -> Result<(), StateError> {
+        let id_column = batch.column_index("ID");
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            tx.execute(
+                "INSERT OR IGNORE INTO app_tables (name, columns, id_column) VALUES (?1, ?2, ?3)",
+                params![
+                    batch.table,
+                    batch.columns.join("\u{1f}"),
+                    id_column.map(|i| i as i64)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+            let mut put = tx
+                .prepare_cached("INSERT INTO app_rows (tbl, seq, id, row) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(|e| self.err(e))?;
+            let mut buf = Vec::new();
+            for (i, row) in batch.rows.iter().enumerate() {
+                let id = id_column.and_then(|c| match row.get(c) {
+                    Some(Value::Integer(id)) => Some(*id),
+                    _ => None,
+                });
+                buf.clear();
+                encode_row(row, &mut buf);
+                put.execute(params![
+                    batch.table,
+                    (batch.offset + i as u64) as i64,
+                    id,
+                    buf
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        self.columns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(batch.table.clone())
+            .or_insert_with(|| batch.columns.clone());
+        Ok(())
+    }
+
+    /// The staged tables, in name order.
+    pub fn tables(&self) -> Result<Vec<String>, StateError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn
+            .prepare("SELECT name FROM app_tables ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Rows `offset..offset + max` of a table, as a batch; `None` past its end.
+    pub fn batch(
+        &self,
+        table: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<Option<AoBatch>, StateError> {
+        let Some(columns) = self.columns_of(table)? else {
+            return Ok(None);
+        };
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT row FROM app_rows WHERE tbl = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![table, offset as i64, max as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .map_err(|e| self.err(e))?
+            .map(|blob| blob.map(|b| decode_row(&b)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AoBatch {
+            table: table.to_owned(),
+            columns,
+            offset,
+            rows,
+        }))
+    }
+
+    fn columns_of(&self, table: &str) -> Result<Option<Arc<[String]>>, StateError> {
+        if let Some(c) = self
+            .columns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(table)
+        {
+            return Ok(Some(c.clone()));
+        }
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT columns FROM app_tables WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(text.map(|t| {
+            t.split('\u{1f}')
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into()
+        }))
+    }
+
+    /// The row of `table` whose `ID` is `id`.
+    pub fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
+        let columns = self.columns_of(table).ok().flatten()?;
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let blob: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT row FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
+            .and_then(|mut s| s.query_row(params![table, id], |r| r.get(0)).optional())
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the staged app rows");
+                None
+            });
+        blob.map(|b| (columns, decode_row(&b)))
+    }
+
+    pub fn exists(&self, table: &str, id: i64) -> bool {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.prepare_cached("SELECT 1 FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
+            .and_then(|mut s| s.exists(params![table, id]))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the staged app rows");
+                false
+            })
+    }
+}
+
+// A row as bytes: per value a tag, then the payload (little-endian numbers, strings as a
+// u32 length and UTF-8).
+fn encode_row(row: &[Value], out: &mut Vec<u8>) {
+    for value in row {
+        match value {
+            Value::Null => out.push(0),
+            Value::String(s) => {
+                out.push(1);
+                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+            Value::Integer(i) => {
+                out.push(2);
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            Value::Double(d) => {
+                out.push(3);
+                out.extend_from_slice(&d.to_bits().to_le_bytes());
+            }
+            Value::Boolean(b) => out.push(if *b { 5 } else { 4 }),
+            Value::Timestamp(t) => {
+                out.push(6);
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+        }
+    }
+}
+
+fn decode_row(mut bytes: &[u8]) -> Vec<Value> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let (head, tail) = bytes.split_at(n.min(bytes.len()));
+        *bytes = tail;
+        head
+    }
+    fn eight(bytes: &mut &[u8]) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        let head = take(bytes, 8);
+        b[..head.len()].copy_from_slice(head);
+        b
+    }
+    let mut row = Vec::new();
+    while let Some((&tag, rest)) = bytes.split_first() {
+        bytes = rest;
+        row.push(match tag {
+            1 => {
+                let mut len = [0u8; 4];
+                let head = take(&mut bytes, 4);
+                len[..head.len()].copy_from_slice(head);
+                let s = take(&mut bytes, u32::from_le_bytes(len) as usize);
+                Value::String(String::from_utf8_lossy(s).into_owned())
+            }
+            2 => Value::Integer(i64::from_le_bytes(eight(&mut bytes))),
+            3 => Value::Double(f64::from_bits(u64::from_le_bytes(eight(&mut bytes)))),
+            4 => Value::Boolean(false),
+            5 => Value::Boolean(true),
+            6 => Value::Timestamp(i64::from_le_bytes(eight(&mut bytes))),
+            _ => Value::Null,
+        });
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_and_are_found_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AppRows::create(&dir.path().join("apps.db")).unwrap();
+        let columns: Arc<[String]> =
+            vec!["ID".to_owned(), "NAME".to_owned(), "AT".to_owned()].into();
+        let rows: Vec<Vec<Value>> = (0..2500)
+            .map(|i| {
+                vec![
+                    Value::Integer(i + 1),
+                    Value::String(format!("team {i} ✓")),
+                    if i % 2 == 0 {
+                        Value::Timestamp(i)
+                    } else {
+                        Value::Null
+                    },
+                ]
+            })
+            .collect();
+        for (n, chunk) in rows.chunks(1000).enumerate() {
+            store
+                .insert(&AoBatch {
+                    table: "AO_X_T".into(),
+                    columns: columns.clone(),
+                    offset: n as u64 * 1000,
+                    rows: chunk.to_vec(),
+                })
+                .unwrap();
+        }
+        assert_eq!(store.tables().unwrap(), vec!["AO_X_T".to_owned()]);
+        let b = store.batch("AO_X_T", 2000, 1000).unwrap().unwrap();
+        assert_eq!(b.rows, rows[2000..]);
+        assert!(store.batch("AO_X_T", 2500, 1000).unwrap().is_none());
+        assert_eq!(store.get("AO_X_T", 7).unwrap().1, rows[6]);
+        assert!(store.exists("AO_X_T", 2500));
+        assert!(!store.exists("AO_X_T", 2501));
+        assert!(store.get("AO_Y_T", 1).is_none());
+    }
+}
