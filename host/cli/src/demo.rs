@@ -36,8 +36,15 @@ pub fn run(
     };
     let backup_path = dir.join("backup.zip");
     let generated = airlock_fixtures::write_backup(&backup_path, &spec)?;
+    // Jira home's attachments folder, which an operator supplies beside the backup.
+    let home = dir.join("jira-home");
+    if home.exists() {
+        std::fs::remove_dir_all(&home)
+            .with_context(|| format!("cannot clear {}", home.display()))?;
+    }
+    let files = airlock_fixtures::write_attachments(&home, &spec)?;
     println!(
-        "[1/5] source     {}: {} users, {} projects, {} issues, {} worklogs, {} app rows",
+        "[1/5] source     {}: {} users, {} projects, {} issues, {} worklogs, {} app rows, {files} attachment files",
         backup_path.display(),
         generated.user_keys.len(),
         generated.project_ids.len(),
@@ -88,6 +95,7 @@ pub fn run(
         target: None,
         overrides: None,
         plugins: Vec::new(),
+        attachments: Some(home.clone()),
         bundled_plugin: false,
     };
     println!(

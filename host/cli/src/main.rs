@@ -53,6 +53,9 @@ enum Command {
         /// Make entities.xml malformed at a known line.
         #[arg(long)]
         malformed: bool,
+        /// Also write the attachment files, in a Jira home's layout under this folder.
+        #[arg(long)]
+        attachments: Option<PathBuf>,
     },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
@@ -93,6 +96,9 @@ struct MigrationArgs {
     /// An app's migrator (WebAssembly component) to enable; repeat for several.
     #[arg(long = "plugin")]
     plugins: Vec<PathBuf>,
+    /// Jira home's attachments folder (data/attachments), to migrate the files too.
+    #[arg(long)]
+    attachments: Option<PathBuf>,
 }
 
 impl MigrationArgs {
@@ -103,6 +109,7 @@ impl MigrationArgs {
             target: self.target,
             overrides: self.overrides,
             plugins: self.plugins,
+            attachments: self.attachments,
             bundled_plugin: false,
         }
     }
@@ -192,6 +199,7 @@ fn run(cli: Cli) -> Result<bool> {
             issues,
             faults,
             malformed,
+            attachments,
         } => {
             let spec = airlock_fixtures::Spec {
                 issues,
@@ -203,6 +211,10 @@ fn run(cli: Cli) -> Result<bool> {
                 ..airlock_fixtures::Spec::default()
             };
             let generated = airlock_fixtures::write_backup(&out, &spec)?;
+            if let Some(home) = &attachments {
+                let files = airlock_fixtures::write_attachments(home, &spec)?;
+                println!("wrote {files} attachment files under {}", home.display());
+            }
             let rows: u64 = generated.entity_counts.values().sum();
             println!(
                 "wrote {}: {rows} entities.xml rows ({} issues), {} app rows",

@@ -30,6 +30,8 @@ pub struct Options {
     pub target: Option<String>,
     pub overrides: Option<PathBuf>,
     pub plugins: Vec<PathBuf>,
+    /// Jira home's attachments folder (or the home itself), whose files go with the metadata.
+    pub attachments: Option<PathBuf>,
     /// The bundled Timesheet Builder plugin, when no path is given.
     pub bundled_plugin: bool,
 }
@@ -399,6 +401,21 @@ pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option
         },
     )?;
     progress_line("");
+    if let Some(folder) = &options.attachments {
+        let files = airlock_engine::files::upload(folder, &mut state, target.as_mut(), |n| {
+            progress_line(&format!("  uploading attachment files: {n}"))
+        })?;
+        progress_line("");
+        println!(
+            "attachment files: {} uploaded ({}), {} by an earlier run, {} without a file in the folder, {} files not of a migrated attachment",
+            files.uploaded,
+            render::bytes(files.bytes),
+            files.already,
+            files.missing,
+            files.unknown
+        );
+        write_report(options, "files.json", &files)?;
+    }
     let rows = verify(&report, &plan, &state, target.as_mut())?;
     let verified = rows.iter().all(|r| r.ok);
     write_report(options, "load.json", &summary)?;

@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod app_rows;
 pub mod extract;
+pub mod files;
 pub mod findings;
 pub mod integrity;
 pub mod load;
@@ -48,6 +49,12 @@ pub enum EngineError {
     State(#[from] state::StateError),
     #[error("the target failed: {0}")]
     Target(#[source] airlock_target::TargetError),
+    #[error("cannot read the attachments folder at {path}: {source}")]
+    Files {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl EngineError {

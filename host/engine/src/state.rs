@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     step TEXT PRIMARY KEY,
     done INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files_done (
+    attachment TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -111,6 +114,23 @@ impl State {
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                 params![key, value],
             )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether an attachment's file was uploaded by an earlier run.
+    pub fn file_done(&self, attachment: &str) -> Result<bool, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM files_done WHERE attachment = ?1")
+            .map_err(|e| self.err(e))?;
+        stmt.exists([attachment]).map_err(|e| self.err(e))
+    }
+
+    pub fn mark_file_done(&self, attachment: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO files_done (attachment) VALUES (?1)")
+            .and_then(|mut s| s.execute([attachment]))
             .map(|_| ())
             .map_err(|e| self.err(e))
     }

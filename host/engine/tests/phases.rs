@@ -252,3 +252,42 @@ fn the_integrity_report_round_trips_through_json() {
     assert_eq!(back, report);
     assert!(back.fatal() > 0);
 }
+
+#[test]
+fn attachment_files_follow_their_metadata_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::default();
+    let (path, generated) = generate(dir.path(), &spec);
+    let home = dir.path().join("home");
+    let written = airlock_fixtures::write_attachments(&home, &spec).unwrap();
+    assert_eq!(written as usize, generated.attachment_ids.len());
+    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let checked = check(&path, &staging, &[], |_| {}).unwrap();
+    let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    let mut state = State::open(&dir.path().join("state.db")).unwrap();
+    let plan = analyze(
+        &staging,
+        &checked.report.counts,
+        &site.snapshot().unwrap(),
+        "site",
+        &Overrides::default(),
+    )
+    .unwrap();
+    load(
+        &staging,
+        &mut state,
+        &mut site,
+        &plan.decisions,
+        &checked.report.counts,
+        |_| {},
+    )
+    .unwrap();
+
+    let files = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    assert_eq!(files.uploaded, written);
+    assert_eq!((files.missing, files.unknown, files.already), (0, 0, 0));
+    let again = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    assert_eq!((again.uploaded, again.already), (0, written));
+    let stored: u64 = std::fs::read_dir(site.attachments_dir()).unwrap().count() as u64;
+    assert_eq!(stored, written);
+}
