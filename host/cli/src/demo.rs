@@ -102,7 +102,7 @@ pub fn run(
         "[3/5] core       check, analyze and load into the local site {}",
         work.join("site.db").display()
     );
-    let Some(mut core) = migrate::core_migration(&options, &[manifest.ao_prefix()])? else {
+    let Some(mut core) = migrate::core_migration(&options, std::slice::from_ref(&plugin))? else {
         return Ok(false);
     };
     let mut per_namespace = BTreeMap::new();

@@ -138,6 +138,35 @@ pub fn write(work: &Path) -> Result<PathBuf> {
             );
         }
         h.push_str("</table>");
+        for (app, findings) in &plan.apps {
+            let _ = write!(
+                h,
+                "<h3>App {}: its analysis of its data</h3><p><span class=fatal>{} fatal</span>, <span class=warning>{} warnings</span>. Fatal findings block the migration until the app's data is fixed.</p>",
+                esc(app),
+                findings.count(Severity::Fatal),
+                findings.count(Severity::Warning)
+            );
+            if findings.summaries().is_empty() {
+                continue;
+            }
+            h.push_str("<table><tr><th>severity<th>check<th>count<th>examples (table, row: what to do)</tr>");
+            for s in findings.summaries() {
+                let examples: Vec<String> = s
+                    .examples
+                    .iter()
+                    .map(|e| format!("{} row {}: {}", esc(&e.entity), esc(&e.id), esc(&e.message)))
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<tr><td class={sev}>{sev}<td>{}<td class=n>{}<td>{}</tr>",
+                    esc(&s.check),
+                    s.count,
+                    examples.join("<br>"),
+                    sev = s.severity
+                );
+            }
+            h.push_str("</table>");
+        }
         let problems: Vec<_> = plan.problems().collect();
         if !problems.is_empty() {
             h.push_str("<h3>Problems to resolve (override file)</h3><table><tr><th>kind<th>object<th>problem<th>what to do</tr>");

@@ -53,6 +53,9 @@ enum Command {
         /// Make entities.xml malformed at a known line.
         #[arg(long)]
         malformed: bool,
+        /// Plant three Timesheet Builder rows its analysis must call fatal.
+        #[arg(long)]
+        broken_app_rows: bool,
         /// Also write the attachment files, in a Jira home's layout under this folder.
         #[arg(long)]
         attachments: Option<PathBuf>,
@@ -199,6 +202,7 @@ fn run(cli: Cli) -> Result<bool> {
             issues,
             faults,
             malformed,
+            broken_app_rows,
             attachments,
         } => {
             let spec = airlock_fixtures::Spec {
@@ -208,6 +212,7 @@ fn run(cli: Cli) -> Result<bool> {
                 teams: (issues / 250).clamp(8, 400),
                 core_faults: faults,
                 malformed_xml: malformed,
+                broken_timesheet_rows: broken_app_rows,
                 ..airlock_fixtures::Spec::default()
             };
             let generated = airlock_fixtures::write_backup(&out, &spec)?;

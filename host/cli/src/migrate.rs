@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use airlock_backup::Backup;
-use airlock_engine::analysis::{Action, Overrides, Plan, analyze};
+use airlock_engine::analysis::{Action, Overrides, Plan, PlannedIds, analyze};
 use airlock_engine::app_rows::AppRows;
 use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::{MappingReader, State};
@@ -275,6 +275,25 @@ fn print_plan(plan: &Plan) {
             );
         }
     }
+    for (app, findings) in &plan.apps {
+        println!(
+            "  app {app}: its analysis found {} fatal, {} warnings, {} info",
+            findings.count(Severity::Fatal),
+            findings.count(Severity::Warning),
+            findings.count(Severity::Info)
+        );
+        for summary in findings.summaries() {
+            let example = summary.examples.first();
+            println!(
+                "    {:<8} {:<28} {:>6}  e.g. {} row {}",
+                summary.severity.to_string(),
+                summary.check,
+                summary.count,
+                example.map_or("", |e| e.entity.as_str()),
+                example.map_or("", |e| e.id.as_str()),
+            );
+        }
+    }
 }
 
 fn prefixes(plugins: &[Plugin]) -> Vec<AoPrefix> {
@@ -288,17 +307,34 @@ pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
         staging, report, ..
     } = run_check(options, &prefixes(&plugins))?;
     let mut target = open_target(options)?;
-    let plan = analyze(
-        &staging,
+    let plan = make_plan(options, &staging, &report, target.as_mut(), &plugins)?;
+    write_report(options, "plan.json", &plan)?;
+    print_plan(&plan);
+    println!("report: {}", crate::html::write(&options.work)?.display());
+    Ok(!report.blocks_migration() && !plan.blocks_migration())
+}
+
+/// Phase 2: the target analysis, then each enabled app's analysis of its data.
+fn make_plan(
+    options: &Options,
+    staging: &PlainDir,
+    report: &IntegrityReport,
+    target: &mut dyn Target,
+    plugins: &[Plugin],
+) -> Result<Plan> {
+    let mut plan = analyze(
+        staging,
         &report.counts,
         &target.snapshot()?,
         &target.describe(),
         &read_overrides(options)?,
     )?;
-    write_report(options, "plan.json", &plan)?;
-    print_plan(&plan);
-    println!("report: {}", crate::html::write(&options.work)?.display());
-    Ok(!report.blocks_migration() && plan.problems().next().is_none())
+    for plugin in plugins {
+        let findings = analyze_app(options, plugin, staging, &plan)?;
+        plan.apps
+            .insert(plugin.manifest().app_key.to_string(), findings);
+    }
+    Ok(plan)
 }
 
 /// `airlock migrate`: every phase; refuses while the source has fatal findings or the
@@ -306,7 +342,7 @@ pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
 pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let started = Instant::now();
     let plugins = load_plugins(runtime, options)?;
-    let Some(mut core) = core_migration(options, &prefixes(&plugins))? else {
+    let Some(mut core) = core_migration(options, &plugins)? else {
         return Ok(false);
     };
     let mut app_ok = true;
@@ -336,7 +372,8 @@ pub struct CoreMigration {
 
 /// Phases 1–3 and verify for the core data. `None` when the check or the analysis
 /// blocks the migration (what to fix is printed).
-pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option<CoreMigration>> {
+pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<CoreMigration>> {
+    let prefixes = &prefixes(plugins);
     let Checked {
         staging,
         report,
@@ -366,19 +403,13 @@ pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option
             plan
         }
         None => {
-            let plan = analyze(
-                &staging,
-                &report.counts,
-                &target.snapshot()?,
-                &target.describe(),
-                &read_overrides(options)?,
-            )?;
+            let plan = make_plan(options, &staging, &report, target.as_mut(), plugins)?;
             write_report(options, "plan.json", &plan)?;
             plan
         }
     };
     print_plan(&plan);
-    if plan.problems().next().is_some() {
+    if plan.blocks_migration() {
         println!(
             "migrate refused: resolve the problems above in the override file (--overrides) and run again"
         );
@@ -429,10 +460,100 @@ pub fn core_migration(options: &Options, prefixes: &[AoPrefix]) -> Result<Option
     }))
 }
 
+/// Stages a plugin's own tables from activeobjects.xml (other apps' rows are streamed
+/// past), so batches and joins are served from disk with one batch in memory.
+fn stage_app(backup: &Path, work: &Path, plugin: &Plugin) -> Result<std::sync::Arc<AppRows>> {
+    let manifest = plugin.manifest();
+    let prefix = manifest.ao_prefix();
+    let store = std::sync::Arc::new(AppRows::create(
+        &work.join(format!("app-{}.db", prefix.as_str().trim_end_matches('_'))),
+    )?);
+    let mut backup = Backup::open(backup)?;
+    let mut reader = backup.active_objects()?;
+    let wanted = |table: &str| prefix.owns(table) && manifest.tables.iter().any(|t| t == table);
+    for batch in reader.batches(plugin.limits().batch_rows as usize, wanted) {
+        store.insert(&batch?)?;
+    }
+    Ok(store)
+}
+
+/// Calls `f` on every staged batch, table by table.
+fn each_batch(
+    store: &AppRows,
+    batch_rows: usize,
+    f: &mut dyn FnMut(airlock_runtime::Batch<'_>) -> Result<()>,
+) -> Result<()> {
+    for table in store.tables()? {
+        let (mut offset, mut index) = (0u64, 0u64);
+        while let Some(batch) = store.batch(&table, offset, batch_rows)? {
+            offset += batch.rows.len() as u64;
+            f(airlock_runtime::Batch {
+                table: &batch.table,
+                index,
+                columns: &batch.columns,
+                rows: &batch.rows,
+            })?;
+            index += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Phase 2 for an app: its analysis of its own data, resolving ids against what the load
+/// will map (nothing is written yet). A batch the plugin fails on is a fatal finding.
+fn analyze_app(
+    options: &Options,
+    plugin: &Plugin,
+    staging: &PlainDir,
+    plan: &Plan,
+) -> Result<airlock_engine::Findings> {
+    let manifest = plugin.manifest();
+    let grant = Grant::from_manifest(manifest);
+    let namespaces: Vec<Namespace> = grant.namespaces.iter().copied().collect();
+    let planned = PlannedIds::read(staging, &namespaces, plan)?;
+    let store = stage_app(&options.backup, &options.work, plugin)?;
+    let session = plugin.session(RunContext {
+        tenant: TenantId::new("local"),
+        grant,
+        mappings: std::sync::Arc::new(PlannedMappings(planned)),
+        app_data: std::sync::Arc::new(StagedAppData(store.clone())),
+    })?;
+    let mut findings = airlock_engine::Findings::default();
+    each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
+        let table = batch.table.to_owned();
+        match session.analyze(batch) {
+            Ok(ran) => {
+                for f in ran.value {
+                    findings.push(airlock_engine::Finding {
+                        check: f.code,
+                        severity: f.severity,
+                        file: "activeobjects.xml".into(),
+                        entity: f.table,
+                        id: f.row_id.map(|r| r.to_string()).unwrap_or_default(),
+                        line: None,
+                        message: f.message,
+                    });
+                }
+            }
+            Err(e) => findings.push(airlock_engine::Finding {
+                check: format!("plugin-{}", e.cause.code()),
+                severity: Severity::Fatal,
+                file: "activeobjects.xml".into(),
+                entity: table,
+                id: String::new(),
+                line: None,
+                message: e.to_string(),
+            }),
+        }
+        Ok(())
+    })?;
+    Ok(findings)
+}
+
 /// The app data phase for one plugin: its own tables (staged, so memory holds one batch
-/// at a time), its granted mappings (looked up in the state on demand), analysis of every
-/// batch first (fatal findings stop the app), then migration into the target's app
-/// storage. Outputs are keyed, so a rerun rewrites the same ones.
+/// at a time) and its granted mappings (looked up in the state on demand) go through
+/// `migrate-batch`; outputs go to the target's app storage. Outputs are keyed, so a rerun
+/// rewrites the same ones. Its analysis ran in phase 2.
 fn migrate_app(
     backup: &Path,
     work: &Path,
@@ -441,80 +562,16 @@ fn migrate_app(
     target: &mut dyn Target,
 ) -> Result<bool> {
     let manifest = plugin.manifest();
-    let grant = Grant::from_manifest(manifest);
-    let prefix = manifest.ao_prefix();
-    let store = std::sync::Arc::new(AppRows::create(
-        &work.join(format!("app-{}.db", prefix.as_str().trim_end_matches('_'))),
-    )?);
-    let batch_rows = plugin.limits().batch_rows as usize;
-    {
-        let mut backup = Backup::open(backup)?;
-        let mut reader = backup.active_objects()?;
-        let wanted = |table: &str| prefix.owns(table) && manifest.tables.iter().any(|t| t == table);
-        for batch in reader.batches(batch_rows, wanted) {
-            store.insert(&batch?)?;
-        }
-    }
+    let store = stage_app(backup, work, plugin)?;
     let session = plugin.session(RunContext {
         tenant: TenantId::new("local"),
-        grant,
+        grant: Grant::from_manifest(manifest),
         mappings: std::sync::Arc::new(StateMappings(MappingReader::open(state.path())?)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
-    let tables = store.tables()?;
-    let each_batch = |f: &mut dyn FnMut(airlock_runtime::Batch<'_>) -> Result<()>| -> Result<()> {
-        for table in &tables {
-            let (mut offset, mut index) = (0u64, 0u64);
-            while let Some(batch) = store.batch(table, offset, batch_rows)? {
-                offset += batch.rows.len() as u64;
-                f(airlock_runtime::Batch {
-                    table: &batch.table,
-                    index,
-                    columns: &batch.columns,
-                    rows: &batch.rows,
-                })?;
-                index += 1;
-            }
-        }
-        Ok(())
-    };
-
-    let (mut rows, mut fatal, mut failed) = (0u64, Vec::new(), 0u64);
-    each_batch(&mut |batch| {
+    let (mut rows, mut outputs, mut failed) = (0u64, 0u64, 0u64);
+    each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
         rows += batch.rows.len() as u64;
-        match session.analyze(batch) {
-            Ok(ran) => fatal.extend(
-                ran.value
-                    .into_iter()
-                    .filter(|f| f.severity == Severity::Fatal)
-                    .take(10),
-            ),
-            Err(e) => {
-                failed += 1;
-                println!("  app batch failed: {e}");
-            }
-        }
-        Ok(())
-    })?;
-    if !fatal.is_empty() || failed > 0 {
-        println!(
-            "app {}: its data is not migrated: {} fatal finding(s), {failed} failed batch(es)",
-            manifest.app_key,
-            fatal.len()
-        );
-        for f in fatal.iter().take(10) {
-            println!(
-                "  fatal {} in {} row {}: {}",
-                f.code,
-                f.table,
-                f.row_id.map_or("-".into(), |r| r.to_string()),
-                f.message
-            );
-        }
-        return Ok(false);
-    }
-    let mut outputs = 0u64;
-    each_batch(&mut |batch| {
         match session.migrate(batch) {
             Ok(ran) => {
                 target.put_app_outputs(&manifest.app_key, &ran.value)?;
@@ -530,7 +587,7 @@ fn migrate_app(
     println!(
         "app {}: {rows} rows in {} tables → {outputs} outputs in the target's app storage{}",
         manifest.app_key,
-        tables.len(),
+        store.tables()?.len(),
         if failed > 0 {
             format!(", {failed} batch(es) failed")
         } else {
@@ -539,6 +596,15 @@ fn migrate_app(
     );
     let stored = target.app_output_count(&manifest.app_key)?;
     Ok(failed == 0 && stored >= outputs)
+}
+
+/// Before the load, a plugin resolves ids against what the load will map.
+struct PlannedMappings(PlannedIds);
+
+impl Mappings for PlannedMappings {
+    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+        ids.iter().map(|id| self.0.resolve(namespace, id)).collect()
+    }
 }
 
 /// A plugin's `app-data` joins, answered from its staged tables.

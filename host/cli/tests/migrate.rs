@@ -215,3 +215,43 @@ fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() 
     expected.sort_unstable();
     assert_eq!(loaded, expected, "every issue exactly once");
 }
+
+#[test]
+fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &[
+            "gen-backup",
+            "b.zip",
+            "--issues",
+            "400",
+            "--broken-app-rows",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
+    let out = airlock(
+        &["analyze", "b.zip", "--work", "w", "--plugin", plugin],
+        cwd,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for code in [
+        "period-ends-before-start",
+        "unknown-user",
+        "member-of-missing-team",
+    ] {
+        assert!(t.contains(code), "{code} missing: {t}");
+    }
+    // The same backup without the app enabled has nothing fatal.
+    let out = airlock(&["analyze", "b.zip", "--work", "w2"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = airlock(
+        &["migrate", "b.zip", "--work", "w3", "--plugin", plugin],
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!cwd.join("w3/site.db").exists());
+}

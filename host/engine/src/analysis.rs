@@ -82,11 +82,20 @@ pub struct Plan {
     /// Bulk kinds: how many will be added.
     pub bulk: BTreeMap<Kind, u64>,
     pub decisions: LoadDecisions,
+    /// Each enabled app's analysis of its own data (app key → findings). Fatal ones block.
+    #[serde(default)]
+    pub apps: BTreeMap<String, crate::Findings>,
 }
 
 impl Plan {
     pub fn problems(&self) -> impl Iterator<Item = &PlanItem> {
         self.items.iter().filter(|i| i.action == Action::Problem)
+    }
+
+    /// Whether the migration must wait: a problem on the target, or an enabled app's
+    /// fatal finding in its data.
+    pub fn blocks_migration(&self) -> bool {
+        self.problems().next().is_some() || self.apps.values().any(|f| f.is_blocking())
     }
 
     pub fn count(&self, kind: Kind, action: Action) -> u64 {
@@ -422,4 +431,55 @@ pub fn analyze(
 /// Reads every record of a small kind (users, projects, fields, constants).
 fn read_all(staging: &dyn Staging, kind: Kind) -> Result<Vec<Record>, EngineError> {
     RecordReader::open_kind(staging, kind)?.collect()
+}
+
+/// Which server ids the load will map, per namespace: what an app's analysis resolves
+/// against before anything is written (the cloud ids do not exist yet).
+pub struct PlannedIds {
+    sets: rustc_hash::FxHashMap<airlock_model::Namespace, crate::extract::IdSet>,
+    /// Users the plan maps to accounts the target has (server key → account id).
+    pub existing_users: BTreeMap<String, String>,
+}
+
+impl PlannedIds {
+    /// Reads the staged records of the kinds behind `namespaces`.
+    pub fn read(
+        staging: &dyn Staging,
+        namespaces: &[airlock_model::Namespace],
+        plan: &Plan,
+    ) -> Result<PlannedIds, EngineError> {
+        let mut sets = rustc_hash::FxHashMap::default();
+        for kind in Kind::ALL {
+            let Some(ns) = kind.namespace().filter(|ns| namespaces.contains(ns)) else {
+                continue;
+            };
+            let set: &mut crate::extract::IdSet = sets.entry(ns).or_default();
+            for record in RecordReader::open_kind(staging, kind)? {
+                set.insert(record?.id());
+            }
+        }
+        Ok(PlannedIds {
+            sets,
+            existing_users: plan
+                .decisions
+                .existing
+                .get(&Kind::User)
+                .cloned()
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The id the load will give this server id: the existing account for a mapped
+    /// user, a placeholder for one to be created, `None` for one not in the source.
+    pub fn resolve(&self, ns: airlock_model::Namespace, id: &str) -> Option<String> {
+        if ns == airlock_model::Namespace::USER
+            && let Some(account) = self.existing_users.get(id)
+        {
+            return Some(account.clone());
+        }
+        self.sets
+            .get(&ns)
+            .filter(|s| s.contains(id))
+            .map(|_| format!("planned:{id}"))
+    }
 }

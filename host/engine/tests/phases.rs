@@ -296,12 +296,25 @@ fn attachment_files_follow_their_metadata_once() {
 fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() {
     for flavour in airlock_fixtures::Flavour::ALL {
         let dir = tempfile::tempdir().unwrap();
-        let spec = Spec { flavour, ..Spec::default() };
+        let spec = Spec {
+            flavour,
+            ..Spec::default()
+        };
         let (path, generated) = generate(dir.path(), &spec);
         let staging = PlainDir::new(dir.path().join("staging")).unwrap();
         let checked = check(&path, &staging, &[], |_| {}).unwrap();
-        assert_eq!(checked.report.fatal(), 0, "{flavour:?}: {:#?}", checked.report.findings.summaries());
-        assert_eq!(checked.report.findings.count(Severity::Warning), 0, "{flavour:?}: {:#?}", checked.report.findings.summaries());
+        assert_eq!(
+            checked.report.fatal(),
+            0,
+            "{flavour:?}: {:#?}",
+            checked.report.findings.summaries()
+        );
+        assert_eq!(
+            checked.report.findings.count(Severity::Warning),
+            0,
+            "{flavour:?}: {:#?}",
+            checked.report.findings.summaries()
+        );
         assert_eq!(
             checked.report.counts.get(&Kind::Issue).copied(),
             generated.entity_counts.get("Issue").copied(),
@@ -309,10 +322,29 @@ fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() 
         );
         let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
         let mut state = State::open(&dir.path().join("state.db")).unwrap();
-        let plan = analyze(&staging, &checked.report.counts, &site.snapshot().unwrap(), "site", &Overrides::default()).unwrap();
+        let plan = analyze(
+            &staging,
+            &checked.report.counts,
+            &site.snapshot().unwrap(),
+            "site",
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(plan.problems().count(), 0, "{flavour:?}");
-        let summary = load(&staging, &mut state, &mut site, &plan.decisions, &checked.report.counts, |_| {}).unwrap();
-        assert!(summary.failed.is_empty(), "{flavour:?}: {:#?}", state.failures().unwrap());
+        let summary = load(
+            &staging,
+            &mut state,
+            &mut site,
+            &plan.decisions,
+            &checked.report.counts,
+            |_| {},
+        )
+        .unwrap();
+        assert!(
+            summary.failed.is_empty(),
+            "{flavour:?}: {:#?}",
+            state.failures().unwrap()
+        );
         let mut keys = site.issue_keys().unwrap();
         let mut expected = generated.issue_keys.clone();
         keys.sort();
