@@ -255,3 +255,38 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(!cwd.join("w3/site.db").exists());
 }
+
+#[test]
+fn the_backups_header_secrets_are_never_logged_or_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "200"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    // The generated header comment carries this stand-in for a licence hash.
+    let canary = "5f2b1c0d-synthetic-not-a-license";
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["migrate", "b.zip", "--work", "w"])
+        .current_dir(cwd)
+        .env("AIRLOCK_LOG", "trace")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains(canary), "the header comment leaked into the output");
+    let mut stack = vec![cwd.join("w")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                assert!(
+                    !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                    "{} keeps the header comment",
+                    p.display()
+                );
+            }
+        }
+    }
+}
