@@ -556,9 +556,12 @@ impl Extractor<'_> {
                     entity.get("sourceNodeId").unwrap_or(""),
                     entity.get("sinkNodeId").unwrap_or("")
                 );
+                let issue = row.required("sourceNodeId");
+                let target = row.required("sinkNodeId");
                 Record::IssueVersion(IssueVersion {
-                    issue: row.required("sourceNodeId"),
-                    target: row.required("sinkNodeId"),
+                    id: format!("{issue}:{association:?}:{target}"),
+                    issue,
+                    target,
                     association,
                 })
             }
@@ -779,7 +782,6 @@ impl Extractor<'_> {
             } else {
                 emails.insert(user.email.to_lowercase(), key.clone());
             }
-            let _ = line;
             self.index.user_names.insert(lower);
             *self.source_counts.entry(Kind::User).or_default() += 1;
             if !self.index.ids.entry(Kind::User).or_default().insert(&key) {

@@ -317,6 +317,9 @@ pub struct Label {
 /// An issue's affected or fix version, or its component (`NodeAssociation`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssueVersion {
+    /// Its own stable id, `issue:association:target` in server ids (a NodeAssociation row
+    /// has none): kept when the references are rewritten, so a target finds it again.
+    pub id: String,
     pub issue: String,
     pub target: String,
     pub association: Association,
@@ -548,8 +551,8 @@ impl Record {
         }
     }
 
-    /// The record's own id: what references to it hold (users: the key; groups: the name).
-    /// Issue versions have none of their own.
+    /// The record's own id: what references to it hold (users: the key; groups: the name;
+    /// issue versions: the server triple).
     pub fn id(&self) -> &str {
         match self {
             Record::User(r) => &r.key,
@@ -568,7 +571,7 @@ impl Record {
             Record::Issue(r) => &r.id,
             Record::CustomFieldValue(r) => &r.id,
             Record::Label(r) => &r.id,
-            Record::IssueVersion(_) => "",
+            Record::IssueVersion(r) => &r.id,
             Record::Comment(r) => &r.id,
             Record::Worklog(r) => &r.id,
             Record::IssueLink(r) => &r.id,

@@ -2,7 +2,8 @@
 //!
 //! - [`LocalSite`]: the embedded local site, a SQLite file shaped like Jira Cloud (opaque
 //!   account ids, numeric ids, issue keys). The demo and most tests use it.
-//! - Jira Cloud REST v3 over HTTPS (to come, tested against a faithful local server).
+//! - [`JiraCloud`]: Jira Cloud REST v3 over HTTPS, tested against a faithful local server
+//!   (`airlock-cloud-double`).
 //!
 //! The engine hands a target records whose references are already cloud ids; every record
 //! also carries its *source key* (its server id), which the target keeps beside what it
@@ -10,6 +11,7 @@
 //! engine can ask which records already exist ([`Target::find_written`]) instead of
 //! writing them twice.
 
+mod cloud;
 mod local;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use serde::Serialize;
 
+pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
 pub use local::LocalSite;
 
 /// What the target holds before the migration: the analysis compares the source with it.
@@ -147,11 +150,8 @@ pub trait Target: Send {
     fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError>;
 }
 
-/// The key a written record is found by after a crash: its server id, or for issue
-/// versions (which have none) the triple that identifies them.
+/// The key a written record is found by after a crash: its server id (for issue versions,
+/// the server triple they carry), which rewriting references to cloud ids leaves alone.
 pub fn source_key(record: &Record) -> String {
-    match record {
-        Record::IssueVersion(r) => format!("{}:{:?}:{}", r.issue, r.association, r.target),
-        other => other.id().to_owned(),
-    }
+    record.id().to_owned()
 }

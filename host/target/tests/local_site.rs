@@ -345,11 +345,13 @@ fn every_kind_round_trips_through_find_written() {
     });
     assert_eq!(ok(site, Kind::Label, &[label]), [""]);
     let fix = Record::IssueVersion(IssueVersion {
+        id: "fix".into(),
         issue: b.issue.clone(),
         target: version[0].clone(),
         association: Association::FixVersion,
     });
     let part_of = Record::IssueVersion(IssueVersion {
+        id: "part-of".into(),
         issue: b.issue.clone(),
         target: component[0].clone(),
         association: Association::Component,
@@ -514,6 +516,7 @@ fn unknown_references_are_invalid() {
         (
             Kind::IssueVersion,
             Record::IssueVersion(IssueVersion {
+                id: "bad".into(),
                 issue: b.issue.clone(),
                 target: "10000".into(),
                 association: Association::AffectsVersion,

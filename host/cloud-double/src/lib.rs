@@ -1,0 +1,235 @@
+//! A local HTTPS server that behaves like Jira Cloud REST v3, for testing the cloud target
+//! over real HTTP: [`CloudDouble::start`].
+//!
+//! - Storage is an [`airlock_target::LocalSite`]: every write endpoint turns the REST call
+//!   into a `LocalSite` write (so Cloud's validation rules are the site's), and answers in
+//!   Jira's JSON shapes. Reads go through a second SQLite connection to the same file
+//!   (`LocalSite` has no read API beyond the snapshot), so the double knows the site's
+//!   tables (`store.rs`).
+//! - Jira's limits: 50 issues per bulk create (more is a 400), partial failure of bulk
+//!   creates (`issues` + `errors[{failedElementNumber, elementErrors, status}]`), entity
+//!   and app property keys ≤ 255 and values ≤ 32,768 characters, required fields, 404 for
+//!   unknown ids, the XSRF header on attachment uploads, no duplicate links or labels.
+//! - Source keys: issues, comments and worklogs carry theirs in the `airlock.source`
+//!   property; for every other kind the double stores the natural key as the row's
+//!   source key (`email`, `name`, `project/name`…), so `duplicate_source_keys` shows a
+//!   record created twice whatever its kind.
+//! - Faults, per test ([`Faults`]): a fraction of calls answered 429 with `Retry-After`
+//!   and `X-RateLimit-Reset`, 503s with `Retry-After`, 500s before applying, and writes
+//!   applied and then answered 500 or cut off (the connection drops).
+//! - Every request is recorded ([`RequestRecord`]) with its arrival time and whether it
+//!   came while a `Retry-After` the double gave that client (by credentials) was in
+//!   force; [`Stats::early_requests`] must stay 0 for a correct client.
+//!
+//! While a client is throttled, every request of it is answered 429 as Jira does. One
+//! that arrives within [`Faults::in_flight_grace`] of the 429 was already on its way when
+//! the client heard of the limit: it is counted apart ([`Stats::in_flight`]), not as early.
+
+mod api;
+mod server;
+mod store;
+mod tls;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use airlock_target::{LocalSite, TargetError};
+
+/// Faults the double injects. Fractions are of all calls (after-apply faults: of writes),
+/// drawn from a seeded generator.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    pub seed: u64,
+    /// Answered 429 with `Retry-After: retry_after_secs` and `X-RateLimit-Reset`.
+    pub rate_limited: f64,
+    /// Answered 503 with `Retry-After`.
+    pub unavailable: f64,
+    pub retry_after_secs: u64,
+    /// At most this many 429/503 windows opened by the dice (keeps tests short).
+    pub max_throttles: Option<u64>,
+    /// Answered 500 without applying.
+    pub server_errors: f64,
+    /// Applied, then answered 500.
+    pub fail_after_apply: f64,
+    /// Applied, then the connection is dropped without an answer.
+    pub drop_after_apply: f64,
+    /// A request arriving this soon after a 429/503 was in flight already.
+    pub in_flight_grace: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            seed: 7,
+            rate_limited: 0.0,
+            unavailable: 0.0,
+            retry_after_secs: 1,
+            max_throttles: None,
+            server_errors: 0.0,
+            fail_after_apply: 0.0,
+            drop_after_apply: 0.0,
+            in_flight_grace: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DoubleConfig {
+    pub faults: Faults,
+    /// The site's file; a temporary one if `None`.
+    pub site_path: Option<PathBuf>,
+}
+
+/// What the double saw and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: u64,
+    /// 429s sent (dice and throttled clients).
+    pub rate_limited: u64,
+    /// 503s sent.
+    pub unavailable: u64,
+    /// 500s sent without applying.
+    pub server_errors: u64,
+    /// Writes applied and answered 500.
+    pub failed_after_apply: u64,
+    /// Writes applied and cut off.
+    pub dropped_after_apply: u64,
+    /// Requests received while a `Retry-After` the double gave that client was in force,
+    /// past the in-flight grace: 0 for a correct client.
+    pub early_requests: u64,
+    /// Requests received within the grace after a 429/503 (already in flight).
+    pub in_flight: u64,
+    /// Requests without basic credentials.
+    pub unauthenticated: u64,
+    /// `METHOD /path/{id}/template` → requests.
+    pub per_endpoint: BTreeMap<String, u64>,
+}
+
+/// One request as the double received it.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    /// Since the double started.
+    pub at: Duration,
+    /// `METHOD /path/{id}/template`.
+    pub endpoint: String,
+    pub status: u16,
+    /// Received while a `Retry-After` given to its client was in force.
+    pub throttled: bool,
+    /// … and past the in-flight grace.
+    pub early: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DoubleError {
+    #[error("cannot start the double: {0}")]
+    Start(String),
+    #[error(transparent)]
+    Site(#[from] TargetError),
+}
+
+/// A running double: HTTPS on 127.0.0.1 and an ephemeral port. Stops when dropped.
+pub struct CloudDouble {
+    url: String,
+    ca_pem: String,
+    shared: Arc<api::Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    _dir: Option<tempfile::TempDir>,
+    site_path: PathBuf,
+}
+
+impl CloudDouble {
+    pub fn start(config: DoubleConfig) -> Result<CloudDouble, DoubleError> {
+        let (dir, site_path) = match &config.site_path {
+            Some(p) => (None, p.clone()),
+            None => {
+                let dir = tempfile::tempdir().map_err(|e| DoubleError::Start(e.to_string()))?;
+                let path = dir.path().join("cloud.db");
+                (Some(dir), path)
+            }
+        };
+        let site = LocalSite::open(&site_path)?;
+        let read = store::Reader::open(&site_path)
+            .map_err(|e| DoubleError::Start(format!("cannot read the site: {e}")))?;
+        let tls = tls::generate().map_err(DoubleError::Start)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("cloud-double")
+            .build()
+            .map_err(|e| DoubleError::Start(e.to_string()))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .map_err(|e| DoubleError::Start(e.to_string()))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| DoubleError::Start(e.to_string()))?
+            .port();
+        let url = format!("https://127.0.0.1:{port}");
+        let shared = Arc::new(api::Shared::new(site, read, url.clone(), config.faults));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        runtime.spawn(server::serve(listener, tls.server, shared.clone(), rx));
+        tracing::info!(port, "the cloud double is listening");
+        Ok(CloudDouble {
+            url,
+            ca_pem: tls.ca_pem,
+            shared,
+            runtime: Some(runtime),
+            shutdown: Some(tx),
+            _dir: dir,
+            site_path,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The root certificate (PEM) the server's certificate chains to.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.control().stats.clone()
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.control().log.clone()
+    }
+
+    /// The site behind the double, for assertions and seeding. Requests wait while held.
+    pub fn site(&self) -> MutexGuard<'_, LocalSite> {
+        self.shared.site()
+    }
+
+    pub fn site_path(&self) -> &Path {
+        &self.site_path
+    }
+
+    /// Changes the faults from now on (a test may start clean and then misbehave).
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.control().faults = faults;
+    }
+}
+
+impl Drop for CloudDouble {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(rt) = self.runtime.take() {
+            // Never blocks: safe even inside another runtime.
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (a panicking handler must not stop the double).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

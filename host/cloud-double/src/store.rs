@@ -1,0 +1,92 @@
+//! Reads of the site's tables, through a second connection to its file (`LocalSite`
+//! answers writes, the snapshot and source keys only). Rows come back as JSON objects
+//! keyed by column name.
+
+use std::path::Path;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ToSql};
+use serde_json::{Map, Value};
+
+pub(crate) type Row = Map<String, Value>;
+
+pub(crate) struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> rusqlite::Result<Reader> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(Reader { conn })
+    }
+
+    /// Every row of a query.
+    pub fn rows(&self, sql: &str, params: &[&dyn ToSql]) -> Vec<Row> {
+        let run = || -> rusqlite::Result<Vec<Row>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+            let mut rows = stmt.query(params)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut map = Map::with_capacity(names.len());
+                for (i, name) in names.iter().enumerate() {
+                    let v = match row.get_ref(i)? {
+                        ValueRef::Null => Value::Null,
+                        ValueRef::Integer(n) => Value::from(n),
+                        ValueRef::Real(f) => serde_json::Number::from_f64(f)
+                            .map(Value::Number)
+                            .unwrap_or(Value::Null),
+                        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(_) => Value::Null,
+                    };
+                    map.insert(name.clone(), v);
+                }
+                out.push(map);
+            }
+            Ok(out)
+        };
+        // The site's schema is known; a failing read is a bug of the double: say so loudly.
+        run().unwrap_or_else(|e| panic!("the double's read failed: {e} in {sql}"))
+    }
+
+    pub fn row(&self, sql: &str, params: &[&dyn ToSql]) -> Option<Row> {
+        self.rows(sql, params).into_iter().next()
+    }
+
+    pub fn exists(&self, sql: &str, params: &[&dyn ToSql]) -> bool {
+        self.row(sql, params).is_some()
+    }
+
+    pub fn int(&self, sql: &str, params: &[&dyn ToSql]) -> Option<i64> {
+        self.row(sql, params)
+            .and_then(|r| r.values().next().and_then(Value::as_i64))
+    }
+
+    /// An issue's id from its id or key.
+    pub fn issue_id(&self, id_or_key: &str) -> Option<i64> {
+        match id_or_key.parse::<i64>() {
+            Ok(id) => self.int("SELECT id FROM issues WHERE id = ?1", &[&id]),
+            Err(_) => self.int("SELECT id FROM issues WHERE key = ?1", &[&id_or_key]),
+        }
+    }
+
+    /// A project's id from its id or key.
+    pub fn project_id(&self, id_or_key: &str) -> Option<i64> {
+        match id_or_key.parse::<i64>() {
+            Ok(id) => self.int("SELECT id FROM projects WHERE id = ?1", &[&id]),
+            Err(_) => self.int("SELECT id FROM projects WHERE key = ?1", &[&id_or_key]),
+        }
+    }
+
+    pub fn user_exists(&self, account: &str) -> bool {
+        self.exists("SELECT 1 FROM users WHERE account_id = ?1", &[&account])
+    }
+
+    /// A custom field's numeric id from `customfield_N`.
+    pub fn field_id(&self, field: &str) -> Option<i64> {
+        let n: i64 = field.strip_prefix("customfield_")?.parse().ok()?;
+        self.int("SELECT id FROM fields WHERE id = ?1", &[&n])
+    }
+}

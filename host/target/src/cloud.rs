@@ -1,0 +1,399 @@
+//! Jira Cloud over REST v3 (HTTPS, rustls): [`JiraCloud`].
+//!
+//! The trait is synchronous; the client owns a small current-thread tokio runtime and
+//! blocks on it per call. Per-item endpoints run with bounded concurrency
+//! ([`CloudConfig::max_concurrency`]); every request goes through one retry policy
+//! ([`RetryPolicy`], see `http.rs`).
+//!
+//! # How each kind is written, and found again
+//!
+//! Issues carry their source key in the entity property `airlock.source` (`{"key": …}`),
+//! set at create time in `POST /rest/api/3/issue/bulk`; they are found with JQL
+//! (`POST /rest/api/3/search/jql`, `issue.property[airlock.source].key in (…)`).
+//! Comments and worklogs carry the same property at create time too.
+//!
+//! Every other kind is found by its natural key. `find_written` only gets source keys,
+//! so before a batch is written the client stores a write-ahead *journal* of the batch in
+//! app properties of [`CloudConfig::ledger_app`] (`airlock.journal.<kind>.<n>`: source
+//! key → natural key, and after the batch the cloud id of each record written). After a
+//! crash, a journal entry with an id answers at once; one without is looked up by its
+//! natural key:
+//!
+//! | kind | written with | natural key, looked up with |
+//! | --- | --- | --- |
+//! | user | `POST /rest/api/3/user` | email: `GET /rest/api/3/user/search?query=` |
+//! | group | `POST /rest/api/3/group` | name: `GET /rest/api/3/group/bulk?groupName=` |
+//! | membership | `POST /rest/api/3/group/user` | idempotent ("already a member" is success) |
+//! | issue type | `POST /rest/api/3/issuetype` | name: `GET /rest/api/3/issuetype` |
+//! | status | `POST /rest/api/3/statuses` | name: `GET /rest/api/3/statuses/search` |
+//! | priority | `POST /rest/api/3/priority` | name: `GET /rest/api/3/priority/search` |
+//! | resolution | `POST /rest/api/3/resolution` | name: `GET /rest/api/3/resolution/search` |
+//! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
+//! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
+//! | version | `POST /rest/api/3/version` | (project, name): `GET …/project/{id}/versions` |
+//! | custom field | `POST /rest/api/3/field` | (name, type): `GET /rest/api/3/field/search` |
+//! | option | `POST …/field/{id}/context/{ctx}/option` | (field, value, parent): `GET` the options |
+//! | link type | `POST /rest/api/3/issueLinkType` | name: `GET /rest/api/3/issueLinkType` |
+//! | issue | `POST /rest/api/3/issue/bulk` (≤ 50) | `airlock.source` by JQL |
+//! | field value, label, issue version | `PUT /rest/api/3/issue/{id}` update operations, one call per issue | idempotent (adding twice is a no-op) |
+//! | comment | `POST …/issue/{id}/comment` (ADF) | `airlock.source` in `GET …/comment?expand=properties` |
+//! | worklog | `POST …/issue/{id}/worklog` (ADF) | `airlock.source` in `GET …/worklog?expand=properties` |
+//! | issue link | `POST /rest/api/3/issueLink` (Jira does not duplicate links) | (type, source, destination): `GET …/issue/{source}?fields=issuelinks` |
+//! | attachment | multipart `POST …/issue/{id}/attachments` | (issue, file name): `GET …/issue/{id}?fields=attachment` |
+//! | entity property | `PUT …/{entity}/{id}/properties/{key}` | idempotent (a PUT replaces) |
+//!
+//! Within a run, a create whose answer was lost (5xx, dropped connection) is looked up the
+//! same way before it is sent again, so an applied-then-failed call is not duplicated.
+//!
+//! Simplifications against the real Cloud (the HTTP shapes are the real ones): a custom
+//! field's options go to its first (global) context; status and resolution are set in the
+//! create call instead of through workflow transitions; JQL on `airlock.source` assumes
+//! the property is indexed (Connect/Forge apps declare that); Jira Cloud cannot replace an
+//! attachment's content, so an attachment is created with an empty file and
+//! [`Target::put_attachment_file`] is refused (see its doc).
+
+pub mod adf;
+mod find;
+mod http;
+mod read;
+mod write;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use airlock_model::jira::{Kind, Record};
+use airlock_model::{AppKey, AppOutput};
+use reqwest::header::HeaderValue;
+
+use crate::{ItemError, Snapshot, Target, TargetError};
+use http::Http;
+
+/// The property holding a record's source key on issues, comments and worklogs.
+pub const SOURCE_PROPERTY: &str = "airlock.source";
+
+/// How to reach a Jira Cloud site.
+#[derive(Clone)]
+pub struct CloudConfig {
+    /// `https://your-site.atlassian.net` (no trailing path).
+    pub base_url: String,
+    /// Basic authentication: the account's email and an API token. Never logged.
+    pub email: String,
+    pub api_token: String,
+    /// An extra trusted root certificate (PEM), beside the system's: for test servers.
+    pub extra_root_pem: Option<String>,
+    /// Requests in flight at once on per-item endpoints.
+    pub max_concurrency: usize,
+    pub retry: RetryPolicy,
+    /// The app (add-on key) whose app properties hold Airlock's write-ahead journal.
+    pub ledger_app: String,
+    /// One request's time limit.
+    pub request_timeout: Duration,
+}
+
+impl CloudConfig {
+    pub fn new(
+        base_url: impl Into<String>,
+        email: impl Into<String>,
+        api_token: impl Into<String>,
+    ) -> CloudConfig {
+        CloudConfig {
+            base_url: base_url.into(),
+            email: email.into(),
+            api_token: api_token.into(),
+            extra_root_pem: None,
+            max_concurrency: 4,
+            retry: RetryPolicy::default(),
+            ledger_app: "airlock".into(),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl std::fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudConfig")
+            .field("base_url", &self.base_url)
+            .field("email", &"<redacted>")
+            .field("api_token", &"<redacted>")
+            .field("extra_root_pem", &self.extra_root_pem.is_some())
+            .field("max_concurrency", &self.max_concurrency)
+            .field("retry", &self.retry)
+            .field("ledger_app", &self.ledger_app)
+            .finish()
+    }
+}
+
+/// When and how often a call is repeated.
+///
+/// - 429, and 503 with `Retry-After`: no request of this client leaves before the
+///   `Retry-After` (seconds) has passed; at most `max_throttled` such waits per call, none
+///   longer than `max_retry_after`.
+/// - Other 5xx and network errors: exponential backoff with full jitter (uniform in
+///   `[0, min(max_delay, base_delay · 2^(n-1))]`), at most `max_attempts` attempts.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub max_throttled: u32,
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_throttled: 100,
+            max_retry_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Jira Cloud as a [`Target`].
+pub struct JiraCloud {
+    rt: tokio::runtime::Runtime,
+    api: Api,
+    base_url: String,
+}
+
+impl std::fmt::Debug for JiraCloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraCloud")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraCloud {
+    pub fn new(config: CloudConfig) -> Result<JiraCloud, TargetError> {
+        let base = config.base_url.trim_end_matches('/').to_owned();
+        if !base.starts_with("https://") {
+            return Err(TargetError::Invalid(
+                "the Jira Cloud URL must start with https://".into(),
+            ));
+        }
+        let tls = tls_config(config.extra_root_pem.as_deref())?;
+        let concurrency = config.max_concurrency.max(1);
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(config.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(concurrency)
+            .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TargetError::Invalid(format!("cannot set up the HTTP client: {e}")))?;
+        let mut auth = HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64(format!("{}:{}", config.email, config.api_token).as_bytes())
+        ))
+        .map_err(|_| TargetError::Invalid("the credentials hold invalid characters".into()))?;
+        auth.set_sensitive(true);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| TargetError::Invalid(format!("cannot start the HTTP runtime: {e}")))?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let http = Http::new(client, base.clone(), auth, config.retry.clone(), seed);
+        Ok(JiraCloud {
+            rt,
+            api: Api {
+                http,
+                concurrency,
+                ledger_app: config.ledger_app.clone(),
+                state: Mutex::new(State::default()),
+            },
+            base_url: base,
+        })
+    }
+}
+
+/// The async side: every call of the trait is one future on the client's runtime.
+pub(crate) struct Api {
+    http: Http,
+    concurrency: usize,
+    ledger_app: String,
+    state: Mutex<State>,
+}
+
+/// What the client learnt and keeps for the rest of its life. Never held across an await.
+#[derive(Default)]
+struct State {
+    /// Custom field id → type key.
+    field_types: Option<Arc<HashMap<String, String>>>,
+    /// Custom field id → the context its options go to.
+    contexts: HashMap<String, String>,
+    journals: HashMap<Kind, find::KindJournal>,
+    /// App entity properties written through this client, per app (Cloud cannot list
+    /// an app's entity properties back).
+    app_entity_properties: HashMap<String, HashSet<(String, String, String)>>,
+}
+
+impl Api {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("client state lock")
+    }
+}
+
+impl Target for JiraCloud {
+    fn describe(&self) -> String {
+        format!("Jira Cloud at {}", self.base_url)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
+        self.rt.block_on(self.api.snapshot())
+    }
+
+    fn write(
+        &mut self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Result<String, ItemError>>, TargetError> {
+        let answers = self.rt.block_on(self.api.write(kind, records))?;
+        let refused = answers.iter().filter(|a| a.is_err()).count();
+        tracing::debug!(%kind, records = records.len(), refused, "wrote a batch to Jira Cloud");
+        Ok(answers)
+    }
+
+    fn find_written(
+        &mut self,
+        kind: Kind,
+        source_keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError> {
+        self.rt.block_on(self.api.find_written(kind, source_keys))
+    }
+
+    fn counts(&mut self) -> Result<BTreeMap<Kind, u64>, TargetError> {
+        self.rt.block_on(self.api.counts())
+    }
+
+    fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError> {
+        self.rt.block_on(self.api.put_app_outputs(app, outputs))
+    }
+
+    /// Refused: Jira Cloud creates an attachment together with its content and cannot
+    /// replace it afterwards, so the content has to travel with the metadata in `write`
+    /// (which the trait does not allow yet: it sends an empty file).
+    fn put_attachment_file(
+        &mut self,
+        _attachment: &str,
+        _content: &mut dyn std::io::Read,
+    ) -> Result<u64, TargetError> {
+        Err(TargetError::Invalid(
+            "Jira Cloud cannot replace an attachment's content; upload it with the attachment"
+                .into(),
+        ))
+    }
+
+    fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError> {
+        self.rt.block_on(self.api.app_output_count(app))
+    }
+}
+
+/// rustls with ring; the system's roots through the platform verifier, plus the extra
+/// root if given.
+fn tls_config(extra_root_pem: Option<&str>) -> Result<rustls::ClientConfig, TargetError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let invalid = |what: String| TargetError::Invalid(what);
+    let verifier = match extra_root_pem {
+        Some(pem) => {
+            let roots = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("the extra root certificate is not PEM: {e}")))?;
+            if roots.is_empty() {
+                return Err(invalid(
+                    "the extra root certificate holds no certificate".into(),
+                ));
+            }
+            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+        }
+        None => rustls_platform_verifier::Verifier::new(provider.clone()),
+    }
+    .map_err(|e| invalid(format!("cannot set up certificate verification: {e}")))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("cannot set up TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+pub(crate) fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn item(code: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError {
+        code,
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (raw, b64) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(raw.as_bytes()), b64);
+        }
+    }
+
+    #[test]
+    fn config_debug_hides_credentials() {
+        let c = CloudConfig::new("https://x.atlassian.net", "me@example.com", "s3cret");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("me@example.com"));
+    }
+
+    #[test]
+    fn encoding_keeps_unreserved_only() {
+        assert_eq!(enc("a b/c?d=é"), "a%20b%2Fc%3Fd%3D%C3%A9");
+    }
+}

@@ -1,0 +1,857 @@
+//! Finding written records again: issues by JQL on `airlock.source`, everything else
+//! through the write-ahead journal and natural keys (see the table in `cloud.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use airlock_model::jira::{Kind, Record};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::http::Req;
+use super::write::{Answer, text};
+use super::{Api, SOURCE_PROPERTY, enc};
+use crate::{TargetError, source_key};
+
+/// Jira Cloud's limit on an app property's JSON value is 32,768 characters; parts stay
+/// below it with room for the wrapper.
+const PART_CHARS: usize = 30_000;
+/// Source keys per JQL query.
+const JQL_KEYS: usize = 50;
+
+/// One entry of the journal: a record's source key, its natural key, and its cloud id
+/// once written (empty for kinds without ids of their own).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    k: String,
+    #[serde(default)]
+    l: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Part {
+    entries: Vec<Entry>,
+}
+
+/// What the client knows of one kind's journal: parts are numbered from 0 without gaps.
+#[derive(Default)]
+pub(crate) struct KindJournal {
+    next: Option<u64>,
+    parts: BTreeMap<u64, Vec<Entry>>,
+}
+
+/// The parts a batch was journaled in: part number and the records' indexes.
+pub(crate) type Parts = Vec<(u64, Vec<usize>)>;
+
+/// Kinds whose write is idempotent: a journal entry without an id is simply written
+/// again.
+fn idempotent(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Membership
+            | Kind::CustomFieldValue
+            | Kind::Label
+            | Kind::IssueVersion
+            | Kind::EntityProperty
+    )
+}
+
+/// A record's natural key, as its lookup needs it.
+pub(crate) fn locator(record: &Record) -> Value {
+    match record {
+        Record::User(u) => json!({ "email": u.email.to_lowercase() }),
+        Record::Group(g) => json!({ "name": g.name }),
+        Record::IssueType(c) | Record::Status(c) | Record::Priority(c) | Record::Resolution(c) => {
+            json!({ "name": c.name })
+        }
+        Record::IssueLinkType(t) => json!({ "name": t.name }),
+        Record::Project(p) => json!({ "key": p.key }),
+        Record::Component(c) => json!({ "project": c.project, "name": c.name }),
+        Record::Version(v) => json!({ "project": v.project, "name": v.name }),
+        Record::CustomField(f) => json!({ "name": f.name, "type": f.type_key }),
+        Record::CustomFieldOption(o) => {
+            json!({ "field": o.field, "value": o.value, "parent": o.parent })
+        }
+        Record::Comment(c) => json!({ "issue": c.issue }),
+        Record::Worklog(w) => json!({ "issue": w.issue }),
+        Record::IssueLink(l) => {
+            json!({ "type": l.link_type, "source": l.source, "destination": l.destination })
+        }
+        Record::Attachment(a) => json!({ "issue": a.issue, "name": a.file_name }),
+        Record::Issue(_)
+        | Record::Membership(_)
+        | Record::CustomFieldValue(_)
+        | Record::Label(_)
+        | Record::IssueVersion(_)
+        | Record::EntityProperty(_) => Value::Null,
+    }
+}
+
+fn s<'v>(loc: &'v Value, field: &str) -> &'v str {
+    loc.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+fn journal_key(kind: Kind, n: u64) -> String {
+    format!("airlock.journal.{}.{n}", kind.name())
+}
+
+impl Api {
+    pub(crate) async fn find_written(
+        &self,
+        kind: Kind,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if kind == Kind::Issue {
+            return self.search_issues(keys).await;
+        }
+        self.load_journal(kind).await?;
+        // Newest entry per key; an id anywhere wins.
+        let mut best: HashMap<String, (Option<String>, u64, usize)> = HashMap::new();
+        {
+            let state = self.state();
+            if let Some(j) = state.journals.get(&kind) {
+                for (&n, entries) in &j.parts {
+                    for (i, e) in entries.iter().enumerate() {
+                        let slot = best.entry(e.k.clone()).or_insert((None, n, i));
+                        if e.id.is_some() {
+                            slot.0 = e.id.clone();
+                        }
+                        slot.1 = n;
+                        slot.2 = i;
+                    }
+                }
+            }
+        }
+        let mut answers: Vec<Option<String>> = Vec::with_capacity(keys.len());
+        let mut to_look: Vec<(usize, u64, usize, Value)> = Vec::new();
+        for (at, key) in keys.iter().enumerate() {
+            match best.get(key) {
+                Some((Some(id), _, _)) => answers.push(Some(id.clone())),
+                Some((None, n, i)) if !idempotent(kind) => {
+                    let loc = self.state().journals[&kind].parts[n][*i].l.clone();
+                    to_look.push((at, *n, *i, loc));
+                    answers.push(None);
+                }
+                _ => answers.push(None),
+            }
+        }
+        // Written before a crash, or not: the natural key says. One at a time, each find
+        // claimed at once, so that two records with one natural key (two files of one name
+        // on an issue) never take the same cloud record.
+        let mut dirty: Vec<u64> = Vec::new();
+        for (at, n, i, loc) in &to_look {
+            if let Some(id) = self.lookup(kind, loc, &keys[*at]).await? {
+                answers[*at] = Some(id.clone());
+                let mut state = self.state();
+                if let Some(j) = state.journals.get_mut(&kind)
+                    && let Some(entries) = j.parts.get_mut(n)
+                {
+                    entries[*i].id = Some(id);
+                    dirty.push(*n);
+                }
+            }
+        }
+        dirty.sort_unstable();
+        dirty.dedup();
+        for n in dirty {
+            self.put_part(kind, n).await?;
+        }
+        Ok(answers)
+    }
+
+    /// Journals a batch before writing it: its entries in parts of the kind's journal.
+    pub(crate) async fn journal_intent(
+        &self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Parts, TargetError> {
+        let mut next = self.next_part(kind).await?;
+        let mut parts: Parts = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut members: Vec<usize> = Vec::new();
+        let mut size = 0;
+        let mut flush = |entries: &mut Vec<Entry>, members: &mut Vec<usize>, parts: &mut Parts| {
+            if entries.is_empty() {
+                return;
+            }
+            let mut state = self.state();
+            let j = state.journals.entry(kind).or_default();
+            j.parts.insert(next, std::mem::take(entries));
+            parts.push((next, std::mem::take(members)));
+            next += 1;
+            j.next = Some(next);
+        };
+        for (i, r) in records.iter().enumerate() {
+            let mut e = Entry {
+                k: source_key(r),
+                l: locator(r),
+                id: None,
+            };
+            let mut len = serde_json::to_string(&e).map(|t| t.len()).unwrap_or(0) + 1;
+            if len > PART_CHARS {
+                // Too big to journal its natural key: the entry still records the attempt.
+                e.l = Value::Null;
+                len = e.k.len() + 16;
+            }
+            if size + len > PART_CHARS {
+                flush(&mut entries, &mut members, &mut parts);
+                size = 0;
+            }
+            size += len;
+            entries.push(e);
+            members.push(i);
+        }
+        flush(&mut entries, &mut members, &mut parts);
+        // In order, so that the parts stay without gaps whatever fails.
+        for (n, _) in &parts {
+            self.put_part(kind, *n).await?;
+        }
+        Ok(parts)
+    }
+
+    /// Notes at once (in memory) that `key` was written as `id`: lookups of the same
+    /// batch must not take that record for another one.
+    pub(crate) fn claim(&self, kind: Kind, key: &str, id: &str) {
+        let mut state = self.state();
+        if let Some(j) = state.journals.get_mut(&kind) {
+            for entries in j.parts.values_mut().rev() {
+                if let Some(e) = entries.iter_mut().find(|e| e.k == key) {
+                    e.id = Some(id.to_owned());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether `id` is the cloud record of another source key than `key`.
+    fn claimed_by_other(&self, kind: Kind, key: &str, id: &str) -> bool {
+        let state = self.state();
+        state.journals.get(&kind).is_some_and(|j| {
+            j.parts
+                .values()
+                .flatten()
+                .any(|e| e.k != key && e.id.as_deref() == Some(id))
+        })
+    }
+
+    /// Records the ids of a batch's written records in its journal parts.
+    pub(crate) async fn journal_done(
+        &self,
+        kind: Kind,
+        parts: Parts,
+        answers: &[Answer],
+    ) -> Result<(), TargetError> {
+        for (n, members) in parts {
+            let mut changed = false;
+            {
+                let mut state = self.state();
+                let Some(entries) = state
+                    .journals
+                    .get_mut(&kind)
+                    .and_then(|j| j.parts.get_mut(&n))
+                else {
+                    continue;
+                };
+                for (e, &i) in entries.iter_mut().zip(&members) {
+                    if let Some(Ok(id)) = answers.get(i) {
+                        e.id = Some(id.clone());
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                self.put_part(kind, n).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_part(&self, kind: Kind, n: u64) -> Result<(), TargetError> {
+        let body = {
+            let state = self.state();
+            let entries = state
+                .journals
+                .get(&kind)
+                .and_then(|j| j.parts.get(&n))
+                .cloned()
+                .unwrap_or_default();
+            serde_json::to_value(Part { entries }).expect("journal serialises")
+        };
+        let req = Req::put(
+            "PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}",
+            self.app_property_path(&self.ledger_app, &journal_key(kind, n)),
+            body,
+        );
+        let reply = self.http.call(&req).await?;
+        if !reply.ok() {
+            return Err(TargetError::Http {
+                call: req.name.to_owned(),
+                status: reply.status,
+                message: format!("the journal was refused: {}", reply.summary()),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn app_property_path(&self, app: &str, key: &str) -> String {
+        format!(
+            "/rest/atlassian-connect/1/addons/{}/properties/{}",
+            enc(app),
+            enc(key)
+        )
+    }
+
+    /// A journal part, or `None` if it does not exist.
+    async fn get_part(&self, kind: Kind, n: u64) -> Result<Option<Vec<Entry>>, TargetError> {
+        let req = Req::get(
+            "GET /rest/atlassian-connect/1/addons/{app}/properties/{key}",
+            self.app_property_path(&self.ledger_app, &journal_key(kind, n)),
+        );
+        let reply = self.http.call(&req).await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        if !reply.ok() {
+            return Err(TargetError::Http {
+                call: req.name.to_owned(),
+                status: reply.status,
+                message: reply.summary(),
+            });
+        }
+        let part: Part = reply
+            .body
+            .get("value")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        Ok(Some(part.entries))
+    }
+
+    /// The number of the kind's next journal part: found once by galloping over the
+    /// parts that exist, then counted locally (one client writes at a time).
+    async fn next_part(&self, kind: Kind) -> Result<u64, TargetError> {
+        if let Some(n) = self.state().journals.get(&kind).and_then(|j| j.next) {
+            return Ok(n);
+        }
+        let mut parts: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+        let mut exists = async |n: u64| -> Result<bool, TargetError> {
+            Ok(match self.get_part(kind, n).await? {
+                Some(entries) => {
+                    parts.insert(n, entries);
+                    true
+                }
+                None => false,
+            })
+        };
+        let next = if !exists(0).await? {
+            0
+        } else {
+            let (mut lo, mut hi) = (0u64, 1u64);
+            while exists(hi).await? {
+                lo = hi;
+                hi *= 2;
+            }
+            // lo exists, hi does not.
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if exists(mid).await? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            hi
+        };
+        let mut state = self.state();
+        let j = state.journals.entry(kind).or_default();
+        for (n, entries) in parts {
+            j.parts.entry(n).or_insert(entries);
+        }
+        j.next = Some(next);
+        Ok(next)
+    }
+
+    /// Loads every part of the kind's journal the client does not hold yet.
+    pub(crate) async fn load_journal(&self, kind: Kind) -> Result<(), TargetError> {
+        let next = self.next_part(kind).await?;
+        let missing: Vec<u64> = {
+            let state = self.state();
+            let held = state.journals.get(&kind);
+            (0..next)
+                .filter(|n| held.is_none_or(|j| !j.parts.contains_key(n)))
+                .collect()
+        };
+        let loaded = self
+            .each(&missing, async |n: &u64| self.get_part(kind, *n).await)
+            .await?;
+        let mut state = self.state();
+        let j = state.journals.entry(kind).or_default();
+        for (n, entries) in missing.into_iter().zip(loaded) {
+            j.parts.insert(n, entries.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// Distinct source keys of the kind's journal that have an id: what Airlock wrote.
+    pub(crate) async fn journal_count(&self, kind: Kind) -> Result<u64, TargetError> {
+        self.load_journal(kind).await?;
+        let state = self.state();
+        let Some(j) = state.journals.get(&kind) else {
+            return Ok(0);
+        };
+        let mut done: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for entries in j.parts.values() {
+            for e in entries {
+                if e.id.is_some() {
+                    done.insert(&e.k);
+                }
+            }
+        }
+        Ok(done.len() as u64)
+    }
+
+    /// Issues by their `airlock.source` property; the oldest wins if there are several.
+    pub(crate) async fn search_issues(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError> {
+        let mut found: HashMap<String, String> = HashMap::new();
+        for chunk in keys.chunks(JQL_KEYS) {
+            let list = chunk
+                .iter()
+                .map(|k| jql_string(k))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let jql = format!("issue.property[{SOURCE_PROPERTY}].key in ({list}) ORDER BY id ASC");
+            let mut token: Option<String> = None;
+            loop {
+                let mut body = json!({
+                    "jql": jql,
+                    "fields": ["id"],
+                    "properties": [SOURCE_PROPERTY],
+                    "maxResults": 100,
+                });
+                if let Some(t) = &token {
+                    body["nextPageToken"] = json!(t);
+                }
+                let req = Req::post(
+                    "POST /rest/api/3/search/jql",
+                    "/rest/api/3/search/jql".into(),
+                    body,
+                )
+                .idempotent();
+                let reply = self.http.call(&req).await?;
+                if !reply.ok() {
+                    return Err(TargetError::Http {
+                        call: req.name.to_owned(),
+                        status: reply.status,
+                        message: reply.summary(),
+                    });
+                }
+                for issue in reply
+                    .body
+                    .get("issues")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = issue
+                        .pointer(&format!("/properties/{SOURCE_PROPERTY}/key"))
+                        .and_then(Value::as_str);
+                    if let (Some(key), Some(id)) = (key, issue.get("id").and_then(text)) {
+                        found.entry(key.to_owned()).or_insert(id);
+                    }
+                }
+                token = reply
+                    .body
+                    .get("nextPageToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let last = reply
+                    .body
+                    .get("isLast")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
+                if last || token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// Every item of a paginated list (`values` + `isLast`, or a bare array page).
+    pub(crate) async fn paged(
+        &self,
+        name: &'static str,
+        path: &str,
+    ) -> Result<Vec<Value>, TargetError> {
+        const PAGE: usize = 100;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        loop {
+            let req = Req::get(
+                name,
+                format!("{path}{sep}startAt={}&maxResults={PAGE}", out.len()),
+            );
+            let reply = self.http.call(&req).await?;
+            if !reply.ok() {
+                return Err(TargetError::Http {
+                    call: name.to_owned(),
+                    status: reply.status,
+                    message: reply.summary(),
+                });
+            }
+            let (items, last) = match &reply.body {
+                Value::Array(items) => (items.clone(), items.len() < PAGE),
+                body => {
+                    let items = body
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let last = body
+                        .get("isLast")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(items.len() < PAGE);
+                    (items, last)
+                }
+            };
+            let empty = items.is_empty();
+            out.extend(items);
+            if last || empty {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn get_json(
+        &self,
+        name: &'static str,
+        path: String,
+    ) -> Result<Option<Value>, TargetError> {
+        let reply = self.http.call(&Req::get(name, path)).await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        if !reply.ok() {
+            return Err(TargetError::Http {
+                call: name.to_owned(),
+                status: reply.status,
+                message: reply.summary(),
+            });
+        }
+        Ok(Some(reply.body))
+    }
+
+    /// The cloud id of a record with this natural key, if the site has one.
+    pub(crate) async fn lookup(
+        &self,
+        kind: Kind,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let by_name = |items: &[Value], name: &str, id: &str| {
+            items
+                .iter()
+                .find(|i| {
+                    i.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| same(n, name))
+                })
+                .and_then(|i| i.get(id).and_then(text))
+        };
+        Ok(match kind {
+            Kind::User => {
+                let email = s(loc, "email");
+                if email.is_empty() {
+                    return Ok(None);
+                }
+                let users = self
+                    .get_json(
+                        "GET /rest/api/3/user/search",
+                        format!("/rest/api/3/user/search?query={}&maxResults=50", enc(email)),
+                    )
+                    .await?
+                    .unwrap_or(Value::Null);
+                users.as_array().and_then(|list| {
+                    list.iter()
+                        .find(|u| {
+                            u.get("emailAddress")
+                                .and_then(Value::as_str)
+                                .is_some_and(|e| same(e, email))
+                        })
+                        .and_then(|u| u.get("accountId").and_then(text))
+                })
+            }
+            Kind::Group => {
+                let name = s(loc, "name");
+                let groups = self
+                    .paged(
+                        "GET /rest/api/3/group/bulk",
+                        &format!("/rest/api/3/group/bulk?groupName={}", enc(name)),
+                    )
+                    .await?;
+                by_name(&groups, name, "name")
+            }
+            Kind::IssueType => {
+                let types = self
+                    .get_json("GET /rest/api/3/issuetype", "/rest/api/3/issuetype".into())
+                    .await?
+                    .unwrap_or(Value::Null);
+                by_name(
+                    types.as_array().map(Vec::as_slice).unwrap_or(&[]),
+                    s(loc, "name"),
+                    "id",
+                )
+            }
+            Kind::Status => {
+                let name = s(loc, "name");
+                let list = self
+                    .paged(
+                        "GET /rest/api/3/statuses/search",
+                        &format!("/rest/api/3/statuses/search?searchString={}", enc(name)),
+                    )
+                    .await?;
+                by_name(&list, name, "id")
+            }
+            Kind::Priority => {
+                let name = s(loc, "name");
+                let list = self
+                    .paged(
+                        "GET /rest/api/3/priority/search",
+                        &format!("/rest/api/3/priority/search?priorityName={}", enc(name)),
+                    )
+                    .await?;
+                by_name(&list, name, "id")
+            }
+            Kind::Resolution => {
+                let list = self
+                    .paged(
+                        "GET /rest/api/3/resolution/search",
+                        "/rest/api/3/resolution/search",
+                    )
+                    .await?;
+                by_name(&list, s(loc, "name"), "id")
+            }
+            Kind::IssueLinkType => {
+                let body = self
+                    .get_json(
+                        "GET /rest/api/3/issueLinkType",
+                        "/rest/api/3/issueLinkType".into(),
+                    )
+                    .await?
+                    .unwrap_or(Value::Null);
+                let list = body
+                    .get("issueLinkTypes")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                by_name(list, s(loc, "name"), "id")
+            }
+            Kind::Project => {
+                let key = s(loc, "key");
+                if key.is_empty() {
+                    return Ok(None);
+                }
+                self.get_json(
+                    "GET /rest/api/3/project/{key}",
+                    format!("/rest/api/3/project/{}", enc(key)),
+                )
+                .await?
+                .filter(|p| p.get("key").and_then(Value::as_str) == Some(key))
+                .and_then(|p| p.get("id").and_then(text))
+            }
+            Kind::Component | Kind::Version => {
+                let (name, path) = if kind == Kind::Component {
+                    ("GET /rest/api/3/project/{id}/components", "components")
+                } else {
+                    ("GET /rest/api/3/project/{id}/versions", "versions")
+                };
+                let list = self
+                    .get_json(
+                        name,
+                        format!("/rest/api/3/project/{}/{path}", enc(s(loc, "project"))),
+                    )
+                    .await?
+                    .unwrap_or(Value::Null);
+                by_name(
+                    list.as_array().map(Vec::as_slice).unwrap_or(&[]),
+                    s(loc, "name"),
+                    "id",
+                )
+            }
+            Kind::CustomField => {
+                // Cloud allows two fields of one name: the first not taken by another record.
+                let (name, type_key) = (s(loc, "name"), s(loc, "type"));
+                let fields = self
+                    .paged(
+                        "GET /rest/api/3/field/search",
+                        &format!("/rest/api/3/field/search?type=custom&query={}", enc(name)),
+                    )
+                    .await?;
+                fields
+                    .iter()
+                    .filter(|f| {
+                        f.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| same(n, name))
+                            && f.pointer("/schema/custom").and_then(Value::as_str) == Some(type_key)
+                    })
+                    .filter_map(|f| f.get("id").and_then(text))
+                    .find(|id| !self.claimed_by_other(kind, source, id))
+            }
+            Kind::CustomFieldOption => {
+                let field = s(loc, "field");
+                let Some(context) = self.context(field).await? else {
+                    return Ok(None);
+                };
+                let parent = loc
+                    .get("parent")
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty());
+                let options = self
+                    .paged(
+                        "GET /rest/api/3/field/{id}/context/{id}/option",
+                        &format!(
+                            "/rest/api/3/field/{}/context/{}/option",
+                            enc(field),
+                            enc(&context)
+                        ),
+                    )
+                    .await?;
+                options
+                    .iter()
+                    .find(|o| {
+                        o.get("value").and_then(Value::as_str) == Some(s(loc, "value"))
+                            && o.get("optionId").and_then(text).as_deref() == parent
+                    })
+                    .and_then(|o| o.get("id").and_then(text))
+            }
+            Kind::Comment | Kind::Worklog => {
+                let issue = s(loc, "issue");
+                let (name, path, list) = if kind == Kind::Comment {
+                    ("GET /rest/api/3/issue/{id}/comment", "comment", "comments")
+                } else {
+                    ("GET /rest/api/3/issue/{id}/worklog", "worklog", "worklogs")
+                };
+                let mut start = 0;
+                loop {
+                    let Some(page) = self
+                        .get_json(
+                            name,
+                            format!(
+                                "/rest/api/3/issue/{}/{path}?startAt={start}&maxResults=100&expand=properties",
+                                enc(issue)
+                            ),
+                        )
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let items = page
+                        .get(list)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    for item in &items {
+                        let marked = item
+                            .get("properties")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .any(|p| {
+                                p.get("key").and_then(Value::as_str) == Some(SOURCE_PROPERTY)
+                                    && p.pointer("/value/key").and_then(Value::as_str)
+                                        == Some(source)
+                            });
+                        if marked {
+                            return Ok(item.get("id").and_then(text));
+                        }
+                    }
+                    let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+                    start += items.len();
+                    if items.is_empty() || start >= total {
+                        return Ok(None);
+                    }
+                }
+            }
+            Kind::IssueLink => {
+                let issue = self
+                    .get_json(
+                        "GET /rest/api/3/issue/{id}",
+                        format!(
+                            "/rest/api/3/issue/{}?fields=issuelinks",
+                            enc(s(loc, "source"))
+                        ),
+                    )
+                    .await?
+                    .unwrap_or(Value::Null);
+                issue
+                    .pointer("/fields/issuelinks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|l| {
+                        l.pointer("/type/id").and_then(text).as_deref() == Some(s(loc, "type"))
+                            && l.pointer("/outwardIssue/id").and_then(text).as_deref()
+                                == Some(s(loc, "destination"))
+                    })
+                    .and_then(|l| l.get("id").and_then(text))
+            }
+            Kind::Attachment => {
+                let issue = self
+                    .get_json(
+                        "GET /rest/api/3/issue/{id}",
+                        format!(
+                            "/rest/api/3/issue/{}?fields=attachment",
+                            enc(s(loc, "issue"))
+                        ),
+                    )
+                    .await?
+                    .unwrap_or(Value::Null);
+                // Files of one name on one issue: the first not taken by another record.
+                issue
+                    .pointer("/fields/attachment")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a.get("filename").and_then(Value::as_str) == Some(s(loc, "name")))
+                    .filter_map(|a| a.get("id").and_then(text))
+                    .find(|id| !self.claimed_by_other(kind, source, id))
+            }
+            Kind::Issue => self
+                .search_issues(&[source.to_owned()])
+                .await?
+                .pop()
+                .flatten(),
+            Kind::Membership
+            | Kind::CustomFieldValue
+            | Kind::Label
+            | Kind::IssueVersion
+            | Kind::EntityProperty => None,
+        })
+    }
+}
+
+/// A JQL string literal.
+fn jql_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,977 @@
+//! `write`: one Jira Cloud call shape per kind (see the table in `cloud.rs`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use airlock_model::jira::{
+    Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
+    CustomFieldValue, EntityProperty, FieldValue, Issue, IssueLink, IssueLinkType, Kind, Project,
+    Record, User, Version, Worklog,
+};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::http::{Created, Reply, Req, ReqBody};
+use super::{Api, SOURCE_PROPERTY, adf, enc, item};
+use crate::{ItemError, TargetError, source_key};
+
+/// Jira Cloud's limit on issues per bulk create.
+pub(crate) const BULK_ISSUES: usize = 50;
+
+pub(crate) type Answer = Result<String, ItemError>;
+
+impl Api {
+    pub(crate) async fn write(
+        &self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Answer>, TargetError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        if kind == Kind::Issue {
+            return self.write_issues(records).await;
+        }
+        let parts = self.journal_intent(kind, records).await?;
+        let answers = match kind {
+            Kind::Label | Kind::CustomFieldValue | Kind::IssueVersion => {
+                self.write_issue_updates(kind, records).await?
+            }
+            _ => {
+                self.each(records, async |r: &Record| self.write_one(kind, r).await)
+                    .await?
+            }
+        };
+        self.journal_done(kind, parts, &answers).await?;
+        Ok(answers)
+    }
+
+    /// Runs `f` on every record with bounded concurrency; answers keep the records' order.
+    pub(crate) async fn each<'a, T: 'a, R>(
+        &self,
+        items: &'a [T],
+        f: impl AsyncFn(&'a T) -> Result<R, TargetError>,
+    ) -> Result<Vec<R>, TargetError> {
+        let f = &f;
+        let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+        let mut stream = futures_util::stream::iter(items.iter().enumerate())
+            .map(|(i, x)| async move { (i, f(x).await) })
+            .buffer_unordered(self.concurrency);
+        while let Some((i, result)) = stream.next().await {
+            out[i] = Some(result?);
+        }
+        Ok(out
+            .into_iter()
+            .map(|a| a.expect("every item answered"))
+            .collect())
+    }
+
+    /// A create that answers an id at `id_path`; before it is repeated after an answer
+    /// that may hide an applied write, the record is looked up by its natural key.
+    async fn create(
+        &self,
+        kind: Kind,
+        record: &Record,
+        req: Req,
+        id_path: &[&str],
+    ) -> Result<Answer, TargetError> {
+        let loc = super::find::locator(record);
+        let key = source_key(record);
+        let created = self
+            .http
+            .create(&req, async || self.lookup(kind, &loc, &key).await)
+            .await?;
+        let id = match created {
+            Created::Done(reply) => match id_at(&reply.body, id_path) {
+                Some(id) => id,
+                None => {
+                    return Err(TargetError::Http {
+                        call: req.name.to_owned(),
+                        status: reply.status,
+                        message: "the answer carries no id".into(),
+                    });
+                }
+            },
+            Created::Found(id) => id,
+            Created::Refused(reply) => return Ok(Err(refusal(&reply))),
+        };
+        self.claim(kind, &key, &id);
+        Ok(Ok(id))
+    }
+
+    async fn write_one(&self, kind: Kind, record: &Record) -> Result<Answer, TargetError> {
+        if record.kind() != kind {
+            return Ok(Err(item(
+                "rejected",
+                format!("a {} record in a batch of {kind}", record.kind()),
+            )));
+        }
+        let sk = source_key(record);
+        match record {
+            Record::User(u) => self.user(record, u).await,
+            Record::Group(g) => {
+                let req = Req::post(
+                    "POST /rest/api/3/group",
+                    "/rest/api/3/group".into(),
+                    json!({ "name": g.name }),
+                );
+                self.create(kind, record, req, &["name"]).await
+            }
+            Record::Membership(m) => {
+                let req = Req::post(
+                    "POST /rest/api/3/group/user",
+                    format!("/rest/api/3/group/user?groupname={}", enc(&m.group)),
+                    json!({ "accountId": m.user_name }),
+                )
+                .idempotent();
+                let reply = self.http.call(&req).await?;
+                Ok(
+                    if reply.ok() || reply.summary().contains("already a member") {
+                        Ok(String::new())
+                    } else {
+                        Err(refusal(&reply))
+                    },
+                )
+            }
+            Record::IssueType(c) => {
+                let subtask = c.detail == "jira_subtask";
+                let body = json!({
+                    "name": c.name,
+                    "description": c.description,
+                    "type": if subtask { "subtask" } else { "standard" },
+                });
+                let req = Req::post(
+                    "POST /rest/api/3/issuetype",
+                    "/rest/api/3/issuetype".into(),
+                    body,
+                );
+                self.create(kind, record, req, &["id"]).await
+            }
+            Record::Status(c) => {
+                let body = json!({
+                    "scope": { "type": "GLOBAL" },
+                    "statuses": [{
+                        "name": c.name,
+                        "description": c.description,
+                        "statusCategory": status_category(&c.detail),
+                    }],
+                });
+                let req = Req::post(
+                    "POST /rest/api/3/statuses",
+                    "/rest/api/3/statuses".into(),
+                    body,
+                );
+                self.create(kind, record, req, &["0", "id"]).await
+            }
+            Record::Priority(c) => {
+                let body = json!({
+                    "name": c.name,
+                    "description": c.description,
+                    "statusColor": "#8993a4",
+                });
+                let req = Req::post(
+                    "POST /rest/api/3/priority",
+                    "/rest/api/3/priority".into(),
+                    body,
+                );
+                self.create(kind, record, req, &["id"]).await
+            }
+            Record::Resolution(c) => self.resolution(record, c).await,
+            Record::Project(p) => self.project(record, p).await,
+            Record::Component(c) => self.component(record, c).await,
+            Record::Version(v) => self.version(record, v).await,
+            Record::CustomField(f) => self.field(record, f).await,
+            Record::CustomFieldOption(o) => self.option(record, o).await,
+            Record::IssueLinkType(t) => self.link_type(record, t).await,
+            Record::Comment(c) => self.comment(record, c, &sk).await,
+            Record::Worklog(w) => self.worklog(record, w, &sk).await,
+            Record::IssueLink(l) => self.issue_link(record, l).await,
+            Record::Attachment(a) => self.attachment(record, a).await,
+            Record::EntityProperty(p) => self.entity_property(p).await,
+            Record::Issue(_)
+            | Record::CustomFieldValue(_)
+            | Record::Label(_)
+            | Record::IssueVersion(_) => Ok(Err(item(
+                "rejected",
+                format!("{kind} records are written in bulk"),
+            ))),
+        }
+    }
+
+    async fn user(&self, record: &Record, u: &User) -> Result<Answer, TargetError> {
+        if u.email.trim().is_empty() {
+            return Ok(Err(item(
+                "invalid-value",
+                "Jira Cloud needs an email address to create a user",
+            )));
+        }
+        let body = json!({
+            "emailAddress": u.email,
+            "displayName": u.display_name,
+            "products": ["jira-software"],
+        });
+        let req = Req::post("POST /rest/api/3/user", "/rest/api/3/user".into(), body);
+        self.create(Kind::User, record, req, &["accountId"]).await
+    }
+
+    async fn resolution(&self, record: &Record, c: &Constant) -> Result<Answer, TargetError> {
+        let body = json!({ "name": c.name, "description": c.description });
+        let req = Req::post(
+            "POST /rest/api/3/resolution",
+            "/rest/api/3/resolution".into(),
+            body,
+        );
+        self.create(Kind::Resolution, record, req, &["id"]).await
+    }
+
+    async fn project(&self, record: &Record, p: &Project) -> Result<Answer, TargetError> {
+        let mut body = json!({
+            "key": p.key,
+            "name": p.name,
+            "description": p.description,
+            "projectTypeKey": if p.project_type.is_empty() { "software" } else { &p.project_type },
+            "assigneeType": "UNASSIGNED",
+        });
+        if !p.lead.is_empty() {
+            body["leadAccountId"] = json!(p.lead);
+        }
+        let req = Req::post(
+            "POST /rest/api/3/project",
+            "/rest/api/3/project".into(),
+            body,
+        );
+        self.create(Kind::Project, record, req, &["id"]).await
+    }
+
+    async fn component(&self, record: &Record, c: &Component) -> Result<Answer, TargetError> {
+        let mut body = json!({
+            "projectId": number_or_text(&c.project),
+            "name": c.name,
+            "description": c.description,
+        });
+        if !c.lead.is_empty() {
+            body["leadAccountId"] = json!(c.lead);
+        }
+        let req = Req::post(
+            "POST /rest/api/3/component",
+            "/rest/api/3/component".into(),
+            body,
+        );
+        self.create(Kind::Component, record, req, &["id"]).await
+    }
+
+    async fn version(&self, record: &Record, v: &Version) -> Result<Answer, TargetError> {
+        let mut body = json!({
+            "projectId": number_or_text(&v.project),
+            "name": v.name,
+            "description": v.description,
+            "released": v.released,
+            "archived": v.archived,
+        });
+        if let Some(d) = v.release_date {
+            body["releaseDate"] = json!(day(d));
+        }
+        let req = Req::post(
+            "POST /rest/api/3/version",
+            "/rest/api/3/version".into(),
+            body,
+        );
+        self.create(Kind::Version, record, req, &["id"]).await
+    }
+
+    async fn field(&self, record: &Record, f: &CustomField) -> Result<Answer, TargetError> {
+        let body = json!({
+            "name": f.name,
+            "description": f.description,
+            "type": f.type_key,
+        });
+        let req = Req::post("POST /rest/api/3/field", "/rest/api/3/field".into(), body);
+        let answer = self.create(Kind::CustomField, record, req, &["id"]).await?;
+        if let Ok(id) = &answer {
+            // Field values of this run need the type; keep it without asking again.
+            let mut state = self.state();
+            if let Some(types) = &state.field_types {
+                let mut types = (**types).clone();
+                types.insert(id.clone(), f.type_key.clone());
+                state.field_types = Some(Arc::new(types));
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn option(&self, record: &Record, o: &CustomFieldOption) -> Result<Answer, TargetError> {
+        let context = match self.context(&o.field).await? {
+            Some(c) => c,
+            None => {
+                return Ok(Err(item(
+                    "invalid-reference",
+                    "the custom field has no context on the site",
+                )));
+            }
+        };
+        let mut option = json!({ "value": o.value, "disabled": o.disabled });
+        if let Some(parent) = o.parent.as_deref().filter(|p| !p.is_empty()) {
+            option["optionId"] = json!(parent);
+        }
+        let req = Req::post(
+            "POST /rest/api/3/field/{id}/context/{id}/option",
+            format!(
+                "/rest/api/3/field/{}/context/{}/option",
+                enc(&o.field),
+                enc(&context)
+            ),
+            json!({ "options": [option] }),
+        );
+        self.create(
+            Kind::CustomFieldOption,
+            record,
+            req,
+            &["options", "0", "id"],
+        )
+        .await
+    }
+
+    async fn link_type(&self, record: &Record, t: &IssueLinkType) -> Result<Answer, TargetError> {
+        let body = json!({ "name": t.name, "inward": t.inward, "outward": t.outward });
+        let req = Req::post(
+            "POST /rest/api/3/issueLinkType",
+            "/rest/api/3/issueLinkType".into(),
+            body,
+        );
+        self.create(Kind::IssueLinkType, record, req, &["id"]).await
+    }
+
+    async fn comment(&self, record: &Record, c: &Comment, sk: &str) -> Result<Answer, TargetError> {
+        let mut body = json!({
+            "body": adf::from_text(&c.body),
+            "properties": [source_property(sk)],
+        });
+        // Cloud makes the caller the author; the double keeps the one sent.
+        if let Some(author) = &c.author {
+            body["author"] = json!({ "accountId": author });
+        }
+        let req = Req::post(
+            "POST /rest/api/3/issue/{id}/comment",
+            format!("/rest/api/3/issue/{}/comment", enc(&c.issue)),
+            body,
+        );
+        self.create(Kind::Comment, record, req, &["id"]).await
+    }
+
+    async fn worklog(&self, record: &Record, w: &Worklog, sk: &str) -> Result<Answer, TargetError> {
+        let mut body = json!({
+            "started": iso(w.started),
+            "timeSpentSeconds": w.seconds,
+            "properties": [source_property(sk)],
+        });
+        if !w.body.is_empty() {
+            body["comment"] = adf::from_text(&w.body);
+        }
+        if let Some(author) = &w.author {
+            body["author"] = json!({ "accountId": author });
+        }
+        let req = Req::post(
+            "POST /rest/api/3/issue/{id}/worklog",
+            format!(
+                "/rest/api/3/issue/{}/worklog?adjustEstimate=leave&notifyUsers=false",
+                enc(&w.issue)
+            ),
+            body,
+        );
+        self.create(Kind::Worklog, record, req, &["id"]).await
+    }
+
+    /// Jira answers 201 without a body and never duplicates a link: create, then read the
+    /// id back from the source issue.
+    async fn issue_link(&self, record: &Record, l: &IssueLink) -> Result<Answer, TargetError> {
+        let body = json!({
+            "type": { "id": l.link_type },
+            "inwardIssue": { "id": l.source },
+            "outwardIssue": { "id": l.destination },
+        });
+        let req = Req::post(
+            "POST /rest/api/3/issueLink",
+            "/rest/api/3/issueLink".into(),
+            body,
+        )
+        .idempotent();
+        let reply = self.http.call(&req).await?;
+        if !reply.ok() {
+            return Ok(Err(refusal(&reply)));
+        }
+        let loc = super::find::locator(record);
+        match self.lookup(Kind::IssueLink, &loc, "").await? {
+            Some(id) => Ok(Ok(id)),
+            None => Ok(Err(item(
+                "rejected",
+                "Jira accepted the link but the source issue does not show it",
+            ))),
+        }
+    }
+
+    async fn attachment(&self, record: &Record, a: &Attachment) -> Result<Answer, TargetError> {
+        let req = Req {
+            name: "POST /rest/api/3/issue/{id}/attachments",
+            method: reqwest::Method::POST,
+            path: format!("/rest/api/3/issue/{}/attachments", enc(&a.issue)),
+            body: ReqBody::File {
+                name: a.file_name.clone(),
+                mime: if a.mime_type.is_empty() {
+                    "application/octet-stream".into()
+                } else {
+                    a.mime_type.clone()
+                },
+                bytes: Vec::new(),
+            },
+            idempotent: false,
+            app: None,
+        };
+        self.create(Kind::Attachment, record, req, &["0", "id"])
+            .await
+    }
+
+    async fn entity_property(&self, p: &EntityProperty) -> Result<Answer, TargetError> {
+        let Ok(value) = serde_json::from_str::<Value>(&p.value) else {
+            return Ok(Err(item("invalid-value", "value is not valid JSON")));
+        };
+        let (name, path) = match p.entity_name.as_str() {
+            "IssueProperty" => (
+                "PUT /rest/api/3/issue/{id}/properties/{key}",
+                format!(
+                    "/rest/api/3/issue/{}/properties/{}",
+                    enc(&p.entity_id),
+                    enc(&p.key)
+                ),
+            ),
+            "ProjectProperty" => (
+                "PUT /rest/api/3/project/{id}/properties/{key}",
+                format!(
+                    "/rest/api/3/project/{}/properties/{}",
+                    enc(&p.entity_id),
+                    enc(&p.key)
+                ),
+            ),
+            "UserProperty" => (
+                "PUT /rest/api/3/user/properties/{key}",
+                format!(
+                    "/rest/api/3/user/properties/{}?accountId={}",
+                    enc(&p.key),
+                    enc(&p.entity_id)
+                ),
+            ),
+            _ => {
+                return Ok(Err(item(
+                    "invalid-value",
+                    "entity name must be IssueProperty, ProjectProperty or UserProperty",
+                )));
+            }
+        };
+        let reply = self.http.call(&Req::put(name, path, value)).await?;
+        Ok(if reply.ok() {
+            Ok(String::new())
+        } else {
+            Err(refusal(&reply))
+        })
+    }
+
+    /// Issues, at most 50 per bulk call, chunks in parallel. Partial success maps back by
+    /// `failedElementNumber`; the created issues come in the order of the rest.
+    async fn write_issues(&self, records: &[Record]) -> Result<Vec<Answer>, TargetError> {
+        let chunks: Vec<(usize, &[Record])> = records
+            .chunks(BULK_ISSUES)
+            .enumerate()
+            .map(|(i, c)| (i * BULK_ISSUES, c))
+            .collect();
+        let answers = self
+            .each(&chunks, async |(_, chunk): &(usize, &[Record])| {
+                self.issue_chunk(chunk).await
+            })
+            .await?;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    async fn issue_chunk(&self, chunk: &[Record]) -> Result<Vec<Answer>, TargetError> {
+        let mut out: Vec<Option<Answer>> = vec![None; chunk.len()];
+        let keys: Vec<String> = chunk.iter().map(source_key).collect();
+        let mut pending: Vec<usize> = Vec::with_capacity(chunk.len());
+        for (i, r) in chunk.iter().enumerate() {
+            match r {
+                Record::Issue(_) => pending.push(i),
+                other => {
+                    out[i] = Some(Err(item(
+                        "rejected",
+                        format!("a {} record in a batch of issue", other.kind()),
+                    )))
+                }
+            }
+        }
+        while !pending.is_empty() {
+            let updates: Vec<Value> = pending
+                .iter()
+                .map(|&i| match &chunk[i] {
+                    Record::Issue(issue) => issue_body(issue, &keys[i]),
+                    _ => unreachable!("only issues are pending"),
+                })
+                .collect();
+            let req = Req::post(
+                "POST /rest/api/3/issue/bulk",
+                "/rest/api/3/issue/bulk".into(),
+                json!({ "issueUpdates": updates }),
+            );
+            // Before repeating a bulk call whose answer was lost, the issues it created are
+            // found by their source keys and left out of the next attempt.
+            let found: Mutex<Vec<Option<String>>> = Mutex::new(Vec::new());
+            let pending_keys: Vec<String> = pending.iter().map(|&i| keys[i].clone()).collect();
+            let created = self
+                .http
+                .create(&req, async || {
+                    let hits = self.search_issues(&pending_keys).await?;
+                    let any = hits.iter().any(Option::is_some);
+                    *found.lock().expect("found lock") = hits;
+                    Ok(any.then(String::new))
+                })
+                .await?;
+            let reply = match created {
+                Created::Found(_) => {
+                    let hits = found.into_inner().expect("found lock");
+                    let mut rest = Vec::new();
+                    for (&i, hit) in pending.iter().zip(hits) {
+                        match hit {
+                            Some(id) => out[i] = Some(Ok(id)),
+                            None => rest.push(i),
+                        }
+                    }
+                    pending = rest;
+                    continue;
+                }
+                Created::Done(r) | Created::Refused(r) => r,
+            };
+            map_bulk_reply(&reply, &pending, &mut out)?;
+            pending.clear();
+        }
+        Ok(out
+            .into_iter()
+            .map(|a| a.expect("every issue answered"))
+            .collect())
+    }
+
+    /// Labels, field values and issue versions: one `PUT /rest/api/3/issue/{id}` per issue
+    /// with every update operation of the batch for it. If Jira refuses an issue's call,
+    /// its records are sent one by one to learn which was wrong (adds are idempotent).
+    async fn write_issue_updates(
+        &self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Answer>, TargetError> {
+        let types = if kind == Kind::CustomFieldValue {
+            Some(self.field_types(false).await?)
+        } else {
+            None
+        };
+        let mut out: Vec<Option<Answer>> = vec![None; records.len()];
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut by_issue: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            let issue = match (kind, r) {
+                (Kind::Label, Record::Label(l)) => &l.issue,
+                (Kind::CustomFieldValue, Record::CustomFieldValue(v)) => &v.issue,
+                (Kind::IssueVersion, Record::IssueVersion(v)) => &v.issue,
+                _ => {
+                    out[i] = Some(Err(item(
+                        "rejected",
+                        format!("a {} record in a batch of {kind}", r.kind()),
+                    )));
+                    continue;
+                }
+            };
+            match by_issue.get(issue.as_str()) {
+                Some(&g) => groups[g].1.push(i),
+                None => {
+                    by_issue.insert(issue, groups.len());
+                    groups.push((issue.clone(), vec![i]));
+                }
+            }
+        }
+        let types = types.as_deref();
+        let results = self
+            .each(&groups, async |(issue, members): &(String, Vec<usize>)| {
+                let ops: Vec<(&str, Value)> = members
+                    .iter()
+                    .map(|&i| update_op(&records[i], types))
+                    .collect();
+                let reply = self.update_issue(issue, &ops).await?;
+                if reply.ok() {
+                    return Ok(members.iter().map(|_| Ok(String::new())).collect());
+                }
+                if members.len() == 1 {
+                    return Ok(vec![Err(refusal(&reply))]);
+                }
+                let mut answers = Vec::with_capacity(members.len());
+                for op in &ops {
+                    let reply = self.update_issue(issue, std::slice::from_ref(op)).await?;
+                    answers.push(if reply.ok() {
+                        Ok(String::new())
+                    } else {
+                        Err(refusal(&reply))
+                    });
+                }
+                Ok(answers)
+            })
+            .await?;
+        for ((_, members), answers) in groups.iter().zip(results) {
+            for (&i, a) in members.iter().zip(answers) {
+                out[i] = Some(a);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|a| a.expect("every record answered"))
+            .collect())
+    }
+
+    async fn update_issue(&self, issue: &str, ops: &[(&str, Value)]) -> Result<Reply, TargetError> {
+        let mut update = serde_json::Map::new();
+        for (field, op) in ops {
+            update
+                .entry(field.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()))
+                .as_array_mut()
+                .expect("an array")
+                .push(op.clone());
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/issue/{id}",
+            format!("/rest/api/3/issue/{}?notifyUsers=false", enc(issue)),
+            json!({ "update": update }),
+        );
+        self.http.call(&req).await
+    }
+
+    /// Custom field id → type key, read once (`fresh`: read again).
+    pub(crate) async fn field_types(
+        &self,
+        fresh: bool,
+    ) -> Result<Arc<HashMap<String, String>>, TargetError> {
+        if !fresh && let Some(t) = &self.state().field_types {
+            return Ok(t.clone());
+        }
+        let fields = self
+            .paged(
+                "GET /rest/api/3/field/search",
+                "/rest/api/3/field/search?type=custom",
+            )
+            .await?;
+        let types: HashMap<String, String> = fields
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f.get("id")?.as_str()?.to_owned(),
+                    f.pointer("/schema/custom")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ))
+            })
+            .collect();
+        let types = Arc::new(types);
+        self.state().field_types = Some(types.clone());
+        Ok(types)
+    }
+
+    /// The context a field's options go to: its first one.
+    pub(crate) async fn context(&self, field: &str) -> Result<Option<String>, TargetError> {
+        if let Some(c) = self.state().contexts.get(field) {
+            return Ok(Some(c.clone()));
+        }
+        let req = Req::get(
+            "GET /rest/api/3/field/{id}/context",
+            format!("/rest/api/3/field/{}/context", enc(field)),
+        );
+        let reply = self.http.call(&req).await?;
+        if !reply.ok() {
+            return Ok(None);
+        }
+        let context = reply.body.pointer("/values/0/id").and_then(text);
+        if let Some(c) = &context {
+            self.state().contexts.insert(field.to_owned(), c.clone());
+        }
+        Ok(context)
+    }
+}
+
+fn source_property(sk: &str) -> Value {
+    json!({ "key": SOURCE_PROPERTY, "value": { "key": sk } })
+}
+
+fn issue_body(issue: &Issue, sk: &str) -> Value {
+    let mut fields = json!({
+        "project": { "id": issue.project },
+        "issuetype": { "id": issue.issue_type },
+        "summary": issue.summary,
+        // Simplified: Cloud moves an issue to a status through workflow transitions.
+        "status": { "id": issue.status },
+    });
+    if !issue.description.is_empty() {
+        fields["description"] = adf::from_text(&issue.description);
+    }
+    if let Some(p) = &issue.priority {
+        fields["priority"] = json!({ "id": p });
+    }
+    if let Some(r) = &issue.resolution {
+        fields["resolution"] = json!({ "id": r });
+    }
+    if let Some(u) = &issue.reporter {
+        fields["reporter"] = json!({ "accountId": u });
+    }
+    if let Some(u) = &issue.assignee {
+        fields["assignee"] = json!({ "accountId": u });
+    }
+    if let Some(d) = issue.due {
+        fields["duedate"] = json!(day(d));
+    }
+    let mut tracking = serde_json::Map::new();
+    if let Some(s) = issue.original_estimate {
+        tracking.insert("originalEstimate".into(), json!(duration(s)));
+    }
+    if let Some(s) = issue.estimate {
+        tracking.insert("remainingEstimate".into(), json!(duration(s)));
+    }
+    if !tracking.is_empty() {
+        fields["timetracking"] = Value::Object(tracking);
+    }
+    json!({ "fields": fields, "properties": [source_property(sk)] })
+}
+
+/// One update operation: the field it applies to and the operation.
+fn update_op<'r>(record: &'r Record, types: Option<&HashMap<String, String>>) -> (&'r str, Value) {
+    match record {
+        Record::Label(l) => ("labels", json!({ "add": l.label })),
+        Record::IssueVersion(v) => {
+            let field = match v.association {
+                Association::AffectsVersion => "versions",
+                Association::FixVersion => "fixVersions",
+                Association::Component => "components",
+            };
+            (field, json!({ "add": { "id": v.target } }))
+        }
+        Record::CustomFieldValue(v) => (v.field.as_str(), field_value_op(v, types)),
+        _ => ("", Value::Null),
+    }
+}
+
+/// A custom field value in the shape its type takes; multi-value types add, others set.
+fn field_value_op(v: &CustomFieldValue, types: Option<&HashMap<String, String>>) -> Value {
+    let type_key = types
+        .and_then(|t| t.get(&v.field))
+        .map(String::as_str)
+        .unwrap_or("");
+    let kind = type_key.rsplit(':').next().unwrap_or("");
+    let value = match &v.value {
+        FieldValue::Text(t) if kind == "textarea" => adf::from_text(t),
+        FieldValue::Text(t) => json!(t),
+        FieldValue::Number(n) => json!(n),
+        FieldValue::Date(d) if kind == "datepicker" => json!(day(*d)),
+        FieldValue::Date(d) => json!(iso(*d)),
+        FieldValue::Option(o) => json!({ "id": o }),
+    };
+    let multi = matches!(
+        kind,
+        "multiselect" | "multicheckboxes" | "labels" | "multiuserpicker" | "multiversion"
+    );
+    if multi {
+        json!({ "add": value })
+    } else {
+        json!({ "set": value })
+    }
+}
+
+/// Reads the bulk create's answer into the pending records' answers.
+fn map_bulk_reply(
+    reply: &Reply,
+    pending: &[usize],
+    out: &mut [Option<Answer>],
+) -> Result<(), TargetError> {
+    let mut failed: HashMap<usize, ItemError> = HashMap::new();
+    if let Some(errors) = reply.body.get("errors").and_then(Value::as_array) {
+        for e in errors {
+            let Some(n) = e.get("failedElementNumber").and_then(Value::as_u64) else {
+                continue;
+            };
+            let status = e.get("status").and_then(Value::as_u64).unwrap_or(400) as u16;
+            let inner = e.get("elementErrors").cloned().unwrap_or(Value::Null);
+            let summary = super::http::error_summary(status, &inner);
+            failed.insert(n as usize, item(classify(status, &summary), summary));
+        }
+    }
+    let created: Vec<String> = reply
+        .body
+        .get("issues")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| i.get("id").and_then(text))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !reply.ok() && failed.is_empty() && created.is_empty() {
+        // Refused as a whole (too many issues, malformed call): every issue says why.
+        let e = refusal(reply);
+        for &i in pending {
+            out[i] = Some(Err(e.clone()));
+        }
+        return Ok(());
+    }
+    let succeeded = pending.len() - failed.len().min(pending.len());
+    if created.len() != succeeded {
+        return Err(TargetError::Http {
+            call: "POST /rest/api/3/issue/bulk".into(),
+            status: reply.status,
+            message: format!(
+                "{} issues created but {succeeded} expected from the errors listed",
+                created.len()
+            ),
+        });
+    }
+    let mut ids = created.into_iter();
+    for (n, &i) in pending.iter().enumerate() {
+        out[i] = Some(match failed.remove(&n) {
+            Some(e) => Err(e),
+            None => Ok(ids.next().expect("counted above")),
+        });
+    }
+    Ok(())
+}
+
+/// Why Jira refused a record, as an [`ItemError`].
+pub(crate) fn refusal(reply: &Reply) -> ItemError {
+    let summary = reply.summary();
+    item(classify(reply.status, &summary), summary)
+}
+
+fn classify(status: u16, summary: &str) -> &'static str {
+    let s = summary.to_lowercase();
+    if status == 409 || s.contains("already exists") || s.contains("already used") {
+        "duplicate-key"
+    } else if status == 404
+        || [
+            "not found",
+            "does not exist",
+            "has no ",
+            "specify a valid",
+            "no such",
+        ]
+        .iter()
+        .any(|n| s.contains(n))
+    {
+        "invalid-reference"
+    } else if status == 413 || s.contains("too long") || s.contains("exceeds") {
+        "too-large"
+    } else if s.contains("required") || s.contains("invalid") || s.contains("must") {
+        "invalid-value"
+    } else {
+        "rejected"
+    }
+}
+
+/// The value at `path` (object keys or array indexes), as text.
+fn id_at(body: &Value, path: &[&str]) -> Option<String> {
+    let mut v = body;
+    for step in path {
+        v = match step.parse::<usize>() {
+            Ok(i) => v.get(i)?,
+            Err(_) => v.get(step)?,
+        };
+    }
+    text(v)
+}
+
+/// A JSON string or number as text.
+pub(crate) fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn number_or_text(s: &str) -> Value {
+    s.parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(s))
+}
+
+/// Status category keys of REST v3 from the server's category (id or key).
+fn status_category(detail: &str) -> &'static str {
+    match detail {
+        "3" | "done" => "DONE",
+        "4" | "indeterminate" => "IN_PROGRESS",
+        _ => "TODO",
+    }
+}
+
+/// Seconds as Jira's duration text, in minutes (Jira's smallest unit).
+fn duration(seconds: i64) -> String {
+    format!("{}m", (seconds.max(0) + 59) / 60)
+}
+
+fn datetime(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `2021-01-17T12:34:56.789+0000`: Jira's date-time format. Wall-clock times of the
+/// server's zone are sent as they are, in UTC.
+pub(crate) fn iso(ms: i64) -> String {
+    let t = datetime(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// `2021-01-17`.
+pub(crate) fn day(ms: i64) -> String {
+    let t = datetime(ms);
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_jira_format() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000+0000");
+        assert_eq!(iso(1_409_679_768_053), "2014-09-02T17:42:48.053+0000");
+        assert_eq!(day(1_409_679_768_053), "2014-09-02");
+    }
+
+    #[test]
+    fn bulk_answers_map_by_failed_element_number() {
+        let reply = Reply {
+            status: 201,
+            body: json!({
+                "issues": [{ "id": "10000" }, { "id": "10001" }],
+                "errors": [{
+                    "status": 400,
+                    "failedElementNumber": 1,
+                    "elementErrors": { "errors": { "summary": "You must specify a summary of the issue." } }
+                }],
+            }),
+        };
+        let mut out = vec![None, None, None, None];
+        map_bulk_reply(&reply, &[0, 2, 3], &mut out).unwrap();
+        assert_eq!(out[0], Some(Ok("10000".into())));
+        assert_eq!(
+            out[2].as_ref().unwrap().as_ref().unwrap_err().code,
+            "invalid-value"
+        );
+        assert_eq!(out[3], Some(Ok("10001".into())));
+    }
+}
