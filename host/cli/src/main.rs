@@ -87,7 +87,9 @@ enum Command {
 struct MigrationArgs {
     /// The Jira Data Center XML backup (zip).
     backup: PathBuf,
-    /// The target: `local:PATH` for the embedded local site (default: site.db in the work directory).
+    /// The target: `local:PATH` for the embedded local site (default: site.db in the work
+    /// directory), or `https://SITE.atlassian.net` for Jira Cloud (credentials from
+    /// AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN; AIRLOCK_JIRA_CA adds a trusted root).
     #[arg(long)]
     target: Option<String>,
     /// The work directory: staging, the migration's state (for resuming) and reports.

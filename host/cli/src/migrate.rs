@@ -17,7 +17,7 @@ use airlock_model::jira::Kind;
 use airlock_model::{AoPrefix, Namespace, Severity, TenantId};
 use airlock_runtime::{AppData, Grant, Mappings, Plugin, RunContext, Runtime};
 use airlock_staging::PlainDir;
-use airlock_target::{LocalSite, Target};
+use airlock_target::{CloudConfig, JiraCloud, LocalSite, Target};
 use anyhow::{Context, Result, bail};
 
 use crate::render;
@@ -41,12 +41,31 @@ fn open_target(options: &Options) -> Result<Box<dyn Target>> {
         .target
         .clone()
         .unwrap_or_else(|| format!("local:{}", options.work.join("site.db").display()));
-    match spec.split_once(':') {
-        Some(("local", path)) => Ok(Box::new(LocalSite::open(Path::new(path))?)),
-        _ => bail!(
-            "unknown target {spec:?}: use local:PATH for the embedded local site (Jira Cloud REST targets come next)"
-        ),
+    if let Some(path) = spec.strip_prefix("local:") {
+        return Ok(Box::new(LocalSite::open(Path::new(path))?));
     }
+    if spec.starts_with("https://") {
+        // Credentials come from the environment, never from arguments (shell history).
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| {
+                format!("set {name} to reach {spec} (AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN: an account's email and API token)")
+            })
+        };
+        let mut config = CloudConfig::new(
+            spec.trim_end_matches('/'),
+            var("AIRLOCK_JIRA_EMAIL")?,
+            var("AIRLOCK_JIRA_TOKEN")?,
+        );
+        if let Ok(path) = std::env::var("AIRLOCK_JIRA_CA") {
+            config.extra_root_pem = Some(std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read the CA certificate {path} (AIRLOCK_JIRA_CA)")
+            })?);
+        }
+        return Ok(Box::new(JiraCloud::new(config)?));
+    }
+    bail!(
+        "unknown target {spec:?}: use local:PATH for the embedded local site or https://SITE.atlassian.net for Jira Cloud"
+    )
 }
 
 fn load_plugins(runtime: &Runtime, options: &Options) -> Result<Vec<Plugin>> {

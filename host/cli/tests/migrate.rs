@@ -272,7 +272,10 @@ fn the_backups_header_secrets_are_never_logged_or_kept() {
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(!t.contains(canary), "the header comment leaked into the output");
+    assert!(
+        !t.contains(canary),
+        "the header comment leaked into the output"
+    );
     let mut stack = vec![cwd.join("w")];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
@@ -288,5 +291,48 @@ fn the_backups_header_secrets_are_never_logged_or_kept() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothing() {
+    use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "60"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let double = CloudDouble::start(DoubleConfig {
+        faults: Faults {
+            rate_limited: 0.3,
+            retry_after_secs: 1,
+            max_throttles: Some(4),
+            ..Faults::default()
+        },
+        site_path: Some(cwd.join("cloud.db")),
+    })
+    .unwrap();
+    std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
+        .current_dir(cwd)
+        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+        .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
+        .env("AIRLOCK_JIRA_TOKEN", "test-token")
+        .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains('✗'), "{t}");
+    assert!(!t.contains("test-token"), "the token must never be printed");
+    let stats = double.stats();
+    assert!(stats.rate_limited > 0, "the double throttled: {stats:?}");
+    assert_eq!(
+        stats.early_requests, 0,
+        "nothing sent before Retry-After: {stats:?}"
+    );
+    let mut site = double.site();
+    for kind in Kind::ALL {
+        assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
     }
 }
