@@ -336,3 +336,97 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
         assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
     }
 }
+
+#[test]
+fn kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing() {
+    use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
+    const ISSUES: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let spec = airlock_fixtures::Spec {
+        issues: ISSUES,
+        ..airlock_fixtures::Spec::default()
+    };
+    let generated = airlock_fixtures::write_backup(&cwd.join("b.zip"), &spec).unwrap();
+    let double = CloudDouble::start(DoubleConfig {
+        faults: Faults {
+            rate_limited: 0.3,
+            retry_after_secs: 1,
+            max_throttles: Some(6),
+            ..Faults::default()
+        },
+        site_path: Some(cwd.join("cloud.db")),
+    })
+    .unwrap();
+    std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
+    let run = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        c.args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
+            .current_dir(cwd)
+            .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+            .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
+            .env("AIRLOCK_JIRA_TOKEN", "test-token")
+            .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"));
+        c
+    };
+    let mut child = run()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let issues = double
+            .site()
+            .counts()
+            .unwrap()
+            .get(&Kind::Issue)
+            .copied()
+            .unwrap_or(0);
+        if issues >= ISSUES as u64 / 2 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "migrate ended before half the issues were loaded"
+        );
+        assert!(started.elapsed() < Duration::from_secs(300), "too slow");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = run().output().unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains('✗'), "{t}");
+    let stats = double.stats();
+    assert!(stats.rate_limited > 0, "{stats:?}");
+    assert_eq!(
+        stats.early_requests, 0,
+        "nothing sent before Retry-After: {stats:?}"
+    );
+    let mut site = double.site();
+    for kind in Kind::ALL {
+        assert_eq!(
+            site.duplicate_source_keys(kind).unwrap(),
+            0,
+            "{kind} duplicated"
+        );
+    }
+    let counts = site.counts().unwrap();
+    assert_eq!(counts.get(&Kind::Issue).copied(), Some(ISSUES as u64));
+    assert_eq!(
+        counts.get(&Kind::Worklog).copied(),
+        generated.entity_counts.get("Worklog").copied()
+    );
+    let mut loaded: Vec<i64> = site
+        .source_keys(Kind::Issue)
+        .unwrap()
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    loaded.sort_unstable();
+    let mut expected = generated.issue_ids.clone();
+    expected.sort_unstable();
+    assert_eq!(loaded, expected, "every issue exactly once");
+}
