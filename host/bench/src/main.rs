@@ -1,10 +1,15 @@
-//! `cargo xtask bench`: the runtime's speed goals, each measured in one run against its
-//! baseline (native code, or a plain in-process lookup) on the same machine.
+//! `cargo xtask bench`: the speed and memory goals, each measured in one run against its
+//! baseline (native code, a plain in-process lookup, or parsing the backup alone) on the
+//! same machine.
 //!
 //! - instantiation per batch (fresh store + instance from the pre-instantiated component);
 //! - Timesheet Builder per-row cost in Wasm, as a ratio to the same crate compiled natively
 //!   and run in this process through the SDK's native harness;
-//! - host-call cost per resolved id, in batches of 1,000 ids.
+//! - host-call cost per resolved id, in batches of 1,000 ids;
+//! - `airlock migrate` end to end: throughput against parse-only, peak RSS at 100,000 and
+//!   1,000,000 issues (see [`migrate`]).
+
+mod migrate;
 
 use airlock_backup::{AoBatch, Backup};
 use airlock_model::{Namespace, TenantId, Value};
@@ -20,8 +25,8 @@ use timesheet_builder::TimesheetBuilder;
 
 fn main() -> Result<()> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
-    println!("Airlock runtime benchmarks (release build)\n");
-    // `cargo xtask bench [instantiation|per-row|host-calls]…` runs only those.
+    println!("Airlock benchmarks (release build)\n");
+    // `cargo xtask bench [instantiation|per-row|host-calls|migrate]…` runs only those.
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wanted("instantiation") {
@@ -32,6 +37,9 @@ fn main() -> Result<()> {
     }
     if wanted("host-calls") {
         host_call_cost(&runtime)?;
+    }
+    if wanted("migrate") {
+        migrate::run()?;
     }
     Ok(())
 }
@@ -329,6 +337,6 @@ fn host_call_cost(runtime: &Runtime) -> Result<()> {
         direct * 1e9,
         per_id / direct
     );
-    println!("  goal ≤ 1 µs per id: {}", verdict(per_id <= 1e-6));
+    println!("  goal ≤ 1 µs per id: {}\n", verdict(per_id <= 1e-6));
     Ok(())
 }

@@ -51,7 +51,7 @@ impl IdSet {
     }
 }
 
-fn numeric_id(id: &str) -> Option<u64> {
+pub(crate) fn numeric_id(id: &str) -> Option<u64> {
     // Only canonical digits: "010" and "10" must stay different ids.
     if id.is_empty() || id.len() > 19 || (id.len() > 1 && id.starts_with('0')) {
         return None;

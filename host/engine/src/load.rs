@@ -14,13 +14,17 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
+use crate::extract::numeric_id;
 use crate::records::RecordReader;
 use crate::state::{Failure, State};
 
 /// Records per target call.
 pub const BATCH: usize = 500;
-/// Mappings of big namespaces (issues…) kept in memory at most; the rest is looked up.
-const CACHE_LIMIT: usize = 200_000;
+/// Mappings kept in memory per namespace, at most; the rest is looked up in the state.
+/// Numeric pairs (issues, projects…) cost 16 bytes, so a million issues fit in ~36 MiB;
+/// other ids (user accounts) are kept as text.
+const NUMERIC_CACHE_LIMIT: usize = 1 << 20;
+const TEXT_CACHE_LIMIT: usize = 200_000;
 
 /// Decisions the target analysis made, applied while loading.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -61,9 +65,51 @@ fn step(kind: Kind) -> String {
 /// Looks server ids up as cloud ids: namespaces held in memory, with the state file as
 /// the fallback for the big ones.
 struct Lookup {
-    maps: FxHashMap<Namespace, FxHashMap<String, String>>,
+    maps: FxHashMap<Namespace, Cached>,
     /// Lower-case user name → user key (memberships name users).
     user_keys: FxHashMap<String, String>,
+}
+
+/// One namespace's mappings at hand. Once full it keeps what it holds: a pass over more
+/// ids than fit still finds those (clearing it would make such a pass miss every time).
+#[derive(Default)]
+struct Cached {
+    numeric: FxHashMap<u64, u64>,
+    text: FxHashMap<String, String>,
+}
+
+impl Cached {
+    fn get(&self, server: &str) -> Option<String> {
+        if let Some(n) = numeric_id(server)
+            && let Some(cloud) = self.numeric.get(&n)
+        {
+            return Some(cloud.to_string());
+        }
+        self.text.get(server).cloned()
+    }
+
+    /// A later mapping of the same id replaces the earlier one, in whichever form.
+    fn insert(&mut self, server: &str, cloud: &str) {
+        let number = numeric_id(server);
+        match (number, numeric_id(cloud)) {
+            (Some(n), Some(cloud)) => {
+                if !self.text.is_empty() {
+                    self.text.remove(server);
+                }
+                if self.numeric.len() < NUMERIC_CACHE_LIMIT || self.numeric.contains_key(&n) {
+                    self.numeric.insert(n, cloud);
+                }
+            }
+            _ => {
+                if let Some(n) = number {
+                    self.numeric.remove(&n);
+                }
+                if self.text.len() < TEXT_CACHE_LIMIT || self.text.contains_key(server) {
+                    self.text.insert(server.to_owned(), cloud.to_owned());
+                }
+            }
+        }
+    }
 }
 
 impl Lookup {
@@ -75,25 +121,37 @@ impl Lookup {
     ) -> Result<Option<String>, EngineError> {
         let map = self.maps.entry(ns).or_default();
         if let Some(cloud) = map.get(server) {
-            return Ok(Some(cloud.clone()));
+            return Ok(Some(cloud));
         }
         let found = state.cloud_id(ns, server)?;
         if let Some(cloud) = &found {
-            if map.len() >= CACHE_LIMIT {
-                map.clear();
-            }
-            map.insert(server.to_owned(), cloud.clone());
+            map.insert(server, cloud);
         }
         Ok(found)
     }
 
     fn remember(&mut self, ns: Namespace, server: &str, cloud: &str) {
-        let map = self.maps.entry(ns).or_default();
-        if map.len() >= CACHE_LIMIT {
-            map.clear();
-        }
-        map.insert(server.to_owned(), cloud.to_owned());
+        self.maps.entry(ns).or_default().insert(server, cloud);
     }
+}
+
+/// Whether records of other kinds reference this kind (`Record::refs`), so its mappings
+/// are worth keeping at hand while loading. Comments, worklogs, links and attachments are
+/// many and referenced by none: caching them only cost memory. (A kind left out by
+/// mistake is still found, in the state.)
+fn is_referenced(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::Membership
+            | Kind::CustomFieldValue
+            | Kind::Label
+            | Kind::IssueVersion
+            | Kind::Comment
+            | Kind::Worklog
+            | Kind::IssueLink
+            | Kind::Attachment
+            | Kind::EntityProperty
+    )
 }
 
 /// Loads every staged kind into the target.
@@ -110,6 +168,15 @@ pub fn load(
         maps: FxHashMap::default(),
         user_keys: FxHashMap::default(),
     };
+    // Room for every id a referenced kind will map, up front: growing a big map holds
+    // the old table and the new one at once.
+    for kind in Kind::ALL.into_iter().filter(|k| is_referenced(*k)) {
+        if let Some(ns) = kind.namespace() {
+            let ids = staged.get(&kind).copied().unwrap_or(0) as usize;
+            let cached = lookup.maps.entry(ns).or_default();
+            cached.numeric.reserve(ids.min(NUMERIC_CACHE_LIMIT));
+        }
+    }
     for record in RecordReader::open_kind(staging, Kind::User)? {
         if let Record::User(u) = record? {
             lookup.user_keys.insert(u.user_name.to_lowercase(), u.key);
@@ -149,8 +216,10 @@ pub fn load(
             reconcile = false;
             done += read;
             state.commit_batch(&step, done, &outcome.mappings, &outcome.failures)?;
-            for (ns, server, cloud) in &outcome.mappings {
-                lookup.remember(*ns, server, cloud);
+            if is_referenced(kind) {
+                for (ns, server, cloud) in &outcome.mappings {
+                    lookup.remember(*ns, server, cloud);
+                }
             }
             progress(LoadProgress { kind, done, total });
         }
@@ -283,20 +352,23 @@ fn translate(
         if missing.is_some() || error.is_some() {
             return;
         }
-        let (ns, server) = match target {
+        let ns = match target {
             RefTarget::Kind(kind) => match kind.namespace() {
-                Some(ns) => (ns, value.clone()),
+                Some(ns) => ns,
                 None => return,
             },
             RefTarget::UserName => match lookup.user_keys.get(&value.to_lowercase()) {
-                Some(key) => (Namespace::USER, key.clone()),
+                Some(key) => {
+                    *value = key.clone();
+                    Namespace::USER
+                }
                 None => {
                     value.clear();
                     return;
                 }
             },
         };
-        match lookup.get(state, ns, &server) {
+        match lookup.get(state, ns, value) {
             Ok(Some(cloud)) => *value = cloud,
             Ok(None) if ns == Namespace::USER => value.clear(),
             Ok(None) => {
@@ -338,5 +410,59 @@ fn clear_empty_users(record: &mut Record) {
         Record::Worklog(w) => clear(&mut w.author),
         Record::Attachment(a) => clear(&mut a.author),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_mappings_keep_the_exact_text_and_the_latest_answer() {
+        let mut c = Cached::default();
+        c.insert("10000", "20000");
+        c.insert("010", "30000");
+        c.insert("JIRAUSER10000", "5b10ac8d82e05b22cc7d4ef5");
+        c.insert("10001", "0042");
+        assert_eq!(c.get("10000").as_deref(), Some("20000"));
+        assert_eq!(c.get("010").as_deref(), Some("30000"));
+        assert_eq!(c.get("10").as_deref(), None);
+        assert_eq!(c.get("10001").as_deref(), Some("0042"));
+        assert_eq!(
+            c.get("JIRAUSER10000").as_deref(),
+            Some("5b10ac8d82e05b22cc7d4ef5")
+        );
+        c.insert("10000", "acc-1");
+        assert_eq!(c.get("10000").as_deref(), Some("acc-1"));
+        c.insert("10000", "20001");
+        assert_eq!(c.get("10000").as_deref(), Some("20001"));
+    }
+
+    /// `is_referenced` agrees with `Record::refs`: no record of a generated backup
+    /// references a kind it calls unreferenced (that would only cost speed, not data).
+    #[test]
+    fn kinds_called_unreferenced_are_referenced_by_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup.zip");
+        airlock_fixtures::write_backup(&path, &airlock_fixtures::Spec::default()).unwrap();
+        let staging = airlock_staging::PlainDir::new(dir.path().join("staging")).unwrap();
+        crate::check(&path, &staging, &[], |_| {}).unwrap();
+        let mut refs = 0;
+        for kind in Kind::ALL {
+            for record in RecordReader::open_kind(&staging, kind).unwrap() {
+                for (field, target, _) in record.unwrap().refs() {
+                    if let RefTarget::Kind(target) = target {
+                        assert!(
+                            is_referenced(target),
+                            "{} {field} references {}",
+                            kind.name(),
+                            target.name()
+                        );
+                        refs += 1;
+                    }
+                }
+            }
+        }
+        assert!(refs > 1000, "only {refs} references");
     }
 }
