@@ -10,6 +10,7 @@ use std::time::Instant;
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Action, Overrides, Plan, PlannedIds, analyze};
 use airlock_engine::app_rows::AppRows;
+use airlock_engine::integrity::AppStage;
 use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{IntegrityReport, Progress, check};
@@ -112,7 +113,8 @@ struct Checked {
 /// A rerun on the same backup whose check passed reuses the staged records (a resumed
 /// migration does not read the backup again); a work directory that has started loading
 /// another backup is refused.
-fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<Checked> {
+fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
+    let prefixes = &prefixes(plugins);
     if !options.backup.exists() {
         bail!("the backup {} does not exist", options.backup.display());
     }
@@ -151,7 +153,8 @@ fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<Checked> {
         _ => {}
     }
     let started = Instant::now();
-    let checked = check(&options.backup, &staging, prefixes, |p| match p {
+    let apps = app_stages(&options.work, plugins)?;
+    let checked = check(&options.backup, &staging, prefixes, &apps, |p| match p {
         Progress::Extracting { rows } => {
             progress_line(&format!("  extracting entities.xml: {rows} rows"))
         }
@@ -175,6 +178,9 @@ fn run_check(options: &Options, prefixes: &[AoPrefix]) -> Result<Checked> {
         }
     };
     let report = checked.report;
+    for app in &apps {
+        app.store.mark_complete(&fingerprint)?;
+    }
     write_report(options, "integrity.json", &report)?;
     state.set_meta("backup", &fingerprint)?;
     state.set_meta(
@@ -324,7 +330,7 @@ pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
     let Checked {
         staging, report, ..
-    } = run_check(options, &prefixes(&plugins))?;
+    } = run_check(options, &plugins)?;
     let mut target = open_target(options)?;
     let plan = make_plan(options, &staging, &report, target.as_mut(), &plugins)?;
     write_report(options, "plan.json", &plan)?;
@@ -392,12 +398,11 @@ pub struct CoreMigration {
 /// Phases 1–3 and verify for the core data. `None` when the check or the analysis
 /// blocks the migration (what to fix is printed).
 pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<CoreMigration>> {
-    let prefixes = &prefixes(plugins);
     let Checked {
         staging,
         report,
         mut state,
-    } = run_check(options, prefixes)?;
+    } = run_check(options, plugins)?;
     if report.blocks_migration() {
         println!(
             "migrate refused: fix the {} fatal finding(s) in the source, make a new backup and run again",
@@ -482,18 +487,48 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
 /// Stages a plugin's own tables from activeobjects.xml (other apps' rows are streamed
 /// past), so batches and joins are served from disk with one batch in memory.
 fn stage_app(backup: &Path, work: &Path, plugin: &Plugin) -> Result<std::sync::Arc<AppRows>> {
+    let path = app_store_path(work, plugin);
+    let mut backup = Backup::open(backup)?;
+    let fingerprint = backup.fingerprint().to_owned();
+    // Usually the integrity check staged them already, in its pass over the file.
+    if let Some(store) = AppRows::open_complete(&path, &fingerprint) {
+        return Ok(std::sync::Arc::new(store));
+    }
     let manifest = plugin.manifest();
     let prefix = manifest.ao_prefix();
-    let store = std::sync::Arc::new(AppRows::create(
-        &work.join(format!("app-{}.db", prefix.as_str().trim_end_matches('_'))),
-    )?);
-    let mut backup = Backup::open(backup)?;
+    let store = std::sync::Arc::new(AppRows::create(&path)?);
     let mut reader = backup.active_objects()?;
     let wanted = |table: &str| prefix.owns(table) && manifest.tables.iter().any(|t| t == table);
     for batch in reader.batches(plugin.limits().batch_rows as usize, wanted) {
         store.insert(&batch?)?;
     }
+    store.mark_complete(&fingerprint)?;
     Ok(store)
+}
+
+fn app_store_path(work: &Path, plugin: &Plugin) -> PathBuf {
+    let prefix = plugin.manifest().ao_prefix();
+    work.join(format!("app-{}.db", prefix.as_str().trim_end_matches('_')))
+}
+
+/// The stores the integrity check fills with each enabled app's own tables.
+fn app_stages(work: &Path, plugins: &[Plugin]) -> Result<Vec<AppStage>> {
+    plugins
+        .iter()
+        .map(|plugin| {
+            let manifest = plugin.manifest();
+            let prefix = manifest.ao_prefix();
+            Ok(AppStage {
+                tables: manifest
+                    .tables
+                    .iter()
+                    .filter(|t| prefix.owns(t))
+                    .cloned()
+                    .collect(),
+                store: std::sync::Arc::new(AppRows::create(&app_store_path(work, plugin))?),
+            })
+        })
+        .collect()
 }
 
 /// Calls `f` on every staged batch, table by table.
@@ -717,6 +752,6 @@ impl Mappings for StateMappings {
 /// `airlock check`: phase 1 alone.
 pub fn check_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
-    let Checked { report, .. } = run_check(options, &prefixes(&plugins))?;
+    let Checked { report, .. } = run_check(options, &plugins)?;
     Ok(!report.blocks_migration())
 }

@@ -59,7 +59,7 @@ impl Source {
         let path = dir.path().join("backup.zip");
         airlock_fixtures::write_backup(&path, spec).unwrap();
         let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-        let checked = check(&path, &staging, &[], |_| {}).unwrap();
+        let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
         assert_eq!(checked.report.fatal(), 0);
         Source {
             staged: checked.report.counts.clone(),

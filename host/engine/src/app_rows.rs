@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS app_rows (
     PRIMARY KEY (tbl, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS app_rows_by_id ON app_rows (tbl, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 impl AppRows {
@@ -53,6 +54,38 @@ impl AppRows {
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
         })
+    }
+
+    /// Opens a store an earlier run finished staging from the backup `fingerprint` names;
+    /// `None` if there is none, or it is incomplete or of another backup.
+    pub fn open_complete(path: &Path, fingerprint: &str) -> Option<AppRows> {
+        if !path.exists() {
+            return None;
+        }
+        let conn = Connection::open(path).ok()?;
+        let done: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'complete'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()
+            .flatten();
+        (done.as_deref() == Some(fingerprint)).then(|| AppRows {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            columns: Mutex::new(FxHashMap::default()),
+        })
+    }
+
+    /// Records that every row of the backup `fingerprint` names is staged.
+    pub fn mark_complete(&self, fingerprint: &str) -> Result<(), StateError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('complete', ?1)",
+            [fingerprint],
+        )
+        .map(|_| ())
+        .map_err(|e| self.err(e))
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {

@@ -90,6 +90,7 @@ fn dangling(record: &Record, line: u64, field: &str, target: Target, value: &str
 pub fn check_active_objects<R: BufRead>(
     mut reader: AoReader<R>,
     enabled: &[AoPrefix],
+    apps: &[AppStage],
 ) -> Result<Findings, EngineError> {
     // (to table, to column) → values present; (fk index) → values referenced.
     let keys: Vec<_> = reader
@@ -98,17 +99,23 @@ pub fn check_active_objects<R: BufRead>(
         .flat_map(|t| t.foreign_keys.iter().cloned())
         .collect();
     let mut findings = Findings::default();
-    if keys.is_empty() {
-        return Ok(findings);
-    }
-    let wanted: FxHashSet<String> = keys
+    let mut wanted: FxHashSet<String> = keys
         .iter()
         .flat_map(|k| [k.from_table.clone(), k.to_table.clone()])
         .collect();
+    // The same pass stages the enabled apps' own tables (one read of the file, not two).
+    for app in apps {
+        wanted.extend(app.tables.iter().cloned());
+    }
     let mut present: BTreeMap<(String, String), ValueSet> = BTreeMap::new();
     let mut referenced: Vec<ValueSet> = keys.iter().map(|_| ValueSet::default()).collect();
     for batch in reader.batches(1000, |t| wanted.contains(t)) {
         let batch = batch?;
+        for app in apps {
+            if app.tables.iter().any(|t| *t == batch.table) {
+                app.store.insert(&batch)?;
+            }
+        }
         for (k, key) in keys.iter().enumerate() {
             if key.from_table == batch.table
                 && let Some(col) = batch.column_index(&key.from_column)
@@ -163,6 +170,13 @@ pub fn check_active_objects<R: BufRead>(
         }
     }
     Ok(findings)
+}
+
+/// An enabled app's own tables, staged while activeobjects.xml is checked.
+pub struct AppStage {
+    /// The tables its manifest reads (all under its AO prefix).
+    pub tables: Vec<String>,
+    pub store: std::sync::Arc<crate::app_rows::AppRows>,
 }
 
 /// Values of one column: integers in a bitmap, anything else as text.

@@ -102,35 +102,59 @@ pub struct Checked {
 
 /// Phase 1: stages the backup's core records and checks the source's integrity.
 /// `enabled` are the AO prefixes of the apps enabled for this migration (their foreign key
-/// problems are fatal). Errors are for input that cannot be read at all (not a zip, a
-/// truncated stream); everything else becomes a finding.
+/// problems are fatal); `apps` receive their own tables while activeobjects.xml is read.
+/// The two files are read at once, on two threads. Errors are for input that cannot be
+/// read at all (not a zip, a truncated stream); everything else becomes a finding.
 pub fn check(
     backup_path: &Path,
     staging: &dyn Staging,
     enabled: &[AoPrefix],
+    apps: &[integrity::AppStage],
     mut progress: impl FnMut(Progress),
 ) -> Result<Checked, EngineError> {
     let mut backup = Backup::open(backup_path)?;
-    let extracted = extract::extract(backup.entities()?, staging, |rows| {
-        progress(Progress::Extracting { rows })
-    })?;
+    let (extracted, ao_findings) = std::thread::scope(|scope| {
+        let ao = scope.spawn(|| -> Result<Findings, EngineError> {
+            let mut backup = Backup::open(backup_path)?;
+            let mut findings = Findings::default();
+            match backup.active_objects() {
+                Ok(reader) => match integrity::check_active_objects(reader, enabled, apps) {
+                    Ok(f) => findings.extend(f),
+                    Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
+                        Some(f) => findings.push(f),
+                        None => return Err(e.into()),
+                    },
+                    Err(e) => return Err(e),
+                },
+                Err(e) => match integrity::ao_error_finding(&e) {
+                    Some(f) => findings.push(f),
+                    None => return Err(e.into()),
+                },
+            }
+            Ok(findings)
+        });
+        let extracted = backup
+            .entities()
+            .map_err(EngineError::from)
+            .and_then(|reader| {
+                extract::extract(reader, staging, |rows| {
+                    progress(Progress::Extracting { rows })
+                })
+            });
+        let ao = ao.join().unwrap_or_else(|_| {
+            Err(EngineError::Staged {
+                name: "activeobjects.xml".into(),
+                problem: "its check stopped unexpectedly".into(),
+            })
+        });
+        (extracted, ao)
+    });
+    let extracted = extracted?;
+    let ao_findings = ao_findings?;
     progress(Progress::Checking);
     let mut findings = extracted.findings;
     findings.extend(integrity::check_references(staging, &extracted.index)?);
-    match backup.active_objects() {
-        Ok(reader) => match integrity::check_active_objects(reader, enabled) {
-            Ok(f) => findings.extend(f),
-            Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
-                Some(f) => findings.push(f),
-                None => return Err(e.into()),
-            },
-            Err(e) => return Err(e),
-        },
-        Err(e) => match integrity::ao_error_finding(&e) {
-            Some(f) => findings.push(f),
-            None => return Err(e.into()),
-        },
-    }
+    findings.extend(ao_findings);
     Ok(Checked {
         report: IntegrityReport {
             counts: extracted.source_counts,

@@ -446,7 +446,7 @@ mod tests {
         let path = dir.path().join("backup.zip");
         airlock_fixtures::write_backup(&path, &airlock_fixtures::Spec::default()).unwrap();
         let staging = airlock_staging::PlainDir::new(dir.path().join("staging")).unwrap();
-        crate::check(&path, &staging, &[], |_| {}).unwrap();
+        crate::check(&path, &staging, &[], &[], |_| {}).unwrap();
         let mut refs = 0;
         for kind in Kind::ALL {
             for record in RecordReader::open_kind(&staging, kind).unwrap() {

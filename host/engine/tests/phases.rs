@@ -27,7 +27,7 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let (path, generated) = generate(dir.path(), &Spec::default());
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let checked = check(&path, &staging, &[], |_: Progress| {}).unwrap();
+    let checked = check(&path, &staging, &[], &[], |_: Progress| {}).unwrap();
     let report = &checked.report;
     assert_eq!(report.fatal(), 0, "{:#?}", report.findings.summaries());
     for kind in Kind::ALL {
@@ -57,7 +57,7 @@ fn planted_faults_give_exactly_the_expected_fatal_findings() {
     };
     let (path, generated) = generate(dir.path(), &spec);
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let report = check(&path, &staging, &[], |_| {}).unwrap().report;
+    let report = check(&path, &staging, &[], &[], |_| {}).unwrap().report;
     let fatal: BTreeMap<String, u64> = report
         .findings
         .summaries()
@@ -91,7 +91,7 @@ fn a_clean_backup_loads_into_the_local_site_and_a_rerun_writes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = generate(dir.path(), &Spec::default());
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let checked = check(&path, &staging, &[], |_| {}).unwrap();
+    let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     let mut state = State::open(&dir.path().join("state.db")).unwrap();
     let staged = checked.report.counts.clone();
@@ -139,7 +139,7 @@ fn target_clashes_are_reported_and_the_override_file_resolves_them() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = generate(dir.path(), &Spec::default());
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let checked = check(&path, &staging, &[], |_| {}).unwrap();
+    let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let staged = checked.report.counts.clone();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
 
@@ -246,7 +246,7 @@ fn the_integrity_report_round_trips_through_json() {
     };
     let (path, _) = generate(dir.path(), &spec);
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let report = check(&path, &staging, &[], |_| {}).unwrap().report;
+    let report = check(&path, &staging, &[], &[], |_| {}).unwrap().report;
     let json = serde_json::to_string(&report).unwrap();
     let back: airlock_engine::IntegrityReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
@@ -262,7 +262,7 @@ fn attachment_files_follow_their_metadata_once() {
     let written = airlock_fixtures::write_attachments(&home, &spec).unwrap();
     assert_eq!(written as usize, generated.attachment_ids.len());
     let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-    let checked = check(&path, &staging, &[], |_| {}).unwrap();
+    let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     let mut state = State::open(&dir.path().join("state.db")).unwrap();
     let plan = analyze(
@@ -302,7 +302,7 @@ fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() 
         };
         let (path, generated) = generate(dir.path(), &spec);
         let staging = PlainDir::new(dir.path().join("staging")).unwrap();
-        let checked = check(&path, &staging, &[], |_| {}).unwrap();
+        let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
         assert_eq!(
             checked.report.fatal(),
             0,
