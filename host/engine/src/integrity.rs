@@ -112,7 +112,7 @@ pub fn check_active_objects<R: BufRead>(
     for batch in reader.batches(1000, |t| wanted.contains(t)) {
         let batch = batch?;
         for app in apps {
-            if app.tables.iter().any(|t| *t == batch.table) {
+            if app.tables.contains(&batch.table) {
                 app.store.insert(&batch)?;
             }
         }
