@@ -21,9 +21,9 @@ use crate::state::{Failure, State};
 /// Records per target call.
 pub const BATCH: usize = 500;
 /// Mappings kept in memory per namespace, at most; the rest is looked up in the state.
-/// Numeric pairs (issues, projects…) cost 16 bytes, so a million issues fit in ~36 MiB;
-/// other ids (user accounts) are kept as text.
-const NUMERIC_CACHE_LIMIT: usize = 1 << 20;
+/// Numeric pairs (issues, projects…) cost 16 bytes: 262,144 of them take ~9 MiB, so the
+/// cache stops growing with the site; other ids (user accounts) are kept as text.
+const NUMERIC_CACHE_LIMIT: usize = 1 << 18;
 const TEXT_CACHE_LIMIT: usize = 200_000;
 
 /// Decisions the target analysis made, applied while loading.

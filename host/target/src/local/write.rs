@@ -49,7 +49,51 @@ pub(super) struct Cache {
     /// Option id → its field.
     options: Option<HashMap<i64, i64>>,
     /// Issue id → its project.
-    issues: Option<HashMap<i64, i64>>,
+    issues: Option<IssueProjects>,
+}
+
+/// Issue id → project id, compactly: the site numbers issues densely from 10000, so a
+/// vector indexed by id holds a million issues in 4 MiB (a hash map took 34). Ids outside
+/// the dense run go to a map.
+#[derive(Default)]
+pub(crate) struct IssueProjects {
+    base: i64,
+    dense: Vec<u32>,
+    sparse: HashMap<i64, i64>,
+}
+
+impl IssueProjects {
+    const BASE: i64 = 10_000;
+    /// Gaps this long or longer go to the map instead of growing the vector.
+    const MAX_GAP: i64 = 1 << 16;
+
+    pub(crate) fn get(&self, id: &i64) -> Option<i64> {
+        let slot = id.checked_sub(self.base)?;
+        if let Some(&p) = usize::try_from(slot).ok().and_then(|i| self.dense.get(i))
+            && p != 0
+        {
+            return Some(i64::from(p));
+        }
+        self.sparse.get(id).copied()
+    }
+
+    pub(crate) fn insert(&mut self, id: i64, project: i64) {
+        if self.dense.is_empty() {
+            self.base = Self::BASE;
+        }
+        let slot = id - self.base;
+        match (usize::try_from(slot), u32::try_from(project)) {
+            (Ok(i), Ok(p)) if p != 0 && slot < self.dense.len() as i64 + Self::MAX_GAP => {
+                if i >= self.dense.len() {
+                    self.dense.resize(i + 1, 0);
+                }
+                self.dense[i] = p;
+            }
+            _ => {
+                self.sparse.insert(id, project);
+            }
+        }
+    }
 }
 
 /// Loads `slot` if it is not loaded yet.
@@ -985,13 +1029,13 @@ fn project_ref(projects: &HashMap<i64, String>, value: &str) -> Result<i64, Item
 
 /// An issue and its project.
 fn issue_ref(
-    issues: &HashMap<i64, i64>,
+    issues: &IssueProjects,
     field: &str,
     value: &str,
 ) -> Result<(i64, i64), ItemError> {
     let id = number(field, "issue", value)?;
     match issues.get(&id) {
-        Some(project) => Ok((id, *project)),
+        Some(project) => Ok((id, project)),
         None => Err(missing(field, "issue")),
     }
 }
@@ -1046,6 +1090,12 @@ fn load_projects(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
         .collect()
 }
 
-fn load_issues(conn: &Connection) -> rusqlite::Result<HashMap<i64, i64>> {
-    id_map(conn, "SELECT id, project_id FROM issues")
+fn load_issues(conn: &Connection) -> rusqlite::Result<IssueProjects> {
+    let mut map = IssueProjects::default();
+    let mut stmt = conn.prepare("SELECT id, project_id FROM issues ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        map.insert(row.get(0)?, row.get(1)?);
+    }
+    Ok(map)
 }
