@@ -623,21 +623,45 @@ fn migrate_app(
         mappings: std::sync::Arc::new(StateMappings(MappingReader::open(state.path())?)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
+    // The plugin runs on this thread while the other stores the previous batch's outputs.
     let (mut rows, mut outputs, mut failed) = (0u64, 0u64, 0u64);
-    each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
-        rows += batch.rows.len() as u64;
-        match session.migrate(batch) {
-            Ok(ran) => {
-                target.put_app_outputs(&manifest.app_key, &ran.value)?;
-                outputs += ran.value.len() as u64;
+    let app_key = &manifest.app_key;
+    let (to_store, stored_rx) = std::sync::mpsc::sync_channel::<Vec<airlock_model::AppOutput>>(2);
+    let storing = &mut *target;
+    let (ran, stored) = std::thread::scope(|scope| {
+        let storer = scope.spawn(move || -> Result<()> {
+            for batch in stored_rx {
+                storing.put_app_outputs(app_key, &batch)?;
             }
-            Err(e) => {
-                failed += 1;
-                println!("  app batch failed: {e}");
+            Ok(())
+        });
+        let ran = each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
+            rows += batch.rows.len() as u64;
+            match session.migrate(batch) {
+                Ok(ran) => {
+                    outputs += ran.value.len() as u64;
+                    if to_store.send(ran.value).is_err() {
+                        anyhow::bail!("storing the app's outputs stopped");
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("  app batch failed: {e}");
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        });
+        drop(to_store);
+        let stored = storer.join().unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "storing the app's outputs stopped unexpectedly"
+            ))
+        });
+        (ran, stored)
+    });
+    // The storer's error explains a stop the plugin side only saw as a closed channel.
+    stored?;
+    ran?;
     println!(
         "app {}: {rows} rows in {} tables → {outputs} outputs in the target's app storage{}",
         manifest.app_key,

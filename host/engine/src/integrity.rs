@@ -18,19 +18,55 @@ use crate::extract::SourceIndex;
 use crate::findings::{Finding, Findings};
 use crate::records::RecordReader;
 
-/// Checks every staged record's references.
+/// Checks every staged record's references, on two threads (kinds split between them).
 pub fn check_references(
     staging: &dyn Staging,
     index: &SourceIndex,
 ) -> Result<Findings, EngineError> {
+    // The bulk kinds are split so both halves hold about as many records.
+    let (first, second): (Vec<Kind>, Vec<Kind>) = Kind::ALL.into_iter().partition(|k| {
+        !matches!(
+            k,
+            Kind::Comment
+                | Kind::Worklog
+                | Kind::IssueVersion
+                | Kind::EntityProperty
+                | Kind::Attachment
+        )
+    });
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| check_kinds(staging, index, &second));
+        let mine = check_kinds(staging, index, &first);
+        let other = other.join().unwrap_or_else(|_| {
+            Err(EngineError::Staged {
+                name: "core".into(),
+                problem: "the reference check stopped unexpectedly".into(),
+            })
+        });
+        (mine, other)
+    });
+    let mut findings = a?;
+    findings.extend(b?);
+    Ok(findings)
+}
+
+fn check_kinds(
+    staging: &dyn Staging,
+    index: &SourceIndex,
+    kinds: &[Kind],
+) -> Result<Findings, EngineError> {
     let mut findings = Findings::default();
-    for kind in Kind::ALL {
+    for &kind in kinds {
         let mut reader = RecordReader::open_kind(staging, kind)?;
         while let Some((line, record)) = reader.next_located()? {
-            for (field, target, value) in record.refs() {
+            let mut dangling_refs = Vec::new();
+            record.for_each_ref(|field, target, value| {
                 if !index.contains(target, value) {
-                    findings.push(dangling(&record, line, field, target, value));
+                    dangling_refs.push((field, target, value.to_owned()));
                 }
+            });
+            for (field, target, value) in dangling_refs {
+                findings.push(dangling(&record, line, field, target, &value));
             }
             // A select-like field's value is an option id.
             if let Record::CustomFieldValue(v) = &record

@@ -49,6 +49,9 @@ pub enum EngineError {
     State(#[from] state::StateError),
     #[error("the target failed: {0}")]
     Target(#[source] airlock_target::TargetError),
+    /// The load's writer stopped; its own error says why.
+    #[error("the load's writer stopped")]
+    WriterStopped,
     #[error("cannot read the attachments folder at {path}: {source}")]
     Files {
         path: std::path::PathBuf,

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::EngineError;
 use crate::extract::numeric_id;
 use crate::records::RecordReader;
-use crate::state::{Failure, State};
+use crate::state::{Failure, MappingReader, State};
 
 /// Records per target call.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 1000;
 /// Mappings kept in memory per namespace, at most; the rest is looked up in the state.
 /// Numeric pairs (issues, projects…) cost 16 bytes: 262,144 of them take ~9 MiB, so the
 /// cache stops growing with the site; other ids (user accounts) are kept as text.
@@ -115,7 +115,7 @@ impl Cached {
 impl Lookup {
     fn get(
         &mut self,
-        state: &State,
+        db: &MappingReader,
         ns: Namespace,
         server: &str,
     ) -> Result<Option<String>, EngineError> {
@@ -123,7 +123,7 @@ impl Lookup {
         if let Some(cloud) = map.get(server) {
             return Ok(Some(cloud));
         }
-        let found = state.cloud_id(ns, server)?;
+        let found = db.cloud_id(ns, server)?;
         if let Some(cloud) = &found {
             map.insert(server, cloud);
         }
@@ -155,6 +155,11 @@ fn is_referenced(kind: Kind) -> bool {
 }
 
 /// Loads every staged kind into the target.
+///
+/// Two threads: this one reads the staged records and translates their references; the
+/// other writes each batch to the target and commits its mappings and checkpoint. A kind
+/// starts only once every batch of the kinds before it is committed (its references must
+/// resolve), and a kind that references itself (option parents) goes a batch at a time.
 pub fn load(
     staging: &dyn Staging,
     state: &mut State,
@@ -163,7 +168,7 @@ pub fn load(
     staged: &BTreeMap<Kind, u64>,
     mut progress: impl FnMut(LoadProgress),
 ) -> Result<LoadSummary, EngineError> {
-    let mut summary = LoadSummary::default();
+    let db = MappingReader::open(state.path())?;
     let mut lookup = Lookup {
         maps: FxHashMap::default(),
         user_keys: FxHashMap::default(),
@@ -182,70 +187,195 @@ pub fn load(
             lookup.user_keys.insert(u.user_name.to_lowercase(), u.key);
         }
     }
+    let mut checkpoints = BTreeMap::new();
     for kind in Kind::ALL {
-        let total = staged.get(&kind).copied().unwrap_or(0);
-        let step = step(kind);
-        let mut done = state.checkpoint(&step)?;
-        let mut reader = RecordReader::open_kind(staging, kind)?;
-        reader.skip_records(done)?;
-        progress(LoadProgress { kind, done, total });
-        // The first batch of every run may have been written before a crash.
-        let mut reconcile = true;
-        loop {
-            let mut batch = Vec::with_capacity(BATCH);
-            while batch.len() < BATCH {
-                match reader.next_record()? {
-                    Some(r) => batch.push(r),
-                    None => break,
+        checkpoints.insert(kind, state.checkpoint(&step(kind))?);
+    }
+
+    let (batches, to_writer) = std::sync::mpsc::sync_channel::<Prepared>(2);
+    let (acks, from_writer) = std::sync::mpsc::channel::<Ack>();
+    let (translated, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<LoadSummary, EngineError> {
+            let mut summary = LoadSummary::default();
+            for p in to_writer {
+                let kind = p.kind;
+                let outcome = write_batch(target, p, &mut summary)?;
+                state.commit_batch(
+                    &outcome.step,
+                    outcome.done,
+                    &outcome.mappings,
+                    &outcome.failures,
+                )?;
+                let mappings = if is_referenced(kind) {
+                    outcome.mappings
+                } else {
+                    Vec::new()
+                };
+                if acks
+                    .send(Ack {
+                        kind,
+                        done: outcome.done,
+                        mappings,
+                    })
+                    .is_err()
+                {
+                    break;
                 }
             }
-            if batch.is_empty() {
-                break;
-            }
-            let read = batch.len() as u64;
-            let outcome = load_batch(
-                state,
-                target,
-                decisions,
-                &mut lookup,
-                kind,
-                batch,
-                reconcile,
-                &mut summary,
-            )?;
-            reconcile = false;
-            done += read;
-            state.commit_batch(&step, done, &outcome.mappings, &outcome.failures)?;
-            if is_referenced(kind) {
-                for (ns, server, cloud) in &outcome.mappings {
-                    lookup.remember(*ns, server, cloud);
+            Ok(summary)
+        });
+
+        let translated = (|| -> Result<LoadSummary, EngineError> {
+            let mut summary = LoadSummary::default();
+            let mut outstanding = 0usize;
+            let wait = |outstanding: &mut usize,
+                        lookup: &mut Lookup,
+                        progress: &mut dyn FnMut(LoadProgress),
+                        all: bool|
+             -> Result<(), EngineError> {
+                while *outstanding > 0 {
+                    let ack = if all {
+                        from_writer.recv().ok()
+                    } else {
+                        match from_writer.try_recv() {
+                            Ok(ack) => Some(ack),
+                            Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(()),
+                            Err(_) => None,
+                        }
+                    };
+                    // The writer stopped: its error is the one to report.
+                    let Some(ack) = ack else {
+                        return Err(EngineError::WriterStopped);
+                    };
+                    *outstanding -= 1;
+                    for (ns, server, cloud) in &ack.mappings {
+                        lookup.remember(*ns, server, cloud);
+                    }
+                    let total = staged.get(&ack.kind).copied().unwrap_or(0);
+                    progress(LoadProgress {
+                        kind: ack.kind,
+                        done: ack.done,
+                        total,
+                    });
+                }
+                Ok(())
+            };
+            for kind in Kind::ALL {
+                // Its references point to kinds before it: those must be committed.
+                wait(&mut outstanding, &mut lookup, &mut progress, true)?;
+                let total = staged.get(&kind).copied().unwrap_or(0);
+                let mut done = checkpoints.get(&kind).copied().unwrap_or(0);
+                let mut reader = RecordReader::open_kind(staging, kind)?;
+                reader.skip_records(done)?;
+                progress(LoadProgress { kind, done, total });
+                // The first batch of every run may have been written before a crash.
+                let mut reconcile = true;
+                loop {
+                    let mut batch = Vec::with_capacity(BATCH);
+                    while batch.len() < BATCH {
+                        match reader.next_record()? {
+                            Some(r) => batch.push(r),
+                            None => break,
+                        }
+                    }
+                    if batch.is_empty() {
+                        break;
+                    }
+                    done += batch.len() as u64;
+                    let prepared = prepare_batch(
+                        &db,
+                        decisions,
+                        &mut lookup,
+                        kind,
+                        batch,
+                        reconcile,
+                        done,
+                        &mut summary,
+                    )?;
+                    reconcile = false;
+                    if batches.send(prepared).is_err() {
+                        return Err(EngineError::WriterStopped);
+                    }
+                    outstanding += 1;
+                    let self_referencing = kind == Kind::CustomFieldOption;
+                    wait(
+                        &mut outstanding,
+                        &mut lookup,
+                        &mut progress,
+                        self_referencing,
+                    )?;
                 }
             }
-            progress(LoadProgress { kind, done, total });
+            wait(&mut outstanding, &mut lookup, &mut progress, true)?;
+            Ok(summary)
+        })();
+        drop(batches);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(EngineError::Staged {
+                name: "load".into(),
+                problem: "the writer stopped unexpectedly".into(),
+            })
+        });
+        (translated, written)
+    });
+    // The writer's error explains a stop the reader only saw as a closed channel.
+    let written = written?;
+    let mut summary = translated?;
+    for (from, into) in [
+        (written.written, &mut summary.written),
+        (written.matched, &mut summary.matched),
+        (written.failed, &mut summary.failed),
+        (written.recovered, &mut summary.recovered),
+    ] {
+        for (kind, n) in from {
+            *into.entry(kind).or_default() += n;
         }
     }
     Ok(summary)
 }
 
+/// A translated batch on its way to the writer.
+struct Prepared {
+    kind: Kind,
+    to_write: Vec<Record>,
+    keys: Vec<String>,
+    reconcile: bool,
+    /// Mappings and failures already known (matched to existing objects, untranslatable).
+    outcome: Outcome,
+}
+
+/// A committed batch: its mappings, for the reader's cache.
+struct Ack {
+    kind: Kind,
+    done: u64,
+    mappings: Vec<(Namespace, String, String)>,
+}
+
 #[derive(Default)]
 struct Outcome {
+    step: String,
+    done: u64,
     mappings: Vec<(Namespace, String, String)>,
     failures: Vec<Failure>,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn load_batch(
-    state: &State,
-    target: &mut dyn Target,
+fn prepare_batch(
+    db: &MappingReader,
     decisions: &LoadDecisions,
     lookup: &mut Lookup,
     kind: Kind,
     batch: Vec<Record>,
     reconcile: bool,
+    done: u64,
     summary: &mut LoadSummary,
-) -> Result<Outcome, EngineError> {
+) -> Result<Prepared, EngineError> {
     let ns = kind.namespace();
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        step: step(kind),
+        done,
+        ..Outcome::default()
+    };
     let existing = decisions.existing.get(&kind);
     let mut to_write = Vec::with_capacity(batch.len());
     let mut keys = Vec::with_capacity(batch.len());
@@ -256,7 +386,7 @@ fn load_batch(
             *summary.matched.entry(kind).or_default() += 1;
             continue;
         }
-        match translate(state, lookup, decisions, &mut record)? {
+        match translate(db, lookup, decisions, &mut record)? {
             Ok(()) => {
                 keys.push(key);
                 to_write.push(record);
@@ -272,6 +402,31 @@ fn load_batch(
             }
         }
     }
+    Ok(Prepared {
+        kind,
+        to_write,
+        keys,
+        reconcile,
+        outcome: out,
+    })
+}
+
+/// Writes a translated batch (after asking the target which of it it holds already, for
+/// the first batch of a run).
+fn write_batch(
+    target: &mut dyn Target,
+    prepared: Prepared,
+    summary: &mut LoadSummary,
+) -> Result<Outcome, EngineError> {
+    let Prepared {
+        kind,
+        mut to_write,
+        mut keys,
+        reconcile,
+        outcome: mut out,
+        ..
+    } = prepared;
+    let ns = kind.namespace();
     if reconcile && !to_write.is_empty() {
         let found = target
             .find_written(kind, &keys)
@@ -325,7 +480,7 @@ fn load_batch(
 /// not on the target is dropped from the field (the row keeps no author); any other
 /// missing reference fails the record.
 fn translate(
-    state: &State,
+    state: &MappingReader,
     lookup: &mut Lookup,
     decisions: &LoadDecisions,
     record: &mut Record,

@@ -287,6 +287,17 @@ impl MappingReader {
         })
     }
 
+    /// The cloud id of one server id.
+    pub fn cloud_id(&self, ns: Namespace, server: &str) -> Result<Option<String>, StateError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn
+            .prepare_cached("SELECT cloud_id FROM mappings WHERE namespace = ?1 AND server_id = ?2")
+            .map_err(|e| StateError::new(&self.path, e))?;
+        stmt.query_row(params![ns.as_str(), server], |r| r.get(0))
+            .optional()
+            .map_err(|e| StateError::new(&self.path, e))
+    }
+
     /// One answer per id, in order; `None` for ids not migrated (or on a read error,
     /// which is logged: a plugin sees an unmapped id, never the error's text).
     pub fn resolve(&self, ns: Namespace, ids: &[String]) -> Vec<Option<String>> {

@@ -597,6 +597,17 @@ impl Record {
         out
     }
 
+    /// Calls `f` on every non-empty reference (no allocation: the integrity check walks
+    /// every record of the backup this way).
+    pub fn for_each_ref<'a>(&'a self, mut f: impl FnMut(&'static str, Target, &'a str)) {
+        let mut g = |field, target, value: &'a String| {
+            if !value.is_empty() {
+                f(field, target, value.as_str())
+            }
+        };
+        each_ref!(self, g,);
+    }
+
     /// Calls `f` on every non-empty reference, mutably: the load rewrites them to cloud ids.
     pub fn refs_mut(&mut self, mut f: impl FnMut(&'static str, Target, &mut String)) {
         let mut g = |field, target, value: &mut String| {

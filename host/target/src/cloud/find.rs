@@ -15,6 +15,8 @@ use crate::{TargetError, source_key};
 /// Jira Cloud's limit on an app property's JSON value is 32,768 characters; parts stay
 /// below it with room for the wrapper.
 const PART_CHARS: usize = 30_000;
+/// What an entry grows by when its cloud id is recorded (`,"id":"…"`, ids up to 40 chars).
+const ID_ROOM: usize = 48;
 /// Source keys per JQL query.
 const JQL_KEYS: usize = 50;
 
@@ -195,7 +197,8 @@ impl Api {
                 l: locator(r),
                 id: None,
             };
-            let mut len = serde_json::to_string(&e).map(|t| t.len()).unwrap_or(0) + 1;
+            // Room for the `"id":"…"` the entry gains once written (a part must still fit).
+            let mut len = serde_json::to_string(&e).map(|t| t.len()).unwrap_or(0) + 1 + ID_ROOM;
             if len > PART_CHARS {
                 // Too big to journal its natural key: the entry still records the attempt.
                 e.l = Value::Null;

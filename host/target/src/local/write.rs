@@ -1028,11 +1028,7 @@ fn project_ref(projects: &HashMap<i64, String>, value: &str) -> Result<i64, Item
 }
 
 /// An issue and its project.
-fn issue_ref(
-    issues: &IssueProjects,
-    field: &str,
-    value: &str,
-) -> Result<(i64, i64), ItemError> {
+fn issue_ref(issues: &IssueProjects, field: &str, value: &str) -> Result<(i64, i64), ItemError> {
     let id = number(field, "issue", value)?;
     match issues.get(&id) {
         Some(project) => Ok((id, project)),
