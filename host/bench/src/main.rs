@@ -12,7 +12,7 @@
 mod migrate;
 
 use airlock_backup::{AoBatch, Backup};
-use airlock_model::{Namespace, TenantId, Value};
+use airlock_model::{AppOutput, Namespace, TenantId, Value};
 use airlock_runtime::{
     Batch, Grant, Mappings, MemoryAppData, MemoryMappings, Plugin, RunContext, Runtime,
     RuntimeConfig, Session,
@@ -140,13 +140,48 @@ fn timesheet_batches(
     Ok((batches, mappings, generated))
 }
 
+/// An SDK output as the host takes it in (what the runtime lifts from a component).
+fn app_output(o: airlock_sdk::Output) -> AppOutput {
+    use airlock_model::EntityKind as Host;
+    use airlock_sdk::EntityKind as Sdk;
+    match o {
+        airlock_sdk::Output::EntityProperty {
+            entity,
+            entity_id,
+            key,
+            value,
+        } => AppOutput::EntityProperty {
+            entity: match entity {
+                Sdk::Issue => Host::Issue,
+                Sdk::Project => Host::Project,
+                Sdk::User => Host::User,
+                Sdk::Comment => Host::Comment,
+                Sdk::Worklog => Host::Worklog,
+            },
+            entity_id,
+            key,
+            value,
+        },
+        airlock_sdk::Output::AppProperty { key, value } => AppOutput::AppProperty { key, value },
+        airlock_sdk::Output::AppDocument {
+            collection,
+            id,
+            body,
+        } => AppOutput::AppDocument {
+            collection,
+            id,
+            body,
+        },
+    }
+}
+
 /// The batch as the SDK holds rows (the same value type: a copy, as lowering makes one).
 fn sdk_rows(batch: &AoBatch) -> airlock_sdk::Rows {
     airlock_sdk::Rows::from_parts(batch.columns.to_vec(), batch.rows.clone())
 }
 
 fn per_row_cost(runtime: &Runtime) -> Result<()> {
-    const ROUNDS: usize = 9;
+    const ROUNDS: usize = 30;
     let dir = tempfile::tempdir()?;
     let (batches, mappings, generated) = timesheet_batches(dir.path())?;
     let rows: usize = batches.iter().map(|b| b.rows.len()).sum();
@@ -201,15 +236,21 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
         }
         Ok((started.elapsed(), outputs))
     };
-    // End to end, as the runtime is measured: from the host's batch to outputs.
+    // End to end, as the runtime is measured: from the host's batch to outputs the host
+    // has checked (the quota and Jira Cloud's limits apply however a plugin runs).
+    let quota = plugin.limits().output_bytes;
     let run_native = || -> Result<(Duration, usize)> {
         let started = Instant::now();
         let mut outputs = 0;
         for b in &batches {
-            outputs += host
+            let produced: Vec<AppOutput> = host
                 .migrate::<TimesheetBuilder>(&b.table, &sdk_rows(b))
                 .map_err(|e| anyhow::anyhow!("{e}"))?
-                .len();
+                .into_iter()
+                .map(app_output)
+                .collect();
+            airlock_runtime::check_outputs(&produced, quota).map_err(|e| anyhow::anyhow!("{e}"))?;
+            outputs += produced.len();
         }
         Ok((started.elapsed(), outputs))
     };
@@ -251,7 +292,7 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
         per_row(wasm_best)
     );
     println!(
-        "  native {:.2} µs/row: host batch → the same crate in-process → outputs ({:.2} µs/row of it in the plugin code)",
+        "  native {:.2} µs/row: host batch → the same crate in-process → checked outputs ({:.2} µs/row of it in the plugin code)",
         per_row(native_best),
         per_row(plugin_only_best)
     );
@@ -320,10 +361,11 @@ fn host_call_cost(runtime: &Runtime) -> Result<()> {
         / (EXTRA_ROUNDS as f64 * IDS as f64);
 
     // Baseline: the same lookups made directly in the host, no Wasm boundary.
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut samples = Vec::new();
     for _ in 0..300 {
         let started = Instant::now();
-        let answers = baseline_mappings.resolve(Namespace::USER, std::hint::black_box(&keys));
+        let answers = baseline_mappings.resolve(Namespace::USER, std::hint::black_box(&key_refs));
         std::hint::black_box(answers);
         samples.push(started.elapsed());
     }

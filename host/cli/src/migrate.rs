@@ -680,8 +680,10 @@ fn migrate_app(
 struct PlannedMappings(PlannedIds);
 
 impl Mappings for PlannedMappings {
-    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
-        ids.iter().map(|id| self.0.resolve(namespace, id)).collect()
+    fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<std::sync::Arc<str>>> {
+        ids.iter()
+            .map(|id| self.0.resolve(namespace, id).map(Into::into))
+            .collect()
     }
 }
 
@@ -768,7 +770,7 @@ fn verify(
 pub struct StateMappings(pub MappingReader);
 
 impl Mappings for StateMappings {
-    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+    fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<std::sync::Arc<str>>> {
         self.0.resolve(namespace, ids)
     }
 }

@@ -300,17 +300,18 @@ impl MappingReader {
 
     /// One answer per id, in order; `None` for ids not migrated (or on a read error,
     /// which is logged: a plugin sees an unmapped id, never the error's text).
-    pub fn resolve(&self, ns: Namespace, ids: &[String]) -> Vec<Option<String>> {
+    pub fn resolve(&self, ns: Namespace, ids: &[&str]) -> Vec<Option<std::sync::Arc<str>>> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let mut found: rustc_hash::FxHashMap<String, String> = rustc_hash::FxHashMap::default();
+        let mut found: rustc_hash::FxHashMap<String, std::sync::Arc<str>> =
+            rustc_hash::FxHashMap::default();
         // One statement per chunk of ids: a query per id costs more than the lookup.
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let sql = lookup_sql(chunk.len());
             let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
-                let params = std::iter::once(ns.as_str()).chain(chunk.iter().map(String::as_str));
+                let params = std::iter::once(ns.as_str()).chain(chunk.iter().copied());
                 let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
                 while let Some(row) = rows.next()? {
-                    found.insert(row.get(0)?, row.get(1)?);
+                    found.insert(row.get(0)?, row.get_ref(1)?.as_str()?.into());
                 }
                 Ok(())
             });
@@ -318,7 +319,7 @@ impl MappingReader {
                 tracing::error!(path = %self.path.display(), error = %e, "cannot read the mappings");
             }
         }
-        ids.iter().map(|id| found.get(id).cloned()).collect()
+        ids.iter().map(|id| found.get(*id).cloned()).collect()
     }
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 /// Server id → cloud id mappings of one migration (one tenant).
 pub trait Mappings: Send + Sync {
-    /// One answer per id, in order; `None` if the id was not migrated.
-    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>>;
+    /// One answer per id, in order; `None` if the id was not migrated. Answers are shared
+    /// strings: the host lowers them into the plugin's memory without another copy.
+    fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>>;
 }
 
 /// The rows of one migration's Active Objects tables, by primary key.
@@ -22,7 +23,7 @@ pub trait AppData: Send + Sync {
 /// Mappings held in memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryMappings {
-    map: HashMap<Namespace, HashMap<String, String>>,
+    map: HashMap<Namespace, HashMap<String, Arc<str>>>,
 }
 
 impl MemoryMappings {
@@ -39,7 +40,7 @@ impl MemoryMappings {
         self.map
             .entry(namespace)
             .or_default()
-            .insert(server_id.into(), cloud_id.into());
+            .insert(server_id.into(), Arc::from(cloud_id.into()));
     }
 
     pub fn len(&self) -> usize {
@@ -52,11 +53,11 @@ impl MemoryMappings {
 }
 
 impl Mappings for MemoryMappings {
-    fn resolve(&self, namespace: Namespace, ids: &[String]) -> Vec<Option<String>> {
+    fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
         let Some(map) = self.map.get(&namespace) else {
             return vec![None; ids.len()];
         };
-        ids.iter().map(|id| map.get(id).cloned()).collect()
+        ids.iter().map(|id| map.get(*id).cloned()).collect()
     }
 }
 

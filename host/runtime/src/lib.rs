@@ -30,6 +30,6 @@ pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
 pub use manifest::{Manifest, RequestedLimits};
 pub use run::{
     ALLOWED_IMPORTS, Batch, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session,
-    Usage,
+    Usage, check_outputs,
 };
 pub use store::{HostCalls, LogLine};

@@ -237,6 +237,9 @@ impl Runtime {
     }
 }
 
+/// The mappings interface's instance name, as the contract's package version names it.
+const MAPPINGS_INTERFACE: &str = "airlock:plugin/mappings@1.0.0";
+
 fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
@@ -244,7 +247,18 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::random::WasiRandom;
 
     let mut linker = Linker::new(engine);
-    bindings::Plugin::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+    {
+        use bindings::airlock::plugin::{app_data, log, types};
+        types::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+        app_data::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+        log::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+    }
+    // `mappings.resolve` by hand rather than through bindgen: the ids are read in place in
+    // the plugin's memory and the answers lowered from shared strings, so a lookup
+    // allocates nothing per id on the host (it is the hottest import).
+    linker
+        .instance(MAPPINGS_INTERFACE)?
+        .func_wrap("resolve", crate::store::resolve)?;
 
     // Only the WASI interfaces on the allow-list: no filesystem, no sockets. They are
     // linked as well as refused, so a missing check cannot open a door.
@@ -549,18 +563,7 @@ impl Session {
                     Ok(outputs) => {
                         let outputs: Vec<AppOutput> =
                             outputs.into_iter().map(conversions::output).collect();
-                        let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
-                        if produced > limit {
-                            Err(Cause::OutputQuota { limit, produced })
-                        } else if let Some((index, reason)) = outputs
-                            .iter()
-                            .enumerate()
-                            .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
-                        {
-                            Err(Cause::InvalidOutput { index, reason })
-                        } else {
-                            Ok(outputs)
-                        }
+                        check_outputs(&outputs, limit).map(|()| outputs)
                     }
                     Err(e) => Err(Cause::Plugin {
                         code: e.code,
@@ -673,6 +676,26 @@ impl Session {
                 Err(fail(cause, usage))
             }
         }
+    }
+}
+
+/// What the host checks of a batch's outputs before they go any further, however the
+/// plugin ran: the batch's output quota, then Jira Cloud's limits on each output.
+pub fn check_outputs(outputs: &[AppOutput], quota: u64) -> Result<(), Cause> {
+    let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
+    if produced > quota {
+        return Err(Cause::OutputQuota {
+            limit: quota,
+            produced,
+        });
+    }
+    match outputs
+        .iter()
+        .enumerate()
+        .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
+    {
+        Some((index, reason)) => Err(Cause::InvalidOutput { index, reason }),
+        None => Ok(()),
     }
 }
 

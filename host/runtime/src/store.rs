@@ -1,7 +1,7 @@
 //! The per-batch store: what one instance may touch and what it has used. A fresh one is
 //! made for every batch of every tenant, so no state survives from one to the next.
 
-use crate::bindings::airlock::plugin::{app_data, log, mappings, types};
+use crate::bindings::airlock::plugin::{app_data, log, types};
 use crate::bindings::wit;
 use crate::conversions::value_to_wit;
 use crate::data::{AppData, Mappings};
@@ -9,8 +9,9 @@ use crate::grant::{Access, Denied};
 use crate::manifest::Manifest;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime::component::{WasmList, WasmStr};
+use wasmtime::{AsContext, ResourceLimiter, StoreContextMut};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
@@ -192,20 +193,32 @@ impl ResourceLimiter for Limiter {
 
 impl types::Host for BatchState {}
 
-impl mappings::Host for BatchState {
-    fn resolve(
-        &mut self,
-        namespace: String,
-        ids: Vec<String>,
-    ) -> wasmtime::Result<Vec<Option<String>>> {
-        let ns = self
+/// `mappings.resolve(namespace, ids)`: the grant is checked first, then the ids are
+/// looked up as they lie in the plugin's memory.
+pub(crate) fn resolve(
+    mut store: StoreContextMut<'_, BatchState>,
+    (namespace, ids): (WasmStr, WasmList<WasmStr>),
+) -> wasmtime::Result<(Vec<Option<Arc<str>>>,)> {
+    let ids: Vec<WasmStr> = ids.iter(&mut store)?.collect::<wasmtime::Result<_>>()?;
+    let answers = {
+        let store = store.as_context();
+        let state = store.data();
+        let namespace = namespace.to_str(&store)?;
+        let ns = state
             .access
-            .namespace(&self.manifest, &namespace)
+            .namespace(&state.manifest, &namespace)
             .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?;
-        self.calls.resolve_calls += 1;
-        self.calls.ids_resolved += ids.len() as u64;
-        Ok(self.mappings.resolve(ns, &ids))
-    }
+        let ids = ids
+            .iter()
+            .map(|id| id.to_str(&store))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_ref()).collect();
+        state.mappings.resolve(ns, &ids)
+    };
+    let calls = &mut store.data_mut().calls;
+    calls.resolve_calls += 1;
+    calls.ids_resolved += answers.len() as u64;
+    Ok((answers,))
 }
 
 impl app_data::Host for BatchState {
