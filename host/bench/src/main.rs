@@ -10,6 +10,7 @@
 //!   1,000,000 issues (see [`migrate`]).
 
 mod migrate;
+mod seal;
 
 use airlock_backup::{AoBatch, Backup};
 use airlock_model::{AppOutput, Namespace, TenantId, Value};
@@ -40,6 +41,9 @@ fn main() -> Result<()> {
     }
     if wanted("migrate") {
         migrate::run()?;
+    }
+    if wanted("seal") {
+        seal::seal_throughput()?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::app_stage::{self, BatchOutcome};
 use crate::{migrate, render};
 use airlock_backup::Backup;
 use airlock_engine::state::MappingReader;
-use airlock_model::{Severity, TenantId};
+use airlock_model::Severity;
 use airlock_runtime::{Grant, RunContext, Runtime};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -92,15 +92,18 @@ pub fn run(
     let options = migrate::Options {
         backup: backup_path.clone(),
         work: work.clone(),
-        target: None,
+        // The local site stands in for Jira Cloud: the customer's destination, beside the
+        // work directory that holds Airlock's own (sealed) data.
+        target: Some(format!("local:{}", dir.join("site.db").display())),
         overrides: None,
         plugins: Vec::new(),
         attachments: Some(home.clone()),
         bundled_plugin: false,
+        storage: Default::default(),
     };
     println!(
         "[3/5] core       check, analyze and load into the local site {}",
-        work.join("site.db").display()
+        dir.join("site.db").display()
     );
     let Some(mut core) = migrate::core_migration(&options, std::slice::from_ref(&plugin))? else {
         return Ok(false);
@@ -132,7 +135,7 @@ pub fn run(
     );
 
     let session = plugin.session(RunContext {
-        tenant: TenantId::new("demo"),
+        tenant: core.storage.tenant().clone(),
         grant,
         mappings: Arc::new(mappings),
         app_data: Arc::new(tables.app_data),

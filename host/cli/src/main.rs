@@ -7,6 +7,7 @@ mod inspect;
 mod migrate;
 mod plugin_run;
 mod render;
+mod storage;
 
 use airlock_runtime::{Runtime, RuntimeConfig};
 use anyhow::Result;
@@ -40,6 +41,12 @@ enum Command {
     Report {
         #[arg(long, default_value = "airlock-work")]
         work: PathBuf,
+        /// Write the page here (it holds the migration's findings in clear: keep it
+        /// where only the operator can read it). Default: print it to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Write a generated Jira Data Center backup (for tests, demos and benchmarks).
     GenBackup {
@@ -59,6 +66,10 @@ enum Command {
         /// Also write the attachment files, in a Jira home's layout under this folder.
         #[arg(long)]
         attachments: Option<PathBuf>,
+        /// Plant canary strings (an issue summary, a user email, a team name) that must
+        /// never appear in clear in what Airlock stores.
+        #[arg(long)]
+        canaries: bool,
     },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
@@ -104,6 +115,65 @@ struct MigrationArgs {
     /// Jira home's attachments folder (data/attachments), to migrate the files too.
     #[arg(long)]
     attachments: Option<PathBuf>,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Where a migration keeps its sealed data, keys and metadata (defaults: the work directory).
+#[derive(clap::Args, Clone, Default)]
+struct StorageArgs {
+    /// The tenant the migration belongs to.
+    #[arg(long, env = "AIRLOCK_TENANT")]
+    tenant: Option<String>,
+    /// The region the migration's data stays in, chosen when it is created
+    /// (us-east-1, us-west-2, eu-central-1, eu-west-1, ap-southeast-2, ap-northeast-1).
+    #[arg(long, value_parser = parse_region)]
+    region: Option<airlock_model::Region>,
+    /// The metadata store: postgres://airlock_app@HOST/DB (the schema owner's URL in
+    /// AIRLOCK_STORE_OWNER_URL). Default: airlock.db (SQLite) in the work directory.
+    #[arg(long, env = "AIRLOCK_STORE")]
+    store: Option<String>,
+    /// The blob store: s3:https://ENDPOINT or s3:aws (credentials from AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY; buckets AIRLOCK_S3_BUCKET_PREFIX-REGION; AIRLOCK_S3_CA adds a
+    /// trusted root). Default: blobs/ in the work directory.
+    #[arg(long, env = "AIRLOCK_BLOBS")]
+    blobs: Option<String>,
+    /// The folder of key-encryption keys (one 0600 file per tenant). Default: keys/ in the
+    /// work directory.
+    #[arg(long, env = "AIRLOCK_KEYS")]
+    keys: Option<PathBuf>,
+}
+
+/// Writes a file only its owner can read: an exported report holds customer data in clear.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn parse_region(s: &str) -> Result<airlock_model::Region, String> {
+    airlock_model::Region::parse(s).map_err(|e| e.to_string())
+}
+
+impl StorageArgs {
+    fn options(self) -> storage::StorageOptions {
+        storage::StorageOptions {
+            tenant: self.tenant,
+            region: self.region,
+            store: self.store,
+            blobs: self.blobs,
+            keys: self.keys,
+        }
+    }
 }
 
 impl MigrationArgs {
@@ -116,6 +186,7 @@ impl MigrationArgs {
             plugins: self.plugins,
             attachments: self.attachments,
             bundled_plugin: false,
+            storage: self.storage.options(),
         }
     }
 }
@@ -187,16 +258,23 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Migrate(args) => {
             migrate::migrate_command(&runtime(cli.cache_dir)?, &args.options())
         }
-        Command::Report { work } => {
-            if !work.join("reports").exists() {
+        Command::Report { work, out, storage } => {
+            if !work.join("migration.json").exists() {
                 anyhow::bail!(
-                    "{} holds no reports: run `airlock check`, `analyze` or `migrate` with --work {} first",
+                    "{} holds no migration: run `airlock check`, `analyze` or `migrate` with --work {} first",
                     work.display(),
                     work.display()
                 );
             }
-            let path = html::write(&work)?;
-            println!("report: {}", path.display());
+            let storage = storage::Storage::open(&work, &storage.options())?;
+            let page = html::render(&storage)?;
+            match out {
+                Some(path) => {
+                    write_private(&path, page.as_bytes())?;
+                    println!("report: {}", path.display());
+                }
+                None => print!("{page}"),
+            }
             Ok(true)
         }
         Command::GenBackup {
@@ -206,6 +284,7 @@ fn run(cli: Cli) -> Result<bool> {
             malformed,
             broken_app_rows,
             attachments,
+            canaries,
         } => {
             let spec = airlock_fixtures::Spec {
                 issues,
@@ -214,6 +293,7 @@ fn run(cli: Cli) -> Result<bool> {
                 teams: (issues / 250).clamp(8, 400),
                 core_faults: faults,
                 malformed_xml: malformed,
+                canaries,
                 broken_timesheet_rows: broken_app_rows,
                 ..airlock_fixtures::Spec::default()
             };

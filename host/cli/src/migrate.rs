@@ -15,13 +15,14 @@ use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{IntegrityReport, Progress, check};
 use airlock_model::jira::Kind;
-use airlock_model::{AoPrefix, Namespace, Severity, TenantId};
+use airlock_model::{AoPrefix, Namespace, Severity};
 use airlock_runtime::{AppData, Grant, Mappings, Plugin, RunContext, Runtime};
-use airlock_staging::PlainDir;
+use airlock_staging::SealedStaging;
 use airlock_target::{CloudConfig, JiraCloud, LocalSite, Target};
 use anyhow::{Context, Result, bail};
 
 use crate::render;
+use crate::storage::{Storage, StorageOptions};
 
 /// Where a command works and writes.
 pub struct Options {
@@ -35,6 +36,8 @@ pub struct Options {
     pub attachments: Option<PathBuf>,
     /// The bundled Timesheet Builder plugin, when no path is given.
     pub bundled_plugin: bool,
+    /// Where the migration's sealed data, keys and metadata live.
+    pub storage: StorageOptions,
 }
 
 fn open_target(options: &Options) -> Result<Box<dyn Target>> {
@@ -104,7 +107,8 @@ fn progress_line(text: &str) {
 
 /// Phase 1's outcome, and the migration's state opened beside it.
 struct Checked {
-    staging: PlainDir,
+    storage: Storage,
+    staging: SealedStaging,
     report: IntegrityReport,
     state: State,
 }
@@ -127,18 +131,27 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     std::fs::create_dir_all(&options.work)
         .with_context(|| format!("cannot create {}", options.work.display()))?;
     let state = State::open(&options.work.join("state.db"))?;
-    let staging = PlainDir::new(options.work.join("staging"))?;
+    let storage = Storage::open(&options.work, &options.storage)?;
+    println!(
+        "migration {} of tenant {}: sealed at rest in {} ({})",
+        storage.migration(),
+        storage.tenant(),
+        storage.region(),
+        storage.blobs().location()
+    );
+    let staging = storage.staging();
     match state.meta("backup")? {
         Some(known)
             if known == fingerprint
                 && state.meta("checked")?.as_deref() == Some(checked_as.as_str()) =>
         {
-            if let Some(report) = read_report::<IntegrityReport>(options, "integrity.json") {
+            if let Some(report) = read_report::<IntegrityReport>(&storage, "integrity.json") {
                 println!(
                     "integrity check: the backup is unchanged since the last check; its staged records are reused"
                 );
                 print_integrity(&report, std::time::Duration::ZERO);
                 return Ok(Checked {
+                    storage,
                     staging,
                     report,
                     state,
@@ -153,7 +166,7 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
         _ => {}
     }
     let started = Instant::now();
-    let apps = app_stages(&options.work, plugins)?;
+    let apps = app_stages(&options.work, &storage, plugins)?;
     let checked = check(&options.backup, &staging, prefixes, &apps, |p| match p {
         Progress::Extracting { rows } => {
             progress_line(&format!("  extracting entities.xml: {rows} rows"))
@@ -166,10 +179,14 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
         Err(e) => {
             // An unreadable backup leaves nothing behind.
             drop(state);
+            let _ = storage.blobs().delete_prefix(&format!(
+                "{}/{}/staging/",
+                storage.tenant(),
+                storage.migration()
+            ));
             if created {
+                drop(storage);
                 let _ = std::fs::remove_dir_all(&options.work);
-            } else {
-                let _ = std::fs::remove_dir_all(options.work.join("staging"));
             }
             return Err(anyhow::Error::from(e).context(format!(
                 "cannot read the backup {}",
@@ -181,7 +198,7 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     for app in &apps {
         app.store.mark_complete(&fingerprint)?;
     }
-    write_report(options, "integrity.json", &report)?;
+    write_report(&storage, "integrity.json", &report)?;
     state.set_meta("backup", &fingerprint)?;
     state.set_meta(
         "checked",
@@ -193,23 +210,33 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     )?;
     print_integrity(&report, started.elapsed());
     Ok(Checked {
+        storage,
         staging,
         report,
         state,
     })
 }
 
-fn read_report<T: serde::de::DeserializeOwned>(options: &Options, name: &str) -> Option<T> {
-    let bytes = std::fs::read(options.work.join("reports").join(name)).ok()?;
+/// A report of an earlier run, opened; `None` if there is none or it no longer parses.
+fn read_report<T: serde::de::DeserializeOwned>(storage: &Storage, name: &str) -> Option<T> {
+    let bytes = storage.get_report(name).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 
-fn write_report<T: serde::Serialize>(options: &Options, name: &str, value: &T) -> Result<PathBuf> {
-    let dir = options.work.join("reports");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_vec_pretty(value)?)?;
-    Ok(path)
+/// Seals a report into the migration's storage (it names the customer's projects, users
+/// and records: it is customer data like the rest).
+fn write_report<T: serde::Serialize>(storage: &Storage, name: &str, value: &T) -> Result<()> {
+    storage.put_report(name, &serde_json::to_vec_pretty(value)?)
+}
+
+/// Renders the report page, seals it beside the JSON reports and says how to read it.
+fn publish_report(options: &Options, storage: &Storage) -> Result<()> {
+    crate::html::store(storage)?;
+    println!(
+        "report: airlock report --work {} --out report.html",
+        options.work.display()
+    );
+    Ok(())
 }
 
 fn print_integrity(report: &IntegrityReport, elapsed: std::time::Duration) {
@@ -329,20 +356,31 @@ fn prefixes(plugins: &[Plugin]) -> Vec<AoPrefix> {
 pub fn analyze_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
     let Checked {
-        staging, report, ..
+        storage,
+        staging,
+        report,
+        ..
     } = run_check(options, &plugins)?;
     let mut target = open_target(options)?;
-    let plan = make_plan(options, &staging, &report, target.as_mut(), &plugins)?;
-    write_report(options, "plan.json", &plan)?;
+    let plan = make_plan(
+        options,
+        &storage,
+        &staging,
+        &report,
+        target.as_mut(),
+        &plugins,
+    )?;
+    write_report(&storage, "plan.json", &plan)?;
     print_plan(&plan);
-    println!("report: {}", crate::html::write(&options.work)?.display());
+    publish_report(options, &storage)?;
     Ok(!report.blocks_migration() && !plan.blocks_migration())
 }
 
 /// Phase 2: the target analysis, then each enabled app's analysis of its data.
 fn make_plan(
     options: &Options,
-    staging: &PlainDir,
+    storage: &Storage,
+    staging: &SealedStaging,
     report: &IntegrityReport,
     target: &mut dyn Target,
     plugins: &[Plugin],
@@ -355,7 +393,7 @@ fn make_plan(
         &read_overrides(options)?,
     )?;
     for plugin in plugins {
-        let findings = analyze_app(options, plugin, staging, &plan)?;
+        let findings = analyze_app(options, storage, plugin, staging, &plan)?;
         plan.apps
             .insert(plugin.manifest().app_key.to_string(), findings);
     }
@@ -375,21 +413,25 @@ pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
         app_ok &= migrate_app(
             &options.backup,
             &options.work,
+            &core.storage,
             plugin,
             &core.state,
             core.target.as_mut(),
         )?;
     }
+    let succeeded = core.verified && app_ok;
+    core.storage.finish(succeeded)?;
     println!(
         "migration finished in {}",
         render::duration(started.elapsed())
     );
-    Ok(core.verified && app_ok)
+    Ok(succeeded)
 }
 
 /// The core migration's outcome: its state (the mappings) and the target, for the app
 /// data phase.
 pub struct CoreMigration {
+    pub storage: Storage,
     pub state: State,
     pub target: Box<dyn Target>,
     pub verified: bool,
@@ -399,6 +441,7 @@ pub struct CoreMigration {
 /// blocks the migration (what to fix is printed).
 pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<CoreMigration>> {
     let Checked {
+        storage,
         staging,
         report,
         mut state,
@@ -408,14 +451,14 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
             "migrate refused: fix the {} fatal finding(s) in the source, make a new backup and run again",
             report.fatal()
         );
-        println!("report: {}", crate::html::write(&options.work)?.display());
+        publish_report(options, &storage)?;
         return Ok(None);
     }
     let mut target = open_target(options)?;
     // Once loading has begun the plan is frozen: the target now holds this migration's
     // own writes, which a fresh analysis would take for clashes.
     let frozen = if state.load_started()? {
-        read_report::<Plan>(options, "plan.json")
+        read_report::<Plan>(&storage, "plan.json")
     } else {
         None
     };
@@ -427,8 +470,15 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
             plan
         }
         None => {
-            let plan = make_plan(options, &staging, &report, target.as_mut(), plugins)?;
-            write_report(options, "plan.json", &plan)?;
+            let plan = make_plan(
+                options,
+                &storage,
+                &staging,
+                &report,
+                target.as_mut(),
+                plugins,
+            )?;
+            write_report(&storage, "plan.json", &plan)?;
             plan
         }
     };
@@ -437,9 +487,10 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         println!(
             "migrate refused: resolve the problems above in the override file (--overrides) and run again"
         );
-        println!("report: {}", crate::html::write(&options.work)?.display());
+        publish_report(options, &storage)?;
         return Ok(None);
     }
+    storage.start()?;
     let summary = load(
         &staging,
         &mut state,
@@ -469,15 +520,15 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
             files.missing,
             files.unknown
         );
-        write_report(options, "files.json", &files)?;
+        write_report(&storage, "files.json", &files)?;
     }
     let rows = verify(&report, &plan, &state, target.as_mut())?;
     let verified = rows.iter().all(|r| r.ok);
-    write_report(options, "load.json", &summary)?;
-    write_report(options, "verify.json", &rows)?;
-    let html = crate::html::write(&options.work)?;
-    println!("report: {}", html.display());
+    write_report(&storage, "load.json", &summary)?;
+    write_report(&storage, "verify.json", &rows)?;
+    publish_report(options, &storage)?;
     Ok(Some(CoreMigration {
+        storage,
         state,
         target,
         verified,
@@ -486,17 +537,22 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
 
 /// Stages a plugin's own tables from activeobjects.xml (other apps' rows are streamed
 /// past), so batches and joins are served from disk with one batch in memory.
-fn stage_app(backup: &Path, work: &Path, plugin: &Plugin) -> Result<std::sync::Arc<AppRows>> {
+fn stage_app(
+    backup: &Path,
+    work: &Path,
+    storage: &Storage,
+    plugin: &Plugin,
+) -> Result<std::sync::Arc<AppRows>> {
     let path = app_store_path(work, plugin);
     let mut backup = Backup::open(backup)?;
     let fingerprint = backup.fingerprint().to_owned();
     // Usually the integrity check staged them already, in its pass over the file.
-    if let Some(store) = AppRows::open_complete(&path, &fingerprint) {
+    if let Some(store) = AppRows::open_complete(&path, &fingerprint, storage.sealer().clone()) {
         return Ok(std::sync::Arc::new(store));
     }
     let manifest = plugin.manifest();
     let prefix = manifest.ao_prefix();
-    let store = std::sync::Arc::new(AppRows::create(&path)?);
+    let store = std::sync::Arc::new(AppRows::create(&path, storage.sealer().clone())?);
     let mut reader = backup.active_objects()?;
     let wanted = |table: &str| prefix.owns(table) && manifest.tables.iter().any(|t| t == table);
     for batch in reader.batches(plugin.limits().batch_rows as usize, wanted) {
@@ -512,7 +568,7 @@ fn app_store_path(work: &Path, plugin: &Plugin) -> PathBuf {
 }
 
 /// The stores the integrity check fills with each enabled app's own tables.
-fn app_stages(work: &Path, plugins: &[Plugin]) -> Result<Vec<AppStage>> {
+fn app_stages(work: &Path, storage: &Storage, plugins: &[Plugin]) -> Result<Vec<AppStage>> {
     plugins
         .iter()
         .map(|plugin| {
@@ -525,7 +581,10 @@ fn app_stages(work: &Path, plugins: &[Plugin]) -> Result<Vec<AppStage>> {
                     .filter(|t| prefix.owns(t))
                     .cloned()
                     .collect(),
-                store: std::sync::Arc::new(AppRows::create(&app_store_path(work, plugin))?),
+                store: std::sync::Arc::new(AppRows::create(
+                    &app_store_path(work, plugin),
+                    storage.sealer().clone(),
+                )?),
             })
         })
         .collect()
@@ -557,17 +616,18 @@ fn each_batch(
 /// will map (nothing is written yet). A batch the plugin fails on is a fatal finding.
 fn analyze_app(
     options: &Options,
+    storage: &Storage,
     plugin: &Plugin,
-    staging: &PlainDir,
+    staging: &SealedStaging,
     plan: &Plan,
 ) -> Result<airlock_engine::Findings> {
     let manifest = plugin.manifest();
     let grant = Grant::from_manifest(manifest);
     let namespaces: Vec<Namespace> = grant.namespaces.iter().copied().collect();
     let planned = PlannedIds::read(staging, &namespaces, plan)?;
-    let store = stage_app(&options.backup, &options.work, plugin)?;
+    let store = stage_app(&options.backup, &options.work, storage, plugin)?;
     let session = plugin.session(RunContext {
-        tenant: TenantId::new("local"),
+        tenant: storage.tenant().clone(),
         grant,
         mappings: std::sync::Arc::new(PlannedMappings(planned)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
@@ -611,15 +671,19 @@ fn analyze_app(
 fn migrate_app(
     backup: &Path,
     work: &Path,
+    storage: &Storage,
     plugin: &Plugin,
     state: &State,
     target: &mut dyn Target,
 ) -> Result<bool> {
     let manifest = plugin.manifest();
-    let store = stage_app(backup, work, plugin)?;
+    let store = stage_app(backup, work, storage, plugin)?;
+    // The operator enabled the app and consented to what its manifest asks (audited).
+    let grant = Grant::from_manifest(manifest);
+    storage.record_grant(manifest, &grant)?;
     let session = plugin.session(RunContext {
-        tenant: TenantId::new("local"),
-        grant: Grant::from_manifest(manifest),
+        tenant: storage.tenant().clone(),
+        grant,
         mappings: std::sync::Arc::new(StateMappings(MappingReader::open(state.path())?)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;

@@ -62,7 +62,8 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed() {
         !cwd.join("w/site.db").exists(),
         "nothing may reach the target"
     );
-    let html = std::fs::read_to_string(cwd.join("w/reports/report.html")).unwrap();
+    // The report is sealed with the rest; `airlock report` opens it for the operator.
+    let html = report(cwd, "w");
     assert!(html.contains("blocked by fatal findings"), "{html}");
     assert!(html.contains("malformed-xml"), "{html}");
 
@@ -74,8 +75,15 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("0 fatal"), "{t}");
     assert!(!t.contains('✗'), "{t}");
-    let html = std::fs::read_to_string(cwd.join("w/reports/report.html")).unwrap();
+    let html = report(cwd, "w");
     assert!(html.contains("every count matches"), "{html}");
+}
+
+/// The work directory's report page, as `airlock report` renders it.
+fn report(cwd: &Path, work: &str) -> String {
+    let out = airlock(&["report", "--work", work], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -420,4 +428,71 @@ fn assert_every_record_once(
     let mut expected = generated.issue_ids.clone();
     expected.sort_unstable();
     assert_eq!(loaded, expected, "every issue exactly once");
+}
+
+/// Every file under `dir` whose bytes contain one of `needles`, with the needle.
+fn files_containing(dir: &Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            for needle in needles {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(format!("{} holds {needle:?}", path.display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The source's canaries (an issue summary, a user email, an app team name) reach the
+/// target, and nothing Airlock keeps — blobs, key files, the metadata store, the state,
+/// the staged app rows — holds one in clear.
+#[test]
+fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &["gen-backup", "b.zip", "--issues", "300", "--canaries"],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
+    let out = airlock(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w",
+            "--target",
+            "local:site.db",
+            "--plugin",
+            plugin,
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("sealed at rest"), "{t}");
+
+    // The canaries are real: they went all the way to the target (the customer's site).
+    let site = std::fs::read(cwd.join("site.db")).unwrap();
+    for canary in airlock_fixtures::CANARIES {
+        assert!(
+            site.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "{canary} did not reach the target"
+        );
+    }
+    let leaks = files_containing(&cwd.join("w"), &airlock_fixtures::CANARIES);
+    assert!(leaks.is_empty(), "customer data in clear: {leaks:?}");
+    // And the operator still reads the report, which names the customer's data.
+    let html = report(cwd, "w");
+    assert!(html.contains("every count matches"), "{html}");
 }

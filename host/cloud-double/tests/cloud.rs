@@ -16,7 +16,7 @@ use airlock_engine::state::State;
 use airlock_fixtures::Spec;
 use airlock_model::jira::{Issue, Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};
-use airlock_staging::PlainDir;
+use airlock_staging::SealedStaging;
 use airlock_target::{CloudConfig, JiraCloud, RetryPolicy, Target, TargetError, source_key};
 
 fn config(double: &CloudDouble) -> CloudConfig {
@@ -49,7 +49,7 @@ fn small_spec(issues: usize) -> Spec {
 /// A generated backup, checked and staged.
 struct Source {
     dir: tempfile::TempDir,
-    staging: PlainDir,
+    staging: SealedStaging,
     staged: BTreeMap<Kind, u64>,
 }
 
@@ -58,7 +58,7 @@ impl Source {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("backup.zip");
         airlock_fixtures::write_backup(&path, spec).unwrap();
-        let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+        let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
         let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
         assert_eq!(checked.report.fatal(), 0);
         Source {

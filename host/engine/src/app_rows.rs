@@ -2,14 +2,16 @@
 //! it in table order, and a plugin's `app-data.get` / `exists` joins are answered from its
 //! index, so memory stays bounded by one batch whatever the size of the app's tables.
 //!
-//! It is a SQLite file in the work directory, like the migration's state (issue 4 moves
-//! both behind the vault).
+//! It is a SQLite file in the work directory whose rows are sealed one by one by the
+//! vault (each under its own name, `app-rows/<table>/<seq>`): the file holds table and
+//! column names, row numbers and `ID`s, never a value in clear.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use airlock_backup::AoBatch;
 use airlock_model::Value;
+use airlock_vault::Sealer;
 use rusqlite::{Connection, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 
@@ -19,6 +21,7 @@ pub struct AppRows {
     conn: Mutex<Connection>,
     path: PathBuf,
     columns: Mutex<FxHashMap<String, Arc<[String]>>>,
+    sealer: Arc<Sealer>,
 }
 
 const SCHEMA: &str = "
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 
 impl AppRows {
     /// Creates an empty store at `path` (replacing one left by an earlier run).
-    pub fn create(path: &Path) -> Result<AppRows, StateError> {
+    pub fn create(path: &Path, sealer: Arc<Sealer>) -> Result<AppRows, StateError> {
         let _ = std::fs::remove_file(path);
         let err = |source| StateError::new(path, source);
         let conn = Connection::open(path).map_err(err)?;
@@ -53,12 +56,13 @@ impl AppRows {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
+            sealer,
         })
     }
 
     /// Opens a store an earlier run finished staging from the backup `fingerprint` names;
     /// `None` if there is none, or it is incomplete or of another backup.
-    pub fn open_complete(path: &Path, fingerprint: &str) -> Option<AppRows> {
+    pub fn open_complete(path: &Path, fingerprint: &str, sealer: Arc<Sealer>) -> Option<AppRows> {
         if !path.exists() {
             return None;
         }
@@ -74,6 +78,7 @@ impl AppRows {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
+            sealer,
         })
     }
 
@@ -116,15 +121,12 @@ impl AppRows {
                     Some(Value::Integer(id)) => Some(*id),
                     _ => None,
                 });
+                let seq = batch.offset + i as u64;
                 buf.clear();
                 encode_row(row, &mut buf);
-                put.execute(params![
-                    batch.table,
-                    (batch.offset + i as u64) as i64,
-                    id,
-                    buf
-                ])
-                .map_err(|e| self.err(e))?;
+                let sealed = self.sealer.seal(&row_name(&batch.table, seq), &buf);
+                put.execute(params![batch.table, seq as i64, id, sealed])
+                    .map_err(|e| self.err(e))?;
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -161,17 +163,20 @@ impl AppRows {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let mut stmt = conn
             .prepare_cached(
-                "SELECT row FROM app_rows WHERE tbl = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, row FROM app_rows WHERE tbl = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
             )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
+        let sealed = stmt
             .query_map(params![table, offset as i64, max as i64], |r| {
-                r.get::<_, Vec<u8>>(0)
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
             })
             .map_err(|e| self.err(e))?
-            .map(|blob| blob.map(|b| decode_row(&b)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
+        let rows = sealed
+            .iter()
+            .map(|(seq, blob)| self.open_row(table, *seq, blob))
+            .collect::<Result<Vec<_>, _>>()?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -213,14 +218,25 @@ impl AppRows {
     pub fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
         let columns = self.columns_of(table).ok().flatten()?;
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let blob: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT row FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
-            .and_then(|mut s| s.query_row(params![table, id], |r| r.get(0)).optional())
+        let found: Option<(i64, Vec<u8>)> = conn
+            .prepare_cached("SELECT seq, row FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
+            .and_then(|mut s| {
+                s.query_row(params![table, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot read the staged app rows");
                 None
             });
-        blob.map(|b| (columns, decode_row(&b)))
+        drop(conn);
+        let (seq, blob) = found?;
+        match self.open_row(table, seq, &blob) {
+            Ok(row) => Some((columns, row)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open a staged app row");
+                None
+            }
+        }
     }
 
     pub fn exists(&self, table: &str, id: i64) -> bool {
@@ -232,6 +248,21 @@ impl AppRows {
                 false
             })
     }
+}
+
+impl AppRows {
+    fn open_row(&self, table: &str, seq: i64, sealed: &[u8]) -> Result<Vec<Value>, StateError> {
+        let bytes = self
+            .sealer
+            .open(&row_name(table, seq as u64), sealed)
+            .map_err(|e| StateError::new(&self.path, e))?;
+        Ok(decode_row(&bytes))
+    }
+}
+
+/// The name a staged row is sealed under: moved to another table or row, it does not open.
+fn row_name(table: &str, seq: u64) -> String {
+    format!("app-rows/{table}/{seq}")
 }
 
 // A row as bytes: per value a tag, then the payload (little-endian numbers, strings as a
@@ -303,7 +334,12 @@ mod tests {
     #[test]
     fn rows_round_trip_and_are_found_by_id() {
         let dir = tempfile::tempdir().unwrap();
-        let store = AppRows::create(&dir.path().join("apps.db")).unwrap();
+        let sealer = Arc::new(Sealer::new(
+            airlock_model::TenantId::new("t"),
+            airlock_model::MigrationId::new("m"),
+            airlock_vault::DataKey::generate().unwrap(),
+        ));
+        let store = AppRows::create(&dir.path().join("apps.db"), sealer).unwrap();
         let columns: Arc<[String]> =
             vec!["ID".to_owned(), "NAME".to_owned(), "AT".to_owned()].into();
         let rows: Vec<Vec<Value>> = (0..2500)

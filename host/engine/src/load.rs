@@ -600,7 +600,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("backup.zip");
         airlock_fixtures::write_backup(&path, &airlock_fixtures::Spec::default()).unwrap();
-        let staging = airlock_staging::PlainDir::new(dir.path().join("staging")).unwrap();
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
         crate::check(&path, &staging, &[], &[], |_| {}).unwrap();
         let mut refs = 0;
         for kind in Kind::ALL {

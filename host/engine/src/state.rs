@@ -17,14 +17,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub struct StateError {
     path: PathBuf,
     #[source]
-    source: rusqlite::Error,
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl StateError {
-    pub(crate) fn new(path: &Path, source: rusqlite::Error) -> StateError {
+    pub(crate) fn new(
+        path: &Path,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StateError {
         StateError {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         }
     }
 }
@@ -72,10 +75,7 @@ CREATE TABLE IF NOT EXISTS failures (
 
 impl State {
     pub fn open(path: &Path) -> Result<State, StateError> {
-        let err = |source| StateError {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = |source: rusqlite::Error| StateError::new(path, source);
         let conn = Connection::open(path).map_err(err)?;
         // WAL + NORMAL: a committed transaction survives a kill -9 of this process.
         conn.execute_batch(
@@ -94,10 +94,7 @@ impl State {
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {
-        StateError {
-            path: self.path.clone(),
-            source,
-        }
+        StateError::new(&self.path, source)
     }
 
     /// A value the migration remembers (the backup's fingerprint, which phases are done).
@@ -201,9 +198,9 @@ impl State {
         failures: &[Failure],
     ) -> Result<(), StateError> {
         let path = self.path.clone();
-        let err = |source| StateError {
+        let err = |source: rusqlite::Error| StateError {
             path: path.clone(),
-            source,
+            source: source.into(),
         };
         let tx = self.conn.transaction().map_err(err)?;
         {
@@ -277,10 +274,7 @@ pub struct MappingReader {
 impl MappingReader {
     pub fn open(path: &Path) -> Result<MappingReader, StateError> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| StateError {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|source| StateError::new(path, source))?;
         Ok(MappingReader {
             conn: std::sync::Mutex::new(conn),
             path: path.to_path_buf(),

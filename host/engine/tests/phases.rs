@@ -10,7 +10,7 @@ use airlock_engine::{Progress, check};
 use airlock_fixtures::Spec;
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
-use airlock_staging::PlainDir;
+use airlock_staging::SealedStaging;
 use airlock_target::{LocalSite, Target};
 
 fn generate(
@@ -26,7 +26,7 @@ fn generate(
 fn a_clean_backup_checks_clean_and_counts_match_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let (path, generated) = generate(dir.path(), &Spec::default());
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_: Progress| {}).unwrap();
     let report = &checked.report;
     assert_eq!(report.fatal(), 0, "{:#?}", report.findings.summaries());
@@ -56,7 +56,7 @@ fn planted_faults_give_exactly_the_expected_fatal_findings() {
         ..Spec::default()
     };
     let (path, generated) = generate(dir.path(), &spec);
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let report = check(&path, &staging, &[], &[], |_| {}).unwrap().report;
     let fatal: BTreeMap<String, u64> = report
         .findings
@@ -90,7 +90,7 @@ fn planted_faults_give_exactly_the_expected_fatal_findings() {
 fn a_clean_backup_loads_into_the_local_site_and_a_rerun_writes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = generate(dir.path(), &Spec::default());
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     let mut state = State::open(&dir.path().join("state.db")).unwrap();
@@ -138,7 +138,7 @@ fn a_clean_backup_loads_into_the_local_site_and_a_rerun_writes_nothing_twice() {
 fn target_clashes_are_reported_and_the_override_file_resolves_them() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = generate(dir.path(), &Spec::default());
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let staged = checked.report.counts.clone();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
@@ -245,7 +245,7 @@ fn the_integrity_report_round_trips_through_json() {
         ..Spec::default()
     };
     let (path, _) = generate(dir.path(), &spec);
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let report = check(&path, &staging, &[], &[], |_| {}).unwrap().report;
     let json = serde_json::to_string(&report).unwrap();
     let back: airlock_engine::IntegrityReport = serde_json::from_str(&json).unwrap();
@@ -261,7 +261,7 @@ fn attachment_files_follow_their_metadata_once() {
     let home = dir.path().join("home");
     let written = airlock_fixtures::write_attachments(&home, &spec).unwrap();
     assert_eq!(written as usize, generated.attachment_ids.len());
-    let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     let mut state = State::open(&dir.path().join("state.db")).unwrap();
@@ -301,7 +301,7 @@ fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() 
             ..Spec::default()
         };
         let (path, generated) = generate(dir.path(), &spec);
-        let staging = PlainDir::new(dir.path().join("staging")).unwrap();
+        let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
         let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
         assert_eq!(
             checked.report.fatal(),

@@ -11,7 +11,7 @@ mod value;
 
 pub use app::{AoPrefix, AppKey};
 pub use output::{AppFinding, AppOutput, EntityKind};
-pub use tenant::TenantId;
+pub use tenant::{MigrationId, Region, TenantId, UnknownRegion};
 pub use value::Severity;
 
 /// The vocabulary shared with plugins.

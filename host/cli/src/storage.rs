@@ -1,0 +1,335 @@
+//! Where a migration keeps what it persists: the metadata store (SQLite in the work
+//! directory, or PostgreSQL), the tenant's key-encryption keys (a 0600 key file per tenant,
+//! or a KMS later), and the region's blob store (a directory, or S3). Every customer byte
+//! goes through the migration's [`Sealer`] on its way to a blob.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlock_blobs::{BlobStore, LocalDirBlobs, RegionalBlobs, S3Blobs, S3Config};
+use airlock_model::{MigrationId, Region, TenantId};
+use airlock_staging::{SealedStaging, Staging};
+use airlock_store::{
+    MigrationStatus, ObjectClass, PluginGrant, Store, StoreError, SystemClock, TenantScope,
+};
+use airlock_vault::{LocalKeyFile, Sealer, WrappedKey};
+use anyhow::{Context, Result, bail};
+
+/// Where the storage lives; the defaults keep everything in the work directory.
+#[derive(Clone, Debug, Default)]
+pub struct StorageOptions {
+    /// `None`: `local`.
+    pub tenant: Option<String>,
+    /// Chosen when the migration is created; `None`: us-east-1 (or the migration's own).
+    pub region: Option<Region>,
+    /// `postgres://…` (the application role; the owner's URL in `AIRLOCK_STORE_OWNER_URL`),
+    /// or `None` for `<work>/airlock.db`.
+    pub store: Option<String>,
+    /// `s3:https://endpoint` or `s3:aws` (credentials from the environment), or `None` for
+    /// `<work>/blobs`.
+    pub blobs: Option<String>,
+    /// Key-encryption keys: `None` for `<work>/keys`.
+    pub keys: Option<PathBuf>,
+}
+
+/// The migration's persistent storage, open.
+pub struct Storage {
+    rt: tokio::runtime::Runtime,
+    scope: TenantScope,
+    migration: MigrationId,
+    region: Region,
+    sealer: Arc<Sealer>,
+    blobs: Arc<dyn BlobStore>,
+}
+
+/// The file in a work directory naming the migration it holds (ids only).
+const MIGRATION_FILE: &str = "migration.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MigrationFile {
+    tenant: TenantId,
+    migration: MigrationId,
+    region: Region,
+}
+
+impl Storage {
+    /// Opens the storage of the migration in `work`, creating the migration (its id, its
+    /// region and a fresh data key wrapped by the tenant's key) on first use.
+    pub fn open(work: &Path, options: &StorageOptions) -> Result<Storage> {
+        // One worker thread drives the store's I/O, so engine threads can wait on it too.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("cannot start the storage runtime")?;
+        let store = rt.block_on(open_store(work, options))?;
+        let keys = LocalKeyFile::open(options.keys.clone().unwrap_or_else(|| work.join("keys")))?;
+        let known: Option<MigrationFile> =
+            match std::fs::read(work.join(MIGRATION_FILE)) {
+                Ok(bytes) => Some(serde_json::from_slice(&bytes).with_context(|| {
+                    format!("{} is damaged", work.join(MIGRATION_FILE).display())
+                })?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e).context(format!("cannot read {}", work.display())),
+            };
+        let (tenant, migration, region, sealer) = match known {
+            Some(file) => {
+                if let Some(tenant) = &options.tenant
+                    && tenant != file.tenant.as_str()
+                {
+                    bail!(
+                        "the work directory {} holds a migration of tenant {}, not {tenant}",
+                        work.display(),
+                        file.tenant
+                    );
+                }
+                if let Some(region) = options.region
+                    && region != file.region
+                {
+                    bail!(
+                        "the migration in {} was created in region {}; its data stays there (a new migration can choose {region})",
+                        work.display(),
+                        file.region
+                    );
+                }
+                let scope = store.tenant(&file.tenant);
+                let wrapped = rt
+                    .block_on(scope.data_key(&file.migration))?
+                    .with_context(|| {
+                        format!(
+                            "the data key of migration {} was destroyed (retention): its staged data cannot be read; start a new migration in a new work directory",
+                            file.migration
+                        )
+                    })?;
+                let sealer = Sealer::unwrap(
+                    &keys,
+                    file.tenant.clone(),
+                    file.migration.clone(),
+                    &WrappedKey::from_bytes(&wrapped),
+                )?;
+                (file.tenant, file.migration, file.region, sealer)
+            }
+            None => {
+                let tenant =
+                    TenantId::new(options.tenant.clone().unwrap_or_else(|| "local".into()));
+                let migration = MigrationId::new(new_id());
+                let region = options.region.unwrap_or_default();
+                let scope = store.tenant(&tenant);
+                rt.block_on(async {
+                    if scope.info().await?.is_none() {
+                        scope.create().await?;
+                    }
+                    scope.create_migration(&migration, region).await
+                })?;
+                let (sealer, wrapped) = Sealer::create(&keys, tenant.clone(), migration.clone())?;
+                rt.block_on(scope.put_data_key(&migration, wrapped.as_bytes()))?;
+                std::fs::create_dir_all(work)?;
+                let file = MigrationFile {
+                    tenant: tenant.clone(),
+                    migration: migration.clone(),
+                    region,
+                };
+                std::fs::write(work.join(MIGRATION_FILE), serde_json::to_vec_pretty(&file)?)?;
+                (tenant, migration, region, sealer)
+            }
+        };
+        let blobs = open_blobs(work, options)?.store(region)?;
+        let scope = store.tenant(&tenant);
+        Ok(Storage {
+            rt,
+            scope,
+            migration,
+            region,
+            sealer: Arc::new(sealer),
+            blobs,
+        })
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        self.sealer.tenant()
+    }
+
+    pub fn migration(&self) -> &MigrationId {
+        &self.migration
+    }
+
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    pub fn sealer(&self) -> &Arc<Sealer> {
+        &self.sealer
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// The migration's staged records and reports. Every object opened is audited as
+    /// decrypted by this worker.
+    pub fn staging(&self) -> SealedStaging {
+        let (handle, scope, migration) = (
+            self.rt.handle().clone(),
+            self.scope.clone(),
+            self.migration.clone(),
+        );
+        let worker = format!("cli-{}", std::process::id());
+        SealedStaging::new(self.sealer.clone(), self.blobs.clone()).on_open(Arc::new(
+            move |object: &str| {
+                let audited =
+                    handle.block_on(scope.record_batch_decrypted(&migration, object, &worker));
+                if let Err(e) = audited {
+                    tracing::error!(error = %e, "cannot audit a decryption");
+                }
+            },
+        ))
+    }
+
+    /// Seals and stores a report (findings, plan, verification, the HTML page).
+    pub fn put_report(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let staging = self.staging();
+        let object = format!("reports/{name}");
+        let mut out = staging.create(&object)?;
+        std::io::Write::write_all(&mut out, bytes)?;
+        let size = out.finish()?;
+        let class = report_class(name);
+        match self.rt.block_on(
+            self.scope
+                .record_object(&self.migration, &object, class, size),
+        ) {
+            // A rerun rewrites a report the index already holds.
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A report stored by [`Storage::put_report`], opened; `None` if there is none.
+    pub fn get_report(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let staging = self.staging();
+        let object = format!("reports/{name}");
+        if !staging.exists(&object)? {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut staging.open(&object)?, &mut bytes)
+            .with_context(|| format!("cannot open the report {name}"))?;
+        Ok(Some(bytes))
+    }
+
+    /// Records the operator's consent to a plugin's scopes and namespaces (audited as
+    /// "plugin enabled").
+    pub fn record_grant(
+        &self,
+        manifest: &airlock_runtime::Manifest,
+        grant: &airlock_runtime::Grant,
+    ) -> Result<()> {
+        let known = self
+            .rt
+            .block_on(self.scope.plugin_grants(&self.migration))?
+            .into_iter()
+            .any(|g| g.grant.app_key == manifest.app_key);
+        if !known {
+            self.rt.block_on(self.scope.grant_plugin(
+                &self.migration,
+                &PluginGrant {
+                    app_key: manifest.app_key.clone(),
+                    scopes: grant.scopes.iter().copied().collect(),
+                    namespaces: grant.namespaces.iter().copied().collect(),
+                },
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Marks the migration finished: a success starts the end of its sealed data (the
+    /// next retention sweep shreds it), a failure the 30-day clock.
+    pub fn finish(&self, succeeded: bool) -> Result<()> {
+        if self.status()? == Some(MigrationStatus::Running) {
+            self.rt
+                .block_on(self.scope.finish_migration(&self.migration, succeeded))?;
+        }
+        Ok(())
+    }
+
+    /// Marks the migration running: on its first load, or again when the operator retries
+    /// a failed one (a rerun of a running one, after a crash, changes nothing).
+    pub fn start(&self) -> Result<()> {
+        if matches!(
+            self.status()?,
+            Some(MigrationStatus::Created | MigrationStatus::Failed)
+        ) {
+            self.rt
+                .block_on(self.scope.start_migration(&self.migration))?;
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> Result<Option<MigrationStatus>> {
+        Ok(self
+            .rt
+            .block_on(self.scope.migration(&self.migration))?
+            .map(|m| m.status))
+    }
+}
+
+/// Analysis results end with the migration (or 30 days after a failure); the verification
+/// and the page are reports.
+fn report_class(name: &str) -> ObjectClass {
+    match name {
+        "integrity.json" | "plan.json" => ObjectClass::Analysis,
+        _ => ObjectClass::Report,
+    }
+}
+
+/// A random id: 16 bytes of the OS's randomness, hex.
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    hex::encode(bytes)
+}
+
+async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
+    let clock = Arc::new(SystemClock);
+    match &options.store {
+        None => {
+            std::fs::create_dir_all(work)
+                .with_context(|| format!("cannot create {}", work.display()))?;
+            Ok(Store::open_sqlite(&work.join("airlock.db"), clock).await?)
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let owner = std::env::var("AIRLOCK_STORE_OWNER_URL").context(
+                "set AIRLOCK_STORE_OWNER_URL to the schema owner's postgres:// URL (it applies the schema migrations)",
+            )?;
+            Ok(Store::open_postgres(url, &owner, clock).await?)
+        }
+        Some(other) => bail!(
+            "unknown store {other:?}: use postgres://… or leave it out for SQLite in the work directory"
+        ),
+    }
+}
+
+fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn RegionalBlobs>> {
+    match options.blobs.as_deref() {
+        None => Ok(Box::new(LocalDirBlobs::new(work.join("blobs"))?)),
+        Some(spec) => {
+            let Some(rest) = spec.strip_prefix("s3:") else {
+                bail!(
+                    "unknown blob store {spec:?}: use s3:https://ENDPOINT, s3:aws, or leave it out for a directory in the work directory"
+                );
+            };
+            let prefix =
+                std::env::var("AIRLOCK_S3_BUCKET_PREFIX").unwrap_or_else(|_| "airlock".into());
+            let mut config = S3Config::new(prefix);
+            if rest != "aws" {
+                config.endpoint = Some(rest.to_owned());
+                config.path_style = true;
+            }
+            if let Ok(path) = std::env::var("AIRLOCK_S3_CA") {
+                config.extra_ca_pem = Some(std::fs::read_to_string(&path).with_context(|| {
+                    format!("cannot read the CA certificate {path} (AIRLOCK_S3_CA)")
+                })?);
+            }
+            Ok(Box::new(S3Blobs::new(config)?))
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// Why a metadata store operation failed. Messages name tables and what to do, never a
+/// tenant's data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "cannot open the {backend} metadata store (check the URL, that the server runs, and the role's login): {source}"
+    )]
+    Open {
+        backend: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "cannot apply the {backend} schema migrations (run them as the schema owner): {source}"
+    )]
+    Migrate {
+        backend: &'static str,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("metadata store query on {table} failed: {source}")]
+    Query {
+        table: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{what} already exists for this tenant")]
+    AlreadyExists { what: &'static str },
+    #[error("no such {what} for this tenant")]
+    NotFound { what: &'static str },
+    #[error("invalid {what}: {why}")]
+    Invalid { what: &'static str, why: String },
+    #[error("cannot {action} a migration that is {status}")]
+    WrongStatus {
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("statistics export failed: {0}")]
+    Export(String),
+    #[error("a retention task failed to run: {0}")]
+    Retention(String),
+}
+
+/// Maps a sqlx error on `table`, turning unique violations into [`StoreError::AlreadyExists`].
+pub(crate) fn query(table: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| {
+        if source
+            .as_database_error()
+            .is_some_and(|e| e.is_unique_violation())
+        {
+            return StoreError::AlreadyExists { what: table };
+        }
+        StoreError::Query { table, source }
+    }
+}

@@ -1,0 +1,1032 @@
+//! The metadata store against both backends: every test runs on SQLite (a temp file) and on
+//! PostgreSQL (a fresh database per test from `airlock_store::testing::TestPostgres`:
+//! migrations as the owner, queries as airlock_app). Without a reachable server the
+//! PostgreSQL half is skipped loudly, or fails in CI / with `AIRLOCK_REQUIRE_POSTGRES=1`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use airlock_model::{AppKey, DataScope, MigrationId, Namespace, Region, TenantId};
+use airlock_store::testing::TestPostgres;
+use airlock_store::{
+    BlobSweep, ErrorCode, KekShredder, MigrationStatus, ObjectClass, PLATFORM_TENANT, PluginGrant,
+    STAT_COLUMNS, STAT_KEY_COLUMNS, SimClock, Stat, StatsExporter, Store, StoreError,
+};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+use time::macros::datetime;
+
+// ---------------------------------------------------------------------------------------
+// Harness
+
+struct Harness {
+    backend: &'static str,
+    store: Store,
+    clock: Arc<SimClock>,
+    /// SQLite: the database file.
+    sqlite_path: Option<PathBuf>,
+    /// PostgreSQL: the throwaway database, dropped with the harness.
+    pg: Option<TestPostgres>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    /// A pool as the owner (SQLite: the file; PostgreSQL: the superuser that migrated).
+    async fn owner_pool(&self) -> AnyPool {
+        let url = match (&self.sqlite_path, &self.pg) {
+            (Some(path), _) => format!("sqlite://{}", path.display()),
+            (_, Some(pg)) => pg.owner_url().to_owned(),
+            _ => unreachable!(),
+        };
+        AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("owner connection")
+    }
+
+    /// PostgreSQL only: a pool logged in as airlock_app.
+    async fn app_pool(&self) -> AnyPool {
+        let pg = self.pg.as_ref().expect("postgres only");
+        AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(pg.app_url())
+            .await
+            .expect("airlock_app connection")
+    }
+
+    /// A second store on the same database, e.g. to check that migrating again is a no-op.
+    async fn reopen(&self) -> Result<Store, StoreError> {
+        match (&self.sqlite_path, &self.pg) {
+            (Some(path), _) => Store::open_sqlite(path, self.clock.clone()).await,
+            (_, Some(pg)) => pg.store(self.clock.clone()).await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+fn new_clock() -> Arc<SimClock> {
+    Arc::new(SimClock::new(datetime!(2026-01-01 0:00 UTC)))
+}
+
+/// SQLite always; PostgreSQL when reachable (or required).
+async fn harnesses(test: &str) -> Vec<Harness> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let clock = new_clock();
+    let store = Store::open_sqlite(&path, clock.clone())
+        .await
+        .expect("open sqlite");
+    out.push(Harness {
+        backend: "sqlite",
+        store,
+        clock,
+        sqlite_path: Some(path),
+        pg: None,
+        _dir: Some(dir),
+    });
+    if let Some(pg) = TestPostgres::start(test).await {
+        let clock = new_clock();
+        let store = pg.store(clock.clone()).await.expect("open postgres");
+        out.push(Harness {
+            backend: "postgres",
+            store,
+            clock,
+            sqlite_path: None,
+            pg: Some(pg),
+            _dir: None,
+        });
+    }
+    out
+}
+
+fn t(id: &str) -> TenantId {
+    TenantId::new(id)
+}
+
+fn m(id: &str) -> MigrationId {
+    MigrationId::new(id)
+}
+
+/// A tenant with one migration `m1` holding a key, objects of every class and a grant.
+async fn seed(store: &Store, tenant: &str, key: &[u8]) {
+    let scope = store.tenant(&t(tenant));
+    scope.create().await.unwrap();
+    scope
+        .create_migration(&m("m1"), Region::EuCentral1)
+        .await
+        .unwrap();
+    scope.put_data_key(&m("m1"), key).await.unwrap();
+    for (name, class) in [
+        ("analysis/summary.rec", ObjectClass::Analysis),
+        ("staging/issues.rec", ObjectClass::Staging),
+        ("output/issues.rec", ObjectClass::Output),
+        ("report/analysis.html", ObjectClass::Report),
+    ] {
+        scope
+            .record_object(&m("m1"), name, class, 100)
+            .await
+            .unwrap();
+    }
+    scope
+        .grant_plugin(
+            &m("m1"),
+            &PluginGrant {
+                app_key: AppKey::new("com.example.timesheets"),
+                scopes: vec![DataScope::AppDataOther],
+                namespaces: vec![Namespace::ISSUE],
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn events(log: &[airlock_store::AuditEntry]) -> Vec<&str> {
+    log.iter().map(|e| e.event.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Schema migrations
+
+#[tokio::test]
+async fn migrations_apply_twice_and_are_recorded() {
+    for h in harnesses("migrations_apply_twice_and_are_recorded").await {
+        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
+        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
+        let again = h.reopen().await.expect("opening again migrates again");
+        assert_eq!(again.migrate().await.unwrap(), vec![1]);
+        let owner = h.owner_pool().await;
+        let (n, desc): (i64, String) =
+            sqlx::query_as("SELECT COUNT(*), MAX(description) FROM _sqlx_migrations")
+                .fetch_one(&owner)
+                .await
+                .unwrap();
+        assert_eq!((n, desc.as_str()), (1, "init"), "{}", h.backend);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. CRUD through the API
+
+#[tokio::test]
+async fn crud_through_the_api() {
+    for h in harnesses("crud_through_the_api").await {
+        let b = h.backend;
+        let a = h.store.tenant(&t("acme"));
+        assert!(matches!(
+            a.create_migration(&m("m1"), Region::UsEast1).await,
+            Err(StoreError::NotFound { what: "tenant" })
+        ));
+        a.create().await.unwrap();
+        assert!(matches!(
+            a.create().await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        let info = a.info().await.unwrap().expect("tenant");
+        assert_eq!(info.licence_ends_at, None);
+        let end = datetime!(2027-01-01 0:00 UTC);
+        a.set_licence_end(Some(end)).await.unwrap();
+        assert_eq!(a.info().await.unwrap().unwrap().licence_ends_at, Some(end));
+        assert!(h.store.tenant(&t("_platform")).create().await.is_err());
+
+        let rec = a.create_migration(&m("m1"), Region::EuWest1).await.unwrap();
+        assert_eq!(rec.status, MigrationStatus::Created);
+        assert!(matches!(
+            a.finish_migration(&m("nope"), true).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        a.start_migration(&m("m1")).await.unwrap();
+        assert!(matches!(
+            a.start_migration(&m("m1")).await,
+            Err(StoreError::WrongStatus { .. })
+        ));
+
+        a.put_data_key(&m("m1"), b"wrapped-key").await.unwrap();
+        assert!(matches!(
+            a.put_data_key(&m("m1"), b"another").await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"wrapped-key"[..])
+        );
+
+        a.record_object(&m("m1"), "staging/issues.rec", ObjectClass::Staging, 42)
+            .await
+            .unwrap();
+        assert!(matches!(
+            a.record_object(&m("m1"), "../etc/passwd", ObjectClass::Staging, 1)
+                .await,
+            Err(StoreError::Invalid { .. })
+        ));
+        assert!(matches!(
+            a.record_object(&m("m1"), "Quarterly report.pdf", ObjectClass::Report, 1)
+                .await,
+            Err(StoreError::Invalid { .. })
+        ));
+        let objects = a.objects(&m("m1")).await.unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(
+            (objects[0].name.as_str(), objects[0].class, objects[0].bytes),
+            ("staging/issues.rec", ObjectClass::Staging, 42)
+        );
+
+        let grant = PluginGrant {
+            app_key: AppKey::new("com.example.timesheets"),
+            scopes: vec![DataScope::AppDataOther, DataScope::ProductDataOther],
+            namespaces: vec![Namespace::ISSUE, Namespace::WORKLOG],
+        };
+        a.grant_plugin(&m("m1"), &grant).await.unwrap();
+        let grants = a.plugin_grants(&m("m1")).await.unwrap();
+        assert_eq!(grants.len(), 1);
+        assert_eq!(grants[0].grant, grant);
+
+        a.record_batch_decrypted(&m("m1"), "staging/issues.rec", "worker-1")
+            .await
+            .unwrap();
+        assert!(
+            a.record_batch_decrypted(&m("m1"), "staging/issues.rec", "Jane Doe")
+                .await
+                .is_err()
+        );
+
+        let stat = Stat {
+            phase_analyse_ms: 1200,
+            records_issues: 5000,
+            batches: 10,
+            plugin_fuel: 123_456,
+            error_code: Some(ErrorCode::new("cloud-rate-limited").unwrap()),
+            ..Stat::default()
+        };
+        a.record_stat(&stat).await.unwrap();
+        a.record_stat(&Stat::default()).await.unwrap();
+        let stats = a.stats().await.unwrap();
+        assert_eq!(stats.len(), 2);
+        assert_eq!(stats[0].1, stat);
+
+        a.finish_migration(&m("m1"), true).await.unwrap();
+        let rec = a.migration(&m("m1")).await.unwrap().unwrap();
+        assert_eq!(rec.status, MigrationStatus::Succeeded);
+        assert_eq!(rec.region, Region::EuWest1);
+        assert!(rec.started_at.is_some() && rec.finished_at.is_some());
+        assert_eq!(a.migrations().await.unwrap().len(), 1);
+
+        let log = a.audit_log().await.unwrap();
+        assert_eq!(
+            events(&log),
+            [
+                "migration-created",
+                "migration-started",
+                "plugin-enabled",
+                "batch-decrypted",
+                "migration-finished"
+            ],
+            "{b}"
+        );
+        assert_eq!(
+            log.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(log[0].detail, "migration=m1 region=eu-west-1");
+        assert_eq!(
+            log[2].detail,
+            "migration=m1 app=com.example.timesheets scopes=APP_DATA_OTHER,PRODUCT_DATA_OTHER \
+             namespaces=jira:issue,jira:worklog"
+        );
+        assert_eq!(
+            log[3].detail,
+            "migration=m1 object=staging/issues.rec worker=worker-1"
+        );
+        assert_eq!(log[4].detail, "migration=m1 status=succeeded");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Tenancy
+
+#[tokio::test]
+async fn tenants_cannot_reach_each_other() {
+    for h in harnesses("tenants_cannot_reach_each_other").await {
+        seed(&h.store, "tenant-a", b"key-of-a").await;
+        seed(&h.store, "tenant-b", b"key-of-b").await;
+        let b = h.store.tenant(&t("tenant-b"));
+        b.create_migration(&m("only-b"), Region::UsWest2)
+            .await
+            .unwrap();
+        b.put_data_key(&m("only-b"), b"key-only-b").await.unwrap();
+
+        // Through the API, A sees its own rows and nothing of B's.
+        let a = h.store.tenant(&t("tenant-a"));
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"key-of-a"[..])
+        );
+        assert_eq!(a.migration(&m("only-b")).await.unwrap(), None);
+        assert_eq!(a.data_key(&m("only-b")).await.unwrap(), None);
+        assert!(a.objects(&m("only-b")).await.unwrap().is_empty());
+        assert!(a.plugin_grants(&m("only-b")).await.unwrap().is_empty());
+        assert_eq!(a.migrations().await.unwrap().len(), 1);
+        assert!(matches!(
+            a.put_data_key(&m("only-b"), b"x").await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            a.start_migration(&m("only-b")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(
+            a.audit_log()
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| !e.detail.contains("only-b"))
+        );
+
+        if h.pg.is_none() {
+            continue;
+        }
+        // In PostgreSQL, the database refuses too, whatever SQL the application sends.
+        let app = h.app_pool().await;
+        let (is_super, bypass): (bool, bool) = sqlx::query_as(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&app)
+        .await
+        .unwrap();
+        assert!(!is_super && !bypass);
+
+        let mut tx = app.begin().await.unwrap();
+        sqlx::query("SELECT set_config('airlock.tenant', 'tenant-a', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for table in [
+            "tenants",
+            "migrations",
+            "data_keys",
+            "objects",
+            "plugin_grants",
+            "audit_log",
+        ] {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id FROM {table}"
+            )))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            assert!(!rows.is_empty(), "{table}: A sees its own rows");
+            for row in rows {
+                let tenant: String = row.get(0);
+                assert_eq!(tenant, "tenant-a", "{table}");
+            }
+        }
+        let updated =
+            sqlx::query("UPDATE migrations SET status = 'failed' WHERE tenant_id = 'tenant-b'")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(updated.rows_affected(), 0);
+        let deleted = sqlx::query("DELETE FROM data_keys WHERE tenant_id = 'tenant-b'")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_affected(), 0);
+        let deleted = sqlx::query("DELETE FROM objects")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_affected(), 4, "only A's four objects");
+        tx.rollback().await.unwrap();
+
+        // Inserting B's tenant_id in A's context is refused by the policy's WITH CHECK.
+        let mut tx = app.begin().await.unwrap();
+        sqlx::query("SELECT set_config('airlock.tenant', 'tenant-a', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let err = sqlx::query(
+            "INSERT INTO audit_log (tenant_id, seq, at, event, actor, detail) \
+             VALUES ('tenant-b', 999, 0, 'forged', 'engine', '')",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect_err("insert for another tenant");
+        assert!(
+            err.to_string().contains("row-level security"),
+            "unexpected error: {err}"
+        );
+        tx.rollback().await.unwrap();
+
+        // With no tenant set, nothing is visible.
+        for table in ["tenants", "migrations", "data_keys", "audit_log", "stats"] {
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&app)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 0, "{table} with no tenant set");
+        }
+        app.close().await;
+
+        // B is untouched.
+        assert_eq!(
+            b.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"key-of-b"[..])
+        );
+        assert_eq!(
+            b.migration(&m("m1")).await.unwrap().unwrap().status,
+            MigrationStatus::Created
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. The audit log is append-only
+
+#[tokio::test]
+async fn audit_log_is_append_only() {
+    for h in harnesses("audit_log_is_append_only").await {
+        seed(&h.store, "tenant-a", b"key").await;
+        let update = "UPDATE audit_log SET detail = 'rewritten' WHERE tenant_id = 'tenant-a'";
+        let delete = "DELETE FROM audit_log WHERE tenant_id = 'tenant-a'";
+
+        // The owner (SQLite: anyone with the file) is refused by the trigger.
+        let owner = h.owner_pool().await;
+        for sql in [update, delete] {
+            let err = sqlx::query(sql).execute(&owner).await.expect_err(sql);
+            assert!(
+                err.to_string().contains("audit_log is append-only"),
+                "{}: {err}",
+                h.backend
+            );
+        }
+        if h.pg.is_some() {
+            let err = sqlx::query("TRUNCATE audit_log")
+                .execute(&owner)
+                .await
+                .expect_err("truncate");
+            assert!(err.to_string().contains("append-only"), "{err}");
+
+            // The application role lacks the privilege altogether.
+            let app = h.app_pool().await;
+            for sql in [update, delete] {
+                let mut tx = app.begin().await.unwrap();
+                sqlx::query("SELECT set_config('airlock.tenant', 'tenant-a', true)")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                let err = sqlx::query(sql).execute(&mut *tx).await.expect_err(sql);
+                let code = err
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(|c| c.into_owned());
+                assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+                assert!(err.to_string().contains("permission denied"), "{err}");
+            }
+            app.close().await;
+        }
+        owner.close().await;
+        let log = h.store.tenant(&t("tenant-a")).audit_log().await.unwrap();
+        assert_eq!(log.len(), 2);
+        assert!(log.iter().all(|e| e.detail != "rewritten"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Retention
+
+#[derive(Default)]
+struct FakeBlobs {
+    /// Set once the store exists, to look at the key row during a call.
+    store: Mutex<Option<Store>>,
+    /// (tenant, migration, the key row was still there)
+    calls: Mutex<Vec<(String, String, bool)>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl BlobSweep for FakeBlobs {
+    fn delete_migration(
+        &self,
+        tenant: &TenantId,
+        migration: &MigrationId,
+        _region: Region,
+    ) -> Result<u64, String> {
+        let store = self.store.lock().unwrap().clone().expect("store set");
+        let key = tokio::runtime::Handle::current()
+            .block_on(store.tenant(tenant).data_key(migration))
+            .expect("read key");
+        self.calls
+            .lock()
+            .unwrap()
+            .push((tenant.to_string(), migration.to_string(), key.is_some()));
+        if self.fail.load(Ordering::SeqCst) {
+            return Err("bucket unavailable".into());
+        }
+        Ok(4)
+    }
+}
+
+#[derive(Default)]
+struct FakeKek {
+    destroyed: Mutex<Vec<String>>,
+}
+
+impl KekShredder for FakeKek {
+    fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), String> {
+        self.destroyed.lock().unwrap().push(tenant.to_string());
+        Ok(())
+    }
+}
+
+fn fakes(store: &Store) -> (Arc<FakeBlobs>, Arc<FakeKek>) {
+    let blobs = Arc::new(FakeBlobs::default());
+    *blobs.store.lock().unwrap() = Some(store.clone());
+    (blobs, Arc::new(FakeKek::default()))
+}
+
+async fn sweep(
+    h: &Harness,
+    blobs: &Arc<FakeBlobs>,
+    kek: &Arc<FakeKek>,
+) -> airlock_store::SweepReport {
+    let blobs: Arc<dyn BlobSweep> = blobs.clone();
+    let kek: Arc<dyn KekShredder> = kek.clone();
+    h.store.maintenance().sweep(&blobs, &kek).await.unwrap()
+}
+
+const SECRET_KEY: &[u8] = b"\x01WRAPPED-DATA-KEY-0123456789abcdef0123456789abcdef\x02";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_migration_expires_after_30_days_key_first() {
+    for h in harnesses("failed_migration_expires_after_30_days_key_first").await {
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", SECRET_KEY).await;
+        let a = h.store.tenant(&t("tenant-a"));
+        a.start_migration(&m("m1")).await.unwrap();
+        a.finish_migration(&m("m1"), false).await.unwrap();
+
+        h.clock.advance_days(29);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.keys_destroyed, 0);
+        assert!(blobs.calls.lock().unwrap().is_empty());
+        assert!(a.data_key(&m("m1")).await.unwrap().is_some());
+        assert_eq!(a.objects(&m("m1")).await.unwrap().len(), 4);
+
+        h.clock.advance_days(2);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            (
+                report.keys_destroyed,
+                report.migrations_purged,
+                report.blobs_deleted
+            ),
+            (1, 1, 4)
+        );
+        assert_eq!(
+            *blobs.calls.lock().unwrap(),
+            [("tenant-a".to_owned(), "m1".to_owned(), false)],
+            "{}: the key row must be gone before the blobs are deleted",
+            h.backend
+        );
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None);
+        assert!(a.objects(&m("m1")).await.unwrap().is_empty());
+        let rec = a.migration(&m("m1")).await.unwrap().unwrap();
+        assert!(rec.key_destroyed_at.is_some() && rec.purged_at.is_some());
+        let log = a.audit_log().await.unwrap();
+        let n = log.len();
+        assert_eq!(
+            events(&log[n - 2..]),
+            ["data-key-destroyed", "retention-deletion"]
+        );
+        assert_eq!(
+            log[n - 1].detail,
+            "migration=m1 reason=migration-failed-30d classes=analysis,output,report,staging \
+             objects=4 key=destroyed"
+        );
+        assert!(kek.destroyed.lock().unwrap().is_empty());
+
+        // Swept once: the next sweep does nothing more.
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report, airlock_store::SweepReport::default());
+
+        // SQLite's secure_delete: the destroyed key's bytes are not left in the file.
+        if let Some(path) = &h.sqlite_path {
+            h.store.close().await;
+            let bytes = std::fs::read(path).unwrap();
+            assert!(
+                !bytes.windows(SECRET_KEY.len()).any(|w| w == SECRET_KEY),
+                "the wrapped key is still in the SQLite file"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeeded_migration_goes_at_the_next_sweep() {
+    for h in harnesses("succeeded_migration_goes_at_the_next_sweep").await {
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", b"key").await;
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create_migration(&m("running"), Region::UsEast1)
+            .await
+            .unwrap();
+        a.put_data_key(&m("running"), b"key2").await.unwrap();
+        a.finish_migration(&m("m1"), true).await.unwrap();
+
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!((report.keys_destroyed, report.migrations_purged), (1, 1));
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None);
+        assert!(a.objects(&m("m1")).await.unwrap().is_empty());
+        let last = a.audit_log().await.unwrap().pop().unwrap();
+        assert_eq!(last.event, "retention-deletion");
+        assert!(
+            last.detail.contains("reason=migration-succeeded"),
+            "{}",
+            last.detail
+        );
+        // A migration still going keeps everything.
+        assert!(a.data_key(&m("running")).await.unwrap().is_some());
+        assert_eq!(blobs.calls.lock().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_blob_delete_is_retried() {
+    for h in harnesses("a_failed_blob_delete_is_retried").await {
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", b"key").await;
+        let a = h.store.tenant(&t("tenant-a"));
+        a.finish_migration(&m("m1"), true).await.unwrap();
+
+        blobs.fail.store(true, Ordering::SeqCst);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!((report.keys_destroyed, report.blob_failures), (1, 1));
+        let rec = a.migration(&m("m1")).await.unwrap().unwrap();
+        assert!(rec.key_destroyed_at.is_some(), "the key went first");
+        assert!(rec.purged_at.is_none(), "the marker for a retry");
+        assert_eq!(a.objects(&m("m1")).await.unwrap().len(), 4);
+        assert_eq!(
+            a.audit_log().await.unwrap().pop().unwrap().event,
+            "retention-deletion-failed"
+        );
+
+        blobs.fail.store(false, Ordering::SeqCst);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            (
+                report.keys_destroyed,
+                report.migrations_purged,
+                report.blob_failures
+            ),
+            (0, 1, 0)
+        );
+        assert!(a.objects(&m("m1")).await.unwrap().is_empty());
+        assert!(
+            a.migration(&m("m1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .purged_at
+                .is_some()
+        );
+        assert_eq!(blobs.calls.lock().unwrap().len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_are_kept_12_months() {
+    for h in harnesses("statistics_are_kept_12_months").await {
+        let (blobs, kek) = fakes(&h.store);
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        a.record_stat(&Stat {
+            batches: 3,
+            ..Stat::default()
+        })
+        .await
+        .unwrap();
+        h.clock.advance_days(30 * 11 + 5);
+        a.record_stat(&Stat::default()).await.unwrap();
+        sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            a.stats().await.unwrap().len(),
+            2,
+            "{}: at 11 months",
+            h.backend
+        );
+
+        h.clock.advance_days(31);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.stats_deleted, 1);
+        let left = a.stats().await.unwrap();
+        assert_eq!(left.len(), 1, "only the one younger than 12 months");
+        assert_eq!(left[0].1.batches, 0);
+        let last = a.audit_log().await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.event.as_str(), last.detail.as_str()),
+            ("stats-expired", "rows=1")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_goes_30_days_after_the_licence_ends() {
+    for h in harnesses("metadata_goes_30_days_after_the_licence_ends").await {
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", b"key-a").await;
+        seed(&h.store, "tenant-b", b"key-b").await;
+        let a = h.store.tenant(&t("tenant-a"));
+        a.start_migration(&m("m1")).await.unwrap();
+        a.record_stat(&Stat::default()).await.unwrap();
+        a.set_licence_end(Some(h.clock_now())).await.unwrap();
+
+        h.clock.advance_days(29);
+        sweep(&h, &blobs, &kek).await;
+        assert!(a.info().await.unwrap().is_some());
+        assert!(a.data_key(&m("m1")).await.unwrap().is_some());
+        assert!(kek.destroyed.lock().unwrap().is_empty());
+
+        h.clock.advance_days(2);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.tenants_expired, 1);
+        assert_eq!(*kek.destroyed.lock().unwrap(), ["tenant-a"]);
+        assert_eq!(
+            *blobs.calls.lock().unwrap(),
+            [("tenant-a".to_owned(), "m1".to_owned(), false)]
+        );
+        assert_eq!(a.info().await.unwrap(), None);
+        assert!(a.migrations().await.unwrap().is_empty());
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None);
+        assert!(a.objects(&m("m1")).await.unwrap().is_empty());
+        assert!(a.plugin_grants(&m("m1")).await.unwrap().is_empty());
+        assert!(a.stats().await.unwrap().is_empty());
+        assert!(a.audit_log().await.unwrap().is_empty());
+        let platform = h.store.maintenance().platform_audit_log().await.unwrap();
+        assert_eq!(events(&platform), ["tenant-expired"]);
+        assert_eq!(
+            platform[0].detail,
+            "migrations=1 audit_rows=5 kek=destroyed"
+        );
+        assert!(!platform[0].detail.contains("tenant-a"));
+
+        // The other tenant is untouched, and the platform log stays.
+        let b = h.store.tenant(&t("tenant-b"));
+        assert!(b.data_key(&m("m1")).await.unwrap().is_some());
+        assert_eq!(b.objects(&m("m1")).await.unwrap().len(), 4);
+        let owner = h.owner_pool().await;
+        let err = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM audit_log WHERE tenant_id = '{PLATFORM_TENANT}'"
+        )))
+        .execute(&owner)
+        .await
+        .expect_err("platform rows never go");
+        assert!(err.to_string().contains("append-only"), "{err}");
+        owner.close().await;
+    }
+}
+
+impl Harness {
+    fn clock_now(&self) -> time::OffsetDateTime {
+        use airlock_store::Clock;
+        self.clock.now()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Statistics
+
+#[tokio::test]
+async fn stats_table_holds_only_allow_listed_columns() {
+    for h in harnesses("stats_table_holds_only_allow_listed_columns").await {
+        let owner = h.owner_pool().await;
+        let sql = if h.pg.is_some() {
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'stats'"
+        } else {
+            "SELECT name FROM pragma_table_info('stats')"
+        };
+        let mut actual: Vec<String> = sqlx::query_as::<_, (String,)>(sql)
+            .fetch_all(&owner)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(c,)| c)
+            .collect();
+        actual.sort();
+        let mut allowed: Vec<String> = STAT_COLUMNS
+            .iter()
+            .chain(STAT_KEY_COLUMNS)
+            .map(|c| c.to_string())
+            .collect();
+        allowed.sort();
+        assert_eq!(
+            actual, allowed,
+            "{}: stats columns vs STAT_COLUMNS",
+            h.backend
+        );
+        owner.close().await;
+    }
+}
+
+#[test]
+fn error_codes_are_validated() {
+    for good in ["cloud-rate-limited", "e42", "a"] {
+        assert!(ErrorCode::new(good).is_ok(), "{good}");
+    }
+    let long = "a".repeat(65);
+    for bad in [
+        "",
+        "Cloud-Rate-Limited",
+        "jane.doe@example.com",
+        "https://jira.example.com",
+        "no spaces",
+        "PROJ-123 summary",
+        long.as_str(),
+    ] {
+        assert!(ErrorCode::new(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn stats_export_has_only_allow_listed_fields() {
+    for h in harnesses("stats_export_has_only_allow_listed_fields").await {
+        seed(&h.store, "tenant-secretcorp", b"k").await;
+        seed(&h.store, "tenant-othercorp", b"k").await;
+        for tenant in ["tenant-secretcorp", "tenant-othercorp"] {
+            h.store
+                .tenant(&t(tenant))
+                .record_stat(&Stat {
+                    records_issues: 7,
+                    error_code: Some(ErrorCode::new("load-failed").unwrap()),
+                    ..Stat::default()
+                })
+                .await
+                .unwrap();
+        }
+        let since = h.clock_now() - time::Duration::days(1);
+        let out = h
+            .store
+            .maintenance()
+            .export_stats_jsonl(since)
+            .await
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("tenant-"), "{text}");
+        assert!(!text.contains("m1"), "{text}");
+        assert!(!text.contains("stat_id"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let mut keys: Vec<&str> = value
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort();
+            let mut allowed = STAT_COLUMNS.to_vec();
+            allowed.sort();
+            assert_eq!(keys, allowed);
+            assert_eq!(value["records_issues"], 7);
+            assert_eq!(value["error_code"], "load-failed");
+        }
+        let later = h.clock_now() + time::Duration::days(1);
+        assert!(
+            h.store
+                .maintenance()
+                .export_stats_jsonl(later)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_export_posts_over_https_only() {
+    assert!(matches!(
+        StatsExporter::new("http://127.0.0.1:9/stats", None),
+        Err(StoreError::Invalid { .. })
+    ));
+    for h in harnesses("stats_export_posts_over_https_only").await {
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        a.record_stat(&Stat {
+            batches: 2,
+            ..Stat::default()
+        })
+        .await
+        .unwrap();
+        let body = h
+            .store
+            .maintenance()
+            .export_stats_jsonl(time::OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        assert!(!body.is_empty());
+
+        let server = https::Server::start().await;
+        let exporter = StatsExporter::new(
+            &format!("https://{}/stats", server.addr),
+            Some(&server.ca_pem),
+        )
+        .unwrap();
+        exporter.send(body.clone()).await.unwrap();
+        let received = server.received.lock().unwrap().clone();
+        assert_eq!(received.len(), 1, "{}", h.backend);
+        assert_eq!(received[0].0, "/stats");
+        assert_eq!(received[0].1, "application/x-ndjson");
+        assert_eq!(received[0].2, body);
+
+        // A server the exporter does not trust is refused.
+        let untrusted =
+            StatsExporter::new(&format!("https://{}/stats", server.addr), None).unwrap();
+        assert!(matches!(
+            untrusted.send(body).await,
+            Err(StoreError::Export(_))
+        ));
+        assert_eq!(server.received.lock().unwrap().len(), 1);
+    }
+}
+
+/// A local HTTPS server on 127.0.0.1 that records each request's path, content type and body.
+mod https {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::{Request, Response};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+    pub struct Server {
+        pub addr: SocketAddr,
+        pub ca_pem: String,
+        pub received: Received,
+    }
+
+    impl Server {
+        pub async fn start() -> Server {
+            let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+            let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+            let leaf_key = KeyPair::generate().unwrap();
+            let cert = leaf.signed_by(&leaf_key, &ca).unwrap();
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.der().clone()], key)
+                .unwrap();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let received: Received = Arc::default();
+            let log = received.clone();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let acceptor = acceptor.clone();
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                            let log = log.clone();
+                            async move {
+                                let path = req.uri().path().to_owned();
+                                let ctype = req
+                                    .headers()
+                                    .get(hyper::header::CONTENT_TYPE)
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or_default()
+                                    .to_owned();
+                                let body = req.into_body().collect().await?.to_bytes().to_vec();
+                                log.lock().unwrap().push((path, ctype, body));
+                                Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::new())))
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                            .await;
+                    });
+                }
+            });
+            Server {
+                addr,
+                ca_pem: ca.pem(),
+                received,
+            }
+        }
+    }
+}
