@@ -10,10 +10,15 @@ use airlock_model::jira::Kind;
 use airlock_target::{LocalSite, Target};
 
 fn airlock(args: &[&str], cwd: &Path) -> Output {
+    airlock_with(args, cwd, &[])
+}
+
+fn airlock_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_airlock"))
         .args(args)
         .current_dir(cwd)
         .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
+        .envs(env.iter().copied())
         .output()
         .expect("airlock runs")
 }
@@ -495,4 +500,154 @@ fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
     // And the operator still reads the report, which names the customer's data.
     let html = report(cwd, "w");
     assert!(html.contains("every count matches"), "{html}");
+}
+
+/// The same promise in production shape: the metadata in PostgreSQL (as the application
+/// role, under row-level security), the sealed objects in S3 (a real S3 server over HTTPS
+/// on loopback) in the region the migration chose. Neither the database, nor the bucket,
+/// nor the work directory holds a canary in clear.
+#[test]
+fn no_canary_is_stored_in_clear_postgres_and_s3() {
+    use airlock_blobs::S3Credentials;
+    use airlock_model::Region;
+    let Some(pg) = airlock_store::testing::TestPostgres::start_blocking("cli_canaries") else {
+        return;
+    };
+    let s3 = airlock_blobs::testing::TestS3::start("canary", &[Region::EuWest1, Region::UsEast1])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("s3-ca.pem"), s3.ca_pem()).unwrap();
+    let S3Credentials::Static {
+        access_key_id,
+        secret_access_key,
+    } = s3.credentials().clone()
+    else {
+        panic!("the test server has static credentials")
+    };
+    let ca = cwd.join("s3-ca.pem").display().to_string();
+    let env = [
+        ("AIRLOCK_STORE_OWNER_URL", pg.owner_url()),
+        ("AWS_ACCESS_KEY_ID", access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret_access_key.as_str()),
+        ("AIRLOCK_S3_CA", ca.as_str()),
+        ("AIRLOCK_S3_BUCKET_PREFIX", "canary"),
+    ];
+    let blobs = format!("s3:{}", s3.endpoint());
+    let storage = [
+        "--store",
+        pg.app_url(),
+        "--blobs",
+        blobs.as_str(),
+        "--tenant",
+        "acme",
+    ];
+
+    let out = airlock(
+        &["gen-backup", "b.zip", "--issues", "300", "--canaries"],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
+    let mut args = vec![
+        "migrate",
+        "b.zip",
+        "--work",
+        "w",
+        "--target",
+        "local:site.db",
+        "--plugin",
+        plugin,
+        "--region",
+        "eu-west-1",
+    ];
+    args.extend(storage);
+    let out = airlock_with(&args, cwd, &env);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("sealed at rest in eu-west-1 (s3://canary-eu-west-1)"),
+        "{t}"
+    );
+    let site = std::fs::read(cwd.join("site.db")).unwrap();
+    for canary in airlock_fixtures::CANARIES {
+        assert!(
+            site.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "{canary} did not reach the target"
+        );
+    }
+
+    // The region chosen holds the migration's objects; the default region holds nothing.
+    assert!(files_under(&s3.data_dir().join("canary-eu-west-1")) > 0);
+    assert_eq!(files_under(&s3.data_dir().join("canary-us-east-1")), 0);
+    let mut leaks = files_containing(&cwd.join("w"), &airlock_fixtures::CANARIES);
+    leaks.extend(files_containing(s3.data_dir(), &airlock_fixtures::CANARIES));
+    assert!(leaks.is_empty(), "customer data in clear: {leaks:?}");
+    assert!(
+        !cwd.join("w/airlock.db").exists(),
+        "the metadata lives in PostgreSQL"
+    );
+
+    // Every row of every table, as text (bytea as hex): no canary, in clear or hex.
+    let rows = database_text(pg.owner_url());
+    assert!(rows.contains("acme"), "the scan reads the tables");
+    for canary in airlock_fixtures::CANARIES {
+        let hex: String = canary.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(!rows.contains(canary), "{canary} in the database");
+        assert!(
+            !rows.contains(&hex),
+            "{canary} in the database, hex-encoded"
+        );
+    }
+
+    // The operator reads the report through the same storage.
+    let mut args = vec!["report", "--work", "w"];
+    args.extend(storage);
+    let out = airlock_with(&args, cwd, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every count matches"));
+}
+
+fn files_under(dir: &Path) -> usize {
+    if !dir.exists() {
+        return 0;
+    }
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() { files_under(&path) } else { 1 }
+        })
+        .sum()
+}
+
+/// Every row of every table in the database's public schema, one per line, as the schema
+/// owner sees them (row-level security does not hide rows from the owner's scan).
+fn database_text(owner_url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(owner_url).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let mut text = String::new();
+        for (table,) in tables {
+            let sql =
+                format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
+            let (rows,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            text.push_str(&rows);
+            text.push('\n');
+        }
+        text
+    })
 }

@@ -1,9 +1,10 @@
 //! # airlock-retention: the retention sweep over the real blob stores and key provider
 //!
-//! The rules and their bookkeeping live in `airlock-store` ([`Maintenance::sweep`]), which
-//! knows blobs and keys only through two small traits. This crate implements them over
-//! `airlock-blobs` ([`BlobsSweep`]) and `airlock-vault` ([`KeysShredder`]), and
-//! [`sweep_now`] runs one sweep with them.
+//! The rules and their bookkeeping live in `airlock-store`
+//! ([`Maintenance::sweep`](airlock_store::Maintenance::sweep)), which knows blobs and keys
+//! only through two small traits. This crate implements them over `airlock-blobs`
+//! ([`BlobsSweep`]) and `airlock-vault` ([`KeysShredder`]), and [`sweep_now`] runs one
+//! sweep with them.
 //!
 //! What a sweep promises, at the store clock's time (each step is audited):
 //!

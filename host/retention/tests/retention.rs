@@ -91,6 +91,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+fn key_file(dir: &Path) -> (Arc<LocalKeyFile>, PathBuf) {
+    let key_dir = dir.join("keys");
+    (Arc::new(LocalKeyFile::open(&key_dir).unwrap()), key_dir)
+}
+
 fn sim_clock() -> Arc<SimClock> {
     Arc::new(SimClock::new(datetime!(2026-03-01 9:00 UTC)))
 }
@@ -107,18 +112,20 @@ impl Env {
             ))
             .expect("open sqlite");
         let disk = dir.path().join("blobs");
-        let blobs = Arc::new(LocalDirBlobs::new(&disk).unwrap());
-        Env::assemble(
-            "sqlite+local",
+        let (keys, key_dir) = key_file(dir.path());
+        Env {
+            backend: "sqlite+local",
             store,
             clock,
-            blobs,
+            blobs: Arc::new(LocalDirBlobs::new(&disk).unwrap()),
+            keys,
+            key_dir,
             disk,
-            None,
-            None,
+            _s3: None,
+            _pg: None,
             rt,
-            dir,
-        )
+            _dir: dir,
+        }
     }
 
     fn postgres_s3(test: &str) -> Option<Env> {
@@ -127,49 +134,21 @@ impl Env {
         let clock = sim_clock();
         let store = rt.block_on(pg.store(clock.clone())).expect("open postgres");
         let s3 = TestS3::start(BUCKET_PREFIX, &[REGION]).expect("start TestS3");
-        let blobs = Arc::new(S3Blobs::new(s3.config()).expect("S3 client"));
-        let disk = s3.data_dir().to_owned();
         let dir = tempfile::tempdir().unwrap();
-        Some(Env::assemble(
-            "postgres+s3",
+        let (keys, key_dir) = key_file(dir.path());
+        Some(Env {
+            backend: "postgres+s3",
             store,
             clock,
-            blobs,
-            disk,
-            Some(s3),
-            Some(pg),
-            rt,
-            dir,
-        ))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        backend: &'static str,
-        store: Store,
-        clock: Arc<SimClock>,
-        blobs: Arc<dyn RegionalBlobs>,
-        disk: PathBuf,
-        s3: Option<TestS3>,
-        pg: Option<TestPostgres>,
-        rt: tokio::runtime::Runtime,
-        dir: tempfile::TempDir,
-    ) -> Env {
-        let key_dir = dir.path().join("keys");
-        let keys = Arc::new(LocalKeyFile::open(&key_dir).unwrap());
-        Env {
-            backend,
-            store,
-            clock,
-            blobs,
+            blobs: Arc::new(S3Blobs::new(s3.config()).expect("S3 client")),
             keys,
             key_dir,
-            disk,
-            _s3: s3,
-            _pg: pg,
+            disk: s3.data_dir().to_owned(),
+            _s3: Some(s3),
+            _pg: Some(pg),
             rt,
             _dir: dir,
-        }
+        })
     }
 
     fn run<F: Future>(&self, future: F) -> F::Output {
