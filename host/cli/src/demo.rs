@@ -166,6 +166,19 @@ pub fn run(
         core.target.app_output_count(&manifest.app_key)?
     );
     let failed = outcomes.iter().filter(|o| o.failed()).count();
+    core.stat.batches = outcomes.len() as u64;
+    core.stat.plugin_fuel = outcomes
+        .iter()
+        .filter_map(|o| match &o.migrate {
+            Some(Ok(ran)) => Some(ran.usage.fuel),
+            Some(Err(e)) => Some(e.usage.fuel),
+            None => None,
+        })
+        .sum();
+    if failed > 0 {
+        core.stat.error_code = Some(airlock_store::ErrorCode::new("app-batches-failed")?);
+    }
+    core.storage.finish(failed == 0 && core.verified, &core.stat)?;
     println!(
         "\n{} in {}.",
         if failed == 0 {

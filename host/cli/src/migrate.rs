@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::render;
 use crate::storage::{Storage, StorageOptions};
+use airlock_store::{ErrorCode, Stat};
 
 /// Where a command works and writes.
 pub struct Options {
@@ -410,7 +411,7 @@ pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     };
     let mut app_ok = true;
     for plugin in &plugins {
-        app_ok &= migrate_app(
+        let app = migrate_app(
             &options.backup,
             &options.work,
             &core.storage,
@@ -418,9 +419,17 @@ pub fn migrate_command(runtime: &Runtime, options: &Options) -> Result<bool> {
             &core.state,
             core.target.as_mut(),
         )?;
+        app_ok &= app.ok;
+        core.stat.batches += app.batches;
+        core.stat.plugin_fuel += app.fuel;
     }
     let succeeded = core.verified && app_ok;
-    core.storage.finish(succeeded)?;
+    core.stat.error_code = match (core.verified, app_ok) {
+        (true, true) => None,
+        (false, _) => Some(ErrorCode::new("verify-mismatch")?),
+        (true, false) => Some(ErrorCode::new("app-batches-failed")?),
+    };
+    core.storage.finish(succeeded, &core.stat)?;
     println!(
         "migration finished in {}",
         render::duration(started.elapsed())
@@ -435,17 +444,33 @@ pub struct CoreMigration {
     pub state: State,
     pub target: Box<dyn Target>,
     pub verified: bool,
+    /// Durations, counts and bytes for the anonymized statistics.
+    pub stat: Stat,
 }
 
 /// Phases 1–3 and verify for the core data. `None` when the check or the analysis
 /// blocks the migration (what to fix is printed).
 pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<CoreMigration>> {
+    let started = Instant::now();
     let Checked {
         storage,
         staging,
         report,
         mut state,
     } = run_check(options, plugins)?;
+    let mut stat = Stat {
+        phase_stage_ms: millis(started),
+        ..Stat::default()
+    };
+    for (kind, n) in &report.counts {
+        match kind {
+            Kind::Issue => stat.records_issues += n,
+            Kind::Comment => stat.records_comments += n,
+            Kind::Worklog => stat.records_worklogs += n,
+            Kind::Attachment => stat.records_attachments += n,
+            _ => stat.records_other += n,
+        }
+    }
     if report.blocks_migration() {
         println!(
             "migrate refused: fix the {} fatal finding(s) in the source, make a new backup and run again",
@@ -454,6 +479,7 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         publish_report(options, &storage)?;
         return Ok(None);
     }
+    let started = Instant::now();
     let mut target = open_target(options)?;
     // Once loading has begun the plan is frozen: the target now holds this migration's
     // own writes, which a fresh analysis would take for clashes.
@@ -483,6 +509,7 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         }
     };
     print_plan(&plan);
+    stat.phase_analyse_ms = millis(started);
     if plan.blocks_migration() {
         println!(
             "migrate refused: resolve the problems above in the override file (--overrides) and run again"
@@ -491,6 +518,7 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         return Ok(None);
     }
     storage.start()?;
+    let started = Instant::now();
     let summary = load(
         &staging,
         &mut state,
@@ -522,7 +550,11 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         );
         write_report(&storage, "files.json", &files)?;
     }
+    stat.phase_load_ms = millis(started);
+    let started = Instant::now();
     let rows = verify(&report, &plan, &state, target.as_mut())?;
+    stat.phase_verify_ms = millis(started);
+    stat.bytes_staged = staging.bytes_written();
     let verified = rows.iter().all(|r| r.ok);
     write_report(&storage, "load.json", &summary)?;
     write_report(&storage, "verify.json", &rows)?;
@@ -532,6 +564,7 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         state,
         target,
         verified,
+        stat,
     }))
 }
 
@@ -675,7 +708,7 @@ fn migrate_app(
     plugin: &Plugin,
     state: &State,
     target: &mut dyn Target,
-) -> Result<bool> {
+) -> Result<AppRun> {
     let manifest = plugin.manifest();
     let store = stage_app(backup, work, storage, plugin)?;
     // The operator enabled the app and consented to what its manifest asks (audited).
@@ -689,6 +722,7 @@ fn migrate_app(
     })?;
     // The plugin runs on this thread while the other stores the previous batch's outputs.
     let (mut rows, mut outputs, mut failed) = (0u64, 0u64, 0u64);
+    let (mut batches, mut fuel) = (0u64, 0u64);
     let app_key = &manifest.app_key;
     let (to_store, stored_rx) = std::sync::mpsc::sync_channel::<Vec<airlock_model::AppOutput>>(2);
     let storing = &mut *target;
@@ -701,8 +735,10 @@ fn migrate_app(
         });
         let ran = each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
             rows += batch.rows.len() as u64;
+            batches += 1;
             match session.migrate(batch) {
                 Ok(ran) => {
+                    fuel += ran.usage.fuel;
                     outputs += ran.value.len() as u64;
                     if to_store.send(ran.value).is_err() {
                         anyhow::bail!("storing the app's outputs stopped");
@@ -710,6 +746,7 @@ fn migrate_app(
                 }
                 Err(e) => {
                     failed += 1;
+                    fuel += e.usage.fuel;
                     println!("  app batch failed: {e}");
                 }
             }
@@ -737,7 +774,22 @@ fn migrate_app(
         }
     );
     let stored = target.app_output_count(&manifest.app_key)?;
-    Ok(failed == 0 && stored >= outputs)
+    Ok(AppRun {
+        ok: failed == 0 && stored >= outputs,
+        batches,
+        fuel,
+    })
+}
+
+/// An app data phase's outcome.
+struct AppRun {
+    ok: bool,
+    batches: u64,
+    fuel: u64,
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
 }
 
 /// Before the load, a plugin resolves ids against what the load will map.

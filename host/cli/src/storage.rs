@@ -243,7 +243,10 @@ impl Storage {
 
     /// Marks the migration finished: a success starts the end of its sealed data (the
     /// next retention sweep shreds it), a failure the 30-day clock.
-    pub fn finish(&self, succeeded: bool) -> Result<()> {
+    /// Also records the run's anonymized statistics (durations, counts, bytes, fuel, an
+    /// error code; nothing that names the customer's data).
+    pub fn finish(&self, succeeded: bool, stat: &airlock_store::Stat) -> Result<()> {
+        self.rt.block_on(self.scope.record_stat(stat))?;
         if self.status()? == Some(MigrationStatus::Running) {
             self.rt
                 .block_on(self.scope.finish_migration(&self.migration, succeeded))?;

@@ -10,6 +10,7 @@ use airlock_blobs::{BlobError, BlobStore, BlobWrite, RegionalBlobs};
 use airlock_vault::{OpenReader, SealWriter, Sealer, VaultError};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a staged object could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,8 @@ pub struct SealedStaging {
     blobs: Arc<dyn BlobStore>,
     prefix: String,
     on_open: Option<OpenHook>,
+    /// Sealed bytes written through this staging (for the anonymized statistics).
+    written: Arc<AtomicU64>,
 }
 
 /// Told the sealed name of every object opened for reading (the audit log records which
@@ -80,7 +83,13 @@ impl SealedStaging {
             blobs,
             prefix,
             on_open: None,
+            written: Arc::default(),
         }
+    }
+
+    /// Sealed bytes written through this staging (and its clones) so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Calls `hook` with the sealed name of each object before it is opened.
@@ -153,6 +162,7 @@ impl SealedStaging {
 struct SealedWrite {
     name: String,
     out: SealWriter<Box<dyn BlobWrite>>,
+    written: Arc<AtomicU64>,
 }
 
 impl Write for SealedWrite {
@@ -167,13 +177,16 @@ impl Write for SealedWrite {
 
 impl StagedWrite for SealedWrite {
     fn finish(self: Box<Self>) -> Result<u64, StagingError> {
-        let SealedWrite { name, out } = *self;
+        let SealedWrite { name, out, written } = *self;
         let blob = out.finish().map_err(|source| StagingError::Io {
             name: name.clone(),
             source,
         })?;
-        blob.finish()
-            .map_err(|source| StagingError::Blob { name, source })
+        let size = blob
+            .finish()
+            .map_err(|source| StagingError::Blob { name, source })?;
+        written.fetch_add(size, Ordering::Relaxed);
+        Ok(size)
     }
 }
 
@@ -184,6 +197,7 @@ impl Staging for SealedStaging {
         Ok(Box::new(SealedWrite {
             name: name.to_owned(),
             out: self.sealer.seal_writer(&Self::sealed_name(name), blob),
+            written: self.written.clone(),
         }))
     }
 
