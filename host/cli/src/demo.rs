@@ -178,7 +178,8 @@ pub fn run(
     if failed > 0 {
         core.stat.error_code = Some(airlock_store::ErrorCode::new("app-batches-failed")?);
     }
-    core.storage.finish(failed == 0 && core.verified, &core.stat)?;
+    core.storage
+        .finish(failed == 0 && core.verified, &core.stat)?;
     println!(
         "\n{} in {}.",
         if failed == 0 {

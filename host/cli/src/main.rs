@@ -1,5 +1,6 @@
 //! `airlock`: argument parsing and wiring; the work lives in the library crates.
 
+mod admin;
 mod app_stage;
 mod demo;
 mod html;
@@ -74,6 +75,9 @@ enum Command {
     /// Work with app data migrator plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Platform administration across tenants: retention, anonymized statistics.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Generate a small Data Center backup with Timesheet Builder data and run the
     /// Timesheet Builder plugin over it through the sandbox.
     Demo {
@@ -192,6 +196,31 @@ impl MigrationArgs {
 }
 
 #[derive(Subcommand)]
+enum AdminCommand {
+    /// Run the retention sweep once: expired migrations' data keys destroyed, then their
+    /// blobs; statistics after 12 months; tenants 30 days after their licence ends.
+    Sweep {
+        #[arg(long, default_value = "airlock-work")]
+        work: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Anonymized statistics of every tenant (JSON lines), printed or sent over HTTPS.
+    Stats {
+        #[arg(long, default_value = "airlock-work")]
+        work: PathBuf,
+        /// The last this many days.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// An https:// endpoint to POST them to.
+        #[arg(long)]
+        export: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum PluginCommand {
     /// Show a plugin's manifest, imports, size, hash and limits.
     Inspect {
@@ -275,6 +304,19 @@ fn run(cli: Cli) -> Result<bool> {
                 }
                 None => print!("{page}"),
             }
+            Ok(true)
+        }
+        Command::Admin(AdminCommand::Sweep { work, storage }) => {
+            admin::sweep(&work, &storage.options())?;
+            Ok(true)
+        }
+        Command::Admin(AdminCommand::Stats {
+            work,
+            days,
+            export,
+            storage,
+        }) => {
+            admin::stats(&work, &storage.options(), days, export.as_deref())?;
             Ok(true)
         }
         Command::GenBackup {

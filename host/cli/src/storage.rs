@@ -291,7 +291,7 @@ fn new_id() -> String {
     hex::encode(bytes)
 }
 
-async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
+pub(crate) async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
     let clock = Arc::new(SystemClock);
     match &options.store {
         None => {
@@ -311,7 +311,7 @@ async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
     }
 }
 
-fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn RegionalBlobs>> {
+pub(crate) fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn RegionalBlobs>> {
     match options.blobs.as_deref() {
         None => Ok(Box::new(LocalDirBlobs::new(work.join("blobs"))?)),
         Some(spec) => {

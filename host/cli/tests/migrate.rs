@@ -500,6 +500,36 @@ fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
     // And the operator still reads the report, which names the customer's data.
     let html = report(cwd, "w");
     assert!(html.contains("every count matches"), "{html}");
+
+    // The platform sees the run's statistics: counts and durations, no ids.
+    let out = airlock(&["admin", "stats", "--work", "w"], cwd);
+    let stats = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stats.lines().count(), 1, "{stats}");
+    assert!(stats.contains("\"records_issues\":300"), "{stats}");
+    let migration = std::fs::read_to_string(cwd.join("w/migration.json")).unwrap();
+    let migration: serde_json::Value = serde_json::from_str(&migration).unwrap();
+    for id in [&migration["tenant"], &migration["migration"]] {
+        assert!(!stats.contains(id.as_str().unwrap()), "{stats}");
+    }
+
+    // The migration succeeded: the next retention sweep shreds its data (key first).
+    let out = airlock(&["admin", "sweep", "--work", "w"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1 data keys destroyed"), "{t}");
+    assert_eq!(
+        files_under(&cwd.join("w/blobs")),
+        0,
+        "no sealed object is left"
+    );
+    let out = airlock(&["report", "--work", "w"], cwd);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("was destroyed (retention)"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The same promise in production shape: the metadata in PostgreSQL (as the application
