@@ -9,6 +9,7 @@
 //! - `airlock migrate` end to end: throughput against parse-only, peak RSS at 100,000 and
 //!   1,000,000 issues (see [`migrate`]).
 
+mod encryption;
 mod migrate;
 mod seal;
 
@@ -44,6 +45,9 @@ fn main() -> Result<()> {
     }
     if wanted("seal") {
         seal::seal_throughput()?;
+    }
+    if wanted("encryption") {
+        encryption::run()?;
     }
     Ok(())
 }

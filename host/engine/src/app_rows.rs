@@ -3,15 +3,16 @@
 //! index, so memory stays bounded by one batch whatever the size of the app's tables.
 //!
 //! It is a SQLite file in the work directory whose rows are sealed one by one by the
-//! vault (each under its own name, `app-rows/<table>/<seq>`): the file holds table and
-//! column names, row numbers and `ID`s, never a value in clear.
+//! vault, each table a record set (`app-rows/<table>`, one key per table and staging, the
+//! row number as the record index): the file holds table and column names, row numbers,
+//! `ID`s and the sets' headers, never a value in clear.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use airlock_backup::AoBatch;
 use airlock_model::Value;
-use airlock_vault::Sealer;
+use airlock_vault::{RecordSet, Sealer};
 use rusqlite::{Connection, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 
@@ -22,13 +23,16 @@ pub struct AppRows {
     path: PathBuf,
     columns: Mutex<FxHashMap<String, Arc<[String]>>>,
     sealer: Arc<Sealer>,
+    /// Each table's record set, made when its first batch is staged.
+    sets: Mutex<FxHashMap<String, Arc<RecordSet>>>,
 }
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS app_tables (
     name TEXT PRIMARY KEY,
     columns TEXT NOT NULL,
-    id_column INTEGER
+    id_column INTEGER,
+    seal_header BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS app_rows (
     tbl TEXT NOT NULL,
@@ -57,6 +61,7 @@ impl AppRows {
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
             sealer,
+            sets: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -79,6 +84,7 @@ impl AppRows {
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
             sealer,
+            sets: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -100,15 +106,18 @@ impl AppRows {
     /// Adds a batch read from activeobjects.xml (batches of a table arrive in file order).
     pub fn insert(&self, batch: &AoBatch) -> Result<(), StateError> {
         let id_column = batch.column_index("ID");
+        let set = self.record_set(&batch.table)?;
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         {
             tx.execute(
-                "INSERT OR IGNORE INTO app_tables (name, columns, id_column) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO app_tables (name, columns, id_column, seal_header) \
+                 VALUES (?1, ?2, ?3, ?4)",
                 params![
                     batch.table,
                     batch.columns.join("\u{1f}"),
-                    id_column.map(|i| i as i64)
+                    id_column.map(|i| i as i64),
+                    set.header()
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -124,7 +133,7 @@ impl AppRows {
                 let seq = batch.offset + i as u64;
                 buf.clear();
                 encode_row(row, &mut buf);
-                let sealed = self.sealer.seal(&row_name(&batch.table, seq), &buf);
+                let sealed = set.seal(record_index(seq).map_err(|e| self.err(e))?, &buf);
                 put.execute(params![batch.table, seq as i64, id, sealed])
                     .map_err(|e| self.err(e))?;
             }
@@ -173,6 +182,8 @@ impl AppRows {
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
+        drop(stmt);
+        drop(conn);
         let rows = sealed
             .iter()
             .map(|(seq, blob)| self.open_row(table, *seq, blob))
@@ -252,22 +263,52 @@ impl AppRows {
 
 impl AppRows {
     fn open_row(&self, table: &str, seq: i64, sealed: &[u8]) -> Result<Vec<Value>, StateError> {
+        let index = record_index(seq as u64).map_err(|e| self.err(e))?;
         let bytes = self
-            .sealer
-            .open(&row_name(table, seq as u64), sealed)
+            .record_set(table)?
+            .open(index, sealed)
             .map_err(|e| StateError::new(&self.path, e))?;
         Ok(decode_row(&bytes))
     }
+
+    /// The table's record set: the one made in this run, the one its header in the file
+    /// names, or (for a table staged for the first time) a new one.
+    fn record_set(&self, table: &str) -> Result<Arc<RecordSet>, StateError> {
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = sets.get(table) {
+            return Ok(set.clone());
+        }
+        let name = format!("app-rows/{table}");
+        let header: Option<Vec<u8>> = {
+            let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row(
+                "SELECT seal_header FROM app_tables WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+        };
+        let set = Arc::new(match header {
+            Some(header) => self
+                .sealer
+                .record_set(&name, &header)
+                .map_err(|e| StateError::new(&self.path, e))?,
+            None => self.sealer.new_record_set(&name),
+        });
+        sets.insert(table.to_owned(), set.clone());
+        Ok(set)
+    }
 }
 
-/// The name a staged row is sealed under: moved to another table or row, it does not open.
-fn row_name(table: &str, seq: u64) -> String {
-    format!("app-rows/{table}/{seq}")
+/// A row's number as its record index in the table's set.
+fn record_index(seq: u64) -> Result<u32, rusqlite::Error> {
+    u32::try_from(seq).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, seq as i64))
 }
 
-// A row as bytes: per value a tag, then the payload (little-endian numbers, strings as a
-// u32 length and UTF-8).
-fn encode_row(row: &[Value], out: &mut Vec<u8>) {
+/// A row as bytes, before it is sealed: per value a tag, then the payload (little-endian
+/// numbers, strings as a u32 length and UTF-8).
+pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
     for value in row {
         match value {
             Value::Null => out.push(0),

@@ -61,5 +61,5 @@ mod seal;
 pub use error::{ObjectRef, VaultError};
 pub use keys::{DataKey, KEY_LEN, KeyProvider, LocalKeyFile, WrappedKey};
 pub use seal::{
-    DEFAULT_SEGMENT_SIZE, HEADER_LEN, MAX_SEGMENT_SIZE, OpenReader, SealWriter, Sealer,
+    DEFAULT_SEGMENT_SIZE, HEADER_LEN, MAX_SEGMENT_SIZE, OpenReader, RecordSet, SealWriter, Sealer,
 };

@@ -229,6 +229,81 @@ impl Sealer {
     }
 }
 
+/// Many small records of one named set (an app's staged table, row by row), each sealed
+/// on its own under the set's one key: a key derivation per set, not per record.
+///
+/// The set is an object whose segments are its records, addressed by index: record *i* is
+/// sealed as final segment *i* (nonce = prefix | *i* | 1, the set's header as associated
+/// data). Each index must be sealed once per set; a new set (a new header: a fresh salt,
+/// so a fresh key) is made whenever records are written again. A record moved to another
+/// index, another set, tenant or migration does not open.
+pub struct RecordSet {
+    cipher: ObjectCipher,
+    object: ObjectRef,
+}
+
+impl fmt::Debug for RecordSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordSet")
+            .field("object", &self.object)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    /// A new record set named `name`; keep its [`RecordSet::header`] to reopen it.
+    pub fn new_record_set(&self, name: &str) -> RecordSet {
+        RecordSet {
+            cipher: self.new_object(name),
+            object: self.object_ref(name),
+        }
+    }
+
+    /// Reopens the record set `name` from the header it was made with.
+    pub fn record_set(&self, name: &str, header: &[u8]) -> Result<RecordSet, VaultError> {
+        let object = self.object_ref(name);
+        let bytes: [u8; HEADER_LEN] = header
+            .try_into()
+            .map_err(|_| short_header(header).into_error(object.clone()))?;
+        let header = Header::parse(bytes).map_err(|f| f.into_error(object.clone()))?;
+        Ok(RecordSet {
+            cipher: ObjectCipher::new(&self.key, header, &object),
+            object,
+        })
+    }
+}
+
+impl RecordSet {
+    /// The set's header (48 bytes, no secret): store it beside the records.
+    pub fn header(&self) -> &[u8] {
+        &self.cipher.header
+    }
+
+    /// Record `index` sealed: ciphertext then tag (16 bytes longer than `plaintext`).
+    pub fn seal(&self, index: u32, plaintext: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        out.extend_from_slice(plaintext);
+        let tag = self.cipher.seal(index, true, &mut out);
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Record `index`, opened.
+    pub fn open(&self, index: u32, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let mut buf = sealed.to_vec();
+        match self.cipher.open(index, true, &mut buf) {
+            Some(len) => {
+                buf.truncate(len);
+                Ok(buf)
+            }
+            None => Err(VaultError::Tampered {
+                object: self.object.clone(),
+                segment: u64::from(index),
+            }),
+        }
+    }
+}
+
 /// A parsed (not yet authenticated) header. The first segment's tag authenticates it.
 struct Header {
     bytes: [u8; HEADER_LEN],

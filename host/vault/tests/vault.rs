@@ -739,3 +739,46 @@ fn a_writer_that_failed_refuses_further_use() {
     let e = w.finish().unwrap_err();
     assert!(e.to_string().contains(&format!("object {NAME:?}")), "{e}");
 }
+
+/// Records of a set open at their own index of their own set only, and a set reopened from
+/// its header opens what it sealed.
+#[test]
+fn records_open_only_at_their_index_in_their_set() {
+    let key = || DataKey::from_bytes(&[7u8; 32]);
+    let sealer = Sealer::new(TenantId::new("t1"), MigrationId::new("m1"), key());
+    let set = sealer.new_record_set("app-rows/AO_1_TEAM");
+    let a = set.seal(0, b"row zero");
+    let b = set.seal(1, b"row one");
+    assert_eq!(set.open(0, &a).unwrap(), b"row zero");
+    let reopened = sealer
+        .record_set("app-rows/AO_1_TEAM", set.header())
+        .unwrap();
+    assert_eq!(reopened.open(1, &b).unwrap(), b"row one");
+    // Moved to another index, another set, another set's header, another tenant.
+    assert!(matches!(
+        set.open(1, &a),
+        Err(VaultError::Tampered { segment: 1, .. })
+    ));
+    let other = sealer.new_record_set("app-rows/AO_1_TEAM");
+    assert!(other.open(0, &a).is_err());
+    let renamed = sealer
+        .record_set("app-rows/AO_1_MEMBER", set.header())
+        .unwrap();
+    assert!(renamed.open(0, &a).is_err());
+    let tenant2 = Sealer::new(TenantId::new("t2"), MigrationId::new("m1"), key());
+    assert!(
+        tenant2
+            .record_set("app-rows/AO_1_TEAM", set.header())
+            .unwrap()
+            .open(0, &a)
+            .is_err()
+    );
+    let mut flipped = a.clone();
+    flipped[2] ^= 1;
+    assert!(set.open(0, &flipped).is_err());
+    assert!(
+        sealer
+            .record_set("app-rows/AO_1_TEAM", &set.header()[..20])
+            .is_err()
+    );
+}
