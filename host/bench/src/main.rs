@@ -28,7 +28,8 @@ use timesheet_builder::TimesheetBuilder;
 fn main() -> Result<()> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     println!("Airlock benchmarks (release build)\n");
-    // `cargo xtask bench [instantiation|per-row|host-calls|migrate]…` runs only those.
+    // `cargo xtask bench [instantiation|per-row|host-calls|migrate|seal|encryption]…` runs
+    // only those.
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wanted("instantiation") {
