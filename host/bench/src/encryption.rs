@@ -445,15 +445,7 @@ impl PlainStaging {
     }
 
     fn error(name: &str) -> impl FnOnce(BlobError) -> StagingError + '_ {
-        move |source| match source {
-            BlobError::Missing { .. } => StagingError::Missing {
-                name: name.to_owned(),
-            },
-            source => StagingError::Blob {
-                name: name.to_owned(),
-                source,
-            },
-        }
+        move |source| StagingError::from_blob(name, source)
     }
 }
 

@@ -147,7 +147,15 @@ impl SealedStaging {
     }
 
     fn blob_error(name: &str) -> impl FnOnce(BlobError) -> StagingError + '_ {
-        move |source| match source {
+        move |source| StagingError::from_blob(name, source)
+    }
+}
+
+impl StagingError {
+    /// The blob store's error about staged object `name` (a missing blob is a missing
+    /// object).
+    pub fn from_blob(name: &str, source: BlobError) -> StagingError {
+        match source {
             BlobError::Missing { .. } => StagingError::Missing {
                 name: name.to_owned(),
             },
