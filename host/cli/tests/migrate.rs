@@ -435,6 +435,17 @@ fn assert_every_record_once(
     assert_eq!(loaded, expected, "every issue exactly once");
 }
 
+/// The canaries are real: they went all the way to the target (the customer's site).
+fn assert_canaries_reached(site: &Path) {
+    let site = std::fs::read(site).unwrap();
+    for canary in airlock_fixtures::CANARIES {
+        assert!(
+            site.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "{canary} did not reach the target"
+        );
+    }
+}
+
 /// Every file under `dir` whose bytes contain one of `needles`, with the needle.
 fn files_containing(dir: &Path, needles: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
@@ -487,14 +498,7 @@ fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("sealed at rest"), "{t}");
 
-    // The canaries are real: they went all the way to the target (the customer's site).
-    let site = std::fs::read(cwd.join("site.db")).unwrap();
-    for canary in airlock_fixtures::CANARIES {
-        assert!(
-            site.windows(canary.len()).any(|w| w == canary.as_bytes()),
-            "{canary} did not reach the target"
-        );
-    }
+    assert_canaries_reached(&cwd.join("site.db"));
     let leaks = files_containing(&cwd.join("w"), &airlock_fixtures::CANARIES);
     assert!(leaks.is_empty(), "customer data in clear: {leaks:?}");
     // And the operator still reads the report, which names the customer's data.
@@ -599,13 +603,7 @@ fn no_canary_is_stored_in_clear_postgres_and_s3() {
         t.contains("sealed at rest in eu-west-1 (s3://canary-eu-west-1)"),
         "{t}"
     );
-    let site = std::fs::read(cwd.join("site.db")).unwrap();
-    for canary in airlock_fixtures::CANARIES {
-        assert!(
-            site.windows(canary.len()).any(|w| w == canary.as_bytes()),
-            "{canary} did not reach the target"
-        );
-    }
+    assert_canaries_reached(&cwd.join("site.db"));
 
     // The region chosen holds the migration's objects; the default region holds nothing.
     assert!(files_under(&s3.data_dir().join("canary-eu-west-1")) > 0);
