@@ -112,7 +112,10 @@ pub fn run(
     for ns in &grant.namespaces {
         per_namespace.insert(ns.as_str(), core.state.count(*ns)?);
     }
-    let mappings = migrate::StateMappings(MappingReader::open(core.state.path())?);
+    let mappings = migrate::StateMappings(MappingReader::open(
+        core.state.path(),
+        core.state.protection(),
+    )?);
     println!(
         "                 mappings the plugin may resolve: {}",
         per_namespace

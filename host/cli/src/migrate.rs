@@ -131,8 +131,12 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     let created = !options.work.exists();
     std::fs::create_dir_all(&options.work)
         .with_context(|| format!("cannot create {}", options.work.display()))?;
-    let state = State::open(&options.work.join("state.db"))?;
     let storage = Storage::open(&options.work, &options.storage)?;
+    // The state's mappings and failures are sealed under the migration's data key too.
+    let state = State::open(
+        &options.work.join("state.db"),
+        std::sync::Arc::new(storage.sealer().field_cipher("state")),
+    )?;
     println!(
         "migration {} of tenant {}: sealed at rest in {} ({})",
         storage.migration(),
@@ -717,7 +721,10 @@ fn migrate_app(
     let session = plugin.session(RunContext {
         tenant: storage.tenant().clone(),
         grant,
-        mappings: std::sync::Arc::new(StateMappings(MappingReader::open(state.path())?)),
+        mappings: std::sync::Arc::new(StateMappings(MappingReader::open(
+            state.path(),
+            state.protection(),
+        )?)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
     // The plugin runs on this thread while the other stores the previous batch's outputs.

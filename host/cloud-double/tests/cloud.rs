@@ -12,7 +12,7 @@ use airlock_engine::analysis::{Overrides, analyze};
 use airlock_engine::check;
 use airlock_engine::load::{LoadDecisions, LoadSummary, load};
 use airlock_engine::records::RecordReader;
-use airlock_engine::state::State;
+use airlock_engine::state::{FieldProtection, State, ephemeral_protection};
 use airlock_fixtures::Spec;
 use airlock_model::jira::{Issue, Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};
@@ -51,6 +51,8 @@ struct Source {
     dir: tempfile::TempDir,
     staging: SealedStaging,
     staged: BTreeMap<Kind, u64>,
+    /// The state's values are sealed under it: the same on every reopening.
+    fields: Arc<dyn FieldProtection>,
 }
 
 impl Source {
@@ -65,6 +67,7 @@ impl Source {
             staged: checked.report.counts.clone(),
             dir,
             staging,
+            fields: ephemeral_protection().unwrap(),
         }
     }
 
@@ -76,7 +79,7 @@ impl Source {
     }
 
     fn state(&self) -> State {
-        State::open(&self.dir.path().join("state.db")).unwrap()
+        State::open(&self.dir.path().join("state.db"), self.fields.clone()).unwrap()
     }
 
     /// The target analysis against the target's snapshot.

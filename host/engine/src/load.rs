@@ -168,7 +168,7 @@ pub fn load(
     staged: &BTreeMap<Kind, u64>,
     mut progress: impl FnMut(LoadProgress),
 ) -> Result<LoadSummary, EngineError> {
-    let db = MappingReader::open(state.path())?;
+    let db = MappingReader::open(state.path(), state.protection())?;
     let mut lookup = Lookup {
         maps: FxHashMap::default(),
         user_keys: FxHashMap::default(),

@@ -13,6 +13,12 @@ use airlock_model::jira::Kind;
 use airlock_staging::SealedStaging;
 use airlock_target::{LocalSite, Target};
 
+/// A fresh state file, its values sealed under a key of this process.
+fn open_state(dir: &std::path::Path) -> State {
+    let protect = airlock_engine::state::ephemeral_protection().unwrap();
+    State::open(&dir.join("state.db"), protect).unwrap()
+}
+
 fn generate(
     dir: &std::path::Path,
     spec: &Spec,
@@ -93,7 +99,7 @@ fn a_clean_backup_loads_into_the_local_site_and_a_rerun_writes_nothing_twice() {
     let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
-    let mut state = State::open(&dir.path().join("state.db")).unwrap();
+    let mut state = open_state(dir.path());
     let staged = checked.report.counts.clone();
     let snapshot = site.snapshot().unwrap();
     let plan = analyze(
@@ -214,7 +220,7 @@ fn target_clashes_are_reported_and_the_override_file_resolves_them() {
         "{:#?}",
         plan.problems().collect::<Vec<_>>()
     );
-    let mut state = State::open(&dir.path().join("state.db")).unwrap();
+    let mut state = open_state(dir.path());
     let summary = load(
         &staging,
         &mut state,
@@ -264,7 +270,7 @@ fn attachment_files_follow_their_metadata_once() {
     let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
     let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
-    let mut state = State::open(&dir.path().join("state.db")).unwrap();
+    let mut state = open_state(dir.path());
     let plan = analyze(
         &staging,
         &checked.report.counts,
@@ -321,7 +327,7 @@ fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() 
             "{flavour:?}"
         );
         let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
-        let mut state = State::open(&dir.path().join("state.db")).unwrap();
+        let mut state = open_state(dir.path());
         let plan = analyze(
             &staging,
             &checked.report.counts,

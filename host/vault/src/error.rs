@@ -66,6 +66,17 @@ pub enum VaultError {
         segment_size: u32,
     },
 
+    /// A sealed field (a database cell) did not open: altered, cut, moved to another row
+    /// (its associated data differs), or sealed under another migration's or purpose's key.
+    #[error(
+        "a sealed field of tenant {tenant}, migration {migration} (purpose {purpose:?}) failed authentication — it was altered, moved to another row, or sealed for another migration or purpose; it cannot be read"
+    )]
+    FieldTampered {
+        tenant: TenantId,
+        migration: MigrationId,
+        purpose: String,
+    },
+
     #[error(
         "tenant id {tenant:?} cannot name a key file (1 to 128 ASCII letters, digits, '-', '_' or '.', not starting with '.')"
     )]

@@ -8,7 +8,10 @@
 //! - each **migration** has a random 32-byte [`DataKey`], stored only wrapped by the
 //!   tenant's KEK ([`WrappedKey`], bound to the tenant and migration);
 //! - each **object** (a named blob of the migration) is sealed under its own key, derived
-//!   from the data key by HKDF-SHA256, by a [`Sealer`].
+//!   from the data key by HKDF-SHA256, by a [`Sealer`];
+//! - each **field** (a cell of the migration's state database) is sealed, and found by a
+//!   keyed token, under two keys derived from the data key per purpose, by a
+//!   [`FieldCipher`].
 //!
 //! ## Sealed object format, version 1
 //!
@@ -48,6 +51,30 @@
 //! harmless. A writer that hit an error refuses further use rather than seal a segment
 //! index twice.
 //!
+//! ## Sealed fields, version 1
+//!
+//! Small values kept in a database rather than as objects — the migration state's
+//! mappings and failures — go through a [`FieldCipher`] ([`Sealer::field_cipher`], one per
+//! purpose, e.g. `"state"`). It holds two keys, both HKDF-SHA256(ikm = data key, no salt,
+//! info = `"airlock fields v1"` | tenant | migration | purpose | key use, each of the last
+//! four prefixed by its byte length as a u64, big-endian), the key use being `"token
+//! hmac-sha256"` or `"seal aes-256-gcm"`:
+//!
+//! ```text
+//! token  = HMAC-SHA256(token key, len(context) | context | len(value) | value)[..16]
+//! sealed = nonce (12 random bytes) | AES-256-GCM(seal key, plaintext, ad) | tag (16 bytes)
+//! ```
+//!
+//! - A token stands in for a value that must be found by equality (a server id, a source
+//!   key): deterministic under one cipher, so a table can be keyed and searched by it;
+//!   unrelated across migrations and purposes.
+//! - The caller chooses the associated data; binding a cell to its row's key (namespace,
+//!   token) makes a cell copied or moved to another row fail to open.
+//! - Nonces are random: NIST SP 800-38D allows 2^32 random-nonce seals per key; keys differ
+//!   per migration and purpose, and a migration seals a cell per mapping or failure.
+//! - A flipped bit, a cut, another row's associated data, another migration's or
+//!   purpose's cipher: [`VaultError::FieldTampered`], naming tenant, migration and purpose.
+//!
 //! Architecture invariant: no key material and no plaintext reaches an error, a log line
 //! or a `Debug` output; errors and logs carry tenant and migration ids, object names,
 //! segment numbers and file paths.
@@ -55,10 +82,12 @@
 //! OpenSSL, no aws-lc.
 
 mod error;
+mod fields;
 mod keys;
 mod seal;
 
 pub use error::{ObjectRef, VaultError};
+pub use fields::{FIELD_OVERHEAD, FieldCipher, TOKEN_LEN};
 pub use keys::{DataKey, KEY_LEN, KeyProvider, LocalKeyFile, WrappedKey};
 pub use seal::{
     DEFAULT_SEGMENT_SIZE, HEADER_LEN, MAX_SEGMENT_SIZE, OpenReader, RecordSet, SealWriter, Sealer,

@@ -108,6 +108,11 @@ impl Sealer {
         self.segment_size
     }
 
+    /// For the other keys derived from the data key (the field cipher).
+    pub(crate) fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+
     /// Seals `plaintext` as the object `name`, in memory.
     ///
     /// # Panics

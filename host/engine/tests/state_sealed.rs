@@ -1,0 +1,483 @@
+//! The migration state sealed at rest: no server id, cloud id, source key or message in
+//! clear in state.db or beside it (-wal, -shm); everything reads back through every
+//! accessor; another migration's cipher finds nothing and opens nothing; a tampered cell
+//! is refused with a clear error; a state file of the old format is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlock_engine::state::{Failure, FieldProtection, MappingReader, STATE_FORMAT, State};
+use airlock_model::jira::Kind;
+use airlock_model::{MigrationId, Namespace, TenantId};
+use airlock_vault::{DataKey, Sealer};
+use rusqlite::Connection;
+
+const USERS: Namespace = Namespace::USER;
+const ISSUES: Namespace = Namespace::ISSUE;
+
+/// The state's protection for a migration (same data key: only the migration differs).
+fn protection(migration: &str) -> Arc<dyn FieldProtection> {
+    let sealer = Sealer::new(
+        TenantId::new("t1"),
+        MigrationId::new(migration),
+        DataKey::from_bytes(&[0x42; 32]),
+    );
+    Arc::new(sealer.field_cipher("state"))
+}
+
+fn mapping(ns: Namespace, server: &str, cloud: &str) -> (Namespace, String, String) {
+    (ns, server.to_owned(), cloud.to_owned())
+}
+
+fn failure(kind: Kind, source_key: &str, code: &str, message: &str) -> Failure {
+    Failure {
+        kind,
+        source_key: source_key.to_owned(),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Values no SQLite page holds by chance; every one of them must stay out of the files.
+const SECRETS: &[&str] = &[
+    "canary-jdoe.user.key",
+    "canary-cloud-5b10ac8d82e05b22cc7d4ef5",
+    "canary-asmith.user.key",
+    "canary-cloud-6a21bd9e93f16c33dd8e5f06",
+    "canary-issue-10001",
+    "canary-cloud-issue-20001",
+    "CANARYPROJ-4711",
+    "canary message: the summary of Élodie's issue is too long",
+    "canary-user-source-key",
+    "canary message about canary-jdoe@example.com",
+    "CANARYPROJ-0815",
+    "canary message: Élodie's description",
+];
+
+/// A failure code: kept in clear (statistics), so the scan must find it.
+const CODE: &str = "CANARY_INVALID_FIELD";
+
+fn canary_mappings() -> Vec<(Namespace, String, String)> {
+    vec![
+        mapping(USERS, SECRETS[0], SECRETS[1]),
+        mapping(USERS, SECRETS[2], SECRETS[3]),
+        mapping(ISSUES, SECRETS[4], SECRETS[5]),
+    ]
+}
+
+/// Not in the order `failures()` gives them: by kind, then source key.
+fn canary_failures() -> Vec<Failure> {
+    vec![
+        failure(Kind::User, SECRETS[8], "USER_REFUSED", SECRETS[9]),
+        failure(Kind::Issue, SECRETS[6], CODE, SECRETS[7]),
+        failure(Kind::Issue, SECRETS[10], CODE, SECRETS[11]),
+    ]
+}
+
+/// A state file holding the canaries, closed.
+fn canary_state(dir: &Path) -> PathBuf {
+    let path = dir.join("state.db");
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    state
+        .commit_batch("load:user", 2, &canary_mappings(), &canary_failures())
+        .unwrap();
+    path
+}
+
+/// The state file and whatever SQLite keeps beside it.
+fn state_files(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+        .filter(|p| p.exists())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// No canary in any of the files; the clear failure code in at least one (the scan sees
+/// the data).
+fn assert_no_secret_in_files(path: &Path) {
+    let files = state_files(path);
+    assert!(!files.is_empty());
+    for (file, bytes) in &files {
+        for secret in SECRETS {
+            assert!(
+                !contains(bytes, secret),
+                "{secret:?} is in clear in {}",
+                file.display()
+            );
+            // Not even a fragment of it (a text split across pages is still in clear).
+            let fragment = &secret[..12];
+            assert!(
+                !contains(bytes, fragment),
+                "{fragment:?} is in clear in {}",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        files.iter().any(|(_, bytes)| contains(bytes, CODE)),
+        "the scan did not find the failure code: it reads nothing"
+    );
+}
+
+#[test]
+fn no_customer_value_is_in_clear_in_the_state_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    state
+        .commit_batch("load:user", 2, &canary_mappings(), &canary_failures())
+        .unwrap();
+    // While open: the batch is still in the write-ahead log.
+    assert_no_secret_in_files(&path);
+    // Read through every accessor while open, then closed: checkpointed into state.db.
+    assert_eq!(
+        state.cloud_id(USERS, SECRETS[0]).unwrap().unwrap(),
+        SECRETS[1]
+    );
+    drop(state);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    drop(conn);
+    assert_no_secret_in_files(&path);
+}
+
+#[test]
+fn everything_reads_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    let state = State::open(&path, protection("m1")).unwrap();
+
+    assert_eq!(
+        state.cloud_id(USERS, SECRETS[0]).unwrap().as_deref(),
+        Some(SECRETS[1])
+    );
+    assert_eq!(
+        state.cloud_id(ISSUES, SECRETS[4]).unwrap().as_deref(),
+        Some(SECRETS[5])
+    );
+    // Namespaces stay apart, and unknown ids are not found.
+    assert_eq!(state.cloud_id(ISSUES, SECRETS[0]).unwrap(), None);
+    assert_eq!(state.cloud_id(USERS, "nobody").unwrap(), None);
+    assert_eq!(
+        state.all(USERS).unwrap(),
+        vec![
+            (SECRETS[2].to_owned(), SECRETS[3].to_owned()),
+            (SECRETS[0].to_owned(), SECRETS[1].to_owned()),
+        ],
+        "by server id"
+    );
+    assert_eq!(state.count(USERS).unwrap(), 2);
+    assert_eq!(state.count(ISSUES).unwrap(), 1);
+    assert_eq!(state.count(Namespace::COMMENT).unwrap(), 0);
+    assert_eq!(state.checkpoint("load:user").unwrap(), 2);
+
+    // By kind, then source key.
+    let [user, issue_4711, issue_0815] = canary_failures().try_into().unwrap();
+    assert_eq!(state.failures().unwrap(), [issue_0815, issue_4711, user]);
+    assert_eq!(state.failure_count(Kind::Issue).unwrap(), 2);
+    assert_eq!(state.failure_count(Kind::User).unwrap(), 1);
+    assert_eq!(state.failure_count(Kind::Comment).unwrap(), 0);
+
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    assert_eq!(
+        reader.cloud_id(USERS, SECRETS[2]).unwrap().as_deref(),
+        Some(SECRETS[3])
+    );
+    assert_eq!(reader.cloud_id(USERS, SECRETS[4]).unwrap(), None);
+    let answers = reader.resolve(USERS, &[SECRETS[2], "nobody", SECRETS[0], SECRETS[2]]);
+    let answers: Vec<Option<&str>> = answers.iter().map(|a| a.as_deref()).collect();
+    assert_eq!(
+        answers,
+        [Some(SECRETS[3]), None, Some(SECRETS[1]), Some(SECRETS[3])]
+    );
+}
+
+#[test]
+fn a_rerun_replaces_a_mapping_and_a_failure_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    state
+        .commit_batch(
+            "load:user",
+            3,
+            &[mapping(USERS, SECRETS[0], "cloud-again")],
+            &[failure(Kind::Issue, SECRETS[6], "OTHER", "again")],
+        )
+        .unwrap();
+    assert_eq!(
+        state.cloud_id(USERS, SECRETS[0]).unwrap().as_deref(),
+        Some("cloud-again")
+    );
+    assert_eq!(state.count(USERS).unwrap(), 2);
+    let failures = state.failures().unwrap();
+    assert_eq!(failures.len(), 3);
+    assert_eq!(
+        failures[1],
+        failure(Kind::Issue, SECRETS[6], "OTHER", "again")
+    );
+}
+
+#[test]
+fn resolve_answers_in_input_order_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    // More than one lookup chunk (256 ids), in two namespaces.
+    let mappings: Vec<_> = (0..700)
+        .map(|i| mapping(ISSUES, &format!("{}", 10_000 + i), &format!("cloud-{i}")))
+        .chain((0..10).map(|i| mapping(USERS, &format!("{}", 10_000 + i), &format!("user-{i}"))))
+        .collect();
+    state
+        .commit_batch("load:issue", 700, &mappings, &[])
+        .unwrap();
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    // Reversed, every third unknown, one repeated.
+    let ids: Vec<String> = (0..900)
+        .rev()
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("unknown-{i}")
+            } else {
+                format!("{}", 10_000 + i)
+            }
+        })
+        .chain(["10001".to_owned()])
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let answers = reader.resolve(ISSUES, &refs);
+    assert_eq!(answers.len(), ids.len());
+    for (id, answer) in ids.iter().zip(&answers) {
+        let expected = id
+            .parse::<u32>()
+            .ok()
+            .map(|n| n - 10_000)
+            .filter(|i| *i < 700)
+            .map(|i| format!("cloud-{i}"));
+        assert_eq!(answer.as_deref(), expected.as_deref(), "{id}");
+    }
+}
+
+#[test]
+fn another_migrations_cipher_finds_nothing_and_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    let state = State::open(&path, protection("m2")).unwrap();
+    // Its tokens differ: nothing is found by id.
+    assert_eq!(state.cloud_id(USERS, SECRETS[0]).unwrap(), None);
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    assert_eq!(
+        reader.resolve(USERS, &[SECRETS[0], SECRETS[2]]),
+        [None, None]
+    );
+    // Its keys differ: what is listed does not open.
+    for message in [
+        state.all(USERS).unwrap_err().to_string(),
+        state.failures().unwrap_err().to_string(),
+    ] {
+        assert!(message.contains("failed authentication"), "{message}");
+        assert!(message.contains("migration m2"), "{message}");
+        assert_no_value_in(&message);
+    }
+}
+
+/// Rewrites the sealed cells of the rows of `table` matching `filter`, in row order, with
+/// `change` applied to each.
+fn tamper(path: &Path, table: &str, filter: &str, change: impl Fn(usize, &mut [Vec<u8>])) {
+    let conn = Connection::open(path).unwrap();
+    let key = if table == "mappings" {
+        "server_token"
+    } else {
+        "source_token"
+    };
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = conn
+        .prepare(&format!(
+            "SELECT {key}, sealed FROM {table} WHERE {filter} ORDER BY {key}"
+        ))
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (keys, mut cells): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+    for i in 0..cells.len() {
+        change(i, &mut cells);
+    }
+    for (k, cell) in keys.iter().zip(&cells) {
+        conn.execute(
+            &format!("UPDATE {table} SET sealed = ?1 WHERE {key} = ?2"),
+            rusqlite::params![cell, k],
+        )
+        .unwrap();
+    }
+}
+
+fn assert_no_value_in(message: &str) {
+    for secret in SECRETS {
+        assert!(!message.contains(secret), "{message}");
+    }
+    assert!(!message.contains("canary"), "{message}");
+}
+
+#[test]
+fn a_flipped_byte_in_a_sealed_cell_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    // One byte in the middle of every mapping's cell and every failure's.
+    let flip = |i: usize, cells: &mut [Vec<u8>]| {
+        let at = cells[i].len() / 2;
+        cells[i][at] ^= 0x01;
+    };
+    tamper(&path, "mappings", "1", flip);
+    tamper(&path, "failures", "1", flip);
+    let state = State::open(&path, protection("m1")).unwrap();
+
+    let e = state.cloud_id(USERS, SECRETS[0]).unwrap_err().to_string();
+    assert!(e.contains("the migration state"), "{e}");
+    assert!(
+        e.contains("a row of mappings (identity:user) does not open"),
+        "{e}"
+    );
+    assert!(
+        e.contains("tenant t1, migration m1 (purpose \"state\") failed authentication"),
+        "{e}"
+    );
+    assert_no_value_in(&e);
+    let e = state.all(ISSUES).unwrap_err().to_string();
+    assert!(
+        e.contains("a row of mappings (jira:issue) does not open"),
+        "{e}"
+    );
+    let e = state.failures().unwrap_err().to_string();
+    assert!(e.contains("a row of failures ("), "{e}");
+    assert_no_value_in(&e);
+
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    let e = reader.cloud_id(USERS, SECRETS[2]).unwrap_err().to_string();
+    assert!(e.contains("does not open"), "{e}");
+    // A plugin's lookup sees unmapped ids, not an error.
+    assert_eq!(
+        reader.resolve(USERS, &[SECRETS[0], SECRETS[2]]),
+        [None, None]
+    );
+}
+
+#[test]
+fn a_cell_moved_to_another_row_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    // The two users' cells swapped: each intact, each in the other's row.
+    tamper(
+        &path,
+        "mappings",
+        "namespace = 'identity:user'",
+        |i, cells| {
+            assert_eq!(cells.len(), 2);
+            if i == 0 {
+                cells.swap(0, 1);
+            }
+        },
+    );
+    let state = State::open(&path, protection("m1")).unwrap();
+    for server in [SECRETS[0], SECRETS[2]] {
+        let e = state.cloud_id(USERS, server).unwrap_err().to_string();
+        assert!(e.contains("failed authentication"), "{e}");
+    }
+    // The issue's cell was not moved.
+    assert_eq!(
+        state.cloud_id(ISSUES, SECRETS[4]).unwrap().as_deref(),
+        Some(SECRETS[5])
+    );
+}
+
+/// The state file as Airlock made it before its values were sealed.
+const OLD_SCHEMA: &str = "
+CREATE TABLE mappings (namespace TEXT NOT NULL, server_id TEXT NOT NULL, cloud_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, server_id)) WITHOUT ROWID;
+CREATE TABLE checkpoints (step TEXT PRIMARY KEY, done INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE files_done (attachment TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE failures (kind TEXT NOT NULL, source_key TEXT NOT NULL, code TEXT NOT NULL,
+    message TEXT NOT NULL, PRIMARY KEY (kind, source_key)) WITHOUT ROWID;
+INSERT INTO mappings VALUES ('identity:user', 'jdoe', 'cloud-jdoe');
+";
+
+#[test]
+fn a_state_file_of_the_old_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(OLD_SCHEMA)
+        .unwrap();
+    let e = State::open(&path, protection("m1"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("this work directory was made by an older Airlock"),
+        "{e}"
+    );
+    assert!(e.contains("start a new one with another --work"), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    let e = MappingReader::open(&path, protection("m1"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("made by an older Airlock"), "{e}");
+    // Left as it was: not misread, not rewritten.
+    let conn = Connection::open(&path).unwrap();
+    let kept: String = conn
+        .query_row("SELECT cloud_id FROM mappings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "cloud-jdoe");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0);
+}
+
+#[test]
+fn a_state_file_of_a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", STATE_FORMAT + 1)
+        .unwrap();
+    let e = State::open(&path, protection("m1"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("made by a newer Airlock"), "{e}");
+}
+
+#[test]
+fn a_new_state_file_records_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = canary_state(dir.path());
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, STATE_FORMAT);
+    // An empty file (created, never written) is a new state file too.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    State::open(&empty, protection("m1")).unwrap();
+    // Reopening keeps what is there.
+    let state = State::open(&path, protection("m1")).unwrap();
+    assert_eq!(state.count(USERS).unwrap(), 2);
+}
