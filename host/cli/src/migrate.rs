@@ -182,13 +182,23 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     let checked = match checked {
         Ok(c) => c,
         Err(e) => {
-            // An unreadable backup leaves nothing behind.
+            // An unreadable backup leaves nothing behind: no staged object, and a work
+            // directory made by this run is removed. A migration this run created is
+            // recorded as failed (the operator's store is append-mostly: it keeps that it
+            // was tried, with the error code, and retention ends it like any failure).
             drop(state);
             let _ = storage.blobs().delete_prefix(&format!(
                 "{}/{}/staging/",
                 storage.tenant(),
                 storage.migration()
             ));
+            if storage.created_by_this_run() {
+                let stat = Stat {
+                    error_code: Some(ErrorCode::new("unreadable-backup")?),
+                    ..Stat::default()
+                };
+                storage.abandon(&stat)?;
+            }
             if created {
                 drop(storage);
                 let _ = std::fs::remove_dir_all(&options.work);

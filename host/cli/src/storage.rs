@@ -40,6 +40,8 @@ pub struct Storage {
     region: Region,
     sealer: Arc<Sealer>,
     blobs: Arc<dyn BlobStore>,
+    /// Whether [`Storage::open`] created the migration.
+    created: bool,
 }
 
 /// The file in a work directory naming the migration it holds (ids only).
@@ -72,6 +74,7 @@ impl Storage {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e).context(format!("cannot read {}", work.display())),
             };
+        let created = known.is_none();
         let (tenant, migration, region, sealer) = match known {
             Some(file) => {
                 if let Some(tenant) = &options.tenant
@@ -142,6 +145,7 @@ impl Storage {
             region,
             sealer: Arc::new(sealer),
             blobs,
+            created,
         })
     }
 
@@ -250,6 +254,23 @@ impl Storage {
         if self.status()? == Some(MigrationStatus::Running) {
             self.rt
                 .block_on(self.scope.finish_migration(&self.migration, succeeded))?;
+        }
+        Ok(())
+    }
+
+    /// Whether this run created the migration (it has no earlier work).
+    pub fn created_by_this_run(&self) -> bool {
+        self.created
+    }
+
+    /// Marks a migration that never started as failed (its backup could not be read), with
+    /// its statistics: the store keeps that it was tried, and retention ends it like any
+    /// failed migration.
+    pub fn abandon(&self, stat: &airlock_store::Stat) -> Result<()> {
+        self.rt.block_on(self.scope.record_stat(stat))?;
+        if self.status()? == Some(MigrationStatus::Created) {
+            self.rt
+                .block_on(self.scope.finish_migration(&self.migration, false))?;
         }
         Ok(())
     }

@@ -1,27 +1,29 @@
 //! `airlock migrate` as an operator runs it: planted faults block it until fixed, bad
-//! input leaves nothing behind, and a kill -9 mid-load followed by a rerun loses nothing
-//! and duplicates nothing.
+//! input leaves nothing behind, a kill -9 mid-load followed by a rerun loses nothing and
+//! duplicates nothing, and nothing Airlock keeps holds customer data in clear. Each runs on
+//! both storage backends: SQLite + local directory, PostgreSQL + S3.
+
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use airlock_model::Region;
 use airlock_model::jira::Kind;
 use airlock_target::{LocalSite, Target};
+use support::{Backend, files_under, leaks};
 
-fn airlock(args: &[&str], cwd: &Path) -> Output {
-    airlock_with(args, cwd, &[])
-}
-
-fn airlock_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(args)
-        .current_dir(cwd)
-        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
-        .envs(env.iter().copied())
-        .output()
-        .expect("airlock runs")
-}
+on_each_backend!(
+    planted_faults_block_migrate_until_the_backup_is_fixed,
+    a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written,
+    kill_9_mid_load_then_a_rerun_loses_and_duplicates_nothing,
+    an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate,
+    the_backups_header_secrets_are_never_logged_or_kept,
+    migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothing,
+    kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing,
+    no_canary_is_stored_in_clear,
+);
 
 fn text(o: &Output) -> String {
     format!(
@@ -31,8 +33,12 @@ fn text(o: &Output) -> String {
     )
 }
 
-#[test]
-fn planted_faults_block_migrate_until_the_backup_is_fixed() {
+/// `airlock` with no storage at all (gen-backup).
+fn airlock(args: &[&str], cwd: &Path) -> Output {
+    Backend::sqlite_and_local_directory().run(args, cwd)
+}
+
+fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let out = airlock(
@@ -48,7 +54,7 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed() {
     );
     assert!(out.status.success(), "{}", text(&out));
 
-    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     for check in [
@@ -68,31 +74,30 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed() {
         "nothing may reach the target"
     );
     // The report is sealed with the rest; `airlock report` opens it for the operator.
-    let html = report(cwd, "w");
+    let html = report(&backend, cwd, "w");
     assert!(html.contains("blocked by fatal findings"), "{html}");
     assert!(html.contains("malformed-xml"), "{html}");
 
     // The operator fixes the source and makes a new backup: the same work dir migrates it.
     let out = airlock(&["gen-backup", "b.zip", "--issues", "600"], cwd);
     assert!(out.status.success(), "{}", text(&out));
-    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("0 fatal"), "{t}");
     assert!(!t.contains('✗'), "{t}");
-    let html = report(cwd, "w");
+    let html = report(&backend, cwd, "w");
     assert!(html.contains("every count matches"), "{html}");
 }
 
 /// The work directory's report page, as `airlock report` renders it.
-fn report(cwd: &Path, work: &str) -> String {
-    let out = airlock(&["report", "--work", work], cwd);
+fn report(backend: &Backend, cwd: &Path, work: &str) -> String {
+    let out = backend.run(&["report", "--work", work], cwd);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[test]
-fn a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written() {
+fn a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let out = airlock(&["gen-backup", "good.zip", "--issues", "300"], cwd);
@@ -118,12 +123,20 @@ fn a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written() {
         ("garbage.zip", "not a readable zip"),
     ] {
         let work = format!("work-{file}");
-        let out = airlock(&["migrate", file, "--work", &work], cwd);
+        let out = backend.run(&["migrate", file, "--work", &work], cwd);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{file}: {t}");
         assert!(t.contains(file), "{file}: the error names the file: {t}");
         assert!(t.to_lowercase().contains(says), "{file}: {t}");
         assert!(!cwd.join(&work).exists(), "{file}: nothing may be written");
+        assert_eq!(
+            backend.live_migrations(&cwd.join(&work)),
+            0,
+            "{file}: no migration but a failed one"
+        );
+    }
+    for dir in backend.data_dirs() {
+        assert_eq!(files_under(&dir), 0, "no object in {}", dir.display());
     }
 }
 
@@ -142,13 +155,17 @@ fn issues_loaded(site: &Path) -> u64 {
     .unwrap_or(0)
 }
 
-#[test]
-fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() {
-    const ISSUES: usize = 100_000;
+/// SIGKILL once half the issues are in the target, then rerun. 100,000 issues on the
+/// embedded backend; 20,000 on PostgreSQL + S3, where the same crash costs minutes more.
+fn kill_9_mid_load_then_a_rerun_loses_and_duplicates_nothing(backend: Backend) {
+    let issues = match backend {
+        Backend::SqliteAndLocalDirectory => 100_000,
+        Backend::PostgresAndS3(_) => 20_000,
+    };
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let spec = airlock_fixtures::Spec {
-        issues: ISSUES,
+        issues,
         users: 2_000,
         projects: 20,
         teams: 50,
@@ -156,10 +173,9 @@ fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() 
     };
     let generated = airlock_fixtures::write_backup(&cwd.join("b.zip"), &spec).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
+    let mut child = backend
+        .command(cwd)
         .args(["migrate", "b.zip", "--work", "w"])
-        .current_dir(cwd)
-        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -168,7 +184,7 @@ fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() 
     let started = Instant::now();
     let killed_at = loop {
         let loaded = issues_loaded(&site);
-        if loaded >= ISSUES as u64 / 2 {
+        if loaded >= issues as u64 / 2 {
             child.kill().unwrap(); // SIGKILL: no chance to clean up
             child.wait().unwrap();
             break loaded;
@@ -181,21 +197,20 @@ fn kill_9_at_half_of_100_000_issues_then_a_rerun_loses_and_duplicates_nothing() 
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(
-        killed_at < ISSUES as u64,
+        killed_at < issues as u64,
         "killed mid-load ({killed_at} issues)"
     );
 
-    let out = airlock(&["migrate", "b.zip", "--work", "w"], cwd);
+    let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(!t.contains('✗'), "{t}");
 
     let mut site = LocalSite::open(&site).unwrap();
-    assert_every_record_once(&mut site, &generated, ISSUES);
+    assert_every_record_once(&mut site, &generated, issues);
 }
 
-#[test]
-fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
+fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let out = airlock(
@@ -210,7 +225,7 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
     );
     assert!(out.status.success(), "{}", text(&out));
     let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
-    let out = airlock(
+    let out = backend.run(
         &["analyze", "b.zip", "--work", "w", "--plugin", plugin],
         cwd,
     );
@@ -224,9 +239,9 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
         assert!(t.contains(code), "{code} missing: {t}");
     }
     // The same backup without the app enabled has nothing fatal.
-    let out = airlock(&["analyze", "b.zip", "--work", "w2"], cwd);
+    let out = backend.run(&["analyze", "b.zip", "--work", "w2"], cwd);
     assert!(out.status.success(), "{}", text(&out));
-    let out = airlock(
+    let out = backend.run(
         &["migrate", "b.zip", "--work", "w3", "--plugin", plugin],
         cwd,
     );
@@ -234,17 +249,16 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate() {
     assert!(!cwd.join("w3/site.db").exists());
 }
 
-#[test]
-fn the_backups_header_secrets_are_never_logged_or_kept() {
+fn the_backups_header_secrets_are_never_logged_or_kept(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     let out = airlock(&["gen-backup", "b.zip", "--issues", "200"], cwd);
     assert!(out.status.success(), "{}", text(&out));
     // The generated header comment carries this stand-in for a licence hash.
     let canary = "5f2b1c0d-synthetic-not-a-license";
-    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+    let out = backend
+        .command(cwd)
         .args(["migrate", "b.zip", "--work", "w"])
-        .current_dir(cwd)
         .env("AIRLOCK_LOG", "trace")
         .output()
         .unwrap();
@@ -254,26 +268,13 @@ fn the_backups_header_secrets_are_never_logged_or_kept() {
         !t.contains(canary),
         "the header comment leaked into the output"
     );
-    let mut stack = vec![cwd.join("w")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                assert!(
-                    !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                    "{} keeps the header comment",
-                    p.display()
-                );
-            }
-        }
-    }
+    let kept = leaks(&backend, &cwd.join("w"), &[canary]);
+    assert!(kept.is_empty(), "the header comment is kept: {kept:?}");
 }
 
-#[test]
-fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothing() {
+fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothing(
+    backend: Backend,
+) {
     use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
@@ -290,10 +291,9 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     })
     .unwrap();
     std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+    let out = backend
+        .command(cwd)
         .args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
-        .current_dir(cwd)
-        .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
         .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
         .env("AIRLOCK_JIRA_TOKEN", "test-token")
         .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"))
@@ -315,9 +315,10 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     }
 }
 
-#[test]
-fn kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing() {
-    kill_9_on_jira_cloud(400);
+fn kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing(
+    backend: Backend,
+) {
+    kill_9_on_jira_cloud(&backend, 400);
 }
 
 /// The same at full size: 100,000 issues over HTTPS take minutes, so it runs on demand:
@@ -329,10 +330,10 @@ fn full_size_kill_9_mid_load_on_jira_cloud_under_rate_limits() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    kill_9_on_jira_cloud(issues);
+    kill_9_on_jira_cloud(&Backend::sqlite_and_local_directory(), issues);
 }
 
-fn kill_9_on_jira_cloud(issues: usize) {
+fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
     use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
@@ -355,10 +356,8 @@ fn kill_9_on_jira_cloud(issues: usize) {
     .unwrap();
     std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
     let run = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        let mut c = backend.command(cwd);
         c.args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
-            .current_dir(cwd)
-            .env("AIRLOCK_CACHE_DIR", cwd.join("cache"))
             .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
             .env("AIRLOCK_JIRA_TOKEN", "test-token")
             .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"));
@@ -446,42 +445,24 @@ fn assert_canaries_reached(site: &Path) {
     }
 }
 
-/// Every file under `dir` whose bytes contain one of `needles`, with the needle.
-fn files_containing(dir: &Path, needles: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            for needle in needles {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(format!("{} holds {needle:?}", path.display()));
-                }
-            }
-        }
-    }
-    found
-}
-
 /// The source's canaries (an issue summary, a user email, an app team name) reach the
-/// target, and nothing Airlock keeps — blobs, key files, the metadata store, the state,
-/// the staged app rows — holds one in clear.
-#[test]
-fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
+/// target, and nothing Airlock keeps holds one in clear: not the work directory (state,
+/// staged app rows, key files, and on the embedded backend the SQLite metadata and the
+/// sealed objects), not the S3 buckets, not a row of any PostgreSQL table. The objects are
+/// in the region the migration chose, and only there. Then what the platform sees
+/// (statistics without ids) and the retention sweep of a succeeded migration (its key
+/// destroyed, then its objects).
+fn no_canary_is_stored_in_clear(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
+    let work = cwd.join("w");
     let out = airlock(
         &["gen-backup", "b.zip", "--issues", "300", "--canaries"],
         cwd,
     );
     assert!(out.status.success(), "{}", text(&out));
     let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
-    let out = airlock(
+    let out = backend.run(
         &[
             "migrate",
             "b.zip",
@@ -491,191 +472,62 @@ fn no_canary_is_stored_in_clear_sqlite_and_local_directory() {
             "local:site.db",
             "--plugin",
             plugin,
+            "--tenant",
+            "acme",
+            "--region",
+            "eu-west-1",
         ],
         cwd,
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("sealed at rest"), "{t}");
-
+    assert!(t.contains("sealed at rest in eu-west-1"), "{t}");
     assert_canaries_reached(&cwd.join("site.db"));
-    let leaks = files_containing(&cwd.join("w"), &airlock_fixtures::CANARIES);
-    assert!(leaks.is_empty(), "customer data in clear: {leaks:?}");
+
+    assert!(files_under(&backend.region_dir(&work, Region::EuWest1)) > 0);
+    for region in Region::ALL {
+        if region != Region::EuWest1 {
+            let dir = backend.region_dir(&work, region);
+            assert_eq!(files_under(&dir), 0, "objects outside the chosen region");
+        }
+    }
+    let found = leaks(&backend, &work, &airlock_fixtures::CANARIES);
+    assert!(found.is_empty(), "customer data in clear: {found:?}");
+    if let Some(rows) = backend.database_text() {
+        assert!(rows.contains("acme"), "the scan reads the tables");
+        assert!(
+            !work.join("airlock.db").exists(),
+            "the metadata lives in PostgreSQL"
+        );
+    }
     // And the operator still reads the report, which names the customer's data.
-    let html = report(cwd, "w");
+    let html = report(&backend, cwd, "w");
     assert!(html.contains("every count matches"), "{html}");
 
     // The platform sees the run's statistics: counts and durations, no ids.
-    let out = airlock(&["admin", "stats", "--work", "w"], cwd);
+    let out = backend.run(&["admin", "stats", "--work", "w"], cwd);
     let stats = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(stats.lines().count(), 1, "{stats}");
     assert!(stats.contains("\"records_issues\":300"), "{stats}");
-    let migration = std::fs::read_to_string(cwd.join("w/migration.json")).unwrap();
+    let migration = std::fs::read_to_string(work.join("migration.json")).unwrap();
     let migration: serde_json::Value = serde_json::from_str(&migration).unwrap();
     for id in [&migration["tenant"], &migration["migration"]] {
         assert!(!stats.contains(id.as_str().unwrap()), "{stats}");
     }
 
     // The migration succeeded: the next retention sweep shreds its data (key first).
-    let out = airlock(&["admin", "sweep", "--work", "w"], cwd);
+    let out = backend.run(&["admin", "sweep", "--work", "w"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("1 data keys destroyed"), "{t}");
-    assert_eq!(
-        files_under(&cwd.join("w/blobs")),
-        0,
-        "no sealed object is left"
-    );
-    let out = airlock(&["report", "--work", "w"], cwd);
+    let objects = files_under(&backend.region_dir(&work, Region::EuWest1));
+    assert_eq!(objects, 0, "no sealed object is left");
+    let out = backend.run(&["report", "--work", "w"], cwd);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("was destroyed (retention)"),
         "{}",
         text(&out)
     );
-}
-
-/// The same promise in production shape: the metadata in PostgreSQL (as the application
-/// role, under row-level security), the sealed objects in S3 (a real S3 server over HTTPS
-/// on loopback) in the region the migration chose. Neither the database, nor the bucket,
-/// nor the work directory holds a canary in clear.
-#[test]
-fn no_canary_is_stored_in_clear_postgres_and_s3() {
-    use airlock_blobs::S3Credentials;
-    use airlock_model::Region;
-    let Some(pg) = airlock_store::testing::TestPostgres::start_blocking("cli_canaries") else {
-        return;
-    };
-    let s3 = airlock_blobs::testing::TestS3::start("canary", &[Region::EuWest1, Region::UsEast1])
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cwd = dir.path();
-    std::fs::write(cwd.join("s3-ca.pem"), s3.ca_pem()).unwrap();
-    let S3Credentials::Static {
-        access_key_id,
-        secret_access_key,
-    } = s3.credentials().clone()
-    else {
-        panic!("the test server has static credentials")
-    };
-    let ca = cwd.join("s3-ca.pem").display().to_string();
-    let env = [
-        ("AIRLOCK_STORE_OWNER_URL", pg.owner_url()),
-        ("AWS_ACCESS_KEY_ID", access_key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", secret_access_key.as_str()),
-        ("AIRLOCK_S3_CA", ca.as_str()),
-        ("AIRLOCK_S3_BUCKET_PREFIX", "canary"),
-    ];
-    let blobs = format!("s3:{}", s3.endpoint());
-    let storage = [
-        "--store",
-        pg.app_url(),
-        "--blobs",
-        blobs.as_str(),
-        "--tenant",
-        "acme",
-    ];
-
-    let out = airlock(
-        &["gen-backup", "b.zip", "--issues", "300", "--canaries"],
-        cwd,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
-    let mut args = vec![
-        "migrate",
-        "b.zip",
-        "--work",
-        "w",
-        "--target",
-        "local:site.db",
-        "--plugin",
-        plugin,
-        "--region",
-        "eu-west-1",
-    ];
-    args.extend(storage);
-    let out = airlock_with(&args, cwd, &env);
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(
-        t.contains("sealed at rest in eu-west-1 (s3://canary-eu-west-1)"),
-        "{t}"
-    );
-    assert_canaries_reached(&cwd.join("site.db"));
-
-    // The region chosen holds the migration's objects; the default region holds nothing.
-    assert!(files_under(&s3.data_dir().join("canary-eu-west-1")) > 0);
-    assert_eq!(files_under(&s3.data_dir().join("canary-us-east-1")), 0);
-    let mut leaks = files_containing(&cwd.join("w"), &airlock_fixtures::CANARIES);
-    leaks.extend(files_containing(s3.data_dir(), &airlock_fixtures::CANARIES));
-    assert!(leaks.is_empty(), "customer data in clear: {leaks:?}");
-    assert!(
-        !cwd.join("w/airlock.db").exists(),
-        "the metadata lives in PostgreSQL"
-    );
-
-    // Every row of every table, as text (bytea as hex): no canary, in clear or hex.
-    let rows = database_text(pg.owner_url());
-    assert!(rows.contains("acme"), "the scan reads the tables");
-    for canary in airlock_fixtures::CANARIES {
-        let hex: String = canary.bytes().map(|b| format!("{b:02x}")).collect();
-        assert!(!rows.contains(canary), "{canary} in the database");
-        assert!(
-            !rows.contains(&hex),
-            "{canary} in the database, hex-encoded"
-        );
-    }
-
-    // The operator reads the report through the same storage.
-    let mut args = vec!["report", "--work", "w"];
-    args.extend(storage);
-    let out = airlock_with(&args, cwd, &env);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("every count matches"));
-}
-
-fn files_under(dir: &Path) -> usize {
-    if !dir.exists() {
-        return 0;
-    }
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let path = e.unwrap().path();
-            if path.is_dir() { files_under(&path) } else { 1 }
-        })
-        .sum()
-}
-
-/// Every row of every table in the database's public schema, one per line, as the schema
-/// owner sees them (row-level security does not hide rows from the owner's scan).
-fn database_text(owner_url: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(owner_url).await.unwrap();
-        let tables: Vec<(String,)> = sqlx::query_as(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-        let mut text = String::new();
-        for (table,) in tables {
-            let sql =
-                format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
-            let (rows,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            text.push_str(&rows);
-            text.push('\n');
-        }
-        text
-    })
 }
