@@ -4,25 +4,57 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use airlock_vault::{KeyProvider, LocalKeyFile};
 use anyhow::{Context, Result};
 
 use crate::storage::{StorageOptions, open_blobs, open_store};
 
-/// One retention sweep: expired data keys destroyed first, then the blobs; statistics
-/// after 12 months; a tenant's metadata and key 30 days after its licence ends.
-pub fn sweep(work: &Path, options: &StorageOptions) -> Result<()> {
+/// The retention sweep: expired data keys destroyed first, then the blobs; statistics
+/// after 12 months; a tenant's metadata and key 30 days after its licence ends. Once, or
+/// `every` so often until the process is stopped (a sweep is idempotent, and one that
+/// fails is reported and tried again at the next interval).
+pub fn sweep(work: &Path, options: &StorageOptions, every: Option<Duration>) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(open_store(work, options))?;
     let blobs: Arc<dyn airlock_blobs::RegionalBlobs> = open_blobs(work, options)?.into();
     let keys: Arc<dyn KeyProvider> = Arc::new(LocalKeyFile::open(
         options.keys.clone().unwrap_or_else(|| work.join("keys")),
     )?);
-    let report = rt.block_on(airlock_retention::sweep_now(&store, blobs.clone(), keys))?;
-    // The S3 client owns a runtime: let it go outside ours.
-    drop(blobs);
+    let Some(every) = every else {
+        let report = rt.block_on(airlock_retention::sweep_now(&store, blobs.clone(), keys))?;
+        println!("{}", describe(&report));
+        // The S3 client owns a runtime: let it go outside ours.
+        drop(blobs);
+        return Ok(());
+    };
     println!(
+        "retention sweeper: a sweep every {}, until stopped",
+        show_interval(every)
+    );
+    loop {
+        let at = time::OffsetDateTime::now_utc();
+        match rt.block_on(airlock_retention::sweep_now(
+            &store,
+            blobs.clone(),
+            keys.clone(),
+        )) {
+            Ok(report) => println!("{}: {}", show_time(at), describe(&report)),
+            Err(e) => {
+                tracing::error!(error = %e, "a retention sweep failed; the next one retries");
+                println!(
+                    "{}: the sweep failed ({e:#}); the next one retries",
+                    show_time(at)
+                );
+            }
+        }
+        std::thread::sleep(every);
+    }
+}
+
+fn describe(report: &airlock_store::SweepReport) -> String {
+    format!(
         "retention sweep: {} data keys destroyed, {} migrations' data deleted ({} blobs), {} statistics expired, {} tenants expired{}",
         report.keys_destroyed,
         report.migrations_purged,
@@ -37,7 +69,79 @@ pub fn sweep(work: &Path, options: &StorageOptions) -> Result<()> {
         } else {
             String::new()
         }
+    )
+}
+
+/// `30s`, `15m`, `1h`, `1d`: a whole number and its unit.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
     );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: use a whole number and a unit, e.g. 15m, 1h, 1d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: the unit is s, m, h or d (e.g. 15m, 1h, 1d)"
+            ));
+        }
+    };
+    if n == 0 {
+        return Err(format!(
+            "{text:?}: the interval must be longer than nothing"
+        ));
+    }
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+fn show_time(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+fn show_interval(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Records when the licence of the tenant (`--tenant`) ends (`YYYY-MM-DD`, the end of that
+/// day in UTC) or that it does not (`never`).
+pub fn licence(work: &Path, options: &StorageOptions, ends: &str) -> Result<()> {
+    let Some(tenant) = options.tenant.as_deref() else {
+        anyhow::bail!("name the tenant whose licence this is: --tenant ID");
+    };
+    let at = if ends == "never" {
+        None
+    } else {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let day = time::Date::parse(ends, format)
+            .with_context(|| format!("{ends:?} is not a date: use YYYY-MM-DD, or never"))?;
+        Some(day.next_day().unwrap_or(day).midnight().assume_utc())
+    };
+    let rt = runtime()?;
+    let store = rt.block_on(open_store(work, options))?;
+    let scope = store.tenant(&airlock_model::TenantId::new(tenant));
+    rt.block_on(scope.set_licence_end(at))
+        .with_context(|| format!("cannot record the licence of tenant {tenant}"))?;
+    match at {
+        Some(at) => println!(
+            "tenant {tenant}: the licence ends {}; its migrations' metadata, data and key go 30 days after, at {}",
+            show_time(at),
+            show_time(at + airlock_retention::LICENCE_GRACE)
+        ),
+        None => println!("tenant {tenant}: the licence does not end"),
+    }
     Ok(())
 }
 

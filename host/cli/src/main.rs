@@ -197,9 +197,23 @@ impl MigrationArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Run the retention sweep once: expired migrations' data keys destroyed, then their
-    /// blobs; statistics after 12 months; tenants 30 days after their licence ends.
+    /// Run the retention sweep: expired migrations' data keys destroyed, then their blobs;
+    /// statistics after 12 months; tenants 30 days after their licence ends.
     Sweep {
+        #[arg(long, default_value = "airlock-work")]
+        work: PathBuf,
+        /// Keep sweeping, this often (e.g. 15m, 1h, 1d), until stopped; once without it.
+        #[arg(long, value_parser = admin::parse_interval)]
+        every: Option<std::time::Duration>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Record when the licence of a tenant (--tenant) ends (a date, YYYY-MM-DD, UTC), or
+    /// `never`: its migrations' metadata, data and key go 30 days after.
+    Licence {
+        /// YYYY-MM-DD, or `never` for a licence that does not end.
+        #[arg(long)]
+        ends: String,
         #[arg(long, default_value = "airlock-work")]
         work: PathBuf,
         #[command(flatten)]
@@ -306,8 +320,20 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
-        Command::Admin(AdminCommand::Sweep { work, storage }) => {
-            admin::sweep(&work, &storage.options())?;
+        Command::Admin(AdminCommand::Sweep {
+            work,
+            every,
+            storage,
+        }) => {
+            admin::sweep(&work, &storage.options(), every)?;
+            Ok(true)
+        }
+        Command::Admin(AdminCommand::Licence {
+            ends,
+            work,
+            storage,
+        }) => {
+            admin::licence(&work, &storage.options(), &ends)?;
             Ok(true)
         }
         Command::Admin(AdminCommand::Stats {

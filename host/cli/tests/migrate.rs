@@ -23,6 +23,7 @@ on_each_backend!(
     migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothing,
     kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing,
     no_canary_is_stored_in_clear,
+    the_sweeper_erases_a_tenant_30_days_after_its_licence_ended,
 );
 
 fn text(o: &Output) -> String {
@@ -530,4 +531,88 @@ fn no_canary_is_stored_in_clear(backend: Backend) {
         "{}",
         text(&out)
     );
+}
+
+/// The platform records that a tenant's licence ended long ago; the sweeper, running on
+/// its schedule, erases the tenant at its first sweep: its key-encryption key (so no data
+/// key it wrapped opens again), every sealed object, and its metadata. A migration that
+/// never finished (blocked by the integrity check) goes too: the licence decides.
+fn the_sweeper_erases_a_tenant_30_days_after_its_licence_ended(backend: Backend) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let work = cwd.join("w");
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "200", "--faults"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = backend.run(
+        &["migrate", "b.zip", "--work", "w", "--tenant", "acme"],
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(1), "blocked: {}", text(&out));
+    let region = backend.region_dir(&work, Region::UsEast1);
+    assert!(
+        files_under(&region) > 0,
+        "the blocked migration keeps its staging"
+    );
+    assert!(work.join("keys/acme.kek").exists());
+
+    let out = backend.run(
+        &[
+            "admin",
+            "licence",
+            "--tenant",
+            "acme",
+            "--ends",
+            "2020-01-31",
+            "--work",
+            "w",
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("the licence ends 2020-02-01T00:00:00Z"), "{t}");
+    let out = backend.run(
+        &[
+            "admin",
+            "licence",
+            "--tenant",
+            "acme",
+            "--ends",
+            "31/01/2020",
+            "--work",
+            "w",
+        ],
+        cwd,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("use YYYY-MM-DD"), "{}", text(&out));
+
+    // The sweeper runs until stopped: two sweeps, the second finding nothing left to do.
+    let mut sweeper = backend
+        .command(cwd)
+        .args(["admin", "sweep", "--every", "1s", "--work", "w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sweeper.stdout.take().unwrap()).lines();
+    let mut sweeps = Vec::new();
+    while sweeps.len() < 2 {
+        let line = lines.next().expect("the sweeper keeps printing").unwrap();
+        if line.contains("retention sweep:") {
+            sweeps.push(line);
+        }
+    }
+    sweeper.kill().unwrap();
+    sweeper.wait().unwrap();
+    assert!(sweeps[0].contains("1 tenants expired"), "{sweeps:?}");
+    assert!(sweeps[0].contains("1 data keys destroyed"), "{sweeps:?}");
+    assert!(sweeps[1].contains("0 tenants expired"), "{sweeps:?}");
+
+    assert!(!work.join("keys/acme.kek").exists(), "the KEK is destroyed");
+    assert_eq!(files_under(&region), 0, "no sealed object is left");
+    assert_eq!(backend.tenants(&work, "acme"), 0, "no metadata is left");
+    let out = backend.run(&["report", "--work", "w"], cwd);
+    assert!(!out.status.success(), "{}", text(&out));
 }

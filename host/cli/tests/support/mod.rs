@@ -120,6 +120,31 @@ impl Backend {
     /// How many migrations the metadata store holds (any tenant) that have not failed, for
     /// "nothing written": one whose backup could not be read is recorded as failed.
     pub fn live_migrations(&self, work: &Path) -> u64 {
+        self.count(work, LIVE_MIGRATIONS, None)
+    }
+
+    /// How many rows of any table belong to `tenant` (as the schema owner sees them).
+    pub fn tenants(&self, work: &Path, tenant: &str) -> u64 {
+        [
+            "tenants",
+            "migrations",
+            "data_keys",
+            "objects",
+            "plugin_grants",
+            "stats",
+            "audit_log",
+        ]
+        .iter()
+        .map(|table| {
+            let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = $1");
+            self.count(work, &sql, Some(tenant))
+        })
+        .sum()
+    }
+
+    /// `sql` (a count, with at most one text parameter) on the metadata store; 0 for a
+    /// SQLite store that does not exist.
+    fn count(&self, work: &Path, sql: &str, param: Option<&str>) -> u64 {
         match self {
             Backend::SqliteAndLocalDirectory => {
                 let db = work.join("airlock.db");
@@ -131,15 +156,22 @@ impl Backend {
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
                 .unwrap();
-                conn.query_row(LIVE_MIGRATIONS, [], |r| r.get::<_, i64>(0))
-                    .unwrap() as u64
+                let sql = sql.replace("$1", "?1");
+                let params: Vec<&str> = param.into_iter().collect();
+                conn.query_row(&sql, rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap() as u64
             }
             Backend::PostgresAndS3(p) => {
+                let sql = sql.to_owned();
+                let param = param.map(str::to_owned);
                 let (n,): (i64,) = postgres(p.pg.owner_url(), |mut conn| async move {
-                    sqlx::query_as(LIVE_MIGRATIONS)
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap()
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    if let Some(param) = param {
+                        query = query.bind(param);
+                    }
+                    query.fetch_one(&mut conn).await.unwrap()
                 });
                 n as u64
             }
