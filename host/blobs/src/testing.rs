@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use airlock_model::Region;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
@@ -52,7 +50,11 @@ impl TestS3 {
             ));
             b.build()
         };
-        let (tls, ca_pem) = certificates().map_err(io::Error::other)?;
+        let airlock_tls::TestCertificates {
+            server: tls,
+            ca_pem,
+        } = airlock_tls::test_certificates("Airlock test S3")
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("test-s3")
@@ -173,33 +175,6 @@ async fn serve(
                 .await;
         });
     }
-}
-
-/// A throwaway CA and a certificate for 127.0.0.1 / localhost signed by it (as the Jira Cloud
-/// double does).
-fn certificates() -> Result<(Arc<rustls::ServerConfig>, String), String> {
-    let fail = |e: rcgen::Error| format!("cannot make the test certificates: {e}");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Airlock test S3 CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(fail)?).map_err(fail)?;
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .map_err(fail)?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "Airlock test S3");
-    let leaf_key = KeyPair::generate().map_err(fail)?;
-    let cert = leaf.signed_by(&leaf_key, &ca).map_err(fail)?;
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone(), ca.der().clone()], key)
-        .map_err(|e| e.to_string())?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((Arc::new(server), ca.pem()))
 }
 
 /// s3s-fs, with GetBucketLocation answering each bucket's region. Only the operations the

@@ -28,7 +28,6 @@
 mod api;
 mod server;
 mod store;
-mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -153,7 +152,8 @@ impl CloudDouble {
         let site = LocalSite::open(&site_path)?;
         let read = store::Reader::open(&site_path)
             .map_err(|e| DoubleError::Start(format!("cannot read the site: {e}")))?;
-        let tls = tls::generate().map_err(DoubleError::Start)?;
+        let tls = airlock_tls::test_certificates("Airlock cloud double")
+            .map_err(|e| DoubleError::Start(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -3,7 +3,6 @@
 //! holds only [`STAT_COLUMNS`] plus its keys (a test checks the live schema against this
 //! list), the only text is an [`ErrorCode`], and the export writes only [`STAT_COLUMNS`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -240,8 +239,12 @@ impl StatsExporter {
                 why: "it must be an https:// URL; statistics never travel unencrypted".into(),
             });
         }
+        let tls = airlock_tls::client_config(extra_root_pem).map_err(|e| StoreError::Invalid {
+            what: "statistics endpoint TLS",
+            why: e.to_string(),
+        })?;
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(extra_root_pem)?)
+            .tls_backend_preconfigured(tls)
             .https_only(true)
             .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(10))
@@ -272,39 +275,4 @@ impl StatsExporter {
         tracing::info!(lines, "statistics exported");
         Ok(())
     }
-}
-
-/// rustls with ring, the system's roots through the platform verifier plus the extra root:
-/// the same setup as the Jira Cloud client (`airlock-target`).
-fn tls_config(extra_root_pem: Option<&str>) -> Result<rustls::ClientConfig, StoreError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let invalid = |why: String| StoreError::Invalid {
-        what: "statistics endpoint TLS",
-        why,
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = match extra_root_pem {
-        Some(pem) => {
-            let roots = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| invalid(format!("the extra root certificate is not PEM: {e}")))?;
-            if roots.is_empty() {
-                return Err(invalid(
-                    "the extra root certificate holds no certificate".into(),
-                ));
-            }
-            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-        }
-        None => rustls_platform_verifier::Verifier::new(provider.clone()),
-    }
-    .map_err(|e| invalid(format!("cannot set up certificate verification: {e}")))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(format!("cannot set up TLS: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
 }

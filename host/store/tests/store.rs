@@ -960,8 +960,6 @@ mod https {
     use http_body_util::{BodyExt, Full};
     use hyper::body::{Bytes, Incoming};
     use hyper::{Request, Response};
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
     type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
@@ -973,22 +971,8 @@ mod https {
 
     impl Server {
         pub async fn start() -> Server {
-            let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-            let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-            let leaf_key = KeyPair::generate().unwrap();
-            let cert = leaf.signed_by(&leaf_key, &ca).unwrap();
-            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(vec![cert.der().clone()], key)
-                .unwrap();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let certs = airlock_tls::test_certificates("Airlock test statistics endpoint").unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(certs.server);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let received: Received = Arc::default();
@@ -1024,7 +1008,7 @@ mod https {
             });
             Server {
                 addr,
-                ca_pem: ca.pem(),
+                ca_pem: certs.ca_pem,
                 received,
             }
         }

@@ -175,7 +175,8 @@ impl JiraCloud {
                 "the Jira Cloud URL must start with https://".into(),
             ));
         }
-        let tls = tls_config(config.extra_root_pem.as_deref())?;
+        let tls = airlock_tls::client_config(config.extra_root_pem.as_deref())
+            .map_err(|e| TargetError::Invalid(e.to_string()))?;
         let concurrency = config.max_concurrency.max(1);
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -293,38 +294,6 @@ impl Target for JiraCloud {
     fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError> {
         self.rt.block_on(self.api.app_output_count(app))
     }
-}
-
-/// rustls with ring; the system's roots through the platform verifier, plus the extra
-/// root if given.
-fn tls_config(extra_root_pem: Option<&str>) -> Result<rustls::ClientConfig, TargetError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let invalid = |what: String| TargetError::Invalid(what);
-    let verifier = match extra_root_pem {
-        Some(pem) => {
-            let roots = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| invalid(format!("the extra root certificate is not PEM: {e}")))?;
-            if roots.is_empty() {
-                return Err(invalid(
-                    "the extra root certificate holds no certificate".into(),
-                ));
-            }
-            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-        }
-        None => rustls_platform_verifier::Verifier::new(provider.clone()),
-    }
-    .map_err(|e| invalid(format!("cannot set up certificate verification: {e}")))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(format!("cannot set up TLS: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
 }
 
 fn base64(bytes: &[u8]) -> String {
