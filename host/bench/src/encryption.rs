@@ -7,10 +7,12 @@
 //! are staged into an [`AppRows`] and read back in batches twice (the app analysis and the
 //! app migration each walk every batch). The app's batches are read from the backup once,
 //! before the rounds: `airlock migrate` stages them during the check's pass over
-//! activeobjects.xml, which both variants make alike. Two variants, alternated round by
-//! round; each variant's least CPU time decides (encryption is CPU work, and wall-clock
-//! time on a busy machine swings by more than its whole cost), its best and median
-//! wall-clock time are printed beside it:
+//! activeobjects.xml, which both variants make alike. Two variants, run back to back in
+//! each round (which goes first alternates); the median over the rounds of each round's
+//! CPU time with against without decides (encryption is CPU work, and wall-clock time on a
+//! busy machine swings by more than its whole cost; CPU time swings too, slowly, which a
+//! pair run back to back shares). Least against least CPU time and the best and median
+//! wall-clock times are printed beside it:
 //!
 //! - with encryption: [`SealedStaging`] over [`LocalDirBlobs`] with a fresh data key per
 //!   round, and [`AppRows`] sealing each row with the same [`Sealer`];
@@ -24,9 +26,9 @@
 //! `state.db` (mappings and failures) is sealed through the migration's `FieldCipher` on
 //! one side and kept in clear through [`PlainFields`], defined here and nowhere else, on
 //! the other; both count their calls, and the cipher's own share is then estimated from
-//! those counts and the cipher's cost per call, measured alone. The rest of what sealing
-//! the state costs is in the load phase: rows keyed by 16-byte tokens arrive in random
-//! key order (the clear side's ids arrive mostly in order), and sealed rows are longer.
+//! those counts and the cipher's cost per call, measured alone. Both sides keep mappings
+//! in buckets of neighbouring ids (the state's one layout); on the clear side a bucket's
+//! key is its number and its cell the mappings in clear.
 //!
 //! The backup is generated once and kept under `target/bench-data/`, named by its spec.
 
@@ -219,6 +221,57 @@ impl Summary {
     }
 }
 
+/// Each round's two variants, run back to back, against each other.
+struct Paired {
+    /// The median of with / without, CPU time of the whole migration.
+    ratio: f64,
+    /// The lower and upper quartile of the same ratios.
+    quartiles: (f64, f64),
+    /// Median differences of CPU time (ms), with − without: check, analyze, load, app rows.
+    phases: [f64; 4],
+}
+
+impl Paired {
+    fn of(sealed: &[Round], plain: &[Round], fix: RowsFix) -> Paired {
+        let median = |mut v: Vec<f64>| -> f64 {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let pairs = || sealed.iter().zip(plain);
+        let mut ratios: Vec<f64> = pairs()
+            .map(|(s, p)| {
+                let (s, p) = (s.total(Variant::Sealed, fix), p.total(Variant::Plain, fix));
+                s.cpu.as_secs_f64() / p.cpu.as_secs_f64()
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let quartile = |q: usize| {
+            ratios
+                .get(ratios.len() * q / 4)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        let ms = |c: Cost| c.cpu.as_secs_f64() * 1e3;
+        let phase = |f: &dyn Fn(&Round, Variant) -> Cost| {
+            median(
+                pairs()
+                    .map(|(s, p)| ms(f(s, Variant::Sealed)) - ms(f(p, Variant::Plain)))
+                    .collect(),
+            )
+        };
+        Paired {
+            ratio: quartile(2),
+            quartiles: (quartile(1), quartile(3)),
+            phases: [
+                phase(&|r, _| r.check),
+                phase(&|r, _| r.analyze),
+                phase(&|r, _| r.load),
+                phase(&|r, v| r.app(v, fix)),
+            ],
+        }
+    }
+}
+
 pub fn run() -> Result<()> {
     let data = bench_data()?;
     let backup = cached_backup(&data)?;
@@ -295,7 +348,9 @@ pub fn run() -> Result<()> {
     println!(
         "  what differs: with = SealedStaging (AES-256-GCM, fresh data key per round) over LocalDirBlobs, AppRows sealing each row,"
     );
-    println!("    state.db's mappings and failures sealed and keyed by tokens (FieldCipher);");
+    println!(
+        "    state.db's buckets of mappings and its failures sealed and keyed by tokens (FieldCipher);"
+    );
     println!(
         "    without = a plaintext Staging and state.db in clear (both in this benchmark only) over the same LocalDirBlobs store (same keys, fsync, rename),"
     );
@@ -320,8 +375,7 @@ pub fn run() -> Result<()> {
     );
     println!(
         "  state.db: {} tokens, {} seals ({:.0} bytes on average), {} opens per migration; the cipher's own share \
-         ≈ {:.0} ms of CPU ({:.2}% of the migration with encryption; its cost per call measured alone; \
-         random key order and longer rows add to the load phase)",
+         ≈ {:.0} ms of CPU ({:.2}% of the migration with encryption; its cost per call measured alone)",
         thousands(state_fields.tokens),
         thousands(state_fields.seals),
         state_fields.sealed_bytes as f64 / state_fields.seals.max(1) as f64,
@@ -331,11 +385,23 @@ pub fn run() -> Result<()> {
     );
     // Encryption is CPU work: its cost is the CPU time it adds. Wall-clock time also holds
     // the waits for a core, and on a machine busy with anything else those swing by more
-    // than the whole cost of encryption from one round to the next.
-    let cost = ratio(sealed.cpu, plain.cpu);
+    // than the whole cost of encryption from one round to the next. CPU time swings too on
+    // a shared machine (by a third between rounds here), and slowly: so each round's two
+    // variants, run back to back, are compared with each other, and the median of those
+    // paired ratios decides.
+    let paired = Paired::of(&sealed_rounds, &plain_rounds, fix);
     println!(
-        "  with / without: CPU time {:+.1}% (least against least: this decides); wall-clock {:+.1}% best against best, {:+.1}% median against median",
+        "  per phase, CPU time with − without (median of the {ROUNDS} pairs): check {:+.1} ms, analyze {:+.1} ms, load {:+.1} ms, app rows {:+.1} ms",
+        paired.phases[0], paired.phases[1], paired.phases[2], paired.phases[3],
+    );
+    let cost = paired.ratio - 1.0;
+    println!(
+        "  with / without: CPU time {:+.1}% (median of the paired ratios: this decides; quartiles {:+.1}% .. {:+.1}%), \
+         {:+.1}% least against least; wall-clock {:+.1}% best against best, {:+.1}% median against median",
         cost * 100.0,
+        (paired.quartiles.0 - 1.0) * 100.0,
+        (paired.quartiles.1 - 1.0) * 100.0,
+        ratio(sealed.cpu, plain.cpu) * 100.0,
         ratio(sealed.wall, plain.wall) * 100.0,
         ratio(sealed.median_wall, plain.median_wall) * 100.0,
     );
@@ -544,12 +610,12 @@ impl Staging for PlainStaging {
 struct PlainFields;
 
 impl FieldProtection for PlainFields {
-    fn token(&self, _context: &[u8], value: &[u8]) -> Vec<u8> {
-        value.to_vec()
+    fn token(&self, _context: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(value);
     }
 
-    fn seal(&self, _ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        plaintext.to_vec()
+    fn seal(&self, _ad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(plaintext);
     }
 
     fn open(&self, _ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, FieldError> {
@@ -577,15 +643,15 @@ impl CountedFields {
 }
 
 impl FieldProtection for CountedFields {
-    fn token(&self, context: &[u8], value: &[u8]) -> Vec<u8> {
+    fn token(&self, context: &[u8], value: &[u8], out: &mut Vec<u8>) {
         self.calls[0].fetch_add(1, Ordering::Relaxed);
-        self.inner.token(context, value)
+        self.inner.token(context, value, out)
     }
 
-    fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    fn seal(&self, ad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
         self.calls[1].fetch_add(1, Ordering::Relaxed);
         self.calls[2].fetch_add(plaintext.len() as u64, Ordering::Relaxed);
-        self.inner.seal(ad, plaintext)
+        self.inner.seal(ad, plaintext, out)
     }
 
     fn open(&self, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, FieldError> {
@@ -620,13 +686,20 @@ impl FieldCalls {
             let mut least = Duration::MAX;
             for _ in 0..5 {
                 let ((), cost) = Cost::measure(|| {
+                    // One buffer reused, as the state does.
+                    let mut out = Vec::new();
                     for i in 0..self.tokens {
-                        std::hint::black_box(fields.token(b"mappings:issue", &i.to_be_bytes()));
+                        out.clear();
+                        fields.token(b"mappings:issue", &i.to_be_bytes(), &mut out);
+                        std::hint::black_box(&out);
                     }
                     for _ in 0..self.seals {
-                        std::hint::black_box(fields.seal(&ad, &plaintext));
+                        out.clear();
+                        fields.seal(&ad, &plaintext, &mut out);
+                        std::hint::black_box(&out);
                     }
-                    let sealed = fields.seal(&ad, &plaintext);
+                    let mut sealed = Vec::new();
+                    fields.seal(&ad, &plaintext, &mut sealed);
                     for _ in 0..self.opens {
                         std::hint::black_box(
                             fields

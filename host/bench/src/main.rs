@@ -26,20 +26,26 @@ use std::time::{Duration, Instant};
 use timesheet_builder::TimesheetBuilder;
 
 fn main() -> Result<()> {
-    let runtime = Runtime::new(RuntimeConfig::default())?;
     println!("Airlock benchmarks (release build)\n");
     // `cargo xtask bench [instantiation|per-row|host-calls|migrate|seal|encryption]…` runs
     // only those.
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
-    if wanted("instantiation") {
-        instantiation(&runtime)?;
-    }
-    if wanted("per-row") {
-        per_row_cost(&runtime)?;
-    }
-    if wanted("host-calls") {
-        host_call_cost(&runtime)?;
+    // Only the plugin benchmarks need the WebAssembly engine (and its memory pool).
+    if ["instantiation", "per-row", "host-calls"]
+        .iter()
+        .any(|b| wanted(b))
+    {
+        let runtime = Runtime::new(RuntimeConfig::default())?;
+        if wanted("instantiation") {
+            instantiation(&runtime)?;
+        }
+        if wanted("per-row") {
+            per_row_cost(&runtime)?;
+        }
+        if wanted("host-calls") {
+            host_call_cost(&runtime)?;
+        }
     }
     if wanted("migrate") {
         migrate::run()?;

@@ -5,14 +5,23 @@
 //! target accepted the batch; a crash between the two is repaired on the next run by
 //! asking the target what it already holds (see `load`).
 //!
-//! Customer values never reach the file in clear: a mapping is keyed by a token of its
-//! server id and holds both ids sealed, and a failure is keyed by a token of its source key
-//! and holds that key and the target's message sealed, through a [`FieldProtection`] (the
-//! migration's `airlock_vault::FieldCipher`). Each sealed cell is bound to its row's key
-//! (namespace or kind, token, and a failure's code), so a cell moved to another row does
-//! not open. What stays in clear: namespaces, kinds, failure codes, counts, checkpoint
+//! Customer values never reach the file in clear. Mappings are kept in *buckets*: the
+//! mappings of neighbouring decimal server ids (64 to a bucket), or of one other id (a user
+//! key, a group name), sealed together as one cell and keyed by a token of the bucket (see
+//! [`BucketKeys`]). A failure is keyed by a token of its source key and holds that key and
+//! the target's message sealed. Both through a [`FieldProtection`] (the migration's
+//! `airlock_vault::FieldCipher`); each sealed cell is bound to its row's key (namespace or
+//! kind, token, and a failure's code), so a cell moved to another row does not open. What
+//! stays in clear: namespaces, kinds, failure codes, counts (per bucket too), checkpoint
 //! names, attachment ids (digits) in `files_done`, and in `meta` the backup's fingerprint
 //! (sizes and CRC-32s) and which apps' tables were checked.
+//!
+//! Why buckets: a load writes ids in about the order of the backup, a batch of a thousand
+//! neighbouring ids at a time. A row per mapping under a random token would scatter every
+//! batch over the whole table (each commit rewriting most of its pages) and cost a seal
+//! and a token per mapping; a bucket costs one of each per 64 mappings, and a batch lands
+//! in a few rows. When ids arrive out of order a bucket is opened and sealed again as it
+//! fills, which stays cheap because a bucket is small.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +31,9 @@ use airlock_model::jira::Kind;
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 
 /// The format of the state file, kept in `PRAGMA user_version`. Files of the first format
-/// (ids, source keys and messages in clear) never set it: they read 0.
-pub const STATE_FORMAT: i64 = 1;
+/// (ids, source keys and messages in clear) never set it: they read 0; format 1 sealed a
+/// row per mapping, format 2 a bucket of mappings per row.
+pub const STATE_FORMAT: i64 = 2;
 
 /// Why a sealed cell could not be opened (its text names no value and no key).
 pub type FieldError = Box<dyn std::error::Error + Send + Sync>;
@@ -31,24 +41,28 @@ pub type FieldError = Box<dyn std::error::Error + Send + Sync>;
 /// How the state file keeps customer values: lookup tokens in place of values searched by
 /// equality, and sealed cells for the values themselves. The migration's is its
 /// `airlock_vault::FieldCipher`.
+///
+/// Both writing methods append to a buffer the caller reuses: the load seals a cell per
+/// mapping, and an allocation each would cost as much as the cipher.
 pub trait FieldProtection: Send + Sync {
-    /// A key standing in for `value` within `context`: equal for equal inputs.
-    fn token(&self, context: &[u8], value: &[u8]) -> Vec<u8>;
+    /// Appends to `out` a key standing in for `value` within `context`: equal for equal
+    /// inputs.
+    fn token(&self, context: &[u8], value: &[u8], out: &mut Vec<u8>);
 
-    /// `plaintext`, sealed under associated data `ad`.
-    fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Vec<u8>;
+    /// Appends `plaintext`, sealed under associated data `ad`, to `out`.
+    fn seal(&self, ad: &[u8], plaintext: &[u8], out: &mut Vec<u8>);
 
     /// What [`seal`](FieldProtection::seal) sealed, if `sealed` is intact and `ad` the same.
     fn open(&self, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, FieldError>;
 }
 
 impl FieldProtection for airlock_vault::FieldCipher {
-    fn token(&self, context: &[u8], value: &[u8]) -> Vec<u8> {
-        airlock_vault::FieldCipher::token(self, context, value).to_vec()
+    fn token(&self, context: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(&airlock_vault::FieldCipher::token(self, context, value));
     }
 
-    fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        airlock_vault::FieldCipher::seal(self, ad, plaintext)
+    fn seal(&self, ad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+        airlock_vault::FieldCipher::seal_into(self, ad, plaintext, out);
     }
 
     fn open(&self, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, FieldError> {
@@ -141,10 +155,11 @@ pub struct Failure {
 const SCHEMA: &str = "
 CREATE TABLE mappings (
     namespace TEXT NOT NULL,
-    server_token BLOB NOT NULL,
+    bucket BLOB NOT NULL,
+    entries INTEGER NOT NULL,
     sealed BLOB NOT NULL,
-    PRIMARY KEY (namespace, server_token)
-) WITHOUT ROWID;
+    PRIMARY KEY (namespace, bucket)
+);
 CREATE TABLE checkpoints (
     step TEXT PRIMARY KEY,
     done INTEGER NOT NULL
@@ -283,16 +298,15 @@ impl State {
         let err = |e: rusqlite::Error| self.err(e);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT server_token, sealed FROM mappings WHERE namespace = ?1")
+            .prepare_cached("SELECT bucket, sealed FROM mappings WHERE namespace = ?1")
             .map_err(err)?;
         let mut rows = stmt.query([ns.as_str()]).map_err(err)?;
         let mut all = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
-            let token = blob(row, 0).map_err(err)?;
-            let sealed = blob(row, 1).map_err(err)?;
-            let mapping = open_mapping(self.protect.as_ref(), ns, token, sealed)
+            let (key, sealed) = (blob(row, 0).map_err(err)?, blob(row, 1).map_err(err)?);
+            let bucket = open_bucket(self.protect.as_ref(), ns, key, sealed)
                 .map_err(|e| StateError::new(&self.path, e))?;
-            all.push(mapping);
+            all.extend(bucket);
         }
         all.sort_unstable();
         Ok(all)
@@ -301,7 +315,7 @@ impl State {
     pub fn count(&self, ns: Namespace) -> Result<u64, StateError> {
         self.conn
             .query_row(
-                "SELECT count(*) FROM mappings WHERE namespace = ?1",
+                "SELECT coalesce(sum(entries), 0) FROM mappings WHERE namespace = ?1",
                 [ns.as_str()],
                 |r| r.get::<_, i64>(0),
             )
@@ -325,20 +339,7 @@ impl State {
         let protect = self.protect.as_ref();
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO mappings (namespace, server_token, sealed) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(err)?;
-            for (ns, server, cloud) in mappings {
-                let token = mapping_token(protect, *ns, server);
-                let sealed = protect.seal(
-                    &mapping_ad(*ns, &token),
-                    &pack(&[server.as_bytes(), cloud.as_bytes()]),
-                );
-                put.execute(params![ns.as_str(), token, sealed])
-                    .map_err(err)?;
-            }
+            write_buckets(&tx, protect, mappings).map_err(|e| StateError::new(&path, e))?;
             let mut fail = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO failures (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)",
@@ -346,9 +347,11 @@ impl State {
                 .map_err(err)?;
             for f in failures {
                 let token = failure_token(protect, f.kind.name(), &f.source_key);
-                let sealed = protect.seal(
+                let mut sealed = Vec::new();
+                protect.seal(
                     &failure_ad(f.kind.name(), &token, &f.code),
                     &pack(&[f.source_key.as_bytes(), f.message.as_bytes()]),
+                    &mut sealed,
                 );
                 fail.execute(params![f.kind.name(), token, f.code, sealed])
                     .map_err(err)?;
@@ -436,36 +439,36 @@ impl MappingReader {
     }
 
     /// One answer per id, in order; `None` for ids not migrated (or on a read error, or a
-    /// mapping that does not open, which are logged without any id: a plugin sees an
+    /// bucket that does not open, which are logged without any id: a plugin sees an
     /// unmapped id, never the error's text).
     pub fn resolve(&self, ns: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let protect = self.protect.as_ref();
-        // Keyed by the server id each mapping opens to, so answers go back in input order.
+        // Each bucket the ids fall in, once (ids of a batch are mostly neighbours).
+        let mut keys = BucketKeys::new(protect);
+        let mut buckets: Vec<Vec<u8>> = ids.iter().map(|id| keys.key(ns, id)).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
         let mut found: rustc_hash::FxHashMap<String, Arc<str>> = rustc_hash::FxHashMap::default();
         let namespace = ns.as_str();
-        // One statement per chunk of ids: a query per id costs more than the lookup.
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let tokens: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|id| mapping_token(protect, ns, id))
-                .collect();
+        // One statement per chunk of buckets: a query per bucket costs more than the lookup.
+        for chunk in buckets.chunks(LOOKUP_CHUNK) {
             let sql = lookup_sql(chunk.len());
             let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
                 let params: Vec<&dyn ToSql> = std::iter::once(&namespace as &dyn ToSql)
-                    .chain(tokens.iter().map(|t| t as &dyn ToSql))
+                    .chain(chunk.iter().map(|k| k as &dyn ToSql))
                     .collect();
                 let mut rows = stmt.query(params.as_slice())?;
                 while let Some(row) = rows.next()? {
-                    let (token, sealed) = (blob(row, 0)?, blob(row, 1)?);
-                    match open_mapping(protect, ns, token, sealed) {
-                        Ok((server, cloud)) => {
-                            found.insert(server, cloud.into());
+                    let (key, sealed) = (blob(row, 0)?, blob(row, 1)?);
+                    match open_bucket(protect, ns, key, sealed) {
+                        Ok(bucket) => {
+                            found.extend(bucket.into_iter().map(|(s, c)| (s, c.into())));
                         }
                         Err(e) => tracing::error!(
                             path = %self.path.display(),
                             error = %e,
-                            "a mapping does not open; its id resolves to nothing"
+                            "a bucket of mappings does not open; its ids resolve to nothing"
                         ),
                     }
                 }
@@ -482,9 +485,8 @@ impl MappingReader {
 const LOOKUP_CHUNK: usize = 256;
 
 fn lookup_sql(n: usize) -> String {
-    let mut sql = String::from(
-        "SELECT server_token, sealed FROM mappings WHERE namespace = ?1 AND server_token IN (",
-    );
+    let mut sql =
+        String::from("SELECT bucket, sealed FROM mappings WHERE namespace = ?1 AND bucket IN (");
     for i in 0..n {
         if i > 0 {
             sql.push(',');
@@ -510,42 +512,157 @@ fn mapped_cloud_id(
     ns: Namespace,
     server: &str,
 ) -> Result<Option<String>, FieldError> {
-    let token = mapping_token(protect, ns, server);
-    let mut stmt = conn
-        .prepare_cached("SELECT sealed FROM mappings WHERE namespace = ?1 AND server_token = ?2")?;
-    let Some(sealed) = stmt
-        .query_row(params![ns.as_str(), token], |r| r.get::<_, Vec<u8>>(0))
-        .optional()?
-    else {
+    let key = BucketKeys::new(protect).key(ns, server);
+    let Some(sealed) = read_bucket(conn, ns, &key)? else {
         return Ok(None);
     };
-    let (opened, cloud) = open_mapping(protect, ns, &token, &sealed)?;
-    // Another server id under this token would be a collision or a forged row: refuse it.
-    if opened != server {
-        return Err(RowError::Malformed {
-            table: "mappings",
-            group: ns.as_str().to_owned(),
-        }
-        .into());
+    let bucket = open_bucket(protect, ns, &key, &sealed)?;
+    Ok(bucket
+        .binary_search_by(|(s, _)| s.as_str().cmp(server))
+        .ok()
+        .map(|at| bucket[at].1.clone()))
+}
+
+fn read_bucket(conn: &Connection, ns: Namespace, key: &[u8]) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT sealed FROM mappings WHERE namespace = ?1 AND bucket = ?2")?
+        .query_row(params![ns.as_str(), key], |r| r.get::<_, Vec<u8>>(0))
+        .optional()
+}
+
+/// Adds `mappings` to their buckets (a later mapping of a server id replaces an earlier
+/// one): each bucket touched is read, opened, merged, sealed again and written, once.
+fn write_buckets(
+    tx: &rusqlite::Transaction<'_>,
+    protect: &dyn FieldProtection,
+    mappings: &[(Namespace, String, String)],
+) -> Result<(), FieldError> {
+    /// A bucket the batch adds to, with its mappings in arrival order.
+    struct Touched<'m> {
+        ns: Namespace,
+        key: Vec<u8>,
+        added: Vec<(&'m str, &'m str)>,
     }
-    Ok(Some(cloud))
+    let mut keys = BucketKeys::new(protect);
+    let mut touched: Vec<Touched> = Vec::new();
+    let mut index: rustc_hash::FxHashMap<(Namespace, Vec<u8>), usize> = Default::default();
+    for (ns, server, cloud) in mappings {
+        let key = keys.key(*ns, server);
+        let at = *index.entry((*ns, key.clone())).or_insert_with(|| {
+            touched.push(Touched {
+                ns: *ns,
+                key,
+                added: Vec::new(),
+            });
+            touched.len() - 1
+        });
+        touched[at].added.push((server, cloud));
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO mappings (namespace, bucket, entries, sealed) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (namespace, bucket) DO UPDATE SET entries = excluded.entries, sealed = excluded.sealed",
+    )?;
+    let (mut plain, mut sealed) = (Vec::new(), Vec::new());
+    for Touched { ns, key, added } in touched {
+        let mut bucket = match read_bucket(tx, ns, &key)? {
+            Some(old) => open_bucket(protect, ns, &key, &old)?,
+            None => Vec::new(),
+        };
+        for (server, cloud) in added {
+            match bucket.binary_search_by(|(s, _)| s.as_str().cmp(server)) {
+                Ok(at) => bucket[at].1 = cloud.to_owned(),
+                Err(at) => bucket.insert(at, (server.to_owned(), cloud.to_owned())),
+            }
+        }
+        plain.clear();
+        for (server, cloud) in &bucket {
+            pack_into(&mut plain, &[server.as_bytes(), cloud.as_bytes()]);
+        }
+        sealed.clear();
+        protect.seal(&bucket_ad(ns, &key), &plain, &mut sealed);
+        put.execute(params![ns.as_str(), key, bucket.len() as i64, sealed])?;
+    }
+    Ok(())
 }
 
 /// Tokens of mappings and of failures are kept apart, so equal tokens never link a
 /// failure's source key to a mapping's server id.
-fn mapping_token(protect: &dyn FieldProtection, ns: Namespace, server: &str) -> Vec<u8> {
-    let context = [b"mappings:", ns.as_str().as_bytes()].concat();
-    protect.token(&context, server.as_bytes())
+fn mapping_context(ns: Namespace) -> Vec<u8> {
+    [b"mappings:", ns.as_str().as_bytes()].concat()
+}
+
+/// Decimal server ids this many apart (as a power of two) share a bucket.
+const BUCKET_SHIFT: u32 = 6;
+
+/// The keys of buckets: a token of the bucket within its namespace. A decimal id's bucket
+/// is the id divided by 64; any other id (a user key, a group name) is a bucket of its own.
+/// What the keys reveal to someone holding the file without the data key: how many
+/// mappings each bucket holds, and so which rows' ids lie within the same 64 — never an
+/// id, a value or an order between buckets.
+///
+/// The last decimal bucket's key and the namespace's context are kept: neighbouring ids
+/// cost one token between them.
+struct BucketKeys<'a> {
+    protect: &'a dyn FieldProtection,
+    /// The namespace whose context `context` is.
+    ns: Option<Namespace>,
+    context: Vec<u8>,
+    last: Option<(u64, Vec<u8>)>,
+}
+
+impl<'a> BucketKeys<'a> {
+    fn new(protect: &'a dyn FieldProtection) -> BucketKeys<'a> {
+        BucketKeys {
+            protect,
+            ns: None,
+            context: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// The key of the bucket `server` belongs to in `ns`.
+    fn key(&mut self, ns: Namespace, server: &str) -> Vec<u8> {
+        if self.ns != Some(ns) {
+            self.ns = Some(ns);
+            self.context = mapping_context(ns);
+            self.last = None;
+        }
+        let decimal = if server.bytes().all(|b| b.is_ascii_digit()) {
+            server.parse::<u64>().ok()
+        } else {
+            None
+        };
+        let Some(id) = decimal else {
+            return self.token(b"t", server.as_bytes());
+        };
+        let bucket = id >> BUCKET_SHIFT;
+        match &self.last {
+            Some((last, key)) if *last == bucket => key.clone(),
+            _ => {
+                let key = self.token(b"n", &bucket.to_be_bytes());
+                self.last = Some((bucket, key.clone()));
+                key
+            }
+        }
+    }
+
+    fn token(&self, form: &[u8], value: &[u8]) -> Vec<u8> {
+        let context = [&self.context[..], b":bucket:", form].concat();
+        let mut token = Vec::new();
+        self.protect.token(&context, value, &mut token);
+        token
+    }
 }
 
 fn failure_token(protect: &dyn FieldProtection, kind: &str, source_key: &str) -> Vec<u8> {
     let context = [b"failures:", kind.as_bytes()].concat();
-    protect.token(&context, source_key.as_bytes())
+    let mut token = Vec::new();
+    protect.token(&context, source_key.as_bytes(), &mut token);
+    token
 }
 
-/// A mapping's cell is bound to its row: namespace and server token.
-fn mapping_ad(ns: Namespace, token: &[u8]) -> Vec<u8> {
-    pack(&[ns.as_str().as_bytes(), token])
+/// A bucket's cell is bound to its row: namespace and bucket key.
+fn bucket_ad(ns: Namespace, key: &[u8]) -> Vec<u8> {
+    pack(&[ns.as_str().as_bytes(), key])
 }
 
 /// A failure's cell is bound to its row and to its code (kept in clear for statistics).
@@ -553,26 +670,37 @@ fn failure_ad(kind: &str, token: &[u8], code: &str) -> Vec<u8> {
     pack(&[kind.as_bytes(), token, code.as_bytes()])
 }
 
-/// (server id, cloud id) of a mapping row.
-fn open_mapping(
+/// The (server id, cloud id) pairs of a bucket, by server id.
+fn open_bucket(
     protect: &dyn FieldProtection,
     ns: Namespace,
-    token: &[u8],
+    key: &[u8],
     sealed: &[u8],
-) -> Result<(String, String), RowError> {
+) -> Result<Vec<(String, String)>, RowError> {
     let group = || ns.as_str().to_owned();
     let plain = protect
-        .open(&mapping_ad(ns, token), sealed)
+        .open(&bucket_ad(ns, key), sealed)
         .map_err(|source| RowError::Sealed {
             table: "mappings",
             group: group(),
             source,
         })?;
-    let [server, cloud] = unpack(&plain).ok_or_else(|| RowError::Malformed {
+    let malformed = || RowError::Malformed {
         table: "mappings",
         group: group(),
-    })?;
-    Ok((server, cloud))
+    };
+    let mut bucket = Vec::new();
+    let mut rest = &plain[..];
+    while !rest.is_empty() {
+        let (pair, after) = unpack_prefix::<2>(rest).ok_or_else(malformed)?;
+        let [server, cloud] = pair;
+        bucket.push((server, cloud));
+        rest = after;
+    }
+    if !bucket.is_sorted_by(|a, b| a.0 < b.0) {
+        return Err(malformed());
+    }
+    Ok(bucket)
 }
 
 fn open_failure(
@@ -604,16 +732,29 @@ fn open_failure(
 /// Each part prefixed by its length (u32, big-endian): no two lists of parts pack alike.
 fn pack(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| 4 + p.len()).sum());
+    pack_into(&mut out, parts);
+    out
+}
+
+/// [`pack`], appended to `out`.
+fn pack_into(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for part in parts {
         let len = u32::try_from(part.len()).expect("a state value below 4 GiB");
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(part);
     }
-    out
 }
 
 /// Exactly `N` text parts packed by [`pack`], or `None`.
-fn unpack<const N: usize>(mut bytes: &[u8]) -> Option<[String; N]> {
+fn unpack<const N: usize>(bytes: &[u8]) -> Option<[String; N]> {
+    match unpack_prefix::<N>(bytes)? {
+        (parts, []) => Some(parts),
+        _ => None,
+    }
+}
+
+/// The first `N` text parts packed by [`pack`], and the bytes after them.
+fn unpack_prefix<const N: usize>(mut bytes: &[u8]) -> Option<([String; N], &[u8])> {
     let mut parts: [String; N] = std::array::from_fn(|_| String::new());
     for part in &mut parts {
         let (len, rest) = bytes.split_first_chunk::<4>()?;
@@ -622,12 +763,34 @@ fn unpack<const N: usize>(mut bytes: &[u8]) -> Option<[String; N]> {
         *part = String::from_utf8(text.to_vec()).ok()?;
         bytes = &rest[len..];
     }
-    bytes.is_empty().then_some(parts)
+    Some((parts, bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neighbouring_ids_share_a_bucket_and_nothing_else() {
+        let protect = ephemeral_protection().unwrap();
+        let mut keys = BucketKeys::new(protect.as_ref());
+        let issue = |k: &mut BucketKeys, id: &str| k.key(Namespace::ISSUE, id);
+        let (a, b) = (issue(&mut keys, "10240"), issue(&mut keys, "10303"));
+        assert_eq!(a.len(), airlock_vault::TOKEN_LEN);
+        assert_eq!(a, b, "one bucket of 64 ids");
+        assert_ne!(issue(&mut keys, "10304"), a, "the next bucket");
+        // The same id, asked again (with and without the kept bucket), gives the same key.
+        assert_eq!(issue(&mut keys, "10240"), a);
+        assert_eq!(issue(&mut BucketKeys::new(protect.as_ref()), "10240"), a);
+        // Another namespace makes other keys; a text id is a bucket of its own.
+        assert_ne!(keys.key(Namespace::PROJECT, "10240"), a);
+        assert_ne!(
+            keys.key(Namespace::USER, "admin"),
+            keys.key(Namespace::USER, "admin2")
+        );
+        // Nothing of the id itself is in the key.
+        assert!(!a.windows(3).any(|w| w == b"102"));
+    }
 
     #[test]
     fn packed_parts_unpack_and_do_not_run_together() {

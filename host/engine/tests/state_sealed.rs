@@ -271,6 +271,65 @@ fn resolve_answers_in_input_order_across_chunks() {
 }
 
 #[test]
+fn buckets_filled_over_several_batches_and_out_of_order_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    // Ids 10000..10300 in three batches, each batch in a scrambled order, the batches
+    // overlapping the same buckets (64 ids each); the last batch remaps 10 ids.
+    let scrambled = |ids: std::ops::Range<u32>, tag: &str| -> Vec<_> {
+        let mut ids: Vec<u32> = ids.collect();
+        ids.sort_by_key(|i| (i * 7919) % 301);
+        ids.iter()
+            .map(|i| mapping(ISSUES, &i.to_string(), &format!("{tag}-{i}")))
+            .collect()
+    };
+    state
+        .commit_batch("load:issue", 1, &scrambled(10_100..10_300, "a"), &[])
+        .unwrap();
+    state
+        .commit_batch("load:issue", 2, &scrambled(10_000..10_100, "b"), &[])
+        .unwrap();
+    state
+        .commit_batch("load:issue", 3, &scrambled(10_150..10_160, "c"), &[])
+        .unwrap();
+    assert_eq!(state.count(ISSUES).unwrap(), 300);
+    let expected = |i: u32| match i {
+        10_150..10_160 => format!("c-{i}"),
+        10_100.. => format!("a-{i}"),
+        _ => format!("b-{i}"),
+    };
+    for i in [10_000, 10_063, 10_064, 10_099, 10_100, 10_155, 10_299] {
+        assert_eq!(
+            state.cloud_id(ISSUES, &i.to_string()).unwrap(),
+            Some(expected(i))
+        );
+    }
+    assert_eq!(state.cloud_id(ISSUES, "10300").unwrap(), None);
+    let all = state.all(ISSUES).unwrap();
+    assert_eq!(all.len(), 300);
+    assert!(all.iter().all(|(s, c)| *c == expected(s.parse().unwrap())));
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    let ids: Vec<String> = (9_990..10_310).rev().map(|i| i.to_string()).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for (id, answer) in ids.iter().zip(reader.resolve(ISSUES, &refs)) {
+        let i: u32 = id.parse().unwrap();
+        let want = (10_000..10_300).contains(&i).then(|| expected(i));
+        assert_eq!(answer.as_deref(), want.as_deref(), "{id}");
+    }
+    // Five rows hold the 300 mappings (buckets 156..=160 of 64 ids), each sealed whole.
+    let conn = Connection::open(&path).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM mappings WHERE namespace = 'jira:issue'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 5);
+}
+
+#[test]
 fn another_migrations_cipher_finds_nothing_and_opens_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = canary_state(dir.path());
@@ -298,7 +357,7 @@ fn another_migrations_cipher_finds_nothing_and_opens_nothing() {
 fn tamper(path: &Path, table: &str, filter: &str, change: impl Fn(usize, &mut [Vec<u8>])) {
     let conn = Connection::open(path).unwrap();
     let key = if table == "mappings" {
-        "server_token"
+        "bucket"
     } else {
         "source_token"
     };

@@ -175,6 +175,17 @@ impl Maintenance {
             self.expire_tenant(&tenant, blobs, kek, &mut report).await?;
         }
 
+        // In SQLite, what a destroyed key's rows were still lingers in the write-ahead log
+        // until a checkpoint: copy the log into the file (where secure_delete zeroed them)
+        // and empty it.
+        if self.store.backend() == Backend::Sqlite
+            && report.keys_destroyed + report.tenants_expired > 0
+        {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.store.inner.owner)
+                .await
+                .map_err(query("wal_checkpoint"))?;
+        }
         tracing::info!(
             keys_destroyed = report.keys_destroyed,
             migrations_purged = report.migrations_purged,

@@ -611,14 +611,22 @@ async fn failed_migration_expires_after_30_days_key_first() {
         let report = sweep(&h, &blobs, &kek).await;
         assert_eq!(report, airlock_store::SweepReport::default());
 
-        // SQLite's secure_delete: the destroyed key's bytes are not left in the file.
+        // SQLite's secure_delete and the sweep's checkpoint: the destroyed key's bytes are
+        // left neither in the file nor in its write-ahead log, even while the store is open.
         if let Some(path) = &h.sqlite_path {
-            h.store.close().await;
-            let bytes = std::fs::read(path).unwrap();
-            assert!(
-                !bytes.windows(SECRET_KEY.len()).any(|w| w == SECRET_KEY),
-                "the wrapped key is still in the SQLite file"
-            );
+            for open in [true, false] {
+                if !open {
+                    h.store.close().await;
+                }
+                for suffix in ["", "-wal"] {
+                    let file = format!("{}{suffix}", path.display());
+                    let bytes = std::fs::read(&file).unwrap_or_default();
+                    assert!(
+                        !bytes.windows(SECRET_KEY.len()).any(|w| w == SECRET_KEY),
+                        "the wrapped key is still in {file} (store open: {open})"
+                    );
+                }
+            }
         }
     }
 }

@@ -195,8 +195,18 @@ impl FieldCipher {
     /// # Panics
     /// If the system random generator fails.
     pub fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let nonce = self.next_nonce();
         let mut out = Vec::with_capacity(FIELD_OVERHEAD + plaintext.len());
+        self.seal_into(ad, plaintext, &mut out);
+        out
+    }
+
+    /// [`seal`](FieldCipher::seal), appended to `out` (a buffer the caller reuses).
+    ///
+    /// # Panics
+    /// If the system random generator fails.
+    pub fn seal_into(&self, ad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+        let nonce = self.next_nonce();
+        let start = out.len();
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
         let tag = self
@@ -205,11 +215,10 @@ impl FieldCipher {
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(ad),
-                &mut out[NONCE_LEN..],
+                &mut out[start + NONCE_LEN..],
             )
             .expect("a field is far below AES-GCM's length limit");
         out.extend_from_slice(tag.as_ref());
-        out
     }
 
     /// 12 fresh random bytes: the next unused ones of the pool, refilled when empty.

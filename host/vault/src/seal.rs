@@ -641,6 +641,31 @@ impl<R: Read> OpenReader<R> {
         Ok(filled)
     }
 
+    /// Reads into `buf[filled..]` until `buf` holds `want` bytes or the input ends; the new
+    /// fill level. `buf` grows (zeroed) as bytes arrive, doubling from 64 KiB, so a small
+    /// object never costs a whole segment of fresh memory. On an input error, the fill level
+    /// so far goes with it, so a retry resumes.
+    fn fill_growing(
+        input: &mut R,
+        buf: &mut Vec<u8>,
+        mut filled: usize,
+        want: usize,
+    ) -> Result<usize, (usize, Stop)> {
+        const FIRST: usize = 64 * 1024;
+        while filled < want {
+            if filled == buf.len() {
+                buf.resize((buf.len() * 2).clamp(FIRST.min(want), want), 0);
+            }
+            match input.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((filled, Stop::Io(e))),
+            }
+        }
+        Ok(filled)
+    }
+
     fn read_header(&mut self) -> Result<(), Stop> {
         let filled = Self::fill(&mut self.input, &mut self.header, self.header_filled).map_err(
             |(filled, stop)| {
@@ -658,7 +683,7 @@ impl<R: Read> OpenReader<R> {
             .take()
             .expect("the data key until the header");
         let cipher = ObjectCipher::new(&key, header, &self.object);
-        self.buf = vec![0; cipher.segment_size + TAG_LEN + 1];
+        self.buf = Vec::new();
         self.cipher = Some(cipher);
         Ok(())
     }
@@ -668,17 +693,28 @@ impl<R: Read> OpenReader<R> {
         if self.cipher.is_none() {
             self.read_header()?;
         }
+        // A segment, its tag and the byte after it (which tells whether it is the last).
+        let want = self
+            .cipher
+            .as_ref()
+            .expect("read_header set it")
+            .segment_size
+            + TAG_LEN
+            + 1;
         if let Some(b) = self.carry.take() {
+            if self.buf.is_empty() {
+                self.buf.push(0);
+            }
             self.buf[0] = b;
             self.filled = 1;
         }
-        let filled =
-            Self::fill(&mut self.input, &mut self.buf, self.filled).map_err(|(filled, stop)| {
+        let filled = Self::fill_growing(&mut self.input, &mut self.buf, self.filled, want)
+            .map_err(|(filled, stop)| {
                 self.filled = filled;
                 stop
             })?;
         let cipher = self.cipher.as_ref().expect("read_header set it");
-        let at_end = filled < self.buf.len();
+        let at_end = filled < want;
         let len = if at_end {
             filled
         } else {
