@@ -3,7 +3,8 @@
 //! - throughput: the release `airlock migrate` (check, analyze, load into a fresh local
 //!   site, Timesheet Builder's app data, verify) on a 100,000-issue backup, run as a child
 //!   process, as a ratio to reading the same backup and doing nothing else (every entity
-//!   of entities.xml, every batch of activeobjects.xml, through `airlock_backup`);
+//!   of entities.xml, every batch of activeobjects.xml, through `airlock_backup`): the
+//!   median over five rounds of the two run back to back;
 //! - memory: the child's peak RSS (`wait4`'s `ru_maxrss`) at 100,000 and 1,000,000 issues.
 //!
 //! Backups are generated as `airlock gen-backup` does and kept under `target/bench-data/`,
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 use crate::verdict;
 
 const SMALL: usize = 100_000;
+/// Throughput rounds (a parse-only run and a migration each).
+const ROUNDS: usize = 5;
 const LARGE: usize = 1_000_000;
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -30,8 +33,26 @@ pub fn run() -> Result<()> {
         "migrate end to end (release `airlock migrate` with Timesheet Builder, a child process, into a fresh local site)"
     );
     let small = cached_backup(&dirs, SMALL)?;
-    let parsed = parse_only(&small)?;
-    let migrated = migrate(&dirs, &small)?;
+    // On a shared machine one run of each swings by more than the goal's margin: parse-only
+    // and migrate run back to back, ROUNDS times, and the median of the paired ratios
+    // decides.
+    let mut pairs = Vec::new();
+    for _ in 0..ROUNDS {
+        let parsed = parse_only(&small)?;
+        let migrated = migrate(&dirs, &small)?;
+        pairs.push((parsed, migrated));
+    }
+    let mut ratios: Vec<f64> = pairs
+        .iter()
+        .map(|(p, m)| p.as_secs_f64() / m.elapsed.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
+    // The round whose ratio is the median is the one shown.
+    let (parsed, migrated) = pairs
+        .into_iter()
+        .find(|(p, m)| p.as_secs_f64() / m.elapsed.as_secs_f64() == ratio)
+        .expect("the median is one of the rounds");
     let size_mb = small.xml_bytes as f64 / MIB;
     let rate = |d: Duration| {
         format!(
@@ -59,9 +80,14 @@ pub fn run() -> Result<()> {
         rate(migrated.elapsed),
         migrated.phases()
     );
-    let ratio = parsed.as_secs_f64() / migrated.elapsed.as_secs_f64();
     println!(
-        "  ratio migrate / parse-only throughput = {ratio:.2}; goal ≥ 0.33: {}\n",
+        "  ratio migrate / parse-only throughput = {ratio:.2} (median of {ROUNDS} rounds, each run back to back; \
+         all: {}); goal ≥ 0.33: {}\n",
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         verdict(ratio >= 0.33)
     );
 

@@ -29,9 +29,11 @@ pub fn run(
     );
 
     // 1. The source: a generated backup zip, as Jira's XML backup writes it.
+    // With canaries (an issue summary, a user email, a team name) to look for at the end.
     let spec = airlock_fixtures::Spec {
         issues,
         broken_timesheet_rows: broken,
+        canaries: true,
         ..airlock_fixtures::Spec::default()
     };
     let backup_path = dir.join("backup.zip");
@@ -183,6 +185,7 @@ pub fn run(
     }
     core.storage
         .finish(failed == 0 && core.verified, &core.stat)?;
+    let at_rest = check_at_rest(&work, &dir.join("site.db"))?;
     println!(
         "\n{} in {}.",
         if failed == 0 {
@@ -192,7 +195,58 @@ pub fn run(
         },
         render::duration(started.elapsed())
     );
-    Ok(failed == 0 && core.verified)
+    Ok(failed == 0 && core.verified && at_rest)
+}
+
+/// The promise that nothing Airlock keeps holds customer data in clear, checked on this
+/// run: the canaries planted in the source reached the target, and no file of the work
+/// directory (metadata store, keys, state, staged app rows, sealed objects) holds one.
+fn check_at_rest(work: &Path, site: &Path) -> Result<bool> {
+    let contains =
+        |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let site = std::fs::read(site).with_context(|| format!("cannot read {}", site.display()))?;
+    let reached = airlock_fixtures::CANARIES
+        .iter()
+        .all(|c| contains(&site, c));
+    let (mut files, mut bytes, mut found) = (0u64, 0u64, Vec::new());
+    let mut dirs = vec![work.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let content = std::fs::read(&path)?;
+            files += 1;
+            bytes += content.len() as u64;
+            if airlock_fixtures::CANARIES
+                .iter()
+                .any(|c| contains(&content, c))
+            {
+                found.push(path);
+            }
+        }
+    }
+    println!(
+        "      at rest: {} files ({}) in {} scanned for the 3 values planted in the source (an issue summary, \
+         a user email, a team name): {}; the target {} them",
+        files,
+        render::bytes(bytes),
+        work.display(),
+        if found.is_empty() {
+            "none in clear".to_owned()
+        } else {
+            format!(
+                "IN CLEAR in {}",
+                render::list(found.iter().map(|p| p.display()))
+            )
+        },
+        if reached { "holds" } else { "DOES NOT hold" },
+    );
+    Ok(found.is_empty() && reached)
 }
 
 fn print_findings(outcomes: &[BatchOutcome]) {

@@ -265,6 +265,11 @@ enum PluginCommand {
     },
 }
 
+/// mimalloc: the phases allocate and free small strings per record, where glibc's
+/// allocator cost ~13% of a migration.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

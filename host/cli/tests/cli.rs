@@ -31,6 +31,11 @@ fn demo_migrates_the_timesheet_builder_data() {
     // Other apps' tables are named as not shared, and never processed.
     assert!(text.contains("not shared with it: AO_60DB71_"), "{text}");
     assert!(!text.contains("FAILED"), "{text}");
+    // The demo checks its own work directory for the values it planted in the source.
+    assert!(
+        text.contains("none in clear; the target holds them"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -405,10 +405,27 @@ impl State {
 /// Read-only lookups of a migration's mappings from any thread: what a plugin resolves
 /// through during the app data phase, without holding every mapping in memory.
 pub struct MappingReader {
-    conn: std::sync::Mutex<Connection>,
+    conn: std::sync::Mutex<Reading>,
     path: PathBuf,
     protect: Arc<dyn FieldProtection>,
 }
+
+/// The reader's connection, and the buckets it opened last for single lookups (a load
+/// looks up what its memory no longer holds, mostly ids near the last one).
+struct Reading {
+    conn: Connection,
+    /// `PRAGMA data_version` when `opened` was read: it changes when another connection
+    /// (the load's `State`) commits, and the buckets are read again.
+    version: i64,
+    /// Decimal buckets by namespace and bucket number, the latest first.
+    opened: std::collections::VecDeque<((Namespace, u64), Arc<Bucket>)>,
+}
+
+/// A bucket's (server id, cloud id) pairs, by server id.
+type Bucket = Vec<(String, String)>;
+
+/// Buckets a reader keeps opened for single lookups.
+const OPENED_BUCKETS: usize = 32;
 
 impl MappingReader {
     /// Opens the state file at `path` (made by [`State::open`]) to read; `protect` must be
@@ -425,7 +442,11 @@ impl MappingReader {
             return Err(StateError::new(path, OtherFormat { found }));
         }
         Ok(MappingReader {
-            conn: std::sync::Mutex::new(conn),
+            conn: std::sync::Mutex::new(Reading {
+                conn,
+                version: -1,
+                opened: Default::default(),
+            }),
             path: path.to_path_buf(),
             protect,
         })
@@ -433,16 +454,52 @@ impl MappingReader {
 
     /// The cloud id of one server id.
     pub fn cloud_id(&self, ns: Namespace, server: &str) -> Result<Option<String>, StateError> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        mapped_cloud_id(&conn, self.protect.as_ref(), ns, server)
+        let mut reading = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        self.cached_cloud_id(&mut reading, ns, server)
             .map_err(|e| StateError::new(&self.path, e))
+    }
+
+    fn cached_cloud_id(
+        &self,
+        reading: &mut Reading,
+        ns: Namespace,
+        server: &str,
+    ) -> Result<Option<String>, FieldError> {
+        let Some(number) = decimal_bucket(server) else {
+            return mapped_cloud_id(&reading.conn, self.protect.as_ref(), ns, server);
+        };
+        let version: i64 = reading
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if version != reading.version {
+            reading.opened.clear();
+            reading.version = version;
+        }
+        let at = reading.opened.iter().position(|(k, _)| *k == (ns, number));
+        let bucket = match at {
+            Some(at) => reading.opened[at].1.clone(),
+            None => {
+                let key = BucketKeys::new(self.protect.as_ref()).key(ns, server);
+                let bucket = match read_bucket(&reading.conn, ns, &key)? {
+                    Some(sealed) => open_bucket(self.protect.as_ref(), ns, &key, &sealed)?,
+                    None => Vec::new(),
+                };
+                let bucket = Arc::new(bucket);
+                reading.opened.push_front(((ns, number), bucket.clone()));
+                reading.opened.truncate(OPENED_BUCKETS);
+                bucket
+            }
+        };
+        Ok(find_in_bucket(&bucket, server))
     }
 
     /// One answer per id, in order; `None` for ids not migrated (or on a read error, or a
     /// bucket that does not open, which are logged without any id: a plugin sees an
     /// unmapped id, never the error's text).
     pub fn resolve(&self, ns: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let reading = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = &reading.conn;
         let protect = self.protect.as_ref();
         // Each bucket the ids fall in, once (ids of a batch are mostly neighbours).
         let mut keys = BucketKeys::new(protect);
@@ -517,10 +574,23 @@ fn mapped_cloud_id(
         return Ok(None);
     };
     let bucket = open_bucket(protect, ns, &key, &sealed)?;
-    Ok(bucket
+    Ok(find_in_bucket(&bucket, server))
+}
+
+fn find_in_bucket(bucket: &[(String, String)], server: &str) -> Option<String> {
+    bucket
         .binary_search_by(|(s, _)| s.as_str().cmp(server))
         .ok()
-        .map(|at| bucket[at].1.clone()))
+        .map(|at| bucket[at].1.clone())
+}
+
+/// The bucket number of a decimal server id; `None` for any other id (its own bucket).
+fn decimal_bucket(server: &str) -> Option<u64> {
+    if server.bytes().all(|b| b.is_ascii_digit()) {
+        server.parse::<u64>().ok().map(|id| id >> BUCKET_SHIFT)
+    } else {
+        None
+    }
 }
 
 fn read_bucket(conn: &Connection, ns: Namespace, key: &[u8]) -> rusqlite::Result<Option<Vec<u8>>> {
@@ -626,15 +696,9 @@ impl<'a> BucketKeys<'a> {
             self.context = mapping_context(ns);
             self.last = None;
         }
-        let decimal = if server.bytes().all(|b| b.is_ascii_digit()) {
-            server.parse::<u64>().ok()
-        } else {
-            None
-        };
-        let Some(id) = decimal else {
+        let Some(bucket) = decimal_bucket(server) else {
             return self.token(b"t", server.as_bytes());
         };
-        let bucket = id >> BUCKET_SHIFT;
         match &self.last {
             Some((last, key)) if *last == bucket => key.clone(),
             _ => {
@@ -676,7 +740,7 @@ fn open_bucket(
     ns: Namespace,
     key: &[u8],
     sealed: &[u8],
-) -> Result<Vec<(String, String)>, RowError> {
+) -> Result<Bucket, RowError> {
     let group = || ns.as_str().to_owned();
     let plain = protect
         .open(&bucket_ad(ns, key), sealed)

@@ -330,6 +330,37 @@ fn buckets_filled_over_several_batches_and_out_of_order_read_back() {
 }
 
 #[test]
+fn a_reader_sees_what_the_state_commits_after_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    state
+        .commit_batch("load:issue", 1, &[mapping(ISSUES, "10000", "c-10000")], &[])
+        .unwrap();
+    let reader = MappingReader::open(&path, state.protection()).unwrap();
+    // The bucket (10000..10047's) is opened and kept; its neighbour is not mapped yet.
+    assert_eq!(
+        reader.cloud_id(ISSUES, "10000").unwrap().as_deref(),
+        Some("c-10000")
+    );
+    assert_eq!(reader.cloud_id(ISSUES, "10001").unwrap(), None);
+    state
+        .commit_batch("load:issue", 2, &[mapping(ISSUES, "10001", "c-10001")], &[])
+        .unwrap();
+    assert_eq!(
+        reader.cloud_id(ISSUES, "10001").unwrap().as_deref(),
+        Some("c-10001")
+    );
+    state
+        .commit_batch("load:issue", 3, &[mapping(ISSUES, "10000", "again")], &[])
+        .unwrap();
+    assert_eq!(
+        reader.cloud_id(ISSUES, "10000").unwrap().as_deref(),
+        Some("again")
+    );
+}
+
+#[test]
 fn another_migrations_cipher_finds_nothing_and_opens_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = canary_state(dir.path());
