@@ -556,35 +556,19 @@ fn the_sweeper_erases_a_tenant_30_days_after_its_licence_ended(backend: Backend)
     );
     assert!(work.join("keys/acme.kek").exists());
 
-    let out = backend.run(
-        &[
-            "admin",
-            "licence",
-            "--tenant",
-            "acme",
-            "--ends",
-            "2020-01-31",
-            "--work",
-            "w",
-        ],
-        cwd,
-    );
+    let licence = |ends: &str| {
+        backend.run(
+            &[
+                "admin", "licence", "--tenant", "acme", "--ends", ends, "--work", "w",
+            ],
+            cwd,
+        )
+    };
+    let out = licence("2020-01-31");
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("the licence ends 2020-02-01T00:00:00Z"), "{t}");
-    let out = backend.run(
-        &[
-            "admin",
-            "licence",
-            "--tenant",
-            "acme",
-            "--ends",
-            "31/01/2020",
-            "--work",
-            "w",
-        ],
-        cwd,
-    );
+    let out = licence("31/01/2020");
     assert!(!out.status.success());
     assert!(text(&out).contains("use YYYY-MM-DD"), "{}", text(&out));
 

@@ -656,11 +656,9 @@ impl<R: Read> OpenReader<R> {
             if filled == buf.len() {
                 buf.resize((buf.len() * 2).clamp(FIRST.min(want), want), 0);
             }
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err((filled, Stop::Io(e))),
+            filled = Self::fill(input, buf, filled)?;
+            if filled < buf.len() {
+                break; // the input ended
             }
         }
         Ok(filled)
