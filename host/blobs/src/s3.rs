@@ -91,6 +91,38 @@ impl fmt::Debug for S3Credentials {
     }
 }
 
+/// The runtime the blocking calls run on. Its last handle shuts it down in the background,
+/// so an `S3Blobs` (or a reader or writer it handed out) may be dropped anywhere, even inside
+/// another async runtime, where dropping a `Runtime` plainly would panic. The calls themselves
+/// block: async callers use `spawn_blocking`.
+struct S3Runtime(Option<tokio::runtime::Runtime>);
+
+impl S3Runtime {
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.0
+            .as_ref()
+            .expect("the runtime lives until the last handle is dropped")
+            .block_on(future)
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(runtime) = &self.0 {
+            runtime.spawn(future);
+        }
+    }
+}
+
+impl Drop for S3Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// The bucket that holds `region`'s blobs.
 pub fn bucket_name(bucket_prefix: &str, region: Region) -> String {
     format!("{bucket_prefix}-{}", region.as_str())
@@ -102,7 +134,7 @@ pub fn bucket_name(bucket_prefix: &str, region: Region) -> String {
 pub struct S3Blobs {
     config: S3Config,
     credentials: Credentials,
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Arc<S3Runtime>,
     http: aws_sdk_s3::config::SharedHttpClient,
     stores: Mutex<HashMap<Region, Arc<S3Store>>>,
 }
@@ -175,7 +207,7 @@ impl S3Blobs {
         Ok(S3Blobs {
             config,
             credentials,
-            runtime: Arc::new(runtime),
+            runtime: Arc::new(S3Runtime(Some(runtime))),
             http,
             stores: Mutex::new(HashMap::new()),
         })
@@ -267,7 +299,7 @@ impl RegionalBlobs for S3Blobs {
 /// One region's bucket.
 struct S3Store {
     client: Client,
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Arc<S3Runtime>,
     bucket: String,
     location: String,
     /// `location`, and the endpoint when it is not AWS's: for error messages.
@@ -477,7 +509,7 @@ struct Upload {
 /// fills one goes up whole in `finish`.
 struct S3Write {
     client: Client,
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Arc<S3Runtime>,
     bucket: String,
     place: String,
     key: String,
@@ -674,7 +706,7 @@ impl Drop for S3Write {
 
 /// The body of a GetObject, read chunk by chunk as the SDK receives it.
 struct S3Read {
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Arc<S3Runtime>,
     body: ByteStream,
     chunk: Bytes,
 }

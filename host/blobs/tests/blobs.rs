@@ -588,3 +588,24 @@ fn s3_checks_buckets_and_credentials() {
         Err(BlobError::Config { .. })
     ));
 }
+
+#[test]
+fn s3_handles_may_be_dropped_inside_an_async_runtime() {
+    let server = TestS3::start(PREFIX, &[Region::UsEast1]).unwrap();
+    let blobs = S3Blobs::new(server.config()).unwrap();
+    let store = blobs.store(Region::UsEast1).unwrap();
+    put(&*store, "k", b"v", 1);
+    let reader = store.open("k").unwrap();
+
+    // The last handle of the store's own runtime goes away on an async worker thread: a plain
+    // `Runtime` drop would panic there ("Cannot drop a runtime in a context where blocking is
+    // not allowed").
+    let other = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    other.block_on(async move {
+        drop(reader);
+        drop(store);
+        drop(blobs);
+    });
+}
