@@ -131,6 +131,9 @@ pub fn bucket_name(bucket_prefix: &str, region: Region) -> String {
 /// S3 stores, one bucket per region. A region's bucket must exist, in that region: the first
 /// [`store`](RegionalBlobs::store) for a region checks it with GetBucketLocation and refuses
 /// a bucket elsewhere.
+///
+/// The calls block on the store's own runtime (the [`BlobStore`] API is synchronous): from
+/// async code, call them in `spawn_blocking`. Dropping it anywhere is fine.
 pub struct S3Blobs {
     config: S3Config,
     credentials: Credentials,
