@@ -97,21 +97,13 @@ impl fmt::Debug for S3Credentials {
 /// block: async callers use `spawn_blocking`.
 struct S3Runtime(Option<tokio::runtime::Runtime>);
 
-impl S3Runtime {
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+impl std::ops::Deref for S3Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
         self.0
             .as_ref()
             .expect("the runtime lives until the last handle is dropped")
-            .block_on(future)
-    }
-
-    fn spawn<F>(&self, future: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        if let Some(runtime) = &self.0 {
-            runtime.spawn(future);
-        }
     }
 }
 
@@ -608,7 +600,8 @@ impl S3Write {
             ),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
-            // Inside some runtime, where blocking would panic: let ours do it.
+            // Inside some runtime, where blocking would panic: let ours do it (if this writer
+            // held the last handle, the shutdown cancels it and the lifecycle rule cleans up).
             self.runtime.spawn(async move { report(abort.await) });
         } else {
             report(self.runtime.block_on(abort));
