@@ -2229,6 +2229,9 @@ fn property_value(key: &str, body: &Bytes) -> Result<String, Response<Body>> {
 }
 
 /// Stores an entity property: an app's if the request names one, else the site's own.
+/// Cloud has one set of keys per entity whoever writes: a `PUT` of `airlock.source` on an
+/// issue, comment or worklog replaces the source key the double keeps for it (its `key`,
+/// or none if the value has no string `key`), app or not.
 fn store_property(
     st: &Shared,
     entity: EntityKind,
@@ -2249,6 +2252,21 @@ fn store_property(
         EntityKind::Worklog => "worklog",
     };
     let mut site = st.site();
+    if key == SOURCE_PROPERTY
+        && let Some(kind) = match entity {
+            EntityKind::Issue => Some(Kind::Issue),
+            EntityKind::Comment => Some(Kind::Comment),
+            EntityKind::Worklog => Some(Kind::Worklog),
+            EntityKind::Project | EntityKind::User => None,
+        }
+    {
+        let source = serde_json::from_str::<Value>(&value)
+            .ok()
+            .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_owned));
+        site.set_source_key(kind, &entity_id, source.as_deref())
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "The property was refused."))?;
+        return Ok(StatusCode::OK.into_response());
+    }
     let r = st.reader();
     let core = app.is_none()
         && matches!(
@@ -2289,7 +2307,7 @@ fn store_property(
             key,
             value,
         };
-        site.put_app_outputs(&app, &[output])
+        site.put_app_outputs_as_given(&app, &[output])
             .map_err(|_| error(StatusCode::BAD_REQUEST, "The property was refused."))?;
     }
     Ok(if existed {
@@ -2484,7 +2502,7 @@ async fn put_app_property(
         "SELECT 1 FROM app_properties WHERE app_key = ?1 AND key = ?2",
         &[&app, &key],
     );
-    site.put_app_outputs(&AppKey::new(app), &[AppOutput::AppProperty { key, value }])
+    site.put_app_outputs_as_given(&AppKey::new(app), &[AppOutput::AppProperty { key, value }])
         .map_err(|_| error(StatusCode::BAD_REQUEST, "The property was refused."))?;
     Ok(if existed {
         StatusCode::OK

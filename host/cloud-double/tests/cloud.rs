@@ -1,7 +1,8 @@
 //! The Jira Cloud target against the double, over real HTTPS: every kind round-trips,
 //! bulk partial failures map to their records, rate limits are honoured, writes applied
-//! and then failed are not duplicated, a load cut short resumes, and a dead server gives
-//! a clear error.
+//! and then failed are not duplicated, a load cut short resumes, a dead server gives
+//! a clear error, and apps' outputs can neither change an endpoint nor reach Airlock's own
+//! properties.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +15,13 @@ use airlock_engine::load::{LoadDecisions, LoadSummary, load};
 use airlock_engine::records::RecordReader;
 use airlock_engine::state::{FieldProtection, State, ephemeral_protection};
 use airlock_fixtures::Spec;
-use airlock_model::jira::{Issue, Kind, Record};
+use airlock_model::jira::{Group, Issue, Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_staging::SealedStaging;
-use airlock_target::{CloudConfig, JiraCloud, RetryPolicy, Target, TargetError, source_key};
+use airlock_target::{
+    CloudConfig, InvalidOutput, JiraCloud, LocalSite, OutputField, OutputRule, RetryPolicy,
+    SOURCE_PROPERTY, Target, TargetError, source_key, stored_key,
+};
 
 fn config(double: &CloudDouble) -> CloudConfig {
     let mut c = CloudConfig::new(double.url(), "migration@example.com", "api-token");
@@ -638,7 +642,11 @@ fn app_outputs_are_stored_with_cloud_limits() {
     };
     assert!(matches!(
         target.put_app_outputs(&app, &[big]),
-        Err(TargetError::Invalid(_))
+        Err(TargetError::InvalidOutput(InvalidOutput {
+            field: OutputField::Value,
+            rule: OutputRule::TooLong { max: 32_768 },
+            ..
+        }))
     ));
     assert_eq!(double.stats().requests, before);
 
@@ -688,6 +696,359 @@ fn app_outputs_are_stored_with_cloud_limits() {
         ),
         200
     );
+}
+
+/// A raw GET of the double: status and JSON body.
+fn raw_get(double: &CloudDouble, path: &str) -> (u16, serde_json::Value) {
+    let raw = raw_client(double);
+    let rt = tokio_rt();
+    rt.block_on(async {
+        let reply = raw
+            .get(format!("{}{path}", double.url()))
+            .basic_auth("raw@example.com", Some("t"))
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        (
+            status,
+            reply.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    })
+}
+
+/// Issue 13: an output key of `..` turned `PUT /issue/{id}/properties/..` into
+/// `PUT /issue/{id}/` (Edit issue) with the plugin's body. Ids and keys that could change
+/// the endpoint are refused before any request, with the output named.
+#[test]
+fn app_outputs_that_could_change_the_endpoint_are_refused_before_any_request() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let project = double.site().add_project("APP", "Apps").unwrap();
+    let mut target = client(&double);
+    let issue_id = target
+        .write(Kind::Issue, &[Record::Issue(issue(1, &project))])
+        .unwrap()[0]
+        .clone()
+        .unwrap();
+    let issue_path = format!("/rest/api/3/issue/{issue_id}");
+    let (status, before_issue) = raw_get(&double, &issue_path);
+    assert_eq!(status, 200);
+    let app = AppKey::new("com.example.timesheets");
+    let fine = AppOutput::AppProperty {
+        key: "settings".into(),
+        value: "{}".into(),
+    };
+    let edit = r#"{"fields":{"summary":"edited by a plugin"},"update":{"labels":[{"add":"x"}]}}"#;
+    let on = |entity: EntityKind, entity_id: &str, key: &str| AppOutput::EntityProperty {
+        entity,
+        entity_id: entity_id.into(),
+        key: key.into(),
+        value: edit.into(),
+    };
+    let key_chars = OutputRule::Character {
+        allowed: "[A-Za-z0-9._~-]",
+    };
+    let cases = [
+        (
+            on(EntityKind::Issue, &issue_id, ".."),
+            OutputField::Key,
+            OutputRule::DotSegment,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "."),
+            OutputField::Key,
+            OutputRule::DotSegment,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "a/b"),
+            OutputField::Key,
+            key_chars,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "%2e%2e"),
+            OutputField::Key,
+            key_chars,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "?x"),
+            OutputField::Key,
+            key_chars,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "#"),
+            OutputField::Key,
+            key_chars,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, "a\u{7}"),
+            OutputField::Key,
+            OutputRule::ControlCharacter,
+        ),
+        (
+            on(EntityKind::Issue, &issue_id, ""),
+            OutputField::Key,
+            OutputRule::Empty,
+        ),
+        (
+            on(EntityKind::Issue, "1/..", "k"),
+            OutputField::EntityId,
+            OutputRule::NotNumeric,
+        ),
+        (
+            on(EntityKind::Issue, &format!("{issue_id}?x"), "k"),
+            OutputField::EntityId,
+            OutputRule::NotNumeric,
+        ),
+        (
+            on(EntityKind::Worklog, "..", "k"),
+            OutputField::EntityId,
+            OutputRule::NotNumeric,
+        ),
+        (
+            on(EntityKind::User, "x&accountId=y", "k"),
+            OutputField::EntityId,
+            OutputRule::Character {
+                allowed: "[A-Za-z0-9:_-]",
+            },
+        ),
+        (
+            on(EntityKind::Project, "..", "k"),
+            OutputField::EntityId,
+            OutputRule::NotNumeric,
+        ),
+        (
+            AppOutput::AppDocument {
+                collection: "teams".into(),
+                id: "..".into(),
+                body: "{}".into(),
+            },
+            OutputField::DocumentId,
+            OutputRule::DotSegment,
+        ),
+        (
+            AppOutput::AppProperty {
+                key: "..".into(),
+                value: "{}".into(),
+            },
+            OutputField::Key,
+            OutputRule::DotSegment,
+        ),
+    ];
+    let before = double.stats().requests;
+    for (output, field, rule) in cases {
+        let kind = output.kind();
+        match target.put_app_outputs(&app, &[fine.clone(), output.clone()]) {
+            Err(TargetError::InvalidOutput(e)) => {
+                assert_eq!(
+                    e,
+                    InvalidOutput {
+                        index: 1,
+                        kind,
+                        field,
+                        rule
+                    },
+                    "{output:?}"
+                );
+                // The error names the output, not its content.
+                assert!(e.to_string().starts_with("app output 1 ("), "{e}");
+                assert!(!e.to_string().contains("edited by a plugin"));
+            }
+            other => panic!("{output:?}: expected an invalid output, got {other:?}"),
+        }
+        assert_eq!(
+            double.stats().requests,
+            before,
+            "{output:?} reached the double"
+        );
+    }
+    // A bad app key refuses the call too, before any request.
+    for bad in ["..", "a/b", "a:b", ""] {
+        assert!(matches!(
+            target.put_app_outputs(&AppKey::new(bad), std::slice::from_ref(&fine)),
+            Err(TargetError::InvalidAppKey { .. })
+        ));
+    }
+    assert_eq!(double.stats().requests, before);
+    // The issue is as it was; the valid output of those calls was not stored either.
+    assert_eq!(raw_get(&double, &issue_path), (200, before_issue));
+    assert_eq!(double.site().app_output_count(&app).unwrap(), 0);
+}
+
+/// Issue 13: property keys were not namespaced per app, so a plugin could overwrite
+/// `airlock.source` (issues are found by it) or, keyed like the ledger app, the journal
+/// (every other kind is found through it). Its keys now land in its own namespace, and
+/// resume still finds what was written.
+#[test]
+fn an_apps_outputs_cannot_overwrite_what_resume_finds_records_by() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let project = double.site().add_project("APP", "Apps").unwrap();
+    let mut target = client(&double);
+    let record = Record::Issue(issue(1, &project));
+    let issue_id = target
+        .write(Kind::Issue, std::slice::from_ref(&record))
+        .unwrap()[0]
+        .clone()
+        .unwrap();
+    let group = Record::Group(Group {
+        name: "timesheet-approvers".into(),
+        active: true,
+    });
+    let group_id = target
+        .write(Kind::Group, std::slice::from_ref(&group))
+        .unwrap()[0]
+        .clone()
+        .unwrap();
+    let (issue_key, group_key) = (source_key(&record), source_key(&group));
+
+    // A plugin keyed like Airlock's ledger app, writing Airlock's own keys.
+    let app = AppKey::new(config(&double).ledger_app);
+    let outputs = vec![
+        AppOutput::EntityProperty {
+            entity: EntityKind::Issue,
+            entity_id: issue_id.clone(),
+            key: SOURCE_PROPERTY.into(),
+            value: r#"{"key":"not-the-source"}"#.into(),
+        },
+        AppOutput::AppProperty {
+            key: "airlock.journal.group.0".into(),
+            value: r#"{"entries":[]}"#.into(),
+        },
+    ];
+    target.put_app_outputs(&app, &outputs).unwrap();
+
+    // A fresh client (as after a crash) still finds both records.
+    let mut resumed = client(&double);
+    assert_eq!(
+        resumed
+            .find_written(Kind::Issue, std::slice::from_ref(&issue_key))
+            .unwrap(),
+        [Some(issue_id.clone())]
+    );
+    assert_eq!(
+        resumed
+            .find_written(Kind::Group, std::slice::from_ref(&group_key))
+            .unwrap(),
+        [Some(group_id)]
+    );
+    assert_eq!(resumed.counts().unwrap()[&Kind::Issue], 1);
+    // The plugin's values are stored, under its namespace.
+    let (status, own) = raw_get(
+        &double,
+        &format!("/rest/api/3/issue/{issue_id}/properties/airlock:airlock.source"),
+    );
+    assert_eq!(
+        (status, &own["value"]["key"]),
+        (200, &serde_json::json!("not-the-source"))
+    );
+    assert_eq!(
+        stored_key(&app, &outputs[0]),
+        format!("{}:{SOURCE_PROPERTY}", app.as_str())
+    );
+    assert_eq!(resumed.app_output_count(&app).unwrap(), 1);
+    let (_, host) = raw_get(
+        &double,
+        &format!("/rest/api/3/issue/{issue_id}/properties/{SOURCE_PROPERTY}"),
+    );
+    assert_eq!(host["value"]["key"], serde_json::json!(issue_key));
+
+    // The double is faithful: a raw PUT of `airlock.source` (one key set per entity in
+    // Cloud) does move the record out of resume's sight. That is what namespacing prevents.
+    let raw = raw_client(&double);
+    let rt = tokio_rt();
+    let status = rt
+        .block_on(
+            raw.put(format!(
+                "{}/rest/api/3/issue/{issue_id}/properties/{SOURCE_PROPERTY}",
+                double.url()
+            ))
+            .basic_auth("raw@example.com", Some("t"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"key":"elsewhere"}"#)
+            .send(),
+        )
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 200);
+    assert_eq!(
+        client(&double)
+            .find_written(Kind::Issue, std::slice::from_ref(&issue_key))
+            .unwrap(),
+        [None]
+    );
+}
+
+/// Both targets store the same namespaced key for the same output (documents: the local
+/// site keeps collection and id in their columns, Cloud an app property).
+#[test]
+fn the_local_site_and_jira_cloud_store_the_same_namespaced_keys() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let project = double.site().add_project("APP", "Apps").unwrap();
+    let mut cloud = client(&double);
+    let issue_id = cloud
+        .write(Kind::Issue, &[Record::Issue(issue(1, &project))])
+        .unwrap()[0]
+        .clone()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local_path = dir.path().join("local.db");
+    let mut local = LocalSite::open(&local_path).unwrap();
+    let app = AppKey::new("com.example.timesheets");
+    let outputs = vec![
+        AppOutput::EntityProperty {
+            entity: EntityKind::Issue,
+            entity_id: issue_id.clone(),
+            key: "timesheet".into(),
+            value: r#"{"hours":3}"#.into(),
+        },
+        AppOutput::AppProperty {
+            key: "settings".into(),
+            value: "{}".into(),
+        },
+        AppOutput::AppDocument {
+            collection: "teams".into(),
+            id: "7".into(),
+            body: r#"{"name":"Blue"}"#.into(),
+        },
+    ];
+    cloud.put_app_outputs(&app, &outputs).unwrap();
+    local.put_app_outputs(&app, &outputs).unwrap();
+
+    let keys = |path: &std::path::Path, sql: &str| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([app.as_str()], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let entity_sql = "SELECT entity_kind || '/' || entity_id || '/' || key
+                      FROM app_entity_properties WHERE app_key = ?1 ORDER BY 1";
+    let property_sql = "SELECT key FROM app_properties WHERE app_key = ?1 ORDER BY 1";
+    let expected_entity = [format!("issue/{issue_id}/com.example.timesheets:timesheet")];
+    assert_eq!(keys(&local_path, entity_sql), expected_entity);
+    assert_eq!(keys(double.site_path(), entity_sql), expected_entity);
+    assert_eq!(
+        keys(&local_path, property_sql),
+        ["com.example.timesheets:settings"]
+    );
+    // Cloud keeps the document as an app property under its stored key.
+    assert_eq!(
+        keys(double.site_path(), property_sql),
+        [
+            "com.example.timesheets:settings",
+            "com.example.timesheets:teams:7"
+        ]
+    );
+    for (output, stored) in outputs.iter().zip([
+        "com.example.timesheets:timesheet",
+        "com.example.timesheets:settings",
+        "com.example.timesheets:teams:7",
+    ]) {
+        assert_eq!(stored_key(&app, output), stored);
+    }
+    assert_eq!(cloud.app_output_count(&app).unwrap(), 3);
+    assert_eq!(local.app_output_count(&app).unwrap(), 3);
 }
 
 #[test]

@@ -42,6 +42,14 @@
 //! | attachment | multipart `POST …/issue/{id}/attachments` | (issue, file name): `GET …/issue/{id}?fields=attachment` |
 //! | entity property | `PUT …/{entity}/{id}/properties/{key}` | idempotent (a PUT replaces) |
 //!
+//! Apps' outputs (`put_app_outputs`): entity properties with `PUT …/{entity}/{id}/properties/{key}`,
+//! app properties and documents with `PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}`,
+//! every key in the app's namespace (`<app-key>:<key>`, documents `<app-key>:<collection>:<id>`;
+//! see [`crate::app_storage`]), so no app reaches `airlock.source` or the journal. Every id
+//! and key is checked before anything is sent, and every path is built one percent-encoded
+//! segment at a time (`RestPath`), refusing empty, `.` and `..` segments and control
+//! characters: an output cannot turn its `PUT` into another endpoint.
+//!
 //! Within a run, a create whose answer was lost (5xx, dropped connection) is looked up the
 //! same way before it is sent again, so an applied-then-failed call is not duplicated.
 //!
@@ -175,6 +183,8 @@ impl JiraCloud {
                 "the Jira Cloud URL must start with https://".into(),
             ));
         }
+        crate::app_storage::check_app_key(&AppKey::new(config.ledger_app.clone()))
+            .map_err(|rule| TargetError::Invalid(format!("the ledger app's key {rule}")))?;
         let tls = airlock_tls::client_config(config.extra_root_pem.as_deref())
             .map_err(|e| TargetError::Invalid(e.to_string()))?;
         let concurrency = config.max_concurrency.max(1);
@@ -315,8 +325,9 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Percent-encodes a path segment or query value (everything but unreserved characters).
-pub(crate) fn enc(s: &str) -> String {
+/// Percent-encodes a query value (everything but unreserved characters). Path segments
+/// go through [`RestPath::seg`] instead, which also refuses dot segments.
+pub(crate) fn query_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -326,6 +337,83 @@ pub(crate) fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Why a value cannot be one segment of a REST path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SegmentError {
+    #[error("is empty")]
+    Empty,
+    /// `.` or `..`: URL parsing resolves them (so does `%2e`), which would change the endpoint.
+    #[error("is a dot segment (`.` or `..`)")]
+    Dot,
+    #[error("holds a control character")]
+    Control,
+}
+
+/// Checks a value for [`RestPath::seg`].
+pub(crate) fn check_segment(s: &str) -> Result<(), SegmentError> {
+    if s.is_empty() {
+        Err(SegmentError::Empty)
+    } else if s == "." || s == ".." {
+        Err(SegmentError::Dot)
+    } else if s.chars().any(char::is_control) {
+        Err(SegmentError::Control)
+    } else {
+        Ok(())
+    }
+}
+
+/// A REST path below the base URL, built one segment at a time: fixed parts are literals,
+/// every value from data is one percent-encoded segment ([`RestPath::seg`]) or a
+/// percent-encoded query value ([`RestPath::query`]). Never `format!` data into a path.
+#[derive(Clone, Debug)]
+pub(crate) struct RestPath {
+    path: String,
+    has_query: bool,
+}
+
+impl RestPath {
+    /// Starts at a fixed path of the API (`/rest/api/3/issue`).
+    pub fn at(fixed: &'static str) -> RestPath {
+        debug_assert!(fixed.starts_with('/') && !fixed.contains(['?', '#']));
+        RestPath {
+            path: fixed.trim_end_matches('/').to_owned(),
+            has_query: false,
+        }
+    }
+
+    /// Appends fixed segments (`properties`, `context/option`).
+    pub fn fixed(mut self, fixed: &'static str) -> RestPath {
+        debug_assert!(!self.has_query && !fixed.contains(['?', '#']));
+        self.path.push('/');
+        self.path.push_str(fixed.trim_matches('/'));
+        self
+    }
+
+    /// Appends one segment from data, percent-encoded (so `/`, `?`, `#`, `%` stay inside
+    /// it); refused if empty, `.`, `..` or holding a control character.
+    pub fn seg(mut self, value: &str) -> Result<RestPath, SegmentError> {
+        debug_assert!(!self.has_query);
+        check_segment(value)?;
+        self.path.push('/');
+        self.path.push_str(&query_value(value));
+        Ok(self)
+    }
+
+    /// Appends a query parameter; its value percent-encoded.
+    pub fn query(mut self, name: &'static str, value: &str) -> RestPath {
+        self.path.push(if self.has_query { '&' } else { '?' });
+        self.has_query = true;
+        self.path.push_str(name);
+        self.path.push('=');
+        self.path.push_str(&query_value(value));
+        self
+    }
+
+    pub fn build(self) -> String {
+        self.path
+    }
 }
 
 fn item(code: &'static str, message: impl Into<String>) -> ItemError {
@@ -363,6 +451,40 @@ mod tests {
 
     #[test]
     fn encoding_keeps_unreserved_only() {
-        assert_eq!(enc("a b/c?d=é"), "a%20b%2Fc%3Fd%3D%C3%A9");
+        assert_eq!(query_value("a b/c?d=é"), "a%20b%2Fc%3Fd%3D%C3%A9");
+    }
+
+    #[test]
+    fn paths_are_built_segment_by_segment() {
+        let path = RestPath::at("/rest/api/3/issue")
+            .seg("10001")
+            .unwrap()
+            .fixed("properties")
+            .seg("a/b?c#%2e%2e")
+            .unwrap()
+            .query("accountId", "x&y=z")
+            .query("n", "1")
+            .build();
+        assert_eq!(
+            path,
+            "/rest/api/3/issue/10001/properties/a%2Fb%3Fc%23%252e%252e?accountId=x%26y%3Dz&n=1"
+        );
+        for (bad, why) in [
+            ("", SegmentError::Empty),
+            (".", SegmentError::Dot),
+            ("..", SegmentError::Dot),
+            ("a\nb", SegmentError::Control),
+            ("\u{7f}", SegmentError::Control),
+            ("\u{85}", SegmentError::Control),
+        ] {
+            assert_eq!(
+                RestPath::at("/rest/api/3/issue").seg(bad).unwrap_err(),
+                why,
+                "{bad:?}"
+            );
+        }
+        // Only whole dot segments are dots.
+        assert!(RestPath::at("/x").seg("...").is_ok());
+        assert!(RestPath::at("/x").seg(".a").is_ok());
     }
 }

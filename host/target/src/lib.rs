@@ -10,7 +10,12 @@
 //! creates so that, after a crash between a write and the recording of its mapping, the
 //! engine can ask which records already exist ([`Target::find_written`]) instead of
 //! writing them twice.
+//!
+//! Apps' outputs are checked and namespaced the same way by both targets
+//! ([`app_storage`]): an app's keys are stored as `<app-key>:<key>`, out of reach of
+//! Airlock's own (`airlock.source`, the journal).
 
+pub mod app_storage;
 mod cloud;
 mod local;
 
@@ -20,6 +25,7 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use serde::Serialize;
 
+pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
 pub use local::LocalSite;
 
@@ -105,6 +111,12 @@ pub enum TargetError {
     Network { call: String, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// An app output cannot be stored (see [`app_storage`]); nothing of the call was.
+    #[error(transparent)]
+    InvalidOutput(#[from] InvalidOutput),
+    /// The app key cannot name app storage; nothing of the call was stored.
+    #[error("the app key {rule}")]
+    InvalidAppKey { rule: OutputRule },
 }
 
 /// Where a migration writes. Calls are batched; a batch holds records of one kind.
@@ -135,8 +147,11 @@ pub trait Target: Send {
     /// How many records of each kind Airlock has written (for verify).
     fn counts(&mut self) -> Result<BTreeMap<Kind, u64>, TargetError>;
 
-    /// Stores an app's outputs in the target's app storage. Writing the same output
-    /// twice (same entity and key, same document id) replaces it: a rerun is idempotent.
+    /// Stores an app's outputs in the target's app storage, each key in the app's
+    /// namespace ([`stored_key`]). Writing the same output twice (same entity and key,
+    /// same document id) replaces it: a rerun is idempotent. Every output is checked first
+    /// ([`app_storage::check_outputs`]): if one is invalid, nothing is stored
+    /// ([`TargetError::InvalidOutput`], [`TargetError::InvalidAppKey`]).
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError>;
 
     /// Stores the file of an attachment written before (by its cloud id).

@@ -18,6 +18,7 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::app_storage::{MAX_STORED_KEY, MAX_VALUE, check_outputs, stored_key};
 use crate::{
     ItemError, Snapshot, Target, TargetConstant, TargetError, TargetField, TargetProject,
     TargetUser,
@@ -202,6 +203,57 @@ impl LocalSite {
         })
     }
 
+    // --- What the cloud double stores for a REST call. ---
+
+    /// Stores app storage entries with their keys as given, as Jira Cloud does with a
+    /// REST call (only Cloud's own limits: key 1 to 255 characters, JSON value ≤ 32,768
+    /// characters). For the cloud double, whose client already namespaced the keys; a
+    /// migration stores through [`Target::put_app_outputs`], which checks and namespaces.
+    pub fn put_app_outputs_as_given(
+        &mut self,
+        app: &AppKey,
+        outputs: &[AppOutput],
+    ) -> Result<(), TargetError> {
+        for (i, output) in outputs.iter().enumerate() {
+            if let Some(why) = beyond_cloud_limits(output) {
+                return Err(TargetError::Invalid(format!("app output {i}: {why}")));
+            }
+        }
+        self.store_outputs(app, outputs, false)
+            .map_err(|e| self.local(e))
+    }
+
+    /// Sets (or, `None`, clears) the source key of an issue, comment or worklog: what a
+    /// `PUT` of its `airlock.source` property does in Jira Cloud. For the cloud double.
+    /// Answers whether the record exists.
+    pub fn set_source_key(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        source_key: Option<&str>,
+    ) -> Result<bool, TargetError> {
+        let table = match kind {
+            Kind::Issue => "issues",
+            Kind::Comment => "comments",
+            Kind::Worklog => "worklogs",
+            other => {
+                return Err(TargetError::Invalid(format!(
+                    "{other} records carry no source property"
+                )));
+            }
+        };
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        self.seed(|tx| {
+            tx.execute(
+                &format!("UPDATE {table} SET source_key = ?1 WHERE id = ?2"),
+                params![source_key, id],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
     // --- Inspection for tests and verify. ---
 
     /// How many source keys of `kind` were written more than once (should be 0).
@@ -377,7 +429,14 @@ impl LocalSite {
         Ok(counts)
     }
 
-    fn store_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> rusqlite::Result<()> {
+    /// Stores outputs in one transaction: `namespaced`, under their stored keys (the app's
+    /// namespace, [`stored_key`]); else with their keys as given.
+    fn store_outputs(
+        &mut self,
+        app_key: &AppKey,
+        outputs: &[AppOutput],
+        namespaced: bool,
+    ) -> rusqlite::Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -396,26 +455,40 @@ impl LocalSite {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO UPDATE SET body = excluded.body",
             )?;
-            let app = app.as_str();
+            let app = app_key.as_str();
             for output in outputs {
+                let key = |given: &str| {
+                    if namespaced {
+                        stored_key(app_key, output)
+                    } else {
+                        given.to_owned()
+                    }
+                };
                 match output {
-                    AppOutput::AppProperty { key, value } => {
-                        property.execute(params![app, key, value])?;
+                    AppOutput::AppProperty { key: given, value } => {
+                        property.execute(params![app, key(given), value])?;
                     }
                     AppOutput::EntityProperty {
                         entity,
                         entity_id,
-                        key,
+                        key: given,
                         value,
                     } => {
                         let entity = entity_kind_name(*entity);
-                        entity_property.execute(params![app, entity, entity_id, key, value])?;
+                        entity_property.execute(params![
+                            app,
+                            entity,
+                            entity_id,
+                            key(given),
+                            value
+                        ])?;
                     }
                     AppOutput::AppDocument {
                         collection,
                         id,
                         body,
                     } => {
+                        // Already the app's own table: collection and id keep their columns.
                         document.execute(params![app, collection, id, body])?;
                     }
                 }
@@ -482,12 +555,8 @@ impl Target for LocalSite {
 
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError> {
         // All or nothing: a refused output must not leave half a rerun behind.
-        for (i, output) in outputs.iter().enumerate() {
-            if let Some(why) = invalid_output(output) {
-                return Err(TargetError::Invalid(format!("app output {i}: {why}")));
-            }
-        }
-        self.store_outputs(app, outputs)
+        check_outputs(app, outputs)?;
+        self.store_outputs(app, outputs, true)
             .map_err(|e| self.local(e))?;
         tracing::debug!(outputs = outputs.len(), "stored app outputs");
         Ok(())
@@ -625,8 +694,9 @@ fn entity_kind_name(kind: EntityKind) -> &'static str {
     }
 }
 
-/// Jira Cloud's limits on app storage: key 1 to 255 characters, JSON ≤ 32,768 characters.
-fn invalid_output(o: &AppOutput) -> Option<String> {
+/// Jira Cloud's own limits on a property as it receives one: key 1 to 255 characters,
+/// JSON value ≤ 32,768 characters.
+fn beyond_cloud_limits(o: &AppOutput) -> Option<String> {
     let too_long = |s: &str, max: usize| s.len() > max && s.chars().count() > max;
     let (key, json) = match o {
         AppOutput::EntityProperty { key, value, .. } | AppOutput::AppProperty { key, value } => {
@@ -634,10 +704,10 @@ fn invalid_output(o: &AppOutput) -> Option<String> {
         }
         AppOutput::AppDocument { id, body, .. } => (id.as_str(), body.as_str()),
     };
-    if key.is_empty() || too_long(key, 255) {
+    if key.is_empty() || too_long(key, MAX_STORED_KEY) {
         return Some(format!("{} key must be 1 to 255 characters", o.kind()));
     }
-    if too_long(json, 32_768) {
+    if too_long(json, MAX_VALUE) {
         return Some(format!("{} value exceeds 32,768 characters", o.kind()));
     }
     if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {

@@ -9,7 +9,10 @@ use airlock_model::jira::{
     IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
-use airlock_target::{ItemError, LocalSite, Target, TargetError, source_key};
+use airlock_target::{
+    InvalidOutput, ItemError, LocalSite, OutputField, OutputRule, SOURCE_PROPERTY, Target,
+    TargetError, source_key, stored_key,
+};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -717,7 +720,8 @@ fn app_outputs_replace_on_rerun() {
     let conn = rusqlite::Connection::open(&f.path).unwrap();
     let value: String = conn
         .query_row(
-            "SELECT value FROM app_properties WHERE app_key = ?1 AND key = 'config'",
+            "SELECT value FROM app_properties WHERE app_key = ?1
+             AND key = 'com.example.timesheets:config'",
             [app.as_str()],
             |r| r.get(0),
         )
@@ -737,9 +741,138 @@ fn app_outputs_replace_on_rerun() {
     ];
     assert!(matches!(
         f.site.put_app_outputs(&app, &bad),
-        Err(TargetError::Invalid(_))
+        Err(TargetError::InvalidOutput(InvalidOutput {
+            index: 1,
+            field: OutputField::Value,
+            rule: OutputRule::NotJson,
+            ..
+        }))
     ));
     assert_eq!(f.site.app_output_count(&app).unwrap(), 3);
+}
+
+/// The stored keys of an app's outputs on the local site (entity and app properties).
+fn stored_keys(path: &std::path::Path, app: &AppKey) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT key FROM app_entity_properties WHERE app_key = ?1
+             UNION ALL SELECT key FROM app_properties WHERE app_key = ?1 ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([app.as_str()], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn app_output_keys_are_stored_in_the_apps_namespace() {
+    let mut f = fixture();
+    let app = AppKey::new("com.example.timesheets");
+    let outputs = vec![
+        AppOutput::EntityProperty {
+            entity: EntityKind::Issue,
+            entity_id: "10000".into(),
+            key: SOURCE_PROPERTY.into(),
+            value: r#"{"key":"10"}"#.into(),
+        },
+        AppOutput::EntityProperty {
+            entity: EntityKind::User,
+            entity_id: "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077".into(),
+            key: "hours".into(),
+            value: "1".into(),
+        },
+        AppOutput::AppProperty {
+            key: "airlock.journal.user.0".into(),
+            value: "{}".into(),
+        },
+    ];
+    f.site.put_app_outputs(&app, &outputs).unwrap();
+    assert_eq!(
+        stored_keys(&f.path, &app),
+        [
+            "com.example.timesheets:airlock.journal.user.0",
+            "com.example.timesheets:airlock.source",
+            "com.example.timesheets:hours",
+        ]
+    );
+    let mut expected: Vec<String> = outputs.iter().map(|o| stored_key(&app, o)).collect();
+    expected.sort();
+    assert_eq!(stored_keys(&f.path, &app), expected);
+    assert_eq!(f.site.app_output_count(&app).unwrap(), 3);
+}
+
+#[test]
+fn app_outputs_that_could_reach_a_path_or_a_host_key_are_refused_whole() {
+    let mut f = fixture();
+    let app = AppKey::new("com.example.timesheets");
+    let fine = AppOutput::AppProperty {
+        key: "fine".into(),
+        value: "1".into(),
+    };
+    let property = |entity_id: &str, key: &str| AppOutput::EntityProperty {
+        entity: EntityKind::Issue,
+        entity_id: entity_id.into(),
+        key: key.into(),
+        value: "1".into(),
+    };
+    for (output, field, rule) in [
+        (
+            property("10000", ".."),
+            OutputField::Key,
+            OutputRule::DotSegment,
+        ),
+        (property("10000", ""), OutputField::Key, OutputRule::Empty),
+        (
+            property("10000", "a\u{1}"),
+            OutputField::Key,
+            OutputRule::ControlCharacter,
+        ),
+        (
+            property("10000", "a/b"),
+            OutputField::Key,
+            OutputRule::Character {
+                allowed: "[A-Za-z0-9._~-]",
+            },
+        ),
+        (
+            property("1/..", "k"),
+            OutputField::EntityId,
+            OutputRule::NotNumeric,
+        ),
+        (
+            AppOutput::AppDocument {
+                collection: "..".into(),
+                id: "1".into(),
+                body: "{}".into(),
+            },
+            OutputField::Collection,
+            OutputRule::DotSegment,
+        ),
+    ] {
+        let kind = output.kind();
+        match f.site.put_app_outputs(&app, &[fine.clone(), output]) {
+            Err(TargetError::InvalidOutput(e)) => assert_eq!(
+                e,
+                InvalidOutput {
+                    index: 1,
+                    kind,
+                    field,
+                    rule
+                }
+            ),
+            other => panic!("expected an invalid output, got {other:?}"),
+        }
+    }
+    for bad in ["", "..", "a:b", "a/b"] {
+        assert!(matches!(
+            f.site
+                .put_app_outputs(&AppKey::new(bad), std::slice::from_ref(&fine)),
+            Err(TargetError::InvalidAppKey { .. })
+        ));
+    }
+    assert_eq!(f.site.app_output_count(&app).unwrap(), 0);
 }
 
 #[test]

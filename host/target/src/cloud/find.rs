@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::http::Req;
 use super::write::{Answer, text};
-use super::{Api, SOURCE_PROPERTY, enc};
+use super::{Api, RestPath, SOURCE_PROPERTY, SegmentError};
 use crate::{TargetError, source_key};
 
 /// Jira Cloud's limit on an app property's JSON value is 32,768 characters; parts stay
@@ -290,7 +290,7 @@ impl Api {
         };
         let req = Req::put(
             "PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}",
-            self.app_property_path(&self.ledger_app, &journal_key(kind, n)),
+            self.journal_path(kind, n)?,
             body,
         );
         let reply = self.http.call(&req).await?;
@@ -304,19 +304,26 @@ impl Api {
         Ok(())
     }
 
-    pub(crate) fn app_property_path(&self, app: &str, key: &str) -> String {
-        format!(
-            "/rest/atlassian-connect/1/addons/{}/properties/{}",
-            enc(app),
-            enc(key)
-        )
+    /// `/rest/atlassian-connect/1/addons/{app}/properties/{key}`.
+    pub(crate) fn app_property_path(&self, app: &str, key: &str) -> Result<String, SegmentError> {
+        Ok(RestPath::at("/rest/atlassian-connect/1/addons")
+            .seg(app)?
+            .fixed("properties")
+            .seg(key)?
+            .build())
+    }
+
+    /// A journal part's app property (the ledger app's key was checked at start).
+    fn journal_path(&self, kind: Kind, n: u64) -> Result<String, TargetError> {
+        self.app_property_path(&self.ledger_app, &journal_key(kind, n))
+            .map_err(|e| TargetError::Invalid(format!("the ledger app key {e}")))
     }
 
     /// A journal part, or `None` if it does not exist.
     async fn get_part(&self, kind: Kind, n: u64) -> Result<Option<Vec<Entry>>, TargetError> {
         let req = Req::get(
             "GET /rest/atlassian-connect/1/addons/{app}/properties/{key}",
-            self.app_property_path(&self.ledger_app, &journal_key(kind, n)),
+            self.journal_path(kind, n)?,
         );
         let reply = self.http.call(&req).await?;
         if reply.status == 404 {
@@ -581,7 +588,10 @@ impl Api {
                 let users = self
                     .get_json(
                         "GET /rest/api/3/user/search",
-                        format!("/rest/api/3/user/search?query={}&maxResults=50", enc(email)),
+                        RestPath::at("/rest/api/3/user/search")
+                            .query("query", email)
+                            .query("maxResults", "50")
+                            .build(),
                     )
                     .await?
                     .unwrap_or(Value::Null);
@@ -600,7 +610,9 @@ impl Api {
                 let groups = self
                     .paged(
                         "GET /rest/api/3/group/bulk",
-                        &format!("/rest/api/3/group/bulk?groupName={}", enc(name)),
+                        &RestPath::at("/rest/api/3/group/bulk")
+                            .query("groupName", name)
+                            .build(),
                     )
                     .await?;
                 by_name(&groups, name, "name")
@@ -621,7 +633,9 @@ impl Api {
                 let list = self
                     .paged(
                         "GET /rest/api/3/statuses/search",
-                        &format!("/rest/api/3/statuses/search?searchString={}", enc(name)),
+                        &RestPath::at("/rest/api/3/statuses/search")
+                            .query("searchString", name)
+                            .build(),
                     )
                     .await?;
                 by_name(&list, name, "id")
@@ -631,7 +645,9 @@ impl Api {
                 let list = self
                     .paged(
                         "GET /rest/api/3/priority/search",
-                        &format!("/rest/api/3/priority/search?priorityName={}", enc(name)),
+                        &RestPath::at("/rest/api/3/priority/search")
+                            .query("priorityName", name)
+                            .build(),
                     )
                     .await?;
                 by_name(&list, name, "id")
@@ -662,28 +678,26 @@ impl Api {
             }
             Kind::Project => {
                 let key = s(loc, "key");
-                if key.is_empty() {
+                // Not a path segment (empty, a dot…): no project has that key.
+                let Ok(path) = RestPath::at("/rest/api/3/project").seg(key) else {
                     return Ok(None);
-                }
-                self.get_json(
-                    "GET /rest/api/3/project/{key}",
-                    format!("/rest/api/3/project/{}", enc(key)),
-                )
-                .await?
-                .filter(|p| p.get("key").and_then(Value::as_str) == Some(key))
-                .and_then(|p| p.get("id").and_then(text))
+                };
+                self.get_json("GET /rest/api/3/project/{key}", path.build())
+                    .await?
+                    .filter(|p| p.get("key").and_then(Value::as_str) == Some(key))
+                    .and_then(|p| p.get("id").and_then(text))
             }
             Kind::Component | Kind::Version => {
-                let (name, path) = if kind == Kind::Component {
+                let (name, list) = if kind == Kind::Component {
                     ("GET /rest/api/3/project/{id}/components", "components")
                 } else {
                     ("GET /rest/api/3/project/{id}/versions", "versions")
                 };
+                let Ok(path) = RestPath::at("/rest/api/3/project").seg(s(loc, "project")) else {
+                    return Ok(None);
+                };
                 let list = self
-                    .get_json(
-                        name,
-                        format!("/rest/api/3/project/{}/{path}", enc(s(loc, "project"))),
-                    )
+                    .get_json(name, path.fixed(list).build())
                     .await?
                     .unwrap_or(Value::Null);
                 by_name(
@@ -698,7 +712,10 @@ impl Api {
                 let fields = self
                     .paged(
                         "GET /rest/api/3/field/search",
-                        &format!("/rest/api/3/field/search?type=custom&query={}", enc(name)),
+                        &RestPath::at("/rest/api/3/field/search")
+                            .query("type", "custom")
+                            .query("query", name)
+                            .build(),
                     )
                     .await?;
                 fields
@@ -721,14 +738,16 @@ impl Api {
                     .get("parent")
                     .and_then(Value::as_str)
                     .filter(|p| !p.is_empty());
+                let Ok(path) = RestPath::at("/rest/api/3/field")
+                    .seg(field)
+                    .and_then(|p| p.fixed("context").seg(&context))
+                else {
+                    return Ok(None);
+                };
                 let options = self
                     .paged(
                         "GET /rest/api/3/field/{id}/context/{id}/option",
-                        &format!(
-                            "/rest/api/3/field/{}/context/{}/option",
-                            enc(field),
-                            enc(&context)
-                        ),
+                        &path.fixed("option").build(),
                     )
                     .await?;
                 options
@@ -746,18 +765,19 @@ impl Api {
                 } else {
                     ("GET /rest/api/3/issue/{id}/worklog", "worklog", "worklogs")
                 };
+                let Ok(base) = RestPath::at("/rest/api/3/issue").seg(issue) else {
+                    return Ok(None);
+                };
+                let base = base.fixed(path);
                 let mut start = 0;
                 loop {
-                    let Some(page) = self
-                        .get_json(
-                            name,
-                            format!(
-                                "/rest/api/3/issue/{}/{path}?startAt={start}&maxResults=100&expand=properties",
-                                enc(issue)
-                            ),
-                        )
-                        .await?
-                    else {
+                    let page_path = base
+                        .clone()
+                        .query("startAt", &start.to_string())
+                        .query("maxResults", "100")
+                        .query("expand", "properties")
+                        .build();
+                    let Some(page) = self.get_json(name, page_path).await? else {
                         return Ok(None);
                     };
                     let items = page
@@ -788,13 +808,13 @@ impl Api {
                 }
             }
             Kind::IssueLink => {
+                let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "source")) else {
+                    return Ok(None);
+                };
                 let issue = self
                     .get_json(
                         "GET /rest/api/3/issue/{id}",
-                        format!(
-                            "/rest/api/3/issue/{}?fields=issuelinks",
-                            enc(s(loc, "source"))
-                        ),
+                        path.query("fields", "issuelinks").build(),
                     )
                     .await?
                     .unwrap_or(Value::Null);
@@ -811,13 +831,13 @@ impl Api {
                     .and_then(|l| l.get("id").and_then(text))
             }
             Kind::Attachment => {
+                let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "issue")) else {
+                    return Ok(None);
+                };
                 let issue = self
                     .get_json(
                         "GET /rest/api/3/issue/{id}",
-                        format!(
-                            "/rest/api/3/issue/{}?fields=attachment",
-                            enc(s(loc, "issue"))
-                        ),
+                        path.query("fields", "attachment").build(),
                     )
                     .await?
                     .unwrap_or(Value::Null);

@@ -8,12 +8,9 @@ use serde_json::{Value, json};
 
 use super::http::Req;
 use super::write::text;
-use super::{Api, SOURCE_PROPERTY, enc};
+use super::{Api, RestPath, SOURCE_PROPERTY};
+use crate::app_storage::{check_app_key, check_outputs, namespace, stored_key};
 use crate::{Snapshot, TargetConstant, TargetError, TargetField, TargetProject, TargetUser};
-
-/// Jira Cloud's limits on entity and app properties.
-const MAX_KEY: usize = 255;
-const MAX_VALUE: usize = 32_768;
 
 /// Asked so that the double can tell an app's entity properties from core ones; Cloud
 /// ignores it (there the app's own credentials say whose property it is).
@@ -181,19 +178,17 @@ impl Api {
         Ok(counts)
     }
 
-    /// App properties under the app's key (documents as `collection/id`: Connect has no
-    /// document store, and Forge's is not reachable with a user's token); entity
-    /// properties on their entity. All checked first: nothing is sent if one is invalid.
+    /// App properties under the app's key (documents too: Connect has no document store,
+    /// and Forge's is not reachable with a user's token); entity properties on their
+    /// entity. Every key in the app's namespace ([`stored_key`]). All checked first
+    /// ([`check_outputs`]: ids, keys, limits): nothing is sent if one is invalid. Paths are
+    /// built segment by segment ([`RestPath`]).
     pub(crate) async fn put_app_outputs(
         &self,
         app: &AppKey,
         outputs: &[AppOutput],
     ) -> Result<(), TargetError> {
-        for (i, output) in outputs.iter().enumerate() {
-            if let Some(why) = invalid_output(output) {
-                return Err(TargetError::Invalid(format!("app output {i}: {why}")));
-            }
-        }
+        check_outputs(app, outputs)?;
         // Worklog properties live under their issue: learn the issues in one call.
         let worklogs: Vec<&str> = outputs
             .iter()
@@ -209,59 +204,51 @@ impl Api {
         let worklog_issues = self.worklog_issues(&worklogs).await?;
         let app_key = app.as_str();
         self.each(outputs, async |output: &AppOutput| {
+            let key = stored_key(app, output);
             let (name, path, value) = match output {
-                AppOutput::AppProperty { key, value } => (
+                AppOutput::AppProperty { value, .. } => (
                     "PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}",
-                    self.app_property_path(app_key, key),
+                    self.app_property_path(app_key, &key),
                     value,
                 ),
-                AppOutput::AppDocument {
-                    collection,
-                    id,
-                    body,
-                } => (
+                AppOutput::AppDocument { body, .. } => (
                     "PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}",
-                    self.app_property_path(app_key, &format!("{collection}/{id}")),
+                    self.app_property_path(app_key, &key),
                     body,
                 ),
                 AppOutput::EntityProperty {
                     entity,
                     entity_id,
-                    key,
                     value,
+                    ..
                 } => {
                     let (name, path) = match entity {
                         EntityKind::Issue => (
                             "PUT /rest/api/3/issue/{id}/properties/{key}",
-                            format!(
-                                "/rest/api/3/issue/{}/properties/{}",
-                                enc(entity_id),
-                                enc(key)
-                            ),
+                            RestPath::at("/rest/api/3/issue")
+                                .seg(entity_id)
+                                .and_then(|p| p.fixed("properties").seg(&key))
+                                .map(RestPath::build),
                         ),
                         EntityKind::Project => (
                             "PUT /rest/api/3/project/{id}/properties/{key}",
-                            format!(
-                                "/rest/api/3/project/{}/properties/{}",
-                                enc(entity_id),
-                                enc(key)
-                            ),
+                            RestPath::at("/rest/api/3/project")
+                                .seg(entity_id)
+                                .and_then(|p| p.fixed("properties").seg(&key))
+                                .map(RestPath::build),
                         ),
                         EntityKind::User => (
                             "PUT /rest/api/3/user/properties/{key}",
-                            format!(
-                                "/rest/api/3/user/properties/{}?accountId={}",
-                                enc(key),
-                                enc(entity_id)
-                            ),
+                            RestPath::at("/rest/api/3/user/properties")
+                                .seg(&key)
+                                .map(|p| p.query("accountId", entity_id).build()),
                         ),
                         EntityKind::Comment => (
                             "PUT /rest/api/3/comment/{id}/properties/{key}",
-                            format!(
-                                "/rest/api/3/comment/{}/properties/{}",
-                                enc(entity_id),
-                                enc(key)
-                            ),
+                            RestPath::at("/rest/api/3/comment")
+                                .seg(entity_id)
+                                .and_then(|p| p.fixed("properties").seg(&key))
+                                .map(RestPath::build),
                         ),
                         EntityKind::Worklog => {
                             let Some(issue) = worklog_issues.get(entity_id.as_str()) else {
@@ -271,18 +258,20 @@ impl Api {
                             };
                             (
                                 "PUT /rest/api/3/issue/{id}/worklog/{id}/properties/{key}",
-                                format!(
-                                    "/rest/api/3/issue/{}/worklog/{}/properties/{}",
-                                    enc(issue),
-                                    enc(entity_id),
-                                    enc(key)
-                                ),
+                                RestPath::at("/rest/api/3/issue")
+                                    .seg(issue)
+                                    .and_then(|p| p.fixed("worklog").seg(entity_id))
+                                    .and_then(|p| p.fixed("properties").seg(&key))
+                                    .map(RestPath::build),
                             )
                         }
                     };
                     (name, path, value)
                 }
             };
+            // Checked above; the worklog's issue id comes from the site.
+            let path =
+                path.map_err(|e| TargetError::Invalid(format!("{name}: a path segment {e}")))?;
             let value: Value = serde_json::from_str(value).expect("checked above");
             let mut req = Req::put(name, path, value);
             if matches!(output, AppOutput::EntityProperty { .. }) {
@@ -297,17 +286,14 @@ impl Api {
                 });
             }
             if let AppOutput::EntityProperty {
-                entity,
-                entity_id,
-                key,
-                ..
+                entity, entity_id, ..
             } = output
             {
                 self.state()
                     .app_entity_properties
                     .entry(app_key.to_owned())
                     .or_default()
-                    .insert((format!("{entity:?}"), entity_id.clone(), key.clone()));
+                    .insert((format!("{entity:?}"), entity_id.clone(), key));
             }
             Ok(())
         })
@@ -355,14 +341,19 @@ impl Api {
     /// The app's properties (documents included) plus the entity properties this client
     /// wrote for it: Cloud cannot list an app's entity properties across entities.
     pub(crate) async fn app_output_count(&self, app: &AppKey) -> Result<u64, TargetError> {
+        check_app_key(app).map_err(|rule| TargetError::InvalidAppKey { rule })?;
+        let path = RestPath::at("/rest/atlassian-connect/1/addons")
+            .seg(app.as_str())
+            .map_err(|e| TargetError::Invalid(format!("the app key {e}")))?
+            .fixed("properties")
+            .build();
         let req = Req::get(
             "GET /rest/atlassian-connect/1/addons/{app}/properties",
-            format!(
-                "/rest/atlassian-connect/1/addons/{}/properties",
-                enc(app.as_str())
-            ),
+            path,
         );
         let reply = self.http.call(&req).await?;
+        // Only the app's namespace: the ledger app's journal is not an app output.
+        let namespace = namespace(app);
         let properties = if reply.status == 404 {
             0
         } else if reply.ok() {
@@ -370,7 +361,15 @@ impl Api {
                 .body
                 .get("keys")
                 .and_then(Value::as_array)
-                .map(|k| k.len() as u64)
+                .map(|keys| {
+                    keys.iter()
+                        .filter(|k| {
+                            k.get("key")
+                                .and_then(Value::as_str)
+                                .is_some_and(|k| k.starts_with(&namespace))
+                        })
+                        .count() as u64
+                })
                 .unwrap_or(0)
         } else {
             return Err(TargetError::Http {
@@ -400,29 +399,4 @@ fn constants(items: Option<&[Value]>) -> Vec<TargetConstant> {
             })
         })
         .collect()
-}
-
-/// Jira Cloud's limits: key 1 to 255 characters, JSON value ≤ 32,768 characters.
-fn invalid_output(o: &AppOutput) -> Option<String> {
-    let too_long = |s: &str, max: usize| s.len() > max && s.chars().count() > max;
-    let (key, json) = match o {
-        AppOutput::EntityProperty { key, value, .. } | AppOutput::AppProperty { key, value } => {
-            (key.clone(), value.as_str())
-        }
-        AppOutput::AppDocument {
-            collection,
-            id,
-            body,
-        } => (format!("{collection}/{id}"), body.as_str()),
-    };
-    if key.is_empty() || too_long(&key, MAX_KEY) {
-        return Some(format!("{} key must be 1 to 255 characters", o.kind()));
-    }
-    if too_long(json, MAX_VALUE) {
-        return Some(format!("{} value exceeds 32,768 characters", o.kind()));
-    }
-    if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
-        return Some(format!("{} value is not valid JSON", o.kind()));
-    }
-    None
 }

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::http::{Created, Reply, Req, ReqBody};
-use super::{Api, SOURCE_PROPERTY, adf, enc, item};
+use super::{Api, RestPath, SOURCE_PROPERTY, SegmentError, adf, item};
 use crate::{ItemError, TargetError, source_key};
 
 /// Jira Cloud's limit on issues per bulk create.
@@ -120,7 +120,9 @@ impl Api {
             Record::Membership(m) => {
                 let req = Req::post(
                     "POST /rest/api/3/group/user",
-                    format!("/rest/api/3/group/user?groupname={}", enc(&m.group)),
+                    RestPath::at("/rest/api/3/group/user")
+                        .query("groupname", &m.group)
+                        .build(),
                     json!({ "accountId": m.user_name }),
                 )
                 .idempotent();
@@ -313,13 +315,16 @@ impl Api {
         if let Some(parent) = o.parent.as_deref().filter(|p| !p.is_empty()) {
             option["optionId"] = json!(parent);
         }
+        let path = match RestPath::at("/rest/api/3/field")
+            .seg(&o.field)
+            .and_then(|p| p.fixed("context").seg(&context))
+        {
+            Ok(p) => p.fixed("option").build(),
+            Err(e) => return Ok(Err(bad_segment("the field or its context", e))),
+        };
         let req = Req::post(
             "POST /rest/api/3/field/{id}/context/{id}/option",
-            format!(
-                "/rest/api/3/field/{}/context/{}/option",
-                enc(&o.field),
-                enc(&context)
-            ),
+            path,
             json!({ "options": [option] }),
         );
         self.create(
@@ -350,11 +355,11 @@ impl Api {
         if let Some(author) = &c.author {
             body["author"] = json!({ "accountId": author });
         }
-        let req = Req::post(
-            "POST /rest/api/3/issue/{id}/comment",
-            format!("/rest/api/3/issue/{}/comment", enc(&c.issue)),
-            body,
-        );
+        let path = match RestPath::at("/rest/api/3/issue").seg(&c.issue) {
+            Ok(p) => p.fixed("comment").build(),
+            Err(e) => return Ok(Err(bad_segment("the issue id", e))),
+        };
+        let req = Req::post("POST /rest/api/3/issue/{id}/comment", path, body);
         self.create(Kind::Comment, record, req, &["id"]).await
     }
 
@@ -370,14 +375,15 @@ impl Api {
         if let Some(author) = &w.author {
             body["author"] = json!({ "accountId": author });
         }
-        let req = Req::post(
-            "POST /rest/api/3/issue/{id}/worklog",
-            format!(
-                "/rest/api/3/issue/{}/worklog?adjustEstimate=leave&notifyUsers=false",
-                enc(&w.issue)
-            ),
-            body,
-        );
+        let path = match RestPath::at("/rest/api/3/issue").seg(&w.issue) {
+            Ok(p) => p
+                .fixed("worklog")
+                .query("adjustEstimate", "leave")
+                .query("notifyUsers", "false")
+                .build(),
+            Err(e) => return Ok(Err(bad_segment("the issue id", e))),
+        };
+        let req = Req::post("POST /rest/api/3/issue/{id}/worklog", path, body);
         self.create(Kind::Worklog, record, req, &["id"]).await
     }
 
@@ -410,10 +416,14 @@ impl Api {
     }
 
     async fn attachment(&self, record: &Record, a: &Attachment) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/issue").seg(&a.issue) {
+            Ok(p) => p.fixed("attachments").build(),
+            Err(e) => return Ok(Err(bad_segment("the issue id", e))),
+        };
         let req = Req {
             name: "POST /rest/api/3/issue/{id}/attachments",
             method: reqwest::Method::POST,
-            path: format!("/rest/api/3/issue/{}/attachments", enc(&a.issue)),
+            path,
             body: ReqBody::File {
                 name: a.file_name.clone(),
                 mime: if a.mime_type.is_empty() {
@@ -437,27 +447,23 @@ impl Api {
         let (name, path) = match p.entity_name.as_str() {
             "IssueProperty" => (
                 "PUT /rest/api/3/issue/{id}/properties/{key}",
-                format!(
-                    "/rest/api/3/issue/{}/properties/{}",
-                    enc(&p.entity_id),
-                    enc(&p.key)
-                ),
+                RestPath::at("/rest/api/3/issue")
+                    .seg(&p.entity_id)
+                    .and_then(|r| r.fixed("properties").seg(&p.key))
+                    .map(RestPath::build),
             ),
             "ProjectProperty" => (
                 "PUT /rest/api/3/project/{id}/properties/{key}",
-                format!(
-                    "/rest/api/3/project/{}/properties/{}",
-                    enc(&p.entity_id),
-                    enc(&p.key)
-                ),
+                RestPath::at("/rest/api/3/project")
+                    .seg(&p.entity_id)
+                    .and_then(|r| r.fixed("properties").seg(&p.key))
+                    .map(RestPath::build),
             ),
             "UserProperty" => (
                 "PUT /rest/api/3/user/properties/{key}",
-                format!(
-                    "/rest/api/3/user/properties/{}?accountId={}",
-                    enc(&p.key),
-                    enc(&p.entity_id)
-                ),
+                RestPath::at("/rest/api/3/user/properties")
+                    .seg(&p.key)
+                    .map(|r| r.query("accountId", &p.entity_id).build()),
             ),
             _ => {
                 return Ok(Err(item(
@@ -465,6 +471,10 @@ impl Api {
                     "entity name must be IssueProperty, ProjectProperty or UserProperty",
                 )));
             }
+        };
+        let path = match path {
+            Ok(path) => path,
+            Err(e) => return Ok(Err(bad_segment("the entity id or key", e))),
         };
         let reply = self.http.call(&Req::put(name, path, value)).await?;
         Ok(if reply.ok() {
@@ -584,6 +594,10 @@ impl Api {
                     continue;
                 }
             };
+            if let Err(e) = super::check_segment(issue) {
+                out[i] = Some(Err(bad_segment("the issue id", e)));
+                continue;
+            }
             match by_issue.get(issue.as_str()) {
                 Some(&g) => groups[g].1.push(i),
                 None => {
@@ -639,9 +653,14 @@ impl Api {
                 .expect("an array")
                 .push(op.clone());
         }
+        let path = RestPath::at("/rest/api/3/issue")
+            .seg(issue)
+            .map_err(|e| TargetError::Invalid(format!("an issue id {e}")))?
+            .query("notifyUsers", "false")
+            .build();
         let req = Req::put(
             "PUT /rest/api/3/issue/{id}",
-            format!("/rest/api/3/issue/{}?notifyUsers=false", enc(issue)),
+            path,
             json!({ "update": update }),
         );
         self.http.call(&req).await
@@ -683,9 +702,13 @@ impl Api {
         if let Some(c) = self.state().contexts.get(field) {
             return Ok(Some(c.clone()));
         }
+        // Not a path segment: no field has that id.
+        let Ok(path) = RestPath::at("/rest/api/3/field").seg(field) else {
+            return Ok(None);
+        };
         let req = Req::get(
             "GET /rest/api/3/field/{id}/context",
-            format!("/rest/api/3/field/{}/context", enc(field)),
+            path.fixed("context").build(),
         );
         let reply = self.http.call(&req).await?;
         if !reply.ok() {
@@ -843,6 +866,11 @@ fn map_bulk_reply(
 }
 
 /// Why Jira refused a record, as an [`ItemError`].
+/// A record whose id or key cannot be a path segment: it names nothing Cloud could have.
+fn bad_segment(what: &str, e: SegmentError) -> ItemError {
+    item("invalid-reference", format!("{what} {e}"))
+}
+
 pub(crate) fn refusal(reply: &Reply) -> ItemError {
     let summary = reply.summary();
     item(classify(reply.status, &summary), summary)
