@@ -10,7 +10,10 @@ use quick_xml::events::Event;
 
 use crate::BackupError;
 use crate::dates::parse_ao_timestamp;
-use crate::xml::{StartTag, Tag, XmlStream, is_nil, local_name};
+use crate::xml::{
+    AttrsError, MAX_ELEMENT_BYTES, MAX_FIELDS, RowBudget, StartTag, Tag, XmlStream, is_nil,
+    local_name, mib,
+};
 
 /// JDBC type codes that Active Objects declares in `sqlType` (`java.sql.Types`).
 pub mod sql_type {
@@ -119,7 +122,9 @@ impl AoTable {
     }
 }
 
-/// Up to N rows of one table, in file order. A batch never spans two tables.
+/// Up to N rows of one table, in file order. A batch never spans two tables, and ends
+/// early once its values hold [`MAX_ELEMENT_BYTES`](crate::MAX_ELEMENT_BYTES) (large rows
+/// make smaller batches, so a batch's memory is bounded whatever N is).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AoBatch {
     /// The full table name.
@@ -149,6 +154,8 @@ pub struct AoReader<R: BufRead> {
     xml: XmlStream<R>,
     database: Vec<(String, String)>,
     tables: Vec<AoTable>,
+    /// What the definitions may still keep: see [`MAX_DEFINITIONS_BYTES`].
+    definitions_left: usize,
     phase: Phase,
     /// Scratch for the text of one value, reused across values.
     text: String,
@@ -209,6 +216,10 @@ impl ValueKind {
     }
 }
 
+/// What the table definitions and the database metadata may keep in memory together. A
+/// site with 100 apps of 50 tables of 50 columns keeps about 16 MiB of them.
+const MAX_DEFINITIONS_BYTES: usize = 64 << 20;
+
 const HINT_DAMAGED: &str = "The file is damaged or was not written by Jira; make a fresh backup.";
 const HINT_VALUE: &str =
     "Correct or remove that row in the source Jira (through the app), then make a fresh backup.";
@@ -237,6 +248,7 @@ impl<R: BufRead> AoReader<R> {
             xml: XmlStream::new(input, file),
             database: Vec::new(),
             tables: Vec::new(),
+            definitions_left: MAX_DEFINITIONS_BYTES,
             phase: Phase::Done,
             text: String::new(),
         };
@@ -302,10 +314,14 @@ impl<R: BufRead> AoReader<R> {
                 Phase::InData(mut section) => {
                     let offset = section.rows_read;
                     let mut rows = Vec::with_capacity(max_rows.min(1024));
+                    let mut bytes = 0usize;
                     let mut finished = false;
-                    while rows.len() < max_rows {
+                    while rows.len() < max_rows && bytes < MAX_ELEMENT_BYTES {
                         match self.read_row(&mut section)? {
-                            Some(row) => rows.push(row),
+                            Some(row) => {
+                                bytes += row_bytes(&row);
+                                rows.push(row);
+                            }
                             None => {
                                 finished = true;
                                 break;
@@ -379,6 +395,7 @@ impl<R: BufRead> AoReader<R> {
                     let attrs = self.attrs_ok(&tag, &context)?;
                     let find = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                     if let (Some(key), Some(value)) = (find("key"), find("value")) {
+                        self.keep(FIELD_BYTES + key.len() + value.len(), &context)?;
                         self.database.push((key, value));
                     }
                     self.skip_if_open(&tag, &context)?;
@@ -399,6 +416,7 @@ impl<R: BufRead> AoReader<R> {
                 .xml
                 .invalid(here(), "a <table> without a name", HINT_DAMAGED));
         };
+        self.keep(std::mem::size_of::<AoTable>() + name.len(), &here)?;
         let mut table = AoTable {
             name,
             columns: Vec::new(),
@@ -422,6 +440,10 @@ impl<R: BufRead> AoReader<R> {
             self.attrs_ok(&tag, &context)?;
             if tag.name == "column" {
                 let column = self.parse_column(&tag, &context)?;
+                self.keep(
+                    std::mem::size_of::<AoColumn>() + column.name.len(),
+                    &context,
+                )?;
                 table.columns.push(column);
             } else {
                 let attr = |k: &str| tag.attr(k).map(str::to_owned);
@@ -432,6 +454,14 @@ impl<R: BufRead> AoReader<R> {
                     attr("toColumn"),
                 ) {
                     (Some(from_table), Some(from_column), Some(to_table), Some(to_column)) => {
+                        self.keep(
+                            std::mem::size_of::<AoForeignKey>()
+                                + from_table.len()
+                                + from_column.len()
+                                + to_table.len()
+                                + to_column.len(),
+                            &context,
+                        )?;
                         table.foreign_keys.push(AoForeignKey {
                             from_table,
                             from_column,
@@ -541,6 +571,7 @@ impl<R: BufRead> AoReader<R> {
             return Ok(Phase::Between(None));
         }
         let mut columns = Vec::new();
+        let mut room = RowBudget::new();
         let row_started = loop {
             match self.xml.next_tag(&context)? {
                 Tag::Start(tag) | Tag::Empty(tag) if tag.name == "column" => {
@@ -552,6 +583,16 @@ impl<R: BufRead> AoReader<R> {
                             HINT_DAMAGED,
                         ));
                     };
+                    if !room.take(FIELD_BYTES + name.len()) {
+                        return Err(self.xml.too_large_at(
+                            self.xml.line(),
+                            context(),
+                            format!(
+                                "a <data> section listing more than {MAX_FIELDS} columns, or more than {} of column names",
+                                mib(MAX_ELEMENT_BYTES)
+                            ),
+                        ));
+                    }
                     columns.push(name.to_owned());
                     self.skip_if_open(&tag, &context)?;
                 }
@@ -608,18 +649,18 @@ impl<R: BufRead> AoReader<R> {
         section.rows_read += 1;
         let row_number = section.rows_read;
         let mut values = Vec::with_capacity(section.columns.len());
-        if let RowStart::Open = start {
-            self.read_values(section, row_number, &mut values)?;
-        }
-        if values.len() != section.columns.len() {
+        let count = match start {
+            RowStart::Open => self.read_values(section, row_number, &mut values)?,
+            RowStart::Empty => 0,
+        };
+        if count != section.columns.len() {
             return Err(self.xml.invalid(
                 format!(
                     "in <data tableName=\"{}\">, row {row_number}",
                     section.table
                 ),
                 format!(
-                    "the row holds {} values but the section lists {} columns",
-                    values.len(),
+                    "the row holds {count} values but the section lists {} columns",
                     section.columns.len()
                 ),
                 HINT_DAMAGED,
@@ -628,12 +669,14 @@ impl<R: BufRead> AoReader<R> {
         Ok(Some(values))
     }
 
+    /// Reads the values of a row up to its end into `values`, at most one per column (the
+    /// values beyond are read past, not kept), and returns how many the row holds.
     fn read_values(
         &mut self,
         section: &Section,
         row: u64,
         values: &mut Vec<Value>,
-    ) -> Result<(), BackupError> {
+    ) -> Result<usize, BackupError> {
         enum Step {
             Value(ValueKind, bool, bool),
             Unknown(String),
@@ -650,10 +693,11 @@ impl<R: BufRead> AoReader<R> {
                 index + 1
             )
         };
+        let mut room = RowBudget::new();
+        let mut count = 0;
         loop {
-            self.xml.buf.clear();
-            let step = match self.xml.reader.read_event_into(&mut self.xml.buf) {
-                Err(e) => Err(e),
+            let step = match self.xml.read_event() {
+                Err(e) => Err(AttrsError::Xml(e)),
                 Ok(Event::Start(e)) => match ValueKind::from_name(e.local_name().as_ref()) {
                     Some(kind) => is_nil(&e).map(|nil| Step::Value(kind, nil, false)),
                     None => Ok(Step::Unknown(local_name(e.local_name().as_ref()))),
@@ -670,11 +714,11 @@ impl<R: BufRead> AoReader<R> {
                 }
                 Ok(Event::Eof) => Ok(Step::Eof),
             };
-            let index = values.len();
+            let index = count;
             match step {
-                Err(e) => return Err(self.xml.xml_error(context(index), e)),
+                Err(e) => return Err(self.xml.attrs_error(context(index), &e)),
                 Ok(Step::Skip) => {}
-                Ok(Step::EndRow) => return Ok(()),
+                Ok(Step::EndRow) => return Ok(count),
                 Ok(Step::Eof) => return Err(self.xml.truncated(context(index))),
                 Ok(Step::Text) => {
                     return Err(self.xml.invalid(
@@ -692,12 +736,26 @@ impl<R: BufRead> AoReader<R> {
                          Airlock does not know. Report the Jira version to the Airlock team.",
                     ));
                 }
+                Ok(Step::Value(_, _, empty)) if count >= section.columns.len() => {
+                    // More values than columns: read, not kept (the row is refused at its
+                    // end, with the count).
+                    count += 1;
+                    if !empty {
+                        self.xml
+                            .read_text(&mut self.text, &room, &|| context(index))?;
+                    }
+                }
                 Ok(Step::Value(kind, nil, empty)) => {
+                    count += 1;
                     let line = self.xml.line();
                     if empty {
                         self.text.clear();
                     } else {
-                        self.xml.read_text(&mut self.text, &|| context(index))?;
+                        self.xml
+                            .read_text(&mut self.text, &room, &|| context(index))?;
+                    }
+                    if !room.take(self.text.len()) {
+                        return Err(self.xml.too_large_at(line, context(index), room.what()));
                     }
                     let value = if nil {
                         Value::Null
@@ -727,7 +785,26 @@ impl<R: BufRead> AoReader<R> {
     ) -> Result<&'t [(String, String)], BackupError> {
         match &tag.attrs {
             Ok(attrs) => Ok(attrs),
-            Err(e) => Err(self.xml.xml_error(context(), e.clone())),
+            Err(e) => Err(self.xml.attrs_error(context(), e)),
+        }
+    }
+
+    /// Counts `bytes` more of table definitions kept in memory; over
+    /// [`MAX_DEFINITIONS_BYTES`] reading stops.
+    fn keep(&mut self, bytes: usize, context: &dyn Fn() -> String) -> Result<(), BackupError> {
+        match self.definitions_left.checked_sub(bytes) {
+            Some(left) => {
+                self.definitions_left = left;
+                Ok(())
+            }
+            None => Err(self.xml.too_large_at(
+                self.xml.line(),
+                context(),
+                format!(
+                    "table definitions holding more than {} together",
+                    mib(MAX_DEFINITIONS_BYTES)
+                ),
+            )),
         }
     }
 
@@ -742,6 +819,23 @@ impl<R: BufRead> AoReader<R> {
         }
         Ok(())
     }
+}
+
+/// What one kept field costs besides its text: a `(String, String)` or a `String` and a
+/// little more.
+const FIELD_BYTES: usize = std::mem::size_of::<(String, String)>();
+
+/// What a row's values take in memory, roughly: the cells and their text.
+fn row_bytes(row: &[Value]) -> usize {
+    row.iter()
+        .map(|v| {
+            std::mem::size_of::<Value>()
+                + match v {
+                    Value::String(s) => s.len(),
+                    _ => 0,
+                }
+        })
+        .sum()
 }
 
 fn parse_value(kind: ValueKind, text: &str, empty: bool) -> Result<Value, String> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use quick_xml::events::Event;
 
 use crate::BackupError;
-use crate::xml::{StartTag, Tag, XmlStream};
+use crate::xml::{RowBudget, StartTag, Tag, XmlStream};
 
 /// One row of entities.xml: `<Issue id="10000" project="10000" …>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,8 +133,7 @@ impl<R: BufRead> EntityReader<R> {
                 Stray,
                 Eof,
             }
-            self.xml.buf.clear();
-            let step = match self.xml.reader.read_event_into(&mut self.xml.buf) {
+            let step = match self.xml.read_event() {
                 // After a restart the parser never saw the root open.
                 Err(quick_xml::Error::IllFormed(
                     quick_xml::errors::IllFormedError::UnmatchedEndTag(name),
@@ -233,21 +232,33 @@ impl<R: BufRead> EntityReader<R> {
         let context = || format!("in <{name}> starting at line {line}");
         let mut fields = match tag.attrs {
             Ok(attrs) => attrs,
-            Err(e) => return Err(self.xml.xml_error(context(), e)),
+            Err(e) => return Err(self.xml.attrs_error(context(), &e)),
         };
+        // The attributes fit (the start tag is bounded, and so is their number); the
+        // children add up.
+        let mut room = RowBudget::new();
+        for (key, value) in &fields {
+            room.take(key.len() + value.len());
+        }
         if tag.open {
             let mut text = String::new();
             loop {
-                match self.xml.next_tag(&context)? {
+                let tag = self.xml.next_tag(&context)?;
+                let child_line = self.xml.line();
+                let child = match tag {
                     Tag::Start(child) => {
                         let field_context = || format!("{}, field <{}>", context(), child.name);
-                        self.xml.read_text(&mut text, &field_context)?;
-                        fields.push((child.name, std::mem::take(&mut text)));
+                        self.xml.read_text(&mut text, &room, &field_context)?;
+                        (child.name, std::mem::take(&mut text))
                     }
-                    Tag::Empty(child) => fields.push((child.name, String::new())),
+                    Tag::Empty(child) => (child.name, String::new()),
                     Tag::End => break,
                     Tag::Eof | Tag::StrayText => return Err(self.xml.truncated(context())),
+                };
+                if !room.take(child.0.len() + child.1.len()) {
+                    return Err(self.xml.too_large_at(child_line, context(), room.what()));
                 }
+                fields.push(child);
             }
         }
         Ok(Entity { name, line, fields })

@@ -85,6 +85,22 @@ pub enum BackupError {
         hint: &'static str,
     },
 
+    /// An element, a value, a row or the table definitions are larger than the reader
+    /// holds in memory (see [`MAX_ELEMENT_BYTES`](crate::MAX_ELEMENT_BYTES)). Reading stops
+    /// there: nothing after it is trusted.
+    #[error(
+        "{file}, line {line}, {context}: {what}. Airlock holds one element at a time in memory and \
+         refuses larger ones; no Jira backup holds such an element, so the file is corrupt or was \
+         made to exhaust memory. Make a fresh backup with Jira's \"Backup system\" (if that row is \
+         real, shorten its text in Jira first)."
+    )]
+    TooLarge {
+        file: String,
+        line: u64,
+        context: String,
+        what: String,
+    },
+
     /// Writing failed in the underlying writer.
     #[error("cannot write {file}: {source}")]
     Write {
@@ -108,7 +124,8 @@ impl BackupError {
         match self {
             BackupError::Read { file, .. }
             | BackupError::Xml { file, .. }
-            | BackupError::Invalid { file, .. } => Some(file),
+            | BackupError::Invalid { file, .. }
+            | BackupError::TooLarge { file, .. } => Some(file),
             BackupError::Write { file, .. } | BackupError::Unwritable { file, .. } => Some(file),
             BackupError::MissingEntry { entry, .. } | BackupError::Entry { entry, .. } => {
                 Some(entry)
@@ -122,7 +139,8 @@ impl BackupError {
         match self {
             BackupError::Read { line, .. }
             | BackupError::Xml { line, .. }
-            | BackupError::Invalid { line, .. } => Some(*line),
+            | BackupError::Invalid { line, .. }
+            | BackupError::TooLarge { line, .. } => Some(*line),
             _ => None,
         }
     }

@@ -22,7 +22,9 @@
 //! ```
 //!
 //! Backups are untrusted input: entities are never expanded, every malformed piece is an
-//! error naming the file, the line and the element, and no message quotes a value.
+//! error naming the file, the line and the element, no message quotes a value, and no
+//! element, value or row may hold more than [`MAX_ELEMENT_BYTES`] in memory (reading stops
+//! with [`BackupError::TooLarge`]).
 
 mod ao;
 mod dates;
@@ -40,6 +42,7 @@ pub use dates::{format_ao_timestamp, format_entity_date, parse_ao_timestamp, par
 pub use entities::{BrokenRow, Entity, EntityReader};
 pub use error::BackupError;
 pub use write::{AoWriter, EntitiesWriter};
+pub use xml::MAX_ELEMENT_BYTES;
 
 /// The name of the core data file inside a backup zip.
 pub const ENTITIES_XML: &str = "entities.xml";

@@ -1,4 +1,4 @@
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read as _, Write};
 
 use airlock_model::Value;
 
@@ -833,4 +833,323 @@ fn corrupt_zip_data_is_an_error_not_a_panic() {
         .and_then(|mut ao| ao.batches(100, |_| true).try_for_each(|b| b.map(drop)));
     let err = result.expect_err("corruption must be noticed");
     assert_eq!(err.file(), Some(ACTIVE_OBJECTS_XML), "{err}");
+}
+
+// ---- Limits: no element, value or row is held in memory past MAX_ELEMENT_BYTES ----
+
+/// Counts the bytes allocated by each thread, so a test can bound what reading costs it
+/// while other tests run on other threads.
+struct CountingAllocator;
+
+thread_local! {
+    /// (allocated now, peak since the last `peak_allocation` started) on this thread.
+    static ALLOCATED: std::cell::Cell<(isize, isize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+fn count_allocation(delta: isize) {
+    let _ = ALLOCATED.try_with(|cell| {
+        let (now, peak) = cell.get();
+        let now = now + delta;
+        cell.set((now, peak.max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counted.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            count_allocation(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            count_allocation(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as `alloc`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        count_allocation(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            count_allocation(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Runs `f` and returns its result with the most it had allocated at once (on this thread).
+fn peak_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = ALLOCATED.with(|cell| {
+        let (now, _) = cell.get();
+        cell.set((now, now));
+        now
+    });
+    let result = f();
+    let peak = ALLOCATED.with(|cell| cell.get().1);
+    (result, (peak - start).max(0) as usize)
+}
+
+/// `chunk` over and over, `len` bytes in all: a large input that never exists in memory.
+struct Cycle {
+    chunk: Vec<u8>,
+    at: usize,
+    left: u64,
+}
+
+impl Cycle {
+    fn new(chunk: impl Into<Vec<u8>>, len: u64) -> Cycle {
+        Cycle {
+            chunk: chunk.into(),
+            at: 0,
+            left: len,
+        }
+    }
+}
+
+impl std::io::Read for Cycle {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out
+            .len()
+            .min(self.chunk.len() - self.at)
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at = (self.at + n) % self.chunk.len();
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// `prefix`, then `filler`, then `suffix`, streamed as the zip entry is (64 KiB reads).
+fn streamed(prefix: &str, filler: impl std::io::Read, suffix: &str) -> impl std::io::BufRead {
+    let input = Cursor::new(prefix.as_bytes().to_vec())
+        .chain(filler)
+        .chain(Cursor::new(suffix.as_bytes().to_vec()));
+    std::io::BufReader::with_capacity(64 * 1024, input)
+}
+
+/// Three times the limit: today's reader would hold all of it.
+const HUGE: u64 = 3 * MAX_ELEMENT_BYTES as u64;
+
+/// The element is refused once it passes the limit, and reading it held no more than the
+/// limit (plus a little): not the whole input.
+fn assert_refused_in_bounded_memory(
+    read: impl FnOnce() -> Result<(), BackupError>,
+    file: &str,
+    line: u64,
+    fragments: &[&str],
+) {
+    assert_refused_within(1, read, file, line, fragments);
+}
+
+/// As [`assert_refused_in_bounded_memory`], within `limits` times the limit (plus a
+/// little): a row's values are kept, besides the parser's buffer and the text scratch.
+fn assert_refused_within(
+    limits: usize,
+    read: impl FnOnce() -> Result<(), BackupError>,
+    file: &str,
+    line: u64,
+    fragments: &[&str],
+) {
+    let (result, peak) = peak_allocation(read);
+    let err = result.expect_err("an element over the limit is refused");
+    assert!(matches!(err, BackupError::TooLarge { .. }), "{err}");
+    assert_names(&err, file, line, fragments);
+    assert!(
+        err.to_string()
+            .contains("corrupt or was made to exhaust memory"),
+        "{err}"
+    );
+    assert!(
+        peak <= limits * MAX_ELEMENT_BYTES + MAX_ELEMENT_BYTES / 4,
+        "reading allocated {} MiB at once",
+        peak >> 20
+    );
+}
+
+const ENTITIES_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<entity-engine-xml>\n    <ApplicationUser id=\"10000\" userKey=\"JIRAUSER10000\"/>\n";
+
+#[test]
+fn an_oversized_attribute_in_entities_xml_is_refused_in_bounded_memory() {
+    let prefix = format!("{ENTITIES_HEAD}    <Issue id=\"10000\" summary=\"");
+    let line = line_of(&prefix, "<Issue");
+    for wanted in [true, false] {
+        // Wanted or streamed past (skipped entities are bounded the same way).
+        assert_refused_in_bounded_memory(
+            || {
+                let input = streamed(
+                    &prefix,
+                    std::io::repeat(b'a').take(HUGE),
+                    "\"/>\n</entity-engine-xml>\n",
+                );
+                let mut reader = EntityReader::new(input, ENTITIES_XML)?;
+                while reader
+                    .next_entity_where(|name| wanted || name != "Issue")?
+                    .is_some()
+                {}
+                Ok(())
+            },
+            ENTITIES_XML,
+            line,
+            &["larger than 32 MiB", "start tag"],
+        );
+    }
+}
+
+#[test]
+fn an_oversized_text_in_entities_xml_is_refused_in_bounded_memory() {
+    let prefix = format!("{ENTITIES_HEAD}    <Issue id=\"10000\">\n        <description>");
+    let line = line_of(&prefix, "<description>");
+    let suffix = "</description>\n    </Issue>\n</entity-engine-xml>\n";
+    // One text node; then CDATA sections of 1 MiB, each within the limit, that add up.
+    let cdata = format!("<![CDATA[{}]]>", "a".repeat(1 << 20));
+    let fillers: [(Box<dyn std::io::Read>, &str); 2] = [
+        (
+            Box::new(std::io::repeat(b'a').take(HUGE)),
+            "larger than 32 MiB",
+        ),
+        (
+            Box::new(Cycle::new(cdata.as_bytes(), cdata.len() as u64 * 96)),
+            "more than 32 MiB of text",
+        ),
+    ];
+    for (filler, says) in fillers {
+        assert_refused_in_bounded_memory(
+            || {
+                let mut reader =
+                    EntityReader::new(streamed(&prefix, filler, suffix), ENTITIES_XML)?;
+                while reader.next_entity()?.is_some() {}
+                Ok(())
+            },
+            ENTITIES_XML,
+            line,
+            &["<Issue>", says],
+        );
+    }
+}
+
+/// The text around the first row's fourth value (a `<string>`) of an activeobjects.xml.
+fn ao_with_value() -> (String, &'static str) {
+    let head = REAL_AO
+        .split("            <string>JIRAUSER10000</string>")
+        .next()
+        .unwrap();
+    (
+        format!("{head}            <string>"),
+        "</string>\n            <string>Name</string>\n        </row>\n    </data>\n</backup>\n",
+    )
+}
+
+#[test]
+fn an_oversized_value_in_activeobjects_xml_is_refused_in_bounded_memory() {
+    let (prefix, suffix) = ao_with_value();
+    let line = prefix.matches('\n').count() as u64 + 1;
+    assert_refused_in_bounded_memory(
+        || {
+            let input = streamed(&prefix, std::io::repeat(b'a').take(HUGE), suffix);
+            let mut reader = AoReader::new(input, ACTIVE_OBJECTS_XML)?;
+            reader.batches(10, |_| true).try_for_each(|b| b.map(drop))
+        },
+        ACTIVE_OBJECTS_XML,
+        line,
+        &["AO_09EAEF_TEAM", "row 1", "larger than 32 MiB"],
+    );
+}
+
+#[test]
+fn a_row_adding_up_past_the_limit_is_refused() {
+    // Two values of 20 MiB: each fits, the row does not.
+    let (prefix, _) = ao_with_value();
+    let line = prefix.matches('\n').count() as u64 + 2;
+    // The parser's buffer, the text scratch and the first value.
+    assert_refused_within(
+        3,
+        || {
+            let input = streamed(
+                &prefix,
+                std::io::repeat(b'a')
+                    .take(20 << 20)
+                    .chain(&b"</string>\n            <string>"[..])
+                    .chain(std::io::repeat(b'b').take(20 << 20)),
+                "</string>\n        </row>\n    </data>\n</backup>\n",
+            );
+            let mut reader = AoReader::new(input, ACTIVE_OBJECTS_XML)?;
+            reader.batches(10, |_| true).try_for_each(|b| b.map(drop))
+        },
+        ACTIVE_OBJECTS_XML,
+        line,
+        &["row 1, value 5 (column NAME)", "more than 32 MiB of text"],
+    );
+}
+
+#[test]
+fn too_many_attributes_or_columns_are_refused() {
+    let attrs: String = (0..300).map(|i| format!(" a{i}=\"\"")).collect();
+    let text = REAL_ENTITIES.replace(
+        "<Issue id=\"10000\"",
+        &format!("<Issue{attrs} id=\"10000\""),
+    );
+    let err = EntityReader::new(Cursor::new(text.as_bytes()), ENTITIES_XML)
+        .unwrap()
+        .find_map(Result::err)
+        .unwrap();
+    assert!(matches!(err, BackupError::TooLarge { .. }), "{err}");
+    assert_names(
+        &err,
+        ENTITIES_XML,
+        line_of(&text, "<Issue"),
+        &["<Issue>", "more than 256 attributes"],
+    );
+
+    let columns: String = (0..1100)
+        .map(|i| format!("        <column name=\"C{i}\"/>\n"))
+        .collect();
+    let text = REAL_AO.replace(
+        "<data tableName=\"AO_60DB71_RAPIDVIEW\">\n",
+        &format!("<data tableName=\"AO_60DB71_RAPIDVIEW\">\n{columns}"),
+    );
+    let err = first_error(&text);
+    assert!(matches!(err, BackupError::TooLarge { .. }), "{err}");
+    assert_names(
+        &err,
+        ACTIVE_OBJECTS_XML,
+        line_of(&text, "\"C1024\""),
+        &["AO_60DB71_RAPIDVIEW", "more than 1024 columns"],
+    );
+}
+
+#[test]
+fn batches_of_large_rows_end_early() {
+    // Rows of 10 MiB: a batch stops once it holds 32 MiB, whatever its row count.
+    let row = format!(
+        "        <row>\n            <integer>1</integer>\n            <string>{}</string>\n        </row>\n",
+        "x".repeat(10 << 20)
+    );
+    let text = REAL_AO.replace(
+        "        <row>\n            <integer>1</integer>\n            <string>Board</string>\n        </row>\n",
+        &row.repeat(5),
+    );
+    let mut reader = ao_reader(&text).unwrap();
+    let sizes: Vec<(u64, usize)> = reader
+        .batches(1000, |t| t == "AO_60DB71_RAPIDVIEW")
+        .map(|b| b.map(|b| (b.offset, b.rows.len())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(sizes, [(0, 4), (4, 1)]);
 }

@@ -9,20 +9,64 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::BackupError;
 
+/// The most bytes of one element the reader holds in memory: one start tag with its
+/// attributes, one text or CDATA node (or comment, DOCTYPE…), one value, and the text of
+/// all the values of one row together.
+///
+/// quick-xml gathers a whole start tag or text node into one buffer before it returns
+/// it, so without this a single 2 GiB attribute (2 MB zipped) costs gigabytes. Real rows
+/// carry big text — workflow descriptors, long descriptions and comments, app blobs — of a
+/// few MB at most (Jira's text fields stop at 32,767 characters unless an administrator
+/// raises the limit), so 32 MiB is generous; and a reader then holds at most a few times
+/// this (the parser's buffer, one row's text, one Active Objects batch), far below what
+/// `airlock check` may use.
+pub const MAX_ELEMENT_BYTES: usize = 32 << 20;
+
+/// The most attributes one element may carry. Jira's entities have a few dozen, Active
+/// Objects elements fewer; checking an element's attribute names for duplicates takes time
+/// growing with the square of their number.
+pub(crate) const MAX_ATTRIBUTES: usize = 256;
+
+/// The most fields of one row (an entity's attributes and child elements) and columns of
+/// one Active Objects table or `<data>` section. Active Objects supports Oracle and SQL
+/// Server, whose tables stop at 1,000 and 1,024 columns; Jira's entities have a few dozen.
+pub(crate) const MAX_FIELDS: usize = 1024;
+
+/// A size as messages give it, in whole MiB.
+pub(crate) fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes >> 20)
+}
+
 /// Counts the newlines in the bytes the XML parser has consumed, so errors can name a line
-/// without keeping any of the text.
+/// without keeping any of the text; and bounds the bytes one parser event may take (see
+/// [`XmlStream::read_event`]), so the parser never buffers more than
+/// [`MAX_ELEMENT_BYTES`] of one element.
 pub(crate) struct LineCounter<R> {
     /// `None` only while a reader is being rebuilt after an error (see
     /// [`XmlStream::restart_at_next_element_line`]).
     inner: Option<R>,
     newlines: u64,
+    /// While the parser reads one event: the line it starts on. `None` between events and
+    /// while skipping lines after an error, when nothing is buffered.
+    event_line: Option<u64>,
+    /// The bytes consumed since the current event started.
+    event_bytes: usize,
+    /// The line of the event that grew past [`MAX_ELEMENT_BYTES`]: `fill_buf` refused it.
+    too_large: Option<u64>,
 }
 
 impl<R: BufRead> LineCounter<R> {
     pub(crate) fn new(inner: R) -> Self {
+        Self::resumed(Some(inner), 0)
+    }
+
+    fn resumed(inner: Option<R>, newlines: u64) -> Self {
         Self {
-            inner: Some(inner),
-            newlines: 0,
+            inner,
+            newlines,
+            event_line: None,
+            event_bytes: 0,
+            too_large: None,
         }
     }
 
@@ -30,12 +74,21 @@ impl<R: BufRead> LineCounter<R> {
     pub(crate) fn line(&self) -> u64 {
         self.newlines + 1
     }
+
+    /// The parser starts reading one event: from here on `fill_buf` hands it at most
+    /// [`MAX_ELEMENT_BYTES`] bytes, then fails.
+    fn start_event(&mut self) {
+        self.event_line = Some(self.line());
+        self.event_bytes = 0;
+    }
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
+/// The parser reads through `fill_buf` and `consume` only; `read` (for `Read`'s sake)
+/// counts lines but is not bounded.
 impl<R: BufRead> Read for LineCounter<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let Some(inner) = &mut self.inner else {
@@ -49,10 +102,24 @@ impl<R: BufRead> Read for LineCounter<R> {
 
 impl<R: BufRead> BufRead for LineCounter<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        match &mut self.inner {
-            Some(inner) => inner.fill_buf(),
-            None => Ok(&[]),
+        let Some(inner) = &mut self.inner else {
+            return Ok(&[]);
+        };
+        let buf = inner.fill_buf()?;
+        let Some(line) = self.event_line else {
+            return Ok(buf);
+        };
+        // Handing over no more than the event may still take bounds the parser's buffer
+        // exactly, whatever the size of the inner reader's chunks.
+        let left = MAX_ELEMENT_BYTES.saturating_sub(self.event_bytes);
+        if left == 0 && !buf.is_empty() {
+            self.too_large = Some(line);
+            return Err(io::Error::other(format!(
+                "an element larger than {}",
+                mib(MAX_ELEMENT_BYTES)
+            )));
         }
+        Ok(&buf[..buf.len().min(left)])
     }
 
     fn consume(&mut self, amt: usize) {
@@ -64,6 +131,7 @@ impl<R: BufRead> BufRead for LineCounter<R> {
         if let Ok(buf) = inner.fill_buf() {
             self.newlines += count_newlines(&buf[..amt.min(buf.len())]);
         }
+        self.event_bytes = self.event_bytes.saturating_add(amt);
         inner.consume(amt);
     }
 }
@@ -101,6 +169,8 @@ impl<R: BufRead> XmlStream<R> {
     /// opened before the restart (the parser does not know them). False at end of file.
     pub(crate) fn restart_at_next_element_line(&mut self) -> io::Result<bool> {
         let counter = self.reader.get_mut();
+        // Skipping keeps nothing: no bound on how far.
+        counter.event_line = None;
         let mut at_line_start = false;
         loop {
             if !at_line_start {
@@ -123,7 +193,7 @@ impl<R: BufRead> XmlStream<R> {
         }
         let newlines = counter.newlines;
         let inner = counter.inner.take();
-        let mut reader = configured(LineCounter { inner, newlines });
+        let mut reader = configured(LineCounter::resumed(inner, newlines));
         reader.config_mut().check_end_names = false;
         self.reader = reader;
         Ok(true)
@@ -133,14 +203,31 @@ impl<R: BufRead> XmlStream<R> {
         self.reader.get_ref().line()
     }
 
+    /// Reads the next event into `buf` (cleared first), at most [`MAX_ELEMENT_BYTES`] of
+    /// it: a larger one fails with an I/O error that [`XmlStream::xml_error`] turns into
+    /// [`BackupError::TooLarge`]. Every event goes through here.
+    pub(crate) fn read_event(&mut self) -> Result<Event<'_>, quick_xml::Error> {
+        self.buf.clear();
+        self.reader.get_mut().start_event();
+        self.reader.read_event_into(&mut self.buf)
+    }
+
     /// Maps a parser error, keeping I/O failures (a truncated or corrupt zip stream) apart
-    /// from XML that is not well formed.
+    /// from XML that is not well formed, and an element over [`MAX_ELEMENT_BYTES`] apart
+    /// from both.
     pub(crate) fn xml_error(
         &self,
         context: impl Into<String>,
         error: quick_xml::Error,
     ) -> BackupError {
         match error {
+            quick_xml::Error::Io(_) if let Some(line) = self.reader.get_ref().too_large => {
+                let what = format!(
+                    "an element (a start tag with its attributes, or a text node) larger than {}",
+                    mib(MAX_ELEMENT_BYTES)
+                );
+                self.too_large_at(line, context, what)
+            }
             quick_xml::Error::Io(io) => BackupError::Read {
                 file: self.file.to_string(),
                 line: self.line(),
@@ -152,6 +239,37 @@ impl<R: BufRead> XmlStream<R> {
                 context: for_message(context.into(), 300),
                 source,
             },
+        }
+    }
+
+    /// An element, value, row or definitions over a limit: see [`BackupError::TooLarge`].
+    pub(crate) fn too_large_at(
+        &self,
+        line: u64,
+        context: impl Into<String>,
+        what: String,
+    ) -> BackupError {
+        BackupError::TooLarge {
+            file: self.file.to_string(),
+            line,
+            context: for_message(context.into(), 300),
+            what,
+        }
+    }
+
+    /// A start tag's attributes could not be read: see [`StartTag::attrs`].
+    pub(crate) fn attrs_error(
+        &self,
+        context: impl Into<String>,
+        error: &AttrsError,
+    ) -> BackupError {
+        match error {
+            AttrsError::Xml(e) => self.xml_error(context, e.clone()),
+            AttrsError::TooMany => self.too_large_at(
+                self.line(),
+                context,
+                format!("an element with more than {MAX_ATTRIBUTES} attributes"),
+            ),
         }
     }
 
@@ -187,8 +305,7 @@ impl<R: BufRead> XmlStream<R> {
     pub(crate) fn next_tag(&mut self, context: &dyn Fn() -> String) -> Result<Tag, BackupError> {
         let decoder = self.reader.decoder();
         loop {
-            self.buf.clear();
-            let step = match self.reader.read_event_into(&mut self.buf) {
+            let step = match self.read_event() {
                 Err(e) => Err(e),
                 Ok(Event::Start(e)) => {
                     Ok(Some(Tag::Start(StartTag::from_event(&e, true, decoder))))
@@ -224,61 +341,79 @@ impl<R: BufRead> XmlStream<R> {
     }
 
     /// Skips everything up to and including the end of the element `name` just started,
-    /// without keeping any of it.
+    /// without keeping any of it (one event at a time, each bounded like every other).
     pub(crate) fn skip_element(
         &mut self,
         qname: &[u8],
         context: &dyn Fn() -> String,
     ) -> Result<(), BackupError> {
-        self.buf.clear();
-        let result = self
-            .reader
-            .read_to_end_into(quick_xml::name::QName(qname), &mut self.buf);
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.xml_error(context(), e)),
+        // As quick-xml's `read_to_end_into`: only elements of the same name are counted,
+        // the parser checks that the others nest.
+        let mut depth = 0u64;
+        loop {
+            let step = match self.read_event() {
+                Err(e) => Err(e),
+                Ok(Event::Start(e)) if e.name().as_ref() == qname => {
+                    depth += 1;
+                    Ok(false)
+                }
+                Ok(Event::End(e)) if e.name().as_ref() == qname => match depth.checked_sub(1) {
+                    None => Ok(true),
+                    Some(d) => {
+                        depth = d;
+                        Ok(false)
+                    }
+                },
+                Ok(Event::Eof) => Err(quick_xml::Error::IllFormed(
+                    quick_xml::errors::IllFormedError::MissingEndTag(local_name(qname)),
+                )),
+                Ok(_) => Ok(false),
+            };
+            match step {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(self.xml_error(context(), e)),
+            }
         }
     }
 
     /// Reads the text content of the element just started, up to its end tag. Text, CDATA
     /// sections and character/predefined entity references are joined; a nested element
-    /// is an error. `text` is cleared first.
+    /// is an error. `text` is cleared first. `room` is what the row this value belongs to
+    /// may still hold: text beyond it is [`BackupError::TooLarge`] (the caller counts the
+    /// value into the row).
     pub(crate) fn read_text(
         &mut self,
         text: &mut String,
+        room: &RowBudget,
         context: &dyn Fn() -> String,
     ) -> Result<(), BackupError> {
         text.clear();
+        let line = self.line();
+        let limit = room.left;
         loop {
-            self.buf.clear();
             enum Step {
                 More,
                 Done,
                 Nested(String),
                 Eof,
                 BadRef(String),
+                TooLarge,
             }
-            let step = match self.reader.read_event_into(&mut self.buf) {
+            let mut push = |s: &str| {
+                if text.len() + s.len() > limit {
+                    Step::TooLarge
+                } else {
+                    text.push_str(s);
+                    Step::More
+                }
+            };
+            let step = match self.read_event() {
                 Err(e) => Err(e),
-                Ok(Event::Text(t)) => t
-                    .xml10_content()
-                    .map(|s| {
-                        text.push_str(&s);
-                        Step::More
-                    })
-                    .map_err(Into::into),
-                Ok(Event::CData(c)) => c
-                    .xml10_content()
-                    .map(|s| {
-                        text.push_str(&s);
-                        Step::More
-                    })
-                    .map_err(Into::into),
+                Ok(Event::Text(t)) => t.xml10_content().map(|s| push(&s)).map_err(Into::into),
+                Ok(Event::CData(c)) => c.xml10_content().map(|s| push(&s)).map_err(Into::into),
                 Ok(Event::GeneralRef(r)) => match resolve_reference(&r) {
-                    Ok(Some(ch)) => {
-                        text.push(ch);
-                        Ok(Step::More)
-                    }
+                    Ok(Some(ch)) => Ok(push(ch.encode_utf8(&mut [0; 4]))),
                     Ok(None) => Ok(Step::BadRef(local_name(&r))),
                     Err(e) => Err(e),
                 },
@@ -295,6 +430,9 @@ impl<R: BufRead> XmlStream<R> {
                 Err(e) => return Err(self.xml_error(context(), e)),
                 Ok(Step::More) => {}
                 Ok(Step::Done) => return Ok(()),
+                Ok(Step::TooLarge) => {
+                    return Err(self.too_large_at(line, context(), room.what()));
+                }
                 Ok(Step::Nested(name)) => {
                     return Err(self.invalid(
                         context(),
@@ -356,7 +494,7 @@ pub(crate) struct StartTag {
     pub(crate) qname: Vec<u8>,
     /// A start tag whose content and end are still to come (not `<x/>`).
     pub(crate) open: bool,
-    pub(crate) attrs: Result<Vec<(String, String)>, quick_xml::Error>,
+    pub(crate) attrs: Result<Vec<(String, String)>, AttrsError>,
     /// When the attributes are malformed: the `id` attribute as written, if it can be
     /// found, so the broken row can still be named.
     pub(crate) raw_id: Option<String>,
@@ -394,14 +532,32 @@ impl StartTag {
     }
 }
 
+/// Why an element's attributes could not be read.
+#[derive(Clone, Debug)]
+pub(crate) enum AttrsError {
+    Xml(quick_xml::Error),
+    /// More than [`MAX_ATTRIBUTES`].
+    TooMany,
+}
+
+impl<E: Into<quick_xml::Error>> From<E> for AttrsError {
+    fn from(error: E) -> Self {
+        AttrsError::Xml(error.into())
+    }
+}
+
 /// All attributes of an element, by local name, unescaped (predefined entities and
-/// character references only).
+/// character references only). Their text is no longer than the start tag, which
+/// [`MAX_ELEMENT_BYTES`] bounds; their number is bounded by [`MAX_ATTRIBUTES`].
 pub(crate) fn attributes(
     e: &BytesStart<'_>,
     decoder: Decoder,
-) -> Result<Vec<(String, String)>, quick_xml::Error> {
+) -> Result<Vec<(String, String)>, AttrsError> {
     let mut out = Vec::new();
     for attr in e.attributes() {
+        if out.len() == MAX_ATTRIBUTES {
+            return Err(AttrsError::TooMany);
+        }
         let attr = attr?;
         let key = local_name(attr.key.local_name().as_ref());
         let value = attr.decode_and_unescape_value(decoder)?;
@@ -411,14 +567,57 @@ pub(crate) fn attributes(
 }
 
 /// True if the element carries `xsi:nil="true"` (any prefix bound to `nil`).
-pub(crate) fn is_nil(e: &BytesStart<'_>) -> Result<bool, quick_xml::Error> {
-    for attr in e.attributes() {
+pub(crate) fn is_nil(e: &BytesStart<'_>) -> Result<bool, AttrsError> {
+    for (n, attr) in e.attributes().enumerate() {
+        if n == MAX_ATTRIBUTES {
+            return Err(AttrsError::TooMany);
+        }
         let attr = attr?;
         if attr.key.local_name().as_ref() == b"nil" {
             return Ok(attr.value.as_ref() == b"true" || attr.value.as_ref() == b"1");
         }
     }
     Ok(false)
+}
+
+/// What one row may still keep in memory: [`MAX_FIELDS`] fields (values) holding
+/// [`MAX_ELEMENT_BYTES`] of text together.
+pub(crate) struct RowBudget {
+    pub(crate) fields: usize,
+    pub(crate) left: usize,
+}
+
+impl RowBudget {
+    pub(crate) fn new() -> Self {
+        RowBudget {
+            fields: 0,
+            left: MAX_ELEMENT_BYTES,
+        }
+    }
+
+    /// Counts one more field of `bytes`; false when the row is over a limit.
+    pub(crate) fn take(&mut self, bytes: usize) -> bool {
+        self.fields += 1;
+        match self.left.checked_sub(bytes) {
+            Some(left) if self.fields <= MAX_FIELDS => {
+                self.left = left;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// What went over, for [`BackupError::TooLarge`].
+    pub(crate) fn what(&self) -> String {
+        if self.fields > MAX_FIELDS {
+            format!("a row with more than {MAX_FIELDS} fields")
+        } else {
+            format!(
+                "a row whose values hold more than {} of text",
+                mib(MAX_ELEMENT_BYTES)
+            )
+        }
+    }
 }
 
 /// An element or attribute name as text (names are markup, so not customer data).

@@ -194,3 +194,112 @@ fn bad_inputs_get_clear_errors_and_a_nonzero_exit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("mappings.json"), "{}", stderr(&out));
 }
+
+/// Issue 13, item 8: a 2 MB zip whose entities.xml holds one 2 GiB attribute made `airlock
+/// check` take 10.5 GB. Now the reader refuses the element once it passes
+/// `MAX_ELEMENT_BYTES`, naming file and line, and the check stays small.
+#[test]
+fn check_refuses_a_2_gib_attribute_in_bounded_memory() {
+    const ATTRIBUTE: u64 = 2 << 30;
+    const PEAK_LIMIT_KIB: i64 = 200 * 1000 * 1000 / 1024;
+    // Past this the check is stopped, so a regression cannot take the machine down.
+    const WATCHDOG_KIB: u64 = 2 << 20;
+
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("hostile.zip");
+    {
+        use std::io::Write as _;
+        let file = std::fs::File::create(&zip_path).unwrap();
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        // Level 1: the attribute is one repeated byte, and 2 GiB of it deflate in seconds.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(1));
+        zip.start_file("entities.xml", options).unwrap();
+        zip.write_all(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<entity-engine-xml>\n    \
+              <ApplicationUser id=\"10000\" userKey=\"JIRAUSER10000\" lowerUserName=\"jsmith\"/>\n    \
+              <Issue id=\"10000\" project=\"10000\" summary=\"",
+        )
+        .unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..ATTRIBUTE / chunk.len() as u64 {
+            zip.write_all(&chunk).unwrap();
+        }
+        zip.write_all(b"\"/>\n</entity-engine-xml>\n").unwrap();
+        zip.start_file("activeobjects.xml", options).unwrap();
+        zip.write_all(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+              <backup xmlns=\"http://www.atlassian.com/ao\">\n</backup>\n",
+        )
+        .unwrap();
+        zip.finish().unwrap().flush().unwrap();
+    }
+    assert!(std::fs::metadata(&zip_path).unwrap().len() < 20 << 20);
+
+    let out = std::fs::File::create(dir.path().join("stdout")).unwrap();
+    let err = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["check", "hostile.zip", "--work", "w"])
+        .current_dir(dir.path())
+        .env("AIRLOCK_CACHE_DIR", dir.path().join("cache"))
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("airlock runs");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data; zeroes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut stopped = false;
+    loop {
+        // SAFETY: `pid` is this test's own child, reaped only here; the pointers are to
+        // live locals. wait4 (not `Child::wait`) reports the child's own peak RSS.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let os = std::io::Error::last_os_error();
+        assert!(
+            reaped == 0 || os.kind() == std::io::ErrorKind::Interrupted,
+            "wait4: {os}"
+        );
+        let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        if rss_kib > WATCHDOG_KIB && !stopped {
+            // SAFETY: signals this test's own, not yet reaped, child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            stopped = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(child);
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.path().join("stdout")).unwrap(),
+        std::fs::read_to_string(dir.path().join("stderr")).unwrap()
+    );
+    let peak_kib = usage.ru_maxrss;
+    eprintln!("airlock check: peak RSS {} MiB", peak_kib / 1024);
+    assert!(
+        !stopped,
+        "the check passed {} MiB and was stopped",
+        WATCHDOG_KIB >> 10
+    );
+    assert!(peak_kib < PEAK_LIMIT_KIB, "peak RSS {peak_kib} KiB: {text}");
+    assert!(libc::WIFEXITED(status), "{text}");
+    assert_ne!(libc::WEXITSTATUS(status), 0, "{text}");
+    // The file, the line the element starts on, what is wrong and what to do.
+    assert!(text.contains("entities.xml, line 4"), "{text}");
+    let limit = format!(
+        "larger than {} MiB",
+        airlock_backup::MAX_ELEMENT_BYTES >> 20
+    );
+    assert!(text.contains(&limit), "{text}");
+    assert!(text.contains("Make a fresh backup"), "{text}");
+}
