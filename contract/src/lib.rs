@@ -17,3 +17,8 @@ pub use namespace::{Namespace, UnknownNamespace};
 pub use prefix::{ao_prefix, ao_table};
 pub use scope::{DataScope, UnknownScope};
 pub use value::Value;
+
+/// The most ids one `mappings.resolve` or `app-data.exists` call may carry. The host
+/// refuses a bigger call (so one call cannot hold it past a batch's deadline); the SDK
+/// splits bigger lookups into calls of this size.
+pub const MAX_IDS_PER_CALL: usize = 65_536;

@@ -97,8 +97,25 @@ fn main() {
     let mut consts = String::new();
     let mut all = String::new();
     for (constant, package) in &crates {
-        let path = out.join(format!("{}.wasm", package.replace('-', "_")));
+        let mut path = out.join(format!("{}.wasm", package.replace('-', "_")));
         assert!(path.exists(), "{} was not built", path.display());
+        if package == "hostile-many-memories" {
+            // A Rust plugin cannot declare memories: add them to its core module.
+            let base = std::fs::read(&path).unwrap();
+            consts.push_str(&format!(
+                "/// `{package}` as built: harmless, one memory.\npub const HOSTILE_MANY_MEMORIES_BASE: &str = {:?};\n",
+                path.display().to_string()
+            ));
+            let split = out.join("hostile_split_memory.wasm");
+            std::fs::write(&split, with_extra_memories(&base, 3, 22 << 4)).unwrap();
+            consts.push_str(&format!(
+                "/// `{package}` with 3 more memories of 22 MiB (66 MiB in all).\npub const HOSTILE_SPLIT_MEMORY: &str = {:?};\n",
+                split.display().to_string()
+            ));
+            all.push_str("    (\"split-memory\", HOSTILE_SPLIT_MEMORY),\n");
+            path = out.join("hostile_many_memories_x10.wasm");
+            std::fs::write(&path, with_extra_memories(&base, 10, 60 << 4)).unwrap();
+        }
         consts.push_str(&format!(
             "/// `{package}` built for {TARGET}.\npub const {constant}: &str = {:?};\n",
             path.display().to_string()
@@ -116,4 +133,91 @@ fn main() {
     ));
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs");
     std::fs::write(dest, consts).unwrap();
+}
+
+/// The component with `count` more memories of `pages` 64 KiB pages in its largest core
+/// module (the plugin's own code). Sections are rewritten in place; nothing refers to
+/// their byte offsets.
+fn with_extra_memories(component: &[u8], count: u32, pages: u32) -> Vec<u8> {
+    const CORE_MODULE: u8 = 1;
+    const MEMORY: u8 = 5;
+    let (preamble, sections) = component.split_at(8);
+    let parsed = sections_of(sections);
+    let largest = parsed
+        .iter()
+        .enumerate()
+        .filter(|(_, (id, _))| *id == CORE_MODULE)
+        .max_by_key(|(_, (_, body))| body.len())
+        .map(|(i, _)| i)
+        .expect("a component holds a core module");
+    let mut out = preamble.to_vec();
+    for (i, (id, body)) in parsed.iter().enumerate() {
+        if i != largest {
+            push_section(&mut out, *id, body);
+            continue;
+        }
+        let (header, module_sections) = body.split_at(8);
+        let mut module = header.to_vec();
+        let mut found = false;
+        for (mid, mbody) in sections_of(module_sections) {
+            if mid != MEMORY {
+                push_section(&mut module, mid, mbody);
+                continue;
+            }
+            found = true;
+            let (existing, rest) = leb(mbody);
+            let mut memories = Vec::new();
+            push_leb(&mut memories, existing + count);
+            memories.extend_from_slice(rest);
+            for _ in 0..count {
+                memories.push(0x00); // limits: a minimum, no maximum
+                push_leb(&mut memories, pages);
+            }
+            push_section(&mut module, MEMORY, &memories);
+        }
+        assert!(found, "the plugin's core module defines its memory");
+        push_section(&mut out, *id, &module);
+    }
+    out
+}
+
+fn sections_of(mut bytes: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut sections = Vec::new();
+    while let Some((&id, rest)) = bytes.split_first() {
+        let (size, rest) = leb(rest);
+        let (body, rest) = rest.split_at(size as usize);
+        sections.push((id, body));
+        bytes = rest;
+    }
+    sections
+}
+
+fn push_section(out: &mut Vec<u8>, id: u8, body: &[u8]) {
+    out.push(id);
+    push_leb(out, u32::try_from(body.len()).unwrap());
+    out.extend_from_slice(body);
+}
+
+fn leb(bytes: &[u8]) -> (u32, &[u8]) {
+    let (mut value, mut shift) = (0u32, 0);
+    for (i, b) in bytes.iter().enumerate() {
+        value |= u32::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return (value, &bytes[i + 1..]);
+        }
+        shift += 7;
+    }
+    panic!("truncated LEB128");
+}
+
+fn push_leb(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }

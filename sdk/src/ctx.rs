@@ -54,7 +54,10 @@ impl<'h> Ctx<'h> {
                 map: FastMap::default(),
             };
         }
-        let answers = self.host.resolve(namespace.as_str(), &ids);
+        let mut answers = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(airlock_contract::MAX_IDS_PER_CALL) {
+            answers.extend(self.host.resolve(namespace.as_str(), chunk));
+        }
         let mut map = FastMap::with_capacity_and_hasher(ids.len(), Default::default());
         map.extend(
             ids.into_iter()
@@ -65,7 +68,8 @@ impl<'h> Ctx<'h> {
     }
 
     /// Resolves exactly the ids given, in one host call: no deduplication, no filtering,
-    /// and an empty list is still sent. The answer has one entry per id, in order. Prefer
+    /// and an empty list is still sent (more than [`airlock_contract::MAX_IDS_PER_CALL`]
+    /// ids are refused by the host). The answer has one entry per id, in order. Prefer
     /// [`Ctx::resolve`]; this is for callers that manage ids themselves (and for measuring
     /// the host call itself).
     pub fn resolve_raw(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<String>> {
@@ -87,11 +91,21 @@ impl<'h> Ctx<'h> {
         if ids.is_empty() {
             return FastSet::default();
         }
-        let answers = self.host.exists(table, &ids);
+        let mut answers = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(airlock_contract::MAX_IDS_PER_CALL) {
+            answers.extend(self.host.exists(table, chunk));
+        }
         ids.into_iter()
             .zip(answers)
             .filter_map(|(id, found)| found.then_some(id))
             .collect()
+    }
+
+    /// Asks whether exactly these ids exist, in one host call (no deduplication, no
+    /// splitting: more than [`airlock_contract::MAX_IDS_PER_CALL`] ids are refused by the
+    /// host). Prefer [`Ctx::existing`].
+    pub fn exists_raw(&self, table: &str, ids: &[i64]) -> Vec<bool> {
+        self.host.exists(table, ids)
     }
 
     pub fn log(&self, level: Level, message: &str) {

@@ -79,6 +79,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod guest;
 
+pub use airlock_contract::MAX_IDS_PER_CALL;
 pub use ctx::{Ctx, Host, Level, Namespace, Resolved};
 pub use fast::{FastMap, FastSet, FxHasher};
 pub use manifest::{DataScope, Limits, Manifest, OutputKind, ao_prefix, ao_table};

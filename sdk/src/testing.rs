@@ -132,6 +132,15 @@ impl TestHost {
 }
 
 /// The test host seen through one plugin's manifest.
+/// The host refuses a call of more ids than this; so does the harness.
+fn check_id_count(call: &str, ids: usize) {
+    assert!(
+        ids <= airlock_contract::MAX_IDS_PER_CALL,
+        "host-call-limit: `{call}` was sent {ids} ids in one call; the most is {} (use `Ctx::resolve` / `Ctx::existing`, which split)",
+        airlock_contract::MAX_IDS_PER_CALL
+    );
+}
+
 struct Enforcing<'h> {
     host: &'h TestHost,
     manifest: Manifest,
@@ -140,6 +149,7 @@ struct Enforcing<'h> {
 impl Host for Enforcing<'_> {
     fn resolve(&self, namespace: &str, ids: &[&str]) -> Vec<Option<String>> {
         *self.host.host_calls.borrow_mut() += 1;
+        check_id_count("mappings.resolve", ids.len());
         self.host.resolve_calls.borrow_mut().push((
             namespace.to_owned(),
             ids.iter().map(|id| id.to_string()).collect(),
@@ -171,6 +181,7 @@ impl Host for Enforcing<'_> {
 
     fn exists(&self, table: &str, ids: &[i64]) -> Vec<bool> {
         *self.host.host_calls.borrow_mut() += 1;
+        check_id_count("app-data.exists", ids.len());
         self.host
             .exists_calls
             .borrow_mut()

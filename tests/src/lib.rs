@@ -1,7 +1,7 @@
 //! Shared helpers for the end-to-end tests: a runtime with a cache, sample rows, and a
 //! known-good Timesheet Builder batch.
 
-use airlock_model::{Namespace, TenantId, Value};
+use airlock_model::{MigrationId, Namespace, TenantId, Value};
 use airlock_runtime::{
     Batch, Grant, MemoryAppData, MemoryMappings, Plugin, RunContext, Runtime, RuntimeConfig,
     Session,
@@ -37,7 +37,7 @@ pub fn session(
     mappings: MemoryMappings,
     app_data: MemoryAppData,
 ) -> Session {
-    let grant = Grant::from_manifest(plugin.manifest());
+    let grant = Grant::as_asked(plugin);
     session_with(plugin, tenant, grant, mappings, app_data)
 }
 
@@ -51,6 +51,7 @@ pub fn session_with(
     plugin
         .session(RunContext {
             tenant: TenantId::new(tenant),
+            migration: MigrationId::new(format!("{tenant}-migration")),
             grant,
             mappings: Arc::new(mappings),
             app_data: Arc::new(app_data),

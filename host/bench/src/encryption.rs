@@ -444,7 +444,7 @@ fn migrate(
         calls: Default::default(),
     });
     let mut state = State::open(&work.path().join("state.db"), fields.clone())?;
-    let enabled = [AppKey::new(timesheet_builder::APP_KEY).ao_prefix()];
+    let enabled = [AppKey::new(timesheet_builder::APP_KEY)];
     let mut round = Round::default();
 
     let (checked, cost) = Cost::measure(|| {

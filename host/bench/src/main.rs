@@ -14,7 +14,7 @@ mod migrate;
 mod seal;
 
 use airlock_backup::{AoBatch, Backup};
-use airlock_model::{AppOutput, Namespace, TenantId, Value};
+use airlock_model::{AppOutput, MigrationId, Namespace, TenantId, Value};
 use airlock_runtime::{
     Batch, Grant, Mappings, MemoryAppData, MemoryMappings, Plugin, RunContext, Runtime,
     RuntimeConfig, Session,
@@ -66,7 +66,8 @@ fn load(runtime: &Runtime, path: &str) -> Result<Plugin> {
 fn session(plugin: &Plugin, mappings: MemoryMappings, app_data: MemoryAppData) -> Result<Session> {
     Ok(plugin.session(RunContext {
         tenant: TenantId::new("bench"),
-        grant: Grant::from_manifest(plugin.manifest()),
+        migration: MigrationId::new("bench"),
+        grant: Grant::as_asked(plugin),
         mappings: Arc::new(mappings),
         app_data: Arc::new(app_data),
     })?)
@@ -264,7 +265,8 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
                 .into_iter()
                 .map(app_output)
                 .collect();
-            airlock_runtime::check_outputs(&produced, quota).map_err(|e| anyhow::anyhow!("{e}"))?;
+            airlock_runtime::check_outputs(&plugin.manifest().app_key, &produced, quota)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             outputs += produced.len();
         }
         Ok((started.elapsed(), outputs))

@@ -77,7 +77,7 @@ pub fn run(
         },
         render::duration(plugin.info().compile_time),
     );
-    let grant = Grant::from_manifest(manifest);
+    let grant = Grant::as_asked(&plugin);
     println!(
         "                 operator consents to {} and grants {}",
         render::list(&grant.scopes),
@@ -141,6 +141,7 @@ pub fn run(
 
     let session = plugin.session(RunContext {
         tenant: core.storage.tenant().clone(),
+        migration: core.storage.migration().clone(),
         grant,
         mappings: Arc::new(mappings),
         app_data: Arc::new(tables.app_data),

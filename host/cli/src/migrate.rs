@@ -15,7 +15,7 @@ use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{IntegrityReport, Progress, check};
 use airlock_model::jira::Kind;
-use airlock_model::{AoPrefix, Namespace, Severity};
+use airlock_model::{AoPrefix, AppKey, Namespace, Severity};
 use airlock_runtime::{AppData, Grant, Mappings, Plugin, RunContext, Runtime};
 use airlock_staging::SealedStaging;
 use airlock_target::{CloudConfig, JiraCloud, LocalSite, Target};
@@ -83,6 +83,15 @@ fn load_plugins(runtime: &Runtime, options: &Options) -> Result<Vec<Plugin>> {
             "timesheet_builder",
             airlock_plugin_artifacts::timesheet_builder(),
         )?);
+    }
+    // Two enabled apps sharing an Active Objects prefix would read each other's tables.
+    // (Apps installed on the source are checked against the backup in phase 1.)
+    let keys: Vec<AppKey> = plugins
+        .iter()
+        .map(|p| p.manifest().app_key.clone())
+        .collect();
+    for key in &keys {
+        airlock_runtime::check_identity(key, &keys)?;
     }
     Ok(plugins)
 }
@@ -172,7 +181,11 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     }
     let started = Instant::now();
     let apps = app_stages(&options.work, &storage, plugins)?;
-    let checked = check(&options.backup, &staging, prefixes, &apps, |p| match p {
+    let keys: Vec<AppKey> = plugins
+        .iter()
+        .map(|p| p.manifest().app_key.clone())
+        .collect();
+    let checked = check(&options.backup, &staging, &keys, &apps, |p| match p {
         Progress::Extracting { rows } => {
             progress_line(&format!("  extracting entities.xml: {rows} rows"))
         }
@@ -668,23 +681,31 @@ fn analyze_app(
     staging: &SealedStaging,
     plan: &Plan,
 ) -> Result<airlock_engine::Findings> {
-    let manifest = plugin.manifest();
-    let grant = Grant::from_manifest(manifest);
+    let grant = Grant::as_asked(plugin);
     let namespaces: Vec<Namespace> = grant.namespaces.iter().copied().collect();
     let planned = PlannedIds::read(staging, &namespaces, plan)?;
     let store = stage_app(&options.backup, &options.work, storage, plugin)?;
     let session = plugin.session(RunContext {
         tenant: storage.tenant().clone(),
+        migration: storage.migration().clone(),
         grant,
         mappings: std::sync::Arc::new(PlannedMappings(planned)),
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
     let mut findings = airlock_engine::Findings::default();
+    // Findings per table, and those over the cap that were dropped.
+    let mut per_table: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
         let table = batch.table.to_owned();
         match session.analyze(batch) {
             Ok(ran) => {
+                let (kept, dropped) = per_table.entry(table.clone()).or_default();
                 for f in ran.value {
+                    if *kept >= MAX_APP_FINDINGS_PER_TABLE {
+                        *dropped += 1;
+                        continue;
+                    }
+                    *kept += 1;
                     findings.push(airlock_engine::Finding {
                         check: f.code,
                         severity: f.severity,
@@ -708,8 +729,27 @@ fn analyze_app(
         }
         Ok(())
     })?;
+    for (table, (_, dropped)) in per_table {
+        if dropped > 0 {
+            findings.push(airlock_engine::Finding {
+                check: "findings-capped".into(),
+                severity: Severity::Warning,
+                file: "activeobjects.xml".into(),
+                entity: table,
+                id: String::new(),
+                line: None,
+                message: format!(
+                    "the app reported more than {MAX_APP_FINDINGS_PER_TABLE} findings for this table; {dropped} more were not kept"
+                ),
+            });
+        }
+    }
     Ok(findings)
 }
+
+/// The most findings an app's analysis keeps per table (each batch already keeps at most
+/// [`airlock_runtime::MAX_FINDINGS_PER_BATCH`]): enough to act on, bounded for the report.
+const MAX_APP_FINDINGS_PER_TABLE: u64 = 10_000;
 
 /// The app data phase for one plugin: its own tables (staged, so memory holds one batch
 /// at a time) and its granted mappings (looked up in the state on demand) go through
@@ -726,10 +766,11 @@ fn migrate_app(
     let manifest = plugin.manifest();
     let store = stage_app(backup, work, storage, plugin)?;
     // The operator enabled the app and consented to what its manifest asks (audited).
-    let grant = Grant::from_manifest(manifest);
+    let grant = Grant::as_asked(plugin);
     storage.record_grant(manifest, &grant)?;
     let session = plugin.session(RunContext {
         tenant: storage.tenant().clone(),
+        migration: storage.migration().clone(),
         grant,
         mappings: std::sync::Arc::new(StateMappings(MappingReader::open(
             state.path(),

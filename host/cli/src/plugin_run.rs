@@ -5,8 +5,8 @@
 use crate::app_stage::{self, BatchOutcome};
 use crate::render;
 use airlock_backup::AoReader;
-use airlock_model::{DataScope, Namespace, TenantId};
-use airlock_runtime::{BatchError, Grant, MemoryMappings, Ran, RunContext, Runtime, Usage};
+use airlock_model::{DataScope, MigrationId, Namespace, TenantId};
+use airlock_runtime::{BatchError, Grant, MemoryMappings, Plugin, Ran, RunContext, Runtime, Usage};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ pub fn read_mappings(path: &Path) -> Result<MemoryMappings> {
     Ok(mappings)
 }
 
-fn read_grant(path: &Path) -> Result<Grant> {
+fn read_grant(path: &Path, plugin: &Plugin) -> Result<Grant> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: GrantFile = serde_json::from_str(&text).with_context(|| {
@@ -57,7 +57,10 @@ fn read_grant(path: &Path) -> Result<Grant> {
             path.display()
         )
     })?;
-    let mut grant = Grant::none();
+    let mut grant = Grant::new(
+        plugin.manifest().app_key.clone(),
+        plugin.info().sha256.clone(),
+    );
     for ns in &file.namespaces {
         grant = grant
             .namespace(Namespace::parse(ns).with_context(|| format!("in {}", path.display()))?);
@@ -90,15 +93,16 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
     };
     let grant_path = fixture.join("grant.json");
     let grant = if grant_path.exists() {
-        read_grant(&grant_path)?
+        read_grant(&grant_path, &plugin)?
     } else {
-        Grant::from_manifest(plugin.manifest())
+        Grant::as_asked(&plugin)
     };
 
     let mut reader = AoReader::open_file(&ao_path)?;
     let tables = app_stage::read_app_tables(&mut reader, &plugin)?;
     let session = plugin.session(RunContext {
         tenant: TenantId::new("local"),
+        migration: MigrationId::new("local"),
         grant,
         mappings: Arc::new(mappings),
         app_data: Arc::new(tables.app_data),

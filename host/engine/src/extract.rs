@@ -4,7 +4,7 @@
 //! user without a valid email) become findings here; references are checked afterwards,
 //! because a backup is not written in dependency order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 
 use airlock_backup::{BackupError, Entity, EntityReader, parse_entity_date};
@@ -104,6 +104,9 @@ pub struct Extracted {
     pub findings: Findings,
     /// Set when the XML broke off: the rows after it were not read.
     pub malformed: Option<BackupError>,
+    /// Keys of the apps installed on the source (its `PluginVersion` rows): whose Active
+    /// Objects tables the backup may hold.
+    pub installed_apps: BTreeSet<String>,
 }
 
 /// A cwd_user row, until it is joined with its ApplicationUser.
@@ -130,6 +133,7 @@ struct Extractor<'s> {
     directory_users: FxHashMap<String, DirectoryUser>,
     /// (user key, lower user name, line) in file order.
     app_users: Vec<(String, String, u64)>,
+    installed_apps: BTreeSet<String>,
 }
 
 const FILE: &str = "entities.xml";
@@ -152,6 +156,7 @@ pub fn extract<R: BufRead>(
         issue_numbers: RoaringTreemap::new(),
         directory_users: FxHashMap::default(),
         app_users: Vec::new(),
+        installed_apps: BTreeSet::new(),
     };
     let mut malformed = None;
     let mut rows = 0u64;
@@ -217,6 +222,7 @@ pub fn extract<R: BufRead>(
         source_counts: x.source_counts,
         findings: x.findings,
         malformed,
+        installed_apps: x.installed_apps,
     })
 }
 
@@ -246,6 +252,7 @@ fn is_wanted(name: &str) -> bool {
             | "IssueLink"
             | "FileAttachment"
             | "EntityProperty"
+            | "PluginVersion"
     )
 }
 
@@ -400,6 +407,12 @@ impl Extractor<'_> {
                     }
                     // The same name in a second directory: the first directory wins in Jira.
                     std::collections::hash_map::Entry::Occupied(_) => self.finding(entity, &row.id, "shadowed-user", Severity::Info, "a user of this name exists in an earlier directory; Jira uses that one, and so does the migration".into()),
+                }
+                return Ok(());
+            }
+            "PluginVersion" => {
+                if let Some(key) = entity.get("key").filter(|k| !k.is_empty()) {
+                    self.installed_apps.insert(key.to_owned());
                 }
                 return Ok(());
             }

@@ -277,3 +277,80 @@ pub fn ao_error_finding(error: &BackupError) -> Option<Finding> {
         _ => None,
     }
 }
+
+/// An enabled app whose Active Objects prefix is another app's (installed on the source,
+/// or enabled beside it) would read that app's tables: 24 bits of MD5 are found by brute
+/// force in a second. Fatal: the operator disables the app or asks its vendor.
+pub fn check_app_identities(
+    installed: &std::collections::BTreeSet<String>,
+    enabled: &[airlock_model::AppKey],
+) -> Findings {
+    let mut findings = Findings::default();
+    for app in enabled {
+        let prefix = app.ao_prefix();
+        let others = installed
+            .iter()
+            .map(|k| airlock_model::AppKey::new(k.as_str()))
+            .chain(enabled.iter().cloned());
+        let mut seen = std::collections::BTreeSet::new();
+        for other in others {
+            if other == *app || other.ao_prefix() != prefix || !seen.insert(other.clone()) {
+                continue;
+            }
+            findings.push(Finding {
+                check: "app-prefix-collision".into(),
+                severity: Severity::Fatal,
+                file: "entities.xml".into(),
+                entity: "PluginVersion".into(),
+                id: other.to_string(),
+                line: None,
+                message: format!(
+                    "the enabled app `{app}` has the Active Objects prefix {prefix}_ of the app `{other}`: it would read that app's tables. Disable `{app}`, or ask its vendor which app key is genuine"
+                ),
+            });
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use airlock_model::AppKey;
+
+    /// `com.audit.notes-1242005` was found by brute force to share Timesheet Builder's
+    /// prefix `AO_09EAEF`; the generated backup has Timesheet Builder installed.
+    #[test]
+    fn an_enabled_app_with_an_installed_apps_prefix_is_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup.zip");
+        airlock_fixtures::write_backup(&path, &airlock_fixtures::Spec::default()).unwrap();
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+        let collider = AppKey::new("com.audit.notes-1242005");
+        let timesheet = AppKey::new("com.actonic.jira.timesheet-builder");
+        assert_eq!(collider.ao_prefix(), timesheet.ao_prefix());
+
+        let report = crate::check(&path, &staging, &[collider], &[], |_| {})
+            .unwrap()
+            .report;
+        assert_eq!(report.findings.count_of("app-prefix-collision"), 1);
+        let found = report
+            .findings
+            .summaries()
+            .into_iter()
+            .find(|s| s.check == "app-prefix-collision")
+            .unwrap();
+        assert_eq!(found.severity, airlock_model::Severity::Fatal);
+        assert_eq!(found.examples[0].id, timesheet.as_str());
+        assert!(found.examples[0].message.contains("AO_09EAEF"));
+        assert!(report.blocks_migration());
+
+        // The installed app itself, enabled, collides with nothing.
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging-2")).unwrap();
+        let report = crate::check(&path, &staging, &[timesheet], &[], |_| {})
+            .unwrap()
+            .report;
+        assert_eq!(report.findings.count_of("app-prefix-collision"), 0);
+    }
+}

@@ -23,7 +23,7 @@ use std::path::Path;
 
 use airlock_backup::{Backup, BackupError};
 use airlock_model::jira::Kind;
-use airlock_model::{AoPrefix, Severity};
+use airlock_model::{AoPrefix, AppKey, Severity};
 use airlock_staging::{Staging, StagingError};
 use serde::{Deserialize, Serialize};
 
@@ -111,17 +111,20 @@ pub struct Checked {
 pub fn check(
     backup_path: &Path,
     staging: &dyn Staging,
-    enabled: &[AoPrefix],
+    enabled: &[AppKey],
     apps: &[integrity::AppStage],
     mut progress: impl FnMut(Progress),
 ) -> Result<Checked, EngineError> {
+    let prefixes: Vec<AoPrefix> = enabled.iter().map(AppKey::ao_prefix).collect();
+    let enabled_prefixes = &prefixes[..];
     let mut backup = Backup::open(backup_path)?;
     let (extracted, ao_findings) = std::thread::scope(|scope| {
         let ao = scope.spawn(|| -> Result<Findings, EngineError> {
             let mut backup = Backup::open(backup_path)?;
             let mut findings = Findings::default();
             match backup.active_objects() {
-                Ok(reader) => match integrity::check_active_objects(reader, enabled, apps) {
+                Ok(reader) => match integrity::check_active_objects(reader, enabled_prefixes, apps)
+                {
                     Ok(f) => findings.extend(f),
                     Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
                         Some(f) => findings.push(f),
@@ -157,6 +160,10 @@ pub fn check(
     progress(Progress::Checking);
     let mut findings = extracted.findings;
     findings.extend(integrity::check_references(staging, &extracted.index)?);
+    findings.extend(integrity::check_app_identities(
+        &extracted.installed_apps,
+        enabled,
+    ));
     findings.extend(ao_findings);
     Ok(Checked {
         report: IntegrityReport {

@@ -4,6 +4,7 @@
 //! databases or HTTP. It names things and states their rules.
 
 mod app;
+pub mod app_storage;
 pub mod jira;
 mod output;
 mod tenant;

@@ -40,8 +40,8 @@ pub(crate) fn finding(table: &str, f: wit::Finding) -> AppFinding {
             wit::Severity::Warning => Severity::Warning,
             wit::Severity::Fatal => Severity::Fatal,
         },
-        code: f.code,
-        message: f.message,
+        code: printable(f.code, MAX_CODE_CHARS),
+        message: printable(f.message, MAX_MESSAGE_CHARS),
         table: table.to_owned(),
         row_id: f.row_id,
     }
@@ -98,10 +98,9 @@ fn output_kind(k: wit::OutputKind) -> &'static str {
 
 /// Validates a plugin's self-description: known namespaces, tables under the app's prefix.
 pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
-    if m.app_key.trim().is_empty() {
-        return Err("the app key is empty".into());
-    }
     let app_key = AppKey::new(m.app_key);
+    airlock_model::app_storage::check_app_key(&app_key)
+        .map_err(|rule| format!("the app key {rule}"))?;
     let prefix = app_key.ao_prefix();
     if let Some(t) = m.tables.iter().find(|t| !prefix.owns(t)) {
         return Err(format!(
@@ -115,8 +114,8 @@ pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Manifest {
         app_key,
-        name: m.name,
-        version: m.version,
+        name: printable(m.name, MAX_CODE_CHARS),
+        version: printable(m.version, MAX_CODE_CHARS),
         tables: m.tables,
         namespaces,
         scopes: m.scopes.into_iter().map(scope).collect(),
@@ -127,4 +126,45 @@ pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
             batch_rows: m.limits.batch_rows,
         },
     })
+}
+
+/// Bounds of the text a plugin hands the host (codes and names; messages and log lines).
+pub(crate) const MAX_CODE_CHARS: usize = 200;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Plugin text as the host keeps it: control characters (terminal escapes, carriage
+/// returns, NULs) escaped as `\u{1b}`, so no plugin can drive an operator's terminal or
+/// forge report lines, and at most `max` characters.
+pub(crate) fn printable(text: String, max: usize) -> String {
+    if text.len() <= max && !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(max * 2));
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn plugin_text_is_printable_and_bounded() {
+        assert_eq!(printable("plain".into(), 10), "plain");
+        assert_eq!(
+            printable("\u{1b}[2Jwiped\r\n".into(), 100),
+            "\\u{1b}[2Jwiped\\u{d}\\u{a}"
+        );
+        assert_eq!(printable("abcdef".into(), 3), "abc…");
+    }
 }

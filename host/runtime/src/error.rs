@@ -11,11 +11,8 @@ pub enum RuntimeError {
     Engine(String),
     #[error("cannot link the host interfaces: {0}")]
     Link(String),
-    #[error("artifact cache {path}: {source}")]
-    Cache {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("plugin cache: {0}")]
+    Cache(#[from] crate::cache::CacheError),
 }
 
 /// A plugin could not be loaded. Nothing of it runs.
@@ -40,6 +37,13 @@ pub enum LoadError {
     BadManifest { plugin: String, reason: String },
     #[error("plugin {plugin}: cannot prepare it for instantiation: {reason}")]
     Link { plugin: String, reason: String },
+    #[error(
+        "plugin {plugin}: exceeds the sandbox's limits on a component's shape ({reason}); a plugin may define at most {max_memories} memories, {max_tables} tables and {max_instances} core instances",
+        max_memories = crate::run::MAX_MEMORIES_PER_COMPONENT,
+        max_tables = crate::run::MAX_TABLES_PER_COMPONENT,
+        max_instances = crate::run::MAX_CORE_INSTANCES_PER_COMPONENT
+    )]
+    ExceedsLimits { plugin: String, reason: String },
 }
 
 /// An operator's grant does not cover what the plugin needs.
@@ -49,6 +53,30 @@ pub enum ConsentError {
     ScopesMissing {
         plugin: String,
         missing: Vec<DataScope>,
+    },
+    #[error(
+        "plugin {plugin}: this component (sha256 {found}) is not the one the operator enabled (sha256 {granted}); enable this build explicitly"
+    )]
+    NotTheGrantedPlugin {
+        plugin: String,
+        granted: String,
+        found: String,
+    },
+    #[error(
+        "plugin {plugin}: it declares app key `{declared}` but was enabled for `{granted}`; a plugin cannot choose whose data it reads"
+    )]
+    AppKeyMismatch {
+        plugin: String,
+        granted: String,
+        declared: String,
+    },
+    #[error(
+        "app `{app_key}` has the Active Objects prefix {prefix}_ of app `{other}`: it would read that app's tables, so it is refused (ask the vendor which app key is genuine)"
+    )]
+    PrefixCollision {
+        app_key: String,
+        other: String,
+        prefix: String,
     },
 }
 
@@ -104,6 +132,18 @@ pub enum Cause {
     MalformedBatch { row: usize },
     #[error("invalid output #{index}: {reason}")]
     InvalidOutput { index: usize, reason: String },
+    #[error(
+        "`{call}` was sent {requested} ids in one call; the most is {limit} (split the lookup into smaller calls)"
+    )]
+    HostCallLimit {
+        call: &'static str,
+        requested: u64,
+        limit: u64,
+    },
+    #[error(
+        "one host call carried more than {limit} bytes of lists and strings (split it into smaller calls)"
+    )]
+    HostCallData { limit: u64 },
 }
 
 impl Cause {
@@ -121,6 +161,7 @@ impl Cause {
             Cause::Plugin { .. } => "plugin-error",
             Cause::InvalidOutput { .. } => "invalid-output",
             Cause::MalformedBatch { .. } => "malformed-batch",
+            Cause::HostCallLimit { .. } | Cause::HostCallData { .. } => "host-call-limit",
         }
     }
 }

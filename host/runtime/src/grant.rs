@@ -1,27 +1,44 @@
 use crate::manifest::Manifest;
-use airlock_model::{AoPrefix, DataScope, Namespace};
+use airlock_model::{AoPrefix, AppKey, DataScope, Namespace};
 use std::collections::BTreeSet;
 
-/// What an operator granted an app for one migration: the mapping namespaces it may
-/// resolve and the data scopes they consented to.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What an operator granted an app for one migration: which app it is, which exact
+/// component (by content hash) may act for it, the mapping namespaces it may resolve and
+/// the data scopes they consented to.
+///
+/// The app's identity comes from here, never from the plugin: the Active Objects prefix
+/// (whose tables it reads) and the namespace of its Cloud properties derive from
+/// `app_key`, and a component whose hash or declared key differ is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
+    pub app_key: AppKey,
+    /// SHA-256 of the component the operator enabled (hex, as [`crate::PluginInfo`]).
+    pub plugin_sha256: String,
     pub namespaces: BTreeSet<Namespace>,
     pub scopes: BTreeSet<DataScope>,
 }
 
 impl Grant {
-    /// Grants everything the manifest asks for (the operator accepted it as shown).
-    pub fn from_manifest(manifest: &Manifest) -> Grant {
+    /// Grants nothing yet: the plugin can read its own tables but resolve no id.
+    pub fn new(app_key: AppKey, plugin_sha256: impl Into<String>) -> Grant {
         Grant {
-            namespaces: manifest.namespaces.iter().copied().collect(),
-            scopes: manifest.scopes.iter().copied().collect(),
+            app_key,
+            plugin_sha256: plugin_sha256.into(),
+            namespaces: BTreeSet::new(),
+            scopes: BTreeSet::new(),
         }
     }
 
-    /// Grants nothing: the plugin can read its own tables but resolve no id.
-    pub fn none() -> Grant {
-        Grant::default()
+    /// Grants this component everything its manifest asks for (the operator accepted it
+    /// as shown), bound to its content hash.
+    pub fn as_asked(plugin: &crate::Plugin) -> Grant {
+        let manifest = plugin.manifest();
+        Grant {
+            app_key: manifest.app_key.clone(),
+            plugin_sha256: plugin.info().sha256.clone(),
+            namespaces: manifest.namespaces.iter().copied().collect(),
+            scopes: manifest.scopes.iter().copied().collect(),
+        }
     }
 
     pub fn namespace(mut self, namespace: Namespace) -> Grant {
@@ -70,7 +87,8 @@ pub enum Denied {
 
 impl Access {
     pub(crate) fn new(manifest: &Manifest, grant: &Grant) -> Access {
-        let prefix = manifest.ao_prefix();
+        // The granted app's prefix: a session checks the manifest names the same app.
+        let prefix = grant.app_key.ao_prefix();
         Access {
             tables: manifest
                 .tables
@@ -138,10 +156,19 @@ mod tests {
         }
     }
 
+    fn all(m: &Manifest) -> Grant {
+        Grant {
+            app_key: m.app_key.clone(),
+            plugin_sha256: "sha".into(),
+            namespaces: m.namespaces.iter().copied().collect(),
+            scopes: m.scopes.iter().copied().collect(),
+        }
+    }
+
     #[test]
     fn tables_are_limited_to_the_derived_prefix_even_if_declared() {
         let m = manifest();
-        let access = Access::new(&m, &Grant::from_manifest(&m));
+        let access = Access::new(&m, &all(&m));
         assert_eq!(access.table("AO_28BE2D_MY_OBJECT"), Ok(()));
         assert!(matches!(
             access.table("AO_60DB71_SPRINT"),
@@ -158,7 +185,7 @@ mod tests {
         let m = manifest();
         let access = Access::new(
             &m,
-            &Grant::none()
+            &Grant::new(m.app_key.clone(), "sha")
                 .namespace(Namespace::USER)
                 .namespace(Namespace::WORKLOG),
         );
@@ -177,9 +204,30 @@ mod tests {
     fn missing_scopes_are_reported() {
         let m = manifest();
         assert_eq!(
-            Grant::none().missing_scopes(&m),
+            Grant::new(m.app_key.clone(), "sha").missing_scopes(&m),
             vec![DataScope::AppDataOther]
         );
-        assert!(Grant::from_manifest(&m).missing_scopes(&m).is_empty());
+        assert!(all(&m).missing_scopes(&m).is_empty());
+    }
+}
+
+/// Refuses an app whose Active Objects prefix is another app's: it would read that app's
+/// tables. `others` are the keys of every other app of the migration (installed in the
+/// backup, or enabled as plugins).
+pub fn check_identity<'a>(
+    app_key: &AppKey,
+    others: impl IntoIterator<Item = &'a AppKey>,
+) -> Result<(), crate::ConsentError> {
+    let prefix = app_key.ao_prefix();
+    match others
+        .into_iter()
+        .find(|other| *other != app_key && other.ao_prefix() == prefix)
+    {
+        Some(other) => Err(crate::ConsentError::PrefixCollision {
+            app_key: app_key.to_string(),
+            other: other.to_string(),
+            prefix: prefix.to_string(),
+        }),
+        None => Ok(()),
     }
 }

@@ -23,13 +23,15 @@ mod manifest;
 mod run;
 mod store;
 
+pub use cache::CacheError;
 pub use data::{AppData, Mappings, MemoryAppData, MemoryMappings};
 pub use error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
-pub use grant::{Denied, Grant};
+pub use grant::{Denied, Grant, check_identity};
 pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
 pub use manifest::{Manifest, RequestedLimits};
 pub use run::{
-    ALLOWED_IMPORTS, Batch, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session,
-    Usage, check_outputs,
+    ALLOWED_IMPORTS, Batch, MAX_CORE_INSTANCES_PER_COMPONENT, MAX_FINDINGS_PER_BATCH,
+    MAX_HOST_CALL_BYTES, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT, Plugin, PluginInfo,
+    Ran, RunContext, Runtime, RuntimeConfig, Session, Usage, check_outputs,
 };
-pub use store::{HostCalls, LogLine};
+pub use store::{HostCalls, LogLine, MAX_IDS_PER_CALL};

@@ -11,7 +11,8 @@ use crate::grant::{Access, Grant};
 use crate::limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
 use crate::manifest::Manifest;
 use crate::store::{BatchState, BatchStateInit, HostCalls, LogLine, Stop};
-use airlock_model::{AppFinding, AppOutput, TenantId, Value};
+use airlock_model::app_storage;
+use airlock_model::{AppFinding, AppKey, AppOutput, MigrationId, Severity, TenantId, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +43,22 @@ pub struct Runtime {
 /// Batches that can run at once (instance slots in the pool); each holds one plugin
 /// instance for the length of one batch.
 const POOL_SLOTS: u32 = 256;
+
+/// The shape a component may have. Rust, Python and JavaScript components need one or two
+/// memories and a handful of core instances and tables; the caps stop one component from
+/// taking many slots of the shared pool (and its memory cap from being multiplied).
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 4;
+pub const MAX_TABLES_PER_COMPONENT: u32 = 16;
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+
+/// The most bytes of lists and strings one call may copy out of a plugin: an import's
+/// arguments, or a batch's results (whose output quota is lower still). An import's list of
+/// ids is checked by count besides ([`crate::MAX_IDS_PER_CALL`]).
+pub const MAX_HOST_CALL_BYTES: u64 = 128 << 20;
+
+/// The most findings one `analyze-batch` may return; the rest are replaced by one
+/// `findings-capped` finding, so a plugin cannot flood the host or the report.
+pub const MAX_FINDINGS_PER_BATCH: usize = 1000;
 
 /// Interfaces a plugin may import, without versions. Everything else is refused at load.
 /// The WASI ones are what Rust's std links for wasm32-wasip2; the host provides them
@@ -99,8 +116,12 @@ impl Runtime {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(POOL_SLOTS)
             .total_core_instances(POOL_SLOTS * 4)
-            .total_memories(POOL_SLOTS)
+            .total_memories(POOL_SLOTS * 2)
             .total_tables(POOL_SLOTS * 4)
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_memories_per_module(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memory_size(config.ceilings.memory_bytes as usize)
             .linear_memory_keep_resident(8 << 20)
             .table_keep_resident(64 << 10)
@@ -108,16 +129,10 @@ impl Runtime {
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let linker = link(&engine).map_err(|e| RuntimeError::Link(e.to_string()))?;
-        let cache =
-            match &config.cache_dir {
-                Some(dir) => Some(ArtifactCache::new(dir, &engine).map_err(|source| {
-                    RuntimeError::Cache {
-                        path: dir.clone(),
-                        source,
-                    }
-                })?),
-                None => None,
-            };
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(ArtifactCache::new(dir, &engine)?),
+            None => None,
+        };
         let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
             engine,
@@ -157,9 +172,20 @@ impl Runtime {
         {
             Some(c) => (c, true),
             None => {
-                let c = Component::new(&self.engine, wasm).map_err(|e| LoadError::Invalid {
-                    plugin: name.to_owned(),
-                    reason: format!("{e:#}"),
+                let c = Component::new(&self.engine, wasm).map_err(|e| {
+                    let reason = format!("{e:#}");
+                    // The pool checks a component's shape when it is compiled.
+                    if reason.contains("pooling allocator") {
+                        LoadError::ExceedsLimits {
+                            plugin: name.to_owned(),
+                            reason,
+                        }
+                    } else {
+                        LoadError::Invalid {
+                            plugin: name.to_owned(),
+                            reason,
+                        }
+                    }
                 })?;
                 if let Some(cache) = &self.cache {
                     cache.put(&sha256, &c);
@@ -239,6 +265,7 @@ impl Runtime {
 
 /// The mappings interface's instance name, as the contract's package version names it.
 const MAPPINGS_INTERFACE: &str = "airlock:plugin/mappings@1.0.0";
+const APP_DATA_INTERFACE: &str = "airlock:plugin/app-data@1.0.0";
 
 fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
@@ -259,6 +286,12 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     linker
         .instance(MAPPINGS_INTERFACE)?
         .func_wrap("resolve", crate::store::resolve)?;
+    // `app-data.exists` too, so a call's size is refused before its ids are copied.
+    linker.allow_shadowing(true);
+    linker
+        .instance(APP_DATA_INTERFACE)?
+        .func_wrap("exists", crate::store::exists)?;
+    linker.allow_shadowing(false);
 
     // Only the WASI interfaces on the allow-list: no filesystem, no sockets. They are
     // linked as well as refused, so a missing check cannot open a door.
@@ -269,7 +302,11 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     sync::io::poll::add_to_linker::<BatchState, HasIo>(l, |t| t.ctx().table)?;
     sync::io::streams::add_to_linker::<BatchState, HasIo>(l, |t| t.ctx().table)?;
     clocks::wall_clock::add_to_linker::<BatchState, WasiClocks>(l, BatchState::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<BatchState, WasiClocks>(l, BatchState::clocks)?;
+    // Never wasmtime-wasi's monotonic clock: its subscriptions really sleep.
+    clocks::monotonic_clock::add_to_linker::<BatchState, crate::store::FrozenClock>(
+        l,
+        BatchState::frozen_clock,
+    )?;
     random::random::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
     random::insecure::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
     random::insecure_seed::add_to_linker::<BatchState, WasiRandom>(l, BatchState::random)?;
@@ -310,7 +347,10 @@ fn describe(
         outputs: vec![],
         requested: Default::default(),
     });
-    let access = Arc::new(Access::new(&nothing, &Grant::none()));
+    let access = Arc::new(Access::new(
+        &nothing,
+        &Grant::new(nothing.app_key.clone(), String::new()),
+    ));
     let mut store = new_store(
         engine,
         BatchStateInit {
@@ -320,6 +360,8 @@ fn describe(
             app_data: Arc::new(crate::MemoryAppData::new()),
             memory_limit: limits.memory_bytes,
             log_limit: limits.log_bytes,
+            deadline: Instant::now() + limits.deadline,
+            seed: batch_seed(&[b"describe"]),
         },
         &limits,
     )
@@ -338,6 +380,7 @@ fn new_store(
 ) -> wasmtime::Result<Store<BatchState>> {
     let mut store = Store::new(engine, BatchState::new(init));
     store.limiter(|s| &mut s.limiter);
+    store.set_hostcall_fuel(MAX_HOST_CALL_BYTES as usize);
     store.set_fuel(limits.fuel)?;
     let ticks = limits
         .deadline
@@ -356,6 +399,25 @@ fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) 
             Stop::Denied(d) => Cause::AccessDenied(d),
             Stop::Memory { limit, requested } => Cause::Memory { limit, requested },
             Stop::LogQuota { limit } => Cause::LogQuota { limit },
+            Stop::Deadline => Cause::Deadline {
+                limit: limits.deadline,
+            },
+            Stop::HostCallLimit {
+                call,
+                requested,
+                limit,
+            } => Cause::HostCallLimit {
+                call,
+                requested,
+                limit,
+            },
+        };
+    }
+    // wasmtime's own cap on what one host call copies out of the plugin (its error type
+    // is private: known by its message).
+    if format!("{error:#}").contains("fuel allocated for hostcalls") {
+        return Cause::HostCallData {
+            limit: MAX_HOST_CALL_BYTES,
         };
     }
     match error.downcast_ref::<Trap>() {
@@ -382,7 +444,7 @@ fn panic_message(stderr: &[u8]) -> Option<String> {
         let after: Vec<&str> = text.lines().skip_while(|x| *x != l).take(2).collect();
         after.join(" ")
     })?;
-    Some(line.chars().take(500).collect())
+    Some(conversions::printable(line, 500))
 }
 
 /// A loaded plugin: compiled, checked, pre-instantiated. Cheap to clone.
@@ -446,9 +508,25 @@ impl Plugin {
         self.inner.limits
     }
 
-    /// Binds the plugin to one tenant's migration, after checking the operator consented
-    /// to every data scope the manifest names.
+    /// Binds the plugin to one tenant's migration, after checking the grant is for this
+    /// very component and this app, and that the operator consented to every data scope
+    /// the manifest names.
     pub fn session(&self, context: RunContext) -> Result<Session, ConsentError> {
+        let grant = &context.grant;
+        if grant.plugin_sha256 != self.inner.info.sha256 {
+            return Err(ConsentError::NotTheGrantedPlugin {
+                plugin: self.inner.name.clone(),
+                granted: grant.plugin_sha256.clone(),
+                found: self.inner.info.sha256.clone(),
+            });
+        }
+        if grant.app_key != self.inner.manifest.app_key {
+            return Err(ConsentError::AppKeyMismatch {
+                plugin: self.inner.name.clone(),
+                granted: grant.app_key.to_string(),
+                declared: self.inner.manifest.app_key.to_string(),
+            });
+        }
         let missing = context.grant.missing_scopes(&self.inner.manifest);
         if !missing.is_empty() {
             return Err(ConsentError::ScopesMissing {
@@ -468,6 +546,7 @@ impl Plugin {
 /// One tenant's migration as a plugin sees it.
 pub struct RunContext {
     pub tenant: TenantId,
+    pub migration: MigrationId,
     pub grant: Grant,
     pub mappings: Arc<dyn Mappings>,
     pub app_data: Arc<dyn AppData>,
@@ -536,18 +615,16 @@ impl Session {
                         &exports.analyze,
                     )?
                     .call(&mut *store, (table, rows))?;
-                Ok(Ok(findings
-                    .into_iter()
-                    .map(|f| conversions::finding(table, f))
-                    .collect()))
+                Ok(Ok(cap_findings(table, findings)))
             },
         )
     }
 
-    /// Runs `migrate-batch` in a fresh instance and checks the outputs against the quota
-    /// and Jira Cloud's limits.
+    /// Runs `migrate-batch` in a fresh instance and checks the outputs against the quota,
+    /// the app's own key space and Jira Cloud's limits.
     pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, Box<BatchError>> {
         let limit = self.plugin.inner.limits.output_bytes;
+        let app = &self.context.grant.app_key;
         let ran = self.call(
             "migrate-batch",
             batch,
@@ -563,11 +640,11 @@ impl Session {
                     Ok(outputs) => {
                         let outputs: Vec<AppOutput> =
                             outputs.into_iter().map(conversions::output).collect();
-                        check_outputs(&outputs, limit).map(|()| outputs)
+                        check_outputs(app, &outputs, limit).map(|()| outputs)
                     }
                     Err(e) => Err(Cause::Plugin {
-                        code: e.code,
-                        message: e.message,
+                        code: conversions::printable(e.code, conversions::MAX_CODE_CHARS),
+                        message: conversions::printable(e.message, conversions::MAX_MESSAGE_CHARS),
                         row_id: e.row_id,
                     }),
                 })
@@ -616,6 +693,13 @@ impl Session {
         }
 
         let started = Instant::now();
+        let seed = batch_seed(&[
+            self.context.tenant.as_str().as_bytes(),
+            self.context.migration.as_str().as_bytes(),
+            call.as_bytes(),
+            batch.table.as_bytes(),
+            &batch.index.to_le_bytes(),
+        ]);
         let mut store = new_store(
             &inner.engine,
             BatchStateInit {
@@ -625,6 +709,8 @@ impl Session {
                 app_data: self.context.app_data.clone(),
                 memory_limit: limits.memory_bytes,
                 log_limit: limits.log_bytes,
+                deadline: started + limits.deadline,
+                seed,
             },
             &limits,
         )
@@ -680,8 +766,10 @@ impl Session {
 }
 
 /// What the host checks of a batch's outputs before they go any further, however the
-/// plugin ran: the batch's output quota, then Jira Cloud's limits on each output.
-pub fn check_outputs(outputs: &[AppOutput], quota: u64) -> Result<(), Cause> {
+/// plugin ran: the batch's output quota, then the app storage rules (ids and keys that
+/// are safe in a REST path, the app's own namespace, Jira Cloud's limits), so a bad key
+/// is refused here, before any target sees it.
+pub fn check_outputs(app: &AppKey, outputs: &[AppOutput], quota: u64) -> Result<(), Cause> {
     let produced: u64 = outputs.iter().map(|o| o.size() as u64).sum();
     if produced > quota {
         return Err(Cause::OutputQuota {
@@ -689,36 +777,50 @@ pub fn check_outputs(outputs: &[AppOutput], quota: u64) -> Result<(), Cause> {
             produced,
         });
     }
-    match outputs
-        .iter()
-        .enumerate()
-        .find_map(|(i, o)| invalid_output(o).map(|r| (i, r)))
-    {
-        Some((index, reason)) => Err(Cause::InvalidOutput { index, reason }),
-        None => Ok(()),
-    }
+    app_storage::check_all(app, outputs).map_err(|refused| match refused {
+        app_storage::Refused::AppKey(rule) => Cause::InvalidOutput {
+            index: 0,
+            reason: format!("the app key {rule}"),
+        },
+        app_storage::Refused::Output(invalid) => Cause::InvalidOutput {
+            index: invalid.index,
+            reason: invalid.to_string(),
+        },
+    })
 }
 
-/// Jira Cloud's limits on what it stores: key ≤ 255 characters, JSON ≤ 32,768 characters.
-fn invalid_output(o: &AppOutput) -> Option<String> {
-    let (key, json) = match o {
-        AppOutput::EntityProperty { key, value, .. } | AppOutput::AppProperty { key, value } => {
-            (key.as_str(), value.as_str())
-        }
-        AppOutput::AppDocument { id, body, .. } => (id.as_str(), body.as_str()),
-    };
-    // Counting characters scans the string: only needed when the byte length could exceed.
-    let too_long = |s: &str, max: usize| s.len() > max && s.chars().count() > max;
-    if key.is_empty() || too_long(key, 255) {
-        return Some(format!("{} key must be 1 to 255 characters", o.kind()));
+/// Keeps the first [`MAX_FINDINGS_PER_BATCH`] findings and says how many more there were.
+fn cap_findings(table: &str, findings: Vec<bindings::wit::Finding>) -> Vec<AppFinding> {
+    let total = findings.len();
+    let mut kept: Vec<AppFinding> = findings
+        .into_iter()
+        .take(MAX_FINDINGS_PER_BATCH)
+        .map(|f| conversions::finding(table, f))
+        .collect();
+    if total > MAX_FINDINGS_PER_BATCH {
+        kept.push(AppFinding {
+            severity: Severity::Warning,
+            code: "findings-capped".into(),
+            message: format!(
+                "the plugin returned {total} findings for this batch; only the first {MAX_FINDINGS_PER_BATCH} are kept"
+            ),
+            table: table.to_owned(),
+            row_id: None,
+        });
     }
-    if too_long(json, 32_768) {
-        return Some(format!("{} value exceeds 32,768 characters", o.kind()));
+    kept
+}
+
+/// The seed of a batch's randomness: SHA-256 over its tenant, migration, call, table and
+/// number. Deterministic (a rerun draws the same), distinct for every batch.
+fn batch_seed(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"airlock-batch-seed-v1");
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
     }
-    if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
-        return Some(format!("{} value is not valid JSON", o.kind()));
-    }
-    None
+    h.finalize().into()
 }
 
 /// Advances the engine's epoch so deadlines fire; stops when the engine is dropped.

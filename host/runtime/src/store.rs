@@ -7,13 +7,16 @@ use crate::conversions::value_to_wit;
 use crate::data::{AppData, Mappings};
 use crate::grant::{Access, Denied};
 use crate::manifest::Manifest;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
-use wasmtime::component::ResourceTable;
-use wasmtime::component::{WasmList, WasmStr};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Resource, ResourceTable, WasmList, WasmStr};
 use wasmtime::{AsContext, ResourceLimiter, StoreContextMut};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
 /// Why the host stopped a plugin from inside an import or the limiter. Carried through
 /// wasmtime's trap as the error's payload, then turned into a [`crate::Cause`].
@@ -25,7 +28,20 @@ pub(crate) enum Stop {
     Memory { limit: u64, requested: u64 },
     #[error("log quota of {limit} bytes exceeded")]
     LogQuota { limit: u64 },
+    #[error("deadline passed during a host call")]
+    Deadline,
+    #[error("`{call}` was sent {requested} ids; one call may send at most {limit}")]
+    HostCallLimit {
+        call: &'static str,
+        requested: u64,
+        limit: u64,
+    },
 }
+
+pub use airlock_contract::MAX_IDS_PER_CALL;
+
+/// How many ids a host loop handles between two looks at the clock.
+const DEADLINE_CHECK_EVERY: usize = 1024;
 
 /// A log line a plugin wrote.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -59,6 +75,9 @@ pub(crate) struct BatchState {
     pub(crate) calls: HostCalls,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+    /// When the batch's wall time runs out; checked in every import (the epoch stops
+    /// Wasm code, this stops host code).
+    deadline: Instant,
 }
 
 pub(crate) struct BatchStateInit {
@@ -68,12 +87,15 @@ pub(crate) struct BatchStateInit {
     pub app_data: Arc<dyn AppData>,
     pub memory_limit: u64,
     pub log_limit: u64,
+    pub deadline: Instant,
+    /// Seeds the plugin's randomness: the same batch always draws the same numbers, two
+    /// batches (or tenants, or migrations) never do.
+    pub seed: [u8; 32],
 }
 
 /// Plugins see a fixed time: 2020-01-01T00:00:00Z. Their outputs must not depend on when
 /// they run.
 const FIXED_WALL_CLOCK: Duration = Duration::from_secs(1_577_836_800);
-const RANDOM_SEED: u128 = 0x00a1_e0c4_5eed;
 
 struct FixedWallClock;
 
@@ -86,14 +108,63 @@ impl HostWallClock for FixedWallClock {
     }
 }
 
-struct FrozenMonotonicClock;
+/// `wasi:clocks/monotonic-clock` for plugins: time stands still and every subscription is
+/// ready at once, so no plugin can make a host thread wait (a sleep returns at once; a
+/// plugin that spins on the clock runs into its fuel or its deadline instead).
+pub(crate) struct FrozenClock;
 
-impl HostMonotonicClock for FrozenMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1
+pub(crate) struct FrozenClockView<'a> {
+    table: &'a mut ResourceTable,
+}
+
+impl wasmtime::component::HasData for FrozenClock {
+    type Data<'a> = FrozenClockView<'a>;
+}
+
+impl BatchState {
+    pub(crate) fn frozen_clock(&mut self) -> FrozenClockView<'_> {
+        FrozenClockView {
+            table: &mut self.table,
+        }
     }
-    fn now(&self) -> u64 {
-        0
+}
+
+/// A pollable that is always ready.
+struct Ready;
+
+impl Pollable for Ready {
+    fn ready<'a, 'b>(&'a mut self) -> Pin<Box<dyn Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl monotonic_clock::Host for FrozenClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(0)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        _when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let ready = self.table.push(Ready)?;
+        subscribe(self.table, ready)
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        _duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let ready = self.table.push(Ready)?;
+        subscribe(self.table, ready)
     }
 }
 
@@ -101,17 +172,17 @@ impl BatchState {
     pub(crate) fn new(init: BatchStateInit) -> BatchState {
         let stdout = MemoryOutputPipe::new(init.log_limit as usize);
         let stderr = MemoryOutputPipe::new(init.log_limit as usize);
-        let seed = RANDOM_SEED.to_le_bytes().to_vec();
+        let seed = init.seed.to_vec();
+        let insecure_seed = u128::from_le_bytes(init.seed[..16].try_into().expect("16 bytes"));
         // The builder starts with no preopens, no environment, no arguments and sockets
         // denied; we add fixed clocks, seeded randomness and captured output.
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .wall_clock(FixedWallClock)
-            .monotonic_clock(FrozenMonotonicClock)
             .secure_random(wasmtime_wasi::Deterministic::new(seed.clone()))
             .insecure_random(wasmtime_wasi::Deterministic::new(seed))
-            .insecure_random_seed(RANDOM_SEED)
+            .insecure_random_seed(insecure_seed)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -121,6 +192,7 @@ impl BatchState {
             table: ResourceTable::new(),
             limiter: Limiter {
                 limit: init.memory_limit,
+                total: 0,
                 peak: 0,
             },
             manifest: init.manifest,
@@ -133,7 +205,16 @@ impl BatchState {
             calls: HostCalls::default(),
             stdout,
             stderr,
+            deadline: init.deadline,
         }
+    }
+
+    /// Stops the plugin if its wall time has run out, wherever it is.
+    fn check_deadline(&self) -> wasmtime::Result<()> {
+        if Instant::now() >= self.deadline {
+            return Err(wasmtime::Error::new(Stop::Deadline));
+        }
+        Ok(())
     }
 
     pub(crate) fn random(&mut self) -> &mut wasmtime_wasi::random::WasiRandomCtx {
@@ -156,27 +237,33 @@ impl WasiView for BatchState {
     }
 }
 
-/// Caps linear memory and records the peak.
+/// Caps linear memory across all of an instance's memories (a component may define
+/// several) and records the peak.
 pub(crate) struct Limiter {
     limit: u64,
+    /// Bytes of all memories together.
+    total: u64,
     pub(crate) peak: u64,
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
-        if desired > self.limit {
+        let total = self
+            .total
+            .saturating_add((desired as u64).saturating_sub(current as u64));
+        if total > self.limit {
             return Err(wasmtime::Error::new(Stop::Memory {
                 limit: self.limit,
-                requested: desired,
+                requested: total,
             }));
         }
-        self.peak = self.peak.max(desired);
+        self.total = total;
+        self.peak = self.peak.max(total);
         Ok(true)
     }
 
@@ -199,6 +286,9 @@ pub(crate) fn resolve(
     mut store: StoreContextMut<'_, BatchState>,
     (namespace, ids): (WasmStr, WasmList<WasmStr>),
 ) -> wasmtime::Result<(Vec<Option<Arc<str>>>,)> {
+    store.data().check_deadline()?;
+    // Refused by its length, before one id is read.
+    check_id_count("mappings.resolve", ids.len())?;
     let ids: Vec<WasmStr> = ids.iter(&mut store)?.collect::<wasmtime::Result<_>>()?;
     let answers = {
         let store = store.as_context();
@@ -208,12 +298,18 @@ pub(crate) fn resolve(
             .access
             .namespace(&state.manifest, &namespace)
             .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?;
-        let ids = ids
-            .iter()
-            .map(|id| id.to_str(&store))
-            .collect::<wasmtime::Result<Vec<_>>>()?;
-        let ids: Vec<&str> = ids.iter().map(|id| id.as_ref()).collect();
-        state.mappings.resolve(ns, &ids)
+        let mut answers = Vec::with_capacity(ids.len());
+        let mut chunk = Vec::with_capacity(ids.len().min(DEADLINE_CHECK_EVERY));
+        for ids in ids.chunks(DEADLINE_CHECK_EVERY) {
+            state.check_deadline()?;
+            chunk.clear();
+            for id in ids {
+                chunk.push(id.to_str(&store)?);
+            }
+            let refs: Vec<&str> = chunk.iter().map(|id| id.as_ref()).collect();
+            answers.extend(state.mappings.resolve(ns, &refs));
+        }
+        answers
     };
     let calls = &mut store.data_mut().calls;
     calls.resolve_calls += 1;
@@ -223,6 +319,7 @@ pub(crate) fn resolve(
 
 impl app_data::Host for BatchState {
     fn get(&mut self, table: String, id: i64) -> wasmtime::Result<Option<app_data::TableRow>> {
+        self.check_deadline()?;
         self.check_table(&table)?;
         self.calls.row_reads += 1;
         Ok(self
@@ -234,17 +331,68 @@ impl app_data::Host for BatchState {
             }))
     }
 
+    /// Shadowed by [`exists`], linked by hand; kept for the trait (same checks).
     fn exists(&mut self, table: String, ids: Vec<i64>) -> wasmtime::Result<Vec<bool>> {
+        self.check_deadline()?;
+        check_id_count("app-data.exists", ids.len())?;
         self.check_table(&table)?;
-        self.calls.rows_checked += ids.len() as u64;
-        Ok(ids
-            .iter()
-            .map(|id| self.app_data.exists(&table, *id))
-            .collect())
+        let answers = self.look_up(&table, &ids, |id| id)?;
+        self.calls.rows_checked += answers.len() as u64;
+        Ok(answers)
     }
 }
 
+/// `app-data.exists(table, ids)`, linked by hand: the ids' count is checked before one
+/// is copied (bindgen would copy them all first), then they are read in place.
+pub(crate) fn exists(
+    mut store: StoreContextMut<'_, BatchState>,
+    (table, ids): (WasmStr, WasmList<i64>),
+) -> wasmtime::Result<(Vec<bool>,)> {
+    store.data().check_deadline()?;
+    check_id_count("app-data.exists", ids.len())?;
+    let answers = {
+        let store = store.as_context();
+        let state = store.data();
+        let table = table.to_str(&store)?;
+        state.check_table(&table)?;
+        // Wasm memory is little-endian.
+        state.look_up(&table, ids.as_le_slice(&store), i64::from_le)?
+    };
+    store.data_mut().calls.rows_checked += answers.len() as u64;
+    Ok((answers,))
+}
+
+fn check_id_count(call: &'static str, ids: usize) -> wasmtime::Result<()> {
+    if ids > MAX_IDS_PER_CALL {
+        return Err(wasmtime::Error::new(Stop::HostCallLimit {
+            call,
+            requested: ids as u64,
+            limit: MAX_IDS_PER_CALL as u64,
+        }));
+    }
+    Ok(())
+}
+
 impl BatchState {
+    /// Whether each id exists, looking at the clock every [`DEADLINE_CHECK_EVERY`] ids.
+    fn look_up(
+        &self,
+        table: &str,
+        ids: &[i64],
+        decode: impl Fn(i64) -> i64,
+    ) -> wasmtime::Result<Vec<bool>> {
+        let mut answers = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(DEADLINE_CHECK_EVERY) {
+            self.check_deadline()?;
+            answers.extend(
+                chunk
+                    .iter()
+                    .map(|id| self.app_data.exists(table, decode(*id))),
+            );
+        }
+        Ok(answers)
+    }
+
     fn check_table(&self, table: &str) -> wasmtime::Result<()> {
         self.access
             .table(table)
@@ -254,6 +402,7 @@ impl BatchState {
 
 impl log::Host for BatchState {
     fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        self.check_deadline()?;
         self.log_bytes += message.len() as u64;
         if self.log_bytes > self.log_limit {
             return Err(wasmtime::Error::new(Stop::LogQuota {
@@ -268,6 +417,7 @@ impl log::Host for BatchState {
             log::Level::Warn => "warn",
             log::Level::Error => "error",
         };
+        let message = crate::conversions::printable(message, crate::conversions::MAX_MESSAGE_CHARS);
         self.logs.push(LogLine { level, message });
         Ok(())
     }

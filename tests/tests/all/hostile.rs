@@ -1,23 +1,62 @@
 //! Each hostile plugin is stopped by the right limit, with a typed error naming it,
 //! within 2 s of wall time, and the same runtime then runs Timesheet Builder fine.
 
-use airlock_model::Namespace;
+use airlock_model::{Namespace, Value};
 use airlock_plugin_artifacts as artifacts;
-use airlock_runtime::{BatchError, Cause, Denied, LoadError, MemoryAppData, MemoryMappings};
+use airlock_runtime::{
+    AppData, BatchError, Cause, ConsentError, Denied, Grant, LoadError, MAX_FINDINGS_PER_BATCH,
+    MAX_HOST_CALL_BYTES, MAX_IDS_PER_CALL, MemoryAppData, MemoryMappings, RunContext,
+    check_identity,
+};
 use airlock_tests::{batch, load, named_rows, runtime, session, timesheet_still_works};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WALL_LIMIT: Duration = Duration::from_secs(2);
 
+/// Runs `f` on its own thread and fails the test if it takes longer than `limit`: a host
+/// that waits for ever fails here instead of hanging the suite.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still running after {limit:?}: the host is held"))
+}
+
 /// Loads a hostile plugin, runs one migrate batch, and returns its error and how long
 /// the batch took.
 fn run_hostile(path: &str) -> (Box<BatchError>, Duration) {
+    run_hostile_on(
+        path,
+        0,
+        MemoryAppData::new(),
+        &["one", "two", "three", "four", "five"],
+    )
+}
+
+/// The same on the plugin's `table`-th table, over `app_data`, with rows named `names`.
+fn run_hostile_on(
+    path: &str,
+    table: usize,
+    app_data: impl AppData + 'static,
+    names: &[&str],
+) -> (Box<BatchError>, Duration) {
     let plugin = load(path);
-    let table = plugin.manifest().tables[0].clone();
+    let table = plugin.manifest().tables[table].clone();
     let mut mappings = MemoryMappings::new();
     mappings.insert(Namespace::USER, "alice", "acc-alice");
-    let session = session(&plugin, "tenant-hostile", mappings, MemoryAppData::new());
-    let (columns, rows) = named_rows(&["one", "two", "three", "four", "five"]);
+    let session = plugin
+        .session(RunContext {
+            tenant: airlock_model::TenantId::new("tenant-hostile"),
+            migration: airlock_model::MigrationId::new("migration-hostile"),
+            grant: Grant::as_asked(&plugin),
+            mappings: Arc::new(mappings),
+            app_data: Arc::new(app_data),
+        })
+        .expect("consented");
+    let (columns, rows) = named_rows(names);
     let started = Instant::now();
     let error = session
         .migrate(batch(&table, &columns, &rows))
@@ -143,6 +182,249 @@ fn forbidden_import_is_refused_at_load() {
         other => panic!("expected a forbidden import, got {other}"),
     }
     timesheet_still_works(runtime());
+}
+
+#[test]
+fn a_sleeping_plugin_is_stopped_by_the_deadline() {
+    let (e, took) = within(Duration::from_secs(10), || {
+        run_hostile(artifacts::HOSTILE_SLEEPER)
+    });
+    assert!(matches!(e.cause, Cause::Deadline { .. }), "{e}");
+    assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn a_plugin_sleeping_in_describe_fails_to_load_by_the_deadline() {
+    let (error, took) = within(Duration::from_secs(10), || {
+        let started = Instant::now();
+        let error = runtime()
+            .load_file(std::path::Path::new(artifacts::HOSTILE_SLEEPER_IN_DESCRIBE))
+            .err()
+            .expect("a plugin that never describes itself must not load");
+        (error, started.elapsed())
+    });
+    match &error {
+        LoadError::Describe { cause, .. } => assert!(cause.contains("deadline"), "{cause}"),
+        other => panic!("expected describe to fail by the deadline, got {other}"),
+    }
+    assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn sixteen_million_ids_in_one_call_are_refused_by_their_count() {
+    let (e, took) = within(Duration::from_secs(20), || {
+        run_hostile_on(artifacts::HOSTILE_ID_FLOOD, 0, MemoryAppData::new(), &["a"])
+    });
+    // 128 MiB of ids: over the bytes one call may carry, so wasmtime stops the copy
+    // before the host's count check (which refuses 65,537 ids and more) is reached.
+    assert_eq!(
+        e.cause,
+        Cause::HostCallData {
+            limit: MAX_HOST_CALL_BYTES
+        },
+        "{e}"
+    );
+    assert_eq!(e.usage.host_calls.rows_checked, 0, "no id was looked up");
+    assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+
+    let (e, took) = within(Duration::from_secs(20), || {
+        run_hostile_on(artifacts::HOSTILE_ID_FLOOD, 1, MemoryAppData::new(), &["a"])
+    });
+    assert!(
+        matches!(
+            e.cause,
+            Cause::HostCallLimit {
+                call: "mappings.resolve",
+                requested: 2_500_000,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.usage.host_calls.ids_resolved, 0);
+    assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+
+    // Small enough to copy, one id too many to look up.
+    let (e, _) = run_hostile_on(artifacts::HOSTILE_ID_FLOOD, 3, MemoryAppData::new(), &["a"]);
+    assert_eq!(
+        e.cause,
+        Cause::HostCallLimit {
+            call: "app-data.exists",
+            requested: MAX_IDS_PER_CALL as u64 + 1,
+            limit: MAX_IDS_PER_CALL as u64,
+        },
+        "{e}"
+    );
+    assert_eq!(e.usage.host_calls.rows_checked, 0, "no id was looked up");
+    timesheet_still_works(runtime());
+}
+
+/// A store whose lookups are slow (a remote database under load).
+struct SlowAppData;
+
+impl AppData for SlowAppData {
+    fn get(&self, _: &str, _: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
+        None
+    }
+    fn exists(&self, _: &str, _: i64) -> bool {
+        std::thread::sleep(Duration::from_micros(50));
+        false
+    }
+}
+
+#[test]
+fn host_loops_stop_at_the_deadline() {
+    // Each call carries the most ids allowed; against this store one call alone would
+    // take seconds. The host looks at the clock every 1,024 ids.
+    let (e, took) = within(Duration::from_secs(20), || {
+        run_hostile_on(artifacts::HOSTILE_ID_FLOOD, 2, SlowAppData, &["a"])
+    });
+    assert!(matches!(e.cause, Cause::Deadline { .. }), "{e}");
+    assert!(
+        e.usage.host_calls.rows_checked < MAX_IDS_PER_CALL as u64,
+        "stopped inside the first call, after {} ids",
+        e.usage.host_calls.rows_checked
+    );
+    assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn an_app_key_chosen_for_another_apps_prefix_is_refused() {
+    let collider = load(artifacts::HOSTILE_PREFIX_COLLIDER);
+    let timesheet = load(artifacts::TIMESHEET_BUILDER);
+    let (ours, theirs) = (&collider.manifest().app_key, &timesheet.manifest().app_key);
+    assert_ne!(ours, theirs);
+    assert_eq!(
+        ours.ao_prefix(),
+        theirs.ao_prefix(),
+        "the collision it was built for"
+    );
+    match check_identity(ours, [theirs]) {
+        Err(ConsentError::PrefixCollision { prefix, .. }) => assert_eq!(prefix, "AO_09EAEF"),
+        other => panic!("expected a prefix collision, got {other:?}"),
+    }
+    assert!(
+        check_identity(theirs, [theirs]).is_ok(),
+        "an app does not collide with itself"
+    );
+
+    // Nor can it act for Timesheet Builder: the grant names the app and the component.
+    let for_timesheet = Grant::as_asked(&timesheet);
+    let context = |grant| RunContext {
+        tenant: airlock_model::TenantId::new("t"),
+        migration: airlock_model::MigrationId::new("m"),
+        grant,
+        mappings: Arc::new(MemoryMappings::new()),
+        app_data: Arc::new(MemoryAppData::new()),
+    };
+    assert!(matches!(
+        collider.session(context(for_timesheet.clone())).err(),
+        Some(ConsentError::NotTheGrantedPlugin { .. })
+    ));
+    let claimed = Grant {
+        plugin_sha256: collider.info().sha256.clone(),
+        ..for_timesheet
+    };
+    assert!(matches!(
+        collider.session(context(claimed)).err(),
+        Some(ConsentError::AppKeyMismatch { .. })
+    ));
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn dot_and_slash_keys_are_refused_before_any_request() {
+    for (name, rule) in [
+        ("dotdot", "dot segment"),
+        ("dot", "dot segment"),
+        ("slash", "character outside"),
+    ] {
+        let (e, _) = run_hostile_on(artifacts::HOSTILE_DOT_KEY, 0, MemoryAppData::new(), &[name]);
+        match &e.cause {
+            Cause::InvalidOutput { index: 0, reason } => {
+                assert!(reason.contains(rule), "{name}: {reason}")
+            }
+            other => panic!("{name}: expected an invalid output, got {other}"),
+        }
+        // What it logged is kept, escaped: no terminal control reaches an operator.
+        let logged = &e.usage.logs[0].message;
+        assert!(!logged.chars().any(char::is_control), "{logged:?}");
+        assert!(logged.contains("\\u{1b}[2J"), "{logged}");
+    }
+    // Airlock's own key is an ordinary key of the app's own namespace.
+    let plugin = load(artifacts::HOSTILE_DOT_KEY);
+    let session = session(&plugin, "t", MemoryMappings::new(), MemoryAppData::new());
+    let (columns, rows) = named_rows(&["source"]);
+    let ran = session
+        .migrate(batch(&plugin.manifest().tables[0], &columns, &rows))
+        .expect("a plain key passes");
+    let stored = airlock_model::app_storage::stored_key(&plugin.manifest().app_key, &ran.value[0]);
+    assert_eq!(stored, "com.airlock.hostile.dot-key:airlock.source");
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn many_memories_are_refused_at_load_and_memories_are_capped_together() {
+    // 11 memories: more than a component may define.
+    match runtime().load_file(std::path::Path::new(artifacts::HOSTILE_MANY_MEMORIES)) {
+        Err(LoadError::ExceedsLimits { reason, .. }) => {
+            assert!(
+                reason.contains("11") && reason.contains("memories"),
+                "{reason}"
+            )
+        }
+        Err(other) => panic!("expected the component's shape to be refused, got {other}"),
+        Ok(_) => panic!("a component of 11 memories must not load"),
+    }
+    // 4 memories of 66 MiB in all: each under the cap, together over it.
+    match runtime().load_file(std::path::Path::new(artifacts::HOSTILE_SPLIT_MEMORY)) {
+        Err(LoadError::Describe { cause, .. }) => {
+            assert!(cause.contains("memory limit of 67108864 bytes"), "{cause}")
+        }
+        Err(other) => panic!("expected the memory cap, got {other}"),
+        Ok(_) => panic!("66 MiB of memories must not fit a 64 MiB cap"),
+    }
+    // The base plugin, one memory, is fine.
+    let plugin = load(artifacts::HOSTILE_MANY_MEMORIES_BASE);
+    assert_eq!(plugin.manifest().tables.len(), 1);
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn a_findings_flood_is_capped_and_says_so() {
+    let plugin = load(artifacts::HOSTILE_FINDINGS_FLOOD);
+    let session = session(&plugin, "t", MemoryMappings::new(), MemoryAppData::new());
+    let (columns, rows) = named_rows(&["a", "b", "c"]);
+    let ran = session
+        .analyze(batch(&plugin.manifest().tables[0], &columns, &rows))
+        .expect("analysis runs");
+    assert_eq!(ran.value.len(), MAX_FINDINGS_PER_BATCH + 1);
+    let last = ran.value.last().unwrap();
+    assert_eq!(last.code, "findings-capped");
+    assert!(last.message.contains("100000 findings"), "{}", last.message);
+    timesheet_still_works(runtime());
+}
+
+#[test]
+fn randomness_differs_between_batches_and_repeats_on_a_rerun() {
+    let plugin = load(artifacts::HOSTILE_RANDOM_DRAW);
+    let draw = |tenant: &str, index: u64| -> String {
+        let session = session(&plugin, tenant, MemoryMappings::new(), MemoryAppData::new());
+        let (columns, rows) = named_rows(&["a"]);
+        let mut b = batch(&plugin.manifest().tables[0], &columns, &rows);
+        b.index = index;
+        match &session.migrate(b).expect("draws").value[0] {
+            airlock_model::AppOutput::AppDocument { body, .. } => body.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let first = draw("tenant-a", 0);
+    assert_eq!(first, draw("tenant-a", 0), "a rerun draws the same");
+    assert_ne!(first, draw("tenant-a", 1), "the next batch draws anew");
+    assert_ne!(first, draw("tenant-b", 0), "another tenant draws anew");
 }
 
 // The static-state plugin is covered in `isolation.rs`, across batches and tenants.

@@ -93,7 +93,7 @@ fn a_ragged_batch_is_refused_before_the_plugin_runs() {
 fn a_declared_but_ungranted_namespace_is_denied() {
     // Timesheet Builder declares jira:worklog; this operator did not grant it.
     let plugin = load(artifacts::TIMESHEET_BUILDER);
-    let grant = Grant::from_manifest(plugin.manifest());
+    let grant = Grant::as_asked(&plugin);
     let grant = Grant {
         namespaces: grant
             .namespaces
@@ -143,7 +143,11 @@ fn a_plugin_needs_consent_to_its_scopes() {
     let plugin = load(artifacts::TIMESHEET_BUILDER);
     let context = airlock_runtime::RunContext {
         tenant: airlock_model::TenantId::new("t"),
-        grant: Grant::none(),
+        migration: airlock_model::MigrationId::new("m"),
+        grant: Grant::new(
+            plugin.manifest().app_key.clone(),
+            plugin.info().sha256.clone(),
+        ),
         mappings: std::sync::Arc::new(MemoryMappings::new()),
         app_data: std::sync::Arc::new(MemoryAppData::new()),
     };
