@@ -23,7 +23,7 @@ pub fn run(
     issues: usize,
 ) -> Result<bool> {
     let started = Instant::now();
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::private::private_dir(dir)?;
     println!(
         "Airlock demo: a Jira Data Center backup with Timesheet Builder data, migrated through the plugin sandbox\n"
     );

@@ -7,6 +7,7 @@ mod html;
 mod inspect;
 mod migrate;
 mod plugin_run;
+mod private;
 mod render;
 mod storage;
 
@@ -102,8 +103,8 @@ enum Command {
 struct MigrationArgs {
     /// The Jira Data Center XML backup (zip).
     backup: PathBuf,
-    /// The target: `local:PATH` for the embedded local site (default: site.db in the work
-    /// directory), or `https://SITE.atlassian.net` for Jira Cloud (credentials from
+    /// The target: `local:PATH` for the embedded local site (default: site.db in a private
+    /// directory beside the work directory, WORK-site; it holds the migrated data in clear), or `https://SITE.atlassian.net` for Jira Cloud (credentials from
     /// AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN; AIRLOCK_JIRA_CA adds a trusted root).
     #[arg(long)]
     target: Option<String>,
@@ -271,6 +272,8 @@ enum PluginCommand {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before anything is created: what Airlock writes is the operator's alone.
+    private::restrict_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| {

@@ -42,10 +42,13 @@ pub struct Options {
 }
 
 fn open_target(options: &Options) -> Result<Box<dyn Target>> {
-    let spec = options
-        .target
-        .clone()
-        .unwrap_or_else(|| format!("local:{}", options.work.join("site.db").display()));
+    let Some(spec) = options.target.clone() else {
+        // The local site holds the migrated data in clear (it stands in for Jira Cloud):
+        // beside the work directory, which holds only sealed data, and as private.
+        return Ok(Box::new(LocalSite::open(&crate::private::default_site(
+            &options.work,
+        )?)?));
+    };
     if let Some(path) = spec.strip_prefix("local:") {
         return Ok(Box::new(LocalSite::open(Path::new(path))?));
     }
@@ -138,8 +141,7 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     let apps: Vec<&str> = prefixes.iter().map(|p| p.as_str()).collect();
     let checked_as = format!("clean {}", apps.join(","));
     let created = !options.work.exists();
-    std::fs::create_dir_all(&options.work)
-        .with_context(|| format!("cannot create {}", options.work.display()))?;
+    crate::private::private_dir(&options.work)?;
     let storage = Storage::open(&options.work, &options.storage)?;
     // The state's mappings and failures are sealed under the migration's data key too.
     let state = State::open(
@@ -568,13 +570,22 @@ pub fn core_migration(options: &Options, plugins: &[Plugin]) -> Result<Option<Co
         })?;
         progress_line("");
         println!(
-            "attachment files: {} uploaded ({}), {} by an earlier run, {} without a file in the folder, {} files not of a migrated attachment",
+            "attachment files: {} uploaded ({}), {} by an earlier run, {} without a file in the folder, {} files not of a migrated attachment, {} skipped",
             files.uploaded,
             render::bytes(files.bytes),
             files.already,
             files.missing,
-            files.unknown
+            files.unknown,
+            files.skipped_count()
         );
+        // The operator's screen and the sealed report only: the paths name projects and
+        // issues, so no log line carries them.
+        for summary in files.skipped.summaries() {
+            println!("  skipped  {:<26} {:>8}", summary.check, summary.count);
+            for example in summary.examples.iter().take(3) {
+                println!("           {:?}: {}", example.file, example.message);
+            }
+        }
         write_report(&storage, "files.json", &files)?;
     }
     stat.phase_load_ms = millis(started);

@@ -18,7 +18,8 @@ use anyhow::{Context, Result, bail};
 /// Where the storage lives; the defaults keep everything in the work directory.
 #[derive(Clone, Debug, Default)]
 pub struct StorageOptions {
-    /// `None`: `local`.
+    /// The operator's tenant; `None`: `local`. A work directory of another tenant's
+    /// migration is refused.
     pub tenant: Option<String>,
     /// Chosen when the migration is created; `None`: us-east-1 (or the migration's own).
     pub region: Option<Region>,
@@ -44,8 +45,12 @@ pub struct Storage {
     created: bool,
 }
 
-/// The file in a work directory naming the migration it holds (ids only).
-const MIGRATION_FILE: &str = "migration.json";
+/// The file in a work directory naming the migration it holds (ids only). Not trusted:
+/// [`Storage::open`] checks it against the operator's tenant and the metadata store.
+pub(crate) const MIGRATION_FILE: &str = "migration.json";
+
+/// The tenant when the operator names none.
+const DEFAULT_TENANT: &str = "local";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct MigrationFile {
@@ -75,27 +80,55 @@ impl Storage {
                 Err(e) => return Err(e).context(format!("cannot read {}", work.display())),
             };
         let created = known.is_none();
-        let (tenant, migration, region, sealer) = match known {
+        // The tenant is the operator's (--tenant, AIRLOCK_TENANT), never the work
+        // directory's: migration.json is a plain file anyone who can write the directory
+        // can edit, so it only names which of this tenant's migrations the directory holds,
+        // and the metadata store must know that migration for this tenant.
+        let tenant = TenantId::new(
+            options
+                .tenant
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TENANT.into()),
+        );
+        let scope = store.tenant(&tenant);
+        let (migration, region, sealer) = match known {
             Some(file) => {
-                if let Some(tenant) = &options.tenant
-                    && tenant != file.tenant.as_str()
-                {
+                if file.tenant != tenant {
                     bail!(
-                        "the work directory {} holds a migration of tenant {}, not {tenant}",
+                        "the work directory {} holds a migration of tenant {:?}, not of tenant {:?} this command runs as (--tenant or AIRLOCK_TENANT; {DEFAULT_TENANT:?} when unset): run it as that tenant, or use another work directory",
                         work.display(),
-                        file.tenant
+                        file.tenant.as_str(),
+                        tenant.as_str(),
+                    );
+                }
+                let record = rt
+                    .block_on(scope.migration(&file.migration))?
+                    .with_context(|| {
+                        format!(
+                            "the work directory {} names migration {:?}, which tenant {:?} does not have in the metadata store: it was not made by this tenant's migrations here (or the tenant was erased); start again in a new work directory",
+                            work.display(),
+                            file.migration.as_str(),
+                            tenant.as_str(),
+                        )
+                    })?;
+                if record.region != file.region {
+                    bail!(
+                        "{} says region {}, but the metadata store created migration {} in region {}: the file was changed; start again in a new work directory",
+                        work.join(MIGRATION_FILE).display(),
+                        file.region,
+                        file.migration,
+                        record.region
                     );
                 }
                 if let Some(region) = options.region
-                    && region != file.region
+                    && region != record.region
                 {
                     bail!(
                         "the migration in {} was created in region {}; its data stays there (a new migration can choose {region})",
                         work.display(),
-                        file.region
+                        record.region
                     );
                 }
-                let scope = store.tenant(&file.tenant);
                 let wrapped = rt
                     .block_on(scope.data_key(&file.migration))?
                     .with_context(|| {
@@ -106,18 +139,15 @@ impl Storage {
                     })?;
                 let sealer = Sealer::unwrap(
                     &keys,
-                    file.tenant.clone(),
+                    tenant.clone(),
                     file.migration.clone(),
                     &WrappedKey::from_bytes(&wrapped),
                 )?;
-                (file.tenant, file.migration, file.region, sealer)
+                (file.migration, record.region, sealer)
             }
             None => {
-                let tenant =
-                    TenantId::new(options.tenant.clone().unwrap_or_else(|| "local".into()));
                 let migration = MigrationId::new(new_id());
                 let region = options.region.unwrap_or_default();
-                let scope = store.tenant(&tenant);
                 rt.block_on(async {
                     if scope.info().await?.is_none() {
                         scope.create().await?;
@@ -126,18 +156,17 @@ impl Storage {
                 })?;
                 let (sealer, wrapped) = Sealer::create(&keys, tenant.clone(), migration.clone())?;
                 rt.block_on(scope.put_data_key(&migration, wrapped.as_bytes()))?;
-                std::fs::create_dir_all(work)?;
+                crate::private::private_dir(work)?;
                 let file = MigrationFile {
                     tenant: tenant.clone(),
                     migration: migration.clone(),
                     region,
                 };
                 std::fs::write(work.join(MIGRATION_FILE), serde_json::to_vec_pretty(&file)?)?;
-                (tenant, migration, region, sealer)
+                (migration, region, sealer)
             }
         };
         let blobs = open_blobs(work, options)?.store(region)?;
-        let scope = store.tenant(&tenant);
         Ok(Storage {
             rt,
             scope,
@@ -316,8 +345,7 @@ pub(crate) async fn open_store(work: &Path, options: &StorageOptions) -> Result<
     let clock = Arc::new(SystemClock);
     match &options.store {
         None => {
-            std::fs::create_dir_all(work)
-                .with_context(|| format!("cannot create {}", work.display()))?;
+            crate::private::private_dir(work)?;
             Ok(Store::open_sqlite(&work.join("airlock.db"), clock).await?)
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {

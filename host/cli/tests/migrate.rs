@@ -24,6 +24,7 @@ on_each_backend!(
     kill_9_mid_load_on_jira_cloud_under_rate_limits_then_a_rerun_loses_and_duplicates_nothing,
     no_canary_is_stored_in_clear,
     the_sweeper_erases_a_tenant_30_days_after_its_licence_ended,
+    a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_tenant,
 );
 
 fn text(o: &Output) -> String {
@@ -71,11 +72,11 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
     }
     assert!(t.contains("migrate refused"), "{t}");
     assert!(
-        !cwd.join("w/site.db").exists(),
+        !cwd.join("w-site/site.db").exists(),
         "nothing may reach the target"
     );
     // The report is sealed with the rest; `airlock report` opens it for the operator.
-    let html = report(&backend, cwd, "w");
+    let html = report(&backend, cwd, "w", &[]);
     assert!(html.contains("blocked by fatal findings"), "{html}");
     assert!(html.contains("malformed-xml"), "{html}");
 
@@ -87,13 +88,14 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("0 fatal"), "{t}");
     assert!(!t.contains('✗'), "{t}");
-    let html = report(&backend, cwd, "w");
+    let html = report(&backend, cwd, "w", &[]);
     assert!(html.contains("every count matches"), "{html}");
 }
 
-/// The work directory's report page, as `airlock report` renders it.
-fn report(backend: &Backend, cwd: &Path, work: &str) -> String {
-    let out = backend.run(&["report", "--work", work], cwd);
+/// The work directory's report page, as `airlock report` renders it (`more`: the tenant).
+fn report(backend: &Backend, cwd: &Path, work: &str, more: &[&str]) -> String {
+    let args = [&["report", "--work", work][..], more].concat();
+    let out = backend.run(&args, cwd);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -181,7 +183,7 @@ fn kill_9_mid_load_then_a_rerun_loses_and_duplicates_nothing(backend: Backend) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let site = cwd.join("w/site.db");
+    let site = cwd.join("w-site/site.db");
     let started = Instant::now();
     let killed_at = loop {
         let loaded = issues_loaded(&site);
@@ -247,7 +249,7 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate(bac
         cwd,
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(!cwd.join("w3/site.db").exists());
+    assert!(!cwd.join("w3-site/site.db").exists());
 }
 
 fn the_backups_header_secrets_are_never_logged_or_kept(backend: Backend) {
@@ -502,7 +504,7 @@ fn no_canary_is_stored_in_clear(backend: Backend) {
         );
     }
     // And the operator still reads the report, which names the customer's data.
-    let html = report(&backend, cwd, "w");
+    let html = report(&backend, cwd, "w", &["--tenant", "acme"]);
     assert!(html.contains("every count matches"), "{html}");
 
     // The platform sees the run's statistics: counts and durations, no ids.
@@ -524,7 +526,7 @@ fn no_canary_is_stored_in_clear(backend: Backend) {
     assert!(t.contains("1 data keys destroyed"), "{t}");
     let objects = files_under(&backend.region_dir(&work, Region::EuWest1));
     assert_eq!(objects, 0, "no sealed object is left");
-    let out = backend.run(&["report", "--work", "w"], cwd);
+    let out = backend.run(&["report", "--work", "w", "--tenant", "acme"], cwd);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("was destroyed (retention)"),
@@ -597,6 +599,261 @@ fn the_sweeper_erases_a_tenant_30_days_after_its_licence_ended(backend: Backend)
     assert!(!work.join("keys/acme.kek").exists(), "the KEK is destroyed");
     assert_eq!(files_under(&region), 0, "no sealed object is left");
     assert_eq!(backend.tenants(&work, "acme"), 0, "no metadata is left");
-    let out = backend.run(&["report", "--work", "w"], cwd);
+    let out = backend.run(&["report", "--work", "w", "--tenant", "acme"], cwd);
     assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("which tenant \"acme\" does not have"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Every entry of the tree at `root` (itself included) that is not private: a folder not
+/// 0700, a file not 0600, or anything else (a link, a pipe…); and how many files it holds.
+fn not_private(root: &Path) -> (Vec<String>, usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let (mut wrong, mut files) = (Vec::new(), 0);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            if mode != 0o700 {
+                wrong.push(format!("folder {} is {mode:o}", path.display()));
+            }
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else if meta.is_file() {
+            files += 1;
+            if mode != 0o600 {
+                wrong.push(format!("file {} is {mode:o}", path.display()));
+            }
+        } else {
+            wrong.push(format!("{} is neither a file nor a folder", path.display()));
+        }
+    }
+    (wrong, files)
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Issue 13, item 9. With every default (work directory `airlock-work`, no `--target`), a
+/// `check` and then a `migrate` with attachment files leave the work directory and the
+/// local site private: every folder 0700, every file 0600 (metadata store, key, state,
+/// staged rows, sealed objects, the site and its attachment files). The local site, which
+/// holds the customer's data in clear, is not in the work directory but beside it.
+#[test]
+fn a_fresh_work_directory_and_the_local_site_beside_it_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &[
+            "gen-backup",
+            "b.zip",
+            "--issues",
+            "200",
+            "--attachments",
+            "home",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = Backend::sqlite_and_local_directory();
+    let (work, site) = (cwd.join("airlock-work"), cwd.join("airlock-work-site"));
+
+    let out = backend.run(&["check", "b.zip"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let (wrong, files) = not_private(&work);
+    assert!(wrong.is_empty(), "after check: {wrong:#?}");
+    assert!(files >= 4, "the walk saw the work: {files} files");
+    assert!(!site.exists(), "check does not touch the target");
+
+    let out = backend.run(&["migrate", "b.zip", "--attachments", "home"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains('✗'), "{t}");
+    assert!(site.join("site.db").is_file(), "the default site: {t}");
+    assert!(
+        !work.join("site.db").exists(),
+        "the site in clear is not in the work directory"
+    );
+    let (wrong, files) = not_private(&work);
+    assert!(
+        wrong.is_empty(),
+        "the work directory after migrate: {wrong:#?}"
+    );
+    assert!(files >= 5, "{files} files in the work directory");
+    let (wrong, files) = not_private(&site);
+    assert!(wrong.is_empty(), "the local site after migrate: {wrong:#?}");
+    assert!(files >= 2, "the site and its attachment files: {files}");
+}
+
+/// An existing work directory open to others (0755) is made 0700 before anything is
+/// written in it; one that belongs to another user is refused (as root, the test makes
+/// one for `nobody`).
+#[test]
+fn an_open_work_directory_is_tightened_and_another_users_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "100"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = Backend::sqlite_and_local_directory();
+
+    let work = cwd.join("w");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = backend.run(&["check", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(mode_of(&work), 0o700, "{t}");
+    assert!(t.contains("it is now 0700"), "the operator is told: {t}");
+    let (wrong, _) = not_private(&work);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let theirs = cwd.join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let out = backend.run(&["check", "b.zip", "--work", "theirs"], cwd);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("theirs belongs to another user"), "{t}");
+        assert!(t.contains("choose a directory of your own"), "{t}");
+        assert_eq!(files_under(&theirs), 0, "nothing is written there");
+    } else {
+        eprintln!("not root: the other user's directory is not tried");
+    }
+}
+
+/// A work directory, or the default local site's directory, that is a symbolic link is
+/// refused with the path and what to do, and nothing is written where it points. A work
+/// directory holding a site of an earlier version (site.db inside it) is refused with how
+/// to move it, rather than resumed into a new, empty site.
+#[test]
+fn a_work_directory_or_local_site_that_is_a_symbolic_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "100"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = Backend::sqlite_and_local_directory();
+
+    std::fs::create_dir(cwd.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(cwd.join("elsewhere"), cwd.join("w")).unwrap();
+    let out = backend.run(&["check", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("w is a symbolic link"), "{t}");
+    assert!(t.contains("remove the link"), "{t}");
+    // A trailing slash, which makes the system follow the link, changes nothing.
+    let out = backend.run(&["check", "b.zip", "--work", "w/"], cwd);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a symbolic link"), "{}", text(&out));
+    assert_eq!(files_under(&cwd.join("elsewhere")), 0, "nothing written");
+
+    std::fs::create_dir(cwd.join("elsewhere2")).unwrap();
+    std::os::unix::fs::symlink(cwd.join("elsewhere2"), cwd.join("w2-site")).unwrap();
+    let out = backend.run(&["migrate", "b.zip", "--work", "w2"], cwd);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("w2-site is a symbolic link"), "{t}");
+    assert_eq!(files_under(&cwd.join("elsewhere2")), 0, "nothing written");
+
+    let out = backend.run(&["check", "b.zip", "--work", "w3"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(cwd.join("w3/site.db"), b"").unwrap();
+    let out = backend.run(&["migrate", "b.zip", "--work", "w3"], cwd);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("from an earlier version"), "{t}");
+    assert!(t.contains("--target local:w3/site.db"), "{t}");
+    assert!(!cwd.join("w3-site").exists(), "{t}");
+}
+
+/// The suspicion "the tenant can come from an unauthenticated migration.json": the
+/// tenant is the operator's (--tenant / AIRLOCK_TENANT, `local` by default), and the work
+/// directory's migration.json only names a migration the metadata store must know for
+/// that tenant. Before, a run without --tenant took the file's tenant, so whoever could
+/// write the file chose whose data (store rows, key) the operator's run opened.
+fn a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_tenant(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "100"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let check = |work: &str, tenant: Option<&str>| {
+        let mut args = vec!["check", "b.zip", "--work", work];
+        if let Some(tenant) = tenant {
+            args.extend(["--tenant", tenant]);
+        }
+        backend.run(&args, cwd)
+    };
+    let refused = |out: Output, says: &str| {
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains(says), "{says:?} missing: {t}");
+    };
+    assert!(check("w", Some("acme")).status.success());
+    // Another tenant's migration, in the same metadata store on PostgreSQL.
+    assert!(check("g", Some("globex")).status.success());
+    let read = |work: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(cwd.join(work).join("migration.json")).unwrap())
+            .unwrap()
+    };
+    let (acme, globex) = (read("w"), read("g"));
+    let write = |value: &serde_json::Value| {
+        std::fs::write(
+            cwd.join("w/migration.json"),
+            serde_json::to_vec(value).unwrap(),
+        )
+        .unwrap()
+    };
+
+    // No --tenant: the default tenant, not the file's.
+    refused(
+        check("w", None),
+        "holds a migration of tenant \"acme\", not of tenant \"local\"",
+    );
+    assert!(check("w", Some("acme")).status.success(), "its own tenant");
+
+    // The file edited to name globex's migration: refused whoever runs it.
+    write(&globex);
+    refused(
+        check("w", Some("acme")),
+        "holds a migration of tenant \"globex\", not of tenant \"acme\"",
+    );
+    refused(check("w", None), "holds a migration of tenant \"globex\"");
+    let mut forged = acme.clone();
+    forged["migration"] = globex["migration"].clone();
+    write(&forged);
+    refused(
+        check("w", Some("acme")),
+        &format!(
+            "names migration {}, which tenant \"acme\" does not have",
+            globex["migration"]
+        ),
+    );
+    forged["migration"] = serde_json::json!("00000000000000000000000000000000");
+    write(&forged);
+    refused(
+        check("w", Some("acme")),
+        "which tenant \"acme\" does not have in the metadata store",
+    );
+    let mut forged = acme.clone();
+    forged["region"] = serde_json::json!("eu-west-1");
+    write(&forged);
+    refused(check("w", Some("acme")), "the file was changed");
+
+    write(&acme);
+    assert!(check("w", Some("acme")).status.success(), "restored");
 }

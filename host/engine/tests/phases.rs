@@ -298,6 +298,131 @@ fn attachment_files_follow_their_metadata_once() {
     assert_eq!(stored, written);
 }
 
+/// The suspicion "attachment upload follows symlinks out of Jira home": an attachment's
+/// file replaced by a link to a file outside the folder, a folder linked to one outside,
+/// and a pipe where a file should be are not read (the pipe would block a reader for
+/// ever); each is reported as skipped with its path under the folder and why, the rest is
+/// uploaded, and a rerun skips them again.
+#[test]
+fn attachment_files_behind_symlinks_are_skipped_and_reported() {
+    use airlock_engine::files::{SKIPPED_NOT_A_FILE, SKIPPED_SYMLINK};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::default();
+    let (path, _) = generate(dir.path(), &spec);
+    let home = dir.path().join("home");
+    let written = airlock_fixtures::write_attachments(&home, &spec).unwrap();
+    let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+    let checked = check(&path, &staging, &[], &[], |_| {}).unwrap();
+    let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    let mut state = open_state(dir.path());
+    let plan = analyze(
+        &staging,
+        &checked.report.counts,
+        &site.snapshot().unwrap(),
+        "site",
+        &Overrides::default(),
+    )
+    .unwrap();
+    load(
+        &staging,
+        &mut state,
+        &mut site,
+        &plan.decisions,
+        &checked.report.counts,
+        |_| {},
+    )
+    .unwrap();
+
+    // Outside the attachments folder: a secret of the machine (as /etc/shadow would be),
+    // and a folder holding one more file named like an attachment.
+    let secret = b"a secret outside the attachments folder";
+    let outside = dir.path().join("outside");
+    std::fs::write(&outside, secret).unwrap();
+    let outside_dir = dir.path().join("outside-dir");
+    std::fs::create_dir(&outside_dir).unwrap();
+    std::fs::write(outside_dir.join("10000"), secret).unwrap();
+
+    let root = home.join("data").join("attachments");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let (linked, piped) = (&files[0], &files[1]);
+    std::fs::remove_file(linked).unwrap();
+    std::os::unix::fs::symlink(&outside, linked).unwrap();
+    std::fs::remove_file(piped).unwrap();
+    let c_path = std::ffi::CString::new(piped.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink(&outside_dir, root.join("LINKED")).unwrap();
+
+    let summary = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    assert_eq!(summary.uploaded, written - 2);
+    assert_eq!(
+        (summary.missing, summary.unknown, summary.already),
+        (0, 0, 0),
+        "{summary:#?}"
+    );
+    assert_eq!(summary.skipped.count_of(SKIPPED_SYMLINK), 2, "{summary:#?}");
+    assert_eq!(
+        summary.skipped.count_of(SKIPPED_NOT_A_FILE),
+        1,
+        "{summary:#?}"
+    );
+    assert_eq!(summary.skipped_count(), 3);
+    let examples: Vec<&airlock_engine::Finding> = summary
+        .skipped
+        .summaries()
+        .into_iter()
+        .flat_map(|s| &s.examples)
+        .collect();
+    let under = |p: &std::path::Path| p.strip_prefix(&root).unwrap().display().to_string();
+    for (file, check, says) in [
+        (
+            under(linked),
+            SKIPPED_SYMLINK,
+            "a symbolic link: not followed",
+        ),
+        (
+            "LINKED".to_owned(),
+            SKIPPED_SYMLINK,
+            "a symbolic link: not followed",
+        ),
+        (under(piped), SKIPPED_NOT_A_FILE, "not a regular file"),
+    ] {
+        let found = examples
+            .iter()
+            .find(|e| e.file == file)
+            .unwrap_or_else(|| panic!("{file} is not listed as skipped: {examples:#?}"));
+        assert_eq!(found.check, check);
+        assert_eq!(found.severity, Severity::Warning);
+        assert!(found.message.contains(says), "{found:?}");
+    }
+
+    // Nothing from outside reached the target.
+    let stored: Vec<std::path::PathBuf> = std::fs::read_dir(site.attachments_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(stored.len() as u64, written - 2);
+    for file in &stored {
+        assert_ne!(std::fs::read(file).unwrap(), secret, "{}", file.display());
+    }
+
+    let again = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    assert_eq!((again.uploaded, again.already), (0, written - 2));
+    assert_eq!(again.skipped_count(), 3);
+}
+
 #[test]
 fn backups_of_every_jira_version_and_database_check_clean_and_load_completely() {
     for flavour in airlock_fixtures::Flavour::ALL {
