@@ -5,7 +5,9 @@
 //! Every call is made in a tenant's context through [`Store::tenant`]; its queries all filter
 //! by that tenant. In PostgreSQL the database enforces the same: row-level security on every
 //! table, the tenant set per transaction (`airlock.tenant`), and the application connecting
-//! as `airlock_app`, which owns nothing and cannot bypass the policies. The one cross-tenant
+//! as `airlock_app`, which owns nothing and cannot bypass the policies. A connection that has
+//! not set the tenant (or set it empty) matches no row, and no table accepts an empty
+//! `tenant_id` (migration 0002, in both backends). The one cross-tenant
 //! path is [`Store::maintenance`] (retention sweep, statistics export), which connects as
 //! the schema owner.
 //!

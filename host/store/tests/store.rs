@@ -153,17 +153,33 @@ fn events(log: &[airlock_store::AuditEntry]) -> Vec<&str> {
 #[tokio::test]
 async fn migrations_apply_twice_and_are_recorded() {
     for h in harnesses("migrations_apply_twice_and_are_recorded").await {
-        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
-        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
+        assert_eq!(
+            h.store.migrate().await.unwrap(),
+            vec![1, 2],
+            "{}",
+            h.backend
+        );
+        assert_eq!(
+            h.store.migrate().await.unwrap(),
+            vec![1, 2],
+            "{}",
+            h.backend
+        );
         let again = h.reopen().await.expect("opening again migrates again");
-        assert_eq!(again.migrate().await.unwrap(), vec![1]);
+        assert_eq!(again.migrate().await.unwrap(), vec![1, 2]);
         let owner = h.owner_pool().await;
-        let (n, desc): (i64, String) =
-            sqlx::query_as("SELECT COUNT(*), MAX(description) FROM _sqlx_migrations")
-                .fetch_one(&owner)
+        let descriptions: Vec<(String,)> =
+            sqlx::query_as("SELECT description FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&owner)
                 .await
                 .unwrap();
-        assert_eq!((n, desc.as_str()), (1, "init"), "{}", h.backend);
+        let descriptions: Vec<&str> = descriptions.iter().map(|(d,)| d.as_str()).collect();
+        assert_eq!(
+            descriptions,
+            ["init", "unset tenant matches nothing"],
+            "{}",
+            h.backend
+        );
     }
 }
 
@@ -438,6 +454,202 @@ async fn tenants_cannot_reach_each_other() {
         assert_eq!(
             b.migration(&m("m1")).await.unwrap().unwrap().status,
             MigrationStatus::Created
+        );
+    }
+}
+
+/// Every table with a tenant_id, and an insert of a row for tenant `tenant` into it that
+/// needs no other row (tenants and the audit log have no foreign key).
+fn insert_for(table: &str, tenant: &str) -> String {
+    match table {
+        "tenants" => format!("INSERT INTO tenants (tenant_id, created_at) VALUES ('{tenant}', 0)"),
+        "audit_log" => format!(
+            "INSERT INTO audit_log (tenant_id, seq, at, event, actor, detail) \
+             VALUES ('{tenant}', 1, 0, 'orphan', 'test', 'orphan-row')"
+        ),
+        _ => unreachable!(),
+    }
+}
+
+/// Issue 13: no row may have an empty tenant_id, in either backend, whoever inserts it (the
+/// owner too), and no API call runs for an empty tenant. Fails on a store without
+/// migration 0002 (the inserts succeed).
+#[tokio::test]
+async fn an_empty_tenant_id_is_refused() {
+    for h in harnesses("an_empty_tenant_id_is_refused").await {
+        seed(&h.store, "tenant-a", b"key-of-a").await;
+        let owner = h.owner_pool().await;
+        for table in ["tenants", "audit_log"] {
+            let err = sqlx::query(sqlx::AssertSqlSafe(insert_for(table, "")))
+                .execute(&owner)
+                .await
+                .expect_err(table);
+            let text = err.to_string();
+            assert!(
+                text.contains("tenant_id must not be empty")
+                    || text.contains("tenant_id_not_empty"),
+                "{}: {table}: {text}",
+                h.backend
+            );
+        }
+        // An existing row cannot be renamed to the empty tenant either.
+        let err = sqlx::query("UPDATE tenants SET tenant_id = '' WHERE tenant_id = 'tenant-a'")
+            .execute(&owner)
+            .await
+            .expect_err("update to an empty tenant");
+        let text = err.to_string();
+        assert!(
+            text.contains("tenant_id must not be empty") || text.contains("tenant_id_not_empty"),
+            "{}: {text}",
+            h.backend
+        );
+        owner.close().await;
+
+        // Through the API: a scope for an empty (or the platform's) tenant id does nothing.
+        for id in ["", PLATFORM_TENANT] {
+            let scope = h.store.tenant(&t(id));
+            assert!(
+                matches!(
+                    scope.audit_log().await,
+                    Err(StoreError::Invalid {
+                        what: "tenant id",
+                        ..
+                    })
+                ),
+                "{}: {id:?}",
+                h.backend
+            );
+            assert!(matches!(
+                scope.data_key(&m("m1")).await,
+                Err(StoreError::Invalid { .. })
+            ));
+        }
+    }
+}
+
+/// Issue 13: in PostgreSQL a connection of airlock_app that has not set the tenant sees no
+/// row, even a row whose tenant_id is '' (put there before the constraint existed, or by
+/// the owner): neither in a fresh session, where the setting is NULL, nor in a session
+/// whose earlier transaction set it, where it reads ''. On main (policies comparing
+/// `tenant_id = current_setting(...)`) the second session saw those rows and could insert
+/// more.
+#[tokio::test]
+async fn an_unset_tenant_setting_matches_no_row() {
+    for h in harnesses("an_unset_tenant_setting_matches_no_row").await {
+        if h.pg.is_none() {
+            continue;
+        }
+        seed(&h.store, "tenant-a", b"key-of-a").await;
+        // As the owner: rows of the empty tenant, as a database could hold them before
+        // migration 0002 (its constraints dropped for the purpose).
+        let owner = h.owner_pool().await;
+        for table in ["tenants", "audit_log"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_tenant_id_not_empty"
+            )))
+            .execute(&owner)
+            .await
+            .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(insert_for(table, "")))
+                .execute(&owner)
+                .await
+                .unwrap();
+        }
+
+        let count_empty = |table: &str| {
+            format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = '' OR tenant_id IS NULL")
+        };
+        // A session that never set the tenant: the setting is NULL.
+        let app = h.app_pool().await;
+        let mut conn = app.acquire().await.unwrap();
+        let (unset,): (Option<String>,) =
+            sqlx::query_as("SELECT current_setting('airlock.tenant', true)")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(unset, None, "a fresh session");
+        for table in ["tenants", "audit_log"] {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty(table)))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                n, 0,
+                "{table}: a fresh session sees no row of the empty tenant"
+            );
+        }
+
+        // The same session after a tenant's transaction: the setting now reads ''.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        sqlx::query("SELECT set_config('airlock.tenant', 'tenant-a', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (after,): (Option<String>,) =
+            sqlx::query_as("SELECT current_setting('airlock.tenant', true)")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(after.as_deref(), Some(""), "the case the fix is about");
+        for table in [
+            "tenants",
+            "migrations",
+            "data_keys",
+            "objects",
+            "plugin_grants",
+            "stats",
+            "audit_log",
+        ] {
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 0, "{table}: the setting reads '' and must match no row");
+        }
+        // Nor can it write a row for the empty tenant: the policy's WITH CHECK refuses it
+        // (the constraint is dropped here, so this is the policy alone).
+        let err = sqlx::query(sqlx::AssertSqlSafe(insert_for("audit_log", "")))
+            .execute(&mut *conn)
+            .await
+            .expect_err("insert for the empty tenant");
+        assert!(
+            err.to_string().contains("row-level security"),
+            "unexpected error: {err}"
+        );
+        // Set explicitly to '' for the session: the same.
+        sqlx::query("SELECT set_config('airlock.tenant', '', false)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty("audit_log")))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "set to '' for the session");
+        drop(conn);
+        app.close().await;
+
+        // The owner still sees them (the maintenance path), and the tenant's own rows are
+        // still the tenant's.
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty("audit_log")))
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        owner.close().await;
+        let a = h.store.tenant(&t("tenant-a"));
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"key-of-a"[..])
+        );
+        assert!(
+            a.audit_log()
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.event != "orphan")
         );
     }
 }
