@@ -32,6 +32,7 @@ pub mod testing;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use airlock_model::TenantId;
@@ -42,8 +43,8 @@ pub use audit::AuditEntry;
 pub use clock::{Clock, SimClock, SystemClock};
 pub use error::StoreError;
 pub use maintenance::{
-    BlobSweep, FAILED_RETENTION, KekShredder, LICENCE_GRACE, Maintenance, PLATFORM_TENANT,
-    STATS_RETENTION, SweepReport,
+    BlobSweep, CHECKPOINT_ATTEMPTS, FAILED_RETENTION, KekShredder, LICENCE_GRACE, Maintenance,
+    PLATFORM_TENANT, STATS_RETENTION, SweepReport,
 };
 pub use stats::{ErrorCode, STAT_COLUMNS, STAT_KEY_COLUMNS, Stat, StatsExporter};
 pub use tenant::{
@@ -87,6 +88,9 @@ struct Inner {
     /// the same pool as `app`.
     owner: AnyPool,
     clock: Arc<dyn Clock>,
+    /// A retention sweep destroyed keys but could not scrub what the database keeps of
+    /// them (a busy checkpoint, a failed VACUUM): the next sweep tries again.
+    scrub_owed: AtomicBool,
 }
 
 impl Store {
@@ -135,6 +139,7 @@ impl Store {
                 app: pool.clone(),
                 owner: pool,
                 clock,
+                scrub_owed: AtomicBool::new(false),
             }),
         })
     }
@@ -193,6 +198,7 @@ impl Store {
                 app,
                 owner,
                 clock,
+                scrub_owed: AtomicBool::new(false),
             }),
         })
     }
