@@ -6,17 +6,55 @@
 //! vault, each table a record set (`app-rows/<table>`, one key per table and staging, the
 //! row number as the record index): the file holds table and column names, row numbers,
 //! `ID`s and the sets' headers, never a value in clear.
+//!
+//! What is in clear is bound to the seal: each row is sealed with associated data naming
+//! its table, its table's column names (in order) and its clear `ID` (`TableBinding`);
+//! the row number is its record index, the table its set. So a row whose clear `ID` was
+//! changed or swapped with another row's (which would redirect an `app-data` join to the
+//! other row), a row moved to another number or table, or renamed or reordered columns, all
+//! fail to open with [`RowTampered`], and a lookup by `ID` only ever answers with the row
+//! sealed under that `ID`. Not detected: a row deleted from the file (a lookup then finds
+//! nothing, as for an id the backup does not hold).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use airlock_backup::AoBatch;
 use airlock_model::Value;
-use airlock_vault::{RecordSet, Sealer};
+use airlock_vault::{RecordSet, Sealer, VaultError};
 use rusqlite::{Connection, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 
 use crate::state::StateError;
+
+/// The format of the file, in `meta` under `format`. Format 1 (no `format` row) sealed rows
+/// without binding their clear companions; such a file is staged again rather than read.
+pub const APP_ROWS_FORMAT: &str = "2";
+
+/// A staged row that did not open: it, its clear `ID`, its number or its table's column
+/// names were altered, or swapped with another row's. Names the table and the row number,
+/// never a value.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "staged row {seq} of app table {table} failed its integrity check: the row, its clear ID, its number or the table's column names were altered or swapped with another row's; it is not used (stage the app's tables again from the backup)"
+)]
+pub struct RowTampered {
+    pub table: String,
+    pub seq: i64,
+    #[source]
+    source: VaultError,
+}
+
+/// A batch of a table whose columns differ from those its earlier batches were staged
+/// with: the rows could not be read back under one list of columns.
+#[derive(Debug, thiserror::Error)]
+#[error("app table {table} arrived with other columns than its earlier rows")]
+struct ColumnsChanged {
+    table: String,
+}
+
+/// A row with its table's column names, as `app-data.get` answers.
+pub type ColumnsAndRow = (Arc<[String]>, Vec<Value>);
 
 pub struct AppRows {
     conn: Mutex<Connection>,
@@ -56,6 +94,11 @@ impl AppRows {
         )
         .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)",
+            [APP_ROWS_FORMAT],
+        )
+        .map_err(err)?;
         Ok(AppRows {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -66,20 +109,21 @@ impl AppRows {
     }
 
     /// Opens a store an earlier run finished staging from the backup `fingerprint` names;
-    /// `None` if there is none, or it is incomplete or of another backup.
+    /// `None` if there is none, or it is incomplete, of another backup or of another format.
     pub fn open_complete(path: &Path, fingerprint: &str, sealer: Arc<Sealer>) -> Option<AppRows> {
         if !path.exists() {
             return None;
         }
         let conn = Connection::open(path).ok()?;
-        let done: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'complete'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .ok()
-            .flatten();
-        (done.as_deref() == Some(fingerprint)).then(|| AppRows {
+        let meta = |key: &str| -> Option<String> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .ok()
+                .flatten()
+        };
+        let usable = meta("format").as_deref() == Some(APP_ROWS_FORMAT)
+            && meta("complete").as_deref() == Some(fingerprint);
+        usable.then(|| AppRows {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             columns: Mutex::new(FxHashMap::default()),
@@ -103,10 +147,23 @@ impl AppRows {
         StateError::new(&self.path, source)
     }
 
-    /// Adds a batch read from activeobjects.xml (batches of a table arrive in file order).
+    /// Adds a batch read from activeobjects.xml (batches of a table arrive in file order,
+    /// all with the same columns).
     pub fn insert(&self, batch: &AoBatch) -> Result<(), StateError> {
         let id_column = batch.column_index("ID");
+        if self
+            .columns_of(&batch.table)?
+            .is_some_and(|known| known != batch.columns)
+        {
+            return Err(StateError::new(
+                &self.path,
+                ColumnsChanged {
+                    table: batch.table.clone(),
+                },
+            ));
+        }
         let set = self.record_set(&batch.table)?;
+        let binding = TableBinding::new(&batch.table, &batch.columns);
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         {
@@ -124,7 +181,7 @@ impl AppRows {
             let mut put = tx
                 .prepare_cached("INSERT INTO app_rows (tbl, seq, id, row) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(|e| self.err(e))?;
-            let mut buf = Vec::new();
+            let (mut buf, mut bound) = (Vec::new(), Vec::new());
             for (i, row) in batch.rows.iter().enumerate() {
                 let id = id_column.and_then(|c| match row.get(c) {
                     Some(Value::Integer(id)) => Some(*id),
@@ -133,7 +190,9 @@ impl AppRows {
                 let seq = batch.offset + i as u64;
                 buf.clear();
                 encode_row(row, &mut buf);
-                let sealed = set.seal(record_index(seq).map_err(|e| self.err(e))?, &buf);
+                binding.row(id, &mut bound);
+                let index = record_index(seq).map_err(|e| self.err(e))?;
+                let sealed = set.seal_bound(index, &bound, &buf);
                 put.execute(params![batch.table, seq as i64, id, sealed])
                     .map_err(|e| self.err(e))?;
             }
@@ -172,21 +231,31 @@ impl AppRows {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let mut stmt = conn
             .prepare_cached(
-                "SELECT seq, row FROM app_rows WHERE tbl = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, id, row FROM app_rows WHERE tbl = ?1 AND seq >= ?2 ORDER BY seq \
+                 LIMIT ?3",
             )
             .map_err(|e| self.err(e))?;
         let sealed = stmt
             .query_map(params![table, offset as i64, max as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
             })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         drop(stmt);
         drop(conn);
+        let binding = TableBinding::new(table, &columns);
+        let mut bound = Vec::new();
         let rows = sealed
             .iter()
-            .map(|(seq, blob)| self.open_row(table, *seq, blob))
+            .map(|(seq, id, blob)| {
+                binding.row(*id, &mut bound);
+                self.open_row(table, *seq, &bound, blob)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if rows.is_empty() {
             return Ok(None);
@@ -225,49 +294,82 @@ impl AppRows {
         }))
     }
 
-    /// The row of `table` whose `ID` is `id`.
-    pub fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
-        let columns = self.columns_of(table).ok().flatten()?;
+    /// The row of `table` whose `ID` is `id`, or `None`: also when it cannot be read or
+    /// fails its integrity check (logged, without values; see [`AppRows::try_get`]).
+    pub fn get(&self, table: &str, id: i64) -> Option<ColumnsAndRow> {
+        self.try_get(table, id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot use a staged app row");
+            None
+        })
+    }
+
+    /// The row of `table` whose `ID` is `id`: `Ok(None)` when there is none, an error
+    /// ([`RowTampered`] as its source) when the row found under that `ID` was not sealed
+    /// with it.
+    pub fn try_get(&self, table: &str, id: i64) -> Result<Option<ColumnsAndRow>, StateError> {
+        let Some(columns) = self.columns_of(table)? else {
+            return Ok(None);
+        };
+        let Some((seq, blob)) = self.find(table, id)? else {
+            return Ok(None);
+        };
+        let mut bound = Vec::new();
+        TableBinding::new(table, &columns).row(Some(id), &mut bound);
+        let row = self.open_row(table, seq, &bound, &blob)?;
+        Ok(Some((columns, row)))
+    }
+
+    /// Whether `table` has a row whose `ID` is `id`; `false` also when it cannot be read or
+    /// fails its integrity check (logged; see [`AppRows::try_exists`]).
+    pub fn exists(&self, table: &str, id: i64) -> bool {
+        self.try_exists(table, id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot use a staged app row");
+            false
+        })
+    }
+
+    /// Whether `table` has a row whose `ID` is `id`. The row is opened, so a clear `ID`
+    /// changed in the file is an error rather than a yes.
+    pub fn try_exists(&self, table: &str, id: i64) -> Result<bool, StateError> {
+        Ok(self.try_get(table, id)?.is_some())
+    }
+
+    /// The first row (number and sealed bytes) filed under `ID` `id`.
+    fn find(&self, table: &str, id: i64) -> Result<Option<(i64, Vec<u8>)>, StateError> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let found: Option<(i64, Vec<u8>)> = conn
-            .prepare_cached("SELECT seq, row FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
+        conn.prepare_cached("SELECT seq, row FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
             .and_then(|mut s| {
                 s.query_row(params![table, id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
             })
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read the staged app rows");
-                None
-            });
-        drop(conn);
-        let (seq, blob) = found?;
-        match self.open_row(table, seq, &blob) {
-            Ok(row) => Some((columns, row)),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open a staged app row");
-                None
-            }
-        }
-    }
-
-    pub fn exists(&self, table: &str, id: i64) -> bool {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        conn.prepare_cached("SELECT 1 FROM app_rows WHERE tbl = ?1 AND id = ?2 LIMIT 1")
-            .and_then(|mut s| s.exists(params![table, id]))
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read the staged app rows");
-                false
-            })
+            .map_err(|e| self.err(e))
     }
 }
 
 impl AppRows {
-    fn open_row(&self, table: &str, seq: i64, sealed: &[u8]) -> Result<Vec<Value>, StateError> {
+    /// Opens row `seq` of `table`, sealed with associated data `bound` (its
+    /// [`TableBinding::row`]).
+    fn open_row(
+        &self,
+        table: &str,
+        seq: i64,
+        bound: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<Value>, StateError> {
         let index = record_index(seq as u64).map_err(|e| self.err(e))?;
         let bytes = self
             .record_set(table)?
-            .open(index, sealed)
-            .map_err(|e| StateError::new(&self.path, e))?;
+            .open_bound(index, bound, sealed)
+            .map_err(|source| {
+                StateError::new(
+                    &self.path,
+                    RowTampered {
+                        table: table.to_owned(),
+                        seq,
+                        source,
+                    },
+                )
+            })?;
         Ok(decode_row(&bytes))
     }
 
@@ -298,6 +400,49 @@ impl AppRows {
         });
         sets.insert(table.to_owned(), set.clone());
         Ok(set)
+    }
+}
+
+/// What a table's rows bind besides their own bytes: the table's name and columns, the
+/// same for every row of the table (built once), to which [`TableBinding::row`] adds the
+/// row's clear `ID`. The row's number is bound too, as its record index.
+struct TableBinding {
+    prefix: Vec<u8>,
+}
+
+impl TableBinding {
+    /// `"airlock app row v2"`, the table name, the number of columns and each column name,
+    /// every string prefixed by its byte length (u32, big-endian): unambiguous, so no other
+    /// table and column list gives the same bytes.
+    fn new(table: &str, columns: &[String]) -> TableBinding {
+        fn put(out: &mut Vec<u8>, s: &[u8]) {
+            out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            out.extend_from_slice(s);
+        }
+        let mut prefix = Vec::with_capacity(
+            32 + table.len() + columns.iter().map(|c| c.len() + 4).sum::<usize>(),
+        );
+        put(&mut prefix, b"airlock app row v2");
+        put(&mut prefix, table.as_bytes());
+        prefix.extend_from_slice(&(columns.len() as u32).to_be_bytes());
+        for column in columns {
+            put(&mut prefix, column.as_bytes());
+        }
+        TableBinding { prefix }
+    }
+
+    /// The associated data of a row whose clear `ID` is `id` (`None`: no integer `ID`) into
+    /// `out`: the table's part, then 0, or 1 and the `ID` (i64, big-endian).
+    fn row(&self, id: Option<i64>, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.prefix);
+        match id {
+            None => out.push(0),
+            Some(id) => {
+                out.push(1);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
     }
 }
 

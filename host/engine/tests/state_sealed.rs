@@ -1,7 +1,9 @@
 //! The migration state sealed at rest: no server id, cloud id, source key or message in
 //! clear in state.db or beside it (-wal, -shm); everything reads back through every
 //! accessor; another migration's cipher finds nothing and opens nothing; a tampered cell
-//! is refused with a clear error; a state file of the old format is refused.
+//! is refused with a clear error; a state file of the old format is refused. And an app's
+//! staged rows (`app_rows`): what stays in clear beside a sealed row (its `ID`, number,
+//! table and column names) is bound to the seal, so swapping it is an integrity error.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -570,4 +572,213 @@ fn a_new_state_file_records_its_format() {
     // Reopening keeps what is there.
     let state = State::open(&path, protection("m1")).unwrap();
     assert_eq!(state.count(USERS).unwrap(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// An app's staged rows: the clear `ID` (and number, table, columns) is bound to the seal.
+
+mod app_rows {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use airlock_backup::AoBatch;
+    use airlock_engine::app_rows::{APP_ROWS_FORMAT, AppRows, RowTampered};
+    use airlock_model::{MigrationId, TenantId, Value};
+    use airlock_vault::{DataKey, Sealer};
+    use rusqlite::Connection;
+
+    const TABLE: &str = "AO_1A2B3C_TEAM";
+    const FINGERPRINT: &str = "backup-fingerprint";
+    const NAMES: [&str; 3] = ["canary team one", "canary team two", "canary team three"];
+
+    fn sealer() -> Arc<Sealer> {
+        Arc::new(Sealer::new(
+            TenantId::new("t1"),
+            MigrationId::new("m1"),
+            DataKey::from_bytes(&[0x42; 32]),
+        ))
+    }
+
+    /// A complete store of one table: rows `ID` 1, 2, 3 (numbers 0, 1, 2), closed.
+    fn staged(dir: &Path) -> PathBuf {
+        let path = dir.join("app-1A2B3C.db");
+        let store = AppRows::create(&path, sealer()).unwrap();
+        let columns: Arc<[String]> =
+            vec!["ID".to_owned(), "NAME".to_owned(), "LEAD".to_owned()].into();
+        store
+            .insert(&AoBatch {
+                table: TABLE.to_owned(),
+                columns,
+                offset: 0,
+                rows: (1..=3)
+                    .map(|id| {
+                        vec![
+                            Value::Integer(id),
+                            Value::String(NAMES[id as usize - 1].to_owned()),
+                            Value::String(format!("canary-lead-{id}@example.com")),
+                        ]
+                    })
+                    .collect(),
+            })
+            .unwrap();
+        store.mark_complete(FINGERPRINT).unwrap();
+        path
+    }
+
+    fn reopen(path: &Path) -> AppRows {
+        AppRows::open_complete(path, FINGERPRINT, sealer()).expect("a complete store")
+    }
+
+    fn name_of(store: &AppRows, id: i64) -> Option<Value> {
+        store.get(TABLE, id).map(|(_, row)| row[1].clone())
+    }
+
+    /// The error's [`RowTampered`], and its text (which must name no value).
+    fn tampered(e: &airlock_engine::state::StateError) -> (&RowTampered, String) {
+        let text = e.to_string();
+        for name in NAMES {
+            assert!(!text.contains(name), "{text}");
+        }
+        assert!(!text.contains("canary"), "{text}");
+        let source = std::error::Error::source(e).expect("a source");
+        let row = source
+            .downcast_ref::<RowTampered>()
+            .unwrap_or_else(|| panic!("not an integrity error: {text}"));
+        (row, text)
+    }
+
+    #[test]
+    fn untouched_rows_read_back_by_id_and_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        let store = reopen(&path);
+        for id in 1..=3 {
+            assert_eq!(
+                name_of(&store, id),
+                Some(Value::String(NAMES[id as usize - 1].to_owned()))
+            );
+            assert!(store.try_exists(TABLE, id).unwrap());
+        }
+        assert!(!store.try_exists(TABLE, 4).unwrap());
+        assert_eq!(store.try_get(TABLE, 4).unwrap(), None);
+        assert_eq!(store.batch(TABLE, 0, 10).unwrap().unwrap().rows.len(), 3);
+    }
+
+    /// The attack: two rows' clear `ID`s swapped in the file, each sealed row left intact.
+    /// On main a lookup of `ID` 1 answered with row 2 (a join redirected); now it is an
+    /// integrity error naming the table and row number, and `get`/`exists` (what a plugin's
+    /// `app-data` calls reach) answer nothing rather than the other row.
+    #[test]
+    fn swapped_clear_ids_fail_the_lookup_with_an_integrity_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        let swapped = Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE app_rows SET id = CASE id WHEN 1 THEN 2 ELSE 1 END \
+                 WHERE tbl = ?1 AND id IN (1, 2)",
+                [TABLE],
+            )
+            .unwrap();
+        assert_eq!(swapped, 2);
+        let store = reopen(&path);
+
+        let e = store.try_get(TABLE, 1).expect_err("ID 1 now files row 2");
+        let (row, text) = tampered(&e);
+        assert_eq!((row.table.as_str(), row.seq), (TABLE, 1), "{text}");
+        assert!(text.contains("failed its integrity check"), "{text}");
+        assert!(
+            text.contains(&format!("staged row 1 of app table {TABLE}")),
+            "{text}"
+        );
+        let e = store.try_get(TABLE, 2).expect_err("ID 2 now files row 1");
+        assert_eq!(tampered(&e).0.seq, 0);
+        assert!(store.try_exists(TABLE, 1).is_err());
+
+        // What a plugin's joins get: nothing, never the other row.
+        assert_eq!(name_of(&store, 1), None);
+        assert_eq!(name_of(&store, 2), None);
+        assert!(!store.exists(TABLE, 1));
+        assert!(!store.exists(TABLE, 2));
+        // A batch holding the rows fails as a whole.
+        let e = store
+            .batch(TABLE, 0, 10)
+            .expect_err("batch with swapped ids");
+        tampered(&e);
+        // The untouched row still reads.
+        assert_eq!(name_of(&store, 3), Some(Value::String(NAMES[2].to_owned())));
+    }
+
+    /// A clear `ID` changed to one no row had: `exists` must not say yes for it.
+    #[test]
+    fn a_changed_clear_id_is_not_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE app_rows SET id = 99 WHERE tbl = ?1 AND id = 3",
+                [TABLE],
+            )
+            .unwrap();
+        let store = reopen(&path);
+        assert!(!store.exists(TABLE, 99));
+        tampered(&store.try_exists(TABLE, 99).unwrap_err());
+        assert_eq!(store.try_get(TABLE, 3).unwrap(), None, "filed under 99 now");
+    }
+
+    /// The clear column names are bound too: swapped names would hand a plugin one column's
+    /// values under another's name.
+    #[test]
+    fn swapped_column_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE app_tables SET columns = ?2 WHERE name = ?1",
+                [TABLE, "ID\u{1f}LEAD\u{1f}NAME"],
+            )
+            .unwrap();
+        let store = reopen(&path);
+        tampered(&store.try_get(TABLE, 1).unwrap_err());
+        tampered(&store.batch(TABLE, 0, 10).unwrap_err());
+    }
+
+    /// Whole rows (number, `ID` and sealed bytes together) swapped: the number is the record
+    /// index, so that fails too.
+    #[test]
+    fn swapped_row_numbers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE app_rows SET seq = 100 WHERE tbl = '{TABLE}' AND seq = 0; \
+             UPDATE app_rows SET seq = 0 WHERE tbl = '{TABLE}' AND seq = 1; \
+             UPDATE app_rows SET seq = 1 WHERE tbl = '{TABLE}' AND seq = 100;"
+        ))
+        .unwrap();
+        drop(conn);
+        let store = reopen(&path);
+        assert_eq!(tampered(&store.try_get(TABLE, 1).unwrap_err()).0.seq, 1);
+    }
+
+    /// A store staged by a build that did not bind the clear columns (no `format` row) is
+    /// not reused: it is staged again instead of failing every lookup.
+    #[test]
+    fn a_store_of_the_unbound_format_is_staged_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = staged(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        let format: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(format, APP_ROWS_FORMAT);
+        conn.execute("DELETE FROM meta WHERE key = 'format'", [])
+            .unwrap();
+        drop(conn);
+        assert!(AppRows::open_complete(&path, FINGERPRINT, sealer()).is_none());
+    }
 }

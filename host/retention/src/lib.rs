@@ -16,6 +16,12 @@
 //!   can be decrypted, even from a copy of the blobs. **Then the blobs** under
 //!   `<tenant>/<migration>/` in the migration's region are deleted. A failed deletion is
 //!   retried by the next sweep.
+//! - **Destroyed** means the wrapped key is overwritten with zeros, then deleted, and then
+//!   what the database keeps of deleted rows is scrubbed (SQLite: the write-ahead log is
+//!   checkpointed and emptied; PostgreSQL: the keys table is rewritten by `VACUUM FULL`).
+//!   A scrub that cannot complete fails the sweep with [`StoreError::KeyMaySurvive`]; the
+//!   next sweep tries again. What no sweep can reach (PostgreSQL's WAL archives, backups
+//!   and replicas, freed disk blocks) is listed in `airlock_store`'s maintenance docs.
 //! - **Statistics** go 12 months after they were recorded.
 //! - **30 days after a tenant's licence ends**, its remaining sealed data goes as above,
 //!   then its key-encryption key (KEK) is destroyed (every data key it ever wrapped becomes

@@ -40,6 +40,13 @@ pub enum StoreError {
     Export(String),
     #[error("a retention task failed to run: {0}")]
     Retention(String),
+    /// Data keys were destroyed (their rows overwritten and deleted, committed), but what
+    /// the database keeps beyond the rows could not be scrubbed: the keys' bytes may
+    /// survive in `place` until the next sweep completes it.
+    #[error(
+        "destroyed data keys may survive in {place} until the next successful retention sweep: {why}; run the sweep again"
+    )]
+    KeyMaySurvive { place: &'static str, why: String },
 }
 
 /// Maps a sqlx error on `table`, turning unique violations into [`StoreError::AlreadyExists`].

@@ -5,7 +5,9 @@
 //! Every call is made in a tenant's context through [`Store::tenant`]; its queries all filter
 //! by that tenant. In PostgreSQL the database enforces the same: row-level security on every
 //! table, the tenant set per transaction (`airlock.tenant`), and the application connecting
-//! as `airlock_app`, which owns nothing and cannot bypass the policies. The one cross-tenant
+//! as `airlock_app`, which owns nothing and cannot bypass the policies. A connection that has
+//! not set the tenant (or set it empty) matches no row, and no table accepts an empty
+//! `tenant_id` (migration 0002, in both backends). The one cross-tenant
 //! path is [`Store::maintenance`] (retention sweep, statistics export), which connects as
 //! the schema owner.
 //!
@@ -30,6 +32,7 @@ pub mod testing;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use airlock_model::TenantId;
@@ -40,8 +43,8 @@ pub use audit::AuditEntry;
 pub use clock::{Clock, SimClock, SystemClock};
 pub use error::StoreError;
 pub use maintenance::{
-    BlobSweep, FAILED_RETENTION, KekShredder, LICENCE_GRACE, Maintenance, PLATFORM_TENANT,
-    STATS_RETENTION, SweepReport,
+    BlobSweep, CHECKPOINT_ATTEMPTS, FAILED_RETENTION, KekShredder, LICENCE_GRACE, Maintenance,
+    PLATFORM_TENANT, STATS_RETENTION, SweepReport,
 };
 pub use stats::{ErrorCode, STAT_COLUMNS, STAT_KEY_COLUMNS, Stat, StatsExporter};
 pub use tenant::{
@@ -85,6 +88,9 @@ struct Inner {
     /// the same pool as `app`.
     owner: AnyPool,
     clock: Arc<dyn Clock>,
+    /// A retention sweep destroyed keys but could not scrub what the database keeps of
+    /// them (a busy checkpoint, a failed VACUUM): the next sweep tries again.
+    scrub_owed: AtomicBool,
 }
 
 impl Store {
@@ -133,6 +139,7 @@ impl Store {
                 app: pool.clone(),
                 owner: pool,
                 clock,
+                scrub_owed: AtomicBool::new(false),
             }),
         })
     }
@@ -191,6 +198,7 @@ impl Store {
                 app,
                 owner,
                 clock,
+                scrub_owed: AtomicBool::new(false),
             }),
         })
     }

@@ -9,16 +9,54 @@
 //!   are made from. The data key is destroyed first (crypto-shredding: the blobs are
 //!   unreadable from then on), then the blobs are deleted. If the blob deletion fails, the
 //!   migration keeps its `key_destroyed_at` without `purged_at` and the next sweep retries.
+//!   See [How a data key is destroyed](#how-a-data-key-is-destroyed) for what "destroyed"
+//!   means on disk.
 //! - Statistics go 12 months after they were recorded.
 //! - 30 days after a tenant's licence ends, all its sealed data goes as above, its KEK is
 //!   destroyed, then every row of the tenant in one transaction, its audit log included (it
 //!   names the tenant, so it is the tenant's metadata). What remains is one `tenant-expired`
 //!   event in the platform log, which holds counts and no tenant id.
+//!
+//! # How a data key is destroyed
+//!
+//! Deleting a row only unlinks it: both databases keep the bytes of old row versions for a
+//! while. So a key is destroyed in steps (`shred_keys`, then [`Maintenance::sweep`]'s
+//! scrub), and a step that cannot be completed is an error, never ignored:
+//!
+//! 1. In the transaction that deletes it, the wrapped key is first overwritten with zeros
+//!    of the same length (`UPDATE`), then the row is deleted.
+//! 2. SQLite: the connection has `secure_delete` on, so the freed cell is zeroed in its
+//!    page; but the write-ahead log still holds the page images written before (the
+//!    insert's). After the sweep, `PRAGMA wal_checkpoint(TRUNCATE)` copies the log into the
+//!    file and empties it. A reader holding an old snapshot makes the checkpoint busy: it
+//!    is retried [`CHECKPOINT_ATTEMPTS`] times, then the sweep fails with
+//!    [`StoreError::KeyMaySurvive`] (and the next sweep of this process tries again). What
+//!    SQLite cannot promise: blocks the file system freed (a truncated log, a copy-on-write
+//!    or journaling file system, an SSD's remapped sectors) and any copy or backup of the
+//!    file taken before.
+//! 3. PostgreSQL: an `UPDATE` or `DELETE` writes a new row version and leaves the old one
+//!    (the key) in the table's pages until vacuumed, and a plain `VACUUM` only marks that
+//!    space free: the bytes stay until another row lands on them. After the sweep,
+//!    `VACUUM (FULL) data_keys` rewrites the table (a small one: a row per live migration)
+//!    into new files without the dead versions and drops the old files. It runs as the
+//!    schema owner (the maintenance connection; VACUUM needs table ownership, which
+//!    `airlock_app` never has) outside any transaction, with a lock timeout, since it
+//!    locks the table for the few milliseconds it takes. What PostgreSQL cannot promise,
+//!    and Airlock cannot reach: the write-ahead log segments still hold the insert of the
+//!    key until the server recycles them (and forever in a WAL archive, a base backup, a
+//!    replica or a point-in-time-recovery copy); a transaction open anywhere in the
+//!    database while the sweep runs keeps the dead version alive through `VACUUM FULL`;
+//!    and freed file-system blocks. Those copies stay wrapped: they are useless without the
+//!    tenant's key-encryption key, which lives outside the database (the `KeyProvider`)
+//!    and is destroyed when the tenant expires. Until then, destroying a single
+//!    migration's key in PostgreSQL is only as strong as the operator's retention of WAL
+//!    archives and backups.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use airlock_model::{MigrationId, Region, TenantId};
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Transaction};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row, Transaction};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, Event};
@@ -34,6 +72,14 @@ pub const STATS_RETENTION: Duration = Duration::days(365);
 pub const LICENCE_GRACE: Duration = Duration::days(30);
 /// The audit log of the platform itself (tenant expiry). Tenant ids cannot start with `_`.
 pub const PLATFORM_TENANT: &str = "_platform";
+
+/// How often the sweep tries SQLite's `wal_checkpoint(TRUNCATE)` before it reports that a
+/// destroyed key may survive in the write-ahead log.
+pub const CHECKPOINT_ATTEMPTS: u32 = 4;
+/// How long one checkpoint attempt waits for readers (SQLite's busy timeout).
+const CHECKPOINT_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 500";
+/// How long `VACUUM (FULL) data_keys` may wait for its lock in PostgreSQL.
+const VACUUM_LOCK_TIMEOUT: &str = "SET lock_timeout = '5s'";
 
 /// The blob side of retention (implemented over `airlock-blobs`). Called from a blocking
 /// thread. Deleting what is already gone must succeed: a sweep retries after failures.
@@ -129,13 +175,59 @@ impl Maintenance {
     }
 
     /// Applies every retention rule once, at the store clock's time.
+    ///
+    /// When it destroyed keys (or an earlier sweep of this process could not finish
+    /// scrubbing them), it then scrubs what the database keeps of them: see the module
+    /// docs. It does so even when a rule failed half-way, and fails with
+    /// [`StoreError::KeyMaySurvive`] when the scrub cannot complete.
     pub async fn sweep(
         &self,
         blobs: &Arc<dyn BlobSweep>,
         kek: &Arc<dyn KekShredder>,
     ) -> Result<SweepReport, StoreError> {
-        let now = self.store.now();
         let mut report = SweepReport::default();
+        let swept = self.apply_rules(blobs, kek, &mut report).await;
+        let owed = &self.store.inner.scrub_owed;
+        if report.keys_destroyed + report.tenants_expired > 0 {
+            owed.store(true, Ordering::SeqCst);
+        }
+        let scrubbed = if owed.load(Ordering::SeqCst) {
+            let scrubbed = self.scrub_destroyed_keys().await;
+            if scrubbed.is_ok() {
+                owed.store(false, Ordering::SeqCst);
+            }
+            scrubbed
+        } else {
+            Ok(())
+        };
+        tracing::info!(
+            keys_destroyed = report.keys_destroyed,
+            migrations_purged = report.migrations_purged,
+            blobs_deleted = report.blobs_deleted,
+            blob_failures = report.blob_failures,
+            stats_deleted = report.stats_deleted,
+            tenants_expired = report.tenants_expired,
+            kek_failures = report.kek_failures,
+            scrubbed = scrubbed.is_ok(),
+            "retention sweep done"
+        );
+        match (swept, scrubbed) {
+            (Ok(()), Ok(())) => Ok(report),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Err(e), Err(scrub)) => {
+                tracing::error!(error = %scrub, "scrubbing destroyed keys failed too");
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_rules(
+        &self,
+        blobs: &Arc<dyn BlobSweep>,
+        kek: &Arc<dyn KekShredder>,
+        report: &mut SweepReport,
+    ) -> Result<(), StoreError> {
+        let now = self.store.now();
 
         // Finished migrations whose sealed data is due.
         let failed_before = now - FAILED_RETENTION.whole_seconds();
@@ -156,11 +248,11 @@ impl Maintenance {
                 Reason::Failed
             };
             let region = parse_region(&region)?;
-            self.purge_migration(&tenant, &migration, region, reason, blobs, &mut report)
+            self.purge_migration(&tenant, &migration, region, reason, blobs, report)
                 .await?;
         }
 
-        self.expire_stats(now - STATS_RETENTION.whole_seconds(), &mut report)
+        self.expire_stats(now - STATS_RETENTION.whole_seconds(), report)
             .await?;
 
         let expired: Vec<(String,)> = sqlx::query_as(
@@ -172,31 +264,87 @@ impl Maintenance {
         .await
         .map_err(query("tenants"))?;
         for (tenant,) in expired {
-            self.expire_tenant(&tenant, blobs, kek, &mut report).await?;
+            self.expire_tenant(&tenant, blobs, kek, report).await?;
         }
+        Ok(())
+    }
 
-        // In SQLite, what a destroyed key's rows were still lingers in the write-ahead log
-        // until a checkpoint: copy the log into the file (where secure_delete zeroed them)
-        // and empty it.
-        if self.store.backend() == Backend::Sqlite
-            && report.keys_destroyed + report.tenants_expired > 0
-        {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.store.inner.owner)
+    /// What the database keeps of deleted keys beyond the rows, removed (module docs, steps
+    /// 2 and 3).
+    async fn scrub_destroyed_keys(&self) -> Result<(), StoreError> {
+        match self.store.backend() {
+            Backend::Sqlite => self.truncate_wal().await,
+            Backend::Postgres => self.rewrite_keys_table().await,
+        }
+    }
+
+    /// SQLite: copies the write-ahead log into the file (where `secure_delete` zeroed the
+    /// keys) and empties it; a busy checkpoint (a reader on an old snapshot, which may still
+    /// need the log's old pages) is retried, then reported.
+    async fn truncate_wal(&self) -> Result<(), StoreError> {
+        let mut pooled = self
+            .store
+            .inner
+            .owner
+            .acquire()
+            .await
+            .map_err(query("connection"))?;
+        // Its busy timeout changes below: the pool opens a fresh connection instead.
+        pooled.close_on_drop();
+        let conn: &mut AnyConnection = &mut pooled;
+        conn.execute(CHECKPOINT_BUSY_TIMEOUT)
+            .await
+            .map_err(query("wal_checkpoint"))?;
+        for attempt in 1..=CHECKPOINT_ATTEMPTS {
+            // (busy, frames in the log, frames checkpointed); busy = 1: not completed.
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(query("wal_checkpoint"))?;
+            let busy: i64 = row.try_get(0).map_err(query("wal_checkpoint"))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tracing::warn!(attempt, "write-ahead log checkpoint busy; retrying");
+            if attempt < CHECKPOINT_ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+            }
         }
-        tracing::info!(
-            keys_destroyed = report.keys_destroyed,
-            migrations_purged = report.migrations_purged,
-            blobs_deleted = report.blobs_deleted,
-            blob_failures = report.blob_failures,
-            stats_deleted = report.stats_deleted,
-            tenants_expired = report.tenants_expired,
-            kek_failures = report.kek_failures,
-            "retention sweep done"
-        );
-        Ok(report)
+        Err(StoreError::KeyMaySurvive {
+            place: "the SQLite write-ahead log",
+            why: format!(
+                "its checkpoint stayed busy after {CHECKPOINT_ATTEMPTS} attempts (another \
+                 connection holds a read transaction open)"
+            ),
+        })
+    }
+
+    /// PostgreSQL: rewrites `data_keys` without the dead row versions that still hold the
+    /// destroyed keys (a plain VACUUM would leave their bytes in the pages' free space).
+    /// VACUUM cannot run in a transaction: it goes on a connection of its own, as the
+    /// schema owner, with a lock timeout so that a long transaction on the table makes the
+    /// sweep fail (and retry next time) rather than queue every tenant behind it.
+    async fn rewrite_keys_table(&self) -> Result<(), StoreError> {
+        let mut pooled = self
+            .store
+            .inner
+            .owner
+            .acquire()
+            .await
+            .map_err(query("connection"))?;
+        // Its lock timeout changes below: the pool opens a fresh connection instead.
+        pooled.close_on_drop();
+        let conn: &mut AnyConnection = &mut pooled;
+        let vacuumed = async {
+            conn.execute(VACUUM_LOCK_TIMEOUT).await?;
+            conn.execute("VACUUM (FULL) data_keys").await
+        }
+        .await;
+        vacuumed.map(|_| ()).map_err(|e| StoreError::KeyMaySurvive {
+            place: "the old row versions in PostgreSQL's data_keys table",
+            why: format!("VACUUM (FULL) data_keys failed: {e}"),
+        })
     }
 
     /// Destroys the key, then deletes the blobs. Returns whether the migration is purged.
@@ -213,13 +361,7 @@ impl Maintenance {
 
         // 1. The key, in its own committed transaction before any blob is touched.
         let mut tx = self.begin().await?;
-        let gone = sqlx::query("DELETE FROM data_keys WHERE tenant_id = $1 AND migration_id = $2")
-            .bind(tenant)
-            .bind(migration)
-            .execute(&mut *tx)
-            .await
-            .map_err(query("data_keys"))?
-            .rows_affected();
+        let gone = shred_keys(&mut tx, self.store.backend(), tenant, Some(migration)).await?;
         sqlx::query(
             "UPDATE migrations SET key_destroyed_at = COALESCE(key_destroyed_at, $3) \
              WHERE tenant_id = $1 AND migration_id = $2",
@@ -397,14 +539,10 @@ impl Maintenance {
 
         let mut tx = self.begin().await?;
         let mut migrations = 0;
-        for table in [
-            "plugin_grants",
-            "objects",
-            "data_keys",
-            "migrations",
-            "stats",
-            "tenants",
-        ] {
+        // Every key is gone with its migration's purge; any left is shredded the same way.
+        let keys = shred_keys(&mut tx, self.store.backend(), tenant, None).await?;
+        report.keys_destroyed += keys;
+        for table in ["plugin_grants", "objects", "migrations", "stats", "tenants"] {
             // `table` is one of the constants above.
             let rows = sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE tenant_id = $1"
@@ -446,6 +584,51 @@ impl Maintenance {
         report.tenants_expired += 1;
         Ok(())
     }
+}
+
+/// Destroys the wrapped data keys of `tenant` (of one migration, or all of them): each is
+/// overwritten with zeros of its length, then deleted, in `conn`'s transaction. Returns how
+/// many there were. See the module docs for what remains of them and where.
+async fn shred_keys(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    tenant: &str,
+    migration: Option<&str>,
+) -> Result<u64, StoreError> {
+    let zeros = match backend {
+        // Also on for every connection of the pool; this makes it hold whoever opened it.
+        Backend::Sqlite => {
+            conn.execute("PRAGMA secure_delete = ON")
+                .await
+                .map_err(query("data_keys"))?;
+            "zeroblob(length(wrapped))"
+        }
+        Backend::Postgres => "decode(repeat('00', length(wrapped)), 'hex')",
+    };
+    let filter = if migration.is_some() {
+        "tenant_id = $1 AND migration_id = $2"
+    } else {
+        "tenant_id = $1"
+    };
+    // `zeros` and `filter` are constants above.
+    let overwrite = format!("UPDATE data_keys SET wrapped = {zeros} WHERE {filter}");
+    let delete = format!("DELETE FROM data_keys WHERE {filter}");
+    let mut overwrite = sqlx::query(AssertSqlSafe(overwrite)).bind(tenant);
+    let mut delete = sqlx::query(AssertSqlSafe(delete)).bind(tenant);
+    if let Some(migration) = migration {
+        overwrite = overwrite.bind(migration);
+        delete = delete.bind(migration);
+    }
+    overwrite
+        .execute(&mut *conn)
+        .await
+        .map_err(query("data_keys"))?;
+    let gone = delete
+        .execute(&mut *conn)
+        .await
+        .map_err(query("data_keys"))?
+        .rows_affected();
+    Ok(gone)
 }
 
 fn parse_region(s: &str) -> Result<Region, StoreError> {

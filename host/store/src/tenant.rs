@@ -151,7 +151,12 @@ impl TenantScope {
 
     /// A transaction in this tenant's context: in PostgreSQL `airlock.tenant` is set for
     /// this transaction only, so a pooled connection never carries it to another tenant.
+    ///
+    /// A scope whose id no tenant can have (empty, or `_platform`'s reserved form) is
+    /// refused here, before any query: in PostgreSQL an empty setting matches no row anyway
+    /// (migration 0002), and in SQLite this is the only guard.
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        check_id("tenant id", self.tenant.as_str())?;
         let mut tx = self
             .store
             .inner

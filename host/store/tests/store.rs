@@ -153,17 +153,33 @@ fn events(log: &[airlock_store::AuditEntry]) -> Vec<&str> {
 #[tokio::test]
 async fn migrations_apply_twice_and_are_recorded() {
     for h in harnesses("migrations_apply_twice_and_are_recorded").await {
-        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
-        assert_eq!(h.store.migrate().await.unwrap(), vec![1], "{}", h.backend);
+        assert_eq!(
+            h.store.migrate().await.unwrap(),
+            vec![1, 2],
+            "{}",
+            h.backend
+        );
+        assert_eq!(
+            h.store.migrate().await.unwrap(),
+            vec![1, 2],
+            "{}",
+            h.backend
+        );
         let again = h.reopen().await.expect("opening again migrates again");
-        assert_eq!(again.migrate().await.unwrap(), vec![1]);
+        assert_eq!(again.migrate().await.unwrap(), vec![1, 2]);
         let owner = h.owner_pool().await;
-        let (n, desc): (i64, String) =
-            sqlx::query_as("SELECT COUNT(*), MAX(description) FROM _sqlx_migrations")
-                .fetch_one(&owner)
+        let descriptions: Vec<(String,)> =
+            sqlx::query_as("SELECT description FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&owner)
                 .await
                 .unwrap();
-        assert_eq!((n, desc.as_str()), (1, "init"), "{}", h.backend);
+        let descriptions: Vec<&str> = descriptions.iter().map(|(d,)| d.as_str()).collect();
+        assert_eq!(
+            descriptions,
+            ["init", "unset tenant matches nothing"],
+            "{}",
+            h.backend
+        );
     }
 }
 
@@ -442,6 +458,202 @@ async fn tenants_cannot_reach_each_other() {
     }
 }
 
+/// Every table with a tenant_id, and an insert of a row for tenant `tenant` into it that
+/// needs no other row (tenants and the audit log have no foreign key).
+fn insert_for(table: &str, tenant: &str) -> String {
+    match table {
+        "tenants" => format!("INSERT INTO tenants (tenant_id, created_at) VALUES ('{tenant}', 0)"),
+        "audit_log" => format!(
+            "INSERT INTO audit_log (tenant_id, seq, at, event, actor, detail) \
+             VALUES ('{tenant}', 1, 0, 'orphan', 'test', 'orphan-row')"
+        ),
+        _ => unreachable!(),
+    }
+}
+
+/// Issue 13: no row may have an empty tenant_id, in either backend, whoever inserts it (the
+/// owner too), and no API call runs for an empty tenant. Fails on a store without
+/// migration 0002 (the inserts succeed).
+#[tokio::test]
+async fn an_empty_tenant_id_is_refused() {
+    for h in harnesses("an_empty_tenant_id_is_refused").await {
+        seed(&h.store, "tenant-a", b"key-of-a").await;
+        let owner = h.owner_pool().await;
+        for table in ["tenants", "audit_log"] {
+            let err = sqlx::query(sqlx::AssertSqlSafe(insert_for(table, "")))
+                .execute(&owner)
+                .await
+                .expect_err(table);
+            let text = err.to_string();
+            assert!(
+                text.contains("tenant_id must not be empty")
+                    || text.contains("tenant_id_not_empty"),
+                "{}: {table}: {text}",
+                h.backend
+            );
+        }
+        // An existing row cannot be renamed to the empty tenant either.
+        let err = sqlx::query("UPDATE tenants SET tenant_id = '' WHERE tenant_id = 'tenant-a'")
+            .execute(&owner)
+            .await
+            .expect_err("update to an empty tenant");
+        let text = err.to_string();
+        assert!(
+            text.contains("tenant_id must not be empty") || text.contains("tenant_id_not_empty"),
+            "{}: {text}",
+            h.backend
+        );
+        owner.close().await;
+
+        // Through the API: a scope for an empty (or the platform's) tenant id does nothing.
+        for id in ["", PLATFORM_TENANT] {
+            let scope = h.store.tenant(&t(id));
+            assert!(
+                matches!(
+                    scope.audit_log().await,
+                    Err(StoreError::Invalid {
+                        what: "tenant id",
+                        ..
+                    })
+                ),
+                "{}: {id:?}",
+                h.backend
+            );
+            assert!(matches!(
+                scope.data_key(&m("m1")).await,
+                Err(StoreError::Invalid { .. })
+            ));
+        }
+    }
+}
+
+/// Issue 13: in PostgreSQL a connection of airlock_app that has not set the tenant sees no
+/// row, even a row whose tenant_id is '' (put there before the constraint existed, or by
+/// the owner): neither in a fresh session, where the setting is NULL, nor in a session
+/// whose earlier transaction set it, where it reads ''. On main (policies comparing
+/// `tenant_id = current_setting(...)`) the second session saw those rows and could insert
+/// more.
+#[tokio::test]
+async fn an_unset_tenant_setting_matches_no_row() {
+    for h in harnesses("an_unset_tenant_setting_matches_no_row").await {
+        if h.pg.is_none() {
+            continue;
+        }
+        seed(&h.store, "tenant-a", b"key-of-a").await;
+        // As the owner: rows of the empty tenant, as a database could hold them before
+        // migration 0002 (its constraints dropped for the purpose).
+        let owner = h.owner_pool().await;
+        for table in ["tenants", "audit_log"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_tenant_id_not_empty"
+            )))
+            .execute(&owner)
+            .await
+            .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(insert_for(table, "")))
+                .execute(&owner)
+                .await
+                .unwrap();
+        }
+
+        let count_empty = |table: &str| {
+            format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = '' OR tenant_id IS NULL")
+        };
+        // A session that never set the tenant: the setting is NULL.
+        let app = h.app_pool().await;
+        let mut conn = app.acquire().await.unwrap();
+        let (unset,): (Option<String>,) =
+            sqlx::query_as("SELECT current_setting('airlock.tenant', true)")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(unset, None, "a fresh session");
+        for table in ["tenants", "audit_log"] {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty(table)))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                n, 0,
+                "{table}: a fresh session sees no row of the empty tenant"
+            );
+        }
+
+        // The same session after a tenant's transaction: the setting now reads ''.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        sqlx::query("SELECT set_config('airlock.tenant', 'tenant-a', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (after,): (Option<String>,) =
+            sqlx::query_as("SELECT current_setting('airlock.tenant', true)")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(after.as_deref(), Some(""), "the case the fix is about");
+        for table in [
+            "tenants",
+            "migrations",
+            "data_keys",
+            "objects",
+            "plugin_grants",
+            "stats",
+            "audit_log",
+        ] {
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 0, "{table}: the setting reads '' and must match no row");
+        }
+        // Nor can it write a row for the empty tenant: the policy's WITH CHECK refuses it
+        // (the constraint is dropped here, so this is the policy alone).
+        let err = sqlx::query(sqlx::AssertSqlSafe(insert_for("audit_log", "")))
+            .execute(&mut *conn)
+            .await
+            .expect_err("insert for the empty tenant");
+        assert!(
+            err.to_string().contains("row-level security"),
+            "unexpected error: {err}"
+        );
+        // Set explicitly to '' for the session: the same.
+        sqlx::query("SELECT set_config('airlock.tenant', '', false)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty("audit_log")))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "set to '' for the session");
+        drop(conn);
+        app.close().await;
+
+        // The owner still sees them (the maintenance path), and the tenant's own rows are
+        // still the tenant's.
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count_empty("audit_log")))
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        owner.close().await;
+        let a = h.store.tenant(&t("tenant-a"));
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"key-of-a"[..])
+        );
+        assert!(
+            a.audit_log()
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.event != "orphan")
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. The audit log is append-only
 
@@ -627,6 +839,189 @@ async fn failed_migration_expires_after_30_days_key_first() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A second tenant's key, inserted before the one destroyed and kept: the scans below must
+/// find it (they read the data) and must not find the destroyed one.
+const KEPT_KEY: &[u8] = b"\x01KEPT-WRAPPED-KEY-fedcba9876543210fedcba9876543210\x02";
+
+fn holds(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Issue 13: a destroyed key is overwritten with zeros of its length, then deleted (a
+/// trigger logs what each statement did to the row, without the bytes); in PostgreSQL the
+/// table is then rewritten, so the table's file on disk holds neither the key nor a dead
+/// version of it, even where a plain VACUUM leaves one (a row inserted after another lands
+/// lower in the page, where no live row is moved over it). On main the first event was
+/// the delete, and the PostgreSQL heap file still held the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroyed_key_is_overwritten_then_deleted() {
+    for h in harnesses("a_destroyed_key_is_overwritten_then_deleted").await {
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-keep", KEPT_KEY).await;
+        seed(&h.store, "tenant-a", SECRET_KEY).await;
+        let owner = h.owner_pool().await;
+        let setup: &[&str] = if h.pg.is_some() {
+            &[
+                "CREATE TABLE key_events (n SERIAL PRIMARY KEY, op TEXT NOT NULL, \
+                 tenant_id TEXT NOT NULL, len BIGINT NOT NULL, zero BIGINT NOT NULL)",
+                "CREATE FUNCTION log_key_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN \
+                   IF TG_OP = 'UPDATE' THEN \
+                     INSERT INTO key_events (op, tenant_id, len, zero) VALUES ('update', \
+                       NEW.tenant_id, length(NEW.wrapped), \
+                       CASE WHEN NEW.wrapped = decode(repeat('00', length(NEW.wrapped)), 'hex') \
+                       THEN 1 ELSE 0 END); \
+                     RETURN NEW; \
+                   END IF; \
+                   INSERT INTO key_events (op, tenant_id, len, zero) VALUES ('delete', \
+                     OLD.tenant_id, length(OLD.wrapped), \
+                     CASE WHEN OLD.wrapped = decode(repeat('00', length(OLD.wrapped)), 'hex') \
+                       THEN 1 ELSE 0 END); \
+                   RETURN OLD; \
+                 END $$",
+                "CREATE TRIGGER log_key_event BEFORE UPDATE OR DELETE ON data_keys \
+                 FOR EACH ROW EXECUTE FUNCTION log_key_event()",
+            ]
+        } else {
+            &[
+                "CREATE TABLE key_events (n INTEGER PRIMARY KEY, op TEXT NOT NULL, \
+                 tenant_id TEXT NOT NULL, len INTEGER NOT NULL, zero INTEGER NOT NULL)",
+                "CREATE TRIGGER log_key_update BEFORE UPDATE ON data_keys BEGIN \
+                 INSERT INTO key_events (op, tenant_id, len, zero) VALUES ('update', \
+                   NEW.tenant_id, length(NEW.wrapped), \
+                   CASE WHEN NEW.wrapped = zeroblob(length(NEW.wrapped)) THEN 1 ELSE 0 END); END",
+                "CREATE TRIGGER log_key_delete BEFORE DELETE ON data_keys BEGIN \
+                 INSERT INTO key_events (op, tenant_id, len, zero) VALUES ('delete', \
+                   OLD.tenant_id, length(OLD.wrapped), \
+                   CASE WHEN OLD.wrapped = zeroblob(length(OLD.wrapped)) THEN 1 ELSE 0 END); END",
+            ]
+        };
+        for sql in setup {
+            sqlx::query(sqlx::AssertSqlSafe(*sql))
+                .execute(&owner)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {sql}: {e}", h.backend));
+        }
+
+        let a = h.store.tenant(&t("tenant-a"));
+        a.finish_migration(&m("m1"), true).await.unwrap();
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.keys_destroyed, 1, "{}", h.backend);
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None);
+
+        let rows = sqlx::query("SELECT op, tenant_id, len, zero FROM key_events ORDER BY n")
+            .fetch_all(&owner)
+            .await
+            .unwrap();
+        let events: Vec<(String, String, i64, i64)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let len = SECRET_KEY.len() as i64;
+        assert_eq!(
+            events,
+            [
+                ("update".to_owned(), "tenant-a".to_owned(), len, 1),
+                ("delete".to_owned(), "tenant-a".to_owned(), len, 1),
+            ],
+            "{}: zeros of the key's length written, then the zeroed row deleted",
+            h.backend
+        );
+        // The other tenant's key is untouched.
+        assert_eq!(
+            h.store
+                .tenant(&t("tenant-keep"))
+                .data_key(&m("m1"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(KEPT_KEY)
+        );
+
+        if h.pg.is_some() {
+            // The table's file as the server wrote it (CHECKPOINT flushes the buffers).
+            sqlx::query("CHECKPOINT").execute(&owner).await.unwrap();
+            let (file,): (Vec<u8>,) =
+                sqlx::query_as("SELECT pg_read_binary_file(pg_relation_filepath('data_keys'))")
+                    .fetch_one(&owner)
+                    .await
+                    .unwrap();
+            assert!(holds(&file, KEPT_KEY), "the scan reads the table's file");
+            assert!(
+                !holds(&file, SECRET_KEY),
+                "the destroyed key is still in the data_keys file"
+            );
+        }
+        owner.close().await;
+    }
+}
+
+/// Issue 13: SQLite's checkpoint after a key is destroyed can be busy (a reader on an old
+/// snapshot still needs the log's pages, which hold the key). That is not ignored: the
+/// sweep retries, then fails saying the key may survive in the write-ahead log; the key is
+/// indeed still there. Once the reader is gone, the next sweep completes the checkpoint
+/// and the key is in neither file. On main the sweep succeeded and left the key in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_checkpoint_is_reported_and_retried() {
+    for h in harnesses("a_busy_checkpoint_is_reported_and_retried").await {
+        let Some(path) = h.sqlite_path.clone() else {
+            continue;
+        };
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", SECRET_KEY).await;
+        let a = h.store.tenant(&t("tenant-a"));
+        a.finish_migration(&m("m1"), true).await.unwrap();
+
+        // Another connection reads the keys in a transaction it keeps open.
+        let reader = h.owner_pool().await;
+        let mut snapshot = reader.begin().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM data_keys")
+            .fetch_one(&mut *snapshot)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+
+        let blobs_dyn: Arc<dyn BlobSweep> = blobs.clone();
+        let kek_dyn: Arc<dyn KekShredder> = kek.clone();
+        let started = std::time::Instant::now();
+        let err = h
+            .store
+            .maintenance()
+            .sweep(&blobs_dyn, &kek_dyn)
+            .await
+            .expect_err("a busy checkpoint must not pass for a destroyed key");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(err, StoreError::KeyMaySurvive { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("may survive in the SQLite write-ahead log"),
+            "{text}"
+        );
+        assert!(text.contains("run the sweep again"), "{text}");
+        // The rest of the sweep was done: the key row and the blobs are gone.
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None);
+        assert!(a.objects(&m("m1")).await.unwrap().is_empty());
+        // And the error was true: the log still holds the key.
+        let wal = std::fs::read(format!("{}-wal", path.display())).unwrap_or_default();
+        assert!(holds(&wal, SECRET_KEY), "the log should still hold the key");
+
+        snapshot.rollback().await.unwrap();
+        reader.close().await;
+        // Nothing is due any more, but the scrub is owed: this sweep checkpoints.
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report, airlock_store::SweepReport::default());
+        for suffix in ["", "-wal"] {
+            let file = format!("{}{suffix}", path.display());
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(!holds(&bytes, SECRET_KEY), "the key is still in {file}");
         }
     }
 }

@@ -29,7 +29,9 @@
 //!   holds 1 to `segment size` bytes, or 0 if the object is empty (an empty object is one
 //!   empty final segment). Segments are numbered from 0.
 //! - Nonce of segment *i* = prefix (7) | *i* (u32, big-endian) | 1 if final, else 0.
-//! - Associated data of every segment = the 48 header bytes.
+//! - Associated data of every segment = the 48 header bytes (for a record of a
+//!   [`RecordSet`] sealed with [`RecordSet::seal_bound`]: the header bytes, then the bytes
+//!   the caller binds).
 //!
 //! What that detects, as a [`VaultError`] naming the object and the segment: a flipped bit
 //! anywhere (a tag fails; a header bit fails segment 0, or is caught by the magic, version

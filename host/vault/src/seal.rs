@@ -242,6 +242,11 @@ impl Sealer {
 /// data). Each index must be sealed once per set; a new set (a new header: a fresh salt,
 /// so a fresh key) is made whenever records are written again. A record moved to another
 /// index, another set, tenant or migration does not open.
+///
+/// [`seal_bound`](RecordSet::seal_bound) also binds what the caller keeps in clear beside
+/// a record (the key it is found by, the names of its fields): the associated data is then
+/// the header followed by those bytes, so a record whose clear companions were changed or
+/// swapped with another's does not open either.
 pub struct RecordSet {
     cipher: ObjectCipher,
     object: ObjectRef,
@@ -295,8 +300,30 @@ impl RecordSet {
 
     /// Record `index`, opened.
     pub fn open(&self, index: u32, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.open_bound(index, &[], sealed)
+    }
+
+    /// Record `index` sealed with `bound` added to its associated data (after the header):
+    /// it opens only through [`open_bound`](RecordSet::open_bound) with the same bytes.
+    /// An empty `bound` is [`seal`](RecordSet::seal).
+    pub fn seal_bound(&self, index: u32, bound: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        out.extend_from_slice(plaintext);
+        let tag = self.cipher.seal_with(index, true, bound, &mut out);
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Record `index`, opened, if it was sealed with the same `bound` bytes; otherwise
+    /// [`VaultError::Tampered`], as for any other change.
+    pub fn open_bound(
+        &self,
+        index: u32,
+        bound: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
         let mut buf = sealed.to_vec();
-        match self.cipher.open(index, true, &mut buf) {
+        match self.cipher.open_with(index, true, bound, &mut buf) {
             Some(len) => {
                 buf.truncate(len);
                 Ok(buf)
@@ -403,6 +430,30 @@ impl ObjectCipher {
         self.key
             .seal_in_place_separate_tag(self.nonce(index, last), Aad::from(&self.header), in_out)
             .expect("a segment is far below AES-GCM's length limit")
+    }
+
+    /// As `seal`, the associated data being the header then `bound` (the header alone when
+    /// `bound` is empty, so that is `seal`).
+    fn seal_with(&self, index: u32, last: bool, bound: &[u8], in_out: &mut [u8]) -> Tag {
+        if bound.is_empty() {
+            return self.seal(index, last, in_out);
+        }
+        let ad = [&self.header[..], bound].concat();
+        self.key
+            .seal_in_place_separate_tag(self.nonce(index, last), Aad::from(&ad), in_out)
+            .expect("a segment is far below AES-GCM's length limit")
+    }
+
+    /// As `open`, with the associated data of `seal_with`.
+    fn open_with(&self, index: u32, last: bool, bound: &[u8], in_out: &mut [u8]) -> Option<usize> {
+        if bound.is_empty() {
+            return self.open(index, last, in_out);
+        }
+        let ad = [&self.header[..], bound].concat();
+        self.key
+            .open_in_place(self.nonce(index, last), Aad::from(&ad), in_out)
+            .ok()
+            .map(|plain| plain.len())
     }
 
     /// Opens ciphertext and tag in place; the plaintext length, or `None` if the tag fails.

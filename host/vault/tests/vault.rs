@@ -782,3 +782,28 @@ fn records_open_only_at_their_index_in_their_set() {
             .is_err()
     );
 }
+
+/// A record sealed with bound bytes (what its caller keeps in clear beside it) opens only
+/// with the same bytes; empty bound bytes are the plain seal.
+#[test]
+fn bound_records_open_only_with_the_same_bound_bytes() {
+    let sealer = Sealer::new(
+        TenantId::new("t1"),
+        MigrationId::new("m1"),
+        DataKey::from_bytes(&[7u8; 32]),
+    );
+    let set = sealer.new_record_set("app-rows/AO_1_TEAM");
+    let a = set.seal_bound(0, b"id=1", b"row zero");
+    assert_eq!(set.open_bound(0, b"id=1", &a).unwrap(), b"row zero");
+    for other in [&b"id=2"[..], b"", b"id=1\0"] {
+        assert!(matches!(
+            set.open_bound(0, other, &a),
+            Err(VaultError::Tampered { segment: 0, .. })
+        ));
+    }
+    assert!(set.open(0, &a).is_err());
+    assert!(set.open_bound(1, b"id=1", &a).is_err());
+    let plain = set.seal(1, b"row one");
+    assert_eq!(set.open_bound(1, b"", &plain).unwrap(), b"row one");
+    assert_eq!(set.seal_bound(1, b"", b"row one"), plain);
+}
