@@ -309,15 +309,18 @@ const PHASE_MARKS: &[(&str, &str, &str)] = &[
 ];
 
 fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
-    let work = tempfile::Builder::new()
+    // The work directory and the local site beside it (`<work>-site`) both live in one
+    // temporary directory, removed with it.
+    let root = tempfile::Builder::new()
         .prefix("work-")
         .tempdir_in(&dirs.data)?;
+    let work = root.path().join("work");
     let started = Instant::now();
     let mut child = Command::new(&dirs.airlock)
         .arg("migrate")
         .arg(&backup.path)
         .arg("--work")
-        .arg(work.path())
+        .arg(&work)
         .arg("--plugin")
         .arg(airlock_plugin_artifacts::TIMESHEET_BUILDER)
         .env_remove("AIRLOCK_CACHE_DIR")
@@ -399,7 +402,7 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
         peak_rss,
         peak_phase,
         phase_ends,
-        work_bytes: dir_size(work.path()),
+        work_bytes: dir_size(root.path()),
     })
 }
 

@@ -133,6 +133,27 @@ impl Access {
     }
 }
 
+/// Refuses an app whose Active Objects prefix is another app's: it would read that app's
+/// tables. `others` are the keys of every other app of the migration (installed in the
+/// backup, or enabled as plugins).
+pub fn check_identity<'a>(
+    app_key: &AppKey,
+    others: impl IntoIterator<Item = &'a AppKey>,
+) -> Result<(), crate::ConsentError> {
+    let prefix = app_key.ao_prefix();
+    match others
+        .into_iter()
+        .find(|other| *other != app_key && other.ao_prefix() == prefix)
+    {
+        Some(other) => Err(crate::ConsentError::PrefixCollision {
+            app_key: app_key.to_string(),
+            other: other.to_string(),
+            prefix: prefix.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,26 +229,5 @@ mod tests {
             vec![DataScope::AppDataOther]
         );
         assert!(all(&m).missing_scopes(&m).is_empty());
-    }
-}
-
-/// Refuses an app whose Active Objects prefix is another app's: it would read that app's
-/// tables. `others` are the keys of every other app of the migration (installed in the
-/// backup, or enabled as plugins).
-pub fn check_identity<'a>(
-    app_key: &AppKey,
-    others: impl IntoIterator<Item = &'a AppKey>,
-) -> Result<(), crate::ConsentError> {
-    let prefix = app_key.ao_prefix();
-    match others
-        .into_iter()
-        .find(|other| *other != app_key && other.ao_prefix() == prefix)
-    {
-        Some(other) => Err(crate::ConsentError::PrefixCollision {
-            app_key: app_key.to_string(),
-            other: other.to_string(),
-            prefix: prefix.to_string(),
-        }),
-        None => Ok(()),
     }
 }
