@@ -16,7 +16,9 @@ use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{IntegrityReport, Progress, check};
 use airlock_model::jira::Kind;
 use airlock_model::{AoPrefix, AppKey, Namespace, Severity};
-use airlock_runtime::{AppData, Grant, Mappings, Plugin, RunContext, Runtime};
+use airlock_runtime::{
+    AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext, Runtime,
+};
 use airlock_staging::SealedStaging;
 use airlock_target::{CloudConfig, JiraCloud, LocalSite, Target};
 use anyhow::{Context, Result, bail};
@@ -704,19 +706,15 @@ fn analyze_app(
         app_data: std::sync::Arc::new(StagedAppData(store.clone())),
     })?;
     let mut findings = airlock_engine::Findings::default();
-    // Findings per table, and those over the cap that were dropped.
-    let mut per_table: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut cap = FindingCap::new(MAX_APP_FINDINGS_PER_TABLE);
     each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
         let table = batch.table.to_owned();
         match session.analyze(batch) {
             Ok(ran) => {
-                let (kept, dropped) = per_table.entry(table.clone()).or_default();
                 for f in ran.value {
-                    if *kept >= MAX_APP_FINDINGS_PER_TABLE {
-                        *dropped += 1;
+                    if !cap.admit(&table) {
                         continue;
                     }
-                    *kept += 1;
                     findings.push(airlock_engine::Finding {
                         check: f.code,
                         severity: f.severity,
@@ -740,20 +738,8 @@ fn analyze_app(
         }
         Ok(())
     })?;
-    for (table, (_, dropped)) in per_table {
-        if dropped > 0 {
-            findings.push(airlock_engine::Finding {
-                check: "findings-capped".into(),
-                severity: Severity::Warning,
-                file: "activeobjects.xml".into(),
-                entity: table,
-                id: String::new(),
-                line: None,
-                message: format!(
-                    "the app reported more than {MAX_APP_FINDINGS_PER_TABLE} findings for this table; {dropped} more were not kept"
-                ),
-            });
-        }
+    for finding in cap.capped() {
+        findings.push(finding);
     }
     Ok(findings)
 }
@@ -761,6 +747,57 @@ fn analyze_app(
 /// The most findings an app's analysis keeps per table (each batch already keeps at most
 /// [`airlock_runtime::MAX_FINDINGS_PER_BATCH`]): enough to act on, bounded for the report.
 const MAX_APP_FINDINGS_PER_TABLE: u64 = 10_000;
+
+/// Counts an app's findings per table: the first `limit` are kept, the rest dropped and
+/// reported as one `findings-capped` finding per table.
+struct FindingCap {
+    limit: u64,
+    /// (kept, dropped) per table.
+    per_table: BTreeMap<String, (u64, u64)>,
+}
+
+impl FindingCap {
+    fn new(limit: u64) -> FindingCap {
+        FindingCap {
+            limit,
+            per_table: BTreeMap::new(),
+        }
+    }
+
+    /// Whether one more finding of `table` is kept.
+    fn admit(&mut self, table: &str) -> bool {
+        let (kept, dropped) = match self.per_table.get_mut(table) {
+            Some(counts) => counts,
+            None => self.per_table.entry(table.to_owned()).or_default(),
+        };
+        if *kept < self.limit {
+            *kept += 1;
+            true
+        } else {
+            *dropped += 1;
+            false
+        }
+    }
+
+    /// One warning per table that had findings dropped.
+    fn capped(self) -> impl Iterator<Item = airlock_engine::Finding> {
+        let limit = self.limit;
+        self.per_table
+            .into_iter()
+            .filter(|(_, (_, dropped))| *dropped > 0)
+            .map(move |(table, (_, dropped))| airlock_engine::Finding {
+                check: "findings-capped".into(),
+                severity: Severity::Warning,
+                file: "activeobjects.xml".into(),
+                entity: table,
+                id: String::new(),
+                line: None,
+                message: format!(
+                    "the app reported more than {limit} findings for this table; {dropped} more were not kept"
+                ),
+            })
+    }
+}
 
 /// The app data phase for one plugin: its own tables (staged, so memory holds one batch
 /// at a time) and its granted mappings (looked up in the state on demand) go through
@@ -876,16 +913,22 @@ impl Mappings for PlannedMappings {
 struct StagedAppData(std::sync::Arc<AppRows>);
 
 impl AppData for StagedAppData {
-    fn get(
-        &self,
-        table: &str,
-        id: i64,
-    ) -> Option<(std::sync::Arc<[String]>, Vec<airlock_model::Value>)> {
-        self.0.get(table, id)
+    fn get(&self, table: &str, id: i64) -> Result<Option<AppRow>, AppDataError> {
+        self.0.try_get(table, id).map_err(|e| untrusted(table, e))
     }
 
-    fn exists(&self, table: &str, id: i64) -> bool {
-        self.0.exists(table, id)
+    fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError> {
+        self.0
+            .try_exists(table, id)
+            .map_err(|e| untrusted(table, e))
+    }
+}
+
+/// A staged row that cannot be read or fails its seal fails the plugin's batch.
+fn untrusted(table: &str, error: airlock_engine::state::StateError) -> AppDataError {
+    AppDataError {
+        table: table.to_owned(),
+        reason: error.to_string(),
     }
 }
 
@@ -965,4 +1008,29 @@ pub fn check_command(runtime: &Runtime, options: &Options) -> Result<bool> {
     let plugins = load_plugins(runtime, options)?;
     let Checked { report, .. } = run_check(options, &plugins)?;
     Ok(!report.blocks_migration())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FindingCap;
+
+    #[test]
+    fn findings_past_the_cap_are_dropped_and_counted_per_table() {
+        let mut cap = FindingCap::new(3);
+        let kept = (0..10).filter(|_| cap.admit("AO_09EAEF_TEAM")).count();
+        assert_eq!(kept, 3);
+        assert!(
+            cap.admit("AO_09EAEF_PERIOD"),
+            "another table has its own count"
+        );
+        let capped: Vec<_> = cap.capped().collect();
+        assert_eq!(capped.len(), 1);
+        assert_eq!(capped[0].check, "findings-capped");
+        assert_eq!(capped[0].entity, "AO_09EAEF_TEAM");
+        assert!(
+            capped[0].message.contains("7 more"),
+            "{}",
+            capped[0].message
+        );
+    }
 }

@@ -13,11 +13,24 @@ pub trait Mappings: Send + Sync {
     fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>>;
 }
 
+/// A row with its table's columns.
+pub type AppRow = (Arc<[String]>, Vec<Value>);
+
 /// The rows of one migration's Active Objects tables, by primary key.
 pub trait AppData: Send + Sync {
-    fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)>;
+    fn get(&self, table: &str, id: i64) -> Result<Option<AppRow>, AppDataError>;
     /// Whether a row with this primary key exists.
-    fn exists(&self, table: &str, id: i64) -> bool;
+    fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError>;
+}
+
+/// A staged row the host cannot vouch for (unreadable, or failing its integrity check):
+/// the batch fails rather than have the plugin work on it or on a "not found". Names the
+/// table and the problem, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("app table {table}: {reason}")]
+pub struct AppDataError {
+    pub table: String,
+    pub reason: String,
 }
 
 /// Mappings held in memory.
@@ -111,14 +124,17 @@ impl MemoryAppData {
 }
 
 impl AppData for MemoryAppData {
-    fn get(&self, table: &str, id: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
-        let t = self.tables.get(table)?;
-        t.rows.get(&id).map(|row| (t.columns.clone(), row.clone()))
+    fn get(&self, table: &str, id: i64) -> Result<Option<AppRow>, AppDataError> {
+        Ok(self
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(&id).map(|row| (t.columns.clone(), row.clone()))))
     }
 
-    fn exists(&self, table: &str, id: i64) -> bool {
-        self.tables
+    fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError> {
+        Ok(self
+            .tables
             .get(table)
-            .is_some_and(|t| t.rows.contains_key(&id))
+            .is_some_and(|t| t.rows.contains_key(&id)))
     }
 }

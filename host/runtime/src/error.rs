@@ -144,6 +144,10 @@ pub enum Cause {
         "one host call carried more than {limit} bytes of lists and strings (split it into smaller calls)"
     )]
     HostCallData { limit: u64 },
+    #[error(
+        "a staged app row cannot be trusted ({0}); stage the app's data again (run `check` in a new work directory) and, if it recurs, report it: the work directory may have been tampered with"
+    )]
+    AppData(crate::AppDataError),
 }
 
 impl Cause {
@@ -162,6 +166,7 @@ impl Cause {
             Cause::InvalidOutput { .. } => "invalid-output",
             Cause::MalformedBatch { .. } => "malformed-batch",
             Cause::HostCallLimit { .. } | Cause::HostCallData { .. } => "host-call-limit",
+            Cause::AppData(_) => "app-data-integrity",
         }
     }
 }

@@ -24,7 +24,7 @@ mod run;
 mod store;
 
 pub use cache::CacheError;
-pub use data::{AppData, Mappings, MemoryAppData, MemoryMappings};
+pub use data::{AppData, AppDataError, AppRow, Mappings, MemoryAppData, MemoryMappings};
 pub use error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
 pub use grant::{Denied, Grant, check_identity};
 pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};

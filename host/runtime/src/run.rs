@@ -399,6 +399,7 @@ fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) 
             Stop::Denied(d) => Cause::AccessDenied(d),
             Stop::Memory { limit, requested } => Cause::Memory { limit, requested },
             Stop::LogQuota { limit } => Cause::LogQuota { limit },
+            Stop::AppData(e) => Cause::AppData(e),
             Stop::Deadline => Cause::Deadline {
                 limit: limits.deadline,
             },

@@ -30,6 +30,8 @@ pub(crate) enum Stop {
     LogQuota { limit: u64 },
     #[error("deadline passed during a host call")]
     Deadline,
+    #[error("{0}")]
+    AppData(crate::AppDataError),
     #[error("`{call}` was sent {requested} ids; one call may send at most {limit}")]
     HostCallLimit {
         call: &'static str,
@@ -325,6 +327,7 @@ impl app_data::Host for BatchState {
         Ok(self
             .app_data
             .get(&table, id)
+            .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?
             .map(|(columns, values)| app_data::TableRow {
                 columns: columns.to_vec(),
                 values: values.iter().map(value_to_wit).collect::<Vec<wit::Value>>(),
@@ -384,11 +387,13 @@ impl BatchState {
         let mut answers = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(DEADLINE_CHECK_EVERY) {
             self.check_deadline()?;
-            answers.extend(
-                chunk
-                    .iter()
-                    .map(|id| self.app_data.exists(table, decode(*id))),
-            );
+            for id in chunk {
+                let found = self
+                    .app_data
+                    .exists(table, decode(*id))
+                    .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?;
+                answers.push(found);
+            }
         }
         Ok(answers)
     }

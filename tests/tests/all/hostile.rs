@@ -4,9 +4,9 @@
 use airlock_model::{Namespace, Value};
 use airlock_plugin_artifacts as artifacts;
 use airlock_runtime::{
-    AppData, BatchError, Cause, ConsentError, Denied, Grant, LoadError, MAX_FINDINGS_PER_BATCH,
-    MAX_HOST_CALL_BYTES, MAX_IDS_PER_CALL, MemoryAppData, MemoryMappings, RunContext,
-    check_identity,
+    AppData, AppDataError, AppRow, BatchError, Cause, ConsentError, Denied, Grant, LoadError,
+    MAX_FINDINGS_PER_BATCH, MAX_HOST_CALL_BYTES, MAX_IDS_PER_CALL, MemoryAppData, MemoryMappings,
+    RunContext, check_identity,
 };
 use airlock_tests::{batch, load, named_rows, runtime, session, timesheet_still_works};
 use std::sync::Arc;
@@ -265,12 +265,12 @@ fn sixteen_million_ids_in_one_call_are_refused_by_their_count() {
 struct SlowAppData;
 
 impl AppData for SlowAppData {
-    fn get(&self, _: &str, _: i64) -> Option<(Arc<[String]>, Vec<Value>)> {
-        None
+    fn get(&self, _: &str, _: i64) -> Result<Option<AppRow>, AppDataError> {
+        Ok(None)
     }
-    fn exists(&self, _: &str, _: i64) -> bool {
+    fn exists(&self, _: &str, _: i64) -> Result<bool, AppDataError> {
         std::thread::sleep(Duration::from_micros(50));
-        false
+        Ok(false)
     }
 }
 
@@ -288,6 +288,35 @@ fn host_loops_stop_at_the_deadline() {
         e.usage.host_calls.rows_checked
     );
     assert!(took < runtime().limits().deadline + WALL_LIMIT, "{took:?}");
+    timesheet_still_works(runtime());
+}
+
+/// A store whose rows fail their seal (a work directory tampered with).
+struct TamperedAppData;
+
+impl AppData for TamperedAppData {
+    fn get(&self, table: &str, _: i64) -> Result<Option<AppRow>, AppDataError> {
+        Err(AppDataError {
+            table: table.to_owned(),
+            reason: "row 1 fails its integrity check".into(),
+        })
+    }
+    fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError> {
+        self.get(table, id).map(|row| row.is_some())
+    }
+}
+
+#[test]
+fn an_app_row_that_fails_its_seal_fails_the_batch() {
+    let (e, _) = run_hostile_on(artifacts::HOSTILE_ID_FLOOD, 2, TamperedAppData, &["a"]);
+    match &e.cause {
+        Cause::AppData(error) => {
+            assert_eq!(error.table, e.table);
+            assert!(e.to_string().contains("cannot be trusted"), "{e}");
+        }
+        other => panic!("expected the row to fail the batch, got {other}"),
+    }
+    assert_eq!(e.cause.code(), "app-data-integrity");
     timesheet_still_works(runtime());
 }
 
