@@ -1,7 +1,7 @@
 //! Each hostile plugin is stopped by the right limit, with a typed error naming it,
 //! within 2 s of wall time, and the same runtime then runs Timesheet Builder fine.
 
-use airlock_model::{Namespace, Value};
+use airlock_model::Namespace;
 use airlock_plugin_artifacts as artifacts;
 use airlock_runtime::{
     AppData, AppDataError, AppRow, BatchError, Cause, ConsentError, Denied, Grant, LoadError,
