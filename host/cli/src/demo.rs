@@ -86,10 +86,18 @@ pub fn run(
 
     // 3. The core migration: check, analyze, load into the local site, verify. Its
     //    mappings (server id → cloud id) are what the plugin resolves through.
+    // A rerun starts over: the previous run's work directory and rehearsal site go.
     let work = dir.join("work");
     if work.exists() {
         std::fs::remove_dir_all(&work)
             .with_context(|| format!("cannot clear {}", work.display()))?;
+    }
+    for file in ["site.db", "site.db-wal", "site.db-shm", "site.db-journal"] {
+        let path = dir.join(file);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot clear {}", path.display()))?;
+        }
     }
     let options = migrate::Options {
         backup: backup_path.clone(),

@@ -209,11 +209,9 @@ impl Storage {
         let worker = format!("cli-{}", std::process::id());
         SealedStaging::new(self.sealer.clone(), self.blobs.clone()).on_open(Arc::new(
             move |object: &str| {
-                let audited =
-                    handle.block_on(scope.record_batch_decrypted(&migration, object, &worker));
-                if let Err(e) = audited {
-                    tracing::error!(error = %e, "cannot audit a decryption");
-                }
+                handle
+                    .block_on(scope.record_batch_decrypted(&migration, object, &worker))
+                    .map_err(|e| e.to_string())
             },
         ))
     }

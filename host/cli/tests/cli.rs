@@ -36,6 +36,16 @@ fn demo_migrates_the_timesheet_builder_data() {
         text.contains("none in clear; the target holds them"),
         "{text}"
     );
+    // Nothing went wrong that only a log line tells (an audit event lost, say).
+    assert!(!stderr(&out).contains("ERROR"), "{}", stderr(&out));
+
+    // The README's command twice in a row: the second run starts over, it does not find
+    // the first run's projects in the rehearsal site and refuse.
+    let again = airlock(&["demo", "--dir", "demo"], dir.path());
+    let text = stdout(&again);
+    assert!(again.status.success(), "{text}\n{}", stderr(&again));
+    assert!(text.contains("Timesheet Builder data migrated"), "{text}");
+    assert!(!stderr(&again).contains("ERROR"), "{}", stderr(&again));
 }
 
 #[test]

@@ -32,6 +32,11 @@ pub enum StagingError {
         #[source]
         source: io::Error,
     },
+    /// The open could not be recorded in the audit log: nothing is decrypted unrecorded.
+    #[error(
+        "staged object {name:?} was not opened: its decryption could not be audited ({reason})"
+    )]
+    NotAudited { name: String, reason: String },
 }
 
 /// A staged object being written. Nothing is visible under its name until [`finish`]:
@@ -67,8 +72,8 @@ pub struct SealedStaging {
 }
 
 /// Told the sealed name of every object opened for reading (the audit log records which
-/// worker decrypted what).
-pub type OpenHook = Arc<dyn Fn(&str) + Send + Sync>;
+/// worker decrypted what); an error refuses the open.
+pub type OpenHook = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 impl SealedStaging {
     /// Staging of the migration `sealer` belongs to, in `blobs` (its region's store).
@@ -92,7 +97,8 @@ impl SealedStaging {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Calls `hook` with the sealed name of each object before it is opened.
+    /// Calls `hook` with the sealed name of each object before it is opened; if it fails,
+    /// the object is not opened.
     pub fn on_open(mut self, hook: OpenHook) -> SealedStaging {
         self.on_open = Some(hook);
         self
@@ -214,7 +220,10 @@ impl Staging for SealedStaging {
         let blob = self.blobs.open(&key).map_err(Self::blob_error(name))?;
         let sealed_name = Self::sealed_name(name);
         if let Some(hook) = &self.on_open {
-            hook(&sealed_name);
+            hook(&sealed_name).map_err(|reason| StagingError::NotAudited {
+                name: name.to_owned(),
+                reason,
+            })?;
         }
         let reader: OpenReader<Box<dyn Read + Send>> = self.sealer.open_reader(&sealed_name, blob);
         Ok(Box::new(reader))

@@ -140,12 +140,7 @@ impl Maintenance {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        self.store
-            .inner
-            .owner
-            .begin()
-            .await
-            .map_err(query("connection"))
+        crate::tenant::begin(&self.store.inner.owner, self.store.backend()).await
     }
 
     async fn audit(

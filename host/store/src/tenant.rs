@@ -157,13 +157,7 @@ impl TenantScope {
     /// (migration 0002), and in SQLite this is the only guard.
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         check_id("tenant id", self.tenant.as_str())?;
-        let mut tx = self
-            .store
-            .inner
-            .app
-            .begin()
-            .await
-            .map_err(query("connection"))?;
+        let mut tx = begin(&self.store.inner.app, self.store.backend()).await?;
         if self.store.backend() == Backend::Postgres {
             sqlx::query("SELECT set_config('airlock.tenant', $1, true)")
                 .bind(self.tenant.as_str())
@@ -706,4 +700,19 @@ fn check_object_name(name: &str) -> Result<(), StoreError> {
                 .into(),
         })
     }
+}
+
+/// Begins a transaction. In SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+/// a deferred transaction that reads and then writes fails with "database is locked" the
+/// moment another connection has written, without waiting for the busy timeout, and an
+/// audit event would be lost. Waiting for the lock up front lets the busy timeout work.
+pub(crate) async fn begin(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+) -> Result<Transaction<'static, Any>, StoreError> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
+    .map_err(query("connection"))
 }
