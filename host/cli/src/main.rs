@@ -104,7 +104,8 @@ struct MigrationArgs {
     /// The Jira Data Center XML backup (zip).
     backup: PathBuf,
     /// The target: `local:PATH` for the embedded local site (default: site.db in a private
-    /// directory beside the work directory, WORK-site; it holds the migrated data in clear), or `https://SITE.atlassian.net` for Jira Cloud (credentials from
+    /// directory beside the work directory, WORK-site; it holds the migrated data in
+    /// clear), or `https://SITE.atlassian.net` for Jira Cloud (credentials from
     /// AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN; AIRLOCK_JIRA_CA adds a trusted root).
     #[arg(long)]
     target: Option<String>,

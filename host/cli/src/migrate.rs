@@ -91,10 +91,7 @@ fn load_plugins(runtime: &Runtime, options: &Options) -> Result<Vec<Plugin>> {
     }
     // Two enabled apps sharing an Active Objects prefix would read each other's tables.
     // (Apps installed on the source are checked against the backup in phase 1.)
-    let keys: Vec<AppKey> = plugins
-        .iter()
-        .map(|p| p.manifest().app_key.clone())
-        .collect();
+    let keys = app_keys(&plugins);
     for key in &keys {
         airlock_runtime::check_identity(key, &keys)?;
     }
@@ -133,7 +130,8 @@ struct Checked {
 /// migration does not read the backup again); a work directory that has started loading
 /// another backup is refused.
 fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
-    let prefixes = &prefixes(plugins);
+    let keys = app_keys(plugins);
+    let prefixes: Vec<AoPrefix> = keys.iter().map(AppKey::ao_prefix).collect();
     if !options.backup.exists() {
         bail!("the backup {} does not exist", options.backup.display());
     }
@@ -185,10 +183,6 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     }
     let started = Instant::now();
     let apps = app_stages(&options.work, &storage, plugins)?;
-    let keys: Vec<AppKey> = plugins
-        .iter()
-        .map(|p| p.manifest().app_key.clone())
-        .collect();
     let checked = check(&options.backup, &staging, &keys, &apps, |p| match p {
         Progress::Extracting { rows } => {
             progress_line(&format!("  extracting entities.xml: {rows} rows"))
@@ -380,8 +374,11 @@ fn print_plan(plan: &Plan) {
     }
 }
 
-fn prefixes(plugins: &[Plugin]) -> Vec<AoPrefix> {
-    plugins.iter().map(|p| p.manifest().ao_prefix()).collect()
+fn app_keys(plugins: &[Plugin]) -> Vec<AppKey> {
+    plugins
+        .iter()
+        .map(|p| p.manifest().app_key.clone())
+        .collect()
 }
 
 /// `airlock analyze`: phases 1 and 2. True when nothing blocks a migration.

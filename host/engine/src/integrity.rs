@@ -278,23 +278,20 @@ pub fn ao_error_finding(error: &BackupError) -> Option<Finding> {
     }
 }
 
-/// An enabled app whose Active Objects prefix is another app's (installed on the source,
-/// or enabled beside it) would read that app's tables: 24 bits of MD5 are found by brute
-/// force in a second. Fatal: the operator disables the app or asks its vendor.
+/// An enabled app whose Active Objects prefix is an installed app's (its `PluginVersion`
+/// row) would read that app's tables. Fatal: the operator disables the app or asks its
+/// vendor. (Two enabled apps sharing a prefix are refused before anything runs.)
 pub fn check_app_identities(
     installed: &std::collections::BTreeSet<String>,
     enabled: &[airlock_model::AppKey],
 ) -> Findings {
     let mut findings = Findings::default();
     for app in enabled {
-        let prefix = app.ao_prefix();
-        let others = installed
+        for other in installed
             .iter()
             .map(|k| airlock_model::AppKey::new(k.as_str()))
-            .chain(enabled.iter().cloned());
-        let mut seen = std::collections::BTreeSet::new();
-        for other in others {
-            if other == *app || other.ao_prefix() != prefix || !seen.insert(other.clone()) {
+        {
+            if !app.collides_with(&other) {
                 continue;
             }
             findings.push(Finding {
@@ -305,7 +302,8 @@ pub fn check_app_identities(
                 id: other.to_string(),
                 line: None,
                 message: format!(
-                    "the enabled app `{app}` has the Active Objects prefix {prefix}_ of the app `{other}`: it would read that app's tables. Disable `{app}`, or ask its vendor which app key is genuine"
+                    "the enabled app `{app}` has the Active Objects prefix {}_ of the installed app `{other}`: it would read that app's tables. Disable `{app}`, or ask its vendor which app key is genuine",
+                    app.ao_prefix()
                 ),
             });
         }

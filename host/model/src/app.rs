@@ -22,6 +22,12 @@ impl AppKey {
     pub fn ao_prefix(&self) -> AoPrefix {
         AoPrefix(airlock_contract::ao_prefix(&self.0))
     }
+
+    /// Whether `other` is another app with this app's Active Objects prefix: either would
+    /// read the other's tables (24 bits of MD5 are found by brute force in a second).
+    pub fn collides_with(&self, other: &AppKey) -> bool {
+        self != other && self.ao_prefix() == other.ao_prefix()
+    }
 }
 
 impl fmt::Display for AppKey {

@@ -140,15 +140,14 @@ pub fn check_identity<'a>(
     app_key: &AppKey,
     others: impl IntoIterator<Item = &'a AppKey>,
 ) -> Result<(), crate::ConsentError> {
-    let prefix = app_key.ao_prefix();
     match others
         .into_iter()
-        .find(|other| *other != app_key && other.ao_prefix() == prefix)
+        .find(|other| app_key.collides_with(other))
     {
         Some(other) => Err(crate::ConsentError::PrefixCollision {
             app_key: app_key.to_string(),
             other: other.to_string(),
-            prefix: prefix.to_string(),
+            prefix: app_key.ao_prefix().to_string(),
         }),
         None => Ok(()),
     }

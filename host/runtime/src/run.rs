@@ -275,9 +275,8 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
 
     let mut linker = Linker::new(engine);
     {
-        use bindings::airlock::plugin::{app_data, log, types};
+        use bindings::airlock::plugin::{log, types};
         types::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
-        app_data::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
         log::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
     }
     // `mappings.resolve` by hand rather than through bindgen: the ids are read in place in
@@ -286,12 +285,10 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     linker
         .instance(MAPPINGS_INTERFACE)?
         .func_wrap("resolve", crate::store::resolve)?;
-    // `app-data.exists` too, so a call's size is refused before its ids are copied.
-    linker.allow_shadowing(true);
-    linker
-        .instance(APP_DATA_INTERFACE)?
-        .func_wrap("exists", crate::store::exists)?;
-    linker.allow_shadowing(false);
+    // `app-data` too, so an `exists` call's size is refused before its ids are copied.
+    let mut app_data = linker.instance(APP_DATA_INTERFACE)?;
+    app_data.func_wrap("get", crate::store::get)?;
+    app_data.func_wrap("exists", crate::store::exists)?;
 
     // Only the WASI interfaces on the allow-list: no filesystem, no sockets. They are
     // linked as well as refused, so a missing check cannot open a door.

@@ -319,30 +319,24 @@ pub(crate) fn resolve(
     Ok((answers,))
 }
 
-impl app_data::Host for BatchState {
-    fn get(&mut self, table: String, id: i64) -> wasmtime::Result<Option<app_data::TableRow>> {
-        self.check_deadline()?;
-        self.check_table(&table)?;
-        self.calls.row_reads += 1;
-        Ok(self
-            .app_data
-            .get(&table, id)
-            .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?
-            .map(|(columns, values)| app_data::TableRow {
-                columns: columns.to_vec(),
-                values: values.iter().map(value_to_wit).collect::<Vec<wit::Value>>(),
-            }))
-    }
-
-    /// Shadowed by [`exists`], linked by hand; kept for the trait (same checks).
-    fn exists(&mut self, table: String, ids: Vec<i64>) -> wasmtime::Result<Vec<bool>> {
-        self.check_deadline()?;
-        check_id_count("app-data.exists", ids.len())?;
-        self.check_table(&table)?;
-        let answers = self.look_up(&table, &ids, |id| id)?;
-        self.calls.rows_checked += answers.len() as u64;
-        Ok(answers)
-    }
+/// `app-data.get(table, id)`, linked by hand beside [`exists`].
+pub(crate) fn get(
+    mut store: StoreContextMut<'_, BatchState>,
+    (table, id): (String, i64),
+) -> wasmtime::Result<(Option<app_data::TableRow>,)> {
+    let state = store.data_mut();
+    state.check_deadline()?;
+    state.check_table(&table)?;
+    state.calls.row_reads += 1;
+    let row = state
+        .app_data
+        .get(&table, id)
+        .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?
+        .map(|(columns, values)| app_data::TableRow {
+            columns: columns.to_vec(),
+            values: values.iter().map(value_to_wit).collect::<Vec<wit::Value>>(),
+        });
+    Ok((row,))
 }
 
 /// `app-data.exists(table, ids)`, linked by hand: the ids' count is checked before one
@@ -358,8 +352,7 @@ pub(crate) fn exists(
         let state = store.data();
         let table = table.to_str(&store)?;
         state.check_table(&table)?;
-        // Wasm memory is little-endian.
-        state.look_up(&table, ids.as_le_slice(&store), i64::from_le)?
+        state.look_up(&table, ids.as_le_slice(&store))?
     };
     store.data_mut().calls.rows_checked += answers.len() as u64;
     Ok((answers,))
@@ -377,20 +370,16 @@ fn check_id_count(call: &'static str, ids: usize) -> wasmtime::Result<()> {
 }
 
 impl BatchState {
-    /// Whether each id exists, looking at the clock every [`DEADLINE_CHECK_EVERY`] ids.
-    fn look_up(
-        &self,
-        table: &str,
-        ids: &[i64],
-        decode: impl Fn(i64) -> i64,
-    ) -> wasmtime::Result<Vec<bool>> {
+    /// Whether each id (little-endian, as it lies in Wasm memory) exists, looking at the
+    /// clock every [`DEADLINE_CHECK_EVERY`] ids.
+    fn look_up(&self, table: &str, ids: &[i64]) -> wasmtime::Result<Vec<bool>> {
         let mut answers = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(DEADLINE_CHECK_EVERY) {
             self.check_deadline()?;
             for id in chunk {
                 let found = self
                     .app_data
-                    .exists(table, decode(*id))
+                    .exists(table, i64::from_le(*id))
                     .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?;
                 answers.push(found);
             }

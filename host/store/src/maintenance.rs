@@ -273,10 +273,9 @@ impl Maintenance {
         }
     }
 
-    /// SQLite: copies the write-ahead log into the file (where `secure_delete` zeroed the
-    /// keys) and empties it; a busy checkpoint (a reader on an old snapshot, which may still
-    /// need the log's old pages) is retried, then reported.
-    async fn truncate_wal(&self) -> Result<(), StoreError> {
+    /// An owner connection closed when dropped, for settings no pooled connection should
+    /// keep.
+    async fn throwaway_connection(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
         let mut pooled = self
             .store
             .inner
@@ -284,8 +283,16 @@ impl Maintenance {
             .acquire()
             .await
             .map_err(query("connection"))?;
-        // Its busy timeout changes below: the pool opens a fresh connection instead.
         pooled.close_on_drop();
+        Ok(pooled)
+    }
+
+    /// SQLite: copies the write-ahead log into the file (where `secure_delete` zeroed the
+    /// keys) and empties it; a busy checkpoint (a reader on an old snapshot, which may still
+    /// need the log's old pages) is retried, then reported.
+    async fn truncate_wal(&self) -> Result<(), StoreError> {
+        // Its busy timeout changes below: the connection is not returned to the pool.
+        let mut pooled = self.throwaway_connection().await?;
         let conn: &mut AnyConnection = &mut pooled;
         conn.execute(CHECKPOINT_BUSY_TIMEOUT)
             .await
@@ -321,15 +328,8 @@ impl Maintenance {
     /// schema owner, with a lock timeout so that a long transaction on the table makes the
     /// sweep fail (and retry next time) rather than queue every tenant behind it.
     async fn rewrite_keys_table(&self) -> Result<(), StoreError> {
-        let mut pooled = self
-            .store
-            .inner
-            .owner
-            .acquire()
-            .await
-            .map_err(query("connection"))?;
-        // Its lock timeout changes below: the pool opens a fresh connection instead.
-        pooled.close_on_drop();
+        // Its lock timeout changes below: the connection is not returned to the pool.
+        let mut pooled = self.throwaway_connection().await?;
         let conn: &mut AnyConnection = &mut pooled;
         let vacuumed = async {
             conn.execute(VACUUM_LOCK_TIMEOUT).await?;
