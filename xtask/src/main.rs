@@ -142,20 +142,7 @@ fn guest_packages() -> Result<Vec<String>> {
 
 fn bench(args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
-    // The migrate benchmark runs the release `airlock` binary as a child process.
-    if args.is_empty() || args.iter().any(|a| a == "migrate") {
-        let mut build = cargo();
-        build.args([
-            "build",
-            "--locked",
-            "--release",
-            "--package",
-            "airlock-cli",
-            "--bin",
-            "airlock",
-        ]);
-        run(build)?;
-    }
+    // The migrate benchmark runs the pipeline in a child process: airlock-bench itself.
     let mut cmd = cargo();
     cmd.args([
         "run",

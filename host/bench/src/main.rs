@@ -25,7 +25,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timesheet_builder::TimesheetBuilder;
 
+/// mimalloc, as the `airlock` binary: the migration child runs the pipeline as it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--migrate-child") {
+        return migrate::child(&args[1..]);
+    }
     println!("Airlock benchmarks (release build)\n");
     // `cargo xtask bench [instantiation|per-row|host-calls|migrate|seal|encryption]…` runs
     // only those.

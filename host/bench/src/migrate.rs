@@ -1,8 +1,9 @@
 //! `cargo xtask bench migrate`: the whole migration, as an operator runs it.
 //!
-//! - throughput: the release `airlock migrate` (check, analyze, load into a fresh local
-//!   site, Timesheet Builder's app data, verify) on a 100,000-issue backup, run as a child
-//!   process, as a ratio to reading the same backup and doing nothing else (every entity
+//! - throughput: the whole pipeline (`airlock_pipeline::run`, as `airlock migrate` runs it:
+//!   check, analyze, load into a fresh local site, Timesheet Builder's app data, verify) on
+//!   a 100,000-issue backup, run in a child process (this binary, `--migrate-child`), as a
+//!   ratio to reading the same backup and doing nothing else (every entity
 //!   of entities.xml, every batch of activeobjects.xml, through `airlock_backup`): the
 //!   median over five rounds of the two run back to back;
 //! - memory: the child's peak RSS (`wait4`'s `ru_maxrss`) at 100,000 and 1,000,000 issues.
@@ -30,7 +31,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub fn run() -> Result<()> {
     let dirs = Dirs::locate()?;
     println!(
-        "migrate end to end (release `airlock migrate` with Timesheet Builder, a child process, into a fresh local site)"
+        "migrate end to end (airlock-pipeline with Timesheet Builder, in a child process, into a fresh local site)"
     );
     let small = cached_backup(&dirs, SMALL)?;
     // On a shared machine one run of each swings by more than the goal's margin: parse-only
@@ -93,7 +94,7 @@ pub fn run() -> Result<()> {
 
     let large = cached_backup(&dirs, LARGE)?;
     let big = migrate(&dirs, &large)?;
-    println!("peak RSS of the `airlock migrate` child (wait4 ru_maxrss)");
+    println!("peak RSS of the migration child (wait4 ru_maxrss)");
     for (backup, run) in [(&small, &migrated), (&large, &big)] {
         println!(
             "  {:>9} issues: {:>6.0} MiB (highest sampled in {}); {:.0} MiB of XML migrated in {:.1} s, {} rows/s; work dir {:.0} MiB",
@@ -120,9 +121,10 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// The release `airlock` binary and where generated backups and work directories go.
+/// This binary (run again as the migration child) and where generated backups and work
+/// directories go.
 struct Dirs {
-    airlock: PathBuf,
+    child: PathBuf,
     data: PathBuf,
 }
 
@@ -135,16 +137,6 @@ impl Dirs {
             profile = profile.parent().context("no profile directory")?;
         }
         let target = profile.parent().context("no target directory")?;
-        let airlock = target
-            .join("release")
-            .join(format!("airlock{}", std::env::consts::EXE_SUFFIX));
-        if !airlock.is_file() {
-            bail!(
-                "the migrate benchmark runs the release `airlock` binary, and {} does not exist: \
-                 build it with `cargo build --release -p airlock-cli` (`cargo xtask bench` does)",
-                airlock.display()
-            );
-        }
         let data = target.join("bench-data");
         std::fs::create_dir_all(&data)
             .with_context(|| format!("cannot create {}", data.display()))?;
@@ -154,8 +146,57 @@ impl Dirs {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        Ok(Dirs { airlock, data })
+        Ok(Dirs { child: exe, data })
     }
+}
+
+/// The migration child: `airlock-bench --migrate-child BACKUP WORK` runs the pipeline as
+/// `airlock migrate BACKUP --work WORK --plugin timesheet_builder.wasm` does (no compile
+/// cache, the local site beside the work directory) and prints each phase's start and end
+/// as a JSON line for the parent to time.
+pub fn child(args: &[String]) -> Result<()> {
+    let [backup, work] = args else {
+        bail!("usage: airlock-bench --migrate-child BACKUP WORK");
+    };
+    let runtime = airlock_runtime::Runtime::new(airlock_runtime::RuntimeConfig::default())?;
+    let plugin = runtime.load_file(Path::new(airlock_plugin_artifacts::TIMESHEET_BUILDER))?;
+    let apps = vec![airlock_pipeline::EnabledApp::as_asked(plugin)];
+    let mut phases = |event: &airlock_pipeline::Event<'_>| {
+        if matches!(
+            event,
+            airlock_pipeline::Event::PhaseStarted { .. }
+                | airlock_pipeline::Event::PhaseFinished { .. }
+        ) && let Ok(line) = serde_json::to_string(event)
+        {
+            println!("{line}");
+        }
+    };
+    let outcome = airlock_pipeline::run(
+        airlock_pipeline::Config::new(backup, work),
+        apps,
+        &mut phases,
+        airlock_pipeline::Until::Migrate,
+    )?;
+    ensure!(
+        outcome.succeeded(),
+        "the migration did not succeed: {outcome:?}"
+    );
+    Ok(())
+}
+
+/// The phases as the child names them.
+const PHASES: [&str; 5] = ["check", "analyze", "load", "apps", "verify"];
+
+/// A phase event line of the child: (started?, phase).
+fn phase_event(line: &str) -> Option<(bool, &'static str)> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let started = match value.get("event")?.as_str()? {
+        "phase-started" => true,
+        "phase-finished" => false,
+        _ => return None,
+    };
+    let name = value.get("phase")?.as_str()?;
+    PHASES.iter().find(|p| **p == name).map(|p| (started, *p))
 }
 
 /// What `airlock gen-backup --issues N` writes.
@@ -272,7 +313,7 @@ fn parse_only(backup: &CachedBackup) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// One `airlock migrate` run.
+/// One migration child's run.
 struct Migrated {
     elapsed: Duration,
     /// From wait4: the child's high-water mark, in bytes.
@@ -300,14 +341,6 @@ impl Migrated {
     }
 }
 
-/// The phase a line of the child's output ends, and the one that follows it.
-const PHASE_MARKS: &[(&str, &str, &str)] = &[
-    ("integrity check:", "check", "analyze"),
-    ("target analysis", "analyze", "load"),
-    ("verify:", "load", "app data"),
-    ("migration finished", "app data", "exit"),
-];
-
 fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
     // The work directory and the local site beside it (`<work>-site`) both live in one
     // temporary directory, removed with it.
@@ -316,19 +349,15 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
         .tempdir_in(&dirs.data)?;
     let work = root.path().join("work");
     let started = Instant::now();
-    let mut child = Command::new(&dirs.airlock)
-        .arg("migrate")
+    let mut child = Command::new(&dirs.child)
+        .arg("--migrate-child")
         .arg(&backup.path)
-        .arg("--work")
         .arg(&work)
-        .arg("--plugin")
-        .arg(airlock_plugin_artifacts::TIMESHEET_BUILDER)
-        .env_remove("AIRLOCK_CACHE_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot start {}", dirs.airlock.display()))?;
+        .with_context(|| format!("cannot start {}", dirs.child.display()))?;
     let pid = child.id();
     let (lines_tx, lines) = mpsc::channel::<String>();
     let stdout = child.stdout.take().context("no stdout")?;
@@ -355,12 +384,10 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
     loop {
         match lines.recv_timeout(Duration::from_millis(200)) {
             Ok(line) => {
-                if let Some((_, ended, next)) = PHASE_MARKS
-                    .iter()
-                    .find(|(mark, ended, _)| line.starts_with(mark) && *ended == phase)
-                {
-                    phase_ends.push((*ended, started.elapsed()));
-                    phase = next;
+                match phase_event(&line) {
+                    Some((true, name)) => phase = name,
+                    Some((false, name)) => phase_ends.push((name, started.elapsed())),
+                    None => {}
                 }
                 output.push(line);
             }
@@ -373,7 +400,7 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
         }
         progress.show(|| {
             format!(
-                "airlock migrate, {} issues: {} s, {phase}, RSS {:.0} MiB",
+                "migration, {} issues: {} s, {phase}, RSS {:.0} MiB",
                 thousands(backup.issues as u64),
                 started.elapsed().as_secs(),
                 rss as f64 / MIB
@@ -393,7 +420,7 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
         }
         eprint!("{errors}");
         bail!(
-            "`airlock migrate {}` exited with {exit} (output above)",
+            "the migration child on {} exited with {exit} (output above)",
             backup.path.display()
         );
     }

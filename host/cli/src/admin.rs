@@ -9,7 +9,7 @@ use std::time::Duration;
 use airlock_vault::{KeyProvider, LocalKeyFile};
 use anyhow::{Context, Result};
 
-use crate::storage::{StorageOptions, open_blobs, open_store};
+use airlock_pipeline::storage::{StorageOptions, open_blobs, open_store};
 
 /// The retention sweep: expired data keys destroyed first, then the blobs; statistics
 /// after 12 months; a tenant's metadata and key 30 days after its licence ends. Once, or

@@ -1,18 +1,14 @@
-//! `airlock demo`: generate a Data Center backup with Timesheet Builder data, migrate its
-//! core data into the embedded local site (check, analyze, load, verify), then run the
-//! app data through the sandbox with the mappings the load recorded: analysis, migration,
-//! outputs into the local site's app storage, and a summary.
+//! `airlock demo`: generate a Data Center backup with Timesheet Builder data and migrate
+//! it, core and app data, into the embedded local site exactly as `airlock migrate` does
+//! (the same pipeline, the same console), then check that nothing Airlock keeps holds the
+//! values planted in the source in clear.
 
-use crate::app_stage::{self, BatchOutcome};
-use crate::{migrate, render};
-use airlock_backup::Backup;
-use airlock_engine::state::MappingReader;
-use airlock_model::Severity;
-use airlock_runtime::{Grant, RunContext, Runtime};
+use crate::migrate::{Console, Status};
+use crate::render;
+use airlock_pipeline::{Config, EnabledApp, TargetConfig, Until, private};
+use airlock_runtime::Runtime;
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 pub fn run(
@@ -21,9 +17,9 @@ pub fn run(
     plugin_path: Option<&Path>,
     broken: bool,
     issues: usize,
-) -> Result<bool> {
+) -> Result<Status> {
     let started = Instant::now();
-    crate::private::private_dir(dir)?;
+    private::private_dir(dir)?;
     println!(
         "Airlock demo: a Jira Data Center backup with Timesheet Builder data, migrated through the plugin sandbox\n"
     );
@@ -46,7 +42,7 @@ pub fn run(
     }
     let files = airlock_fixtures::write_attachments(&home, &spec)?;
     println!(
-        "[1/5] source     {}: {} users, {} projects, {} issues, {} worklogs, {} app rows, {files} attachment files",
+        "[1/4] source     {}: {} users, {} projects, {} issues, {} worklogs, {} app rows, {files} attachment files",
         backup_path.display(),
         generated.user_keys.len(),
         generated.project_ids.len(),
@@ -65,7 +61,7 @@ pub fn run(
     };
     let manifest = plugin.manifest();
     println!(
-        "[2/5] plugin     {} {} ({}, sha256 {}…), {} {}",
+        "[2/4] plugin     {} {} ({}, sha256 {}…), {} {}",
         manifest.name,
         manifest.version,
         render::bytes(plugin.info().size as u64),
@@ -77,15 +73,10 @@ pub fn run(
         },
         render::duration(plugin.info().compile_time),
     );
-    let grant = Grant::as_asked(&plugin);
-    println!(
-        "                 operator consents to {} and grants {}",
-        render::list(&grant.scopes),
-        render::list(&grant.namespaces),
-    );
 
-    // 3. The core migration: check, analyze, load into the local site, verify. Its
-    //    mappings (server id → cloud id) are what the plugin resolves through.
+    // 3. The migration, as `airlock migrate` runs it: check, analyze (the app's analysis
+    //    included), load into the local site, the app's data through the sandbox with the
+    //    mappings the load recorded, verify.
     // A rerun starts over: the previous run's work directory and rehearsal site go.
     let work = dir.join("work");
     if work.exists() {
@@ -99,112 +90,40 @@ pub fn run(
                 .with_context(|| format!("cannot clear {}", path.display()))?;
         }
     }
-    let options = migrate::Options {
-        backup: backup_path.clone(),
-        work: work.clone(),
-        // The local site stands in for Jira Cloud: the customer's destination, beside the
-        // work directory that holds Airlock's own (sealed) data.
-        target: Some(format!("local:{}", dir.join("site.db").display())),
-        overrides: None,
-        plugins: Vec::new(),
+    let site = dir.join("site.db");
+    // The local site stands in for Jira Cloud: the customer's destination, beside the
+    // work directory that holds Airlock's own (sealed) data.
+    let config = Config {
+        target: TargetConfig::Local(site.clone()),
         attachments: Some(home.clone()),
-        bundled_plugin: false,
-        storage: Default::default(),
+        ..Config::new(backup_path.clone(), work.clone())
     };
-    println!(
-        "[3/5] core       check, analyze and load into the local site {}",
-        dir.join("site.db").display()
-    );
-    let Some(mut core) = migrate::core_migration(&options, std::slice::from_ref(&plugin))? else {
-        return Ok(false);
-    };
-    let mut per_namespace = BTreeMap::new();
-    for ns in &grant.namespaces {
-        per_namespace.insert(ns.as_str(), core.state.count(*ns)?);
-    }
-    let mappings = migrate::StateMappings(MappingReader::open(
-        core.state.path(),
-        core.state.protection(),
-    )?);
-    println!(
-        "                 mappings the plugin may resolve: {}",
-        per_namespace
-            .iter()
-            .map(|(ns, n)| format!("{n} {ns}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-
-    // 4. The app's own tables, streamed from the backup; other apps' tables stay behind.
-    let mut backup = Backup::open(&backup_path)?;
-    let mut reader = backup.active_objects()?;
-    let tables = app_stage::read_app_tables(&mut reader, &plugin)?;
-    println!(
-        "[4/5] app data   {} rows in {} tables of {}_*; not shared with it: {}",
-        tables.rows.values().sum::<u64>(),
-        tables.rows.len(),
-        manifest.ao_prefix(),
-        render::list(&tables.foreign_tables),
-    );
-
-    let session = plugin.session(RunContext {
-        tenant: core.storage.tenant().clone(),
-        migration: core.storage.migration().clone(),
-        grant,
-        mappings: Arc::new(mappings),
-        app_data: Arc::new(tables.app_data),
-    })?;
-
-    // 5. Analysis: fatal findings block the migration until the source is fixed.
-    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
-    let fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
-    let failed = outcomes.iter().filter(|o| o.failed()).count();
-    print_findings(&outcomes);
-    if fatal > 0 || failed > 0 {
+    println!("[3/4] migrate    into the local site {}", site.display());
+    let mut console = Console::new(work.clone());
+    let apps = vec![EnabledApp::as_asked(plugin)];
+    let outcome = airlock_pipeline::run(config, apps, &mut console, Until::Migrate)?;
+    console.finish();
+    let status = Status::of(&outcome);
+    if status == Status::Blocked {
         println!(
-            "\nMigration blocked: {fatal} fatal findings, {failed} failed batches. Fix the source data \
-             (in Jira, through the app) and run the analysis again."
+            "\nMigration blocked: fix the source data (in Jira, through the app) and run again."
         );
-        return Ok(false);
+        return Ok(status);
     }
-
-    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
-    print_summary(&outcomes);
-    for outcome in &outcomes {
-        if let Some(Ok(ran)) = &outcome.migrate {
-            core.target.put_app_outputs(&manifest.app_key, &ran.value)?;
-        }
-    }
-    println!(
-        "      {} outputs in the local site's app storage",
-        core.target.app_output_count(&manifest.app_key)?
-    );
-    let failed = outcomes.iter().filter(|o| o.failed()).count();
-    core.stat.batches = outcomes.len() as u64;
-    core.stat.plugin_fuel = outcomes
-        .iter()
-        .filter_map(|o| match &o.migrate {
-            Some(Ok(ran)) => Some(ran.usage.fuel),
-            Some(Err(e)) => Some(e.usage.fuel),
-            None => None,
-        })
-        .sum();
-    if failed > 0 {
-        core.stat.error_code = Some(airlock_store::ErrorCode::new("app-batches-failed")?);
-    }
-    core.storage
-        .finish(failed == 0 && core.verified, &core.stat)?;
-    let at_rest = check_at_rest(&work, &dir.join("site.db"))?;
+    let at_rest = check_at_rest(&work, &site)?;
     println!(
         "\n{} in {}.",
-        if failed == 0 {
-            "Timesheet Builder data migrated".to_owned()
+        if status == Status::Done {
+            "Timesheet Builder data migrated"
         } else {
-            format!("{failed} batches failed")
+            "Migrated with failures (see the report)"
         },
         render::duration(started.elapsed())
     );
-    Ok(failed == 0 && core.verified && at_rest)
+    Ok(match (status, at_rest) {
+        (Status::Done, false) => Status::Failures,
+        (status, _) => status,
+    })
 }
 
 /// The promise that nothing Airlock keeps holds customer data in clear, checked on this
@@ -240,7 +159,7 @@ fn check_at_rest(work: &Path, site: &Path) -> Result<bool> {
         }
     }
     println!(
-        "      at rest: {} files ({}) in {} scanned for the 3 values planted in the source (an issue summary, \
+        "[4/4] at rest: {} files ({}) in {} scanned for the 3 values planted in the source (an issue summary, \
          a user email, a team name): {}; the target {} them",
         files,
         render::bytes(bytes),
@@ -256,96 +175,4 @@ fn check_at_rest(work: &Path, site: &Path) -> Result<bool> {
         if reached { "holds" } else { "DOES NOT hold" },
     );
     Ok(found.is_empty() && reached)
-}
-
-fn print_findings(outcomes: &[BatchOutcome]) {
-    // code → (severity, count, example rows)
-    let mut by_code: BTreeMap<(Severity, &str), (u64, Vec<String>)> = BTreeMap::new();
-    for o in outcomes {
-        match &o.analyze {
-            Ok(ran) => {
-                for f in &ran.value {
-                    let entry = by_code.entry((f.severity, f.code.as_str())).or_default();
-                    entry.0 += 1;
-                    if entry.1.len() < 3 {
-                        entry.1.push(format!(
-                            "{} row {}",
-                            f.table,
-                            f.row_id.map_or("-".into(), |r| r.to_string())
-                        ));
-                    }
-                }
-            }
-            Err(e) => println!("      analysis failed: {e}"),
-        }
-    }
-    let total: u64 = by_code.values().map(|(n, _)| n).sum();
-    println!(
-        "[5/5] analysis   {} batches, {} findings",
-        outcomes.len(),
-        total
-    );
-    for ((severity, code), (count, examples)) in by_code.iter().rev() {
-        println!(
-            "      {severity:7} {code:30} {count:>5}  e.g. {}",
-            examples.join("; ")
-        );
-    }
-}
-
-fn print_summary(outcomes: &[BatchOutcome]) {
-    let totals = app_stage::totals(outcomes);
-    println!("      migration");
-    println!(
-        "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
-        "table", "rows", "batches", "outputs", "bytes", "fuel", "time"
-    );
-    let (mut rows, mut outputs, mut bytes, mut fuel, mut micros) = (0, 0, 0, 0, 0);
-    for (table, t) in &totals {
-        let n: u64 = t.outputs.values().sum();
-        println!(
-            "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
-            table,
-            t.rows,
-            t.batches,
-            n,
-            render::bytes(t.output_bytes),
-            render::count(t.fuel),
-            render::duration(std::time::Duration::from_micros(t.micros)),
-        );
-        rows += t.rows;
-        outputs += n;
-        bytes += t.output_bytes;
-        fuel += t.fuel;
-        micros += t.micros;
-    }
-    println!(
-        "      {:30} {:>6} {:>8} {:>8} {:>10} {:>9} {:>9}",
-        "total",
-        rows,
-        totals.values().map(|t| t.batches).sum::<u64>(),
-        outputs,
-        render::bytes(bytes),
-        render::count(fuel),
-        render::duration(std::time::Duration::from_micros(micros)),
-    );
-    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    for t in totals.values() {
-        for (k, n) in &t.outputs {
-            *kinds.entry(k).or_default() += n;
-        }
-    }
-    println!(
-        "      outputs by kind: {}",
-        kinds
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for o in outcomes {
-        if let Some(Err(e)) = &o.migrate {
-            println!("      FAILED {e}");
-        }
-    }
 }

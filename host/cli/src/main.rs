@@ -1,19 +1,17 @@
 //! `airlock`: argument parsing and wiring; the work lives in the library crates.
 
 mod admin;
-mod app_stage;
 mod demo;
-mod html;
 mod inspect;
 mod migrate;
 mod plugin_run;
-mod private;
 mod render;
-mod storage;
 
+use airlock_pipeline::{Config, StorageOptions, TargetConfig, Until, private};
 use airlock_runtime::{Runtime, RuntimeConfig};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use migrate::Status;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,7 +37,7 @@ enum Command {
     Analyze(MigrationArgs),
     /// Every phase: check, analyze, load the core data, each plugin's app data, verify. Resumes after a crash.
     Migrate(MigrationArgs),
-    /// Render the work directory's reports (integrity, plan, verification) as one HTML page.
+    /// The migration's reports (integrity, plan, load, app data, verification): one HTML page, or JSON.
     Report {
         #[arg(long, default_value = "airlock-work")]
         work: PathBuf,
@@ -47,6 +45,18 @@ enum Command {
         /// where only the operator can read it). Default: print it to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// `html` (one page) or `json` (every phase's report in one document).
+        #[arg(long, default_value = "html", value_parser = ["html", "json"])]
+        format: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List every row the target refused at load: kind, source id, code and why.
+    Failures {
+        #[arg(long, default_value = "airlock-work")]
+        work: PathBuf,
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -148,6 +158,15 @@ struct StorageArgs {
     /// work directory.
     #[arg(long, env = "AIRLOCK_KEYS")]
     keys: Option<PathBuf>,
+    /// The schema owner's postgres:// URL, which applies the schema migrations.
+    #[arg(long, env = "AIRLOCK_STORE_OWNER_URL", hide_env_values = true)]
+    store_owner: Option<String>,
+    /// S3 buckets are named PREFIX-REGION (default: airlock).
+    #[arg(long, env = "AIRLOCK_S3_BUCKET_PREFIX")]
+    s3_bucket_prefix: Option<String>,
+    /// A root certificate (PEM file) the S3 endpoint's certificate may chain to.
+    #[arg(long, env = "AIRLOCK_S3_CA")]
+    s3_ca: Option<PathBuf>,
 }
 
 /// Writes a file only its owner can read: an exported report holds customer data in clear.
@@ -171,30 +190,74 @@ fn parse_region(s: &str) -> Result<airlock_model::Region, String> {
 }
 
 impl StorageArgs {
-    fn options(self) -> storage::StorageOptions {
-        storage::StorageOptions {
+    fn options(self) -> Result<StorageOptions> {
+        let s3_ca_pem = match &self.s3_ca {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the CA certificate {} (AIRLOCK_S3_CA)",
+                    path.display()
+                )
+            })?),
+            None => None,
+        };
+        Ok(StorageOptions {
             tenant: self.tenant,
             region: self.region,
             store: self.store,
+            store_owner: self.store_owner,
             blobs: self.blobs,
             keys: self.keys,
-        }
+            s3_bucket_prefix: self.s3_bucket_prefix,
+            s3_ca_pem,
+        })
     }
 }
 
 impl MigrationArgs {
-    fn options(self) -> migrate::Options {
-        migrate::Options {
-            backup: self.backup,
-            work: self.work,
-            target: self.target,
-            overrides: self.overrides,
+    fn options(self) -> Result<migrate::Options> {
+        Ok(migrate::Options {
+            config: Config {
+                target: target(self.target.as_deref())?,
+                overrides: self.overrides,
+                attachments: self.attachments,
+                storage: self.storage.options()?,
+                ..Config::new(self.backup, self.work)
+            },
             plugins: self.plugins,
-            attachments: self.attachments,
-            bundled_plugin: false,
-            storage: self.storage.options(),
-        }
+        })
     }
+}
+
+/// The target named on the command line; Jira Cloud's credentials come from the
+/// environment, never from arguments (shell history).
+fn target(spec: Option<&str>) -> Result<TargetConfig> {
+    let Some(spec) = spec else {
+        return Ok(TargetConfig::LocalBesideWork);
+    };
+    if let Some(path) = spec.strip_prefix("local:") {
+        return Ok(TargetConfig::Local(PathBuf::from(path)));
+    }
+    if spec.starts_with("https://") {
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| {
+                format!("set {name} to reach {spec} (AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN: an account's email and API token)")
+            })
+        };
+        let mut config = airlock_target::CloudConfig::new(
+            spec.trim_end_matches('/'),
+            var("AIRLOCK_JIRA_EMAIL")?,
+            var("AIRLOCK_JIRA_TOKEN")?,
+        );
+        if let Ok(path) = std::env::var("AIRLOCK_JIRA_CA") {
+            config.extra_root_pem = Some(std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read the CA certificate {path} (AIRLOCK_JIRA_CA)")
+            })?);
+        }
+        return Ok(TargetConfig::Cloud(Box::new(config)));
+    }
+    anyhow::bail!(
+        "unknown target {spec:?}: use local:PATH for the embedded local site or https://SITE.atlassian.net for Jira Cloud"
+    )
 }
 
 #[derive(Subcommand)]
@@ -284,8 +347,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(Status::Done) => ExitCode::SUCCESS,
+        Ok(Status::Blocked) => ExitCode::from(1),
+        Ok(Status::Failures) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -300,17 +364,25 @@ fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime> {
     })?)
 }
 
-/// Returns whether the command succeeded (false: it ran, and found failures).
-fn run(cli: Cli) -> Result<bool> {
+/// How the command ended (an error: it could not run; exit code 2).
+fn run(cli: Cli) -> Result<Status> {
+    let done = |ok: bool| if ok { Status::Done } else { Status::Blocked };
     match cli.command {
-        Command::Check(args) => migrate::check_command(&runtime(cli.cache_dir)?, &args.options()),
+        Command::Check(args) => {
+            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Check)
+        }
         Command::Analyze(args) => {
-            migrate::analyze_command(&runtime(cli.cache_dir)?, &args.options())
+            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Analyze)
         }
         Command::Migrate(args) => {
-            migrate::migrate_command(&runtime(cli.cache_dir)?, &args.options())
+            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Migrate)
         }
-        Command::Report { work, out, storage } => {
+        Command::Report {
+            work,
+            out,
+            format,
+            storage,
+        } => {
             if !work.join("migration.json").exists() {
                 anyhow::bail!(
                     "{} holds no migration: run `airlock check`, `analyze` or `migrate` with --work {} first",
@@ -318,8 +390,15 @@ fn run(cli: Cli) -> Result<bool> {
                     work.display()
                 );
             }
-            let storage = storage::Storage::open(&work, &storage.options())?;
-            let page = html::render(&storage)?;
+            let storage = airlock_pipeline::Storage::open(&work, &storage.options()?)?;
+            let page = if format == "json" {
+                let mut text =
+                    serde_json::to_string_pretty(&airlock_pipeline::report::bundle(&storage))?;
+                text.push('\n');
+                text
+            } else {
+                airlock_pipeline::html::render(&storage)?
+            };
             match out {
                 Some(path) => {
                     write_private(&path, page.as_bytes())?;
@@ -327,23 +406,44 @@ fn run(cli: Cli) -> Result<bool> {
                 }
                 None => print!("{page}"),
             }
-            Ok(true)
+            Ok(Status::Done)
+        }
+        Command::Failures {
+            work,
+            format,
+            storage,
+        } => {
+            if !work
+                .join(airlock_pipeline::storage::MIGRATION_FILE)
+                .exists()
+            {
+                anyhow::bail!(
+                    "{} holds no migration: run `airlock migrate` with --work {} first",
+                    work.display(),
+                    work.display()
+                );
+            }
+            let storage = airlock_pipeline::Storage::open(&work, &storage.options()?)?;
+            let state = airlock_pipeline::report::open_state(&work, &storage)?;
+            let rows = airlock_pipeline::report::failed_rows(&state)?;
+            render::failures(&rows, &format)?;
+            Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Sweep {
             work,
             every,
             storage,
         }) => {
-            admin::sweep(&work, &storage.options(), every)?;
-            Ok(true)
+            admin::sweep(&work, &storage.options()?, every)?;
+            Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Licence {
             ends,
             work,
             storage,
         }) => {
-            admin::licence(&work, &storage.options(), &ends)?;
-            Ok(true)
+            admin::licence(&work, &storage.options()?, &ends)?;
+            Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Stats {
             work,
@@ -351,8 +451,8 @@ fn run(cli: Cli) -> Result<bool> {
             export,
             storage,
         }) => {
-            admin::stats(&work, &storage.options(), days, export.as_deref())?;
-            Ok(true)
+            admin::stats(&work, &storage.options()?, days, export.as_deref())?;
+            Ok(Status::Done)
         }
         Command::GenBackup {
             out,
@@ -398,11 +498,11 @@ fn run(cli: Cli) -> Result<bool> {
                         .unwrap_or_default()
                 );
             }
-            Ok(true)
+            Ok(Status::Done)
         }
         Command::Plugin(PluginCommand::Inspect { wasm, json }) => {
             inspect::run(&runtime(cli.cache_dir)?, &wasm, json)?;
-            Ok(true)
+            Ok(Status::Done)
         }
         Command::Plugin(PluginCommand::Run {
             wasm,
@@ -414,7 +514,8 @@ fn run(cli: Cli) -> Result<bool> {
             &wasm,
             &fixture,
             &plugin_run::Options { max_outputs, json },
-        ),
+        )
+        .map(done),
         Command::Plugin(PluginCommand::Fixture { dir, broken }) => {
             let spec = airlock_fixtures::Spec {
                 broken_timesheet_rows: broken,
@@ -426,7 +527,7 @@ fn run(cli: Cli) -> Result<bool> {
                 dir.display(),
                 generated.ao_rows.values().sum::<u64>()
             );
-            Ok(true)
+            Ok(Status::Done)
         }
         Command::Demo {
             dir,

@@ -2,10 +2,10 @@
 //! migration over the fixture's tables under production limits and prints, per batch,
 //! outputs, findings, fuel, peak memory, time and logs.
 
-use crate::app_stage::{self, BatchOutcome};
 use crate::render;
 use airlock_backup::AoReader;
 use airlock_model::{DataScope, MigrationId, Namespace, TenantId};
+use airlock_pipeline::app_stage::{self, BatchOutcome};
 use airlock_runtime::{BatchError, Grant, MemoryMappings, Plugin, Ran, RunContext, Runtime, Usage};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;

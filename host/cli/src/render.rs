@@ -56,6 +56,69 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// The rows the target refused, as `airlock failures` prints them.
+pub fn failures(rows: &[airlock_pipeline::report::FailedRow], format: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match format {
+        "json" => {
+            serde_json::to_writer_pretty(&mut out, rows)?;
+            writeln!(out)?;
+        }
+        "csv" => {
+            writeln!(out, "kind,id,code,reason")?;
+            for r in rows {
+                writeln!(
+                    out,
+                    "{},{},{},{}",
+                    csv_field(r.kind.name()),
+                    csv_field(&r.id),
+                    csv_field(&r.code),
+                    csv_field(&r.reason)
+                )?;
+            }
+        }
+        _ => {
+            if rows.is_empty() {
+                writeln!(out, "no row failed")?;
+            }
+            for r in rows {
+                writeln!(
+                    out,
+                    "{:<18} {:<14} {:<22} {}",
+                    r.kind.name(),
+                    r.id,
+                    r.code,
+                    r.reason
+                )?;
+            }
+            if !rows.is_empty() {
+                writeln!(
+                    out,
+                    "{} row(s) failed; fix them or answer them in the override file, then run `airlock migrate` again: it retries them",
+                    rows.len()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; a
+/// leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not run it.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +135,14 @@ mod tests {
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(list(["a", "b"]), "a, b");
         assert_eq!(list(Vec::<String>::new()), "none");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(x)"), "'=HYPERLINK(x)");
+        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
     }
 }

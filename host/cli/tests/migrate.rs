@@ -58,19 +58,19 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
 
     let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    for check in [
-        "dangling-reference",
-        "duplicate-key",
-        "user-without-email",
-        "malformed-xml",
-    ] {
+    assert_eq!(out.status.code(), Some(1), "blocked by findings: {t}");
+    let json = report_json(&backend, cwd, "w", &[]);
+    let fatal = checks(&json["integrity"]["findings"], "fatal");
+    for check in ["duplicate-key", "user-without-email", "malformed-xml"] {
         assert!(
-            t.contains(&format!("fatal    {check}")),
-            "{check} missing: {t}"
+            fatal.contains(&check.to_owned()),
+            "{check} missing: {fatal:?}"
         );
     }
-    assert!(t.contains("migrate refused"), "{t}");
+    assert!(
+        json["plan"].is_null(),
+        "nothing is analysed past a blocked check"
+    );
     assert!(
         !cwd.join("w-site/site.db").exists(),
         "nothing may reach the target"
@@ -86,10 +86,41 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
     let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("0 fatal"), "{t}");
-    assert!(!t.contains('✗'), "{t}");
+    let json = report_json(&backend, cwd, "w", &[]);
+    assert!(checks(&json["integrity"]["findings"], "fatal").is_empty());
+    assert_all_verified(&json);
     let html = report(&backend, cwd, "w", &[]);
     assert!(html.contains("every count matches"), "{html}");
+}
+
+/// Every phase's report in one JSON document, as `airlock report --format json` gives it.
+fn report_json(backend: &Backend, cwd: &Path, work: &str, more: &[&str]) -> serde_json::Value {
+    let args = [&["report", "--work", work, "--format", "json"][..], more].concat();
+    let out = backend.run(&args, cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("the JSON report parses")
+}
+
+/// The checks of a findings list (integrity or an app's) of one severity.
+fn checks(findings: &serde_json::Value, severity: &str) -> Vec<String> {
+    findings
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|s| s["severity"] == severity)
+                .filter_map(|s| s["check"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every kind's count matched in the verification.
+fn assert_all_verified(json: &serde_json::Value) {
+    let rows = json["verify"].as_array().expect("the verification ran");
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row["ok"], true, "{row}");
+    }
 }
 
 /// The work directory's report page, as `airlock report` renders it (`more`: the tenant).
@@ -207,7 +238,7 @@ fn kill_9_mid_load_then_a_rerun_loses_and_duplicates_nothing(backend: Backend) {
     let out = backend.run(&["migrate", "b.zip", "--work", "w"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(!t.contains('✗'), "{t}");
+    assert_all_verified(&report_json(&backend, cwd, "w", &[]));
 
     let mut site = LocalSite::open(&site).unwrap();
     assert_every_record_once(&mut site, &generated, issues);
@@ -234,12 +265,15 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate(bac
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
+    let json = report_json(&backend, cwd, "w", &[]);
+    let app = &json["plan"]["apps"]["com.actonic.jira.timesheet-builder"];
+    let fatal = checks(app, "fatal");
     for code in [
         "period-ends-before-start",
         "unknown-user",
         "member-of-missing-team",
     ] {
-        assert!(t.contains(code), "{code} missing: {t}");
+        assert!(fatal.contains(&code.to_owned()), "{code} missing: {app}");
     }
     // The same backup without the app enabled has nothing fatal.
     let out = backend.run(&["analyze", "b.zip", "--work", "w2"], cwd);
@@ -304,7 +338,7 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(!t.contains('✗'), "{t}");
+    assert_all_verified(&report_json(&backend, cwd, "w", &[]));
     assert!(!t.contains("test-token"), "the token must never be printed");
     let stats = double.stats();
     assert!(stats.rate_limited > 0, "the double throttled: {stats:?}");
@@ -395,7 +429,7 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
     let out = run().output().unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(!t.contains('✗'), "{t}");
+    assert_all_verified(&report_json(backend, cwd, "w", &[]));
     let stats = double.stats();
     assert!(stats.rate_limited > 0, "{stats:?}");
     assert_eq!(
@@ -679,7 +713,7 @@ fn a_fresh_work_directory_and_the_local_site_beside_it_are_private() {
     let out = backend.run(&["migrate", "b.zip", "--attachments", "home"], cwd);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(!t.contains('✗'), "{t}");
+    assert_all_verified(&report_json(&backend, cwd, "airlock-work", &[]));
     assert!(site.join("site.db").is_file(), "the default site: {t}");
     assert!(
         !work.join("site.db").exists(),

@@ -9,7 +9,7 @@ use airlock_engine::analysis::{Action, Plan};
 use airlock_model::Severity;
 use anyhow::Result;
 
-use crate::migrate::VerifyRow;
+use crate::report::{AppReport, FailedRow, VerifyRow, read};
 use crate::storage::Storage;
 
 fn esc(text: &str) -> String {
@@ -27,10 +27,6 @@ fn esc(text: &str) -> String {
     out
 }
 
-fn read<T: serde::de::DeserializeOwned>(storage: &Storage, name: &str) -> Option<T> {
-    serde_json::from_slice(&storage.get_report(name).ok()??).ok()
-}
-
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#172b4d}\
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #dfe1e6}\
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #ebecf0;text-align:left}\
@@ -39,7 +35,6 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.fatal,.problem,.bad{col
 .badge{display:inline-block;padding:.1em .6em;border-radius:3px;background:#ebecf0}\
 .bar{display:inline-block;height:.7em;background:#4c9aff;vertical-align:middle}";
 
-/// Renders `reports/report.html` from the JSON reports present, and returns its path.
 /// Renders the page and seals it beside the JSON reports (`airlock report` opens it).
 pub fn store(storage: &Storage) -> Result<()> {
     storage.put_report("report.html", render(storage)?.as_bytes())
@@ -50,6 +45,8 @@ pub fn render(storage: &Storage) -> Result<String> {
     let integrity: Option<IntegrityReport> = read(storage, "integrity.json");
     let plan: Option<Plan> = read(storage, "plan.json");
     let verify: Option<Vec<VerifyRow>> = read(storage, "verify.json");
+    let apps: Option<Vec<AppReport>> = read(storage, "apps.json");
+    let failed: Option<Vec<FailedRow>> = read(storage, "failures.json");
     let mut h = String::new();
     let _ = write!(
         h,
@@ -62,7 +59,9 @@ pub fn render(storage: &Storage) -> Result<String> {
         (_, Some(p), _) if p.problems().next().is_some() => {
             ("bad", "blocked by problems on the target")
         }
-        (_, _, Some(v)) if v.iter().all(|r| r.ok) => ("ok", "migrated: every count matches"),
+        (_, _, Some(v)) if v.iter().all(|r| r.ok) && apps.iter().flatten().all(AppReport::ok) => {
+            ("ok", "migrated: every count matches")
+        }
         (_, _, Some(_)) => ("bad", "migrated with differences (see verification)"),
         _ => ("info", "checked, not migrated yet"),
     };
@@ -207,6 +206,82 @@ pub fn render(storage: &Storage) -> Result<String> {
             );
         }
         h.push_str("</table>");
+    }
+    if let Some(failed) = failed.as_ref().filter(|f| !f.is_empty()) {
+        const SHOWN: usize = 1_000;
+        let _ = write!(
+            h,
+            "<h3>Rows the target refused ({}{})</h3><p>Fix the source or answer in the override file, then run the migration again: it retries them. <code>airlock failures</code> lists them all (table, CSV or JSON).</p><table><tr><th>kind<th>id<th>code<th>why, and what to do</tr>",
+            failed.len(),
+            if failed.len() >= crate::report::MAX_FAILED_ROWS_IN_REPORT {
+                " or more"
+            } else {
+                ""
+            }
+        );
+        for f in failed.iter().take(SHOWN) {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td>{}<td class=problem>{}<td>{}</tr>",
+                f.kind.name(),
+                esc(&f.id),
+                esc(&f.code),
+                esc(&f.reason)
+            );
+        }
+        h.push_str("</table>");
+        if failed.len() > SHOWN {
+            let _ = write!(
+                h,
+                "<p>{} more: <code>airlock failures</code>.</p>",
+                failed.len() - SHOWN
+            );
+        }
+    }
+    if let Some(apps) = &apps {
+        h.push_str("<h2>4. App data</h2><table><tr><th>app<th>consented to<th>tables<th>rows<th>batches<th>outputs<th>in the target<th>failed batches<th>fuel</tr>");
+        for a in apps {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class='n{}'>{}<td class=n>{}</tr>",
+                esc(&a.app),
+                esc(&a
+                    .scopes
+                    .iter()
+                    .chain(&a.namespaces)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")),
+                a.tables,
+                a.rows,
+                a.batches,
+                a.outputs,
+                a.stored,
+                if a.failed.is_empty() { "" } else { " bad" },
+                a.failed.len(),
+                a.fuel
+            );
+        }
+        h.push_str("</table>");
+        let failed: Vec<_> = apps
+            .iter()
+            .flat_map(|a| a.failed.iter().map(move |b| (a, b)))
+            .collect();
+        if !failed.is_empty() {
+            h.push_str("<h3>Failed app batches (rerun the migration to retry them)</h3><table><tr><th>app<th>table<th>batch<th>rows<th>why</tr>");
+            for (a, b) in failed {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}<td>{}<td class=n>{}<td class=n>{}<td class=problem>{}</tr>",
+                    esc(&a.app),
+                    esc(&b.table),
+                    b.index,
+                    b.rows,
+                    esc(b.error.as_deref().unwrap_or_default())
+                );
+            }
+            h.push_str("</table>");
+        }
     }
     h.push_str("<p class=info>Generated by Airlock from the migration's reports.</p></html>\n");
     Ok(h)

@@ -23,14 +23,20 @@ pub struct StorageOptions {
     pub tenant: Option<String>,
     /// Chosen when the migration is created; `None`: us-east-1 (or the migration's own).
     pub region: Option<Region>,
-    /// `postgres://…` (the application role; the owner's URL in `AIRLOCK_STORE_OWNER_URL`),
-    /// or `None` for `<work>/airlock.db`.
+    /// `postgres://…` (the application role), or `None` for `<work>/airlock.db`.
     pub store: Option<String>,
+    /// The schema owner's `postgres://…` URL, which applies the schema migrations (with a
+    /// PostgreSQL store).
+    pub store_owner: Option<String>,
     /// `s3:https://endpoint` or `s3:aws` (credentials from the environment), or `None` for
     /// `<work>/blobs`.
     pub blobs: Option<String>,
     /// Key-encryption keys: `None` for `<work>/keys`.
     pub keys: Option<PathBuf>,
+    /// S3 buckets are named `PREFIX-REGION`; `None`: `airlock`.
+    pub s3_bucket_prefix: Option<String>,
+    /// An extra root certificate (PEM) the S3 endpoint's certificate may chain to.
+    pub s3_ca_pem: Option<String>,
 }
 
 /// The migration's persistent storage, open.
@@ -47,7 +53,7 @@ pub struct Storage {
 
 /// The file in a work directory naming the migration it holds (ids only). Not trusted:
 /// [`Storage::open`] checks it against the operator's tenant and the metadata store.
-pub(crate) const MIGRATION_FILE: &str = "migration.json";
+pub const MIGRATION_FILE: &str = "migration.json";
 
 /// The tenant when the operator names none.
 const DEFAULT_TENANT: &str = "local";
@@ -339,7 +345,7 @@ fn new_id() -> String {
     hex::encode(bytes)
 }
 
-pub(crate) async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
+pub async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> {
     let clock = Arc::new(SystemClock);
     match &options.store {
         None => {
@@ -347,10 +353,10 @@ pub(crate) async fn open_store(work: &Path, options: &StorageOptions) -> Result<
             Ok(Store::open_sqlite(&work.join("airlock.db"), clock).await?)
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let owner = std::env::var("AIRLOCK_STORE_OWNER_URL").context(
+            let owner = options.store_owner.as_deref().context(
                 "set AIRLOCK_STORE_OWNER_URL to the schema owner's postgres:// URL (it applies the schema migrations)",
             )?;
-            Ok(Store::open_postgres(url, &owner, clock).await?)
+            Ok(Store::open_postgres(url, owner, clock).await?)
         }
         Some(other) => bail!(
             "unknown store {other:?}: use postgres://… or leave it out for SQLite in the work directory"
@@ -358,7 +364,7 @@ pub(crate) async fn open_store(work: &Path, options: &StorageOptions) -> Result<
     }
 }
 
-pub(crate) fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn RegionalBlobs>> {
+pub fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn RegionalBlobs>> {
     match options.blobs.as_deref() {
         None => Ok(Box::new(LocalDirBlobs::new(work.join("blobs"))?)),
         Some(spec) => {
@@ -367,18 +373,16 @@ pub(crate) fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dy
                     "unknown blob store {spec:?}: use s3:https://ENDPOINT, s3:aws, or leave it out for a directory in the work directory"
                 );
             };
-            let prefix =
-                std::env::var("AIRLOCK_S3_BUCKET_PREFIX").unwrap_or_else(|_| "airlock".into());
+            let prefix = options
+                .s3_bucket_prefix
+                .clone()
+                .unwrap_or_else(|| "airlock".into());
             let mut config = S3Config::new(prefix);
             if rest != "aws" {
                 config.endpoint = Some(rest.to_owned());
                 config.path_style = true;
             }
-            if let Ok(path) = std::env::var("AIRLOCK_S3_CA") {
-                config.extra_ca_pem = Some(std::fs::read_to_string(&path).with_context(|| {
-                    format!("cannot read the CA certificate {path} (AIRLOCK_S3_CA)")
-                })?);
-            }
+            config.extra_ca_pem = options.s3_ca_pem.clone();
             Ok(Box::new(S3Blobs::new(config)?))
         }
     }

@@ -1,0 +1,138 @@
+//! The migration's results as the operator sees them: the JSON reports sealed into the
+//! migration's storage (integrity.json, plan.json, load.json, files.json, apps.json,
+//! verify.json) and the types they hold that the pipeline adds to the engine's.
+
+use std::collections::BTreeMap;
+
+use airlock_model::jira::Kind;
+use serde::{Deserialize, Serialize};
+
+use crate::storage::Storage;
+
+/// One line of the verification: a kind's records in the source against the target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifyRow {
+    pub kind: Kind,
+    pub source: u64,
+    /// Written by this migration.
+    pub target: u64,
+    /// Mapped to what the target had already (users by email, constants by name…).
+    pub mapped: u64,
+    pub failed: u64,
+    pub ok: bool,
+}
+
+/// One batch of an app's data through its plugin's `migrate-batch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppBatchResult {
+    pub table: String,
+    pub index: u64,
+    pub rows: u64,
+    pub outputs: u64,
+    pub fuel: u64,
+    pub millis: u64,
+    /// Why the batch failed (the sandbox's cause, printable), `None` when it ran.
+    pub error: Option<String>,
+}
+
+/// An app's data phase, summed up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppReport {
+    pub app: String,
+    pub scopes: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub tables: u64,
+    pub rows: u64,
+    pub batches: u64,
+    pub outputs: u64,
+    /// Outputs per kind (entity properties, app properties, documents…).
+    pub outputs_by_kind: BTreeMap<String, u64>,
+    pub output_bytes: u64,
+    /// The outputs of this app the target holds after the phase.
+    pub stored: u64,
+    pub fuel: u64,
+    pub millis: u64,
+    /// Every batch that failed, with why.
+    pub failed: Vec<AppBatchResult>,
+}
+
+impl AppReport {
+    /// Every batch ran and the target holds every output.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.stored >= self.outputs
+    }
+}
+
+/// A report of an earlier run, opened; `None` if there is none or it no longer parses.
+pub fn read<T: serde::de::DeserializeOwned>(storage: &Storage, name: &str) -> Option<T> {
+    let bytes = storage.get_report(name).ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Seals a report into the migration's storage (it names the customer's projects, users
+/// and records: it is customer data like the rest).
+pub fn write<T: serde::Serialize>(storage: &Storage, name: &str, value: &T) -> anyhow::Result<()> {
+    storage.put_report(name, &serde_json::to_vec_pretty(value)?)
+}
+
+/// Every JSON report of the migration in one document (`airlock report --format json`):
+/// `integrity`, `plan`, `load`, `files`, `apps`, `verify` and `failures` (the rows the
+/// target refused, at most [`MAX_FAILED_ROWS_IN_REPORT`]), each `null` until its phase has
+/// run.
+pub fn bundle(storage: &Storage) -> serde_json::Value {
+    let mut all = serde_json::Map::new();
+    for name in [
+        "integrity",
+        "plan",
+        "load",
+        "files",
+        "apps",
+        "verify",
+        "failures",
+    ] {
+        let value = read::<serde_json::Value>(storage, &format!("{name}.json"))
+            .unwrap_or(serde_json::Value::Null);
+        all.insert(name.to_owned(), value);
+    }
+    serde_json::Value::Object(all)
+}
+
+/// A row the target refused at load: what it is, why, and what to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedRow {
+    pub kind: Kind,
+    /// The row's id (or key) in the source.
+    pub id: String,
+    /// A stable code, e.g. `missing-reference`.
+    pub code: String,
+    /// Why, in words an operator can act on.
+    pub reason: String,
+}
+
+/// The most failed rows the sealed report lists (`airlock failures` lists them all).
+pub const MAX_FAILED_ROWS_IN_REPORT: usize = 10_000;
+
+/// Every row the load could not write, from the migration's state.
+pub fn failed_rows(state: &airlock_engine::state::State) -> anyhow::Result<Vec<FailedRow>> {
+    Ok(state
+        .failures()?
+        .into_iter()
+        .map(|f| FailedRow {
+            kind: f.kind,
+            id: f.source_key,
+            code: f.code,
+            reason: f.message,
+        })
+        .collect())
+}
+
+/// The state of the migration in `work`, opened under its storage's data key.
+pub fn open_state(
+    work: &std::path::Path,
+    storage: &Storage,
+) -> anyhow::Result<airlock_engine::state::State> {
+    Ok(airlock_engine::state::State::open(
+        &work.join("state.db"),
+        std::sync::Arc::new(storage.sealer().field_cipher("state")),
+    )?)
+}

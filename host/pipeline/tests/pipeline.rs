@@ -1,0 +1,248 @@
+//! The migration end to end, driven as the CLI, the demo and the benchmark drive it:
+//! through `airlock_pipeline`, asserting on its events and its sealed JSON reports.
+
+use std::path::Path;
+
+use airlock_fixtures::Spec;
+use airlock_model::jira::Kind;
+use airlock_pipeline::{
+    AppReport, Blocked, Config, EnabledApp, Event, Outcome, Phase, Storage, StorageOptions,
+    TargetConfig, Until, VerifyRow, report,
+};
+use airlock_runtime::{Runtime, RuntimeConfig};
+use airlock_target::{LocalSite, Target};
+
+/// What a test keeps of the events (they are borrowed while the run goes on).
+#[derive(Default)]
+struct Seen {
+    started: Vec<Phase>,
+    finished: Vec<Phase>,
+    blocked: Vec<Blocked>,
+    apps: Vec<AppReport>,
+    app_batches: u64,
+    verified: Vec<VerifyRow>,
+    sealed_after_apps: bool,
+}
+
+impl Seen {
+    fn observe(&mut self, event: &Event<'_>) {
+        match event {
+            Event::PhaseStarted { phase } => self.started.push(*phase),
+            Event::PhaseFinished { phase, .. } => self.finished.push(*phase),
+            Event::Blocked { blocked } => self.blocked.push((*blocked).clone()),
+            Event::AppBatch { .. } => self.app_batches += 1,
+            Event::AppFinished { report } => self.apps.push((*report).clone()),
+            Event::Verified { rows } => self.verified = rows.to_vec(),
+            Event::ReportSealed => self.sealed_after_apps = !self.apps.is_empty(),
+            _ => {}
+        }
+    }
+}
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig::default()).expect("the runtime starts")
+}
+
+fn timesheet_builder(runtime: &Runtime) -> EnabledApp {
+    EnabledApp::as_asked(
+        runtime
+            .load(
+                "timesheet_builder",
+                airlock_plugin_artifacts::timesheet_builder(),
+            )
+            .expect("the bundled plugin loads"),
+    )
+}
+
+fn small(spec: Spec) -> Spec {
+    Spec {
+        issues: 300,
+        users: 40,
+        projects: 3,
+        teams: 4,
+        ..spec
+    }
+}
+
+fn config(dir: &Path, backup: &Path) -> Config {
+    Config {
+        target: TargetConfig::Local(dir.join("site.db")),
+        ..Config::new(backup, dir.join("work"))
+    }
+}
+
+fn run(dir: &Path, spec: Spec, until: Until) -> (Outcome, Seen) {
+    let backup = dir.join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &small(spec)).expect("the backup is written");
+    let runtime = runtime();
+    let mut seen = Seen::default();
+    let mut observe = |e: &Event<'_>| seen.observe(e);
+    let outcome = airlock_pipeline::run(
+        config(dir, &backup),
+        vec![timesheet_builder(&runtime)],
+        &mut observe,
+        until,
+    )
+    .expect("the migration runs");
+    (outcome, seen)
+}
+
+fn storage(dir: &Path) -> Storage {
+    Storage::open(&dir.join("work"), &StorageOptions::default()).expect("the storage opens")
+}
+
+#[test]
+fn a_clean_backup_migrates_core_and_app_data_with_every_phase_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, seen) = run(dir.path(), Spec::default(), Until::Migrate);
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert!(outcome.loaded && outcome.verified, "{outcome:?}");
+    let all = [
+        Phase::Check,
+        Phase::Analyze,
+        Phase::Load,
+        Phase::Apps,
+        Phase::Verify,
+    ];
+    assert_eq!(seen.started, all);
+    assert_eq!(seen.finished, all);
+    assert!(seen.blocked.is_empty());
+
+    // The app data phase: one per enabled app, every batch reported, outputs stored.
+    assert_eq!(seen.apps.len(), 1);
+    let app = &seen.apps[0];
+    assert_eq!(app.app, "com.actonic.jira.timesheet-builder");
+    assert!(app.rows > 0 && app.outputs > 0, "{app:?}");
+    assert_eq!(app.batches, seen.app_batches);
+    assert!(app.failed.is_empty(), "{:?}", app.failed);
+    assert_eq!(app.stored, app.outputs, "the target holds every output");
+    assert!(
+        !app.scopes.is_empty() && !app.namespaces.is_empty(),
+        "the consent is reported: {app:?}"
+    );
+
+    // The verification: every kind's source count is on the target.
+    assert!(seen.verified.iter().all(|r| r.ok), "{:?}", seen.verified);
+    let issues = seen
+        .verified
+        .iter()
+        .find(|r| r.kind == Kind::Issue)
+        .unwrap();
+    assert_eq!((issues.source, issues.target), (300, 300));
+    let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    assert_eq!(site.counts().unwrap().get(&Kind::Issue), Some(&300));
+
+    // The sealed reports hold what the events said, and the page was rendered after the
+    // app data ran, so it shows it.
+    assert!(seen.sealed_after_apps);
+    let storage = storage(dir.path());
+    let apps: Vec<AppReport> = report::read(&storage, "apps.json").expect("apps.json");
+    assert_eq!(apps, seen.apps);
+    let verified: Vec<VerifyRow> = report::read(&storage, "verify.json").expect("verify.json");
+    assert_eq!(verified, seen.verified);
+    let bundle = report::bundle(&storage);
+    for name in ["integrity", "plan", "load", "apps", "verify"] {
+        assert!(!bundle[name].is_null(), "{name} is in the JSON report");
+    }
+    let page = String::from_utf8(storage.get_report("report.html").unwrap().unwrap()).unwrap();
+    assert!(
+        page.contains("4. App data"),
+        "the page shows the app data phase"
+    );
+    assert!(page.contains("every count matches"));
+}
+
+#[test]
+fn fatal_findings_in_the_source_block_before_anything_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        core_faults: true,
+        ..Spec::default()
+    };
+    let (outcome, seen) = run(dir.path(), spec, Until::Migrate);
+    assert!(matches!(outcome.blocked, Some(Blocked::Source { fatal }) if fatal > 0));
+    assert!(!outcome.succeeded() && !outcome.loaded);
+    assert_eq!(
+        seen.started,
+        [Phase::Check],
+        "no phase runs after a blocked check"
+    );
+    assert_eq!(seen.blocked.len(), 1);
+    assert!(
+        !dir.path().join("site.db").exists(),
+        "the target is not even opened"
+    );
+    let bundle = report::bundle(&storage(dir.path()));
+    let fatal: Vec<&str> = bundle["integrity"]["findings"]
+        .as_array()
+        .expect("the findings, one summary per check")
+        .iter()
+        .filter(|s| s["severity"] == "fatal")
+        .filter_map(|s| s["check"].as_str())
+        .collect();
+    assert!(fatal.contains(&"duplicate-key"), "{fatal:?}");
+    assert!(bundle["plan"].is_null() && bundle["verify"].is_null());
+}
+
+#[test]
+fn an_apps_broken_rows_block_and_an_analysis_shows_its_findings_with_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        broken_timesheet_rows: true,
+        ..Spec::default()
+    };
+    // A member of a missing team breaks the enabled app's declared foreign key: the check
+    // blocks, and the analysis (which writes nothing) still runs, so the operator sees the
+    // app's own findings at the same time.
+    let (outcome, seen) = run(dir.path(), spec, Until::Analyze);
+    assert!(
+        matches!(outcome.blocked, Some(Blocked::Source { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(seen.started, [Phase::Check, Phase::Analyze]);
+    assert!(
+        seen.blocked
+            .iter()
+            .any(|b| matches!(b, Blocked::Plan { app_fatal, .. } if *app_fatal >= 3)),
+        "{:?}",
+        seen.blocked
+    );
+    let bundle = report::bundle(&storage(dir.path()));
+    let app = &bundle["plan"]["apps"]["com.actonic.jira.timesheet-builder"];
+    let fatal: Vec<&str> = app
+        .as_array()
+        .expect("the app's findings are in the plan")
+        .iter()
+        .filter(|s| s["severity"] == "fatal")
+        .filter_map(|s| s["check"].as_str())
+        .collect();
+    for code in [
+        "period-ends-before-start",
+        "unknown-user",
+        "member-of-missing-team",
+    ] {
+        assert!(fatal.contains(&code), "{code} missing: {fatal:?}");
+    }
+}
+
+#[test]
+fn a_check_alone_stops_after_the_check_and_a_rerun_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, seen) = run(dir.path(), Spec::default(), Until::Check);
+    assert!(outcome.succeeded() && !outcome.loaded, "{outcome:?}");
+    assert_eq!(seen.started, [Phase::Check]);
+    // The same backup again: its staged records are reused, not read again.
+    let runtime = runtime();
+    let mut reused = false;
+    let mut observe = |e: &Event<'_>| reused |= matches!(e, Event::CheckReused);
+    let backup = dir.path().join("backup.zip");
+    let outcome = airlock_pipeline::run(
+        config(dir.path(), &backup),
+        vec![timesheet_builder(&runtime)],
+        &mut observe,
+        Until::Analyze,
+    )
+    .unwrap();
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert!(reused, "the check's staged records are reused");
+}
