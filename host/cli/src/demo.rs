@@ -99,7 +99,7 @@ pub fn run(
         ..Config::new(backup_path.clone(), work.clone())
     };
     println!("[3/4] migrate    into the local site {}", site.display());
-    let mut console = Console::new(work.clone());
+    let mut console = Console::new(format!("airlock report --work {}", work.display()));
     let apps = vec![EnabledApp::as_asked(plugin)];
     let outcome = airlock_pipeline::run(config, apps, &mut console, Until::Migrate)?;
     console.finish();

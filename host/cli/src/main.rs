@@ -6,6 +6,7 @@ mod inspect;
 mod migrate;
 mod plugin_run;
 mod render;
+mod settings;
 
 use airlock_pipeline::{Config, StorageOptions, TargetConfig, Until, private};
 use airlock_runtime::{Runtime, RuntimeConfig};
@@ -25,6 +26,10 @@ struct Cli {
     /// Where precompiled plugins are cached.
     #[arg(long, global = true, env = "AIRLOCK_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// The configuration file every command reads its storage settings from (default:
+    /// ./airlock.toml if it exists). Flags and the environment override it.
+    #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -190,8 +195,18 @@ fn parse_region(s: &str) -> Result<airlock_model::Region, String> {
 }
 
 impl StorageArgs {
-    fn options(self) -> Result<StorageOptions> {
-        let s3_ca_pem = match &self.s3_ca {
+    /// The storage settings: flags and the environment, else the configuration file.
+    fn options(self, settings: &settings::Settings) -> Result<StorageOptions> {
+        let file = &settings.values;
+        let region = match (self.region, &file.region) {
+            (Some(region), _) => Some(region),
+            (None, Some(text)) => Some(parse_region(text).map_err(|e| {
+                anyhow::anyhow!("region in {}: {e}", show(settings.file.as_deref()))
+            })?),
+            (None, None) => None,
+        };
+        let s3_ca = self.s3_ca.or_else(|| file.s3_ca.clone());
+        let s3_ca_pem = match &s3_ca {
             Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
                 format!(
                     "cannot read the CA certificate {} (AIRLOCK_S3_CA)",
@@ -201,29 +216,49 @@ impl StorageArgs {
             None => None,
         };
         Ok(StorageOptions {
-            tenant: self.tenant,
-            region: self.region,
-            store: self.store,
-            store_owner: self.store_owner,
-            blobs: self.blobs,
-            keys: self.keys,
-            s3_bucket_prefix: self.s3_bucket_prefix,
+            tenant: self.tenant.or_else(|| file.tenant.clone()),
+            region,
+            store: self.store.or_else(|| file.store.clone()),
+            store_owner: self.store_owner.or_else(|| file.store_owner.clone()),
+            blobs: self.blobs.or_else(|| file.blobs.clone()),
+            keys: self.keys.or_else(|| file.keys.clone()),
+            s3_bucket_prefix: self
+                .s3_bucket_prefix
+                .or_else(|| file.s3_bucket_prefix.clone()),
             s3_ca_pem,
+            s3_credentials: None,
         })
     }
 }
 
+fn show(path: Option<&std::path::Path>) -> String {
+    path.map_or_else(|| "the configuration".into(), |p| p.display().to_string())
+}
+
 impl MigrationArgs {
-    fn options(self) -> Result<migrate::Options> {
+    fn options(self, settings: &settings::Settings) -> Result<migrate::Options> {
+        let production = self.storage.store.is_some()
+            || self.storage.blobs.is_some()
+            || self.storage.keys.is_some()
+            || self.storage.tenant.is_some();
+        // The command that opens this migration's report reads the same storage.
+        let mut report = format!("airlock report --work {}", self.work.display());
+        if let Some(file) = &settings.file {
+            report.push_str(&format!(" --config {}", file.display()));
+        }
+        if production {
+            report.push_str(" (with the same --tenant, --store, --blobs and --keys, or their AIRLOCK_* variables)");
+        }
         Ok(migrate::Options {
             config: Config {
                 target: target(self.target.as_deref())?,
                 overrides: self.overrides,
                 attachments: self.attachments,
-                storage: self.storage.options()?,
+                storage: self.storage.options(settings)?,
                 ..Config::new(self.backup, self.work)
             },
             plugins: self.plugins,
+            report_command: report,
         })
     }
 }
@@ -367,16 +402,27 @@ fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime> {
 /// How the command ended (an error: it could not run; exit code 2).
 fn run(cli: Cli) -> Result<Status> {
     let done = |ok: bool| if ok { Status::Done } else { Status::Blocked };
+    let settings = settings::load(cli.config.as_deref())?;
+    let cli = Cli {
+        cache_dir: cli.cache_dir.or_else(|| settings.values.cache_dir.clone()),
+        ..cli
+    };
     match cli.command {
-        Command::Check(args) => {
-            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Check)
-        }
-        Command::Analyze(args) => {
-            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Analyze)
-        }
-        Command::Migrate(args) => {
-            migrate::command(&runtime(cli.cache_dir)?, args.options()?, Until::Migrate)
-        }
+        Command::Check(args) => migrate::command(
+            &runtime(cli.cache_dir)?,
+            args.options(&settings)?,
+            Until::Check,
+        ),
+        Command::Analyze(args) => migrate::command(
+            &runtime(cli.cache_dir)?,
+            args.options(&settings)?,
+            Until::Analyze,
+        ),
+        Command::Migrate(args) => migrate::command(
+            &runtime(cli.cache_dir)?,
+            args.options(&settings)?,
+            Until::Migrate,
+        ),
         Command::Report {
             work,
             out,
@@ -390,7 +436,7 @@ fn run(cli: Cli) -> Result<Status> {
                     work.display()
                 );
             }
-            let storage = airlock_pipeline::Storage::open(&work, &storage.options()?)?;
+            let storage = airlock_pipeline::Storage::open(&work, &storage.options(&settings)?)?;
             let page = if format == "json" {
                 let mut text =
                     serde_json::to_string_pretty(&airlock_pipeline::report::bundle(&storage))?;
@@ -423,7 +469,7 @@ fn run(cli: Cli) -> Result<Status> {
                     work.display()
                 );
             }
-            let storage = airlock_pipeline::Storage::open(&work, &storage.options()?)?;
+            let storage = airlock_pipeline::Storage::open(&work, &storage.options(&settings)?)?;
             let state = airlock_pipeline::report::open_state(&work, &storage)?;
             let rows = airlock_pipeline::report::failed_rows(&state)?;
             render::failures(&rows, &format)?;
@@ -434,7 +480,7 @@ fn run(cli: Cli) -> Result<Status> {
             every,
             storage,
         }) => {
-            admin::sweep(&work, &storage.options()?, every)?;
+            admin::sweep(&work, &storage.options(&settings)?, every)?;
             Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Licence {
@@ -442,7 +488,7 @@ fn run(cli: Cli) -> Result<Status> {
             work,
             storage,
         }) => {
-            admin::licence(&work, &storage.options()?, &ends)?;
+            admin::licence(&work, &storage.options(&settings)?, &ends)?;
             Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Stats {
@@ -451,7 +497,7 @@ fn run(cli: Cli) -> Result<Status> {
             export,
             storage,
         }) => {
-            admin::stats(&work, &storage.options()?, days, export.as_deref())?;
+            admin::stats(&work, &storage.options(&settings)?, days, export.as_deref())?;
             Ok(Status::Done)
         }
         Command::GenBackup {

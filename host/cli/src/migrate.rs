@@ -23,6 +23,8 @@ pub struct Options {
     pub config: Config,
     /// The plugins (WebAssembly components) the operator enabled.
     pub plugins: Vec<PathBuf>,
+    /// How the operator opens this migration's report.
+    pub report_command: String,
 }
 
 /// How a command ended, as its exit code says.
@@ -62,7 +64,7 @@ pub fn enable(runtime: &Runtime, paths: &[PathBuf]) -> Result<Vec<EnabledApp>> {
 pub fn command(runtime: &Runtime, options: Options, until: Until) -> Result<Status> {
     let started = Instant::now();
     let apps = enable(runtime, &options.plugins)?;
-    let mut console = Console::new(options.config.work.clone());
+    let mut console = Console::new(options.report_command.clone());
     let outcome = airlock_pipeline::run(options.config, apps, &mut console, until)?;
     console.finish();
     if until == Until::Migrate && outcome.loaded {
@@ -95,7 +97,8 @@ fn summary(outcome: &Outcome) -> String {
 /// Renders a migration's events on stdout; progress on stderr, on a terminal only (logs
 /// and CI stay clean).
 pub struct Console {
-    work: PathBuf,
+    /// The command that opens the report.
+    report_command: String,
     bar: Option<ProgressBar>,
     tty: bool,
     phase_started: Instant,
@@ -103,9 +106,9 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(work: PathBuf) -> Console {
+    pub fn new(report_command: String) -> Console {
         Console {
-            work,
+            report_command,
             bar: None,
             tty: std::io::stderr().is_terminal(),
             phase_started: Instant::now(),
@@ -303,10 +306,7 @@ impl Observer for Console {
                     ),
                 }
             }
-            Event::ReportSealed => println!(
-                "report: airlock report --work {} --out report.html",
-                self.work.display()
-            ),
+            Event::ReportSealed => println!("report: {} --out report.html", self.report_command),
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Outcome {
     pub failed_rows: u64,
     /// App batches that failed (listed in apps.json).
     pub failed_batches: u64,
+    /// Sealed objects this run opened, each audited.
+    pub decryptions: u64,
 }
 
 impl Outcome {
@@ -179,7 +181,15 @@ impl<'o> Migration<'o> {
         let _entered = span.enter();
         self.observer.event(&Event::PhaseStarted { phase });
         let started = Instant::now();
-        let out = f(self)?;
+        let out = match f(self) {
+            Ok(out) => out,
+            Err(e) => {
+                // The failure is audited if the store can take it; the error says why.
+                let _ = self.storage.record_phase(phase.name(), "failed");
+                return Err(e);
+            }
+        };
+        self.storage.record_phase(phase.name(), "done")?;
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
         match phase {
@@ -549,9 +559,14 @@ impl<'o> Migration<'o> {
                 && self.app_reports.iter().all(AppReport::ok),
             failed_rows,
             failed_batches,
+            decryptions: 0,
         };
         crate::html::store(&self.storage)?;
         self.observer.event(&Event::ReportSealed);
+        let outcome = Outcome {
+            decryptions: self.storage.decryptions(),
+            ..outcome
+        };
         if self.loaded {
             let mut stat = self.stat.clone();
             stat.bytes_staged = self.staging.bytes_written();

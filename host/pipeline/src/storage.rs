@@ -37,6 +37,8 @@ pub struct StorageOptions {
     pub s3_bucket_prefix: Option<String>,
     /// An extra root certificate (PEM) the S3 endpoint's certificate may chain to.
     pub s3_ca_pem: Option<String>,
+    /// S3's access key; `None`: the AWS environment variables, read when the store opens.
+    pub s3_credentials: Option<airlock_blobs::S3Credentials>,
 }
 
 /// The migration's persistent storage, open.
@@ -49,6 +51,8 @@ pub struct Storage {
     blobs: Arc<dyn BlobStore>,
     /// Whether [`Storage::open`] created the migration.
     created: bool,
+    /// Sealed objects opened (each one a decryption the audit log must hold).
+    decryptions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The file in a work directory naming the migration it holds (ids only). Not trusted:
@@ -181,6 +185,7 @@ impl Storage {
             sealer: Arc::new(sealer),
             blobs,
             created,
+            decryptions: Arc::default(),
         })
     }
 
@@ -212,14 +217,35 @@ impl Storage {
             self.scope.clone(),
             self.migration.clone(),
         );
-        let worker = format!("cli-{}", std::process::id());
+        let worker = format!("airlock-{}", std::process::id());
+        let decryptions = self.decryptions.clone();
         SealedStaging::new(self.sealer.clone(), self.blobs.clone()).on_open(Arc::new(
             move |object: &str| {
+                // Counted before the audit write: an open whose audit fails is refused,
+                // so in a run that succeeds the count equals the audited decryptions.
+                decryptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 handle
                     .block_on(scope.record_batch_decrypted(&migration, object, &worker))
                     .map_err(|e| e.to_string())
             },
         ))
+    }
+
+    /// Sealed objects opened through [`Storage::staging`] so far.
+    pub fn decryptions(&self) -> u64 {
+        self.decryptions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Audits that a phase ran; a phase whose audit cannot be written fails.
+    pub fn record_phase(&self, phase: &str, outcome: &str) -> Result<()> {
+        self.rt
+            .block_on(self.scope.record_phase(&self.migration, phase, outcome))?;
+        Ok(())
+    }
+
+    /// The tenant's audit log (the operator's own).
+    pub fn audit_log(&self) -> Result<Vec<airlock_store::AuditEntry>> {
+        Ok(self.rt.block_on(self.scope.audit_log())?)
     }
 
     /// Seals and stores a report (findings, plan, verification, the HTML page).
@@ -383,6 +409,9 @@ pub fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn Regio
                 config.path_style = true;
             }
             config.extra_ca_pem = options.s3_ca_pem.clone();
+            if let Some(credentials) = &options.s3_credentials {
+                config.credentials = credentials.clone();
+            }
             Ok(Box::new(S3Blobs::new(config)?))
         }
     }

@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
+use airlock_blobs::testing::TestS3;
 use airlock_fixtures::Spec;
+use airlock_model::Region;
 use airlock_model::jira::Kind;
 use airlock_pipeline::{
     AppReport, Blocked, Config, EnabledApp, Event, Outcome, Phase, Storage, StorageOptions,
     TargetConfig, Until, VerifyRow, report,
 };
 use airlock_runtime::{Runtime, RuntimeConfig};
+use airlock_store::testing::TestPostgres;
 use airlock_target::{LocalSite, Target};
 
 /// What a test keeps of the events (they are borrowed while the run goes on).
@@ -64,21 +67,62 @@ fn small(spec: Spec) -> Spec {
     }
 }
 
-fn config(dir: &Path, backup: &Path) -> Config {
+/// Where the migration keeps its data: the defaults (SQLite and a directory in the work
+/// directory), or production's PostgreSQL and an S3 server over HTTPS.
+struct Backend {
+    options: StorageOptions,
+    _servers: Option<(TestPostgres, TestS3)>,
+}
+
+impl Backend {
+    fn local() -> Backend {
+        Backend {
+            options: StorageOptions::default(),
+            _servers: None,
+        }
+    }
+
+    /// `None` when PostgreSQL is down and not required (under CI or
+    /// `AIRLOCK_REQUIRE_POSTGRES=1` a missing PostgreSQL fails instead).
+    fn production(test: &str) -> Option<Backend> {
+        let pg = TestPostgres::start_blocking(test)?;
+        let s3 = TestS3::start("airlock-pipeline", &Region::ALL).expect("the S3 server starts");
+        let options = StorageOptions {
+            store: Some(pg.app_url().to_owned()),
+            store_owner: Some(pg.owner_url().to_owned()),
+            blobs: Some(format!("s3:{}", s3.endpoint())),
+            s3_bucket_prefix: Some("airlock-pipeline".into()),
+            s3_ca_pem: Some(s3.ca_pem().to_owned()),
+            s3_credentials: Some(s3.credentials().clone()),
+            ..StorageOptions::default()
+        };
+        Some(Backend {
+            options,
+            _servers: Some((pg, s3)),
+        })
+    }
+}
+
+fn config(dir: &Path, backup: &Path, backend: &Backend) -> Config {
     Config {
         target: TargetConfig::Local(dir.join("site.db")),
+        storage: backend.options.clone(),
         ..Config::new(backup, dir.join("work"))
     }
 }
 
 fn run(dir: &Path, spec: Spec, until: Until) -> (Outcome, Seen) {
+    run_on(&Backend::local(), dir, spec, until)
+}
+
+fn run_on(backend: &Backend, dir: &Path, spec: Spec, until: Until) -> (Outcome, Seen) {
     let backup = dir.join("backup.zip");
     airlock_fixtures::write_backup(&backup, &small(spec)).expect("the backup is written");
     let runtime = runtime();
     let mut seen = Seen::default();
     let mut observe = |e: &Event<'_>| seen.observe(e);
     let outcome = airlock_pipeline::run(
-        config(dir, &backup),
+        config(dir, &backup, backend),
         vec![timesheet_builder(&runtime)],
         &mut observe,
         until,
@@ -88,13 +132,28 @@ fn run(dir: &Path, spec: Spec, until: Until) -> (Outcome, Seen) {
 }
 
 fn storage(dir: &Path) -> Storage {
-    Storage::open(&dir.join("work"), &StorageOptions::default()).expect("the storage opens")
+    storage_on(&Backend::local(), dir)
+}
+
+fn storage_on(backend: &Backend, dir: &Path) -> Storage {
+    Storage::open(&dir.join("work"), &backend.options).expect("the storage opens")
 }
 
 #[test]
 fn a_clean_backup_migrates_core_and_app_data_with_every_phase_reported() {
+    clean_migration(&Backend::local());
+}
+
+#[test]
+fn a_clean_backup_migrates_core_and_app_data_on_postgres_and_s3() {
+    if let Some(backend) = Backend::production("pipeline_clean_migration") {
+        clean_migration(&backend);
+    }
+}
+
+fn clean_migration(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, seen) = run(dir.path(), Spec::default(), Until::Migrate);
+    let (outcome, seen) = run_on(backend, dir.path(), Spec::default(), Until::Migrate);
     assert!(outcome.succeeded(), "{outcome:?}");
     assert!(outcome.loaded && outcome.verified, "{outcome:?}");
     let all = [
@@ -132,10 +191,22 @@ fn a_clean_backup_migrates_core_and_app_data_with_every_phase_reported() {
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     assert_eq!(site.counts().unwrap().get(&Kind::Issue), Some(&300));
 
+    // The audit log lost nothing: one event per decryption and per phase this run made.
+    let storage = storage_on(backend, dir.path());
+    let log = storage.audit_log().unwrap();
+    let count = |event: &str| log.iter().filter(|e| e.event == event).count() as u64;
+    assert!(outcome.decryptions > 0);
+    assert_eq!(
+        count("batch-decrypted"),
+        outcome.decryptions,
+        "every decryption audited"
+    );
+    assert_eq!(count("phase-run"), 5, "every phase audited");
+    assert_eq!(count("plugin-enabled"), 1, "the operator's consent audited");
+
     // The sealed reports hold what the events said, and the page was rendered after the
     // app data ran, so it shows it.
     assert!(seen.sealed_after_apps);
-    let storage = storage(dir.path());
     let apps: Vec<AppReport> = report::read(&storage, "apps.json").expect("apps.json");
     assert_eq!(apps, seen.apps);
     let verified: Vec<VerifyRow> = report::read(&storage, "verify.json").expect("verify.json");
@@ -237,7 +308,7 @@ fn a_check_alone_stops_after_the_check_and_a_rerun_reuses_it() {
     let mut observe = |e: &Event<'_>| reused |= matches!(e, Event::CheckReused);
     let backup = dir.path().join("backup.zip");
     let outcome = airlock_pipeline::run(
-        config(dir.path(), &backup),
+        config(dir.path(), &backup, &Backend::local()),
         vec![timesheet_builder(&runtime)],
         &mut observe,
         Until::Analyze,

@@ -596,6 +596,31 @@ impl TenantScope {
         Ok(())
     }
 
+    /// Audits that a phase of a migration ran (`phase`: a code such as `check` or `load`;
+    /// `outcome`: `done` or `failed`).
+    pub async fn record_phase(
+        &self,
+        migration: &MigrationId,
+        phase: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        crate::stats::ErrorCode::check("phase", phase)?;
+        crate::stats::ErrorCode::check("phase outcome", outcome)?;
+        let mut tx = self.begin().await?;
+        self.status(&mut tx, migration).await?;
+        self.audit(
+            &mut tx,
+            Event::new(
+                "phase-run",
+                "engine",
+                format!("migration={migration} phase={phase} outcome={outcome}"),
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(query("audit_log"))?;
+        Ok(())
+    }
+
     /// Records one migration's anonymized statistics, stamped with the store's clock.
     pub async fn record_stat(&self, stat: &Stat) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;

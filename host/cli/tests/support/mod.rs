@@ -87,8 +87,17 @@ impl Backend {
         cmd
     }
 
+    /// Runs `airlock args…`; a run that succeeds must not have logged an `ERROR` (an
+    /// audit event lost, say, shows only there).
     pub fn run(&self, args: &[&str], cwd: &Path) -> Output {
-        self.command(cwd).args(args).output().expect("airlock runs")
+        let out = self.command(cwd).args(args).output().expect("airlock runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() || !stderr.contains("ERROR"),
+            "`airlock {}` succeeded but logged an ERROR:\n{stderr}",
+            args.join(" ")
+        );
+        out
     }
 
     /// Where this backend keeps sealed objects of `region` for a migration working in
