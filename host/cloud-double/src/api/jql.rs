@@ -1,0 +1,138 @@
+//! JQL: only what Airlock asks, on the indexed `airlock.source` property.
+
+#![allow(clippy::result_large_err)]
+
+use super::*;
+
+pub(super) enum Jql {
+    SourceIn(Vec<String>),
+    SourceAny,
+}
+
+pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
+    let lower = jql.to_lowercase();
+    let clause = match lower.find(" order by ") {
+        Some(i) => &jql[..i],
+        None => jql,
+    }
+    .trim();
+    let prefix = format!("issue.property[{SOURCE_PROPERTY}].key");
+    let rest = clause
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(&prefix))
+        .map(|_| clause[prefix.len()..].trim())
+        .ok_or_else(|| {
+            "Error in the JQL Query: only issue.property[airlock.source].key is indexed.".to_owned()
+        })?;
+    if rest.eq_ignore_ascii_case("is not empty") {
+        return Ok(Jql::SourceAny);
+    }
+    let list = if let Some(v) = rest.strip_prefix('=') {
+        v.trim()
+    } else if rest.len() > 2 && rest[..2].eq_ignore_ascii_case("in") {
+        rest[2..]
+            .trim()
+            .strip_prefix('(')
+            .and_then(|v| v.strip_suffix(')'))
+            .ok_or("Error in the JQL Query: expecting a list.")?
+    } else {
+        return Err("Error in the JQL Query: expecting an operator.".into());
+    };
+    let mut values = Vec::new();
+    let mut chars = list.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        match chars.next() {
+            None => break,
+            Some('"') => {
+                let mut v = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\\') => v.extend(chars.next()),
+                        Some('"') => break,
+                        Some(c) => v.push(c),
+                        None => return Err("Error in the JQL Query: unterminated string.".into()),
+                    }
+                }
+                values.push(v);
+            }
+            Some(_) => return Err("Error in the JQL Query: expecting a quoted string.".into()),
+        }
+    }
+    Ok(Jql::SourceIn(values))
+}
+
+pub(super) fn jql_ids(r: &Reader, jql: &Jql) -> Vec<Row> {
+    match jql {
+        Jql::SourceAny => r.rows(
+            "SELECT id, key, source_key FROM issues WHERE source_key IS NOT NULL
+             AND source_key NOT LIKE '~double/%' ORDER BY id",
+            &[],
+        ),
+        Jql::SourceIn(keys) => {
+            let mut out = Vec::new();
+            for key in keys {
+                out.extend(r.rows(
+                    "SELECT id, key, source_key FROM issues WHERE source_key = ?1 ORDER BY id",
+                    &[key],
+                ));
+            }
+            out.sort_by_key(|row| int(row, "id"));
+            out.dedup_by_key(|row| int(row, "id"));
+            out
+        }
+    }
+}
+
+pub(super) async fn search_jql(State(st): S, body: Bytes) -> Reply {
+    let v = parse(&body)?;
+    let jql = parse_jql(text(&v, "/jql").unwrap_or(""))
+        .map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
+    let start: usize = text(&v, "/nextPageToken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let size = v
+        .get("maxResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(50)
+        .clamp(1, 100) as usize;
+    let with_source = v
+        .get("properties")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.iter().any(|k| k.as_str() == Some(SOURCE_PROPERTY)));
+    let r = st.reader();
+    let rows = jql_ids(&r, &jql);
+    let total = rows.len();
+    let issues: Vec<Value> = rows
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|row| {
+            let mut i = json!({
+                "id": s(row, "id"),
+                "key": s(row, "key"),
+                "self": format!("{}/rest/api/3/issue/{}", st.base, s(row, "id")),
+            });
+            if with_source {
+                i["properties"] = json!({ SOURCE_PROPERTY: { "key": s(row, "source_key") } });
+            }
+            i
+        })
+        .collect();
+    let end = start + issues.len();
+    let mut out = json!({ "issues": issues, "isLast": end >= total });
+    if end < total {
+        out["nextPageToken"] = json!(end.to_string());
+    }
+    Ok(json(StatusCode::OK, out))
+}
+
+pub(super) async fn count_jql(State(st): S, body: Bytes) -> Reply {
+    let v = parse(&body)?;
+    let jql = parse_jql(text(&v, "/jql").unwrap_or(""))
+        .map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
+    let count = jql_ids(&st.reader(), &jql).len();
+    Ok(json(StatusCode::OK, json!({ "count": count })))
+}

@@ -1,0 +1,380 @@
+//! The endpoints: REST calls in, `LocalSite` writes and reads of its tables, Jira-shaped
+//! JSON out.
+
+// Handlers answer with an HTTP response either way; boxing it would buy nothing here.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use airlock_model::jira::{
+    Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
+    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
+    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+};
+use airlock_model::{AppKey, AppOutput, EntityKind};
+use airlock_target::{ItemError, LocalSite, SOURCE_PROPERTY, Target, adf};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::store::{Reader, Row};
+use crate::{Faults, RequestRecord, Stats, lock};
+
+/// Jira Cloud's limits.
+const BULK_ISSUES: usize = 50;
+const MAX_PROPERTY_KEY: usize = 255;
+const MAX_PROPERTY_VALUE: usize = 32_768;
+/// Source keys the double makes up for records created without one.
+const SYNTHETIC: &str = "~double/";
+const APP_HEADER: &str = "X-Airlock-App";
+
+pub(crate) struct Shared {
+    site: Mutex<LocalSite>,
+    reader: Mutex<Reader>,
+    base: String,
+    control: Mutex<Control>,
+    started: Instant,
+    synthetic: AtomicU64,
+}
+
+pub(crate) struct Control {
+    pub faults: Faults,
+    pub stats: Stats,
+    pub log: Vec<RequestRecord>,
+    /// Client (credentials) → the `Retry-After` window it was last given.
+    windows: HashMap<String, Window>,
+    counter: u64,
+    throttles: u64,
+}
+
+struct Window {
+    opened: Instant,
+    until: Instant,
+}
+
+/// What to do with a request before it reaches its handler.
+pub(crate) enum Decision {
+    /// The client is inside a window: 429 again. `early`: past the in-flight grace.
+    Throttled {
+        until: Instant,
+        early: bool,
+    },
+    /// The dice opened a window: 429 or 503.
+    Limit {
+        status: StatusCode,
+        until: Instant,
+    },
+    /// 500 without applying.
+    Error,
+    Apply(After),
+}
+
+pub(crate) enum After {
+    Nothing,
+    Fail,
+    Drop,
+}
+
+type Reply = Result<Response<Body>, Response<Body>>;
+type S = State<std::sync::Arc<Shared>>;
+type Q = Query<HashMap<String, String>>;
+
+impl Shared {
+    pub fn new(site: LocalSite, reader: Reader, base: String, faults: Faults) -> Shared {
+        Shared {
+            site: Mutex::new(site),
+            reader: Mutex::new(reader),
+            base,
+            control: Mutex::new(Control {
+                faults,
+                stats: Stats::default(),
+                log: Vec::new(),
+                windows: HashMap::new(),
+                counter: 0,
+                throttles: 0,
+            }),
+            started: Instant::now(),
+            synthetic: AtomicU64::new(1),
+        }
+    }
+
+    pub fn site(&self) -> MutexGuard<'_, LocalSite> {
+        lock(&self.site)
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Reader> {
+        lock(&self.reader)
+    }
+
+    pub fn control(&self) -> MutexGuard<'_, Control> {
+        lock(&self.control)
+    }
+
+    fn synthetic_key(&self, what: &str) -> String {
+        format!(
+            "{SYNTHETIC}{what}/{}",
+            self.synthetic.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    pub fn decide(&self, client: &str, endpoint: &str, write: bool, at: Instant) -> Decision {
+        let mut c = self.control();
+        c.stats.requests += 1;
+        *c.stats.per_endpoint.entry(endpoint.to_owned()).or_default() += 1;
+        c.counter += 1;
+        let grace = c.faults.in_flight_grace;
+        if let Some(w) = c.windows.get(client)
+            && at < w.until
+        {
+            let until = w.until;
+            let early = at >= w.opened + grace;
+            if early {
+                c.stats.early_requests += 1;
+            } else {
+                c.stats.in_flight += 1;
+            }
+            c.stats.rate_limited += 1;
+            return Decision::Throttled { until, early };
+        }
+        let f = c.faults.clone();
+        let r = unit(f.seed, c.counter);
+        let budget = f.max_throttles.is_none_or(|m| c.throttles < m);
+        let (limited, unavailable) = if budget {
+            (f.rate_limited, f.unavailable)
+        } else {
+            (0.0, 0.0)
+        };
+        let mut edge = limited;
+        let status = if r < edge {
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        } else {
+            edge += unavailable;
+            (r < edge).then_some(StatusCode::SERVICE_UNAVAILABLE)
+        };
+        if let Some(status) = status {
+            let until = at + std::time::Duration::from_secs(f.retry_after_secs.max(1));
+            c.windows
+                .insert(client.to_owned(), Window { opened: at, until });
+            c.throttles += 1;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                c.stats.rate_limited += 1;
+            } else {
+                c.stats.unavailable += 1;
+            }
+            return Decision::Limit { status, until };
+        }
+        edge += f.server_errors;
+        if r < edge {
+            c.stats.server_errors += 1;
+            return Decision::Error;
+        }
+        if write {
+            edge += f.fail_after_apply;
+            if r < edge {
+                return Decision::Apply(After::Fail);
+            }
+            edge += f.drop_after_apply;
+            if r < edge {
+                return Decision::Apply(After::Drop);
+            }
+        }
+        Decision::Apply(After::Nothing)
+    }
+
+    pub fn applied_then(&self, dropped: bool) {
+        let mut c = self.control();
+        if dropped {
+            c.stats.dropped_after_apply += 1;
+        } else {
+            c.stats.failed_after_apply += 1;
+        }
+    }
+
+    pub fn record(
+        &self,
+        endpoint: &str,
+        arrived: Instant,
+        status: u16,
+        throttled: bool,
+        early: bool,
+        unauthenticated: bool,
+    ) {
+        let mut c = self.control();
+        if unauthenticated {
+            c.stats.requests += 1;
+            c.stats.unauthenticated += 1;
+        }
+        let at = arrived.saturating_duration_since(self.started);
+        c.log.push(RequestRecord {
+            at,
+            endpoint: endpoint.to_owned(),
+            status,
+            throttled,
+            early,
+        });
+    }
+}
+
+/// A uniform number in [0, 1) from the seed and the request's number.
+fn unit(seed: u64, n: u64) -> f64 {
+    let mut z = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
+    const A: &str = "/rest/api/3";
+    const C: &str = "/rest/atlassian-connect/1/addons/{app}/properties";
+    Router::new()
+        .route(&format!("{A}/user"), post(create_user))
+        .route(&format!("{A}/user/search"), get(search_user))
+        .route(&format!("{A}/users/search"), get(list_users))
+        .route(
+            &format!("{A}/user/properties/{{key}}"),
+            put(put_user_property).get(get_user_property),
+        )
+        .route(&format!("{A}/group"), post(create_group))
+        .route(&format!("{A}/group/bulk"), get(list_groups))
+        .route(&format!("{A}/group/user"), post(add_member))
+        .route(&format!("{A}/group/member"), get(list_members))
+        .route(
+            &format!("{A}/issuetype"),
+            get(list_issue_types).post(create_issue_type),
+        )
+        .route(&format!("{A}/statuses"), post(create_statuses))
+        .route(&format!("{A}/statuses/search"), get(search_statuses))
+        .route(&format!("{A}/priority"), post(create_priority))
+        .route(&format!("{A}/priority/search"), get(search_priorities))
+        .route(&format!("{A}/resolution"), post(create_resolution))
+        .route(&format!("{A}/resolution/search"), get(search_resolutions))
+        .route(
+            &format!("{A}/issueLinkType"),
+            get(list_link_types).post(create_link_type),
+        )
+        .route(&format!("{A}/project"), post(create_project))
+        .route(&format!("{A}/project/search"), get(search_projects))
+        .route(&format!("{A}/project/{{id}}"), get(get_project))
+        .route(
+            &format!("{A}/project/{{id}}/components"),
+            get(project_components),
+        )
+        .route(
+            &format!("{A}/project/{{id}}/versions"),
+            get(project_versions),
+        )
+        .route(
+            &format!("{A}/project/{{id}}/properties/{{key}}"),
+            put(put_project_property).get(get_project_property),
+        )
+        .route(&format!("{A}/component"), post(create_component))
+        .route(&format!("{A}/version"), post(create_version))
+        .route(&format!("{A}/field"), post(create_field))
+        .route(&format!("{A}/field/search"), get(search_fields))
+        .route(&format!("{A}/field/{{id}}/context"), get(field_contexts))
+        .route(
+            &format!("{A}/field/{{id}}/context/{{ctx}}/option"),
+            get(list_options).post(create_options),
+        )
+        .route(&format!("{A}/issue/bulk"), post(create_issues))
+        .route(&format!("{A}/issue/{{id}}"), get(get_issue).put(edit_issue))
+        .route(
+            &format!("{A}/issue/{{id}}/comment"),
+            get(list_comments).post(create_comment),
+        )
+        .route(
+            &format!("{A}/issue/{{id}}/worklog"),
+            get(list_worklogs).post(create_worklog),
+        )
+        .route(
+            &format!("{A}/issue/{{id}}/attachments"),
+            post(create_attachments),
+        )
+        .route(
+            &format!("{A}/issue/{{id}}/properties/{{key}}"),
+            put(put_issue_property).get(get_issue_property),
+        )
+        .route(
+            &format!("{A}/issue/{{id}}/worklog/{{wid}}/properties/{{key}}"),
+            put(put_worklog_property),
+        )
+        .route(
+            &format!("{A}/comment/{{id}}/properties/{{key}}"),
+            put(put_comment_property),
+        )
+        .route(&format!("{A}/worklog/list"), post(list_worklogs_by_id))
+        .route(&format!("{A}/attachment/{{id}}"), get(get_attachment))
+        .route(&format!("{A}/issueLink"), post(create_link))
+        .route(&format!("{A}/search/jql"), post(search_jql))
+        .route(&format!("{A}/search/approximate-count"), post(count_jql))
+        .route(C, get(list_app_properties))
+        .route(
+            &format!("{C}/{{key}}"),
+            put(put_app_property).get(get_app_property),
+        )
+        .fallback(async || error(StatusCode::NOT_FOUND, "No such endpoint."))
+        .with_state(shared)
+}
+
+mod answers;
+mod app_properties;
+mod constants;
+mod entity_properties;
+mod fields;
+mod issues;
+mod jql;
+mod projects;
+mod records;
+mod users;
+
+pub(crate) use answers::error;
+use answers::*;
+use app_properties::*;
+use constants::*;
+use entity_properties::*;
+use fields::*;
+use issues::*;
+use jql::*;
+use projects::*;
+use records::*;
+use users::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jql_of_the_client_parses() {
+        match parse_jql(r#"issue.property[airlock.source].key in ("a", "b\"c") ORDER BY id ASC"#) {
+            Ok(Jql::SourceIn(v)) => assert_eq!(v, vec!["a".to_owned(), "b\"c".to_owned()]),
+            _ => panic!("not parsed"),
+        }
+        assert!(matches!(
+            parse_jql("issue.property[airlock.source].key is not EMPTY"),
+            Ok(Jql::SourceAny)
+        ));
+        assert!(parse_jql("project = X").is_err());
+    }
+
+    #[test]
+    fn dates_parse_both_forms() {
+        assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
+        assert_eq!(
+            parse_date("2014-09-02T17:42:48.053+0000"),
+            Some(1_409_679_768_053)
+        );
+        assert_eq!(
+            parse_date("2014-09-02T19:42:48.053+0200"),
+            Some(1_409_679_768_053)
+        );
+        assert_eq!(parse_duration("1h 30m"), Some(5400));
+    }
+}
