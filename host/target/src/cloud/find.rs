@@ -569,42 +569,8 @@ impl Api {
         loc: &Value,
         source: &str,
     ) -> Result<Option<String>, TargetError> {
-        let by_name = |items: &[Value], name: &str, id: &str| {
-            items
-                .iter()
-                .find(|i| {
-                    i.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| same(n, name))
-                })
-                .and_then(|i| i.get(id).and_then(text))
-        };
-        Ok(match kind {
-            Kind::User => {
-                let email = s(loc, "email");
-                if email.is_empty() {
-                    return Ok(None);
-                }
-                let users = self
-                    .get_json(
-                        "GET /rest/api/3/user/search",
-                        RestPath::at("/rest/api/3/user/search")
-                            .query("query", email)
-                            .query("maxResults", "50")
-                            .build(),
-                    )
-                    .await?
-                    .unwrap_or(Value::Null);
-                users.as_array().and_then(|list| {
-                    list.iter()
-                        .find(|u| {
-                            u.get("emailAddress")
-                                .and_then(Value::as_str)
-                                .is_some_and(|e| same(e, email))
-                        })
-                        .and_then(|u| u.get("accountId").and_then(text))
-                })
-            }
+        match kind {
+            Kind::User => self.lookup_user(s(loc, "email")).await,
             Kind::Group => {
                 let name = s(loc, "name");
                 let groups = self
@@ -615,42 +581,34 @@ impl Api {
                             .build(),
                     )
                     .await?;
-                by_name(&groups, name, "name")
+                Ok(by_name(&groups, name, "name"))
             }
             Kind::IssueType => {
                 let types = self
                     .get_json("GET /rest/api/3/issuetype", "/rest/api/3/issuetype".into())
                     .await?
                     .unwrap_or(Value::Null);
-                by_name(
-                    types.as_array().map(Vec::as_slice).unwrap_or(&[]),
-                    s(loc, "name"),
-                    "id",
-                )
+                Ok(by_name(as_list(&types), s(loc, "name"), "id"))
             }
-            Kind::Status => {
-                let name = s(loc, "name");
-                let list = self
-                    .paged(
+            Kind::Status | Kind::Priority => {
+                let (call, path, param) = if kind == Kind::Status {
+                    (
                         "GET /rest/api/3/statuses/search",
-                        &RestPath::at("/rest/api/3/statuses/search")
-                            .query("searchString", name)
-                            .build(),
+                        "/rest/api/3/statuses/search",
+                        "searchString",
                     )
-                    .await?;
-                by_name(&list, name, "id")
-            }
-            Kind::Priority => {
+                } else {
+                    (
+                        "GET /rest/api/3/priority/search",
+                        "/rest/api/3/priority/search",
+                        "priorityName",
+                    )
+                };
                 let name = s(loc, "name");
                 let list = self
-                    .paged(
-                        "GET /rest/api/3/priority/search",
-                        &RestPath::at("/rest/api/3/priority/search")
-                            .query("priorityName", name)
-                            .build(),
-                    )
+                    .paged(call, &RestPath::at(path).query(param, name).build())
                     .await?;
-                by_name(&list, name, "id")
+                Ok(by_name(&list, name, "id"))
             }
             Kind::Resolution => {
                 let list = self
@@ -659,7 +617,7 @@ impl Api {
                         "/rest/api/3/resolution/search",
                     )
                     .await?;
-                by_name(&list, s(loc, "name"), "id")
+                Ok(by_name(&list, s(loc, "name"), "id"))
             }
             Kind::IssueLinkType => {
                 let body = self
@@ -669,200 +627,261 @@ impl Api {
                     )
                     .await?
                     .unwrap_or(Value::Null);
-                let list = body
-                    .get("issueLinkTypes")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                by_name(list, s(loc, "name"), "id")
+                let list = body.get("issueLinkTypes").map_or(&[][..], as_list);
+                Ok(by_name(list, s(loc, "name"), "id"))
             }
-            Kind::Project => {
-                let key = s(loc, "key");
-                // Not a path segment (empty, a dot…): no project has that key.
-                let Ok(path) = RestPath::at("/rest/api/3/project").seg(key) else {
-                    return Ok(None);
-                };
-                self.get_json("GET /rest/api/3/project/{key}", path.build())
-                    .await?
-                    .filter(|p| p.get("key").and_then(Value::as_str) == Some(key))
-                    .and_then(|p| p.get("id").and_then(text))
-            }
-            Kind::Component | Kind::Version => {
-                let (name, list) = if kind == Kind::Component {
-                    ("GET /rest/api/3/project/{id}/components", "components")
-                } else {
-                    ("GET /rest/api/3/project/{id}/versions", "versions")
-                };
-                let Ok(path) = RestPath::at("/rest/api/3/project").seg(s(loc, "project")) else {
-                    return Ok(None);
-                };
-                let list = self
-                    .get_json(name, path.fixed(list).build())
-                    .await?
-                    .unwrap_or(Value::Null);
-                by_name(
-                    list.as_array().map(Vec::as_slice).unwrap_or(&[]),
-                    s(loc, "name"),
-                    "id",
-                )
-            }
-            Kind::CustomField => {
-                // Cloud allows two fields of one name: the first not taken by another record.
-                let (name, type_key) = (s(loc, "name"), s(loc, "type"));
-                let fields = self
-                    .paged(
-                        "GET /rest/api/3/field/search",
-                        &RestPath::at("/rest/api/3/field/search")
-                            .query("type", "custom")
-                            .query("query", name)
-                            .build(),
-                    )
-                    .await?;
-                fields
-                    .iter()
-                    .filter(|f| {
-                        f.get("name")
-                            .and_then(Value::as_str)
-                            .is_some_and(|n| same(n, name))
-                            && f.pointer("/schema/custom").and_then(Value::as_str) == Some(type_key)
-                    })
-                    .filter_map(|f| f.get("id").and_then(text))
-                    .find(|id| !self.claimed_by_other(kind, source, id))
-            }
-            Kind::CustomFieldOption => {
-                let field = s(loc, "field");
-                let Some(context) = self.context(field).await? else {
-                    return Ok(None);
-                };
-                let parent = loc
-                    .get("parent")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty());
-                let Ok(path) = RestPath::at("/rest/api/3/field")
-                    .seg(field)
-                    .and_then(|p| p.fixed("context").seg(&context))
-                else {
-                    return Ok(None);
-                };
-                let options = self
-                    .paged(
-                        "GET /rest/api/3/field/{id}/context/{id}/option",
-                        &path.fixed("option").build(),
-                    )
-                    .await?;
-                options
-                    .iter()
-                    .find(|o| {
-                        o.get("value").and_then(Value::as_str) == Some(s(loc, "value"))
-                            && o.get("optionId").and_then(text).as_deref() == parent
-                    })
-                    .and_then(|o| o.get("id").and_then(text))
-            }
-            Kind::Comment | Kind::Worklog => {
-                let issue = s(loc, "issue");
-                let (name, path, list) = if kind == Kind::Comment {
-                    ("GET /rest/api/3/issue/{id}/comment", "comment", "comments")
-                } else {
-                    ("GET /rest/api/3/issue/{id}/worklog", "worklog", "worklogs")
-                };
-                let Ok(base) = RestPath::at("/rest/api/3/issue").seg(issue) else {
-                    return Ok(None);
-                };
-                let base = base.fixed(path);
-                let mut start = 0;
-                loop {
-                    let page_path = base
-                        .clone()
-                        .query("startAt", &start.to_string())
-                        .query("maxResults", "100")
-                        .query("expand", "properties")
-                        .build();
-                    let Some(page) = self.get_json(name, page_path).await? else {
-                        return Ok(None);
-                    };
-                    let items = page
-                        .get(list)
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    for item in &items {
-                        let marked = item
-                            .get("properties")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                            .any(|p| {
-                                p.get("key").and_then(Value::as_str) == Some(SOURCE_PROPERTY)
-                                    && p.pointer("/value/key").and_then(Value::as_str)
-                                        == Some(source)
-                            });
-                        if marked {
-                            return Ok(item.get("id").and_then(text));
-                        }
-                    }
-                    let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
-                    start += items.len();
-                    if items.is_empty() || start >= total {
-                        return Ok(None);
-                    }
-                }
-            }
-            Kind::IssueLink => {
-                let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "source")) else {
-                    return Ok(None);
-                };
-                let issue = self
-                    .get_json(
-                        "GET /rest/api/3/issue/{id}",
-                        path.query("fields", "issuelinks").build(),
-                    )
-                    .await?
-                    .unwrap_or(Value::Null);
-                issue
-                    .pointer("/fields/issuelinks")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .find(|l| {
-                        l.pointer("/type/id").and_then(text).as_deref() == Some(s(loc, "type"))
-                            && l.pointer("/outwardIssue/id").and_then(text).as_deref()
-                                == Some(s(loc, "destination"))
-                    })
-                    .and_then(|l| l.get("id").and_then(text))
-            }
-            Kind::Attachment => {
-                let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "issue")) else {
-                    return Ok(None);
-                };
-                let issue = self
-                    .get_json(
-                        "GET /rest/api/3/issue/{id}",
-                        path.query("fields", "attachment").build(),
-                    )
-                    .await?
-                    .unwrap_or(Value::Null);
-                // Files of one name on one issue: the first not taken by another record.
-                issue
-                    .pointer("/fields/attachment")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter(|a| a.get("filename").and_then(Value::as_str) == Some(s(loc, "name")))
-                    .filter_map(|a| a.get("id").and_then(text))
-                    .find(|id| !self.claimed_by_other(kind, source, id))
-            }
-            Kind::Issue => self
+            Kind::Project => self.lookup_project(s(loc, "key")).await,
+            Kind::Component | Kind::Version => self.lookup_in_project(kind, loc).await,
+            Kind::CustomField => self.lookup_custom_field(loc, source).await,
+            Kind::CustomFieldOption => self.lookup_option(loc).await,
+            Kind::Comment | Kind::Worklog => self.lookup_marked_child(kind, loc, source).await,
+            Kind::IssueLink => self.lookup_link(loc).await,
+            Kind::Attachment => self.lookup_attachment(loc, source).await,
+            Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?
                 .pop()
-                .flatten(),
+                .flatten()),
             Kind::Membership
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
-            | Kind::EntityProperty => None,
-        })
+            | Kind::EntityProperty => Ok(None),
+        }
     }
+
+    /// A user by email (Cloud's search matches more than the address: compare it).
+    async fn lookup_user(&self, email: &str) -> Result<Option<String>, TargetError> {
+        if email.is_empty() {
+            return Ok(None);
+        }
+        let users = self
+            .get_json(
+                "GET /rest/api/3/user/search",
+                RestPath::at("/rest/api/3/user/search")
+                    .query("query", email)
+                    .query("maxResults", "50")
+                    .build(),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(as_list(&users)
+            .iter()
+            .find(|u| {
+                u.get("emailAddress")
+                    .and_then(Value::as_str)
+                    .is_some_and(|e| same(e, email))
+            })
+            .and_then(|u| u.get("accountId").and_then(text)))
+    }
+
+    async fn lookup_project(&self, key: &str) -> Result<Option<String>, TargetError> {
+        // Not a path segment (empty, a dot…): no project has that key.
+        let Ok(path) = RestPath::at("/rest/api/3/project").seg(key) else {
+            return Ok(None);
+        };
+        Ok(self
+            .get_json("GET /rest/api/3/project/{key}", path.build())
+            .await?
+            .filter(|p| p.get("key").and_then(Value::as_str) == Some(key))
+            .and_then(|p| p.get("id").and_then(text)))
+    }
+
+    /// A component or version by name in its project.
+    async fn lookup_in_project(
+        &self,
+        kind: Kind,
+        loc: &Value,
+    ) -> Result<Option<String>, TargetError> {
+        let (name, list) = if kind == Kind::Component {
+            ("GET /rest/api/3/project/{id}/components", "components")
+        } else {
+            ("GET /rest/api/3/project/{id}/versions", "versions")
+        };
+        let Ok(path) = RestPath::at("/rest/api/3/project").seg(s(loc, "project")) else {
+            return Ok(None);
+        };
+        let list = self
+            .get_json(name, path.fixed(list).build())
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(by_name(as_list(&list), s(loc, "name"), "id"))
+    }
+
+    async fn lookup_custom_field(
+        &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        // Cloud allows two fields of one name: the first not taken by another record.
+        let (name, type_key) = (s(loc, "name"), s(loc, "type"));
+        let fields = self
+            .paged(
+                "GET /rest/api/3/field/search",
+                &RestPath::at("/rest/api/3/field/search")
+                    .query("type", "custom")
+                    .query("query", name)
+                    .build(),
+            )
+            .await?;
+        Ok(fields
+            .iter()
+            .filter(|f| {
+                f.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| same(n, name))
+                    && f.pointer("/schema/custom").and_then(Value::as_str) == Some(type_key)
+            })
+            .filter_map(|f| f.get("id").and_then(text))
+            .find(|id| !self.claimed_by_other(Kind::CustomField, source, id)))
+    }
+
+    /// An option by value (and parent option, for a cascading select's child) in its
+    /// field's context.
+    async fn lookup_option(&self, loc: &Value) -> Result<Option<String>, TargetError> {
+        let field = s(loc, "field");
+        let Some(context) = self.context(field).await? else {
+            return Ok(None);
+        };
+        let parent = loc
+            .get("parent")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty());
+        let Ok(path) = RestPath::at("/rest/api/3/field")
+            .seg(field)
+            .and_then(|p| p.fixed("context").seg(&context))
+        else {
+            return Ok(None);
+        };
+        let options = self
+            .paged(
+                "GET /rest/api/3/field/{id}/context/{id}/option",
+                &path.fixed("option").build(),
+            )
+            .await?;
+        Ok(options
+            .iter()
+            .find(|o| {
+                o.get("value").and_then(Value::as_str) == Some(s(loc, "value"))
+                    && o.get("optionId").and_then(text).as_deref() == parent
+            })
+            .and_then(|o| o.get("id").and_then(text)))
+    }
+
+    /// A comment or worklog of an issue that carries this record's source key in its
+    /// `airlock.source` property, page by page.
+    async fn lookup_marked_child(
+        &self,
+        kind: Kind,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let (name, path, list) = if kind == Kind::Comment {
+            ("GET /rest/api/3/issue/{id}/comment", "comment", "comments")
+        } else {
+            ("GET /rest/api/3/issue/{id}/worklog", "worklog", "worklogs")
+        };
+        let Ok(base) = RestPath::at("/rest/api/3/issue").seg(s(loc, "issue")) else {
+            return Ok(None);
+        };
+        let base = base.fixed(path);
+        let mut start = 0;
+        loop {
+            let page_path = base
+                .clone()
+                .query("startAt", &start.to_string())
+                .query("maxResults", "100")
+                .query("expand", "properties")
+                .build();
+            let Some(page) = self.get_json(name, page_path).await? else {
+                return Ok(None);
+            };
+            let items = page.get(list).map_or(&[][..], as_list);
+            let marked = items.iter().find(|item| {
+                item.get("properties")
+                    .map_or(&[][..], as_list)
+                    .iter()
+                    .any(|p| {
+                        p.get("key").and_then(Value::as_str) == Some(SOURCE_PROPERTY)
+                            && p.pointer("/value/key").and_then(Value::as_str) == Some(source)
+                    })
+            });
+            if let Some(item) = marked {
+                return Ok(item.get("id").and_then(text));
+            }
+            let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            start += items.len();
+            if items.is_empty() || start >= total {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// An outward link of the source issue, by type and destination.
+    async fn lookup_link(&self, loc: &Value) -> Result<Option<String>, TargetError> {
+        let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "source")) else {
+            return Ok(None);
+        };
+        let issue = self
+            .get_json(
+                "GET /rest/api/3/issue/{id}",
+                path.query("fields", "issuelinks").build(),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(issue
+            .pointer("/fields/issuelinks")
+            .map_or(&[][..], as_list)
+            .iter()
+            .find(|l| {
+                l.pointer("/type/id").and_then(text).as_deref() == Some(s(loc, "type"))
+                    && l.pointer("/outwardIssue/id").and_then(text).as_deref()
+                        == Some(s(loc, "destination"))
+            })
+            .and_then(|l| l.get("id").and_then(text)))
+    }
+
+    async fn lookup_attachment(
+        &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let Ok(path) = RestPath::at("/rest/api/3/issue").seg(s(loc, "issue")) else {
+            return Ok(None);
+        };
+        let issue = self
+            .get_json(
+                "GET /rest/api/3/issue/{id}",
+                path.query("fields", "attachment").build(),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        // Files of one name on one issue: the first not taken by another record.
+        Ok(issue
+            .pointer("/fields/attachment")
+            .map_or(&[][..], as_list)
+            .iter()
+            .filter(|a| a.get("filename").and_then(Value::as_str) == Some(s(loc, "name")))
+            .filter_map(|a| a.get("id").and_then(text))
+            .find(|id| !self.claimed_by_other(Kind::Attachment, source, id)))
+    }
+}
+
+/// The `id_field` of the item named `name` (case as Jira compares names).
+fn by_name(items: &[Value], name: &str, id_field: &str) -> Option<String> {
+    items
+        .iter()
+        .find(|i| {
+            i.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| same(n, name))
+        })
+        .and_then(|i| i.get(id_field).and_then(text))
+}
+
+/// A JSON array's items; nothing for anything else.
+fn as_list(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
 }
 
 /// A JQL string literal.
