@@ -108,6 +108,7 @@ pub fn run(
         overrides: None,
         plugins: Vec::new(),
         attachments: Some(home.clone()),
+        strict: false,
         bundled_plugin: false,
         storage: Default::default(),
     };

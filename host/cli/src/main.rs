@@ -47,6 +47,10 @@ enum Command {
         /// where only the operator can read it). Default: print it to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print one sealed JSON report instead of the page: integrity (findings, orphans,
+        /// coverage), plan, load or verify.
+        #[arg(long, value_parser = ["integrity", "plan", "load", "verify"])]
+        json: Option<String>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -56,7 +60,7 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 1000)]
         issues: usize,
-        /// Plant a dangling reference, a duplicate project key and a user without an email.
+        /// Plant an orphan worklog, a duplicate project key and a user without an email.
         #[arg(long)]
         faults: bool,
         /// Make entities.xml malformed at a known line.
@@ -72,6 +76,11 @@ enum Command {
         /// never appear in clear in what Airlock stores.
         #[arg(long)]
         canaries: bool,
+        /// Plant the shapes real backups hold: orphans of every kind, a cascading select,
+        /// sysadmin@localhost, CJK and right-to-left text, raw control characters, element
+        /// types Airlock leaves behind and one it does not know.
+        #[arg(long)]
+        realistic: bool,
     },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
@@ -121,6 +130,10 @@ struct MigrationArgs {
     /// Jira home's attachments folder (data/attachments), to migrate the files too.
     #[arg(long)]
     attachments: Option<PathBuf>,
+    /// Make orphan rows (whose parent is not in the backup) fatal instead of skipping
+    /// them (as `"orphans": "block"` in the override file).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -191,6 +204,7 @@ impl MigrationArgs {
             overrides: self.overrides,
             plugins: self.plugins,
             attachments: self.attachments,
+            strict: self.strict,
             bundled_plugin: false,
             storage: self.storage.options(),
         }
@@ -310,7 +324,12 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Migrate(args) => {
             migrate::migrate_command(&runtime(cli.cache_dir)?, &args.options())
         }
-        Command::Report { work, out, storage } => {
+        Command::Report {
+            work,
+            out,
+            json,
+            storage,
+        } => {
             if !work.join("migration.json").exists() {
                 anyhow::bail!(
                     "{} holds no migration: run `airlock check`, `analyze` or `migrate` with --work {} first",
@@ -319,6 +338,13 @@ fn run(cli: Cli) -> Result<bool> {
                 );
             }
             let storage = storage::Storage::open(&work, &storage.options())?;
+            if let Some(name) = json {
+                let Some(bytes) = storage.get_report(&format!("{name}.json"))? else {
+                    anyhow::bail!("{} holds no {name} report yet", work.display());
+                };
+                std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
+                return Ok(true);
+            }
             let page = html::render(&storage)?;
             match out {
                 Some(path) => {
@@ -362,6 +388,7 @@ fn run(cli: Cli) -> Result<bool> {
             broken_app_rows,
             attachments,
             canaries,
+            realistic,
         } => {
             let spec = airlock_fixtures::Spec {
                 issues,
@@ -371,6 +398,7 @@ fn run(cli: Cli) -> Result<bool> {
                 core_faults: faults,
                 malformed_xml: malformed,
                 canaries,
+                realistic,
                 broken_timesheet_rows: broken_app_rows,
                 ..airlock_fixtures::Spec::default()
             };
@@ -386,7 +414,11 @@ fn run(cli: Cli) -> Result<bool> {
                 issues,
                 generated.ao_rows.values().sum::<u64>()
             );
-            for fault in &generated.planted_core {
+            for fault in generated
+                .planted_core
+                .iter()
+                .chain(&generated.planted_realistic)
+            {
                 println!(
                     "  planted {} in {} {}{}",
                     fault.check,

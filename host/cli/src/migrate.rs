@@ -11,9 +11,10 @@ use airlock_backup::Backup;
 use airlock_engine::analysis::{Action, Overrides, Plan, PlannedIds, analyze};
 use airlock_engine::app_rows::AppRows;
 use airlock_engine::integrity::AppStage;
+use airlock_engine::integrity::CheckPolicy;
 use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::{MappingReader, State};
-use airlock_engine::{IntegrityReport, Progress, check};
+use airlock_engine::{IntegrityReport, Progress, check_with};
 use airlock_model::jira::Kind;
 use airlock_model::{AoPrefix, AppKey, Namespace, Severity};
 use airlock_runtime::{
@@ -37,6 +38,8 @@ pub struct Options {
     pub plugins: Vec<PathBuf>,
     /// Jira home's attachments folder (or the home itself), whose files go with the metadata.
     pub attachments: Option<PathBuf>,
+    /// Orphan rows are fatal (`--strict`) instead of skipped.
+    pub strict: bool,
     /// The bundled Timesheet Builder plugin, when no path is given.
     pub bundled_plugin: bool,
     /// Where the migration's sealed data, keys and metadata live.
@@ -139,7 +142,9 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     let fingerprint = Backup::open(&options.backup)?.fingerprint().to_owned();
     // The apps enabled decide which foreign key problems are fatal: part of what was checked.
     let apps: Vec<&str> = prefixes.iter().map(|p| p.as_str()).collect();
-    let checked_as = format!("clean {}", apps.join(","));
+    // So is the operator's policy: orphans skipped or fatal, users mapped by the overrides.
+    let policy = CheckPolicy::new(&read_overrides(options)?, options.strict);
+    let checked_as = format!("clean {} {}", apps.join(","), policy.fingerprint());
     let created = !options.work.exists();
     crate::private::private_dir(&options.work)?;
     let storage = Storage::open(&options.work, &options.storage)?;
@@ -183,12 +188,19 @@ fn run_check(options: &Options, plugins: &[Plugin]) -> Result<Checked> {
     }
     let started = Instant::now();
     let apps = app_stages(&options.work, &storage, plugins)?;
-    let checked = check(&options.backup, &staging, &keys, &apps, |p| match p {
-        Progress::Extracting { rows } => {
-            progress_line(&format!("  extracting entities.xml: {rows} rows"))
-        }
-        Progress::Checking => progress_line("  checking references and app foreign keys"),
-    });
+    let checked = check_with(
+        &options.backup,
+        &staging,
+        &keys,
+        &apps,
+        &policy,
+        |p| match p {
+            Progress::Extracting { rows } => {
+                progress_line(&format!("  extracting entities.xml: {rows} rows"))
+            }
+            Progress::Checking => progress_line("  checking references and app foreign keys"),
+        },
+    );
     progress_line("");
     let checked = match checked {
         Ok(c) => c,
@@ -293,6 +305,40 @@ fn print_integrity(report: &IntegrityReport, elapsed: std::time::Duration) {
                 format!("{} {}", example.entity, example.id)
             };
             println!("           {at}, {what}: {}", example.message);
+        }
+    }
+    // Every orphan row is in the report (`airlock report --json integrity`); the count here.
+    let skipped: u64 = report.skipped.values().sum();
+    if skipped > 0 {
+        let kinds: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        println!(
+            "  orphans skipped (their parent is not in the backup; --strict makes them fatal): {}",
+            kinds.join(", ")
+        );
+    }
+    let left = report.coverage.not_migrated();
+    if !left.is_empty() || report.coverage.unnamed_rows > 0 {
+        println!("coverage: rows not migrated, by element type (the report has every type):");
+        for e in left {
+            println!(
+                "  {:<17} {:<36} {:>8}  {}: {}",
+                e.file,
+                e.element,
+                e.not_migrated,
+                e.status.name(),
+                e.reason
+            );
+        }
+        if report.coverage.unnamed_rows > 0 {
+            println!(
+                "  {} rows of element types past the first {} (not named)",
+                report.coverage.unnamed_rows,
+                airlock_engine::coverage::MAX_ELEMENT_NAMES
+            );
         }
     }
 }
@@ -938,6 +984,9 @@ pub struct VerifyRow {
     pub target: u64,
     /// Mapped to what the target had already (users by email, constants by name…).
     pub mapped: u64,
+    /// Orphans skipped (their parent is not in the backup).
+    #[serde(default)]
+    pub skipped: u64,
     pub failed: u64,
     pub ok: bool,
 }
@@ -961,6 +1010,7 @@ fn verify(
             .get(&kind)
             .map_or(0, |m| m.len() as u64);
         let failed = state.failure_count(kind)?;
+        let skipped = report.skipped.get(&kind).copied().unwrap_or(0);
         if source == 0 && written == 0 {
             continue;
         }
@@ -969,21 +1019,23 @@ fn verify(
             source,
             target: written,
             mapped,
+            skipped,
             failed,
-            ok: written + mapped == source && failed == 0,
+            ok: written + mapped + skipped == source && failed == 0,
         });
     }
     println!(
-        "verify: {:<18} {:>9} {:>9} {:>9} {:>7}",
-        "kind", "source", "target", "mapped", "failed"
+        "verify: {:<18} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "kind", "source", "target", "mapped", "skipped", "failed"
     );
     for r in &rows {
         println!(
-            "        {:<18} {:>9} {:>9} {:>9} {:>7} {}",
+            "        {:<18} {:>9} {:>9} {:>9} {:>9} {:>7} {}",
             r.kind.name(),
             r.source,
             r.target,
             r.mapped,
+            r.skipped,
             r.failed,
             if r.ok { "✓" } else { "✗" }
         );
