@@ -320,10 +320,10 @@ fn print_integrity(report: &IntegrityReport, elapsed: std::time::Duration) {
             kinds.join(", ")
         );
     }
-    let left = report.coverage.not_migrated();
+    let left = report.coverage.not_migrated_by_app();
     if !left.is_empty() || report.coverage.unnamed_rows > 0 {
         println!("coverage: rows not migrated, by element type (the report has every type):");
-        for e in left {
+        for e in &left {
             println!(
                 "  {:<17} {:<36} {:>8}  {}: {}",
                 e.file,

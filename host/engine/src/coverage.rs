@@ -86,6 +86,39 @@ impl Coverage {
         out
     }
 
+    /// As [`Coverage::not_migrated`], with an app's tables summed into one line per app
+    /// prefix and status (`AO_60DB71_* (42 tables)`): a screen's worth, not a page.
+    pub fn not_migrated_by_app(&self) -> Vec<CoverageEntry> {
+        let mut apps: BTreeMap<(String, Status), (CoverageEntry, u64)> = BTreeMap::new();
+        let mut out = Vec::new();
+        for e in self.not_migrated() {
+            if e.file != "activeobjects.xml" {
+                out.push(e.clone());
+                continue;
+            }
+            let prefix = ao_prefix_of(&e.element).to_owned();
+            let (sum, tables) = apps.entry((prefix.clone(), e.status)).or_insert_with(|| {
+                let mut sum = e.clone();
+                sum.rows = 0;
+                sum.migrated = 0;
+                sum.not_migrated = 0;
+                (sum, 0)
+            });
+            sum.rows += e.rows;
+            sum.migrated += e.migrated;
+            sum.not_migrated += e.not_migrated;
+            *tables += 1;
+            sum.element = format!("{prefix}* ({tables} tables)");
+        }
+        out.extend(apps.into_values().map(|(e, _)| e));
+        out.sort_by(|a, b| {
+            b.not_migrated
+                .cmp(&a.not_migrated)
+                .then_with(|| a.element.cmp(&b.element))
+        });
+        out
+    }
+
     /// The entry of one element or table.
     pub fn entry(&self, element: &str) -> Option<&CoverageEntry> {
         self.entries.iter().find(|e| e.element == element)
@@ -478,6 +511,10 @@ mod tests {
         assert_eq!((team.migrated, team.status), (4, Status::Migrated));
         let other = ledger.entry("AO_09EAEF_OTHER").unwrap();
         assert_eq!(other.status, Status::NotYetSupported);
+        let by_app = ledger.not_migrated_by_app();
+        assert_eq!(by_app.len(), 2, "{by_app:#?}");
+        assert_eq!(by_app[0].element, "AO_60DB71_* (1 tables)");
+        assert_eq!(by_app[1].element, "AO_09EAEF_* (1 tables)");
         let board = ledger.entry("AO_60DB71_RAPIDVIEW").unwrap();
         assert_eq!(
             (board.not_migrated, board.status),
