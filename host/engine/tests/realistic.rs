@@ -236,13 +236,25 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         let skipped = report.skipped.get(kind).copied().unwrap_or(0);
         assert_eq!(written + mapped + skipped, *source, "{kind}");
     }
-    // The cascading select's child options arrived under their parents.
+    // The cascading select's child options arrived under their parents (one batch holds
+    // both: the load cuts it before each child, so the parent's mapping exists).
     assert!(
         generated
             .planted_realistic
             .iter()
             .any(|p| p.check == "cascading-select")
     );
+    drop(site);
+    let db = rusqlite::Connection::open(dir.path().join("site.db")).unwrap();
+    let children: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM field_options c JOIN field_options p ON c.parent_id = p.id
+             WHERE c.field_id = p.field_id AND c.source_key IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(children, 3, "Germany, France and 日本 under their parents");
 }
 
 #[test]
