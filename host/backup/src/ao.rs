@@ -159,7 +159,15 @@ pub struct AoReader<R: BufRead> {
     phase: Phase,
     /// Scratch for the text of one value, reused across values.
     text: String,
+    /// Rows of the sections the filter refused, per table (at most
+    /// [`MAX_SKIPPED_SECTIONS`] tables; the rows of any further ones are only summed).
+    skipped: Vec<(String, u64)>,
+    skipped_overflow_rows: u64,
 }
+
+/// How many refused sections [`AoReader::skipped_sections`] names: a hostile file may
+/// hold any number of `<data>` sections, and the ledger must stay bounded.
+pub const MAX_SKIPPED_SECTIONS: usize = 10_000;
 
 enum Phase {
     /// Between sections; holds a `<data>` start already read, if any.
@@ -251,6 +259,8 @@ impl<R: BufRead> AoReader<R> {
             definitions_left: MAX_DEFINITIONS_BYTES,
             phase: Phase::Done,
             text: String::new(),
+            skipped: Vec::new(),
+            skipped_overflow_rows: 0,
         };
         let result = reader.read_definitions();
         result.map(|phase| {
@@ -267,6 +277,17 @@ impl<R: BufRead> AoReader<R> {
     /// The definition of one table.
     pub fn table(&self, name: &str) -> Option<&AoTable> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The sections streamed past so far because the filter refused them: table name and
+    /// row count, in file order (at most [`MAX_SKIPPED_SECTIONS`]).
+    pub fn skipped_sections(&self) -> &[(String, u64)] {
+        &self.skipped
+    }
+
+    /// Rows of refused sections beyond [`MAX_SKIPPED_SECTIONS`] tables.
+    pub fn skipped_overflow_rows(&self) -> u64 {
+        self.skipped_overflow_rows
     }
 
     /// The `<database>` metadata (database and driver names and versions), if present.
@@ -567,7 +588,14 @@ impl<R: BufRead> AoReader<R> {
             return Ok(Phase::Between(None));
         }
         if !filter(&table) {
-            self.xml.skip_element(&start.qname, &context)?;
+            let rows = self
+                .xml
+                .skip_element_counting(&start.qname, b"row", &context)?;
+            if self.skipped.len() < MAX_SKIPPED_SECTIONS {
+                self.skipped.push((table, rows));
+            } else {
+                self.skipped_overflow_rows += rows;
+            }
             return Ok(Phase::Between(None));
         }
         let mut columns = Vec::new();

@@ -37,7 +37,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-pub use ao::{AoBatch, AoBatches, AoColumn, AoForeignKey, AoReader, AoTable, sql_type};
+pub use ao::{
+    AoBatch, AoBatches, AoColumn, AoForeignKey, AoReader, AoTable, MAX_SKIPPED_SECTIONS, sql_type,
+};
 pub use dates::{format_ao_timestamp, format_entity_date, parse_ao_timestamp, parse_entity_date};
 pub use entities::{BrokenRow, Entity, EntityReader};
 pub use error::BackupError;

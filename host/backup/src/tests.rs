@@ -408,6 +408,58 @@ fn filter_skips_tables_without_reading_their_rows() {
 }
 
 #[test]
+fn skipped_sections_are_counted_by_table_for_the_coverage_ledger() {
+    let bytes = write_sample();
+    let mut reader = AoReader::new(Cursor::new(bytes), ACTIVE_OBJECTS_XML).unwrap();
+    let read: usize = reader
+        .batches(100, |t| t.starts_with("AO_60DB71_"))
+        .map(|b| b.unwrap().rows.len())
+        .sum();
+    assert_eq!(read, 3);
+    let skipped: std::collections::BTreeMap<_, _> =
+        reader.skipped_sections().iter().cloned().collect();
+    let expected = write_sample_rows()
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("AO_60DB71_"))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(skipped, expected);
+    assert_eq!(reader.skipped_overflow_rows(), 0);
+}
+
+/// Rows per table of [`write_sample`], counted from its text.
+fn write_sample_rows() -> Vec<(String, u64)> {
+    let text = String::from_utf8(write_sample()).unwrap();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.trim().strip_prefix("<data tableName=\"") {
+            out.push((rest.split('"').next().unwrap().to_owned(), 0));
+        } else if line.trim().starts_with("<row") {
+            out.last_mut().unwrap().1 += 1;
+        }
+    }
+    out
+}
+
+/// Jira writes U+0003, U+001D and U+001E raw into exports, though XML 1.0 forbids them:
+/// the reader keeps them, in attributes, text and CDATA alike.
+#[test]
+fn control_characters_jira_writes_raw_are_read() {
+    let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<entity-engine-xml>\n    \
+        <Action id=\"1\" body=\"a\u{3}b\u{1D}c\u{1E}d\"/>\n    \
+        <Action id=\"2\">\n        <body><![CDATA[e\u{3}f\u{1D}g\u{1E}h]]></body>\n    </Action>\n    \
+        <Issue id=\"3\">\n        <summary>i\u{3}j\u{1D}k\u{1E}l</summary>\n    </Issue>\n\
+        </entity-engine-xml>\n";
+    let rows: Vec<Entity> = EntityReader::new(Cursor::new(text.as_bytes()), ENTITIES_XML)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].get("body"), Some("a\u{3}b\u{1D}c\u{1E}d"));
+    assert_eq!(rows[1].get("body"), Some("e\u{3}f\u{1D}g\u{1E}h"));
+    assert_eq!(rows[2].get("summary"), Some("i\u{3}j\u{1D}k\u{1E}l"));
+}
+
+#[test]
 fn skipped_sections_are_not_validated_but_must_be_well_formed() {
     let text = REAL_AO.replace("<string>Board</string>", "<float>1</float>");
     let mut reader = ao_reader(&text).unwrap();

@@ -347,14 +347,33 @@ impl<R: BufRead> XmlStream<R> {
         qname: &[u8],
         context: &dyn Fn() -> String,
     ) -> Result<(), BackupError> {
+        self.skip_element_counting(qname, b"", context).map(|_| ())
+    }
+
+    /// As [`XmlStream::skip_element`], counting the elements inside whose local name is
+    /// `child` (the rows of an Active Objects table streamed past, for the coverage
+    /// ledger). An empty `child` counts nothing.
+    pub(crate) fn skip_element_counting(
+        &mut self,
+        qname: &[u8],
+        child: &[u8],
+        context: &dyn Fn() -> String,
+    ) -> Result<u64, BackupError> {
         // As quick-xml's `read_to_end_into`: only elements of the same name are counted,
         // the parser checks that the others nest.
         let mut depth = 0u64;
+        let mut children = 0u64;
         loop {
             let step = match self.read_event() {
                 Err(e) => Err(e),
                 Ok(Event::Start(e)) if e.name().as_ref() == qname => {
                     depth += 1;
+                    Ok(false)
+                }
+                Ok(Event::Start(e) | Event::Empty(e))
+                    if !child.is_empty() && e.local_name().as_ref() == child =>
+                {
+                    children += 1;
                     Ok(false)
                 }
                 Ok(Event::End(e)) if e.name().as_ref() == qname => match depth.checked_sub(1) {
@@ -370,7 +389,7 @@ impl<R: BufRead> XmlStream<R> {
                 Ok(_) => Ok(false),
             };
             match step {
-                Ok(true) => return Ok(()),
+                Ok(true) => return Ok(children),
                 Ok(false) => {}
                 Err(e) => return Err(self.xml_error(context(), e)),
             }

@@ -71,7 +71,7 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 1000)]
         issues: usize,
-        /// Plant a dangling reference, a duplicate project key and a user without an email.
+        /// Plant an orphan worklog, a duplicate project key and a user without an email.
         #[arg(long)]
         faults: bool,
         /// Make entities.xml malformed at a known line.
@@ -87,6 +87,11 @@ enum Command {
         /// never appear in clear in what Airlock stores.
         #[arg(long)]
         canaries: bool,
+        /// Plant the shapes real backups hold: orphans of every kind, a cascading select,
+        /// sysadmin@localhost, CJK and right-to-left text, raw control characters, element
+        /// types Airlock leaves behind and one it does not know.
+        #[arg(long)]
+        realistic: bool,
     },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
@@ -136,6 +141,10 @@ struct MigrationArgs {
     /// Jira home's attachments folder (data/attachments), to migrate the files too.
     #[arg(long)]
     attachments: Option<PathBuf>,
+    /// Make orphan rows (whose parent is not in the backup) fatal instead of skipping
+    /// them (as `"orphans": "block"` in the override file).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -254,6 +263,7 @@ impl MigrationArgs {
                 target: target(self.target.as_deref())?,
                 overrides: self.overrides,
                 attachments: self.attachments,
+                strict: self.strict,
                 storage: self.storage.options(settings)?,
                 ..Config::new(self.backup, self.work)
             },
@@ -508,6 +518,7 @@ fn run(cli: Cli) -> Result<Status> {
             broken_app_rows,
             attachments,
             canaries,
+            realistic,
         } => {
             let spec = airlock_fixtures::Spec {
                 issues,
@@ -517,6 +528,7 @@ fn run(cli: Cli) -> Result<Status> {
                 core_faults: faults,
                 malformed_xml: malformed,
                 canaries,
+                realistic,
                 broken_timesheet_rows: broken_app_rows,
                 ..airlock_fixtures::Spec::default()
             };
@@ -532,7 +544,11 @@ fn run(cli: Cli) -> Result<Status> {
                 issues,
                 generated.ao_rows.values().sum::<u64>()
             );
-            for fault in &generated.planted_core {
+            for fault in generated
+                .planted_core
+                .iter()
+                .chain(&generated.planted_realistic)
+            {
                 println!(
                     "  planted {} in {} {}{}",
                     fault.check,

@@ -277,16 +277,17 @@ impl Observer for Console {
             Event::Verified { rows } => {
                 self.clear();
                 println!(
-                    "verify: {:<18} {:>9} {:>9} {:>9} {:>7}",
-                    "kind", "source", "target", "mapped", "failed"
+                    "verify: {:<18} {:>9} {:>9} {:>9} {:>9} {:>7}",
+                    "kind", "source", "target", "mapped", "skipped", "failed"
                 );
                 for r in *rows {
                     println!(
-                        "        {:<18} {:>9} {:>9} {:>9} {:>7} {}",
+                        "        {:<18} {:>9} {:>9} {:>9} {:>9} {:>7} {}",
                         r.kind.name(),
                         r.source,
                         r.target,
                         r.mapped,
+                        r.skipped,
                         r.failed,
                         if r.ok { "✓" } else { "✗" }
                     );
@@ -339,6 +340,40 @@ fn print_integrity(report: &IntegrityReport, elapsed: Duration) {
                 format!("{} {}", example.entity, example.id)
             };
             println!("           {at}, {what}: {}", example.message);
+        }
+    }
+    // Every orphan row is in the report (`airlock report --format json`); the count here.
+    let skipped: u64 = report.skipped.values().sum();
+    if skipped > 0 {
+        let kinds: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        println!(
+            "  orphans skipped (their parent is not in the backup; --strict makes them fatal): {}",
+            kinds.join(", ")
+        );
+    }
+    let left = report.coverage.not_migrated_by_app();
+    if !left.is_empty() || report.coverage.unnamed_rows > 0 {
+        println!("coverage: rows not migrated, by element type (the report has every type):");
+        for e in &left {
+            println!(
+                "  {:<17} {:<36} {:>8}  {}: {}",
+                e.file,
+                e.element,
+                e.not_migrated,
+                e.status.name(),
+                e.reason
+            );
+        }
+        if report.coverage.unnamed_rows > 0 {
+            println!(
+                "  {} rows of element types past the first {} (not named)",
+                report.coverage.unnamed_rows,
+                airlock_engine::coverage::MAX_ELEMENT_NAMES
+            );
         }
     }
 }

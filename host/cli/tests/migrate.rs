@@ -25,6 +25,8 @@ on_each_backend!(
     no_canary_is_stored_in_clear,
     the_sweeper_erases_a_tenant_30_days_after_its_licence_ended,
     a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_tenant,
+    a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them,
+    check_lists_an_unknown_element_type_with_its_count,
 );
 
 fn text(o: &Output) -> String {
@@ -70,6 +72,12 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
     assert!(
         json["plan"].is_null(),
         "nothing is analysed past a blocked check"
+    );
+    // The worklog of a deleted issue does not block: it is skipped, with a warning.
+    assert!(
+        checks(&json["integrity"]["findings"], "warning").contains(&"orphan-skipped".to_owned()),
+        "{}",
+        json["integrity"]["findings"]
     );
     assert!(
         !cwd.join("w-site/site.db").exists(),
@@ -890,4 +898,193 @@ fn a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_ten
 
     write(&acme);
     assert!(check("w", Some("acme")).status.success(), "restored");
+}
+
+/// One phase's sealed report, from `airlock report --format json`.
+fn json_report(backend: &Backend, cwd: &Path, work: &str, name: &str) -> serde_json::Value {
+    report_json(backend, cwd, work, &[])[name].clone()
+}
+
+/// Every real-world shape planted (`Spec::realistic`): the migration exits 0, each orphan
+/// is listed as skipped with its row and counted as skipped in the verification; with
+/// `--strict` (or `"orphans": "block"`) it exits 1 naming them, and nothing is loaded.
+fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let spec = airlock_fixtures::Spec {
+        realistic: true,
+        ..airlock_fixtures::Spec::default()
+    };
+    let generated = airlock_fixtures::write_backup(&cwd.join("b.zip"), &spec).unwrap();
+    let planted: std::collections::BTreeSet<(String, String, Option<u64>)> = generated
+        .planted_realistic
+        .iter()
+        .filter(|p| p.check == "orphan-skipped")
+        .map(|p| (p.entity.to_owned(), p.id.clone(), p.line))
+        .collect();
+    assert_eq!(planted.len(), 13);
+
+    // sysadmin@localhost cannot be invited to Jira Cloud: the override file maps it to an
+    // account the site has.
+    let site = cwd.join("site.db");
+    let account = LocalSite::open(&site)
+        .unwrap()
+        .add_user(Some("ops@example.com"), "Ops")
+        .unwrap();
+    let overrides = serde_json::json!({
+        "users": { airlock_fixtures::sysadmin_key(spec.flavour): account }
+    });
+    std::fs::write(cwd.join("o.json"), overrides.to_string()).unwrap();
+    let target = format!("local:{}", site.display());
+    let out = backend.run(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w",
+            "--target",
+            &target,
+            "--overrides",
+            "o.json",
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+
+    let integrity = json_report(&backend, cwd, "w", "integrity");
+    let listed: std::collections::BTreeSet<(String, String, Option<u64>)> = integrity["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert!(!o["missing"].as_str().unwrap().is_empty(), "{o}");
+            (
+                o["entity"].as_str().unwrap().to_owned(),
+                o["id"].as_str().unwrap().to_owned(),
+                o["line"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, planted);
+    let skipped: u64 = integrity["skipped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(skipped, planted.len() as u64);
+
+    // The verification counts them: source = target + mapped + skipped, every kind.
+    let verify = json_report(&backend, cwd, "w", "verify");
+    let mut skipped_in_verify = 0;
+    for row in verify.as_array().unwrap() {
+        let n = |f: &str| row[f].as_u64().unwrap();
+        assert_eq!(
+            n("target") + n("mapped") + n("skipped"),
+            n("source"),
+            "{row}"
+        );
+        assert_eq!((n("failed"), row["ok"].as_bool()), (0, Some(true)), "{row}");
+        skipped_in_verify += n("skipped");
+    }
+    assert_eq!(skipped_in_verify, planted.len() as u64);
+    // Orphans never reached the target.
+    let labels = LocalSite::open(&site).unwrap().counts().unwrap()[&Kind::Label];
+    assert_eq!(labels + 1, generated.entity_counts["Label"]);
+    let html = report(&backend, cwd, "w", &[]);
+    assert!(
+        html.contains("Coverage") && html.contains("FooBarUnknownThing"),
+        "{html}"
+    );
+
+    // --strict: fatal, each named in the report, nothing loaded.
+    let site2 = cwd.join("site2.db");
+    let target2 = format!("local:{}", site2.display());
+    let out = backend.run(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w2",
+            "--target",
+            &target2,
+            "--overrides",
+            "o.json",
+            "--strict",
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let integrity = json_report(&backend, cwd, "w2", "integrity");
+    let blocked = integrity["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "orphan-blocked")
+        .unwrap();
+    assert_eq!(blocked["severity"], "fatal");
+    assert_eq!(blocked["count"].as_u64(), Some(planted.len() as u64));
+    assert_eq!(
+        integrity["orphans"].as_array().unwrap().len(),
+        planted.len()
+    );
+    assert_eq!(issues_loaded(&site2), 0, "nothing may reach the target");
+
+    // The override file says the same.
+    let overrides = serde_json::json!({
+        "users": { airlock_fixtures::sysadmin_key(spec.flavour): account },
+        "orphans": "block"
+    });
+    std::fs::write(cwd.join("o2.json"), overrides.to_string()).unwrap();
+    let out = backend.run(
+        &["check", "b.zip", "--work", "w3", "--overrides", "o2.json"],
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+/// An element type Airlock has never heard of is listed by `check` with its row count, in
+/// the sealed report and on the screen.
+fn check_lists_an_unknown_element_type_with_its_count(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &["gen-backup", "b.zip", "--issues", "200", "--realistic"],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = backend.run(&["check", "b.zip", "--work", "w"], cwd);
+    let t = text(&out);
+    // sysadmin@localhost blocks until the override file maps it.
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let integrity = json_report(&backend, cwd, "w", "integrity");
+    assert!(
+        checks(&integrity["findings"], "fatal").contains(&"invalid-email".to_owned()),
+        "{}",
+        integrity["findings"]
+    );
+    let entries = integrity["coverage"]["entries"].as_array().unwrap();
+    let unknown = entries
+        .iter()
+        .find(|e| e["element"] == "FooBarUnknownThing")
+        .unwrap();
+    assert_eq!(unknown["rows"].as_u64(), Some(3));
+    assert_eq!(unknown["not_migrated"].as_u64(), Some(3));
+    assert_eq!(unknown["status"], "unknown");
+    let line = t
+        .lines()
+        .find(|l| l.contains("FooBarUnknownThing"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains(" 3 "), "{line}");
+    // Every element type of entities.xml is accounted for.
+    for e in entries {
+        let n = |f: &str| e[f].as_u64().unwrap();
+        assert_eq!(
+            n("rows"),
+            n("migrated") + n("skipped") + n("not_migrated"),
+            "{e}"
+        );
+    }
 }

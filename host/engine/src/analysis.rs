@@ -27,8 +27,13 @@ pub struct Overrides {
     #[serde(default)]
     pub fields: BTreeMap<String, FieldOverride>,
     /// Source user key → the account id to map the user to, or `"create"` for a new account.
+    /// A user mapped to an account needs no usable email of its own.
     #[serde(default)]
     pub users: BTreeMap<String, String>,
+    /// Orphan rows (their parent is not in the backup): `"skip"` (the default) or
+    /// `"block"` (fatal, as `--strict`).
+    #[serde(default)]
+    pub orphans: crate::integrity::OrphanPolicy,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

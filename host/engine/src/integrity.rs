@@ -3,8 +3,8 @@
 //! references against the [`SourceIndex`], and every app's Active Objects foreign keys.
 //! Fatal findings block the migration until the source is fixed and checked again.
 
-use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Read, Write};
 
 use airlock_backup::{AoReader, BackupError};
 use airlock_model::jira::{FieldValue, Kind, Record, Target};
@@ -13,30 +13,306 @@ use airlock_staging::Staging;
 use roaring::RoaringTreemap;
 use rustc_hash::FxHashSet;
 
+use serde::{Deserialize, Serialize};
+
 use crate::EngineError;
-use crate::extract::SourceIndex;
+use crate::extract::{IdSet, SourceIndex};
 use crate::findings::{Finding, Findings};
 use crate::records::RecordReader;
 
-/// Checks every staged record's references, on two threads (kinds split between them).
+/// What the operator chose for orphans: rows whose parent is not in the backup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrphanPolicy {
+    /// Skipped with a warning each (the default: real backups hold them).
+    #[default]
+    Skip,
+    /// Fatal (`--strict`, or `"orphans": "block"` in the override file).
+    Block,
+}
+
+/// The operator's choices the integrity check applies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckPolicy {
+    pub orphans: OrphanPolicy,
+    /// User keys the override file maps to an existing account: their email does not
+    /// matter, so a missing or unusable one does not block.
+    pub mapped_users: BTreeSet<String>,
+}
+
+impl CheckPolicy {
+    /// The policy of an override file, with `--strict` on top.
+    pub fn new(overrides: &crate::analysis::Overrides, strict: bool) -> CheckPolicy {
+        CheckPolicy {
+            orphans: if strict {
+                OrphanPolicy::Block
+            } else {
+                overrides.orphans
+            },
+            mapped_users: overrides
+                .users
+                .iter()
+                .filter(|(_, account)| account.as_str() != "create")
+                .map(|(key, _)| key.clone())
+                .collect(),
+        }
+    }
+
+    /// A stable text naming the policy: a check made under another policy is not reused.
+    pub fn fingerprint(&self) -> String {
+        // A hash, not the keys: the state's metadata is not sealed. (A toolchain whose
+        // hasher differs only makes the next run check again.)
+        use std::hash::{Hash, Hasher};
+        let mut hash = std::hash::DefaultHasher::new();
+        self.mapped_users.hash(&mut hash);
+        format!("orphans={:?} users={:016x}", self.orphans, hash.finish())
+    }
+}
+
+/// How many orphan rows the integrity report lists one by one; the rest are counted.
+pub const MAX_ORPHANS_LISTED: usize = 10_000;
+
+/// One orphan row: where it is and which parent it lacks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanRow {
+    pub kind: Kind,
+    /// The entities.xml element (`Label`, `Membership`…).
+    pub entity: String,
+    pub id: String,
+    pub line: u64,
+    /// The field naming the absent parent (`issue`, `parentName`…).
+    pub field: String,
+    /// The absent parent: its entity and id (`Issue 99999`).
+    pub missing: String,
+}
+
+/// The staged object listing the orphans' positions, which the load skips.
+const ORPHANS_OBJECT: &str = "core/orphans.set";
+
+/// Orphans' positions per kind (the index of the record in its staged object), in
+/// compressed bitmaps: a million orphans take a few hundred KiB.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OrphanSet {
+    positions: BTreeMap<Kind, RoaringTreemap>,
+}
+
+impl OrphanSet {
+    pub fn insert(&mut self, kind: Kind, position: u64) {
+        self.positions.entry(kind).or_default().insert(position);
+    }
+
+    pub fn contains(&self, kind: Kind, position: u64) -> bool {
+        self.positions
+            .get(&kind)
+            .is_some_and(|p| p.contains(position))
+    }
+
+    /// Orphans per kind.
+    pub fn counts(&self) -> BTreeMap<Kind, u64> {
+        self.positions
+            .iter()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(k, p)| (*k, p.len()))
+            .collect()
+    }
+
+    fn extend(&mut self, other: OrphanSet) {
+        for (kind, p) in other.positions {
+            *self.positions.entry(kind).or_default() |= p;
+        }
+    }
+
+    /// Stages the set (replacing an earlier check's): kind name, length, bitmap.
+    pub fn write(&self, staging: &dyn Staging) -> Result<(), EngineError> {
+        let mut out = staging.create(ORPHANS_OBJECT)?;
+        for (kind, p) in &self.positions {
+            let mut bytes = Vec::with_capacity(p.serialized_size());
+            p.serialize_into(&mut bytes)
+                .map_err(EngineError::staging_io)?;
+            let name = kind.name().as_bytes();
+            out.write_all(&[name.len() as u8])
+                .and_then(|()| out.write_all(name))
+                .and_then(|()| out.write_all(&(bytes.len() as u64).to_le_bytes()))
+                .and_then(|()| out.write_all(&bytes))
+                .map_err(EngineError::staging_io)?;
+        }
+        out.finish()?;
+        Ok(())
+    }
+
+    /// The staged set; empty if the check staged none (nothing is skipped then).
+    pub fn read(staging: &dyn Staging) -> Result<OrphanSet, EngineError> {
+        let damaged = |problem: &str| EngineError::Staged {
+            name: ORPHANS_OBJECT.into(),
+            problem: problem.into(),
+        };
+        let mut input = match staging.open(ORPHANS_OBJECT) {
+            Ok(input) => input,
+            Err(airlock_staging::StagingError::Missing { .. }) => return Ok(OrphanSet::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut bytes = Vec::new();
+        input
+            .read_to_end(&mut bytes)
+            .map_err(EngineError::staging_io)?;
+        let mut set = OrphanSet::default();
+        let mut rest = &bytes[..];
+        while let Some((&len, tail)) = rest.split_first() {
+            let (name, tail) = tail
+                .split_at_checked(len as usize)
+                .ok_or_else(|| damaged("a kind name is cut short"))?;
+            let kind = std::str::from_utf8(name)
+                .ok()
+                .and_then(Kind::from_name)
+                .ok_or_else(|| damaged("it names an unknown kind"))?;
+            let (size, tail) = tail
+                .split_first_chunk::<8>()
+                .ok_or_else(|| damaged("a length is cut short"))?;
+            let (bitmap, tail) = tail
+                .split_at_checked(u64::from_le_bytes(*size) as usize)
+                .ok_or_else(|| damaged("a bitmap is cut short"))?;
+            let p = RoaringTreemap::deserialize_from(bitmap)
+                .map_err(|_| damaged("a bitmap does not decode"))?;
+            set.positions.insert(kind, p);
+            rest = tail;
+        }
+        Ok(set)
+    }
+}
+
+/// What the reference check found: findings, and the orphans (listed and by position).
+#[derive(Default)]
+pub struct ReferenceCheck {
+    pub findings: Findings,
+    pub orphans: OrphanSet,
+    /// The first [`MAX_ORPHANS_LISTED`] orphans, kind by kind.
+    pub listed: Vec<OrphanRow>,
+    /// Orphans past the list.
+    pub unlisted: u64,
+}
+
+impl ReferenceCheck {
+    fn extend(&mut self, other: ReferenceCheck) {
+        self.findings.extend(other.findings);
+        self.orphans.extend(other.orphans);
+        for row in other.listed {
+            if self.listed.len() < MAX_ORPHANS_LISTED {
+                self.listed.push(row);
+            } else {
+                self.unlisted += 1;
+            }
+        }
+        self.unlisted += other.unlisted;
+    }
+
+    fn orphan(
+        &mut self,
+        record: &Record,
+        line: u64,
+        position: u64,
+        (field, target, value): (&str, Target, &str),
+        policy: OrphanPolicy,
+    ) {
+        let kind = record.kind();
+        let missing = format!("{} {value}", pointed(target));
+        let (check, severity, consequence) = match policy {
+            OrphanPolicy::Skip => (
+                "orphan-skipped",
+                Severity::Warning,
+                "the row is skipped: not migrated, and counted as skipped in the verification",
+            ),
+            OrphanPolicy::Block => (
+                "orphan-blocked",
+                Severity::Fatal,
+                "--strict (or \"orphans\": \"block\") makes orphans fatal: restore the parent or delete this row and make a new backup, or run without --strict to skip it",
+            ),
+        };
+        self.findings.push(Finding {
+            check: check.into(),
+            severity,
+            file: "entities.xml".into(),
+            entity: kind.entity().into(),
+            id: record.id().to_owned(),
+            line: Some(line),
+            message: format!(
+                "{field} points to {missing}, which is not in the backup; {consequence}"
+            ),
+        });
+        if self.listed.len() < MAX_ORPHANS_LISTED {
+            self.listed.push(OrphanRow {
+                kind,
+                entity: kind.entity().into(),
+                id: record.id().to_owned(),
+                line,
+                field: field.into(),
+                missing,
+            });
+        } else {
+            self.unlisted += 1;
+        }
+        self.orphans.insert(kind, position);
+    }
+}
+
+/// Kinds whose rows may be orphans and are referenced by other rows: checked first, so
+/// a row whose parent is an orphan goes with it (a component of a deleted project takes
+/// its issues' links to it along).
+const PARENT_KINDS: [Kind; 3] = [Kind::Component, Kind::Version, Kind::CustomFieldOption];
+
+/// Ids of orphans of the [`PARENT_KINDS`]: absent for the rows that reference them.
+#[derive(Default)]
+struct Gone(BTreeMap<Kind, IdSet>);
+
+impl Gone {
+    fn contains(&self, target: Target, id: &str) -> bool {
+        match target {
+            Target::Kind(kind) => self.0.get(&kind).is_some_and(|s| s.contains(id)),
+            Target::UserName => false,
+        }
+    }
+}
+
+/// Whether a reference names the row's parent: without it the row means nothing on the
+/// target (a label without its issue, a membership without its group or member), so it
+/// is an orphan. An issue's own references are not (an issue without its project or
+/// status would break the site), nor a user named as author or lead (the row stays,
+/// naming no one).
+fn is_parent_ref(kind: Kind, field: &str, target: Target) -> bool {
+    match (kind, target) {
+        (Kind::Issue, _) => false,
+        (_, Target::Kind(Kind::User)) => field == "entityId",
+        _ => true,
+    }
+}
+
+/// Checks every staged record's references: parents first, then the rest on two
+/// threads (kinds split between them).
 pub fn check_references(
     staging: &dyn Staging,
     index: &SourceIndex,
-) -> Result<Findings, EngineError> {
+    policy: OrphanPolicy,
+) -> Result<ReferenceCheck, EngineError> {
+    let mut gone = Gone::default();
+    let mut result = ReferenceCheck::default();
+    check_parents(staging, index, policy, &mut gone, &mut result)?;
+    let gone = &gone;
     // The bulk kinds are split so both halves hold about as many records.
-    let (first, second): (Vec<Kind>, Vec<Kind>) = Kind::ALL.into_iter().partition(|k| {
-        !matches!(
-            k,
-            Kind::Comment
-                | Kind::Worklog
-                | Kind::IssueVersion
-                | Kind::EntityProperty
-                | Kind::Attachment
-        )
-    });
+    let (first, second): (Vec<Kind>, Vec<Kind>) = Kind::ALL
+        .into_iter()
+        .filter(|k| !PARENT_KINDS.contains(k))
+        .partition(|k| {
+            !matches!(
+                k,
+                Kind::Comment
+                    | Kind::Worklog
+                    | Kind::IssueVersion
+                    | Kind::EntityProperty
+                    | Kind::Attachment
+            )
+        });
     let (a, b) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| check_kinds(staging, index, &second));
-        let mine = check_kinds(staging, index, &first);
+        let other = scope.spawn(|| check_kinds(staging, index, gone, policy, &second));
+        let mine = check_kinds(staging, index, gone, policy, &first);
         let other = other.join().unwrap_or_else(|_| {
             Err(EngineError::Staged {
                 name: "core".into(),
@@ -45,47 +321,143 @@ pub fn check_references(
         });
         (mine, other)
     });
-    let mut findings = a?;
-    findings.extend(b?);
-    Ok(findings)
+    result.extend(a?);
+    result.extend(b?);
+    Ok(result)
+}
+
+/// Components, versions and options, in that order; options until no more become
+/// orphans (a child of an orphan option is one too). Options are few: held at once.
+fn check_parents(
+    staging: &dyn Staging,
+    index: &SourceIndex,
+    policy: OrphanPolicy,
+    gone: &mut Gone,
+    out: &mut ReferenceCheck,
+) -> Result<(), EngineError> {
+    for kind in [Kind::Component, Kind::Version] {
+        let mut reader = RecordReader::open_kind(staging, kind)?;
+        let mut position = 0;
+        while let Some((line, record)) = reader.next_located()? {
+            if check_record(&record, line, position, index, gone, policy, out) {
+                gone.0.entry(kind).or_default().insert(record.id());
+            }
+            position += 1;
+        }
+    }
+    let kind = Kind::CustomFieldOption;
+    let mut options = Vec::new();
+    let mut reader = RecordReader::open_kind(staging, kind)?;
+    while let Some(located) = reader.next_located()? {
+        options.push(located);
+    }
+    let mut orphan = vec![false; options.len()];
+    loop {
+        let mut found = false;
+        for (position, (line, record)) in options.iter().enumerate() {
+            if orphan[position] {
+                continue;
+            }
+            // Findings other than orphans are given once, in the last round.
+            let mut probe = ReferenceCheck::default();
+            if check_record(
+                record,
+                *line,
+                position as u64,
+                index,
+                gone,
+                policy,
+                &mut probe,
+            ) {
+                orphan[position] = true;
+                gone.0.entry(kind).or_default().insert(record.id());
+                out.extend(probe);
+                found = true;
+            }
+        }
+        if !found {
+            break;
+        }
+    }
+    for (position, (line, record)) in options.iter().enumerate() {
+        if !orphan[position] {
+            check_record(record, *line, position as u64, index, gone, policy, out);
+        }
+    }
+    Ok(())
 }
 
 fn check_kinds(
     staging: &dyn Staging,
     index: &SourceIndex,
+    gone: &Gone,
+    policy: OrphanPolicy,
     kinds: &[Kind],
-) -> Result<Findings, EngineError> {
-    let mut findings = Findings::default();
+) -> Result<ReferenceCheck, EngineError> {
+    let mut out = ReferenceCheck::default();
     for &kind in kinds {
         let mut reader = RecordReader::open_kind(staging, kind)?;
+        let mut position = 0;
         while let Some((line, record)) = reader.next_located()? {
-            let mut dangling_refs = Vec::new();
-            record.for_each_ref(|field, target, value| {
-                if !index.contains(target, value) {
-                    dangling_refs.push((field, target, value.to_owned()));
-                }
-            });
-            for (field, target, value) in dangling_refs {
-                findings.push(dangling(&record, line, field, target, &value));
-            }
-            // A select-like field's value is an option id.
-            if let Record::CustomFieldValue(v) = &record
-                && let FieldValue::Text(text) = &v.value
-                && !text.is_empty()
-                && index.is_option_field(&v.field)
-                && !index.contains(Target::Kind(Kind::CustomFieldOption), text)
-            {
-                findings.push(dangling(
-                    &record,
-                    line,
-                    "stringvalue",
-                    Target::Kind(Kind::CustomFieldOption),
-                    text,
-                ));
-            }
+            check_record(&record, line, position, index, gone, policy, &mut out);
+            position += 1;
         }
     }
-    Ok(findings)
+    Ok(out)
+}
+
+/// Checks one record's references; true if it is an orphan.
+fn check_record(
+    record: &Record,
+    line: u64,
+    position: u64,
+    index: &SourceIndex,
+    gone: &Gone,
+    policy: OrphanPolicy,
+    out: &mut ReferenceCheck,
+) -> bool {
+    let kind = record.kind();
+    let present = |target: Target, value: &str| {
+        index.contains(target, value) && !gone.contains(target, value)
+    };
+    let mut parent: Option<(&'static str, Target, &str)> = None;
+    let mut dangling_refs = Vec::new();
+    record.for_each_ref(|field, target, value| {
+        if present(target, value) {
+            return;
+        }
+        if is_parent_ref(kind, field, target) {
+            parent = parent.or(Some((field, target, value)));
+        } else {
+            dangling_refs.push((field, target, value));
+        }
+    });
+    // A select-like field's value is an option id: a value of a deleted option is one too.
+    if parent.is_none()
+        && let Record::CustomFieldValue(v) = record
+        && let FieldValue::Text(text) = &v.value
+        && !text.is_empty()
+        && index.is_option_field(&v.field)
+        && !present(Target::Kind(Kind::CustomFieldOption), text)
+    {
+        parent = Some(("stringvalue", Target::Kind(Kind::CustomFieldOption), text));
+    }
+    if let Some(missing) = parent {
+        out.orphan(record, line, position, missing, policy);
+        return true;
+    }
+    for (field, target, value) in dangling_refs {
+        out.findings
+            .push(dangling(record, line, field, target, value));
+    }
+    false
+}
+
+fn pointed(target: Target) -> &'static str {
+    match target {
+        Target::Kind(k) => k.entity(),
+        Target::UserName => "User",
+    }
 }
 
 fn dangling(record: &Record, line: u64, field: &str, target: Target, value: &str) -> Finding {
@@ -100,12 +472,8 @@ fn dangling(record: &Record, line: u64, field: &str, target: Target, value: &str
         _ => (
             "dangling-reference",
             Severity::Fatal,
-            "the row cannot be migrated without it: restore the referenced row or delete this one, then make a new backup",
+            "the issue cannot be migrated without it (the site would break): restore the referenced row or delete the issue, then make a new backup",
         ),
-    };
-    let pointed = match target {
-        Target::Kind(k) => k.entity(),
-        Target::UserName => "User",
     };
     Finding {
         check: check.into(),
@@ -115,7 +483,8 @@ fn dangling(record: &Record, line: u64, field: &str, target: Target, value: &str
         id: record.id().to_owned(),
         line: Some(line),
         message: format!(
-            "{field} points to {pointed} {value}, which is not in the backup; {consequence}"
+            "{field} points to {} {value}, which is not in the backup; {consequence}",
+            pointed(target)
         ),
     }
 }
@@ -127,7 +496,11 @@ pub fn check_active_objects<R: BufRead>(
     mut reader: AoReader<R>,
     enabled: &[AoPrefix],
     apps: &[AppStage],
+    counts: &mut crate::coverage::TableCounter,
 ) -> Result<Findings, EngineError> {
+    for table in reader.tables() {
+        counts.defined(&table.name);
+    }
     // (to table, to column) → values present; (fk index) → values referenced.
     let keys: Vec<_> = reader
         .tables()
@@ -147,6 +520,7 @@ pub fn check_active_objects<R: BufRead>(
     let mut referenced: Vec<ValueSet> = keys.iter().map(|_| ValueSet::default()).collect();
     for batch in reader.batches(1000, |t| wanted.contains(t)) {
         let batch = batch?;
+        counts.rows(&batch.table, batch.rows.len() as u64);
         for app in apps {
             if app.tables.contains(&batch.table) {
                 app.store.insert(&batch)?;
@@ -172,6 +546,11 @@ pub fn check_active_objects<R: BufRead>(
             }
         }
     }
+    // The other tables were streamed past, their rows counted for the coverage ledger.
+    for (table, rows) in reader.skipped_sections() {
+        counts.rows(table, *rows);
+    }
+    counts.unnamed(reader.skipped_overflow_rows());
     let empty = ValueSet::default();
     for (k, key) in keys.iter().enumerate() {
         let have = present

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod app_rows;
+pub mod coverage;
 pub mod extract;
 pub mod files;
 pub mod findings;
@@ -76,6 +77,21 @@ pub struct IntegrityReport {
     /// Rows per kind in the backup.
     pub counts: BTreeMap<Kind, u64>,
     pub findings: Findings,
+    /// Orphans per kind the load skips (empty when orphans block, see
+    /// [`integrity::OrphanPolicy`]): the verification counts source = target + mapped +
+    /// skipped.
+    #[serde(default)]
+    pub skipped: BTreeMap<Kind, u64>,
+    /// Every orphan row, up to [`integrity::MAX_ORPHANS_LISTED`].
+    #[serde(default)]
+    pub orphans: Vec<integrity::OrphanRow>,
+    /// Orphans past that list.
+    #[serde(default)]
+    pub orphans_unlisted: u64,
+    /// Every element type of entities.xml and table of activeobjects.xml, and what
+    /// becomes of its rows.
+    #[serde(default)]
+    pub coverage: coverage::Coverage,
 }
 
 impl IntegrityReport {
@@ -113,37 +129,58 @@ pub fn check(
     staging: &dyn Staging,
     enabled: &[AppKey],
     apps: &[integrity::AppStage],
+    progress: impl FnMut(Progress),
+) -> Result<Checked, EngineError> {
+    let policy = integrity::CheckPolicy::default();
+    check_with(backup_path, staging, enabled, apps, &policy, progress)
+}
+
+/// [`check`] under the operator's policy: orphans skipped or fatal, users the override
+/// file maps needing no usable email.
+pub fn check_with(
+    backup_path: &Path,
+    staging: &dyn Staging,
+    enabled: &[AppKey],
+    apps: &[integrity::AppStage],
+    policy: &integrity::CheckPolicy,
     mut progress: impl FnMut(Progress),
 ) -> Result<Checked, EngineError> {
     let prefixes: Vec<AoPrefix> = enabled.iter().map(AppKey::ao_prefix).collect();
     let enabled_prefixes = &prefixes[..];
     let mut backup = Backup::open(backup_path)?;
     let (extracted, ao_findings) = std::thread::scope(|scope| {
-        let ao = scope.spawn(|| -> Result<Findings, EngineError> {
-            let mut backup = Backup::open(backup_path)?;
-            let mut findings = Findings::default();
-            match backup.active_objects() {
-                Ok(reader) => match integrity::check_active_objects(reader, enabled_prefixes, apps)
-                {
-                    Ok(f) => findings.extend(f),
-                    Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
+        let ao = scope.spawn(
+            || -> Result<(Findings, coverage::TableCounter), EngineError> {
+                let mut backup = Backup::open(backup_path)?;
+                let mut findings = Findings::default();
+                let mut tables = coverage::TableCounter::default();
+                match backup.active_objects() {
+                    Ok(reader) => match integrity::check_active_objects(
+                        reader,
+                        enabled_prefixes,
+                        apps,
+                        &mut tables,
+                    ) {
+                        Ok(f) => findings.extend(f),
+                        Err(EngineError::Backup(e)) => match integrity::ao_error_finding(&e) {
+                            Some(f) => findings.push(f),
+                            None => return Err(e.into()),
+                        },
+                        Err(e) => return Err(e),
+                    },
+                    Err(e) => match integrity::ao_error_finding(&e) {
                         Some(f) => findings.push(f),
                         None => return Err(e.into()),
                     },
-                    Err(e) => return Err(e),
-                },
-                Err(e) => match integrity::ao_error_finding(&e) {
-                    Some(f) => findings.push(f),
-                    None => return Err(e.into()),
-                },
-            }
-            Ok(findings)
-        });
+                }
+                Ok((findings, tables))
+            },
+        );
         let extracted = backup
             .entities()
             .map_err(EngineError::from)
             .and_then(|reader| {
-                extract::extract(reader, staging, |rows| {
+                extract::extract_with(reader, staging, &policy.mapped_users, |rows| {
                     progress(Progress::Extracting { rows })
                 })
             });
@@ -156,19 +193,36 @@ pub fn check(
         (extracted, ao)
     });
     let extracted = extracted?;
-    let ao_findings = ao_findings?;
+    let (ao_findings, tables) = ao_findings?;
     progress(Progress::Checking);
     let mut findings = extracted.findings;
-    findings.extend(integrity::check_references(staging, &extracted.index)?);
+    let references = integrity::check_references(staging, &extracted.index, policy.orphans)?;
+    findings.extend(references.findings);
+    // The load skips what is staged here; when orphans block, nothing is skipped.
+    let orphans = match policy.orphans {
+        integrity::OrphanPolicy::Skip => references.orphans,
+        integrity::OrphanPolicy::Block => integrity::OrphanSet::default(),
+    };
+    orphans.write(staging)?;
+    let skipped = orphans.counts();
     findings.extend(integrity::check_app_identities(
         &extracted.installed_apps,
         enabled,
     ));
     findings.extend(ao_findings);
+    let mut coverage = extracted.elements.ledger(&skipped);
+    let app_tables: Vec<String> = apps.iter().flat_map(|a| a.tables.iter().cloned()).collect();
+    let ao = tables.ledger(enabled_prefixes, &app_tables);
+    coverage.entries.extend(ao.entries);
+    coverage.unnamed_rows += ao.unnamed_rows;
     Ok(Checked {
         report: IntegrityReport {
             counts: extracted.source_counts,
             findings,
+            skipped,
+            orphans: references.listed,
+            orphans_unlisted: references.unlisted,
+            coverage,
         },
         index: extracted.index,
     })

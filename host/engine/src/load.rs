@@ -48,6 +48,9 @@ pub struct LoadSummary {
     pub failed: BTreeMap<Kind, u64>,
     /// Records found on the target already (a resumed batch).
     pub recovered: BTreeMap<Kind, u64>,
+    /// Orphans the integrity check listed, passed over by this run.
+    #[serde(default)]
+    pub skipped: BTreeMap<Kind, u64>,
 }
 
 /// Progress of the load: records of `kind` done out of `total`.
@@ -187,6 +190,8 @@ pub fn load(
             lookup.user_keys.insert(u.user_name.to_lowercase(), u.key);
         }
     }
+    // Rows whose parent is not in the backup: never sent to the target.
+    let orphans = crate::integrity::OrphanSet::read(staging)?;
     let mut checkpoints = BTreeMap::new();
     for kind in Kind::ALL {
         checkpoints.insert(kind, state.checkpoint(&step(kind))?);
@@ -270,18 +275,46 @@ pub fn load(
                 progress(LoadProgress { kind, done, total });
                 // The first batch of every run may have been written before a crash.
                 let mut reconcile = true;
+                // `done` counts the records consumed: written, or skipped as orphans. A
+                // record read but left for the next batch is not consumed yet.
+                let mut pending: Option<Record> = None;
+                let mut exhausted = false;
                 loop {
                     let mut batch = Vec::with_capacity(BATCH);
+                    // A kind that references itself (option parents): a child waits for
+                    // the batch after its parent's, whose mapping it needs.
+                    let mut batch_ids = rustc_hash::FxHashSet::default();
                     while batch.len() < BATCH {
-                        match reader.next_record()? {
-                            Some(r) => batch.push(r),
-                            None => break,
+                        let record = match pending.take() {
+                            Some(r) => r,
+                            None if exhausted => break,
+                            None => match reader.next_record()? {
+                                Some(r) if orphans.contains(kind, done) => {
+                                    drop(r);
+                                    done += 1;
+                                    *summary.skipped.entry(kind).or_default() += 1;
+                                    continue;
+                                }
+                                Some(r) => r,
+                                None => {
+                                    exhausted = true;
+                                    break;
+                                }
+                            },
+                        };
+                        if let Record::CustomFieldOption(o) = &record {
+                            if o.parent.as_ref().is_some_and(|p| batch_ids.contains(p)) {
+                                pending = Some(record);
+                                break;
+                            }
+                            batch_ids.insert(o.id.clone());
                         }
+                        done += 1;
+                        batch.push(record);
                     }
                     if batch.is_empty() {
                         break;
                     }
-                    done += batch.len() as u64;
                     let prepared = prepare_batch(
                         &db,
                         decisions,

@@ -20,6 +20,9 @@ pub struct Config {
     pub overrides: Option<PathBuf>,
     /// Jira home's attachments folder (or the home itself), whose files go with the data.
     pub attachments: Option<PathBuf>,
+    /// Orphan rows (whose parent is not in the backup) are fatal instead of skipped
+    /// (`--strict`; also `"orphans": "block"` in the override file).
+    pub strict: bool,
     /// Where the migration's sealed data, keys and metadata live.
     pub storage: StorageOptions,
 }
@@ -34,6 +37,7 @@ impl Config {
             target: TargetConfig::LocalBesideWork,
             overrides: None,
             attachments: None,
+            strict: false,
             storage: StorageOptions::default(),
         }
     }

@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Overrides, Plan, analyze};
+use airlock_engine::integrity::CheckPolicy;
 use airlock_engine::load::{LoadProgress, load};
 use airlock_engine::state::State;
-use airlock_engine::{IntegrityReport, Progress, check};
+use airlock_engine::{IntegrityReport, Progress, check_with};
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
 use airlock_staging::SealedStaging;
@@ -237,7 +238,12 @@ impl<'o> Migration<'o> {
             .iter()
             .map(|k| k.ao_prefix().as_str().to_owned())
             .collect();
-        let checked_as = format!("clean {}", prefixes.join(","));
+        // So is the operator's policy: orphans skipped or fatal, users mapped by the overrides.
+        let policy = CheckPolicy::new(
+            &read_overrides(self.config.overrides.as_deref())?,
+            self.config.strict,
+        );
+        let checked_as = format!("clean {} {}", prefixes.join(","), policy.fingerprint());
         match self.state.meta("backup")? {
             Some(known)
                 if known == self.fingerprint
@@ -261,12 +267,19 @@ impl<'o> Migration<'o> {
         }
         let stages = apps::app_stages(&self.config.work, &self.storage, &self.apps)?;
         let observer = &mut *self.observer;
-        let checked = check(&self.config.backup, &self.staging, &keys, &stages, |p| {
-            observer.event(&match p {
-                Progress::Extracting { rows } => Event::Extracting { rows },
-                Progress::Checking => Event::CheckingReferences,
-            })
-        });
+        let checked = check_with(
+            &self.config.backup,
+            &self.staging,
+            &keys,
+            &stages,
+            &policy,
+            |p| {
+                observer.event(&match p {
+                    Progress::Extracting { rows } => Event::Extracting { rows },
+                    Progress::Checking => Event::CheckingReferences,
+                })
+            },
+        );
         let checked = match checked {
             Ok(c) => c,
             Err(e) => {
@@ -519,6 +532,7 @@ impl<'o> Migration<'o> {
                 .get(&kind)
                 .map_or(0, |m| m.len() as u64);
             let failed = self.state.failure_count(kind)?;
+            let skipped = report.skipped.get(&kind).copied().unwrap_or(0);
             if source == 0 && written == 0 {
                 continue;
             }
@@ -527,8 +541,9 @@ impl<'o> Migration<'o> {
                 source,
                 target: written,
                 mapped,
+                skipped,
                 failed,
-                ok: written + mapped == source && failed == 0,
+                ok: written + mapped + skipped == source && failed == 0,
             });
         }
         report::write(&self.storage, "verify.json", &rows)?;

@@ -18,6 +18,9 @@ pub struct VerifyRow {
     pub target: u64,
     /// Mapped to what the target had already (users by email, constants by name…).
     pub mapped: u64,
+    /// Orphans skipped (their parent is not in the backup).
+    #[serde(default)]
+    pub skipped: u64,
     pub failed: u64,
     pub ok: bool,
 }

@@ -1,0 +1,526 @@
+//! The coverage ledger: every element type of entities.xml and every table of
+//! activeobjects.xml, with its rows and what becomes of them (migrated as a supported
+//! kind, skipped as an orphan, not migrated by design, not yet supported, or an app's
+//! table). Nothing in a backup is passed over without a line here.
+//!
+//! Counting is bounded: a hostile backup may hold any number of distinct element names,
+//! so at most [`MAX_ELEMENT_NAMES`] are named and the rows of the rest are summed.
+
+use std::collections::BTreeMap;
+
+use airlock_model::AoPrefix;
+use airlock_model::jira::Kind;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// How many distinct element names (or AO tables) the ledger names.
+pub const MAX_ELEMENT_NAMES: usize = 10_000;
+
+/// What becomes of the rows of one element type (or AO table) that are not migrated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every row is migrated (or skipped as an orphan, counted apart).
+    Migrated,
+    /// Deliberately left behind (credentials, instance settings, the source's own state).
+    ByDesign,
+    /// Known to Airlock, not migrated yet.
+    NotYetSupported,
+    /// An element type Airlock has never heard of.
+    Unknown,
+    /// An Active Objects table of an app not enabled for this migration.
+    AppNotEnabled,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Migrated => "migrated",
+            Status::ByDesign => "not migrated by design",
+            Status::NotYetSupported => "not yet supported",
+            Status::Unknown => "not supported (unknown to Airlock)",
+            Status::AppNotEnabled => "not migrated: app not enabled",
+        }
+    }
+}
+
+/// One element type of entities.xml, or one table of activeobjects.xml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverageEntry {
+    /// `entities.xml` or `activeobjects.xml`.
+    pub file: String,
+    /// The element name (`Issue`, `ChangeItem`…) or the table (`AO_60DB71_RAPIDVIEW`).
+    pub element: String,
+    /// Rows seen.
+    pub rows: u64,
+    /// Rows taken into a migrated kind (or, for an app's table, handed to its plugin).
+    pub migrated: u64,
+    /// Rows taken but skipped as orphans (their parent is not in the backup).
+    pub skipped: u64,
+    /// Rows left behind: `rows - migrated - skipped`.
+    pub not_migrated: u64,
+    /// What becomes of the rows left behind (`Migrated` when there are none).
+    pub status: Status,
+    /// Why, for the rows left behind or skipped.
+    pub reason: String,
+}
+
+/// The ledger, written inside the integrity report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub entries: Vec<CoverageEntry>,
+    /// Rows of element types (or tables) past [`MAX_ELEMENT_NAMES`], not named.
+    #[serde(default)]
+    pub unnamed_rows: u64,
+}
+
+impl Coverage {
+    /// The entries with rows left behind, most rows first.
+    pub fn not_migrated(&self) -> Vec<&CoverageEntry> {
+        let mut out: Vec<_> = self.entries.iter().filter(|e| e.not_migrated > 0).collect();
+        out.sort_by(|a, b| {
+            b.not_migrated
+                .cmp(&a.not_migrated)
+                .then_with(|| a.element.cmp(&b.element))
+        });
+        out
+    }
+
+    /// As [`Coverage::not_migrated`], with an app's tables summed into one line per app
+    /// prefix and status (`AO_60DB71_* (42 tables)`): a screen's worth, not a page.
+    pub fn not_migrated_by_app(&self) -> Vec<CoverageEntry> {
+        let mut apps: BTreeMap<(String, Status), (CoverageEntry, u64)> = BTreeMap::new();
+        let mut out = Vec::new();
+        for e in self.not_migrated() {
+            if e.file != "activeobjects.xml" {
+                out.push(e.clone());
+                continue;
+            }
+            let prefix = ao_prefix_of(&e.element).to_owned();
+            let (sum, tables) = apps.entry((prefix.clone(), e.status)).or_insert_with(|| {
+                let mut sum = e.clone();
+                sum.rows = 0;
+                sum.migrated = 0;
+                sum.not_migrated = 0;
+                (sum, 0)
+            });
+            sum.rows += e.rows;
+            sum.migrated += e.migrated;
+            sum.not_migrated += e.not_migrated;
+            *tables += 1;
+            sum.element = format!("{prefix}* ({tables} tables)");
+        }
+        out.extend(apps.into_values().map(|(e, _)| e));
+        out.sort_by(|a, b| {
+            b.not_migrated
+                .cmp(&a.not_migrated)
+                .then_with(|| a.element.cmp(&b.element))
+        });
+        out
+    }
+
+    /// The entry of one element or table.
+    pub fn entry(&self, element: &str) -> Option<&CoverageEntry> {
+        self.entries.iter().find(|e| e.element == element)
+    }
+
+    /// Rows seen, taken, skipped and left behind, over every entry.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        self.entries.iter().fold(
+            (self.unnamed_rows, 0, 0, self.unnamed_rows),
+            |(r, m, s, n), e| {
+                (
+                    r + e.rows,
+                    m + e.migrated,
+                    s + e.skipped,
+                    n + e.not_migrated,
+                )
+            },
+        )
+    }
+}
+
+/// Counts rows per element name as extract streams past them, bounded.
+#[derive(Default)]
+pub struct ElementCounter {
+    /// Element name → (rows seen, rows taken into a record).
+    names: FxHashMap<String, (u64, u64)>,
+    unnamed_rows: u64,
+}
+
+impl ElementCounter {
+    /// One row of `name` seen.
+    pub fn seen(&mut self, name: &str) {
+        let room = self.names.len() < MAX_ELEMENT_NAMES;
+        match self.names.get_mut(name) {
+            Some(counts) => counts.0 += 1,
+            None if room => {
+                self.names.insert(name.to_owned(), (1, 0));
+            }
+            None => self.unnamed_rows += 1,
+        }
+    }
+
+    /// One row of `name` taken into a migrated kind.
+    pub fn taken(&mut self, name: &str) {
+        if let Some(counts) = self.names.get_mut(name) {
+            counts.1 += 1;
+        }
+    }
+
+    /// The ledger of entities.xml, given the orphans skipped per kind.
+    pub fn ledger(&self, skipped: &BTreeMap<Kind, u64>) -> Coverage {
+        let mut skipped_by_element: FxHashMap<&str, u64> = FxHashMap::default();
+        for (kind, n) in skipped {
+            *skipped_by_element.entry(kind.entity()).or_default() += n;
+        }
+        let mut entries: Vec<CoverageEntry> = self
+            .names
+            .iter()
+            .map(|(name, &(rows, taken))| {
+                let skipped = skipped_by_element
+                    .get(name.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .min(taken);
+                let not_migrated = rows - taken.min(rows);
+                let (status, reason) = if not_migrated == 0 {
+                    (Status::Migrated, String::new())
+                } else {
+                    let (status, reason) = classify(name);
+                    (status, reason.to_owned())
+                };
+                let reason = if skipped > 0 && reason.is_empty() {
+                    "orphans skipped: their parent row is not in the backup".to_owned()
+                } else {
+                    reason
+                };
+                CoverageEntry {
+                    file: "entities.xml".into(),
+                    element: name.clone(),
+                    rows,
+                    migrated: taken.min(rows) - skipped,
+                    skipped,
+                    not_migrated,
+                    status,
+                    reason,
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.element.cmp(&b.element));
+        Coverage {
+            entries,
+            unnamed_rows: self.unnamed_rows,
+        }
+    }
+}
+
+/// Rows per Active Objects table, from the pass that checks the foreign keys.
+#[derive(Default)]
+pub struct TableCounter {
+    tables: BTreeMap<String, u64>,
+    unnamed_rows: u64,
+}
+
+impl TableCounter {
+    /// A table defined in the file (listed even without rows).
+    pub fn defined(&mut self, table: &str) {
+        if self.tables.len() < MAX_ELEMENT_NAMES {
+            self.tables.entry(table.to_owned()).or_default();
+        }
+    }
+
+    /// `rows` more rows of `table`.
+    pub fn rows(&mut self, table: &str, rows: u64) {
+        let room = self.tables.len() < MAX_ELEMENT_NAMES;
+        match self.tables.get_mut(table) {
+            Some(n) => *n += rows,
+            None if room => {
+                self.tables.insert(table.to_owned(), rows);
+            }
+            None => self.unnamed_rows += rows,
+        }
+    }
+
+    /// Rows of tables past the cap, counted by the reader.
+    pub fn unnamed(&mut self, rows: u64) {
+        self.unnamed_rows += rows;
+    }
+
+    /// The ledger of activeobjects.xml: an enabled app's tables its plugin reads are
+    /// migrated by it; other tables are not.
+    pub fn ledger(&self, enabled: &[AoPrefix], app_tables: &[String]) -> Coverage {
+        let entries = self
+            .tables
+            .iter()
+            .map(|(table, &rows)| {
+                let owner = enabled.iter().find(|p| p.owns(table));
+                let (migrated, status, reason) = match owner {
+                    Some(_) if app_tables.iter().any(|t| t == table) => {
+                        (rows, Status::Migrated, String::new())
+                    }
+                    Some(prefix) => (
+                        0,
+                        Status::NotYetSupported,
+                        format!(
+                            "a table of the enabled app {}_ that its migrator does not read",
+                            prefix.as_str().trim_end_matches('_')
+                        ),
+                    ),
+                    None => (
+                        0,
+                        Status::AppNotEnabled,
+                        format!(
+                            "the app of {} is not enabled for this migration",
+                            ao_prefix_of(table)
+                        ),
+                    ),
+                };
+                let status = if rows == migrated {
+                    Status::Migrated
+                } else {
+                    status
+                };
+                CoverageEntry {
+                    file: "activeobjects.xml".into(),
+                    element: table.clone(),
+                    rows,
+                    migrated,
+                    skipped: 0,
+                    not_migrated: rows - migrated,
+                    status,
+                    reason,
+                }
+            })
+            .collect();
+        Coverage {
+            entries,
+            unnamed_rows: self.unnamed_rows,
+        }
+    }
+}
+
+/// `AO_60DB71_` of `AO_60DB71_RAPIDVIEW` (the whole name if it has no such prefix).
+fn ao_prefix_of(table: &str) -> &str {
+    match table.get(..10) {
+        Some(p) if p.starts_with("AO_") && p.ends_with('_') => p,
+        _ => table,
+    }
+}
+
+/// Why the rows of an element type are not migrated (or not all of them).
+pub fn classify(element: &str) -> (Status, &'static str) {
+    use Status::{ByDesign, NotYetSupported};
+    match element {
+        // Elements a migrated kind comes from, whose other rows are left behind.
+        "Action" => (
+            NotYetSupported,
+            "only comments are migrated; other actions are not yet",
+        ),
+        "NodeAssociation" => (
+            NotYetSupported,
+            "issue versions and components are migrated; project ↔ scheme and other associations are not yet (schemes are not migrated)",
+        ),
+        "Membership" => (
+            NotYetSupported,
+            "user memberships are migrated; group-in-group memberships are not yet",
+        ),
+        "Label" => (
+            NotYetSupported,
+            "issue labels are migrated; values of custom label fields are not yet",
+        ),
+        "EntityProperty" => (
+            NotYetSupported,
+            "issue, project and user properties are migrated; properties of other entities (comments, dashboards…) are not yet",
+        ),
+        "User" | "ApplicationUser" => {
+            (NotYetSupported, "rows that could not be joined into a user")
+        }
+        // Left behind on purpose.
+        "RememberMeToken" => (ByDesign, "holds login credentials (remember-me tokens)"),
+        "OAuthConsumer"
+        | "OAuthConsumerToken"
+        | "OAuthServiceProviderConsumer"
+        | "OAuthServiceProviderToken"
+        | "TrustedApplication"
+        | "ApplicationLink" => (
+            ByDesign,
+            "credentials and links of the source instance; set them up again on Cloud",
+        ),
+        "OSPropertyEntry" | "OSPropertyString" | "OSPropertyText" | "OSPropertyNumber"
+        | "OSPropertyDate" | "OSPropertyDecimal" | "OSPropertyData" => (
+            ByDesign,
+            "instance settings and app settings of the source; an app's settings are its migrator's",
+        ),
+        "PluginVersion" | "PluginState" => (
+            ByDesign,
+            "the apps installed on the source; each enabled app's data goes through its plugin",
+        ),
+        "UpgradeHistory"
+        | "UpgradeVersionHistory"
+        | "UpgradeTaskHistory"
+        | "UpgradeTaskHistoryAuditLog" => (ByDesign, "the source's upgrade history"),
+        "ClusterNode"
+        | "ClusterNodeHeartbeat"
+        | "ClusterMessage"
+        | "ClusterLockStatus"
+        | "ClusteredJob"
+        | "RunDetails"
+        | "ReindexRequest"
+        | "ReindexComponent"
+        | "EntityPropertyIndexDocument"
+        | "ReplicatedIndexOperation"
+        | "NodeIndexCounter" => (
+            ByDesign,
+            "the source instance's cluster, scheduler or index state",
+        ),
+        "SequenceValueItem" => (ByDesign, "the source database's id sequences"),
+        "Directory" | "DirectoryAttribute" | "DirectoryOperation" | "UserAttribute"
+        | "GroupAttribute" => (
+            ByDesign,
+            "user directory internals; Jira Cloud users are Atlassian accounts",
+        ),
+        "LicenseRoleDefault" | "LicenseRoleGroup" | "ProductLicense" => (
+            ByDesign,
+            "licences and application access are managed in Atlassian administration",
+        ),
+        "AuditLog" | "AuditItem" | "AuditChangedValue" => (ByDesign, "the source's audit log"),
+        "UserHistoryItem" => (ByDesign, "users' recently viewed items"),
+        "ServiceConfig" | "ListenerConfig" | "MailServer" => {
+            (ByDesign, "services and listeners of the source instance")
+        }
+        // Known features, to come.
+        "ChangeGroup" | "ChangeItem" => (NotYetSupported, "issue history"),
+        "UserAssociation" => (NotYetSupported, "watchers and votes"),
+        "ProjectRole" | "ProjectRoleActor" => (NotYetSupported, "project roles"),
+        "PermissionScheme" | "SchemePermissions" | "GlobalPermissionEntry" => {
+            (NotYetSupported, "permission schemes")
+        }
+        "NotificationScheme" | "Notification" => (NotYetSupported, "notification schemes"),
+        "IssueSecurityScheme" | "SchemeIssueSecurityLevels" | "SchemeIssueSecurities" => {
+            (NotYetSupported, "issue security schemes")
+        }
+        "Workflow"
+        | "WorkflowScheme"
+        | "WorkflowSchemeEntity"
+        | "OSWorkflowEntry"
+        | "OSCurrentStep"
+        | "OSHistoryStep"
+        | "OSCurrentStepPrev"
+        | "OSHistoryStepPrev"
+        | "DraftWorkflowScheme"
+        | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and their running instances"),
+        "FieldScreen"
+        | "FieldScreenTab"
+        | "FieldScreenLayoutItem"
+        | "FieldScreenScheme"
+        | "FieldScreenSchemeItem"
+        | "IssueTypeScreenScheme"
+        | "IssueTypeScreenSchemeEntity"
+        | "FieldLayout"
+        | "FieldLayoutItem"
+        | "FieldLayoutScheme"
+        | "FieldLayoutSchemeEntity"
+        | "FieldConfigScheme"
+        | "FieldConfigSchemeIssueType"
+        | "FieldConfiguration"
+        | "ConfigurationContext"
+        | "OptionConfiguration"
+        | "GenericConfiguration"
+        | "ColumnLayout"
+        | "ColumnLayoutItem" => (NotYetSupported, "screens and field configurations"),
+        "SearchRequest" | "SharePermissions" | "FilterSubscription" => {
+            (NotYetSupported, "filters and their sharing")
+        }
+        "PortalPage"
+        | "PortletConfiguration"
+        | "GadgetUserPreference"
+        | "FavouriteAssociations" => (NotYetSupported, "dashboards and favourites"),
+        "ProjectKey" | "MovedIssueKey" => (NotYetSupported, "former project and issue keys"),
+        "ProjectCategory" => (NotYetSupported, "project categories"),
+        "Avatar" => (NotYetSupported, "avatars"),
+        "RemoteIssueLink" => (NotYetSupported, "remote issue links"),
+        "IssueTypeScheme" | "FieldConfigSchemeOption" => (NotYetSupported, "issue type schemes"),
+        "UserPreference" | "ExternalEntity" => (NotYetSupported, "user preferences"),
+        _ => (
+            Status::Unknown,
+            "an element type Airlock does not know: not migrated",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_accounts_for_every_row_and_caps_the_names() {
+        let mut counter = ElementCounter::default();
+        for _ in 0..3 {
+            counter.seen("Label");
+        }
+        counter.taken("Label");
+        counter.taken("Label");
+        counter.seen("RememberMeToken");
+        counter.seen("FooBarUnknownThing");
+        counter.seen("FooBarUnknownThing");
+        let ledger = counter.ledger(&BTreeMap::from([(Kind::Label, 1)]));
+        let label = ledger.entry("Label").unwrap();
+        assert_eq!(
+            (
+                label.rows,
+                label.migrated,
+                label.skipped,
+                label.not_migrated
+            ),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(label.status, Status::NotYetSupported);
+        let token = ledger.entry("RememberMeToken").unwrap();
+        assert_eq!(token.status, Status::ByDesign);
+        assert!(token.reason.contains("credentials"));
+        let unknown = ledger.entry("FooBarUnknownThing").unwrap();
+        assert_eq!((unknown.status, unknown.not_migrated), (Status::Unknown, 2));
+        assert_eq!(ledger.not_migrated()[0].element, "FooBarUnknownThing");
+        let (rows, migrated, skipped, left) = ledger.totals();
+        assert_eq!(rows, migrated + skipped + left);
+
+        let mut flood = ElementCounter::default();
+        for i in 0..MAX_ELEMENT_NAMES + 5 {
+            flood.seen(&format!("E{i}"));
+        }
+        flood.seen("E0");
+        let ledger = flood.ledger(&BTreeMap::new());
+        assert_eq!(ledger.entries.len(), MAX_ELEMENT_NAMES);
+        assert_eq!(ledger.unnamed_rows, 5);
+        assert_eq!(ledger.entry("E0").unwrap().rows, 2);
+    }
+
+    #[test]
+    fn app_tables_are_migrated_only_for_enabled_apps() {
+        let mut tables = TableCounter::default();
+        tables.defined("AO_09EAEF_TEAM");
+        tables.rows("AO_09EAEF_TEAM", 4);
+        tables.rows("AO_09EAEF_OTHER", 2);
+        tables.rows("AO_60DB71_RAPIDVIEW", 7);
+        tables.defined("AO_60DB71_EMPTY");
+        let prefix = airlock_model::AppKey::new("com.actonic.jira.timesheet-builder").ao_prefix();
+        assert!(prefix.owns("AO_09EAEF_TEAM"));
+        let ledger = tables.ledger(&[prefix], &["AO_09EAEF_TEAM".into()]);
+        let team = ledger.entry("AO_09EAEF_TEAM").unwrap();
+        assert_eq!((team.migrated, team.status), (4, Status::Migrated));
+        let other = ledger.entry("AO_09EAEF_OTHER").unwrap();
+        assert_eq!(other.status, Status::NotYetSupported);
+        let by_app = ledger.not_migrated_by_app();
+        assert_eq!(by_app.len(), 2, "{by_app:#?}");
+        assert_eq!(by_app[0].element, "AO_60DB71_* (1 tables)");
+        assert_eq!(by_app[1].element, "AO_09EAEF_* (1 tables)");
+        let board = ledger.entry("AO_60DB71_RAPIDVIEW").unwrap();
+        assert_eq!(
+            (board.not_migrated, board.status),
+            (7, Status::AppNotEnabled)
+        );
+        assert!(board.reason.contains("AO_60DB71_"), "{}", board.reason);
+        assert_eq!(ledger.entry("AO_60DB71_EMPTY").unwrap().rows, 0);
+    }
+}
