@@ -122,6 +122,20 @@ impl Storage {
                         record.region
                     );
                 }
+                // Its data stays where it began: a command with other stores would split it.
+                let here = Placement::new(regional.location(), keys.location())?;
+                if let Some(recorded) = &record.placement
+                    && *recorded != here
+                {
+                    bail!(
+                        "the migration in {} keeps its data in {} with keys in {}; this command has {} and {}: run it with the migration's blob store and keys (--blobs, --keys)",
+                        work.display(),
+                        recorded.blob_store(),
+                        recorded.key_provider(),
+                        here.blob_store(),
+                        here.key_provider()
+                    );
+                }
                 if let Some(region) = options.region
                     && region != record.region
                 {

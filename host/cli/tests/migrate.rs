@@ -26,6 +26,7 @@ on_each_backend!(
     the_sweeper_erases_a_tenant_30_days_after_its_licence_ended,
     a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_tenant,
     a_sweep_without_the_production_stores_deletes_nothing_it_does_not_hold,
+    a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores,
 );
 
 fn text(o: &Output) -> String {
@@ -701,6 +702,52 @@ fn a_sweep_without_the_production_stores_deletes_nothing_it_does_not_hold(backen
     assert!(!t.contains(" left, "), "{t}");
     assert!(!work.join("keys/acme.kek").exists(), "the KEK is destroyed");
     assert_eq!(backend.tenants(&work, "acme"), 0, "no metadata is left");
+}
+
+/// Issue 14: creating a migration is all or nothing. When its last step fails (writing
+/// the work directory's `migration.json`, here through a link to a folder that does not
+/// exist), no row of the tenant is left in the metadata store (tenant, migration, key,
+/// audit event), nor the file; the next run sets it up whole. Then the migration opens
+/// only with the stores it recorded.
+fn a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores(backend: Backend) {
+    use std::os::unix::fs::{DirBuilderExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let work = cwd.join("w");
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "30"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&work)
+        .unwrap();
+    let file = work.join("migration.json");
+    symlink(cwd.join("missing/migration.json"), &file).unwrap();
+    let check = || backend.run(&["check", "b.zip", "--work", "w", "--tenant", "acme"], cwd);
+
+    let out = check();
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("nothing of it was kept"), "{t}");
+    assert_eq!(backend.tenants(&work, "acme"), 0, "a row was left: {t}");
+    assert!(file.symlink_metadata().is_err(), "the file is removed");
+
+    let out = check();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(backend.tenants(&work, "acme") > 0);
+
+    let out = backend
+        .command(cwd)
+        .env("AIRLOCK_KEYS", cwd.join("other-keys"))
+        .args(["check", "b.zip", "--work", "w", "--tenant", "acme"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("keeps its data in"), "{t}");
+    assert!(
+        t.contains("run it with the migration's blob store and keys"),
+        "{t}"
+    );
 }
 
 /// Every entry of the tree at `root` (itself included) that is not private: a folder not
