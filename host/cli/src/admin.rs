@@ -99,6 +99,16 @@ fn describe(report: &airlock_store::SweepReport) -> String {
         for left in &report.left {
             out.push_str(&format!("\n  {left}"));
         }
+        if report
+            .left
+            .iter()
+            .any(|l| matches!(l.why, airlock_store::LeftReason::Unrecorded { .. }))
+        {
+            out.push_str(
+                "\n  (if this sweep's --blobs and --keys are the ones those migrations used, \
+                 `airlock admin sweep --adopt-unrecorded` records them)",
+            );
+        }
     }
     out
 }

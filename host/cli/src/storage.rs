@@ -175,16 +175,23 @@ impl Storage {
                 };
                 let path = work.join(MIGRATION_FILE);
                 // Tenant (if new), migration, data key and this file, all or nothing: the
-                // file is the transaction's last step, and removed if the commit fails.
+                // file is the transaction's last step, and removed (whole or in part) if
+                // it or the commit fails.
+                let attempted = std::cell::Cell::new(false);
                 let set_up = rt.block_on(scope.set_up_migration(
                     &migration,
                     region,
                     &placement,
                     wrapped.as_bytes(),
-                    || Ok(std::fs::write(&path, serde_json::to_vec_pretty(&file)?)?),
+                    || {
+                        attempted.set(true);
+                        Ok(std::fs::write(&path, serde_json::to_vec_pretty(&file)?)?)
+                    },
                 ));
                 if let Err(e) = set_up {
-                    let _ = std::fs::remove_file(&path);
+                    if attempted.get() {
+                        let _ = std::fs::remove_file(&path);
+                    }
                     return Err(e.into());
                 }
                 (migration, region, sealer)
