@@ -16,6 +16,7 @@
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 pub use airlock_model::Region;
 
@@ -113,6 +114,16 @@ pub trait BlobStore: Send + Sync {
 /// Hands out the store of a region; a migration's blobs all live in its region's store.
 pub trait RegionalBlobs: Send + Sync {
     fn store(&self, region: Region) -> Result<Arc<dyn BlobStore>, BlobError>;
+
+    /// Which blob store this is, as a location a migration records and the retention sweep
+    /// compares: `dir:/abs/path` or `s3:https://endpoint/prefix-*` (`s3:aws/prefix-*`).
+    /// Never a credential.
+    fn location(&self) -> String;
+
+    /// Aborts the writes, in every region, that started before `started_before` and were
+    /// never finished (S3 incomplete multipart uploads, a directory's temporary files): a
+    /// crashed writer leaves them, and nothing else ever removes them. Returns how many.
+    fn abort_incomplete(&self, started_before: SystemTime) -> Result<u64, BlobError>;
 }
 
 /// Checks a key: `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`, each

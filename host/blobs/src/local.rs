@@ -6,6 +6,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use airlock_model::Region;
 
@@ -24,6 +25,8 @@ const TEMP_MARK: char = '~';
 #[derive(Clone, Debug)]
 pub struct LocalDirBlobs {
     root: PathBuf,
+    /// `dir:` and the root's absolute path, resolved once it exists.
+    location: String,
 }
 
 impl LocalDirBlobs {
@@ -31,7 +34,11 @@ impl LocalDirBlobs {
     pub fn new(root: impl Into<PathBuf>) -> Result<LocalDirBlobs, BlobError> {
         let root = root.into();
         make_dirs(&root).map_err(io_error("", &root))?;
-        Ok(LocalDirBlobs { root })
+        let absolute = fs::canonicalize(&root).map_err(io_error("", &root))?;
+        Ok(LocalDirBlobs {
+            location: format!("dir:{}", absolute.display()),
+            root,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -44,6 +51,23 @@ impl RegionalBlobs for LocalDirBlobs {
         let dir = self.root.join(region.as_str());
         make_dirs(&dir).map_err(io_error("", &dir))?;
         Ok(Arc::new(LocalDir { dir }))
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn abort_incomplete(&self, started_before: SystemTime) -> Result<u64, BlobError> {
+        let mut removed = 0;
+        for region in Region::ALL {
+            let dir = self.root.join(region.as_str());
+            // A region never written to has no folder, and gets none from a sweep.
+            if !dir.is_dir() {
+                continue;
+            }
+            removed += LocalDir { dir }.remove_temps(started_before)?;
+        }
+        Ok(removed)
     }
 }
 
@@ -104,6 +128,40 @@ impl LocalDir {
         }
         keys.sort_unstable();
         Ok(keys)
+    }
+
+    /// Removes the leftovers of writes that started before `started_before` (a crashed
+    /// writer's temporary files; a live writer's are younger than any bound we use).
+    fn remove_temps(&self, started_before: SystemTime) -> Result<u64, BlobError> {
+        let mut removed = 0;
+        let mut dirs = BTreeSet::new();
+        for key in self.files("", true)? {
+            if !key.contains(TEMP_MARK) {
+                continue;
+            }
+            let path = self.dir.join(&key);
+            let modified = match fs::metadata(&path).and_then(|m| m.modified()) {
+                Ok(at) => at,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(io_error(&key, &path)(e)),
+            };
+            if modified >= started_before {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(io_error(&key, &path)(e)),
+            }
+            if let Some(parent) = path.parent() {
+                dirs.insert(parent.to_path_buf());
+            }
+        }
+        self.prune(dirs);
+        if removed > 0 {
+            tracing::info!(removed, store = %self.dir.display(), "unfinished blob writes removed");
+        }
+        Ok(removed)
     }
 
     /// Removes the now empty folders left between `dirs` and the region's directory.

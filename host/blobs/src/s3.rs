@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use airlock_model::Region;
 use aws_sdk_s3::Client;
@@ -279,8 +279,8 @@ impl S3Blobs {
     }
 }
 
-impl RegionalBlobs for S3Blobs {
-    fn store(&self, region: Region) -> Result<Arc<dyn BlobStore>, BlobError> {
+impl S3Blobs {
+    fn s3_store(&self, region: Region) -> Result<Arc<S3Store>, BlobError> {
         let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(store) = stores.get(&region) {
             return Ok(store.clone());
@@ -288,6 +288,50 @@ impl RegionalBlobs for S3Blobs {
         let store = Arc::new(self.open_store(region)?);
         stores.insert(region, store.clone());
         Ok(store)
+    }
+}
+
+impl RegionalBlobs for S3Blobs {
+    fn store(&self, region: Region) -> Result<Arc<dyn BlobStore>, BlobError> {
+        Ok(self.s3_store(region)?)
+    }
+
+    /// `s3:<endpoint>/<bucket_prefix>-*`, the endpoint without any user part (`aws` for
+    /// AWS's own).
+    fn location(&self) -> String {
+        let endpoint = match &self.config.endpoint {
+            None => "aws".to_owned(),
+            Some(endpoint) => {
+                let endpoint = endpoint.trim_end_matches('/');
+                match endpoint.split_once("://") {
+                    Some((scheme, rest)) => {
+                        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                        let host = authority.rsplit('@').next().unwrap_or(authority);
+                        format!(
+                            "{}://{}{path}",
+                            scheme.to_ascii_lowercase(),
+                            host.to_ascii_lowercase()
+                        )
+                    }
+                    None => endpoint.to_owned(),
+                }
+            }
+        };
+        format!("s3:{endpoint}/{}-*", self.config.bucket_prefix)
+    }
+
+    /// In every region whose bucket exists (a region without one has nothing to abort).
+    fn abort_incomplete(&self, started_before: SystemTime) -> Result<u64, BlobError> {
+        let mut aborted = 0;
+        for region in Region::ALL {
+            let store = match self.s3_store(region) {
+                Ok(store) => store,
+                Err(BlobError::BucketMissing { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            aborted += store.abort_uploads("", Some(started_before))?;
+        }
+        Ok(aborted)
     }
 }
 
@@ -341,6 +385,77 @@ impl S3Store {
             _ => None,
         };
         Ok((keys, next))
+    }
+}
+
+impl S3Store {
+    /// Aborts the incomplete multipart uploads under `prefix` (those started before
+    /// `started_before`, or all); returns how many. An upload S3 gives no start time for
+    /// is left to an unbounded call (a purge) and the bucket's lifecycle rule.
+    fn abort_uploads(
+        &self,
+        prefix: &str,
+        started_before: Option<SystemTime>,
+    ) -> Result<u64, BlobError> {
+        let cutoff = started_before.map(|t| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        });
+        let mut aborted = 0;
+        let (mut key_marker, mut id_marker) = (None, None);
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    self.client
+                        .list_multipart_uploads()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .set_key_marker(key_marker.take())
+                        .set_upload_id_marker(id_marker.take())
+                        .send(),
+                )
+                .map_err(|e| self.error("ListMultipartUploads", prefix, e))?;
+            for upload in page.uploads() {
+                let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                let old = match (cutoff, upload.initiated()) {
+                    (None, _) => true,
+                    (Some(cutoff), Some(at)) => at.secs() < cutoff,
+                    (Some(_), None) => false,
+                };
+                if !old {
+                    continue;
+                }
+                let done = self.runtime.block_on(
+                    self.client
+                        .abort_multipart_upload()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(id)
+                        .send(),
+                );
+                match done {
+                    Ok(_) => aborted += 1,
+                    // Completed or aborted meanwhile: gone is what we wanted.
+                    Err(e) if e.code() == Some("NoSuchUpload") => {}
+                    Err(e) => return Err(self.error("AbortMultipartUpload", key, e)),
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() && id_marker.is_none() {
+                break;
+            }
+        }
+        if aborted > 0 {
+            tracing::info!(prefix, aborted, bucket = %self.bucket, "incomplete multipart uploads aborted");
+        }
+        Ok(aborted)
     }
 }
 
@@ -458,6 +573,8 @@ impl BlobStore for S3Store {
                 None => break,
             }
         }
+        // Uploads never completed under the prefix hold its bytes too.
+        self.abort_uploads(prefix, None)?;
         tracing::info!(prefix, deleted, bucket = %self.bucket, "blobs deleted by prefix");
         Ok(deleted)
     }

@@ -2,8 +2,12 @@
 //! over HTTPS with a throwaway CA, for tests here and in the crates above.
 //!
 //! s3s-fs keeps a bucket as a folder of `data_dir()` and an object as a file in it, so a test
-//! can look at exactly what reached "S3". It answers GetBucketLocation with no region at all;
-//! [`Located`] makes it answer with the region each bucket was created for.
+//! can look at exactly what reached "S3". It answers GetBucketLocation with no region at all,
+//! and does not implement ListMultipartUploads (it does create, upload parts of, complete
+//! and abort multipart uploads, keeping the parts as `.upload_id-<id>.part-<n>` files in
+//! `data_dir()`); [`Located`] answers GetBucketLocation with the region each bucket was
+//! created for, and ListMultipartUploads from the uploads it saw created and not yet
+//! completed or aborted.
 
 use std::collections::HashMap;
 use std::io;
@@ -43,6 +47,7 @@ impl TestS3 {
             let mut b = s3s::service::S3ServiceBuilder::new(Located {
                 fs,
                 buckets: buckets.clone(),
+                uploads: Mutex::default(),
             });
             b.set_auth(s3s::auth::SimpleAuth::from_single(
                 access_key_id,
@@ -177,11 +182,30 @@ async fn serve(
     }
 }
 
-/// s3s-fs, with GetBucketLocation answering each bucket's region. Only the operations the
-/// S3 store uses are passed on; the rest answer NotImplemented.
+/// s3s-fs, with GetBucketLocation answering each bucket's region and ListMultipartUploads
+/// answered here. Only the operations the S3 store uses are passed on; the rest answer
+/// NotImplemented.
 struct Located {
     fs: s3s_fs::FileSystem,
     buckets: Buckets,
+    /// Multipart uploads created and neither completed nor aborted.
+    uploads: Mutex<Vec<OpenUpload>>,
+}
+
+struct OpenUpload {
+    bucket: String,
+    key: String,
+    id: String,
+    initiated: std::time::SystemTime,
+}
+
+impl Located {
+    fn forget_upload(&self, id: &str) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|u| u.id != id);
+    }
 }
 
 #[async_trait::async_trait]
@@ -260,7 +284,51 @@ impl S3 for Located {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.fs.create_multipart_upload(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let out = self.fs.create_multipart_upload(req).await?;
+        if let Some(id) = &out.output.upload_id {
+            self.uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(OpenUpload {
+                    bucket,
+                    key,
+                    id: id.clone(),
+                    initiated: std::time::SystemTime::now(),
+                });
+        }
+        Ok(out)
+    }
+
+    /// All of a bucket's open uploads under the prefix, in one page sorted by key and id
+    /// (markers and page sizes are not needed by the callers here).
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let mut uploads: Vec<MultipartUpload> = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|u| u.bucket == input.bucket && u.key.starts_with(&prefix))
+            .map(|u| MultipartUpload {
+                key: Some(u.key.clone()),
+                upload_id: Some(u.id.clone()),
+                initiated: Some(Timestamp::from(u.initiated)),
+                ..MultipartUpload::default()
+            })
+            .collect();
+        uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            is_truncated: Some(false),
+            uploads: Some(uploads),
+            ..ListMultipartUploadsOutput::default()
+        }))
     }
 
     async fn upload_part(
@@ -274,13 +342,19 @@ impl S3 for Located {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.fs.complete_multipart_upload(req).await
+        let id = req.input.upload_id.clone();
+        let out = self.fs.complete_multipart_upload(req).await?;
+        self.forget_upload(&id);
+        Ok(out)
     }
 
     async fn abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.fs.abort_multipart_upload(req).await
+        let id = req.input.upload_id.clone();
+        let out = self.fs.abort_multipart_upload(req).await?;
+        self.forget_upload(&id);
+        Ok(out)
     }
 }

@@ -11,17 +11,36 @@ use anyhow::{Context, Result};
 
 use airlock_pipeline::storage::{StorageOptions, open_blobs, open_store};
 
-/// The retention sweep: expired data keys destroyed first, then the blobs; statistics
-/// after 12 months; a tenant's metadata and key 30 days after its licence ends. Once, or
-/// `every` so often until the process is stopped (a sweep is idempotent, and one that
-/// fails is reported and tried again at the next interval).
-pub fn sweep(work: &Path, options: &StorageOptions, every: Option<Duration>) -> Result<()> {
+/// The retention sweep: expired data keys destroyed first, then the blobs; abandoned
+/// migrations like failed ones; unfinished uploads; statistics after 12 months; a tenant's
+/// metadata and key 30 days after its licence ends. Once, or `every` so often until the
+/// process is stopped (a sweep is idempotent, and one that fails is reported and tried
+/// again at the next interval). Only what lives in this command's blob store and key
+/// provider is deleted; the rest is listed with the reason.
+///
+/// `adopt_unrecorded`: first record this command's stores on the migrations created before
+/// Airlock recorded where their data lives (the operator says they are the ones).
+pub fn sweep(
+    work: &Path,
+    options: &StorageOptions,
+    every: Option<Duration>,
+    adopt_unrecorded: bool,
+) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(open_store(work, options))?;
     let blobs: Arc<dyn airlock_blobs::RegionalBlobs> = open_blobs(work, options)?.into();
     let keys: Arc<dyn KeyProvider> = Arc::new(LocalKeyFile::open(
         options.keys.clone().unwrap_or_else(|| work.join("keys")),
     )?);
+    if adopt_unrecorded {
+        let placement = airlock_store::Placement::new(blobs.location(), keys.location())?;
+        let n = rt.block_on(store.maintenance().adopt_unrecorded(&placement))?;
+        println!(
+            "{n} migrations created before their stores were recorded now record {} and {}",
+            placement.blob_store(),
+            placement.key_provider()
+        );
+    }
     let Some(every) = every else {
         let report = rt.block_on(airlock_retention::sweep_now(&store, blobs.clone(), keys))?;
         println!("{}", describe(&report));
@@ -53,23 +72,45 @@ pub fn sweep(work: &Path, options: &StorageOptions, every: Option<Duration>) -> 
     }
 }
 
+/// One line of counts, then one line per migration or tenant left, with the reason.
 fn describe(report: &airlock_store::SweepReport) -> String {
-    format!(
-        "retention sweep: {} data keys destroyed, {} migrations' data deleted ({} blobs), {} statistics expired, {} tenants expired{}",
+    let mut out = format!(
+        "retention sweep: {} data keys destroyed, {} migrations' data deleted ({} blobs), {} unfinished uploads aborted, {} statistics expired, {} tenants expired{}",
         report.keys_destroyed,
         report.migrations_purged,
         report.blobs_deleted,
+        report.uploads_aborted,
         report.stats_deleted,
         report.tenants_expired,
-        if report.blob_failures + report.kek_failures > 0 {
+        if report.blob_failures + report.kek_failures + report.upload_failures > 0 {
             format!(
-                "; {} blob and {} key deletions failed and are retried on the next sweep",
-                report.blob_failures, report.kek_failures
+                "; {} blob, {} key and {} upload deletions failed and are retried on the next sweep",
+                report.blob_failures, report.kek_failures, report.upload_failures
             )
         } else {
             String::new()
         }
-    )
+    );
+    if !report.left.is_empty() {
+        out.push_str(&format!(
+            "\n{} left, their data not deleted:",
+            report.left.len()
+        ));
+        for left in &report.left {
+            out.push_str(&format!("\n  {left}"));
+        }
+        if report
+            .left
+            .iter()
+            .any(|l| matches!(l.why, airlock_store::LeftReason::Unrecorded { .. }))
+        {
+            out.push_str(
+                "\n  (if this sweep's --blobs and --keys are the ones those migrations used, \
+                 `airlock admin sweep --adopt-unrecorded` records them)",
+            );
+        }
+    }
+    out
 }
 
 /// `30s`, `15m`, `1h`, `1d`: a whole number and its unit.

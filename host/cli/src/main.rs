@@ -315,6 +315,10 @@ enum AdminCommand {
         /// Keep sweeping, this often (e.g. 15m, 1h, 1d), until stopped; once without it.
         #[arg(long, value_parser = admin::parse_interval)]
         every: Option<std::time::Duration>,
+        /// First record this command's blob store and keys on migrations created before
+        /// Airlock recorded where a migration's data lives (only if they are the ones).
+        #[arg(long)]
+        adopt_unrecorded: bool,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -488,9 +492,10 @@ fn run(cli: Cli) -> Result<Status> {
         Command::Admin(AdminCommand::Sweep {
             work,
             every,
+            adopt_unrecorded,
             storage,
         }) => {
-            admin::sweep(&work, &storage.options(&settings)?, every)?;
+            admin::sweep(&work, &storage.options(&settings)?, every, adopt_unrecorded)?;
             Ok(Status::Done)
         }
         Command::Admin(AdminCommand::Licence {

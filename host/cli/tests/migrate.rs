@@ -27,6 +27,8 @@ on_each_backend!(
     a_work_directory_opens_only_a_migration_the_store_knows_for_the_operators_tenant,
     a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them,
     check_lists_an_unknown_element_type_with_its_count,
+    a_sweep_without_the_production_stores_deletes_nothing_it_does_not_hold,
+    a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores,
 );
 
 fn text(o: &Output) -> String {
@@ -647,6 +649,146 @@ fn the_sweeper_erases_a_tenant_30_days_after_its_licence_ended(backend: Backend)
         text(&out).contains("which tenant \"acme\" does not have"),
         "{}",
         text(&out)
+    );
+}
+
+/// Issue 14: `admin sweep` run without the production blob store (S3) or key directory
+/// deletes nothing it does not hold and says so: the succeeded migration's objects stay in
+/// their bucket, listed as left with where they are; a tenant whose key file is elsewhere
+/// keeps it and is not reported expired. The sweep with the migration's own stores then
+/// does it all.
+fn a_sweep_without_the_production_stores_deletes_nothing_it_does_not_hold(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let work = cwd.join("w");
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "40"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = backend.run(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w",
+            "--target",
+            "local:site.db",
+            "--tenant",
+            "acme",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let region = backend.region_dir(&work, Region::UsEast1);
+    let objects = files_under(&region);
+    assert!(objects > 0);
+
+    if matches!(backend, Backend::PostgresAndS3(_)) {
+        // The operator forgot the blob store: this sweep has the work directory's.
+        let out = backend
+            .command(cwd)
+            .env_remove("AIRLOCK_BLOBS")
+            .args(["admin", "sweep", "--work", "w"])
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        assert!(t.contains("0 migrations' data deleted (0 blobs)"), "{t}");
+        assert!(t.contains("1 left, their data not deleted"), "{t}");
+        assert!(t.contains("its data is in s3:https://127.0.0.1:"), "{t}");
+        assert!(t.contains("run the sweep with that blob store"), "{t}");
+        assert_eq!(
+            files_under(&region),
+            objects,
+            "the objects stay in the bucket"
+        );
+    }
+
+    // The licence ended long ago; the sweep has another key directory.
+    let out = backend.run(
+        &[
+            "admin",
+            "licence",
+            "--tenant",
+            "acme",
+            "--ends",
+            "2020-01-31",
+            "--work",
+            "w",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = backend
+        .command(cwd)
+        .env("AIRLOCK_KEYS", cwd.join("other-keys"))
+        .args(["admin", "sweep", "--work", "w"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1 migrations' data deleted"), "{t}");
+    assert!(t.contains("0 tenants expired"), "{t}");
+    assert!(
+        t.contains("tenant acme: its key-encryption key is in file:"),
+        "{t}"
+    );
+    assert!(t.contains("run the sweep with that key provider"), "{t}");
+    assert_eq!(files_under(&region), 0, "no sealed object is left");
+    assert!(work.join("keys/acme.kek").exists(), "the KEK stays");
+    assert!(backend.tenants(&work, "acme") > 0, "the tenant's rows stay");
+
+    // With the migration's own stores: the tenant goes, and its KEK.
+    let out = backend.run(&["admin", "sweep", "--work", "w"], cwd);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1 tenants expired"), "{t}");
+    assert!(!t.contains(" left, "), "{t}");
+    assert!(!work.join("keys/acme.kek").exists(), "the KEK is destroyed");
+    assert_eq!(backend.tenants(&work, "acme"), 0, "no metadata is left");
+}
+
+/// Issue 14: creating a migration is all or nothing. When its last step fails (writing
+/// the work directory's `migration.json`, here through a link to a folder that does not
+/// exist), no row of the tenant is left in the metadata store (tenant, migration, key,
+/// audit event), nor the file; the next run sets it up whole. Then the migration opens
+/// only with the stores it recorded.
+fn a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores(backend: Backend) {
+    use std::os::unix::fs::{DirBuilderExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let work = cwd.join("w");
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "30"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&work)
+        .unwrap();
+    let file = work.join("migration.json");
+    symlink(cwd.join("missing/migration.json"), &file).unwrap();
+    let check = || backend.run(&["check", "b.zip", "--work", "w", "--tenant", "acme"], cwd);
+
+    let out = check();
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("nothing of it was kept"), "{t}");
+    assert_eq!(backend.tenants(&work, "acme"), 0, "a row was left: {t}");
+    assert!(file.symlink_metadata().is_err(), "the file is removed");
+
+    let out = check();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(backend.tenants(&work, "acme") > 0);
+
+    let out = backend
+        .command(cwd)
+        .env("AIRLOCK_KEYS", cwd.join("other-keys"))
+        .args(["check", "b.zip", "--work", "w", "--tenant", "acme"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("keeps its data in"), "{t}");
+    assert!(
+        t.contains("run it with the migration's blob store and keys"),
+        "{t}"
     );
 }
 

@@ -10,9 +10,10 @@ use airlock_blobs::{BlobStore, LocalDirBlobs, RegionalBlobs, S3Blobs, S3Config};
 use airlock_model::{MigrationId, Region, TenantId};
 use airlock_staging::{SealedStaging, Staging};
 use airlock_store::{
-    MigrationStatus, ObjectClass, PluginGrant, Store, StoreError, SystemClock, TenantScope,
+    MigrationStatus, ObjectClass, Placement, PluginGrant, Store, StoreError, SystemClock,
+    TenantScope,
 };
-use airlock_vault::{LocalKeyFile, Sealer, WrappedKey};
+use airlock_vault::{KeyProvider, LocalKeyFile, Sealer, WrappedKey};
 use anyhow::{Context, Result, bail};
 
 /// Where the storage lives; the defaults keep everything in the work directory.
@@ -81,6 +82,7 @@ impl Storage {
             .context("cannot start the storage runtime")?;
         let store = rt.block_on(open_store(work, options))?;
         let keys = LocalKeyFile::open(options.keys.clone().unwrap_or_else(|| work.join("keys")))?;
+        let regional = open_blobs(work, options)?;
         let known: Option<MigrationFile> =
             match std::fs::read(work.join(MIGRATION_FILE)) {
                 Ok(bytes) => Some(serde_json::from_slice(&bytes).with_context(|| {
@@ -130,6 +132,20 @@ impl Storage {
                         record.region
                     );
                 }
+                // Its data stays where it began: a command with other stores would split it.
+                let here = Placement::new(regional.location(), keys.location())?;
+                if let Some(recorded) = &record.placement
+                    && *recorded != here
+                {
+                    bail!(
+                        "the migration in {} keeps its data in {} with keys in {}; this command has {} and {}: run it with the migration's blob store and keys (--blobs, --keys)",
+                        work.display(),
+                        recorded.blob_store(),
+                        recorded.key_provider(),
+                        here.blob_store(),
+                        here.key_provider()
+                    );
+                }
                 if let Some(region) = options.region
                     && region != record.region
                 {
@@ -158,25 +174,40 @@ impl Storage {
             None => {
                 let migration = MigrationId::new(new_id());
                 let region = options.region.unwrap_or_default();
-                rt.block_on(async {
-                    if scope.info().await?.is_none() {
-                        scope.create().await?;
-                    }
-                    scope.create_migration(&migration, region).await
-                })?;
+                // Recorded with the migration: the retention sweep deletes only from these.
+                let placement = Placement::new(regional.location(), keys.location())?;
                 let (sealer, wrapped) = Sealer::create(&keys, tenant.clone(), migration.clone())?;
-                rt.block_on(scope.put_data_key(&migration, wrapped.as_bytes()))?;
                 crate::private::private_dir(work)?;
                 let file = MigrationFile {
                     tenant: tenant.clone(),
                     migration: migration.clone(),
                     region,
                 };
-                std::fs::write(work.join(MIGRATION_FILE), serde_json::to_vec_pretty(&file)?)?;
+                let path = work.join(MIGRATION_FILE);
+                // Tenant (if new), migration, data key and this file, all or nothing: the
+                // file is the transaction's last step, and removed (whole or in part) if
+                // it or the commit fails.
+                let attempted = std::cell::Cell::new(false);
+                let set_up = rt.block_on(scope.set_up_migration(
+                    &migration,
+                    region,
+                    &placement,
+                    wrapped.as_bytes(),
+                    || {
+                        attempted.set(true);
+                        Ok(std::fs::write(&path, serde_json::to_vec_pretty(&file)?)?)
+                    },
+                ));
+                if let Err(e) = set_up {
+                    if attempted.get() {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    return Err(e.into());
+                }
                 (migration, region, sealer)
             }
         };
-        let blobs = open_blobs(work, options)?.store(region)?;
+        let blobs = regional.store(region)?;
         Ok(Storage {
             rt,
             scope,
@@ -307,9 +338,11 @@ impl Storage {
     /// Marks the migration finished: a success starts the end of its sealed data (the
     /// next retention sweep shreds it), a failure the 30-day clock.
     /// Also records the run's anonymized statistics (durations, counts, bytes, fuel, an
-    /// error code; nothing that names the customer's data).
+    /// error code; nothing that names the customer's data), once per migration: a rerun
+    /// replaces them.
     pub fn finish(&self, succeeded: bool, stat: &airlock_store::Stat) -> Result<()> {
-        self.rt.block_on(self.scope.record_stat(stat))?;
+        self.rt
+            .block_on(self.scope.record_stat(&self.migration, stat))?;
         if self.status()? == Some(MigrationStatus::Running) {
             self.rt
                 .block_on(self.scope.finish_migration(&self.migration, succeeded))?;
@@ -326,7 +359,8 @@ impl Storage {
     /// its statistics: the store keeps that it was tried, and retention ends it like any
     /// failed migration.
     pub fn abandon(&self, stat: &airlock_store::Stat) -> Result<()> {
-        self.rt.block_on(self.scope.record_stat(stat))?;
+        self.rt
+            .block_on(self.scope.record_stat(&self.migration, stat))?;
         if self.status()? == Some(MigrationStatus::Created) {
             self.rt
                 .block_on(self.scope.finish_migration(&self.migration, false))?;

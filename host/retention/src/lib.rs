@@ -22,10 +22,21 @@
 //!   A scrub that cannot complete fails the sweep with [`StoreError::KeyMaySurvive`]; the
 //!   next sweep tries again. What no sweep can reach (PostgreSQL's WAL archives, backups
 //!   and replicas, freed disk blocks) is listed in `airlock_store`'s maintenance docs.
+//! - A migration left **`created` or `running` with no activity for 30 days** (a crash, a
+//!   refused check) is abandoned and goes like a failed one.
+//! - Only what lives in **this sweep's stores** is deleted, marked purged and reported as
+//!   deleted: each migration records its blob store and key provider ([`placement`]), and
+//!   one whose data is elsewhere, unrecorded or unreachable is listed in
+//!   [`SweepReport::left`] with the reason (its data key, in the database, is destroyed
+//!   all the same).
+//! - **Unfinished writes** (S3 incomplete multipart uploads, a directory's temporary
+//!   files) older than a day are aborted in every region, and a purged migration's
+//!   whatever their age.
 //! - **Statistics** go 12 months after they were recorded.
 //! - **30 days after a tenant's licence ends**, its remaining sealed data goes as above,
 //!   then its key-encryption key (KEK) is destroyed (every data key it ever wrapped becomes
-//!   useless), then all of its metadata.
+//!   useless; only by the key provider its migrations recorded, and reported `destroyed`
+//!   only if that provider held one), then all of its metadata.
 //!
 //! Nothing here runs on its own: a scheduler (or an operator) calls [`sweep_now`]; the
 //! sweep is idempotent, so calling it often is safe.
@@ -38,10 +49,15 @@ use std::sync::Arc;
 
 use airlock_blobs::RegionalBlobs;
 use airlock_model::{MigrationId, Region, TenantId};
-use airlock_store::{BlobSweep, KekShredder, Store, StoreError, SweepReport};
-use airlock_vault::KeyProvider;
+use std::time::SystemTime;
 
-pub use airlock_store::{FAILED_RETENTION, LICENCE_GRACE, STATS_RETENTION};
+use airlock_store::{BlobSweep, KekShredder, Placement, Store, StoreError, SweepReport};
+use airlock_vault::KeyProvider;
+use time::OffsetDateTime;
+
+pub use airlock_store::{
+    ABANDONED_AFTER, FAILED_RETENTION, INCOMPLETE_UPLOAD_AGE, LICENCE_GRACE, STATS_RETENTION,
+};
 
 /// Deletes a migration's blobs from its region's store: [`BlobSweep`] over
 /// [`RegionalBlobs`].
@@ -56,8 +72,21 @@ impl BlobsSweep {
 }
 
 impl BlobSweep for BlobsSweep {
-    /// Deletes every blob under `<tenant>/<migration>/` in `region`'s store; a prefix with
-    /// nothing left under it deletes 0, so a retried sweep succeeds.
+    fn location(&self) -> String {
+        self.blobs.location()
+    }
+
+    fn abort_incomplete(&self, started_before: OffsetDateTime) -> Result<u64, String> {
+        let at = SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(
+                u64::try_from(started_before.unix_timestamp()).unwrap_or(0),
+            );
+        self.blobs.abort_incomplete(at).map_err(|e| e.to_string())
+    }
+
+    /// Deletes every blob under `<tenant>/<migration>/` in `region`'s store, and aborts its
+    /// unfinished writes; a prefix with nothing left under it deletes 0, so a retried sweep
+    /// succeeds.
     fn delete_migration(
         &self,
         tenant: &TenantId,
@@ -101,10 +130,27 @@ impl KeysShredder {
 }
 
 impl KekShredder for KeysShredder {
-    /// Idempotent, as [`KeyProvider::destroy_tenant`] is.
-    fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), String> {
-        self.keys.destroy_tenant(tenant).map_err(|e| e.to_string())
+    fn location(&self) -> String {
+        self.keys.location()
     }
+
+    /// Idempotent, as [`KeyProvider::destroy_tenant`] is; says whether there was a KEK.
+    fn destroy_tenant(&self, tenant: &TenantId) -> Result<bool, String> {
+        let held = self.keys.holds_tenant(tenant).map_err(|e| e.to_string())?;
+        self.keys
+            .destroy_tenant(tenant)
+            .map_err(|e| e.to_string())?;
+        Ok(held)
+    }
+}
+
+/// Where a migration created with these stores keeps its data: recorded when it is created
+/// ([`airlock_store::TenantScope::set_up_migration`]), compared by every sweep.
+pub fn placement(
+    blobs: &dyn RegionalBlobs,
+    keys: &dyn KeyProvider,
+) -> Result<Placement, StoreError> {
+    Placement::new(blobs.location(), keys.location())
 }
 
 /// Runs one retention sweep now (at `store`'s clock) over these blob stores and keys.

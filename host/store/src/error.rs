@@ -36,6 +36,13 @@ pub enum StoreError {
         status: &'static str,
         action: &'static str,
     },
+    /// A step of [`crate::TenantScope::set_up_migration`] outside the store failed; the
+    /// transaction was rolled back.
+    #[error("setting up the migration failed, and nothing of it was kept: {source}")]
+    SetupFailed {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("statistics export failed: {0}")]
     Export(String),
     #[error("a retention task failed to run: {0}")]

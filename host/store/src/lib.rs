@@ -25,6 +25,7 @@ mod audit;
 mod clock;
 mod error;
 mod maintenance;
+mod placement;
 mod stats;
 mod tenant;
 #[cfg(feature = "testing")]
@@ -43,9 +44,11 @@ pub use audit::AuditEntry;
 pub use clock::{Clock, SimClock, SystemClock};
 pub use error::StoreError;
 pub use maintenance::{
-    BlobSweep, CHECKPOINT_ATTEMPTS, FAILED_RETENTION, KekShredder, LICENCE_GRACE, Maintenance,
-    PLATFORM_TENANT, STATS_RETENTION, SweepReport,
+    ABANDONED_AFTER, BlobSweep, CHECKPOINT_ATTEMPTS, FAILED_RETENTION, INCOMPLETE_UPLOAD_AGE,
+    KekShredder, LICENCE_GRACE, LeftBehind, LeftReason, Maintenance, PLATFORM_TENANT,
+    STATS_RETENTION, SweepReport,
 };
+pub use placement::Placement;
 pub use stats::{ErrorCode, STAT_COLUMNS, STAT_KEY_COLUMNS, Stat, StatsExporter};
 pub use tenant::{
     GrantRecord, MigrationRecord, MigrationStatus, ObjectClass, ObjectRecord, PluginGrant,

@@ -11,10 +11,27 @@
 //!   migration keeps its `key_destroyed_at` without `purged_at` and the next sweep retries.
 //!   See [How a data key is destroyed](#how-a-data-key-is-destroyed) for what "destroyed"
 //!   means on disk.
+//! - A migration left `created` or `running` with no activity for 30 days (a crash, a
+//!   refused check, a failed setup) is abandoned: its data goes like a failed one's.
+//!   Activity is the latest of its creation, its start and the last object it recorded.
+//! - A sweep deletes, marks purged, audits and counts as deleted only what lives in the
+//!   stores it holds: each migration records its blob store and key provider
+//!   ([`crate::Placement`]), and a migration whose blobs are elsewhere (or unreachable)
+//!   keeps its blobs, is not marked purged and is reported in [`SweepReport::left`] with
+//!   the reason. Its data key is still destroyed when due: the key lives in this database,
+//!   which every sweep holds, and destroying it first is what makes the blobs unreadable.
+//!   Migrations created before the placement was recorded are treated as unknown: their
+//!   blobs are left and reported, never guessed to be in this sweep's store (guessing is
+//!   how a sweep once reported blobs deleted that stayed in their bucket).
+//! - Writes never finished (S3 incomplete multipart uploads, a directory's temporary
+//!   files) older than [`INCOMPLETE_UPLOAD_AGE`] are aborted, in every region; a
+//!   migration's purge aborts those under its prefix whatever their age.
 //! - Statistics go 12 months after they were recorded.
 //! - 30 days after a tenant's licence ends, all its sealed data goes as above, its KEK is
-//!   destroyed, then every row of the tenant in one transaction, its audit log included (it
-//!   names the tenant, so it is the tenant's metadata). What remains is one `tenant-expired`
+//!   destroyed (only by the key provider its migrations recorded; the platform log says
+//!   `kek=destroyed` only when that provider held one), then every row of the tenant in one
+//!   transaction, its audit log included (it names the tenant, so it is the tenant's
+//!   metadata). What remains is one `tenant-expired`
 //!   event in the platform log, which holds counts and no tenant id.
 //!
 //! # How a data key is destroyed
@@ -55,12 +72,15 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::fmt;
+
 use airlock_model::{MigrationId, Region, TenantId};
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row, Transaction};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, Event};
 use crate::error::{StoreError, query};
+use crate::placement::Placement;
 use crate::tenant::ObjectClass;
 use crate::{Backend, Store, stats};
 
@@ -70,6 +90,11 @@ pub const FAILED_RETENTION: Duration = Duration::days(30);
 pub const STATS_RETENTION: Duration = Duration::days(365);
 /// How long a tenant's metadata is kept after its licence ends.
 pub const LICENCE_GRACE: Duration = Duration::days(30);
+/// A migration `created` or `running` with no activity for this long is abandoned.
+pub const ABANDONED_AFTER: Duration = Duration::days(30);
+/// An unfinished write (an S3 multipart upload, a temporary file) older than this is
+/// abandoned: no blob takes a day to write.
+pub const INCOMPLETE_UPLOAD_AGE: Duration = Duration::days(1);
 /// The audit log of the platform itself (tenant expiry). Tenant ids cannot start with `_`.
 pub const PLATFORM_TENANT: &str = "_platform";
 
@@ -84,22 +109,39 @@ const VACUUM_LOCK_TIMEOUT: &str = "SET lock_timeout = '5s'";
 /// The blob side of retention (implemented over `airlock-blobs`). Called from a blocking
 /// thread. Deleting what is already gone must succeed: a sweep retries after failures.
 pub trait BlobSweep: Send + Sync {
-    /// Deletes every blob of the migration in its region; returns how many there were.
+    /// This sweep's blob store as a location (`dir:/abs/path`, `s3:https://host/prefix-*`),
+    /// compared with the one each migration recorded ([`crate::Placement::blob_store`]).
+    fn location(&self) -> String;
+
+    /// Deletes every blob of the migration in its region (and aborts its unfinished
+    /// writes); returns how many blobs there were.
     fn delete_migration(
         &self,
         tenant: &TenantId,
         migration: &MigrationId,
         region: Region,
     ) -> Result<u64, String>;
+
+    /// Aborts the writes, in every region, that started before `started_before` and were
+    /// never finished (S3 incomplete multipart uploads, a directory's temporary files);
+    /// returns how many.
+    fn abort_incomplete(&self, started_before: OffsetDateTime) -> Result<u64, String>;
 }
 
 /// The KEK side of tenant expiry (implemented over `airlock-vault`). Called from a blocking
-/// thread; destroying an already destroyed KEK must succeed.
+/// thread.
 pub trait KekShredder: Send + Sync {
-    fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), String>;
+    /// This sweep's key provider as a location (`file:/abs/path`), compared with the one
+    /// each migration recorded ([`crate::Placement::key_provider`]).
+    fn location(&self) -> String;
+
+    /// Destroys the tenant's KEK: `Ok(true)` if this provider held one, `Ok(false)` if it
+    /// held none (destroyed before, or never made here). Never an error for "none".
+    fn destroy_tenant(&self, tenant: &TenantId) -> Result<bool, String>;
 }
 
-/// What one sweep did. Failures are counted, logged and retried by the next sweep.
+/// What one sweep did. Failures are counted, logged and retried by the next sweep; what
+/// it could not do is in `left`, with the reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub keys_destroyed: u64,
@@ -109,6 +151,88 @@ pub struct SweepReport {
     pub stats_deleted: u64,
     pub tenants_expired: u64,
     pub kek_failures: u64,
+    /// Unfinished writes aborted (S3 multipart uploads, temporary files).
+    pub uploads_aborted: u64,
+    pub upload_failures: u64,
+    /// Migrations (and tenants) whose data was due but is not all gone, and why.
+    pub left: Vec<LeftBehind>,
+}
+
+/// A migration (or a tenant) whose data was due and is still there after the sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftBehind {
+    pub tenant: TenantId,
+    /// `None`: the tenant itself (its KEK and metadata).
+    pub migration: Option<MigrationId>,
+    pub why: LeftReason,
+}
+
+/// Why a sweep left data that was due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeftReason {
+    /// The blobs are in another blob store than this sweep's.
+    BlobsElsewhere { recorded: String, held: String },
+    /// The tenant's KEK is in another key provider than this sweep's.
+    KeysElsewhere { recorded: String, held: String },
+    /// Created before the store recorded where a migration's data lives.
+    Unrecorded { held: String },
+    /// The blob store failed (its error: it may name buckets, never data).
+    BlobsUnreachable(String),
+    /// The key provider failed.
+    KeysUnreachable(String),
+    /// The tenant waits for its migrations' data (listed on their own).
+    MigrationsLeft,
+}
+
+impl LeftReason {
+    /// A stable code for logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LeftReason::BlobsElsewhere { .. } => "blobs-elsewhere",
+            LeftReason::KeysElsewhere { .. } => "keys-elsewhere",
+            LeftReason::Unrecorded { .. } => "placement-unrecorded",
+            LeftReason::BlobsUnreachable(_) => "blobs-unreachable",
+            LeftReason::KeysUnreachable(_) => "keys-unreachable",
+            LeftReason::MigrationsLeft => "migrations-left",
+        }
+    }
+}
+
+impl fmt::Display for LeftBehind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.migration {
+            Some(m) => write!(f, "tenant {} migration {m}: ", self.tenant)?,
+            None => write!(f, "tenant {}: ", self.tenant)?,
+        }
+        match &self.why {
+            LeftReason::BlobsElsewhere { recorded, held } => write!(
+                f,
+                "its data is in {recorded}; this sweep has {held}: run the sweep with that blob store"
+            ),
+            LeftReason::KeysElsewhere { recorded, held } => write!(
+                f,
+                "its key-encryption key is in {recorded}; this sweep has {held}: run the sweep with that key provider"
+            ),
+            LeftReason::Unrecorded { held } => write!(
+                f,
+                "it was created before Airlock recorded where a migration's data lives, so this sweep ({held}) cannot tell its stores are the ones: its data key is destroyed, its blobs and key-encryption key are left; delete them where it ran"
+            ),
+            LeftReason::BlobsUnreachable(e) => {
+                write!(
+                    f,
+                    "its blobs could not be deleted ({e}); the next sweep retries"
+                )
+            }
+            LeftReason::KeysUnreachable(e) => write!(
+                f,
+                "its key-encryption key could not be destroyed ({e}); the next sweep retries"
+            ),
+            LeftReason::MigrationsLeft => {
+                f.write_str("it expires once its migrations' data is gone (listed above)")
+            }
+        }
+    }
 }
 
 /// See [`Store::maintenance`].
@@ -121,6 +245,7 @@ pub struct Maintenance {
 enum Reason {
     Succeeded,
     Failed,
+    Abandoned,
     TenantExpired,
 }
 
@@ -129,6 +254,7 @@ impl Reason {
         match self {
             Reason::Succeeded => "migration-succeeded",
             Reason::Failed => "migration-failed-30d",
+            Reason::Abandoned => "migration-abandoned-30d",
             Reason::TenantExpired => "tenant-expired",
         }
     }
@@ -167,6 +293,45 @@ impl Maintenance {
         let rows = audit::read(&mut tx, PLATFORM_TENANT).await?;
         tx.commit().await.map_err(query("audit_log"))?;
         Ok(rows)
+    }
+
+    /// Records `placement` on every migration created before the store recorded where a
+    /// migration's data lives (schema migration 0003), audited per tenant
+    /// (`placement-recorded`); returns how many. For the operator who knows these are the
+    /// stores those migrations used: the sweep never assumes it on its own.
+    pub async fn adopt_unrecorded(&self, placement: &Placement) -> Result<u64, StoreError> {
+        let tenants: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT tenant_id FROM migrations \
+             WHERE blob_store IS NULL OR key_provider IS NULL ORDER BY tenant_id",
+        )
+        .fetch_all(&self.store.inner.owner)
+        .await
+        .map_err(query("migrations"))?;
+        let mut total = 0;
+        for (tenant,) in tenants {
+            let mut tx = self.begin().await?;
+            let n = sqlx::query(
+                "UPDATE migrations SET blob_store = COALESCE(blob_store, $2), \
+                    key_provider = COALESCE(key_provider, $3) \
+                 WHERE tenant_id = $1 AND (blob_store IS NULL OR key_provider IS NULL)",
+            )
+            .bind(&tenant)
+            .bind(placement.blob_store())
+            .bind(placement.key_provider())
+            .execute(&mut *tx)
+            .await
+            .map_err(query("migrations"))?
+            .rows_affected();
+            self.audit(
+                &mut tx,
+                &tenant,
+                Event::new("placement-recorded", "operator", format!("migrations={n}")),
+            )
+            .await?;
+            tx.commit().await.map_err(query("migrations"))?;
+            total += n;
+        }
+        Ok(total)
     }
 
     /// Applies every retention rule once, at the store clock's time.
@@ -226,8 +391,8 @@ impl Maintenance {
 
         // Finished migrations whose sealed data is due.
         let failed_before = now - FAILED_RETENTION.whole_seconds();
-        let due: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT tenant_id, migration_id, region, status FROM migrations \
+        let due: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT tenant_id, migration_id, region, status, blob_store FROM migrations \
              WHERE purged_at IS NULL AND (status = 'succeeded' \
                 OR (status = 'failed' AND finished_at <= $1)) \
              ORDER BY tenant_id, migration_id",
@@ -236,14 +401,62 @@ impl Maintenance {
         .fetch_all(&self.store.inner.owner)
         .await
         .map_err(query("migrations"))?;
-        for (tenant, migration, region, status) in due {
+        for (tenant, migration, region, status, blob_store) in due {
             let reason = if status == "succeeded" {
                 Reason::Succeeded
             } else {
                 Reason::Failed
             };
             let region = parse_region(&region)?;
-            self.purge_migration(&tenant, &migration, region, reason, blobs, report)
+            let m = Due {
+                tenant: &tenant,
+                migration: &migration,
+                region,
+                blob_store: blob_store.as_deref(),
+            };
+            self.purge_migration(m, reason, blobs, report).await?;
+        }
+
+        // Abandoned ones: `created` or `running`, idle for 30 days. Created that long ago is
+        // necessary, so the database narrows by it; the latest activity is compared here.
+        let idle_before = now - ABANDONED_AFTER.whole_seconds();
+        type Idle = (
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
+        let idle: Vec<Idle> = sqlx::query_as(
+            "SELECT m.tenant_id, m.migration_id, m.region, m.blob_store, m.created_at, \
+                m.started_at, (SELECT MAX(o.created_at) FROM objects o \
+                    WHERE o.tenant_id = m.tenant_id AND o.migration_id = m.migration_id) \
+             FROM migrations m \
+             WHERE m.purged_at IS NULL AND m.status IN ('created', 'running') \
+                AND m.created_at <= $1 \
+             ORDER BY m.tenant_id, m.migration_id",
+        )
+        .bind(idle_before)
+        .fetch_all(&self.store.inner.owner)
+        .await
+        .map_err(query("migrations"))?;
+        for (tenant, migration, region, blob_store, created, started, last_object) in idle {
+            let active = created
+                .max(started.unwrap_or(0))
+                .max(last_object.unwrap_or(0));
+            if active > idle_before {
+                continue;
+            }
+            let region = parse_region(&region)?;
+            let m = Due {
+                tenant: &tenant,
+                migration: &migration,
+                region,
+                blob_store: blob_store.as_deref(),
+            };
+            self.purge_migration(m, Reason::Abandoned, blobs, report)
                 .await?;
         }
 
@@ -260,6 +473,31 @@ impl Maintenance {
         .map_err(query("tenants"))?;
         for (tenant,) in expired {
             self.expire_tenant(&tenant, blobs, kek, report).await?;
+        }
+
+        self.abort_incomplete(now - INCOMPLETE_UPLOAD_AGE.whole_seconds(), blobs, report)
+            .await
+    }
+
+    /// Unfinished writes older than the bound, in every region of this sweep's blob store.
+    /// A failure is counted and logged, and the next sweep tries again.
+    async fn abort_incomplete(
+        &self,
+        before: i64,
+        blobs: &Arc<dyn BlobSweep>,
+        report: &mut SweepReport,
+    ) -> Result<(), StoreError> {
+        let blobs = blobs.clone();
+        let before = crate::from_unix(before);
+        let aborted = tokio::task::spawn_blocking(move || blobs.abort_incomplete(before))
+            .await
+            .map_err(|e| StoreError::Retention(format!("upload abort task: {e}")))?;
+        match aborted {
+            Ok(n) => report.uploads_aborted += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "aborting unfinished uploads failed; next sweep retries");
+                report.upload_failures += 1;
+            }
         }
         Ok(())
     }
@@ -342,19 +580,25 @@ impl Maintenance {
         })
     }
 
-    /// Destroys the key, then deletes the blobs. Returns whether the migration is purged.
+    /// Destroys the key, then deletes the blobs if they are in this sweep's blob store.
+    /// Returns whether the migration is purged; when not, `report.left` says why.
     async fn purge_migration(
         &self,
-        tenant: &str,
-        migration: &str,
-        region: Region,
+        due: Due<'_>,
         reason: Reason,
         blobs: &Arc<dyn BlobSweep>,
         report: &mut SweepReport,
     ) -> Result<bool, StoreError> {
+        let Due {
+            tenant,
+            migration,
+            region,
+            blob_store,
+        } = due;
         let now = self.store.now();
 
-        // 1. The key, in its own committed transaction before any blob is touched.
+        // 1. The key, in its own committed transaction before any blob is touched. It lives
+        // in this database, so every sweep can destroy it, wherever the blobs are.
         let mut tx = self.begin().await?;
         let gone = shred_keys(&mut tx, self.store.backend(), tenant, Some(migration)).await?;
         sqlx::query(
@@ -379,6 +623,29 @@ impl Maintenance {
         }
         tx.commit().await.map_err(query("data_keys"))?;
 
+        // Only the blob store the migration recorded may be said to hold its blobs.
+        let held = blobs.location();
+        let elsewhere = match blob_store {
+            None => Some(LeftReason::Unrecorded { held }),
+            Some(recorded) if recorded != held => Some(LeftReason::BlobsElsewhere {
+                recorded: recorded.to_owned(),
+                held,
+            }),
+            Some(_) => None,
+        };
+        if let Some(why) = elsewhere {
+            tracing::warn!(
+                %tenant, %migration, reason = why.code(),
+                "migration's blobs are not in this sweep's blob store; left"
+            );
+            report.left.push(LeftBehind {
+                tenant: TenantId::new(tenant),
+                migration: Some(MigrationId::new(migration)),
+                why,
+            });
+            return Ok(false);
+        }
+
         // 2. The blobs.
         let deleted = {
             let blobs = blobs.clone();
@@ -394,6 +661,11 @@ impl Maintenance {
                 // the log and out of the audit detail.
                 tracing::warn!(%migration, error = %e, "blob deletion failed; next sweep retries");
                 report.blob_failures += 1;
+                report.left.push(LeftBehind {
+                    tenant: TenantId::new(tenant),
+                    migration: Some(MigrationId::new(migration)),
+                    why: LeftReason::BlobsUnreachable(e),
+                });
                 let mut tx = self.begin().await?;
                 let detail = format!("migration={migration} reason={}", reason.as_str());
                 self.audit(
@@ -492,8 +764,8 @@ impl Maintenance {
         kek: &Arc<dyn KekShredder>,
         report: &mut SweepReport,
     ) -> Result<(), StoreError> {
-        let pending: Vec<(String, String)> = sqlx::query_as(
-            "SELECT migration_id, region FROM migrations \
+        let pending: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT migration_id, region, blob_store FROM migrations \
              WHERE tenant_id = $1 AND purged_at IS NULL ORDER BY migration_id",
         )
         .bind(tenant)
@@ -501,21 +773,64 @@ impl Maintenance {
         .await
         .map_err(query("migrations"))?;
         let mut all_purged = true;
-        for (migration, region) in pending {
+        for (migration, region, blob_store) in pending {
+            // Tried earlier in this sweep (due on its own) and left: once is enough.
+            let tried = report.left.iter().any(|l| {
+                l.tenant.as_str() == tenant
+                    && l.migration
+                        .as_ref()
+                        .is_some_and(|m| m.as_str() == migration)
+            });
+            if tried {
+                all_purged = false;
+                continue;
+            }
             let region = parse_region(&region)?;
+            let due = Due {
+                tenant,
+                migration: &migration,
+                region,
+                blob_store: blob_store.as_deref(),
+            };
             all_purged &= self
-                .purge_migration(
-                    tenant,
-                    &migration,
-                    region,
-                    Reason::TenantExpired,
-                    blobs,
-                    report,
-                )
+                .purge_migration(due, Reason::TenantExpired, blobs, report)
                 .await?;
         }
+        let left = |why| LeftBehind {
+            tenant: TenantId::new(tenant),
+            migration: None,
+            why,
+        };
         if !all_purged {
             // The rows are the marker: keep them until every blob is gone.
+            report.left.push(left(LeftReason::MigrationsLeft));
+            return Ok(());
+        }
+
+        // Only the key provider the tenant's migrations recorded may destroy its KEK.
+        let providers: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT DISTINCT key_provider FROM migrations WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_all(&self.store.inner.owner)
+                .await
+                .map_err(query("migrations"))?;
+        let held = kek.location();
+        let elsewhere = providers
+            .into_iter()
+            .find_map(|(recorded,)| match recorded {
+                None => Some(LeftReason::Unrecorded { held: held.clone() }),
+                Some(recorded) if recorded != held => Some(LeftReason::KeysElsewhere {
+                    recorded,
+                    held: held.clone(),
+                }),
+                Some(_) => None,
+            });
+        if let Some(why) = elsewhere {
+            tracing::warn!(
+                reason = why.code(),
+                "tenant's KEK is not in this sweep's key provider; left"
+            );
+            report.left.push(left(why));
             return Ok(());
         }
 
@@ -526,11 +841,18 @@ impl Maintenance {
                 .await
                 .map_err(|e| StoreError::Retention(format!("KEK destruction task: {e}")))?
         };
-        if let Err(e) = destroyed {
-            tracing::warn!(error = %e, "KEK destruction failed; next sweep retries");
-            report.kek_failures += 1;
-            return Ok(());
-        }
+        let kek_state = match destroyed {
+            Ok(true) => "destroyed",
+            // Its migrations' provider holds none: destroyed by an earlier sweep whose
+            // transaction below did not commit, or never made.
+            Ok(false) => "absent",
+            Err(e) => {
+                tracing::warn!(error = %e, "KEK destruction failed; next sweep retries");
+                report.kek_failures += 1;
+                report.left.push(left(LeftReason::KeysUnreachable(e)));
+                return Ok(());
+            }
+        };
 
         let mut tx = self.begin().await?;
         let mut migrations = 0;
@@ -571,7 +893,7 @@ impl Maintenance {
             Event::new(
                 "tenant-expired",
                 "retention",
-                format!("migrations={migrations} audit_rows={audit_rows} kek=destroyed"),
+                format!("migrations={migrations} audit_rows={audit_rows} kek={kek_state}"),
             ),
         )
         .await?;
@@ -624,6 +946,16 @@ async fn shred_keys(
         .map_err(query("data_keys"))?
         .rows_affected();
     Ok(gone)
+}
+
+/// A migration whose data is due, as the sweep found it.
+#[derive(Clone, Copy)]
+struct Due<'a> {
+    tenant: &'a str,
+    migration: &'a str,
+    region: Region,
+    /// The blob store it recorded; `None` before the store recorded it.
+    blob_store: Option<&'a str>,
 }
 
 fn parse_region(s: &str) -> Result<Region, StoreError> {

@@ -32,8 +32,9 @@ pub const STAT_COLUMNS: &[&str] = &[
     "error_code",
 ];
 
-/// The key columns of `stats`: stored for tenancy and retention, never exported.
-pub const STAT_KEY_COLUMNS: &[&str] = &["tenant_id", "stat_id"];
+/// The key columns of `stats`: stored for tenancy and retention, never exported;
+/// `migration_id` makes a migration's row one row (a rerun replaces it).
+pub const STAT_KEY_COLUMNS: &[&str] = &["tenant_id", "stat_id", "migration_id"];
 
 /// A machine-readable error code such as `cloud-rate-limited`: `^[a-z0-9-]{1,64}$`, so it
 /// cannot carry a name, an email or a URL.
@@ -112,25 +113,37 @@ fn columns() -> String {
     STAT_COLUMNS.join(", ")
 }
 
-pub(crate) async fn insert(
+/// One row per migration: a rerun replaces the values (and the time) an earlier run
+/// recorded.
+pub(crate) async fn upsert(
     conn: &mut AnyConnection,
     backend: Backend,
     tenant: &str,
+    migration: &str,
     now: i64,
     stat: &Stat,
 ) -> Result<(), StoreError> {
     crate::audit::lock_tenant(conn, backend, tenant).await?;
-    // $1 tenant, $2.. the STAT_COLUMNS in order.
+    // $1 tenant, $2 migration, $3.. the STAT_COLUMNS in order.
     let params = (0..STAT_COLUMNS.len())
-        .map(|i| format!("${}", i + 2))
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let updates = STAT_COLUMNS
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "INSERT INTO stats (tenant_id, stat_id, {}) \
-         SELECT $1, COALESCE(MAX(stat_id), 0) + 1, {params} FROM stats WHERE tenant_id = $1",
+        "INSERT INTO stats (tenant_id, stat_id, migration_id, {}) \
+         SELECT $1, COALESCE(MAX(stat_id), 0) + 1, $2, {params} FROM stats WHERE tenant_id = $1 \
+         ON CONFLICT (tenant_id, migration_id) DO UPDATE SET {updates}",
         columns()
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant).bind(now);
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(migration)
+        .bind(now);
     for (what, value) in stat.numbers() {
         q = q.bind(to_i64(what, value)?);
     }

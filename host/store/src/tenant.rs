@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, AuditEntry, Event};
 use crate::error::{StoreError, query};
+use crate::placement::Placement;
 use crate::stats::{self, Stat};
 use crate::{Backend, Store, from_unix};
 
@@ -95,6 +96,9 @@ pub struct MigrationRecord {
     pub key_destroyed_at: Option<OffsetDateTime>,
     /// Set by retention once the sealed blobs are deleted too.
     pub purged_at: Option<OffsetDateTime>,
+    /// Which blob store and key provider hold its data; `None` for a migration created
+    /// before the store recorded it (schema migration 0003).
+    pub placement: Option<Placement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,10 +139,12 @@ type MigrationRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 const MIGRATION_COLUMNS: &str = "migration_id, region, status, created_at, started_at, \
-     finished_at, key_destroyed_at, purged_at";
+     finished_at, key_destroyed_at, purged_at, blob_store, key_provider";
 
 impl TenantScope {
     pub(crate) fn new(store: Store, tenant: TenantId) -> TenantScope {
@@ -226,23 +232,83 @@ impl TenantScope {
         Ok(())
     }
 
+    /// Creates a migration of an existing tenant, recording where its data will live.
+    /// [`TenantScope::set_up_migration`] does this, the tenant and the data key at once.
     pub async fn create_migration(
         &self,
         migration: &MigrationId,
         region: Region,
+        placement: &Placement,
     ) -> Result<MigrationRecord, StoreError> {
         check_id("migration id", migration.as_str())?;
-        let now = self.store.now();
+        let mut tx = self.begin().await?;
+        let record = self
+            .insert_migration(&mut tx, migration, region, placement)
+            .await?;
+        tx.commit().await.map_err(query("migrations"))?;
+        Ok(record)
+    }
+
+    /// Sets up a new migration all at once: the tenant (if new), the migration with its
+    /// region and placement, its wrapped data key, then `last_step` (the caller's own, e.g.
+    /// writing the work directory's migration file), in one transaction. If any of them
+    /// fails, nothing is committed: no tenant, migration or key row remains, and no audit
+    /// event (they roll back with the rows they describe, so the log never names a
+    /// migration that does not exist). If the commit itself fails, undoing `last_step` is
+    /// the caller's part.
+    pub async fn set_up_migration<F>(
+        &self,
+        migration: &MigrationId,
+        region: Region,
+        placement: &Placement,
+        wrapped_key: &[u8],
+        last_step: F,
+    ) -> Result<MigrationRecord, StoreError>
+    where
+        F: FnOnce() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    {
+        check_id("tenant id", self.tenant.as_str())?;
+        check_id("migration id", migration.as_str())?;
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO migrations (tenant_id, migration_id, region, status, created_at) \
-             VALUES ($1, $2, $3, 'created', $4)",
+            "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) \
+             ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(self.tenant.as_str())
+        .bind(self.store.now())
+        .execute(&mut *tx)
+        .await
+        .map_err(query("tenants"))?;
+        let record = self
+            .insert_migration(&mut tx, migration, region, placement)
+            .await?;
+        self.insert_data_key(&mut tx, migration, wrapped_key)
+            .await?;
+        last_step().map_err(|source| StoreError::SetupFailed { source })?;
+        tx.commit().await.map_err(query("migrations"))?;
+        Ok(record)
+    }
+
+    async fn insert_migration(
+        &self,
+        conn: &mut AnyConnection,
+        migration: &MigrationId,
+        region: Region,
+        placement: &Placement,
+    ) -> Result<MigrationRecord, StoreError> {
+        let now = self.store.now();
+        sqlx::query(
+            "INSERT INTO migrations \
+             (tenant_id, migration_id, region, status, created_at, blob_store, key_provider) \
+             VALUES ($1, $2, $3, 'created', $4, $5, $6)",
         )
         .bind(self.tenant.as_str())
         .bind(migration.as_str())
         .bind(region.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .bind(placement.blob_store())
+        .bind(placement.key_provider())
+        .execute(&mut *conn)
         .await
         .map_err(|e| match query("migrations")(e) {
             // The tenant must exist first; a foreign key error says only that.
@@ -255,8 +321,9 @@ impl TenantScope {
             }
             other => other,
         })?;
+        // The locations stay out of the audit detail: it holds codes, counts and ids.
         self.audit(
-            &mut tx,
+            conn,
             Event::new(
                 "migration-created",
                 "engine",
@@ -264,7 +331,6 @@ impl TenantScope {
             ),
         )
         .await?;
-        tx.commit().await.map_err(query("migrations"))?;
         Ok(MigrationRecord {
             migration: migration.clone(),
             region,
@@ -274,6 +340,7 @@ impl TenantScope {
             finished_at: None,
             key_destroyed_at: None,
             purged_at: None,
+            placement: Some(placement.clone()),
         })
     }
 
@@ -411,6 +478,17 @@ impl TenantScope {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         self.status(&mut tx, migration).await?;
+        self.insert_data_key(&mut tx, migration, wrapped).await?;
+        tx.commit().await.map_err(query("data_keys"))?;
+        Ok(())
+    }
+
+    async fn insert_data_key(
+        &self,
+        conn: &mut AnyConnection,
+        migration: &MigrationId,
+        wrapped: &[u8],
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO data_keys (tenant_id, migration_id, wrapped, created_at) \
              VALUES ($1, $2, $3, $4)",
@@ -419,10 +497,9 @@ impl TenantScope {
         .bind(migration.as_str())
         .bind(wrapped.to_vec())
         .bind(self.store.now())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(query("data_keys"))?;
-        tx.commit().await.map_err(query("data_keys"))?;
         Ok(())
     }
 
@@ -621,13 +698,21 @@ impl TenantScope {
         Ok(())
     }
 
-    /// Records one migration's anonymized statistics, stamped with the store's clock.
-    pub async fn record_stat(&self, stat: &Stat) -> Result<(), StoreError> {
+    /// Records one migration's anonymized statistics, stamped with the store's clock: one
+    /// row per migration, so a rerun replaces what an earlier run recorded (and restarts
+    /// its 12 months).
+    pub async fn record_stat(
+        &self,
+        migration: &MigrationId,
+        stat: &Stat,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        stats::insert(
+        self.status(&mut tx, migration).await?;
+        stats::upsert(
             &mut tx,
             self.store.backend(),
             self.tenant.as_str(),
+            migration.as_str(),
             self.store.now(),
             stat,
         )
@@ -654,7 +739,13 @@ impl TenantScope {
 }
 
 fn migration_record(row: MigrationRow) -> Result<MigrationRecord, StoreError> {
-    let (id, region, status, created, started, finished, key_destroyed, purged) = row;
+    let (id, region, status, created, started, finished, key_destroyed, purged, blobs, keys) = row;
+    let placement = match (blobs, keys) {
+        (Some(blobs), Some(keys)) => {
+            Some(Placement::new(blobs, keys).map_err(|_| bad_row("migrations.blob_store"))?)
+        }
+        _ => None,
+    };
     Ok(MigrationRecord {
         migration: MigrationId::new(id),
         region: Region::parse(&region).map_err(|_| bad_row("migrations.region"))?,
@@ -664,6 +755,7 @@ fn migration_record(row: MigrationRow) -> Result<MigrationRecord, StoreError> {
         finished_at: finished.map(from_unix),
         key_destroyed_at: key_destroyed.map(from_unix),
         purged_at: purged.map(from_unix),
+        placement,
     })
 }
 

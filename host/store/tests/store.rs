@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use airlock_model::{AppKey, DataScope, MigrationId, Namespace, Region, TenantId};
 use airlock_store::testing::TestPostgres;
 use airlock_store::{
-    BlobSweep, ErrorCode, KekShredder, MigrationStatus, ObjectClass, PLATFORM_TENANT, PluginGrant,
-    STAT_COLUMNS, STAT_KEY_COLUMNS, SimClock, Stat, StatsExporter, Store, StoreError,
+    BlobSweep, ErrorCode, KekShredder, LeftReason, MigrationStatus, ObjectClass, PLATFORM_TENANT,
+    Placement, PluginGrant, STAT_COLUMNS, STAT_KEY_COLUMNS, SimClock, Stat, StatsExporter, Store,
+    StoreError,
 };
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -110,12 +111,21 @@ fn m(id: &str) -> MigrationId {
     MigrationId::new(id)
 }
 
+/// Where the fakes below keep blobs and keys.
+const FAKE_BLOBS: &str = "dir:/srv/airlock/blobs";
+const FAKE_KEYS: &str = "file:/srv/airlock/keys";
+
+/// The placement the fakes hold.
+fn here() -> Placement {
+    Placement::new(FAKE_BLOBS, FAKE_KEYS).unwrap()
+}
+
 /// A tenant with one migration `m1` holding a key, objects of every class and a grant.
 async fn seed(store: &Store, tenant: &str, key: &[u8]) {
     let scope = store.tenant(&t(tenant));
     scope.create().await.unwrap();
     scope
-        .create_migration(&m("m1"), Region::EuCentral1)
+        .create_migration(&m("m1"), Region::EuCentral1, &here())
         .await
         .unwrap();
     scope.put_data_key(&m("m1"), key).await.unwrap();
@@ -155,18 +165,18 @@ async fn migrations_apply_twice_and_are_recorded() {
     for h in harnesses("migrations_apply_twice_and_are_recorded").await {
         assert_eq!(
             h.store.migrate().await.unwrap(),
-            vec![1, 2],
+            vec![1, 2, 3],
             "{}",
             h.backend
         );
         assert_eq!(
             h.store.migrate().await.unwrap(),
-            vec![1, 2],
+            vec![1, 2, 3],
             "{}",
             h.backend
         );
         let again = h.reopen().await.expect("opening again migrates again");
-        assert_eq!(again.migrate().await.unwrap(), vec![1, 2]);
+        assert_eq!(again.migrate().await.unwrap(), vec![1, 2, 3]);
         let owner = h.owner_pool().await;
         let descriptions: Vec<(String,)> =
             sqlx::query_as("SELECT description FROM _sqlx_migrations ORDER BY version")
@@ -176,7 +186,11 @@ async fn migrations_apply_twice_and_are_recorded() {
         let descriptions: Vec<&str> = descriptions.iter().map(|(d,)| d.as_str()).collect();
         assert_eq!(
             descriptions,
-            ["init", "unset tenant matches nothing"],
+            [
+                "init",
+                "unset tenant matches nothing",
+                "placement and one stat per migration"
+            ],
             "{}",
             h.backend
         );
@@ -192,7 +206,7 @@ async fn crud_through_the_api() {
         let b = h.backend;
         let a = h.store.tenant(&t("acme"));
         assert!(matches!(
-            a.create_migration(&m("m1"), Region::UsEast1).await,
+            a.create_migration(&m("m1"), Region::UsEast1, &here()).await,
             Err(StoreError::NotFound { what: "tenant" })
         ));
         a.create().await.unwrap();
@@ -207,8 +221,12 @@ async fn crud_through_the_api() {
         assert_eq!(a.info().await.unwrap().unwrap().licence_ends_at, Some(end));
         assert!(h.store.tenant(&t("_platform")).create().await.is_err());
 
-        let rec = a.create_migration(&m("m1"), Region::EuWest1).await.unwrap();
+        let rec = a
+            .create_migration(&m("m1"), Region::EuWest1, &here())
+            .await
+            .unwrap();
         assert_eq!(rec.status, MigrationStatus::Created);
+        assert_eq!(rec.placement, Some(here()));
         assert!(matches!(
             a.finish_migration(&m("nope"), true).await,
             Err(StoreError::NotFound { .. })
@@ -276,17 +294,23 @@ async fn crud_through_the_api() {
             error_code: Some(ErrorCode::new("cloud-rate-limited").unwrap()),
             ..Stat::default()
         };
-        a.record_stat(&stat).await.unwrap();
-        a.record_stat(&Stat::default()).await.unwrap();
+        // One row per migration: a rerun's statistics replace the first run's.
+        a.record_stat(&m("m1"), &Stat::default()).await.unwrap();
+        a.record_stat(&m("m1"), &stat).await.unwrap();
         let stats = a.stats().await.unwrap();
-        assert_eq!(stats.len(), 2);
-        assert_eq!(stats[0].1, stat);
+        assert_eq!(stats.len(), 1, "{b}");
+        assert_eq!(stats[0].1, stat, "{b}");
+        assert!(matches!(
+            a.record_stat(&m("nope"), &stat).await,
+            Err(StoreError::NotFound { .. })
+        ));
 
         a.finish_migration(&m("m1"), true).await.unwrap();
         let rec = a.migration(&m("m1")).await.unwrap().unwrap();
         assert_eq!(rec.status, MigrationStatus::Succeeded);
         assert_eq!(rec.region, Region::EuWest1);
         assert!(rec.started_at.is_some() && rec.finished_at.is_some());
+        assert_eq!(rec.placement, Some(here()), "{b}");
         assert_eq!(a.migrations().await.unwrap().len(), 1);
 
         let log = a.audit_log().await.unwrap();
@@ -328,7 +352,7 @@ async fn tenants_cannot_reach_each_other() {
         seed(&h.store, "tenant-a", b"key-of-a").await;
         seed(&h.store, "tenant-b", b"key-of-b").await;
         let b = h.store.tenant(&t("tenant-b"));
-        b.create_migration(&m("only-b"), Region::UsWest2)
+        b.create_migration(&m("only-b"), Region::UsWest2, &here())
             .await
             .unwrap();
         b.put_data_key(&m("only-b"), b"key-only-b").await.unwrap();
@@ -767,6 +791,14 @@ struct FakeBlobs {
 }
 
 impl BlobSweep for FakeBlobs {
+    fn location(&self) -> String {
+        FAKE_BLOBS.to_owned()
+    }
+
+    fn abort_incomplete(&self, _started_before: time::OffsetDateTime) -> Result<u64, String> {
+        Ok(0)
+    }
+
     fn delete_migration(
         &self,
         tenant: &TenantId,
@@ -794,9 +826,13 @@ struct FakeKek {
 }
 
 impl KekShredder for FakeKek {
-    fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), String> {
+    fn location(&self) -> String {
+        FAKE_KEYS.to_owned()
+    }
+
+    fn destroy_tenant(&self, tenant: &TenantId) -> Result<bool, String> {
         self.destroyed.lock().unwrap().push(tenant.to_string());
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -1080,7 +1116,7 @@ async fn succeeded_migration_goes_at_the_next_sweep() {
         let (blobs, kek) = fakes(&h.store);
         seed(&h.store, "tenant-a", b"key").await;
         let a = h.store.tenant(&t("tenant-a"));
-        a.create_migration(&m("running"), Region::UsEast1)
+        a.create_migration(&m("running"), Region::UsEast1, &here())
             .await
             .unwrap();
         a.put_data_key(&m("running"), b"key2").await.unwrap();
@@ -1114,6 +1150,18 @@ async fn a_failed_blob_delete_is_retried() {
         blobs.fail.store(true, Ordering::SeqCst);
         let report = sweep(&h, &blobs, &kek).await;
         assert_eq!((report.keys_destroyed, report.blob_failures), (1, 1));
+        assert_eq!(report.left.len(), 1);
+        assert_eq!(
+            report.left[0].why,
+            LeftReason::BlobsUnreachable("bucket unavailable".into())
+        );
+        assert!(
+            report.left[0]
+                .to_string()
+                .contains("the next sweep retries"),
+            "{}",
+            report.left[0]
+        );
         let rec = a.migration(&m("m1")).await.unwrap().unwrap();
         assert!(rec.key_destroyed_at.is_some(), "the key went first");
         assert!(rec.purged_at.is_none(), "the marker for a retry");
@@ -1152,14 +1200,22 @@ async fn statistics_are_kept_12_months() {
         let (blobs, kek) = fakes(&h.store);
         let a = h.store.tenant(&t("tenant-a"));
         a.create().await.unwrap();
-        a.record_stat(&Stat {
-            batches: 3,
-            ..Stat::default()
-        })
+        for id in ["m1", "m2"] {
+            a.create_migration(&m(id), Region::UsEast1, &here())
+                .await
+                .unwrap();
+        }
+        a.record_stat(
+            &m("m1"),
+            &Stat {
+                batches: 3,
+                ..Stat::default()
+            },
+        )
         .await
         .unwrap();
         h.clock.advance_days(30 * 11 + 5);
-        a.record_stat(&Stat::default()).await.unwrap();
+        a.record_stat(&m("m2"), &Stat::default()).await.unwrap();
         sweep(&h, &blobs, &kek).await;
         assert_eq!(
             a.stats().await.unwrap().len(),
@@ -1189,8 +1245,9 @@ async fn metadata_goes_30_days_after_the_licence_ends() {
         seed(&h.store, "tenant-a", b"key-a").await;
         seed(&h.store, "tenant-b", b"key-b").await;
         let a = h.store.tenant(&t("tenant-a"));
+        let b = h.store.tenant(&t("tenant-b"));
         a.start_migration(&m("m1")).await.unwrap();
-        a.record_stat(&Stat::default()).await.unwrap();
+        a.record_stat(&m("m1"), &Stat::default()).await.unwrap();
         a.set_licence_end(Some(h.clock_now())).await.unwrap();
 
         h.clock.advance_days(29);
@@ -1198,6 +1255,14 @@ async fn metadata_goes_30_days_after_the_licence_ends() {
         assert!(a.info().await.unwrap().is_some());
         assert!(a.data_key(&m("m1")).await.unwrap().is_some());
         assert!(kek.destroyed.lock().unwrap().is_empty());
+        // Both migrations are still at work (an object each on day 29), so neither is
+        // abandoned by day 31: the licence alone takes tenant-a's, and tenant-b's stays.
+        for scope in [&a, &b] {
+            scope
+                .record_object(&m("m1"), "staging/late.rec", ObjectClass::Staging, 1)
+                .await
+                .unwrap();
+        }
 
         h.clock.advance_days(2);
         let report = sweep(&h, &blobs, &kek).await;
@@ -1223,9 +1288,9 @@ async fn metadata_goes_30_days_after_the_licence_ends() {
         assert!(!platform[0].detail.contains("tenant-a"));
 
         // The other tenant is untouched, and the platform log stays.
-        let b = h.store.tenant(&t("tenant-b"));
         assert!(b.data_key(&m("m1")).await.unwrap().is_some());
-        assert_eq!(b.objects(&m("m1")).await.unwrap().len(), 4);
+        assert_eq!(b.objects(&m("m1")).await.unwrap().len(), 5);
+        assert!(report.left.is_empty(), "{:?}", report.left);
         let owner = h.owner_pool().await;
         let err = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM audit_log WHERE tenant_id = '{PLATFORM_TENANT}'"
@@ -1235,6 +1300,362 @@ async fn metadata_goes_30_days_after_the_licence_ends() {
         .expect_err("platform rows never go");
         assert!(err.to_string().contains("append-only"), "{err}");
         owner.close().await;
+    }
+}
+
+/// Issue 14: setting up a migration is all or nothing. A step that fails after the rows
+/// are written (here the caller's last step, as writing the work directory's file is)
+/// leaves no tenant, migration or key row, and no audit event naming them; a step the
+/// store refuses (a migration id taken) leaves the existing rows as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_setup_leaves_nothing_behind() {
+    for h in harnesses("a_failed_setup_leaves_nothing_behind").await {
+        let b = h.backend;
+        let a = h.store.tenant(&t("acme"));
+        let err = a
+            .set_up_migration(&m("m1"), Region::EuWest1, &here(), b"wrapped", || {
+                Err("the disk is full".into())
+            })
+            .await
+            .expect_err("the last step failed");
+        assert!(
+            matches!(err, StoreError::SetupFailed { .. }),
+            "{b}: {err:?}"
+        );
+        assert!(err.to_string().contains("nothing of it was kept"), "{err}");
+        assert_eq!(a.info().await.unwrap(), None, "{b}: no tenant");
+        assert!(
+            a.migrations().await.unwrap().is_empty(),
+            "{b}: no migration"
+        );
+        assert_eq!(a.data_key(&m("m1")).await.unwrap(), None, "{b}: no key");
+        assert!(a.audit_log().await.unwrap().is_empty(), "{b}: no event");
+        let owner = h.owner_pool().await;
+        for table in ["tenants", "migrations", "data_keys", "audit_log"] {
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&owner)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 0, "{b}: {table}");
+        }
+        owner.close().await;
+
+        // The same setup whose last step works: all of it is there.
+        let mut ran = false;
+        let rec = a
+            .set_up_migration(&m("m1"), Region::EuWest1, &here(), b"wrapped", || {
+                ran = true;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(ran);
+        assert_eq!(rec.placement, Some(here()));
+        assert!(a.info().await.unwrap().is_some(), "{b}");
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"wrapped"[..])
+        );
+        assert_eq!(events(&a.audit_log().await.unwrap()), ["migration-created"]);
+
+        // A second setup of the same id fails in the store, before its last step; the
+        // first migration's rows are as they were, and a second tenant was not made either.
+        let again = a
+            .set_up_migration(&m("m1"), Region::UsEast1, &here(), b"other", || {
+                panic!("not reached")
+            })
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::AlreadyExists { .. })),
+            "{b}"
+        );
+        let rec = a.migration(&m("m1")).await.unwrap().unwrap();
+        assert_eq!(rec.region, Region::EuWest1);
+        assert_eq!(
+            a.data_key(&m("m1")).await.unwrap().as_deref(),
+            Some(&b"wrapped"[..])
+        );
+        assert_eq!(a.audit_log().await.unwrap().len(), 1, "{b}");
+    }
+}
+
+/// Issue 14: a sweep whose blob store is not the one a migration recorded destroys the
+/// migration's data key (it lives in this database) but neither deletes, marks purged,
+/// audits nor counts its blobs as deleted: it reports the migration as left, saying where
+/// its data is. The sweep with that store then purges it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_without_the_migrations_blob_store_leaves_it_and_says_why() {
+    for h in harnesses("a_sweep_without_the_migrations_blob_store_leaves_it_and_says_why").await {
+        let b = h.backend;
+        let (blobs, kek) = fakes(&h.store);
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        let elsewhere = Placement::new("s3:https://s3.example.com/airlock-*", FAKE_KEYS).unwrap();
+        a.create_migration(&m("m1"), Region::UsEast1, &elsewhere)
+            .await
+            .unwrap();
+        a.put_data_key(&m("m1"), b"key").await.unwrap();
+        a.record_object(&m("m1"), "staging/issues.rec", ObjectClass::Staging, 9)
+            .await
+            .unwrap();
+        a.finish_migration(&m("m1"), true).await.unwrap();
+
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            (
+                report.keys_destroyed,
+                report.migrations_purged,
+                report.blobs_deleted
+            ),
+            (1, 0, 0),
+            "{b}"
+        );
+        assert!(
+            blobs.calls.lock().unwrap().is_empty(),
+            "{b}: no delete tried"
+        );
+        assert_eq!(report.left.len(), 1, "{b}");
+        assert_eq!(
+            report.left[0].why,
+            LeftReason::BlobsElsewhere {
+                recorded: "s3:https://s3.example.com/airlock-*".into(),
+                held: FAKE_BLOBS.into()
+            }
+        );
+        assert_eq!(
+            report.left[0].to_string(),
+            "tenant tenant-a migration m1: its data is in s3:https://s3.example.com/airlock-*; \
+             this sweep has dir:/srv/airlock/blobs: run the sweep with that blob store"
+        );
+        let rec = a.migration(&m("m1")).await.unwrap().unwrap();
+        assert!(rec.key_destroyed_at.is_some(), "{b}");
+        assert!(rec.purged_at.is_none(), "{b}: not purged");
+        assert_eq!(
+            a.objects(&m("m1")).await.unwrap().len(),
+            1,
+            "{b}: index kept"
+        );
+        let log = a.audit_log().await.unwrap();
+        assert_eq!(events(&log[log.len() - 1..]), ["data-key-destroyed"], "{b}");
+
+        // Swept again with the same store: still left, nothing more counted or audited.
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!((report.keys_destroyed, report.migrations_purged), (0, 0));
+        assert_eq!(report.left.len(), 1, "{b}");
+        assert_eq!(a.audit_log().await.unwrap().len(), log.len(), "{b}");
+
+        // The sweep that holds its store purges it.
+        struct There(Arc<FakeBlobs>);
+        impl BlobSweep for There {
+            fn location(&self) -> String {
+                "s3:https://s3.example.com/airlock-*".into()
+            }
+            fn abort_incomplete(&self, before: time::OffsetDateTime) -> Result<u64, String> {
+                self.0.abort_incomplete(before)
+            }
+            fn delete_migration(
+                &self,
+                tenant: &TenantId,
+                migration: &MigrationId,
+                region: Region,
+            ) -> Result<u64, String> {
+                self.0.delete_migration(tenant, migration, region)
+            }
+        }
+        let there: Arc<dyn BlobSweep> = Arc::new(There(blobs.clone()));
+        let kek_dyn: Arc<dyn KekShredder> = kek.clone();
+        let report = h.store.maintenance().sweep(&there, &kek_dyn).await.unwrap();
+        assert_eq!(
+            (report.migrations_purged, report.blobs_deleted),
+            (1, 4),
+            "{b}"
+        );
+        assert!(report.left.is_empty(), "{b}");
+        let last = a.audit_log().await.unwrap().pop().unwrap();
+        assert_eq!(last.event, "retention-deletion", "{b}");
+    }
+}
+
+/// Issue 14: a tenant whose licence ended is erased only by a sweep holding the key
+/// provider its migrations recorded: another provider would "destroy" a KEK it never
+/// held. The tenant is left, with the reason, and the platform log says nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_without_the_tenants_key_provider_leaves_it_and_says_why() {
+    for h in harnesses("a_sweep_without_the_tenants_key_provider_leaves_it_and_says_why").await {
+        let b = h.backend;
+        let (blobs, kek) = fakes(&h.store);
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        let other_keys = Placement::new(FAKE_BLOBS, "file:/elsewhere/keys").unwrap();
+        a.create_migration(&m("m1"), Region::UsEast1, &other_keys)
+            .await
+            .unwrap();
+        a.finish_migration(&m("m1"), true).await.unwrap();
+        a.set_licence_end(Some(h.clock_now())).await.unwrap();
+        h.clock.advance_days(31);
+
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.migrations_purged, 1, "{b}: its blobs are here");
+        assert_eq!(report.tenants_expired, 0, "{b}");
+        assert!(kek.destroyed.lock().unwrap().is_empty(), "{b}: no KEK call");
+        assert_eq!(report.left.len(), 1, "{b}");
+        assert_eq!(report.left[0].migration, None);
+        assert_eq!(
+            report.left[0].to_string(),
+            "tenant tenant-a: its key-encryption key is in file:/elsewhere/keys; this sweep \
+             has file:/srv/airlock/keys: run the sweep with that key provider"
+        );
+        assert!(a.info().await.unwrap().is_some(), "{b}: the tenant stays");
+        let platform = h.store.maintenance().platform_audit_log().await.unwrap();
+        assert!(platform.is_empty(), "{b}: {platform:?}");
+    }
+}
+
+/// Issue 14: a KEK destruction the provider reports as having held none is audited as
+/// such (`kek=absent`), never as `kek=destroyed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kek_the_provider_does_not_hold_is_not_reported_destroyed() {
+    for h in harnesses("a_kek_the_provider_does_not_hold_is_not_reported_destroyed").await {
+        struct NoKek;
+        impl KekShredder for NoKek {
+            fn location(&self) -> String {
+                FAKE_KEYS.into()
+            }
+            fn destroy_tenant(&self, _: &TenantId) -> Result<bool, String> {
+                Ok(false)
+            }
+        }
+        let (blobs, _) = fakes(&h.store);
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        a.set_licence_end(Some(h.clock_now())).await.unwrap();
+        h.clock.advance_days(31);
+        let blobs: Arc<dyn BlobSweep> = blobs;
+        let kek: Arc<dyn KekShredder> = Arc::new(NoKek);
+        let report = h.store.maintenance().sweep(&blobs, &kek).await.unwrap();
+        assert_eq!(report.tenants_expired, 1, "{}", h.backend);
+        let platform = h.store.maintenance().platform_audit_log().await.unwrap();
+        assert_eq!(platform[0].detail, "migrations=0 audit_rows=0 kek=absent");
+    }
+}
+
+/// Issue 14: a migration left `created` or `running` with no activity for 30 days is
+/// swept like a failed one; activity is its creation, its start or its last object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_migrations_go_after_30_idle_days() {
+    for h in harnesses("abandoned_migrations_go_after_30_idle_days").await {
+        let b = h.backend;
+        let (blobs, kek) = fakes(&h.store);
+        let a = h.store.tenant(&t("tenant-a"));
+        a.create().await.unwrap();
+        for id in ["created", "running", "busy", "late-start"] {
+            a.create_migration(&m(id), Region::UsEast1, &here())
+                .await
+                .unwrap();
+            a.put_data_key(&m(id), b"key").await.unwrap();
+        }
+        a.start_migration(&m("running")).await.unwrap();
+        a.start_migration(&m("busy")).await.unwrap();
+        h.clock.advance_days(10);
+        a.start_migration(&m("late-start")).await.unwrap();
+        h.clock.advance_days(19);
+        a.record_object(&m("busy"), "staging/issues.rec", ObjectClass::Staging, 1)
+            .await
+            .unwrap();
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report, airlock_store::SweepReport::default(), "{b}: day 29");
+
+        h.clock.advance_days(2);
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            (report.keys_destroyed, report.migrations_purged),
+            (2, 2),
+            "{b}: day 31"
+        );
+        for id in ["created", "running"] {
+            let rec = a.migration(&m(id)).await.unwrap().unwrap();
+            assert!(rec.purged_at.is_some(), "{b}: {id}");
+            assert_eq!(a.data_key(&m(id)).await.unwrap(), None, "{b}: {id}");
+        }
+        for id in ["busy", "late-start"] {
+            assert!(a.data_key(&m(id)).await.unwrap().is_some(), "{b}: {id}");
+        }
+        let details: Vec<String> = a
+            .audit_log()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == "retention-deletion")
+            .map(|e| e.detail)
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "migration=created reason=migration-abandoned-30d classes=none objects=4 key=destroyed",
+                "migration=running reason=migration-abandoned-30d classes=none objects=4 key=destroyed",
+            ],
+            "{b}"
+        );
+    }
+}
+
+/// Issue 14: a migration created before the store recorded its placement (a row of schema
+/// migration 0002's shape) is unknown: the sweep destroys its key but leaves its blobs and
+/// says so, until the operator records this sweep's stores on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_without_a_recorded_placement_is_left_until_adopted() {
+    for h in harnesses("a_migration_without_a_recorded_placement_is_left_until_adopted").await {
+        let b = h.backend;
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-a", b"key").await;
+        let owner = h.owner_pool().await;
+        sqlx::query("UPDATE migrations SET blob_store = NULL, key_provider = NULL")
+            .execute(&owner)
+            .await
+            .unwrap();
+        owner.close().await;
+        let a = h.store.tenant(&t("tenant-a"));
+        assert_eq!(
+            a.migration(&m("m1")).await.unwrap().unwrap().placement,
+            None
+        );
+        a.finish_migration(&m("m1"), true).await.unwrap();
+
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(
+            (report.keys_destroyed, report.migrations_purged),
+            (1, 0),
+            "{b}"
+        );
+        assert!(
+            matches!(report.left[0].why, LeftReason::Unrecorded { .. }),
+            "{b}"
+        );
+        assert!(
+            report.left[0]
+                .to_string()
+                .contains("created before Airlock recorded where"),
+            "{}",
+            report.left[0]
+        );
+        assert!(blobs.calls.lock().unwrap().is_empty(), "{b}");
+
+        let adopted = h
+            .store
+            .maintenance()
+            .adopt_unrecorded(&here())
+            .await
+            .unwrap();
+        assert_eq!(adopted, 1, "{b}");
+        let last = a.audit_log().await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.event.as_str(), last.detail.as_str()),
+            ("placement-recorded", "migrations=1")
+        );
+        let report = sweep(&h, &blobs, &kek).await;
+        assert_eq!(report.migrations_purged, 1, "{b}");
+        assert!(report.left.is_empty(), "{b}");
     }
 }
 
@@ -1308,11 +1729,14 @@ async fn stats_export_has_only_allow_listed_fields() {
         for tenant in ["tenant-secretcorp", "tenant-othercorp"] {
             h.store
                 .tenant(&t(tenant))
-                .record_stat(&Stat {
-                    records_issues: 7,
-                    error_code: Some(ErrorCode::new("load-failed").unwrap()),
-                    ..Stat::default()
-                })
+                .record_stat(
+                    &m("m1"),
+                    &Stat {
+                        records_issues: 7,
+                        error_code: Some(ErrorCode::new("load-failed").unwrap()),
+                        ..Stat::default()
+                    },
+                )
                 .await
                 .unwrap();
         }
@@ -1365,10 +1789,16 @@ async fn stats_export_posts_over_https_only() {
     for h in harnesses("stats_export_posts_over_https_only").await {
         let a = h.store.tenant(&t("tenant-a"));
         a.create().await.unwrap();
-        a.record_stat(&Stat {
-            batches: 2,
-            ..Stat::default()
-        })
+        a.create_migration(&m("m1"), Region::UsEast1, &here())
+            .await
+            .unwrap();
+        a.record_stat(
+            &m("m1"),
+            &Stat {
+                batches: 2,
+                ..Stat::default()
+            },
+        )
         .await
         .unwrap();
         let body = h

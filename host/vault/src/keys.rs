@@ -100,6 +100,14 @@ pub trait KeyProvider: Send + Sync {
 
     /// Destroys the tenant's KEK (crypto-shredding every data key it wrapped). Idempotent.
     fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), VaultError>;
+
+    /// Whether this provider holds a KEK for the tenant (so that destroying "nothing" is
+    /// never reported as destroying a key).
+    fn holds_tenant(&self, tenant: &TenantId) -> Result<bool, VaultError>;
+
+    /// Which provider this is, as a location a migration records and the retention sweep
+    /// compares, e.g. `file:/abs/keys`. Never a credential.
+    fn location(&self) -> String;
 }
 
 const WRAP_VERSION: u8 = 1;
@@ -292,6 +300,21 @@ impl KeyProvider for LocalKeyFile {
         let key = DataKey::from_bytes(plain);
         tracing::debug!(tenant = %tenant, migration = %migration, "unwrapped data key");
         Ok(key)
+    }
+
+    fn holds_tenant(&self, tenant: &TenantId) -> Result<bool, VaultError> {
+        let path = self.path(tenant)?;
+        match fs::symlink_metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(key_file_error(&path)(e)),
+        }
+    }
+
+    /// `file:` and the directory's absolute path.
+    fn location(&self) -> String {
+        let dir = fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        format!("file:{}", dir.display())
     }
 
     fn destroy_tenant(&self, tenant: &TenantId) -> Result<(), VaultError> {
