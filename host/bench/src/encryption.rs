@@ -46,8 +46,8 @@ use airlock_engine::load::load;
 use airlock_engine::state::{FieldError, FieldProtection, State};
 use airlock_fixtures::Spec;
 use airlock_model::{AppKey, MigrationId, Region, TenantId};
+use airlock_site::{LocalSite, Site};
 use airlock_staging::{SealedStaging, StagedWrite, Staging, StagingError};
-use airlock_target::{LocalSite, Target};
 use airlock_vault::{DataKey, Sealer};
 use anyhow::{Context, Result, ensure};
 

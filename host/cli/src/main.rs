@@ -288,7 +288,7 @@ fn target(spec: Option<&str>) -> Result<TargetConfig> {
                 format!("set {name} to reach {spec} (AIRLOCK_JIRA_EMAIL and AIRLOCK_JIRA_TOKEN: an account's email and API token)")
             })
         };
-        let mut config = airlock_target::CloudConfig::new(
+        let mut config = airlock_site::CloudConfig::new(
             spec.trim_end_matches('/'),
             var("AIRLOCK_JIRA_EMAIL")?,
             var("AIRLOCK_JIRA_TOKEN")?,

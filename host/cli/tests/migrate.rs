@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use airlock_model::Region;
 use airlock_model::jira::Kind;
-use airlock_target::{LocalSite, Target};
+use airlock_site::{LocalSite, Site};
 use support::{Backend, files_under, leaks};
 
 on_each_backend!(

@@ -1,7 +1,7 @@
 //! A local HTTPS server that behaves like Jira Cloud REST v3, for testing the cloud target
 //! over real HTTP: [`CloudDouble::start`].
 //!
-//! - Storage is an [`airlock_target::LocalSite`]: every write endpoint turns the REST call
+//! - Storage is an [`airlock_site::LocalSite`]: every write endpoint turns the REST call
 //!   into a `LocalSite` write (so Cloud's validation rules are the site's), and answers in
 //!   Jira's JSON shapes. Reads go through a second SQLite connection to the same file
 //!   (`LocalSite` has no read API beyond the snapshot), so the double knows the site's
@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use airlock_target::{LocalSite, TargetError};
+use airlock_site::{LocalSite, TargetError};
 
 /// Faults the double injects. Fractions are of all calls (after-apply faults: of writes),
 /// drawn from a seeded generator.

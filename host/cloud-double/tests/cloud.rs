@@ -17,11 +17,11 @@ use airlock_engine::state::{FieldProtection, State, ephemeral_protection};
 use airlock_fixtures::Spec;
 use airlock_model::jira::{Group, Issue, Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};
-use airlock_staging::SealedStaging;
-use airlock_target::{
+use airlock_site::{
     CloudConfig, InvalidOutput, JiraCloud, LocalSite, OutputField, OutputRule, RetryPolicy,
-    SOURCE_PROPERTY, Target, TargetError, source_key, stored_key,
+    SOURCE_PROPERTY, Site, TargetError, source_key, stored_key,
 };
+use airlock_staging::SealedStaging;
 
 fn config(double: &CloudDouble) -> CloudConfig {
     let mut c = CloudConfig::new(double.url(), "migration@example.com", "api-token");
@@ -87,7 +87,7 @@ impl Source {
     }
 
     /// The target analysis against the target's snapshot.
-    fn plan(&self, target: &mut dyn Target) -> Result<LoadDecisions, String> {
+    fn plan(&self, target: &mut dyn Site) -> Result<LoadDecisions, String> {
         let snapshot = target.snapshot().map_err(|e| e.to_string())?;
         let plan = analyze(
             &self.staging,
@@ -103,7 +103,7 @@ impl Source {
 
     fn run(
         &self,
-        target: &mut dyn Target,
+        target: &mut dyn Site,
         decisions: &LoadDecisions,
     ) -> Result<(LoadSummary, State), String> {
         let mut state = self.state();
@@ -120,7 +120,7 @@ impl Source {
     }
 
     /// Analysis, then the load.
-    fn load(&self, target: &mut dyn Target) -> Result<(LoadSummary, State), String> {
+    fn load(&self, target: &mut dyn Site) -> Result<(LoadSummary, State), String> {
         let decisions = self.plan(target)?;
         self.run(target, &decisions)
     }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use airlock_model::jira::{Kind, Record};
+use airlock_site::Snapshot;
 use airlock_staging::Staging;
-use airlock_target::Snapshot;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -351,7 +351,7 @@ pub fn analyze(
     }
 
     // Named constants and groups: mapped by name, added when missing.
-    let by_name = |list: &[airlock_target::TargetConstant]| -> FxHashMap<String, String> {
+    let by_name = |list: &[airlock_site::TargetConstant]| -> FxHashMap<String, String> {
         list.iter()
             .map(|c| (c.name.to_lowercase(), c.id.clone()))
             .collect()

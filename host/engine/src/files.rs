@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use airlock_model::{Namespace, Severity};
-use airlock_target::Target;
+use airlock_site::Site;
 use serde::{Deserialize, Serialize};
 
 use crate::state::State;
@@ -59,7 +59,7 @@ const NS: Namespace = Namespace::named("jira:fileAttachment");
 pub fn upload(
     folder: &Path,
     state: &mut State,
-    target: &mut dyn Target,
+    target: &mut dyn Site,
     mut progress: impl FnMut(u64),
 ) -> Result<FilesSummary, EngineError> {
     let root = if folder.join("data").join("attachments").is_dir() {

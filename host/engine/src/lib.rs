@@ -49,7 +49,7 @@ pub enum EngineError {
     #[error(transparent)]
     State(#[from] state::StateError),
     #[error("the target failed: {0}")]
-    Target(#[source] airlock_target::TargetError),
+    Target(#[source] airlock_site::TargetError),
     /// The load's writer stopped; its own error says why.
     #[error("the load's writer stopped")]
     WriterStopped,

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{Kind, Record, Target as RefTarget};
+use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
-use airlock_target::{Target, source_key};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +166,7 @@ fn is_referenced(kind: Kind) -> bool {
 pub fn load(
     staging: &dyn Staging,
     state: &mut State,
-    target: &mut dyn Target,
+    target: &mut dyn Site,
     decisions: &LoadDecisions,
     staged: &BTreeMap<Kind, u64>,
     mut progress: impl FnMut(LoadProgress),
@@ -447,7 +447,7 @@ fn prepare_batch(
 /// Writes a translated batch (after asking the target which of it it holds already, for
 /// the first batch of a run).
 fn write_batch(
-    target: &mut dyn Target,
+    target: &mut dyn Site,
     prepared: Prepared,
     summary: &mut LoadSummary,
 ) -> Result<Outcome, EngineError> {

@@ -10,8 +10,8 @@ use airlock_engine::{Progress, check};
 use airlock_fixtures::Spec;
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
+use airlock_site::{LocalSite, Site};
 use airlock_staging::SealedStaging;
-use airlock_target::{LocalSite, Target};
 
 /// A fresh state file, its values sealed under a key of this process.
 fn open_state(dir: &std::path::Path) -> State {

@@ -14,8 +14,8 @@ use airlock_engine::{IntegrityReport, check_with};
 use airlock_fixtures::{Generated, Spec};
 use airlock_model::Severity;
 use airlock_model::jira::{Kind, Record};
+use airlock_site::{LocalSite, Site};
 use airlock_staging::SealedStaging;
-use airlock_target::{LocalSite, Target};
 
 fn realistic(
     dir: &std::path::Path,

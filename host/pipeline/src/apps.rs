@@ -17,8 +17,8 @@ use airlock_engine::state::{MappingReader, State};
 use airlock_engine::{Finding, Findings};
 use airlock_model::{Namespace, Severity};
 use airlock_runtime::{AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext};
+use airlock_site::Site;
 use airlock_staging::SealedStaging;
-use airlock_target::Target;
 use anyhow::Result;
 
 use crate::events::{Event, Observer};
@@ -264,7 +264,7 @@ pub(crate) fn migrate_app(
     inputs: &AppInputs<'_>,
     app: &EnabledApp,
     state: &State,
-    target: &mut dyn Target,
+    target: &mut dyn Site,
     observer: &mut dyn Observer,
 ) -> Result<AppReport> {
     let _span = tracing::info_span!("plugin", app = %app.key()).entered();

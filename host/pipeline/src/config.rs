@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use airlock_target::CloudConfig;
+use airlock_site::CloudConfig;
 
 pub use crate::storage::StorageOptions;
 

@@ -15,9 +15,9 @@ use airlock_engine::state::State;
 use airlock_engine::{IntegrityReport, Progress, check_with};
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
+use airlock_site::{JiraCloud, LocalSite, Site};
 use airlock_staging::SealedStaging;
 use airlock_store::{ErrorCode, Stat};
-use airlock_target::{JiraCloud, LocalSite, Target};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ pub struct Migration<'o> {
     state: State,
     report: Option<IntegrityReport>,
     plan: Option<Plan>,
-    target: Option<Box<dyn Target>>,
+    target: Option<Box<dyn Site>>,
     app_reports: Vec<AppReport>,
     verified: Option<Vec<VerifyRow>>,
     blocked: Option<Blocked>,
@@ -339,7 +339,7 @@ impl<'o> Migration<'o> {
         self.blocked.get_or_insert(blocked);
     }
 
-    fn target(&mut self) -> Result<&mut dyn Target> {
+    fn target(&mut self) -> Result<&mut dyn Site> {
         if self.target.is_none() {
             self.target = Some(open_target(&self.config)?);
         }
@@ -596,7 +596,7 @@ impl<'o> Migration<'o> {
     }
 }
 
-fn open_target(config: &Config) -> Result<Box<dyn Target>> {
+fn open_target(config: &Config) -> Result<Box<dyn Site>> {
     Ok(match &config.target {
         // The local site holds the migrated data in clear (it stands in for Jira Cloud):
         // beside the work directory, which holds only sealed data, and as private.

@@ -12,8 +12,8 @@ use airlock_pipeline::{
     TargetConfig, Until, VerifyRow, report,
 };
 use airlock_runtime::{Runtime, RuntimeConfig};
+use airlock_site::{LocalSite, Site};
 use airlock_store::testing::TestPostgres;
-use airlock_target::{LocalSite, Target};
 
 /// What a test keeps of the events (they are borrowed while the run goes on).
 #[derive(Default)]

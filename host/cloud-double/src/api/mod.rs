@@ -14,7 +14,7 @@ use airlock_model::jira::{
     IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
-use airlock_target::{ItemError, LocalSite, SOURCE_PROPERTY, Target, adf};
+use airlock_site::{ItemError, LocalSite, SOURCE_PROPERTY, Site, adf};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, Path, Query, State};

@@ -58,7 +58,7 @@
 //! create call instead of through workflow transitions; JQL on `airlock.source` assumes
 //! the property is indexed (Connect/Forge apps declare that); Jira Cloud cannot replace an
 //! attachment's content, so an attachment is created with an empty file and
-//! [`Target::put_attachment_file`] is refused (see its doc).
+//! [`Site::put_attachment_file`] is refused (see its doc).
 
 pub mod adf;
 mod find;
@@ -74,7 +74,7 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use reqwest::header::HeaderValue;
 
-use crate::{ItemError, Snapshot, Target, TargetError};
+use crate::{ItemError, Site, Snapshot, TargetError};
 use http::Http;
 
 /// The property holding a record's source key on issues, comments and worklogs.
@@ -160,7 +160,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Jira Cloud as a [`Target`].
+/// Jira Cloud as a [`Site`].
 pub struct JiraCloud {
     rt: tokio::runtime::Runtime,
     api: Api,
@@ -251,7 +251,7 @@ impl Api {
     }
 }
 
-impl Target for JiraCloud {
+impl Site for JiraCloud {
     fn describe(&self) -> String {
         format!("Jira Cloud at {}", self.base_url)
     }

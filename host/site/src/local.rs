@@ -20,8 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::app_storage::{MAX_STORED_KEY, MAX_VALUE, check_outputs, stored_key};
 use crate::{
-    ItemError, Snapshot, Target, TargetConstant, TargetError, TargetField, TargetProject,
-    TargetUser,
+    ItemError, Site, Snapshot, TargetConstant, TargetError, TargetField, TargetProject, TargetUser,
 };
 use write::{Cache, Writer};
 
@@ -208,7 +207,7 @@ impl LocalSite {
     /// Stores app storage entries with their keys as given, as Jira Cloud does with a
     /// REST call (only Cloud's own limits: key 1 to 255 characters, JSON value ≤ 32,768
     /// characters). For the cloud double, whose client already namespaced the keys; a
-    /// migration stores through [`Target::put_app_outputs`], which checks and namespaces.
+    /// migration stores through [`Site::put_app_outputs`], which checks and namespaces.
     pub fn put_app_outputs_as_given(
         &mut self,
         app: &AppKey,
@@ -508,7 +507,7 @@ impl LocalSite {
     }
 }
 
-impl Target for LocalSite {
+impl Site for LocalSite {
     fn describe(&self) -> String {
         format!("local site at {}", self.path.display())
     }

@@ -1,4 +1,4 @@
-//! The local site as the engine and the analysis use it: through the `Target` trait,
+//! The local site as the engine and the analysis use it: through the `Site` trait,
 //! plus the inspection methods tests rely on.
 
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ use airlock_model::jira::{
     IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
-use airlock_target::{
-    InvalidOutput, ItemError, LocalSite, OutputField, OutputRule, SOURCE_PROPERTY, Target,
+use airlock_site::{
+    InvalidOutput, ItemError, LocalSite, OutputField, OutputRule, SOURCE_PROPERTY, Site,
     TargetError, source_key, stored_key,
 };
 
@@ -183,7 +183,7 @@ fn a_new_site_holds_clouds_defaults_not_counted_as_written() {
     let mut f = fixture();
     let s = f.site.snapshot().unwrap();
     let names =
-        |c: &[airlock_target::TargetConstant]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        |c: &[airlock_site::TargetConstant]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     assert_eq!(
         names(&s.issue_types),
         ["Task", "Bug", "Story", "Epic", "Subtask"]
@@ -1039,7 +1039,7 @@ fn a_killed_process_keeps_committed_batches() {
     assert_eq!(site.source_keys(Kind::Comment).unwrap(), ["c1"]);
 }
 
-/// Load speed: `cargo test --release -p airlock-target --test local_site -- --ignored
+/// Load speed: `cargo test --release -p airlock-site --test local_site -- --ignored
 /// --nocapture throughput`.
 #[test]
 #[ignore]

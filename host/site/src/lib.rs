@@ -1,4 +1,4 @@
-//! Where a migration writes, behind one trait: [`Target`].
+//! Where a migration writes, behind one trait: [`Site`].
 //!
 //! - [`LocalSite`]: the embedded local site, a SQLite file shaped like Jira Cloud (opaque
 //!   account ids, numeric ids, issue keys). The demo and most tests use it.
@@ -8,7 +8,7 @@
 //! The engine hands a target records whose references are already cloud ids; every record
 //! also carries its *source key* (its server id), which the target keeps beside what it
 //! creates so that, after a crash between a write and the recording of its mapping, the
-//! engine can ask which records already exist ([`Target::find_written`]) instead of
+//! engine can ask which records already exist ([`Site::find_written`]) instead of
 //! writing them twice.
 //!
 //! Apps' outputs are checked and namespaced the same way by both targets
@@ -120,7 +120,7 @@ pub enum TargetError {
 }
 
 /// Where a migration writes. Calls are batched; a batch holds records of one kind.
-pub trait Target: Send {
+pub trait Site: Send {
     /// A short description for reports and logs (no credentials).
     fn describe(&self) -> String;
 
