@@ -138,6 +138,11 @@ struct MigrationArgs {
     /// An app's migrator (WebAssembly component) to enable; repeat for several.
     #[arg(long = "plugin")]
     plugins: Vec<PathBuf>,
+    /// The operator's consent for the plugin in the same position: the scopes and
+    /// namespaces it may use, comma-separated (e.g. `app-data-ugc,identity:user`); a
+    /// plugin without one gets what its manifest asks. `airlock plugin inspect` lists them.
+    #[arg(long = "grant")]
+    grants: Vec<String>,
     /// Jira home's attachments folder (data/attachments), to migrate the files too.
     #[arg(long)]
     attachments: Option<PathBuf>,
@@ -268,6 +273,7 @@ impl MigrationArgs {
                 ..Config::new(self.backup, self.work)
             },
             plugins: self.plugins,
+            grants: self.grants,
             report_command: report,
         })
     }

@@ -13,7 +13,7 @@ use airlock_model::Severity;
 use airlock_model::jira::Kind;
 use airlock_pipeline::{Blocked, Config, EnabledApp, Event, Observer, Outcome, Phase, Until};
 use airlock_runtime::Runtime;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::render;
@@ -23,6 +23,8 @@ pub struct Options {
     pub config: Config,
     /// The plugins (WebAssembly components) the operator enabled.
     pub plugins: Vec<PathBuf>,
+    /// The operator's consent per plugin, by position (`--grant`); none: as asked.
+    pub grants: Vec<String>,
     /// How the operator opens this migration's report.
     pub report_command: String,
 }
@@ -50,11 +52,27 @@ impl Status {
     }
 }
 
-/// Loads the plugins the operator enabled, consenting to what each asks.
-pub fn enable(runtime: &Runtime, paths: &[PathBuf]) -> Result<Vec<EnabledApp>> {
+/// Loads the plugins the operator enabled, each with the consent given for it
+/// (`--grant`, by position) or to what it asks.
+pub fn enable(runtime: &Runtime, paths: &[PathBuf], grants: &[String]) -> Result<Vec<EnabledApp>> {
+    if grants.len() > paths.len() {
+        anyhow::bail!(
+            "{} --grant for {} --plugin: give one --grant per plugin, in the same order",
+            grants.len(),
+            paths.len()
+        );
+    }
     let mut apps = Vec::new();
-    for path in paths {
-        apps.push(EnabledApp::as_asked(runtime.load_file(path)?));
+    for (i, path) in paths.iter().enumerate() {
+        let plugin = runtime.load_file(path)?;
+        apps.push(match grants.get(i) {
+            Some(items) => {
+                let items: Vec<&str> = items.split(',').collect();
+                EnabledApp::with_consent(plugin, &items)
+                    .with_context(|| format!("--grant for {}", path.display()))?
+            }
+            None => EnabledApp::as_asked(plugin),
+        });
     }
     airlock_pipeline::check_identities(&apps)?;
     Ok(apps)
@@ -63,7 +81,7 @@ pub fn enable(runtime: &Runtime, paths: &[PathBuf]) -> Result<Vec<EnabledApp>> {
 /// Runs `check`, `analyze` or `migrate`.
 pub fn command(runtime: &Runtime, options: Options, until: Until) -> Result<Status> {
     let started = Instant::now();
-    let apps = enable(runtime, &options.plugins)?;
+    let apps = enable(runtime, &options.plugins, &options.grants)?;
     let mut console = Console::new(options.report_command.clone());
     let outcome = airlock_pipeline::run(options.config, apps, &mut console, until)?;
     console.finish();

@@ -38,9 +38,68 @@ impl EnabledApp {
         EnabledApp { plugin, grant }
     }
 
+    /// Consent to `items` only: scopes (`APP_DATA_UGC`, or as the WIT spells them,
+    /// `app-data-ugc`) and namespaces (`identity:user`), each one the manifest asks for.
+    /// What the plugin asks and is not given, it cannot use: a resolve in an ungranted
+    /// namespace fails its batch, naming it.
+    pub fn with_consent(plugin: Plugin, items: &[&str]) -> Result<EnabledApp, ConsentError> {
+        let asked = Grant::as_asked(&plugin);
+        let mut grant = Grant::new(asked.app_key.clone(), asked.plugin_sha256.clone());
+        for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+            let scope = asked
+                .scopes
+                .iter()
+                .find(|s| same_scope(s.as_str(), item))
+                .copied();
+            let namespace = asked
+                .namespaces
+                .iter()
+                .find(|n| n.as_str() == item)
+                .copied();
+            match (scope, namespace) {
+                (Some(scope), _) => grant.scopes.insert(scope),
+                (None, Some(namespace)) => grant.namespaces.insert(namespace),
+                (None, None) => {
+                    return Err(ConsentError::NotAsked {
+                        app: asked.app_key.to_string(),
+                        item: item.to_owned(),
+                        asked: asked
+                            .scopes
+                            .iter()
+                            .map(|s| s.as_str().to_owned())
+                            .chain(asked.namespaces.iter().map(|n| n.as_str().to_owned()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            };
+        }
+        Ok(EnabledApp { plugin, grant })
+    }
+
     pub fn key(&self) -> &airlock_model::AppKey {
         &self.plugin.manifest().app_key
     }
+}
+
+/// A consent the operator gave that the plugin did not ask for.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error("{app} does not ask for {item:?}, so it cannot be granted; it asks for: {asked}")]
+    NotAsked {
+        app: String,
+        item: String,
+        asked: String,
+    },
+}
+
+/// `APP_DATA_UGC` as the host spells it, `app-data-ugc` as the WIT does.
+fn same_scope(name: &str, given: &str) -> bool {
+    name.len() == given.len()
+        && name
+            .bytes()
+            .zip(given.bytes())
+            .all(|(a, b)| a == b.to_ascii_uppercase() || (a == b'_' && b == b'-'))
 }
 
 /// Two enabled apps sharing an Active Objects prefix would read each other's tables.

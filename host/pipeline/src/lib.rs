@@ -21,7 +21,7 @@ pub mod private;
 pub mod report;
 pub mod storage;
 
-pub use apps::{EnabledApp, check_identities};
+pub use apps::{ConsentError, EnabledApp, check_identities};
 pub use config::{Config, TargetConfig};
 pub use events::{Blocked, Event, Observer, Phase, Quiet};
 pub use migration::{Migration, Outcome, Until, run};

@@ -317,3 +317,88 @@ fn a_check_alone_stops_after_the_check_and_a_rerun_reuses_it() {
     assert!(outcome.succeeded(), "{outcome:?}");
     assert!(reused, "the check's staged records are reused");
 }
+
+#[test]
+fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
+    let runtime = runtime();
+    let load = || {
+        runtime
+            .load(
+                "timesheet_builder",
+                airlock_plugin_artifacts::timesheet_builder(),
+            )
+            .unwrap()
+    };
+    let app = EnabledApp::with_consent(load(), &["app-data-ugc", "identity:user"]).unwrap();
+    assert_eq!(
+        app.grant
+            .scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        ["APP_DATA_UGC"]
+    );
+    assert_eq!(
+        app.grant
+            .namespaces
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>(),
+        ["identity:user"]
+    );
+    let Err(refused) = EnabledApp::with_consent(load(), &["APP_DATA_SECURITY"]) else {
+        panic!("a scope the plugin does not ask for is granted");
+    };
+    let message = refused.to_string();
+    assert!(
+        message.contains("does not ask for \"APP_DATA_SECURITY\"")
+            && message.contains("APP_DATA_UGC"),
+        "{message}"
+    );
+
+    // A scope the manifest declares but the operator withholds: the plugin does not run,
+    // and the error names what is missing.
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &small(Spec::default())).unwrap();
+    let error = airlock_pipeline::run(
+        config(dir.path(), &backup, &Backend::local()),
+        vec![app],
+        &mut airlock_pipeline::Quiet,
+        Until::Analyze,
+    )
+    .err()
+    .expect("a plugin without its scopes does not run");
+    assert!(
+        format!("{error:#}").contains("not consented to data scopes APP_DATA_PII"),
+        "{error:#}"
+    );
+
+    // Every scope, but jira:issue and jira:worklog withheld: the batches that resolve
+    // them fail, named, instead of reading ids they were not given.
+    let scopes = [
+        "APP_DATA_UGC",
+        "APP_DATA_PII",
+        "PRODUCT_DATA_OTHER",
+        "MIGRATION_TRACING_IDENTITY",
+        "identity:user",
+    ];
+    let app = EnabledApp::with_consent(load(), &scopes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &small(Spec::default())).unwrap();
+    let outcome = airlock_pipeline::run(
+        config(dir.path(), &backup, &Backend::local()),
+        vec![app],
+        &mut airlock_pipeline::Quiet,
+        Until::Analyze,
+    )
+    .unwrap();
+    let plan = report::bundle(&storage(dir.path()));
+    let findings = plan["plan"]["apps"]["com.actonic.jira.timesheet-builder"].to_string();
+    assert!(
+        findings.contains("plugin-") && findings.contains("jira:"),
+        "an ungranted namespace fails its batches, named: {findings}"
+    );
+    assert!(outcome.blocked.is_some(), "{outcome:?}");
+}
