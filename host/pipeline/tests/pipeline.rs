@@ -367,8 +367,7 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
         &mut airlock_pipeline::Quiet,
         Until::Analyze,
     )
-    .err()
-    .expect("a plugin without its scopes does not run");
+    .expect_err("a plugin without its scopes does not run");
     assert!(
         format!("{error:#}").contains("not consented to data scopes APP_DATA_PII"),
         "{error:#}"
