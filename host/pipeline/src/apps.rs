@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::error::{PipelineError, Result};
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Plan, PlannedIds};
 use airlock_engine::app_rows::AppRows;
@@ -19,7 +20,6 @@ use airlock_model::{Namespace, Severity};
 use airlock_runtime::{AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext};
 use airlock_site::Site;
 use airlock_staging::SealedStaging;
-use anyhow::Result;
 
 use crate::events::{Event, Observer};
 use crate::report::{AppBatchResult, AppReport};
@@ -42,7 +42,7 @@ impl EnabledApp {
     /// `app-data-ugc`) and namespaces (`identity:user`), each one the manifest asks for.
     /// What the plugin asks and is not given, it cannot use: a resolve in an ungranted
     /// namespace fails its batch, naming it.
-    pub fn with_consent(plugin: Plugin, items: &[&str]) -> Result<EnabledApp, ConsentError> {
+    pub fn with_consent(plugin: Plugin, items: &[&str]) -> Result<EnabledApp, GrantError> {
         let asked = Grant::as_asked(&plugin);
         let mut grant = Grant::new(asked.app_key.clone(), asked.plugin_sha256.clone());
         for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
@@ -60,7 +60,7 @@ impl EnabledApp {
                 (Some(scope), _) => grant.scopes.insert(scope),
                 (None, Some(namespace)) => grant.namespaces.insert(namespace),
                 (None, None) => {
-                    return Err(ConsentError::NotAsked {
+                    return Err(GrantError::NotAsked {
                         app: asked.app_key.to_string(),
                         item: item.to_owned(),
                         asked: asked
@@ -84,7 +84,7 @@ impl EnabledApp {
 
 /// A consent the operator gave that the plugin did not ask for.
 #[derive(Debug, thiserror::Error)]
-pub enum ConsentError {
+pub enum GrantError {
     #[error("{app} does not ask for {item:?}, so it cannot be granted; it asks for: {asked}")]
     NotAsked {
         app: String,
@@ -391,7 +391,7 @@ pub(crate) fn migrate_app(
                         report.output_bytes += out.size() as u64;
                     }
                     if to_store.send(ran.value).is_err() {
-                        anyhow::bail!("storing the app's outputs stopped");
+                        return Err(PipelineError::StorerStopped);
                     }
                 }
                 Err(e) => {
@@ -414,11 +414,7 @@ pub(crate) fn migrate_app(
             Ok(())
         });
         drop(to_store);
-        let stored = storer.join().unwrap_or_else(|_| {
-            Err(anyhow::anyhow!(
-                "storing the app's outputs stopped unexpectedly"
-            ))
-        });
+        let stored = storer.join().unwrap_or(Err(PipelineError::StorerStopped));
         (ran, stored)
     });
     // The storer's error explains a stop the plugin side only saw as a closed channel.

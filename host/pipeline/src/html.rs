@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
+use crate::Result;
 use airlock_engine::IntegrityReport;
 use airlock_engine::analysis::{Action, Plan};
 use airlock_model::Severity;
-use anyhow::Result;
 
 use crate::report::{AppReport, FailedRow, VerifyRow, read};
 use crate::storage::Storage;

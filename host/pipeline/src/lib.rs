@@ -14,6 +14,7 @@
 pub mod app_stage;
 mod apps;
 pub mod config;
+mod error;
 pub mod events;
 pub mod html;
 mod migration;
@@ -21,8 +22,9 @@ pub mod private;
 pub mod report;
 pub mod storage;
 
-pub use apps::{ConsentError, EnabledApp, check_identities};
+pub use apps::{EnabledApp, GrantError, check_identities};
 pub use config::{Config, TargetConfig};
+pub use error::{PipelineError, Result};
 pub use events::{Blocked, Event, Observer, Phase, Quiet};
 pub use migration::{Migration, Outcome, Until, run};
 pub use report::{AppBatchResult, AppReport, VerifyRow};

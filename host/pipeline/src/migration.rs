@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::error::{PipelineError, Result};
 use airlock_backup::Backup;
 use airlock_engine::analysis::{Overrides, Plan, analyze};
 use airlock_engine::integrity::CheckPolicy;
@@ -18,7 +19,6 @@ use airlock_model::jira::Kind;
 use airlock_site::{JiraCloud, LocalSite, Site};
 use airlock_staging::SealedStaging;
 use airlock_store::{ErrorCode, Stat};
-use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::apps::{self, AppInputs, EnabledApp};
@@ -125,7 +125,10 @@ impl<'o> Migration<'o> {
     ) -> Result<Migration<'o>> {
         apps::check_identities(&apps)?;
         if !config.backup.exists() {
-            bail!("the backup {} does not exist", config.backup.display());
+            return Err(PipelineError::Input(format!(
+                "the backup {} does not exist",
+                config.backup.display()
+            )));
         }
         let fingerprint = Backup::open(&config.backup)?.fingerprint().to_owned();
         let made_work = !config.work.exists();
@@ -258,11 +261,13 @@ impl<'o> Migration<'o> {
                     return Ok(());
                 }
             }
-            Some(known) if known != self.fingerprint && self.state.load_started()? => bail!(
-                "the work directory {} holds a migration of another backup; use a new --work directory for {}",
-                self.config.work.display(),
-                self.config.backup.display()
-            ),
+            Some(known) if known != self.fingerprint && self.state.load_started()? => {
+                return Err(PipelineError::Refused(format!(
+                    "the work directory {} holds a migration of another backup; use a new --work directory for {}",
+                    self.config.work.display(),
+                    self.config.backup.display()
+                )));
+            }
             _ => {}
         }
         let stages = apps::app_stages(&self.config.work, &self.storage, &self.apps)?;
@@ -284,10 +289,10 @@ impl<'o> Migration<'o> {
             Ok(c) => c,
             Err(e) => {
                 self.forget_unreadable()?;
-                return Err(anyhow::Error::from(e).context(format!(
-                    "cannot read the backup {}",
-                    self.config.backup.display()
-                )));
+                return Err(PipelineError::Unreadable {
+                    path: self.config.backup.clone(),
+                    source: Box::new(e),
+                });
             }
         };
         let report = checked.report;
@@ -378,7 +383,10 @@ impl<'o> Migration<'o> {
             }
             None => {
                 let overrides = read_overrides(self.config.overrides.as_deref())?;
-                let report = self.report.as_ref().context("analyze runs after check")?;
+                let report = self
+                    .report
+                    .as_ref()
+                    .ok_or(PipelineError::Order("analyze runs after check"))?;
                 let counts = report.counts.clone();
                 let target = self.target()?;
                 let (snapshot, describe) = (target.snapshot()?, target.describe());
@@ -401,9 +409,10 @@ impl<'o> Migration<'o> {
         Ok(())
     }
 
-    fn require_unblocked(&self, phase: &str) -> Result<()> {
+    /// `refusal`: what the caller tried, e.g. "load cannot run: the migration is blocked".
+    fn require_unblocked(&self, refusal: &'static str) -> Result<()> {
         match &self.blocked {
-            Some(blocked) => bail!("{phase} cannot run: the migration is blocked ({blocked:?})"),
+            Some(_) => Err(PipelineError::Order(refusal)),
             None => Ok(()),
         }
     }
@@ -411,9 +420,9 @@ impl<'o> Migration<'o> {
     /// Phase 3: the core data into the target in dependency order (resumable: each batch's
     /// mappings and checkpoint are one transaction), then the attachment files.
     pub fn load(&mut self) -> Result<()> {
-        self.require_unblocked("load")?;
+        self.require_unblocked("load cannot run: the migration is blocked")?;
         if self.plan.is_none() {
-            bail!("load runs after analyze");
+            return Err(PipelineError::Order("load runs after analyze"));
         }
         self.storage.start()?;
         self.phase(Phase::Load, Self::run_load)?;
@@ -438,8 +447,11 @@ impl<'o> Migration<'o> {
         }
         let target = target.as_mut().expect("opened above").as_mut();
         let (report, plan) = (
-            report.as_ref().context("load runs after check")?,
-            plan.as_ref().context("load runs after analyze")?,
+            report
+                .as_ref()
+                .ok_or(PipelineError::Order("load runs after check"))?,
+            plan.as_ref()
+                .ok_or(PipelineError::Order("load runs after analyze"))?,
         );
         let summary = load(
             staging,
@@ -470,7 +482,9 @@ impl<'o> Migration<'o> {
     /// recorded. A failed batch is reported and the others go on.
     pub fn apps(&mut self) -> Result<&[AppReport]> {
         if !self.loaded {
-            bail!("the app data phase runs after the load");
+            return Err(PipelineError::Order(
+                "the app data phase runs after the load",
+            ));
         }
         self.phase(Phase::Apps, Self::run_apps)?;
         Ok(&self.app_reports)
@@ -488,9 +502,9 @@ impl<'o> Migration<'o> {
             stat,
             ..
         } = self;
-        let target = target
-            .as_mut()
-            .context("the app data phase runs after the load")?;
+        let target = target.as_mut().ok_or(PipelineError::Order(
+            "the app data phase runs after the load",
+        ))?;
         let inputs = AppInputs {
             backup: &config.backup,
             work: &config.work,
@@ -511,16 +525,18 @@ impl<'o> Migration<'o> {
     /// Airlock, plus mapped to what it had already), and what failed.
     pub fn verify(&mut self) -> Result<&[VerifyRow]> {
         if !self.loaded {
-            bail!("verify runs after the load");
+            return Err(PipelineError::Order("verify runs after the load"));
         }
         self.phase(Phase::Verify, Self::run_verify)?;
         Ok(self.verified.as_deref().expect("set by the verify phase"))
     }
 
     fn run_verify(&mut self) -> Result<()> {
-        let report = self.report.as_ref().context("verify runs after check")?;
-        let plan = self.plan.as_ref().context("verify runs after analyze")?;
-        let target = self.target.as_mut().context("verify runs after the load")?;
+        let report =
+            (self.report.as_ref()).ok_or(PipelineError::Order("verify runs after check"))?;
+        let plan = (self.plan.as_ref()).ok_or(PipelineError::Order("verify runs after analyze"))?;
+        let target =
+            (self.target.as_mut()).ok_or(PipelineError::Order("verify runs after the load"))?;
         let counts = target.counts()?;
         let mut rows = Vec::new();
         for kind in Kind::ALL {
@@ -613,9 +629,11 @@ fn read_overrides(path: Option<&Path>) -> Result<Overrides> {
         None => Ok(Overrides::default()),
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the override file {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("the override file {} is not valid", path.display()))
+                .map_err(|e| PipelineError::io("cannot read the override file", path, e))?;
+            serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+                what: format!("the override file {} is not valid", path.display()),
+                source,
+            })
         }
     }
 }

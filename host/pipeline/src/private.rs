@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::error::{PipelineError, Result};
 
 /// Makes every file and directory this process creates from now on private to its user
 /// (0600 / 0700), including those SQLite, the blob store and the key store create.
@@ -39,55 +39,56 @@ pub fn private_dir(path: &Path) -> Result<()> {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                    .map_err(|e| PipelineError::io("cannot create", parent, e))?;
             }
             if let Err(e) = fs::DirBuilder::new().mode(0o700).create(path) {
                 // Created by another process meanwhile: checked below like any other.
                 if e.kind() != ErrorKind::AlreadyExists {
-                    return Err(e).with_context(|| format!("cannot create {}", path.display()));
+                    return Err(PipelineError::io("cannot create", path, e));
                 }
             }
             fs::symlink_metadata(path)
-                .with_context(|| format!("cannot read the metadata of {}", path.display()))?
+                .map_err(|e| PipelineError::io("cannot read the metadata of", path, e))?
         }
         Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot read the metadata of {}", path.display()));
+            return Err(PipelineError::io("cannot read the metadata of", path, e));
         }
     };
     if meta.file_type().is_symlink() {
-        bail!(
+        return Err(PipelineError::Refused(format!(
             "{} is a symbolic link: Airlock keeps a migration's data only in a real directory \
              of its own user, not one a link points to; remove the link and pass the directory \
              itself (after checking who else can reach it), or choose a new directory",
             path.display()
-        );
+        )));
     }
     if !meta.is_dir() {
-        bail!(
+        return Err(PipelineError::Refused(format!(
             "{} exists and is not a directory: choose another path",
             path.display()
-        );
+        )));
     }
     let me = current_uid();
     if meta.uid() != me {
-        bail!(
+        return Err(PipelineError::Refused(format!(
             "{} belongs to another user (uid {}, this process runs as uid {me}), who could read \
              or replace what Airlock writes there: choose a directory of your own (a new one is \
              created 0700)",
             path.display(),
             meta.uid()
-        );
+        )));
     }
     if meta.mode() & 0o777 != 0o700 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700)).with_context(|| {
-            format!(
-                "cannot make {} private (chmod 700): do it, or choose a new directory",
-                path.display()
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(|e| {
+            PipelineError::io(
+                "cannot make private (chmod 700; do it, or choose a new directory)",
+                path,
+                e,
             )
         })?;
-        eprintln!(
-            "note: {} was open to others (mode {:o}); it is now 0700",
+        // The operator's own directory, named so they know what changed.
+        tracing::warn!(
+            "{} was open to others (mode {:o}); it is now 0700",
             path.display(),
             meta.mode() & 0o777
         );
@@ -104,14 +105,14 @@ pub fn default_site(work: &Path) -> Result<PathBuf> {
         work.to_path_buf()
     } else {
         work.canonicalize()
-            .with_context(|| format!("cannot resolve {}", work.display()))?
+            .map_err(|e| PipelineError::io("cannot resolve", work, e))?
     };
     let Some(name) = base.file_name() else {
-        bail!(
+        return Err(PipelineError::Input(format!(
             "the work directory {} has no name to place the local site beside it: pass \
              --target local:PATH",
             work.display()
-        );
+        )));
     };
     let mut dir_name = name.to_owned();
     dir_name.push("-site");
@@ -120,7 +121,7 @@ pub fn default_site(work: &Path) -> Result<PathBuf> {
     // would make a resumed migration load everything again.
     let legacy = work.join("site.db");
     if fs::symlink_metadata(&legacy).is_ok() {
-        bail!(
+        return Err(PipelineError::Refused(format!(
             "{} holds a local site from an earlier version of Airlock, in clear inside the work \
              directory; move it beside the work directory (mkdir -m 700 {dir}; mv {work}/site.db* \
              {work}/site.attachments {dir}/) or keep using it with --target local:{legacy}",
@@ -128,7 +129,7 @@ pub fn default_site(work: &Path) -> Result<PathBuf> {
             dir = dir.display(),
             work = work.display(),
             legacy = legacy.display(),
-        );
+        )));
     }
     private_dir(&dir)?;
     Ok(dir.join("site.db"))

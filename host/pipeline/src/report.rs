@@ -74,8 +74,12 @@ pub fn read<T: serde::de::DeserializeOwned>(storage: &Storage, name: &str) -> Op
 
 /// Seals a report into the migration's storage (it names the customer's projects, users
 /// and records: it is customer data like the rest).
-pub fn write<T: serde::Serialize>(storage: &Storage, name: &str, value: &T) -> anyhow::Result<()> {
-    storage.put_report(name, &serde_json::to_vec_pretty(value)?)
+pub fn write<T: serde::Serialize>(storage: &Storage, name: &str, value: &T) -> crate::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| crate::PipelineError::Json {
+        what: format!("cannot encode the report {name}"),
+        source,
+    })?;
+    storage.put_report(name, &bytes)
 }
 
 /// Every JSON report of the migration in one document (`airlock report --format json`):
@@ -116,7 +120,7 @@ pub struct FailedRow {
 pub const MAX_FAILED_ROWS_IN_REPORT: usize = 10_000;
 
 /// Every row the load could not write, from the migration's state.
-pub fn failed_rows(state: &airlock_engine::state::State) -> anyhow::Result<Vec<FailedRow>> {
+pub fn failed_rows(state: &airlock_engine::state::State) -> crate::Result<Vec<FailedRow>> {
     Ok(state
         .failures()?
         .into_iter()
@@ -133,7 +137,7 @@ pub fn failed_rows(state: &airlock_engine::state::State) -> anyhow::Result<Vec<F
 pub fn open_state(
     work: &std::path::Path,
     storage: &Storage,
-) -> anyhow::Result<airlock_engine::state::State> {
+) -> crate::Result<airlock_engine::state::State> {
     Ok(airlock_engine::state::State::open(
         &work.join("state.db"),
         std::sync::Arc::new(storage.sealer().field_cipher("state")),

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::{PipelineError, Result};
 use airlock_blobs::{BlobStore, LocalDirBlobs, RegionalBlobs, S3Blobs, S3Config};
 use airlock_model::{MigrationId, Region, TenantId};
 use airlock_staging::{SealedStaging, Staging};
@@ -14,7 +15,6 @@ use airlock_store::{
     TenantScope,
 };
 use airlock_vault::{KeyProvider, LocalKeyFile, Sealer, WrappedKey};
-use anyhow::{Context, Result, bail};
 
 /// Where the storage lives; the defaults keep everything in the work directory.
 #[derive(Clone, Debug, Default)]
@@ -79,18 +79,22 @@ impl Storage {
             .worker_threads(1)
             .enable_all()
             .build()
-            .context("cannot start the storage runtime")?;
+            .map_err(|e| PipelineError::io("cannot start the storage runtime in", work, e))?;
         let store = rt.block_on(open_store(work, options))?;
         let keys = LocalKeyFile::open(options.keys.clone().unwrap_or_else(|| work.join("keys")))?;
         let regional = open_blobs(work, options)?;
-        let known: Option<MigrationFile> =
-            match std::fs::read(work.join(MIGRATION_FILE)) {
-                Ok(bytes) => Some(serde_json::from_slice(&bytes).with_context(|| {
-                    format!("{} is damaged", work.join(MIGRATION_FILE).display())
-                })?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(e).context(format!("cannot read {}", work.display())),
-            };
+        let known: Option<MigrationFile> = match std::fs::read(work.join(MIGRATION_FILE)) {
+            Ok(bytes) => {
+                Some(
+                    serde_json::from_slice(&bytes).map_err(|source| PipelineError::Json {
+                        what: format!("{} is damaged", work.join(MIGRATION_FILE).display()),
+                        source,
+                    })?,
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(PipelineError::io("cannot read", work, e)),
+        };
         let created = known.is_none();
         // The tenant is the operator's (--tenant, AIRLOCK_TENANT), never the work
         // directory's: migration.json is a plain file anyone who can write the directory
@@ -106,63 +110,63 @@ impl Storage {
         let (migration, region, sealer) = match known {
             Some(file) => {
                 if file.tenant != tenant {
-                    bail!(
+                    return Err(PipelineError::Refused(format!(
                         "the work directory {} holds a migration of tenant {:?}, not of tenant {:?} this command runs as (--tenant or AIRLOCK_TENANT; {DEFAULT_TENANT:?} when unset): run it as that tenant, or use another work directory",
                         work.display(),
                         file.tenant.as_str(),
                         tenant.as_str(),
-                    );
+                    )));
                 }
                 let record = rt
                     .block_on(scope.migration(&file.migration))?
-                    .with_context(|| {
+                    .ok_or_else(|| PipelineError::Refused({
                         format!(
                             "the work directory {} names migration {:?}, which tenant {:?} does not have in the metadata store: it was not made by this tenant's migrations here (or the tenant was erased); start again in a new work directory",
                             work.display(),
                             file.migration.as_str(),
                             tenant.as_str(),
                         )
-                    })?;
+                    }))?;
                 if record.region != file.region {
-                    bail!(
+                    return Err(PipelineError::Refused(format!(
                         "{} says region {}, but the metadata store created migration {} in region {}: the file was changed; start again in a new work directory",
                         work.join(MIGRATION_FILE).display(),
                         file.region,
                         file.migration,
                         record.region
-                    );
+                    )));
                 }
                 // Its data stays where it began: a command with other stores would split it.
                 let here = Placement::new(regional.location(), keys.location())?;
                 if let Some(recorded) = &record.placement
                     && *recorded != here
                 {
-                    bail!(
+                    return Err(PipelineError::Refused(format!(
                         "the migration in {} keeps its data in {} with keys in {}; this command has {} and {}: run it with the migration's blob store and keys (--blobs, --keys)",
                         work.display(),
                         recorded.blob_store(),
                         recorded.key_provider(),
                         here.blob_store(),
                         here.key_provider()
-                    );
+                    )));
                 }
                 if let Some(region) = options.region
                     && region != record.region
                 {
-                    bail!(
+                    return Err(PipelineError::Refused(format!(
                         "the migration in {} was created in region {}; its data stays there (a new migration can choose {region})",
                         work.display(),
                         record.region
-                    );
+                    )));
                 }
                 let wrapped = rt
                     .block_on(scope.data_key(&file.migration))?
-                    .with_context(|| {
+                    .ok_or_else(|| PipelineError::Refused({
                         format!(
                             "the data key of migration {} was destroyed (retention): its staged data cannot be read; start a new migration in a new work directory",
                             file.migration
                         )
-                    })?;
+                    }))?;
                 let sealer = Sealer::unwrap(
                     &keys,
                     tenant.clone(),
@@ -284,7 +288,8 @@ impl Storage {
         let staging = self.staging();
         let object = format!("reports/{name}");
         let mut out = staging.create(&object)?;
-        std::io::Write::write_all(&mut out, bytes)?;
+        std::io::Write::write_all(&mut out, bytes)
+            .map_err(|e| PipelineError::io("cannot seal the report", name, e))?;
         let size = out.finish()?;
         let class = report_class(name);
         match self.rt.block_on(
@@ -306,7 +311,7 @@ impl Storage {
         }
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut staging.open(&object)?, &mut bytes)
-            .with_context(|| format!("cannot open the report {name}"))?;
+            .map_err(|e| PipelineError::io("cannot open the report", name, e))?;
         Ok(Some(bytes))
     }
 
@@ -413,14 +418,14 @@ pub async fn open_store(work: &Path, options: &StorageOptions) -> Result<Store> 
             Ok(Store::open_sqlite(&work.join("airlock.db"), clock).await?)
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let owner = options.store_owner.as_deref().context(
-                "set AIRLOCK_STORE_OWNER_URL to the schema owner's postgres:// URL (it applies the schema migrations)",
-            )?;
+            let owner = options.store_owner.as_deref().ok_or_else(|| PipelineError::Input(
+                "set AIRLOCK_STORE_OWNER_URL to the schema owner's postgres:// URL (it applies the schema migrations)".into(),
+            ))?;
             Ok(Store::open_postgres(url, owner, clock).await?)
         }
-        Some(other) => bail!(
+        Some(other) => Err(PipelineError::Input(format!(
             "unknown store {other:?}: use postgres://… or leave it out for SQLite in the work directory"
-        ),
+        ))),
     }
 }
 
@@ -429,9 +434,9 @@ pub fn open_blobs(work: &Path, options: &StorageOptions) -> Result<Box<dyn Regio
         None => Ok(Box::new(LocalDirBlobs::new(work.join("blobs"))?)),
         Some(spec) => {
             let Some(rest) = spec.strip_prefix("s3:") else {
-                bail!(
+                return Err(PipelineError::Input(format!(
                     "unknown blob store {spec:?}: use s3:https://ENDPOINT, s3:aws, or leave it out for a directory in the work directory"
-                );
+                )));
             };
             let prefix = options
                 .s3_bucket_prefix
