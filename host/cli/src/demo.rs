@@ -5,19 +5,25 @@
 
 use crate::migrate::{Console, Status};
 use crate::render;
-use airlock_pipeline::{Config, EnabledApp, TargetConfig, Until, private};
+use airlock_pipeline::{Config, EnabledApp, StorageOptions, TargetConfig, Until, private};
 use airlock_runtime::Runtime;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub fn run(
-    runtime: &Runtime,
-    dir: &Path,
-    plugin_path: Option<&Path>,
-    broken: bool,
-    issues: usize,
-) -> Result<Status> {
+/// What the demo generates and runs.
+pub struct Options {
+    /// A plugin instead of the embedded Timesheet Builder.
+    pub plugin: Option<PathBuf>,
+    /// Plant Timesheet Builder rows its analysis must call fatal.
+    pub broken: bool,
+    pub issues: usize,
+    /// Where the migration keeps its data (the work directory's by default).
+    pub storage: StorageOptions,
+}
+
+pub fn run(runtime: &Runtime, dir: &Path, options: &Options) -> Result<Status> {
+    let (plugin_path, broken, issues) = (options.plugin.as_deref(), options.broken, options.issues);
     let started = Instant::now();
     private::private_dir(dir)?;
     println!(
@@ -96,6 +102,7 @@ pub fn run(
     let config = Config {
         target: TargetConfig::Local(site.clone()),
         attachments: Some(home.clone()),
+        storage: options.storage.clone(),
         ..Config::new(backup_path.clone(), work.clone())
     };
     println!("[3/4] migrate    into the local site {}", site.display());

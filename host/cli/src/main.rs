@@ -115,6 +115,10 @@ enum Command {
         /// Issues in the generated backup.
         #[arg(long, default_value_t = 10_000)]
         issues: usize,
+        /// Where the demo migration keeps its data (default: its work directory), as for
+        /// `migrate`: so the demo can rehearse production's PostgreSQL and S3.
+        #[command(flatten)]
+        storage: StorageArgs,
     },
 }
 
@@ -607,14 +611,18 @@ fn run(cli: Cli) -> Result<Status> {
             plugin,
             broken,
             issues,
+            storage,
         } => {
             let cache = cli.cache_dir.unwrap_or_else(|| dir.join("cache"));
             demo::run(
                 &runtime(Some(cache))?,
                 &dir,
-                plugin.as_deref(),
-                broken,
-                issues,
+                &demo::Options {
+                    plugin,
+                    broken,
+                    issues,
+                    storage: storage.options(&settings)?,
+                },
             )
         }
     }

@@ -15,6 +15,7 @@ use airlock_site::{LocalSite, Site};
 use support::{Backend, files_under, leaks};
 
 on_each_backend!(
+    the_demo_runs_twice_and_prints_no_error,
     planted_faults_block_migrate_until_the_backup_is_fixed,
     a_truncated_corrupt_or_garbage_backup_is_refused_and_nothing_is_written,
     kill_9_mid_load_then_a_rerun_loses_and_duplicates_nothing,
@@ -1227,6 +1228,22 @@ fn check_lists_an_unknown_element_type_with_its_count(backend: Backend) {
             n("rows"),
             n("migrated") + n("skipped") + n("not_migrated"),
             "{e}"
+        );
+    }
+}
+
+/// The README's demo, twice in a row, on this backend's storage: both runs succeed, and
+/// neither logs an `ERROR` (`Backend::run` checks it).
+fn the_demo_runs_twice_and_prints_no_error(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    for run in ["first", "second"] {
+        let out = backend.run(&["demo", "--dir", "demo", "--issues", "600"], cwd);
+        let t = text(&out);
+        assert!(out.status.success(), "{run} run: {t}");
+        assert!(
+            t.contains("Timesheet Builder data migrated"),
+            "{run} run: {t}"
         );
     }
 }
