@@ -45,7 +45,7 @@ pub use clock::{Clock, SimClock, SystemClock};
 pub use error::StoreError;
 pub use maintenance::{
     ABANDONED_AFTER, BlobSweep, CHECKPOINT_ATTEMPTS, FAILED_RETENTION, INCOMPLETE_UPLOAD_AGE,
-    KekShredder, LICENCE_GRACE, LeftBehind, LeftReason, Maintenance, PLATFORM_TENANT,
+    KekShredder, LICENCE_GRACE, LeftBehind, LeftReason, Maintenance, PLATFORM_TENANT, SCRUB_WAIT,
     STATS_RETENTION, SweepReport,
 };
 pub use placement::Placement;

@@ -61,9 +61,19 @@
 //!    locks the table for the few milliseconds it takes. What PostgreSQL cannot promise,
 //!    and Airlock cannot reach: the write-ahead log segments still hold the insert of the
 //!    key until the server recycles them (and forever in a WAL archive, a base backup, a
-//!    replica or a point-in-time-recovery copy); a transaction open anywhere in the
-//!    database while the sweep runs keeps the dead version alive through `VACUUM FULL`;
-//!    and freed file-system blocks. Those copies stay wrapped: they are useless without the
+//!    replica or a point-in-time-recovery copy); and freed file-system blocks.
+//!    `VACUUM FULL` copies a dead row version instead of dropping it while any
+//!    transaction might still see it: a transaction open *anywhere on the server* with an
+//!    id older than the delete (the VACUUM's own snapshot counts it: another database's
+//!    transaction is enough, which is how a test once found the key still in the file
+//!    under load), a snapshot taken before the delete by a session of this database
+//!    (autovacuum's ANALYZE, another connection), or a replication slot's horizon. So the
+//!    scrub first waits, up to [`SCRUB_WAIT`], until none older than the scrub itself is
+//!    left (`pg_current_snapshot()`, `pg_stat_activity`, `pg_replication_slots`, all
+//!    readable without privileges); once they are gone no new one can be older, so the
+//!    rewrite that follows drops the keys. If one stays open the sweep fails with
+//!    [`StoreError::KeyMaySurvive`] without rewriting, and the next sweep tries again.
+//!    The write-ahead log and backup copies stay wrapped: they are useless without the
 //!    tenant's key-encryption key, which lives outside the database (the `KeyProvider`)
 //!    and is destroyed when the tenant expires. Until then, destroying a single
 //!    migration's key in PostgreSQL is only as strong as the operator's retention of WAL
@@ -105,6 +115,22 @@ pub const CHECKPOINT_ATTEMPTS: u32 = 4;
 const CHECKPOINT_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 500";
 /// How long `VACUUM (FULL) data_keys` may wait for its lock in PostgreSQL.
 const VACUUM_LOCK_TIMEOUT: &str = "SET lock_timeout = '5s'";
+/// How long the PostgreSQL scrub waits for transactions and snapshots older than itself to
+/// end before it reports that destroyed keys may survive (module docs, step 3).
+pub const SCRUB_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Transactions and snapshots older than the scrub (`$1`: the first transaction id not yet
+/// assigned when it started) that would keep a dead row version through `VACUUM FULL`:
+/// transactions open anywhere on the server (they are in every new snapshot, the
+/// VACUUM's own included), snapshots held by other sessions of this database or by a
+/// standby's feedback (a walsender), and replication slots' horizons.
+const OLDER_THAN_SCRUB: &str = "SELECT \
+    CASE WHEN pg_snapshot_xmin(pg_current_snapshot())::text::bigint < $1 THEN 1 ELSE 0 END::bigint, \
+    (SELECT COUNT(*) FROM pg_stat_activity \
+      WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL \
+        AND (datname = current_database() OR backend_type = 'walsender') \
+        AND age(backend_xmin) > age(xid($1::text::xid8))), \
+    (SELECT COUNT(*) FROM pg_replication_slots \
+      WHERE xmin IS NOT NULL AND age(xmin) > age(xid($1::text::xid8)))";
 
 /// The blob side of retention (implemented over `airlock-blobs`). Called from a blocking
 /// thread. Deleting what is already gone must succeed: a sweep retries after failures.
@@ -238,6 +264,7 @@ impl fmt::Display for LeftBehind {
 /// See [`Store::maintenance`].
 pub struct Maintenance {
     store: Store,
+    scrub_wait: std::time::Duration,
 }
 
 /// Why a migration's sealed data goes.
@@ -262,7 +289,17 @@ impl Reason {
 
 impl Maintenance {
     pub(crate) fn new(store: Store) -> Maintenance {
-        Maintenance { store }
+        Maintenance {
+            store,
+            scrub_wait: SCRUB_WAIT,
+        }
+    }
+
+    /// How long the PostgreSQL scrub waits for older transactions to end ([`SCRUB_WAIT`]
+    /// unless set).
+    pub fn scrub_wait(mut self, wait: std::time::Duration) -> Maintenance {
+        self.scrub_wait = wait;
+        self
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
@@ -561,7 +598,8 @@ impl Maintenance {
     }
 
     /// PostgreSQL: rewrites `data_keys` without the dead row versions that still hold the
-    /// destroyed keys (a plain VACUUM would leave their bytes in the pages' free space).
+    /// destroyed keys (a plain VACUUM would leave their bytes in the pages' free space),
+    /// once nothing older than the scrub can keep them (module docs, step 3).
     /// VACUUM cannot run in a transaction: it goes on a connection of its own, as the
     /// schema owner, with a lock timeout so that a long transaction on the table makes the
     /// sweep fail (and retry next time) rather than queue every tenant behind it.
@@ -569,6 +607,7 @@ impl Maintenance {
         // Its lock timeout changes below: the connection is not returned to the pool.
         let mut pooled = self.throwaway_connection().await?;
         let conn: &mut AnyConnection = &mut pooled;
+        self.wait_for_older_transactions(conn).await?;
         let vacuumed = async {
             conn.execute(VACUUM_LOCK_TIMEOUT).await?;
             conn.execute("VACUUM (FULL) data_keys").await
@@ -578,6 +617,55 @@ impl Maintenance {
             place: "the old row versions in PostgreSQL's data_keys table",
             why: format!("VACUUM (FULL) data_keys failed: {e}"),
         })
+    }
+
+    /// PostgreSQL: waits until no transaction, snapshot or replication slot older than
+    /// this call is left (the keys were deleted before it), polling with a growing pause
+    /// up to `scrub_wait`. None can appear later: new transactions get newer ids, and new
+    /// snapshots start after every older transaction ended.
+    async fn wait_for_older_transactions(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<(), StoreError> {
+        let (started,): (i64,) =
+            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(query("pg_current_snapshot"))?;
+        let deadline = tokio::time::Instant::now() + self.scrub_wait;
+        let mut pause = std::time::Duration::from_millis(20);
+        loop {
+            let (transactions, snapshots, slots): (i64, i64, i64) =
+                sqlx::query_as(OLDER_THAN_SCRUB)
+                    .bind(started)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(query("pg_stat_activity"))?;
+            if transactions + snapshots + slots == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(StoreError::KeyMaySurvive {
+                    place: "the old row versions in PostgreSQL's data_keys table",
+                    why: format!(
+                        "after {:?}, transactions or snapshots older than the sweep were still \
+                         open (a transaction on the server: {}, sessions of this database or \
+                         standbys: {snapshots}, replication slots: {slots}), and VACUUM FULL \
+                         keeps the row versions they may see",
+                        self.scrub_wait,
+                        if transactions > 0 { "yes" } else { "no" },
+                    ),
+                });
+            }
+            tracing::debug!(
+                transactions,
+                snapshots,
+                slots,
+                "waiting for older transactions"
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(1));
+        }
     }
 
     /// Destroys the key, then deletes the blobs if they are in this sweep's blob store.

@@ -131,6 +131,11 @@ impl TestPostgres {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
+    /// The server's superuser connection (`AIRLOCK_TEST_POSTGRES`), on its admin database.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
     /// The database's name (`airlock_test_…`).
     pub fn name(&self) -> &str {
         &self.name

@@ -1044,6 +1044,122 @@ async fn a_destroyed_key_is_overwritten_then_deleted() {
     }
 }
 
+/// PostgreSQL: whether `data_keys`' file, as the server wrote it, holds `key`.
+async fn pg_keys_file_holds(owner: &AnyPool, key: &[u8]) -> bool {
+    // CHECKPOINT flushes the buffers to the file.
+    sqlx::query("CHECKPOINT").execute(owner).await.unwrap();
+    let (file,): (Vec<u8>,) =
+        sqlx::query_as("SELECT pg_read_binary_file(pg_relation_filepath('data_keys'))")
+            .fetch_one(owner)
+            .await
+            .unwrap();
+    assert!(holds(&file, KEPT_KEY), "the scan reads the table's file");
+    holds(&file, key)
+}
+
+/// Why `a_destroyed_key_is_overwritten_then_deleted` once failed under load: a transaction
+/// of another database (here another test's), with an id assigned before the key was
+/// deleted and still open, holds back the horizon VACUUM FULL keeps dead row versions for
+/// (its own snapshot counts every open transaction of the server), so the rewritten file
+/// still held the key. The scrub now waits until every transaction older than itself has
+/// ended; if one stays open past the wait, the sweep reports the key may survive, and the
+/// next sweep completes the scrub. On main the sweep returned at once and the key stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_open_elsewhere_delays_the_scrub_until_it_ends() {
+    const TEST: &str = "a_transaction_open_elsewhere_delays_the_scrub_until_it_ends";
+    for h in harnesses(TEST).await {
+        if h.pg.is_none() {
+            continue;
+        }
+        let Some(elsewhere) = TestPostgres::start(TEST).await else {
+            continue;
+        };
+        let other = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(elsewhere.owner_url())
+            .await
+            .unwrap();
+        let owner = h.owner_pool().await;
+        const SECOND_KEY: &[u8] = b"\x01SECOND-WRAPPED-KEY-0123456789abcdef0123456789abcd\x02";
+        let (blobs, kek) = fakes(&h.store);
+        seed(&h.store, "tenant-keep", KEPT_KEY).await;
+        seed(&h.store, "tenant-a", SECRET_KEY).await;
+        seed(&h.store, "tenant-b", SECOND_KEY).await;
+        let blobs: Arc<dyn BlobSweep> = blobs;
+        let kek: Arc<dyn KekShredder> = kek;
+
+        // 1. Open during the sweep, closed within the wait: the sweep waits, then scrubs.
+        let mut open = other.begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()::text")
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        h.store
+            .tenant(&t("tenant-a"))
+            .finish_migration(&m("m1"), true)
+            .await
+            .unwrap();
+        let maintenance = h.store.maintenance();
+        let sweeping = tokio::spawn({
+            let (blobs, kek) = (blobs.clone(), kek.clone());
+            async move { maintenance.sweep(&blobs, &kek).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(
+            !sweeping.is_finished(),
+            "the scrub must wait for the transaction older than itself"
+        );
+        open.commit().await.unwrap();
+        let report = sweeping
+            .await
+            .unwrap()
+            .expect("the sweep completes once it ends");
+        assert_eq!(report.keys_destroyed, 1);
+        assert!(
+            !pg_keys_file_holds(&owner, SECRET_KEY).await,
+            "the destroyed key is still in the file"
+        );
+
+        // 2. Open past the wait: the key may survive, and the sweep says so; the next sweep
+        // (after the transaction ends) scrubs it.
+        let mut open = other.begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()::text")
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        h.store
+            .tenant(&t("tenant-b"))
+            .finish_migration(&m("m1"), true)
+            .await
+            .unwrap();
+        let maintenance = h
+            .store
+            .maintenance()
+            .scrub_wait(std::time::Duration::from_millis(500));
+        match maintenance.sweep(&blobs, &kek).await {
+            Err(StoreError::KeyMaySurvive { why, .. }) => {
+                assert!(why.contains("older than the sweep"), "{why}")
+            }
+            got => panic!("expected KeyMaySurvive, got {got:?}"),
+        }
+        assert!(
+            pg_keys_file_holds(&owner, SECOND_KEY).await,
+            "the dead version is kept while it is open"
+        );
+        open.commit().await.unwrap();
+        let report = maintenance.sweep(&blobs, &kek).await.unwrap();
+        assert_eq!(report.keys_destroyed, 0, "destroyed by the sweep before");
+        assert!(
+            !pg_keys_file_holds(&owner, SECOND_KEY).await,
+            "the next sweep scrubs what the last one owed"
+        );
+
+        other.close().await;
+        owner.close().await;
+        elsewhere.drop_database().await;
+    }
+}
+
 /// Issue 13: SQLite's checkpoint after a key is destroyed can be busy (a reader on an old
 /// snapshot still needs the log's pages, which hold the key). That is not ignored: the
 /// sweep retries, then fails saying the key may survive in the write-ahead log; the key is
