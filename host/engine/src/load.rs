@@ -429,7 +429,7 @@ fn retry_failed(
             {
                 batch.push(record);
             }
-            if batch.len() >= size || (last && !batch.is_empty()) {
+            if batch.len() >= size || ((last || keys.is_empty()) && !batch.is_empty()) {
                 let cleared: Vec<(Kind, String)> =
                     batch.iter().map(|r| (kind, source_key(r))).collect();
                 *summary.retried.entry(kind).or_default() += cleared.len() as u64;
