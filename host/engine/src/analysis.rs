@@ -639,7 +639,9 @@ fn row_plan(decisions: &LoadDecisions, mut record: Record) -> RowPlan {
             "{message}: the target will refuse this row unless you {}",
             fixes::hint(kind, &source, Some(field))
         ),
+        (RowOutcome::Fixed, _) if message.is_empty() => "fixed by the override file".into(),
         (RowOutcome::Fixed, _) => format!("{message}: fixed by the override file"),
+        (RowOutcome::Skipped, _) if message.is_empty() => "skipped (override file)".into(),
         (RowOutcome::Skipped, _) => format!("{message}: skipped (override file)"),
         (RowOutcome::Written, _) => String::new(),
     };

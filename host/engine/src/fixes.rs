@@ -82,10 +82,9 @@ mod tests {
 
     #[test]
     fn the_override_file_says_skip_or_names_fields() {
-        let fixes: RowFixes = serde_json::from_str(
-            r#"{"label": {"1": {"label": "a-b"}}, "worklog": {"2": "skip"}}"#,
-        )
-        .unwrap();
+        let fixes: RowFixes =
+            serde_json::from_str(r#"{"label": {"1": {"label": "a-b"}}, "worklog": {"2": "skip"}}"#)
+                .unwrap();
         assert_eq!(
             find(&fixes, Kind::Worklog, "2"),
             Some(&RowFix::Skip(Skip::Skip))
@@ -97,6 +96,9 @@ mod tests {
         assert!(find(&fixes, Kind::Label, "2").is_none());
         assert!(serde_json::from_str::<RowFixes>(r#"{"label": {"1": "drop"}}"#).is_err());
         let hint = hint(Kind::Worklog, "2", Some("time_spent"));
-        assert!(hint.contains(r#""worklog": {"2": {"time_spent": …}}"#), "{hint}");
+        assert!(
+            hint.contains(r#""worklog": {"2": {"time_spent": …}}"#),
+            "{hint}"
+        );
     }
 }

@@ -378,7 +378,10 @@ pub fn load(
         (written.matched, &mut summary.matched),
         (written.failed, &mut summary.failed),
         (written.recovered, &mut summary.recovered),
-        (written.skipped_by_override, &mut summary.skipped_by_override),
+        (
+            written.skipped_by_override,
+            &mut summary.skipped_by_override,
+        ),
     ] {
         for (kind, n) in from {
             *into.entry(kind).or_default() += n;
@@ -418,7 +421,11 @@ fn retry_failed(
             continue;
         };
         // Options may name a parent retried in the same pass: one at a time.
-        let size = if kind == Kind::CustomFieldOption { 1 } else { BATCH };
+        let size = if kind == Kind::CustomFieldOption {
+            1
+        } else {
+            BATCH
+        };
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut batch = Vec::new();
         while !keys.is_empty() {

@@ -538,8 +538,8 @@ impl<'o> Migration<'o> {
                 .map_or(0, |m| m.len() as u64);
             let failed = self.state.failure_count(kind)?;
             // Orphans, and rows the override file skips.
-            let skipped = report.skipped.get(&kind).copied().unwrap_or(0)
-                + self.state.skipped_count(kind)?;
+            let skipped =
+                report.skipped.get(&kind).copied().unwrap_or(0) + self.state.skipped_count(kind)?;
             if source == 0 && written == 0 {
                 continue;
             }

@@ -326,8 +326,13 @@ fn migrate_with(dir: &Path, backup: &Path, overrides: &serde_json::Value) -> Out
         overrides: Some(path),
         ..config(dir, backup, &Backend::local())
     };
-    airlock_pipeline::run(config, Vec::new(), &mut airlock_pipeline::Quiet, Until::Migrate)
-        .expect("the migration runs")
+    airlock_pipeline::run(
+        config,
+        Vec::new(),
+        &mut airlock_pipeline::Quiet,
+        Until::Migrate,
+    )
+    .expect("the migration runs")
 }
 
 /// Rows the target refuses for their own values (`Spec::unwritable`) on the realistic
@@ -374,10 +379,8 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
 
     let opened = storage(dir);
     let plan: airlock_engine::analysis::Plan = report::read(&opened, "plan.json").unwrap();
-    let predicted: Vec<(Kind, String)> = plan
-        .refused()
-        .map(|r| (r.kind, r.source.clone()))
-        .collect();
+    let predicted: Vec<(Kind, String)> =
+        plan.refused().map(|r| (r.kind, r.source.clone())).collect();
     let state = report::open_state(&dir.join("work"), &opened).unwrap();
     let failures = state.failures().unwrap();
     assert_eq!(failures.len(), 2);
@@ -421,7 +424,12 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
 
     let label_id = &planted.iter().find(|(k, _)| *k == Kind::Label).unwrap().1;
     let worklog_id = &planted.iter().find(|(k, _)| *k == Kind::Worklog).unwrap().1;
-    let site_counts = |dir: &Path| LocalSite::open(&dir.join("site.db")).unwrap().counts().unwrap();
+    let site_counts = |dir: &Path| {
+        LocalSite::open(&dir.join("site.db"))
+            .unwrap()
+            .counts()
+            .unwrap()
+    };
     let before = site_counts(dir);
 
     // The operator answers them: a label without a space, and the worklog skipped.
@@ -436,7 +444,11 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     assert_eq!(outcome.failed_rows, 0, "{outcome:?}");
     assert!(outcome.succeeded(), "{outcome:?}");
     let after = site_counts(dir);
-    assert_eq!(after[&Kind::Label], before[&Kind::Label] + 1, "written once");
+    assert_eq!(
+        after[&Kind::Label],
+        before[&Kind::Label] + 1,
+        "written once"
+    );
     assert_eq!(after[&Kind::Worklog], before[&Kind::Worklog], "skipped");
     let mut site = LocalSite::open(&dir.join("site.db")).unwrap();
     assert!(
@@ -460,7 +472,6 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     let outcome = migrate_with(dir, &backup, &overrides);
     assert!(outcome.succeeded(), "{outcome:?}");
     assert_eq!(site_counts(dir), after);
-    let load: airlock_engine::load::LoadSummary =
-        report::read(&storage(dir), "load.json").unwrap();
+    let load: airlock_engine::load::LoadSummary = report::read(&storage(dir), "load.json").unwrap();
     assert!(load.retried.is_empty(), "{load:?}");
 }
