@@ -92,6 +92,10 @@ enum Command {
         /// types Airlock leaves behind and one it does not know.
         #[arg(long)]
         realistic: bool,
+        /// Plant rows the target refuses (a label with a space, a worklog with negative
+        /// time): the plan predicts them and `airlock failures` lists them.
+        #[arg(long)]
+        unwritable: bool,
     },
     /// Work with app data migrator plugins.
     #[command(subcommand)]
@@ -534,6 +538,7 @@ fn run(cli: Cli) -> Result<Status> {
             attachments,
             canaries,
             realistic,
+            unwritable,
         } => {
             let spec = airlock_fixtures::Spec {
                 issues,
@@ -544,6 +549,7 @@ fn run(cli: Cli) -> Result<Status> {
                 malformed_xml: malformed,
                 canaries,
                 realistic,
+                unwritable,
                 broken_timesheet_rows: broken_app_rows,
                 ..airlock_fixtures::Spec::default()
             };
@@ -563,6 +569,7 @@ fn run(cli: Cli) -> Result<Status> {
                 .planted_core
                 .iter()
                 .chain(&generated.planted_realistic)
+                .chain(&generated.planted_unwritable)
             {
                 println!(
                     "  planted {} in {} {}{}",

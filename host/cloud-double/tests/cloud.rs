@@ -1122,3 +1122,37 @@ fn raw_client(double: &CloudDouble) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Jira Cloud and the local site refuse a record's own values by the same rules, with the
+/// same answer, and Jira Cloud does so before sending anything.
+#[test]
+fn both_sites_apply_the_shared_rules_and_cloud_sends_nothing_they_refuse() {
+    use airlock_model::jira::{Label, Worklog};
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let mut cloud = client(&double);
+    let dir = tempfile::tempdir().unwrap();
+    let mut local = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    let before = double.requests().len();
+    let label = Record::Label(Label {
+        id: "1".into(),
+        issue: "10000".into(),
+        label: "needs review".into(),
+    });
+    let worklog = Record::Worklog(Worklog {
+        id: "2".into(),
+        issue: "10000".into(),
+        author: None,
+        body: "entry".into(),
+        created: 0,
+        started: 0,
+        seconds: -600,
+    });
+    for (kind, record) in [(Kind::Label, label), (Kind::Worklog, worklog)] {
+        let rule = airlock_site::rules::check(&record).unwrap_err();
+        let answers = cloud.write(kind, std::slice::from_ref(&record)).unwrap();
+        assert_eq!(answers, vec![Err(rule.clone().into())]);
+        let answers = local.write(kind, std::slice::from_ref(&record)).unwrap();
+        assert_eq!(answers, vec![Err(rule.into())]);
+    }
+    assert_eq!(double.requests().len(), before, "nothing was sent");
+}

@@ -3,16 +3,21 @@
 //! problem to resolve first). Problems block the load; the operator's override file
 //! (a new project key, a new field name, a user mapped to a chosen account) resolves them
 //! when the analysis is run again.
+//!
+//! It also lists every row the target's own rules will refuse ([`airlock_site::rules`],
+//! the same the sites apply): those do not block, the rest migrates and the run ends with
+//! failures (exit 3), unless the override file fixes or skips them first (`"rows"`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use airlock_model::jira::{Kind, Record};
-use airlock_site::Snapshot;
+use airlock_site::{Snapshot, rules};
 use airlock_staging::Staging;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
+use crate::fixes::{self, Applied, RowFix, RowFixes};
 use crate::load::LoadDecisions;
 use crate::records::RecordReader;
 
@@ -34,6 +39,10 @@ pub struct Overrides {
     /// `"block"` (fatal, as `--strict`).
     #[serde(default)]
     pub orphans: crate::integrity::OrphanPolicy,
+    /// Answers for single rows the target refuses (kind → source id → `"skip"` or new
+    /// values for the fields a rule names): see [`crate::fixes`].
+    #[serde(default)]
+    pub rows: RowFixes,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -77,6 +86,36 @@ pub struct PlanItem {
     pub message: String,
 }
 
+/// What becomes of a row the target's rules refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowOutcome {
+    /// The target will refuse it unless the override file answers it: the migration
+    /// goes on without it, lists it as failed and exits 3.
+    Refused,
+    /// The override file gives it values the rules accept.
+    Fixed,
+    /// The override file skips it.
+    Skipped,
+    /// Nothing to say (not listed).
+    Written,
+}
+
+/// A row the target's rules refuse (or the override file answers), before the load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RowPlan {
+    pub kind: Kind,
+    /// The row's id in the source.
+    pub source: String,
+    /// The rule's stable code (`invalid-value`, `too-large`), or `override`.
+    pub code: String,
+    /// The field the rule names, which the override file can set.
+    pub field: String,
+    /// What is wrong and what to write in the override file.
+    pub reason: String,
+    pub outcome: RowOutcome,
+}
+
 /// The plan: per object what changes on the target, and the decisions the load applies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -87,6 +126,10 @@ pub struct Plan {
     /// Bulk kinds: how many will be added.
     pub bulk: BTreeMap<Kind, u64>,
     pub decisions: LoadDecisions,
+    /// Rows the target's rules refuse, predicted before the load (they do not block: the
+    /// rest migrates), and rows the override file answers.
+    #[serde(default)]
+    pub rows: Vec<RowPlan>,
     /// Each enabled app's analysis of its own data (app key → findings). Fatal ones block.
     #[serde(default)]
     pub apps: BTreeMap<String, crate::Findings>,
@@ -101,6 +144,13 @@ impl Plan {
     /// fatal finding in its data.
     pub fn blocks_migration(&self) -> bool {
         self.problems().next().is_some() || self.apps.values().any(|f| f.is_blocking())
+    }
+
+    /// Rows the target will refuse unless the override file answers them.
+    pub fn refused(&self) -> impl Iterator<Item = &RowPlan> {
+        self.rows
+            .iter()
+            .filter(|r| r.outcome == RowOutcome::Refused)
     }
 
     pub fn count(&self, kind: Kind, action: Action) -> u64 {
@@ -123,17 +173,41 @@ pub fn analyze(
         target: target.to_owned(),
         ..Plan::default()
     };
-    let item = |kind, source: &str, label: &str, action, detail: &str, message: String| PlanItem {
+    plan_users(staging, snapshot, overrides, &mut plan)?;
+    plan_projects(staging, snapshot, overrides, &mut plan)?;
+    plan_fields(staging, snapshot, overrides, &mut plan)?;
+    plan_constants(staging, snapshot, &mut plan)?;
+    plan_bulk(staged, &mut plan);
+    plan_rows(staging, overrides, &mut plan)?;
+    Ok(plan)
+}
+
+fn item(
+    kind: Kind,
+    source: &str,
+    label: &str,
+    action: Action,
+    detail: &str,
+    message: String,
+) -> PlanItem {
+    PlanItem {
         kind,
         source: source.to_owned(),
         label: label.to_owned(),
         action,
         detail: detail.to_owned(),
         message,
-    };
+    }
+}
 
-    // Users: by email. A source email shared by several source users, or by several
-    // target accounts, needs the operator to say which account is whose.
+/// Users: by email. A source email shared by several source users, or by several
+/// target accounts, needs the operator to say which account is whose.
+fn plan_users(
+    staging: &dyn Staging,
+    snapshot: &Snapshot,
+    overrides: &Overrides,
+    plan: &mut Plan,
+) -> Result<(), EngineError> {
     let mut target_by_email: FxHashMap<String, Vec<&str>> = FxHashMap::default();
     for u in &snapshot.users {
         if let Some(email) = &u.email {
@@ -227,8 +301,16 @@ pub fn analyze(
             ));
         }
     }
+    Ok(())
+}
 
-    // Projects: keys and names are unique on the target.
+/// Projects: keys and names are unique on the target.
+fn plan_projects(
+    staging: &dyn Staging,
+    snapshot: &Snapshot,
+    overrides: &Overrides,
+    plan: &mut Plan,
+) -> Result<(), EngineError> {
     let target_keys: FxHashMap<String, &str> = snapshot
         .projects
         .iter()
@@ -285,8 +367,16 @@ pub fn analyze(
             ));
         }
     }
+    Ok(())
+}
 
-    // Custom fields: same name and type maps; same name and another type clashes.
+/// Custom fields: same name and type maps; same name and another type clashes.
+fn plan_fields(
+    staging: &dyn Staging,
+    snapshot: &Snapshot,
+    overrides: &Overrides,
+    plan: &mut Plan,
+) -> Result<(), EngineError> {
     let mut target_fields: FxHashMap<String, Vec<(&str, &str)>> = FxHashMap::default();
     for f in &snapshot.fields {
         target_fields
@@ -349,8 +439,15 @@ pub fn analyze(
             ));
         }
     }
+    Ok(())
+}
 
-    // Named constants and groups: mapped by name, added when missing.
+/// Named constants and groups: mapped by name, added when missing.
+fn plan_constants(
+    staging: &dyn Staging,
+    snapshot: &Snapshot,
+    plan: &mut Plan,
+) -> Result<(), EngineError> {
     let by_name = |list: &[airlock_site::TargetConstant]| -> FxHashMap<String, String> {
         list.iter()
             .map(|c| (c.name.to_lowercase(), c.id.clone()))
@@ -409,7 +506,11 @@ pub fn analyze(
             }
         }
     }
+    Ok(())
+}
 
+/// The bulk kinds (issues, comments…): counted, not listed.
+fn plan_bulk(staged: &BTreeMap<Kind, u64>, plan: &mut Plan) {
     for kind in Kind::ALL {
         if matches!(
             kind,
@@ -430,7 +531,128 @@ pub fn analyze(
             plan.bulk.insert(kind, n);
         }
     }
-    Ok(plan)
+}
+
+/// Rows the target's own rules will refuse ([`airlock_site::rules`], staged by the
+/// check), each as the override file leaves it: refused, fixed or skipped; and the
+/// override file's row answers, handed to the load. Orphans are left out: the load never
+/// sends them. Cheap (only the refused rows are read): also run on a kept plan, so a
+/// rerun sees the override file as it is now.
+pub fn plan_rows(
+    staging: &dyn Staging,
+    overrides: &Overrides,
+    plan: &mut Plan,
+) -> Result<(), EngineError> {
+    plan.rows.clear();
+    plan.decisions.rows = overrides.rows.clone();
+    let orphans = crate::integrity::OrphanSet::read(staging)?;
+    let mut predicted = BTreeSet::new();
+    let mut reader = match RecordReader::open(staging, crate::records::REFUSED_OBJECT) {
+        Ok(reader) => Some(reader),
+        // Staged by a check of an earlier version: nothing was predicted.
+        Err(airlock_staging::StagingError::Missing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    while let Some((position, record)) = match reader.as_mut() {
+        Some(r) => r.next_located()?,
+        None => None,
+    } {
+        let kind = record.kind();
+        if orphans.contains(kind, position) {
+            continue;
+        }
+        predicted.insert((kind, record.id().to_owned()));
+        plan.rows.push(row_plan(&plan.decisions, record));
+    }
+    // Projects and fields the override file renames: the new key or name must pass too.
+    for kind in [Kind::Project, Kind::CustomField] {
+        for record in read_all(staging, kind)? {
+            let renamed = match &record {
+                Record::Project(p) => {
+                    plan.decisions.project_keys.contains_key(&p.id)
+                        || plan.decisions.project_names.contains_key(&p.id)
+                }
+                Record::CustomField(f) => plan.decisions.field_names.contains_key(&f.id),
+                _ => false,
+            };
+            if renamed && !predicted.contains(&(kind, record.id().to_owned())) {
+                let row = row_plan(&plan.decisions, record);
+                if row.outcome != RowOutcome::Written {
+                    plan.rows.push(row);
+                }
+            }
+        }
+    }
+    // Answers for rows not predicted (a row refused at load for another reason).
+    for (kind, rows) in &overrides.rows {
+        for (source, fix) in rows {
+            if predicted.contains(&(*kind, source.clone())) {
+                continue;
+            }
+            let skip = matches!(fix, RowFix::Skip(_));
+            plan.rows.push(RowPlan {
+                kind: *kind,
+                source: source.clone(),
+                code: "override".into(),
+                field: String::new(),
+                reason: "the override file answers this row".into(),
+                outcome: if skip {
+                    RowOutcome::Skipped
+                } else {
+                    RowOutcome::Fixed
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What becomes of one row the rules refused: the decisions and its fix applied, checked
+/// again.
+fn row_plan(decisions: &LoadDecisions, mut record: Record) -> RowPlan {
+    let kind = record.kind();
+    let source = record.id().to_owned();
+    let before = rules::check(&record).err();
+    crate::load::apply_renames(decisions, &mut record);
+    let fix = fixes::find(&decisions.rows, kind, &source);
+    let applied = fix.map(|f| fixes::apply(f, &mut record));
+    let after = rules::check(&record).err();
+    let (outcome, violation, bad_fix) = match applied {
+        Some(Ok(Applied::Skip)) => (RowOutcome::Skipped, before, None),
+        Some(Err(e)) => (RowOutcome::Refused, after.or(before), Some(e)),
+        _ => match after {
+            Some(v) => (RowOutcome::Refused, Some(v), None),
+            None if before.is_some() || fix.is_some() => (RowOutcome::Fixed, before, None),
+            None => (RowOutcome::Written, None, None),
+        },
+    };
+    let (code, field, message) = match &violation {
+        Some(v) => (v.code, v.field, v.message.as_str()),
+        None => ("invalid-value", "", ""),
+    };
+    let reason = match (outcome, bad_fix) {
+        (RowOutcome::Refused, Some(e)) => format!(
+            "{message}; the override file's answer cannot be applied ({e}): {}",
+            fixes::hint(kind, &source, Some(field).filter(|f| !f.is_empty()))
+        ),
+        (RowOutcome::Refused, None) => format!(
+            "{message}: the target will refuse this row unless you {}",
+            fixes::hint(kind, &source, Some(field))
+        ),
+        (RowOutcome::Fixed, _) if message.is_empty() => "fixed by the override file".into(),
+        (RowOutcome::Fixed, _) => format!("{message}: fixed by the override file"),
+        (RowOutcome::Skipped, _) if message.is_empty() => "skipped (override file)".into(),
+        (RowOutcome::Skipped, _) => format!("{message}: skipped (override file)"),
+        (RowOutcome::Written, _) => String::new(),
+    };
+    RowPlan {
+        kind,
+        source,
+        code: code.to_owned(),
+        field: field.to_owned(),
+        reason,
+        outcome,
+    }
 }
 
 /// Reads every record of a small kind (users, projects, fields, constants).

@@ -141,6 +141,9 @@ struct Extractor<'s> {
     elements: ElementCounter,
     /// User keys the override file maps to an existing account.
     mapped_users: &'s BTreeSet<String>,
+    /// Records the target's rules refuse ([`airlock_site::rules`]), each with its
+    /// position in its kind: the analysis lists them in the plan.
+    refused: RecordWriter,
 }
 
 const FILE: &str = "entities.xml";
@@ -177,6 +180,7 @@ pub fn extract_with<R: BufRead>(
         installed_apps: BTreeSet::new(),
         elements: ElementCounter::default(),
         mapped_users,
+        refused: RecordWriter::create(staging, crate::records::REFUSED_OBJECT)?,
     };
     let mut malformed = None;
     let mut rows = 0u64;
@@ -231,6 +235,7 @@ pub fn extract_with<R: BufRead>(
     progress(rows);
     x.finish_users()?;
     let mut staged = BTreeMap::new();
+    x.refused.finish()?;
     for (kind, writer) in std::mem::take(&mut x.writers) {
         staged.insert(kind, writer.finish()?);
     }
@@ -753,6 +758,10 @@ impl Extractor<'_> {
                 e.insert(RecordWriter::create(self.staging, &object_name(kind))?)
             }
         };
+        // Checked here, where every record passes once anyway, not in a second read.
+        if airlock_site::rules::check(&record).is_err() {
+            self.refused.push(writer.count(), &record)?;
+        }
         writer.push(entity.line, &record)
     }
 

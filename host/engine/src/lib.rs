@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod extract;
 pub mod files;
 pub mod findings;
+pub mod fixes;
 pub mod integrity;
 pub mod load;
 pub mod records;

@@ -10,13 +10,14 @@ use airlock_model::Namespace;
 use airlock_model::jira::{Kind, Record, Target as RefTarget};
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
 use crate::extract::numeric_id;
+use crate::fixes::{self, Applied, RowFixes};
 use crate::records::RecordReader;
-use crate::state::{Failure, MappingReader, State};
+use crate::state::{BatchCommit, Failure, MappingReader, State};
 
 /// Records per target call.
 pub const BATCH: usize = 1000;
@@ -38,6 +39,9 @@ pub struct LoadDecisions {
     pub project_names: BTreeMap<String, String>,
     /// New custom field names (server field id → name).
     pub field_names: BTreeMap<String, String>,
+    /// The override file's answers for single rows: new values, or skip.
+    #[serde(default)]
+    pub rows: RowFixes,
 }
 
 /// What a load did, per kind.
@@ -51,6 +55,12 @@ pub struct LoadSummary {
     /// Orphans the integrity check listed, passed over by this run.
     #[serde(default)]
     pub skipped: BTreeMap<Kind, u64>,
+    /// Rows the override file skips, passed over by this run.
+    #[serde(default)]
+    pub skipped_by_override: BTreeMap<Kind, u64>,
+    /// Rows an earlier run failed to write, tried again by this one (once each).
+    #[serde(default)]
+    pub retried: BTreeMap<Kind, u64>,
 }
 
 /// Progress of the load: records of `kind` done out of `total`.
@@ -196,7 +206,15 @@ pub fn load(
     for kind in Kind::ALL {
         checkpoints.insert(kind, state.checkpoint(&step(kind))?);
     }
+    // Rows earlier runs failed to write: their batches are done, so only this retries
+    // them, after the pass below, once each (rows failing in this run wait for the next).
+    let mut retry: BTreeMap<Kind, FxHashSet<String>> = BTreeMap::new();
+    for f in state.failures()? {
+        retry.entry(f.kind).or_default().insert(f.source_key);
+    }
 
+    // Lent to the writer thread for the pass, then used again for the retries.
+    let (writer_state, writer_target) = (&mut *state, &mut *target);
     let (batches, to_writer) = std::sync::mpsc::sync_channel::<Prepared>(2);
     let (acks, from_writer) = std::sync::mpsc::channel::<Ack>();
     let (translated, written) = std::thread::scope(|scope| {
@@ -204,13 +222,14 @@ pub fn load(
             let mut summary = LoadSummary::default();
             for p in to_writer {
                 let kind = p.kind;
-                let outcome = write_batch(target, p, &mut summary)?;
-                state.commit_batch(
-                    &outcome.step,
-                    outcome.done,
-                    &outcome.mappings,
-                    &outcome.failures,
-                )?;
+                let outcome = write_batch(writer_target, p, &mut summary)?;
+                writer_state.commit(&BatchCommit {
+                    checkpoint: Some((&outcome.step, outcome.done)),
+                    mappings: &outcome.mappings,
+                    failures: &outcome.failures,
+                    cleared: &[],
+                    skipped: &outcome.skipped,
+                })?;
                 let mappings = if is_referenced(kind) {
                     outcome.mappings
                 } else {
@@ -359,12 +378,100 @@ pub fn load(
         (written.matched, &mut summary.matched),
         (written.failed, &mut summary.failed),
         (written.recovered, &mut summary.recovered),
+        (
+            written.skipped_by_override,
+            &mut summary.skipped_by_override,
+        ),
     ] {
         for (kind, n) in from {
             *into.entry(kind).or_default() += n;
         }
     }
+    retry_failed(
+        staging,
+        state,
+        target,
+        decisions,
+        &db,
+        &mut lookup,
+        retry,
+        &mut summary,
+    )?;
     Ok(summary)
+}
+
+/// Tries again the rows earlier runs failed to write, kind by kind in load order (a
+/// comment waits for its issue's retry): each read again from staging, given the current
+/// decisions and override answers, asked of the target first (a retry cut short by a
+/// crash may have written it), then written. A row written, found or skipped has its
+/// failure cleared; one refused again has it updated. No checkpoint moves.
+#[allow(clippy::too_many_arguments)]
+fn retry_failed(
+    staging: &dyn Staging,
+    state: &mut State,
+    target: &mut dyn Site,
+    decisions: &LoadDecisions,
+    db: &MappingReader,
+    lookup: &mut Lookup,
+    mut retry: BTreeMap<Kind, FxHashSet<String>>,
+    summary: &mut LoadSummary,
+) -> Result<(), EngineError> {
+    for kind in Kind::ALL {
+        let Some(mut keys) = retry.remove(&kind) else {
+            continue;
+        };
+        // Options may name a parent retried in the same pass: one at a time.
+        let size = if kind == Kind::CustomFieldOption {
+            1
+        } else {
+            BATCH
+        };
+        let mut reader = RecordReader::open_kind(staging, kind)?;
+        let mut batch = Vec::new();
+        while !keys.is_empty() {
+            let record = reader.next_record()?;
+            let last = record.is_none();
+            if let Some(record) = record
+                && keys.remove(&source_key(&record))
+            {
+                batch.push(record);
+            }
+            if batch.len() >= size || ((last || keys.is_empty()) && !batch.is_empty()) {
+                let cleared: Vec<(Kind, String)> =
+                    batch.iter().map(|r| (kind, source_key(r))).collect();
+                *summary.retried.entry(kind).or_default() += cleared.len() as u64;
+                let prepared = prepare_batch(
+                    db,
+                    decisions,
+                    lookup,
+                    kind,
+                    std::mem::take(&mut batch),
+                    true,
+                    0,
+                    summary,
+                )?;
+                let outcome = write_batch(target, prepared, summary)?;
+                state.commit(&BatchCommit {
+                    checkpoint: None,
+                    mappings: &outcome.mappings,
+                    failures: &outcome.failures,
+                    cleared: &cleared,
+                    skipped: &outcome.skipped,
+                })?;
+                if is_referenced(kind) {
+                    for (ns, server, cloud) in &outcome.mappings {
+                        lookup.remember(*ns, server, cloud);
+                    }
+                }
+            }
+            if last {
+                // Rows staged no more (a new check of the same backup drops none, but a
+                // row whose kind lost it cannot be retried): they stay listed.
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A translated batch on its way to the writer.
@@ -390,6 +497,8 @@ struct Outcome {
     done: u64,
     mappings: Vec<(Namespace, String, String)>,
     failures: Vec<Failure>,
+    /// Rows the override file skips.
+    skipped: Vec<(Kind, String)>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -410,6 +519,7 @@ fn prepare_batch(
         ..Outcome::default()
     };
     let existing = decisions.existing.get(&kind);
+    let answers = decisions.rows.get(&kind);
     let mut to_write = Vec::with_capacity(batch.len());
     let mut keys = Vec::with_capacity(batch.len());
     for mut record in batch {
@@ -419,17 +529,45 @@ fn prepare_batch(
             *summary.matched.entry(kind).or_default() += 1;
             continue;
         }
-        match translate(db, lookup, decisions, &mut record)? {
-            Ok(()) => {
+        let translated = translate(db, lookup, decisions, &mut record)?;
+        // The operator's answer for this row, if any: new values, or skip.
+        let answered = match answers.and_then(|a| a.get(&key)) {
+            Some(fix) => fixes::apply(fix, &mut record).map_err(|e| {
+                format!(
+                    "the override file's answer cannot be applied ({e}); {}",
+                    fixes::hint(kind, &key, None)
+                )
+            }),
+            None => Ok(Applied::Write),
+        };
+        match (translated, answered) {
+            (_, Ok(Applied::Skip)) => {
+                *summary.skipped_by_override.entry(kind).or_default() += 1;
+                out.skipped.push((kind, key));
+            }
+            (Ok(()), Ok(Applied::Write)) => {
                 keys.push(key);
                 to_write.push(record);
             }
-            Err(message) => {
+            (Err(message), _) => {
                 *summary.failed.entry(kind).or_default() += 1;
+                let message = format!(
+                    "{message}; once that row is written (see its own failure) a rerun retries this one, or skip it in the override file (\"rows\": {{\"{}\": {{\"{key}\": \"skip\"}}}})",
+                    kind.name()
+                );
                 out.failures.push(Failure {
                     kind,
                     source_key: key,
                     code: "missing-reference".into(),
+                    message,
+                });
+            }
+            (Ok(()), Err(message)) => {
+                *summary.failed.entry(kind).or_default() += 1;
+                out.failures.push(Failure {
+                    kind,
+                    source_key: key,
+                    code: "invalid-override".into(),
                     message,
                 });
             }
@@ -487,7 +625,7 @@ fn write_batch(
         return Ok(out);
     }
     let results = target.write(kind, &to_write).map_err(EngineError::Target)?;
-    for (key, result) in keys.into_iter().zip(results) {
+    for ((key, result), record) in keys.into_iter().zip(results).zip(&to_write) {
         match result {
             Ok(cloud) => {
                 *summary.written.entry(kind).or_default() += 1;
@@ -497,11 +635,14 @@ fn write_batch(
             }
             Err(e) => {
                 *summary.failed.entry(kind).or_default() += 1;
+                // The field a shared rule names, if one refused it: what to set.
+                let field = airlock_site::rules::check(record).err().map(|v| v.field);
+                let message = format!("{}; {}", e.message, fixes::hint(kind, &key, field));
                 out.failures.push(Failure {
                     kind,
                     source_key: key,
                     code: e.code.into(),
-                    message: e.message,
+                    message,
                 });
             }
         }
@@ -518,22 +659,7 @@ fn translate(
     decisions: &LoadDecisions,
     record: &mut Record,
 ) -> Result<Result<(), String>, EngineError> {
-    match record {
-        Record::Project(p) => {
-            if let Some(key) = decisions.project_keys.get(&p.id) {
-                p.key = key.clone();
-            }
-            if let Some(name) = decisions.project_names.get(&p.id) {
-                p.name = name.clone();
-            }
-        }
-        Record::CustomField(f) => {
-            if let Some(name) = decisions.field_names.get(&f.id) {
-                f.name = name.clone();
-            }
-        }
-        _ => {}
-    }
+    apply_renames(decisions, record);
     let mut missing: Option<String> = None;
     let mut error: Option<EngineError> = None;
     record.refs_mut(|field, target, value| {
@@ -580,6 +706,26 @@ fn translate(
         return Ok(Err("the member is not on the target".into()));
     }
     Ok(Ok(()))
+}
+
+/// The override file's new project keys and names and field names.
+pub(crate) fn apply_renames(decisions: &LoadDecisions, record: &mut Record) {
+    match record {
+        Record::Project(p) => {
+            if let Some(key) = decisions.project_keys.get(&p.id) {
+                p.key = key.clone();
+            }
+            if let Some(name) = decisions.project_names.get(&p.id) {
+                p.name = name.clone();
+            }
+        }
+        Record::CustomField(f) => {
+            if let Some(name) = decisions.field_names.get(&f.id) {
+                f.name = name.clone();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A user reference cleared by [`translate`] becomes "no one".

@@ -9,6 +9,10 @@ use airlock_staging::{StagedWrite, Staging, StagingError};
 
 use crate::EngineError;
 
+/// The records of every kind that the target's rules refuse, staged by extraction: each
+/// frame's number is the record's position in its kind's object (not a line).
+pub const REFUSED_OBJECT: &str = "core/refused.rec";
+
 /// The staged object holding the records of `kind`.
 pub fn object_name(kind: Kind) -> String {
     format!("core/{}.rec", kind.name())

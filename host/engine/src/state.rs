@@ -180,6 +180,32 @@ CREATE TABLE failures (
 ) WITHOUT ROWID;
 ";
 
+/// Added within format 2 (so a migration begun before it resumes): rows the override file
+/// skipped, a token each (counted by the verification, never opened).
+const SKIPPED_ROWS: &str = "
+CREATE TABLE IF NOT EXISTS skipped_rows (
+    kind TEXT NOT NULL,
+    source_token BLOB NOT NULL,
+    PRIMARY KEY (kind, source_token)
+) WITHOUT ROWID;
+";
+
+/// What one batch of the load changes in the state, in one transaction.
+#[derive(Default)]
+pub struct BatchCommit<'a> {
+    /// The step's checkpoint and the records it has consumed; `None` for a retry of
+    /// failed rows, which moves no checkpoint.
+    pub checkpoint: Option<(&'a str, u64)>,
+    pub mappings: &'a [(Namespace, String, String)],
+    /// Failures recorded (or recorded again, with the new code and message).
+    pub failures: &'a [Failure],
+    /// Rows whose failure is over (written, found on the target, or skipped); cleared
+    /// before `failures` are recorded, so a row in both stays failed.
+    pub cleared: &'a [(Kind, String)],
+    /// Rows the override file skipped.
+    pub skipped: &'a [(Kind, String)],
+}
+
 impl State {
     /// Opens the state file at `path`, creating it if it is new; its customer values are
     /// sealed and found through `protect`. A file of another format is refused.
@@ -207,6 +233,7 @@ impl State {
             tx.pragma_update(None, "user_version", STATE_FORMAT)
                 .map_err(err)?;
         }
+        tx.execute_batch(SKIPPED_ROWS).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(State {
             conn,
@@ -331,6 +358,16 @@ impl State {
         mappings: &[(Namespace, String, String)],
         failures: &[Failure],
     ) -> Result<(), StateError> {
+        self.commit(&BatchCommit {
+            checkpoint: Some((step, done)),
+            mappings,
+            failures,
+            ..BatchCommit::default()
+        })
+    }
+
+    /// Records everything a batch changed, atomically.
+    pub fn commit(&mut self, batch: &BatchCommit<'_>) -> Result<(), StateError> {
         let path = self.path.clone();
         let err = |source: rusqlite::Error| StateError {
             path: path.clone(),
@@ -339,13 +376,29 @@ impl State {
         let protect = self.protect.as_ref();
         let tx = self.conn.transaction().map_err(err)?;
         {
-            write_buckets(&tx, protect, mappings).map_err(|e| StateError::new(&path, e))?;
+            write_buckets(&tx, protect, batch.mappings).map_err(|e| StateError::new(&path, e))?;
+            let mut clear = tx
+                .prepare_cached("DELETE FROM failures WHERE kind = ?1 AND source_token = ?2")
+                .map_err(err)?;
+            for (kind, key) in batch.cleared.iter().chain(batch.skipped) {
+                let token = failure_token(protect, kind.name(), key);
+                clear.execute(params![kind.name(), token]).map_err(err)?;
+            }
+            let mut skip = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO skipped_rows (kind, source_token) VALUES (?1, ?2)",
+                )
+                .map_err(err)?;
+            for (kind, key) in batch.skipped {
+                let token = failure_token(protect, kind.name(), key);
+                skip.execute(params![kind.name(), token]).map_err(err)?;
+            }
             let mut fail = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO failures (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            for f in failures {
+            for f in batch.failures {
                 let token = failure_token(protect, f.kind.name(), &f.source_key);
                 let mut sealed = Vec::new();
                 protect.seal(
@@ -356,13 +409,27 @@ impl State {
                 fail.execute(params![f.kind.name(), token, f.code, sealed])
                     .map_err(err)?;
             }
-            tx.execute(
-                "INSERT OR REPLACE INTO checkpoints (step, done) VALUES (?1, ?2)",
-                params![step, done as i64],
-            )
-            .map_err(err)?;
+            if let Some((step, done)) = batch.checkpoint {
+                tx.execute(
+                    "INSERT OR REPLACE INTO checkpoints (step, done) VALUES (?1, ?2)",
+                    params![step, done as i64],
+                )
+                .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
+    }
+
+    /// How many rows of `kind` the override file skipped.
+    pub fn skipped_count(&self, kind: Kind) -> Result<u64, StateError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM skipped_rows WHERE kind = ?1",
+                [kind.name()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
     }
 
     /// Every failure, by kind then source key.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::Result;
 use airlock_engine::IntegrityReport;
-use airlock_engine::analysis::{Action, Plan};
+use airlock_engine::analysis::{Action, Plan, RowOutcome};
 use airlock_model::Severity;
 
 use crate::report::{AppReport, FailedRow, VerifyRow, read};
@@ -186,10 +186,35 @@ pub fn render(storage: &Storage) -> Result<String> {
             }
             h.push_str("</table>");
         }
+        if !plan.rows.is_empty() {
+            const SHOWN: usize = 1_000;
+            let _ = write!(
+                h,
+                "<h3>Rows the target's rules refuse ({} will be refused unless answered)</h3><p>These do not block: the rest migrates and the run ends with failures. Give each a valid value or skip it in the override file (<code>\"rows\"</code>) before the load, or after it: a rerun retries them.</p><table><tr><th>kind<th>id<th>code<th>outcome<th>why, and what to do</tr>",
+                plan.refused().count()
+            );
+            for r in plan.rows.iter().take(SHOWN) {
+                let outcome = match r.outcome {
+                    RowOutcome::Refused => "refused",
+                    RowOutcome::Fixed => "fixed",
+                    RowOutcome::Skipped => "skipped",
+                    RowOutcome::Written => "written",
+                };
+                let _ = write!(
+                    h,
+                    "<tr><td>{}<td>{}<td class=problem>{}<td>{outcome}<td>{}</tr>",
+                    r.kind.name(),
+                    esc(&r.source),
+                    esc(&r.code),
+                    esc(&r.reason)
+                );
+            }
+            h.push_str("</table>");
+        }
     }
 
     if let Some(rows) = &verify {
-        h.push_str("<h2>3. Verification: source against target</h2><p>A kind matches when written + mapped + skipped orphans = source, with no failure.</p><table><tr><th>kind<th>source<th>written<th>mapped<th>skipped<th>failed<th><th></tr>");
+        h.push_str("<h2>3. Verification: source against target</h2><p>A kind matches when written + mapped + skipped (orphans, and rows the override file skips) = source, with no failure.</p><table><tr><th>kind<th>source<th>written<th>mapped<th>skipped<th>failed<th><th></tr>");
         let max = rows.iter().map(|r| r.source).max().unwrap_or(1).max(1);
         for r in rows {
             let width = (r.source as f64 / max as f64 * 200.0).round().max(1.0);

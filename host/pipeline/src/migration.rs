@@ -377,8 +377,13 @@ impl<'o> Migration<'o> {
             None
         };
         let plan = match frozen {
-            Some(plan) => {
+            Some(mut plan) => {
                 self.observer.event(&Event::PlanKept);
+                // The override file's row answers are read as they are now: a rerun after
+                // the operator fixed or skipped a refused row applies them.
+                let overrides = read_overrides(self.config.overrides.as_deref())?;
+                airlock_engine::analysis::plan_rows(&self.staging, &overrides, &mut plan)?;
+                report::write(&self.storage, "plan.json", &plan)?;
                 plan
             }
             None => {
@@ -548,7 +553,9 @@ impl<'o> Migration<'o> {
                 .get(&kind)
                 .map_or(0, |m| m.len() as u64);
             let failed = self.state.failure_count(kind)?;
-            let skipped = report.skipped.get(&kind).copied().unwrap_or(0);
+            // Orphans, and rows the override file skips.
+            let skipped =
+                report.skipped.get(&kind).copied().unwrap_or(0) + self.state.skipped_count(kind)?;
             if source == 0 && written == 0 {
                 continue;
             }

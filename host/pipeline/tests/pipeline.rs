@@ -401,3 +401,161 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
     );
     assert!(outcome.blocked.is_some(), "{outcome:?}");
 }
+
+/// Runs the migration of `backup` (no app) with an override file, to the end.
+fn migrate_with(dir: &Path, backup: &Path, overrides: &serde_json::Value) -> Outcome {
+    let path = dir.join("overrides.json");
+    std::fs::write(&path, overrides.to_string()).unwrap();
+    let config = Config {
+        overrides: Some(path),
+        ..config(dir, backup, &Backend::local())
+    };
+    airlock_pipeline::run(
+        config,
+        Vec::new(),
+        &mut airlock_pipeline::Quiet,
+        Until::Migrate,
+    )
+    .expect("the migration runs")
+}
+
+/// Rows the target refuses for their own values (`Spec::unwritable`) on the realistic
+/// backup: the plan predicts every one before the load (no surprise: each failure in the
+/// state has its predicted row in plan.json), they do not block, the report and the state
+/// name them with a code and the override that fixes them; after the operator answers
+/// them (a new value for one, skip for the other), a rerun writes the fixed one exactly
+/// once, counts the skipped one, and succeeds; a third run retries nothing.
+#[test]
+fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let spec = small(Spec {
+        realistic: true,
+        unwritable: true,
+        ..Spec::default()
+    });
+    let backup = dir.join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let planted: Vec<(Kind, String)> = generated
+        .planted_unwritable
+        .iter()
+        .map(|p| {
+            let kind = Kind::ALL
+                .into_iter()
+                .find(|k| k.entity() == p.entity)
+                .unwrap();
+            (kind, p.id.clone())
+        })
+        .collect();
+    assert_eq!(planted.len(), 2);
+    // sysadmin@localhost needs an account on the target (as the realistic test does).
+    let account = LocalSite::open(&dir.join("site.db"))
+        .unwrap()
+        .add_user(Some("ops@example.com"), "Ops")
+        .unwrap();
+    let users = serde_json::json!({ airlock_fixtures::sysadmin_key(spec.flavour): account });
+
+    let outcome = migrate_with(dir, &backup, &serde_json::json!({ "users": users }));
+    assert!(outcome.blocked.is_none(), "predicted refusals do not block");
+    assert!(outcome.loaded);
+    assert_eq!(outcome.failed_rows, 2, "{outcome:?}");
+    assert!(!outcome.succeeded());
+
+    let opened = storage(dir);
+    let plan: airlock_engine::analysis::Plan = report::read(&opened, "plan.json").unwrap();
+    let predicted: Vec<(Kind, String)> =
+        plan.refused().map(|r| (r.kind, r.source.clone())).collect();
+    let state = report::open_state(&dir.join("work"), &opened).unwrap();
+    let failures = state.failures().unwrap();
+    assert_eq!(failures.len(), 2);
+    // No surprise at load: every refused row was predicted, with the same code.
+    for f in &failures {
+        let row = plan
+            .refused()
+            .find(|r| r.kind == f.kind && r.source == f.source_key)
+            .unwrap_or_else(|| panic!("{f:?} was not predicted: {:?}", plan.rows));
+        assert_eq!(row.code, f.code);
+        assert!(row.reason.contains("\"rows\""), "{}", row.reason);
+    }
+    let mut failed: Vec<(Kind, String)> = failures
+        .iter()
+        .map(|f| (f.kind, f.source_key.clone()))
+        .collect();
+    failed.sort();
+    let mut expected = planted.clone();
+    expected.sort();
+    assert_eq!(failed, expected);
+    assert_eq!(predicted.len(), 2, "{:?}", plan.rows);
+
+    // The report names them: kind, id, code and the override that fixes them.
+    let bundle = report::bundle(&opened);
+    let listed = bundle["failures"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    for (kind, id) in &planted {
+        let row = listed
+            .iter()
+            .find(|r| r["kind"] == kind.name() && r["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{kind:?} {id} not in {listed:?}"));
+        assert_eq!(row["code"], "invalid-value");
+        let reason = row["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!("\"{}\": {{\"{id}\"", kind.name())),
+            "{reason}"
+        );
+    }
+    drop(state);
+    drop(opened);
+
+    let label_id = &planted.iter().find(|(k, _)| *k == Kind::Label).unwrap().1;
+    let worklog_id = &planted.iter().find(|(k, _)| *k == Kind::Worklog).unwrap().1;
+    let site_counts = |dir: &Path| {
+        LocalSite::open(&dir.join("site.db"))
+            .unwrap()
+            .counts()
+            .unwrap()
+    };
+    let before = site_counts(dir);
+
+    // The operator answers them: a label without a space, and the worklog skipped.
+    let overrides = serde_json::json!({
+        "users": users,
+        "rows": {
+            "label": { label_id.as_str(): { "label": airlock_fixtures::UNWRITABLE_LABEL_FIX } },
+            "worklog": { worklog_id.as_str(): "skip" },
+        }
+    });
+    let outcome = migrate_with(dir, &backup, &overrides);
+    assert_eq!(outcome.failed_rows, 0, "{outcome:?}");
+    assert!(outcome.succeeded(), "{outcome:?}");
+    let after = site_counts(dir);
+    assert_eq!(
+        after[&Kind::Label],
+        before[&Kind::Label] + 1,
+        "written once"
+    );
+    assert_eq!(after[&Kind::Worklog], before[&Kind::Worklog], "skipped");
+    let mut site = LocalSite::open(&dir.join("site.db")).unwrap();
+    assert!(
+        site.find_written(Kind::Label, std::slice::from_ref(label_id))
+            .unwrap()[0]
+            .is_some()
+    );
+    drop(site);
+    let opened = storage(dir);
+    let load: airlock_engine::load::LoadSummary = report::read(&opened, "load.json").unwrap();
+    assert_eq!(load.retried.values().sum::<u64>(), 2, "{load:?}");
+    assert_eq!(load.skipped_by_override.get(&Kind::Worklog), Some(&1));
+    let plan: airlock_engine::analysis::Plan = report::read(&opened, "plan.json").unwrap();
+    assert_eq!(plan.refused().count(), 0, "{:?}", plan.rows);
+    let verify: Vec<VerifyRow> = report::read(&opened, "verify.json").unwrap();
+    let worklogs = verify.iter().find(|r| r.kind == Kind::Worklog).unwrap();
+    assert!(worklogs.ok && worklogs.skipped >= 2, "{worklogs:?}");
+    drop(opened);
+
+    // Nothing left to retry: a third run writes nothing more.
+    let outcome = migrate_with(dir, &backup, &overrides);
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert_eq!(site_counts(dir), after);
+    let load: airlock_engine::load::LoadSummary = report::read(&storage(dir), "load.json").unwrap();
+    assert!(load.retried.is_empty(), "{load:?}");
+}

@@ -265,7 +265,31 @@ impl Site for JiraCloud {
         kind: Kind,
         records: &[Record],
     ) -> Result<Vec<Result<String, ItemError>>, TargetError> {
-        let answers = self.rt.block_on(self.api.write(kind, records))?;
+        // The shared rules first: a record Cloud would refuse for its own values is
+        // answered here, and only the others are sent.
+        let checked: Vec<Result<(), crate::rules::Violation>> =
+            records.iter().map(crate::rules::check).collect();
+        let answers = if checked.iter().all(Result::is_ok) {
+            self.rt.block_on(self.api.write(kind, records))?
+        } else {
+            let valid: Vec<Record> = records
+                .iter()
+                .zip(&checked)
+                .filter(|(_, c)| c.is_ok())
+                .map(|(r, _)| r.clone())
+                .collect();
+            let mut sent = self.rt.block_on(self.api.write(kind, &valid))?.into_iter();
+            let mut answers = Vec::with_capacity(records.len());
+            for c in checked {
+                answers.push(match c {
+                    Ok(()) => sent.next().ok_or_else(|| {
+                        TargetError::Invalid("Jira Cloud answered fewer records than sent".into())
+                    })?,
+                    Err(v) => Err(v.into()),
+                });
+            }
+            answers
+        };
         let refused = answers.iter().filter(|a| a.is_err()).count();
         tracing::debug!(%kind, records = records.len(), refused, "wrote a batch to Jira Cloud");
         Ok(answers)

@@ -11,6 +11,9 @@
 //! engine can ask which records already exist ([`Site::find_written`]) instead of
 //! writing them twice.
 //!
+//! Both sites check each record's own values with the same [`rules`] before writing it;
+//! the engine's analysis applies them too, so what the site will refuse is in the plan.
+//!
 //! Apps' outputs are checked and namespaced the same way by both targets
 //! ([`app_storage`]): an app's keys are stored as `<app-key>:<key>`, out of reach of
 //! Airlock's own (`airlock.source`, the journal).
@@ -18,6 +21,7 @@
 pub mod app_storage;
 mod cloud;
 mod local;
+pub mod rules;
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! `write`: validation as Jira Cloud does it, then one insert per record, all in the
+//! `write`: validation as Jira Cloud does it (each record's own values by the shared
+//! [`crate::rules`], its references here), then one insert per record, all in the
 //! caller's transaction.
 //!
 //! References are checked against in-memory sets of the ids the site holds (loaded once,
@@ -16,15 +17,6 @@ use rusqlite::{Connection, params};
 
 use super::schema::FIRST_ID;
 use crate::{ItemError, source_key};
-
-/// Jira Cloud's limit on a summary, an entity property's key, a label.
-const MAX_NAME: usize = 255;
-/// Jira Cloud's limit on a rich text field (description, comment, text custom field).
-const MAX_TEXT: usize = 32_767;
-/// Jira Cloud's limit on an entity property's JSON value.
-const MAX_PROPERTY: usize = 32_768;
-/// Jira Cloud's limit on a project key.
-const MAX_PROJECT_KEY: usize = 10;
 
 /// The ids the site holds, per table, loaded on first use. Dropped whole whenever it may
 /// be stale: after a failed call, or when another connection changed the file.
@@ -155,28 +147,6 @@ fn number(field: &str, what: &str, value: &str) -> Result<i64, ItemError> {
     value.parse().map_err(|_| missing(field, what))
 }
 
-/// More than `max` characters? Counting scans the text: only done when the bytes could be.
-fn too_long(s: &str, max: usize) -> bool {
-    s.len() > max && s.chars().count() > max
-}
-
-fn check_len(field: &str, s: &str, max: usize) -> Result<(), ItemError> {
-    if too_long(s, max) {
-        return Err(item(
-            "too-large",
-            format!("{field} exceeds {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_name(field: &str, s: &str) -> Result<(), ItemError> {
-    if s.trim().is_empty() {
-        return Err(item("invalid-value", format!("{field} is required")));
-    }
-    check_len(field, s, MAX_NAME)
-}
-
 fn unique_violation(e: &rusqlite::Error) -> bool {
     use rusqlite::ffi;
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
@@ -235,7 +205,11 @@ fn each<'r, T: 'r>(
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let answer = match pick(record) {
-            Some(r) => f(r, source_key(record)),
+            // Cloud's rules for the record's own values, shared with the analysis.
+            Some(r) => match crate::rules::check(record) {
+                Ok(()) => f(r, source_key(record)),
+                Err(v) => Err(Fail::Item(v.into())),
+            },
             None => Err(Fail::Item(item(
                 "rejected",
                 format!("a {} record in a batch of {kind}", record.kind()),
@@ -316,7 +290,6 @@ impl Writer<'_> {
             "INSERT INTO groups (id, name, active, source_key) VALUES (?1, ?2, ?3, ?4)",
         )?;
         each(records, Kind::Group, pick!(Group), |r: &Group, sk| {
-            check_name("name", &r.name)?;
             insert(
                 stmt.execute(params![id, r.name, r.active, sk]),
                 "a group of this name",
@@ -368,8 +341,6 @@ impl Writer<'_> {
             Kind::IssueType,
             pick!(IssueType),
             |r: &Constant, sk| {
-                check_name("name", &r.name)?;
-                check_len("description", &r.description, MAX_TEXT)?;
                 let subtask = r.detail == "jira_subtask";
                 insert(
                     stmt.execute(params![id, r.name, r.description, subtask, sk]),
@@ -412,8 +383,6 @@ impl Writer<'_> {
         let mut stmt = conn.prepare_cached(&sql)?;
         let what = format!("a {kind} of this name");
         each(records, kind, pick, |r: &Constant, sk| {
-            check_name("name", &r.name)?;
-            check_len("description", &r.description, MAX_TEXT)?;
             insert(
                 stmt.execute(params![id, r.name, r.description, r.detail, sk]),
                 &what,
@@ -439,9 +408,6 @@ impl Writer<'_> {
             Kind::IssueLinkType,
             pick!(IssueLinkType),
             |r: &IssueLinkType, sk| {
-                check_name("name", &r.name)?;
-                check_name("inward", &r.inward)?;
-                check_name("outward", &r.outward)?;
                 insert(
                     stmt.execute(params![id, r.name, r.inward, r.outward, sk]),
                     "an issue link type of this name",
@@ -464,9 +430,6 @@ impl Writer<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         each(records, Kind::Project, pick!(Project), |r: &Project, sk| {
-            check_project_key(&r.key)?;
-            check_name("name", &r.name)?;
-            check_len("description", &r.description, MAX_TEXT)?;
             let lead = user_ref(users, "lead", &r.lead)?;
             let project_type = if r.project_type.is_empty() {
                 "software"
@@ -510,8 +473,6 @@ impl Writer<'_> {
             pick!(Component),
             |r: &Component, sk| {
                 let project = project_ref(projects, &r.project)?;
-                check_name("name", &r.name)?;
-                check_len("description", &r.description, MAX_TEXT)?;
                 let lead = user_ref(users, "lead", &r.lead)?;
                 insert(
                     stmt.execute(params![id, project, r.name, r.description, lead, sk]),
@@ -538,8 +499,6 @@ impl Writer<'_> {
         )?;
         each(records, Kind::Version, pick!(Version), |r: &Version, sk| {
             let project = project_ref(projects, &r.project)?;
-            check_name("name", &r.name)?;
-            check_len("description", &r.description, MAX_TEXT)?;
             insert(
                 stmt.execute(params![
                     id,
@@ -572,9 +531,6 @@ impl Writer<'_> {
             Kind::CustomField,
             pick!(CustomField),
             |r: &CustomField, sk| {
-                check_name("name", &r.name)?;
-                check_name("type key", &r.type_key)?;
-                check_len("description", &r.description, MAX_TEXT)?;
                 insert(
                     stmt.execute(params![id, r.name, r.type_key, r.description, sk]),
                     "a custom field with this id",
@@ -614,7 +570,6 @@ impl Writer<'_> {
                         Some(parent)
                     }
                 };
-                check_name("value", &r.value)?;
                 insert(
                     stmt.execute(params![id, field, r.value, parent, r.disabled, sk]),
                     "an option with this id",
@@ -660,8 +615,6 @@ impl Writer<'_> {
             let resolution = opt_constant_ref(resolutions, "resolution", r.resolution.as_deref())?;
             let reporter = user_ref(users, "reporter", r.reporter.as_deref().unwrap_or(""))?;
             let assignee = user_ref(users, "assignee", r.assignee.as_deref().unwrap_or(""))?;
-            check_name("summary", &r.summary)?;
-            check_len("description", &r.description, MAX_TEXT)?;
             let key = format!("{project_key}-{number_in_project}");
             insert(
                 stmt.execute(params![
@@ -717,7 +670,6 @@ impl Writer<'_> {
                 let (mut text, mut num, mut date, mut option) = (None, None, None, None);
                 match &r.value {
                     FieldValue::Text(t) => {
-                        check_len("value", t, MAX_TEXT)?;
                         text = Some(t.as_str());
                     }
                     FieldValue::Number(n) if n.is_finite() => num = Some(*n),
@@ -747,11 +699,6 @@ impl Writer<'_> {
         )?;
         each(records, Kind::Label, pick!(Label), |r: &Label, sk| {
             let issue = issue_ref(issues, "issue", &r.issue)?.0;
-            check_name("label", &r.label)?;
-            // Cloud refuses labels with spaces.
-            if r.label.chars().any(char::is_whitespace) {
-                return Err(item("invalid-value", "label must not contain spaces").into());
-            }
             stmt.execute(params![issue, r.label, sk])?;
             Ok(String::new())
         })
@@ -818,10 +765,6 @@ impl Writer<'_> {
         each(records, Kind::Comment, pick!(Comment), |r: &Comment, sk| {
             let issue = issue_ref(issues, "issue", &r.issue)?.0;
             let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
-            if r.body.trim().is_empty() {
-                return Err(item("invalid-value", "body is required").into());
-            }
-            check_len("body", &r.body, MAX_TEXT)?;
             stmt.execute(params![id, issue, author, r.body, r.created, r.updated, sk])?;
             id += 1;
             Ok((id - 1).to_string())
@@ -842,10 +785,6 @@ impl Writer<'_> {
         each(records, Kind::Worklog, pick!(Worklog), |r: &Worklog, sk| {
             let issue = issue_ref(issues, "issue", &r.issue)?.0;
             let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
-            if r.seconds < 0 {
-                return Err(item("invalid-value", "time spent must not be negative").into());
-            }
-            check_len("comment", &r.body, MAX_TEXT)?;
             stmt.execute(params![
                 id, issue, author, r.body, r.created, r.started, r.seconds, sk
             ])?;
@@ -901,7 +840,6 @@ impl Writer<'_> {
             |r: &Attachment, sk| {
                 let issue = issue_ref(issues, "issue", &r.issue)?.0;
                 let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
-                check_name("file name", &r.file_name)?;
                 let size = i64::try_from(r.size)
                     .map_err(|_| item("too-large", "size exceeds what the site can store"))?;
                 stmt.execute(params![
@@ -963,11 +901,6 @@ impl Writer<'_> {
                         .into());
                     }
                 };
-                check_name("key", &r.key)?;
-                check_len("value", &r.value, MAX_PROPERTY)?;
-                if serde_json::from_str::<serde::de::IgnoredAny>(&r.value).is_err() {
-                    return Err(item("invalid-value", "value is not valid JSON").into());
-                }
                 let written: i64 = stmt.query_row(
                     params![id, entity, r.entity_id, r.key, r.value, sk],
                     |row| row.get(0),
@@ -979,27 +912,6 @@ impl Writer<'_> {
             },
         )
     }
-}
-
-/// Cloud's project keys: an upper-case letter, then upper-case letters, digits or `_`.
-fn check_project_key(key: &str) -> Result<(), ItemError> {
-    let mut chars = key.chars();
-    let well_formed = chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && key.len() >= 2
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if !well_formed {
-        return Err(item(
-            "invalid-value",
-            "key must be an upper-case letter followed by upper-case letters or digits",
-        ));
-    }
-    if key.len() > MAX_PROJECT_KEY {
-        return Err(item(
-            "too-large",
-            format!("key exceeds {MAX_PROJECT_KEY} characters"),
-        ));
-    }
-    Ok(())
 }
 
 /// An optional account id (empty: none).

@@ -1,0 +1,388 @@
+//! Jira Cloud's rules for one record's own values (required fields, lengths, labels
+//! without spaces, time spent not negative, property values that are JSON…), in one
+//! place: both sites check every record with [`check`] before writing it, and the
+//! engine's analysis checks every staged record with it, so a row a site will refuse for
+//! its values is listed in the plan before anything is loaded.
+//!
+//! References (an issue's project, a comment's author…) are not checked here: they need
+//! the site's ids, and each site checks them as it writes. Every message names the field
+//! and the limit, never the value (messages reach logs and reports).
+//!
+//! A rule names the field it refuses ([`Violation::field`]); [`set_field`] replaces that
+//! field's value, which is how the operator's override file fixes a row.
+
+use airlock_model::jira::{FieldValue, Record};
+
+use crate::ItemError;
+
+/// Jira Cloud's limit on a summary, a name, an entity property's key, a label.
+pub const MAX_NAME: usize = 255;
+/// Jira Cloud's limit on a rich text field (description, comment, text custom field).
+pub const MAX_TEXT: usize = 32_767;
+/// Jira Cloud's limit on an entity property's JSON value.
+pub const MAX_PROPERTY: usize = 32_768;
+/// Jira Cloud's limit on a project key.
+pub const MAX_PROJECT_KEY: usize = 10;
+
+/// Why a record's own values cannot be written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Violation {
+    /// Stable: `invalid-value` or `too-large` (the codes the sites answer).
+    pub code: &'static str,
+    /// The field the rule refuses, as [`set_field`] names it (`label`, `time_spent`…).
+    pub field: &'static str,
+    /// What is wrong, without the value.
+    pub message: String,
+}
+
+impl From<Violation> for ItemError {
+    fn from(v: Violation) -> ItemError {
+        ItemError {
+            code: v.code,
+            message: v.message,
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Violation {
+    Violation {
+        code: "invalid-value",
+        field,
+        message: message.into(),
+    }
+}
+
+/// More than `max` characters? Counting scans the text: only done when the bytes could be.
+fn too_long(s: &str, max: usize) -> bool {
+    s.len() > max && s.chars().count() > max
+}
+
+fn len(field: &'static str, s: &str, max: usize) -> Result<(), Violation> {
+    if too_long(s, max) {
+        return Err(Violation {
+            code: "too-large",
+            field,
+            message: format!("{} exceeds {max} characters", words(field)),
+        });
+    }
+    Ok(())
+}
+
+fn name(field: &'static str, s: &str) -> Result<(), Violation> {
+    if s.trim().is_empty() {
+        return Err(invalid(field, format!("{} is required", words(field))));
+    }
+    len(field, s, MAX_NAME)
+}
+
+/// A field's name as a message says it (`time_spent` → `time spent`).
+fn words(field: &str) -> String {
+    field.replace('_', " ")
+}
+
+/// Cloud's project keys: an upper-case letter, then upper-case letters, digits or `_`.
+fn project_key(key: &str) -> Result<(), Violation> {
+    let mut chars = key.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && key.len() >= 2
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return Err(invalid(
+            "key",
+            "key must be an upper-case letter followed by upper-case letters or digits",
+        ));
+    }
+    if key.len() > MAX_PROJECT_KEY {
+        return Err(Violation {
+            code: "too-large",
+            field: "key",
+            message: format!("key exceeds {MAX_PROJECT_KEY} characters"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a record's own values as Jira Cloud does; the first rule it breaks.
+pub fn check(record: &Record) -> Result<(), Violation> {
+    match record {
+        Record::User(_) | Record::Membership(_) | Record::IssueVersion(_) => Ok(()),
+        Record::IssueLink(_) => Ok(()),
+        Record::Group(g) => name("name", &g.name),
+        Record::IssueType(c) | Record::Status(c) | Record::Priority(c) | Record::Resolution(c) => {
+            name("name", &c.name)?;
+            len("description", &c.description, MAX_TEXT)
+        }
+        Record::IssueLinkType(l) => {
+            name("name", &l.name)?;
+            name("inward", &l.inward)?;
+            name("outward", &l.outward)
+        }
+        Record::Project(p) => {
+            project_key(&p.key)?;
+            name("name", &p.name)?;
+            len("description", &p.description, MAX_TEXT)
+        }
+        Record::Component(c) => {
+            name("name", &c.name)?;
+            len("description", &c.description, MAX_TEXT)
+        }
+        Record::Version(v) => {
+            name("name", &v.name)?;
+            len("description", &v.description, MAX_TEXT)
+        }
+        Record::CustomField(f) => {
+            name("name", &f.name)?;
+            name("type_key", &f.type_key)?;
+            len("description", &f.description, MAX_TEXT)
+        }
+        Record::CustomFieldOption(o) => name("value", &o.value),
+        Record::Issue(i) => {
+            if i.number == 0 || i64::try_from(i.number).is_err() {
+                return Err(invalid("number", "number must be a positive integer"));
+            }
+            name("summary", &i.summary)?;
+            len("description", &i.description, MAX_TEXT)
+        }
+        Record::CustomFieldValue(v) => match &v.value {
+            FieldValue::Text(t) => len("value", t, MAX_TEXT),
+            FieldValue::Number(n) if !n.is_finite() => {
+                Err(invalid("value", "value is not a finite number"))
+            }
+            FieldValue::Number(_) | FieldValue::Date(_) | FieldValue::Option(_) => Ok(()),
+        },
+        Record::Label(l) => {
+            name("label", &l.label)?;
+            // Cloud refuses labels with spaces.
+            if l.label.chars().any(char::is_whitespace) {
+                return Err(invalid("label", "label must not contain spaces"));
+            }
+            Ok(())
+        }
+        Record::Comment(c) => {
+            if c.body.trim().is_empty() {
+                return Err(invalid("body", "body is required"));
+            }
+            len("body", &c.body, MAX_TEXT)
+        }
+        Record::Worklog(w) => {
+            if w.seconds < 0 {
+                return Err(invalid("time_spent", "time spent must not be negative"));
+            }
+            len("comment", &w.body, MAX_TEXT)
+        }
+        Record::Attachment(a) => {
+            name("file_name", &a.file_name)?;
+            if i64::try_from(a.size).is_err() {
+                return Err(Violation {
+                    code: "too-large",
+                    field: "size",
+                    message: "size exceeds what the site can store".into(),
+                });
+            }
+            Ok(())
+        }
+        Record::EntityProperty(p) => {
+            if !matches!(
+                p.entity_name.as_str(),
+                "IssueProperty" | "ProjectProperty" | "UserProperty"
+            ) {
+                return Err(invalid(
+                    "entity_name",
+                    "entity name must be IssueProperty, ProjectProperty or UserProperty",
+                ));
+            }
+            name("key", &p.key)?;
+            len("value", &p.value, MAX_PROPERTY)?;
+            if serde_json::from_str::<serde::de::IgnoredAny>(&p.value).is_err() {
+                return Err(invalid("value", "value is not valid JSON"));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Why [`set_field`] could not apply a value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    #[error("a {kind} row has no field {field} that can be set")]
+    Unknown { kind: &'static str, field: String },
+    #[error("the field {field} takes {expected}")]
+    Type {
+        field: String,
+        expected: &'static str,
+    },
+}
+
+/// Replaces one of a record's own values (a field a rule of [`check`] names): what an
+/// override fixes a refused row with. Text fields take a string, `time_spent`, `number`
+/// and `size` an integer, a number field's `value` a number.
+pub fn set_field(
+    record: &mut Record,
+    field: &str,
+    value: &serde_json::Value,
+) -> Result<(), FieldError> {
+    let kind = record.kind().name();
+    let text = |expected| -> Result<String, FieldError> {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| FieldError::Type {
+                field: field.to_owned(),
+                expected,
+            })
+    };
+    let integer = || -> Result<i64, FieldError> {
+        value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| FieldError::Type {
+                field: field.to_owned(),
+                expected: "an integer",
+            })
+    };
+    let unsigned = || -> Result<u64, FieldError> {
+        u64::try_from(integer()?).map_err(|_| FieldError::Type {
+            field: field.to_owned(),
+            expected: "a positive integer",
+        })
+    };
+    let unknown = || FieldError::Unknown {
+        kind,
+        field: field.to_owned(),
+    };
+    let s = "a string";
+    match (record, field) {
+        (Record::Group(g), "name") => g.name = text(s)?,
+        (
+            Record::IssueType(c) | Record::Status(c) | Record::Priority(c) | Record::Resolution(c),
+            f,
+        ) => match f {
+            "name" => c.name = text(s)?,
+            "description" => c.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::IssueLinkType(l), f) => match f {
+            "name" => l.name = text(s)?,
+            "inward" => l.inward = text(s)?,
+            "outward" => l.outward = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Project(p), f) => match f {
+            "key" => p.key = text(s)?,
+            "name" => p.name = text(s)?,
+            "description" => p.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Component(c), f) => match f {
+            "name" => c.name = text(s)?,
+            "description" => c.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Version(v), f) => match f {
+            "name" => v.name = text(s)?,
+            "description" => v.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::CustomField(c), f) => match f {
+            "name" => c.name = text(s)?,
+            "type_key" => c.type_key = text(s)?,
+            "description" => c.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::CustomFieldOption(o), "value") => o.value = text(s)?,
+        (Record::Issue(i), f) => match f {
+            "number" => i.number = unsigned()?,
+            "summary" => i.summary = text(s)?,
+            "description" => i.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::CustomFieldValue(v), "value") => match &mut v.value {
+            FieldValue::Text(t) => *t = text(s)?,
+            FieldValue::Number(n) => {
+                *n = value.as_f64().ok_or_else(|| FieldError::Type {
+                    field: field.to_owned(),
+                    expected: "a number",
+                })?
+            }
+            _ => return Err(unknown()),
+        },
+        (Record::Label(l), "label") => l.label = text(s)?,
+        (Record::Comment(c), "body") => c.body = text(s)?,
+        (Record::Worklog(w), f) => match f {
+            "time_spent" => w.seconds = integer()?,
+            "comment" => w.body = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Attachment(a), f) => match f {
+            "file_name" => a.file_name = text(s)?,
+            "size" => a.size = unsigned()?,
+            _ => return Err(unknown()),
+        },
+        (Record::EntityProperty(p), f) => match f {
+            "entity_name" => p.entity_name = text(s)?,
+            "key" => p.key = text(s)?,
+            "value" => p.value = text(s)?,
+            _ => return Err(unknown()),
+        },
+        _ => return Err(unknown()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use airlock_model::jira::{Label, Worklog};
+
+    use super::*;
+
+    fn label(text: &str) -> Record {
+        Record::Label(Label {
+            id: "1".into(),
+            issue: "2".into(),
+            label: text.into(),
+        })
+    }
+
+    #[test]
+    fn a_rule_names_its_field_and_setting_that_field_fixes_the_record() {
+        let mut r = label("needs review");
+        let v = check(&r).unwrap_err();
+        assert_eq!((v.code, v.field), ("invalid-value", "label"));
+        assert!(!v.message.contains("needs"), "no value in messages");
+        set_field(&mut r, v.field, &serde_json::json!("needs-review")).unwrap();
+        assert_eq!(check(&r), Ok(()));
+
+        let mut w = Record::Worklog(Worklog {
+            id: "3".into(),
+            issue: "2".into(),
+            author: None,
+            body: String::new(),
+            created: 0,
+            started: 0,
+            seconds: -600,
+        });
+        let v = check(&w).unwrap_err();
+        assert_eq!(v.field, "time_spent");
+        set_field(&mut w, "time_spent", &serde_json::json!(600)).unwrap();
+        assert_eq!(check(&w), Ok(()));
+        assert!(matches!(
+            set_field(&mut w, "author", &serde_json::json!("x")),
+            Err(FieldError::Unknown { .. })
+        ));
+        assert!(matches!(
+            set_field(&mut w, "time_spent", &serde_json::json!("soon")),
+            Err(FieldError::Type { .. })
+        ));
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        assert_eq!(check(&label(&"é".repeat(MAX_NAME))), Ok(()));
+        assert_eq!(
+            check(&label(&"e".repeat(MAX_NAME + 1))).unwrap_err().code,
+            "too-large"
+        );
+    }
+}
