@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 
 use airlock_backup::{AoBatch, Backup};
 use airlock_blobs::{BlobError, BlobStore, BlobWrite, LocalDirBlobs, RegionalBlobs};
-use airlock_engine::analysis::{Overrides, analyze};
-use airlock_engine::app_rows::AppRows;
-use airlock_engine::load::load;
-use airlock_engine::state::{FieldError, FieldProtection, State};
+use airlock_engine::AppRows;
+use airlock_engine::load;
+use airlock_engine::{FieldError, FieldProtection, State};
+use airlock_engine::{Overrides, analyze};
 use airlock_fixtures::Spec;
 use airlock_model::{AppKey, MigrationId, Region, TenantId};
 use airlock_site::{LocalSite, Site};
@@ -745,7 +745,7 @@ impl AppTables {
         for batch in &batches {
             for (i, row) in batch.rows.iter().enumerate() {
                 let mut bytes = Vec::new();
-                airlock_engine::app_rows::encode_row(row, &mut bytes);
+                airlock_engine::encode_row(row, &mut bytes);
                 let seq = u32::try_from(batch.offset + i as u64)?;
                 rows.push((batch.table.clone(), seq, bytes));
             }

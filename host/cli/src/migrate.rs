@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use airlock_engine::IntegrityReport;
-use airlock_engine::analysis::{Action, Plan};
+use airlock_engine::{Action, Plan};
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
 use airlock_pipeline::{Blocked, Config, EnabledApp, Event, Observer, Outcome, Phase, Until};
@@ -390,7 +390,7 @@ fn print_integrity(report: &IntegrityReport, elapsed: Duration) {
             println!(
                 "  {} rows of element types past the first {} (not named)",
                 report.coverage.unnamed_rows,
-                airlock_engine::coverage::MAX_ELEMENT_NAMES
+                airlock_engine::MAX_ELEMENT_NAMES
             );
         }
     }

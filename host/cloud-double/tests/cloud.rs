@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
-use airlock_engine::analysis::{Overrides, analyze};
+use airlock_engine::RecordReader;
 use airlock_engine::check;
-use airlock_engine::load::{LoadDecisions, LoadSummary, load};
-use airlock_engine::records::RecordReader;
-use airlock_engine::state::{FieldProtection, State, ephemeral_protection};
+use airlock_engine::{FieldProtection, State, ephemeral_protection};
+use airlock_engine::{LoadDecisions, LoadSummary, load};
+use airlock_engine::{Overrides, analyze};
 use airlock_fixtures::Spec;
 use airlock_model::jira::{Group, Issue, Kind, Record};
 use airlock_model::{AppKey, AppOutput, EntityKind};

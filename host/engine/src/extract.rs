@@ -98,13 +98,9 @@ pub fn is_option_type(type_key: &str) -> bool {
 /// What extraction found and staged.
 pub struct Extracted {
     pub index: SourceIndex,
-    /// Rows per kind as staged (duplicates and unreadable rows left out).
-    pub staged: BTreeMap<Kind, u64>,
     /// Rows per kind as found in the backup (what verify compares the target with).
     pub source_counts: BTreeMap<Kind, u64>,
     pub findings: Findings,
-    /// Set when the XML broke off: the rows after it were not read.
-    pub malformed: Option<BackupError>,
     /// Keys of the apps installed on the source (its `PluginVersion` rows): whose Active
     /// Objects tables the backup may hold.
     pub installed_apps: BTreeSet<String>,
@@ -150,17 +146,9 @@ const FILE: &str = "entities.xml";
 
 /// Reads entities.xml and stages its records. A malformed document is reported as a fatal
 /// finding (with its line) rather than an error, after everything before it is staged.
-/// An I/O failure (a truncated zip, a disk error) is an error: nothing is trusted.
-pub fn extract<R: BufRead>(
-    reader: EntityReader<R>,
-    staging: &dyn Staging,
-    progress: impl FnMut(u64),
-) -> Result<Extracted, EngineError> {
-    extract_with(reader, staging, &BTreeSet::new(), progress)
-}
-
-/// [`extract`], where the users in `mapped_users` (keys the override file maps to an
-/// existing account) need no usable email.
+/// An I/O failure (a truncated zip, a disk error) is an error: nothing is trusted. The
+/// users in `mapped_users` (keys the override file maps to an existing account) need no
+/// usable email.
 pub fn extract_with<R: BufRead>(
     mut reader: EntityReader<R>,
     staging: &dyn Staging,
@@ -182,7 +170,6 @@ pub fn extract_with<R: BufRead>(
         mapped_users,
         refused: RecordWriter::create(staging, crate::records::REFUSED_OBJECT)?,
     };
-    let mut malformed = None;
     let mut rows = 0u64;
     loop {
         let elements = &mut x.elements;
@@ -221,7 +208,6 @@ pub fn extract_with<R: BufRead>(
                     line,
                     message: e.to_string(),
                 });
-                malformed = Some(e);
                 // Go on after the broken element, so one run reports everything.
                 match reader.resume_after_error() {
                     Ok(true) => continue,
@@ -234,24 +220,19 @@ pub fn extract_with<R: BufRead>(
     }
     progress(rows);
     x.finish_users()?;
-    let mut staged = BTreeMap::new();
     x.refused.finish()?;
-    for (kind, writer) in std::mem::take(&mut x.writers) {
-        staged.insert(kind, writer.finish()?);
+    let written: Vec<Kind> = x.writers.keys().copied().collect();
+    for (_, writer) in std::mem::take(&mut x.writers) {
+        writer.finish()?;
     }
     // Every kind gets an object, so a later phase never confuses "none" with "missing".
-    for kind in Kind::ALL {
-        if let std::collections::btree_map::Entry::Vacant(e) = staged.entry(kind) {
-            RecordWriter::create(staging, &object_name(kind))?.finish()?;
-            e.insert(0);
-        }
+    for kind in Kind::ALL.into_iter().filter(|k| !written.contains(k)) {
+        RecordWriter::create(staging, &object_name(kind))?.finish()?;
     }
     Ok(Extracted {
         index: x.index,
-        staged,
         source_counts: x.source_counts,
         findings: x.findings,
-        malformed,
         installed_apps: x.installed_apps,
         elements: x.elements,
     })

@@ -2,23 +2,42 @@
 //!
 //! 1. [`check`]: extract entities.xml into staging, then the integrity check (row problems,
 //!    dangling references, users' emails, app foreign keys). Fatal findings block the run.
-//! 2. target analysis: what will change on the target (to come in this crate).
-//! 3. load, app data, verify (to come).
+//! 2. [`analyze`]: what will change on the target, and the rows it will refuse.
+//! 3. [`load`] in dependency order into a [`airlock_site::Site`], resumable through the
+//!    [`State`] (mappings, checkpoints, failures); [`upload`] for attachment files;
+//!    [`AppRows`] stages an app's tables for its plugin.
 //!
 //! Phases read the backup as a stream and keep only indexes in memory (ids in compressed
 //! bitmaps), so memory stays bounded whatever the backup's size.
 
-pub mod analysis;
-pub mod app_rows;
-pub mod coverage;
-pub mod extract;
-pub mod files;
-pub mod findings;
-pub mod fixes;
-pub mod integrity;
-pub mod load;
-pub mod records;
-pub mod state;
+mod analysis;
+mod app_rows;
+mod coverage;
+mod extract;
+mod files;
+mod findings;
+mod fixes;
+mod integrity;
+mod load;
+mod records;
+mod state;
+
+// The front door: what the pipeline, the tools and the tests use. The modules stay
+// private, so what is here is the engine's whole contract.
+pub use analysis::{
+    Action, FieldOverride, Overrides, Plan, PlanItem, PlannedIds, ProjectOverride, RowOutcome,
+    RowPlan, analyze, plan_rows,
+};
+pub use app_rows::{APP_ROWS_FORMAT, AppRows, RowTampered, encode_row};
+pub use coverage::{Coverage, CoverageEntry, MAX_ELEMENT_NAMES, Status as CoverageStatus};
+pub use files::{FilesSummary, SKIPPED_NOT_A_FILE, SKIPPED_OUTSIDE, SKIPPED_SYMLINK, upload};
+pub use integrity::{AppStage, CheckPolicy, MAX_ORPHANS_LISTED, OrphanPolicy, OrphanRow};
+pub use load::{LoadDecisions, LoadProgress, LoadSummary, load};
+pub use records::RecordReader;
+pub use state::{
+    BatchCommit, Failure, FieldError, FieldProtection, MappingReader, STATE_FORMAT, State,
+    StateError, ephemeral_protection,
+};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use airlock_engine::analysis::{Overrides, analyze};
-use airlock_engine::load::load;
-use airlock_engine::state::State;
+use airlock_engine::State;
+use airlock_engine::load;
+use airlock_engine::{Overrides, analyze};
 use airlock_engine::{Progress, check};
 use airlock_fixtures::Spec;
 use airlock_model::Severity;
@@ -15,7 +15,7 @@ use airlock_staging::SealedStaging;
 
 /// A fresh state file, its values sealed under a key of this process.
 fn open_state(dir: &std::path::Path) -> State {
-    let protect = airlock_engine::state::ephemeral_protection().unwrap();
+    let protect = airlock_engine::ephemeral_protection().unwrap();
     State::open(&dir.join("state.db"), protect).unwrap()
 }
 
@@ -154,7 +154,7 @@ fn target_clashes_are_reported_and_the_override_file_resolves_them() {
 
     // The source's projects, fields and users, as the test sees them.
     let read = |kind| -> Vec<airlock_model::jira::Record> {
-        airlock_engine::records::RecordReader::open_kind(&staging, kind)
+        airlock_engine::RecordReader::open_kind(&staging, kind)
             .unwrap()
             .map(Result::unwrap)
             .collect()
@@ -292,10 +292,10 @@ fn attachment_files_follow_their_metadata_once() {
     )
     .unwrap();
 
-    let files = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let files = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
     assert_eq!(files.uploaded, written);
     assert_eq!((files.missing, files.unknown, files.already), (0, 0, 0));
-    let again = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let again = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
     assert_eq!((again.uploaded, again.already), (0, written));
     let stored: u64 = std::fs::read_dir(site.attachments_dir()).unwrap().count() as u64;
     assert_eq!(stored, written);
@@ -308,7 +308,7 @@ fn attachment_files_follow_their_metadata_once() {
 /// uploaded, and a rerun skips them again.
 #[test]
 fn attachment_files_behind_symlinks_are_skipped_and_reported() {
-    use airlock_engine::files::{SKIPPED_NOT_A_FILE, SKIPPED_SYMLINK};
+    use airlock_engine::{SKIPPED_NOT_A_FILE, SKIPPED_SYMLINK};
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec::default();
     let (path, _) = generate(dir.path(), &spec);
@@ -368,7 +368,7 @@ fn attachment_files_behind_symlinks_are_skipped_and_reported() {
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
     std::os::unix::fs::symlink(&outside_dir, root.join("LINKED")).unwrap();
 
-    let summary = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let summary = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
     assert_eq!(summary.uploaded, written - 2);
     assert_eq!(
         (summary.missing, summary.unknown, summary.already),
@@ -421,7 +421,7 @@ fn attachment_files_behind_symlinks_are_skipped_and_reported() {
         assert_ne!(std::fs::read(file).unwrap(), secret, "{}", file.display());
     }
 
-    let again = airlock_engine::files::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let again = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
     assert_eq!((again.uploaded, again.already), (0, written - 2));
     assert_eq!(again.skipped_count(), 3);
 }

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use airlock_engine::analysis::{Overrides, analyze};
-use airlock_engine::coverage::Status;
-use airlock_engine::integrity::{CheckPolicy, OrphanPolicy};
-use airlock_engine::load::load;
-use airlock_engine::records::RecordReader;
-use airlock_engine::state::State;
+use airlock_engine::CoverageStatus;
+use airlock_engine::RecordReader;
+use airlock_engine::State;
+use airlock_engine::load;
+use airlock_engine::{CheckPolicy, OrphanPolicy};
 use airlock_engine::{IntegrityReport, check_with};
+use airlock_engine::{Overrides, analyze};
 use airlock_fixtures::{Generated, Spec};
 use airlock_model::Severity;
 use airlock_model::jira::{Kind, Record};
@@ -149,14 +149,14 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
     // The coverage ledger names what is left behind, the unknown type with its count.
     let ledger = &report.coverage;
     let unknown = ledger.entry("FooBarUnknownThing").unwrap();
-    assert_eq!((unknown.rows, unknown.status), (3, Status::Unknown));
+    assert_eq!((unknown.rows, unknown.status), (3, CoverageStatus::Unknown));
     assert_eq!(
         ledger.entry("RememberMeToken").unwrap().status,
-        Status::ByDesign
+        CoverageStatus::ByDesign
     );
     assert_eq!(
         ledger.entry("UserAssociation").unwrap().status,
-        Status::NotYetSupported
+        CoverageStatus::NotYetSupported
     );
     let labels = ledger.entry("Label").unwrap();
     assert_eq!(labels.skipped, report.skipped[&Kind::Label]);
@@ -164,7 +164,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
     assert!(
         ledger
             .entry("AO_60DB71_RAPIDVIEW")
-            .is_some_and(|e| e.status == Status::AppNotEnabled && e.rows > 0),
+            .is_some_and(|e| e.status == CoverageStatus::AppNotEnabled && e.rows > 0),
         "{:#?}",
         ledger.entries
     );
@@ -208,7 +208,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         "{:#?}",
         plan.problems().collect::<Vec<_>>()
     );
-    let protect = airlock_engine::state::ephemeral_protection().unwrap();
+    let protect = airlock_engine::ephemeral_protection().unwrap();
     let mut state = State::open(&dir.path().join("state.db"), protect).unwrap();
     let summary = load(
         &staging,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use airlock_engine::state::{Failure, FieldProtection, MappingReader, STATE_FORMAT, State};
+use airlock_engine::{Failure, FieldProtection, MappingReader, STATE_FORMAT, State};
 use airlock_model::jira::Kind;
 use airlock_model::{MigrationId, Namespace, TenantId};
 use airlock_vault::{DataKey, Sealer};
@@ -582,7 +582,7 @@ mod app_rows {
     use std::sync::Arc;
 
     use airlock_backup::AoBatch;
-    use airlock_engine::app_rows::{APP_ROWS_FORMAT, AppRows, RowTampered};
+    use airlock_engine::{APP_ROWS_FORMAT, AppRows, RowTampered};
     use airlock_model::{MigrationId, TenantId, Value};
     use airlock_vault::{DataKey, Sealer};
     use rusqlite::Connection;
@@ -634,7 +634,7 @@ mod app_rows {
     }
 
     /// The error's [`RowTampered`], and its text (which must name no value).
-    fn tampered(e: &airlock_engine::state::StateError) -> (&RowTampered, String) {
+    fn tampered(e: &airlock_engine::StateError) -> (&RowTampered, String) {
         let text = e.to_string();
         for name in NAMES {
             assert!(!text.contains(name), "{text}");

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use crate::error::{PipelineError, Result};
 use airlock_backup::Backup;
-use airlock_engine::analysis::{Plan, PlannedIds};
-use airlock_engine::app_rows::AppRows;
-use airlock_engine::integrity::AppStage;
-use airlock_engine::state::{MappingReader, State};
+use airlock_engine::AppRows;
+use airlock_engine::AppStage;
 use airlock_engine::{Finding, Findings};
+use airlock_engine::{MappingReader, State};
+use airlock_engine::{Plan, PlannedIds};
 use airlock_model::{Namespace, Severity};
 use airlock_runtime::{AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext};
 use airlock_site::Site;
@@ -453,7 +453,7 @@ impl AppData for StagedAppData {
 }
 
 /// A staged row that cannot be read or fails its seal fails the plugin's batch.
-fn untrusted(table: &str, error: airlock_engine::state::StateError) -> AppDataError {
+fn untrusted(table: &str, error: airlock_engine::StateError) -> AppDataError {
     AppDataError {
         table: table.to_owned(),
         reason: error.to_string(),

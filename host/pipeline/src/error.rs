@@ -39,7 +39,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Engine(Box<airlock_engine::EngineError>),
     #[error(transparent)]
-    State(#[from] airlock_engine::state::StateError),
+    State(#[from] airlock_engine::StateError),
     #[error(transparent)]
     Backup(#[from] airlock_backup::BackupError),
     #[error(transparent)]

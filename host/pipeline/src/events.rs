@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use airlock_engine::FilesSummary;
 use airlock_engine::IntegrityReport;
-use airlock_engine::analysis::Plan;
-use airlock_engine::files::FilesSummary;
+use airlock_engine::Plan;
 use airlock_model::Region;
 use airlock_model::jira::Kind;
 use serde::Serialize;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::Result;
 use airlock_engine::IntegrityReport;
-use airlock_engine::analysis::{Action, Plan, RowOutcome};
+use airlock_engine::{Action, Plan, RowOutcome};
 use airlock_model::Severity;
 
 use crate::report::{AppReport, FailedRow, VerifyRow, read};
@@ -350,7 +350,7 @@ fn coverage(h: &mut String, report: &IntegrityReport) {
         let _ = write!(
             h,
             "<tr><td><td>(element types past the first {})<td class=n>{}<td class=n>0<td class=n>0<td class=n>{}<td class=warning>not supported<td></tr>",
-            airlock_engine::coverage::MAX_ELEMENT_NAMES,
+            airlock_engine::MAX_ELEMENT_NAMES,
             c.unnamed_rows,
             c.unnamed_rows
         );

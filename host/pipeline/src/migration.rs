@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use crate::error::{PipelineError, Result};
 use airlock_backup::Backup;
-use airlock_engine::analysis::{Overrides, Plan, analyze};
-use airlock_engine::integrity::CheckPolicy;
-use airlock_engine::load::{LoadProgress, load};
-use airlock_engine::state::State;
+use airlock_engine::CheckPolicy;
+use airlock_engine::State;
 use airlock_engine::{IntegrityReport, Progress, check_with};
+use airlock_engine::{LoadProgress, load};
+use airlock_engine::{Overrides, Plan, analyze};
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
 use airlock_site::{JiraCloud, LocalSite, Site};
@@ -382,7 +382,7 @@ impl<'o> Migration<'o> {
                 // The override file's row answers are read as they are now: a rerun after
                 // the operator fixed or skipped a refused row applies them.
                 let overrides = read_overrides(self.config.overrides.as_deref())?;
-                airlock_engine::analysis::plan_rows(&self.staging, &overrides, &mut plan)?;
+                airlock_engine::plan_rows(&self.staging, &overrides, &mut plan)?;
                 report::write(&self.storage, "plan.json", &plan)?;
                 plan
             }
@@ -474,7 +474,7 @@ impl<'o> Migration<'o> {
         )?;
         report::write(storage, "load.json", &summary)?;
         if let Some(folder) = &config.attachments {
-            let files = airlock_engine::files::upload(folder, state, target, |files| {
+            let files = airlock_engine::upload(folder, state, target, |files| {
                 observer.event(&Event::Uploading { files })
             })?;
             observer.event(&Event::FilesDone { summary: &files });

@@ -120,7 +120,7 @@ pub struct FailedRow {
 pub const MAX_FAILED_ROWS_IN_REPORT: usize = 10_000;
 
 /// Every row the load could not write, from the migration's state.
-pub fn failed_rows(state: &airlock_engine::state::State) -> crate::Result<Vec<FailedRow>> {
+pub fn failed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow>> {
     Ok(state
         .failures()?
         .into_iter()
@@ -137,8 +137,8 @@ pub fn failed_rows(state: &airlock_engine::state::State) -> crate::Result<Vec<Fa
 pub fn open_state(
     work: &std::path::Path,
     storage: &Storage,
-) -> crate::Result<airlock_engine::state::State> {
-    Ok(airlock_engine::state::State::open(
+) -> crate::Result<airlock_engine::State> {
+    Ok(airlock_engine::State::open(
         &work.join("state.db"),
         std::sync::Arc::new(storage.sealer().field_cipher("state")),
     )?)

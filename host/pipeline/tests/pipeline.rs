@@ -462,7 +462,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     assert!(!outcome.succeeded());
 
     let opened = storage(dir);
-    let plan: airlock_engine::analysis::Plan = report::read(&opened, "plan.json").unwrap();
+    let plan: airlock_engine::Plan = report::read(&opened, "plan.json").unwrap();
     let predicted: Vec<(Kind, String)> =
         plan.refused().map(|r| (r.kind, r.source.clone())).collect();
     let state = report::open_state(&dir.join("work"), &opened).unwrap();
@@ -542,10 +542,10 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     );
     drop(site);
     let opened = storage(dir);
-    let load: airlock_engine::load::LoadSummary = report::read(&opened, "load.json").unwrap();
+    let load: airlock_engine::LoadSummary = report::read(&opened, "load.json").unwrap();
     assert_eq!(load.retried.values().sum::<u64>(), 2, "{load:?}");
     assert_eq!(load.skipped_by_override.get(&Kind::Worklog), Some(&1));
-    let plan: airlock_engine::analysis::Plan = report::read(&opened, "plan.json").unwrap();
+    let plan: airlock_engine::Plan = report::read(&opened, "plan.json").unwrap();
     assert_eq!(plan.refused().count(), 0, "{:?}", plan.rows);
     let verify: Vec<VerifyRow> = report::read(&opened, "verify.json").unwrap();
     let worklogs = verify.iter().find(|r| r.kind == Kind::Worklog).unwrap();
@@ -556,6 +556,6 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     let outcome = migrate_with(dir, &backup, &overrides);
     assert!(outcome.succeeded(), "{outcome:?}");
     assert_eq!(site_counts(dir), after);
-    let load: airlock_engine::load::LoadSummary = report::read(&storage(dir), "load.json").unwrap();
+    let load: airlock_engine::LoadSummary = report::read(&storage(dir), "load.json").unwrap();
     assert!(load.retried.is_empty(), "{load:?}");
 }
