@@ -2,8 +2,8 @@
 //!
 //! - throughput: the whole pipeline (`airlock_pipeline::run`, as `airlock migrate` runs it:
 //!   check, analyze, load into a fresh local site, Timesheet Builder's app data, verify) on
-//!   a 100,000-issue backup, run in a child process (this binary, `--migrate-child`), as a
-//!   ratio to reading the same backup and doing nothing else (every entity
+//!   a 100,000-issue backup, run in a child process (this binary, `--migrate-child`, with
+//!   the plugin compile cache `airlock` keeps by default), as a ratio to reading the same backup and doing nothing else (every entity
 //!   of entities.xml, every batch of activeobjects.xml, through `airlock_backup`): the
 //!   median over five rounds of the two run back to back;
 //! - memory: the child's peak RSS (`wait4`'s `ru_maxrss`) at 100,000 and 1,000,000 issues.
@@ -150,15 +150,18 @@ impl Dirs {
     }
 }
 
-/// The migration child: `airlock-bench --migrate-child BACKUP WORK` runs the pipeline as
-/// `airlock migrate BACKUP --work WORK --plugin timesheet_builder.wasm` does (no compile
-/// cache, the local site beside the work directory) and prints each phase's start and end
-/// as a JSON line for the parent to time.
+/// The migration child: `airlock-bench --migrate-child BACKUP WORK CACHE` runs the pipeline
+/// as `airlock migrate BACKUP --work WORK --plugin timesheet_builder.wasm` does (with its
+/// compile cache, here CACHE; the local site beside the work directory) and prints each
+/// phase's start and end as a JSON line for the parent to time.
 pub fn child(args: &[String]) -> Result<()> {
-    let [backup, work] = args else {
-        bail!("usage: airlock-bench --migrate-child BACKUP WORK");
+    let [backup, work, cache] = args else {
+        bail!("usage: airlock-bench --migrate-child BACKUP WORK CACHE");
     };
-    let runtime = airlock_runtime::Runtime::new(airlock_runtime::RuntimeConfig::default())?;
+    let runtime = airlock_runtime::Runtime::new(airlock_runtime::RuntimeConfig {
+        cache_dir: Some(PathBuf::from(cache)),
+        ..airlock_runtime::RuntimeConfig::default()
+    })?;
     let plugin = runtime.load_file(Path::new(airlock_plugin_artifacts::TIMESHEET_BUILDER))?;
     let apps = vec![airlock_pipeline::EnabledApp::as_asked(plugin)];
     let mut phases = |event: &airlock_pipeline::Event<'_>| {
@@ -353,6 +356,7 @@ fn migrate(dirs: &Dirs, backup: &CachedBackup) -> Result<Migrated> {
         .arg("--migrate-child")
         .arg(&backup.path)
         .arg(&work)
+        .arg(dirs.data.join("plugin-cache"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -23,7 +23,8 @@ use std::process::ExitCode;
     about = "Move a Jira Data Center site to Jira Cloud, with its apps' data."
 )]
 struct Cli {
-    /// Where precompiled plugins are cached.
+    /// Where compiled plugins are cached (default: ~/.cache/airlock/plugins, or under
+    /// $XDG_CACHE_HOME; the demo's: its own folder).
     #[arg(long, global = true, env = "AIRLOCK_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// The configuration file every command reads its storage settings from (default:
@@ -420,9 +421,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where compiled plugins are kept when nothing else is configured: the user's cache
+/// (`$XDG_CACHE_HOME/airlock/plugins`, else `~/.cache/airlock/plugins`), so a resumed or
+/// retried migration does not compile its plugins again. The cache is private and every
+/// artifact authenticated, so a shared default is safe; none without a home.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("airlock").join("plugins"))
+}
+
 fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime> {
     Ok(Runtime::new(RuntimeConfig {
-        cache_dir,
+        cache_dir: cache_dir.or_else(default_cache_dir),
         ..RuntimeConfig::default()
     })?)
 }

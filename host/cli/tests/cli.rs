@@ -319,3 +319,33 @@ fn check_refuses_a_2_gib_attribute_in_bounded_memory() {
     assert!(text.contains(&limit), "{text}");
     assert!(text.contains("Make a fresh backup"), "{text}");
 }
+
+#[test]
+fn plugins_are_compiled_once_into_the_users_cache_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = airlock_plugin_artifacts::TIMESHEET_BUILDER;
+    let inspect = || {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["plugin", "inspect", wasm])
+            .current_dir(dir.path())
+            .env_remove("AIRLOCK_CACHE_DIR")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", dir.path())
+            .output()
+            .expect("airlock runs")
+    };
+    let first = inspect();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(!stdout(&first).contains("from cache"), "{}", stdout(&first));
+    let cache = dir.path().join(".cache/airlock/plugins");
+    assert!(
+        cache.is_dir(),
+        "the default cache is ~/.cache/airlock/plugins"
+    );
+    let again = inspect();
+    assert!(
+        stdout(&again).contains("(from cache)"),
+        "a second run does not compile again: {}",
+        stdout(&again)
+    );
+}
