@@ -67,12 +67,36 @@ impl fmt::Display for DataScope {
     }
 }
 
+/// `APP_DATA_UGC` as the host spells it, or `app-data-ugc` as the WIT does.
 impl std::str::FromStr for DataScope {
     type Err = UnknownScope;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let same = |name: &str| {
+            name.len() == s.len()
+                && name
+                    .bytes()
+                    .zip(s.bytes())
+                    .all(|(a, b)| a == b.to_ascii_uppercase() || (a == b'_' && b == b'-'))
+        };
         DataScope::ALL
             .into_iter()
-            .find(|scope| scope.as_str().eq_ignore_ascii_case(s))
+            .find(|scope| same(scope.as_str()))
             .ok_or_else(|| UnknownScope(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataScope;
+
+    #[test]
+    fn a_scope_parses_as_the_host_or_the_wit_spells_it() {
+        for scope in DataScope::ALL {
+            assert_eq!(scope.as_str().parse(), Ok(scope));
+            let wit = scope.as_str().to_ascii_lowercase().replace('_', "-");
+            assert_eq!(wit.parse(), Ok(scope), "{wit}");
+        }
+        assert!("APP-DATA_UGCX".parse::<DataScope>().is_err());
+        assert!("app data ugc".parse::<DataScope>().is_err());
     }
 }

@@ -108,9 +108,7 @@ fn planted_faults_block_migrate_until_the_backup_is_fixed(backend: Backend) {
 /// Every phase's report in one JSON document, as `airlock report --format json` gives it.
 fn report_json(backend: &Backend, cwd: &Path, work: &str, more: &[&str]) -> serde_json::Value {
     let args = [&["report", "--work", work, "--format", "json"][..], more].concat();
-    let out = backend.run(&args, cwd);
-    assert!(out.status.success(), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("the JSON report parses")
+    json_of(backend, cwd, &args)
 }
 
 /// The checks of a findings list (integrity or an app's) of one severity.
@@ -1249,6 +1247,7 @@ fn the_demo_runs_twice_and_prints_no_error(backend: Backend) {
     }
 }
 
+/// What a successful `airlock args…` printed, as JSON.
 fn json_of(backend: &Backend, cwd: &Path, args: &[&str]) -> serde_json::Value {
     let out = backend.run(args, cwd);
     assert!(out.status.success(), "{}", text(&out));

@@ -16,7 +16,7 @@ use airlock_engine::AppStage;
 use airlock_engine::{Finding, Findings};
 use airlock_engine::{MappingReader, State};
 use airlock_engine::{Plan, PlannedIds};
-use airlock_model::{Namespace, Severity};
+use airlock_model::{DataScope, Namespace, Severity};
 use airlock_runtime::{AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext};
 use airlock_site::Site;
 use airlock_staging::SealedStaging;
@@ -46,16 +46,8 @@ impl EnabledApp {
         let asked = Grant::as_asked(&plugin);
         let mut grant = Grant::new(asked.app_key.clone(), asked.plugin_sha256.clone());
         for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
-            let scope = asked
-                .scopes
-                .iter()
-                .find(|s| same_scope(s.as_str(), item))
-                .copied();
-            let namespace = asked
-                .namespaces
-                .iter()
-                .find(|n| n.as_str() == item)
-                .copied();
+            let scope = (item.parse::<DataScope>().ok()).filter(|s| asked.scopes.contains(s));
+            let namespace = (Namespace::parse(item).ok()).filter(|n| asked.namespaces.contains(n));
             match (scope, namespace) {
                 (Some(scope), _) => grant.scopes.insert(scope),
                 (None, Some(namespace)) => grant.namespaces.insert(namespace),
@@ -91,15 +83,6 @@ pub enum GrantError {
         item: String,
         asked: String,
     },
-}
-
-/// `APP_DATA_UGC` as the host spells it, `app-data-ugc` as the WIT does.
-fn same_scope(name: &str, given: &str) -> bool {
-    name.len() == given.len()
-        && name
-            .bytes()
-            .zip(given.bytes())
-            .all(|(a, b)| a == b.to_ascii_uppercase() || (a == b'_' && b == b'-'))
 }
 
 /// Two enabled apps sharing an Active Objects prefix would read each other's tables.

@@ -436,6 +436,7 @@ impl<'o> Migration<'o> {
     }
 
     fn run_load(&mut self) -> Result<()> {
+        self.target()?;
         let Migration {
             config,
             observer,
@@ -447,9 +448,6 @@ impl<'o> Migration<'o> {
             target,
             ..
         } = self;
-        if target.is_none() {
-            *target = Some(open_target(config)?);
-        }
         let target = target.as_mut().expect("opened above").as_mut();
         let (report, plan) = (
             report
@@ -587,6 +585,9 @@ impl<'o> Migration<'o> {
             None => 0,
         };
         let failed_batches = self.app_reports.iter().map(|r| r.failed.len() as u64).sum();
+        // The page first: rendering it opens the sealed reports, decryptions counted too.
+        crate::html::store(&self.storage)?;
+        self.observer.event(&Event::ReportSealed);
         let outcome = Outcome {
             blocked: self.blocked.clone(),
             loaded: self.loaded,
@@ -597,13 +598,7 @@ impl<'o> Migration<'o> {
                 && self.app_reports.iter().all(AppReport::ok),
             failed_rows,
             failed_batches,
-            decryptions: 0,
-        };
-        crate::html::store(&self.storage)?;
-        self.observer.event(&Event::ReportSealed);
-        let outcome = Outcome {
             decryptions: self.storage.decryptions(),
-            ..outcome
         };
         if self.loaded {
             let mut stat = self.stat.clone();
