@@ -28,9 +28,18 @@ pub enum LoadError {
     )]
     Invalid { plugin: String, reason: String },
     #[error(
-        "plugin {plugin}: imports `{import}`, which Airlock does not provide: plugins may use only airlock:plugin/{{mappings,app-data,log}} and the WASI basics Rust's std links (no files, sockets or HTTP)"
+        "plugin {plugin}: imports {}, which Airlock does not provide. A plugin may import \
+         airlock:plugin 1.x and WASI 0.2's cli, clocks, io, random, filesystem and sockets \
+         (the last two deny-all: no directory, no network); build it without the rest: drop the \
+         dependency that links them (an HTTP client, say), or for componentize-js pass \
+         `--disable http` (disableFeatures: [\"http\"]), and check with `airlock plugin inspect`",
+        quoted(.imports)
     )]
-    ForbiddenImport { plugin: String, import: String },
+    ForbiddenImports {
+        plugin: String,
+        /// Every import refused, in the component's order.
+        imports: Vec<String>,
+    },
     #[error("plugin {plugin}: describe() failed: {cause}")]
     Describe { plugin: String, cause: String },
     #[error("plugin {plugin}: invalid manifest: {reason}")]
@@ -80,6 +89,14 @@ pub enum ConsentError {
     },
 }
 
+fn quoted(imports: &[String]) -> String {
+    imports
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn list(scopes: &[DataScope]) -> String {
     scopes
         .iter()
@@ -120,8 +137,14 @@ pub enum Cause {
     LogQuota { limit: u64 },
     #[error("access denied: {0}")]
     AccessDenied(Denied),
-    #[error("trapped: {trap}{}", .panic.as_deref().map(|p| format!(" ({p})")).unwrap_or_default())]
-    Trap { trap: String, panic: Option<String> },
+    #[error("trapped: {trap}{}", .stderr.as_deref().map(stderr_tail).unwrap_or_default())]
+    Trap {
+        trap: String,
+        /// The end of what the plugin wrote to stderr before it trapped (a Rust panic
+        /// message, a Python traceback, a JavaScript exception), at most
+        /// [`crate::MAX_TRAP_STDERR_BYTES`], control characters escaped but for line breaks.
+        stderr: Option<String>,
+    },
     #[error("the plugin reported error `{code}`{}: {message}", .row_id.map(|r| format!(" on row ID {r}")).unwrap_or_default())]
     Plugin {
         code: String,
@@ -148,6 +171,16 @@ pub enum Cause {
         "a staged app row cannot be trusted ({0}); stage the app's data again (run `check` in a new work directory) and, if it recurs, report it: the work directory may have been tampered with"
     )]
     AppData(crate::AppDataError),
+}
+
+/// The plugin's stderr under a trap, each line indented so none can pass for the host's.
+fn stderr_tail(stderr: &str) -> String {
+    let mut out = String::from("; the plugin's stderr ended with:");
+    for line in stderr.lines() {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
 }
 
 impl Cause {

@@ -4,7 +4,8 @@
 //! runtime compiles each once (cached by content hash and engine compatibility),
 //! pre-instantiates it, and runs every batch of every tenant in a fresh store and instance
 //! under fuel, an epoch deadline, a memory cap, a stack limit, an output quota and a log
-//! quota. Imports are checked against an allow-list at load; every import call is checked
+//! quota. Imports are checked against an allow-list at load (every refused one named; the
+//! filesystem and sockets are allowed but linked deny-all); every import call is checked
 //! against the operator's grant intersected with the manifest, and tables against the
 //! Active Objects prefix derived from the app key.
 //!
@@ -31,7 +32,8 @@ pub use limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
 pub use manifest::{Manifest, RequestedLimits};
 pub use run::{
     ALLOWED_IMPORTS, Batch, MAX_CORE_INSTANCES_PER_COMPONENT, MAX_FINDINGS_PER_BATCH,
-    MAX_HOST_CALL_BYTES, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT, Plugin, PluginInfo,
-    Ran, RunContext, Runtime, RuntimeConfig, Session, Usage, check_outputs,
+    MAX_HOST_CALL_BYTES, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT,
+    MAX_TRAP_STDERR_BYTES, Plugin, PluginInfo, Ran, RunContext, Runtime, RuntimeConfig, Session,
+    Usage, check_outputs,
 };
 pub use store::{HostCalls, LogLine, MAX_IDS_PER_CALL};

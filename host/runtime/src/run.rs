@@ -56,13 +56,20 @@ pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// ids is checked by count besides ([`crate::MAX_IDS_PER_CALL`]).
 pub const MAX_HOST_CALL_BYTES: u64 = 128 << 20;
 
+/// How much of a plugin's stderr a trap's error carries: the end of it, where a panic
+/// message, a Python traceback or a JavaScript exception is.
+pub const MAX_TRAP_STDERR_BYTES: usize = 4096;
+
 /// The most findings one `analyze-batch` may return; the rest are replaced by one
 /// `findings-capped` finding, so a plugin cannot flood the host or the report.
 pub const MAX_FINDINGS_PER_BATCH: usize = 1000;
 
 /// Interfaces a plugin may import, without versions. Everything else is refused at load.
-/// The WASI ones are what Rust's std links for wasm32-wasip2; the host provides them
-/// locked down (no environment, no stdin, captured output, fixed clocks, seeded random).
+/// The WASI ones are what Rust's std links for wasm32-wasip2 and what componentize-py and
+/// componentize-js builds import by default; the host provides them locked down (no
+/// environment, no stdin, captured output, fixed clocks, seeded random) and the filesystem
+/// and sockets deny-all: no directory is preopened and no socket can be created or name
+/// resolved, so a plugin that links them loads, and every attempt fails inside it.
 pub const ALLOWED_IMPORTS: &[&str] = &[
     "airlock:plugin/types",
     "airlock:plugin/mappings",
@@ -86,6 +93,15 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
 ];
 
 fn import_allowed(name: &str) -> bool {
@@ -200,10 +216,16 @@ impl Runtime {
             .imports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        if let Some(bad) = imports.iter().find(|i| !import_allowed(i)) {
-            return Err(LoadError::ForbiddenImport {
+        // Every refused import at once: a vendor fixes the build in one round.
+        let refused: Vec<String> = imports
+            .iter()
+            .filter(|i| !import_allowed(i))
+            .cloned()
+            .collect();
+        if !refused.is_empty() {
+            return Err(LoadError::ForbiddenImports {
                 plugin: name.to_owned(),
-                import: bad.clone(),
+                imports: refused,
             });
         }
 
@@ -270,8 +292,10 @@ const APP_DATA_INTERFACE: &str = "airlock:plugin/app-data@1.0.0";
 fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
-    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets, sync};
     use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
 
     let mut linker = Linker::new(engine);
     {
@@ -290,8 +314,7 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     app_data.func_wrap("get", crate::store::get)?;
     app_data.func_wrap("exists", crate::store::exists)?;
 
-    // Only the WASI interfaces on the allow-list: no filesystem, no sockets. They are
-    // linked as well as refused, so a missing check cannot open a door.
+    // Only the WASI interfaces on the allow-list, so a missing check cannot open a door.
     let l = &mut linker;
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<BatchState, HasIo>(l, |t| {
         t.ctx().table
@@ -317,6 +340,29 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     cli::terminal_stdin::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
     cli::terminal_stdout::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
     cli::terminal_stderr::add_to_linker::<BatchState, WasiCli>(l, BatchState::cli)?;
+    // The filesystem and sockets are wasmtime-wasi's own, over a context that grants
+    // nothing (see `BatchState::new`): `get-directories` answers no directory, so no
+    // descriptor can ever be opened; creating a TCP or UDP socket fails `access-denied`
+    // before any OS socket exists; a name lookup fails `permanent-resolver-failure`.
+    filesystem::preopens::add_to_linker::<BatchState, WasiFilesystem>(l, BatchState::filesystem)?;
+    sync::filesystem::types::add_to_linker::<BatchState, WasiFilesystem>(
+        l,
+        BatchState::filesystem,
+    )?;
+    sockets::network::add_to_linker::<BatchState, WasiSockets>(
+        l,
+        &Default::default(),
+        BatchState::sockets,
+    )?;
+    sockets::instance_network::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sync::sockets::tcp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sync::sockets::udp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sync::sockets::udp_create_socket::add_to_linker::<BatchState, WasiSockets>(
+        l,
+        BatchState::sockets,
+    )?;
     Ok(linker)
 }
 
@@ -429,20 +475,40 @@ fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) 
         },
         trap => Cause::Trap {
             trap: trap.map_or_else(|| format!("{error:#}"), |t| t.to_string()),
-            panic: panic_message(&store.data().stderr.contents()),
+            stderr: stderr_tail(&store.data().stderr.contents()),
         },
     }
 }
 
-/// The panic message Rust's std printed to stderr, if any (bounded).
-fn panic_message(stderr: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().find(|l| l.contains("panicked at")).map(|l| {
-        // std prints "thread '<unnamed>' panicked at src/lib.rs:10:5:" then the message.
-        let after: Vec<&str> = text.lines().skip_while(|x| *x != l).take(2).collect();
-        after.join(" ")
-    })?;
-    Some(conversions::printable(line, 500))
+/// The end of what a plugin wrote to stderr, for a trap's error: the last
+/// [`MAX_TRAP_STDERR_BYTES`] from the first whole line in them, every control character
+/// but the line breaks escaped; `None` if it wrote nothing.
+fn stderr_tail(stderr: &[u8]) -> Option<String> {
+    let start = stderr.len().saturating_sub(MAX_TRAP_STDERR_BYTES);
+    let mut tail = &stderr[start..];
+    if start > 0
+        && let Some(newline) = tail.iter().position(|&b| b == b'\n')
+    {
+        tail = &tail[newline + 1..];
+    }
+    let text = String::from_utf8_lossy(tail);
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| conversions::printable(line.to_owned(), MAX_TRAP_STDERR_BYTES))
+        .collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    if start > 0 {
+        lines.insert(
+            0,
+            format!("… (only the last {MAX_TRAP_STDERR_BYTES} bytes are kept)"),
+        );
+    }
+    Some(lines.join("\n"))
 }
 
 /// A loaded plugin: compiled, checked, pre-instantiated. Cheap to clone.
@@ -716,7 +782,7 @@ impl Session {
             fail(
                 Cause::Trap {
                     trap: format!("cannot create a store: {e:#}"),
-                    panic: None,
+                    stderr: None,
                 },
                 Usage::default(),
             )
@@ -862,9 +928,36 @@ mod tests {
         assert!(import_allowed("wasi:io/streams@0.2.6"));
         assert!(import_allowed("airlock:plugin/mappings@1.0.0"));
         assert!(!import_allowed("airlock:plugin/mappings@2.0.0"));
-        assert!(!import_allowed("wasi:filesystem/preopens@0.2.6"));
-        assert!(!import_allowed("wasi:sockets/tcp@0.2.6"));
+        // Linked deny-all: a plugin importing them loads, and can open nothing.
+        assert!(import_allowed("wasi:filesystem/preopens@0.2.6"));
+        assert!(import_allowed("wasi:sockets/tcp@0.2.3"));
+        assert!(!import_allowed("wasi:filesystem/preopens@0.3.0"));
         assert!(!import_allowed("wasi:http/outgoing-handler@0.2.6"));
         assert!(!import_allowed("wasi:io/streams"));
+        assert!(!import_allowed("acme:telemetry/beacon@1.0.0"));
+    }
+
+    #[test]
+    fn a_traps_stderr_is_its_last_lines_escaped() {
+        assert_eq!(stderr_tail(b""), None);
+        assert_eq!(stderr_tail(b"\n \n"), None);
+        assert_eq!(
+            stderr_tail(b"Traceback (most recent call last):\r\n  oops\x1b[2J\n\n").as_deref(),
+            Some("Traceback (most recent call last):\n  oops\\u{1b}[2J")
+        );
+        // 10 KiB of lines: only the last 4 KiB, from a whole line, and it says so.
+        let long: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("line {i:04}\n").into_bytes())
+            .collect();
+        let tail = stderr_tail(&long).unwrap();
+        let lines: Vec<&str> = tail.lines().collect();
+        assert!(
+            lines[0].starts_with("… (only the last 4096 bytes"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].starts_with("line "), "{}", lines[1]);
+        assert_eq!(lines.last(), Some(&"line 0999"));
+        assert!(tail.len() <= MAX_TRAP_STDERR_BYTES + 100);
     }
 }

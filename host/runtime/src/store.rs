@@ -176,8 +176,10 @@ impl BatchState {
         let stderr = MemoryOutputPipe::new(init.log_limit as usize);
         let seed = init.seed.to_vec();
         let insecure_seed = u128::from_le_bytes(init.seed[..16].try_into().expect("16 bytes"));
-        // The builder starts with no preopens, no environment, no arguments and sockets
-        // denied; we add fixed clocks, seeded randomness and captured output.
+        // A context that grants nothing: no preopened directory (so the filesystem has
+        // no root to open a path from), no environment, no arguments, no TCP, no UDP, no
+        // name lookup, and every socket address refused should any of those be turned
+        // on by mistake. We add fixed clocks, seeded randomness and captured output.
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -188,6 +190,7 @@ impl BatchState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(std::future::ready(false)))
             .build();
         BatchState {
             wasi,

@@ -126,11 +126,94 @@ fn output_flood_is_stopped_by_the_output_quota() {
 fn trap_mid_batch_is_reported_as_a_trap_with_the_panic_message() {
     let (e, _) = run_hostile(artifacts::HOSTILE_TRAP_MID_BATCH);
     match &e.cause {
-        Cause::Trap { trap, panic } => {
+        Cause::Trap { trap, stderr } => {
             assert!(trap.contains("unreachable"), "{trap}");
-            assert!(panic.is_some(), "the panic message is captured");
+            let stderr = stderr.as_deref().expect("the plugin's stderr is captured");
+            assert!(stderr.contains("panicked at"), "{stderr}");
+            assert!(
+                stderr.contains("hostile plugin: trapping on the batch's third row"),
+                "{stderr}"
+            );
         }
         other => panic!("expected a trap, got {other}"),
+    }
+    // What the operator reads: the trap, then the panic message, indented under it.
+    let shown = e.to_string();
+    assert!(
+        shown.contains("the plugin's stderr ended with:\n    ")
+            && shown.contains("trapping on the batch's third row"),
+        "{shown}"
+    );
+    timesheet_still_works(runtime());
+}
+
+/// The sandbox keeps its promise to a plugin that links the filesystem and sockets: it
+/// loads and runs, and every read, listing, connection, datagram and lookup is denied.
+#[test]
+fn a_plugin_cannot_read_host_files_or_open_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = "AIRLOCK-CANARY-7f3a9c";
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, canary).unwrap();
+    // Real endpoints on loopback, so a connection that got out would be seen arriving.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_nonblocking(true).unwrap();
+    let probes = [
+        "file:/etc/passwd".to_owned(),
+        format!("file:{}", secret.display()),
+        "dir:/".to_owned(),
+        format!("dir:{}", dir.path().display()),
+        format!("tcp:{}", listener.local_addr().unwrap()),
+        format!("udp:{}", receiver.local_addr().unwrap()),
+        "dns:localhost".to_owned(),
+    ];
+
+    let plugin = load(artifacts::HOSTILE_SANDBOX_ESCAPE);
+    let imports = &plugin.info().imports;
+    for linked in ["wasi:filesystem/preopens", "wasi:sockets/tcp-create-socket"] {
+        assert!(
+            imports.iter().any(|i| i.starts_with(linked)),
+            "std links {linked}: {imports:?}"
+        );
+    }
+    let session = session(&plugin, "t", MemoryMappings::new(), MemoryAppData::new());
+    let names: Vec<&str> = probes.iter().map(String::as_str).collect();
+    let (columns, rows) = named_rows(&names);
+    let ran = within(WALL_LIMIT, move || {
+        session
+            .migrate(batch(&plugin.manifest().tables[0], &columns, &rows))
+            .map_err(|e| e.to_string())
+    })
+    .expect("the plugin runs: its attempts fail inside it");
+
+    assert_eq!(ran.value.len(), probes.len(), "one report per probe");
+    for (output, probe) in ran.value.iter().zip(&probes) {
+        let airlock_model::AppOutput::AppDocument { body, .. } = output else {
+            panic!("{output:?}");
+        };
+        let report: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(report["probe"], probe.as_str());
+        assert_eq!(report["outcome"], "denied", "{probe} got out: {body}");
+        let detail = report["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains(canary) && !detail.contains("root:") && !detail.contains("secret"),
+            "{probe} saw host data: {detail}"
+        );
+        if probe.starts_with("tcp:") || probe.starts_with("udp:") {
+            // wasi:sockets answered `access-denied`: no OS socket was ever made.
+            assert!(detail.starts_with("PermissionDenied"), "{probe}: {detail}");
+        }
+    }
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a connection reached the host's listener: {other:?}"),
+    }
+    let mut buffer = [0u8; 64];
+    match receiver.recv_from(&mut buffer) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a datagram reached the host: {other:?}"),
     }
     timesheet_still_works(runtime());
 }
@@ -167,20 +250,33 @@ fn log_flood_is_stopped_by_the_log_quota() {
 }
 
 #[test]
-fn forbidden_import_is_refused_at_load() {
+fn forbidden_imports_are_refused_at_load_all_named_at_once() {
     let started = Instant::now();
     let error = runtime()
         .load_file(std::path::Path::new(artifacts::HOSTILE_FORBIDDEN_IMPORT))
         .err()
-        .expect("a component importing the filesystem must not load");
+        .expect("a component importing what no host provides must not load");
     assert!(started.elapsed() < WALL_LIMIT);
     match &error {
-        LoadError::ForbiddenImport { plugin, import } => {
+        LoadError::ForbiddenImports { plugin, imports } => {
             assert_eq!(plugin, "hostile_forbidden_import");
-            assert!(import.starts_with("wasi:filesystem/"), "{import}");
+            let mut refused: Vec<&str> = imports
+                .iter()
+                .map(|i| i.split_once('@').map_or(i.as_str(), |(name, _)| name))
+                .collect();
+            refused.sort();
+            // Not the filesystem it links too: that is provided, deny-all.
+            assert_eq!(refused, ["acme:telemetry/beacon", "wasi:keyvalue/store"]);
         }
-        other => panic!("expected a forbidden import, got {other}"),
+        other => panic!("expected forbidden imports, got {other}"),
     }
+    let message = error.to_string();
+    assert!(
+        message.contains("`wasi:keyvalue/store@0.2.0-draft`")
+            && message.contains("`acme:telemetry/beacon@1.0.0`")
+            && message.contains("build it without the rest"),
+        "{message}"
+    );
     timesheet_still_works(runtime());
 }
 
