@@ -1,6 +1,8 @@
 use std::fmt;
 
-/// A data scope an operator consents to per app; Atlassian's names.
+/// A data scope an operator consents to per app: Atlassian's scopes, spelled as the WIT
+/// spells them (`app-data-ugc`) wherever an operator or a vendor reads them. Atlassian's
+/// own spelling (`APP_DATA_UGC`) is accepted when parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataScope {
     AppDataUgc,
@@ -22,8 +24,9 @@ impl fmt::Display for UnknownScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown data scope `{}` (expected one of APP_DATA_UGC, APP_DATA_PII, APP_DATA_SECURITY, \
-             APP_DATA_OTHER, PRODUCT_DATA_*, MIGRATION_TRACING_IDENTITY, MIGRATION_TRACING_PRODUCT)",
+            "unknown data scope `{}` (expected one of app-data-ugc, app-data-pii, app-data-security, \
+             app-data-other, product-data-ugc, product-data-pii, product-data-security, \
+             product-data-other, migration-tracing-identity, migration-tracing-product)",
             self.0
         )
     }
@@ -45,18 +48,19 @@ impl DataScope {
         DataScope::MigrationTracingProduct,
     ];
 
+    /// The WIT's spelling: `app-data-ugc`.
     pub fn as_str(self) -> &'static str {
         match self {
-            DataScope::AppDataUgc => "APP_DATA_UGC",
-            DataScope::AppDataPii => "APP_DATA_PII",
-            DataScope::AppDataSecurity => "APP_DATA_SECURITY",
-            DataScope::AppDataOther => "APP_DATA_OTHER",
-            DataScope::ProductDataUgc => "PRODUCT_DATA_UGC",
-            DataScope::ProductDataPii => "PRODUCT_DATA_PII",
-            DataScope::ProductDataSecurity => "PRODUCT_DATA_SECURITY",
-            DataScope::ProductDataOther => "PRODUCT_DATA_OTHER",
-            DataScope::MigrationTracingIdentity => "MIGRATION_TRACING_IDENTITY",
-            DataScope::MigrationTracingProduct => "MIGRATION_TRACING_PRODUCT",
+            DataScope::AppDataUgc => "app-data-ugc",
+            DataScope::AppDataPii => "app-data-pii",
+            DataScope::AppDataSecurity => "app-data-security",
+            DataScope::AppDataOther => "app-data-other",
+            DataScope::ProductDataUgc => "product-data-ugc",
+            DataScope::ProductDataPii => "product-data-pii",
+            DataScope::ProductDataSecurity => "product-data-security",
+            DataScope::ProductDataOther => "product-data-other",
+            DataScope::MigrationTracingIdentity => "migration-tracing-identity",
+            DataScope::MigrationTracingProduct => "migration-tracing-product",
         }
     }
 }
@@ -67,7 +71,8 @@ impl fmt::Display for DataScope {
     }
 }
 
-/// `APP_DATA_UGC` as the host spells it, or `app-data-ugc` as the WIT does.
+/// `app-data-ugc` as the WIT spells it, or `APP_DATA_UGC` as Atlassian does (any case,
+/// `-` or `_`).
 impl std::str::FromStr for DataScope {
     type Err = UnknownScope;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -76,7 +81,7 @@ impl std::str::FromStr for DataScope {
                 && name
                     .bytes()
                     .zip(s.bytes())
-                    .all(|(a, b)| a == b.to_ascii_uppercase() || (a == b'_' && b == b'-'))
+                    .all(|(a, b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_'))
         };
         DataScope::ALL
             .into_iter()
@@ -90,11 +95,16 @@ mod tests {
     use super::DataScope;
 
     #[test]
-    fn a_scope_parses_as_the_host_or_the_wit_spells_it() {
+    fn a_scope_reads_as_the_wit_spells_it_and_parses_either_way() {
+        assert_eq!(DataScope::AppDataUgc.to_string(), "app-data-ugc");
+        assert_eq!(
+            DataScope::MigrationTracingIdentity.as_str(),
+            "migration-tracing-identity"
+        );
         for scope in DataScope::ALL {
             assert_eq!(scope.as_str().parse(), Ok(scope));
-            let wit = scope.as_str().to_ascii_lowercase().replace('_', "-");
-            assert_eq!(wit.parse(), Ok(scope), "{wit}");
+            let atlassian = scope.as_str().to_ascii_uppercase().replace('-', "_");
+            assert_eq!(atlassian.parse(), Ok(scope), "{atlassian}");
         }
         assert!("APP-DATA_UGCX".parse::<DataScope>().is_err());
         assert!("app data ugc".parse::<DataScope>().is_err());

@@ -38,8 +38,8 @@ impl EnabledApp {
         EnabledApp { plugin, grant }
     }
 
-    /// Consent to `items` only: scopes (`APP_DATA_UGC`, or as the WIT spells them,
-    /// `app-data-ugc`) and namespaces (`identity:user`), each one the manifest asks for.
+    /// Consent to `items` only: scopes (as the WIT spells them, `app-data-ugc`, or as
+    /// Atlassian does, `APP_DATA_UGC`) and namespaces (`identity:user`), each one the manifest asks for.
     /// What the plugin asks and is not given, it cannot use: a resolve in an ungranted
     /// namespace fails its batch, naming it.
     pub fn with_consent(plugin: Plugin, items: &[&str]) -> Result<EnabledApp, GrantError> {

@@ -336,7 +336,7 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
             .iter()
             .map(|s| s.as_str())
             .collect::<Vec<_>>(),
-        ["APP_DATA_UGC"]
+        ["app-data-ugc"]
     );
     assert_eq!(
         app.grant
@@ -346,13 +346,14 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
             .collect::<Vec<_>>(),
         ["identity:user"]
     );
+    // Atlassian's spelling is read too; the answer is in the WIT's.
     let Err(refused) = EnabledApp::with_consent(load(), &["APP_DATA_SECURITY"]) else {
         panic!("a scope the plugin does not ask for is granted");
     };
     let message = refused.to_string();
     assert!(
         message.contains("does not ask for \"APP_DATA_SECURITY\"")
-            && message.contains("APP_DATA_UGC"),
+            && message.contains("app-data-ugc"),
         "{message}"
     );
 
@@ -369,16 +370,16 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
     )
     .expect_err("a plugin without its scopes does not run");
     assert!(
-        format!("{error:#}").contains("not consented to data scopes APP_DATA_PII"),
+        format!("{error:#}").contains("not consented to data scopes app-data-pii"),
         "{error:#}"
     );
 
     // Every scope, but jira:issue and jira:worklog withheld: the batches that resolve
     // them fail, named, instead of reading ids they were not given.
     let scopes = [
-        "APP_DATA_UGC",
-        "APP_DATA_PII",
-        "PRODUCT_DATA_OTHER",
+        "app-data-ugc",
+        "app-data-pii",
+        "product-data-other",
         "MIGRATION_TRACING_IDENTITY",
         "identity:user",
     ];

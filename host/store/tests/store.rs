@@ -332,7 +332,7 @@ async fn crud_through_the_api() {
         assert_eq!(log[0].detail, "migration=m1 region=eu-west-1");
         assert_eq!(
             log[2].detail,
-            "migration=m1 app=com.example.timesheets scopes=APP_DATA_OTHER,PRODUCT_DATA_OTHER \
+            "migration=m1 app=com.example.timesheets scopes=app-data-other,product-data-other \
              namespaces=jira:issue,jira:worklog"
         );
         assert_eq!(

@@ -155,5 +155,5 @@ fn a_plugin_needs_consent_to_its_scopes() {
         .session(context)
         .err()
         .expect("no consent, no session");
-    assert!(e.to_string().contains("APP_DATA_PII"), "{e}");
+    assert!(e.to_string().contains("app-data-pii"), "{e}");
 }
