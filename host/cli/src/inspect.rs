@@ -1,7 +1,7 @@
 //! `airlock plugin inspect X.wasm`: what a plugin is and asks for, before anyone runs it.
 
 use crate::render;
-use airlock_runtime::{Plugin, Runtime};
+use airlock_runtime::{Manifest, Plugin, Runtime};
 use anyhow::Result;
 use std::path::Path;
 
@@ -11,6 +11,7 @@ pub fn run(runtime: &Runtime, path: &Path, json: bool) -> Result<()> {
         let value = serde_json::json!({
             "file": path.display().to_string(),
             "manifest": plugin.manifest(),
+            "table_prefix": table_prefix(plugin.manifest()),
             "artifact": plugin.info(),
             "limits": plugin.limits(),
         });
@@ -21,12 +22,21 @@ pub fn run(runtime: &Runtime, path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `AO_09EAEF_`: the prefix of every Active Objects table of the app, as the backup names them.
+fn table_prefix(manifest: &Manifest) -> String {
+    format!("{}_", manifest.ao_prefix())
+}
+
 pub fn print(plugin: &Plugin, path: &Path) {
     let m = plugin.manifest();
     let info = plugin.info();
     let limits = plugin.limits();
     println!("{} {} ({})", m.name, m.version, path.display());
-    println!("  app key      {}  → tables {}_*", m.app_key, m.ao_prefix());
+    println!("  app key      {}", m.app_key);
+    println!(
+        "  table prefix {}  (the app's Active Objects tables; it reads no other)",
+        table_prefix(m)
+    );
     println!("  size         {}", render::bytes(info.size as u64));
     println!("  sha256       {}", info.sha256);
     println!(

@@ -380,6 +380,10 @@ enum PluginCommand {
         /// Outputs to print per batch.
         #[arg(long, default_value_t = 5)]
         max_outputs: usize,
+        /// Print output bodies and log lines whole, and every log line of a batch (by
+        /// default bodies are cut at 200 characters and a batch shows 50 log lines).
+        #[arg(long)]
+        full: bool,
         /// One JSON object per batch instead of text.
         #[arg(long)]
         json: bool,
@@ -605,12 +609,17 @@ fn run(cli: Cli) -> Result<Status> {
             wasm,
             fixture,
             max_outputs,
+            full,
             json,
         }) => plugin_run::run(
             &runtime(cli.cache_dir)?,
             &wasm,
             &fixture,
-            &plugin_run::Options { max_outputs, json },
+            &plugin_run::Options {
+                max_outputs,
+                full,
+                json,
+            },
         )
         .map(done),
         Command::Plugin(PluginCommand::Fixture { dir, broken }) => {

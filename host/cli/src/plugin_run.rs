@@ -15,8 +15,17 @@ use std::sync::Arc;
 
 pub struct Options {
     pub max_outputs: usize,
+    /// Output bodies and log lines whole, and every log line of a batch.
+    pub full: bool,
     pub json: bool,
 }
+
+/// Characters of an output shown unless `--full`.
+const OUTPUT_CHARS: usize = 200;
+/// Characters of a log line shown unless `--full`.
+const LOG_LINE_CHARS: usize = 160;
+/// Log lines shown per batch unless `--full`: a failing plugin may log thousands.
+const LOG_LINES: usize = 50;
 
 /// `grant.json`: what the operator would grant. Absent: everything the manifest asks.
 #[derive(Deserialize)]
@@ -122,7 +131,7 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
         if options.json {
             println!("{}", serde_json::to_string(&json_outcome(outcome))?);
         } else {
-            print_outcome(outcome, options.max_outputs);
+            print_outcome(outcome, options);
         }
     }
     let failed = outcomes.iter().filter(|o| o.failed()).count();
@@ -163,23 +172,44 @@ fn usage_line(usage: &Usage) -> String {
     )
 }
 
-fn print_logs(usage: &Usage) {
-    for line in &usage.logs {
+fn print_logs(usage: &Usage, full: bool) {
+    let shown = if full { usage.logs.len() } else { LOG_LINES };
+    for line in usage.logs.iter().take(shown) {
         println!(
             "    log {:5} {}",
             line.level,
-            render::clip(&line.message, 160)
+            shorten(&line.message, LOG_LINE_CHARS, full)
+        );
+    }
+    if usage.logs.len() > shown {
+        println!(
+            "    … {} more log lines (--full shows all)",
+            usage.logs.len() - shown
         );
     }
 }
 
-fn print_error(call: &str, e: &BatchError) {
-    println!("  {call:8} FAILED [{}] {}", e.cause.code(), e.cause);
-    println!("           {}", usage_line(&e.usage));
-    print_logs(&e.usage);
+/// `text` whole with `--full`; else its first `max` characters and how many were cut.
+fn shorten(text: &str, max: usize, full: bool) -> String {
+    let chars = text.chars().count();
+    if full || chars <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!(
+        "{kept}… ({} more characters; --full shows all)",
+        chars - max
+    )
 }
 
-fn print_outcome(o: &BatchOutcome, max_outputs: usize) {
+fn print_error(call: &str, e: &BatchError, full: bool) {
+    println!("  {call:8} FAILED [{}] {}", e.cause.code(), e.cause);
+    println!("           {}", usage_line(&e.usage));
+    print_logs(&e.usage, full);
+}
+
+fn print_outcome(o: &BatchOutcome, options: &Options) {
+    let (max_outputs, full) = (options.max_outputs, options.full);
     println!("── {} · batch {} · {} rows", o.table, o.index, o.rows);
     match &o.analyze {
         Ok(Ran { value, usage }) => {
@@ -188,9 +218,9 @@ fn print_outcome(o: &BatchOutcome, max_outputs: usize) {
                 let row = f.row_id.map(|r| format!(" row {r}")).unwrap_or_default();
                 println!("    {:7} {}{row}: {}", f.severity, f.code, f.message);
             }
-            print_logs(usage);
+            print_logs(usage, full);
         }
-        Err(e) => print_error("analyze", e),
+        Err(e) => print_error("analyze", e, full),
     }
     match &o.migrate {
         Some(Ok(Ran { value, usage })) => {
@@ -202,7 +232,10 @@ fn print_outcome(o: &BatchOutcome, max_outputs: usize) {
                 usage_line(usage)
             );
             for output in value.iter().take(max_outputs) {
-                println!("    {}", render::clip(&describe_output(output), 200));
+                println!(
+                    "    {}",
+                    shorten(&describe_output(output), OUTPUT_CHARS, full)
+                );
             }
             if value.len() > max_outputs {
                 println!(
@@ -210,9 +243,9 @@ fn print_outcome(o: &BatchOutcome, max_outputs: usize) {
                     value.len() - max_outputs
                 );
             }
-            print_logs(usage);
+            print_logs(usage, full);
         }
-        Some(Err(e)) => print_error("migrate", e),
+        Some(Err(e)) => print_error("migrate", e, full),
         None => println!("  migrate  not run (analysis failed)"),
     }
 }
@@ -252,4 +285,19 @@ fn json_outcome(o: &BatchOutcome) -> serde_json::Value {
         "analyze": side(&o.analyze),
         "migrate": o.migrate.as_ref().map(side),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn a_cut_says_how_much_and_how_to_see_it_all() {
+        assert_eq!(shorten("short", 10, false), "short");
+        assert_eq!(
+            shorten("abcdéfgh", 4, false),
+            "abcd… (4 more characters; --full shows all)"
+        );
+        assert_eq!(shorten("abcdéfgh", 4, true), "abcdéfgh");
+    }
 }

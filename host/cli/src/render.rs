@@ -45,17 +45,6 @@ pub fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String 
     }
 }
 
-/// Shortens text for one terminal line.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
-}
-
 /// The rows the target refused, as `airlock failures` prints them.
 pub fn failures(rows: &[airlock_pipeline::report::FailedRow], format: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
@@ -132,7 +121,6 @@ mod tests {
         assert_eq!(count(2_500_000), "2.5M");
         assert_eq!(duration(Duration::from_micros(42)), "42 µs");
         assert_eq!(duration(Duration::from_millis(1500)), "1.50 s");
-        assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(list(["a", "b"]), "a, b");
         assert_eq!(list(Vec::<String>::new()), "none");
     }

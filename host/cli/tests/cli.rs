@@ -138,6 +138,134 @@ fn plugin_inspect_shows_manifest_and_imports() {
             .iter()
             .any(|i| i == "airlock:plugin/mappings@1.0.0")
     );
+    assert_eq!(v["table_prefix"], "AO_09EAEF_");
+    assert!(
+        v["manifest"]["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "app-data-ugc"),
+        "scopes as the WIT spells them: {}",
+        v["manifest"]["scopes"]
+    );
+
+    let out = airlock(
+        &[
+            "plugin",
+            "inspect",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+        ],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("table prefix AO_09EAEF_ "), "{text}");
+    assert!(
+        text.contains("data scopes  app-data-ugc, ") && !text.contains("APP_DATA"),
+        "{text}"
+    );
+}
+
+/// A fixture directory holding one `ID, NAME` table (the hostile plugins' `DATA`) with a
+/// row per name.
+fn data_fixture(dir: &Path, table: &str, names: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <backup xmlns=\"http://www.atlassian.com/ao\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n\
+         <table name=\"{table}\">\n\
+         <column name=\"ID\" primaryKey=\"true\" autoIncrement=\"true\" sqlType=\"-5\" precision=\"19\"/>\n\
+         <column name=\"NAME\" primaryKey=\"false\" autoIncrement=\"false\" sqlType=\"12\" precision=\"255\"/>\n\
+         </table>\n<data tableName=\"{table}\">\n<column name=\"ID\"/>\n<column name=\"NAME\"/>\n"
+    );
+    for (i, name) in names.iter().enumerate() {
+        xml.push_str(&format!(
+            "<row><integer>{}</integer><string>{name}</string></row>\n",
+            i + 1
+        ));
+    }
+    xml.push_str("</data>\n</backup>\n");
+    std::fs::write(dir.join("activeobjects.xml"), xml).unwrap();
+}
+
+#[test]
+fn plugin_run_caps_log_lines_and_keeps_bodies_whole_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_lines = |text: &str| text.lines().filter(|l| l.starts_with("    log ")).count();
+
+    // A batch that logs until its quota stops it: 50 lines shown, the rest counted.
+    data_fixture(&dir.path().join("flood"), "AO_F49F80_DATA", &["a"]);
+    let flood = airlock_plugin_artifacts::HOSTILE_LOG_FLOOD;
+    let out = airlock(&["plugin", "run", flood, "--fixture", "flood"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("FAILED [log-quota]"), "{text}");
+    assert_eq!(log_lines(&text), 50, "{text}");
+    assert!(text.contains("more log lines (--full shows all)"), "{text}");
+    assert!(
+        text.contains("more characters; --full shows all"),
+        "a 1 KiB line is cut and says so: {text}"
+    );
+    let out = airlock(
+        &["plugin", "run", flood, "--fixture", "flood", "--full"],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    // The 64 KiB quota holds 63 of its 1 KiB lines.
+    assert!(log_lines(&text) > 50, "{}", log_lines(&text));
+    assert!(!text.contains("--full shows all"), "nothing cut");
+
+    // An output body longer than a line: cut, saying by how much, or whole with --full.
+    let long = format!("dns:{}.example", "x".repeat(300));
+    data_fixture(&dir.path().join("escape"), "AO_91ADB2_DATA", &[&long]);
+    let escape = airlock_plugin_artifacts::HOSTILE_SANDBOX_ESCAPE;
+    let out = airlock(
+        &["plugin", "run", escape, "--fixture", "escape"],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("more characters; --full shows all") && !text.contains(&long),
+        "{text}"
+    );
+    let out = airlock(
+        &["plugin", "run", escape, "--fixture", "escape", "--full"],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    let body = text
+        .lines()
+        .find(|l| l.starts_with("    app-document probe/1 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        body.contains(&long) && body.contains("\"denied\""),
+        "{body}"
+    );
+}
+
+#[test]
+fn plugin_run_shows_a_traps_panic_message() {
+    let dir = tempfile::tempdir().unwrap();
+    data_fixture(&dir.path().join("trap"), "AO_8A8014_DATA", &["a", "b", "c"]);
+    let out = airlock(
+        &[
+            "plugin",
+            "run",
+            airlock_plugin_artifacts::HOSTILE_TRAP_MID_BATCH,
+            "--fixture",
+            "trap",
+        ],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("FAILED [trap]")
+            && text.contains("the plugin's stderr ended with:")
+            && text.contains("hostile plugin: trapping on the batch's third row"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -153,7 +281,7 @@ fn bad_inputs_get_clear_errors_and_a_nonzero_exit() {
         stderr(&out)
     );
 
-    // A forbidden import is refused with its name.
+    // Forbidden imports are refused, every one named at once.
     let out = airlock(
         &[
             "plugin",
@@ -163,10 +291,12 @@ fn bad_inputs_get_clear_errors_and_a_nonzero_exit() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("wasi:filesystem/"),
-        "{}",
-        stderr(&out)
+        err.contains("`wasi:keyvalue/store@0.2.0-draft`")
+            && err.contains("`acme:telemetry/beacon@1.0.0`")
+            && !err.contains("wasi:filesystem"),
+        "{err}"
     );
 
     // A fixture whose activeobjects.xml is cut off mid-row: the error names file and line.
