@@ -2,18 +2,20 @@
 //!
 //! The host (`airlock-model` and up) and the guest SDK (`airlock-sdk`) are separate
 //! products; this crate is the vocabulary both speak, so they cannot drift apart: typed
-//! cell values, Atlassian's data scope names, the mapping namespaces, and the rule that
-//! derives an app's Active Objects table prefix from its key.
+//! cell values, Atlassian's data scope names, the mapping namespaces and the rules that
+//! admit them, the rule that derives an app's Active Objects table prefix from its key,
+//! and how Jira's date-time text reads ([`dates`]).
 //!
 //! Architecture invariant: no I/O and no dependencies beyond MD5; it builds for the host
 //! and for `wasm32-wasip2` alike.
 
+pub mod dates;
 mod namespace;
 mod prefix;
 mod scope;
 mod value;
 
-pub use namespace::{Namespace, UnknownNamespace};
+pub use namespace::{Namespace, UndeclaredNamespace, UnknownNamespace};
 pub use prefix::{ao_prefix, ao_table};
 pub use scope::{DataScope, UnknownScope};
 pub use value::Value;

@@ -1,21 +1,45 @@
 use std::fmt;
 
 /// A mapping namespace: the kind of object whose server ids map to cloud ids. The names
-/// are the ones app vendors already know from Atlassian's migration platform.
+/// are the ones app vendors already know from Atlassian's migration platform; every one
+/// the host knows is a constant here and listed in [`Namespace::ALL`] (the SDK's
+/// `NAMESPACES.md` documents each, with the server ids it is keyed by).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(&'static str);
 
-/// A namespace name that is not one of [`Namespace::ALL`].
+/// A namespace name that is not one of [`Namespace::ALL`]. The host refuses a plugin whose
+/// manifest declares one (`invalid manifest`), before any batch runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownNamespace(pub String);
 
 impl fmt::Display for UnknownNamespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown mapping namespace `{}`", self.0)
+        write!(f, "unknown mapping namespace `{}` (", self.0)?;
+        if let Some(near) = Namespace::closest(&self.0) {
+            write!(f, "did you mean `{near}`? ")?;
+        }
+        f.write_str("the known namespaces are listed in the SDK's NAMESPACES.md)")
     }
 }
 
 impl std::error::Error for UnknownNamespace {}
+
+/// A namespace a plugin resolved without declaring it in its manifest. The host stops the
+/// batch with this (an access error), whether or not the name is a known namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeclaredNamespace(pub String);
+
+impl fmt::Display for UndeclaredNamespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "namespace `{}` is not declared in the plugin's manifest",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UndeclaredNamespace {}
 
 impl Namespace {
     pub const USER: Namespace = Namespace("identity:user");
@@ -23,7 +47,24 @@ impl Namespace {
     pub const ISSUE: Namespace = Namespace("jira:issue");
     pub const COMMENT: Namespace = Namespace("jira:comment");
     pub const WORKLOG: Namespace = Namespace("jira:worklog");
+    pub const ATTACHMENT: Namespace = Namespace("jira:fileAttachment");
+    pub const ISSUE_LINK: Namespace = Namespace("jira:issueLink");
+    pub const ISSUE_LINK_TYPE: Namespace = Namespace("jira:issueLinkType");
+    pub const PRIORITY: Namespace = Namespace("jira:priority");
+    pub const RESOLUTION: Namespace = Namespace("jira:resolution");
+    pub const COMPONENT: Namespace = Namespace("jira:projectComponent");
+    pub const VERSION: Namespace = Namespace("jira:projectVersion");
+    pub const PROJECT_ROLE: Namespace = Namespace("jira:projectRole");
+    pub const PROJECT_CATEGORY: Namespace = Namespace("jira:projectCategory");
+    pub const FILTER: Namespace = Namespace("jira:filter");
     pub const PROJECT: Namespace = Namespace("jira/classic:project");
+    pub const CUSTOM_FIELD: Namespace = Namespace("jira/classic:customField");
+    pub const CUSTOM_FIELD_OPTION: Namespace = Namespace("jira/classic:customFieldOption");
+    pub const ISSUE_TYPE: Namespace = Namespace("jira/classic:issueType");
+    pub const STATUS: Namespace = Namespace("jira/classic:issueStatus");
+    pub const SECURITY_LEVEL: Namespace = Namespace("jira/classic:issueSecurityLevel");
+    pub const SPRINT: Namespace = Namespace("jira/classic/software:sprint");
+    pub const BOARD: Namespace = Namespace("jira/classic/software:rapidView");
 
     /// Every namespace the host can resolve.
     pub const ALL: &'static [Namespace] = &[
@@ -32,28 +73,28 @@ impl Namespace {
         Namespace::ISSUE,
         Namespace::COMMENT,
         Namespace::WORKLOG,
-        Namespace("jira:fileAttachment"),
-        Namespace("jira:issueLink"),
-        Namespace("jira:issueLinkType"),
-        Namespace("jira:priority"),
-        Namespace("jira:resolution"),
-        Namespace("jira:projectComponent"),
-        Namespace("jira:projectVersion"),
-        Namespace("jira:projectRole"),
-        Namespace("jira:projectCategory"),
-        Namespace("jira:filter"),
+        Namespace::ATTACHMENT,
+        Namespace::ISSUE_LINK,
+        Namespace::ISSUE_LINK_TYPE,
+        Namespace::PRIORITY,
+        Namespace::RESOLUTION,
+        Namespace::COMPONENT,
+        Namespace::VERSION,
+        Namespace::PROJECT_ROLE,
+        Namespace::PROJECT_CATEGORY,
+        Namespace::FILTER,
         Namespace::PROJECT,
-        Namespace("jira/classic:customField"),
-        Namespace("jira/classic:customFieldOption"),
-        Namespace("jira/classic:issueType"),
-        Namespace("jira/classic:issueStatus"),
-        Namespace("jira/classic:issueSecurityLevel"),
-        Namespace("jira/classic/software:sprint"),
-        Namespace("jira/classic/software:rapidView"),
+        Namespace::CUSTOM_FIELD,
+        Namespace::CUSTOM_FIELD_OPTION,
+        Namespace::ISSUE_TYPE,
+        Namespace::STATUS,
+        Namespace::SECURITY_LEVEL,
+        Namespace::SPRINT,
+        Namespace::BOARD,
     ];
 
-    /// Any namespace by name, for plugins (e.g. `jira/classic/software:sprint`); the host
-    /// accepts only those in [`Namespace::ALL`].
+    /// Any name as a namespace, unchecked. The host accepts only those in
+    /// [`Namespace::ALL`]: prefer the constants.
     pub const fn named(name: &'static str) -> Namespace {
         Namespace(name)
     }
@@ -66,9 +107,56 @@ impl Namespace {
             .ok_or_else(|| UnknownNamespace(name.to_owned()))
     }
 
+    /// The host's rule for a plugin's manifest: every namespace it declares is a known
+    /// one, else the plugin is refused at load with the first unknown name.
+    pub fn parse_declared<S: AsRef<str>>(names: &[S]) -> Result<Vec<Namespace>, UnknownNamespace> {
+        names.iter().map(|n| Namespace::parse(n.as_ref())).collect()
+    }
+
+    /// The host's rule for every `mappings.resolve`: the namespace must be one the
+    /// manifest declares (`declared`, as [`Namespace::parse_declared`] returned them).
+    pub fn find_declared(
+        declared: &[Namespace],
+        name: &str,
+    ) -> Result<Namespace, UndeclaredNamespace> {
+        declared
+            .iter()
+            .copied()
+            .find(|ns| ns.0 == name)
+            .ok_or_else(|| UndeclaredNamespace(name.to_owned()))
+    }
+
     pub fn as_str(self) -> &'static str {
         self.0
     }
+
+    /// The known namespace a misspelled name most likely meant: the nearest by edit
+    /// distance (case-insensitive), if within a few letters.
+    fn closest(name: &str) -> Option<Namespace> {
+        let name = name.to_ascii_lowercase();
+        Namespace::ALL
+            .iter()
+            .map(|ns| (edit_distance(&name, &ns.0.to_ascii_lowercase()), *ns))
+            .filter(|(distance, _)| *distance <= 3)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, ns)| ns)
+    }
+}
+
+/// Levenshtein distance over bytes (names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, x) in a.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(x != y);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
 }
 
 impl fmt::Display for Namespace {
@@ -95,5 +183,55 @@ mod tests {
         }
         assert!(Namespace::parse("jira:secrets").is_err());
         assert!(Namespace::parse("IDENTITY:USER").is_err());
+    }
+
+    #[test]
+    fn known_namespaces_are_distinct() {
+        let mut names: Vec<&str> = Namespace::ALL.iter().map(|ns| ns.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Namespace::ALL.len());
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_nearest_known_one() {
+        assert_eq!(
+            UnknownNamespace("jira:isue".into()).to_string(),
+            "unknown mapping namespace `jira:isue` (did you mean `jira:issue`? the known \
+             namespaces are listed in the SDK's NAMESPACES.md)"
+        );
+        assert_eq!(
+            UnknownNamespace("IDENTITY:USER".into()).to_string(),
+            "unknown mapping namespace `IDENTITY:USER` (did you mean `identity:user`? the \
+             known namespaces are listed in the SDK's NAMESPACES.md)"
+        );
+        assert_eq!(
+            UnknownNamespace("tempo:account".into()).to_string(),
+            "unknown mapping namespace `tempo:account` (the known namespaces are listed in the \
+             SDK's NAMESPACES.md)"
+        );
+    }
+
+    #[test]
+    fn the_manifest_and_resolve_rules() {
+        assert_eq!(
+            Namespace::parse_declared(&["identity:user", "jira:issue"]),
+            Ok(vec![Namespace::USER, Namespace::ISSUE])
+        );
+        assert_eq!(
+            Namespace::parse_declared(&["identity:user", "jira:sprint"]),
+            Err(UnknownNamespace("jira:sprint".into()))
+        );
+        let declared = [Namespace::USER];
+        assert_eq!(
+            Namespace::find_declared(&declared, "identity:user"),
+            Ok(Namespace::USER)
+        );
+        assert_eq!(
+            Namespace::find_declared(&declared, "jira:issue")
+                .unwrap_err()
+                .to_string(),
+            "namespace `jira:issue` is not declared in the plugin's manifest"
+        );
     }
 }

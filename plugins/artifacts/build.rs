@@ -40,6 +40,7 @@ fn main() {
         "plugins/bench-resolve",
         "plugins/hostile",
         "sdk",
+        "contract",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -51,7 +52,8 @@ fn main() {
 
     let target_dir = root.join("target").join("wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    package_sdk(&root, &cargo);
+    let mut cmd = Command::new(&cargo);
     cmd.current_dir(&root)
         .args([
             "build",
@@ -65,23 +67,7 @@ fn main() {
     for (_, package) in &crates {
         cmd.args(["-p", package]);
     }
-    // The outer build's settings are not the plugins' (clippy's wrapper, host rustflags,
-    // its jobserver and target dir).
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_MAKEFLAGS",
-        "MAKEFLAGS",
-        "MFLAGS",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_outer_settings(&mut cmd);
     // Components without debug info are a tenth of the size and compile faster; the host
     // reports traps by cause, not by wasm backtrace.
     cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false");
@@ -133,6 +119,66 @@ fn main() {
     ));
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs");
     std::fs::write(dest, consts).unwrap();
+}
+
+/// The outer build's settings are not the nested cargo's (clippy's wrapper, host
+/// rustflags, its jobserver and target dir).
+fn without_outer_settings(cmd: &mut Command) {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+}
+
+/// Packages `airlock-contract` and `airlock-sdk` as `cargo package` makes them for a
+/// registry (workspace settings resolved, the WIT files inside the SDK), for `airlock plugin
+/// new` to vendor into a plugin crate. Unverified and without a lock file here, so it
+/// needs neither a build nor the network; the vendor-kit test builds a generated crate
+/// from them. Exports their paths as `AIRLOCK_CONTRACT_CRATE` and `AIRLOCK_SDK_CRATE`.
+fn package_sdk(root: &Path, cargo: &str) {
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("sdk-package");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "package",
+            "-p",
+            "airlock-contract",
+            "-p",
+            "airlock-sdk",
+            "--no-verify",
+            "--exclude-lockfile",
+            "--allow-dirty",
+            "--offline",
+            "--quiet",
+            "--target-dir",
+        ])
+        .arg(&out);
+    without_outer_settings(&mut cmd);
+    let status = cmd.status().expect("run cargo package for the SDK");
+    assert!(
+        status.success(),
+        "packaging airlock-contract and airlock-sdk failed (see above)"
+    );
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap();
+    for (name, var) in [
+        ("airlock-contract", "AIRLOCK_CONTRACT_CRATE"),
+        ("airlock-sdk", "AIRLOCK_SDK_CRATE"),
+    ] {
+        let path = out.join("package").join(format!("{name}-{version}.crate"));
+        assert!(path.exists(), "{} was not packaged", path.display());
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
 }
 
 /// The component with `count` more memories of `pages` 64 KiB pages in its largest core

@@ -1,6 +1,7 @@
+use crate::Manifest;
 use crate::fast::{FastMap, FastSet};
 use crate::output::PluginError;
-use crate::rows::Row;
+use crate::rows::{Origin, Row};
 
 pub use airlock_contract::Namespace;
 
@@ -29,11 +30,26 @@ pub trait Host {
 /// What a plugin can ask of the host while it works on a batch.
 pub struct Ctx<'h> {
     host: &'h dyn Host,
+    /// The plugin's manifest, for the optional columns of rows read with `get_row`.
+    manifest: Option<fn() -> Manifest>,
 }
 
 impl<'h> Ctx<'h> {
+    /// A context over any [`Host`]. Rows it reads know no manifest, so an absent column
+    /// is always an error; the host's batches and `TestHost` use the plugin's.
     pub fn new(host: &'h dyn Host) -> Ctx<'h> {
-        Ctx { host }
+        Ctx {
+            host,
+            manifest: None,
+        }
+    }
+
+    /// A context for one plugin: rows read with [`Ctx::get_row`] know its optional columns.
+    pub fn for_migrator<M: crate::Migrator>(host: &'h dyn Host) -> Ctx<'h> {
+        Ctx {
+            host,
+            manifest: Some(M::manifest),
+        }
     }
 
     /// Resolves many server ids in one host call. Duplicates are sent once. Look the
@@ -80,7 +96,11 @@ impl<'h> Ctx<'h> {
     /// row's storage lives only for the call.
     pub fn get_row<T>(&self, table: &str, id: i64, read: impl FnOnce(Row<'_>) -> T) -> Option<T> {
         let (columns, values) = self.host.get(table, id)?;
-        Some(read(Row::new(&columns, &values)))
+        let row = Row::new(&columns, &values);
+        Some(match self.manifest {
+            Some(manifest) => read(row.with_origin(&Origin::new(table, manifest))),
+            None => read(row),
+        })
     }
 
     /// Which of these ids exist in one of the app's own tables, in one host call.

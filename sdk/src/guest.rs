@@ -11,7 +11,7 @@ use crate::rows::{Rows, Value};
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_airlock_plugin",
         default_bindings_module: "::airlock_sdk::guest::bindings",
@@ -83,8 +83,8 @@ pub fn describe<M: Migrator>() -> WitManifest {
 }
 
 pub fn analyze_batch<M: Migrator>(table: String, rows: WitRowSet) -> Vec<WitFinding> {
-    let rows = rows_from_wit(rows);
-    M::analyze(&Ctx::new(&Imports), &table, &rows)
+    let rows = rows_from_wit(rows).in_table::<M>(&table);
+    M::analyze(&Ctx::for_migrator::<M>(&Imports), &table, &rows)
         .into_iter()
         .map(finding_to_wit)
         .collect()
@@ -94,8 +94,8 @@ pub fn migrate_batch<M: Migrator>(
     table: String,
     rows: WitRowSet,
 ) -> Result<Vec<WitOutput>, WitPluginError> {
-    let rows = rows_from_wit(rows);
-    match M::migrate(&Ctx::new(&Imports), &table, &rows) {
+    let rows = rows_from_wit(rows).in_table::<M>(&table);
+    match M::migrate(&Ctx::for_migrator::<M>(&Imports), &table, &rows) {
         Ok(outputs) => Ok(outputs.into_iter().map(output_to_wit).collect()),
         Err(e) => Err(wit::PluginError {
             code: e.code,

@@ -11,7 +11,7 @@
 //! with plain `cargo test` against [`testing::TestHost`].
 //!
 //! ```
-//! use airlock_sdk::{json, Ctx, Finding, Manifest, Migrator, Output, PluginError, Rows, Namespace};
+//! use airlock_sdk::{json, namespaces, Ctx, Finding, Manifest, Migrator, Output, PluginError, Rows};
 //!
 //! pub struct Notes;
 //!
@@ -21,13 +21,13 @@
 //!     fn manifest() -> Manifest {
 //!         Manifest::new(APP_KEY, "Notes", "1.0.0")
 //!             .table("NOTE")
-//!             .namespace(Namespace::USER)
+//!             .namespace(namespaces::USER)
 //!             .scope(airlock_sdk::DataScope::AppDataUgc)
 //!             .output(airlock_sdk::OutputKind::AppDocument)
 //!     }
 //!
 //!     fn analyze(ctx: &Ctx, _table: &str, rows: &Rows) -> Vec<Finding> {
-//!         let users = ctx.resolve(Namespace::USER, rows.iter().filter_map(|r| r.opt_str("AUTHOR").ok().flatten()));
+//!         let users = ctx.resolve(namespaces::USER, rows.iter().filter_map(|r| r.opt_str("AUTHOR").ok().flatten()));
 //!         rows.iter()
 //!             .filter(|r| r.opt_str("AUTHOR").ok().flatten().is_some_and(|a| users.get(a).is_none()))
 //!             .map(|r| Finding::fatal("unknown-user", "the note's author was not migrated").row(r.id().ok()))
@@ -35,7 +35,7 @@
 //!     }
 //!
 //!     fn migrate(ctx: &Ctx, _table: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
-//!         let users = ctx.resolve(Namespace::USER, rows.iter().filter_map(|r| r.opt_str("AUTHOR").ok().flatten()));
+//!         let users = ctx.resolve(namespaces::USER, rows.iter().filter_map(|r| r.opt_str("AUTHOR").ok().flatten()));
 //!         rows.iter()
 //!             .map(|row| {
 //!                 let id = row.id()?;
@@ -50,7 +50,7 @@
 //!
 //! // A native unit test, as a vendor would write it:
 //! use airlock_sdk::testing::TestHost;
-//! let host = TestHost::new().map(Namespace::USER, "JIRAUSER10000", "5b10a2844c20165700ede21g");
+//! let host = TestHost::new().map(namespaces::USER, "JIRAUSER10000", "5b10a2844c20165700ede21g");
 //! let table = airlock_sdk::ao_table(APP_KEY, "NOTE");
 //! let rows = Rows::new(["ID", "TEXT", "AUTHOR"]).row([1.into(), "hello".into(), "JIRAUSER10000".into()]);
 //! let outputs = host.migrate::<Notes>(&table, &rows).unwrap();
@@ -61,16 +61,35 @@
 //!
 //! - Tables: only those whose name carries your app's Active Objects prefix (derived from
 //!   the app key, see [`ao_prefix`]) and that your manifest lists.
-//! - Namespaces: only those your manifest lists and the operator granted. Anything else
-//!   stops the batch with an access error.
+//! - Namespaces: only known ones (the table in [`namespaces`], each a constant there) in
+//!   the manifest, else the plugin is refused at load; only those your manifest lists and
+//!   the operator granted in a `resolve`, else the batch stops with an access error.
+//!   [`testing::TestHost`] applies both rules, so a misspelled namespace fails `cargo test`.
 //! - Limits per batch: fuel, wall-clock time, memory, stack depth, output size and log
 //!   volume. `airlock plugin run` prints what each batch used.
 //! - Determinism: the clock is fixed and randomness seeded; the same rows and mappings must
 //!   give the same outputs.
+//!
+//! ## Real tables
+//!
+//! An app's tables differ across its versions (and Jira's): a column added later is
+//! absent from older backups. [`Row::has`] tells an absent column from a null one; mark a
+//! column that may be absent with [`Manifest::optional_column`] and its `opt_*` accessors
+//! read it as `None` where it is absent (any other absent column is an error naming the
+//! column and its table). [`Row::timestamp`] reads dates as Jira stores them: timestamp
+//! columns, BIGINT milliseconds since 1970 (Jira Software) and ISO 8601 text.
+//!
+//! ## Getting the SDK
+//!
+//! `airlock plugin new NAME --app-key KEY` writes a plugin crate with this SDK (and the
+//! `airlock-contract` crate it depends on) vendored under `vendor/`, as `cargo package`
+//! made them: the crate builds anywhere, and the WIT files travel inside this crate
+//! (`wit/`).
 
 mod ctx;
 mod fast;
 mod manifest;
+pub mod namespaces;
 mod output;
 mod rows;
 pub mod testing;

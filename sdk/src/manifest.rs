@@ -29,6 +29,10 @@ pub struct Manifest {
     pub scopes: Vec<DataScope>,
     pub outputs: Vec<OutputKind>,
     pub limits: Limits,
+    /// Columns that some versions of the app (or of Jira) lack: (full table name,
+    /// column). Only the SDK reads them (the host sends whatever columns a table has),
+    /// so an `opt_*` accessor reads such a column as `None` where it is absent.
+    pub optional_columns: Vec<(String, String)>,
 }
 
 impl Manifest {
@@ -42,6 +46,7 @@ impl Manifest {
             scopes: Vec::new(),
             outputs: Vec::new(),
             limits: Limits::default(),
+            optional_columns: Vec::new(),
         }
     }
 
@@ -58,6 +63,26 @@ impl Manifest {
         self
     }
 
+    /// Marks a column of one of the app's tables (by entity name, as [`Manifest::table`])
+    /// as optional: real tables differ across versions of an app, and a column added in
+    /// a later version is absent from older backups. Where it is absent, `opt_*`
+    /// accessors read it as `None` and [`crate::Row::has`] says `false`; an absent column
+    /// that is not marked is an error naming it and its table.
+    pub fn optional_column(mut self, entity: &str, column: &str) -> Manifest {
+        self.optional_columns
+            .push((ao_table(&self.app_key, entity), column.to_owned()));
+        self
+    }
+
+    /// Whether the manifest marks this column of this table (full name) optional.
+    pub fn is_optional(&self, table: &str, column: &str) -> bool {
+        self.optional_columns
+            .iter()
+            .any(|(t, c)| t == table && c == column)
+    }
+
+    /// Declares a mapping namespace the plugin resolves (see [`crate::namespaces`] for
+    /// every one the host knows; the host refuses any other at load).
     pub fn namespace(mut self, namespace: Namespace) -> Manifest {
         self.namespaces.push(namespace.as_str().to_owned());
         self
@@ -96,6 +121,16 @@ mod tests {
             ao_table("com.atlassian.example.ao.myplugin", "MY_OBJECT"),
             "AO_28BE2D_MY_OBJECT"
         );
+    }
+
+    #[test]
+    fn optional_columns_are_kept_per_table() {
+        let m = Manifest::new("com.atlassian.example.ao.myplugin", "x", "1")
+            .table("MY_OBJECT")
+            .optional_column("MY_OBJECT", "COLOR");
+        assert!(m.is_optional("AO_28BE2D_MY_OBJECT", "COLOR"));
+        assert!(!m.is_optional("AO_28BE2D_MY_OBJECT", "NAME"));
+        assert!(!m.is_optional("AO_28BE2D_OTHER", "COLOR"));
     }
 
     #[test]

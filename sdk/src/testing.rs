@@ -1,12 +1,14 @@
 //! A native stand-in for the Airlock host, so vendors unit-test their migrator with plain
 //! `cargo test`. It enforces what the real host enforces about the manifest (declared
-//! tables and namespaces) and panics with the reason the host would give, so a test fails
-//! where production would stop the plugin.
+//! tables; namespaces that are known and declared, by the very rules the host applies,
+//! from `airlock-contract`) and panics with the reason the host would give, so a test
+//! fails where production would stop the plugin.
 
 use crate::ctx::{Ctx, Host, Level, Namespace};
 use crate::output::{Finding, Output, PluginError};
 use crate::rows::{Rows, Value};
 use crate::{Manifest, Migrator, ao_prefix};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -61,18 +63,29 @@ impl TestHost {
             .insert(table.to_owned(), (rows.columns().to_vec(), by_id));
     }
 
+    /// Runs `analyze` on a batch of `table`, as the host would: the rows know their table
+    /// and the manifest's optional columns (see [`Rows::in_table`]).
     pub fn analyze<M: Migrator>(&self, table: &str, rows: &Rows) -> Vec<Finding> {
         let guard = self.enter::<M>(table);
-        M::analyze(&Ctx::new(&guard), table, rows)
+        M::analyze(
+            &Ctx::for_migrator::<M>(&guard),
+            table,
+            &in_table::<M>(rows, table),
+        )
     }
 
+    /// Runs `migrate` on a batch of `table`, as the host would.
     pub fn migrate<M: Migrator>(
         &self,
         table: &str,
         rows: &Rows,
     ) -> Result<Vec<Output>, PluginError> {
         let guard = self.enter::<M>(table);
-        M::migrate(&Ctx::new(&guard), table, rows)
+        M::migrate(
+            &Ctx::for_migrator::<M>(&guard),
+            table,
+            &in_table::<M>(rows, table),
+        )
     }
 
     /// The log lines written so far.
@@ -113,6 +126,9 @@ impl TestHost {
 
     fn enter<M: Migrator>(&self, table: &str) -> Enforcing<'_> {
         let manifest = M::manifest();
+        // The host parses the manifest's namespaces when it loads the plugin.
+        let namespaces = Namespace::parse_declared(&manifest.namespaces)
+            .unwrap_or_else(|e| panic!("the host would refuse the plugin: invalid manifest: {e}"));
         let prefix = format!("{}_", ao_prefix(&manifest.app_key));
         for declared in &manifest.tables {
             assert!(
@@ -127,11 +143,21 @@ impl TestHost {
         Enforcing {
             host: self,
             manifest,
+            namespaces,
         }
     }
 }
 
-/// The test host seen through one plugin's manifest.
+/// The batch as the host hands it over: placed in its table (rows already placed there
+/// are used as they are, so a benchmark can prepare them once).
+fn in_table<'r, M: Migrator>(rows: &'r Rows, table: &str) -> Cow<'r, Rows> {
+    if rows.table() == Some(table) {
+        Cow::Borrowed(rows)
+    } else {
+        Cow::Owned(rows.clone().in_table::<M>(table))
+    }
+}
+
 /// The host refuses a call of more ids than this; so does the harness.
 fn check_id_count(call: &str, ids: usize) {
     assert!(
@@ -141,9 +167,12 @@ fn check_id_count(call: &str, ids: usize) {
     );
 }
 
+/// The test host seen through one plugin's manifest.
 struct Enforcing<'h> {
     host: &'h TestHost,
     manifest: Manifest,
+    /// The manifest's namespaces, as the host parsed them at load.
+    namespaces: Vec<Namespace>,
 }
 
 impl Host for Enforcing<'_> {
@@ -154,10 +183,10 @@ impl Host for Enforcing<'_> {
             namespace.to_owned(),
             ids.iter().map(|id| id.to_string()).collect(),
         ));
-        assert!(
-            self.manifest.namespaces.iter().any(|n| n == namespace),
-            "access denied: the plugin resolved namespace {namespace}, which its manifest does not declare"
-        );
+        // The host's rule and words (`Cause::AccessDenied`).
+        if let Err(e) = Namespace::find_declared(&self.namespaces, namespace) {
+            panic!("access denied: {e}");
+        }
         let map = self.host.mappings.get(namespace);
         ids.iter()
             .map(|id| map.and_then(|m| m.get(*id)).cloned())
@@ -359,5 +388,142 @@ mod tests {
         assert_eq!(host.get_calls(), [(team.clone(), 7), (team, 8)]);
         assert_eq!(host.logs(), [(Level::Info, "read".to_owned())]);
         assert_eq!(host.host_calls(), 3);
+    }
+
+    /// Declares a namespace with a typo.
+    struct MisspelledInManifest;
+
+    impl Migrator for MisspelledInManifest {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1")
+                .table("DATA")
+                .namespace(Namespace::named("jira:isue"))
+        }
+
+        fn migrate(_: &Ctx, _: &str, _: &Rows) -> Result<Vec<Output>, PluginError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// The host refuses this plugin at load (`invalid manifest`); so does `cargo test`.
+    #[test]
+    #[should_panic(
+        expected = "the host would refuse the plugin: invalid manifest: unknown mapping namespace `jira:isue` (did you mean `jira:issue`?"
+    )]
+    fn a_misspelled_namespace_in_the_manifest_fails_the_test() {
+        let _ =
+            TestHost::new().migrate::<MisspelledInManifest>(&ao_table(KEY, "DATA"), &batch(&[]));
+    }
+
+    /// Declares `identity:user` but resolves a misspelling of it.
+    struct MisspelledInResolve;
+
+    impl Migrator for MisspelledInResolve {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1")
+                .table("DATA")
+                .namespace(crate::namespaces::USER)
+        }
+
+        fn migrate(ctx: &Ctx, _: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
+            let keys: Vec<&str> = rows
+                .iter()
+                .map(|r| r.str("USER_KEY"))
+                .collect::<Result<_, _>>()?;
+            ctx.resolve(Namespace::named("identity:users"), keys);
+            Ok(Vec::new())
+        }
+    }
+
+    /// The host stops the batch (`Cause::AccessDenied`, worded by the contract's rule).
+    #[test]
+    #[should_panic(
+        expected = "access denied: namespace `identity:users` is not declared in the plugin's manifest"
+    )]
+    fn a_misspelled_namespace_in_a_resolve_fails_the_test() {
+        let _ = TestHost::new()
+            .map(Namespace::USER, "a", "cloud-a")
+            .migrate::<MisspelledInResolve>(&ao_table(KEY, "DATA"), &batch(&["a"]));
+    }
+
+    /// Reads `COLOR`, optional in its manifest, from its batch and through `get_row`.
+    struct Colors;
+
+    impl Migrator for Colors {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1")
+                .table("DATA")
+                .table("TEAM")
+                .optional_column("DATA", "COLOR")
+                .optional_column("TEAM", "COLOR")
+        }
+
+        fn migrate(ctx: &Ctx, _: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
+            let team = ao_table(KEY, "TEAM");
+            rows.iter()
+                .map(|row| {
+                    let id = row.id()?;
+                    let team_color = ctx
+                        .get_row(&team, id, |team| {
+                            team.opt_str("COLOR").map(|c| c.map(str::to_owned))
+                        })
+                        .transpose()?
+                        .flatten();
+                    Ok(Output::app_property(
+                        format!("color-{id}"),
+                        serde_json::json!({ "own": row.opt_str("COLOR")?, "team": team_color }),
+                    ))
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn the_harness_reads_absent_optional_columns_as_the_host_does() {
+        let host = TestHost::new().table(
+            &ao_table(KEY, "TEAM"),
+            &Rows::new(["ID", "NAME"]).row([1.into(), "Platform".into()]),
+        );
+        let rows = Rows::new(["ID"]).row([1.into()]);
+        let outputs = host
+            .migrate::<Colors>(&ao_table(KEY, "DATA"), &rows)
+            .unwrap();
+        assert_eq!(
+            outputs,
+            [Output::AppProperty {
+                key: "color-1".into(),
+                value: r#"{"own":null,"team":null}"#.into()
+            }]
+        );
+        // A manifest that does not mark COLOR optional makes the same batch a bad row.
+        let e = TestHost::new()
+            .migrate::<StrictColors>(&ao_table(KEY, "DATA"), &rows)
+            .unwrap_err();
+        assert_eq!(e.code, "bad-row");
+        assert_eq!(
+            e.message,
+            format!(
+                "column COLOR: no such column in table {}; if some versions of the app lack it, \
+                 mark it optional in the manifest (`.optional_column(\"DATA\", \"COLOR\")`) \
+                 and read it with an `opt_` accessor (row ID 1)",
+                ao_table(KEY, "DATA")
+            )
+        );
+    }
+
+    /// Reads `COLOR` without marking it optional.
+    struct StrictColors;
+
+    impl Migrator for StrictColors {
+        fn manifest() -> Manifest {
+            Manifest::new(KEY, "t", "1").table("DATA")
+        }
+
+        fn migrate(_: &Ctx, _: &str, rows: &Rows) -> Result<Vec<Output>, PluginError> {
+            for row in rows.iter() {
+                row.opt_str("COLOR")?;
+            }
+            Ok(Vec::new())
+        }
     }
 }

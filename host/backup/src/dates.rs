@@ -5,12 +5,13 @@
 //!   wall-clock time without a zone. Here such a date is handled as "wall-clock millis":
 //!   the millis it would be if the wall clock were UTC. Applying the server's zone is the
 //!   core model's business.
+//!
+//! Parsing is `airlock_contract::dates`', which the SDK's `Row::timestamp` shares.
 
-use time::{Date, Month, OffsetDateTime};
+use airlock_contract::dates::{parse_date, parse_wall_clock, parse_zone};
+use time::{Date, OffsetDateTime};
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
-/// Julian day number of 1970-01-01.
-const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 /// Parses an Active Objects timestamp into UTC millis since the Unix epoch.
 ///
@@ -41,8 +42,7 @@ pub fn format_ao_timestamp(millis: i64) -> Option<String> {
 pub fn parse_entity_date(text: &str) -> Option<i64> {
     let text = text.trim();
     if text.len() == 10 {
-        let date = parse_date(text.as_bytes())?;
-        return Some(days_since_epoch(date) * MILLIS_PER_DAY);
+        return Some(parse_date(text)? * MILLIS_PER_DAY);
     }
     match parse_wall_clock(text, b' ')? {
         (wall, "") => Some(wall),
@@ -74,88 +74,6 @@ fn split_millis(millis: i64) -> Option<(Date, u8, u8, u8, u16)> {
         at.second(),
         at.millisecond(),
     ))
-}
-
-fn days_since_epoch(date: Date) -> i64 {
-    i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
-}
-
-fn digits(bytes: &[u8]) -> Option<u32> {
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    bytes.iter().try_fold(0u32, |acc, &b| {
-        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
-    })
-}
-
-fn parse_date(bytes: &[u8]) -> Option<Date> {
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let year = i32::try_from(digits(&bytes[0..4])?).ok()?;
-    let month = Month::try_from(u8::try_from(digits(&bytes[5..7])?).ok()?).ok()?;
-    let day = u8::try_from(digits(&bytes[8..10])?).ok()?;
-    Date::from_calendar_date(year, month, day).ok()
-}
-
-/// `YYYY-MM-DD<sep>HH:MM:SS[.fraction]`: the wall-clock millis and the unparsed rest.
-fn parse_wall_clock(text: &str, separator: u8) -> Option<(i64, &str)> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 19 || bytes[10] != separator || bytes[13] != b':' || bytes[16] != b':' {
-        return None;
-    }
-    let date = parse_date(&bytes[..10])?;
-    let hour = digits(&bytes[11..13])?;
-    let minute = digits(&bytes[14..16])?;
-    let second = digits(&bytes[17..19])?;
-    // 60 would be a leap second: Java never writes one, so refuse rather than guess.
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let mut rest = &bytes[19..];
-    let mut millis = 0u32;
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let len = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if len == 0 || len > 9 {
-            return None;
-        }
-        // Pad or cut to three digits: ".0" is 0 ms, ".05" is 50 ms, ".0571" is 57 ms.
-        millis = fraction[..len]
-            .iter()
-            .chain(std::iter::repeat(&b'0'))
-            .take(3)
-            .fold(0, |acc, &b| acc * 10 + u32::from(b - b'0'));
-        rest = &fraction[len..];
-    }
-    let seconds = i64::from(hour * 3600 + minute * 60 + second);
-    let wall = days_since_epoch(date) * MILLIS_PER_DAY + seconds * 1000 + i64::from(millis);
-    // `rest` starts at an ASCII byte boundary, so this cannot fail.
-    let rest = std::str::from_utf8(rest).ok()?;
-    Some((wall, rest))
-}
-
-/// `Z`, `±HH:MM`, `±HHMM`, `±HH` or nothing: the offset east of UTC in seconds.
-fn parse_zone(zone: &str) -> Option<i64> {
-    let bytes = zone.as_bytes();
-    match bytes {
-        [] | [b'Z'] | [b'z'] => Some(0),
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (hours, minutes) = match rest {
-                [h1, h2] => (digits(&[*h1, *h2])?, 0),
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
-                    (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?)
-                }
-                _ => return None,
-            };
-            if hours > 18 || minutes > 59 {
-                return None;
-            }
-            let seconds = i64::from(hours * 3600 + minutes * 60);
-            Some(if *sign == b'-' { -seconds } else { seconds })
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -227,9 +227,13 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
             host.insert_mapping(&ns, &server, &cloud);
         }
     }
+    // Placed in their tables up front, as the guest's batches arrive (no copy per round).
     let prepared: Vec<(String, airlock_sdk::Rows)> = batches
         .iter()
-        .map(|b| (b.table.clone(), sdk_rows(b)))
+        .map(|b| {
+            let rows = sdk_rows(b).in_table::<TimesheetBuilder>(&b.table);
+            (b.table.clone(), rows)
+        })
         .collect();
     let mut whole: std::collections::BTreeMap<String, airlock_sdk::Rows> = Default::default();
     for b in &batches {
@@ -268,7 +272,10 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
         let mut outputs = 0;
         for b in &batches {
             let produced: Vec<AppOutput> = host
-                .migrate::<TimesheetBuilder>(&b.table, &sdk_rows(b))
+                .migrate::<TimesheetBuilder>(
+                    &b.table,
+                    &sdk_rows(b).in_table::<TimesheetBuilder>(&b.table),
+                )
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .into_iter()
                 .map(app_output)

@@ -4,6 +4,7 @@ mod admin;
 mod demo;
 mod inspect;
 mod migrate;
+mod plugin_new;
 mod plugin_run;
 mod render;
 mod settings;
@@ -388,6 +389,22 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a new plugin crate: an example migrator, its tests, a fixture and the SDK
+    /// vendored, ready for `cargo test` and `cargo build --release --target wasm32-wasip2`.
+    New {
+        /// The crate's name (e.g. acme-notes).
+        name: String,
+        /// The key of the app whose data it migrates (e.g. com.acme.notes).
+        #[arg(long)]
+        app_key: String,
+        /// Where to write it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A directory with airlock-contract-<v>.crate and airlock-sdk-<v>.crate to vendor
+        /// (default: the SDK this airlock was built with).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Write a sample fixture directory (Timesheet Builder tables, other apps' tables,
     /// mappings) to try `plugin run` on.
     Fixture {
@@ -622,6 +639,18 @@ fn run(cli: Cli) -> Result<Status> {
             },
         )
         .map(done),
+        Command::Plugin(PluginCommand::New {
+            name,
+            app_key,
+            dir,
+            sdk,
+        }) => plugin_new::run(&plugin_new::Options {
+            name,
+            app_key,
+            dir,
+            sdk,
+        })
+        .map(|()| Status::Done),
         Command::Plugin(PluginCommand::Fixture { dir, broken }) => {
             let spec = airlock_fixtures::Spec {
                 broken_timesheet_rows: broken,

@@ -128,32 +128,32 @@ impl Kind {
     }
 
     /// The mapping namespace a record's id is recorded under, for kinds that have one.
+    /// The SDK's `NAMESPACES.md` documents this table for vendors (a test keeps it true).
     pub fn namespace(self) -> Option<Namespace> {
-        let name = match self {
-            Kind::User => "identity:user",
-            Kind::Group => "identity:group",
-            Kind::IssueType => "jira/classic:issueType",
-            Kind::Status => "jira/classic:issueStatus",
-            Kind::Priority => "jira:priority",
-            Kind::Resolution => "jira:resolution",
-            Kind::Project => "jira/classic:project",
-            Kind::Component => "jira:projectComponent",
-            Kind::Version => "jira:projectVersion",
-            Kind::CustomField => "jira/classic:customField",
-            Kind::CustomFieldOption => "jira/classic:customFieldOption",
-            Kind::IssueLinkType => "jira:issueLinkType",
-            Kind::Issue => "jira:issue",
-            Kind::Comment => "jira:comment",
-            Kind::Worklog => "jira:worklog",
-            Kind::IssueLink => "jira:issueLink",
-            Kind::Attachment => "jira:fileAttachment",
+        Some(match self {
+            Kind::User => Namespace::USER,
+            Kind::Group => Namespace::GROUP,
+            Kind::IssueType => Namespace::ISSUE_TYPE,
+            Kind::Status => Namespace::STATUS,
+            Kind::Priority => Namespace::PRIORITY,
+            Kind::Resolution => Namespace::RESOLUTION,
+            Kind::Project => Namespace::PROJECT,
+            Kind::Component => Namespace::COMPONENT,
+            Kind::Version => Namespace::VERSION,
+            Kind::CustomField => Namespace::CUSTOM_FIELD,
+            Kind::CustomFieldOption => Namespace::CUSTOM_FIELD_OPTION,
+            Kind::IssueLinkType => Namespace::ISSUE_LINK_TYPE,
+            Kind::Issue => Namespace::ISSUE,
+            Kind::Comment => Namespace::COMMENT,
+            Kind::Worklog => Namespace::WORKLOG,
+            Kind::IssueLink => Namespace::ISSUE_LINK,
+            Kind::Attachment => Namespace::ATTACHMENT,
             Kind::Membership
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
             | Kind::EntityProperty => return None,
-        };
-        Some(Namespace::named(name))
+        })
     }
 }
 
@@ -616,5 +616,46 @@ impl Record {
             }
         };
         each_ref!(self, g, mut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vendor's table of namespaces (the SDK's NAMESPACES.md) names, for each, the kind
+    /// whose mappings the core load records under it, or `—`: it must say what the load
+    /// does.
+    #[test]
+    fn the_sdk_documents_the_kind_each_namespace_is_recorded_for() {
+        let table = include_str!("../../../sdk/NAMESPACES.md");
+        let rows: Vec<(String, String)> = table
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (
+                    cells[2].trim_matches('`').to_owned(),
+                    cells[3].trim_matches('`').to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = Namespace::ALL
+            .iter()
+            .map(|ns| {
+                let kind = Kind::ALL
+                    .into_iter()
+                    .find(|kind| kind.namespace() == Some(*ns))
+                    .map_or("—", Kind::name);
+                (ns.as_str().to_owned(), kind.to_owned())
+            })
+            .collect();
+        assert_eq!(rows, expected);
+        // And every kind with a namespace records under a known one.
+        for kind in Kind::ALL {
+            if let Some(ns) = kind.namespace() {
+                assert_eq!(Namespace::parse(ns.as_str()), Ok(ns), "{kind}");
+            }
+        }
     }
 }

@@ -107,11 +107,7 @@ pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
             "table `{t}` does not carry the app's Active Objects prefix {prefix}_ (derived from app key `{app_key}`)"
         ));
     }
-    let namespaces = m
-        .namespaces
-        .iter()
-        .map(|n| Namespace::parse(n).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let namespaces = Namespace::parse_declared(&m.namespaces).map_err(|e| e.to_string())?;
     Ok(Manifest {
         app_key,
         name: printable(m.name, MAX_CODE_CHARS),

@@ -79,8 +79,10 @@ pub enum Denied {
     ForeignTable { table: String, prefix: String },
     #[error("table `{0}` is not declared in the plugin's manifest")]
     UndeclaredTable(String),
-    #[error("namespace `{0}` is not declared in the plugin's manifest")]
-    UndeclaredNamespace(String),
+    /// The rule and its wording are the contract's, so the SDK's test harness refuses
+    /// exactly what the host does.
+    #[error(transparent)]
+    UndeclaredNamespace(#[from] airlock_contract::UndeclaredNamespace),
     #[error("namespace `{0}` was not granted by the operator")]
     UngrantedNamespace(String),
 }
@@ -120,13 +122,9 @@ impl Access {
     }
 
     pub(crate) fn namespace(&self, manifest: &Manifest, name: &str) -> Result<Namespace, Denied> {
-        let declared = manifest
-            .namespaces
-            .iter()
-            .find(|ns| ns.as_str() == name)
-            .ok_or_else(|| Denied::UndeclaredNamespace(name.to_owned()))?;
-        if self.namespaces.contains(declared) {
-            Ok(*declared)
+        let declared = Namespace::find_declared(&manifest.namespaces, name)?;
+        if self.namespaces.contains(&declared) {
+            Ok(declared)
         } else {
             Err(Denied::UngrantedNamespace(name.to_owned()))
         }
@@ -216,7 +214,9 @@ mod tests {
         );
         assert_eq!(
             access.namespace(&m, "jira:worklog"),
-            Err(Denied::UndeclaredNamespace("jira:worklog".into()))
+            Err(Denied::UndeclaredNamespace(
+                airlock_contract::UndeclaredNamespace("jira:worklog".into())
+            ))
         );
     }
 

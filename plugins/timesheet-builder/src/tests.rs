@@ -672,7 +672,8 @@ fn a_mistyped_or_missing_column_is_a_bad_row() {
     let findings = analyze(&host(), Entity::Team, &rows);
     assert_eq!(
         findings[0].message,
-        "column CREATED: expected timestamp, found string (row ID 2)"
+        "column CREATED: expected timestamp, found string that is not an ISO 8601 date-time \
+         (like 2014-09-04T06:36:33.057Z) (row ID 2)"
     );
 
     // A table without a declared column.

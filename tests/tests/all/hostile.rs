@@ -233,8 +233,13 @@ fn foreign_table_read_is_denied() {
 fn ungranted_namespace_is_denied() {
     let (e, _) = run_hostile(artifacts::HOSTILE_UNGRANTED_NAMESPACE);
     assert!(
-        matches!(&e.cause, Cause::AccessDenied(Denied::UndeclaredNamespace(ns)) if ns == "jira:issue"),
+        matches!(&e.cause, Cause::AccessDenied(Denied::UndeclaredNamespace(ns)) if ns.0 == "jira:issue"),
         "{e}"
+    );
+    // Word for word what the SDK's TestHost panics with (the plugin's own native test).
+    assert_eq!(
+        e.cause.to_string(),
+        "access denied: namespace `jira:issue` is not declared in the plugin's manifest"
     );
     assert_eq!(e.usage.host_calls.ids_resolved, 0, "nothing was resolved");
     timesheet_still_works(runtime());

@@ -49,7 +49,9 @@ mod tests {
     use airlock_sdk::testing::TestHost;
 
     #[test]
-    #[should_panic(expected = "access denied: the plugin resolved namespace jira:issue")]
+    #[should_panic(
+        expected = "access denied: namespace `jira:issue` is not declared in the plugin's manifest"
+    )]
     fn the_resolve_is_denied() {
         let table = airlock_sdk::ao_table(APP_KEY, "DATA");
         let rows = Rows::new(["ID", "NAME"]).row([10001.into(), "a".into()]);
