@@ -110,6 +110,16 @@ fn main() {
             all.push_str(&format!("    ({name:?}, {constant}),\n"));
         }
     }
+    let python = python_example(&root, &out);
+    consts.push_str(&format!(
+        "/// `plugins/python-example` built with componentize-py, or why it could not be.\n\
+         pub const PYTHON_EXAMPLE_BUILT: Result<&str, &str> = {python:?};\n"
+    ));
+    let js = js_example(&root, &out);
+    consts.push_str(&format!(
+        "/// `plugins/js-example` built with componentize-js, or why it could not be.\n\
+         pub const JS_EXAMPLE_BUILT: Result<&str, &str> = {js:?};\n"
+    ));
     println!(
         "cargo:rustc-env=AIRLOCK_TIMESHEET_BUILDER_WASM={}",
         out.join("timesheet_builder.wasm").display()
@@ -266,4 +276,84 @@ fn push_leb(out: &mut Vec<u8>, mut value: u32) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// Builds `plugins/python-example` with the componentize-py that `cargo xtask test`
+/// installs under `target/tools/python` (never installs it: `cargo build` stays offline).
+/// `Err` says what to run; the tests that need the plugin fail with it.
+fn python_example(root: &Path, out: &Path) -> Result<String, String> {
+    let tools = root.join("target").join("tools");
+    // Watched as a directory: installing the tool changes it and reruns this script.
+    std::fs::create_dir_all(&tools).ok();
+    println!("cargo:rerun-if-changed={}", tools.display());
+    let source = root.join("plugins").join("python-example");
+    println!("cargo:rerun-if-changed={}", source.join("app.py").display());
+    let site = tools.join("python");
+    let tool = site.join("bin").join("componentize-py");
+    if !tool.exists() {
+        return Err(format!(
+            "componentize-py is not installed ({} is missing): run `cargo xtask test`, which \
+             installs it there and builds plugins/python-example",
+            tool.display()
+        ));
+    }
+    let wasm = out.join("python_example.wasm");
+    let output = Command::new("python3")
+        .arg(&tool)
+        .env("PYTHONPATH", &site)
+        // No __pycache__ written into the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args(["-w", "plugin", "componentize", "-p"])
+        .arg(&source)
+        .arg("app")
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .map_err(|e| format!("cannot run python3 for componentize-py: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "componentize-py failed to build plugins/python-example: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(wasm.display().to_string())
+}
+
+/// Builds `plugins/js-example` with the componentize-js that `cargo xtask test` installs
+/// (`npm ci` of the example's package-lock.json) under `target/tools/js`.
+fn js_example(root: &Path, out: &Path) -> Result<String, String> {
+    let tools = root.join("target").join("tools");
+    let source = root.join("plugins").join("js-example");
+    for file in ["plugin.js", "package-lock.json"] {
+        println!("cargo:rerun-if-changed={}", source.join(file).display());
+    }
+    let tool = tools.join("js/node_modules/.bin/componentize-js");
+    if !tool.exists() {
+        return Err(format!(
+            "componentize-js is not installed ({} is missing): run `cargo xtask test`, which \
+             installs it there and builds plugins/js-example",
+            tool.display()
+        ));
+    }
+    let wasm = out.join("js_example.wasm");
+    let output = Command::new(&tool)
+        .arg(source.join("plugin.js"))
+        .arg("--wit")
+        .arg(root.join("wit"))
+        // No wasi:http: Airlock refuses any component that imports it.
+        .args(["--disable", "http", "fetch-event"])
+        .args(["--world-name", "plugin", "--out"])
+        .arg(&wasm)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "componentize-js failed to build plugins/js-example: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(wasm.display().to_string())
 }

@@ -22,7 +22,7 @@ fn main() -> Result<()> {
                  demo    build the plugins and run a demo migration with Timesheet Builder\n  \
                  test    rustfmt check, clippy -D warnings, and every test\n  \
                  bench   the benchmarks (release build), printing ratios against baselines;\n          \
-                 name some to run only those: instantiation per-row host-calls migrate"
+                 name some to run only those: instantiation per-row host-calls languages migrate"
             );
             if task == "help" {
                 Ok(())
@@ -66,6 +66,49 @@ fn ensure_wasm_target() -> Result<()> {
     run(cmd)
 }
 
+/// componentize-py, pinned: it builds `plugins/python-example` (see plugins/artifacts).
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Installs componentize-py from PyPI into `target/tools/python` unless it is there, so
+/// the plugin build script (which never installs anything) can build the Python example.
+fn ensure_python_tools() -> Result<()> {
+    let site = std::path::Path::new("target/tools/python");
+    if site.join("bin/componentize-py").exists() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--root-user-action=ignore",
+        "--target",
+    ])
+    .arg(site)
+    .arg(COMPONENTIZE_PY);
+    run(cmd).context("installing componentize-py needs python3 with pip")
+}
+
+/// Installs componentize-js from npm into `target/tools/js` as plugins/js-example's
+/// package-lock.json pins it (`npm ci`), unless that lock is installed there already.
+fn ensure_js_tools() -> Result<()> {
+    let dir = std::path::Path::new("target/tools/js");
+    let lock = std::fs::read("plugins/js-example/package-lock.json")
+        .context("run from the workspace root")?;
+    let installed = dir.join("node_modules/.bin/componentize-js").exists()
+        && std::fs::read(dir.join("package-lock.json")).ok().as_ref() == Some(&lock);
+    if installed {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::copy("plugins/js-example/package.json", dir.join("package.json"))?;
+    std::fs::write(dir.join("package-lock.json"), &lock)?;
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
+    run(cmd).context("installing componentize-js needs node and npm")
+}
+
 fn demo(args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     let mut cmd = cargo();
@@ -85,6 +128,8 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_wasm_target()?;
+    ensure_python_tools()?;
+    ensure_js_tools()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt)?;
@@ -142,6 +187,8 @@ fn guest_packages() -> Result<Vec<String>> {
 
 fn bench(args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
+    ensure_python_tools()?;
+    ensure_js_tools()?;
     // The migrate benchmark runs the pipeline in a child process: airlock-bench itself.
     let mut cmd = cargo();
     cmd.args([

@@ -6,6 +6,8 @@
 //! - Timesheet Builder per-row cost in Wasm, as a ratio to the same crate compiled natively
 //!   and run in this process through the SDK's native harness;
 //! - host-call cost per resolved id, in batches of 1,000 ids;
+//! - fuel and time per row of the Python and JavaScript example plugins beside Rust (Timesheet Builder)
+//!   on the same user-label batches (`languages`);
 //! - `airlock migrate` end to end: throughput against parse-only, peak RSS at 100,000 and
 //!   1,000,000 issues (see [`migrate`]).
 
@@ -40,7 +42,7 @@ fn main() -> Result<()> {
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     // Only the plugin benchmarks need the WebAssembly engine (and its memory pool).
-    if ["instantiation", "per-row", "host-calls"]
+    if ["instantiation", "per-row", "host-calls", "languages"]
         .iter()
         .any(|b| wanted(b))
     {
@@ -53,6 +55,9 @@ fn main() -> Result<()> {
         }
         if wanted("host-calls") {
             host_call_cost(&runtime)?;
+        }
+        if wanted("languages") {
+            language_cost(&runtime)?;
         }
     }
     if wanted("migrate") {
@@ -412,5 +417,82 @@ fn host_call_cost(runtime: &Runtime) -> Result<()> {
         per_id / direct
     );
     println!("  goal ≤ 1 µs per id: {}\n", verdict(per_id <= 1e-6));
+    Ok(())
+}
+
+/// Fuel and time per row of the non-Rust example plugins beside Rust's, on the same
+/// Timesheet Builder user-label batches (each resolves the batch's users and writes one
+/// output per row), measured in this run.
+fn language_cost(runtime: &Runtime) -> Result<()> {
+    const ROUNDS: usize = 5;
+    let dir = tempfile::tempdir()?;
+    let (batches, mappings, _) = timesheet_batches(dir.path())?;
+    let labels: Vec<&AoBatch> = batches
+        .iter()
+        .filter(|b| b.table.ends_with("_USER_LABEL"))
+        .collect();
+    let rows: usize = labels.iter().map(|b| b.rows.len()).sum();
+    anyhow::ensure!(rows > 0, "the generated backup has no user labels");
+    let mappings = Arc::new(mappings);
+    let measure = |path: &str| -> Result<(f64, Duration)> {
+        let plugin = load(runtime, path)?;
+        let session = plugin.session(RunContext {
+            tenant: TenantId::new("bench"),
+            migration: MigrationId::new("bench"),
+            grant: Grant::as_asked(&plugin),
+            mappings: mappings.clone(),
+            app_data: Arc::new(MemoryAppData::new()),
+        })?;
+        let (mut fuel, mut best) = (0, Duration::MAX);
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            fuel = 0;
+            for (i, b) in labels.iter().enumerate() {
+                let ran = session
+                    .migrate(Batch {
+                        table: &b.table,
+                        index: i as u64,
+                        columns: &b.columns,
+                        rows: &b.rows,
+                    })
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", plugin.name()))?;
+                fuel += ran.usage.fuel;
+            }
+            best = best.min(started.elapsed());
+        }
+        Ok((fuel as f64 / rows as f64, best / rows as u32))
+    };
+    let (rust_fuel, rust_time) = measure(airlock_plugin_artifacts::TIMESHEET_BUILDER)?;
+    println!(
+        "Fuel and time per row by language ({rows} user-label rows in {} batches, best of {ROUNDS})",
+        labels.len()
+    );
+    println!(
+        "  Rust   {:>12.0} fuel/row  {:>8.2} µs/row",
+        rust_fuel,
+        micros(rust_time)
+    );
+    for (language, wasm) in [
+        ("Python", airlock_plugin_artifacts::python_example()),
+        ("JS", airlock_plugin_artifacts::js_example()),
+    ] {
+        let (fuel, time) = measure(wasm)?;
+        println!(
+            "  {language:<6} {:>12.0} fuel/row  {:>8.2} µs/row  ({:.1}× Rust's fuel, {:.1}× its time)",
+            fuel,
+            micros(time),
+            fuel / rust_fuel,
+            time.as_secs_f64() / rust_time.as_secs_f64()
+        );
+    }
+    let limits = runtime.limits();
+    println!(
+        "  a 1,000-row batch gets {} fuel ({} + {} per row, at most {}); the {:?} deadline is the bound\n",
+        limits.batch_fuel(1000),
+        limits.fuel,
+        limits.fuel_per_row,
+        limits.batch_fuel_cap,
+        limits.deadline
+    );
     Ok(())
 }

@@ -79,6 +79,11 @@ pub fn run(runtime: &Runtime, dir: &Path, options: &Options) -> Result<Status> {
         },
         render::duration(plugin.info().compile_time),
     );
+    // The demo's plugin has no reviewer's approval: it runs as `migrate --unreviewed`
+    // would, audited, and says so; `migrate` itself refuses such a plugin.
+    println!(
+        "                 unreviewed: the demo runs it without a reviewer's approval (audited); `airlock migrate` runs only signed plugins a trusted reviewer approved"
+    );
 
     // 3. The migration, as `airlock migrate` runs it: check, analyze (the app's analysis
     //    included), load into the local site, the app's data through the sandbox with the

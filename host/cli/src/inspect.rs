@@ -49,8 +49,10 @@ pub fn print(plugin: &Plugin, path: &Path) {
     println!("  data scopes  {}", render::list(&m.scopes));
     println!("  outputs      {}", render::list(&m.outputs));
     println!(
-        "  limits       fuel {} / batch, memory {}, deadline {}, output {}, logs {}, {} rows / batch",
+        "  limits       fuel {} / batch + {} / row (at most {}), memory {}, deadline {}, output {}, logs {}, {} rows / batch",
         render::count(limits.fuel),
+        render::count(limits.fuel_per_row),
+        render::count(limits.batch_fuel_cap),
         render::bytes(limits.memory_bytes),
         render::duration(limits.deadline),
         render::bytes(limits.output_bytes),

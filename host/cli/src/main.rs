@@ -7,6 +7,7 @@ mod migrate;
 mod plugin_new;
 mod plugin_run;
 mod render;
+mod sandbox;
 mod settings;
 
 use airlock_pipeline::{Config, StorageOptions, TargetConfig, Until, private};
@@ -102,6 +103,28 @@ enum Command {
     /// Work with app data migrator plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The reviewer's tool: run a submitted plugin over synthesized data (valid rows, edge
+    /// cases, malformed rows, orphans, an older version's columns, fuzzed rows) under
+    /// production limits, twice, and write a review (review.html, review.json): the
+    /// verdict, what it read and wrote against its manifest, the limits it used, a
+    /// transcript of the ids it looked up. Exit 0: passed; 1: failed.
+    Sandbox {
+        wasm: PathBuf,
+        /// Start from this fixture (activeobjects.xml, mappings.json): the vendor's, or
+        /// one `plugin fixture` wrote. Default: Airlock's sample for an app it knows,
+        /// else generic columns for each declared table.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// Where the review is written.
+        #[arg(long, default_value = "sandbox-review")]
+        out: PathBuf,
+        /// Valid rows synthesized per table.
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+        /// The generator's seed (the same seed, the same data).
+        #[arg(long, default_value_t = 0x5EED)]
+        seed: u64,
+    },
     /// Platform administration across tenants: retention, anonymized statistics.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -153,6 +176,19 @@ struct MigrationArgs {
     /// plugin without one gets what its manifest asks. `airlock plugin inspect` lists them.
     #[arg(long = "grant")]
     grants: Vec<String>,
+    /// Trust approvals signed by this reviewer (hex public key from `airlock plugin
+    /// keygen`); repeat for several. Also AIRLOCK_TRUSTED_REVIEWERS (comma-separated) or
+    /// `trusted_reviewers` in airlock.toml.
+    #[arg(
+        long = "trust-reviewer",
+        env = "AIRLOCK_TRUSTED_REVIEWERS",
+        value_delimiter = ','
+    )]
+    trusted_reviewers: Vec<String>,
+    /// Run plugins that are unsigned or not approved by a trusted reviewer (audited, and
+    /// the report says so).
+    #[arg(long)]
+    unreviewed: bool,
     /// Jira home's attachments folder (data/attachments), to migrate the files too.
     #[arg(long)]
     attachments: Option<PathBuf>,
@@ -284,9 +320,31 @@ impl MigrationArgs {
             },
             plugins: self.plugins,
             grants: self.grants,
+            review: migrate::ReviewPolicy {
+                trusted_reviewers: trusted_reviewers(self.trusted_reviewers, settings),
+                unreviewed: self.unreviewed,
+            },
             report_command: report,
         })
     }
+}
+
+/// The reviewers whose approvals count: the flags (or AIRLOCK_TRUSTED_REVIEWERS), else
+/// the configuration file's `trusted_reviewers`.
+fn trusted_reviewers(given: Vec<String>, settings: &settings::Settings) -> Vec<String> {
+    let given: Vec<String> = given
+        .into_iter()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if !given.is_empty() {
+        return given;
+    }
+    settings
+        .values
+        .trusted_reviewers
+        .clone()
+        .unwrap_or_default()
 }
 
 /// The target named on the command line; Jira Cloud's credentials come from the
@@ -405,13 +463,49 @@ enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-    /// Write a sample fixture directory (Timesheet Builder tables, other apps' tables,
-    /// mappings) to try `plugin run` on.
+    /// Make an Ed25519 key pair for signing (vendor) or approving (reviewer) plugins:
+    /// the private key (PKCS#8) goes to FILE, readable by you only; the public key is printed.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a plugin as its vendor: writes PLUGIN.wasm.sig (its SHA-256, app key and
+    /// version, your public key, the signature).
+    Sign {
+        wasm: PathBuf,
+        /// The vendor's private key (from `plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Approve a signed plugin as a reviewer: writes PLUGIN.wasm.approval binding its
+    /// hash and vendor to your key. An unsigned or altered plugin is refused.
+    Approve {
+        wasm: PathBuf,
+        /// The reviewer's private key (from `plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// A note kept in the approval (e.g. the review's reference).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Write a fixture directory to try `plugin run` and `sandbox` on: Airlock's sample
+    /// (Timesheet Builder tables, other apps' tables, mappings), or with --from an app's
+    /// tables from a real backup with a mapping for every core id they reference.
     Fixture {
         dir: PathBuf,
-        /// Plant broken Timesheet Builder rows.
-        #[arg(long)]
+        /// Plant broken Timesheet Builder rows (the sample only).
+        #[arg(long, conflicts_with = "from")]
         broken: bool,
+        /// Take the app's tables from this Data Center backup (zip).
+        #[arg(long, requires = "app")]
+        from: Option<PathBuf>,
+        /// The app whose tables to take (its plugin key, e.g. com.acme.notes).
+        #[arg(long, requires = "from")]
+        app: Option<String>,
+        /// Replace free text and user keys that are names with tokens (the same value,
+        /// the same token; not reversible).
+        #[arg(long, requires = "from")]
+        scrub: bool,
     },
 }
 
@@ -618,6 +712,21 @@ fn run(cli: Cli) -> Result<Status> {
             }
             Ok(Status::Done)
         }
+        Command::Sandbox {
+            wasm,
+            fixture,
+            out,
+            rows,
+            seed,
+        } => {
+            let options = airlock_sandbox::Options {
+                fixture,
+                rows,
+                seed,
+                ..airlock_sandbox::Options::default()
+            };
+            sandbox::run(&runtime(cli.cache_dir)?, &wasm, &options, &out).map(done)
+        }
         Command::Plugin(PluginCommand::Inspect { wasm, json }) => {
             inspect::run(&runtime(cli.cache_dir)?, &wasm, json)?;
             Ok(Status::Done)
@@ -651,7 +760,91 @@ fn run(cli: Cli) -> Result<Status> {
             sdk,
         })
         .map(|()| Status::Done),
-        Command::Plugin(PluginCommand::Fixture { dir, broken }) => {
+        Command::Plugin(PluginCommand::Keygen { out }) => {
+            let (pkcs8, public) = airlock_runtime::approval::generate_key()?;
+            if out.exists() {
+                anyhow::bail!(
+                    "{} exists: choose another --out (a key is never overwritten)",
+                    out.display()
+                );
+            }
+            write_private(&out, &pkcs8)?;
+            println!(
+                "wrote the private key to {} (keep it secret)",
+                out.display()
+            );
+            println!("public key: {public}");
+            Ok(Status::Done)
+        }
+        Command::Plugin(PluginCommand::Sign { wasm, key }) => {
+            let plugin = runtime(cli.cache_dir)?.load_file(&wasm)?;
+            let manifest = plugin.manifest();
+            let vendor = airlock_runtime::approval::read_key(&key)?;
+            let signed = airlock_runtime::approval::sign(
+                &wasm,
+                manifest.app_key.as_str(),
+                &manifest.version,
+                &vendor,
+            )?;
+            anyhow::ensure!(
+                signed.sha256 == plugin.info().sha256,
+                "{} changed while it was being signed: sign it again",
+                wasm.display()
+            );
+            let path = airlock_runtime::approval::signature_path(&wasm);
+            airlock_runtime::approval::write_json(&path, &signed)?;
+            println!(
+                "signed {} {} {} (sha256 {}) as vendor {}: wrote {}",
+                wasm.display(),
+                signed.app_key,
+                signed.version,
+                signed.sha256,
+                signed.vendor_key,
+                path.display()
+            );
+            Ok(Status::Done)
+        }
+        Command::Plugin(PluginCommand::Approve { wasm, key, note }) => {
+            let reviewer = airlock_runtime::approval::read_key(&key)?;
+            let approval = airlock_runtime::approval::approve(&wasm, &reviewer, &note)?;
+            let path = airlock_runtime::approval::approval_path(&wasm);
+            airlock_runtime::approval::write_json(&path, &approval)?;
+            println!(
+                "approved {} (sha256 {}, vendor {}) as reviewer {}: wrote {}",
+                wasm.display(),
+                approval.sha256,
+                approval.vendor_key,
+                approval.reviewer_key,
+                path.display()
+            );
+            Ok(Status::Done)
+        }
+        Command::Plugin(PluginCommand::Fixture {
+            dir,
+            from: Some(backup),
+            app: Some(app),
+            scrub,
+            ..
+        }) => {
+            let app = airlock_model::AppKey::new(&app);
+            let made = airlock_sandbox::fixture::from_backup(&backup, &app, scrub, &dir)?;
+            for (table, rows) in &made.tables {
+                println!("  {table}: {rows} rows");
+            }
+            for (ns, ids) in &made.mappings {
+                println!("  {ns}: {ids} mappings (synthetic cloud ids)");
+            }
+            if scrub {
+                println!("  {} values scrubbed", made.scrubbed);
+            }
+            println!(
+                "wrote {} (activeobjects.xml, mappings.json) from {}",
+                dir.display(),
+                backup.display()
+            );
+            Ok(Status::Done)
+        }
+        Command::Plugin(PluginCommand::Fixture { dir, broken, .. }) => {
             let spec = airlock_fixtures::Spec {
                 broken_timesheet_rows: broken,
                 ..airlock_fixtures::Spec::default()

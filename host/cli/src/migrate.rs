@@ -12,7 +12,7 @@ use airlock_engine::{Action, Plan};
 use airlock_model::Severity;
 use airlock_model::jira::Kind;
 use airlock_pipeline::{Blocked, Config, EnabledApp, Event, Observer, Outcome, Phase, Until};
-use airlock_runtime::Runtime;
+use airlock_runtime::{Runtime, approval};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -25,8 +25,19 @@ pub struct Options {
     pub plugins: Vec<PathBuf>,
     /// The operator's consent per plugin, by position (`--grant`); none: as asked.
     pub grants: Vec<String>,
+    /// Which plugin approvals count, and whether unreviewed plugins may run.
+    pub review: ReviewPolicy,
     /// How the operator opens this migration's report.
     pub report_command: String,
+}
+
+/// The operator's rule for plugins' reviews.
+#[derive(Clone, Debug, Default)]
+pub struct ReviewPolicy {
+    /// Reviewers (hex public keys) whose approvals count.
+    pub trusted_reviewers: Vec<String>,
+    /// `--unreviewed`: run plugins without a valid signature and trusted approval (audited).
+    pub unreviewed: bool,
 }
 
 /// How a command ended, as its exit code says.
@@ -54,7 +65,14 @@ impl Status {
 
 /// Loads the plugins the operator enabled, each with the consent given for it
 /// (`--grant`, by position) or to what it asks.
-pub fn enable(runtime: &Runtime, paths: &[PathBuf], grants: &[String]) -> Result<Vec<EnabledApp>> {
+/// Each must be signed by its vendor, unaltered, and approved for its hash by a trusted
+/// reviewer — checked for every plugin before any runs — unless `--unreviewed`.
+pub fn enable(
+    runtime: &Runtime,
+    paths: &[PathBuf],
+    grants: &[String],
+    review: &ReviewPolicy,
+) -> Result<Vec<EnabledApp>> {
     if grants.len() > paths.len() {
         anyhow::bail!(
             "{} --grant for {} --plugin: give one --grant per plugin, in the same order",
@@ -62,16 +80,42 @@ pub fn enable(runtime: &Runtime, paths: &[PathBuf], grants: &[String]) -> Result
             paths.len()
         );
     }
+    let mut reviews = Vec::new();
+    for path in paths {
+        match approval::verify(path, &review.trusted_reviewers) {
+            Ok(reviewed) => reviews.push(Some(reviewed)),
+            Err(e) if review.unreviewed => {
+                eprintln!(
+                    "warning: {} runs unreviewed (--unreviewed; audited): {e}",
+                    path.display()
+                );
+                reviews.push(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut apps = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
+    for (i, (path, reviewed)) in paths.iter().zip(reviews).enumerate() {
         let plugin = runtime.load_file(path)?;
-        apps.push(match grants.get(i) {
+        let app = match grants.get(i) {
             Some(items) => {
                 let items: Vec<&str> = items.split(',').collect();
                 EnabledApp::with_consent(plugin, &items)
                     .with_context(|| format!("--grant for {}", path.display()))?
             }
             None => EnabledApp::as_asked(plugin),
+        };
+        apps.push(match reviewed {
+            Some(reviewed) => {
+                // The bytes loaded must be the ones just verified.
+                anyhow::ensure!(
+                    reviewed.sha256 == app.plugin.info().sha256,
+                    "{} changed while it was being loaded: run again",
+                    path.display()
+                );
+                app.approved_by(reviewed.reviewer_key)
+            }
+            None => app,
         });
     }
     airlock_pipeline::check_identities(&apps)?;
@@ -81,7 +125,7 @@ pub fn enable(runtime: &Runtime, paths: &[PathBuf], grants: &[String]) -> Result
 /// Runs `check`, `analyze` or `migrate`.
 pub fn command(runtime: &Runtime, options: Options, until: Until) -> Result<Status> {
     let started = Instant::now();
-    let apps = enable(runtime, &options.plugins, &options.grants)?;
+    let apps = enable(runtime, &options.plugins, &options.grants, &options.review)?;
     let mut console = Console::new(options.report_command.clone());
     let outcome = airlock_pipeline::run(options.config, apps, &mut console, until)?;
     console.finish();
@@ -247,6 +291,7 @@ impl Observer for Console {
                 scopes,
                 namespaces,
                 tables,
+                unreviewed,
             } => {
                 self.clear();
                 println!(
@@ -254,6 +299,11 @@ impl Observer for Console {
                     render::list(scopes),
                     render::list(namespaces)
                 );
+                if *unreviewed {
+                    println!(
+                        "  app {app}: runs UNREVIEWED (no trusted reviewer approved this build; audited)"
+                    );
+                }
             }
             Event::AppBatch { app, batch } => {
                 if let Some(error) = &batch.error {

@@ -9,7 +9,6 @@ use airlock_pipeline::app_stage::{self, BatchOutcome};
 use airlock_runtime::{BatchError, Grant, MemoryMappings, Plugin, Ran, RunContext, Runtime, Usage};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,17 +38,8 @@ struct GrantFile {
 
 /// Reads `mappings.json`: `{"identity:user": {"server id": "cloud id"}, …}`.
 pub fn read_mappings(path: &Path) -> Result<MemoryMappings> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let raw: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a mappings file: expected {{\"<namespace>\": {{\"<server id>\": \"<cloud id>\"}}}}",
-            path.display()
-        )
-    })?;
     let mut mappings = MemoryMappings::new();
-    for (namespace, ids) in raw {
-        let ns = Namespace::parse(&namespace).with_context(|| format!("in {}", path.display()))?;
+    for (ns, ids) in airlock_sandbox::seed::read_mappings(path)? {
         for (server, cloud) in ids {
             mappings.insert(ns, server, cloud);
         }

@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub s3_bucket_prefix: Option<String>,
     pub s3_ca: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
+    /// Reviewers whose plugin approvals `migrate` accepts (hex public keys).
+    pub trusted_reviewers: Option<Vec<String>>,
 }
 
 /// The configuration in use: the file's path (if any) and its settings, with relative
@@ -48,7 +50,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Settings> {
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     let mut values: FileConfig = toml::from_str(&text).with_context(|| {
         format!(
-            "the configuration file {} is not valid (keys: tenant, region, store, store_owner, blobs, keys, s3_bucket_prefix, s3_ca, cache_dir)",
+            "the configuration file {} is not valid (keys: tenant, region, store, store_owner, blobs, keys, s3_bucket_prefix, s3_ca, cache_dir, trusted_reviewers)",
             path.display()
         )
     })?;

@@ -479,3 +479,228 @@ fn plugins_are_compiled_once_into_the_users_cache_by_default() {
         stdout(&again)
     );
 }
+
+/// A fixture of `rows` Timesheet Builder user labels, every user mapped.
+fn user_label_fixture(dir: &Path, rows: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let table = "AO_09EAEF_USER_LABEL";
+    let column = |name: &str, pk: bool, sql: i32| {
+        format!(
+            "<column name=\"{name}\" primaryKey=\"{pk}\" autoIncrement=\"{pk}\" sqlType=\"{sql}\" precision=\"255\"/>\n"
+        )
+    };
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <backup xmlns=\"http://www.atlassian.com/ao\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n\
+         <table name=\"{table}\">\n{}{}{}{}</table>\n<data tableName=\"{table}\">\n\
+         <column name=\"ID\"/>\n<column name=\"USER_KEY\"/>\n<column name=\"LABEL\"/>\n<column name=\"COLOR\"/>\n",
+        column("ID", true, -5),
+        column("USER_KEY", false, 12),
+        column("LABEL", false, 12),
+        column("COLOR", false, 12),
+    );
+    let mut users = serde_json::Map::new();
+    for i in 1..=rows {
+        let user = format!("JIRAUSER{}", 10_000 + i % 250);
+        let color = if i % 3 == 0 {
+            "<string xsi:nil=\"true\"/>".to_owned()
+        } else {
+            format!("<string>#{:06x}</string>", i * 997)
+        };
+        xml.push_str(&format!(
+            "<row><integer>{i}</integer><string>{user}</string><string>label {i}</string>{color}</row>\n"
+        ));
+        users.insert(user.clone(), format!("acc-{user}").into());
+    }
+    xml.push_str("</data>\n</backup>\n");
+    std::fs::write(dir.join("activeobjects.xml"), xml).unwrap();
+    let mappings = serde_json::json!({ "identity:user": users });
+    std::fs::write(dir.join("mappings.json"), mappings.to_string()).unwrap();
+}
+
+/// `plugin run` of an example plugin in another language on 2,000 user labels: two full
+/// 1,000-row batches within the default limits, each output as the Rust plugin would write
+/// it, and the determinism check green; then a passing review in the sandbox.
+fn example_runs_1000_row_batches_within_its_limits(wasm: &str, property: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    user_label_fixture(&dir.path().join("labels"), 2000);
+    let out = airlock(&["plugin", "run", wasm, "--fixture", "labels"], dir.path());
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    for expected in [
+        "── AO_09EAEF_USER_LABEL · batch 0 · 1000 rows",
+        "── AO_09EAEF_USER_LABEL · batch 1 · 1000 rows",
+        &format!("acc-JIRAUSER10001 {property}.1 = "),
+        "2 batches, 0 failed, 0 fatal findings, 0 nondeterministic",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    // And the reviewer's sandbox passes it.
+    let out = airlock(&["sandbox", wasm, "--out", "review"], dir.path());
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("verdict: PASS"), "{text}");
+}
+
+#[test]
+fn sandbox_writes_a_review_and_exits_by_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = airlock(
+        &[
+            "sandbox",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+            "--out",
+            "tb",
+            "--rows",
+            "200",
+        ],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    for expected in [
+        "verdict: PASS",
+        "per row",
+        "deterministic",
+        "tb/review.html",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    let page = std::fs::read_to_string(dir.path().join("tb/review.html")).unwrap();
+    assert!(page.contains("<b>PASS</b>") && page.contains("Transcript"));
+
+    let out = airlock(
+        &[
+            "sandbox",
+            airlock_plugin_artifacts::HOSTILE_TRAP_MID_BATCH,
+            "--out",
+            "trap",
+        ],
+        dir.path(),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("verdict: FAIL") && text.contains("✗ trap:"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("trap/review.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["failures"][0]["code"], "trap");
+}
+
+#[test]
+fn python_example_runs_1000_row_batches_within_its_limits() {
+    example_runs_1000_row_batches_within_its_limits(
+        airlock_plugin_artifacts::python_example(),
+        "python-example.labels",
+    );
+}
+
+#[test]
+fn javascript_example_runs_1000_row_batches_within_its_limits() {
+    example_runs_1000_row_batches_within_its_limits(
+        airlock_plugin_artifacts::js_example(),
+        "js-example.labels",
+    );
+}
+
+/// Issue 15: a fixture from a real backup. Timesheet Builder's tables as the backup holds
+/// them, a mapping for every user, issue and worklog they reference (users by user key),
+/// and with `--scrub` no free text left (the canary team name): `plugin run` and the
+/// sandbox both run clean on it.
+#[test]
+fn plugin_fixture_from_a_backup_takes_the_apps_tables_and_maps_every_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(
+        &["gen-backup", "b.zip", "--issues", "300", "--canaries"],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let app = "com.actonic.jira.timesheet-builder";
+    let canary = airlock_fixtures::CANARIES[2];
+    for (name, scrub) in [("plain", false), ("scrubbed", true)] {
+        let mut args = vec!["plugin", "fixture", name, "--from", "b.zip", "--app", app];
+        if scrub {
+            args.push("--scrub");
+        }
+        let out = airlock(&args, cwd);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}\n{}", stderr(&out));
+        assert!(text.contains("AO_09EAEF_TEAM: "), "{text}");
+        assert!(text.contains("identity:user: "), "{text}");
+        let ao = std::fs::read_to_string(cwd.join(name).join("activeobjects.xml")).unwrap();
+        let mappings: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cwd.join(name).join("mappings.json")).unwrap())
+                .unwrap();
+        // Users keyed by user key, as the core load keys them (the admin's key is its
+        // name, as on sites older than Jira 6: scrubbed to a token); issues by id.
+        let users = mappings["identity:user"].as_object().unwrap();
+        assert!(users.keys().any(|k| k.starts_with("JIRAUSER")), "{users:?}");
+        assert_eq!(users.contains_key("admin"), !scrub, "{users:?}");
+        if scrub {
+            assert!(
+                users
+                    .keys()
+                    .all(|k| k.starts_with("JIRAUSER") || k.starts_with("user-")),
+                "{users:?}"
+            );
+        }
+        assert!(!mappings["jira:issue"].as_object().unwrap().is_empty());
+        // Only the app's own tables.
+        assert!(!ao.contains("AO_60DB71_"), "another app's table was copied");
+        assert_eq!(ao.contains(canary), !scrub, "{name}: the canary team name");
+
+        let run = airlock(
+            &[
+                "plugin",
+                "run",
+                airlock_plugin_artifacts::TIMESHEET_BUILDER,
+                "--fixture",
+                name,
+            ],
+            cwd,
+        );
+        let text = stdout(&run);
+        assert!(run.status.success(), "{name}: {text}\n{}", stderr(&run));
+        assert!(
+            text.contains(" 0 failed, 0 fatal findings"),
+            "{name}: {text}"
+        );
+    }
+    let review = airlock(
+        &[
+            "sandbox",
+            airlock_plugin_artifacts::TIMESHEET_BUILDER,
+            "--fixture",
+            "scrubbed",
+            "--rows",
+            "200",
+        ],
+        cwd,
+    );
+    assert!(review.status.success(), "{}", stdout(&review));
+
+    // A key with no table in the backup is refused, saying what to check.
+    let out = airlock(
+        &[
+            "plugin",
+            "fixture",
+            "x",
+            "--from",
+            "b.zip",
+            "--app",
+            "com.acme.none",
+        ],
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("holds no table of the app"),
+        "{}",
+        stderr(&out)
+    );
+}

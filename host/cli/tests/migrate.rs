@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use airlock_model::Region;
 use airlock_model::jira::Kind;
 use airlock_site::{LocalSite, Site};
-use support::{Backend, files_under, leaks};
+use support::{Backend, files_under, leaks, signed_and_approved_plugin};
 
 on_each_backend!(
     the_demo_runs_twice_and_prints_no_error,
@@ -31,6 +31,7 @@ on_each_backend!(
     a_sweep_without_the_production_stores_deletes_nothing_it_does_not_hold,
     a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores,
     a_refused_row_is_listed_then_written_once_after_its_override,
+    migrate_runs_only_signed_plugins_a_trusted_reviewer_approved_unless_unreviewed,
 );
 
 fn text(o: &Output) -> String {
@@ -270,7 +271,15 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate(bac
     assert!(out.status.success(), "{}", text(&out));
     let plugin = airlock_plugin_artifacts::TIMESHEET_BUILDER;
     let out = backend.run(
-        &["analyze", "b.zip", "--work", "w", "--plugin", plugin],
+        &[
+            "analyze",
+            "b.zip",
+            "--work",
+            "w",
+            "--plugin",
+            plugin,
+            "--unreviewed",
+        ],
         cwd,
     );
     let t = text(&out);
@@ -289,7 +298,15 @@ fn an_enabled_apps_fatal_findings_are_part_of_the_analysis_and_block_migrate(bac
     let out = backend.run(&["analyze", "b.zip", "--work", "w2"], cwd);
     assert!(out.status.success(), "{}", text(&out));
     let out = backend.run(
-        &["migrate", "b.zip", "--work", "w3", "--plugin", plugin],
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w3",
+            "--plugin",
+            plugin,
+            "--unreviewed",
+        ],
         cwd,
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -519,6 +536,7 @@ fn no_canary_is_stored_in_clear(backend: Backend) {
             "local:site.db",
             "--plugin",
             plugin,
+            "--unreviewed",
             "--tenant",
             "acme",
             "--region",
@@ -1375,4 +1393,102 @@ fn a_refused_row_is_listed_then_written_once_after_its_override(backend: Backend
     let out = migrate(&fixed);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(labels(&site), before + 1);
+}
+
+/// Issue 15, signed approvals: an unsigned plugin, one altered after signing (one byte), one
+/// signed but not approved, and one approved by a reviewer the operator does not trust are
+/// each refused before anything runs (exit 2, naming the file and what to do); the signed
+/// and approved one runs, audited with its reviewer; `--unreviewed` runs an unsigned one,
+/// audited as such and marked in the report.
+fn migrate_runs_only_signed_plugins_a_trusted_reviewer_approved_unless_unreviewed(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "200"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let (signed, reviewer) = signed_and_approved_plugin(&backend, cwd);
+    let sig = |p: &str| format!("{p}.sig");
+    let copy = |from: &str, to: &str| std::fs::copy(cwd.join(from), cwd.join(to)).unwrap();
+
+    copy(&signed, "unsigned.wasm");
+    copy(&signed, "altered.wasm");
+    copy(&sig(&signed), &sig("altered.wasm"));
+    let mut bytes = std::fs::read(cwd.join("altered.wasm")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(cwd.join("altered.wasm"), bytes).unwrap();
+    copy(&signed, "unapproved.wasm");
+    copy(&sig(&signed), &sig("unapproved.wasm"));
+
+    let refused: [(&str, &[&str], &str); 4] = [
+        ("unsigned.wasm", &[], "is not signed"),
+        ("altered.wasm", &[], "is not the build its vendor signed"),
+        ("unapproved.wasm", &[], "has no approval"),
+        (&signed, &["--trust-reviewer", "00ff"], "does not trust"),
+    ];
+    for (plugin, more, message) in refused {
+        let work = format!("w-{plugin}");
+        let trust = ["--trust-reviewer", reviewer.as_str()];
+        let more = if more.is_empty() { &trust[..] } else { more };
+        let args = [
+            &["migrate", "b.zip", "--work", &work, "--plugin", plugin][..],
+            more,
+        ]
+        .concat();
+        let out = backend.run(&args, cwd);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{plugin}: {t}");
+        assert!(t.contains(message) && t.contains(plugin), "{plugin}: {t}");
+        assert!(
+            !cwd.join(&work).exists(),
+            "{plugin}: refused before anything ran"
+        );
+    }
+
+    let out = backend.run(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w",
+            "--plugin",
+            &signed,
+            "--trust-reviewer",
+            &reviewer,
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains("UNREVIEWED"), "{t}");
+    let work = cwd.join("w");
+    assert_eq!(backend.audit_events(&work, "plugin-approved", &reviewer), 1);
+    assert_eq!(backend.audit_events(&work, "plugin-unreviewed", ""), 0);
+    assert_eq!(
+        json_report(&backend, cwd, "w", "apps")[0]["unreviewed"],
+        false
+    );
+
+    let out = backend.run(
+        &[
+            "migrate",
+            "b.zip",
+            "--work",
+            "w2",
+            "--plugin",
+            "unsigned.wasm",
+            "--unreviewed",
+        ],
+        cwd,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("runs UNREVIEWED"), "{t}");
+    let work = cwd.join("w2");
+    assert_eq!(backend.audit_events(&work, "plugin-unreviewed", ""), 1);
+    assert_eq!(
+        json_report(&backend, cwd, "w2", "apps")[0]["unreviewed"],
+        true
+    );
 }

@@ -124,8 +124,8 @@ fn the_sdk_and_the_contract_package_and_build_alone() {
     }
 }
 
-/// The "Must show" 1, up to the component loading in `plugin inspect` and running
-/// over the crate's own fixture.
+/// The "Must show" 1: the crate tests and builds untouched outside the repository,
+/// loads in `plugin inspect`, runs over its own fixture, and passes the reviewer's sandbox.
 #[test]
 fn a_new_plugin_tests_builds_and_loads_untouched_outside_the_repository() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,6 +209,26 @@ fn a_new_plugin_tests_builds_and_loads_untouched_outside_the_repository() {
         text(&run)
     );
     assert!(text(&run).contains("3 outputs"), "{}", text(&run));
+
+    // The reviewer's sandbox, starting from the vendor's fixture: a passing review.
+    let review = airlock(
+        &[
+            "sandbox",
+            wasm,
+            "--fixture",
+            fixture.to_str().unwrap(),
+            "--out",
+            "review",
+        ],
+        dir.path(),
+    );
+    assert!(review.status.success(), "{}", text(&review));
+    assert!(text(&review).contains("verdict: PASS"), "{}", text(&review));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("review/review.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["passed"], true);
+    assert!(dir.path().join("review/review.html").is_file());
 }
 
 /// `--sdk DIR` vendors the archives `cargo package` wrote, and refuses a folder without them.

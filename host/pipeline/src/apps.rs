@@ -29,13 +29,39 @@ use crate::storage::Storage;
 pub struct EnabledApp {
     pub plugin: Plugin,
     pub grant: Grant,
+    /// Who approved this build; audited before the plugin runs.
+    pub review: Review,
+}
+
+/// How the plugin's build was reviewed (see `airlock_runtime::approval`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Review {
+    /// A reviewer the operator trusts approved this build (hex public key).
+    Approved { reviewer_key: String },
+    /// The operator runs it without a trusted approval (`--unreviewed`), or the caller
+    /// checked none: the audit log and the report say so.
+    Unreviewed,
 }
 
 impl EnabledApp {
     /// Consent to every scope and namespace the plugin's manifest asks for.
     pub fn as_asked(plugin: Plugin) -> EnabledApp {
         let grant = Grant::as_asked(&plugin);
-        EnabledApp { plugin, grant }
+        EnabledApp {
+            plugin,
+            grant,
+            review: Review::Unreviewed,
+        }
+    }
+
+    /// This app, its build approved by the trusted reviewer `reviewer_key`.
+    pub fn approved_by(self, reviewer_key: impl Into<String>) -> EnabledApp {
+        EnabledApp {
+            review: Review::Approved {
+                reviewer_key: reviewer_key.into(),
+            },
+            ..self
+        }
     }
 
     /// Consent to `items` only: scopes (as the WIT spells them, `app-data-ugc`, or as
@@ -66,7 +92,11 @@ impl EnabledApp {
                 }
             };
         }
-        Ok(EnabledApp { plugin, grant })
+        Ok(EnabledApp {
+            plugin,
+            grant,
+            review: Review::Unreviewed,
+        })
     }
 
     pub fn key(&self) -> &airlock_model::AppKey {
@@ -153,26 +183,46 @@ fn stage_app(
     Ok(store)
 }
 
-/// Calls `f` on every staged batch, table by table.
+/// Calls `f` on every staged batch, table by table. The next batch is read (and its rows
+/// opened) on another thread while `f` runs the plugin on this one.
 fn each_batch(
     store: &AppRows,
     batch_rows: usize,
     f: &mut dyn FnMut(airlock_runtime::Batch<'_>) -> Result<()>,
 ) -> Result<()> {
-    for table in store.tables()? {
-        let (mut offset, mut index) = (0u64, 0u64);
-        while let Some(batch) = store.batch(&table, offset, batch_rows)? {
-            offset += batch.rows.len() as u64;
-            f(airlock_runtime::Batch {
-                table: &batch.table,
-                index,
-                columns: &batch.columns,
-                rows: &batch.rows,
-            })?;
-            index += 1;
-        }
-    }
-    Ok(())
+    let (ahead, batches) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<()> {
+            for table in store.tables()? {
+                let (mut offset, mut index) = (0u64, 0u64);
+                while let Some(batch) = store.batch(&table, offset, batch_rows)? {
+                    offset += batch.rows.len() as u64;
+                    if ahead.send((index, batch)).is_err() {
+                        // The plugin's side stopped: its error is the one to report.
+                        return Ok(());
+                    }
+                    index += 1;
+                }
+            }
+            Ok(())
+        });
+        let ran = (|| -> Result<()> {
+            for (index, batch) in &batches {
+                f(airlock_runtime::Batch {
+                    table: &batch.table,
+                    index,
+                    columns: &batch.columns,
+                    rows: &batch.rows,
+                })?;
+            }
+            Ok(())
+        })();
+        drop(batches);
+        let read = reader
+            .join()
+            .unwrap_or(Err(PipelineError::RowReaderStopped));
+        ran.and(read)
+    })
 }
 
 /// Where an app's phases read and write.
@@ -315,12 +365,18 @@ pub(crate) fn migrate_app(
     let started = Instant::now();
     let store = stage_app(inputs.backup, inputs.work, inputs.storage, plugin)?;
     inputs.storage.record_grant(manifest, &app.grant)?;
+    let reviewer = match &app.review {
+        Review::Approved { reviewer_key } => Some(reviewer_key.as_str()),
+        Review::Unreviewed => None,
+    };
+    (inputs.storage).record_review(manifest, &plugin.info().sha256, reviewer)?;
     let app_key = manifest.app_key.to_string();
     let mut report = AppReport {
         app: app_key.clone(),
         scopes: app.grant.scopes.iter().map(|s| s.to_string()).collect(),
         namespaces: app.grant.namespaces.iter().map(|n| n.to_string()).collect(),
         tables: store.tables()?.len() as u64,
+        unreviewed: reviewer.is_none(),
         ..AppReport::default()
     };
     observer.event(&Event::AppStarted {
@@ -328,6 +384,7 @@ pub(crate) fn migrate_app(
         scopes: report.scopes.clone(),
         namespaces: report.namespaces.clone(),
         tables: report.tables as usize,
+        unreviewed: report.unreviewed,
     });
     let session = plugin.session(RunContext {
         tenant: inputs.storage.tenant().clone(),

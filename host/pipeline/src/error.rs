@@ -62,6 +62,9 @@ pub enum PipelineError {
     /// The app data phase's storing thread stopped; its own error, if any, came first.
     #[error("storing the app's outputs stopped unexpectedly")]
     StorerStopped,
+    /// The thread reading an app's staged rows ahead of its plugin stopped.
+    #[error("reading the app's staged rows stopped unexpectedly")]
+    RowReaderStopped,
 }
 
 // Boxed: the engine's error is the largest, and every `Result` here carries the enum.

@@ -108,6 +108,8 @@ pub enum Event<'a> {
         scopes: Vec<String>,
         namespaces: Vec<String>,
         tables: usize,
+        /// It runs without a trusted reviewer's approval (`--unreviewed`).
+        unreviewed: bool,
     },
     AppBatch {
         app: &'a str,

@@ -239,8 +239,13 @@ pub fn render(storage: &Storage) -> Result<String> {
         for a in apps {
             let _ = write!(
                 h,
-                "<tr><td>{}<td>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class='n{}'>{}<td class=n>{}</tr>",
+                "<tr><td>{}{}<td>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class=n>{}<td class='n{}'>{}<td class=n>{}</tr>",
                 esc(&a.app),
+                if a.unreviewed {
+                    " <span class=fatal>(ran unreviewed)</span>"
+                } else {
+                    ""
+                },
                 esc(&a
                     .scopes
                     .iter()

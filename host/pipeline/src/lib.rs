@@ -22,7 +22,7 @@ pub mod private;
 pub mod report;
 pub mod storage;
 
-pub use apps::{EnabledApp, GrantError, check_identities};
+pub use apps::{EnabledApp, GrantError, Review, check_identities};
 pub use config::{Config, TargetConfig};
 pub use error::{PipelineError, Result};
 pub use events::{Blocked, Event, Observer, Phase, Quiet};

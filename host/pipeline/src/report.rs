@@ -45,6 +45,9 @@ pub struct AppReport {
     pub scopes: Vec<String>,
     pub namespaces: Vec<String>,
     pub tables: u64,
+    /// It ran without a trusted reviewer's approval of its build (`--unreviewed`).
+    #[serde(default)]
+    pub unreviewed: bool,
     pub rows: u64,
     pub batches: u64,
     pub outputs: u64,

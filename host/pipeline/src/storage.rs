@@ -340,6 +340,22 @@ impl Storage {
         Ok(())
     }
 
+    /// Audits how a plugin about to run was reviewed: approved by `reviewer` (hex public
+    /// key) or, with `None`, run unreviewed.
+    pub fn record_review(
+        &self,
+        manifest: &airlock_runtime::Manifest,
+        sha256: &str,
+        reviewer: Option<&str>,
+    ) -> Result<()> {
+        Ok(self.rt.block_on(self.scope.record_plugin_review(
+            &self.migration,
+            &manifest.app_key,
+            sha256,
+            reviewer,
+        ))?)
+    }
+
     /// Marks the migration finished: a success starts the end of its sealed data (the
     /// next retention sweep shreds it), a failure the 30-day clock.
     /// Also records the run's anonymized statistics (durations, counts, bytes, fuel, an

@@ -13,6 +13,7 @@
 //! table, batch and cause; it never panics the host or poisons the runtime.
 //! Architecture invariant: this crate logs ids, counts and codes only, never row content.
 
+pub mod approval;
 mod bindings;
 mod cache;
 mod conversions;

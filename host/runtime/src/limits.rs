@@ -4,8 +4,17 @@ use std::time::Duration;
 /// the plugin's manifest asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
-    /// Fuel (about one unit per Wasm instruction) for one batch call.
+    /// Fuel (about one unit per Wasm instruction) for one batch call, before the rows'
+    /// allowance below.
     pub fuel: u64,
+    /// Fuel added to a batch's budget per row it carries: interpreted guests (Python,
+    /// JavaScript) pay far more per row than Rust, so a fixed budget would bind before
+    /// the deadline does. A batch gets `fuel + rows × fuel_per_row`, at most
+    /// `batch_fuel_cap`.
+    pub fuel_per_row: u64,
+    /// The most fuel any one batch gets, whatever its size: sized so the wall-clock
+    /// deadline, not fuel, is what stops a slow runtime on a full batch.
+    pub batch_fuel_cap: u64,
     /// Wall-clock time for one batch call, enforced by epoch interruption.
     pub deadline: Duration,
     /// Linear memory, in bytes, across the instance's memories.
@@ -22,6 +31,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             fuel: 500_000_000,
+            // A JavaScript guest spends ~1.2 M per row; 3 M leaves it margin.
+            fuel_per_row: 3_000_000,
+            batch_fuel_cap: 8_000_000_000,
             deadline: Duration::from_secs(1),
             memory_bytes: 64 << 20,
             output_bytes: 8 << 20,
@@ -69,6 +81,15 @@ impl Limits {
             ..self
         }
     }
+
+    /// The fuel a batch of `rows` rows runs with: the base, plus the rows' allowance,
+    /// never more than the batch cap (nor less than the base).
+    pub fn batch_fuel(&self, rows: usize) -> u64 {
+        let allowance = self.fuel_per_row.saturating_mul(rows as u64);
+        self.fuel
+            .saturating_add(allowance)
+            .min(self.batch_fuel_cap.max(self.fuel))
+    }
 }
 
 /// The wasm stack the engine allows each call (engine-wide: it is a `Config` setting).
@@ -95,5 +116,19 @@ mod tests {
         let l = Limits::default().for_request(Ceilings::default(), None, Some(1 << 20), None);
         assert_eq!(l.memory_bytes, 1 << 20);
         assert_eq!(l.fuel, Limits::default().fuel);
+    }
+
+    #[test]
+    fn batch_fuel_grows_with_rows_up_to_the_cap() {
+        let l = Limits::default();
+        assert_eq!(l.batch_fuel(0), l.fuel);
+        assert_eq!(l.batch_fuel(1000), l.fuel + 1000 * l.fuel_per_row);
+        assert_eq!(l.batch_fuel(usize::MAX), l.batch_fuel_cap);
+        // A base above the cap (a manifest's request) is still honoured whole.
+        let big = Limits {
+            fuel: l.batch_fuel_cap + 1,
+            ..l
+        };
+        assert_eq!(big.batch_fuel(10), big.fuel);
     }
 }

@@ -295,7 +295,7 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets, sync};
     use wasmtime_wasi::random::WasiRandom;
-    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
+    use wasmtime_wasi::sockets::WasiSockets;
 
     let mut linker = Linker::new(engine);
     {
@@ -344,7 +344,7 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     // nothing (see `BatchState::new`): `get-directories` answers no directory, so no
     // descriptor can ever be opened; creating a TCP or UDP socket fails `access-denied`
     // before any OS socket exists; a name lookup fails `permanent-resolver-failure`.
-    filesystem::preopens::add_to_linker::<BatchState, WasiFilesystem>(l, BatchState::filesystem)?;
+    filesystem::preopens::add_to_linker::<BatchState, WasiFilesystem>(l, BatchState::preopens)?;
     sync::filesystem::types::add_to_linker::<BatchState, WasiFilesystem>(
         l,
         BatchState::filesystem,
@@ -352,16 +352,16 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     sockets::network::add_to_linker::<BatchState, WasiSockets>(
         l,
         &Default::default(),
-        BatchState::sockets,
+        BatchState::network,
     )?;
-    sockets::instance_network::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
-    sockets::tcp_create_socket::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
-    sockets::ip_name_lookup::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
-    sync::sockets::tcp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
-    sync::sockets::udp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::sockets)?;
+    sockets::instance_network::add_to_linker::<BatchState, WasiSockets>(l, BatchState::network)?;
+    sockets::tcp_create_socket::add_to_linker::<BatchState, WasiSockets>(l, BatchState::network)?;
+    sockets::ip_name_lookup::add_to_linker::<BatchState, WasiSockets>(l, BatchState::network)?;
+    sync::sockets::tcp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::network)?;
+    sync::sockets::udp::add_to_linker::<BatchState, WasiSockets>(l, BatchState::network)?;
     sync::sockets::udp_create_socket::add_to_linker::<BatchState, WasiSockets>(
         l,
-        BatchState::sockets,
+        BatchState::network,
     )?;
     Ok(linker)
 }
@@ -689,6 +689,7 @@ impl Session {
     pub fn migrate(&self, batch: Batch<'_>) -> Result<Ran<Vec<AppOutput>>, Box<BatchError>> {
         let limit = self.plugin.inner.limits.output_bytes;
         let app = &self.context.grant.app_key;
+        let declared = &self.plugin.inner.manifest.outputs;
         let ran = self.call(
             "migrate-batch",
             batch,
@@ -704,7 +705,9 @@ impl Session {
                     Ok(outputs) => {
                         let outputs: Vec<AppOutput> =
                             outputs.into_iter().map(conversions::output).collect();
-                        check_outputs(app, &outputs, limit).map(|()| outputs)
+                        check_declared_kinds(declared, &outputs)
+                            .and_then(|()| check_outputs(app, &outputs, limit))
+                            .map(|()| outputs)
                     }
                     Err(e) => Err(Cause::Plugin {
                         code: conversions::printable(e.code, conversions::MAX_CODE_CHARS),
@@ -730,7 +733,11 @@ impl Session {
         ) -> wasmtime::Result<Result<T, Cause>>,
     ) -> Result<Ran<T>, Box<BatchError>> {
         let inner = &self.plugin.inner;
-        let limits = inner.limits;
+        // This batch's own fuel: the base plus its rows' allowance (see `Limits::batch_fuel`).
+        let limits = Limits {
+            fuel: inner.limits.batch_fuel(batch.rows.len()),
+            ..inner.limits
+        };
         let span = tracing::debug_span!("batch", plugin = %inner.name, tenant = %self.context.tenant, table = batch.table, batch = batch.index, rows = batch.rows.len());
         let _enter = span.enter();
         let fail = |cause: Cause, usage: Usage| {
@@ -826,6 +833,25 @@ impl Session {
                 Err(fail(cause, usage))
             }
         }
+    }
+}
+
+/// Every output must be of a kind the manifest declares: the operator consented to those.
+fn check_declared_kinds(declared: &[&'static str], outputs: &[AppOutput]) -> Result<(), Cause> {
+    match outputs.iter().position(|o| !declared.contains(&o.kind())) {
+        None => Ok(()),
+        Some(index) => Err(Cause::InvalidOutput {
+            index,
+            reason: format!(
+                "`{}` is not an output kind the manifest declares (it declares: {}); declare it in the manifest",
+                outputs[index].kind(),
+                if declared.is_empty() {
+                    "none".to_owned()
+                } else {
+                    declared.join(", ")
+                }
+            ),
+        }),
     }
 }
 
@@ -959,5 +985,30 @@ mod tests {
         assert!(lines[1].starts_with("line "), "{}", lines[1]);
         assert_eq!(lines.last(), Some(&"line 0999"));
         assert!(tail.len() <= MAX_TRAP_STDERR_BYTES + 100);
+    }
+
+    #[test]
+    fn outputs_of_a_kind_the_manifest_does_not_declare_are_refused() {
+        let property = AppOutput::AppProperty {
+            key: "k".into(),
+            value: "1".into(),
+        };
+        let document = AppOutput::AppDocument {
+            collection: "c".into(),
+            id: "1".into(),
+            body: "{}".into(),
+        };
+        let outputs = [property, document];
+        assert!(check_declared_kinds(&["app-property", "app-document"], &outputs).is_ok());
+        match check_declared_kinds(&["app-property"], &outputs) {
+            Err(Cause::InvalidOutput { index: 1, reason }) => {
+                assert!(
+                    reason.contains("`app-document` is not an output kind"),
+                    "{reason}"
+                );
+                assert!(reason.contains("it declares: app-property"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -61,6 +61,12 @@ pub struct HostCalls {
     /// Ids checked through `app-data.exists`.
     pub rows_checked: u64,
     pub log_lines: u64,
+    /// Calls to `wasi:filesystem/preopens`: none is ever given, and a plugin that looks
+    /// is reaching for files (Rust std, componentize-py and componentize-js builds do not
+    /// look unless the plugin opens a file).
+    pub directory_lookups: u64,
+    /// Calls into `wasi:sockets`: every one is refused, and no honest plugin makes one.
+    pub network_calls: u64,
 }
 
 pub(crate) struct BatchState {
@@ -220,6 +226,18 @@ impl BatchState {
             return Err(wasmtime::Error::new(Stop::Deadline));
         }
         Ok(())
+    }
+
+    /// `wasi:filesystem/preopens`, counted (the sandbox's review reports it).
+    pub(crate) fn preopens(&mut self) -> wasmtime_wasi::filesystem::WasiFilesystemCtxView<'_> {
+        self.calls.directory_lookups += 1;
+        wasmtime_wasi::filesystem::WasiFilesystemView::filesystem(self)
+    }
+
+    /// `wasi:sockets`, counted: an attempt to reach the network, refused.
+    pub(crate) fn network(&mut self) -> wasmtime_wasi::sockets::WasiSocketsCtxView<'_> {
+        self.calls.network_calls += 1;
+        wasmtime_wasi::sockets::WasiSocketsView::sockets(self)
     }
 
     pub(crate) fn random(&mut self) -> &mut wasmtime_wasi::random::WasiRandomCtx {

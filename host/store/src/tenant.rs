@@ -612,6 +612,48 @@ impl TenantScope {
         Ok(())
     }
 
+    /// Audits how a plugin about to run was reviewed: `reviewer` is the hex public key of
+    /// the trusted reviewer whose approval binds `sha256` (`plugin-approved`), or `None`
+    /// when the operator ran it without one (`plugin-unreviewed`).
+    pub async fn record_plugin_review(
+        &self,
+        migration: &MigrationId,
+        app_key: &AppKey,
+        sha256: &str,
+        reviewer: Option<&str>,
+    ) -> Result<(), StoreError> {
+        // Only hex reaches the log (hashes and public keys), never free text.
+        for (what, value) in [
+            ("plugin hash", sha256),
+            ("reviewer key", reviewer.unwrap_or("0")),
+        ] {
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(StoreError::Invalid {
+                    what,
+                    why: "not hex".into(),
+                });
+            }
+        }
+        let mut tx = self.begin().await?;
+        self.status(&mut tx, migration).await?;
+        let app = app_key.as_str();
+        let event = match reviewer {
+            Some(reviewer) => Event::new(
+                "plugin-approved",
+                "operator",
+                format!("migration={migration} app={app} sha256={sha256} reviewer={reviewer}"),
+            ),
+            None => Event::new(
+                "plugin-unreviewed",
+                "operator",
+                format!("migration={migration} app={app} sha256={sha256}"),
+            ),
+        };
+        self.audit(&mut tx, event).await?;
+        tx.commit().await.map_err(query("audit_log"))?;
+        Ok(())
+    }
+
     pub async fn plugin_grants(
         &self,
         migration: &MigrationId,

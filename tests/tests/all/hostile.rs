@@ -79,13 +79,43 @@ fn run_hostile_on(
 #[test]
 fn infinite_loop_is_stopped_by_fuel() {
     let (e, _) = run_hostile(artifacts::HOSTILE_INFINITE_LOOP);
-    assert!(matches!(e.cause, Cause::OutOfFuel { .. }), "{e}");
-    assert_eq!(
-        e.usage.fuel,
-        runtime().limits().fuel,
-        "all the fuel was used"
+    // Five rows: the base budget plus five rows' allowance, all of it spent.
+    let budget = runtime().limits().batch_fuel(5);
+    assert!(
+        matches!(e.cause, Cause::OutOfFuel { limit } if limit == budget),
+        "{e}"
     );
+    assert_eq!(e.usage.fuel, budget, "all the fuel was used");
     timesheet_still_works(runtime());
+}
+
+#[test]
+fn infinite_loop_on_a_full_batch_is_stopped_by_the_deadline_or_its_rows_fuel() {
+    // A full batch's fuel grows with its rows (for slow runtimes): a loop there is still
+    // stopped, by the deadline or by all of that batch's fuel, well within the wall limit.
+    let names: Vec<String> = (0..1000).map(|i| format!("user-{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (e, took) = run_hostile_on(
+        artifacts::HOSTILE_INFINITE_LOOP,
+        0,
+        MemoryAppData::new(),
+        &names,
+    );
+    let limits = runtime().limits();
+    let budget = limits.batch_fuel(names.len());
+    assert!(
+        budget > limits.fuel,
+        "1,000 rows get more than the base fuel"
+    );
+    match e.cause {
+        Cause::Deadline { limit } => assert_eq!(limit, limits.deadline),
+        Cause::OutOfFuel { limit } => {
+            assert_eq!(limit, budget);
+            assert_eq!(e.usage.fuel, budget);
+        }
+        ref other => panic!("expected the deadline or the batch's fuel, got {other}"),
+    }
+    assert!(took < limits.deadline + WALL_LIMIT, "{took:?}");
 }
 
 #[test]

@@ -3,4 +3,5 @@
 mod cache;
 mod hostile;
 mod isolation;
+mod sandbox;
 mod timesheet;

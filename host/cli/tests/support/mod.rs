@@ -72,6 +72,7 @@ impl Backend {
             "AIRLOCK_STORE_OWNER_URL",
             "AIRLOCK_S3_CA",
             "AIRLOCK_S3_BUCKET_PREFIX",
+            "AIRLOCK_TRUSTED_REVIEWERS",
         ] {
             cmd.env_remove(var);
         }
@@ -149,6 +150,14 @@ impl Backend {
             self.count(work, &sql, Some(tenant))
         })
         .sum()
+    }
+
+    /// How many audit events `event` the metadata store holds whose detail contains
+    /// `detail` (any tenant).
+    pub fn audit_events(&self, work: &Path, event: &str, detail: &str) -> u64 {
+        let sql =
+            format!("SELECT count(*) FROM audit_log WHERE event = $1 AND detail LIKE '%{detail}%'");
+        self.count(work, &sql, Some(event))
     }
 
     /// `sql` (a count, with at most one text parameter) on the metadata store; 0 for a
@@ -310,4 +319,43 @@ fn postgres_text(owner_url: &str) -> String {
         }
         text
     })
+}
+
+/// Timesheet Builder copied into `cwd` as `tb.wasm`, signed by a new vendor key and approved
+/// by a new reviewer key, as a vendor and a reviewer do it (`airlock plugin keygen`,
+/// `sign`, `approve`): the file's name and the reviewer's public key.
+pub fn signed_and_approved_plugin(backend: &Backend, cwd: &Path) -> (String, String) {
+    std::fs::copy(
+        airlock_plugin_artifacts::TIMESHEET_BUILDER,
+        cwd.join("tb.wasm"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = backend.run(args, cwd);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "`airlock {}`: {stdout}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let public_key = |stdout: String| {
+        let line = stdout.lines().find_map(|l| l.strip_prefix("public key: "));
+        line.expect("keygen prints the public key").to_owned()
+    };
+    public_key(run(&["plugin", "keygen", "--out", "vendor.key"]));
+    let reviewer = public_key(run(&["plugin", "keygen", "--out", "reviewer.key"]));
+    run(&["plugin", "sign", "tb.wasm", "--key", "vendor.key"]);
+    run(&[
+        "plugin",
+        "approve",
+        "tb.wasm",
+        "--key",
+        "reviewer.key",
+        "--note",
+        "test",
+    ]);
+    ("tb.wasm".into(), reviewer)
 }
