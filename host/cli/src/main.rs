@@ -329,6 +329,41 @@ impl MigrationArgs {
     }
 }
 
+/// A reviewer approves only a build the sandbox passed: `review` (review.json) must be a
+/// passing review of the bytes at `wasm`.
+fn check_review(review: &std::path::Path, wasm: &std::path::Path) -> Result<()> {
+    let text = std::fs::read(review)
+        .with_context(|| format!("cannot read the review {}", review.display()))?;
+    let json: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a review: give the review.json `airlock sandbox` wrote",
+            review.display()
+        )
+    })?;
+    let sha256 = airlock_runtime::approval::sha256_of(wasm)?;
+    anyhow::ensure!(
+        json["plugin"]["sha256"].as_str() == Some(sha256.as_str()),
+        "{} is a review of another build (its SHA-256 is {}, {} is {sha256}): run `airlock sandbox` on this build",
+        review.display(),
+        json["plugin"]["sha256"].as_str().unwrap_or("missing"),
+        wasm.display()
+    );
+    anyhow::ensure!(
+        json["passed"] == serde_json::Value::Bool(true),
+        "{}: the sandbox failed this build ({}): it cannot be approved",
+        review.display(),
+        json["failures"]
+            .as_array()
+            .map(|f| f
+                .iter()
+                .filter_map(|r| r["code"].as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// The reviewers whose approvals count: the flags (or AIRLOCK_TRUSTED_REVIEWERS), else
 /// the configuration file's `trusted_reviewers`.
 fn trusted_reviewers(given: Vec<String>, settings: &settings::Settings) -> Vec<String> {
@@ -487,6 +522,10 @@ enum PluginCommand {
         /// A note kept in the approval (e.g. the review's reference).
         #[arg(long, default_value = "")]
         note: String,
+        /// The sandbox's review of this very build (`airlock sandbox … --out DIR` writes
+        /// DIR/review.json): it must have passed.
+        #[arg(long)]
+        review: PathBuf,
     },
     /// Write a fixture directory to try `plugin run` and `sandbox` on: Airlock's sample
     /// (Timesheet Builder tables, other apps' tables, mappings), or with --from an app's
@@ -804,7 +843,13 @@ fn run(cli: Cli) -> Result<Status> {
             );
             Ok(Status::Done)
         }
-        Command::Plugin(PluginCommand::Approve { wasm, key, note }) => {
+        Command::Plugin(PluginCommand::Approve {
+            wasm,
+            key,
+            note,
+            review,
+        }) => {
+            check_review(&review, &wasm)?;
             let reviewer = airlock_runtime::approval::read_key(&key)?;
             let approval = airlock_runtime::approval::approve(&wasm, &reviewer, &note)?;
             let path = airlock_runtime::approval::approval_path(&wasm);

@@ -704,3 +704,70 @@ fn plugin_fixture_from_a_backup_takes_the_apps_tables_and_maps_every_reference()
         stderr(&out)
     );
 }
+
+/// A reviewer can approve only a build the sandbox passed: a failing review, or a passing
+/// review of another build, is refused.
+#[test]
+fn plugin_approve_needs_a_passing_sandbox_review_of_this_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let ok = |args: &[&str]| {
+        let out = airlock(args, cwd);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    };
+    std::fs::copy(
+        airlock_plugin_artifacts::HOSTILE_TRAP_MID_BATCH,
+        cwd.join("trap.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        airlock_plugin_artifacts::TIMESHEET_BUILDER,
+        cwd.join("tb.wasm"),
+    )
+    .unwrap();
+    ok(&["plugin", "keygen", "--out", "vendor.key"]);
+    ok(&["plugin", "keygen", "--out", "reviewer.key"]);
+    ok(&["plugin", "sign", "trap.wasm", "--key", "vendor.key"]);
+    ok(&["plugin", "sign", "tb.wasm", "--key", "vendor.key"]);
+    let review = airlock(&["sandbox", "trap.wasm", "--out", "trap-review"], cwd);
+    assert_eq!(review.status.code(), Some(1), "{}", stdout(&review));
+    ok(&["sandbox", "tb.wasm", "--out", "tb-review", "--rows", "100"]);
+
+    let approve = |wasm: &str, review: &str| {
+        airlock(
+            &[
+                "plugin",
+                "approve",
+                wasm,
+                "--key",
+                "reviewer.key",
+                "--review",
+                review,
+            ],
+            cwd,
+        )
+    };
+    let out = approve("trap.wasm", "trap-review/review.json");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the sandbox failed this build (trap)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = approve("trap.wasm", "tb-review/review.json");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is a review of another build"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!cwd.join("trap.wasm.approval").exists());
+    let out = approve("tb.wasm", "tb-review/review.json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(cwd.join("tb.wasm.approval").exists());
+}

@@ -306,7 +306,8 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) ->
     })
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
+/// The file's SHA-256 (hex), as signatures, approvals and reviews name a build.
+pub fn sha256_of(path: &Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(read(path)?)))
 }
 

@@ -321,9 +321,10 @@ fn postgres_text(owner_url: &str) -> String {
     })
 }
 
-/// Timesheet Builder copied into `cwd` as `tb.wasm`, signed by a new vendor key and approved
-/// by a new reviewer key, as a vendor and a reviewer do it (`airlock plugin keygen`,
-/// `sign`, `approve`): the file's name and the reviewer's public key.
+/// Timesheet Builder copied into `cwd` as `tb.wasm`, signed by a new vendor key, reviewed in
+/// the sandbox and approved by a new reviewer key, as a vendor and a reviewer do it
+/// (`airlock plugin keygen`, `sign`, `sandbox`, `approve`): the file's name and the
+/// reviewer's public key.
 pub fn signed_and_approved_plugin(backend: &Backend, cwd: &Path) -> (String, String) {
     std::fs::copy(
         airlock_plugin_artifacts::TIMESHEET_BUILDER,
@@ -348,6 +349,7 @@ pub fn signed_and_approved_plugin(backend: &Backend, cwd: &Path) -> (String, Str
     public_key(run(&["plugin", "keygen", "--out", "vendor.key"]));
     let reviewer = public_key(run(&["plugin", "keygen", "--out", "reviewer.key"]));
     run(&["plugin", "sign", "tb.wasm", "--key", "vendor.key"]);
+    run(&["sandbox", "tb.wasm", "--out", "review", "--rows", "100"]);
     run(&[
         "plugin",
         "approve",
@@ -356,6 +358,8 @@ pub fn signed_and_approved_plugin(backend: &Backend, cwd: &Path) -> (String, Str
         "reviewer.key",
         "--note",
         "test",
+        "--review",
+        "review/review.json",
     ]);
     ("tb.wasm".into(), reviewer)
 }
