@@ -4,13 +4,40 @@
 use std::path::Path;
 
 use airlock_runtime::Runtime;
-use airlock_sandbox::{Options, Review};
+use airlock_sandbox::{Options, Progress, Review};
 use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
 /// Returns whether the plugin passed.
 pub fn run(runtime: &Runtime, wasm: &Path, options: &Options, out: &Path) -> Result<bool> {
     println!("reviewing {} in the sandbox…", wasm.display());
-    let review = airlock_sandbox::review(runtime, wasm, options)?;
+    // A bar on a terminal (compiling a Python or JavaScript component takes seconds);
+    // nothing extra otherwise.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner().with_message("loading the plugin");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let mut progress = |p: Progress| {
+        let Some(bar) = &bar else { return };
+        if let Progress::Batches { done, total } = p {
+            if bar.length() != Some(total as u64) {
+                bar.set_style(
+                    ProgressStyle::with_template("  {msg:<16} [{bar:30}] {pos}/{len} calls")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_length(total as u64);
+                bar.set_message("running twice");
+            }
+            bar.set_position(done as u64);
+        }
+    };
+    let review = airlock_sandbox::review_with_progress(runtime, wasm, options, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let review = review?;
     let (json, page) = airlock_sandbox::write(&review, out)?;
     print(&review);
     println!("review: {} (and {})", page.display(), json.display());

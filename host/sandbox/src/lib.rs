@@ -183,6 +183,26 @@ pub struct BatchReport {
 /// Reviews the plugin at `wasm`. A plugin the runtime refuses to load gets a failing
 /// review (the reason named), not an error; errors are the sandbox's own inputs.
 pub fn review(runtime: &Runtime, wasm: &Path, options: &Options) -> Result<Review, SandboxError> {
+    review_with_progress(runtime, wasm, options, &mut |_| {})
+}
+
+/// Where a review is, for a caller that shows progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The component is being compiled (or read from the cache) and described.
+    Loading,
+    /// `done` of `total` batch calls ran, over both runs.
+    Batches { done: usize, total: usize },
+}
+
+/// [`review`], telling `progress` how far it is.
+pub fn review_with_progress(
+    runtime: &Runtime,
+    wasm: &Path,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Review, SandboxError> {
+    progress(Progress::Loading);
     let plugin = match runtime.load_file(wasm) {
         Ok(plugin) => plugin,
         Err(e) => return Ok(refused_at_load(wasm, &e)),
@@ -191,8 +211,19 @@ pub fn review(runtime: &Runtime, wasm: &Path, options: &Options) -> Result<Revie
     let _enter = span.enter();
     let seed = Seed::for_plugin(plugin.manifest(), options.fixture.as_deref())?;
     let cases = synth::cases(&seed, options.rows, options.fuzz_batches, options.seed);
-    let first = run_once(&plugin, &seed, &cases, "sandbox-1")?;
-    let second = run_once(&plugin, &seed, &cases, "sandbox-2")?;
+    let batch_rows = (plugin.limits().batch_rows as usize).max(1);
+    // Two calls (analyze, migrate) per batch, two runs.
+    let total = 4 * cases
+        .iter()
+        .map(|c| c.rows.len().div_ceil(batch_rows))
+        .sum::<usize>();
+    let mut done = 0;
+    let mut tick = |calls: usize| {
+        done += calls;
+        progress(Progress::Batches { done, total });
+    };
+    let first = run_once(&plugin, &seed, &cases, "sandbox-1", &mut tick)?;
+    let second = run_once(&plugin, &seed, &cases, "sandbox-2", &mut tick)?;
     Ok(assess(wasm, &plugin, &seed, first, second))
 }
 
@@ -238,6 +269,7 @@ fn run_once(
     seed: &Seed,
     cases: &[synth::Case],
     migration: &str,
+    tick: &mut dyn FnMut(usize),
 ) -> Result<RunResult, SandboxError> {
     let transcript = record::Transcript::default();
     let mut app_data = MemoryAppData::new();
@@ -290,6 +322,7 @@ fn run_once(
                 };
                 result.batches.push(BatchReport { call, ..report });
                 result.stops.push(stop);
+                tick(1);
                 if result.stops.iter().flatten().count() >= MAX_STOPPED_BATCHES {
                     result.stopped_early = true;
                     break 'cases;

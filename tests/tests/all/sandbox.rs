@@ -3,7 +3,7 @@
 //! never holds a row's content.
 
 use airlock_plugin_artifacts as artifacts;
-use airlock_sandbox::{CaseKind, Options, Review, review};
+use airlock_sandbox::{CaseKind, Options, Progress, Review, review};
 use airlock_tests::runtime;
 use std::path::Path;
 
@@ -22,7 +22,23 @@ fn quick() -> Options {
 
 #[test]
 fn timesheet_builder_passes_its_review_on_every_kind_of_case() {
-    let review = reviewed(artifacts::TIMESHEET_BUILDER, &quick());
+    let mut seen = Vec::new();
+    let review = airlock_sandbox::review_with_progress(
+        runtime(),
+        Path::new(artifacts::TIMESHEET_BUILDER),
+        &quick(),
+        &mut |p| seen.push(p),
+    )
+    .expect("the sandbox runs");
+    // Progress: loading first, then every batch call of both runs, counted to the total.
+    assert_eq!(seen.first(), Some(&Progress::Loading));
+    match seen.last() {
+        Some(Progress::Batches { done, total }) => {
+            assert_eq!(done, total);
+            assert_eq!(*total, 2 * review.batches.len());
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         review.passed,
         "{:#?}\n{:#?}",
