@@ -290,16 +290,9 @@ fn python_example(root: &Path, out: &Path) -> Result<String, String> {
     println!("cargo:rerun-if-changed={}", source.join("app.py").display());
     let site = tools.join("python");
     let tool = site.join("bin").join("componentize-py");
-    if !tool.exists() {
-        return Err(format!(
-            "componentize-py is not installed ({} is missing): run `cargo xtask test`, which \
-             installs it there and builds plugins/python-example",
-            tool.display()
-        ));
-    }
     let wasm = out.join("python_example.wasm");
-    let output = Command::new("python3")
-        .arg(&tool)
+    let mut cmd = Command::new("python3");
+    cmd.arg(&tool)
         .env("PYTHONPATH", &site)
         // No __pycache__ written into the source tree.
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -309,15 +302,8 @@ fn python_example(root: &Path, out: &Path) -> Result<String, String> {
         .arg(&source)
         .arg("app")
         .arg("-o")
-        .arg(&wasm)
-        .output()
-        .map_err(|e| format!("cannot run python3 for componentize-py: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "componentize-py failed to build plugins/python-example: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
+        .arg(&wasm);
+    build_with(&tool, "componentize-py", "python-example", cmd)?;
     Ok(wasm.display().to_string())
 }
 
@@ -330,30 +316,38 @@ fn js_example(root: &Path, out: &Path) -> Result<String, String> {
         println!("cargo:rerun-if-changed={}", source.join(file).display());
     }
     let tool = tools.join("js/node_modules/.bin/componentize-js");
-    if !tool.exists() {
-        return Err(format!(
-            "componentize-js is not installed ({} is missing): run `cargo xtask test`, which \
-             installs it there and builds plugins/js-example",
-            tool.display()
-        ));
-    }
     let wasm = out.join("js_example.wasm");
-    let output = Command::new(&tool)
-        .arg(source.join("plugin.js"))
+    let mut cmd = Command::new(&tool);
+    cmd.arg(source.join("plugin.js"))
         .arg("--wit")
         .arg(root.join("wit"))
         // No wasi:http: Airlock refuses any component that imports it.
         .args(["--disable", "http", "fetch-event"])
         .args(["--world-name", "plugin", "--out"])
-        .arg(&wasm)
+        .arg(&wasm);
+    build_with(&tool, "componentize-js", "js-example", cmd)?;
+    Ok(wasm.display().to_string())
+}
+
+/// Runs `cmd` (which uses the installed `tool`) to build `plugins/<example>`; `Err` says
+/// what to run when the tool is missing, or what the tool printed when it failed.
+fn build_with(tool: &Path, name: &str, example: &str, mut cmd: Command) -> Result<(), String> {
+    if !tool.exists() {
+        return Err(format!(
+            "{name} is not installed ({} is missing): run `cargo xtask test`, which installs \
+             it there and builds plugins/{example}",
+            tool.display()
+        ));
+    }
+    let output = cmd
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+        .map_err(|e| format!("cannot run {name} ({}): {e}", tool.display()))?;
     if !output.status.success() {
         return Err(format!(
-            "componentize-js failed to build plugins/js-example: {}{}",
+            "{name} failed to build plugins/{example}: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    Ok(wasm.display().to_string())
+    Ok(())
 }

@@ -255,18 +255,7 @@ fn per_row_cost(runtime: &Runtime) -> Result<()> {
 
     let run_wasm = || -> Result<(Duration, usize)> {
         let started = Instant::now();
-        let mut outputs = 0;
-        for (i, b) in batches.iter().enumerate() {
-            let ran = session
-                .migrate(Batch {
-                    table: &b.table,
-                    index: i as u64,
-                    columns: &b.columns,
-                    rows: &b.rows,
-                })
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            outputs += ran.value.len();
-        }
+        let (outputs, _) = migrate_all(&session, &batches)?;
         Ok((started.elapsed(), outputs))
     };
     // End to end, as the runtime is measured: from the host's batch to outputs the host
@@ -420,6 +409,27 @@ fn host_call_cost(runtime: &Runtime) -> Result<()> {
     Ok(())
 }
 
+/// Migrates every batch in order through `session`: the outputs made and the fuel used.
+fn migrate_all<'a>(
+    session: &Session,
+    batches: impl IntoIterator<Item = &'a AoBatch>,
+) -> Result<(usize, u64)> {
+    let (mut outputs, mut fuel) = (0, 0);
+    for (i, b) in batches.into_iter().enumerate() {
+        let ran = session
+            .migrate(Batch {
+                table: &b.table,
+                index: i as u64,
+                columns: &b.columns,
+                rows: &b.rows,
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        outputs += ran.value.len();
+        fuel += ran.usage.fuel;
+    }
+    Ok((outputs, fuel))
+}
+
 /// Fuel and time per row of the non-Rust example plugins beside Rust's, on the same
 /// Timesheet Builder user-label batches (each resolves the batch's users and writes one
 /// output per row), measured in this run.
@@ -446,18 +456,9 @@ fn language_cost(runtime: &Runtime) -> Result<()> {
         let (mut fuel, mut best) = (0, Duration::MAX);
         for _ in 0..ROUNDS {
             let started = Instant::now();
-            fuel = 0;
-            for (i, b) in labels.iter().enumerate() {
-                let ran = session
-                    .migrate(Batch {
-                        table: &b.table,
-                        index: i as u64,
-                        columns: &b.columns,
-                        rows: &b.rows,
-                    })
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", plugin.name()))?;
-                fuel += ran.usage.fuel;
-            }
+            fuel = migrate_all(&session, labels.iter().copied())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", plugin.name()))?
+                .1;
             best = best.min(started.elapsed());
         }
         Ok((fuel as f64 / rows as f64, best / rows as u32))

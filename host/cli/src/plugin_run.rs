@@ -38,13 +38,8 @@ struct GrantFile {
 
 /// Reads `mappings.json`: `{"identity:user": {"server id": "cloud id"}, …}`.
 pub fn read_mappings(path: &Path) -> Result<MemoryMappings> {
-    let mut mappings = MemoryMappings::new();
-    for (ns, ids) in airlock_sandbox::seed::read_mappings(path)? {
-        for (server, cloud) in ids {
-            mappings.insert(ns, server, cloud);
-        }
-    }
-    Ok(mappings)
+    let map = airlock_sandbox::seed::read_mappings(path)?;
+    Ok(airlock_sandbox::seed::memory_mappings(&map))
 }
 
 fn read_grant(path: &Path, plugin: &Plugin) -> Result<Grant> {

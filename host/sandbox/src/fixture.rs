@@ -13,6 +13,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use airlock_backup::{AoReader, AoWriter, Backup, BackupError};
+use airlock_model::jira::Kind;
 use airlock_model::{AppKey, Namespace, Value};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -30,26 +31,16 @@ pub struct FromBackup {
     pub scrubbed: u64,
 }
 
-/// The entity (and its id field) whose ids each namespace maps, as the core load records
-/// them.
-const CORE_IDS: &[(&str, &str, Namespace)] = &[
-    ("ApplicationUser", "userKey", Namespace::USER),
-    ("Group", "groupName", Namespace::GROUP),
-    ("Issue", "id", Namespace::ISSUE),
-    ("Worklog", "id", Namespace::WORKLOG),
-    ("FileAttachment", "id", Namespace::ATTACHMENT),
-    ("IssueLink", "id", Namespace::ISSUE_LINK),
-    ("IssueLinkType", "id", Namespace::ISSUE_LINK_TYPE),
-    ("Priority", "id", Namespace::PRIORITY),
-    ("Resolution", "id", Namespace::RESOLUTION),
-    ("Component", "id", Namespace::COMPONENT),
-    ("Version", "id", Namespace::VERSION),
-    ("Project", "id", Namespace::PROJECT),
-    ("CustomField", "id", Namespace::CUSTOM_FIELD),
-    ("CustomFieldOption", "id", Namespace::CUSTOM_FIELD_OPTION),
-    ("IssueType", "id", Namespace::ISSUE_TYPE),
-    ("Status", "id", Namespace::STATUS),
-];
+/// The entity element and field a kind's server id is read from, where the core load keys
+/// the kind by something other than the element's `id`: users by their user key
+/// (`ApplicationUser`), groups by name. Comments are `Action`s of type `comment`.
+fn id_source(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::User => ("ApplicationUser", "userKey"),
+        Kind::Group => ("Group", "groupName"),
+        other => (other.entity(), "id"),
+    }
+}
 
 /// Writes `out/activeobjects.xml` and `out/mappings.json` for `app` from `backup`.
 pub fn from_backup(
@@ -61,27 +52,23 @@ pub fn from_backup(
     let fixture_error = |e: BackupError| SandboxError::Fixture(e.to_string());
     let mut zip = Backup::open(backup).map_err(fixture_error)?;
 
-    // 1. Every core id the backup holds, per namespace (comments are `Action`s of type
-    //    comment).
+    // 1. Every core id the backup holds, per namespace.
     let mut core: HashMap<Namespace, HashSet<String>> = HashMap::new();
     // Names and emails of the site's users, lower-cased: scrubbed wherever they appear.
     let mut personal: HashSet<String> = HashSet::new();
+    // The kinds the core load records mappings of (their namespaces, from the model).
+    let sources: Vec<(&str, &str, Kind, Namespace)> = Kind::ALL
+        .iter()
+        .filter_map(|k| {
+            let (entity, field) = id_source(*k);
+            k.namespace().map(|ns| (entity, field, *k, ns))
+        })
+        .collect();
     {
         let mut entities = zip.entities().map_err(fixture_error)?;
-        let wanted = |name: &str| {
-            name == "Action" || name == "User" || CORE_IDS.iter().any(|(e, _, _)| *e == name)
-        };
+        let wanted =
+            |name: &str| name == "User" || sources.iter().any(|(entity, ..)| *entity == name);
         while let Some(entity) = entities.next_entity_where(wanted).map_err(fixture_error)? {
-            if entity.name == "Action" {
-                if entity.get("type") == Some("comment")
-                    && let Some(id) = entity.get("id")
-                {
-                    core.entry(Namespace::COMMENT)
-                        .or_default()
-                        .insert(id.into());
-                }
-                continue;
-            }
             if entity.name == "User" || entity.name == "ApplicationUser" {
                 for field in ["userName", "lowerUserName", "emailAddress", "displayName"] {
                     if let Some(v) = entity.get(field).filter(|v| !v.is_empty()) {
@@ -89,8 +76,11 @@ pub fn from_backup(
                     }
                 }
             }
-            for (name, field, ns) in CORE_IDS {
+            for (name, field, kind, ns) in &sources {
+                // An `Action` is a comment only when its type says so.
+                let of_kind = *kind != Kind::Comment || entity.get("type") == Some("comment");
                 if entity.name == *name
+                    && of_kind
                     && let Some(id) = entity.get(field)
                 {
                     core.entry(*ns).or_default().insert(id.into());

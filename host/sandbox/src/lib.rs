@@ -113,7 +113,7 @@ pub struct PluginSummary {
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Reason {
-    /// A stable code: `refused-at-load`, `trap`, `out-of-fuel`, `deadline`, `memory`,
+    /// A stable code: `refused-at-load`, `trap`, `out-of-fuel`, `deadline`, `memory-limit`,
     /// `access-denied`, `nondeterministic`, …
     pub code: String,
     pub what: String,
@@ -410,30 +410,10 @@ fn error_report(
         }
         cause => {
             report.outcome = "stopped";
-            report.codes = vec![cause_code(cause).into()];
-            report.digest = digest(&cause_code(cause));
+            report.codes = vec![cause.code().into()];
+            report.digest = digest(&cause.code());
             (report, Some(e.cause))
         }
-    }
-}
-
-/// A stable code for what stopped a batch.
-fn cause_code(cause: &Cause) -> &'static str {
-    match cause {
-        Cause::OutOfFuel { .. } => "out-of-fuel",
-        Cause::Deadline { .. } => "deadline",
-        Cause::Memory { .. } => "memory",
-        Cause::StackOverflow => "stack-overflow",
-        Cause::OutputQuota { .. } => "output-quota",
-        Cause::LogQuota { .. } => "log-quota",
-        Cause::AccessDenied(_) => "access-denied",
-        Cause::Trap { .. } => "trap",
-        Cause::Plugin { .. } => "plugin-error",
-        Cause::MalformedBatch { .. } => "malformed-batch",
-        Cause::InvalidOutput { .. } => "invalid-output",
-        Cause::HostCallLimit { .. } => "host-call-limit",
-        Cause::HostCallData { .. } => "host-call-data",
-        Cause::AppData(_) => "app-data",
     }
 }
 
@@ -466,7 +446,7 @@ fn assess(
     let mut seen = BTreeSet::new();
     for (report, stop) in first.batches.iter().zip(&first.stops) {
         let Some(cause) = stop else { continue };
-        let code = cause_code(cause);
+        let code = cause.code();
         if seen.insert((code, report.call)) {
             failures.push(Reason {
                 code: code.into(),

@@ -59,13 +59,7 @@ pub struct Seed {
 
 impl Seed {
     pub fn memory_mappings(&self) -> MemoryMappings {
-        let mut m = MemoryMappings::new();
-        for (ns, ids) in &self.mappings {
-            for (server, cloud) in ids {
-                m.insert(*ns, server.clone(), cloud.clone());
-            }
-        }
-        m
+        memory_mappings(&self.mappings)
     }
 
     /// The seed for `manifest`: the fixture's when given, the generated sample for an app
@@ -90,6 +84,17 @@ impl Seed {
         }
         Ok(generic(manifest))
     }
+}
+
+/// Mappings as the runtime looks them up.
+pub fn memory_mappings(map: &BTreeMap<Namespace, BTreeMap<String, String>>) -> MemoryMappings {
+    let mut m = MemoryMappings::new();
+    for (ns, ids) in map {
+        for (server, cloud) in ids {
+            m.insert(*ns, server.clone(), cloud.clone());
+        }
+    }
+    m
 }
 
 /// Reads `mappings.json`: `{"identity:user": {"server id": "cloud id"}, …}`.

@@ -88,10 +88,10 @@ fn expected_failure(name: &str) -> &'static [&'static str] {
             &["refused-at-load"]
         }
         "foreign-table" | "ungranted-namespace" => &["access-denied"],
-        "id-flood" => &["host-call-limit", "host-call-data"],
+        "id-flood" => &["host-call-limit"],
         "infinite-loop" => &["out-of-fuel", "deadline"],
         "log-flood" => &["log-quota"],
-        "memory-hog" => &["memory"],
+        "memory-hog" => &["memory-limit"],
         "output-flood" => &["output-quota"],
         // Its key collides with another app's namespace; the static one's one document
         // grows past Jira's size limit with every name it remembers.
