@@ -15,7 +15,10 @@ mod prefix;
 mod scope;
 mod value;
 
-pub use namespace::{Namespace, UndeclaredNamespace, UnknownNamespace};
+pub use namespace::{
+    APP_NAMESPACE_PREFIX, InvalidAppNamespace, MAX_APP_ENTITY, MAX_APP_NAMESPACES, Namespace,
+    UndeclaredNamespace, UnknownNamespace,
+};
 pub use prefix::{ao_prefix, ao_table};
 pub use scope::{DataScope, UnknownScope};
 pub use value::Value;
@@ -24,3 +27,10 @@ pub use value::Value;
 /// refuses a bigger call (so one call cannot hold it past a batch's deadline); the SDK
 /// splits bigger lookups into calls of this size.
 pub const MAX_IDS_PER_CALL: usize = 65_536;
+
+/// The most rows one `app-data.find` call may answer (contract 2.0); a call that would
+/// answer more stops the plugin, which should send fewer values per call.
+pub const MAX_FIND_ROWS: usize = 10_000;
+
+/// The longest server or cloud id `mappings.publish` accepts (contract 2.0).
+pub const MAX_PUBLISHED_ID: usize = 255;

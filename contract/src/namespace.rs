@@ -1,11 +1,50 @@
 use std::fmt;
 
-/// A mapping namespace: the kind of object whose server ids map to cloud ids. The names
-/// are the ones app vendors already know from Atlassian's migration platform; every one
-/// the host knows is a constant here and listed in [`Namespace::ALL`] (the SDK's
-/// `NAMESPACES.md` documents each, with the server ids it is keyed by).
+/// A mapping namespace: the kind of object whose server ids map to cloud ids. The core's
+/// names are the ones app vendors already know from Atlassian's migration platform; every
+/// one the host knows is a constant here and listed in [`Namespace::ALL`] (the SDK's
+/// `NAMESPACES.md` documents each, with the server ids it is keyed by). Besides them, an
+/// app publishes its own objects' mappings in `app:<app-key>:<entity>` ([`Namespace::app`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(&'static str);
+
+/// The prefix of an app's own namespaces: `app:<app-key>:<entity>`.
+pub const APP_NAMESPACE_PREFIX: &str = "app:";
+
+/// The longest entity name of an app namespace.
+pub const MAX_APP_ENTITY: usize = 64;
+
+/// The longest app key an app namespace may carry (as the host's app key rule).
+const MAX_APP_KEY: usize = 255;
+
+/// The most distinct app namespaces one process interns: each manifest may name a few,
+/// and a process meets a bounded number of plugins. Past it, new ones are refused.
+pub const MAX_APP_NAMESPACES: usize = 4096;
+
+/// App namespaces met so far, each interned once: namespaces stay `Copy` and compare by
+/// value, like the core's constants.
+static APP_NAMESPACES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// An `app:` namespace that does not follow `app:<app-key>:<entity>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidAppNamespace {
+    pub name: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for InvalidAppNamespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid app namespace `{}`: {} (an app namespace is app:<app-key>:<entity>, the \
+             entity of lower-case letters, digits and `-`, at most {MAX_APP_ENTITY})",
+            self.name, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidAppNamespace {}
 
 /// A namespace name that is not one of [`Namespace::ALL`]. The host refuses a plugin whose
 /// manifest declares one (`invalid manifest`), before any batch runs.
@@ -14,6 +53,11 @@ pub struct UnknownNamespace(pub String);
 
 impl fmt::Display for UnknownNamespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.starts_with(APP_NAMESPACE_PREFIX)
+            && let Err(invalid) = Namespace::parse_app(&self.0)
+        {
+            return invalid.fmt(f);
+        }
         write!(f, "unknown mapping namespace `{}` (", self.0)?;
         if let Some(near) = Namespace::closest(&self.0) {
             write!(f, "did you mean `{near}`? ")?;
@@ -99,12 +143,72 @@ impl Namespace {
         Namespace(name)
     }
 
+    /// A known core namespace, or a well-formed app namespace (`app:<app-key>:<entity>`).
     pub fn parse(name: &str) -> Result<Namespace, UnknownNamespace> {
+        if name.starts_with(APP_NAMESPACE_PREFIX) {
+            return Namespace::parse_app(name).map_err(|_| UnknownNamespace(name.to_owned()));
+        }
         Namespace::ALL
             .iter()
             .copied()
             .find(|ns| ns.0 == name)
             .ok_or_else(|| UnknownNamespace(name.to_owned()))
+    }
+
+    /// The namespace `app:<app_key>:<entity>`, in which the app `app_key` publishes the
+    /// mappings of its own objects.
+    pub fn app(app_key: &str, entity: &str) -> Result<Namespace, InvalidAppNamespace> {
+        Namespace::parse_app(&format!("{APP_NAMESPACE_PREFIX}{app_key}:{entity}"))
+    }
+
+    /// An app namespace from its full name, checked and interned.
+    pub fn parse_app(name: &str) -> Result<Namespace, InvalidAppNamespace> {
+        let invalid = |reason| InvalidAppNamespace {
+            name: name
+                .chars()
+                .take(MAX_APP_KEY + MAX_APP_ENTITY + 8)
+                .collect(),
+            reason,
+        };
+        let rest = name
+            .strip_prefix(APP_NAMESPACE_PREFIX)
+            .ok_or_else(|| invalid("it does not start with `app:`"))?;
+        let (app_key, entity) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("it names no entity"))?;
+        let key_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if app_key.is_empty() || app_key.len() > MAX_APP_KEY || !app_key.chars().all(key_ok) {
+            return Err(invalid(
+                "the app key is empty, too long or has characters other than letters, digits, `.`, `_` and `-`",
+            ));
+        }
+        let entity_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if entity.is_empty() || entity.len() > MAX_APP_ENTITY || !entity.chars().all(entity_ok) {
+            return Err(invalid("the entity is empty, too long or not lower-case"));
+        }
+        let mut interned = APP_NAMESPACES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = interned.get(name) {
+            return Ok(Namespace(known));
+        }
+        if interned.len() >= MAX_APP_NAMESPACES {
+            return Err(invalid("this process has met too many app namespaces"));
+        }
+        // Interned for the life of the process: bounded by MAX_APP_NAMESPACES.
+        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        interned.insert(name);
+        Ok(Namespace(name))
+    }
+
+    /// For an app namespace, the app key that publishes it and the entity.
+    pub fn app_parts(self) -> Option<(&'static str, &'static str)> {
+        self.0
+            .strip_prefix(APP_NAMESPACE_PREFIX)
+            .and_then(|rest| rest.rsplit_once(':'))
+    }
+
+    /// Whether this is an app's namespace (`app:<app-key>:<entity>`) rather than the core's.
+    pub fn is_app(self) -> bool {
+        self.0.starts_with(APP_NAMESPACE_PREFIX)
     }
 
     /// The host's rule for a plugin's manifest: every namespace it declares is a known
@@ -209,6 +313,36 @@ mod tests {
             UnknownNamespace("tempo:account".into()).to_string(),
             "unknown mapping namespace `tempo:account` (the known namespaces are listed in the \
              SDK's NAMESPACES.md)"
+        );
+    }
+
+    #[test]
+    fn app_namespaces_are_checked_interned_and_split() {
+        let team = Namespace::app("com.acme.teams", "team").unwrap();
+        assert_eq!(team.as_str(), "app:com.acme.teams:team");
+        assert_eq!(Namespace::parse("app:com.acme.teams:team"), Ok(team));
+        assert!(std::ptr::eq(
+            team.as_str(),
+            Namespace::parse("app:com.acme.teams:team")
+                .unwrap()
+                .as_str()
+        ));
+        assert_eq!(team.app_parts(), Some(("com.acme.teams", "team")));
+        assert!(team.is_app() && !Namespace::USER.is_app());
+        assert_eq!(Namespace::USER.app_parts(), None);
+        for bad in [
+            "app:com.acme.teams",
+            "app::team",
+            "app:com.acme.teams:Team",
+            "app:com acme:team",
+            "app:com.acme.teams:",
+        ] {
+            assert!(Namespace::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            UnknownNamespace("app:com.acme.teams:Team".into())
+                .to_string()
+                .starts_with("invalid app namespace `app:com.acme.teams:Team`: the entity"),
         );
     }
 

@@ -20,6 +20,9 @@ fn main() {
             "timesheet-builder".to_owned(),
         ),
         ("BENCH_RESOLVE".to_owned(), "bench-resolve".to_owned()),
+        // Contract 2.0, written against wit/v2 alone.
+        ("TEAM_DIRECTORY".to_owned(), "team-directory".to_owned()),
+        ("TEAM_BADGES".to_owned(), "team-badges".to_owned()),
     ];
     let mut hostile: Vec<String> = std::fs::read_dir(root.join("plugins/hostile"))
         .expect("plugins/hostile exists")
@@ -39,6 +42,7 @@ fn main() {
         "plugins/timesheet-builder",
         "plugins/bench-resolve",
         "plugins/hostile",
+        "plugins/v2",
         "sdk",
         "contract",
         "wit",

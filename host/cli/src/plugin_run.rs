@@ -6,7 +6,10 @@ use crate::render;
 use airlock_backup::AoReader;
 use airlock_model::{DataScope, MigrationId, Namespace, TenantId};
 use airlock_pipeline::app_stage::{self, BatchOutcome};
-use airlock_runtime::{BatchError, Grant, MemoryMappings, Plugin, Ran, RunContext, Runtime, Usage};
+use airlock_runtime::{
+    BatchError, Grant, GrowingMappings, MemoryMappings, Plugin, Ran, RunContext, RunPhase, Runtime,
+    Usage,
+};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::Path;
@@ -94,11 +97,13 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
 
     let mut reader = AoReader::open_file(&ao_path)?;
     let tables = app_stage::read_app_tables(&mut reader, &plugin)?;
+    // Grows with what the plugin publishes (contract 2.0), as the migration's would.
+    let mappings = Arc::new(GrowingMappings::new(mappings));
     let session = plugin.session(RunContext {
         tenant: TenantId::new("local"),
         migration: MigrationId::new("local"),
         grant,
-        mappings: Arc::new(mappings),
+        mappings: mappings.clone(),
         app_data: Arc::new(tables.app_data),
     })?;
 
@@ -109,8 +114,10 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
             println!("no rows of this app's tables in {}", ao_path.display());
         }
     }
-    let mut outcomes = app_stage::analyze_all(&session, &tables.batches);
-    app_stage::migrate_all(&session, &tables.batches, &mut outcomes);
+    let mut outcomes = app_stage::analyze_all(&session, &tables.batches, &mappings);
+    let analyzed = app_stage::finish(&session, RunPhase::Analyze, &outcomes, &mappings);
+    app_stage::migrate_all(&session, &tables.batches, &mut outcomes, &mappings);
+    let migrated = app_stage::finish(&session, RunPhase::Migrate, &outcomes, &mappings);
 
     for outcome in &outcomes {
         if options.json {
@@ -119,8 +126,25 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
             print_outcome(outcome, options);
         }
     }
-    let failed = outcomes.iter().filter(|o| o.failed()).count();
-    let fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
+    let mut failed = outcomes.iter().filter(|o| o.failed()).count();
+    let mut fatal: usize = outcomes.iter().map(BatchOutcome::fatal_findings).sum();
+    for (phase, finish) in [("analyze", &analyzed), ("migrate", &migrated)] {
+        let Some(finish) = finish else { continue };
+        match finish {
+            Ok(ran) => {
+                fatal += (ran.value.iter())
+                    .filter(|f| f.severity == airlock_model::Severity::Fatal)
+                    .count()
+            }
+            Err(_) => failed += 1,
+        }
+        if options.json {
+            let line = serde_json::json!({ "finish": phase, "result": side(finish) });
+            println!("{line}");
+        } else {
+            print_finish(phase, finish, options.full);
+        }
+    }
     let unstable = app_stage::nondeterministic(&session, &tables.batches, &outcomes);
     if options.json {
         for (table, batch) in &unstable {
@@ -145,7 +169,7 @@ pub fn run(runtime: &Runtime, wasm: &Path, fixture: &Path, options: &Options) ->
 
 fn usage_line(usage: &Usage) -> String {
     format!(
-        "fuel {}  peak memory {}  time {} (instantiate {})  host calls: {} resolve ({} ids), {} row reads, {} rows checked",
+        "fuel {}  peak memory {}  time {} (instantiate {})  host calls: {} resolve ({} ids), {} row reads, {} rows checked{}",
         render::count(usage.fuel),
         render::bytes(usage.peak_memory),
         render::duration(usage.elapsed),
@@ -154,6 +178,13 @@ fn usage_line(usage: &Usage) -> String {
         usage.host_calls.ids_resolved,
         usage.host_calls.row_reads,
         usage.host_calls.rows_checked,
+        match (usage.host_calls.find_calls, usage.host_calls.published) {
+            (0, 0) => String::new(),
+            (finds, published) => format!(
+                ", {finds} finds ({} rows), {published} published",
+                usage.host_calls.rows_found
+            ),
+        }
     )
 }
 
@@ -193,11 +224,36 @@ fn print_error(call: &str, e: &BatchError, full: bool) {
     print_logs(&e.usage, full);
 }
 
+/// `finish` after a phase's last batch (contract 2.0).
+fn print_finish(
+    phase: &str,
+    finish: &Result<Ran<Vec<airlock_model::AppFinding>>, Box<BatchError>>,
+    full: bool,
+) {
+    println!("── finish after {phase}");
+    match finish {
+        Ok(ran) => {
+            println!(
+                "  finish   {} findings, {} mappings published  {}",
+                ran.value.len(),
+                ran.published.len(),
+                usage_line(&ran.usage)
+            );
+            for f in &ran.value {
+                let row = f.row_id.map(|r| format!(" row {r}")).unwrap_or_default();
+                println!("    {:7} {}{row}: {}", f.severity, f.code, f.message);
+            }
+            print_logs(&ran.usage, full);
+        }
+        Err(e) => print_error("finish", e, full),
+    }
+}
+
 fn print_outcome(o: &BatchOutcome, options: &Options) {
     let (max_outputs, full) = (options.max_outputs, options.full);
     println!("── {} · batch {} · {} rows", o.table, o.index, o.rows);
     match &o.analyze {
-        Ok(Ran { value, usage }) => {
+        Ok(Ran { value, usage, .. }) => {
             println!("  analyze  {} findings  {}", value.len(), usage_line(usage));
             for f in value {
                 let row = f.row_id.map(|r| format!(" row {r}")).unwrap_or_default();
@@ -208,7 +264,7 @@ fn print_outcome(o: &BatchOutcome, options: &Options) {
         Err(e) => print_error("analyze", e, full),
     }
     match &o.migrate {
-        Some(Ok(Ran { value, usage })) => {
+        Some(Ok(Ran { value, usage, .. })) => {
             let bytes: usize = value.iter().map(|o| o.size()).sum();
             println!(
                 "  migrate  {} outputs ({})  {}",
@@ -253,16 +309,22 @@ fn describe_output(o: &airlock_model::AppOutput) -> String {
     }
 }
 
-fn json_outcome(o: &BatchOutcome) -> serde_json::Value {
-    fn side<T: serde::Serialize>(r: &Result<Ran<T>, Box<BatchError>>) -> serde_json::Value {
-        match r {
-            Ok(ran) => serde_json::json!({ "ok": ran.value, "usage": ran.usage }),
-            Err(e) => serde_json::json!({
-                "error": { "code": e.cause.code(), "message": e.cause.to_string() },
-                "usage": e.usage,
-            }),
-        }
+/// One call's result as JSON: its value and usage, or its error.
+fn side<T: serde::Serialize>(r: &Result<Ran<T>, Box<BatchError>>) -> serde_json::Value {
+    match r {
+        Ok(ran) => serde_json::json!({
+            "ok": ran.value,
+            "usage": ran.usage,
+            "published": ran.published.len(),
+        }),
+        Err(e) => serde_json::json!({
+            "error": { "code": e.cause.code(), "message": e.cause.to_string() },
+            "usage": e.usage,
+        }),
     }
+}
+
+fn json_outcome(o: &BatchOutcome) -> serde_json::Value {
     serde_json::json!({
         "table": o.table,
         "batch": o.index,

@@ -56,6 +56,9 @@ struct ColumnsChanged {
 /// A row with its table's column names, as `app-data.get` answers.
 pub type ColumnsAndRow = (Arc<[String]>, Vec<Value>);
 
+/// Rows with their table's column names, as `app-data.find` answers.
+pub type ColumnsAndRows = (Arc<[String]>, Vec<Vec<Value>>);
+
 pub struct AppRows {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -63,6 +66,25 @@ pub struct AppRows {
     sealer: Arc<Sealer>,
     /// Each table's record set, made when its first batch is staged.
     sets: Mutex<FxHashMap<String, Arc<RecordSet>>>,
+    /// Column indexes for `app-data.find`, by (table, column), built on first use.
+    indexes: Mutex<FxHashMap<(String, String), Arc<ColumnIndex>>>,
+}
+
+/// Where each value of one column sits: (keyed hash of the value, row number), sorted.
+/// 16 bytes a row, in memory only; the hash key is random per index, so no backup can
+/// make values collide on purpose. A hit is confirmed against the opened row.
+struct ColumnIndex {
+    hasher: std::hash::RandomState,
+    column: usize,
+    entries: Vec<(u64, u32)>,
+}
+
+impl ColumnIndex {
+    fn hash(&self, value: &Value) -> u64 {
+        let mut bytes = Vec::new();
+        encode_row(std::slice::from_ref(value), &mut bytes);
+        std::hash::BuildHasher::hash_one(&self.hasher, &bytes)
+    }
 }
 
 const SCHEMA: &str = "
@@ -105,6 +127,7 @@ impl AppRows {
             columns: Mutex::new(FxHashMap::default()),
             sealer,
             sets: Mutex::new(FxHashMap::default()),
+            indexes: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -129,6 +152,7 @@ impl AppRows {
             columns: Mutex::new(FxHashMap::default()),
             sealer,
             sets: Mutex::new(FxHashMap::default()),
+            indexes: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -332,6 +356,115 @@ impl AppRows {
     /// changed in the file is an error rather than a yes.
     pub fn try_exists(&self, table: &str, id: i64) -> Result<bool, StateError> {
         Ok(self.try_get(table, id)?.is_some())
+    }
+
+    /// Indexes `table.column` for [`AppRows::try_find`] (the app phase does it before the
+    /// first batch for every lookup a manifest declares, so no batch's deadline pays for
+    /// it). Opens every row of the table once. `false` if the table or column is absent.
+    pub fn index(&self, table: &str, column: &str) -> Result<bool, StateError> {
+        Ok(self.column_index(table, column)?.is_some())
+    }
+
+    fn column_index(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<Arc<ColumnIndex>>, StateError> {
+        let key = (table.to_owned(), column.to_owned());
+        if let Some(index) = self
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(index.clone()));
+        }
+        let Some(columns) = self.columns_of(table)? else {
+            return Ok(None);
+        };
+        let Some(at) = columns.iter().position(|c| c == column) else {
+            return Ok(None);
+        };
+        let mut index = ColumnIndex {
+            hasher: std::hash::RandomState::new(),
+            column: at,
+            entries: Vec::new(),
+        };
+        let mut offset = 0u64;
+        while let Some(batch) = self.batch(table, offset, 4096)? {
+            for (i, row) in batch.rows.iter().enumerate() {
+                let seq = record_index(offset + i as u64).map_err(|e| self.err(e))?;
+                index.entries.push((index.hash(&row[at]), seq));
+            }
+            offset += batch.rows.len() as u64;
+        }
+        index.entries.sort_unstable();
+        let index = Arc::new(index);
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, index.clone());
+        Ok(Some(index))
+    }
+
+    /// The rows of `table` whose `column` equals one of `values`, ordered by `ID`, at most
+    /// `max_rows`; `None` for a table that is not staged. Every row is opened (and so
+    /// checked) before it is answered.
+    pub fn try_find(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[Value],
+        max_rows: usize,
+    ) -> Result<Option<ColumnsAndRows>, StateError> {
+        let Some(columns) = self.columns_of(table)? else {
+            return Ok(None);
+        };
+        let Some(index) = self.column_index(table, column)? else {
+            return Ok(Some((columns, vec![])));
+        };
+        let mut seqs: Vec<u32> = Vec::new();
+        for value in values {
+            let hash = index.hash(value);
+            let start = index.entries.partition_point(|(h, _)| *h < hash);
+            seqs.extend(
+                index.entries[start..]
+                    .iter()
+                    .take_while(|(h, _)| *h == hash)
+                    .map(|(_, seq)| *seq),
+            );
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        let binding = TableBinding::new(table, &columns);
+        let mut bound = Vec::new();
+        let mut rows: Vec<(Option<i64>, Vec<Value>)> = Vec::new();
+        for seq in seqs {
+            let (id, sealed) = {
+                let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+                conn.prepare_cached("SELECT id, row FROM app_rows WHERE tbl = ?1 AND seq = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![table, seq as i64], |r| {
+                            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                        })
+                    })
+                    .map_err(|e| self.err(e))?
+            };
+            binding.row(id, &mut bound);
+            let row = self.open_row(table, seq as i64, &bound, &sealed)?;
+            // The hash matched: the value must too (a collision is not a match).
+            if values.contains(&row[index.column]) {
+                rows.push((id, row));
+                if rows.len() >= max_rows {
+                    break;
+                }
+            }
+        }
+        rows.sort_by_key(|(id, _)| (id.is_none(), *id));
+        Ok(Some((
+            columns,
+            rows.into_iter().map(|(_, row)| row).collect(),
+        )))
     }
 
     /// The first row (number and sealed bytes) filed under `ID` `id`.
@@ -559,5 +692,30 @@ mod tests {
         assert!(store.exists("AO_X_T", 2500));
         assert!(!store.exists("AO_X_T", 2501));
         assert!(store.get("AO_Y_T", 1).is_none());
+
+        // By a column's value: every match, ordered by ID, capped, nothing for a miss.
+        let at = |i: i64| Value::Timestamp(i);
+        let (cols, found) = store
+            .try_find("AO_X_T", "AT", &[at(10), at(4), at(3), at(10)], 100)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cols, columns);
+        assert_eq!(found, vec![rows[4].clone(), rows[10].clone()]);
+        let (_, nulls) = store
+            .try_find("AO_X_T", "AT", &[Value::Null], 10)
+            .unwrap()
+            .unwrap();
+        assert_eq!(nulls.len(), 10, "capped at max_rows");
+        let (_, none) = store
+            .try_find("AO_X_T", "NOPE", &[at(4)], 10)
+            .unwrap()
+            .unwrap();
+        assert!(none.is_empty());
+        assert!(
+            store
+                .try_find("AO_Y_T", "AT", &[at(4)], 10)
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 use airlock_backup::{AoBatch, AoReader, BackupError};
 use airlock_model::{AppFinding, AppOutput, Severity};
-use airlock_runtime::{Batch, BatchError, MemoryAppData, Plugin, Ran, Session};
+use airlock_runtime::{
+    Batch, BatchError, GrowingMappings, MemoryAppData, Plugin, Ran, RunPhase, RunSummary, Session,
+};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
@@ -95,26 +97,71 @@ fn as_batch(index: u64, b: &AoBatch) -> Batch<'_> {
     }
 }
 
-/// Analyses every batch.
-pub fn analyze_all(session: &Session, batches: &[AoBatch]) -> Vec<BatchOutcome> {
+/// Analyses every batch; what a batch publishes is recorded in `mappings` (the session's)
+/// before the next runs.
+pub fn analyze_all(
+    session: &Session,
+    batches: &[AoBatch],
+    mappings: &GrowingMappings,
+) -> Vec<BatchOutcome> {
     numbered(batches)
-        .map(|(index, b)| BatchOutcome {
-            table: b.table.clone(),
-            index,
-            rows: b.rows.len(),
-            analyze: session.analyze(as_batch(index, b)),
-            migrate: None,
+        .map(|(index, b)| {
+            let analyze = session.analyze(as_batch(index, b));
+            if let Ok(ran) = &analyze {
+                mappings.record(&ran.published);
+            }
+            BatchOutcome {
+                table: b.table.clone(),
+                index,
+                rows: b.rows.len(),
+                analyze,
+                migrate: None,
+            }
         })
         .collect()
 }
 
-/// Migrates every batch whose analysis succeeded.
-pub fn migrate_all(session: &Session, batches: &[AoBatch], outcomes: &mut [BatchOutcome]) {
+/// Migrates every batch whose analysis succeeded, recording what each publishes.
+pub fn migrate_all(
+    session: &Session,
+    batches: &[AoBatch],
+    outcomes: &mut [BatchOutcome],
+    mappings: &GrowingMappings,
+) {
     for ((index, b), outcome) in numbered(batches).zip(outcomes.iter_mut()) {
         if outcome.analyze.is_ok() {
-            outcome.migrate = Some(session.migrate(as_batch(index, b)));
+            let migrate = session.migrate(as_batch(index, b));
+            if let Ok(ran) = &migrate {
+                mappings.record(&ran.published);
+            }
+            outcome.migrate = Some(migrate);
         }
     }
+}
+
+/// Runs the plugin's `finish` (contract 2.0) for a phase the outcomes hold; `None` for a
+/// 1.0 plugin.
+pub fn finish(
+    session: &Session,
+    phase: RunPhase,
+    outcomes: &[BatchOutcome],
+    mappings: &GrowingMappings,
+) -> Option<Result<Ran<Vec<AppFinding>>, Box<BatchError>>> {
+    let mut summary = RunSummary::default();
+    for o in outcomes {
+        match phase {
+            RunPhase::Analyze => summary.batch(&o.table, o.rows, &o.analyze),
+            RunPhase::Migrate => match &o.migrate {
+                Some(migrate) => summary.batch(&o.table, o.rows, migrate),
+                None => continue,
+            },
+        }
+    }
+    let ran = session.finish(phase, &summary)?;
+    if let Ok(ran) = &ran {
+        mappings.record(&ran.published);
+    }
+    Some(ran)
 }
 
 /// Migrates every successfully migrated batch again, in a fresh instance, and returns

@@ -13,16 +13,20 @@ use crate::error::{PipelineError, Result};
 use airlock_backup::Backup;
 use airlock_engine::AppRows;
 use airlock_engine::AppStage;
+use airlock_engine::{BatchCommit, MappingReader, State};
 use airlock_engine::{Finding, Findings};
-use airlock_engine::{MappingReader, State};
 use airlock_engine::{Plan, PlannedIds};
+use airlock_model::Value;
 use airlock_model::{DataScope, Namespace, Severity};
-use airlock_runtime::{AppData, AppDataError, AppRow, Grant, Mappings, Plugin, RunContext};
+use airlock_runtime::{
+    AppData, AppDataError, AppRow, FoundRows, Grant, GrowingMappings, Mappings, Plugin, RunContext,
+    RunPhase, RunSummary,
+};
 use airlock_site::Site;
 use airlock_staging::SealedStaging;
 
 use crate::events::{Event, Observer};
-use crate::report::{AppBatchResult, AppReport};
+use crate::report::{AppBatchResult, AppReport, FinishFinding};
 use crate::storage::Storage;
 
 /// A plugin the operator enabled for this migration, with what they consented to.
@@ -115,6 +119,62 @@ pub enum GrantError {
     },
 }
 
+/// The order apps run in, as indexes into `apps`: an app that publishes a namespace before
+/// every app that resolves it, otherwise as enabled. Apps that resolve each other's
+/// namespaces in a cycle cannot run: refused, naming them.
+pub fn run_order(apps: &[EnabledApp]) -> Result<Vec<usize>> {
+    // needs[c] = the apps whose namespaces app c resolves.
+    let needs: Vec<Vec<usize>> = (0..apps.len())
+        .map(|c| {
+            let wanted: Vec<Namespace> = apps[c].plugin.manifest().all_namespaces().collect();
+            (0..apps.len())
+                .filter(|&p| {
+                    p != c
+                        && (apps[p].plugin.manifest().publishes.iter())
+                            .any(|ns| wanted.contains(ns))
+                })
+                .collect()
+        })
+        .collect();
+    let mut order = Vec::with_capacity(apps.len());
+    let mut placed = vec![false; apps.len()];
+    while order.len() < apps.len() {
+        let next = (0..apps.len()).find(|&c| !placed[c] && needs[c].iter().all(|&p| placed[p]));
+        match next {
+            Some(c) => {
+                placed[c] = true;
+                order.push(c);
+            }
+            None => {
+                let stuck: Vec<String> = (0..apps.len())
+                    .filter(|&c| !placed[c])
+                    .map(|c| apps[c].key().to_string())
+                    .collect();
+                return Err(PipelineError::Input(format!(
+                    "apps {} resolve each other's published namespaces in a cycle, so none can run first; disable one, or ask the vendors which should publish",
+                    stuck.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// App namespaces an app resolves that no enabled app publishes: every id in them will
+/// resolve to nothing. A warning for the plan, per app.
+fn unpublished_namespaces(app: &EnabledApp, apps: &[EnabledApp]) -> Vec<Namespace> {
+    app.plugin
+        .manifest()
+        .all_namespaces()
+        .filter(|ns| ns.is_app())
+        .filter(|ns| {
+            !apps
+                .iter()
+                .any(|a| a.plugin.manifest().publishes.contains(ns))
+        })
+        .collect()
+}
+
 /// Two enabled apps sharing an Active Objects prefix would read each other's tables.
 /// (Apps installed on the source are checked against the backup in the check phase.)
 pub fn check_identities(apps: &[EnabledApp]) -> Result<()> {
@@ -169,7 +229,9 @@ fn stage_app(
     let fingerprint = backup.fingerprint().to_owned();
     // Usually the integrity check staged them already, in its pass over the file.
     if let Some(store) = AppRows::open_complete(&path, &fingerprint, storage.sealer().clone()) {
-        return Ok(Arc::new(store));
+        let store = Arc::new(store);
+        index_lookups(&store, plugin)?;
+        return Ok(store);
     }
     let manifest = plugin.manifest();
     let prefix = manifest.ao_prefix();
@@ -180,7 +242,17 @@ fn stage_app(
         store.insert(&batch?)?;
     }
     store.mark_complete(&fingerprint)?;
+    index_lookups(&store, plugin)?;
     Ok(store)
+}
+
+/// Indexes the columns the plugin finds rows by, before its first batch runs (so no
+/// batch's deadline pays for it).
+fn index_lookups(store: &AppRows, plugin: &Plugin) -> Result<()> {
+    for (table, column) in &plugin.manifest().lookups {
+        store.index(table, column)?;
+    }
+    Ok(())
 }
 
 /// Calls `f` on every staged batch, table by table. The next batch is read (and its rows
@@ -236,7 +308,8 @@ pub(crate) struct AppInputs<'a> {
 /// will map (nothing is written yet). A batch the plugin fails on is a fatal finding.
 pub(crate) fn analyze_app(
     inputs: &AppInputs<'_>,
-    app: &EnabledApp,
+    (app, apps): (&EnabledApp, &[EnabledApp]),
+    published: &Arc<GrowingMappings>,
     staging: &SealedStaging,
     plan: &Plan,
 ) -> Result<Findings> {
@@ -249,44 +322,75 @@ pub(crate) fn analyze_app(
         tenant: inputs.storage.tenant().clone(),
         migration: inputs.storage.migration().clone(),
         grant: app.grant.clone(),
-        mappings: Arc::new(PlannedMappings(planned)),
+        mappings: Arc::new(PlannedMappings(planned, published.clone())),
         app_data: Arc::new(StagedAppData(store.clone())),
     })?;
     let mut findings = Findings::default();
+    for ns in unpublished_namespaces(app, apps) {
+        findings.push(Finding {
+            check: "namespace-not-published".into(),
+            severity: Severity::Warning,
+            file: "activeobjects.xml".into(),
+            entity: ns.to_string(),
+            id: String::new(),
+            line: None,
+            message: format!(
+                "the app resolves `{ns}`, which no enabled app publishes: every id in it will resolve to nothing (enable the app that publishes it)"
+            ),
+        });
+    }
     let mut cap = FindingCap::new(MAX_APP_FINDINGS_PER_TABLE);
+    let mut summary = RunSummary::default();
+    let mut keep = |f: airlock_model::AppFinding, findings: &mut Findings| {
+        if cap.admit(&f.table) {
+            findings.push(Finding {
+                check: f.code,
+                severity: f.severity,
+                file: "activeobjects.xml".into(),
+                entity: f.table,
+                id: f.row_id.map(|r| r.to_string()).unwrap_or_default(),
+                line: None,
+                message: f.message,
+            });
+        }
+    };
+    let stopped = |table: String, e: &airlock_runtime::BatchError| Finding {
+        check: format!("plugin-{}", e.cause.code()),
+        severity: Severity::Fatal,
+        file: "activeobjects.xml".into(),
+        entity: table,
+        id: String::new(),
+        line: None,
+        message: e.to_string(),
+    };
     each_batch(&store, plugin.limits().batch_rows as usize, &mut |batch| {
         let _span =
             tracing::info_span!("batch", table = batch.table, index = batch.index).entered();
         let table = batch.table.to_owned();
-        match session.analyze(batch) {
+        let rows = batch.rows.len();
+        let ran = session.analyze(batch);
+        summary.batch(&table, rows, &ran);
+        match ran {
             Ok(ran) => {
+                published.record(&ran.published);
                 for f in ran.value {
-                    if !cap.admit(&table) {
-                        continue;
-                    }
-                    findings.push(Finding {
-                        check: f.code,
-                        severity: f.severity,
-                        file: "activeobjects.xml".into(),
-                        entity: f.table,
-                        id: f.row_id.map(|r| r.to_string()).unwrap_or_default(),
-                        line: None,
-                        message: f.message,
-                    });
+                    keep(f, &mut findings);
                 }
             }
-            Err(e) => findings.push(Finding {
-                check: format!("plugin-{}", e.cause.code()),
-                severity: Severity::Fatal,
-                file: "activeobjects.xml".into(),
-                entity: table,
-                id: String::new(),
-                line: None,
-                message: e.to_string(),
-            }),
+            Err(e) => findings.push(stopped(table, &e)),
         }
         Ok(())
     })?;
+    match session.finish(RunPhase::Analyze, &summary) {
+        None => {}
+        Some(Ok(ran)) => {
+            published.record(&ran.published);
+            for f in ran.value {
+                keep(f, &mut findings);
+            }
+        }
+        Some(Err(e)) => findings.push(stopped(airlock_runtime::FINISH_TABLE.into(), &e)),
+    }
     for finding in cap.capped() {
         findings.push(finding);
     }
@@ -355,7 +459,7 @@ impl FindingCap {
 pub(crate) fn migrate_app(
     inputs: &AppInputs<'_>,
     app: &EnabledApp,
-    state: &State,
+    state: &mut State,
     target: &mut dyn Site,
     observer: &mut dyn Observer,
 ) -> Result<AppReport> {
@@ -399,6 +503,7 @@ pub(crate) fn migrate_app(
     let (to_store, stored_rx) = std::sync::mpsc::sync_channel::<Vec<airlock_model::AppOutput>>(2);
     let storing = &mut *target;
     let key = &manifest.app_key;
+    let mut summary = RunSummary::default();
     let (ran, stored) = std::thread::scope(|scope| {
         let storer = scope.spawn(move || -> Result<()> {
             for batch in stored_rx {
@@ -418,8 +523,12 @@ pub(crate) fn migrate_app(
                 millis: 0,
                 error: None,
             };
-            match session.migrate(batch) {
+            let ran = session.migrate(batch);
+            summary.batch(&result.table, result.rows as usize, &ran);
+            match ran {
                 Ok(ran) => {
+                    // Recorded before the next batch runs, which may resolve them.
+                    record_published(state, &ran.published, &mut report)?;
                     result.fuel = ran.usage.fuel;
                     result.millis = ran.usage.elapsed.as_millis() as u64;
                     result.outputs = ran.value.len() as u64;
@@ -460,17 +569,64 @@ pub(crate) fn migrate_app(
     // The storer's error explains a stop the plugin side only saw as a closed channel.
     stored?;
     ran?;
+    match session.finish(RunPhase::Migrate, &summary) {
+        None => {}
+        Some(Ok(ran)) => {
+            record_published(state, &ran.published, &mut report)?;
+            report.finish_findings = (ran.value.into_iter())
+                .map(|f| FinishFinding {
+                    severity: f.severity,
+                    code: f.code,
+                    message: f.message,
+                    row_id: f.row_id,
+                })
+                .collect();
+        }
+        Some(Err(e)) => report.failed.push(AppBatchResult {
+            table: airlock_runtime::FINISH_TABLE.into(),
+            index: 0,
+            rows: 0,
+            outputs: 0,
+            fuel: e.usage.fuel,
+            millis: e.usage.elapsed.as_millis() as u64,
+            error: Some(e.to_string()),
+        }),
+    }
     report.stored = target.app_output_count(&manifest.app_key)?;
     report.millis = started.elapsed().as_millis() as u64;
     observer.event(&Event::AppFinished { report: &report });
     Ok(report)
 }
 
-/// Before the load, a plugin resolves ids against what the load will map.
-struct PlannedMappings(PlannedIds);
+/// Records what a batch published with the migration's mappings (one transaction), where
+/// later batches and apps resolve them.
+fn record_published(
+    state: &mut State,
+    published: &[(Namespace, String, String)],
+    report: &mut AppReport,
+) -> Result<()> {
+    if published.is_empty() {
+        return Ok(());
+    }
+    state.commit(&BatchCommit {
+        mappings: published,
+        ..BatchCommit::default()
+    })?;
+    for (ns, _, _) in published {
+        *report.published.entry(ns.to_string()).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// Before the load, a plugin resolves ids against what the load will map, and apps'
+/// namespaces against what they published while being analyzed.
+struct PlannedMappings(PlannedIds, Arc<GrowingMappings>);
 
 impl Mappings for PlannedMappings {
     fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
+        if namespace.is_app() {
+            return self.1.resolve(namespace, ids);
+        }
         ids.iter()
             .map(|id| self.0.resolve(namespace, id).map(Into::into))
             .collect()
@@ -488,6 +644,18 @@ impl AppData for StagedAppData {
     fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError> {
         self.0
             .try_exists(table, id)
+            .map_err(|e| untrusted(table, e))
+    }
+
+    fn find(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[Value],
+        max_rows: usize,
+    ) -> Result<Option<FoundRows>, AppDataError> {
+        self.0
+            .try_find(table, column, values, max_rows)
             .map_err(|e| untrusted(table, e))
     }
 }

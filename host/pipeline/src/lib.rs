@@ -22,10 +22,10 @@ pub mod private;
 pub mod report;
 pub mod storage;
 
-pub use apps::{EnabledApp, GrantError, Review, check_identities};
+pub use apps::{EnabledApp, GrantError, Review, check_identities, run_order};
 pub use config::{Config, TargetConfig};
 pub use error::{PipelineError, Result};
 pub use events::{Blocked, Event, Observer, Phase, Quiet};
 pub use migration::{Migration, Outcome, Until, run};
-pub use report::{AppBatchResult, AppReport, VerifyRow};
+pub use report::{AppBatchResult, AppReport, FinishFinding, VerifyRow};
 pub use storage::{Storage, StorageOptions};

@@ -5,6 +5,7 @@
 //! a migration resumes where it stopped.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{PipelineError, Result};
@@ -124,6 +125,13 @@ impl<'o> Migration<'o> {
         observer: &'o mut dyn Observer,
     ) -> Result<Migration<'o>> {
         apps::check_identities(&apps)?;
+        // Every phase runs the apps in this order: publishers before who resolves them.
+        let mut apps = apps;
+        let order = apps::run_order(&apps)?;
+        let mut slots: Vec<Option<EnabledApp>> = apps.drain(..).map(Some).collect();
+        let apps: Vec<EnabledApp> = (order.into_iter())
+            .filter_map(|i| slots[i].take())
+            .collect();
         if !config.backup.exists() {
             return Err(PipelineError::Input(format!(
                 "the backup {} does not exist",
@@ -401,8 +409,16 @@ impl<'o> Migration<'o> {
                     work: &self.config.work,
                     storage: &self.storage,
                 };
+                // Publishers first: the apps after them resolve what they published.
+                let published = Arc::new(airlock_runtime::GrowingMappings::default());
                 for app in &self.apps {
-                    let findings = apps::analyze_app(&inputs, app, &self.staging, &plan)?;
+                    let findings = apps::analyze_app(
+                        &inputs,
+                        (app, &self.apps),
+                        &published,
+                        &self.staging,
+                        &plan,
+                    )?;
                     plan.apps.insert(app.key().to_string(), findings);
                 }
                 report::write(&self.storage, "plan.json", &plan)?;

@@ -58,14 +58,32 @@ pub struct AppReport {
     pub stored: u64,
     pub fuel: u64,
     pub millis: u64,
-    /// Every batch that failed, with why.
+    /// Every batch that failed, with why (a failed `finish` too, as table `(finish)`).
     pub failed: Vec<AppBatchResult>,
+    /// Mappings the app published for other apps and its own later batches, by namespace
+    /// (contract 2.0).
+    #[serde(default)]
+    pub published: BTreeMap<String, u64>,
+    /// What the app's `finish` found after its last batch (contract 2.0).
+    #[serde(default)]
+    pub finish_findings: Vec<FinishFinding>,
+}
+
+/// A finding of an app's `finish`: checks across its batches and tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishFinding {
+    pub severity: airlock_model::Severity,
+    pub code: String,
+    pub message: String,
+    pub row_id: Option<i64>,
 }
 
 impl AppReport {
-    /// Every batch ran and the target holds every output.
+    /// Every batch ran, the target holds every output and `finish` found nothing fatal.
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.stored >= self.outputs
+        self.failed.is_empty()
+            && self.stored >= self.outputs
+            && !(self.finish_findings.iter()).any(|f| f.severity == airlock_model::Severity::Fatal)
     }
 }
 

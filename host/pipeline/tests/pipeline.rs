@@ -560,3 +560,142 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     let load: airlock_engine::LoadSummary = report::read(&storage(dir), "load.json").unwrap();
     assert!(load.retried.is_empty(), "{load:?}");
 }
+
+/// The two contract 2.0 test plugins (plugins/v2), as given, loaded from their builds.
+fn v2_app(runtime: &Runtime, path: &str) -> EnabledApp {
+    EnabledApp::as_asked(
+        runtime
+            .load_file(Path::new(path))
+            .expect("the 2.0 test plugin loads"),
+    )
+}
+
+fn run_apps(dir: &Path, apps: Vec<EnabledApp>, until: Until) -> (Outcome, Seen) {
+    let backup = dir.join("backup.zip");
+    if !backup.exists() {
+        airlock_fixtures::write_backup(&backup, &small(Spec::default())).unwrap();
+    }
+    let mut seen = Seen::default();
+    let mut observe = |e: &Event<'_>| seen.observe(e);
+    let outcome = airlock_pipeline::run(
+        config(dir, &backup, &Backend::local()),
+        apps,
+        &mut observe,
+        until,
+    )
+    .expect("the migration runs");
+    (outcome, seen)
+}
+
+#[test]
+fn a_1_0_and_two_2_0_plugins_migrate_together_and_one_resolves_the_teams_another_published() {
+    use airlock_plugin_artifacts::{TEAM_BADGES, TEAM_DIRECTORY};
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    // Enabled with the consumer before its publisher: the host runs the publisher first.
+    let apps = vec![
+        timesheet_builder(&runtime),
+        v2_app(&runtime, TEAM_BADGES),
+        v2_app(&runtime, TEAM_DIRECTORY),
+    ];
+    let (outcome, seen) = run_apps(dir.path(), apps, Until::Migrate);
+    // Nothing blocked: the badges' analysis resolved every team the directory's analysis
+    // published (an unresolved team is a fatal `badge-of-unknown-team`).
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert!(seen.blocked.is_empty(), "{:?}", seen.blocked);
+    let order: Vec<&str> = seen.apps.iter().map(|a| a.app.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "com.actonic.jira.timesheet-builder",
+            "com.acme.teams",
+            "com.acme.badges"
+        ]
+    );
+    let teams = small(Spec::default()).teams;
+    let (tb, directory, badges) = (&seen.apps[0], &seen.apps[1], &seen.apps[2]);
+    assert!(tb.ok() && tb.outputs > 0, "{tb:?}");
+    assert!(tb.finish_findings.is_empty(), "1.0 has no finish");
+    assert!(directory.ok(), "{directory:?}");
+    assert_eq!(
+        directory.published.get("app:com.acme.teams:team"),
+        Some(&(teams as u64))
+    );
+    assert_eq!(directory.outputs, teams as u64);
+    let codes: Vec<&str> = (directory.finish_findings.iter())
+        .map(|f| f.code.as_str())
+        .collect();
+    assert_eq!(codes, ["teams-published"]);
+    assert!(badges.ok(), "{badges:?}");
+    let badge_count = (teams * airlock_fixtures::BADGES_PER_TEAM) as u64;
+    assert_eq!(
+        (badges.rows, badges.outputs, badges.stored),
+        (badge_count, badge_count, badge_count)
+    );
+    assert_eq!(badges.finish_findings[0].code, "badges-seen");
+
+    // On the site: each badge names its team by the id the directory published, and the
+    // issue it was won on by its cloud id (the optional jira:issue was granted).
+    let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    let docs = site
+        .app_documents(&airlock_model::AppKey::new("com.acme.badges"), "badges")
+        .unwrap();
+    assert_eq!(docs.len() as u64, badge_count);
+    let issue_ids: Vec<String> = site.source_keys(Kind::Issue).unwrap();
+    assert!(!issue_ids.is_empty());
+    for (id, body) in &docs {
+        let badge: u64 = id.rsplit('-').next().unwrap().parse().unwrap();
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        let team = badge.div_ceil(airlock_fixtures::BADGES_PER_TEAM as u64);
+        assert_eq!(body["team"], format!("team-{team}"), "{id}: {body}");
+        assert!(body["issue"].is_string(), "{id}: {body}");
+    }
+    let team_docs = site
+        .app_documents(&airlock_model::AppKey::new("com.acme.teams"), "teams")
+        .unwrap();
+    assert_eq!(team_docs.len(), teams);
+    for (id, body) in &team_docs {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            body["members"].as_array().map(Vec::len),
+            Some(airlock_fixtures::DIRECTORY_MEMBERS_PER_TEAM),
+            "members found by app-data.find: {id}: {body}"
+        );
+    }
+    // The published mappings are the migration's, sealed in its state like the core's.
+    let apps_report = report::bundle(&storage(dir.path()));
+    assert_eq!(
+        apps_report["apps"][1]["published"]["app:com.acme.teams:team"],
+        teams as u64
+    );
+}
+
+#[test]
+fn a_namespace_no_enabled_app_publishes_is_named_and_its_ids_block_the_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let apps = vec![v2_app(&runtime, airlock_plugin_artifacts::TEAM_BADGES)];
+    let (outcome, _) = run_apps(dir.path(), apps, Until::Analyze);
+    assert!(
+        matches!(outcome.blocked, Some(Blocked::Plan { .. })),
+        "{outcome:?}"
+    );
+    let bundle = report::bundle(&storage(dir.path()));
+    let findings = bundle["plan"]["apps"]["com.acme.badges"]
+        .as_array()
+        .expect("the app's findings are in the plan")
+        .clone();
+    // Findings are grouped by check, with a count.
+    let with = |check: &str| {
+        (findings.iter())
+            .find(|f| f["check"] == check)
+            .and_then(|f| f["count"].as_u64())
+            .unwrap_or(0) as usize
+    };
+    assert_eq!(with("namespace-not-published"), 1, "{findings:#?}");
+    let teams = small(Spec::default()).teams;
+    assert_eq!(
+        with("badge-of-unknown-team"),
+        teams * airlock_fixtures::BADGES_PER_TEAM
+    );
+}

@@ -1,10 +1,21 @@
 //! Between WIT types and the host's model types; the one place that knows both.
 
-use crate::bindings::wit;
-use crate::manifest::{Manifest, RequestedLimits};
+use crate::bindings::{v2, wit};
+use crate::manifest::{Contract, Manifest, RequestedLimits};
 use airlock_model::{
     AppFinding, AppKey, AppOutput, DataScope, EntityKind, Namespace, Severity, Value,
 };
+
+pub(crate) fn value_from_wit(v: wit::Value) -> Value {
+    match v {
+        wit::Value::Null => Value::Null,
+        wit::Value::String(s) => Value::String(s),
+        wit::Value::Integer(i) => Value::Integer(i),
+        wit::Value::Double(d) => Value::Double(d),
+        wit::Value::Boolean(b) => Value::Boolean(b),
+        wit::Value::Timestamp(t) => Value::Timestamp(t),
+    }
+}
 
 pub(crate) fn value_to_wit(v: &Value) -> wit::Value {
     match v {
@@ -114,6 +125,9 @@ pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
         version: printable(m.version, MAX_CODE_CHARS),
         tables: m.tables,
         namespaces,
+        optional_namespaces: vec![],
+        publishes: vec![],
+        lookups: vec![],
         scopes: m.scopes.into_iter().map(scope).collect(),
         outputs: m.outputs.into_iter().map(output_kind).collect(),
         requested: RequestedLimits {
@@ -121,7 +135,83 @@ pub(crate) fn manifest(m: wit::Manifest) -> Result<Manifest, String> {
             memory_bytes: m.limits.memory_bytes,
             batch_rows: m.limits.batch_rows,
         },
+        contract: Contract::V1,
     })
+}
+
+/// The most entities a 2.0 manifest may publish and columns it may look rows up by.
+pub(crate) const MAX_PUBLISHED_ENTITIES: usize = 32;
+pub(crate) const MAX_LOOKUPS: usize = 64;
+
+/// A 2.0 self-description: 1.0's rules, and what 2.0 adds (optional namespaces, the
+/// entities it publishes under its own key, the columns it finds rows by).
+pub(crate) fn manifest_v2(m: v2::wit::Manifest) -> Result<Manifest, String> {
+    use v2::wit::{DataScope as S, OutputKind as O};
+    let v1 = wit::Manifest {
+        app_key: m.app_key,
+        name: m.name,
+        version: m.version,
+        tables: m.tables,
+        namespaces: m.namespaces,
+        scopes: (m.scopes.into_iter())
+            .map(|s| match s {
+                S::AppDataUgc => wit::DataScope::AppDataUgc,
+                S::AppDataPii => wit::DataScope::AppDataPii,
+                S::AppDataSecurity => wit::DataScope::AppDataSecurity,
+                S::AppDataOther => wit::DataScope::AppDataOther,
+                S::ProductDataUgc => wit::DataScope::ProductDataUgc,
+                S::ProductDataPii => wit::DataScope::ProductDataPii,
+                S::ProductDataSecurity => wit::DataScope::ProductDataSecurity,
+                S::ProductDataOther => wit::DataScope::ProductDataOther,
+                S::MigrationTracingIdentity => wit::DataScope::MigrationTracingIdentity,
+                S::MigrationTracingProduct => wit::DataScope::MigrationTracingProduct,
+            })
+            .collect(),
+        outputs: (m.outputs.into_iter())
+            .map(|o| match o {
+                O::EntityProperty => wit::OutputKind::EntityProperty,
+                O::AppProperty => wit::OutputKind::AppProperty,
+                O::AppDocument => wit::OutputKind::AppDocument,
+            })
+            .collect(),
+        limits: wit::RequestedLimits {
+            fuel_per_batch: m.limits.fuel_per_batch,
+            memory_bytes: m.limits.memory_bytes,
+            batch_rows: m.limits.batch_rows,
+        },
+    };
+    let mut manifest = manifest(v1)?;
+    manifest.contract = Contract::V2;
+    manifest.optional_namespaces =
+        Namespace::parse_declared(&m.optional_namespaces).map_err(|e| e.to_string())?;
+    if let Some(both) =
+        (manifest.optional_namespaces.iter()).find(|n| manifest.namespaces.contains(n))
+    {
+        return Err(format!(
+            "namespace `{both}` is both required and optional; name it once"
+        ));
+    }
+    if m.publishes.len() > MAX_PUBLISHED_ENTITIES || m.lookups.len() > MAX_LOOKUPS {
+        return Err(format!(
+            "a manifest may publish at most {MAX_PUBLISHED_ENTITIES} entities and declare at most {MAX_LOOKUPS} lookups"
+        ));
+    }
+    let key = manifest.app_key.as_str();
+    manifest.publishes = (m.publishes.iter())
+        .map(|entity| Namespace::app(key, entity).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    for lookup in &m.lookups {
+        if !manifest.tables.contains(&lookup.table) {
+            return Err(format!(
+                "lookup `{}.{}` is on a table the manifest's `tables` does not list",
+                lookup.table, lookup.column
+            ));
+        }
+    }
+    manifest.lookups = (m.lookups.into_iter())
+        .map(|l| (l.table, l.column))
+        .collect();
+    Ok(manifest)
 }
 
 /// Bounds of the text a plugin hands the host (codes and names; messages and log lines).

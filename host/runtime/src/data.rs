@@ -4,7 +4,7 @@
 
 use airlock_model::{Namespace, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Server id → cloud id mappings of one migration (one tenant).
 pub trait Mappings: Send + Sync {
@@ -21,7 +21,29 @@ pub trait AppData: Send + Sync {
     fn get(&self, table: &str, id: i64) -> Result<Option<AppRow>, AppDataError>;
     /// Whether a row with this primary key exists.
     fn exists(&self, table: &str, id: i64) -> Result<bool, AppDataError>;
+    /// The rows whose `column` equals one of `values`, ordered by `ID`: at most `max_rows`
+    /// (the caller asks one more than it accepts, to tell "exactly" from "more"); `None` for
+    /// a table with no rows.
+    ///
+    /// Stores that cannot (test doubles) keep the default: an error naming the table, so a
+    /// plugin's batch fails rather than sees no rows.
+    fn find(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[Value],
+        max_rows: usize,
+    ) -> Result<Option<FoundRows>, AppDataError> {
+        let _ = (column, values, max_rows);
+        Err(AppDataError {
+            table: table.to_owned(),
+            reason: "this store cannot find rows by a column".into(),
+        })
+    }
 }
+
+/// Rows `find` answers, with their table's columns.
+pub type FoundRows = (Arc<[String]>, Vec<Vec<Value>>);
 
 /// A staged row the host cannot vouch for (unreadable, or failing its integrity check):
 /// the batch fails rather than have the plugin work on it or on a "not found". Names the
@@ -71,6 +93,37 @@ impl Mappings for MemoryMappings {
             return vec![None; ids.len()];
         };
         ids.iter().map(|id| map.get(*id).cloned()).collect()
+    }
+}
+
+/// Mappings in memory that grow as plugins publish theirs (contract 2.0): what the local
+/// runner, the sandbox and an analysis resolve against.
+#[derive(Debug, Default)]
+pub struct GrowingMappings(RwLock<MemoryMappings>);
+
+impl GrowingMappings {
+    pub fn new(mappings: MemoryMappings) -> GrowingMappings {
+        GrowingMappings(RwLock::new(mappings))
+    }
+
+    /// Records what a batch published ([`crate::Ran::published`]).
+    pub fn record(&self, published: &[(Namespace, String, String)]) {
+        if published.is_empty() {
+            return;
+        }
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        for (ns, server, cloud) in published {
+            map.insert(*ns, server.as_str(), cloud.as_str());
+        }
+    }
+}
+
+impl Mappings for GrowingMappings {
+    fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .resolve(namespace, ids)
     }
 }
 
@@ -136,5 +189,28 @@ impl AppData for MemoryAppData {
             .tables
             .get(table)
             .is_some_and(|t| t.rows.contains_key(&id)))
+    }
+
+    fn find(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[Value],
+        max_rows: usize,
+    ) -> Result<Option<FoundRows>, AppDataError> {
+        let Some(t) = self.tables.get(table) else {
+            return Ok(None);
+        };
+        let Some(at) = t.columns.iter().position(|c| c == column) else {
+            return Ok(Some((t.columns.clone(), vec![])));
+        };
+        let mut ids: Vec<i64> = (t.rows.iter())
+            .filter(|(_, row)| row.get(at).is_some_and(|v| values.contains(v)))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.truncate(max_rows);
+        let rows = ids.iter().map(|id| t.rows[id].clone()).collect();
+        Ok(Some((t.columns.clone(), rows)))
     }
 }

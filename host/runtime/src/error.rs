@@ -29,7 +29,7 @@ pub enum LoadError {
     Invalid { plugin: String, reason: String },
     #[error(
         "plugin {plugin}: imports {}, which Airlock does not provide. A plugin may import \
-         airlock:plugin 1.x and WASI 0.2's cli, clocks, io, random, filesystem and sockets \
+         airlock:plugin 1.x or 2.x (one major version, the one it exports) and WASI 0.2's cli, clocks, io, random, filesystem and sockets \
          (the last two deny-all: no directory, no network); build it without the rest: drop the \
          dependency that links them (an HTTP client, say), or for componentize-js pass \
          `--disable http` (disableFeatures: [\"http\"]), and check with `airlock plugin inspect`",
@@ -168,9 +168,15 @@ pub enum Cause {
     )]
     HostCallData { limit: u64 },
     #[error(
+        "`app-data.find` matched more than {limit} rows in one call (send fewer values per call)"
+    )]
+    FindRows { limit: u64 },
+    #[error(
         "a staged app row cannot be trusted ({0}); stage the app's data again (run `check` in a new work directory) and, if it recurs, report it: the work directory may have been tampered with"
     )]
     AppData(crate::AppDataError),
+    #[error("mappings.publish refused: {reason}")]
+    Publish { reason: String },
 }
 
 /// The plugin's stderr under a trap, each line indented so none can pass for the host's.
@@ -198,8 +204,11 @@ impl Cause {
             Cause::Plugin { .. } => "plugin-error",
             Cause::InvalidOutput { .. } => "invalid-output",
             Cause::MalformedBatch { .. } => "malformed-batch",
-            Cause::HostCallLimit { .. } | Cause::HostCallData { .. } => "host-call-limit",
+            Cause::HostCallLimit { .. } | Cause::HostCallData { .. } | Cause::FindRows { .. } => {
+                "host-call-limit"
+            }
             Cause::AppData(_) => "app-data-integrity",
+            Cause::Publish { .. } => "publish-refused",
         }
     }
 }

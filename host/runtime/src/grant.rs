@@ -36,7 +36,7 @@ impl Grant {
         Grant {
             app_key: manifest.app_key.clone(),
             plugin_sha256: plugin.info().sha256.clone(),
-            namespaces: manifest.namespaces.iter().copied().collect(),
+            namespaces: manifest.all_namespaces().collect(),
             scopes: manifest.scopes.iter().copied().collect(),
         }
     }
@@ -70,6 +70,10 @@ pub(crate) struct Access {
     prefix: AoPrefix,
     tables: BTreeSet<String>,
     namespaces: BTreeSet<Namespace>,
+    /// Optional namespaces the operator did not grant: their ids resolve to nothing.
+    withheld: BTreeSet<Namespace>,
+    publishes: BTreeSet<Namespace>,
+    lookups: BTreeSet<(String, String)>,
 }
 
 /// Why an import call was refused.
@@ -85,6 +89,14 @@ pub enum Denied {
     UndeclaredNamespace(#[from] airlock_contract::UndeclaredNamespace),
     #[error("namespace `{0}` was not granted by the operator")]
     UngrantedNamespace(String),
+    #[error(
+        "namespace `{0}` is not one this plugin publishes (it may publish only app:<its app key>:<an entity its manifest's `publishes` names>)"
+    )]
+    UndeclaredPublish(String),
+    #[error(
+        "`{table}.{column}` is not one of the manifest's lookups; declare it to find rows by it"
+    )]
+    UndeclaredLookup { table: String, column: String },
 }
 
 impl Access {
@@ -99,11 +111,17 @@ impl Access {
                 .cloned()
                 .collect(),
             namespaces: manifest
-                .namespaces
-                .iter()
+                .all_namespaces()
                 .filter(|ns| grant.namespaces.contains(ns))
+                .collect(),
+            withheld: manifest
+                .optional_namespaces
+                .iter()
+                .filter(|ns| !grant.namespaces.contains(ns))
                 .copied()
                 .collect(),
+            publishes: manifest.publishes.iter().copied().collect(),
+            lookups: manifest.lookups.iter().cloned().collect(),
             prefix,
         }
     }
@@ -121,12 +139,47 @@ impl Access {
         Ok(())
     }
 
-    pub(crate) fn namespace(&self, manifest: &Manifest, name: &str) -> Result<Namespace, Denied> {
-        let declared = Namespace::find_declared(&manifest.namespaces, name)?;
+    /// The namespace a `resolve` names, if the plugin may resolve it; `Ok(None)` for an
+    /// optional one the operator withheld (every id answers nothing).
+    pub(crate) fn namespace(
+        &self,
+        manifest: &Manifest,
+        name: &str,
+    ) -> Result<Option<Namespace>, Denied> {
+        let declared = Namespace::find_declared(&manifest.namespaces, name).or_else(|e| {
+            Namespace::find_declared(&manifest.optional_namespaces, name).map_err(|_| e)
+        })?;
         if self.namespaces.contains(&declared) {
-            Ok(declared)
+            Ok(Some(declared))
+        } else if self.withheld.contains(&declared) {
+            Ok(None)
         } else {
             Err(Denied::UngrantedNamespace(name.to_owned()))
+        }
+    }
+
+    /// The namespace a `publish` names: one of the app's own the manifest declares.
+    pub(crate) fn publish(&self, name: &str) -> Result<Namespace, Denied> {
+        self.publishes
+            .iter()
+            .copied()
+            .find(|ns| ns.as_str() == name)
+            .ok_or_else(|| Denied::UndeclaredPublish(name.to_owned()))
+    }
+
+    /// A `find` by `table.column`: the table as for every read, the column declared.
+    pub(crate) fn lookup(&self, table: &str, column: &str) -> Result<(), Denied> {
+        self.table(table)?;
+        if self
+            .lookups
+            .contains(&(table.to_owned(), column.to_owned()))
+        {
+            Ok(())
+        } else {
+            Err(Denied::UndeclaredLookup {
+                table: table.to_owned(),
+                column: column.to_owned(),
+            })
         }
     }
 }
@@ -168,9 +221,13 @@ mod tests {
             name: "x".into(),
             version: "1".into(),
             namespaces: vec![Namespace::USER, Namespace::ISSUE],
+            optional_namespaces: vec![Namespace::PROJECT],
+            publishes: vec![Namespace::app("com.atlassian.example.ao.myplugin", "thing").unwrap()],
+            lookups: vec![("AO_28BE2D_MY_OBJECT".into(), "OWNER".into())],
             scopes: vec![DataScope::AppDataOther],
             outputs: vec![],
             requested: RequestedLimits::default(),
+            contract: crate::manifest::Contract::V2,
         }
     }
 
@@ -178,7 +235,7 @@ mod tests {
         Grant {
             app_key: m.app_key.clone(),
             plugin_sha256: "sha".into(),
-            namespaces: m.namespaces.iter().copied().collect(),
+            namespaces: m.all_namespaces().collect(),
             scopes: m.scopes.iter().copied().collect(),
         }
     }
@@ -207,7 +264,12 @@ mod tests {
                 .namespace(Namespace::USER)
                 .namespace(Namespace::WORKLOG),
         );
-        assert_eq!(access.namespace(&m, "identity:user"), Ok(Namespace::USER));
+        assert_eq!(
+            access.namespace(&m, "identity:user"),
+            Ok(Some(Namespace::USER))
+        );
+        // Optional and not granted: it resolves, to nothing.
+        assert_eq!(access.namespace(&m, "jira/classic:project"), Ok(None));
         assert_eq!(
             access.namespace(&m, "jira:issue"),
             Err(Denied::UngrantedNamespace("jira:issue".into()))
@@ -218,6 +280,34 @@ mod tests {
                 airlock_contract::UndeclaredNamespace("jira:worklog".into())
             ))
         );
+    }
+
+    #[test]
+    fn a_plugin_publishes_only_its_own_declared_namespaces_and_finds_by_declared_columns() {
+        let m = manifest();
+        let access = Access::new(&m, &all(&m));
+        assert!(
+            access
+                .publish("app:com.atlassian.example.ao.myplugin:thing")
+                .is_ok()
+        );
+        assert!(matches!(
+            access.publish("app:com.atlassian.example.ao.myplugin:other"),
+            Err(Denied::UndeclaredPublish(_))
+        ));
+        assert!(matches!(
+            access.publish("app:com.other:thing"),
+            Err(Denied::UndeclaredPublish(_))
+        ));
+        assert_eq!(access.lookup("AO_28BE2D_MY_OBJECT", "OWNER"), Ok(()));
+        assert!(matches!(
+            access.lookup("AO_28BE2D_MY_OBJECT", "NAME"),
+            Err(Denied::UndeclaredLookup { .. })
+        ));
+        assert!(matches!(
+            access.lookup("AO_60DB71_SPRINT", "OWNER"),
+            Err(Denied::ForeignTable { .. })
+        ));
     }
 
     #[test]

@@ -9,15 +9,19 @@ use crate::data::{AppData, Mappings};
 use crate::error::{BatchError, Cause, ConsentError, LoadError, RuntimeError};
 use crate::grant::{Access, Grant};
 use crate::limits::{Ceilings, EPOCH_TICK, Limits, MAX_WASM_STACK};
-use crate::manifest::Manifest;
+use crate::manifest::{Contract, Manifest};
 use crate::store::{BatchState, BatchStateInit, HostCalls, LogLine, Stop};
 use airlock_model::app_storage;
-use airlock_model::{AppFinding, AppKey, AppOutput, MigrationId, Severity, TenantId, Value};
+use airlock_model::{
+    AppFinding, AppKey, AppOutput, MigrationId, Namespace, Severity, TenantId, Value,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Instance, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, HasSelf, Instance, InstancePre, Linker,
+};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// How the runtime is set up.
@@ -107,11 +111,20 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
 fn import_allowed(name: &str) -> bool {
     let (interface, version) = name.split_once('@').unwrap_or((name, ""));
     let version_ok = if interface.starts_with("airlock:plugin/") {
-        version.starts_with("1.")
+        version.starts_with("1.") || version.starts_with("2.")
     } else {
         version.starts_with("0.2.")
     };
     version_ok && ALLOWED_IMPORTS.contains(&interface)
+}
+
+/// An `airlock:plugin` import of another major version than the contract the component
+/// exports (a 1.0 migrator importing 2.0's `mappings`, say): refused, so a plugin speaks
+/// one version of the contract.
+fn other_major(name: &str, contract: Contract) -> bool {
+    name.strip_prefix("airlock:plugin/")
+        .and_then(|rest| rest.split_once('@'))
+        .is_some_and(|(_, version)| !version.starts_with(contract.major()))
 }
 
 impl Runtime {
@@ -229,27 +242,39 @@ impl Runtime {
             });
         }
 
+        let exports = Exports::find(&component).ok_or_else(|| LoadError::Link {
+            plugin: name.to_owned(),
+            reason: "it exports neither airlock:plugin/migrator@2.0.0 nor @1.0.0 (with describe, \
+                     analyze-batch and migrate-batch, and finish in 2.0)"
+                .into(),
+        })?;
+        let mixed: Vec<String> = (imports.iter())
+            .filter(|i| other_major(i, exports.contract))
+            .cloned()
+            .collect();
+        if !mixed.is_empty() {
+            return Err(LoadError::Link {
+                plugin: name.to_owned(),
+                reason: format!(
+                    "it exports airlock:plugin/migrator@{} but imports {}: build it against one version of the contract",
+                    exports.contract.version(),
+                    mixed.join(", ")
+                ),
+            });
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(bindings::PluginPre::new)
             .map_err(|e| LoadError::Link {
                 plugin: name.to_owned(),
                 reason: format!("{e:#}"),
             })?;
-
-        let exports = Exports::find(&component).ok_or_else(|| LoadError::Link {
-            plugin: name.to_owned(),
-            reason: "it does not export airlock:plugin/migrator@1.0.0".into(),
-        })?;
-        let manifest = describe(&self.engine, &pre, self.config.limits).map_err(|cause| {
-            LoadError::Describe {
+        let manifest = describe(&self.engine, &pre, &exports, self.config.limits)
+            .map_err(|cause| LoadError::Describe {
                 plugin: name.to_owned(),
                 cause,
-            }
-        })?;
-        let manifest =
-            conversions::manifest(manifest).map_err(|reason| LoadError::BadManifest {
+            })?
+            .map_err(|reason| LoadError::BadManifest {
                 plugin: name.to_owned(),
                 reason,
             })?;
@@ -285,9 +310,11 @@ impl Runtime {
     }
 }
 
-/// The mappings interface's instance name, as the contract's package version names it.
+/// The interfaces linked by hand, as each contract version names them.
 const MAPPINGS_INTERFACE: &str = "airlock:plugin/mappings@1.0.0";
 const APP_DATA_INTERFACE: &str = "airlock:plugin/app-data@1.0.0";
+const MAPPINGS_V2_INTERFACE: &str = "airlock:plugin/mappings@2.0.0";
+const APP_DATA_V2_INTERFACE: &str = "airlock:plugin/app-data@2.0.0";
 
 fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
@@ -313,6 +340,20 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     let mut app_data = linker.instance(APP_DATA_INTERFACE)?;
     app_data.func_wrap("get", crate::store::get)?;
     app_data.func_wrap("exists", crate::store::exists)?;
+    // Contract 2.0, beside 1.0: the same functions (the shapes are the same), and what it
+    // adds.
+    {
+        use bindings::v2::airlock::plugin::{log, types};
+        types::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+        log::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+    }
+    let mut mappings = linker.instance(MAPPINGS_V2_INTERFACE)?;
+    mappings.func_wrap("resolve", crate::store::resolve)?;
+    mappings.func_wrap("publish", crate::store::publish)?;
+    let mut app_data = linker.instance(APP_DATA_V2_INTERFACE)?;
+    app_data.func_wrap("get", crate::store::get)?;
+    app_data.func_wrap("exists", crate::store::exists)?;
+    app_data.func_wrap("find", crate::store::find)?;
 
     // Only the WASI interfaces on the allow-list, so a missing check cannot open a door.
     let l = &mut linker;
@@ -374,21 +415,27 @@ impl wasmtime::component::HasData for HasIo {
 
 use wasmtime_wasi::WasiView as _;
 
-/// Calls `describe` in a throwaway store that can resolve nothing.
+/// Calls `describe` in a throwaway store that can resolve nothing: `Err` if the call
+/// failed, `Ok(Err)` if the manifest it returned is invalid.
 fn describe(
     engine: &Engine,
-    pre: &bindings::PluginPre<BatchState>,
+    pre: &InstancePre<BatchState>,
+    exports: &Exports,
     limits: Limits,
-) -> Result<bindings::wit::Manifest, String> {
+) -> Result<Result<Manifest, String>, String> {
     let nothing = Arc::new(Manifest {
         app_key: airlock_model::AppKey::new("-"),
         name: String::new(),
         version: String::new(),
         tables: vec![],
         namespaces: vec![],
+        optional_namespaces: vec![],
+        publishes: vec![],
+        lookups: vec![],
         scopes: vec![],
         outputs: vec![],
         requested: Default::default(),
+        contract: exports.contract,
     });
     let access = Arc::new(Access::new(
         &nothing,
@@ -410,10 +457,24 @@ fn describe(
     )
     .map_err(|e| format!("{e:#}"))?;
     let instance = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-    instance
-        .airlock_plugin_migrator()
-        .call_describe(&mut store)
-        .map_err(|e| classify(e, &store, &limits).to_string())
+    let failed =
+        |e: wasmtime::Error, store: &Store<BatchState>| classify(e, store, &limits).to_string();
+    match exports.contract {
+        Contract::V1 => {
+            let (manifest,) = instance
+                .get_typed_func::<(), (bindings::wit::Manifest,)>(&mut store, &exports.describe)
+                .and_then(|f| f.call(&mut store, ()))
+                .map_err(|e| failed(e, &store))?;
+            Ok(conversions::manifest(manifest))
+        }
+        Contract::V2 => {
+            let (manifest,) = instance
+                .get_typed_func::<(), (bindings::v2::wit::Manifest,)>(&mut store, &exports.describe)
+                .and_then(|f| f.call(&mut store, ()))
+                .map_err(|e| failed(e, &store))?;
+            Ok(conversions::manifest_v2(manifest))
+        }
+    }
 }
 
 fn new_store(
@@ -455,6 +516,8 @@ fn classify(error: wasmtime::Error, store: &Store<BatchState>, limits: &Limits) 
                 requested,
                 limit,
             },
+            Stop::FindRows { limit } => Cause::FindRows { limit },
+            Stop::Publish(reason) => Cause::Publish { reason },
         };
     }
     // wasmtime's own cap on what one host call copies out of the plugin (its error type
@@ -523,22 +586,37 @@ struct PluginInner {
     manifest: Arc<Manifest>,
     limits: Limits,
     engine: Engine,
-    pre: bindings::PluginPre<BatchState>,
+    pre: InstancePre<BatchState>,
     exports: Exports,
 }
 
-/// Where the batch functions sit in the component, found once at load.
+/// Where the migrator's functions sit in the component, found once at load, and which
+/// contract version it exports.
 struct Exports {
+    contract: Contract,
+    describe: ComponentExportIndex,
     analyze: ComponentExportIndex,
     migrate: ComponentExportIndex,
+    /// `finish` (2.0).
+    finish: Option<ComponentExportIndex>,
 }
 
 impl Exports {
     fn find(component: &Component) -> Option<Exports> {
-        let interface = component.get_export_index(None, "airlock:plugin/migrator@1.0.0")?;
+        let (contract, interface) = [Contract::V2, Contract::V1].into_iter().find_map(|c| {
+            let name = format!("airlock:plugin/migrator@{}", c.version());
+            component.get_export_index(None, &name).map(|i| (c, i))
+        })?;
+        let function = |name| component.get_export_index(Some(&interface), name);
         Some(Exports {
-            analyze: component.get_export_index(Some(&interface), "analyze-batch")?,
-            migrate: component.get_export_index(Some(&interface), "migrate-batch")?,
+            contract,
+            describe: function("describe")?,
+            analyze: function("analyze-batch")?,
+            migrate: function("migrate-batch")?,
+            finish: match contract {
+                Contract::V1 => None,
+                Contract::V2 => Some(function("finish")?),
+            },
         })
     }
 }
@@ -649,6 +727,89 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub struct Ran<T> {
     pub value: T,
     pub usage: Usage,
+    /// Mappings the plugin published (2.0), each new or the same as already recorded: the
+    /// caller records them with the migration's mappings before the next batch.
+    pub published: Vec<(Namespace, String, String)>,
+}
+
+/// The phase a plugin's `finish` closes (2.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunPhase {
+    Analyze,
+    Migrate,
+}
+
+/// What a phase did, as `finish` receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct RunSummary {
+    pub tables: Vec<TableSummary>,
+    /// Mappings the plugin published in the phase, by namespace.
+    #[serde(serialize_with = "by_name")]
+    pub published: std::collections::BTreeMap<Namespace, u64>,
+}
+
+fn by_name<S: serde::Serializer>(
+    map: &std::collections::BTreeMap<Namespace, u64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().map(|(ns, n)| (ns.as_str(), n)))
+}
+
+/// One table's batches in a phase.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct TableSummary {
+    pub table: String,
+    pub rows: u64,
+    pub batches: u64,
+    pub failed_batches: u64,
+}
+
+impl RunSummary {
+    /// Counts one batch of `table` (tables are summarized in the order they come).
+    pub fn batch<T>(&mut self, table: &str, rows: usize, result: &Result<Ran<T>, Box<BatchError>>) {
+        let entry = match self.tables.iter().position(|t| t.table == table) {
+            Some(i) => &mut self.tables[i],
+            None => {
+                self.tables.push(TableSummary {
+                    table: table.to_owned(),
+                    ..TableSummary::default()
+                });
+                self.tables.last_mut().expect("just pushed")
+            }
+        };
+        entry.rows += rows as u64;
+        entry.batches += 1;
+        match result {
+            Ok(ran) => {
+                for (ns, _, _) in &ran.published {
+                    *self.published.entry(*ns).or_default() += 1;
+                }
+            }
+            Err(_) => entry.failed_batches += 1,
+        }
+    }
+
+    fn to_wit(&self, phase: RunPhase) -> bindings::v2::wit::RunSummary {
+        use bindings::v2::wit;
+        wit::RunSummary {
+            phase: match phase {
+                RunPhase::Analyze => wit::Phase::Analyze,
+                RunPhase::Migrate => wit::Phase::Migrate,
+            },
+            tables: (self.tables.iter())
+                .map(|t| wit::TableSummary {
+                    table: t.table.clone(),
+                    rows: t.rows,
+                    batches: t.batches,
+                    failed_batches: t.failed_batches,
+                })
+                .collect(),
+            published: (self.published.iter())
+                .map(|(ns, n)| (ns.as_str().to_owned(), *n))
+                .collect(),
+        }
+    }
 }
 
 /// A plugin bound to a tenant's context.
@@ -665,6 +826,32 @@ impl Session {
 
     pub fn tenant(&self) -> &TenantId {
         &self.context.tenant
+    }
+
+    /// Runs `finish` (2.0) in a fresh instance after the last batch of `phase`; `None` for a
+    /// 1.0 plugin, which has none. Its findings carry the table `(finish)`.
+    pub fn finish(
+        &self,
+        phase: RunPhase,
+        summary: &RunSummary,
+    ) -> Option<Result<Ran<Vec<AppFinding>>, Box<BatchError>>> {
+        let index = self.plugin.inner.exports.finish?;
+        let summary = summary.to_wit(phase);
+        let batch = Batch {
+            table: FINISH_TABLE,
+            index: 0,
+            columns: &[],
+            rows: &[],
+        };
+        Some(self.call("finish", batch, |instance, _, store, table, _| {
+            let (findings,) = instance
+                .get_typed_func::<(&bindings::v2::wit::RunSummary,), (Vec<bindings::wit::Finding>,)>(
+                    &mut *store,
+                    index,
+                )?
+                .call(&mut *store, (&summary,))?;
+            Ok(Ok(cap_findings(table, findings)))
+        }))
     }
 
     /// Runs `analyze-batch` in a fresh instance.
@@ -751,7 +938,10 @@ impl Session {
             })
         };
         // The host never hands a plugin another app's rows.
-        if let Err(denied) = self.access.table(batch.table) {
+        // (`finish` reads no batch.)
+        if call != "finish"
+            && let Err(denied) = self.access.table(batch.table)
+        {
             return Err(fail(Cause::AccessDenied(denied), Usage::default()));
         }
         // Rows cross as one row-major list: each must be exactly as wide as the columns.
@@ -794,11 +984,12 @@ impl Session {
                 Usage::default(),
             )
         })?;
-        let instance = inner.pre.instance_pre().instantiate(&mut store);
+        let instance = inner.pre.instantiate(&mut store);
         let instantiate = started.elapsed();
         let rows = conversions::row_set(batch.columns, batch.rows);
         let result = instance
-            .and_then(|instance| run(&instance, &inner.exports, &mut store, batch.table, &rows));
+            .and_then(|instance| run(&instance, &inner.exports, &mut store, batch.table, &rows))
+            .map(|done| done.and_then(|value| Ok((value, self.published(&mut store)?))));
         let elapsed = started.elapsed();
 
         let data = store.data();
@@ -812,13 +1003,17 @@ impl Session {
             logs: data.logs.clone(),
         };
         match result {
-            Ok(Ok(value)) => {
+            Ok(Ok((value, published))) => {
                 tracing::debug!(
                     fuel = usage.fuel,
                     elapsed_us = elapsed.as_micros() as u64,
                     "batch done"
                 );
-                Ok(Ran { value, usage })
+                Ok(Ran {
+                    value,
+                    usage,
+                    published,
+                })
             }
             Ok(Err(cause)) => {
                 if let Cause::OutputQuota { produced, .. } = cause {
@@ -835,6 +1030,44 @@ impl Session {
         }
     }
 }
+
+impl Session {
+    /// What the batch published, checked against what is already recorded: a server id
+    /// mapped before to another cloud id is refused (the first mapping stands).
+    fn published(
+        &self,
+        store: &mut Store<BatchState>,
+    ) -> Result<Vec<(Namespace, String, String)>, Cause> {
+        let published = store.data_mut().take_published();
+        let mut by_namespace: std::collections::BTreeMap<Namespace, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for (i, (ns, _, _)) in published.iter().enumerate() {
+            by_namespace.entry(*ns).or_default().push(i);
+        }
+        for (ns, indexes) in by_namespace {
+            for chunk in indexes.chunks(crate::MAX_IDS_PER_CALL) {
+                let ids: Vec<&str> = chunk.iter().map(|&i| published[i].1.as_str()).collect();
+                let known = self.context.mappings.resolve(ns, &ids);
+                for (&i, known) in chunk.iter().zip(known) {
+                    if let Some(known) = known
+                        && *known != *published[i].2
+                    {
+                        return Err(Cause::Publish {
+                            reason: format!(
+                                "server id `{}` of `{ns}` is already mapped to another cloud id; a plugin's mappings must not change between batches or runs",
+                                published[i].1
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(published)
+    }
+}
+
+/// What `finish`'s findings and errors name as their table.
+pub const FINISH_TABLE: &str = "(finish)";
 
 /// Every output must be of a kind the manifest declares: the operator consented to those.
 fn check_declared_kinds(declared: &[&'static str], outputs: &[AppOutput]) -> Result<(), Cause> {
@@ -953,7 +1186,13 @@ mod tests {
     fn allow_list_checks_interface_and_version() {
         assert!(import_allowed("wasi:io/streams@0.2.6"));
         assert!(import_allowed("airlock:plugin/mappings@1.0.0"));
-        assert!(!import_allowed("airlock:plugin/mappings@2.0.0"));
+        assert!(import_allowed("airlock:plugin/mappings@2.0.0"));
+        assert!(!import_allowed("airlock:plugin/mappings@3.0.0"));
+        // One major version per component: the one its migrator exports.
+        assert!(other_major("airlock:plugin/mappings@2.0.0", Contract::V1));
+        assert!(!other_major("airlock:plugin/mappings@1.0.0", Contract::V1));
+        assert!(other_major("airlock:plugin/log@1.0.0", Contract::V2));
+        assert!(!other_major("wasi:io/streams@0.2.6", Contract::V2));
         // Linked deny-all: a plugin importing them loads, and can open nothing.
         assert!(import_allowed("wasi:filesystem/preopens@0.2.6"));
         assert!(import_allowed("wasi:sockets/tcp@0.2.3"));

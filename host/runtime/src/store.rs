@@ -38,7 +38,14 @@ pub(crate) enum Stop {
         requested: u64,
         limit: u64,
     },
+    #[error("`app-data.find` matched more than {limit} rows in one call")]
+    FindRows { limit: u64 },
+    #[error("{0}")]
+    Publish(String),
 }
+
+/// The most mappings one batch may publish (over all its `publish` calls).
+pub const MAX_PUBLISHED_PER_BATCH: usize = 100_000;
 
 pub use airlock_contract::MAX_IDS_PER_CALL;
 
@@ -67,6 +74,11 @@ pub struct HostCalls {
     pub directory_lookups: u64,
     /// Calls into `wasi:sockets`: every one is refused, and no honest plugin makes one.
     pub network_calls: u64,
+    /// Mappings sent through `mappings.publish` (2.0).
+    pub published: u64,
+    /// `app-data.find` calls and the rows they answered (2.0).
+    pub find_calls: u64,
+    pub rows_found: u64,
 }
 
 pub(crate) struct BatchState {
@@ -86,6 +98,10 @@ pub(crate) struct BatchState {
     /// When the batch's wall time runs out; checked in every import (the epoch stops
     /// Wasm code, this stops host code).
     deadline: Instant,
+    /// What the batch published, in order, and by (namespace, server id) to refuse a
+    /// server id published twice with different cloud ids.
+    published: Vec<(airlock_model::Namespace, String, String)>,
+    published_index: std::collections::HashMap<(airlock_model::Namespace, String), usize>,
 }
 
 pub(crate) struct BatchStateInit {
@@ -217,7 +233,15 @@ impl BatchState {
             stdout,
             stderr,
             deadline: init.deadline,
+            published: Vec::new(),
+            published_index: std::collections::HashMap::new(),
         }
+    }
+
+    /// The batch's published mappings, taken out once it has returned.
+    pub(crate) fn take_published(&mut self) -> Vec<(airlock_model::Namespace, String, String)> {
+        self.published_index.clear();
+        std::mem::take(&mut self.published)
     }
 
     /// Stops the plugin if its wall time has run out, wherever it is.
@@ -312,32 +336,165 @@ pub(crate) fn resolve(
     store.data().check_deadline()?;
     // Refused by its length, before one id is read.
     check_id_count("mappings.resolve", ids.len())?;
-    let ids: Vec<WasmStr> = ids.iter(&mut store)?.collect::<wasmtime::Result<_>>()?;
-    let answers = {
-        let store = store.as_context();
+    let granted = {
+        let name = namespace.to_str(&store)?;
         let state = store.data();
-        let namespace = namespace.to_str(&store)?;
-        let ns = state
+        state
             .access
-            .namespace(&state.manifest, &namespace)
-            .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?;
-        let mut answers = Vec::with_capacity(ids.len());
-        let mut chunk = Vec::with_capacity(ids.len().min(DEADLINE_CHECK_EVERY));
-        for ids in ids.chunks(DEADLINE_CHECK_EVERY) {
-            state.check_deadline()?;
-            chunk.clear();
-            for id in ids {
-                chunk.push(id.to_str(&store)?);
+            .namespace(&state.manifest, &name)
+            .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?
+    };
+    let answers = match granted {
+        // An optional namespace the operator withheld: nothing resolves.
+        None => vec![None; ids.len()],
+        Some(ns) => {
+            let ids: Vec<WasmStr> = ids.iter(&mut store)?.collect::<wasmtime::Result<_>>()?;
+            let store = store.as_context();
+            let state = store.data();
+            let mut answers = Vec::with_capacity(ids.len());
+            let mut chunk = Vec::with_capacity(ids.len().min(DEADLINE_CHECK_EVERY));
+            for ids in ids.chunks(DEADLINE_CHECK_EVERY) {
+                state.check_deadline()?;
+                chunk.clear();
+                for id in ids {
+                    chunk.push(id.to_str(&store)?);
+                }
+                let refs: Vec<&str> = chunk.iter().map(|id| id.as_ref()).collect();
+                answers.extend(state.mappings.resolve(ns, &refs));
             }
-            let refs: Vec<&str> = chunk.iter().map(|id| id.as_ref()).collect();
-            answers.extend(state.mappings.resolve(ns, &refs));
+            answers
         }
-        answers
     };
     let calls = &mut store.data_mut().calls;
     calls.resolve_calls += 1;
     calls.ids_resolved += answers.len() as u64;
     Ok((answers,))
+}
+
+/// `mappings.publish(namespace, pairs)` (2.0): the plugin's own namespace only; ids
+/// checked; kept in the batch's state until it returns (a failed batch publishes nothing).
+pub(crate) fn publish(
+    mut store: StoreContextMut<'_, BatchState>,
+    (namespace, pairs): (WasmStr, WasmList<(WasmStr, WasmStr)>),
+) -> wasmtime::Result<()> {
+    store.data().check_deadline()?;
+    check_id_count("mappings.publish", pairs.len())?;
+    let ns = {
+        let name = namespace.to_str(&store)?;
+        store
+            .data()
+            .access
+            .publish(&name)
+            .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?
+    };
+    let already = store.data().published.len();
+    if already + pairs.len() > MAX_PUBLISHED_PER_BATCH {
+        return Err(wasmtime::Error::new(Stop::HostCallLimit {
+            call: "mappings.publish (per batch)",
+            requested: (already + pairs.len()) as u64,
+            limit: MAX_PUBLISHED_PER_BATCH as u64,
+        }));
+    }
+    let pairs: Vec<(WasmStr, WasmStr)> =
+        pairs.iter(&mut store)?.collect::<wasmtime::Result<_>>()?;
+    let mut checked = Vec::with_capacity(pairs.len());
+    {
+        let view = store.as_context();
+        for (i, (server, cloud)) in pairs.iter().enumerate() {
+            if i % DEADLINE_CHECK_EVERY == 0 {
+                view.data().check_deadline()?;
+            }
+            let (server, cloud) = (server.to_str(&view)?, cloud.to_str(&view)?);
+            for (what, id) in [("server", &server), ("cloud", &cloud)] {
+                if let Some(reason) = published_id_problem(id) {
+                    return Err(wasmtime::Error::new(Stop::Publish(format!(
+                        "pair #{i}: the {what} id {reason}"
+                    ))));
+                }
+            }
+            checked.push((server.into_owned(), cloud.into_owned()));
+        }
+    }
+    let state = store.data_mut();
+    for (server, cloud) in checked {
+        match state.published_index.get(&(ns, server.clone())) {
+            Some(&at) if state.published[at].2 != cloud => {
+                return Err(wasmtime::Error::new(Stop::Publish(format!(
+                    "server id `{server}` of `{ns}` was published twice in this batch with different cloud ids"
+                ))));
+            }
+            Some(_) => {}
+            None => {
+                state
+                    .published_index
+                    .insert((ns, server.clone()), state.published.len());
+                state.published.push((ns, server, cloud));
+            }
+        }
+        state.calls.published += 1;
+    }
+    Ok(())
+}
+
+/// Why a published id is refused, if it is: ids are short printable tokens.
+fn published_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        Some("is empty".into())
+    } else if id.chars().count() > airlock_contract::MAX_PUBLISHED_ID {
+        Some(format!(
+            "is longer than {} characters",
+            airlock_contract::MAX_PUBLISHED_ID
+        ))
+    } else if id.chars().any(char::is_control) {
+        Some("holds control characters".into())
+    } else {
+        None
+    }
+}
+
+/// A row set the host answers `app-data.find` with, lowered from its own values.
+#[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
+#[component(record)]
+pub(crate) struct FoundRows {
+    columns: Vec<String>,
+    values: Vec<airlock_model::Value>,
+}
+
+/// `app-data.find(table, column, values)` (2.0): a declared lookup, at most
+/// [`MAX_IDS_PER_CALL`] values and [`airlock_contract::MAX_FIND_ROWS`] rows answered.
+pub(crate) fn find(
+    mut store: StoreContextMut<'_, BatchState>,
+    (table, column, values): (String, String, Vec<wit::Value>),
+) -> wasmtime::Result<(FoundRows,)> {
+    let state = store.data_mut();
+    state.check_deadline()?;
+    check_id_count("app-data.find", values.len())?;
+    state
+        .access
+        .lookup(&table, &column)
+        .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))?;
+    let values: Vec<airlock_model::Value> = values
+        .into_iter()
+        .map(crate::conversions::value_from_wit)
+        .collect();
+    let limit = airlock_contract::MAX_FIND_ROWS;
+    let found = state
+        .app_data
+        .find(&table, &column, &values, limit + 1)
+        .map_err(|e| wasmtime::Error::new(Stop::AppData(e)))?;
+    state.check_deadline()?;
+    let (columns, rows) = found.unwrap_or_default();
+    if rows.len() > limit {
+        return Err(wasmtime::Error::new(Stop::FindRows {
+            limit: limit as u64,
+        }));
+    }
+    state.calls.find_calls += 1;
+    state.calls.rows_found += rows.len() as u64;
+    Ok((FoundRows {
+        columns: columns.to_vec(),
+        values: rows.into_iter().flatten().collect(),
+    },))
 }
 
 /// `app-data.get(table, id)`, linked by hand beside [`exists`].
@@ -412,6 +569,27 @@ impl BatchState {
         self.access
             .table(table)
             .map_err(|d| wasmtime::Error::new(Stop::Denied(d)))
+    }
+}
+
+impl crate::bindings::v2::airlock::plugin::types::Host for BatchState {}
+
+/// 2.0's `log`: the same as 1.0's.
+impl crate::bindings::v2::airlock::plugin::log::Host for BatchState {
+    fn write(
+        &mut self,
+        level: crate::bindings::v2::airlock::plugin::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        use crate::bindings::v2::airlock::plugin::log::Level as L;
+        let level = match level {
+            L::Trace => log::Level::Trace,
+            L::Debug => log::Level::Debug,
+            L::Info => log::Level::Info,
+            L::Warn => log::Level::Warn,
+            L::Error => log::Level::Error,
+        };
+        log::Host::write(self, level, message)
     }
 }
 

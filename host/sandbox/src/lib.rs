@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use airlock_model::{AppOutput, MigrationId, Severity, TenantId, Value};
 use airlock_runtime::{
-    Batch, BatchError, Cause, Grant, MemoryAppData, Plugin, Ran, RunContext, Runtime, Usage,
+    Batch, BatchError, Cause, Grant, GrowingMappings, MemoryAppData, Plugin, Ran, RunContext,
+    RunPhase, RunSummary, Runtime, Usage,
 };
 use sha2::{Digest, Sha256};
 
@@ -276,14 +277,16 @@ fn run_once(
     for case in cases.iter().filter(|c| c.kind == CaseKind::Valid) {
         app_data.extend(&case.table, &case.columns, case.rows.iter().cloned());
     }
+    // Grows with what the plugin publishes (contract 2.0), as a migration's would.
+    let mappings = Arc::new(record::RecordingMappings {
+        inner: GrowingMappings::new(seed.memory_mappings()),
+        transcript: transcript.clone(),
+    });
     let session = plugin.session(RunContext {
         tenant: TenantId::new("sandbox"),
         migration: MigrationId::new(migration),
         grant: Grant::as_asked(plugin),
-        mappings: Arc::new(record::RecordingMappings {
-            inner: seed.memory_mappings(),
-            transcript: transcript.clone(),
-        }),
+        mappings: mappings.clone(),
         app_data: Arc::new(record::RecordingAppData {
             inner: app_data,
             transcript: transcript.clone(),
@@ -297,6 +300,7 @@ fn run_once(
         stopped_early: false,
     };
     let mut index = 0u64;
+    let mut summaries = [RunSummary::default(), RunSummary::default()];
     'cases: for case in cases {
         for rows in case.rows.chunks(batch_rows) {
             let batch = Batch {
@@ -308,13 +312,19 @@ fn run_once(
             for call in ["analyze-batch", "migrate-batch"] {
                 transcript.start_batch(result.batches.len());
                 let ran = if call == "analyze-batch" {
-                    session
-                        .analyze(batch)
-                        .map(|r| findings_report(case, rows, r))
+                    let ran = session.analyze(batch);
+                    summaries[0].batch(&case.table, rows.len(), &ran);
+                    ran.map(|r| {
+                        mappings.inner.record(&r.published);
+                        findings_report(case, rows, r)
+                    })
                 } else {
-                    session
-                        .migrate(batch)
-                        .map(|r| outputs_report(case, rows, r))
+                    let ran = session.migrate(batch);
+                    summaries[1].batch(&case.table, rows.len(), &ran);
+                    ran.map(|r| {
+                        mappings.inner.record(&r.published);
+                        outputs_report(case, rows, r)
+                    })
                 };
                 let (report, stop) = match ran {
                     Ok(report) => (report, None),
@@ -329,6 +339,34 @@ fn run_once(
                 }
             }
             index += 1;
+        }
+    }
+    // Contract 2.0: `finish` after each phase's last batch, as a migration calls it.
+    if !result.stopped_early {
+        let phases = [RunPhase::Analyze, RunPhase::Migrate];
+        for (phase, summary) in phases.into_iter().zip(&summaries) {
+            transcript.start_batch(result.batches.len());
+            let Some(ran) = session.finish(phase, summary) else {
+                break;
+            };
+            let finish = synth::Case {
+                kind: CaseKind::Valid,
+                table: airlock_runtime::FINISH_TABLE.into(),
+                columns: Vec::new(),
+                rows: Vec::new(),
+            };
+            let (report, stop) = match ran {
+                Ok(r) => {
+                    mappings.inner.record(&r.published);
+                    (findings_report(&finish, &[], r), None)
+                }
+                Err(e) => error_report(&finish, "finish", 0, *e),
+            };
+            result.batches.push(BatchReport {
+                call: "finish",
+                ..report
+            });
+            result.stops.push(stop);
         }
     }
     result.calls = transcript.calls();
@@ -644,7 +682,7 @@ fn assess(
         access: Access {
             tables_declared: manifest.tables.clone(),
             tables_read: tables_read.into_iter().collect(),
-            namespaces_declared: manifest.namespaces.iter().map(|n| n.to_string()).collect(),
+            namespaces_declared: manifest.all_namespaces().map(|n| n.to_string()).collect(),
             namespaces_resolved: namespaces_resolved.into_iter().collect(),
             outputs_declared: manifest.outputs.iter().map(|o| o.to_string()).collect(),
             outputs_written: outputs_written.iter().map(|o| o.to_string()).collect(),

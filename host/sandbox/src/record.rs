@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use airlock_model::Namespace;
-use airlock_runtime::{AppData, AppDataError, AppRow, Mappings};
+use airlock_model::{Namespace, Value};
+use airlock_runtime::{AppData, AppDataError, AppRow, FoundRows, Mappings};
 
 /// One import call the plugin made (calls the grant refused never reach here: they stop
 /// the batch, and the batch's outcome says so).
@@ -12,11 +12,12 @@ use airlock_runtime::{AppData, AppDataError, AppRow, Mappings};
 pub struct Call {
     /// The batch it was made in: its number in the run.
     pub batch: usize,
-    /// `mappings.resolve`, `app-data.get` or `app-data.exists`.
+    /// `mappings.resolve`, `app-data.get`, `app-data.exists` or `app-data.find`.
     pub import: &'static str,
-    /// The namespace or table asked.
+    /// The namespace or table asked (`TABLE.COLUMN` for a find).
     pub of: String,
-    /// The ids asked, in order.
+    /// The ids asked, in order (a find's integer values; any other value as `<value>`,
+    /// never its content).
     pub ids: Vec<String>,
     /// How many of them were found.
     pub found: usize,
@@ -91,6 +92,28 @@ impl<D: AppData> AppData for RecordingAppData<D> {
             table.into(),
             vec![id.to_string()],
             usize::from(found),
+        );
+        Ok(found)
+    }
+
+    fn find(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[Value],
+        max_rows: usize,
+    ) -> Result<Option<FoundRows>, AppDataError> {
+        let found = self.inner.find(table, column, values, max_rows)?;
+        self.transcript.push(
+            "app-data.find",
+            format!("{table}.{column}"),
+            (values.iter())
+                .map(|v| match v {
+                    Value::Integer(i) => i.to_string(),
+                    _ => "<value>".to_owned(),
+                })
+                .collect(),
+            found.as_ref().map_or(0, |(_, rows)| rows.len()),
         );
         Ok(found)
     }

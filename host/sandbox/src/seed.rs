@@ -345,8 +345,8 @@ fn generic_table(name: &str, manifest: &Manifest) -> Table {
 /// Every declared namespace gets mappings to resolve: synthetic ids where the fixture has
 /// none, in the shape the core load records them (user keys for users, numbers otherwise).
 fn add_missing_namespaces(seed: &mut Seed, manifest: &Manifest) {
-    for ns in &manifest.namespaces {
-        let ids = seed.mappings.entry(*ns).or_default();
+    for ns in manifest.all_namespaces() {
+        let ids = seed.mappings.entry(ns).or_default();
         if !ids.is_empty() {
             continue;
         }

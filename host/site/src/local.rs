@@ -286,6 +286,26 @@ impl LocalSite {
         run().map_err(|e| self.local(e))
     }
 
+    /// An app's documents of one collection on the site, as (id, body), by id. The ids are
+    /// as stored (in the app's namespace, see [`stored_key`]).
+    pub fn app_documents(
+        &mut self,
+        app: &AppKey,
+        collection: &str,
+    ) -> Result<Vec<(String, String)>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<(String, String)>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT doc_id, body FROM app_documents WHERE app_key = ?1 AND collection = ?2 \
+                 ORDER BY doc_id",
+            )?;
+            stmt.query_map(params![app.as_str(), collection], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect()
+        };
+        run().map_err(|e| self.local(e))
+    }
+
     /// Every issue key on the site, in creation order.
     pub fn issue_keys(&mut self) -> Result<Vec<String>, TargetError> {
         let run = || -> rusqlite::Result<Vec<String>> {

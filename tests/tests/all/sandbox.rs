@@ -190,3 +190,33 @@ fn a_review_holds_no_row_content() {
         );
     }
 }
+
+#[test]
+fn a_2_0_plugin_is_reviewed_through_its_finish_with_what_it_publishes_resolvable() {
+    let review = reviewed(artifacts::TEAM_DIRECTORY, &quick());
+    assert!(
+        review.passed,
+        "{:#?}\n{:#?}",
+        review.failures, review.warnings
+    );
+    let finishes: Vec<_> = review
+        .batches
+        .iter()
+        .filter(|b| b.call == "finish")
+        .collect();
+    assert_eq!(finishes.len(), 2, "after analyze and after migrate");
+    assert!(finishes.iter().all(|b| b.outcome == "ok"), "{finishes:?}");
+    // Its members are looked up by team, in one `find` per batch of teams.
+    assert!(
+        review
+            .transcript
+            .iter()
+            .any(|c| c.import == "app-data.find"),
+        "{:?}",
+        review
+            .transcript
+            .iter()
+            .map(|c| c.import)
+            .collect::<Vec<_>>()
+    );
+}
