@@ -23,6 +23,7 @@ fn main() {
         // Contract 2.0, written against wit/v2 alone.
         ("TEAM_DIRECTORY".to_owned(), "team-directory".to_owned()),
         ("TEAM_BADGES".to_owned(), "team-badges".to_owned()),
+        ("SAVED_QUERIES".to_owned(), "saved-queries".to_owned()),
     ];
     let mut hostile: Vec<String> = std::fs::read_dir(root.join("plugins/hostile"))
         .expect("plugins/hostile exists")

@@ -44,8 +44,24 @@ pub fn print(plugin: &Plugin, path: &Path) {
         render::duration(info.compile_time),
         if info.from_cache { " (from cache)" } else { "" }
     );
+    println!("  contract     airlock:plugin@{}", m.contract.version());
     println!("  tables       {}", render::list(&m.tables));
     println!("  namespaces   {}", render::list(&m.namespaces));
+    if !m.optional_namespaces.is_empty() {
+        println!(
+            "  optional     {}  (resolved if granted, else nothing)",
+            render::list(&m.optional_namespaces)
+        );
+    }
+    if !m.publishes.is_empty() {
+        println!("  publishes    {}", render::list(&m.publishes));
+    }
+    if !m.lookups.is_empty() {
+        let lookups: Vec<String> = (m.lookups.iter())
+            .map(|(table, column)| format!("{table}.{column}"))
+            .collect();
+        println!("  finds by     {}", render::list(&lookups));
+    }
     println!("  data scopes  {}", render::list(&m.scopes));
     println!("  outputs      {}", render::list(&m.outputs));
     println!(

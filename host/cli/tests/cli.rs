@@ -771,3 +771,44 @@ fn plugin_approve_needs_a_passing_sandbox_review_of_this_build() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(cwd.join("tb.wasm.approval").exists());
 }
+
+/// A vendor's loop with a contract 2.0 plugin: a fixture from a generated backup, then
+/// `plugin run`, which feeds what it publishes to its later batches and runs `finish`
+/// after each phase; `plugin inspect` shows what 2.0 declares.
+#[test]
+fn plugin_run_and_inspect_show_a_2_0_plugins_finish_publishing_and_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "100"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = airlock(
+        &[
+            "plugin",
+            "fixture",
+            "f",
+            "--from",
+            "b.zip",
+            "--app",
+            "com.acme.teams",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let wasm = airlock_plugin_artifacts::TEAM_DIRECTORY;
+    let out = airlock(&["plugin", "run", wasm, "--fixture", "f"], cwd);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("contract     airlock:plugin@2.0.0"), "{text}");
+    assert!(
+        text.contains("publishes    app:com.acme.teams:team"),
+        "{text}"
+    );
+    assert!(text.contains("finds by     AO_"), "{text}");
+    assert!(text.contains("── finish after analyze"), "{text}");
+    assert!(text.contains("── finish after migrate"), "{text}");
+    assert!(text.contains("teams-published"), "{text}");
+    assert!(
+        text.contains("0 failed, 0 fatal findings, 0 nondeterministic"),
+        "{text}"
+    );
+}

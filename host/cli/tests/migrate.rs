@@ -32,6 +32,7 @@ on_each_backend!(
     a_failed_setup_leaves_nothing_and_a_migration_opens_only_with_its_stores,
     a_refused_row_is_listed_then_written_once_after_its_override,
     migrate_runs_only_signed_plugins_a_trusted_reviewer_approved_unless_unreviewed,
+    plugins_of_both_contract_versions_migrate_together_each_with_its_consent,
 );
 
 fn text(o: &Output) -> String {
@@ -1491,4 +1492,74 @@ fn migrate_runs_only_signed_plugins_a_trusted_reviewer_approved_unless_unreviewe
         json_report(&backend, cwd, "w2", "apps")[0]["unreviewed"],
         true
     );
+}
+
+/// Contract 1.0 (Timesheet Builder) and 2.0 (a team directory that publishes its teams'
+/// ids, badges that resolve them) in one `migrate`, the consumer enabled first and given a
+/// narrower consent than it asks (its optional `jira:issue` withheld); a rerun republishes
+/// the same ids and changes nothing.
+fn plugins_of_both_contract_versions_migrate_together_each_with_its_consent(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "200"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    let args = [
+        "migrate",
+        "b.zip",
+        "--work",
+        "w",
+        "--plugin",
+        airlock_plugin_artifacts::TEAM_BADGES,
+        "--grant",
+        "app:com.acme.teams:team,app-data-other",
+        "--plugin",
+        airlock_plugin_artifacts::TEAM_DIRECTORY,
+        "--plugin",
+        airlock_plugin_artifacts::TIMESHEET_BUILDER,
+        "--unreviewed",
+    ];
+    for run in ["first", "rerun"] {
+        let out = backend.run(&args, cwd);
+        let t = text(&out);
+        assert!(out.status.success(), "{run}: {t}");
+        let apps = json_report(&backend, cwd, "w", "apps");
+        let app = |key: &str| {
+            (apps.as_array().unwrap().iter())
+                .find(|a| a["app"] == key)
+                .unwrap_or_else(|| panic!("{key} in {apps:#}"))
+                .clone()
+        };
+        let (directory, badges) = (app("com.acme.teams"), app("com.acme.badges"));
+        let teams = directory["outputs"].as_u64().unwrap();
+        assert!(teams > 0, "{directory:#}");
+        assert_eq!(directory["published"]["app:com.acme.teams:team"], teams);
+        assert_eq!(
+            badges["namespaces"],
+            serde_json::json!(["app:com.acme.teams:team"])
+        );
+        assert_eq!(badges["outputs"], badges["rows"], "{run}: {badges:#}");
+        assert_eq!(badges["failed"], serde_json::json!([]), "{run}: {badges:#}");
+        assert_eq!(
+            app("com.actonic.jira.timesheet-builder")["failed"],
+            serde_json::json!([])
+        );
+    }
+    let mut site = LocalSite::open(&cwd.join("w-site").join("site.db")).unwrap();
+    let docs = site
+        .app_documents(&airlock_model::AppKey::new("com.acme.badges"), "badges")
+        .unwrap();
+    assert!(!docs.is_empty());
+    for (id, body) in docs {
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            body["team"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("team-")),
+            "{id}: {body}"
+        );
+        assert!(
+            body["issue"].is_null(),
+            "jira:issue was withheld: {id}: {body}"
+        );
+    }
 }

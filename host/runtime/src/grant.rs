@@ -158,6 +158,11 @@ impl Access {
         }
     }
 
+    /// Whether the plugin may resolve `ns` (declared and granted).
+    pub(crate) fn may_resolve(&self, ns: Namespace) -> bool {
+        self.namespaces.contains(&ns)
+    }
+
     /// The namespace a `publish` names: one of the app's own the manifest declares.
     pub(crate) fn publish(&self, name: &str) -> Result<Namespace, Denied> {
         self.publishes

@@ -78,6 +78,7 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
     "airlock:plugin/types",
     "airlock:plugin/mappings",
     "airlock:plugin/app-data",
+    "airlock:plugin/core-data",
     "airlock:plugin/log",
     "wasi:io/error",
     "wasi:io/poll",
@@ -343,9 +344,10 @@ fn link(engine: &Engine) -> wasmtime::Result<Linker<BatchState>> {
     // Contract 2.0, beside 1.0: the same functions (the shapes are the same), and what it
     // adds.
     {
-        use bindings::v2::airlock::plugin::{log, types};
+        use bindings::v2::airlock::plugin::{core_data, log, types};
         types::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
         log::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
+        core_data::add_to_linker::<BatchState, HasSelf<BatchState>>(&mut linker, |s| s)?;
     }
     let mut mappings = linker.instance(MAPPINGS_V2_INTERFACE)?;
     mappings.func_wrap("resolve", crate::store::resolve)?;

@@ -79,6 +79,8 @@ pub struct HostCalls {
     /// `app-data.find` calls and the rows they answered (2.0).
     pub find_calls: u64,
     pub rows_found: u64,
+    /// `core-data.rewrite-jql` calls (2.0).
+    pub jql_rewrites: u64,
 }
 
 pub(crate) struct BatchState {
@@ -573,6 +575,51 @@ impl BatchState {
 }
 
 impl crate::bindings::v2::airlock::plugin::types::Host for BatchState {}
+
+/// 2.0's `core-data`.
+impl crate::bindings::v2::airlock::plugin::core_data::Host for BatchState {
+    /// A JQL query's ids through the migration's mappings, in the namespaces this plugin
+    /// may resolve only (others are listed, not looked up).
+    fn rewrite_jql(
+        &mut self,
+        query: String,
+    ) -> wasmtime::Result<
+        Result<crate::bindings::v2::airlock::plugin::core_data::RewrittenJql, String>,
+    > {
+        use crate::bindings::v2::airlock::plugin::core_data::{RewrittenJql, UnresolvedId};
+        self.check_deadline()?;
+        self.calls.jql_rewrites += 1;
+        let (access, mappings) = (&self.access, &self.mappings);
+        let mut resolve = |ns: airlock_model::Namespace, id: &str| {
+            if !access.may_resolve(ns) {
+                return None;
+            }
+            mappings
+                .resolve(ns, &[id])
+                .pop()
+                .flatten()
+                .map(|c| c.to_string())
+        };
+        let rewritten = match airlock_jql::rewrite(&query, &mut resolve) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        self.check_deadline()?;
+        self.calls.ids_resolved += (rewritten.rewritten + rewritten.unresolved.len()) as u64;
+        Ok(Ok(RewrittenJql {
+            query: rewritten.query,
+            rewritten: rewritten.rewritten as u32,
+            unresolved: (rewritten.unresolved.into_iter())
+                .map(|u| UnresolvedId {
+                    granted: self.access.may_resolve(u.namespace),
+                    field: u.field,
+                    namespace: u.namespace.to_string(),
+                    id: u.id,
+                })
+                .collect(),
+        }))
+    }
+}
 
 /// 2.0's `log`: the same as 1.0's.
 impl crate::bindings::v2::airlock::plugin::log::Host for BatchState {

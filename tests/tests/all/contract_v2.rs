@@ -286,3 +286,81 @@ fn a_1_0_plugin_has_no_finish_and_runs_unchanged_on_the_same_runtime() {
     );
     airlock_tests::timesheet_still_works(runtime());
 }
+
+#[test]
+fn a_stored_jql_query_has_its_ids_rewritten_in_the_namespaces_the_plugin_was_granted() {
+    let queries = load(artifacts::SAVED_QUERIES);
+    let mut mappings = MemoryMappings::new();
+    for (ns, server, cloud) in [
+        (Namespace::PROJECT, "10000", "90000"),
+        (Namespace::STATUS, "10001", "100001"),
+        (Namespace::USER, "JIRAUSER10100", "5b10ac8d82e05b22cc7d4ef5"),
+        (Namespace::CUSTOM_FIELD, "10100", "customfield_10042"),
+        (Namespace::VERSION, "10200", "100200"),
+        (Namespace::COMPONENT, "10300", "100300"),
+        (Namespace::SPRINT, "7", "42"),
+    ] {
+        mappings.insert(ns, server, cloud);
+    }
+    let columns = strings(&["ID", "JQL", "NAME", "OWNER_KEY"]);
+    let jql = "project = 10000 AND status = 10001 AND assignee = JIRAUSER10100 AND \
+               cf[10100] ~ \"x\" AND fixVersion = 10200 AND component = 10300 AND sprint = 7 \
+               AND filter = 10400 ORDER BY cf[10100]";
+    let rows = vec![vec![
+        Value::Integer(1),
+        Value::String(jql.into()),
+        Value::String("My open work".into()),
+        Value::String("JIRAUSER10100".into()),
+    ]];
+    let table = table("com.acme.queries", "QUERY");
+    // Granted all but the sprint namespace (optional).
+    let asked = Grant::as_asked(&queries);
+    let grant = Grant {
+        namespaces: (asked.namespaces.iter().copied())
+            .filter(|ns| *ns != Namespace::SPRINT)
+            .collect(),
+        ..asked
+    };
+    let session = session_with(&queries, "t", grant, mappings, MemoryAppData::new());
+    let ran = session.migrate(batch(&table, &columns, &rows)).unwrap();
+    assert_eq!(ran.usage.host_calls.jql_rewrites, 1);
+    let AppOutput::AppDocument { body, .. } = &ran.value[0] else {
+        panic!()
+    };
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body["jql"],
+        "project = 90000 AND status = 100001 AND assignee = 5b10ac8d82e05b22cc7d4ef5 AND \
+         cf[10042] ~ \"x\" AND fixVersion = 100200 AND component = 100300 AND sprint = 7 \
+         AND filter = 10400 ORDER BY cf[10042]"
+    );
+    assert_eq!(
+        body["unresolved"],
+        serde_json::json!(["jira/classic/software:sprint:7", "jira:filter:10400"])
+    );
+    // The analysis says why each stayed: not granted, or not migrated.
+    let findings = session
+        .analyze(batch(&table, &columns, &rows))
+        .unwrap()
+        .value;
+    let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["jql-namespace-not-granted", "jql-id-not-migrated"]);
+
+    // A query the host cannot read is the plugin's finding, naming why.
+    let broken = vec![vec![
+        Value::Integer(2),
+        Value::String("summary ~ \"never closed".into()),
+        Value::String("Broken".into()),
+        Value::Null,
+    ]];
+    let findings = session
+        .analyze(batch(&table, &columns, &broken))
+        .unwrap()
+        .value;
+    assert_eq!(findings[0].code, "unreadable-jql");
+    assert!(
+        findings[0].message.contains("never closed"),
+        "{}",
+        findings[0].message
+    );
+}
