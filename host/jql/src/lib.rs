@@ -274,17 +274,16 @@ impl<'t, 'q> Rewriter<'t, 'q, '_> {
                 }
                 (Expect::Operator, Token::Word(w)) => {
                     self.query.push_str(w);
-                    // `IN`, `NOT IN`, `IS [NOT]`, `WAS [NOT] [IN]` take values next;
-                    // `CHANGED` takes only predicates.
-                    if w.eq_ignore_ascii_case("changed") {
-                        expect = Expect::Next;
-                    } else if !w.eq_ignore_ascii_case("not") && !w.eq_ignore_ascii_case("was") {
-                        expect = Expect::Value;
-                    } else if w.eq_ignore_ascii_case("was") && self.peek_word_is(&["in", "not"]) {
-                        // Stays an operator: WAS IN / WAS NOT IN.
-                    } else if w.eq_ignore_ascii_case("was") {
-                        expect = Expect::Value;
-                    }
+                    let word = w.to_ascii_lowercase();
+                    expect = match word.as_str() {
+                        // `NOT IN`, `IS [NOT] EMPTY`: more of the operator follows.
+                        "not" | "is" => Expect::Operator,
+                        // `WAS [NOT] [IN]`.
+                        "was" if self.peek_word_is(&["in", "not"]) => Expect::Operator,
+                        // `IS EMPTY`: no value to rewrite; `CHANGED`: only predicates.
+                        "empty" | "null" | "changed" => Expect::Next,
+                        _ => Expect::Value,
+                    };
                 }
                 (Expect::Value, Token::Open) => {
                     self.query.push('(');
@@ -297,15 +296,18 @@ impl<'t, 'q> Rewriter<'t, 'q, '_> {
                 }
                 (Expect::Next, Token::Word(w)) => {
                     self.query.push_str(w);
-                    let predicate = w.to_ascii_lowercase();
-                    match predicate.as_str() {
+                    match w.to_ascii_lowercase().as_str() {
                         "and" | "or" => expect = Expect::Field,
                         // `WAS x BY user`: the user is an id.
                         "by" => self.predicate_value("by", Ids::Any(Namespace::USER)),
                         // `CHANGED FROM x TO y`: the field's own values.
                         "from" | "to" => self.predicate_value(&field, ids),
                         // Dates: left alone.
-                        _ => self.predicate_value(&field, Ids::None),
+                        "before" | "after" | "on" | "during" => {
+                            self.predicate_value(&field, Ids::None)
+                        }
+                        // Anything else is copied; the walk goes on.
+                        _ => {}
                     }
                 }
                 (Expect::OrderBy, Token::Comma) => self.query.push(','),

@@ -96,6 +96,20 @@ fn history_predicates_not_and_parentheses_are_followed() {
 }
 
 #[test]
+fn is_empty_and_is_not_empty_take_no_value_and_the_next_clause_is_still_read() {
+    let r = run(
+        "assignee IS NOT EMPTY AND project = 10000 AND status is empty AND component = 10300 \
+         AND fixVersion = EMPTY AND sprint != null",
+    );
+    assert_eq!(
+        r.query,
+        "assignee IS NOT EMPTY AND project = 90000 AND status is empty AND component = 100300 \
+         AND fixVersion = EMPTY AND sprint != null"
+    );
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+}
+
+#[test]
 fn quoting_and_escapes_survive_and_broken_queries_are_refused() {
     let r = run("reporter = 'JIRAUSER10100' AND summary ~ \"say \\\"hi\\\"\\n\"");
     assert_eq!(

@@ -11,6 +11,12 @@ pub trait Mappings: Send + Sync {
     /// One answer per id, in order; `None` if the id was not migrated. Answers are shared
     /// strings: the host lowers them into the plugin's memory without another copy.
     fn resolve(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>>;
+
+    /// The same answers, for a lookup the host makes itself (what a published id was
+    /// mapped to before), so a caller that records the plugin's lookups can leave it out.
+    fn resolve_for_host(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
+        self.resolve(namespace, ids)
+    }
 }
 
 /// A row with its table's columns.

@@ -1049,7 +1049,7 @@ impl Session {
         for (ns, indexes) in by_namespace {
             for chunk in indexes.chunks(crate::MAX_IDS_PER_CALL) {
                 let ids: Vec<&str> = chunk.iter().map(|&i| published[i].1.as_str()).collect();
-                let known = self.context.mappings.resolve(ns, &ids);
+                let known = self.context.mappings.resolve_for_host(ns, &ids);
                 for (&i, known) in chunk.iter().zip(known) {
                     if let Some(known) = known
                         && *known != *published[i].2

@@ -589,9 +589,11 @@ impl crate::bindings::v2::airlock::plugin::core_data::Host for BatchState {
         use crate::bindings::v2::airlock::plugin::core_data::{RewrittenJql, UnresolvedId};
         self.check_deadline()?;
         self.calls.jql_rewrites += 1;
-        let (access, mappings) = (&self.access, &self.mappings);
+        let (access, mappings, deadline) = (&self.access, &self.mappings, self.deadline);
+        // Past the deadline nothing more is looked up, and the check after the walk stops
+        // the plugin (a long query cannot hold the host past the batch's time).
         let mut resolve = |ns: airlock_model::Namespace, id: &str| {
-            if !access.may_resolve(ns) {
+            if !access.may_resolve(ns) || Instant::now() >= deadline {
                 return None;
             }
             mappings

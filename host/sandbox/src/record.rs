@@ -66,6 +66,11 @@ impl<M: Mappings> Mappings for RecordingMappings<M> {
         );
         answers
     }
+
+    /// The host's own lookups are not the plugin's: not in the transcript.
+    fn resolve_for_host(&self, namespace: Namespace, ids: &[&str]) -> Vec<Option<Arc<str>>> {
+        self.inner.resolve_for_host(namespace, ids)
+    }
 }
 
 pub struct RecordingAppData<D> {

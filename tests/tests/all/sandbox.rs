@@ -206,6 +206,12 @@ fn a_2_0_plugin_is_reviewed_through_its_finish_with_what_it_publishes_resolvable
         .collect();
     assert_eq!(finishes.len(), 2, "after analyze and after migrate");
     assert!(finishes.iter().all(|b| b.outcome == "ok"), "{finishes:?}");
+    // The host's own check of what it published is not the plugin's lookup.
+    assert!(
+        !(review.access.namespaces_resolved.iter()).any(|ns| ns == "app:com.acme.teams:team"),
+        "{:?}",
+        review.access.namespaces_resolved
+    );
     // Its members are looked up by team, in one `find` per batch of teams.
     assert!(
         review

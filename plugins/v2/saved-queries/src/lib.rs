@@ -140,18 +140,18 @@ impl exports::airlock::plugin::migrator::Guest for Queries {
                 let unresolved: Vec<String> = rewritten
                     .unresolved
                     .iter()
-                    .map(|u| json_string(&format!("{}:{}", u.namespace, u.id)))
+                    .map(|u| format!("{}:{}", u.namespace, u.id))
                     .collect();
                 Ok(Output::AppDocument(AppDocument {
                     collection: "queries".into(),
                     id: format!("query-{id}"),
-                    body: format!(
-                        "{{\"name\":{},\"jql\":{},\"owner\":{},\"unresolved\":[{}]}}",
-                        json_string(query.name),
-                        json_string(&rewritten.query),
-                        owner.map_or("null".to_owned(), |o| json_string(&o)),
-                        unresolved.join(",")
-                    ),
+                    body: serde_json::json!({
+                        "name": query.name,
+                        "jql": rewritten.query,
+                        "owner": owner,
+                        "unresolved": unresolved,
+                    })
+                    .to_string(),
                 }))
             })
             .collect()
@@ -160,21 +160,6 @@ impl exports::airlock::plugin::migrator::Guest for Queries {
     fn finish(_summary: RunSummary) -> Vec<Finding> {
         Vec::new()
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 export!(Queries);

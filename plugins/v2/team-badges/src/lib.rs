@@ -132,15 +132,15 @@ impl exports::airlock::plugin::migrator::Guest for Badges {
                     message: "the badge's team was not migrated by the Team directory app".into(),
                     row_id: Some(id),
                 })?;
-                let issue = issue.map_or("null".to_owned(), |i| json_string(&i));
                 Ok(Output::AppDocument(AppDocument {
                     collection: "badges".into(),
                     id: format!("badge-{id}"),
-                    body: format!(
-                        "{{\"team\":{},\"label\":{},\"issue\":{issue}}}",
-                        json_string(&team),
-                        json_string(badge.label)
-                    ),
+                    body: serde_json::json!({
+                        "team": team,
+                        "label": badge.label,
+                        "issue": issue,
+                    })
+                    .to_string(),
                 }))
             })
             .collect()
@@ -155,21 +155,6 @@ impl exports::airlock::plugin::migrator::Guest for Badges {
             row_id: None,
         }]
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 export!(Badges);

@@ -147,14 +147,13 @@ impl exports::airlock::plugin::migrator::Guest for Directory {
                 .iter()
                 .filter(|m| m.int("TEAM_ID") == Some(id))
                 .filter_map(|m| m.text("USER_KEY").and_then(account))
-                .map(|a| json_string(&a))
                 .collect();
-            let body = format!(
-                "{{\"name\":{},\"lead\":{},\"members\":[{}]}}",
-                json_string(row.text("NAME").unwrap_or("")),
-                lead.map_or("null".into(), |l| json_string(&l)),
-                team_members.join(",")
-            );
+            let body = serde_json::json!({
+                "name": row.text("NAME").unwrap_or(""),
+                "lead": lead,
+                "members": team_members,
+            })
+            .to_string();
             outputs.push(Output::AppDocument(airlock::plugin::types::AppDocument {
                 collection: "teams".into(),
                 id: cloud_id(id),
@@ -253,21 +252,6 @@ impl<'a> Row<'a> {
             _ => None,
         }
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 export!(Directory);
