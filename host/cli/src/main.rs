@@ -1,6 +1,7 @@
 //! `airlock`: argument parsing and wiring; the work lives in the library crates.
 
 mod admin;
+mod cloud_double;
 mod demo;
 mod inspect;
 mod migrate;
@@ -124,6 +125,24 @@ enum Command {
         /// The generator's seed (the same seed, the same data).
         #[arg(long, default_value_t = 0x5EED)]
         seed: u64,
+    },
+    /// A rehearsal target: Jira Cloud's REST API as Airlock's double serves it (Jira's rate
+    /// limits, and the faults asked for) over HTTPS on this machine. Prints its address and
+    /// writes its certificate authority, then serves until stopped (Ctrl-C).
+    CloudDouble {
+        /// A loopback address and port (port 0: any free one).
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// Faults to inject, e.g. `rate-limited=0.3,server-errors=0.05,retry-after=1`
+        /// (also unavailable, fail-after-apply, drop-after-apply, max-throttles, seed).
+        #[arg(long)]
+        faults: Option<String>,
+        /// The site's file: what the migration wrote, kept after the double stops.
+        #[arg(long, default_value = "cloud-double.db")]
+        site: PathBuf,
+        /// Where its certificate authority (PEM) is written, for AIRLOCK_JIRA_CA.
+        #[arg(long, default_value = "cloud-double-ca.pem")]
+        ca_out: PathBuf,
     },
     /// Platform administration across tenants: retention, anonymized statistics.
     #[command(subcommand)]
@@ -900,6 +919,20 @@ fn run(cli: Cli) -> Result<Status> {
                 dir.display(),
                 generated.ao_rows.values().sum::<u64>()
             );
+            Ok(Status::Done)
+        }
+        Command::CloudDouble {
+            listen,
+            faults,
+            site,
+            ca_out,
+        } => {
+            cloud_double::run(&cloud_double::Options {
+                listen,
+                faults,
+                site,
+                ca_out,
+            })?;
             Ok(Status::Done)
         }
         Command::Demo {

@@ -353,6 +353,7 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
             ..Faults::default()
         },
         site_path: Some(cwd.join("cloud.db")),
+        ..DoubleConfig::default()
     })
     .unwrap();
     std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
@@ -417,6 +418,7 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
             ..Faults::default()
         },
         site_path: Some(cwd.join("cloud.db")),
+        ..DoubleConfig::default()
     })
     .unwrap();
     std::fs::write(cwd.join("ca.pem"), double.ca_pem()).unwrap();
@@ -1561,5 +1563,80 @@ fn plugins_of_both_contract_versions_migrate_together_each_with_its_consent(back
             body["issue"].is_null(),
             "jira:issue was withheld: {id}: {body}"
         );
+    }
+}
+
+/// The operator's rehearsal: `airlock cloud-double` in one process (with faults), a
+/// migration pointed at it from another, as the command itself says to.
+#[test]
+fn a_cloud_migration_is_rehearsed_against_the_double_the_cli_serves() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = airlock(&["gen-backup", "b.zip", "--issues", "60"], cwd);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Anything but loopback is refused: the double checks no password.
+    let out = airlock(&["cloud-double", "--listen", "0.0.0.0:0"], cwd);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a loopback address"),
+        "{}",
+        text(&out)
+    );
+
+    let backend = Backend::sqlite_and_local_directory();
+    let mut double = backend
+        .command(cwd)
+        .args([
+            "cloud-double",
+            "--listen",
+            "127.0.0.1:0",
+            "--faults",
+            "rate-limited=0.2,retry-after=1,max-throttles=3",
+            "--site",
+            "cloud.db",
+            "--ca-out",
+            "ca.pem",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the double starts");
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(double.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("it says where it listens").unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if let Some(at) = line.find("https://127.0.0.1:") {
+            let url: String = line[at..].split_whitespace().next().unwrap().to_owned();
+            break url;
+        }
+    };
+    for line in lines.by_ref().take(5) {
+        said.push_str(&line.unwrap());
+        said.push('\n');
+    }
+    assert!(said.contains("AIRLOCK_JIRA_CA=ca.pem"), "{said}");
+    assert!(said.contains(&format!("--target {url}")), "{said}");
+
+    let out = backend
+        .command(cwd)
+        .args(["migrate", "b.zip", "--work", "w", "--target", &url])
+        .env("AIRLOCK_JIRA_EMAIL", "rehearsal@example.com")
+        .env("AIRLOCK_JIRA_TOKEN", "rehearsal")
+        .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"))
+        .output()
+        .unwrap();
+    let _ = double.kill();
+    let _ = double.wait();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_all_verified(&report_json(&backend, cwd, "w", &[]));
+    let mut site = LocalSite::open(&cwd.join("cloud.db")).unwrap();
+    assert_eq!(site.counts().unwrap().get(&Kind::Issue), Some(&60));
+    for kind in Kind::ALL {
+        assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
     }
 }

@@ -79,6 +79,10 @@ pub struct DoubleConfig {
     pub faults: Faults,
     /// The site's file; a temporary one if `None`.
     pub site_path: Option<PathBuf>,
+    /// Where it listens: a loopback address (`127.0.0.1:0`, an ephemeral port, if `None`).
+    /// It is a rehearsal target holding the customer's migrated data, with no real
+    /// authentication: anything but loopback is refused.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// What the double saw and did.
@@ -160,9 +164,18 @@ impl CloudDouble {
             .thread_name("cloud-double")
             .build()
             .map_err(|e| DoubleError::Start(e.to_string()))?;
+        let listen = config
+            .listen
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        if !listen.ip().is_loopback() {
+            return Err(DoubleError::Start(format!(
+                "{listen} is not a loopback address: the double holds the migrated data and \
+                 checks no password, so it listens on this machine only (127.0.0.1)"
+            )));
+        }
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .map_err(|e| DoubleError::Start(e.to_string()))?;
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .map_err(|e| DoubleError::Start(format!("cannot listen on {listen}: {e}")))?;
         let port = listener
             .local_addr()
             .map_err(|e| DoubleError::Start(e.to_string()))?
