@@ -6,7 +6,7 @@ use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Options {
     pub listen: SocketAddr,
@@ -95,7 +95,8 @@ pub fn run(options: &Options) -> Result<()> {
         site_path: Some(options.site.clone()),
         listen: Some(options.listen),
     })?;
-    write_private(&options.ca_out, double.ca_pem())?;
+    // Not a secret, but written 0600 like everything Airlock writes.
+    crate::write_private(&options.ca_out, double.ca_pem().as_bytes())?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -131,20 +132,6 @@ pub fn run(options: &Options) -> Result<()> {
     loop {
         std::thread::park();
     }
-}
-
-/// The CA is not a secret, but the file is written 0600 like everything Airlock writes.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

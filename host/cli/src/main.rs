@@ -254,7 +254,7 @@ struct StorageArgs {
 }
 
 /// Writes a file only its owner can read: an exported report holds customer data in clear.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
