@@ -80,10 +80,11 @@ struct ColumnIndex {
 }
 
 impl ColumnIndex {
-    fn hash(&self, value: &Value) -> u64 {
-        let mut bytes = Vec::new();
-        encode_row(std::slice::from_ref(value), &mut bytes);
-        std::hash::BuildHasher::hash_one(&self.hasher, &bytes)
+    /// The value's keyed hash, over its encoding in `buf` (reused across calls).
+    fn hash(&self, value: &Value, buf: &mut Vec<u8>) -> u64 {
+        buf.clear();
+        encode_row(std::slice::from_ref(value), buf);
+        std::hash::BuildHasher::hash_one(&self.hasher, &buf[..])
     }
 }
 
@@ -390,11 +391,11 @@ impl AppRows {
             column: at,
             entries: Vec::new(),
         };
-        let mut offset = 0u64;
+        let (mut offset, mut buf) = (0u64, Vec::new());
         while let Some(batch) = self.batch(table, offset, 4096)? {
             for (i, row) in batch.rows.iter().enumerate() {
                 let seq = record_index(offset + i as u64).map_err(|e| self.err(e))?;
-                index.entries.push((index.hash(&row[at]), seq));
+                index.entries.push((index.hash(&row[at], &mut buf), seq));
             }
             offset += batch.rows.len() as u64;
         }
@@ -423,9 +424,9 @@ impl AppRows {
         let Some(index) = self.column_index(table, column)? else {
             return Ok(Some((columns, vec![])));
         };
-        let mut seqs: Vec<u32> = Vec::new();
+        let (mut seqs, mut buf) = (Vec::<u32>::new(), Vec::new());
         for value in values {
-            let hash = index.hash(value);
+            let hash = index.hash(value, &mut buf);
             let start = index.entries.partition_point(|(h, _)| *h < hash);
             seqs.extend(
                 index.entries[start..]

@@ -735,31 +735,22 @@ pub struct Ran<T> {
 }
 
 /// The phase a plugin's `finish` closes (2.0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunPhase {
     Analyze,
     Migrate,
 }
 
 /// What a phase did, as `finish` receives it.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RunSummary {
     pub tables: Vec<TableSummary>,
     /// Mappings the plugin published in the phase, by namespace.
-    #[serde(serialize_with = "by_name")]
     pub published: std::collections::BTreeMap<Namespace, u64>,
 }
 
-fn by_name<S: serde::Serializer>(
-    map: &std::collections::BTreeMap<Namespace, u64>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_map(map.iter().map(|(ns, n)| (ns.as_str(), n)))
-}
-
 /// One table's batches in a phase.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TableSummary {
     pub table: String,
     pub rows: u64,
