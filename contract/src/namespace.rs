@@ -101,11 +101,13 @@ impl Namespace {
     pub const PROJECT_ROLE: Namespace = Namespace("jira:projectRole");
     pub const PROJECT_CATEGORY: Namespace = Namespace("jira:projectCategory");
     pub const FILTER: Namespace = Namespace("jira:filter");
+    pub const CHANGE_GROUP: Namespace = Namespace("jira:changeGroup");
     pub const PROJECT: Namespace = Namespace("jira/classic:project");
     pub const CUSTOM_FIELD: Namespace = Namespace("jira/classic:customField");
     pub const CUSTOM_FIELD_OPTION: Namespace = Namespace("jira/classic:customFieldOption");
     pub const ISSUE_TYPE: Namespace = Namespace("jira/classic:issueType");
     pub const STATUS: Namespace = Namespace("jira/classic:issueStatus");
+    pub const SECURITY_SCHEME: Namespace = Namespace("jira/classic:issueSecurityScheme");
     pub const SECURITY_LEVEL: Namespace = Namespace("jira/classic:issueSecurityLevel");
     pub const SPRINT: Namespace = Namespace("jira/classic/software:sprint");
     pub const BOARD: Namespace = Namespace("jira/classic/software:rapidView");
@@ -127,11 +129,13 @@ impl Namespace {
         Namespace::PROJECT_ROLE,
         Namespace::PROJECT_CATEGORY,
         Namespace::FILTER,
+        Namespace::CHANGE_GROUP,
         Namespace::PROJECT,
         Namespace::CUSTOM_FIELD,
         Namespace::CUSTOM_FIELD_OPTION,
         Namespace::ISSUE_TYPE,
         Namespace::STATUS,
+        Namespace::SECURITY_SCHEME,
         Namespace::SECURITY_LEVEL,
         Namespace::SPRINT,
         Namespace::BOARD,

@@ -26,12 +26,14 @@ pub const RESOLUTION: Namespace = Namespace::RESOLUTION;
 pub const COMPONENT: Namespace = Namespace::COMPONENT;
 /// Project versions, by id.
 pub const VERSION: Namespace = Namespace::VERSION;
-/// Project roles, by id. Not recorded by the core load yet: ids resolve to nothing.
+/// Project roles, by id.
 pub const PROJECT_ROLE: Namespace = Namespace::PROJECT_ROLE;
 /// Project categories, by id. Not recorded by the core load yet: ids resolve to nothing.
 pub const PROJECT_CATEGORY: Namespace = Namespace::PROJECT_CATEGORY;
-/// Saved filters, by id. Not recorded by the core load yet: ids resolve to nothing.
+/// Saved filters, by id.
 pub const FILTER: Namespace = Namespace::FILTER;
+/// Issue history: change groups (one change of an issue), by id.
+pub const CHANGE_GROUP: Namespace = Namespace::CHANGE_GROUP;
 /// Projects, by project id (not key).
 pub const PROJECT: Namespace = Namespace::PROJECT;
 /// Custom fields, by numeric id; the cloud id is `customfield_<n>`.
@@ -42,7 +44,9 @@ pub const CUSTOM_FIELD_OPTION: Namespace = Namespace::CUSTOM_FIELD_OPTION;
 pub const ISSUE_TYPE: Namespace = Namespace::ISSUE_TYPE;
 /// Issue statuses, by id.
 pub const STATUS: Namespace = Namespace::STATUS;
-/// Issue security levels, by id. Not recorded by the core load yet: ids resolve to nothing.
+/// Issue security schemes, by id.
+pub const SECURITY_SCHEME: Namespace = Namespace::SECURITY_SCHEME;
+/// Issue security levels, by id.
 pub const SECURITY_LEVEL: Namespace = Namespace::SECURITY_LEVEL;
 /// Jira Software sprints, by id. Not recorded by the core load yet: ids resolve to nothing.
 pub const SPRINT: Namespace = Namespace::SPRINT;
@@ -88,11 +92,13 @@ mod tests {
             ("PROJECT_ROLE", PROJECT_ROLE),
             ("PROJECT_CATEGORY", PROJECT_CATEGORY),
             ("FILTER", FILTER),
+            ("CHANGE_GROUP", CHANGE_GROUP),
             ("PROJECT", PROJECT),
             ("CUSTOM_FIELD", CUSTOM_FIELD),
             ("CUSTOM_FIELD_OPTION", CUSTOM_FIELD_OPTION),
             ("ISSUE_TYPE", ISSUE_TYPE),
             ("STATUS", STATUS),
+            ("SECURITY_SCHEME", SECURITY_SCHEME),
             ("SECURITY_LEVEL", SECURITY_LEVEL),
             ("SPRINT", SPRINT),
             ("BOARD", BOARD),

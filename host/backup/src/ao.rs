@@ -561,7 +561,10 @@ impl<R: BufRead> AoReader<R> {
                 }
                 Tag::Start(tag) => self.xml.skip_element(&tag.qname, &context)?,
                 Tag::Empty(_) => {}
-                Tag::End => return Ok(None),
+                Tag::End => {
+                    self.xml.drain()?;
+                    return Ok(None);
+                }
                 Tag::Eof | Tag::StrayText => return Err(self.xml.truncated(context())),
             }
         }

@@ -167,7 +167,10 @@ impl<R: BufRead> EntityReader<R> {
                 Err(e) => return Err(self.xml.xml_error(context(), e)),
                 Ok(Step::Next) => {}
                 Ok(Step::Skip(qname)) => self.xml.skip_element(&qname, &context)?,
-                Ok(Step::EndRoot) => return Ok(None),
+                Ok(Step::EndRoot) => {
+                    self.xml.drain()?;
+                    return Ok(None);
+                }
                 Ok(Step::Eof) => return Err(self.xml.truncated(context())),
                 Ok(Step::Stray) => {
                     return Err(self.xml.invalid(

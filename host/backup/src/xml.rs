@@ -162,6 +162,28 @@ impl<R: BufRead> XmlStream<R> {
         }
     }
 
+    /// Reads whatever follows the end of the document, to the end of the input: a zip
+    /// entry checks its CRC only there, so damage that still parses as XML (a corrupted
+    /// deflate block between intact ones) is caught instead of passing as a short read.
+    pub(crate) fn drain(&mut self) -> Result<(), BackupError> {
+        let line = self.line();
+        let counter = self.reader.get_mut();
+        loop {
+            let n = match counter.fill_buf() {
+                Ok([]) => return Ok(()),
+                Ok(buf) => buf.len(),
+                Err(source) => {
+                    return Err(BackupError::Read {
+                        file: self.file.to_string(),
+                        line,
+                        source,
+                    });
+                }
+            };
+            counter.consume(n);
+        }
+    }
+
     /// After a well-formedness error, skips the rest of the current line and every line
     /// up to the next one that starts (after indentation) with `<` and a letter or `</`,
     /// and restarts the parser there. Jira writes one element per line, so this resumes at

@@ -1085,7 +1085,7 @@ fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(
         .filter(|p| p.check == "orphan-skipped")
         .map(|p| (p.entity.to_owned(), p.id.clone(), p.line))
         .collect();
-    assert_eq!(planted.len(), 13);
+    assert_eq!(planted.len(), 16);
 
     // sysadmin@localhost cannot be invited to Jira Cloud: the override file maps it to an
     // account the site has.
@@ -1302,6 +1302,13 @@ fn a_refused_row_is_listed_then_written_once_after_its_override(backend: Backend
         .unwrap()
         .id
         .clone();
+    let filter = generated
+        .planted_unwritable
+        .iter()
+        .find(|p| p.entity == "SearchRequest")
+        .unwrap()
+        .id
+        .clone();
     let site = cwd.join("site.db");
     let target = format!("local:{}", site.display());
     let migrate = |overrides: &serde_json::Value| {
@@ -1335,16 +1342,17 @@ fn a_refused_row_is_listed_then_written_once_after_its_override(backend: Backend
     );
     for rows in [&listed, &report["failures"]] {
         let rows = rows.as_array().unwrap();
-        assert_eq!(rows.len(), 2, "{rows:?}");
-        for (kind, id, field) in [
-            ("label", &label, "label"),
-            ("worklog", &worklog, "time_spent"),
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        for (kind, id, field, code) in [
+            ("label", &label, "label", "invalid-value"),
+            ("worklog", &worklog, "time_spent", "invalid-value"),
+            ("filter", &filter, "jql", "missing-reference"),
         ] {
             let row = rows
                 .iter()
                 .find(|r| r["kind"] == kind && r["id"] == id.as_str())
                 .unwrap_or_else(|| panic!("{kind} {id} not listed: {rows:?}"));
-            assert_eq!(row["code"], "invalid-value", "{row}");
+            assert_eq!(row["code"], code, "{row}");
             let reason = row["reason"].as_str().unwrap();
             // Which override fixes it, spelled out.
             assert!(
@@ -1362,7 +1370,7 @@ fn a_refused_row_is_listed_then_written_once_after_its_override(backend: Backend
             .iter()
             .filter(|r| r["outcome"] == "refused")
             .count(),
-        2,
+        3,
         "{predicted:?}"
     );
     let labels = |site: &Path| LocalSite::open(site).unwrap().counts().unwrap()[&Kind::Label];
@@ -1372,13 +1380,18 @@ fn a_refused_row_is_listed_then_written_once_after_its_override(backend: Backend
         "rows": {
             "label": { label.as_str(): { "label": airlock_fixtures::UNWRITABLE_LABEL_FIX } },
             "worklog": { worklog.as_str(): { "time_spent": 600 } },
+            "filter": { filter.as_str(): { "jql": airlock_fixtures::unwritable_query_fix() } },
         }
     });
     let out = migrate(&fixed);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(labels(&site), before + 1, "the label is written once");
     let mut local = LocalSite::open(&site).unwrap();
-    for (kind, id) in [(Kind::Label, &label), (Kind::Worklog, &worklog)] {
+    for (kind, id) in [
+        (Kind::Label, &label),
+        (Kind::Worklog, &worklog),
+        (Kind::Filter, &filter),
+    ] {
         assert!(
             local.find_written(kind, std::slice::from_ref(id)).unwrap()[0].is_some(),
             "{kind:?} {id} written"

@@ -2,8 +2,9 @@
 //! alone, and `airlock plugin new` writing a crate that passes its tests and builds for
 //! `wasm32-wasip2` untouched, outside this repository.
 //!
-//! The nested cargo builds share one target directory under `CARGO_TARGET_TMPDIR`, kept
-//! between runs, so only the first run compiles the dependencies cold.
+//! The nested cargo builds share target directories under `CARGO_TARGET_TMPDIR` (one for
+//! the plugin builds, one for `cargo package`), kept between runs, so only the first run
+//! compiles the dependencies cold.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,9 +21,21 @@ fn shared_target() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendor-kit-target")
 }
 
+/// Where `cargo package` verifies the crates: apart from [`shared_target`], whose SDK
+/// build another test may be using while this one cleans (see
+/// [`forget_unpacked_packages`]).
+fn package_target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendor-kit-package-target")
+}
+
 /// `cargo` as a vendor's shell finds it (rustup's proxy, so the crate's own
 /// `rust-toolchain.toml` picks the toolchain), without this test run's cargo settings.
 fn cargo(args: &[&str], cwd: &Path) -> Output {
+    cargo_in(args, cwd, &shared_target())
+}
+
+/// [`cargo`] with its own target directory.
+fn cargo_in(args: &[&str], cwd: &Path, target: &Path) -> Output {
     let mut cmd = Command::new("cargo");
     cmd.args(args).current_dir(cwd);
     for (var, _) in std::env::vars_os() {
@@ -44,7 +57,7 @@ fn cargo(args: &[&str], cwd: &Path) -> Output {
             cmd.env_remove(&var);
         }
     }
-    cmd.env("CARGO_TARGET_DIR", shared_target())
+    cmd.env("CARGO_TARGET_DIR", target)
         .output()
         .expect("cargo runs")
 }
@@ -98,11 +111,51 @@ fn the_sdk_carries_the_wit_files_unchanged() {
     );
 }
 
+/// Cargo unpacks a packaged crate from its local registry (keyed by the registry's path,
+/// not by content) once per version and reuses it, and reuses what it compiled from it:
+/// after the contract changes under the same version, the SDK would be verified against
+/// the old contract. Drop our unpacked crates from the local registries' sources
+/// (crates.io's are left alone) and what the shared target compiled of them.
+fn forget_unpacked_packages() {
+    let out = cargo_in(
+        &["clean", "-p", "airlock-contract", "-p", "airlock-sdk"],
+        &repo_root(),
+        &package_target(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(sources) = home.map(|h| h.join("registry/src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        // Local registries are named `-<hash>`; crates.io's `index.crates.io-<hash>`.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            if name.starts_with("airlock-contract-") || name.starts_with("airlock-sdk-") {
+                std::fs::remove_dir_all(unpacked.path()).unwrap();
+            }
+        }
+    }
+}
+
 /// `cargo package` makes both crates and verifies them: each builds from its archive
 /// alone (the SDK against the contract just packaged), with no path out of its folder.
 #[test]
 fn the_sdk_and_the_contract_package_and_build_alone() {
-    let out = cargo(
+    forget_unpacked_packages();
+    let out = cargo_in(
         &[
             "package",
             "-p",
@@ -112,11 +165,13 @@ fn the_sdk_and_the_contract_package_and_build_alone() {
             "--allow-dirty",
         ],
         &repo_root(),
+        &package_target(),
     );
     assert!(out.status.success(), "{}", text(&out));
-    let listing = cargo(
+    let listing = cargo_in(
         &["package", "-p", "airlock-sdk", "--list", "--allow-dirty"],
         &repo_root(),
+        &package_target(),
     );
     let listing = text(&listing);
     for file in ["wit/plugin.wit", "NAMESPACES.md", "src/testing.rs"] {

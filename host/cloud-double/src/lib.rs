@@ -5,15 +5,24 @@
 //!   into a `LocalSite` write (so Cloud's validation rules are the site's), and answers in
 //!   Jira's JSON shapes. Reads go through a second SQLite connection to the same file
 //!   (`LocalSite` has no read API beyond the snapshot), so the double knows the site's
-//!   tables (`store.rs`).
+//!   tables (`store.rs`); so do the few changes `LocalSite` has no call for (a filter's
+//!   owner, the shares a global share replaces).
+//! - The caller: the email of a request's basic credentials names a user of the site, as
+//!   an API token belongs to one in Cloud; the double adds that user the first time it
+//!   needs it (`GET /rest/api/3/myself`, a new filter's owner, watching without an account
+//!   id).
 //! - Jira's limits: 50 issues per bulk create (more is a 400), partial failure of bulk
 //!   creates (`issues` + `errors[{failedElementNumber, elementErrors, status}]`), entity
 //!   and app property keys ≤ 255 and values ≤ 32,768 characters, required fields, 404 for
 //!   unknown ids, the XSRF header on attachment uploads, no duplicate links or labels.
+//!   Filters as Cloud keeps them: a new filter belongs to the caller, names are distinct
+//!   per owner (in any case), only the owner may share a filter, and a share with everyone
+//!   (`global`, `authenticated`) replaces the filter's other shares and refuses new ones.
 //! - Source keys: issues, comments and worklogs carry theirs in the `airlock.source`
 //!   property; for every other kind the double stores the natural key as the row's
 //!   source key (`email`, `name`, `project/name`…), so `duplicate_source_keys` shows a
-//!   record created twice whatever its kind.
+//!   record created twice whatever its kind. Votes, which Airlock carries in the issue
+//!   property `airlock.votes`, are only that property here, as in Cloud.
 //! - Faults, per test ([`Faults`]): a fraction of calls answered 429 with `Retry-After`
 //!   and `X-RateLimit-Reset`, 503s with `Retry-After`, 500s before applying, and writes
 //!   applied and then answered 500 or cut off (the connection drops).

@@ -1,6 +1,7 @@
 //! Reads of the site's tables, through a second connection to its file (`LocalSite`
 //! answers writes, the snapshot and source keys only). Rows come back as JSON objects
-//! keyed by column name.
+//! keyed by column name. The few changes `LocalSite` has no call for (a filter's owner,
+//! the shares a global share replaces) go through the same connection ([`Reader::execute`]).
 
 use std::path::Path;
 
@@ -49,6 +50,12 @@ impl Reader {
         };
         // The site's schema is known; a failing read is a bug of the double: say so loudly.
         run().unwrap_or_else(|e| panic!("the double's read failed: {e} in {sql}"))
+    }
+
+    /// A change `LocalSite` has no call for. Callers hold the site's lock, so it never
+    /// interleaves with a write of the site (whose caches see it by `data_version`).
+    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+        self.conn.execute(sql, params)
     }
 
     pub fn row(&self, sql: &str, params: &[&dyn ToSql]) -> Option<Row> {

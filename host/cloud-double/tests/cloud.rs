@@ -2,7 +2,10 @@
 //! bulk partial failures map to their records, rate limits are honoured, writes applied
 //! and then failed are not duplicated, a load cut short resumes, a dead server gives
 //! a clear error, and apps' outputs can neither change an endpoint nor reach Airlock's own
-//! properties.
+//! properties. Watchers, votes (carried in an issue property), project roles, filters and
+//! their shares follow Cloud's rules and are found again after a crash; issue history is
+//! carried in issue properties, in parts when it is long; issue security schemes, their
+//! levels and projects' schemes are written as Cloud takes them and found again too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,13 +18,17 @@ use airlock_engine::{FieldProtection, State, ephemeral_protection};
 use airlock_engine::{LoadDecisions, LoadSummary, load};
 use airlock_engine::{Overrides, analyze};
 use airlock_fixtures::Spec;
-use airlock_model::jira::{Group, Issue, Kind, Record};
+use airlock_model::jira::{
+    ChangeGroup, ChangeItem, Filter, FilterShare, Group, Issue, IssueUser, Kind, ProjectRole,
+    Record, Share,
+};
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{
-    CloudConfig, InvalidOutput, JiraCloud, LocalSite, OutputField, OutputRule, RetryPolicy,
-    SOURCE_PROPERTY, Site, TargetError, source_key, stored_key,
+    CloudConfig, InvalidOutput, ItemError, JiraCloud, LocalSite, OutputField, OutputRule,
+    RetryPolicy, SOURCE_PROPERTY, Site, TargetError, source_key, stored_key,
 };
 use airlock_staging::SealedStaging;
+use serde_json::{Value, json};
 
 fn config(double: &CloudDouble) -> CloudConfig {
     let mut c = CloudConfig::new(double.url(), "migration@example.com", "api-token");
@@ -126,11 +133,152 @@ impl Source {
     }
 }
 
+/// The issue property Jira Cloud carries votes in.
+const VOTES: &str = "airlock.votes";
+
+/// Each issue's voters on the site (issue id → account ids, in order), from its
+/// `airlock.votes` property.
+fn voters_on_site(double: &CloudDouble) -> BTreeMap<String, Vec<String>> {
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT entity_id, value FROM entity_properties
+             WHERE entity_kind = 'issue' AND key = ?1",
+        )
+        .unwrap();
+    stmt.query_map([VOTES], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })
+    .unwrap()
+    .map(|row| {
+        let (issue, value) = row.unwrap();
+        let value: Value = serde_json::from_str(&value).unwrap();
+        let voters = value["voters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["accountId"].as_str().unwrap().to_owned())
+            .collect();
+        (issue, voters)
+    })
+    .collect()
+}
+
+/// The issue property Jira Cloud carries history in (then `airlock.history.2` …).
+const HISTORY: &str = "airlock.history";
+
+/// Each issue's `airlock.history` properties on the site (issue id → part number from 1 →
+/// value), stale parts included.
+fn history_parts(double: &CloudDouble) -> BTreeMap<String, BTreeMap<usize, Value>> {
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT entity_id, key, value FROM entity_properties
+             WHERE entity_kind = 'issue' AND (key = ?1 OR key LIKE ?1 || '.%')",
+        )
+        .unwrap();
+    let mut out: BTreeMap<String, BTreeMap<usize, Value>> = BTreeMap::new();
+    let rows = stmt
+        .query_map([HISTORY], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        let (issue, key, value) = row.unwrap();
+        let n = match key.strip_prefix(HISTORY).unwrap() {
+            "" => 1,
+            rest => rest.strip_prefix('.').unwrap().parse().unwrap(),
+        };
+        out.entry(issue)
+            .or_default()
+            .insert(n, serde_json::from_str(&value).unwrap());
+    }
+    out
+}
+
+/// Each issue's history as a reader sees it (issue id → changes, each once with all its
+/// items): the parts the first one counts, merged by change id.
+fn history_on_site(double: &CloudDouble) -> BTreeMap<String, Vec<Value>> {
+    history_parts(double)
+        .into_iter()
+        .map(|(issue, parts)| {
+            let count = parts[&1]["parts"].as_u64().unwrap() as usize;
+            let mut changes: Vec<Value> = Vec::new();
+            for n in 1..=count {
+                for c in parts[&n]["changes"].as_array().unwrap() {
+                    match changes.iter_mut().find(|k| k["id"] == c["id"]) {
+                        Some(known) => {
+                            assert_eq!(
+                                (&known["author"], &known["created"]),
+                                (&c["author"], &c["created"]),
+                                "a change goes on as it began"
+                            );
+                            let more = c["items"].as_array().unwrap().clone();
+                            known["items"].as_array_mut().unwrap().extend(more);
+                        }
+                        None => changes.push(c.clone()),
+                    }
+                }
+            }
+            (issue, changes)
+        })
+        .collect()
+}
+
+/// What the site holds per kind as Airlock counts it: votes are voters in the issues'
+/// `airlock.votes` properties, history the changes and items in their `airlock.history`
+/// properties, not entity properties of their own.
+fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
+    let mut counts = double.site().counts().unwrap();
+    let voters = voters_on_site(double);
+    let carried: usize = history_parts(double).values().map(BTreeMap::len).sum();
+    let properties = counts.entry(Kind::EntityProperty).or_default();
+    *properties -= (voters.len() + carried) as u64;
+    if *properties == 0 {
+        counts.remove(&Kind::EntityProperty);
+    }
+    if !voters.is_empty() {
+        let votes: usize = voters.values().map(Vec::len).sum();
+        counts.insert(Kind::Vote, votes as u64);
+    }
+    let history = history_on_site(double);
+    let changes: usize = history.values().map(Vec::len).sum();
+    let items: usize = history
+        .values()
+        .flatten()
+        .map(|c| c["items"].as_array().unwrap().len())
+        .sum();
+    for (kind, n) in [(Kind::ChangeGroup, changes), (Kind::ChangeItem, items)] {
+        if n > 0 {
+            counts.insert(kind, n as u64);
+        }
+    }
+    counts
+}
+
 /// Every staged record is on the site once: counts per kind match the source (minus
 /// what was matched to existing records), and no source key was written twice.
 fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kind, u64>) {
+    let counts = site_counts(double);
+    // An issue's voters are a set.
+    for (issue, voters) in voters_on_site(double) {
+        let distinct: std::collections::BTreeSet<&String> = voters.iter().collect();
+        assert_eq!(distinct.len(), voters.len(), "voters of {issue}");
+    }
+    // A change's items are a set too.
+    for (issue, changes) in history_on_site(double) {
+        for c in changes {
+            let items = c["items"].as_array().unwrap();
+            let distinct: std::collections::BTreeSet<String> =
+                items.iter().map(|i| i["id"].to_string()).collect();
+            assert_eq!(distinct.len(), items.len(), "items of {issue}: {}", c["id"]);
+        }
+    }
     let mut site = double.site();
-    let counts = site.counts().unwrap();
     for (kind, n) in &source.staged {
         let matched = matched.get(kind).copied().unwrap_or(0);
         assert_eq!(
@@ -192,7 +340,7 @@ fn every_kind_round_trips_over_https() {
     }
 
     // The client's own counts agree with the site's.
-    let site_counts = double.site().counts().unwrap();
+    let site_counts = site_counts(&double);
     assert_eq!(target.counts().unwrap(), site_counts);
 
     // A fresh client (a new process after a crash) finds every record again, with the
@@ -220,6 +368,10 @@ fn every_kind_round_trips_over_https() {
                 // engine keys before translating them and the target sees after: the two
                 // never meet. Rewriting one is harmless (an add is idempotent).
                 None if kind == Kind::IssueVersion => {}
+                // A share has an id of its own in Cloud, though no mapping namespace.
+                None if kind == Kind::FilterShare => {
+                    assert!(found.as_ref().is_some_and(|id| !id.is_empty()), "{key}")
+                }
                 None => assert_eq!(found.as_deref(), Some(""), "{kind} {key}"),
             }
         }
@@ -291,6 +443,102 @@ fn every_kind_round_trips_over_https() {
             state.cloud_id(ns, &l.destination).unwrap()
         );
     }
+    // Watchers and votes on their issues (votes in the issue property), filters with their
+    // owners and shares.
+    let user_ns = Kind::User.namespace().unwrap();
+    let mapped = |ns, id: &str| state.cloud_id(ns, id).unwrap();
+    for record in source.records(Kind::Watcher) {
+        let Record::Watcher(w) = record else { continue };
+        let issue: i64 = mapped(ns, &w.issue).unwrap().parse().unwrap();
+        let watching: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM watchers WHERE issue_id = ?1 AND account_id = ?2",
+                rusqlite::params![issue, mapped(user_ns, &w.user).unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(watching, 1, "watcher {}", w.id);
+    }
+    let voters = voters_on_site(&double);
+    for record in source.records(Kind::Vote) {
+        let Record::Vote(v) = record else { continue };
+        let issue = mapped(ns, &v.issue).unwrap();
+        let user = mapped(user_ns, &v.user).unwrap();
+        assert!(voters[&issue].contains(&user), "vote {}", v.id);
+    }
+    // History in the issues' properties: each change by its server id, answered with its
+    // issue's cloud id, its author mapped; each item under its change.
+    let history = history_on_site(&double);
+    let change_ns = Kind::ChangeGroup.namespace().unwrap();
+    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for record in source.records(Kind::ChangeGroup) {
+        let Record::ChangeGroup(g) = record else {
+            continue;
+        };
+        let issue = mapped(ns, &g.issue).unwrap();
+        assert_eq!(
+            mapped(change_ns, &g.id),
+            Some(format!("{issue}:{}", g.id)),
+            "change {}",
+            g.id
+        );
+        let c = history[&issue]
+            .iter()
+            .find(|c| c["id"] == json!(g.id))
+            .unwrap_or_else(|| panic!("change {} on its issue", g.id));
+        let author = g.author.as_ref().and_then(|a| mapped(user_ns, a));
+        assert_eq!(
+            (&c["author"], &c["created"]),
+            (&json!(author), &json!(g.created))
+        );
+        groups.insert(g.id.clone(), (issue, g.id.clone()));
+    }
+    let items = source.records(Kind::ChangeItem);
+    assert!(!items.is_empty(), "the fixture has history");
+    for record in items {
+        let Record::ChangeItem(i) = record else {
+            continue;
+        };
+        let (issue, change) = &groups[&i.group];
+        let c = history[issue]
+            .iter()
+            .find(|c| c["id"] == json!(change))
+            .unwrap();
+        let on_site = c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == json!(i.id))
+            .unwrap_or_else(|| panic!("item {} under its change", i.id));
+        assert_eq!(on_site["field"], json!(i.field));
+        assert_eq!(on_site["custom"], json!(i.custom));
+        assert_eq!(on_site["fromString"], json!(i.old_string));
+        assert_eq!(on_site["toString"], json!(i.new_string));
+    }
+    // Issue security: each level in its scheme, each project using its scheme, each
+    // secured issue at its level.
+    security::assert_levels_round_trip(&source, &state, &db);
+    let shares = source.records(Kind::FilterShare);
+    for record in source.records(Kind::Filter) {
+        let Record::Filter(f) = record else { continue };
+        let id = mapped(Kind::Filter.namespace().unwrap(), &f.id).unwrap();
+        let (status, cloud) = raw_get(&double, &format!("/rest/api/3/filter/{id}"));
+        assert_eq!(status, 200);
+        assert_eq!(cloud["name"], json!(f.name));
+        if let Some(owner) = mapped(user_ns, &f.owner) {
+            assert_eq!(cloud["owner"]["accountId"], json!(owner), "filter {}", f.id);
+        }
+        let expected = shares
+            .iter()
+            .filter(|r| matches!(r, Record::FilterShare(s) if s.filter == f.id))
+            .count();
+        assert_eq!(
+            cloud["sharePermissions"].as_array().unwrap().len(),
+            expected,
+            "filter {}",
+            f.id
+        );
+    }
     let stats = double.stats();
     assert_eq!(stats.early_requests, 0);
     assert!(stats.per_endpoint["POST /rest/api/3/issue/bulk"] >= 1);
@@ -316,6 +564,7 @@ fn issue(n: usize, project: &str) -> Issue {
         original_estimate: Some(3600),
         estimate: None,
         time_spent: None,
+        security: None,
     }
 }
 
@@ -696,6 +945,18 @@ fn app_outputs_are_stored_with_cloud_limits() {
         ),
         200
     );
+}
+
+/// A raw PUT of a JSON body to the double: its status.
+fn raw_put(double: &CloudDouble, path: &str, body: &Value) -> u16 {
+    let raw = raw_client(double);
+    let rt = tokio_rt();
+    let req = raw
+        .put(format!("{}{path}", double.url()))
+        .basic_auth("raw@example.com", Some("t"))
+        .json(body)
+        .send();
+    rt.block_on(req).unwrap().status().as_u16()
 }
 
 /// A raw GET of the double: status and JSON body.
@@ -1155,4 +1416,1256 @@ fn both_sites_apply_the_shared_rules_and_cloud_sends_nothing_they_refuse() {
         assert_eq!(answers, vec![Err(rule.into())]);
     }
     assert_eq!(double.requests().len(), before, "nothing was sent");
+}
+
+fn role(id: &str, name: &str) -> Record {
+    Record::ProjectRole(ProjectRole {
+        id: id.into(),
+        name: name.into(),
+        description: format!("{name} of a project"),
+    })
+}
+
+fn issue_user(id: &str, issue: &str, user: &str, created: Option<i64>) -> IssueUser {
+    IssueUser {
+        id: id.into(),
+        issue: issue.into(),
+        user: user.into(),
+        created,
+    }
+}
+
+fn filter(id: &str, name: &str, owner: &str, jql: &str) -> Record {
+    Record::Filter(Filter {
+        id: id.into(),
+        name: name.into(),
+        description: format!("{id} of the source"),
+        owner: owner.into(),
+        jql: jql.into(),
+        favourites: 2,
+    })
+}
+
+fn share(id: &str, filter: &str, share: Share, edit: bool) -> Record {
+    Record::FilterShare(FilterShare {
+        id: id.into(),
+        filter: filter.into(),
+        share,
+        edit,
+    })
+}
+
+/// The migration's account, as the double knows it.
+fn migration_account(double: &CloudDouble) -> String {
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    db.query_row(
+        "SELECT account_id FROM users WHERE email = 'migration@example.com'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// A filter as the double answers it: its owner's account id and its shares' types.
+fn filter_on_site(double: &CloudDouble, id: &str) -> (String, Vec<String>, usize) {
+    let (status, f) = raw_get(double, &format!("/rest/api/3/filter/{id}"));
+    assert_eq!(status, 200, "{f}");
+    let types = f["sharePermissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap().to_owned())
+        .collect();
+    let editors = f["editPermissions"].as_array().unwrap().len();
+    (
+        f["owner"]["accountId"].as_str().unwrap().to_owned(),
+        types,
+        editors,
+    )
+}
+
+fn ok(answers: &[Result<String, ItemError>]) -> Vec<String> {
+    answers
+        .iter()
+        .map(|a| a.clone().unwrap_or_else(|e| panic!("refused: {e}")))
+        .collect()
+}
+
+/// Project roles, watchers, votes, filters and shares as Jira Cloud takes them: watching
+/// and voting twice change nothing, votes ride in the issue property up to Cloud's size
+/// limit, a new filter is given to its owner (a refusal is the filter's error, never
+/// dropped), shares are added while the migration's account holds the filter and it goes
+/// back to its owner, and a share with everyone never drops other shares. A fresh client
+/// finds every record again, and nothing is on the site twice.
+#[test]
+fn watchers_votes_roles_filters_and_shares_follow_jira_clouds_rules() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let (alice, bob) = {
+        let mut site = double.site();
+        (
+            site.add_user(Some("alice@example.com"), "Alice").unwrap(),
+            site.add_user(Some("bob@example.com"), "Bob").unwrap(),
+        )
+    };
+    let project = double.site().add_project("SHR", "Sharing").unwrap();
+    let mut target = client(&double);
+    let issues = ok(&target
+        .write(
+            Kind::Issue,
+            &[
+                Record::Issue(issue(1, &project)),
+                Record::Issue(issue(2, &project)),
+            ],
+        )
+        .unwrap());
+    let (first, second) = (&issues[0], &issues[1]);
+
+    // A project role: created, in the snapshot, a name in use is Cloud's 409.
+    let roles = [role("r-1", "Testers"), role("r-2", "Member")];
+    let answers = target.write(Kind::ProjectRole, &roles).unwrap();
+    let role_id = answers[0].clone().unwrap();
+    assert_eq!(answers[1].as_ref().unwrap_err().code, "duplicate-key");
+    let snapshot = target.snapshot().unwrap();
+    assert!(
+        snapshot
+            .roles
+            .iter()
+            .any(|r| r.id == role_id && r.name == "Testers")
+    );
+    assert!(snapshot.roles.iter().any(|r| r.name == "Administrators"));
+
+    // Watchers: watching twice is watching; an unknown account is Cloud's 404.
+    let watchers = [
+        Record::Watcher(issue_user("w-1", first, &alice, Some(1_000))),
+        Record::Watcher(issue_user("w-2", first, &bob, None)),
+    ];
+    for _ in 0..2 {
+        let answers = target.write(Kind::Watcher, &watchers).unwrap();
+        assert_eq!(ok(&answers), ["", ""]);
+    }
+    let (_, watching) = raw_get(&double, &format!("/rest/api/3/issue/{first}/watchers"));
+    assert_eq!(watching["watchCount"], json!(2), "{watching}");
+    let unknown = Record::Watcher(issue_user("w-3", first, "no-such-account", None));
+    let answers = target.write(Kind::Watcher, &[unknown]).unwrap();
+    assert_eq!(answers[0].as_ref().unwrap_err().code, "invalid-reference");
+
+    // Votes: merged into the issue's property by account, a rerun adds nothing.
+    let vote = |id: &str, issue: &str, user: &str, created| {
+        Record::Vote(issue_user(id, issue, user, created))
+    };
+    let votes = [
+        vote("v-1", first, &alice, Some(1_000)),
+        vote("v-2", first, &bob, None),
+    ];
+    assert_eq!(ok(&target.write(Kind::Vote, &votes).unwrap()), ["", ""]);
+    let more = [
+        vote("v-1", first, &alice, Some(1_000)),
+        vote("v-3", first, "carol", Some(3_000)),
+    ];
+    assert_eq!(ok(&target.write(Kind::Vote, &more).unwrap()), ["", ""]);
+    let (_, property) = raw_get(
+        &double,
+        &format!("/rest/api/3/issue/{first}/properties/{VOTES}"),
+    );
+    assert_eq!(
+        property["value"],
+        json!({ "voters": [
+            { "accountId": alice, "created": 1_000 },
+            { "accountId": bob, "created": null },
+            { "accountId": "carol", "created": 3_000 },
+        ]})
+    );
+    // Jira's limit of 32,768 characters per property value: what fits is stored, the
+    // rest refused as too large.
+    let entry = json!({ "accountId": "acc-1", "created": 1 })
+        .to_string()
+        .len();
+    let padding = json!({ "voters": [{ "accountId": "pad", "created": null, "note": "" }] })
+        .to_string()
+        .len();
+    let note = "x".repeat(32_768 - padding - (entry + 1) - 5);
+    let full = json!({ "voters": [{ "accountId": "pad", "created": null, "note": note }] });
+    let path = format!("/rest/api/3/issue/{second}/properties/{VOTES}");
+    assert_eq!(raw_put(&double, &path, &full), 201);
+    let answers = target
+        .write(
+            Kind::Vote,
+            &[
+                vote("v-4", second, "acc-1", Some(1)),
+                vote("v-5", second, "acc-2", Some(2)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(answers[0], Ok(String::new()));
+    let too_large = answers[1].as_ref().unwrap_err();
+    assert_eq!(too_large.code, "too-large");
+    assert!(too_large.message.contains("32768"), "{too_large}");
+    assert_eq!(voters_on_site(&double)[second], ["pad", "acc-1"]);
+
+    // Filters: one name, two owners (one after the other, each given to its owner), and
+    // one without an owner, which stays with the migration's account.
+    let jql = format!("project = {project} ORDER BY updated DESC");
+    let filters = [
+        filter("f-1", "Open work", &alice, &jql),
+        filter("f-2", "Open work", &bob, &jql),
+        filter("f-3", "Team board", "", &jql),
+    ];
+    let filter_ids = ok(&target.write(Kind::Filter, &filters).unwrap());
+    let me = migration_account(&double);
+    for (id, owner) in filter_ids.iter().zip([&alice, &bob, &me]) {
+        assert_eq!(&filter_on_site(&double, id).0, owner);
+    }
+    // A query naming what the site does not have is Cloud's 400.
+    let broken = filter("f-4", "Broken", &alice, "project = 999999");
+    assert!(target.write(Kind::Filter, &[broken]).unwrap()[0].is_err());
+
+    // Shares, added while the migration's account holds the filter, which then goes back
+    // to its owner.
+    let (fa, fb, fc) = (&filter_ids[0], &filter_ids[1], &filter_ids[2]);
+    let users = "jira-software-users";
+    let shares = [
+        share("s-1", fa, Share::Group(users.into()), true),
+        share(
+            "s-2",
+            fa,
+            Share::Project {
+                project: project.clone(),
+                role: None,
+            },
+            false,
+        ),
+        share(
+            "s-3",
+            fa,
+            Share::Project {
+                project: project.clone(),
+                role: Some(role_id.clone()),
+            },
+            false,
+        ),
+        share("s-4", fa, Share::User(bob.clone()), false),
+        // A group before every logged-in user: the global share goes first, and Cloud
+        // then refuses the group's.
+        share("s-5", fb, Share::Group(users.into()), false),
+        share("s-6", fb, Share::LoggedIn, false),
+        share("s-7", fc, Share::Group("no-such-group".into()), false),
+    ];
+    let answers = target.write(Kind::FilterShare, &shares).unwrap();
+    for n in [0, 1, 2, 3, 5] {
+        assert!(answers[n].is_ok(), "share {n}: {:?}", answers[n]);
+    }
+    assert!(answers[4].as_ref().unwrap_err().message.contains("global"));
+    assert!(answers[6].is_err());
+    let share_ids: std::collections::BTreeSet<&String> =
+        answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+    assert_eq!(share_ids.len(), 5, "one id per share");
+    assert_eq!(
+        filter_on_site(&double, fa),
+        (
+            alice.clone(),
+            vec![
+                "group".into(),
+                "project".into(),
+                "project".into(),
+                "user".into()
+            ],
+            1
+        )
+    );
+    assert_eq!(
+        filter_on_site(&double, fb),
+        (bob.clone(), vec!["loggedin".into()], 0)
+    );
+    assert_eq!(filter_on_site(&double, fc).0, me);
+    // Sharing with everyone would drop the filter's four shares: refused, nothing dropped.
+    let everyone = share("s-8", fa, Share::Global, false);
+    let answers_global = target.write(Kind::FilterShare, &[everyone]).unwrap();
+    assert_eq!(answers_global[0].as_ref().unwrap_err().code, "rejected");
+    assert_eq!(filter_on_site(&double, fa).1.len(), 4);
+
+    // A fresh client (a new process) finds every record again.
+    let mut fresh = client(&double);
+    let keys = |records: &[Record]| records.iter().map(source_key).collect::<Vec<_>>();
+    assert_eq!(
+        fresh
+            .find_written(Kind::ProjectRole, &keys(&roles[..1]))
+            .unwrap(),
+        [Some(role_id.clone())]
+    );
+    assert_eq!(
+        fresh.find_written(Kind::Watcher, &keys(&watchers)).unwrap(),
+        [Some(String::new()), Some(String::new())]
+    );
+    assert_eq!(
+        fresh.find_written(Kind::Vote, &keys(&votes)).unwrap(),
+        [Some(String::new()), Some(String::new())]
+    );
+    let found: Vec<String> = fresh
+        .find_written(Kind::Filter, &keys(&filters))
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(found, filter_ids);
+    let found = fresh
+        .find_written(Kind::FilterShare, &keys(&shares))
+        .unwrap();
+    for (n, (found, answer)) in found.iter().zip(&answers).enumerate() {
+        assert_eq!(found.as_ref(), answer.as_ref().ok(), "share {n}");
+    }
+    let mut site = double.site();
+    for kind in Kind::ALL {
+        assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+    }
+}
+
+/// A filter whose owner Jira refuses (the owner has a filter of that name, or no such
+/// user) is answered as an error saying it exists, owned by the migration's account.
+#[test]
+fn a_refused_filter_owner_is_reported_not_dropped() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let alice = double
+        .site()
+        .add_user(Some("alice@example.com"), "Alice")
+        .unwrap();
+    let mut target = client(&double);
+    let first = filter("f-1", "Roadmap", &alice, "");
+    let id = target.write(Kind::Filter, &[first]).unwrap()[0]
+        .clone()
+        .unwrap();
+    // Jira compares filter names lower-cased.
+    let again = filter("f-2", "roadmap", &alice, "");
+    let ghost = filter("f-3", "Ghost", "no-such-account", "");
+    let answers = target.write(Kind::Filter, &[again, ghost]).unwrap();
+    for (answer, code) in answers.iter().zip(["duplicate-key", "invalid-reference"]) {
+        let e = answer.as_ref().unwrap_err();
+        assert_eq!(e.code, code, "{e}");
+        assert!(
+            e.message.contains("created")
+                && e.message.contains("owned by the migration's account")
+                && e.message.contains("set its owner in Jira"),
+            "{e}"
+        );
+        assert!(!e.message.contains("oadmap") && !e.message.contains("Ghost"));
+    }
+    // Both exist, with the migration's account; alice's own is untouched.
+    let me = migration_account(&double);
+    let (_, page) = raw_get(
+        &double,
+        "/rest/api/3/filter/search?filterName=o&expand=owner",
+    );
+    let mut owners: Vec<(String, String)> = page["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["owner"]["accountId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    owners.sort();
+    let mut expected = vec![
+        ("Ghost".to_owned(), me.clone()),
+        ("Roadmap".to_owned(), alice.clone()),
+        ("roadmap".to_owned(), me),
+    ];
+    expected.sort();
+    assert_eq!(owners, expected);
+    assert_eq!(filter_on_site(&double, &id).0, alice);
+
+    // The migration's account keeps a filter without an owner, and with it its name: in a
+    // batch it comes after those given to their owners; later, Cloud refuses the name.
+    let plans = [
+        filter("f-4", "Plan", "", ""),
+        filter("f-5", "Plan", &alice, ""),
+    ];
+    let answers = target.write(Kind::Filter, &plans).unwrap();
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let bob = double
+        .site()
+        .add_user(Some("bob@example.com"), "Bob")
+        .unwrap();
+    let later = filter("f-6", "Plan", &bob, "");
+    let refused = target.write(Kind::Filter, &[later]).unwrap();
+    assert_eq!(refused[0].as_ref().unwrap_err().code, "duplicate-key");
+}
+
+/// Writes a batch as the engine does across crashes: each run is a fresh client that
+/// gives up at the first failure, reconciles the records not answered yet with
+/// `find_written`, and writes the rest. Answers, and how many runs were cut short.
+fn write_through_crashes(
+    double: &CloudDouble,
+    kind: Kind,
+    records: &[Record],
+) -> (Vec<Result<String, ItemError>>, u32) {
+    let mut answers: Vec<Option<Result<String, ItemError>>> = vec![None; records.len()];
+    let mut crashes = 0;
+    loop {
+        assert!(crashes < 200, "{kind}: the writes never finished");
+        let pending: Vec<usize> = (0..records.len())
+            .filter(|&i| answers[i].is_none())
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let mut c = config(double);
+        c.retry.max_attempts = 1;
+        let mut target = JiraCloud::new(c).unwrap();
+        let keys: Vec<String> = pending.iter().map(|&i| source_key(&records[i])).collect();
+        match target.find_written(kind, &keys) {
+            Ok(found) => {
+                for (&i, found) in pending.iter().zip(found) {
+                    if let Some(id) = found {
+                        answers[i] = Some(Ok(id));
+                    }
+                }
+            }
+            Err(_) => {
+                crashes += 1;
+                continue;
+            }
+        }
+        let rest: Vec<usize> = pending
+            .into_iter()
+            .filter(|&i| answers[i].is_none())
+            .collect();
+        let batch: Vec<Record> = rest.iter().map(|&i| records[i].clone()).collect();
+        match target.write(kind, &batch) {
+            Ok(written) => {
+                for (&i, a) in rest.iter().zip(written) {
+                    answers[i] = Some(a);
+                }
+            }
+            Err(_) => crashes += 1,
+        }
+    }
+    (answers.into_iter().map(Option::unwrap).collect(), crashes)
+}
+
+/// Writes applied and then lost (500 or a dropped connection, each ending the run):
+/// every record of the five kinds is found again by `find_written` or written again,
+/// never twice; votes merge into their property; every filter ends with its owner.
+#[test]
+fn watchers_votes_roles_filters_and_shares_cut_short_are_found_again_once() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let accounts: Vec<String> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| {
+            double
+                .site()
+                .add_user(Some(&format!("{n}@example.com")), n)
+                .unwrap()
+        })
+        .collect();
+    let project = double.site().add_project("CUT", "Cut short").unwrap();
+    let issues = ok(&client(&double)
+        .write(
+            Kind::Issue,
+            &(0..4)
+                .map(|n| Record::Issue(issue(n, &project)))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap());
+    double.set_faults(Faults {
+        seed: 17,
+        fail_after_apply: 0.12,
+        drop_after_apply: 0.08,
+        ..Faults::default()
+    });
+    let mut crashes = 0;
+    let mut run = |kind: Kind, records: &[Record]| {
+        let (answers, cut) = write_through_crashes(&double, kind, records);
+        crashes += cut;
+        ok(&answers)
+    };
+
+    let roles: Vec<Record> = (0..4)
+        .map(|n| role(&format!("r-{n}"), &format!("Role {n}")))
+        .collect();
+    let role_ids = run(Kind::ProjectRole, &roles);
+    let mut watchers = Vec::new();
+    let mut votes = Vec::new();
+    for (i, issue) in issues.iter().enumerate() {
+        for (u, account) in accounts.iter().enumerate() {
+            let id = format!("{i}:{u}");
+            watchers.push(Record::Watcher(issue_user(&id, issue, account, None)));
+            if (i + u) % 2 == 0 {
+                let created = Some(1_000 * (i + u) as i64);
+                votes.push(Record::Vote(issue_user(&id, issue, account, created)));
+            }
+        }
+    }
+    run(Kind::Watcher, &watchers);
+    run(Kind::Vote, &votes);
+    let jql = format!("project = {project}");
+    let owners = [&accounts[0], &accounts[1], &accounts[2], &String::new()];
+    let filters: Vec<Record> = owners
+        .iter()
+        .enumerate()
+        // Two names held by two owners each (one after the other), one without an owner.
+        .map(|(n, owner)| {
+            let name = format!("Board {}", if n == 3 { 3 } else { n % 2 });
+            filter(&format!("f-{n}"), &name, owner, &jql)
+        })
+        .collect();
+    let filter_ids = run(Kind::Filter, &filters);
+    let mut shares = Vec::new();
+    for (n, filter) in filter_ids.iter().enumerate() {
+        let s =
+            |kind: &str, share_of: Share| share(&format!("s-{n}-{kind}"), filter, share_of, n == 0);
+        shares.push(s("group", Share::Group("jira-software-users".into())));
+        shares.push(s("user", Share::User(accounts[(n + 1) % 3].clone())));
+        shares.push(s(
+            "role",
+            Share::Project {
+                project: project.clone(),
+                role: Some(role_ids[n].clone()),
+            },
+        ));
+    }
+    let share_ids = run(Kind::FilterShare, &shares);
+    eprintln!(
+        "sharing kinds cut short {crashes} times: {:?}",
+        double.stats()
+    );
+    assert!(crashes > 3, "the faults never cut a run short");
+    double.set_faults(Faults::default());
+
+    // Nothing twice: per kind, and per natural key.
+    {
+        let mut site = double.site();
+        for kind in Kind::ALL {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+    }
+    let (_, all_roles) = raw_get(&double, "/rest/api/3/role");
+    assert_eq!(all_roles.as_array().unwrap().len(), 4 + roles.len());
+    for issue in &issues {
+        let (_, w) = raw_get(&double, &format!("/rest/api/3/issue/{issue}/watchers"));
+        assert_eq!(w["watchCount"], json!(accounts.len()), "{w}");
+    }
+    let voters = voters_on_site(&double);
+    for (i, issue) in issues.iter().enumerate() {
+        let expected: Vec<&String> = accounts
+            .iter()
+            .enumerate()
+            .filter(|(u, _)| (i + u) % 2 == 0)
+            .map(|(_, a)| a)
+            .collect();
+        let mut on_site: Vec<&String> = voters[issue].iter().collect();
+        on_site.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(on_site, expected, "voters of {issue}");
+    }
+    let (_, page) = raw_get(&double, "/rest/api/3/filter/search?filterName=Board");
+    assert_eq!(page["total"], json!(filters.len()));
+    let me = migration_account(&double);
+    for (n, id) in filter_ids.iter().enumerate() {
+        let (owner, types, editors) = filter_on_site(&double, id);
+        let expected_owner = if owners[n].is_empty() { &me } else { owners[n] };
+        assert_eq!(&owner, expected_owner, "filter {n} has its owner");
+        assert_eq!(types, ["group", "user", "project"], "filter {n}");
+        assert_eq!(editors, if n == 0 { 3 } else { 0 });
+    }
+
+    // A fresh client finds every record again, with the ids first answered.
+    let mut fresh = client(&double);
+    let keys = |records: &[Record]| records.iter().map(source_key).collect::<Vec<_>>();
+    for (kind, records, ids) in [
+        (Kind::ProjectRole, &roles, &role_ids),
+        (Kind::Filter, &filters, &filter_ids),
+        (Kind::FilterShare, &shares, &share_ids),
+    ] {
+        let found: Vec<String> = fresh
+            .find_written(kind, &keys(records))
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(&found, ids, "{kind}");
+    }
+    for (kind, records) in [(Kind::Watcher, &watchers), (Kind::Vote, &votes)] {
+        let found = fresh.find_written(kind, &keys(records)).unwrap();
+        assert!(found.iter().all(|f| f.as_deref() == Some("")), "{kind}");
+    }
+}
+
+fn change(id: &str, issue: &str, author: Option<&str>, created: i64) -> Record {
+    Record::ChangeGroup(ChangeGroup {
+        id: id.into(),
+        issue: issue.into(),
+        author: author.map(str::to_owned),
+        created,
+    })
+}
+
+fn change_item(id: &str, group: &str, field: &str, from: Option<&str>, to: Option<&str>) -> Record {
+    Record::ChangeItem(ChangeItem {
+        id: id.into(),
+        group: group.into(),
+        custom: false,
+        field: field.into(),
+        old_value: from.map(|_| "1".to_owned()),
+        old_string: from.map(str::to_owned),
+        new_value: to.map(|_| "2".to_owned()),
+        new_string: to.map(str::to_owned),
+    })
+}
+
+/// The value of an issue property, or `None` if the issue has none of that key.
+fn issue_property(double: &CloudDouble, issue: &str, key: &str) -> Option<Value> {
+    let (status, body) = raw_get(
+        double,
+        &format!("/rest/api/3/issue/{issue}/properties/{key}"),
+    );
+    match status {
+        200 => Some(body["value"].clone()),
+        404 => None,
+        other => panic!("{other}: {body}"),
+    }
+}
+
+/// Issue history rides in the issue's `airlock.history` property in the shape of Jira's
+/// changelog: changes by server id, answered with their issue's cloud id, items under
+/// them; a rerun adds nothing. A long history goes on in `airlock.history.2` … (each part
+/// within Cloud's limit, a change's items continuing in a later part) and merges across
+/// parts on rerun; past twenty parts, and for an item too big for any part, records are
+/// refused `too-large`. Items of an unknown change are refused. The counts read it back.
+#[test]
+fn issue_history_rides_in_issue_properties_across_parts() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let alice = double
+        .site()
+        .add_user(Some("alice@example.com"), "Alice")
+        .unwrap();
+    let project = double.site().add_project("HIS", "History").unwrap();
+    let mut target = client(&double);
+    let issues = ok(&target
+        .write(
+            Kind::Issue,
+            &(1..=3)
+                .map(|n| Record::Issue(issue(n, &project)))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap());
+    let (first, second, third) = (&issues[0], &issues[1], &issues[2]);
+
+    // Two changes, three items: the property in the shape of Jira's changelog.
+    let changes = [
+        change("10100", first, Some(&alice), 1_000),
+        change("10101", first, None, 2_000),
+    ];
+    let change_ids = ok(&target.write(Kind::ChangeGroup, &changes).unwrap());
+    assert_eq!(
+        change_ids,
+        [format!("{first}:10100"), format!("{first}:10101")]
+    );
+    let mut team = change_item("20002", &change_ids[1], "Team size", None, Some("5"));
+    if let Record::ChangeItem(i) = &mut team {
+        i.custom = true;
+    }
+    let items = [
+        change_item(
+            "20000",
+            &change_ids[0],
+            "status",
+            Some("Open"),
+            Some("Done"),
+        ),
+        change_item("20001", &change_ids[0], "assignee", None, Some("Alice")),
+        team,
+    ];
+    assert_eq!(
+        ok(&target.write(Kind::ChangeItem, &items).unwrap()),
+        ["", "", ""]
+    );
+    let expected = json!({ "parts": 1, "changes": [
+        { "id": "10100", "author": alice, "created": 1_000, "items": [
+            { "id": "20000", "field": "status", "custom": false,
+              "from": "1", "fromString": "Open", "to": "2", "toString": "Done" },
+            { "id": "20001", "field": "assignee", "custom": false,
+              "from": null, "fromString": null, "to": "2", "toString": "Alice" },
+        ]},
+        { "id": "10101", "author": null, "created": 2_000, "items": [
+            { "id": "20002", "field": "Team size", "custom": true,
+              "from": null, "fromString": null, "to": "2", "toString": "5" },
+        ]},
+    ]});
+    assert_eq!(
+        issue_property(&double, first, HISTORY),
+        Some(expected.clone())
+    );
+
+    // A rerun (a fresh client) answers the same and sends no write.
+    let puts = |double: &CloudDouble| {
+        double
+            .stats()
+            .per_endpoint
+            .get("PUT /rest/api/3/issue/{id}/properties/{key}")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = puts(&double);
+    let mut again = client(&double);
+    assert_eq!(
+        ok(&again.write(Kind::ChangeGroup, &changes).unwrap()),
+        change_ids
+    );
+    assert_eq!(
+        ok(&again.write(Kind::ChangeItem, &items).unwrap()),
+        ["", "", ""]
+    );
+    assert_eq!(puts(&double), before);
+    assert_eq!(issue_property(&double, first, HISTORY), Some(expected));
+
+    // Items of a change the issue does not carry, or not named as Airlock answers changes.
+    let strays = [
+        change_item("20100", &format!("{first}:99999"), "status", None, None),
+        change_item("20101", &format!("{second}:10100"), "status", None, None),
+        change_item("20102", "10100", "status", None, None),
+    ];
+    let answers = target.write(Kind::ChangeItem, &strays).unwrap();
+    for (n, answer) in answers.iter().enumerate() {
+        let e = answer.as_ref().unwrap_err();
+        assert_eq!(e.code, "invalid-reference", "{n}: {e}");
+        assert!(e.message.contains("change"), "{e}");
+    }
+    assert!(
+        answers[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("not written")
+    );
+    assert_eq!(issue_property(&double, second, HISTORY), None);
+
+    // A long history: twelve changes of three long items each, written in two batches,
+    // spill into further parts, each within Cloud's limit.
+    let long = |n: usize| format!("{n}:{}", "d".repeat(2_000));
+    let changes: Vec<Record> = (0..12)
+        .map(|n| change(&format!("{}", 11_000 + n), second, Some(&alice), n as i64))
+        .collect();
+    let change_ids = ok(&target.write(Kind::ChangeGroup, &changes).unwrap());
+    let items: Vec<Record> = (0..36)
+        .map(|n| {
+            let (from, to) = (long(n), long(n + 100));
+            change_item(
+                &format!("{}", 21_000 + n),
+                &change_ids[n / 3],
+                "description",
+                Some(&from),
+                Some(&to),
+            )
+        })
+        .collect();
+    ok(&target.write(Kind::ChangeItem, &items[..20]).unwrap());
+    ok(&target.write(Kind::ChangeItem, &items[20..]).unwrap());
+    // Three more changes after the items: they go to the last part.
+    let later: Vec<Record> = (12..15)
+        .map(|n| change(&format!("{}", 11_000 + n), second, None, n as i64))
+        .collect();
+    ok(&target.write(Kind::ChangeGroup, &later).unwrap());
+    let parts = history_parts(&double)[second].clone();
+    let count = parts[&1]["parts"].as_u64().unwrap() as usize;
+    assert!(count >= 3, "{count} parts");
+    assert_eq!(parts.len(), count);
+    for (n, part) in &parts {
+        assert!(part.to_string().chars().count() <= 32_768, "part {n}");
+    }
+    let last = parts[&count]["changes"].as_array().unwrap();
+    assert_eq!(last.last().unwrap()["id"], json!("11014"));
+    let carried = |double: &CloudDouble| {
+        let changes = history_on_site(double)[second].clone();
+        let ids: Vec<String> = changes
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        let items: Vec<Vec<String>> = changes
+            .iter()
+            .map(|c| {
+                c["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .collect();
+        (ids, items)
+    };
+    let (ids, by_change) = carried(&double);
+    let expected_ids: Vec<String> = (0..15).map(|n| format!("{}", 11_000 + n)).collect();
+    assert_eq!(ids, expected_ids);
+    for (n, items) in by_change.iter().enumerate() {
+        let expected: Vec<String> = if n < 12 {
+            (0..3).map(|k| format!("{}", 21_000 + 3 * n + k)).collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(items, &expected, "items of change {n}");
+    }
+    // A rerun of everything, by a fresh client, changes no part.
+    let mut again = client(&double);
+    for (kind, records) in [
+        (Kind::ChangeGroup, &changes),
+        (Kind::ChangeItem, &items),
+        (Kind::ChangeGroup, &later),
+    ] {
+        let answers = ok(&again.write(kind, records).unwrap());
+        if kind == Kind::ChangeGroup {
+            assert!(answers.iter().all(|a| a.starts_with(&format!("{second}:"))));
+        }
+    }
+    assert_eq!(history_parts(&double)[second], parts);
+
+    // Past twenty parts: what does not fit is refused, naming the limit; so is an item
+    // too big for any part.
+    let one = ok(&target
+        .write(Kind::ChangeGroup, &[change("12000", third, None, 0)])
+        .unwrap());
+    let big: Vec<Record> = (0..25)
+        .map(|n| {
+            let text = format!("{n}:{}", "b".repeat(20_000));
+            change_item(
+                &format!("{}", 22_000 + n),
+                &one[0],
+                "description",
+                None,
+                Some(&text),
+            )
+        })
+        .collect();
+    let answers = target.write(Kind::ChangeItem, &big).unwrap();
+    let stored = answers.iter().filter(|a| a.is_ok()).count();
+    assert_eq!(stored, 20, "one item per part");
+    for answer in &answers[20..] {
+        let e = answer.as_ref().unwrap_err();
+        assert_eq!(e.code, "too-large");
+        assert!(
+            e.message.contains("32768") && e.message.contains("airlock.history.20"),
+            "{e}"
+        );
+    }
+    let huge = "h".repeat(40_000);
+    let answers = target
+        .write(
+            Kind::ChangeItem,
+            &[change_item(
+                "23000",
+                &one[0],
+                "description",
+                None,
+                Some(&huge),
+            )],
+        )
+        .unwrap();
+    let e = answers[0].as_ref().unwrap_err();
+    assert_eq!(e.code, "too-large");
+    assert!(e.message.contains("alone"), "{e}");
+    assert_eq!(
+        issue_property(&double, third, HISTORY).unwrap()["parts"],
+        json!(20)
+    );
+
+    // The counts read the properties back, and agree with the site's.
+    let site = site_counts(&double);
+    let counts = client(&double).counts().unwrap();
+    assert_eq!(counts[&Kind::ChangeGroup], 2 + 15 + 1);
+    assert_eq!(counts[&Kind::ChangeItem], 3 + 36 + 20);
+    for kind in [Kind::ChangeGroup, Kind::ChangeItem] {
+        assert_eq!(counts.get(&kind), site.get(&kind), "{kind}");
+    }
+
+    // A fresh client finds what was written: changes by the id answered, items by "".
+    let mut fresh = client(&double);
+    let keys = |records: &[Record]| records.iter().map(source_key).collect::<Vec<_>>();
+    let found = fresh
+        .find_written(Kind::ChangeGroup, &keys(&changes))
+        .unwrap();
+    assert_eq!(found, change_ids.into_iter().map(Some).collect::<Vec<_>>());
+    let found = fresh.find_written(Kind::ChangeItem, &keys(&big)).unwrap();
+    assert!(found[..20].iter().all(|f| f.as_deref() == Some("")));
+    assert!(
+        found[20..].iter().all(Option::is_none),
+        "refused: written again"
+    );
+}
+
+/// Issue security schemes, their levels and the scheme each project uses, on Jira Cloud.
+mod security {
+    use super::*;
+    use airlock_model::jira::{ProjectScheme, SchemeType, SecurityLevel, SecurityScheme};
+
+    fn scheme(id: &str, name: &str) -> Record {
+        Record::SecurityScheme(SecurityScheme {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name} of the source"),
+        })
+    }
+
+    fn level(id: &str, scheme: &str, name: &str) -> Record {
+        Record::SecurityLevel(SecurityLevel {
+            id: id.into(),
+            scheme: scheme.into(),
+            name: name.into(),
+            description: String::new(),
+        })
+    }
+
+    fn uses(id: &str, project: &str, scheme: &str) -> Record {
+        Record::ProjectScheme(ProjectScheme {
+            id: id.into(),
+            project: project.into(),
+            scheme_type: SchemeType::IssueSecurity,
+            scheme: scheme.into(),
+        })
+    }
+
+    fn secured(n: usize, project: &str, level: Option<&str>) -> Record {
+        let mut i = issue(n, project);
+        i.security = level.map(str::to_owned);
+        Record::Issue(i)
+    }
+
+    /// The every-kind load: levels in their schemes, projects' schemes, issues' levels.
+    pub(super) fn assert_levels_round_trip(
+        source: &Source,
+        state: &State,
+        db: &rusqlite::Connection,
+    ) {
+        let mapped = |kind: Kind, id: &str| {
+            state
+                .cloud_id(kind.namespace().unwrap(), id)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{kind} {id} mapped"))
+        };
+        let levels = source.records(Kind::SecurityLevel);
+        assert!(!levels.is_empty(), "the fixture has security levels");
+        for record in levels {
+            let Record::SecurityLevel(l) = record else {
+                continue;
+            };
+            let (scheme, name): (i64, String) = db
+                .query_row(
+                    "SELECT scheme_id, name FROM security_levels WHERE id = ?1",
+                    [mapped(Kind::SecurityLevel, &l.id).parse::<i64>().unwrap()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(scheme.to_string(), mapped(Kind::SecurityScheme, &l.scheme));
+            assert_eq!(name, l.name);
+        }
+        for record in source.records(Kind::ProjectScheme) {
+            let Record::ProjectScheme(p) = record else {
+                continue;
+            };
+            let scheme: i64 = db
+                .query_row(
+                    "SELECT scheme_id FROM project_schemes
+                     WHERE project_id = ?1 AND scheme_type = 'issue-security'",
+                    [mapped(Kind::Project, &p.project).parse::<i64>().unwrap()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(scheme.to_string(), mapped(Kind::SecurityScheme, &p.scheme));
+        }
+        let mut secured = 0;
+        for record in source.records(Kind::Issue) {
+            let Record::Issue(i) = record else { continue };
+            let level: Option<i64> = db
+                .query_row(
+                    "SELECT security_level_id FROM issues WHERE id = ?1",
+                    [mapped(Kind::Issue, &i.id).parse::<i64>().unwrap()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let expected = i.security.as_ref().map(|l| mapped(Kind::SecurityLevel, l));
+            assert_eq!(level.map(|l| l.to_string()), expected, "issue {}", i.id);
+            secured += usize::from(level.is_some());
+        }
+        assert!(secured > 0, "the fixture has secured issues");
+    }
+
+    /// A scheme with two levels (and another with one), projects given their schemes (again:
+    /// a no-op), an issue created at a level and read back with it, an issue at a level of
+    /// another scheme refused with Jira's 400, duplicates refused; the counts and a fresh
+    /// client find it all.
+    #[test]
+    fn issue_security_follows_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let (sec, other) = {
+            let mut site = double.site();
+            (
+                site.add_project("SEC", "Secured").unwrap(),
+                site.add_project("OTH", "Other").unwrap(),
+            )
+        };
+        let mut target = client(&double);
+        let schemes = [scheme("s-1", "Confidential"), scheme("s-2", "Partners")];
+        let scheme_ids = ok(&target.write(Kind::SecurityScheme, &schemes).unwrap());
+        let levels = [
+            level("l-1", &scheme_ids[0], "Internal"),
+            level("l-2", &scheme_ids[0], "Restricted"),
+            level("l-3", &scheme_ids[1], "Internal"),
+        ];
+        let level_ids = ok(&target.write(Kind::SecurityLevel, &levels).unwrap());
+        let (status, listed) = raw_get(
+            &double,
+            &format!("/rest/api/3/issuesecurityschemes/{}", scheme_ids[0]),
+        );
+        assert_eq!(status, 200, "{listed}");
+        let mut names: Vec<&str> = listed["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        // Written in parallel: in any order.
+        names.sort_unstable();
+        assert_eq!(names, ["Internal", "Restricted"]);
+
+        // A scheme name in use (in any case), a level name twice in its scheme.
+        let refused = target
+            .write(Kind::SecurityScheme, &[scheme("s-3", "CONFIDENTIAL")])
+            .unwrap();
+        assert_eq!(refused[0].as_ref().unwrap_err().code, "duplicate-key");
+        let refused = target
+            .write(
+                Kind::SecurityLevel,
+                &[level("l-4", &scheme_ids[0], "restricted")],
+            )
+            .unwrap();
+        assert_eq!(refused[0].as_ref().unwrap_err().code, "duplicate-key");
+
+        // Each project's scheme: Cloud answers 303 to a task, which the client follows.
+        let associations = [
+            uses("p-1", &sec, &scheme_ids[0]),
+            uses("p-2", &other, &scheme_ids[1]),
+        ];
+        let answers = ok(&target.write(Kind::ProjectScheme, &associations).unwrap());
+        assert_eq!(answers, ["", ""]);
+        let see_other = double
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.endpoint == "PUT /rest/api/3/issuesecurityschemes/project" && r.status == 303
+            })
+            .count();
+        assert_eq!(see_other, 2);
+        assert_eq!(
+            double.stats().per_endpoint["GET /rest/api/3/task/{id}"],
+            2,
+            "each task followed"
+        );
+        // Again: the project uses the scheme already, nothing is sent.
+        let answers = ok(&target
+            .write(Kind::ProjectScheme, &associations[..1])
+            .unwrap());
+        assert_eq!(answers, [""]);
+        assert_eq!(
+            double.stats().per_endpoint["PUT /rest/api/3/issuesecurityschemes/project"],
+            2
+        );
+
+        // Issues at a level of their project's scheme, or at none.
+        let issues = [
+            secured(0, &sec, Some(&level_ids[1])),
+            secured(1, &sec, None),
+            secured(2, &sec, Some(&level_ids[2])),
+            secured(3, &other, Some(&level_ids[2])),
+        ];
+        let answers = target.write(Kind::Issue, &issues).unwrap();
+        let e = answers[2].as_ref().unwrap_err();
+        assert_eq!(e.code, "invalid-value", "{e}");
+        assert!(e.message.contains("security"), "{e}");
+        let read = |id: &str| raw_get(&double, &format!("/rest/api/3/issue/{id}")).1;
+        let at = read(answers[0].as_ref().unwrap());
+        assert_eq!(at["fields"]["security"]["id"], json!(level_ids[1]));
+        assert_eq!(at["fields"]["security"]["name"], json!("Restricted"));
+        assert_eq!(
+            read(answers[1].as_ref().unwrap())["fields"]["security"],
+            Value::Null
+        );
+        let at = read(answers[3].as_ref().unwrap());
+        assert_eq!(at["fields"]["security"]["id"], json!(level_ids[2]));
+
+        // As Cloud answers it: 400, the element's error on `security`.
+        let rt = tokio_rt();
+        let resp = rt.block_on(async {
+            let resp = raw_client(&double)
+                .post(format!("{}/rest/api/3/issue/bulk", double.url()))
+                .basic_auth("raw@example.com", Some("t"))
+                .json(&json!({ "issueUpdates": [{ "fields": {
+                    "project": { "id": sec }, "issuetype": { "id": "10000" },
+                    "summary": "elsewhere", "security": { "id": level_ids[2] },
+                }}]}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        });
+        assert_eq!(resp.0, 400, "{}", resp.1);
+        assert!(
+            resp.1["errors"][0]["elementErrors"]["errors"]["security"].is_string(),
+            "{}",
+            resp.1
+        );
+
+        // The counts, the client's and the site's.
+        let counts = target.counts().unwrap();
+        let site = site_counts(&double);
+        for (kind, n) in [
+            (Kind::SecurityScheme, 2),
+            (Kind::SecurityLevel, 3),
+            (Kind::ProjectScheme, 2),
+        ] {
+            assert_eq!(counts.get(&kind), Some(&n), "{kind}");
+            assert_eq!(site.get(&kind), Some(&n), "{kind}");
+        }
+
+        // A fresh client finds what was written, with the ids answered; not the refused.
+        let mut fresh = client(&double);
+        let keys = |records: &[Record]| records.iter().map(source_key).collect::<Vec<_>>();
+        let some = |ids: &[String]| ids.iter().cloned().map(Some).collect::<Vec<_>>();
+        assert_eq!(
+            fresh
+                .find_written(Kind::SecurityScheme, &keys(&schemes))
+                .unwrap(),
+            some(&scheme_ids)
+        );
+        assert_eq!(
+            fresh
+                .find_written(Kind::SecurityLevel, &keys(&levels))
+                .unwrap(),
+            some(&level_ids)
+        );
+        assert_eq!(
+            fresh
+                .find_written(Kind::ProjectScheme, &keys(&associations))
+                .unwrap(),
+            [Some(String::new()), Some(String::new())]
+        );
+        assert_eq!(
+            fresh
+                .find_written(Kind::SecurityScheme, &["s-3".to_owned()])
+                .unwrap(),
+            [None]
+        );
+    }
+
+    /// Writes applied and then lost (500 or a dropped connection, each ending the run):
+    /// every scheme, level, association and secured issue is found again by `find_written`
+    /// or written again, never twice.
+    #[test]
+    fn issue_security_cut_short_is_found_again_once() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let projects: Vec<String> = (0..3)
+            .map(|n| {
+                double
+                    .site()
+                    .add_project(&format!("CS{n}"), &format!("Cut {n}"))
+                    .unwrap()
+            })
+            .collect();
+        double.set_faults(Faults {
+            seed: 29,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.15,
+            ..Faults::default()
+        });
+        let mut crashes = 0;
+        let mut run = |kind: Kind, records: &[Record]| {
+            let (answers, cut) = write_through_crashes(&double, kind, records);
+            crashes += cut;
+            ok(&answers)
+        };
+        let schemes: Vec<Record> = (0..4)
+            .map(|n| scheme(&format!("s-{n}"), &format!("Scheme {n}")))
+            .collect();
+        let scheme_ids = run(Kind::SecurityScheme, &schemes);
+        let levels: Vec<Record> = scheme_ids
+            .iter()
+            .enumerate()
+            .flat_map(|(n, s)| {
+                (0..3).map(move |l| level(&format!("l-{n}-{l}"), s, &format!("Level {l}")))
+            })
+            .collect();
+        let level_ids = run(Kind::SecurityLevel, &levels);
+        let associations: Vec<Record> = projects
+            .iter()
+            .enumerate()
+            .map(|(n, p)| uses(&format!("p-{n}"), p, &scheme_ids[n]))
+            .collect();
+        assert!(
+            run(Kind::ProjectScheme, &associations)
+                .iter()
+                .all(String::is_empty)
+        );
+        // Each project's issues at the first level of its scheme.
+        let issues: Vec<Record> = (0..6)
+            .map(|n| secured(n, &projects[n % 3], Some(&level_ids[3 * (n % 3)])))
+            .collect();
+        let issue_ids = run(Kind::Issue, &issues);
+        eprintln!(
+            "issue security cut short {crashes} times: {:?}",
+            double.stats()
+        );
+        assert!(crashes > 3, "the faults never cut a run short");
+        let lost = double
+            .requests()
+            .iter()
+            .filter(|r| r.endpoint.contains("/issuesecurityschemes") && matches!(r.status, 0 | 500))
+            .count();
+        assert!(lost >= 2, "no scheme or level answer was lost");
+        double.set_faults(Faults::default());
+
+        {
+            let mut site = double.site();
+            for kind in Kind::ALL {
+                assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+            }
+        }
+        let (_, listed) = raw_get(&double, "/rest/api/3/issuesecurityschemes");
+        assert_eq!(listed["issueSecuritySchemes"].as_array().unwrap().len(), 4);
+        let (_, page) = raw_get(&double, "/rest/api/3/issuesecurityschemes/level");
+        assert_eq!(page["total"], json!(12));
+        let (_, page) = raw_get(&double, "/rest/api/3/issuesecurityschemes/project");
+        assert_eq!(page["total"], json!(3));
+        for (n, id) in issue_ids.iter().enumerate() {
+            let (_, at) = raw_get(&double, &format!("/rest/api/3/issue/{id}"));
+            assert_eq!(
+                at["fields"]["security"]["id"],
+                json!(level_ids[3 * (n % 3)]),
+                "issue {n}"
+            );
+        }
+
+        let mut fresh = client(&double);
+        let keys = |records: &[Record]| records.iter().map(source_key).collect::<Vec<_>>();
+        for (kind, records, ids) in [
+            (Kind::SecurityScheme, &schemes, &scheme_ids),
+            (Kind::SecurityLevel, &levels, &level_ids),
+            (Kind::Issue, &issues, &issue_ids),
+        ] {
+            let found: Vec<String> = fresh
+                .find_written(kind, &keys(records))
+                .unwrap()
+                .into_iter()
+                .map(Option::unwrap)
+                .collect();
+            assert_eq!(&found, ids, "{kind}");
+        }
+        let found = fresh
+            .find_written(Kind::ProjectScheme, &keys(&associations))
+            .unwrap();
+        assert!(found.iter().all(|f| f.as_deref() == Some("")), "{found:?}");
+        let counts = fresh.counts().unwrap();
+        assert_eq!(counts[&Kind::SecurityScheme], 4);
+        assert_eq!(counts[&Kind::SecurityLevel], 12);
+        assert_eq!(counts[&Kind::ProjectScheme], 3);
+    }
 }

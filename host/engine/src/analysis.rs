@@ -459,6 +459,7 @@ fn plan_constants(
         (Kind::Priority, by_name(&snapshot.priorities)),
         (Kind::Resolution, by_name(&snapshot.resolutions)),
         (Kind::IssueLinkType, by_name(&snapshot.link_types)),
+        (Kind::ProjectRole, by_name(&snapshot.roles)),
         (
             Kind::Group,
             snapshot
@@ -476,6 +477,7 @@ fn plan_constants(
                 | Record::Priority(c)
                 | Record::Resolution(c) => (c.id.clone(), c.name.clone()),
                 Record::IssueLinkType(l) => (l.id.clone(), l.name.clone()),
+                Record::ProjectRole(r) => (r.id.clone(), r.name.clone()),
                 Record::Group(g) => (g.name.clone(), g.name.clone()),
                 _ => continue,
             };
@@ -522,6 +524,7 @@ fn plan_bulk(staged: &BTreeMap<Kind, u64>, plan: &mut Plan) {
                 | Kind::Priority
                 | Kind::Resolution
                 | Kind::IssueLinkType
+                | Kind::ProjectRole
                 | Kind::Group
         ) {
             continue;
@@ -563,6 +566,47 @@ pub fn plan_rows(
         }
         predicted.insert((kind, record.id().to_owned()));
         plan.rows.push(row_plan(&plan.decisions, record));
+    }
+    // Filters whose query names ids without a cloud id: refused at load unless answered.
+    let mut reader = match RecordReader::open(staging, crate::records::REFUSED_QUERIES_OBJECT) {
+        Ok(reader) => Some(reader),
+        Err(airlock_staging::StagingError::Missing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    while let Some((_, record)) = match reader.as_mut() {
+        Some(r) => r.next_located()?,
+        None => None,
+    } {
+        let source = record.id().to_owned();
+        if !predicted.insert((Kind::Filter, source.clone())) {
+            continue;
+        }
+        let (outcome, reason) = match fixes::find(&plan.decisions.rows, Kind::Filter, &source) {
+            Some(RowFix::Skip(_)) => (
+                RowOutcome::Skipped,
+                "skipped by the override file".to_owned(),
+            ),
+            // The new query is checked as the load rewrites it.
+            Some(RowFix::Set(values)) if values.contains_key("jql") => (
+                RowOutcome::Fixed,
+                "the override file gives its query".to_owned(),
+            ),
+            _ => (
+                RowOutcome::Refused,
+                format!(
+                    "its query names ids that will have no cloud id (the check's filter-query findings name them); {}",
+                    crate::queries::fix_hint(&source)
+                ),
+            ),
+        };
+        plan.rows.push(RowPlan {
+            kind: Kind::Filter,
+            source,
+            code: "missing-reference".into(),
+            field: "jql".into(),
+            reason,
+            outcome,
+        });
     }
     // Projects and fields the override file renames: the new key or name must pass too.
     for kind in [Kind::Project, Kind::CustomField] {

@@ -319,7 +319,7 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         ),
         "NodeAssociation" => (
             NotYetSupported,
-            "issue versions and components are migrated; project ↔ scheme and other associations are not yet (schemes are not migrated)",
+            "issue versions and components and projects' issue security schemes are migrated; projects' other schemes and other associations are not yet",
         ),
         "Membership" => (
             NotYetSupported,
@@ -332,6 +332,14 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         "EntityProperty" => (
             NotYetSupported,
             "issue, project and user properties are migrated; properties of other entities (comments, dashboards…) are not yet",
+        ),
+        "UserAssociation" => (
+            NotYetSupported,
+            "issue watchers and votes are migrated; other associations are not yet",
+        ),
+        "SharePermissions" => (
+            NotYetSupported,
+            "filters' shares are migrated; dashboards' shares are not yet (dashboards are not migrated)",
         ),
         "User" | "ApplicationUser" => {
             (NotYetSupported, "rows that could not be joined into a user")
@@ -390,16 +398,12 @@ pub fn classify(element: &str) -> (Status, &'static str) {
             (ByDesign, "services and listeners of the source instance")
         }
         // Known features, to come.
-        "ChangeGroup" | "ChangeItem" => (NotYetSupported, "issue history"),
-        "UserAssociation" => (NotYetSupported, "watchers and votes"),
-        "ProjectRole" | "ProjectRoleActor" => (NotYetSupported, "project roles"),
+        "ProjectRoleActor" => (NotYetSupported, "project role members"),
         "PermissionScheme" | "SchemePermissions" | "GlobalPermissionEntry" => {
             (NotYetSupported, "permission schemes")
         }
         "NotificationScheme" | "Notification" => (NotYetSupported, "notification schemes"),
-        "IssueSecurityScheme" | "SchemeIssueSecurityLevels" | "SchemeIssueSecurities" => {
-            (NotYetSupported, "issue security schemes")
-        }
+        "SchemeIssueSecurities" => (NotYetSupported, "who belongs to each security level"),
         "Workflow"
         | "WorkflowScheme"
         | "WorkflowSchemeEntity"
@@ -429,9 +433,7 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         | "GenericConfiguration"
         | "ColumnLayout"
         | "ColumnLayoutItem" => (NotYetSupported, "screens and field configurations"),
-        "SearchRequest" | "SharePermissions" | "FilterSubscription" => {
-            (NotYetSupported, "filters and their sharing")
-        }
+        "FilterSubscription" => (NotYetSupported, "filter subscriptions"),
         "PortalPage"
         | "PortletConfiguration"
         | "GadgetUserPreference"

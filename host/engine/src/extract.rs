@@ -265,6 +265,14 @@ fn is_wanted(name: &str) -> bool {
             | "FileAttachment"
             | "EntityProperty"
             | "PluginVersion"
+            | "ProjectRole"
+            | "UserAssociation"
+            | "SearchRequest"
+            | "SharePermissions"
+            | "ChangeGroup"
+            | "ChangeItem"
+            | "IssueSecurityScheme"
+            | "SchemeIssueSecurityLevels"
     )
 }
 
@@ -523,6 +531,11 @@ impl Extractor<'_> {
                 parent: row.opt("parentoptionid"),
                 disabled: row.flag("disabled"),
             }),
+            "ProjectRole" => Record::ProjectRole(ProjectRole {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
             "IssueLinkType" => Record::IssueLinkType(IssueLinkType {
                 id: row.required("id"),
                 name: row.required("linkname"),
@@ -569,6 +582,25 @@ impl Extractor<'_> {
                     id: row.required("id"),
                     issue: row.required("issue"),
                     label: row.required("label"),
+                })
+            }
+            "NodeAssociation"
+                if entity.get("associationType") == Some("ProjectScheme")
+                    && entity.get("sourceNodeEntity") == Some("Project") =>
+            {
+                let scheme_type = match entity.get("sinkNodeEntity") {
+                    Some("IssueSecurityScheme") => SchemeType::IssueSecurity,
+                    // Workflow, permission, notification… schemes: not migrated yet.
+                    _ => return Ok(()),
+                };
+                let project = row.required("sourceNodeId");
+                let scheme = row.required("sinkNodeId");
+                row.id = format!("{project}:{}:{scheme}", scheme_type.entity());
+                Record::ProjectScheme(ProjectScheme {
+                    id: row.id.clone(),
+                    project,
+                    scheme_type,
+                    scheme,
                 })
             }
             "NodeAssociation" => {
@@ -629,6 +661,101 @@ impl Extractor<'_> {
                 author: row.opt("author"),
                 created: row.date("created"),
             }),
+            "UserAssociation" => {
+                if entity.get("sinkNodeEntity") != Some("Issue") {
+                    return Ok(());
+                }
+                let vote = match entity.get("associationType") {
+                    Some("WatchIssue") => false,
+                    Some("VoteIssue") => true,
+                    _ => return Ok(()),
+                };
+                let issue = row.required("sinkNodeId");
+                let user = row.required("sourceName");
+                row.id = format!("{issue}:{user}");
+                let watch = IssueUser {
+                    id: row.id.clone(),
+                    issue,
+                    user,
+                    created: row.opt_date("created"),
+                };
+                if vote {
+                    Record::Vote(watch)
+                } else {
+                    Record::Watcher(watch)
+                }
+            }
+            "IssueSecurityScheme" => Record::SecurityScheme(SecurityScheme {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "SchemeIssueSecurityLevels" => Record::SecurityLevel(SecurityLevel {
+                id: row.required("id"),
+                scheme: row.required("scheme"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "ChangeGroup" => Record::ChangeGroup(ChangeGroup {
+                id: row.required("id"),
+                issue: row.required("issue"),
+                author: row.opt("author"),
+                created: row.date("created"),
+            }),
+            "ChangeItem" => Record::ChangeItem(ChangeItem {
+                id: row.required("id"),
+                group: row.required("group"),
+                custom: entity.get("fieldtype") == Some("custom"),
+                field: row.required("field"),
+                old_value: row.opt("oldvalue"),
+                old_string: row.opt("oldstring"),
+                new_value: row.opt("newvalue"),
+                new_string: row.opt("newstring"),
+            }),
+            "SearchRequest" => Record::Filter(Filter {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+                // Jira 4+ writes the owner as `user`; `author` is who created it.
+                owner: row.opt("user").unwrap_or_else(|| row.text("author")),
+                jql: row.text("request"),
+                favourites: row.number("favCount").unwrap_or(0).max(0) as u64,
+            }),
+            // Dashboards' shares come with dashboards.
+            "SharePermissions" if entity.get("entityType") != Some("SearchRequest") => {
+                return Ok(());
+            }
+            "SharePermissions" => {
+                let share = match entity.get("type").unwrap_or("") {
+                    "global" => Share::Global,
+                    "loggedin" | "authenticated" => Share::LoggedIn,
+                    "group" => Share::Group(row.required("param1")),
+                    "project" => Share::Project {
+                        project: row.required("param1"),
+                        role: row.opt("param2"),
+                    },
+                    "user" => Share::User(row.required("param1")),
+                    other => {
+                        let message = format!(
+                            "a share of type \"{other}\" is not one Jira Cloud knows (global, loggedin, group, project, user); the filter is migrated without it: share it again on the target"
+                        );
+                        self.finding(
+                            entity,
+                            &row.id,
+                            "unknown-share-type",
+                            Severity::Warning,
+                            message,
+                        );
+                        return Ok(());
+                    }
+                };
+                Record::FilterShare(FilterShare {
+                    id: row.required("id"),
+                    filter: row.required("entityId"),
+                    share,
+                    edit: entity.get("rights").map(str::trim) == Some("3"),
+                })
+            }
             // Properties of other entities (comments, dashboard items…) have no home on
             // the target yet: the coverage ledger counts them as not yet supported.
             "EntityProperty"
@@ -687,6 +814,7 @@ impl Extractor<'_> {
             original_estimate: row.number("timeoriginalestimate"),
             estimate: row.number("timeestimate"),
             time_spent: row.number("timespent"),
+            security: row.opt("security"),
         })
     }
 
@@ -699,7 +827,11 @@ impl Extractor<'_> {
     fn stage(&mut self, entity: &Entity, record: Record) -> Result<(), EngineError> {
         let kind = record.kind();
         *self.source_counts.entry(kind).or_default() += 1;
-        if kind != Kind::IssueVersion {
+        // Ids made of server ids (issue:user…) name no row: nothing references them.
+        if !matches!(
+            kind,
+            Kind::IssueVersion | Kind::Watcher | Kind::Vote | Kind::ProjectScheme
+        ) {
             let id = record.id().to_owned();
             if !id.is_empty() && !self.index.ids.entry(kind).or_default().insert(&id) {
                 self.finding(entity, &id, "duplicate-id", Severity::Fatal, format!("another {} row has the same id; remove the duplicate in the database and make a new backup", entity.name));

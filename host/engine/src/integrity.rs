@@ -189,6 +189,8 @@ pub struct ReferenceCheck {
     pub listed: Vec<OrphanRow>,
     /// Orphans past the list.
     pub unlisted: u64,
+    /// Filters whose query cannot be rewritten, with their position among the filters.
+    pub refused_queries: Vec<(u64, Record)>,
 }
 
 impl ReferenceCheck {
@@ -203,6 +205,7 @@ impl ReferenceCheck {
             }
         }
         self.unlisted += other.unlisted;
+        self.refused_queries.extend(other.refused_queries);
     }
 
     fn orphan(
@@ -257,7 +260,12 @@ impl ReferenceCheck {
 /// Kinds whose rows may be orphans and are referenced by other rows: checked first, so
 /// a row whose parent is an orphan goes with it (a component of a deleted project takes
 /// its issues' links to it along).
-const PARENT_KINDS: [Kind; 3] = [Kind::Component, Kind::Version, Kind::CustomFieldOption];
+const PARENT_KINDS: [Kind; 4] = [
+    Kind::Component,
+    Kind::Version,
+    Kind::CustomFieldOption,
+    Kind::ChangeGroup,
+];
 
 /// Ids of orphans of the [`PARENT_KINDS`]: absent for the rows that reference them.
 #[derive(Default)]
@@ -280,7 +288,8 @@ impl Gone {
 fn is_parent_ref(kind: Kind, field: &str, target: Target) -> bool {
     match (kind, target) {
         (Kind::Issue, _) => false,
-        (_, Target::Kind(Kind::User)) => field == "entityId",
+        // A property, watcher, vote or share of a user is the user's.
+        (_, Target::Kind(Kind::User)) => matches!(field, "entityId" | "sourceName" | "param1"),
         _ => true,
     }
 }
@@ -308,6 +317,9 @@ pub fn check_references(
                     | Kind::IssueVersion
                     | Kind::EntityProperty
                     | Kind::Attachment
+                    | Kind::Watcher
+                    | Kind::Vote
+                    | Kind::ChangeItem
             )
         });
     let (a, b) = std::thread::scope(|scope| {
@@ -326,7 +338,7 @@ pub fn check_references(
     Ok(result)
 }
 
-/// Components, versions and options, in that order; options until no more become
+/// Components, versions, change groups and options, in that order; options until no more become
 /// orphans (a child of an orphan option is one too). Options are few: held at once.
 fn check_parents(
     staging: &dyn Staging,
@@ -335,7 +347,7 @@ fn check_parents(
     gone: &mut Gone,
     out: &mut ReferenceCheck,
 ) -> Result<(), EngineError> {
-    for kind in [Kind::Component, Kind::Version] {
+    for kind in [Kind::Component, Kind::Version, Kind::ChangeGroup] {
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut position = 0;
         while let Some((line, record)) = reader.next_located()? {
@@ -449,6 +461,26 @@ fn check_record(
     for (field, target, value) in dangling_refs {
         out.findings
             .push(dangling(record, line, field, target, value));
+    }
+    if let Record::Filter(filter) = record {
+        let problems = crate::queries::problems(filter, index);
+        if !problems.is_empty() {
+            out.refused_queries.push((position, record.clone()));
+        }
+        for problem in problems {
+            out.findings.push(Finding {
+                check: "filter-query".into(),
+                severity: Severity::Warning,
+                file: "entities.xml".into(),
+                entity: kind.entity().into(),
+                id: filter.id.clone(),
+                line: Some(line),
+                message: format!(
+                    "{problem}; the load refuses this filter until you {}",
+                    crate::queries::fix_hint(&filter.id)
+                ),
+            });
+        }
     }
     false
 }

@@ -17,8 +17,10 @@ mod extract;
 mod files;
 mod findings;
 mod fixes;
+mod history;
 mod integrity;
 mod load;
+mod queries;
 mod records;
 mod state;
 
@@ -224,6 +226,11 @@ pub fn check_with(
         integrity::OrphanPolicy::Block => integrity::OrphanSet::default(),
     };
     orphans.write(staging)?;
+    let mut queries = records::RecordWriter::create(staging, records::REFUSED_QUERIES_OBJECT)?;
+    for (position, record) in &references.refused_queries {
+        queries.push(*position, record)?;
+    }
+    queries.finish()?;
     let skipped = orphans.counts();
     findings.extend(integrity::check_app_identities(
         &extracted.installed_apps,

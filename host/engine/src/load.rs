@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
-use airlock_model::jira::{Kind, Record, Target as RefTarget};
+use airlock_model::jira::{ChangeItem, Filter, Kind, Record, Share, Target as RefTarget};
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -58,9 +58,14 @@ pub struct LoadSummary {
     /// Rows the override file skips, passed over by this run.
     #[serde(default)]
     pub skipped_by_override: BTreeMap<Kind, u64>,
-    /// Rows an earlier run failed to write, tried again by this one (once each).
+    /// Rows earlier runs failed to write, tried again by this one (once each).
     #[serde(default)]
     pub retried: BTreeMap<Kind, u64>,
+    /// Values written empty because what they named has no cloud id: history values of
+    /// things not migrated (workflow runs, sprints) or gone (a deleted version). The
+    /// display text beside them is kept.
+    #[serde(default)]
+    pub cleared: BTreeMap<Kind, u64>,
 }
 
 /// Progress of the load: records of `kind` done out of `total`.
@@ -81,6 +86,11 @@ struct Lookup {
     maps: FxHashMap<Namespace, Cached>,
     /// Lower-case user name → user key (memberships name users).
     user_keys: FxHashMap<String, String>,
+    /// Lower-case names of the custom fields whose values are option ids (a history
+    /// item names its custom field by name).
+    option_fields: FxHashSet<String>,
+    /// Values cleared by the record being translated.
+    cleared: u64,
 }
 
 /// One namespace's mappings at hand. Once full it keeps what it holds: a pass over more
@@ -164,7 +174,19 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::IssueLink
             | Kind::Attachment
             | Kind::EntityProperty
+            | Kind::Watcher
+            | Kind::Vote
+            | Kind::FilterShare
+            | Kind::ChangeItem
+            | Kind::ProjectScheme
     )
+}
+
+/// Whether records of the kind may reference records of the same kind (option parents,
+/// filters named in a query): such a kind is loaded a batch at a time, a record waiting
+/// for the batch after the one holding what it names.
+fn is_self_referencing(kind: Kind) -> bool {
+    matches!(kind, Kind::CustomFieldOption | Kind::Filter)
 }
 
 /// Loads every staged kind into the target.
@@ -185,7 +207,16 @@ pub fn load(
     let mut lookup = Lookup {
         maps: FxHashMap::default(),
         user_keys: FxHashMap::default(),
+        option_fields: FxHashSet::default(),
+        cleared: 0,
     };
+    for record in RecordReader::open_kind(staging, Kind::CustomField)? {
+        if let Record::CustomField(f) = record?
+            && crate::extract::is_option_type(&f.type_key)
+        {
+            lookup.option_fields.insert(f.name.to_lowercase());
+        }
+    }
     // Room for every id a referenced kind will map, up front: growing a big map holds
     // the old table and the new one at once.
     for kind in Kind::ALL.into_iter().filter(|k| is_referenced(*k)) {
@@ -321,12 +352,19 @@ pub fn load(
                                 }
                             },
                         };
-                        if let Record::CustomFieldOption(o) = &record {
-                            if o.parent.as_ref().is_some_and(|p| batch_ids.contains(p)) {
+                        if is_self_referencing(kind) {
+                            // Options name their parent, filters the filters their query
+                            // names.
+                            let parents = match &record {
+                                Record::CustomFieldOption(o) => o.parent.iter().cloned().collect(),
+                                Record::Filter(f) => crate::queries::named_filters(&f.jql),
+                                _ => Vec::new(),
+                            };
+                            if parents.iter().any(|p| batch_ids.contains(p)) {
                                 pending = Some(record);
                                 break;
                             }
-                            batch_ids.insert(o.id.clone());
+                            batch_ids.insert(record.id().to_owned());
                         }
                         done += 1;
                         batch.push(record);
@@ -349,12 +387,11 @@ pub fn load(
                         return Err(EngineError::WriterStopped);
                     }
                     outstanding += 1;
-                    let self_referencing = kind == Kind::CustomFieldOption;
                     wait(
                         &mut outstanding,
                         &mut lookup,
                         &mut progress,
-                        self_referencing,
+                        is_self_referencing(kind),
                     )?;
                 }
             }
@@ -420,12 +457,8 @@ fn retry_failed(
         let Some(mut keys) = retry.remove(&kind) else {
             continue;
         };
-        // Options may name a parent retried in the same pass: one at a time.
-        let size = if kind == Kind::CustomFieldOption {
-            1
-        } else {
-            BATCH
-        };
+        // Options and filters may name one retried in the same pass: one at a time.
+        let size = if is_self_referencing(kind) { 1 } else { BATCH };
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut batch = Vec::new();
         while !keys.is_empty() {
@@ -529,8 +562,8 @@ fn prepare_batch(
             *summary.matched.entry(kind).or_default() += 1;
             continue;
         }
-        let translated = translate(db, lookup, decisions, &mut record)?;
-        // The operator's answer for this row, if any: new values, or skip.
+        // The operator's answer for this row, if any: new values, or skip. Given before the
+        // references are rewritten: a filter's new query names the source's ids.
         let answered = match answers.and_then(|a| a.get(&key)) {
             Some(fix) => fixes::apply(fix, &mut record).map_err(|e| {
                 format!(
@@ -540,6 +573,13 @@ fn prepare_batch(
             }),
             None => Ok(Applied::Write),
         };
+        let translated = match answered {
+            Ok(Applied::Write) => translate(db, lookup, decisions, &mut record)?,
+            _ => Ok(()),
+        };
+        if lookup.cleared > 0 {
+            *summary.cleared.entry(kind).or_default() += std::mem::take(&mut lookup.cleared);
+        }
         match (translated, answered) {
             (_, Ok(Applied::Skip)) => {
                 *summary.skipped_by_override.entry(kind).or_default() += 1;
@@ -549,12 +589,16 @@ fn prepare_batch(
                 keys.push(key);
                 to_write.push(record);
             }
-            (Err(message), _) => {
+            (Err(untranslated), _) => {
                 *summary.failed.entry(kind).or_default() += 1;
-                let message = format!(
-                    "{message}; once that row is written (see its own failure) a rerun retries this one, or skip it in the override file (\"rows\": {{\"{}\": {{\"{key}\": \"skip\"}}}})",
-                    kind.name()
-                );
+                let message = match untranslated {
+                    Untranslated::Missing(message) => format!(
+                        "{message}; once that row is written (see its own failure) a rerun retries this one, or skip it in the override file (\"rows\": {{\"{}\": {{\"{key}\": \"skip\"}}}})",
+                        kind.name()
+                    ),
+                    // Says itself what the override file must answer.
+                    Untranslated::Query(message) => message,
+                };
                 out.failures.push(Failure {
                     kind,
                     source_key: key,
@@ -658,7 +702,7 @@ fn translate(
     lookup: &mut Lookup,
     decisions: &LoadDecisions,
     record: &mut Record,
-) -> Result<Result<(), String>, EngineError> {
+) -> Result<Result<(), Untranslated>, EngineError> {
     apply_renames(decisions, record);
     let mut missing: Option<String> = None;
     let mut error: Option<EngineError> = None;
@@ -697,14 +741,113 @@ fn translate(
         return Err(e);
     }
     if let Some(m) = missing {
-        return Ok(Err(m));
+        return Ok(Err(Untranslated::Missing(m)));
     }
     clear_empty_users(record);
-    if let Record::Membership(m) = record
-        && m.user_name.is_empty()
-    {
-        return Ok(Err("the member is not on the target".into()));
+    let user_gone = match record {
+        Record::Membership(m) => m.user_name.is_empty(),
+        Record::Watcher(w) | Record::Vote(w) => w.user.is_empty(),
+        Record::FilterShare(s) => matches!(&s.share, Share::User(u) if u.is_empty()),
+        _ => false,
+    };
+    if user_gone {
+        return Ok(Err(Untranslated::Missing(
+            "the user it belongs to is not on the target".into(),
+        )));
     }
+    if let Record::Filter(filter) = record {
+        return rewrite_query(state, lookup, filter);
+    }
+    if let Record::ChangeItem(item) = record {
+        rewrite_history(state, lookup, item)?;
+    }
+    Ok(Ok(()))
+}
+
+/// Rewrites a history item's values to cloud ids; a value naming something without one
+/// is cleared (its string stays) and counted.
+fn rewrite_history(
+    state: &MappingReader,
+    lookup: &mut Lookup,
+    item: &mut ChangeItem,
+) -> Result<(), EngineError> {
+    let kind = match crate::history::values(item, &lookup.option_fields) {
+        crate::history::Values::Kept => return Ok(()),
+        crate::history::Values::Ids(kind) => Some(kind),
+        crate::history::Values::NotMigrated => None,
+    };
+    for value in [&mut item.old_value, &mut item.new_value] {
+        let Some(text) = value.as_deref() else {
+            continue;
+        };
+        let mut error = None;
+        let rewritten = match kind.and_then(Kind::namespace) {
+            Some(ns) => crate::history::rewrite_value(text, &mut |id| {
+                lookup.get(state, ns, id).unwrap_or_else(|e| {
+                    error = Some(e);
+                    None
+                })
+            }),
+            None => None,
+        };
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if rewritten.is_none() {
+            lookup.cleared += 1;
+        }
+        *value = rewritten;
+    }
+    Ok(())
+}
+
+/// Why a record's references could not be rewritten.
+enum Untranslated {
+    /// A reference to a record not on the target (yet): a rerun may resolve it.
+    Missing(String),
+    /// A filter's query names what has no cloud id: the override file must answer it.
+    Query(String),
+}
+
+/// Rewrites a filter's query to the target's ids; a query naming anything without a
+/// cloud id is refused (a server id left in it would find the wrong thing, or nothing).
+fn rewrite_query(
+    state: &MappingReader,
+    lookup: &mut Lookup,
+    filter: &mut Filter,
+) -> Result<Result<(), Untranslated>, EngineError> {
+    let mut error = None;
+    let rewritten = airlock_jql::rewrite(&filter.jql, &mut |ns, id| {
+        if error.is_some() || crate::queries::kind_of(ns).is_none() {
+            return None;
+        }
+        lookup.get(state, ns, id).unwrap_or_else(|e| {
+            error = Some(e);
+            None
+        })
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let rewritten = match rewritten {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Err(Untranslated::Query(format!(
+                "its query cannot be read ({e}); {}",
+                crate::queries::fix_hint(&filter.id)
+            ))));
+        }
+    };
+    if let Some(first) = rewritten.unresolved.first() {
+        return Ok(Err(Untranslated::Query(format!(
+            "its query names {} {} ({} in all), which has no id on the target; {}",
+            first.field,
+            first.id,
+            rewritten.unresolved.len(),
+            crate::queries::fix_hint(&filter.id)
+        ))));
+    }
+    filter.jql = rewritten.query;
     Ok(Ok(()))
 }
 
@@ -743,6 +886,7 @@ fn clear_empty_users(record: &mut Record) {
         Record::Comment(c) => clear(&mut c.author),
         Record::Worklog(w) => clear(&mut w.author),
         Record::Attachment(a) => clear(&mut a.author),
+        Record::ChangeGroup(g) => clear(&mut g.author),
         _ => {}
     }
 }

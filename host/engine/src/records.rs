@@ -13,6 +13,11 @@ use crate::EngineError;
 /// frame's number is the record's position in its kind's object (not a line).
 pub const REFUSED_OBJECT: &str = "core/refused.rec";
 
+/// The filters whose query names ids that will have no cloud id (not in the backup, or of
+/// kinds not migrated), staged by the integrity check: each frame's number is the filter's
+/// position among the filters. The load refuses them; the plan lists them.
+pub const REFUSED_QUERIES_OBJECT: &str = "core/refused-queries.rec";
+
 /// The staged object holding the records of `kind`.
 pub fn object_name(kind: Kind) -> String {
     format!("core/{}.rec", kind.name())

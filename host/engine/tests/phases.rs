@@ -41,7 +41,13 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
         let expected = generated.entity_counts.get(entity).copied().unwrap_or(0);
         if matches!(
             kind,
-            Kind::Comment | Kind::IssueVersion | Kind::Membership | Kind::Label
+            Kind::Comment
+                | Kind::IssueVersion
+                | Kind::Membership
+                | Kind::Label
+                | Kind::Watcher
+                | Kind::Vote
+                | Kind::ProjectScheme
         ) {
             continue; // entities shared by several kinds or filtered: checked below
         }
@@ -51,6 +57,15 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
             "{kind}"
         );
     }
+    // Watchers and votes are the issue associations of one element.
+    let count = |kind| report.counts.get(&kind).copied().unwrap_or(0);
+    assert!(count(Kind::Watcher) > 0 && count(Kind::Vote) > 0);
+    assert_eq!(
+        count(Kind::Watcher) + count(Kind::Vote),
+        generated.entity_counts["UserAssociation"]
+    );
+    // Every project's security scheme, besides the issues' versions and components.
+    assert_eq!(count(Kind::ProjectScheme), 3);
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
     let dir = tempfile::tempdir().unwrap();
     let (path, generated) = realistic(dir.path(), airlock_fixtures::Flavour::default());
     let planted = planted_orphans(&generated);
-    assert_eq!(planted.len(), 13, "{planted:?}");
+    assert_eq!(planted.len(), 16, "{planted:?}");
 
     // By default only the address without a real domain blocks.
     let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
@@ -155,7 +155,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         CoverageStatus::ByDesign
     );
     assert_eq!(
-        ledger.entry("UserAssociation").unwrap().status,
+        ledger.entry("OSWorkflowEntry").unwrap().status,
         CoverageStatus::NotYetSupported
     );
     let labels = ledger.entry("Label").unwrap();

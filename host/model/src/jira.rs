@@ -22,12 +22,16 @@ pub enum Kind {
     Status,
     Priority,
     Resolution,
+    ProjectRole,
+    SecurityScheme,
+    SecurityLevel,
     Project,
     Component,
     Version,
     CustomField,
     CustomFieldOption,
     IssueLinkType,
+    ProjectScheme,
     Issue,
     CustomFieldValue,
     Label,
@@ -35,13 +39,19 @@ pub enum Kind {
     Comment,
     Worklog,
     IssueLink,
+    Watcher,
+    Vote,
     Attachment,
+    ChangeGroup,
+    ChangeItem,
     EntityProperty,
+    Filter,
+    FilterShare,
 }
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 32] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -49,12 +59,16 @@ impl Kind {
         Kind::Status,
         Kind::Priority,
         Kind::Resolution,
+        Kind::ProjectRole,
+        Kind::SecurityScheme,
+        Kind::SecurityLevel,
         Kind::Project,
         Kind::Component,
         Kind::Version,
         Kind::CustomField,
         Kind::CustomFieldOption,
         Kind::IssueLinkType,
+        Kind::ProjectScheme,
         Kind::Issue,
         Kind::CustomFieldValue,
         Kind::Label,
@@ -62,8 +76,14 @@ impl Kind {
         Kind::Comment,
         Kind::Worklog,
         Kind::IssueLink,
+        Kind::Watcher,
+        Kind::Vote,
         Kind::Attachment,
+        Kind::ChangeGroup,
+        Kind::ChangeItem,
         Kind::EntityProperty,
+        Kind::Filter,
+        Kind::FilterShare,
     ];
 
     /// A stable lower-case name (file names, reports, JSON).
@@ -76,12 +96,16 @@ impl Kind {
             Kind::Status => "status",
             Kind::Priority => "priority",
             Kind::Resolution => "resolution",
+            Kind::ProjectRole => "project-role",
+            Kind::SecurityScheme => "security-scheme",
+            Kind::SecurityLevel => "security-level",
             Kind::Project => "project",
             Kind::Component => "component",
             Kind::Version => "version",
             Kind::CustomField => "custom-field",
             Kind::CustomFieldOption => "custom-field-option",
             Kind::IssueLinkType => "issue-link-type",
+            Kind::ProjectScheme => "project-scheme",
             Kind::Issue => "issue",
             Kind::CustomFieldValue => "custom-field-value",
             Kind::Label => "label",
@@ -89,8 +113,14 @@ impl Kind {
             Kind::Comment => "comment",
             Kind::Worklog => "worklog",
             Kind::IssueLink => "issue-link",
+            Kind::Watcher => "watcher",
+            Kind::Vote => "vote",
             Kind::Attachment => "attachment",
+            Kind::ChangeGroup => "change-group",
+            Kind::ChangeItem => "change-item",
             Kind::EntityProperty => "entity-property",
+            Kind::Filter => "filter",
+            Kind::FilterShare => "filter-share",
         }
     }
 
@@ -109,6 +139,9 @@ impl Kind {
             Kind::Status => "Status",
             Kind::Priority => "Priority",
             Kind::Resolution => "Resolution",
+            Kind::ProjectRole => "ProjectRole",
+            Kind::SecurityScheme => "IssueSecurityScheme",
+            Kind::SecurityLevel => "SchemeIssueSecurityLevels",
             Kind::Project => "Project",
             Kind::Component => "Component",
             Kind::Version => "Version",
@@ -118,12 +151,17 @@ impl Kind {
             Kind::Issue => "Issue",
             Kind::CustomFieldValue => "CustomFieldValue",
             Kind::Label => "Label",
-            Kind::IssueVersion => "NodeAssociation",
+            Kind::IssueVersion | Kind::ProjectScheme => "NodeAssociation",
             Kind::Comment => "Action",
             Kind::Worklog => "Worklog",
             Kind::IssueLink => "IssueLink",
+            Kind::Watcher | Kind::Vote => "UserAssociation",
             Kind::Attachment => "FileAttachment",
+            Kind::ChangeGroup => "ChangeGroup",
+            Kind::ChangeItem => "ChangeItem",
             Kind::EntityProperty => "EntityProperty",
+            Kind::Filter => "SearchRequest",
+            Kind::FilterShare => "SharePermissions",
         }
     }
 
@@ -137,6 +175,9 @@ impl Kind {
             Kind::Status => Namespace::STATUS,
             Kind::Priority => Namespace::PRIORITY,
             Kind::Resolution => Namespace::RESOLUTION,
+            Kind::ProjectRole => Namespace::PROJECT_ROLE,
+            Kind::SecurityScheme => Namespace::SECURITY_SCHEME,
+            Kind::SecurityLevel => Namespace::SECURITY_LEVEL,
             Kind::Project => Namespace::PROJECT,
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
@@ -148,11 +189,18 @@ impl Kind {
             Kind::Worklog => Namespace::WORKLOG,
             Kind::IssueLink => Namespace::ISSUE_LINK,
             Kind::Attachment => Namespace::ATTACHMENT,
+            Kind::Filter => Namespace::FILTER,
+            Kind::ChangeGroup => Namespace::CHANGE_GROUP,
             Kind::Membership
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
-            | Kind::EntityProperty => return None,
+            | Kind::Watcher
+            | Kind::Vote
+            | Kind::EntityProperty
+            | Kind::ChangeItem
+            | Kind::ProjectScheme
+            | Kind::FilterShare => return None,
         })
     }
 }
@@ -287,6 +335,9 @@ pub struct Issue {
     pub original_estimate: Option<i64>,
     pub estimate: Option<i64>,
     pub time_spent: Option<i64>,
+    /// The security level the issue is restricted to, if any.
+    #[serde(default)]
+    pub security: Option<String>,
 }
 
 /// One value of a custom field on an issue.
@@ -386,6 +437,152 @@ pub struct EntityProperty {
     pub value: String,
 }
 
+/// One change of an issue (`ChangeGroup`): who made it and when; its items say what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeGroup {
+    pub id: String,
+    pub issue: String,
+    /// A user key, or none (a change made by the system or a deleted user).
+    pub author: Option<String>,
+    pub created: WallMillis,
+}
+
+/// One field's change within a change group (`ChangeItem`). The strings are what Jira
+/// showed; the values, for fields whose values are ids (status, assignee, versions,
+/// options…), are those ids: the load rewrites them to cloud ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeItem {
+    pub id: String,
+    pub group: String,
+    /// A custom field's change (`fieldtype` `custom`; `field` is then the field's name).
+    pub custom: bool,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub old_string: Option<String>,
+    pub new_value: Option<String>,
+    pub new_string: Option<String>,
+}
+
+/// An issue security scheme (`IssueSecurityScheme`): the levels a project's issues may be
+/// restricted to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// A security level of a scheme (`SchemeIssueSecurityLevels`); an issue at a level is
+/// visible only to the level's members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityLevel {
+    pub id: String,
+    pub scheme: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// The scheme of one type a project uses (`NodeAssociation` of type `ProjectScheme`). Its
+/// id is `project:type:scheme` in server ids (the row has none).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectScheme {
+    pub id: String,
+    pub project: String,
+    pub scheme_type: SchemeType,
+    pub scheme: String,
+}
+
+/// The types of scheme a project's association names that Airlock migrates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchemeType {
+    IssueSecurity,
+}
+
+impl SchemeType {
+    /// The scheme's entity, as `sinkNodeEntity` names it.
+    pub fn entity(self) -> &'static str {
+        match self {
+            SchemeType::IssueSecurity => "IssueSecurityScheme",
+        }
+    }
+}
+
+/// A project role (`ProjectRole`): a named role projects give to users and groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRole {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// A user watching or voting for an issue (`UserAssociation`). The row has no id of its
+/// own: the record's is `issue:user` in server ids, kept when the references are
+/// rewritten so a target finds it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueUser {
+    pub id: String,
+    pub issue: String,
+    /// A user key.
+    pub user: String,
+    pub created: Option<WallMillis>,
+}
+
+/// A saved filter (`SearchRequest`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The owner's user key.
+    pub owner: String,
+    /// The query. Its ids (`project = 10000`, `cf[10100]`…) are server ids until the load
+    /// rewrites them ([`crate::Namespace`] by field; see `airlock-jql`).
+    pub jql: String,
+    pub favourites: u64,
+}
+
+/// Who a filter is shared with (`SharePermissions` of a `SearchRequest`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FilterShare {
+    pub id: String,
+    pub filter: String,
+    pub share: Share,
+    /// Those shared with may edit the filter too (`rights` 3), not only view it (1).
+    pub edit: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Share {
+    /// Everyone, anonymous users included (`global`).
+    Global,
+    /// Every logged-in user (`loggedin`, `authenticated`).
+    LoggedIn,
+    /// Members of a group, by name.
+    Group(String),
+    /// Members of a project, or of one role in it (`project`, param1 = project id,
+    /// param2 = role id or empty).
+    Project {
+        project: String,
+        role: Option<String>,
+    },
+    /// One user, by key.
+    User(String),
+}
+
+impl Share {
+    /// The name Jira Cloud's REST API gives this kind of share.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Share::Global => "global",
+            Share::LoggedIn => "authenticated",
+            Share::Group(_) => "group",
+            Share::Project { role: None, .. } => "project",
+            Share::Project { role: Some(_), .. } => "projectRole",
+            Share::User(_) => "user",
+        }
+    }
+}
+
 /// One core record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record {
@@ -396,12 +593,16 @@ pub enum Record {
     Status(Constant),
     Priority(Constant),
     Resolution(Constant),
+    ProjectRole(ProjectRole),
+    SecurityScheme(SecurityScheme),
+    SecurityLevel(SecurityLevel),
     Project(Project),
     Component(Component),
     Version(Version),
     CustomField(CustomField),
     CustomFieldOption(CustomFieldOption),
     IssueLinkType(IssueLinkType),
+    ProjectScheme(ProjectScheme),
     Issue(Issue),
     CustomFieldValue(CustomFieldValue),
     Label(Label),
@@ -409,8 +610,14 @@ pub enum Record {
     Comment(Comment),
     Worklog(Worklog),
     IssueLink(IssueLink),
+    Watcher(IssueUser),
+    Vote(IssueUser),
     Attachment(Attachment),
+    ChangeGroup(ChangeGroup),
+    ChangeItem(ChangeItem),
     EntityProperty(EntityProperty),
+    Filter(Filter),
+    FilterShare(FilterShare),
 }
 
 /// What a reference points to.
@@ -460,6 +667,17 @@ macro_rules! each_ref {
                 if let Some(v) = &$($m)? r.assignee {
                     $g("assignee", T(K::User), v);
                 }
+                if let Some(v) = &$($m)? r.security {
+                    $g("security", T(K::SecurityLevel), v);
+                }
+            }
+            Record::SecurityLevel(r) => $g("scheme", T(K::SecurityScheme), &$($m)? r.scheme),
+            Record::ProjectScheme(r) => {
+                $g("sourceNodeId", T(K::Project), &$($m)? r.project);
+                let scheme = match r.scheme_type {
+                    SchemeType::IssueSecurity => K::SecurityScheme,
+                };
+                $g("sinkNodeId", T(scheme), &$($m)? r.scheme);
             }
             Record::CustomFieldValue(r) => {
                 $g("issue", T(K::Issue), &$($m)? r.issue);
@@ -500,6 +718,33 @@ macro_rules! each_ref {
                     $g("author", T(K::User), v);
                 }
             }
+            Record::Watcher(r) | Record::Vote(r) => {
+                $g("sinkNodeId", T(K::Issue), &$($m)? r.issue);
+                $g("sourceName", T(K::User), &$($m)? r.user);
+            }
+            Record::Filter(r) => $g("user", T(K::User), &$($m)? r.owner),
+            Record::ChangeGroup(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                if let Some(v) = &$($m)? r.author {
+                    $g("author", T(K::User), v);
+                }
+            }
+            // Its values are ids of the field's kind, rewritten apart (they may be gone).
+            Record::ChangeItem(r) => $g("group", T(K::ChangeGroup), &$($m)? r.group),
+            Record::FilterShare(r) => {
+                $g("entityId", T(K::Filter), &$($m)? r.filter);
+                match &$($m)? r.share {
+                    Share::Group(group) => $g("param1", T(K::Group), group),
+                    Share::Project { project, role } => {
+                        $g("param1", T(K::Project), project);
+                        if let Some(role) = role {
+                            $g("param2", T(K::ProjectRole), role);
+                        }
+                    }
+                    Share::User(user) => $g("param1", T(K::User), user),
+                    Share::Global | Share::LoggedIn => {}
+                }
+            }
             Record::EntityProperty(r) => {
                 let target = match r.entity_name.as_str() {
                     "IssueProperty" => Some(K::Issue),
@@ -517,6 +762,8 @@ macro_rules! each_ref {
             | Record::Status(_)
             | Record::Priority(_)
             | Record::Resolution(_)
+            | Record::ProjectRole(_)
+            | Record::SecurityScheme(_)
             | Record::CustomField(_)
             | Record::IssueLinkType(_) => {}
         }
@@ -533,12 +780,16 @@ impl Record {
             Record::Status(_) => Kind::Status,
             Record::Priority(_) => Kind::Priority,
             Record::Resolution(_) => Kind::Resolution,
+            Record::ProjectRole(_) => Kind::ProjectRole,
+            Record::SecurityScheme(_) => Kind::SecurityScheme,
+            Record::SecurityLevel(_) => Kind::SecurityLevel,
             Record::Project(_) => Kind::Project,
             Record::Component(_) => Kind::Component,
             Record::Version(_) => Kind::Version,
             Record::CustomField(_) => Kind::CustomField,
             Record::CustomFieldOption(_) => Kind::CustomFieldOption,
             Record::IssueLinkType(_) => Kind::IssueLinkType,
+            Record::ProjectScheme(_) => Kind::ProjectScheme,
             Record::Issue(_) => Kind::Issue,
             Record::CustomFieldValue(_) => Kind::CustomFieldValue,
             Record::Label(_) => Kind::Label,
@@ -546,8 +797,14 @@ impl Record {
             Record::Comment(_) => Kind::Comment,
             Record::Worklog(_) => Kind::Worklog,
             Record::IssueLink(_) => Kind::IssueLink,
+            Record::Watcher(_) => Kind::Watcher,
+            Record::Vote(_) => Kind::Vote,
             Record::Attachment(_) => Kind::Attachment,
+            Record::ChangeGroup(_) => Kind::ChangeGroup,
+            Record::ChangeItem(_) => Kind::ChangeItem,
             Record::EntityProperty(_) => Kind::EntityProperty,
+            Record::Filter(_) => Kind::Filter,
+            Record::FilterShare(_) => Kind::FilterShare,
         }
     }
 
@@ -562,12 +819,16 @@ impl Record {
             | Record::Status(r)
             | Record::Priority(r)
             | Record::Resolution(r) => &r.id,
+            Record::ProjectRole(r) => &r.id,
+            Record::SecurityScheme(r) => &r.id,
+            Record::SecurityLevel(r) => &r.id,
             Record::Project(r) => &r.id,
             Record::Component(r) => &r.id,
             Record::Version(r) => &r.id,
             Record::CustomField(r) => &r.id,
             Record::CustomFieldOption(r) => &r.id,
             Record::IssueLinkType(r) => &r.id,
+            Record::ProjectScheme(r) => &r.id,
             Record::Issue(r) => &r.id,
             Record::CustomFieldValue(r) => &r.id,
             Record::Label(r) => &r.id,
@@ -575,8 +836,13 @@ impl Record {
             Record::Comment(r) => &r.id,
             Record::Worklog(r) => &r.id,
             Record::IssueLink(r) => &r.id,
+            Record::Watcher(r) | Record::Vote(r) => &r.id,
             Record::Attachment(r) => &r.id,
+            Record::ChangeGroup(r) => &r.id,
+            Record::ChangeItem(r) => &r.id,
             Record::EntityProperty(r) => &r.id,
+            Record::Filter(r) => &r.id,
+            Record::FilterShare(r) => &r.id,
         }
     }
 

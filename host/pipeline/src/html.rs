@@ -47,6 +47,7 @@ pub fn render(storage: &Storage) -> Result<String> {
     let verify: Option<Vec<VerifyRow>> = read(storage, "verify.json");
     let apps: Option<Vec<AppReport>> = read(storage, "apps.json");
     let failed: Option<Vec<FailedRow>> = read(storage, "failures.json");
+    let load: Option<airlock_engine::LoadSummary> = read(storage, "load.json");
     let mut h = String::new();
     let _ = write!(
         h,
@@ -202,6 +203,18 @@ pub fn render(storage: &Storage) -> Result<String> {
             );
         }
         h.push_str("</table>");
+        let cleared = load.as_ref().map(|l| &l.cleared).filter(|c| !c.is_empty());
+        if let Some(cleared) = cleared {
+            let each: Vec<String> = cleared
+                .iter()
+                .map(|(kind, n)| format!("{n} in {}", kind.name()))
+                .collect();
+            let _ = write!(
+                h,
+                "<p>Values left empty, their display text kept ({}): history values naming what is not migrated (a workflow run, a sprint) or not on the target.</p>",
+                each.join(", ")
+            );
+        }
     }
     if let Some(failed) = failed.as_ref().filter(|f| !f.is_empty()) {
         const SHOWN: usize = 1_000;

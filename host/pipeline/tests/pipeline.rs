@@ -448,7 +448,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
             (kind, p.id.clone())
         })
         .collect();
-    assert_eq!(planted.len(), 2);
+    assert_eq!(planted.len(), 3);
     // sysadmin@localhost needs an account on the target (as the realistic test does).
     let account = LocalSite::open(&dir.join("site.db"))
         .unwrap()
@@ -459,7 +459,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     let outcome = migrate_with(dir, &backup, &serde_json::json!({ "users": users }));
     assert!(outcome.blocked.is_none(), "predicted refusals do not block");
     assert!(outcome.loaded);
-    assert_eq!(outcome.failed_rows, 2, "{outcome:?}");
+    assert_eq!(outcome.failed_rows, 3, "{outcome:?}");
     assert!(!outcome.succeeded());
 
     let opened = storage(dir);
@@ -468,7 +468,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
         plan.refused().map(|r| (r.kind, r.source.clone())).collect();
     let state = report::open_state(&dir.join("work"), &opened).unwrap();
     let failures = state.failures().unwrap();
-    assert_eq!(failures.len(), 2);
+    assert_eq!(failures.len(), 3);
     // No surprise at load: every refused row was predicted, with the same code.
     for f in &failures {
         let row = plan
@@ -486,18 +486,23 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     let mut expected = planted.clone();
     expected.sort();
     assert_eq!(failed, expected);
-    assert_eq!(predicted.len(), 2, "{:?}", plan.rows);
+    assert_eq!(predicted.len(), 3, "{:?}", plan.rows);
 
     // The report names them: kind, id, code and the override that fixes them.
     let bundle = report::bundle(&opened);
     let listed = bundle["failures"].as_array().unwrap();
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     for (kind, id) in &planted {
         let row = listed
             .iter()
             .find(|r| r["kind"] == kind.name() && r["id"] == id.as_str())
             .unwrap_or_else(|| panic!("{kind:?} {id} not in {listed:?}"));
-        assert_eq!(row["code"], "invalid-value");
+        let code = if *kind == Kind::Filter {
+            "missing-reference"
+        } else {
+            "invalid-value"
+        };
+        assert_eq!(row["code"], code);
         let reason = row["reason"].as_str().unwrap();
         assert!(
             reason.contains(&format!("\"{}\": {{\"{id}\"", kind.name())),
@@ -509,6 +514,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
 
     let label_id = &planted.iter().find(|(k, _)| *k == Kind::Label).unwrap().1;
     let worklog_id = &planted.iter().find(|(k, _)| *k == Kind::Worklog).unwrap().1;
+    let filter_id = &planted.iter().find(|(k, _)| *k == Kind::Filter).unwrap().1;
     let site_counts = |dir: &Path| {
         LocalSite::open(&dir.join("site.db"))
             .unwrap()
@@ -517,12 +523,14 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     };
     let before = site_counts(dir);
 
-    // The operator answers them: a label without a space, and the worklog skipped.
+    // The operator answers them: a label without a space, the worklog skipped, and the
+    // filter's query given again as the source would name things.
     let overrides = serde_json::json!({
         "users": users,
         "rows": {
             "label": { label_id.as_str(): { "label": airlock_fixtures::UNWRITABLE_LABEL_FIX } },
             "worklog": { worklog_id.as_str(): "skip" },
+            "filter": { filter_id.as_str(): { "jql": airlock_fixtures::unwritable_query_fix() } },
         }
     });
     let outcome = migrate_with(dir, &backup, &overrides);
@@ -535,7 +543,30 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
         "written once"
     );
     assert_eq!(after[&Kind::Worklog], before[&Kind::Worklog], "skipped");
+    assert_eq!(
+        after[&Kind::Filter],
+        before[&Kind::Filter] + 1,
+        "written once"
+    );
     let mut site = LocalSite::open(&dir.join("site.db")).unwrap();
+    let fixed = site.read_filters().unwrap();
+    let fixed = fixed
+        .iter()
+        .find(|f| f.source_key.as_deref() == Some(filter_id.as_str()));
+    let project = site.find_written(Kind::Project, &["10000".into()]).unwrap()[0].clone();
+    let open = site.find_written(Kind::Status, &["1".into()]).unwrap()[0].clone();
+    assert_eq!(
+        fixed.map(|f| f.jql.as_str()),
+        Some(
+            format!(
+                "project = {} AND status = {}",
+                project.unwrap(),
+                open.unwrap()
+            )
+            .as_str()
+        ),
+        "the answered query, rewritten like any other"
+    );
     assert!(
         site.find_written(Kind::Label, std::slice::from_ref(label_id))
             .unwrap()[0]
@@ -544,7 +575,7 @@ fn unwritable_rows_are_predicted_listed_and_retried_once_after_the_override_fixe
     drop(site);
     let opened = storage(dir);
     let load: airlock_engine::LoadSummary = report::read(&opened, "load.json").unwrap();
-    assert_eq!(load.retried.values().sum::<u64>(), 2, "{load:?}");
+    assert_eq!(load.retried.values().sum::<u64>(), 3, "{load:?}");
     assert_eq!(load.skipped_by_override.get(&Kind::Worklog), Some(&1));
     let plan: airlock_engine::Plan = report::read(&opened, "plan.json").unwrap();
     assert_eq!(plan.refused().count(), 0, "{:?}", plan.rows);
@@ -698,4 +729,223 @@ fn a_namespace_no_enabled_app_publishes_is_named_and_its_ids_block_the_analysis(
         with("badge-of-unknown-team"),
         teams * airlock_fixtures::BADGES_PER_TEAM
     );
+}
+
+/// Issue 16: project roles, watchers, votes, history, saved filters and their shares arrive
+/// on the local site, verified kind by kind. A sample of issues read back has the source's
+/// watchers, voters and history, field by field, history values in the site's ids; every
+/// filter has its name, owner and shares, its query naming the site's project, user,
+/// version, component, filter and custom field ids in place of the server's (looked up one
+/// by one on the site, by source key).
+#[test]
+fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+
+    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
+    for kind in [
+        Kind::ProjectRole,
+        Kind::SecurityScheme,
+        Kind::SecurityLevel,
+        Kind::Watcher,
+        Kind::Vote,
+        Kind::ChangeGroup,
+        Kind::ChangeItem,
+        Kind::Filter,
+        Kind::FilterShare,
+    ] {
+        let row = verified.iter().find(|r| r.kind == kind);
+        assert!(
+            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
+            "{kind}: {row:?}"
+        );
+    }
+
+    let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+    let cloud = |kind: Kind, id: &str| -> String {
+        LocalSite::open(&dir.path().join("site.db"))
+            .unwrap()
+            .find_written(kind, &[id.to_owned()])
+            .unwrap()
+            .pop()
+            .flatten()
+            .unwrap_or_else(|| panic!("{kind} {id} is on the site"))
+    };
+
+    // Filters: the release-work filter names a project, a user, a version and a component;
+    // the by-field one narrows the project's first filter and names a custom field.
+    let sources = airlock_fixtures::source_filters(&spec);
+    let release = sources
+        .iter()
+        .find(|f| f.name.contains("release work"))
+        .unwrap();
+    let expected: Vec<String> = release
+        .jql
+        .split(" AND ")
+        .map(|clause| {
+            let (field, value) = clause.split_once(" = ").unwrap();
+            let kind = match field {
+                "project" => Kind::Project,
+                "assignee" => Kind::User,
+                "fixVersion" => Kind::Version,
+                "component" => Kind::Component,
+                other => panic!("{other} is not in the release-work filter"),
+            };
+            format!("{field} = {}", cloud(kind, value))
+        })
+        .collect();
+    let expected_release = expected.join(" AND ");
+    let by_field = sources
+        .iter()
+        .find(|f| f.name.contains("by field"))
+        .unwrap();
+    let first = by_field
+        .jql
+        .strip_prefix("filter = ")
+        .and_then(|rest| rest.split_once(' '))
+        .unwrap()
+        .0;
+    let field = by_field
+        .jql
+        .split("cf[")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    let site_field = cloud(Kind::CustomField, field);
+    let site_field = site_field.strip_prefix("customfield_").unwrap();
+    let expected_by_field = by_field
+        .jql
+        .replace(
+            &format!("filter = {first} "),
+            &format!("filter = {} ", cloud(Kind::Filter, first)),
+        )
+        .replace(&format!("cf[{field}]"), &format!("cf[{site_field}]"));
+
+    let filters = site.read_filters().unwrap();
+    assert_eq!(filters.len(), sources.len());
+    for source in &sources {
+        let on_site = filters
+            .iter()
+            .find(|f| f.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("filter {} is on the site", source.id));
+        assert_eq!(on_site.name, source.name);
+        assert_eq!(on_site.owner.as_deref(), Some(source.owner.as_str()));
+        assert_eq!(on_site.shares.len(), 1, "{on_site:?}");
+        if source.id == release.id {
+            assert_eq!(on_site.jql, expected_release);
+        } else if source.id == by_field.id {
+            assert_eq!(on_site.jql, expected_by_field);
+        } else if let Some(rest) = source.jql.strip_prefix("project = ") {
+            let project = rest.split(' ').next().unwrap();
+            let site_project = format!("project = {} ", cloud(Kind::Project, project));
+            assert!(on_site.jql.starts_with(&site_project), "{on_site:?}");
+        }
+    }
+    let share_types: std::collections::BTreeSet<&str> = filters
+        .iter()
+        .flat_map(|f| &f.shares)
+        .map(|s| s.split([':', ' ']).next().unwrap())
+        .collect();
+    assert_eq!(
+        share_types,
+        ["authenticated", "global", "group", "project", "projectRole"].into(),
+        "every kind of share the backup holds"
+    );
+
+    // A sample of issues read back: watchers, voters and history as the source has them,
+    // field by field, every id in a history value the site's own.
+    let snapshot = site.snapshot().unwrap();
+    let name_of = |list: &[airlock_site::TargetConstant], id: &str| {
+        list.iter().find(|c| c.id == id).map(|c| c.name.clone())
+    };
+    let keys = site.issue_keys().unwrap();
+    let (mut voted, mut changes, mut secret) = (0, 0, 0);
+    for key in keys.iter().step_by(7) {
+        let issue = site.read_issue(key).unwrap().unwrap();
+        let index = issue
+            .source_key
+            .as_deref()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            - 10_000;
+        let (watchers, voters) = airlock_fixtures::source_watchers_and_voters(&spec, index);
+        assert_eq!(issue.watchers, watchers, "{key}");
+        assert_eq!(issue.voters, voters, "{key}");
+        voted += usize::from(!voters.is_empty());
+        let level = airlock_fixtures::source_security_level(&spec, index);
+        assert_eq!(
+            issue.security_level,
+            level.as_deref().map(|l| cloud(Kind::SecurityLevel, l)),
+            "{key}"
+        );
+        secret += usize::from(level.is_some());
+        assert_eq!(*key, generated.issue_keys[index], "the source's key, kept");
+
+        let history = airlock_fixtures::source_history(&spec, index);
+        assert_eq!(issue.history.len(), history.len(), "{key}");
+        for (site_change, source) in issue.history.iter().zip(&history) {
+            assert_eq!(site_change.author.as_deref(), Some(source.author.as_str()));
+            assert_eq!(site_change.created, source.created, "{key}");
+            assert_eq!(site_change.items.len(), source.items.len(), "{key}");
+            for (on_site, item) in site_change.items.iter().zip(&source.items) {
+                changes += 1;
+                assert_eq!(
+                    (
+                        &on_site.field,
+                        on_site.custom,
+                        &on_site.old_string,
+                        &on_site.new_string
+                    ),
+                    (&item.field, item.custom, &item.old_string, &item.new_string),
+                    "{key}"
+                );
+                for (site_value, value, string) in [
+                    (&on_site.old_value, &item.old_value, &item.old_string),
+                    (&on_site.new_value, &item.new_value, &item.new_string),
+                ] {
+                    let Some(value) = value else {
+                        assert_eq!(site_value, &None, "{key} {}", item.field);
+                        continue;
+                    };
+                    let site_value = site_value.as_deref().unwrap_or_else(|| {
+                        panic!("{key} {}: the value {value} was cleared", item.field)
+                    });
+                    // Constants the site had already are matched by name; the rest are
+                    // the site's records written from the source's.
+                    let expected = match item.field.as_str() {
+                        "status" => {
+                            assert_eq!(
+                                name_of(&snapshot.statuses, site_value).as_ref(),
+                                string.as_ref()
+                            );
+                            continue;
+                        }
+                        "priority" => {
+                            assert_eq!(
+                                name_of(&snapshot.priorities, site_value).as_ref(),
+                                string.as_ref()
+                            );
+                            continue;
+                        }
+                        "assignee" => cloud(Kind::User, value),
+                        "Fix Version" => cloud(Kind::Version, value),
+                        "Component" => cloud(Kind::Component, value),
+                        _ if item.custom => cloud(Kind::CustomFieldOption, value),
+                        other => panic!("{other} has no ids in the generated history"),
+                    };
+                    assert_eq!(site_value, expected, "{key} {}", item.field);
+                }
+            }
+        }
+    }
+    assert!(voted > 0, "the sample holds voted issues");
+    assert!(secret > 0, "the sample holds issues with a security level");
+    assert!(changes > 100, "the sample holds history: {changes} items");
 }

@@ -28,19 +28,28 @@
 //! | status | `POST /rest/api/3/statuses` | name: `GET /rest/api/3/statuses/search` |
 //! | priority | `POST /rest/api/3/priority` | name: `GET /rest/api/3/priority/search` |
 //! | resolution | `POST /rest/api/3/resolution` | name: `GET /rest/api/3/resolution/search` |
+//! | project role | `POST /rest/api/3/role` | name: `GET /rest/api/3/role` |
+//! | security scheme | `POST /rest/api/3/issuesecurityschemes` (no levels) | name: `GET /rest/api/3/issuesecurityschemes` |
+//! | security level | `PUT …/issuesecurityschemes/{id}/level` (204, no id) | (scheme, name): `GET …/issuesecurityschemes/level?schemeId=` |
+//! | project scheme | `PUT …/issuesecurityschemes/project` (303 to a task, awaited) | idempotent (the project's scheme is read first: `GET …/issuesecurityschemes/project?projectId=`) |
 //! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
 //! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
 //! | version | `POST /rest/api/3/version` | (project, name): `GET …/project/{id}/versions` |
 //! | custom field | `POST /rest/api/3/field` | (name, type): `GET /rest/api/3/field/search` |
 //! | option | `POST …/field/{id}/context/{ctx}/option` | (field, value, parent): `GET` the options |
 //! | link type | `POST /rest/api/3/issueLinkType` | name: `GET /rest/api/3/issueLinkType` |
-//! | issue | `POST /rest/api/3/issue/bulk` (≤ 50) | `airlock.source` by JQL |
+//! | issue | `POST /rest/api/3/issue/bulk` (≤ 50; its level as `security`) | `airlock.source` by JQL |
 //! | field value, label, issue version | `PUT /rest/api/3/issue/{id}` update operations, one call per issue | idempotent (adding twice is a no-op) |
 //! | comment | `POST …/issue/{id}/comment` (ADF) | `airlock.source` in `GET …/comment?expand=properties` |
 //! | worklog | `POST …/issue/{id}/worklog` (ADF) | `airlock.source` in `GET …/worklog?expand=properties` |
 //! | issue link | `POST /rest/api/3/issueLink` (Jira does not duplicate links) | (type, source, destination): `GET …/issue/{source}?fields=issuelinks` |
+//! | watcher | `POST …/issue/{id}/watchers` (the account id as a JSON string) | idempotent (watching twice is watching) |
+//! | vote | carried in the issue property `airlock.votes`: `GET`, merge, `PUT` per issue | idempotent (a set by account id) |
 //! | attachment | multipart `POST …/issue/{id}/attachments` | (issue, file name): `GET …/issue/{id}?fields=attachment` |
+//! | change group, change item | carried in the issue properties `airlock.history`, `airlock.history.2` …: `GET`, merge, `PUT` per issue | idempotent (merged by server id) |
 //! | entity property | `PUT …/{entity}/{id}/properties/{key}` | idempotent (a PUT replaces) |
+//! | filter | `POST /rest/api/3/filter`, then `PUT …/filter/{id}/owner` | (name, owner): `GET /rest/api/3/filter/search?filterName=&expand=owner` |
+//! | filter share | `POST …/filter/{id}/permission` | (filter, type, params): `GET …/filter/{id}/permission` |
 //!
 //! Apps' outputs (`put_app_outputs`): entity properties with `PUT …/{entity}/{id}/properties/{key}`,
 //! app properties and documents with `PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}`,
@@ -53,17 +62,75 @@
 //! Within a run, a create whose answer was lost (5xx, dropped connection) is looked up the
 //! same way before it is sent again, so an applied-then-failed call is not duplicated.
 //!
+//! Filters follow Cloud's ownership rules. A new filter belongs to the caller (the
+//! migration's account), which may own one filter of a name: filters of one name are
+//! written one after another, each given to its owner (`PUT …/owner`) before the next,
+//! those without an owner last (the migration's account keeps them, and their names). An
+//! owner Jira refuses is answered as the filter's error (the filter stays with the
+//! migration's account), never dropped. A filter's natural key is its name and owner;
+//! one the migration's account holds must also match the record's query and description
+//! (a digest in the journal), as it may be another record's whose owner is not set yet.
+//! Only a filter's owner may share it: the shares of a filter owned by someone else are
+//! added while the migration's account holds it (filters of one name one after another),
+//! then the filter is given back to the owner its journal names (a crash in between is
+//! settled when the batch is reconciled in `find_written`). A share with everyone or with
+//! logged-in users replaces a filter's other shares and refuses new ones in Cloud: a
+//! filter's global shares are written first, and one that would drop shares already
+//! there is refused instead. What Cloud's rules make impossible is refused with Jira's
+//! reason: a filter named like one the migration's account keeps (an earlier filter
+//! without an owner) can be neither created for its owner nor shared.
+//!
+//! Issue security follows Cloud's rules too. A scheme is created without levels and each
+//! level added on its own (`PUT …/level` answers no id: it is read back by name), never as
+//! the default (Jira gives the default level to every issue created without one). Jira
+//! lets a caller set only the levels it is a member of (it also needs the *Set Issue
+//! Security* project permission), and shows an issue at a level only to the level's
+//! members, administrators included: the migration's account is made the member of each
+//! level it creates. The source's members are not migrated (the model does not carry
+//! them): give each level its members in Jira, then remove the migration's account if it
+//! should not see those issues. A project's scheme is set before its issues are created
+//! (an issue's level must be one of its project's scheme); Jira answers that call 303 to
+//! an asynchronous task, which the client follows and waits for (the double completes it
+//! at once).
+//!
 //! Simplifications against the real Cloud (the HTTP shapes are the real ones): a custom
 //! field's options go to its first (global) context; status and resolution are set in the
 //! create call instead of through workflow transitions; JQL on `airlock.source` assumes
 //! the property is indexed (Connect/Forge apps declare that); Jira Cloud cannot replace an
 //! attachment's content, so an attachment is created with an empty file and
-//! [`Site::put_attachment_file`] is refused (see its doc).
+//! [`Site::put_attachment_file`] is refused (see its doc). Votes are carried as a
+//! property: Cloud adds only the caller's own vote (`POST …/issue/{id}/votes`), so the
+//! source's votes go to the issue property [`VOTES_PROPERTY`]
+//! (`{"voters":[{"accountId":…,"created":<millis or null>}]}`, merged by account id, at most
+//! 32,768 characters: a vote that does not fit is refused `too-large`) and the issue's own
+//! vote count stays 0.
+//!
+//! Issue history is carried as a property too: Cloud has no call that writes an issue's
+//! changelog, so each issue's changes go to [`HISTORY_PROPERTY`], in the field names of
+//! Jira's own changelog JSON:
+//! `{"parts":<n>,"changes":[{"id":<server id>,"author":<account id or null>,"created":<millis>,
+//! "items":[{"id":<server id>,"field":…,"custom":<bool>,"from":…,"fromString":…,"to":…,
+//! "toString":…}]}]}`. A change is answered with the cloud id `<issue id>:<change server
+//! id>`, which is how its items find the issue (an item answers `""`); both merge by
+//! server id, so a rerun adds nothing. A history longer than one value (32,768
+//! characters) goes on in `airlock.history.2`, `airlock.history.3` … up to
+//! `airlock.history.20`; the first says how many there are (`parts`), and a change whose
+//! items do not fit where it is goes on in a later part under the same id (readers merge
+//! the parts by change id). Parts only grow, and the first (which counts them) is written
+//! last, so a write stopped half-way loses nothing already there. Past the twentieth, a
+//! change or item is refused `too-large`, as is one too big for a part on its own: never
+//! dropped. The counts read the properties back: one JQL search
+//! (`issue.property[airlock.history].parts is not EMPTY`, which assumes that path is
+//! indexed too) answers the first parts with the issues, further parts are read one by one.
+//! Jira's own history of the issue shows only the migration's writes.
 
 pub mod adf;
 mod find;
+mod history;
 mod http;
 mod read;
+mod security;
+mod sharing;
 mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -79,6 +146,13 @@ use http::Http;
 
 /// The property holding a record's source key on issues, comments and worklogs.
 pub const SOURCE_PROPERTY: &str = "airlock.source";
+
+/// The issue property an issue's votes are carried in (see the module doc).
+pub const VOTES_PROPERTY: &str = "airlock.votes";
+
+/// The issue property an issue's history is carried in, and the prefix of its further
+/// parts (`airlock.history.2` …; see the module doc).
+pub const HISTORY_PROPERTY: &str = "airlock.history";
 
 /// How to reach a Jira Cloud site.
 #[derive(Clone)]
@@ -243,6 +317,11 @@ struct State {
     /// App entity properties written through this client, per app (Cloud cannot list
     /// an app's entity properties back).
     app_entity_properties: HashMap<String, HashSet<(String, String, String)>>,
+    /// The caller's account id (`GET /rest/api/3/myself`), once asked.
+    myself: Option<String>,
+    /// Filter id → the source key of the record it was created for, owner set or not: a
+    /// filter left with the migration's account is never taken for another record.
+    filters: HashMap<String, String>,
 }
 
 impl Api {

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
-pub use local::LocalSite;
+pub use local::{ChangeReadBack, FilterReadBack, HistoryReadBack, IssueReadBack, LocalSite};
 
 /// What the target holds before the migration: the analysis compares the source with it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -45,6 +45,7 @@ pub struct Snapshot {
     pub priorities: Vec<TargetConstant>,
     pub resolutions: Vec<TargetConstant>,
     pub link_types: Vec<TargetConstant>,
+    pub roles: Vec<TargetConstant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -70,7 +71,7 @@ pub struct TargetUser {
     pub display_name: String,
 }
 
-/// A named constant: issue type, status, priority, resolution, link type.
+/// A named constant: issue type, status, priority, resolution, link type, project role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TargetConstant {
     pub id: String,

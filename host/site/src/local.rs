@@ -145,7 +145,8 @@ impl LocalSite {
         })
     }
 
-    /// Adds an issue type, status, priority, resolution or link type; returns its id.
+    /// Adds an issue type, status, priority, resolution, link type or project role;
+    /// returns its id.
     pub fn add_constant(&mut self, kind: Kind, name: &str) -> Result<String, TargetError> {
         let (table, first) = match kind {
             Kind::IssueType => ("issue_types", schema::FIRST_ID),
@@ -153,6 +154,7 @@ impl LocalSite {
             Kind::Priority => ("priorities", 1),
             Kind::Resolution => ("resolutions", schema::FIRST_ID),
             Kind::IssueLinkType => ("issue_link_types", schema::FIRST_ID),
+            Kind::ProjectRole => ("project_roles", schema::FIRST_ID),
             other => {
                 return Err(TargetError::Invalid(format!(
                     "{other} is not a named constant"
@@ -306,6 +308,129 @@ impl LocalSite {
         run().map_err(|e| self.local(e))
     }
 
+    /// An issue as the site holds it, read back for comparison with the source: the
+    /// people in it named by their users' source keys (the server's user keys), so a test
+    /// compares without knowing the account ids. `None` if no issue has the key.
+    pub fn read_issue(&mut self, key: &str) -> Result<Option<IssueReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Option<IssueReadBack>> {
+            let Some((id, source, security)) = self
+                .conn
+                .query_row(
+                    "SELECT id, source_key, security_level_id FROM issues WHERE key = ?1",
+                    [key],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
+                    },
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let people = |table: &str| -> rusqlite::Result<Vec<String>> {
+                let mut stmt = self.conn.prepare(&format!(
+                    "SELECT COALESCE(u.source_key, u.account_id) FROM {table} t
+                     JOIN users u ON u.account_id = t.account_id
+                     WHERE t.issue_id = ?1 ORDER BY 1"
+                ))?;
+                stmt.query_map([id], |r| r.get(0))?.collect()
+            };
+            let mut groups = self.conn.prepare(
+                "SELECT g.id, COALESCE(u.source_key, u.account_id), g.created
+                 FROM change_groups g LEFT JOIN users u ON u.account_id = g.author_account_id
+                 WHERE g.issue_id = ?1 ORDER BY g.created, g.id",
+            )?;
+            let mut items = self.conn.prepare(
+                "SELECT field_type, field, old_value, old_string, new_value, new_string
+                 FROM change_items WHERE group_id = ?1 ORDER BY id",
+            )?;
+            let mut history = Vec::new();
+            let rows: Vec<(i64, Option<String>, i64)> = groups
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (group, author, created) in rows {
+                let items = items
+                    .query_map([group], |r| {
+                        Ok(ChangeReadBack {
+                            custom: r.get::<_, String>(0)? == "custom",
+                            field: r.get(1)?,
+                            old_value: r.get(2)?,
+                            old_string: r.get(3)?,
+                            new_value: r.get(4)?,
+                            new_string: r.get(5)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                history.push(HistoryReadBack {
+                    author,
+                    created,
+                    items,
+                });
+            }
+            Ok(Some(IssueReadBack {
+                key: key.to_owned(),
+                source_key: source,
+                watchers: people("watchers")?,
+                voters: people("votes")?,
+                history,
+                security_level: security.map(|l| l.to_string()),
+            }))
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every saved filter on the site, by id: its owner by source key, its query (in the
+    /// site's ids) and its shares as `type` or `type:target` (group name, project id,
+    /// `project id/role id`, account id).
+    pub fn read_filters(&mut self) -> Result<Vec<FilterReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<FilterReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT f.id, f.source_key, f.name, COALESCE(u.source_key, u.account_id), f.jql
+                 FROM filters f LEFT JOIN users u ON u.account_id = f.owner_account_id
+                 ORDER BY f.id",
+            )?;
+            let mut filters: Vec<FilterReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(FilterReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        owner: r.get(3)?,
+                        jql: r.get(4)?,
+                        shares: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut shares = self.conn.prepare(
+                "SELECT type, COALESCE(group_name, CAST(project_id AS TEXT) ||
+                        COALESCE('/' || role_id, ''), account_id), edit
+                 FROM filter_shares WHERE filter_id = ?1 ORDER BY id",
+            )?;
+            for f in &mut filters {
+                f.shares = shares
+                    .query_map([&f.id], |r| {
+                        let kind: String = r.get(0)?;
+                        let target: Option<String> = r.get(1)?;
+                        let edit: bool = r.get(2)?;
+                        let mut share = match target {
+                            Some(t) => format!("{kind}:{t}"),
+                            None => kind,
+                        };
+                        if edit {
+                            share.push_str(" (edit)");
+                        }
+                        Ok(share)
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(filters)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
     /// Every issue key on the site, in creation order.
     pub fn issue_keys(&mut self) -> Result<Vec<String>, TargetError> {
         let run = || -> rusqlite::Result<Vec<String>> {
@@ -427,6 +552,7 @@ impl LocalSite {
             priorities: constants("priorities")?,
             resolutions: constants("resolutions")?,
             link_types: constants("issue_link_types")?,
+            roles: constants("project_roles")?,
         })
     }
 
@@ -659,6 +785,13 @@ fn prepare(conn: &mut Connection) -> rusqlite::Result<Result<u64, String>> {
             "the local site has schema version {version}; this Airlock reads up to {}",
             schema::VERSION
         )));
+    } else if version < schema::VERSION {
+        schema::upgrade(&tx, version)?;
+        tracing::info!(
+            from = version,
+            to = schema::VERSION,
+            "upgraded the local site's tables"
+        );
     }
     let salt: String = tx.query_row(
         "SELECT value FROM meta WHERE name = 'account_salt'",
@@ -733,4 +866,49 @@ fn beyond_cloud_limits(o: &AppOutput) -> Option<String> {
         return Some(format!("{} value is not valid JSON", o.kind()));
     }
     None
+}
+
+/// An issue read back from the local site ([`LocalSite::read_issue`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssueReadBack {
+    pub key: String,
+    /// The server id it was written from.
+    pub source_key: Option<String>,
+    /// Watchers' and voters' user source keys, sorted.
+    pub watchers: Vec<String>,
+    pub voters: Vec<String>,
+    /// The issue's changes, oldest first.
+    pub history: Vec<HistoryReadBack>,
+    /// The site's id of the security level the issue is restricted to.
+    pub security_level: Option<String>,
+}
+
+/// One change of an issue read back: its author by user source key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryReadBack {
+    pub author: Option<String>,
+    pub created: i64,
+    pub items: Vec<ChangeReadBack>,
+}
+
+/// One field's change read back; values are the site's ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeReadBack {
+    pub custom: bool,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub old_string: Option<String>,
+    pub new_value: Option<String>,
+    pub new_string: Option<String>,
+}
+
+/// A saved filter read back from the local site ([`LocalSite::read_filters`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub owner: Option<String>,
+    pub jql: String,
+    pub shares: Vec<String>,
 }

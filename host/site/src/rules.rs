@@ -107,7 +107,30 @@ fn project_key(key: &str) -> Result<(), Violation> {
 pub fn check(record: &Record) -> Result<(), Violation> {
     match record {
         Record::User(_) | Record::Membership(_) | Record::IssueVersion(_) => Ok(()),
-        Record::IssueLink(_) => Ok(()),
+        Record::IssueLink(_)
+        | Record::Watcher(_)
+        | Record::Vote(_)
+        | Record::FilterShare(_)
+        | Record::ChangeGroup(_)
+        | Record::ChangeItem(_)
+        | Record::ProjectScheme(_) => Ok(()),
+        Record::SecurityScheme(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::SecurityLevel(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::ProjectRole(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::Filter(f) => {
+            name("name", &f.name)?;
+            len("description", &f.description, MAX_TEXT)?;
+            len("jql", &f.jql, MAX_TEXT)
+        }
         Record::Group(g) => name("name", &g.name),
         Record::IssueType(c) | Record::Status(c) | Record::Priority(c) | Record::Resolution(c) => {
             name("name", &c.name)?;
@@ -292,6 +315,28 @@ pub fn set_field(
             _ => return Err(unknown()),
         },
         (Record::CustomFieldOption(o), "value") => o.value = text(s)?,
+        (Record::SecurityScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::SecurityLevel(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::ProjectRole(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        // A query is given as the source names things: its ids are rewritten after.
+        (Record::Filter(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            "jql" => r.jql = text(s)?,
+            _ => return Err(unknown()),
+        },
         (Record::Issue(i), f) => match f {
             "number" => i.number = unsigned()?,
             "summary" => i.summary = text(s)?,

@@ -74,6 +74,7 @@ fn issue(id: &str, project: &str, number: u64, reporter: Option<&str>) -> Issue 
         original_estimate: Some(3600),
         estimate: None,
         time_spent: None,
+        security: None,
     }
 }
 
@@ -1137,4 +1138,154 @@ fn throughput() {
         issue_ids
     );
     assert_eq!(site.duplicate_source_keys(Kind::Issue).unwrap(), 0);
+}
+
+/// Issue 16's kinds: a role, a watcher (twice: Cloud keeps one), a vote, a filter whose
+/// query names the site's ids, and its shares; each found again by its source key, and
+/// refused where Cloud refuses (a query naming a status the site lacks, a second filter of
+/// the same name and owner, a share with an unknown group).
+#[test]
+fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again() {
+    use airlock_model::jira::{Filter, FilterShare, IssueUser, ProjectRole, Share};
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let role = ok(
+        site,
+        Kind::ProjectRole,
+        &[Record::ProjectRole(ProjectRole {
+            id: "10001".into(),
+            name: "Developers".into(),
+            description: String::new(),
+        })],
+    );
+    let watch = |id: &str| {
+        Record::Watcher(IssueUser {
+            id: id.into(),
+            issue: b.issue.clone(),
+            user: b.account.clone(),
+            created: None,
+        })
+    };
+    ok(site, Kind::Watcher, &[watch("20000:admin")]);
+    ok(site, Kind::Watcher, &[watch("20000:admin")]);
+    let vote = Record::Vote(IssueUser {
+        id: "20000:admin".into(),
+        issue: b.issue.clone(),
+        user: b.account.clone(),
+        created: Some(0),
+    });
+    ok(site, Kind::Vote, &[vote]);
+    let filter = |id: &str, jql: String| {
+        Record::Filter(Filter {
+            id: id.into(),
+            name: format!("filter {id}"),
+            description: String::new(),
+            owner: b.account.clone(),
+            jql,
+            favourites: 1,
+        })
+    };
+    let jql = format!(
+        "project = {} AND assignee = {} AND status = 10000",
+        b.project, b.account
+    );
+    let filters = ok(site, Kind::Filter, &[filter("f1", jql)]);
+    let unknown = refused(site, Kind::Filter, filter("f2", "status = 99999".into()));
+    assert_eq!(unknown.code, "invalid-value", "{unknown}");
+    assert!(unknown.message.contains("issueStatus"), "{unknown}");
+    let same_name = refused(site, Kind::Filter, filter("f1", String::new()));
+    assert_eq!(same_name.code, "duplicate-key");
+    let share = |id: &str, share: Share| {
+        Record::FilterShare(FilterShare {
+            id: id.into(),
+            filter: filters[0].clone(),
+            share,
+            edit: false,
+        })
+    };
+    ok(
+        site,
+        Kind::FilterShare,
+        &[
+            share("s1", Share::Global),
+            share(
+                "s2",
+                Share::Project {
+                    project: b.project.clone(),
+                    role: Some(role[0].clone()),
+                },
+            ),
+        ],
+    );
+    let no_group = refused(
+        site,
+        Kind::FilterShare,
+        share("s3", Share::Group("nobody-here".into())),
+    );
+    assert_eq!(no_group.code, "invalid-reference");
+
+    assert_eq!(
+        site.find_written(Kind::Watcher, &["20000:admin".into()])
+            .unwrap(),
+        [Some(String::new())]
+    );
+    assert_eq!(
+        site.find_written(Kind::Filter, &["f1".into(), "f2".into()])
+            .unwrap(),
+        [Some(filters[0].clone()), None]
+    );
+    let counts = site.counts().unwrap();
+    assert_eq!(
+        counts[&Kind::Watcher],
+        1,
+        "a second add of a watcher adds none"
+    );
+    assert_eq!(counts[&Kind::Vote], 1);
+    assert_eq!(counts[&Kind::FilterShare], 2);
+    let read = site.read_filters().unwrap();
+    assert_eq!(
+        read[0].shares,
+        ["global", &format!("projectRole:{}/{}", b.project, role[0])]
+    );
+    let issue = site.read_issue("DEMO-1").unwrap().unwrap();
+    assert_eq!(
+        (issue.watchers, issue.voters),
+        (vec!["admin".to_owned()], vec!["admin".to_owned()])
+    );
+}
+
+/// A site made by the version before roles, watchers and filters is brought up to date
+/// when opened: its data kept, the new tables there.
+#[test]
+fn a_site_of_the_previous_version_is_upgraded_when_opened() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    drop(f.site);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    db.execute_batch(
+        "DROP TABLE project_roles; DROP TABLE watchers; DROP TABLE votes;
+         DROP TABLE filters; DROP TABLE filter_shares; DROP TABLE change_groups;
+         DROP TABLE change_items; DROP TABLE security_schemes; DROP TABLE security_levels;
+         DROP TABLE project_schemes; ALTER TABLE issues DROP COLUMN security_level_id;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(db);
+    let mut site = LocalSite::open(&f.path).unwrap();
+    assert_eq!(site.issue_keys().unwrap(), ["DEMO-1"]);
+    assert!(
+        site.snapshot()
+            .unwrap()
+            .roles
+            .iter()
+            .any(|r| r.name == "Administrators")
+    );
+    let watcher = Record::Watcher(airlock_model::jira::IssueUser {
+        id: "20000:admin".into(),
+        issue: b.issue,
+        user: b.account,
+        created: None,
+    });
+    ok(&mut site, Kind::Watcher, &[watcher]);
 }

@@ -218,3 +218,72 @@ pub(super) fn slice(items: Vec<Value>, q: &HashMap<String, String>, max: usize) 
     let (start, size) = page(q, max);
     items.into_iter().skip(start).take(size).collect()
 }
+
+/// Standard base64 (RFC 4648, padding optional); `None` if malformed.
+pub(super) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The email of a request's basic credentials.
+pub(super) fn caller_email(headers: &HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let pair = String::from_utf8(base64_decode(value.trim())?).ok()?;
+    let (email, _) = pair.split_once(':')?;
+    (!email.is_empty()).then(|| email.to_owned())
+}
+
+/// The caller's account, if the site has a user with the credentials' email.
+pub(super) fn known_caller(r: &Reader, headers: &HeaderMap) -> Option<String> {
+    let email = caller_email(headers)?;
+    r.row(
+        "SELECT account_id FROM users WHERE lower(email) = lower(?1) ORDER BY seq LIMIT 1",
+        &[&email],
+    )
+    .map(|row| s(&row, "account_id"))
+}
+
+/// The caller's account: in Cloud an API token belongs to a user of the site, so one is
+/// added (without a source key: not migrated) the first time an email is seen.
+pub(super) fn caller(
+    site: &mut LocalSite,
+    r: &Reader,
+    headers: &HeaderMap,
+) -> Result<String, Response<Body>> {
+    if let Some(account) = known_caller(r, headers) {
+        return Ok(account);
+    }
+    let email = caller_email(headers).ok_or_else(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "Client must be authenticated to access this resource.",
+        )
+    })?;
+    let display = email.split('@').next().unwrap_or(&email).to_owned();
+    site.add_user(Some(&email), &display).map_err(|e| {
+        tracing::error!("the double could not add the caller: {e}");
+        error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    })
+}

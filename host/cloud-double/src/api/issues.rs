@@ -97,6 +97,20 @@ pub(super) fn issue_element(
         None => None,
     };
     let estimate = |name: &str| text(&f, &format!("/timetracking/{name}")).and_then(parse_duration);
+    // Whether the level is one of the project's scheme, the site checks on write.
+    let security = match f.get("security") {
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            let id = id_of(&f, "/security/id");
+            if id.is_none() {
+                e(
+                    "security",
+                    "Could not find valid 'id' or 'name' in security level object.",
+                );
+            }
+            id
+        }
+    };
     let (source, others) = match create_properties(element) {
         Ok(p) => p,
         Err(m) => {
@@ -134,6 +148,7 @@ pub(super) fn issue_element(
         original_estimate: estimate("originalEstimate"),
         estimate: estimate("remainingEstimate"),
         time_spent: None,
+        security,
     };
     Ok((issue, others))
 }
@@ -156,6 +171,8 @@ pub(super) fn element_error(n: usize, errors: &[(String, String)]) -> Value {
 pub(super) fn site_field(message: &str) -> &'static str {
     let m = message.to_lowercase();
     for (needle, field) in [
+        // First: its messages name the project too.
+        ("security level", "security"),
         ("issue type", "issuetype"),
         ("status", "status"),
         ("priority", "priority"),
@@ -245,10 +262,16 @@ pub(super) async fn create_issues(State(st): S, body: Bytes) -> Reply {
                     json!({ "id": id, "key": key, "self": format!("{}/rest/api/3/issue/{id}", st.base) }),
                 ));
             }
-            Err(e) => errors.push(element_error(
-                *n,
-                &[(site_field(&e.message).to_owned(), e.message.clone())],
-            )),
+            Err(e) => {
+                let field = site_field(&e.message);
+                // Jira does not say why a level cannot be set (unknown, another scheme's).
+                let message = if field == "security" {
+                    "The security level is invalid.".to_owned()
+                } else {
+                    e.message.clone()
+                };
+                errors.push(element_error(*n, &[(field.to_owned(), message)]))
+            }
         }
     }
     created.sort_by_key(|(n, _)| *n);
@@ -354,6 +377,7 @@ pub(super) fn issue_json(st: &Shared, r: &Reader, id: i64) -> Option<Value> {
         ),
         "issuelinks": links,
         "attachment": attachments,
+        "security": issue_security_json(&st.base, r, int(&row, "security_level_id")),
     });
     let mut values: HashMap<i64, Vec<Value>> = HashMap::new();
     let mut order = Vec::new();

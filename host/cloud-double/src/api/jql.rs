@@ -1,12 +1,20 @@
-//! JQL: only what Airlock asks, on the indexed `airlock.source` property.
+//! JQL: only what Airlock asks, on the issue properties an app would index
+//! (`airlock.source`'s `key`, `airlock.history`'s `parts`).
 
 #![allow(clippy::result_large_err)]
 
 use super::*;
 
+/// The issue property Airlock carries an issue's history in; its `parts` is indexed.
+const HISTORY_PROPERTY: &str = "airlock.history";
+/// Cloud answers at most this many issue properties per issue in a search.
+const MAX_SEARCH_PROPERTIES: usize = 5;
+
 pub(super) enum Jql {
     SourceIn(Vec<String>),
     SourceAny,
+    /// `issue.property[airlock.history].parts is not EMPTY`.
+    HistoryAny,
 }
 
 pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
@@ -16,13 +24,27 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
         None => jql,
     }
     .trim();
+    let history = format!("issue.property[{HISTORY_PROPERTY}].parts");
+    if let Some(rest) = clause
+        .get(..history.len())
+        .filter(|p| p.eq_ignore_ascii_case(&history))
+        .map(|_| clause[history.len()..].trim())
+    {
+        return if rest.eq_ignore_ascii_case("is not empty") {
+            Ok(Jql::HistoryAny)
+        } else {
+            Err("Error in the JQL Query: expecting `is not EMPTY`.".into())
+        };
+    }
     let prefix = format!("issue.property[{SOURCE_PROPERTY}].key");
     let rest = clause
         .get(..prefix.len())
         .filter(|p| p.eq_ignore_ascii_case(&prefix))
         .map(|_| clause[prefix.len()..].trim())
         .ok_or_else(|| {
-            "Error in the JQL Query: only issue.property[airlock.source].key is indexed.".to_owned()
+            "Error in the JQL Query: only issue.property[airlock.source].key and \
+             issue.property[airlock.history].parts are indexed."
+                .to_owned()
         })?;
     if rest.eq_ignore_ascii_case("is not empty") {
         return Ok(Jql::SourceAny);
@@ -66,6 +88,22 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
 
 pub(super) fn jql_ids(r: &Reader, jql: &Jql) -> Vec<Row> {
     match jql {
+        // As Cloud's index: issues whose property has a `parts`.
+        Jql::HistoryAny => r
+            .rows(
+                "SELECT i.id, i.key, i.source_key, p.value FROM entity_properties p
+                 JOIN issues i ON p.entity_id = CAST(i.id AS TEXT)
+                 WHERE p.entity_kind = 'issue' AND p.key = ?1 ORDER BY i.id",
+                &[&HISTORY_PROPERTY],
+            )
+            .into_iter()
+            .filter(|row| {
+                serde_json::from_str::<Value>(&s(row, "value"))
+                    .ok()
+                    .and_then(|v| v.get("parts").cloned())
+                    .is_some_and(|p| !p.is_null())
+            })
+            .collect(),
         Jql::SourceAny => r.rows(
             "SELECT id, key, source_key FROM issues WHERE source_key IS NOT NULL
              AND source_key NOT LIKE '~double/%' ORDER BY id",
@@ -98,10 +136,19 @@ pub(super) async fn search_jql(State(st): S, body: Bytes) -> Reply {
         .and_then(Value::as_u64)
         .unwrap_or(50)
         .clamp(1, 100) as usize;
-    let with_source = v
+    let properties: Vec<String> = v
         .get("properties")
         .and_then(Value::as_array)
-        .is_some_and(|p| p.iter().any(|k| k.as_str() == Some(SOURCE_PROPERTY)));
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    if properties.len() > MAX_SEARCH_PROPERTIES {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "At most 5 issue properties can be requested.",
+        ));
+    }
     let r = st.reader();
     let rows = jql_ids(&r, &jql);
     let total = rows.len();
@@ -110,13 +157,28 @@ pub(super) async fn search_jql(State(st): S, body: Bytes) -> Reply {
         .skip(start)
         .take(size)
         .map(|row| {
+            let id = s(row, "id");
             let mut i = json!({
-                "id": s(row, "id"),
+                "id": id,
                 "key": s(row, "key"),
-                "self": format!("{}/rest/api/3/issue/{}", st.base, s(row, "id")),
+                "self": format!("{}/rest/api/3/issue/{id}", st.base),
             });
-            if with_source {
-                i["properties"] = json!({ SOURCE_PROPERTY: { "key": s(row, "source_key") } });
+            // The properties asked for that the issue has, by key.
+            let mut found = serde_json::Map::new();
+            for key in &properties {
+                let value = if key == SOURCE_PROPERTY {
+                    opt(row, "source_key")
+                        .filter(|k| !k.starts_with(SYNTHETIC))
+                        .map(|k| json!({ "key": k }))
+                } else {
+                    read_property(&r, "issue", &id, key).map(|p| p["value"].clone())
+                };
+                if let Some(value) = value {
+                    found.insert(key.clone(), value);
+                }
+            }
+            if !found.is_empty() {
+                i["properties"] = Value::Object(found);
             }
             i
         })

@@ -10,8 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
-    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
-    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+    CustomFieldValue, EntityProperty, FieldValue, Filter, FilterShare, Group, Issue, IssueLink,
+    IssueLinkType, IssueUser, IssueVersion, Kind, Label, Membership, Project, ProjectRole, Record,
+    Share, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{ItemError, LocalSite, SOURCE_PROPERTY, Site, adf};
@@ -238,6 +239,7 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route(&format!("{A}/user"), post(create_user))
         .route(&format!("{A}/user/search"), get(search_user))
         .route(&format!("{A}/users/search"), get(list_users))
+        .route(&format!("{A}/myself"), get(get_myself))
         .route(
             &format!("{A}/user/properties/{{key}}"),
             put(put_user_property).get(get_user_property),
@@ -260,6 +262,8 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             &format!("{A}/issueLinkType"),
             get(list_link_types).post(create_link_type),
         )
+        .route(&format!("{A}/role"), get(list_roles).post(create_role))
+        .route(&format!("{A}/role/{{id}}"), get(get_role))
         .route(&format!("{A}/project"), post(create_project))
         .route(&format!("{A}/project/search"), get(search_projects))
         .route(&format!("{A}/project/{{id}}"), get(get_project))
@@ -299,6 +303,10 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             post(create_attachments),
         )
         .route(
+            &format!("{A}/issue/{{id}}/watchers"),
+            get(list_watchers).post(add_watcher),
+        )
+        .route(
             &format!("{A}/issue/{{id}}/properties/{{key}}"),
             put(put_issue_property).get(get_issue_property),
         )
@@ -313,6 +321,35 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route(&format!("{A}/worklog/list"), post(list_worklogs_by_id))
         .route(&format!("{A}/attachment/{{id}}"), get(get_attachment))
         .route(&format!("{A}/issueLink"), post(create_link))
+        .route(&format!("{A}/filter"), post(create_filter))
+        .route(&format!("{A}/filter/search"), get(search_filters))
+        .route(&format!("{A}/filter/{{id}}"), get(get_filter))
+        .route(&format!("{A}/filter/{{id}}/owner"), put(set_filter_owner))
+        .route(
+            &format!("{A}/filter/{{id}}/permission"),
+            get(list_shares).post(add_share),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes"),
+            get(list_security_schemes).post(create_security_scheme),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes/{{id}}"),
+            get(get_security_scheme),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes/{{id}}/level"),
+            put(add_security_levels),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes/level"),
+            get(list_security_levels),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes/project"),
+            get(list_project_security_schemes).put(associate_security_scheme),
+        )
+        .route(&format!("{A}/task/{{id}}"), get(get_task))
         .route(&format!("{A}/search/jql"), post(search_jql))
         .route(&format!("{A}/search/approximate-count"), post(count_jql))
         .route(C, get(list_app_properties))
@@ -333,6 +370,8 @@ mod issues;
 mod jql;
 mod projects;
 mod records;
+mod security;
+mod sharing;
 mod users;
 
 pub(crate) use answers::error;
@@ -345,6 +384,8 @@ use issues::*;
 use jql::*;
 use projects::*;
 use records::*;
+use security::*;
+use sharing::*;
 use users::*;
 
 #[cfg(test)]
@@ -361,7 +402,28 @@ mod tests {
             parse_jql("issue.property[airlock.source].key is not EMPTY"),
             Ok(Jql::SourceAny)
         ));
+        assert!(matches!(
+            parse_jql("issue.property[airlock.history].parts is not EMPTY"),
+            Ok(Jql::HistoryAny)
+        ));
+        assert!(parse_jql("issue.property[airlock.history].parts = 1").is_err());
+        assert!(parse_jql("issue.property[airlock.votes].voters is not EMPTY").is_err());
         assert!(parse_jql("project = X").is_err());
+    }
+
+    #[test]
+    fn basic_credentials_decode() {
+        assert_eq!(base64_decode("Zm9vYmFy").unwrap(), b"foobar");
+        assert_eq!(base64_decode("Zm9vYg==").unwrap(), b"foob");
+        assert_eq!(base64_decode("Zm9vYg").unwrap(), b"foob");
+        assert!(base64_decode("Zm9v*").is_none());
+        let mut headers = HeaderMap::new();
+        // "me@example.com:tok:en"
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            "Basic bWVAZXhhbXBsZS5jb206dG9rOmVu".parse().unwrap(),
+        );
+        assert_eq!(caller_email(&headers).as_deref(), Some("me@example.com"));
     }
 
     #[test]

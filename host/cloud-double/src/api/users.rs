@@ -180,3 +180,14 @@ pub(super) async fn list_members(State(st): S, q: Q) -> Reply {
         .collect();
     Ok(json(StatusCode::OK, page_bean(members, &q)))
 }
+
+/// `GET /rest/api/3/myself`: the user the credentials belong to.
+pub(super) async fn get_myself(State(st): S, headers: HeaderMap) -> Reply {
+    let mut site = st.site();
+    let r = st.reader();
+    let account = caller(&mut site, &r, &headers)?;
+    let row = r
+        .row("SELECT * FROM users WHERE account_id = ?1", &[&account])
+        .unwrap_or_default();
+    Ok(json(StatusCode::OK, user_json(&st.base, &row)))
+}

@@ -55,6 +55,11 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
+            | Kind::Watcher
+            | Kind::Vote
+            | Kind::ChangeGroup
+            | Kind::ChangeItem
+            | Kind::ProjectScheme
             | Kind::EntityProperty
     )
 }
@@ -68,6 +73,7 @@ pub(crate) fn locator(record: &Record) -> Value {
             json!({ "name": c.name })
         }
         Record::IssueLinkType(t) => json!({ "name": t.name }),
+        Record::ProjectRole(r) => json!({ "name": r.name }),
         Record::Project(p) => json!({ "key": p.key }),
         Record::Component(c) => json!({ "project": c.project, "name": c.name }),
         Record::Version(v) => json!({ "project": v.project, "name": v.name }),
@@ -81,20 +87,29 @@ pub(crate) fn locator(record: &Record) -> Value {
             json!({ "type": l.link_type, "source": l.source, "destination": l.destination })
         }
         Record::Attachment(a) => json!({ "issue": a.issue, "name": a.file_name }),
+        Record::Filter(f) => super::sharing::filter_locator(f),
+        Record::FilterShare(f) => super::sharing::share_locator(f),
+        Record::SecurityScheme(s) => json!({ "name": s.name }),
+        Record::SecurityLevel(l) => super::security::level_locator(l),
         Record::Issue(_)
         | Record::Membership(_)
         | Record::CustomFieldValue(_)
         | Record::Label(_)
         | Record::IssueVersion(_)
+        | Record::Watcher(_)
+        | Record::Vote(_)
+        | Record::ChangeGroup(_)
+        | Record::ChangeItem(_)
+        | Record::ProjectScheme(_)
         | Record::EntityProperty(_) => Value::Null,
     }
 }
 
-fn s<'v>(loc: &'v Value, field: &str) -> &'v str {
+pub(super) fn s<'v>(loc: &'v Value, field: &str) -> &'v str {
     loc.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
@@ -145,6 +160,19 @@ impl Api {
                 _ => answers.push(None),
             }
         }
+        if kind == Kind::FilterShare {
+            // The batch may have stopped while the migration's account held a filter to
+            // share it: each filter of the batch goes back to its owner first, before the
+            // ids found are recorded (which takes the batch out of the next reconcile).
+            let mut filters: Vec<String> = to_look
+                .iter()
+                .map(|(_, _, _, loc)| s(loc, "filter").to_owned())
+                .filter(|f| !f.is_empty())
+                .collect();
+            filters.sort_unstable();
+            filters.dedup();
+            self.settle_owners(&filters).await?;
+        }
         // Written before a crash, or not: the natural key says. One at a time, each find
         // claimed at once, so that two records with one natural key (two files of one name
         // on an issue) never take the same cloud record.
@@ -167,6 +195,23 @@ impl Api {
             self.put_part(kind, n).await?;
         }
         Ok(answers)
+    }
+
+    /// The journaled natural key of the `kind` record written as cloud record `id`.
+    pub(crate) async fn journaled_locator(
+        &self,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<Value>, TargetError> {
+        self.load_journal(kind).await?;
+        let state = self.state();
+        Ok(state.journals.get(&kind).and_then(|j| {
+            j.parts
+                .values()
+                .flatten()
+                .find(|e| e.id.as_deref() == Some(id))
+                .map(|e| e.l.clone())
+        }))
     }
 
     /// Journals a batch before writing it: its entries in parts of the kind's journal.
@@ -235,7 +280,7 @@ impl Api {
     }
 
     /// Whether `id` is the cloud record of another source key than `key`.
-    fn claimed_by_other(&self, kind: Kind, key: &str, id: &str) -> bool {
+    pub(crate) fn claimed_by_other(&self, kind: Kind, key: &str, id: &str) -> bool {
         let state = self.state();
         state.journals.get(&kind).is_some_and(|j| {
             j.parts
@@ -441,61 +486,75 @@ impl Api {
                 .collect::<Vec<_>>()
                 .join(", ");
             let jql = format!("issue.property[{SOURCE_PROPERTY}].key in ({list}) ORDER BY id ASC");
-            let mut token: Option<String> = None;
-            loop {
-                let mut body = json!({
-                    "jql": jql,
-                    "fields": ["id"],
-                    "properties": [SOURCE_PROPERTY],
-                    "maxResults": 100,
-                });
-                if let Some(t) = &token {
-                    body["nextPageToken"] = json!(t);
+            self.search_each(&jql, &[SOURCE_PROPERTY], |issue| {
+                let key = issue
+                    .pointer(&format!("/properties/{SOURCE_PROPERTY}/key"))
+                    .and_then(Value::as_str);
+                if let (Some(key), Some(id)) = (key, issue.get("id").and_then(text)) {
+                    found.entry(key.to_owned()).or_insert(id);
                 }
-                let req = Req::post(
-                    "POST /rest/api/3/search/jql",
-                    "/rest/api/3/search/jql".into(),
-                    body,
-                )
-                .idempotent();
-                let reply = self.http.call(&req).await?;
-                if !reply.ok() {
-                    return Err(TargetError::Http {
-                        call: req.name.to_owned(),
-                        status: reply.status,
-                        message: reply.summary(),
-                    });
-                }
-                for issue in reply
-                    .body
-                    .get("issues")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let key = issue
-                        .pointer(&format!("/properties/{SOURCE_PROPERTY}/key"))
-                        .and_then(Value::as_str);
-                    if let (Some(key), Some(id)) = (key, issue.get("id").and_then(text)) {
-                        found.entry(key.to_owned()).or_insert(id);
-                    }
-                }
-                token = reply
-                    .body
-                    .get("nextPageToken")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                let last = reply
-                    .body
-                    .get("isLast")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true);
-                if last || token.is_none() {
-                    break;
-                }
-            }
+            })
+            .await?;
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// Every issue a JQL query finds (`POST /rest/api/3/search/jql`), page by page, with
+    /// the issue properties asked for (Jira answers up to 5).
+    pub(crate) async fn search_each(
+        &self,
+        jql: &str,
+        properties: &[&str],
+        mut f: impl FnMut(&Value),
+    ) -> Result<(), TargetError> {
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({
+                "jql": jql,
+                "fields": ["id"],
+                "properties": properties,
+                "maxResults": 100,
+            });
+            if let Some(t) = &token {
+                body["nextPageToken"] = json!(t);
+            }
+            let req = Req::post(
+                "POST /rest/api/3/search/jql",
+                "/rest/api/3/search/jql".into(),
+                body,
+            )
+            .idempotent();
+            let reply = self.http.call(&req).await?;
+            if !reply.ok() {
+                return Err(TargetError::Http {
+                    call: req.name.to_owned(),
+                    status: reply.status,
+                    message: reply.summary(),
+                });
+            }
+            for issue in reply
+                .body
+                .get("issues")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                f(issue);
+            }
+            token = reply
+                .body
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let last = reply
+                .body
+                .get("isLast")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            if last || token.is_none() {
+                return Ok(());
+            }
+        }
     }
 
     /// Every item of a paginated list (`values` + `isLast`, or a bare array page).
@@ -543,7 +602,7 @@ impl Api {
         }
     }
 
-    async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         name: &'static str,
         path: String,
@@ -619,6 +678,13 @@ impl Api {
                     .await?;
                 Ok(by_name(&list, s(loc, "name"), "id"))
             }
+            Kind::ProjectRole => {
+                let roles = self
+                    .get_json("GET /rest/api/3/role", "/rest/api/3/role".into())
+                    .await?
+                    .unwrap_or(Value::Null);
+                Ok(by_name(as_list(&roles), s(loc, "name"), "id"))
+            }
             Kind::IssueLinkType => {
                 let body = self
                     .get_json(
@@ -637,15 +703,25 @@ impl Api {
             Kind::Comment | Kind::Worklog => self.lookup_marked_child(kind, loc, source).await,
             Kind::IssueLink => self.lookup_link(loc).await,
             Kind::Attachment => self.lookup_attachment(loc, source).await,
+            Kind::Filter => self.lookup_filter(loc, source).await,
+            Kind::FilterShare => self.lookup_share(loc, source).await,
+            Kind::SecurityScheme => self.lookup_security_scheme(loc, source).await,
+            Kind::SecurityLevel => self.lookup_security_level(loc, source).await,
             Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?
                 .pop()
                 .flatten()),
+            // Idempotent: written again rather than looked up.
             Kind::Membership
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
+            | Kind::Watcher
+            | Kind::Vote
+            | Kind::ChangeGroup
+            | Kind::ChangeItem
+            | Kind::ProjectScheme
             | Kind::EntityProperty => Ok(None),
         }
     }
@@ -868,7 +944,7 @@ impl Api {
 }
 
 /// The `id_field` of the item named `name` (case as Jira compares names).
-fn by_name(items: &[Value], name: &str, id_field: &str) -> Option<String> {
+pub(super) fn by_name(items: &[Value], name: &str, id_field: &str) -> Option<String> {
     items
         .iter()
         .find(|i| {
@@ -880,7 +956,7 @@ fn by_name(items: &[Value], name: &str, id_field: &str) -> Option<String> {
 }
 
 /// A JSON array's items; nothing for anything else.
-fn as_list(value: &Value) -> &[Value] {
+pub(super) fn as_list(value: &Value) -> &[Value] {
     value.as_array().map_or(&[], Vec::as_slice)
 }
 

@@ -98,7 +98,11 @@ impl Api {
                 "/rest/api/3/issueLinkType".into(),
             ))
             .await?;
-        for reply in [&issue_types, &link_types] {
+        let roles = self
+            .http
+            .call(&Req::get("GET /rest/api/3/role", "/rest/api/3/role".into()))
+            .await?;
+        for reply in [&issue_types, &link_types, &roles] {
             if !reply.ok() {
                 return Err(TargetError::Http {
                     call: "GET (snapshot)".into(),
@@ -141,11 +145,13 @@ impl Api {
                     .and_then(Value::as_array)
                     .map(Vec::as_slice),
             ),
+            roles: constants(roles.body.as_array().map(Vec::as_slice)),
         })
     }
 
-    /// Issues: a JQL count of those carrying `airlock.source`. Every other kind: the
-    /// journal's entries with an id (distinct source keys).
+    /// Issues: a JQL count of those carrying `airlock.source`. Changes and change items:
+    /// what the issues' history properties hold. Every other kind: the journal's entries
+    /// with an id (distinct source keys).
     pub(crate) async fn counts(&self) -> Result<BTreeMap<Kind, u64>, TargetError> {
         let mut counts = BTreeMap::new();
         let req = Req::post(
@@ -166,11 +172,15 @@ impl Api {
         if issues > 0 {
             counts.insert(Kind::Issue, issues);
         }
+        let (changes, items) = self.history_counts().await?;
         for kind in Kind::ALL {
-            if kind == Kind::Issue {
-                continue;
-            }
-            let n = self.journal_count(kind).await?;
+            let n = match kind {
+                Kind::Issue => continue,
+                // What the issues' history properties hold (see `history.rs`).
+                Kind::ChangeGroup => changes,
+                Kind::ChangeItem => items,
+                _ => self.journal_count(kind).await?,
+            };
             if n > 0 {
                 counts.insert(kind, n);
             }

@@ -37,6 +37,10 @@ impl Api {
             Kind::Label | Kind::CustomFieldValue | Kind::IssueVersion => {
                 self.write_issue_updates(kind, records).await?
             }
+            Kind::Vote => self.write_votes(records).await?,
+            Kind::ChangeGroup | Kind::ChangeItem => self.write_history(kind, records).await?,
+            Kind::Filter => self.write_filters(records).await?,
+            Kind::FilterShare => self.write_shares(records).await?,
             _ => {
                 self.each(records, async |r: &Record| self.write_one(kind, r).await)
                     .await?
@@ -68,7 +72,7 @@ impl Api {
 
     /// A create that answers an id at `id_path`; before it is repeated after an answer
     /// that may hide an applied write, the record is looked up by its natural key.
-    async fn create(
+    pub(crate) async fn create(
         &self,
         kind: Kind,
         record: &Record,
@@ -179,6 +183,14 @@ impl Api {
                 self.create(kind, record, req, &["id"]).await
             }
             Record::Resolution(c) => self.resolution(record, c).await,
+            Record::ProjectRole(r) => {
+                let req = Req::post(
+                    "POST /rest/api/3/role",
+                    "/rest/api/3/role".into(),
+                    json!({ "name": r.name, "description": r.description }),
+                );
+                self.create(kind, record, req, &["id"]).await
+            }
             Record::Project(p) => self.project(record, p).await,
             Record::Component(c) => self.component(record, c).await,
             Record::Version(v) => self.version(record, v).await,
@@ -188,15 +200,24 @@ impl Api {
             Record::Comment(c) => self.comment(record, c, &sk).await,
             Record::Worklog(w) => self.worklog(record, w, &sk).await,
             Record::IssueLink(l) => self.issue_link(record, l).await,
+            Record::Watcher(w) => self.watcher(w).await,
             Record::Attachment(a) => self.attachment(record, a).await,
             Record::EntityProperty(p) => self.entity_property(p).await,
+            Record::Filter(f) => self.filter(record, f).await,
             Record::Issue(_)
             | Record::CustomFieldValue(_)
             | Record::Label(_)
-            | Record::IssueVersion(_) => Ok(Err(item(
+            | Record::IssueVersion(_)
+            | Record::Vote(_)
+            | Record::ChangeGroup(_)
+            | Record::ChangeItem(_)
+            | Record::FilterShare(_) => Ok(Err(item(
                 "rejected",
-                format!("{kind} records are written in bulk"),
+                format!("{kind} records are written in groups"),
             ))),
+            Record::SecurityScheme(s) => self.security_scheme(record, s).await,
+            Record::SecurityLevel(l) => self.security_level(record, l).await,
+            Record::ProjectScheme(p) => self.project_scheme(p).await,
         }
     }
 
@@ -752,6 +773,9 @@ fn issue_body(issue: &Issue, sk: &str) -> Value {
     if let Some(d) = issue.due {
         fields["duedate"] = json!(day(d));
     }
+    if let Some(level) = issue.security.as_deref().filter(|l| !l.is_empty()) {
+        fields["security"] = json!({ "id": level });
+    }
     let mut tracking = serde_json::Map::new();
     if let Some(s) = issue.original_estimate {
         tracking.insert("originalEstimate".into(), json!(duration(s)));
@@ -865,12 +889,12 @@ fn map_bulk_reply(
     Ok(())
 }
 
-/// Why Jira refused a record, as an [`ItemError`].
 /// A record whose id or key cannot be a path segment: it names nothing Cloud could have.
-fn bad_segment(what: &str, e: SegmentError) -> ItemError {
+pub(crate) fn bad_segment(what: &str, e: SegmentError) -> ItemError {
     item("invalid-reference", format!("{what} {e}"))
 }
 
+/// Why Jira refused a record, as an [`ItemError`].
 pub(crate) fn refusal(reply: &Reply) -> ItemError {
     let summary = reply.summary();
     item(classify(reply.status, &summary), summary)

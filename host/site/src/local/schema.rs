@@ -4,8 +4,9 @@
 use airlock_model::jira::Kind;
 use rusqlite::Connection;
 
-/// Bumped whenever the tables change; `PRAGMA user_version` holds it.
-pub(super) const VERSION: i64 = 1;
+/// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
+/// version is brought up to this one when opened ([`upgrade`]).
+pub(super) const VERSION: i64 = 2;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -247,6 +248,117 @@ CREATE TABLE app_documents (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 2: project roles, watchers and votes, filters and their shares, issue history,
+/// issue security schemes and levels (and each issue's level).
+const TABLES_2: &str = r#"
+CREATE TABLE project_roles (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE watchers (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX watchers_user ON watchers (issue_id, account_id);
+CREATE TABLE votes (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX votes_user ON votes (issue_id, account_id);
+-- Saved filters; the query names the site's own ids.
+CREATE TABLE filters (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner_account_id TEXT,
+    jql TEXT NOT NULL,
+    favourites INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+CREATE TABLE filter_shares (
+    id INTEGER PRIMARY KEY,
+    filter_id INTEGER NOT NULL,
+    type TEXT NOT NULL
+        CHECK (type IN ('global', 'authenticated', 'group', 'project', 'projectRole', 'user')),
+    group_name TEXT,
+    project_id INTEGER,
+    role_id INTEGER,
+    account_id TEXT,
+    edit INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+-- Issue history: one row per change, one per field changed in it.
+CREATE TABLE change_groups (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    author_account_id TEXT,
+    created INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE INDEX change_groups_issue ON change_groups (issue_id);
+CREATE TABLE change_items (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL,
+    field_type TEXT NOT NULL CHECK (field_type IN ('jira', 'custom')),
+    field TEXT NOT NULL,
+    old_value TEXT,
+    old_string TEXT,
+    new_value TEXT,
+    new_string TEXT,
+    source_key TEXT
+);
+CREATE INDEX change_items_group ON change_items (group_id);
+CREATE TABLE security_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE security_levels (
+    id INTEGER PRIMARY KEY,
+    scheme_id INTEGER NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE UNIQUE INDEX security_levels_name ON security_levels (scheme_id, name);
+ALTER TABLE issues ADD COLUMN security_level_id INTEGER;
+-- A project's scheme of each type: a second association replaces the first, as in Cloud.
+CREATE TABLE project_schemes (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security')),
+    scheme_id INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+INSERT INTO project_roles (id, name, description) VALUES
+    (10002, 'Administrators', 'Project administrators'),
+    (10003, 'atlassian-addons-project-access', 'Apps'),
+    (10100, 'Member', 'Project members'),
+    (10101, 'Viewer', 'Project viewers');
+"#;
+
+/// The kinds whose tables came with each version after the first.
+const KINDS_2: [Kind; 10] = [
+    Kind::ProjectScheme,
+    Kind::ProjectRole,
+    Kind::SecurityScheme,
+    Kind::SecurityLevel,
+    Kind::Watcher,
+    Kind::Vote,
+    Kind::Filter,
+    Kind::FilterShare,
+    Kind::ChangeGroup,
+    Kind::ChangeItem,
+];
+
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
 INSERT INTO groups (id, name) VALUES (1, 'jira-administrators'), (2, 'jira-software-users');
@@ -289,6 +401,10 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::Status => const { &[t("statuses", NUMERIC)] },
         Kind::Priority => const { &[t("priorities", NUMERIC)] },
         Kind::Resolution => const { &[t("resolutions", NUMERIC)] },
+        Kind::ProjectRole => const { &[t("project_roles", NUMERIC)] },
+        Kind::SecurityScheme => const { &[t("security_schemes", NUMERIC)] },
+        Kind::SecurityLevel => const { &[t("security_levels", NUMERIC)] },
+        Kind::ProjectScheme => const { &[t("project_schemes", NONE)] },
         Kind::Project => const { &[t("projects", NUMERIC)] },
         Kind::Component => const { &[t("components", NUMERIC)] },
         Kind::Version => const { &[t("versions", NUMERIC)] },
@@ -304,6 +420,12 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::IssueLink => const { &[t("issue_links", NUMERIC)] },
         Kind::Attachment => const { &[t("attachments", NUMERIC)] },
         Kind::EntityProperty => const { &[t("entity_properties", NUMERIC)] },
+        Kind::Watcher => const { &[t("watchers", NONE)] },
+        Kind::Vote => const { &[t("votes", NONE)] },
+        Kind::Filter => const { &[t("filters", NUMERIC)] },
+        Kind::FilterShare => const { &[t("filter_shares", NUMERIC)] },
+        Kind::ChangeGroup => const { &[t("change_groups", NUMERIC)] },
+        Kind::ChangeItem => const { &[t("change_items", NUMERIC)] },
     }
 }
 
@@ -311,14 +433,9 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
 /// transaction.
 pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
+    conn.execute_batch(TABLES_2)?;
     for kind in Kind::ALL {
-        for table in tables(kind) {
-            // Partial: seeded and default rows have no source key and need no entry.
-            conn.execute_batch(&format!(
-                "CREATE INDEX {0}_source ON {0} (source_key) WHERE source_key IS NOT NULL;",
-                table.name
-            ))?;
-        }
+        source_indexes(conn, kind)?;
     }
     conn.execute_batch(DEFAULTS)?;
     conn.execute(
@@ -328,4 +445,27 @@ pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     conn.pragma_update(None, "user_version", VERSION)?;
     Ok(())
+}
+
+/// Partial indexes on the source key: seeded and default rows have none and need no entry.
+fn source_indexes(conn: &Connection, kind: Kind) -> rusqlite::Result<()> {
+    for table in tables(kind) {
+        conn.execute_batch(&format!(
+            "CREATE INDEX {0}_source ON {0} (source_key) WHERE source_key IS NOT NULL;",
+            table.name
+        ))?;
+    }
+    Ok(())
+}
+
+/// Brings a site of an older version up to [`VERSION`], in the caller's transaction: the
+/// tables later versions added, nothing of what it holds changed.
+pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    if from < 2 {
+        conn.execute_batch(TABLES_2)?;
+        for kind in KINDS_2 {
+            source_indexes(conn, kind)?;
+        }
+    }
+    conn.pragma_update(None, "user_version", VERSION)
 }

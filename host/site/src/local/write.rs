@@ -9,9 +9,11 @@
 use std::collections::{HashMap, HashSet};
 
 use airlock_model::jira::{
-    Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
-    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
-    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+    Association, Attachment, ChangeGroup, ChangeItem, Comment, Component, Constant, CustomField,
+    CustomFieldOption, CustomFieldValue, EntityProperty, FieldValue, Filter, FilterShare, Group,
+    Issue, IssueLink, IssueLinkType, IssueUser, IssueVersion, Kind, Label, Membership, Project,
+    ProjectRole, ProjectScheme, Record, SchemeType, SecurityLevel, SecurityScheme, Share, User,
+    Version, Worklog,
 };
 use rusqlite::{Connection, params};
 
@@ -258,7 +260,304 @@ impl Writer<'_> {
             Kind::IssueLink => self.issue_links(records),
             Kind::Attachment => self.attachments(records),
             Kind::EntityProperty => self.entity_properties(records),
+            Kind::ProjectRole => self.roles(records),
+            Kind::SecurityScheme => self.security_schemes(records),
+            Kind::SecurityLevel => self.security_levels(records),
+            Kind::ProjectScheme => self.project_schemes(records),
+            Kind::Watcher => self.issue_users(records, kind, "watchers", pick!(Watcher)),
+            Kind::Vote => self.issue_users(records, kind, "votes", pick!(Vote)),
+            Kind::Filter => self.filters(records),
+            Kind::FilterShare => self.filter_shares(records),
+            Kind::ChangeGroup => self.change_groups(records),
+            Kind::ChangeItem => self.change_items(records),
         }
+    }
+
+    fn change_groups(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, "change_groups", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO change_groups (id, issue_id, author_account_id, created, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::ChangeGroup,
+            pick!(ChangeGroup),
+            |r: &ChangeGroup, sk| {
+                let issue = issue_ref(issues, "issue", &r.issue)?.0;
+                let author = user_ref(users, "author", r.author.as_deref().unwrap_or(""))?;
+                stmt.execute(params![id, issue, author, r.created, sk])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn change_items(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut id = next_id(conn, "change_items", "id", FIRST_ID)?;
+        let mut group_exists = conn.prepare_cached("SELECT 1 FROM change_groups WHERE id = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO change_items (id, group_id, field_type, field, old_value, old_string,
+                                       new_value, new_string, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        each(
+            records,
+            Kind::ChangeItem,
+            pick!(ChangeItem),
+            |r: &ChangeItem, sk| {
+                let group = number("group", "change group", &r.group)?;
+                if !group_exists.exists([group])? {
+                    return Err(missing("group", "change group").into());
+                }
+                let field_type = if r.custom { "custom" } else { "jira" };
+                stmt.execute(params![
+                    id,
+                    group,
+                    field_type,
+                    r.field,
+                    r.old_value,
+                    r.old_string,
+                    r.new_value,
+                    r.new_string,
+                    sk
+                ])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn security_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut id = next_id(conn, "security_schemes", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO security_schemes (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        each(
+            records,
+            Kind::SecurityScheme,
+            pick!(SecurityScheme),
+            |r: &SecurityScheme, sk| {
+                insert(
+                    stmt.execute(params![id, r.name, r.description, sk]),
+                    "an issue security scheme of this name",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn security_levels(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let schemes = id_set(conn, "security_schemes")?;
+        let mut id = next_id(conn, "security_levels", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO security_levels (id, scheme_id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::SecurityLevel,
+            pick!(SecurityLevel),
+            |r: &SecurityLevel, sk| {
+                let scheme = constant_ref(&schemes, "scheme", &r.scheme)?;
+                insert(
+                    stmt.execute(params![id, scheme, r.name, r.description, sk]),
+                    "a level of this name in the scheme",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn project_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let projects = load(&mut self.cache.projects, || load_projects(conn))?;
+        let schemes = id_set(conn, "security_schemes")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project_id, scheme_type)
+             DO UPDATE SET scheme_id = excluded.scheme_id, source_key = excluded.source_key",
+        )?;
+        each(
+            records,
+            Kind::ProjectScheme,
+            pick!(ProjectScheme),
+            |r: &ProjectScheme, sk| {
+                let project = project_ref(projects, &r.project)?;
+                let (scheme_type, scheme) = match r.scheme_type {
+                    SchemeType::IssueSecurity => (
+                        "issue-security",
+                        constant_ref(&schemes, "scheme", &r.scheme)?,
+                    ),
+                };
+                stmt.execute(params![project, scheme_type, scheme, sk])?;
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn roles(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut id = next_id(conn, "project_roles", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO project_roles (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        each(
+            records,
+            Kind::ProjectRole,
+            pick!(ProjectRole),
+            |r: &ProjectRole, sk| {
+                insert(
+                    stmt.execute(params![id, r.name, r.description, sk]),
+                    "a project role of this name",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// Watchers or votes. Cloud answers adding a watcher twice as success (an issue's
+    /// reporter watches it from the start): the row stays, and gets the source key.
+    fn issue_users<'r>(
+        &mut self,
+        records: &'r [Record],
+        kind: Kind,
+        table: &str,
+        pick: impl Fn(&'r Record) -> Option<&'r IssueUser>,
+    ) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = load(&mut c.issues, || load_issues(conn))?;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let mut id = next_id(conn, table, "id", 1)?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO {table} (id, issue_id, account_id, source_key) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (issue_id, account_id) DO UPDATE SET source_key = excluded.source_key
+             RETURNING id"
+        ))?;
+        each(records, kind, pick, |r: &IssueUser, sk| {
+            let issue = issue_ref(issues, "issue", &r.issue)?.0;
+            let Some(user) = user_ref(users, "user", &r.user)? else {
+                return Err(item("invalid-value", "user is required").into());
+            };
+            let written: i64 = stmt.query_row(params![id, issue, user, sk], |row| row.get(0))?;
+            if written == id {
+                id += 1;
+            }
+            Ok(String::new())
+        })
+    }
+
+    fn filters(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = &*load(&mut self.cache.users, || load_users(conn))?;
+        let mut id = next_id(conn, "filters", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO filters (id, name, description, owner_account_id, jql, favourites,
+                                  source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut owned = conn
+            .prepare_cached("SELECT 1 FROM filters WHERE owner_account_id IS ?1 AND name = ?2")?;
+        each(records, Kind::Filter, pick!(Filter), |r: &Filter, sk| {
+            let owner = user_ref(users, "owner", &r.owner)?;
+            // Cloud: a user's filters have distinct names.
+            if owned.exists(params![owner, r.name])? {
+                return Err(item(
+                    "duplicate-key",
+                    "the owner already has a filter of this name",
+                )
+                .into());
+            }
+            // Cloud validates a query: every id it names must exist.
+            if let Some(field) = unknown_in_query(conn, users, &r.jql)? {
+                return Err(item(
+                    "invalid-value",
+                    format!("jql: the query names a {field} the site does not have"),
+                )
+                .into());
+            }
+            let favourites = i64::try_from(r.favourites).unwrap_or(i64::MAX);
+            stmt.execute(params![
+                id,
+                r.name,
+                r.description,
+                owner,
+                r.jql,
+                favourites,
+                sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn filter_shares(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let groups = load(&mut c.groups, || load_groups(conn))?;
+        let projects = load(&mut c.projects, || load_projects(conn))?;
+        let roles = id_set(conn, "project_roles")?;
+        let filters = id_set(conn, "filters")?;
+        let mut id = next_id(conn, "filter_shares", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO filter_shares (id, filter_id, type, group_name, project_id, role_id,
+                                        account_id, edit, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        each(
+            records,
+            Kind::FilterShare,
+            pick!(FilterShare),
+            |r: &FilterShare, sk| {
+                let filter = constant_ref(&filters, "filter", &r.filter)?;
+                let (mut group, mut project, mut role, mut user) = (None, None, None, None);
+                match &r.share {
+                    Share::Global | Share::LoggedIn => {}
+                    Share::Group(name) => {
+                        if !groups.contains_key(&name.to_lowercase()) {
+                            return Err(missing("group", "group").into());
+                        }
+                        group = Some(name.as_str());
+                    }
+                    Share::Project {
+                        project: p,
+                        role: r,
+                    } => {
+                        project = Some(project_ref(projects, p)?);
+                        role = opt_constant_ref(&roles, "role", r.as_deref())?;
+                    }
+                    Share::User(u) => user = user_ref(users, "user", u)?,
+                }
+                stmt.execute(params![
+                    id,
+                    filter,
+                    r.share.type_name(),
+                    group,
+                    project,
+                    role,
+                    user,
+                    r.edit,
+                    sk
+                ])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
     }
 
     fn users(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
@@ -591,14 +890,20 @@ impl Writer<'_> {
         let priorities = load(&mut c.priorities, || id_set(conn, "priorities"))?;
         let resolutions = load(&mut c.resolutions, || id_set(conn, "resolutions"))?;
         let issues = load(&mut c.issues, || load_issues(conn))?;
+        // Few: read per batch. Level → its scheme; project → its security scheme.
+        let levels = id_map(conn, "SELECT id, scheme_id FROM security_levels")?;
+        let project_levels = id_map(
+            conn,
+            "SELECT project_id, scheme_id FROM project_schemes WHERE scheme_type = 'issue-security'",
+        )?;
         let mut id = next_id(conn, "issues", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO issues (id, key, project_id, number, issue_type_id, status_id,
                  priority_id, resolution_id, reporter_account_id, assignee_account_id, summary,
                  description, created, updated, due, resolved, original_estimate, estimate,
-                 time_spent, source_key)
+                 time_spent, security_level_id, source_key)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19, ?20)",
+                     ?17, ?18, ?19, ?20, ?21)",
         )?;
         each(records, Kind::Issue, pick!(Issue), |r: &Issue, sk| {
             let project = number("project", "project", &r.project)?;
@@ -615,6 +920,24 @@ impl Writer<'_> {
             let resolution = opt_constant_ref(resolutions, "resolution", r.resolution.as_deref())?;
             let reporter = user_ref(users, "reporter", r.reporter.as_deref().unwrap_or(""))?;
             let assignee = user_ref(users, "assignee", r.assignee.as_deref().unwrap_or(""))?;
+            // Cloud: a level of the scheme the issue's project uses, or none.
+            let security = match r.security.as_deref().filter(|l| !l.is_empty()) {
+                None => None,
+                Some(level) => {
+                    let id = number("security level", "security level", level)?;
+                    let scheme = levels
+                        .get(&id)
+                        .ok_or_else(|| missing("security level", "security level"))?;
+                    if project_levels.get(&project) != Some(scheme) {
+                        return Err(item(
+                            "invalid-value",
+                            "security level: the level is not one of the issue's project's security scheme",
+                        )
+                        .into());
+                    }
+                    Some(id)
+                }
+            };
             let key = format!("{project_key}-{number_in_project}");
             insert(
                 stmt.execute(params![
@@ -637,6 +960,7 @@ impl Writer<'_> {
                     r.original_estimate,
                     r.estimate,
                     r.time_spent,
+                    security,
                     sk
                 ]),
                 "an issue with this key",
@@ -912,6 +1236,50 @@ impl Writer<'_> {
             },
         )
     }
+}
+
+/// The first kind of thing a query names by an id the site does not have, if any.
+fn unknown_in_query(
+    conn: &Connection,
+    users: &HashSet<String>,
+    jql: &str,
+) -> rusqlite::Result<Option<&'static str>> {
+    use airlock_model::Namespace as N;
+    let mut named: Vec<(N, String)> = Vec::new();
+    if airlock_jql::rewrite(jql, &mut |ns, id| {
+        named.push((ns, id.to_owned()));
+        None
+    })
+    .is_err()
+    {
+        return Ok(Some("query that cannot be read"));
+    }
+    for (ns, id) in named {
+        let table = match ns {
+            N::PROJECT => "projects",
+            N::STATUS => "statuses",
+            N::ISSUE_TYPE => "issue_types",
+            N::PRIORITY => "priorities",
+            N::RESOLUTION => "resolutions",
+            N::VERSION => "versions",
+            N::COMPONENT => "components",
+            N::CUSTOM_FIELD => "fields",
+            N::FILTER => "filters",
+            N::ISSUE => "issues",
+            N::USER if users.contains(&id) => continue,
+            _ => return Ok(Some(ns.as_str().rsplit(':').next().unwrap_or("value"))),
+        };
+        let exists = id.parse::<i64>().is_ok_and(|n| {
+            conn.query_row(&format!("SELECT 1 FROM {table} WHERE id = ?1"), [n], |_| {
+                Ok(())
+            })
+            .is_ok()
+        });
+        if !exists {
+            return Ok(Some(ns.as_str().rsplit(':').next().unwrap_or("value")));
+        }
+    }
+    Ok(None)
 }
 
 /// An optional account id (empty: none).
