@@ -20,29 +20,43 @@ pub(crate) enum Values {
 /// The kind of `item`'s values. `option_fields`: lower-case names of the custom fields
 /// whose values are option ids (a custom field's change names the field by name).
 pub(crate) fn values(item: &ChangeItem, option_fields: &FxHashSet<String>) -> Values {
-    let field = item.field.to_lowercase();
+    // Every history item passes here: names are compared without allocating, except a
+    // custom field's, looked up by its lower-case name.
+    let named = |names: &[&str]| names.iter().any(|n| item.field.eq_ignore_ascii_case(n));
     if item.custom {
-        return match field.as_str() {
-            "epic link" | "parent link" => Values::Ids(Kind::Issue),
-            "sprint" => Values::NotMigrated,
-            _ if option_fields.contains(&field) => Values::Ids(Kind::CustomFieldOption),
-            _ => Values::Kept,
+        return if named(&["epic link", "parent link"]) {
+            Values::Ids(Kind::Issue)
+        } else if named(&["sprint"]) {
+            Values::NotMigrated
+        } else if option_fields.contains(&item.field.to_lowercase()) {
+            Values::Ids(Kind::CustomFieldOption)
+        } else {
+            Values::Kept
         };
     }
-    match field.as_str() {
-        "status" => Values::Ids(Kind::Status),
-        "assignee" | "reporter" | "creator" => Values::Ids(Kind::User),
-        "resolution" => Values::Ids(Kind::Resolution),
-        "priority" => Values::Ids(Kind::Priority),
-        "issuetype" => Values::Ids(Kind::IssueType),
-        "fix version" | "version" => Values::Ids(Kind::Version),
-        "component" => Values::Ids(Kind::Component),
-        "project" => Values::Ids(Kind::Project),
-        "attachment" => Values::Ids(Kind::Attachment),
-        "parent" | "issueparentassociation" => Values::Ids(Kind::Issue),
-        "workflow" | "security" => Values::NotMigrated,
-        _ => Values::Kept,
-    }
+    const JIRA_FIELDS: &[(&[&str], Values)] = &[
+        (&["status"], Values::Ids(Kind::Status)),
+        (
+            &["assignee", "reporter", "creator"],
+            Values::Ids(Kind::User),
+        ),
+        (&["resolution"], Values::Ids(Kind::Resolution)),
+        (&["priority"], Values::Ids(Kind::Priority)),
+        (&["issuetype"], Values::Ids(Kind::IssueType)),
+        (&["fix version", "version"], Values::Ids(Kind::Version)),
+        (&["component"], Values::Ids(Kind::Component)),
+        (&["project"], Values::Ids(Kind::Project)),
+        (&["attachment"], Values::Ids(Kind::Attachment)),
+        (
+            &["parent", "issueparentassociation"],
+            Values::Ids(Kind::Issue),
+        ),
+        (&["workflow", "security"], Values::NotMigrated),
+    ];
+    JIRA_FIELDS
+        .iter()
+        .find(|(names, _)| named(names))
+        .map_or(Values::Kept, |(_, values)| *values)
 }
 
 /// Rewrites one value (a single id, or a list like `[10000, 10001]` or `10000, 10001`)
