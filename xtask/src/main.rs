@@ -133,17 +133,6 @@ fn test() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt)?;
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--locked",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    run(clippy)?;
     // The guest side (bindings, export glue, the bump heap) only exists in the wasm build.
     let mut guest = cargo();
     guest.args([
@@ -159,9 +148,35 @@ fn test() -> Result<()> {
     }
     guest.args(["--", "-D", "warnings"]);
     run(guest)?;
+    // One build serves clippy and the tests: clippy's driver compiles the workspace's own
+    // crates (it lints, then generates code like rustc), so the dependencies are built once
+    // instead of once for `cargo clippy`'s check and again for the tests. `cargo test`
+    // builds every target `clippy --all-targets` would lint (the workspace has no benches
+    // or examples), and `-D warnings` fails the build as `cargo clippy -- -D warnings` does.
     let mut test = cargo();
-    test.args(["test", "--locked", "--workspace"]);
+    test.args(["test", "--locked", "--workspace"])
+        .env("RUSTC_WORKSPACE_WRAPPER", clippy_driver()?)
+        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
     run(test)
+}
+
+/// The toolchain's clippy driver (rust-toolchain.toml installs the clippy component).
+fn clippy_driver() -> Result<std::path::PathBuf> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .context("rustc is needed to find clippy")?;
+    let driver = std::path::Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("bin")
+        .join("clippy-driver");
+    if !driver.exists() {
+        bail!(
+            "{} is missing: run `rustup component add clippy`",
+            driver.display()
+        );
+    }
+    Ok(driver)
 }
 
 /// The crates that build for wasm32-wasip2: the SDK, its contract and every plugin.
