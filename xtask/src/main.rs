@@ -156,7 +156,10 @@ fn test() -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--locked", "--workspace"])
         .env("RUSTC_WORKSPACE_WRAPPER", clippy_driver()?)
-        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+        .env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        );
     run(test)
 }
 

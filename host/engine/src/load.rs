@@ -19,8 +19,25 @@ use crate::fixes::{self, Applied, RowFixes};
 use crate::records::RecordReader;
 use crate::state::{BatchCommit, Failure, MappingReader, State};
 
-/// Records per target call.
+/// Records per target call (and per checkpoint).
 pub const BATCH: usize = 1000;
+
+/// Records per target call for `kind`: kinds of many small rows (history, watchers, an
+/// issue's field values) go four batches at a time, as every call and its commit cost the
+/// same whatever they carry (a history of 100,000 issues is 2.3 million rows).
+fn batch_size(kind: Kind) -> usize {
+    match kind {
+        Kind::ChangeGroup
+        | Kind::ChangeItem
+        | Kind::Watcher
+        | Kind::Vote
+        | Kind::Label
+        | Kind::IssueVersion
+        | Kind::CustomFieldValue
+        | Kind::Membership => 4 * BATCH,
+        _ => BATCH,
+    }
+}
 /// Mappings kept in memory per namespace, at most; the rest is looked up in the state.
 /// Numeric pairs (issues, projects…) cost 16 bytes: 262,144 of them take ~9 MiB, so the
 /// cache stops growing with the site; other ids (user accounts) are kept as text.
@@ -330,11 +347,12 @@ pub fn load(
                 let mut pending: Option<Record> = None;
                 let mut exhausted = false;
                 loop {
-                    let mut batch = Vec::with_capacity(BATCH);
+                    let size = batch_size(kind);
+                    let mut batch = Vec::with_capacity(size);
                     // A kind that references itself (option parents): a child waits for
                     // the batch after its parent's, whose mapping it needs.
                     let mut batch_ids = rustc_hash::FxHashSet::default();
-                    while batch.len() < BATCH {
+                    while batch.len() < size {
                         let record = match pending.take() {
                             Some(r) => r,
                             None if exhausted => break,
@@ -458,7 +476,11 @@ fn retry_failed(
             continue;
         };
         // Options and filters may name one retried in the same pass: one at a time.
-        let size = if is_self_referencing(kind) { 1 } else { BATCH };
+        let size = if is_self_referencing(kind) {
+            1
+        } else {
+            batch_size(kind)
+        };
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut batch = Vec::new();
         while !keys.is_empty() {

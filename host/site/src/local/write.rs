@@ -300,7 +300,9 @@ impl Writer<'_> {
     fn change_items(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
         let conn = self.conn;
         let mut id = next_id(conn, "change_items", "id", FIRST_ID)?;
-        let mut group_exists = conn.prepare_cached("SELECT 1 FROM change_groups WHERE id = ?1")?;
+        // Change groups are numbered from FIRST_ID up and never deleted, so the ids below
+        // the next one are exactly those that exist: no lookup per item (there are millions).
+        let groups = FIRST_ID..next_id(conn, "change_groups", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO change_items (id, group_id, field_type, field, old_value, old_string,
                                        new_value, new_string, source_key)
@@ -312,7 +314,7 @@ impl Writer<'_> {
             pick!(ChangeItem),
             |r: &ChangeItem, sk| {
                 let group = number("group", "change group", &r.group)?;
-                if !group_exists.exists([group])? {
+                if !groups.contains(&group) {
                     return Err(missing("group", "change group").into());
                 }
                 let field_type = if r.custom { "custom" } else { "jira" };
