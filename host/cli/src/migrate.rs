@@ -474,6 +474,15 @@ fn print_plan(plan: &Plan) {
     for (kind, n) in &plan.bulk {
         println!("  {:<18} {n} add", kind.name());
     }
+    for c in &plan.caveats {
+        println!(
+            "  {} ({} rows) {}: {}",
+            c.kind.name(),
+            c.rows,
+            c.treatment.as_text(),
+            c.how
+        );
+    }
     let problems: Vec<_> = plan.problems().collect();
     if !problems.is_empty() {
         println!(

@@ -133,6 +133,39 @@ pub struct Plan {
     /// Each enabled app's analysis of its own data (app key → findings). Fatal ones block.
     #[serde(default)]
     pub apps: BTreeMap<String, crate::Findings>,
+    /// What the target cannot write as the source has it, for the kinds the backup has.
+    #[serde(default)]
+    pub caveats: Vec<PlannedCaveat>,
+}
+
+/// A target's caveat ([`airlock_site::Caveat`]) with the number of rows it concerns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCaveat {
+    pub kind: Kind,
+    pub rows: u64,
+    pub treatment: airlock_site::Treatment,
+    pub how: String,
+}
+
+/// The target's caveats for the kinds staged (`staged`: rows per kind), in load order.
+pub fn plan_caveats(
+    caveats: Vec<airlock_site::Caveat>,
+    staged: &BTreeMap<Kind, u64>,
+) -> Vec<PlannedCaveat> {
+    let mut planned: Vec<PlannedCaveat> = caveats
+        .into_iter()
+        .filter_map(|c| {
+            let rows = staged.get(&c.kind).copied().filter(|n| *n > 0)?;
+            Some(PlannedCaveat {
+                kind: c.kind,
+                rows,
+                treatment: c.treatment,
+                how: c.how,
+            })
+        })
+        .collect();
+    planned.sort_by_key(|c| Kind::ALL.iter().position(|k| *k == c.kind));
+    planned
 }
 
 impl Plan {
@@ -752,5 +785,33 @@ impl PlannedIds {
             .get(&ns)
             .filter(|s| s.contains(id))
             .map(|_| format!("planned:{id}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_site::{Caveat, Treatment};
+
+    #[test]
+    fn caveats_are_planned_for_the_kinds_the_backup_has_in_load_order_with_their_rows() {
+        let caveat = |kind| Caveat {
+            kind,
+            treatment: Treatment::CarriedAsProperty,
+            how: "why".into(),
+        };
+        let staged = BTreeMap::from([(Kind::Vote, 7), (Kind::Issue, 60), (Kind::Attachment, 0)]);
+        let planned = plan_caveats(
+            vec![
+                caveat(Kind::Vote),
+                caveat(Kind::Attachment),
+                caveat(Kind::ChangeItem),
+                caveat(Kind::Issue),
+            ],
+            &staged,
+        );
+        let got: Vec<(Kind, u64)> = planned.iter().map(|c| (c.kind, c.rows)).collect();
+        // None for kinds without rows; issues load before votes.
+        assert_eq!(got, [(Kind::Issue, 60), (Kind::Vote, 7)]);
     }
 }

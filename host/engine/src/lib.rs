@@ -27,8 +27,8 @@ mod state;
 // The front door: what the pipeline, the tools and the tests use. The modules stay
 // private, so what is here is the engine's whole contract.
 pub use analysis::{
-    Action, FieldOverride, Overrides, Plan, PlanItem, PlannedIds, ProjectOverride, RowOutcome,
-    RowPlan, analyze, plan_rows,
+    Action, FieldOverride, Overrides, Plan, PlanItem, PlannedCaveat, PlannedIds, ProjectOverride,
+    RowOutcome, RowPlan, analyze, plan_caveats, plan_rows,
 };
 pub use app_rows::{APP_ROWS_FORMAT, AppRows, RowTampered, encode_row};
 pub use coverage::{Coverage, CoverageEntry, MAX_ELEMENT_NAMES, Status as CoverageStatus};

@@ -127,6 +127,20 @@ pub fn render(storage: &Storage) -> Result<String> {
             );
         }
         h.push_str("</table>");
+        if !plan.caveats.is_empty() {
+            h.push_str("<h3>What the target does not write as the source has it</h3><table><tr><th>kind<th>rows<th>treatment<th>what happens, what to do</tr>");
+            for c in &plan.caveats {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}<td class=n>{}<td>{}<td>{}</tr>",
+                    c.kind.name(),
+                    c.rows,
+                    c.treatment.as_text(),
+                    esc(&c.how)
+                );
+            }
+            h.push_str("</table>");
+        }
         for (app, findings) in &plan.apps {
             let _ = write!(
                 h,

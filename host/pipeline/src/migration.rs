@@ -403,7 +403,9 @@ impl<'o> Migration<'o> {
                 let counts = report.counts.clone();
                 let target = self.target()?;
                 let (snapshot, describe) = (target.snapshot()?, target.describe());
+                let caveats = target.caveats();
                 let mut plan = analyze(&self.staging, &counts, &snapshot, &describe, &overrides)?;
+                plan.caveats = airlock_engine::plan_caveats(caveats, &counts);
                 let inputs = AppInputs {
                     backup: &self.config.backup,
                     work: &self.config.work,

@@ -141,7 +141,7 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use reqwest::header::HeaderValue;
 
-use crate::{ItemError, Site, Snapshot, TargetError};
+use crate::{Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
 use http::Http;
 
 /// The property holding a record's source key on issues, comments and worklogs.
@@ -337,6 +337,52 @@ impl Site for JiraCloud {
 
     fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
         self.rt.block_on(self.api.snapshot())
+    }
+
+    /// What the public REST API cannot write (see the module doc for each).
+    fn caveats(&self) -> Vec<Caveat> {
+        let caveat = |kind, treatment, how: &str| Caveat {
+            kind,
+            treatment,
+            how: how.to_owned(),
+        };
+        let history = "Jira Cloud has no call that writes an issue's changelog: each issue's \
+                       history is carried in its properties airlock.history, airlock.history.2 \
+                       … (Jira's changelog JSON); Jira's own History tab shows only the \
+                       migration's writes";
+        vec![
+            caveat(
+                Kind::Issue,
+                Treatment::Changed,
+                "Jira Cloud numbers issues in creation order and stamps them created and \
+                 updated now: where a project's source numbers have gaps (deleted or moved \
+                 issues) its issues get other keys, and each issue's source id is in its \
+                 airlock.source property",
+            ),
+            caveat(Kind::ChangeGroup, Treatment::CarriedAsProperty, history),
+            caveat(Kind::ChangeItem, Treatment::CarriedAsProperty, history),
+            caveat(
+                Kind::Vote,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud records only the caller's own vote: the source's votes are \
+                 carried in each issue's airlock.votes property and Jira's vote count stays 0",
+            ),
+            caveat(
+                Kind::Attachment,
+                Treatment::NotKept,
+                "Jira Cloud takes an attachment's file only when it is created, which this \
+                 client does not do yet: each attachment is created with an empty file; \
+                 copy the files from the Jira home",
+            ),
+            caveat(
+                Kind::SecurityLevel,
+                Treatment::Changed,
+                "Jira Cloud sets an issue's level only for a member of the level, so the \
+                 migration's account is made the member of each level it creates; the \
+                 source's members are not migrated: give each level its members in Jira, \
+                 then remove the migration's account if it should not see those issues",
+            ),
+        ]
     }
 
     fn write(

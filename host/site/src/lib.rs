@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
@@ -124,6 +124,40 @@ pub enum TargetError {
     InvalidAppKey { rule: OutputRule },
 }
 
+/// How a target keeps what it cannot write as the source has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Treatment {
+    /// Written into issue properties, where apps and scripts can read it, not where
+    /// Jira shows it.
+    CarriedAsProperty,
+    /// Written differently from the source (the migration's dates, other keys…).
+    Changed,
+    /// Not written: the target has no way to take it.
+    NotKept,
+}
+
+impl Treatment {
+    /// As the plan says it.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            Treatment::CarriedAsProperty => "carried as a property",
+            Treatment::Changed => "changed by the target",
+            Treatment::NotKept => "not kept",
+        }
+    }
+}
+
+/// Something a target does not write as the source has it, said before the load (the
+/// plan shows each with how many rows it concerns), so nothing is lost silently.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Caveat {
+    pub kind: Kind,
+    pub treatment: Treatment,
+    /// What happens and what the operator can do, without customer data.
+    pub how: String,
+}
+
 /// Where a migration writes. Calls are batched; a batch holds records of one kind.
 pub trait Site: Send {
     /// A short description for reports and logs (no credentials).
@@ -131,6 +165,12 @@ pub trait Site: Send {
 
     /// What the target holds now.
     fn snapshot(&mut self) -> Result<Snapshot, TargetError>;
+
+    /// What this target cannot write as the source has it, by kind. The local site
+    /// writes every kind as it is, so it has none.
+    fn caveats(&self) -> Vec<Caveat> {
+        Vec::new()
+    }
 
     /// Writes records of `kind` whose references are cloud ids, and returns for each
     /// one its new cloud id or why it was refused. Kinds without ids of their own (labels,
