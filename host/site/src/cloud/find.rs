@@ -375,11 +375,7 @@ impl Api {
             return Ok(None);
         }
         if !reply.ok() {
-            return Err(TargetError::Http {
-                call: req.name.to_owned(),
-                status: reply.status,
-                message: reply.summary(),
-            });
+            return Err(reply.error(req.name));
         }
         let part: Part = reply
             .body
@@ -526,11 +522,7 @@ impl Api {
             .idempotent();
             let reply = self.http.call(&req).await?;
             if !reply.ok() {
-                return Err(TargetError::Http {
-                    call: req.name.to_owned(),
-                    status: reply.status,
-                    message: reply.summary(),
-                });
+                return Err(reply.error(req.name));
             }
             for issue in reply
                 .body
@@ -573,11 +565,7 @@ impl Api {
             );
             let reply = self.http.call(&req).await?;
             if !reply.ok() {
-                return Err(TargetError::Http {
-                    call: name.to_owned(),
-                    status: reply.status,
-                    message: reply.summary(),
-                });
+                return Err(reply.error(name));
             }
             let (items, last) = match &reply.body {
                 Value::Array(items) => (items.clone(), items.len() < PAGE),
@@ -612,11 +600,7 @@ impl Api {
             return Ok(None);
         }
         if !reply.ok() {
-            return Err(TargetError::Http {
-                call: name.to_owned(),
-                status: reply.status,
-                message: reply.summary(),
-            });
+            return Err(reply.error(name));
         }
         Ok(Some(reply.body))
     }

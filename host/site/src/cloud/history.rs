@@ -507,11 +507,7 @@ impl Api {
                             continue;
                         }
                         if !reply.ok() {
-                            return Err(TargetError::Http {
-                                call: "GET /rest/api/3/issue/{id}/properties/{key}".into(),
-                                status: reply.status,
-                                message: reply.summary(),
-                            });
+                            return Err(reply.error("GET /rest/api/3/issue/{id}/properties/{key}"));
                         }
                         if let Some((_, part)) = reply.body.get("value").and_then(read_part) {
                             tally.add(&part);

@@ -100,6 +100,15 @@ impl Reply {
     pub fn summary(&self) -> String {
         error_summary(self.status, &self.body)
     }
+
+    /// The failure of a whole call (`call` names it) that answered this.
+    pub fn error(&self, call: &str) -> TargetError {
+        TargetError::Http {
+            call: call.to_owned(),
+            status: self.status,
+            message: self.summary(),
+        }
+    }
 }
 
 pub(crate) fn error_summary(status: u16, body: &Value) -> String {

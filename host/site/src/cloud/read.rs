@@ -104,11 +104,7 @@ impl Api {
             .await?;
         for reply in [&issue_types, &link_types, &roles] {
             if !reply.ok() {
-                return Err(TargetError::Http {
-                    call: "GET (snapshot)".into(),
-                    status: reply.status,
-                    message: reply.summary(),
-                });
+                return Err(reply.error("GET (snapshot)"));
             }
         }
         let statuses = self
@@ -162,11 +158,7 @@ impl Api {
         .idempotent();
         let reply = self.http.call(&req).await?;
         if !reply.ok() {
-            return Err(TargetError::Http {
-                call: req.name.to_owned(),
-                status: reply.status,
-                message: reply.summary(),
-            });
+            return Err(reply.error(req.name));
         }
         let issues = reply.body.get("count").and_then(Value::as_u64).unwrap_or(0);
         if issues > 0 {
@@ -289,11 +281,7 @@ impl Api {
             }
             let reply = self.http.call(&req).await?;
             if !reply.ok() {
-                return Err(TargetError::Http {
-                    call: name.to_owned(),
-                    status: reply.status,
-                    message: reply.summary(),
-                });
+                return Err(reply.error(name));
             }
             if let AppOutput::EntityProperty {
                 entity, entity_id, ..
@@ -331,11 +319,7 @@ impl Api {
             .idempotent();
             let reply = self.http.call(&req).await?;
             if !reply.ok() {
-                return Err(TargetError::Http {
-                    call: req.name.to_owned(),
-                    status: reply.status,
-                    message: reply.summary(),
-                });
+                return Err(reply.error(req.name));
             }
             for w in reply.body.as_array().into_iter().flatten() {
                 if let (Some(id), Some(issue)) =
@@ -382,11 +366,7 @@ impl Api {
                 })
                 .unwrap_or(0)
         } else {
-            return Err(TargetError::Http {
-                call: req.name.to_owned(),
-                status: reply.status,
-                message: reply.summary(),
-            });
+            return Err(reply.error(req.name));
         };
         let entity = self
             .state()
