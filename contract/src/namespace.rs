@@ -111,6 +111,7 @@ impl Namespace {
     pub const SECURITY_LEVEL: Namespace = Namespace("jira/classic:issueSecurityLevel");
     pub const SPRINT: Namespace = Namespace("jira/classic/software:sprint");
     pub const BOARD: Namespace = Namespace("jira/classic/software:rapidView");
+    pub const BOARD_COLUMN: Namespace = Namespace("jira/classic/software:column");
 
     /// Every namespace the host can resolve.
     pub const ALL: &'static [Namespace] = &[
@@ -139,6 +140,7 @@ impl Namespace {
         Namespace::SECURITY_LEVEL,
         Namespace::SPRINT,
         Namespace::BOARD,
+        Namespace::BOARD_COLUMN,
     ];
 
     /// Any name as a namespace, unchecked. The host accepts only those in

@@ -48,11 +48,12 @@ pub const STATUS: Namespace = Namespace::STATUS;
 pub const SECURITY_SCHEME: Namespace = Namespace::SECURITY_SCHEME;
 /// Issue security levels, by id.
 pub const SECURITY_LEVEL: Namespace = Namespace::SECURITY_LEVEL;
-/// Jira Software sprints, by id. Not recorded by the core load yet: ids resolve to nothing.
+/// Jira Software sprints, by id.
 pub const SPRINT: Namespace = Namespace::SPRINT;
-/// Jira Software boards (rapid views), by id. Not recorded by the core load yet: ids
-/// resolve to nothing.
+/// Jira Software boards (rapid views), by id.
 pub const BOARD: Namespace = Namespace::BOARD;
+/// Jira Software board columns, by id.
+pub const BOARD_COLUMN: Namespace = Namespace::BOARD_COLUMN;
 
 /// Every namespace the host knows, as in the table above.
 pub const ALL: &[Namespace] = Namespace::ALL;
@@ -102,6 +103,7 @@ mod tests {
             ("SECURITY_LEVEL", SECURITY_LEVEL),
             ("SPRINT", SPRINT),
             ("BOARD", BOARD),
+            ("BOARD_COLUMN", BOARD_COLUMN),
         ];
         let documented: Vec<(String, String)> = documented()
             .into_iter()

@@ -474,9 +474,12 @@ fn print_plan(plan: &Plan) {
     for (kind, n) in &plan.bulk {
         println!("  {:<18} {n} add", kind.name());
     }
+    if !plan.caveats.is_empty() {
+        println!("  What the target does not write as the source has it:");
+    }
     for c in &plan.caveats {
         println!(
-            "  {} ({} rows) {}: {}",
+            "    {} ({} rows) {}: {}",
             c.kind.name(),
             c.rows,
             c.treatment.as_text(),

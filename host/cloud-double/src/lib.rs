@@ -18,11 +18,22 @@
 //!   Filters as Cloud keeps them: a new filter belongs to the caller, names are distinct
 //!   per owner (in any case), only the owner may share a filter, and a share with everyone
 //!   (`global`, `authenticated`) replaces the filter's other shares and refuses new ones.
+//! - Jira Software's REST API (`/rest/agile/1.0`, `api/software.rs`): boards (a name, a
+//!   type, a filter the site has; the caller administers them) and their properties,
+//!   sprints (created future; future → active → closed only, started with both dates,
+//!   completed when closed; only on scrum boards), moving issues to future and active
+//!   sprints only (50 a call; out of their other open sprint), ranking issues before or
+//!   after another (50 a call, 207 when some cannot move; issues never ranked go last in
+//!   creation order, as Cloud ranks new issues).
 //! - Source keys: issues, comments and worklogs carry theirs in the `airlock.source`
-//!   property; for every other kind the double stores the natural key as the row's
-//!   source key (`email`, `name`, `project/name`…), so `duplicate_source_keys` shows a
+//!   property, boards in their `airlock.source` board property; for every other kind the
+//!   double stores the natural key as the row's source key (`email`, `name`,
+//!   `project/name`, a sprint's board, name and dates…), so `duplicate_source_keys` shows a
 //!   record created twice whatever its kind. Votes, which Airlock carries in the issue
-//!   property `airlock.votes`, are only that property here, as in Cloud.
+//!   property `airlock.votes`, are only that property here, as in Cloud; so are a board's
+//!   columns, swimlanes and quick filters (board properties), issues' closed sprints and
+//!   source ranks (issue properties): the site's tables for them stay empty, and the
+//!   double's own ranks have no source key.
 //! - Faults, per test ([`Faults`]): a fraction of calls answered 429 with `Retry-After`
 //!   and `X-RateLimit-Reset`, 503s with `Retry-After`, 500s before applying, and writes
 //!   applied and then answered 500 or cut off (the connection drops).

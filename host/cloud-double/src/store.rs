@@ -58,6 +58,18 @@ impl Reader {
         self.conn.execute(sql, params)
     }
 
+    /// Several changes `LocalSite` has no call for, all or none (callers hold the site's
+    /// lock, as for [`Reader::execute`]).
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     pub fn row(&self, sql: &str, params: &[&dyn ToSql]) -> Option<Row> {
         self.rows(sql, params).into_iter().next()
     }

@@ -583,24 +583,29 @@ pub fn plan_rows(
     plan.decisions.rows = overrides.rows.clone();
     let orphans = crate::integrity::OrphanSet::read(staging)?;
     let mut predicted = BTreeSet::new();
-    let mut reader = match RecordReader::open(staging, crate::records::REFUSED_OBJECT) {
-        Ok(reader) => Some(reader),
-        // Staged by a check of an earlier version: nothing was predicted.
-        Err(airlock_staging::StagingError::Missing { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    while let Some((position, record)) = match reader.as_mut() {
-        Some(r) => r.next_located()?,
-        None => None,
-    } {
-        let kind = record.kind();
-        if orphans.contains(kind, position) {
-            continue;
+    for object in [
+        crate::records::REFUSED_OBJECT,
+        crate::software::REFUSED_SOFTWARE_OBJECT,
+    ] {
+        let mut reader = match RecordReader::open(staging, object) {
+            Ok(reader) => Some(reader),
+            // Staged by a check of an earlier version: nothing was predicted.
+            Err(airlock_staging::StagingError::Missing { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        while let Some((position, record)) = match reader.as_mut() {
+            Some(r) => r.next_located()?,
+            None => None,
+        } {
+            let kind = record.kind();
+            if orphans.contains(kind, position) {
+                continue;
+            }
+            predicted.insert((kind, record.id().to_owned()));
+            plan.rows.push(row_plan(&plan.decisions, record));
         }
-        predicted.insert((kind, record.id().to_owned()));
-        plan.rows.push(row_plan(&plan.decisions, record));
     }
-    // Filters whose query names ids without a cloud id: refused at load unless answered.
+    // Filters, swimlanes and quick filters whose query names ids without a cloud id: refused at load unless answered.
     let mut reader = match RecordReader::open(staging, crate::records::REFUSED_QUERIES_OBJECT) {
         Ok(reader) => Some(reader),
         Err(airlock_staging::StagingError::Missing { .. }) => None,
@@ -610,11 +615,11 @@ pub fn plan_rows(
         Some(r) => r.next_located()?,
         None => None,
     } {
-        let source = record.id().to_owned();
-        if !predicted.insert((Kind::Filter, source.clone())) {
+        let (kind, source) = (record.kind(), record.id().to_owned());
+        if !predicted.insert((kind, source.clone())) {
             continue;
         }
-        let (outcome, reason) = match fixes::find(&plan.decisions.rows, Kind::Filter, &source) {
+        let (outcome, reason) = match fixes::find(&plan.decisions.rows, kind, &source) {
             Some(RowFix::Skip(_)) => (
                 RowOutcome::Skipped,
                 "skipped by the override file".to_owned(),
@@ -628,12 +633,12 @@ pub fn plan_rows(
                 RowOutcome::Refused,
                 format!(
                     "its query names ids that will have no cloud id (the check's filter-query findings name them); {}",
-                    crate::queries::fix_hint(&source)
+                    crate::queries::fix_hint(kind, &source)
                 ),
             ),
         };
         plan.rows.push(RowPlan {
-            kind: Kind::Filter,
+            kind,
             source,
             code: "missing-reference".into(),
             field: "jql".into(),

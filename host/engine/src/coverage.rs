@@ -249,11 +249,24 @@ impl TableCounter {
 
     /// The ledger of activeobjects.xml: an enabled app's tables its plugin reads are
     /// migrated by it; other tables are not.
-    pub fn ledger(&self, enabled: &[AoPrefix], app_tables: &[String]) -> Coverage {
+    ///
+    /// Jira Software's tables are core data: `taken` rows of those Airlock migrates went
+    /// into records (`skipped` of them, per kind, as orphans); its other tables are not
+    /// migrated yet (its audit log by design).
+    pub fn ledger(
+        &self,
+        enabled: &[AoPrefix],
+        app_tables: &[String],
+        taken: &BTreeMap<String, u64>,
+        skipped: &BTreeMap<Kind, u64>,
+    ) -> Coverage {
         let entries = self
             .tables
             .iter()
             .map(|(table, &rows)| {
+                if table.starts_with(crate::software::PREFIX) {
+                    return software_entry(table, rows, taken, skipped);
+                }
                 let owner = enabled.iter().find(|p| p.owns(table));
                 let (migrated, status, reason) = match owner {
                     Some(_) if app_tables.iter().any(|t| t == table) => {
@@ -297,6 +310,55 @@ impl TableCounter {
             entries,
             unnamed_rows: self.unnamed_rows,
         }
+    }
+}
+
+/// The line of one of Jira Software's tables.
+fn software_entry(
+    table: &str,
+    rows: u64,
+    taken: &BTreeMap<String, u64>,
+    skipped: &BTreeMap<Kind, u64>,
+) -> CoverageEntry {
+    let kind = crate::software::kind_of_table(table);
+    let taken = taken.get(table).copied().unwrap_or(0).min(rows);
+    let skipped = kind
+        .and_then(|k| skipped.get(&k).copied())
+        .unwrap_or(0)
+        .min(taken);
+    let not_migrated = rows - taken;
+    let (status, reason) = if not_migrated == 0 {
+        let reason = if skipped > 0 {
+            "orphans skipped: their parent row is not in the backup"
+        } else {
+            ""
+        };
+        (Status::Migrated, reason.to_owned())
+    } else if kind.is_some() {
+        (
+            Status::NotYetSupported,
+            "rows with an ID another row of the table has are not migrated".to_owned(),
+        )
+    } else if table == "AO_60DB71_AUDITENTRY" {
+        (
+            Status::ByDesign,
+            "Jira Software's audit log of the source: the target keeps its own".to_owned(),
+        )
+    } else {
+        (
+            Status::NotYetSupported,
+            "a Jira Software table Airlock does not migrate yet (it migrates boards, their columns, swimlanes and quick filters, sprints and ranks)".to_owned(),
+        )
+    };
+    CoverageEntry {
+        file: "activeobjects.xml".into(),
+        element: table.to_owned(),
+        rows,
+        migrated: taken - skipped,
+        skipped,
+        not_migrated,
+        status,
+        reason,
     }
 }
 
@@ -504,25 +566,64 @@ mod tests {
         tables.defined("AO_09EAEF_TEAM");
         tables.rows("AO_09EAEF_TEAM", 4);
         tables.rows("AO_09EAEF_OTHER", 2);
-        tables.rows("AO_60DB71_RAPIDVIEW", 7);
-        tables.defined("AO_60DB71_EMPTY");
+        tables.rows("AO_0A5972_CHECKLIST", 7);
+        tables.defined("AO_0A5972_EMPTY");
         let prefix = airlock_model::AppKey::new("com.actonic.jira.timesheet-builder").ao_prefix();
         assert!(prefix.owns("AO_09EAEF_TEAM"));
-        let ledger = tables.ledger(&[prefix], &["AO_09EAEF_TEAM".into()]);
+        let ledger = tables.ledger(
+            &[prefix],
+            &["AO_09EAEF_TEAM".into()],
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
         let team = ledger.entry("AO_09EAEF_TEAM").unwrap();
         assert_eq!((team.migrated, team.status), (4, Status::Migrated));
         let other = ledger.entry("AO_09EAEF_OTHER").unwrap();
         assert_eq!(other.status, Status::NotYetSupported);
         let by_app = ledger.not_migrated_by_app();
         assert_eq!(by_app.len(), 2, "{by_app:#?}");
-        assert_eq!(by_app[0].element, "AO_60DB71_* (1 tables)");
+        assert_eq!(by_app[0].element, "AO_0A5972_* (1 tables)");
         assert_eq!(by_app[1].element, "AO_09EAEF_* (1 tables)");
-        let board = ledger.entry("AO_60DB71_RAPIDVIEW").unwrap();
+        let checklist = ledger.entry("AO_0A5972_CHECKLIST").unwrap();
         assert_eq!(
-            (board.not_migrated, board.status),
+            (checklist.not_migrated, checklist.status),
             (7, Status::AppNotEnabled)
         );
-        assert!(board.reason.contains("AO_60DB71_"), "{}", board.reason);
-        assert_eq!(ledger.entry("AO_60DB71_EMPTY").unwrap().rows, 0);
+        assert!(
+            checklist.reason.contains("AO_0A5972_"),
+            "{}",
+            checklist.reason
+        );
+        assert_eq!(ledger.entry("AO_0A5972_EMPTY").unwrap().rows, 0);
+    }
+
+    #[test]
+    fn jira_softwares_tables_are_core_data() {
+        let mut tables = TableCounter::default();
+        tables.rows("AO_60DB71_RAPIDVIEW", 7);
+        tables.rows("AO_60DB71_CARDLAYOUT", 3);
+        tables.rows("AO_60DB71_AUDITENTRY", 2);
+        let taken = BTreeMap::from([("AO_60DB71_RAPIDVIEW".to_owned(), 7)]);
+        let skipped = BTreeMap::from([(Kind::Board, 1)]);
+        // Not enabled as an app: Jira Software is never one.
+        let ledger = tables.ledger(&[], &[], &taken, &skipped);
+        let boards = ledger.entry("AO_60DB71_RAPIDVIEW").unwrap();
+        assert_eq!(
+            (
+                boards.migrated,
+                boards.skipped,
+                boards.not_migrated,
+                boards.status
+            ),
+            (6, 1, 0, Status::Migrated)
+        );
+        assert!(boards.reason.contains("orphans"), "{}", boards.reason);
+        let cards = ledger.entry("AO_60DB71_CARDLAYOUT").unwrap();
+        assert_eq!(
+            (cards.not_migrated, cards.status),
+            (3, Status::NotYetSupported)
+        );
+        let audit = ledger.entry("AO_60DB71_AUDITENTRY").unwrap();
+        assert_eq!(audit.status, Status::ByDesign);
     }
 }

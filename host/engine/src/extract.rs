@@ -78,6 +78,13 @@ impl SourceIndex {
         }
     }
 
+    /// Whether this custom field is Jira Software's Sprint field (its values are sprints).
+    pub fn is_sprint_field(&self, field: &str) -> bool {
+        self.field_types
+            .get(field)
+            .is_some_and(|t| t == SPRINT_FIELD_TYPE)
+    }
+
     /// Whether values of this custom field are option ids.
     pub fn is_option_field(&self, field: &str) -> bool {
         self.field_types
@@ -85,6 +92,9 @@ impl SourceIndex {
             .is_some_and(|t| is_option_type(t))
     }
 }
+
+/// The type of Jira Software's Sprint custom field.
+pub const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
 
 /// Field types whose stored value is a `CustomFieldOption` id.
 pub fn is_option_type(type_key: &str) -> bool {
@@ -225,8 +235,12 @@ pub fn extract_with<R: BufRead>(
     for (_, writer) in std::mem::take(&mut x.writers) {
         writer.finish()?;
     }
-    // Every kind gets an object, so a later phase never confuses "none" with "missing".
-    for kind in Kind::ALL.into_iter().filter(|k| !written.contains(k)) {
+    // Every kind gets an object, so a later phase never confuses "none" with "missing"
+    // (Jira Software's kinds get theirs from activeobjects.xml's reader).
+    for kind in Kind::ALL
+        .into_iter()
+        .filter(|k| !written.contains(k) && !k.is_active_objects())
+    {
         RecordWriter::create(staging, &object_name(kind))?.finish()?;
     }
     Ok(Extracted {
@@ -566,12 +580,28 @@ impl Extractor<'_> {
                 } else {
                     FieldValue::Text(row.text("textvalue"))
                 };
-                Record::CustomFieldValue(CustomFieldValue {
-                    id: row.required("id"),
-                    issue: row.required("issue"),
-                    field: row.required("customfield"),
-                    value,
-                })
+                let field = row.required("customfield");
+                // The Sprint field's values are sprints: each an issue's place in one.
+                if self.index.is_sprint_field(&field) {
+                    let issue = row.required("issue");
+                    let sprint = match value {
+                        FieldValue::Text(text) => text,
+                        FieldValue::Number(n) => format!("{n:.0}"),
+                        _ => String::new(),
+                    };
+                    Record::IssueSprint(IssueSprint {
+                        id: row.required("id"),
+                        issue,
+                        sprint,
+                    })
+                } else {
+                    Record::CustomFieldValue(CustomFieldValue {
+                        id: row.required("id"),
+                        issue: row.required("issue"),
+                        field,
+                        value,
+                    })
+                }
             }
             "Label" => {
                 // Labels of a custom labels field carry a fieldid; those are field values.

@@ -1,7 +1,7 @@
 //! Issue history's values: a change item's old and new values are ids of the field's kind
 //! (a status id, a user key, version ids, option ids…). The load rewrites them to cloud
-//! ids; a value naming something without one (a workflow run, a sprint: not migrated; a
-//! deleted version) is cleared, its display string kept, and counted.
+//! ids; a value naming something without one (a workflow run: not migrated; a deleted
+//! version or sprint) is cleared, its display string kept, and counted.
 
 use airlock_model::jira::{ChangeItem, Kind};
 use rustc_hash::FxHashSet;
@@ -27,7 +27,7 @@ pub(crate) fn values(item: &ChangeItem, option_fields: &FxHashSet<String>) -> Va
         return if named(&["epic link", "parent link"]) {
             Values::Ids(Kind::Issue)
         } else if named(&["sprint"]) {
-            Values::NotMigrated
+            Values::Ids(Kind::Sprint)
         } else if option_fields.contains(&item.field.to_lowercase()) {
             Values::Ids(Kind::CustomFieldOption)
         } else {
@@ -119,7 +119,10 @@ mod tests {
             values(&item(true, "Region"), &options),
             Values::Ids(Kind::CustomFieldOption)
         );
-        assert_eq!(values(&item(true, "Sprint"), &options), Values::NotMigrated);
+        assert_eq!(
+            values(&item(true, "Sprint"), &options),
+            Values::Ids(Kind::Sprint)
+        );
         assert_eq!(values(&item(true, "Story Points"), &options), Values::Kept);
 
         let mut map = |id: &str| (id != "9").then(|| format!("c{id}"));

@@ -76,10 +76,11 @@ pub const MAX_ORPHANS_LISTED: usize = 10_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrphanRow {
     pub kind: Kind,
-    /// The entities.xml element (`Label`, `Membership`…).
+    /// The entities.xml element (`Label`, `Membership`…), or the activeobjects.xml table.
     pub entity: String,
     pub id: String,
-    pub line: u64,
+    /// Its line in entities.xml (activeobjects.xml's rows have none).
+    pub line: Option<u64>,
     /// The field naming the absent parent (`issue`, `parentName`…).
     pub field: String,
     /// The absent parent: its entity and id (`Issue 99999`).
@@ -233,10 +234,10 @@ impl ReferenceCheck {
         self.findings.push(Finding {
             check: check.into(),
             severity,
-            file: "entities.xml".into(),
+            file: kind.file().into(),
             entity: kind.entity().into(),
             id: record.id().to_owned(),
-            line: Some(line),
+            line: located(kind, line),
             message: format!(
                 "{field} points to {missing}, which is not in the backup; {consequence}"
             ),
@@ -246,7 +247,7 @@ impl ReferenceCheck {
                 kind,
                 entity: kind.entity().into(),
                 id: record.id().to_owned(),
-                line,
+                line: located(kind, line),
                 field: field.into(),
                 missing,
             });
@@ -260,11 +261,14 @@ impl ReferenceCheck {
 /// Kinds whose rows may be orphans and are referenced by other rows: checked first, so
 /// a row whose parent is an orphan goes with it (a component of a deleted project takes
 /// its issues' links to it along).
-const PARENT_KINDS: [Kind; 4] = [
+const PARENT_KINDS: [Kind; 7] = [
     Kind::Component,
     Kind::Version,
     Kind::CustomFieldOption,
     Kind::ChangeGroup,
+    Kind::Board,
+    Kind::Sprint,
+    Kind::BoardColumn,
 ];
 
 /// Ids of orphans of the [`PARENT_KINDS`]: absent for the rows that reference them.
@@ -320,6 +324,7 @@ pub fn check_references(
                     | Kind::Watcher
                     | Kind::Vote
                     | Kind::ChangeItem
+                    | Kind::IssueRank
             )
         });
     let (a, b) = std::thread::scope(|scope| {
@@ -338,7 +343,7 @@ pub fn check_references(
     Ok(result)
 }
 
-/// Components, versions, change groups and options, in that order; options until no more become
+/// Components, versions, change groups, boards, sprints, columns and options, in that order; options until no more become
 /// orphans (a child of an orphan option is one too). Options are few: held at once.
 fn check_parents(
     staging: &dyn Staging,
@@ -347,7 +352,15 @@ fn check_parents(
     gone: &mut Gone,
     out: &mut ReferenceCheck,
 ) -> Result<(), EngineError> {
-    for kind in [Kind::Component, Kind::Version, Kind::ChangeGroup] {
+    // A board before its sprints and columns: theirs go with an orphan board.
+    for kind in [
+        Kind::Component,
+        Kind::Version,
+        Kind::ChangeGroup,
+        Kind::Board,
+        Kind::Sprint,
+        Kind::BoardColumn,
+    ] {
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut position = 0;
         while let Some((line, record)) = reader.next_located()? {
@@ -462,8 +475,8 @@ fn check_record(
         out.findings
             .push(dangling(record, line, field, target, value));
     }
-    if let Record::Filter(filter) = record {
-        let problems = crate::queries::problems(filter, index);
+    if let Some(jql) = crate::queries::query_of(record) {
+        let problems = crate::queries::problems(jql, index);
         if !problems.is_empty() {
             out.refused_queries.push((position, record.clone()));
         }
@@ -471,18 +484,24 @@ fn check_record(
             out.findings.push(Finding {
                 check: "filter-query".into(),
                 severity: Severity::Warning,
-                file: "entities.xml".into(),
+                file: kind.file().into(),
                 entity: kind.entity().into(),
-                id: filter.id.clone(),
-                line: Some(line),
+                id: record.id().to_owned(),
+                line: located(kind, line),
                 message: format!(
-                    "{problem}; the load refuses this filter until you {}",
-                    crate::queries::fix_hint(&filter.id)
+                    "{problem}; the load refuses this {} until you {}",
+                    kind.name().replace('-', " "),
+                    crate::queries::fix_hint(kind, record.id())
                 ),
             });
         }
     }
     false
+}
+
+/// A record's line in its file, for findings: Active Objects rows have none.
+fn located(kind: Kind, line: u64) -> Option<u64> {
+    (!kind.is_active_objects()).then_some(line)
 }
 
 fn pointed(target: Target) -> &'static str {
@@ -510,10 +529,10 @@ fn dangling(record: &Record, line: u64, field: &str, target: Target, value: &str
     Finding {
         check: check.into(),
         severity,
-        file: "entities.xml".into(),
+        file: kind.file().into(),
         entity: kind.entity().into(),
         id: record.id().to_owned(),
-        line: Some(line),
+        line: located(kind, line),
         message: format!(
             "{field} points to {} {value}, which is not in the backup; {consequence}",
             pointed(target)
@@ -528,6 +547,7 @@ pub fn check_active_objects<R: BufRead>(
     mut reader: AoReader<R>,
     enabled: &[AoPrefix],
     apps: &[AppStage],
+    software: &mut crate::software::SoftwareExtractor<'_>,
     counts: &mut crate::coverage::TableCounter,
 ) -> Result<Findings, EngineError> {
     for table in reader.tables() {
@@ -548,6 +568,14 @@ pub fn check_active_objects<R: BufRead>(
     for app in apps {
         wanted.extend(app.tables.iter().cloned());
     }
+    // And Jira Software's tables become core records.
+    wanted.extend(
+        reader
+            .tables()
+            .iter()
+            .filter(|t| crate::software::kind_of_table(&t.name).is_some())
+            .map(|t| t.name.clone()),
+    );
     let mut present: BTreeMap<(String, String), ValueSet> = BTreeMap::new();
     let mut referenced: Vec<ValueSet> = keys.iter().map(|_| ValueSet::default()).collect();
     for batch in reader.batches(1000, |t| wanted.contains(t)) {
@@ -558,6 +586,7 @@ pub fn check_active_objects<R: BufRead>(
                 app.store.insert(&batch)?;
             }
         }
+        software.batch(&batch)?;
         for (k, key) in keys.iter().enumerate() {
             if key.from_table == batch.table
                 && let Some(col) = batch.column_index(&key.from_column)

@@ -22,6 +22,7 @@ mod integrity;
 mod load;
 mod queries;
 mod records;
+mod software;
 mod state;
 
 // The front door: what the pipeline, the tools and the tests use. The modules stay
@@ -172,15 +173,17 @@ pub fn check_with(
     let mut backup = Backup::open(backup_path)?;
     let (extracted, ao_findings) = std::thread::scope(|scope| {
         let ao = scope.spawn(
-            || -> Result<(Findings, coverage::TableCounter), EngineError> {
+            || -> Result<(Findings, coverage::TableCounter, software::SoftwareExtractor<'_>), EngineError> {
                 let mut backup = Backup::open(backup_path)?;
                 let mut findings = Findings::default();
                 let mut tables = coverage::TableCounter::default();
+                let mut software = software::SoftwareExtractor::new(staging)?;
                 match backup.active_objects() {
                     Ok(reader) => match integrity::check_active_objects(
                         reader,
                         enabled_prefixes,
                         apps,
+                        &mut software,
                         &mut tables,
                     ) {
                         Ok(f) => findings.extend(f),
@@ -195,7 +198,7 @@ pub fn check_with(
                         None => return Err(e.into()),
                     },
                 }
-                Ok((findings, tables))
+                Ok((findings, tables, software))
             },
         );
         let extracted = backup
@@ -214,10 +217,16 @@ pub fn check_with(
         });
         (extracted, ao)
     });
-    let extracted = extracted?;
-    let (ao_findings, tables) = ao_findings?;
+    let mut extracted = extracted?;
+    // Jira Software's objects are finished (kept) only once both files were read.
+    let (ao_findings, tables, software) = ao_findings?;
+    let software = software.finish()?;
+    // Jira Software's records join entities.xml's before references are checked.
+    extracted.source_counts.extend(software.counts);
+    extracted.index.ids.extend(software.ids);
     progress(Progress::Checking);
     let mut findings = extracted.findings;
+    findings.extend(software.findings);
     let references = integrity::check_references(staging, &extracted.index, policy.orphans)?;
     findings.extend(references.findings);
     // The load skips what is staged here; when orphans block, nothing is skipped.
@@ -239,7 +248,7 @@ pub fn check_with(
     findings.extend(ao_findings);
     let mut coverage = extracted.elements.ledger(&skipped);
     let app_tables: Vec<String> = apps.iter().flat_map(|a| a.tables.iter().cloned()).collect();
-    let ao = tables.ledger(enabled_prefixes, &app_tables);
+    let ao = tables.ledger(enabled_prefixes, &app_tables, &software.taken, &skipped);
     coverage.entries.extend(ao.entries);
     coverage.unnamed_rows += ao.unnamed_rows;
     Ok(Checked {

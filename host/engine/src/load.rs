@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
-use airlock_model::jira::{ChangeItem, Filter, Kind, Record, Share, Target as RefTarget};
+use airlock_model::jira::{
+    BoardQuery, ChangeItem, Filter, Kind, Record, Share, Target as RefTarget,
+};
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -19,7 +21,7 @@ use crate::fixes::{self, Applied, RowFixes};
 use crate::records::RecordReader;
 use crate::state::{BatchCommit, Failure, MappingReader, State};
 
-/// Records per target call (and per checkpoint).
+/// Records per target call (and per checkpoint) for most kinds: see [`batch_size`].
 pub const BATCH: usize = 1000;
 
 /// Records per target call for `kind`: kinds of many small rows (history, watchers, an
@@ -34,10 +36,13 @@ fn batch_size(kind: Kind) -> usize {
         | Kind::Label
         | Kind::IssueVersion
         | Kind::CustomFieldValue
+        | Kind::IssueSprint
+        | Kind::IssueRank
         | Kind::Membership => 4 * BATCH,
         _ => BATCH,
     }
 }
+
 /// Mappings kept in memory per namespace, at most; the rest is looked up in the state.
 /// Numeric pairs (issues, projects…) cost 16 bytes: 262,144 of them take ~9 MiB, so the
 /// cache stops growing with the site; other ids (user accounts) are kept as text.
@@ -108,6 +113,9 @@ struct Lookup {
     option_fields: FxHashSet<String>,
     /// Values cleared by the record being translated.
     cleared: u64,
+    /// Records held back in this pass (see [`Untranslated::Later`]), by kind and source
+    /// key: a record pointing to one is held back too.
+    deferred: FxHashSet<(Kind, String)>,
 }
 
 /// One namespace's mappings at hand. Once full it keeps what it holds: a pass over more
@@ -196,6 +204,11 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::FilterShare
             | Kind::ChangeItem
             | Kind::ProjectScheme
+            | Kind::ColumnStatus
+            | Kind::Swimlane
+            | Kind::QuickFilter
+            | Kind::IssueSprint
+            | Kind::IssueRank
     )
 }
 
@@ -226,6 +239,7 @@ pub fn load(
         user_keys: FxHashMap::default(),
         option_fields: FxHashSet::default(),
         cleared: 0,
+        deferred: FxHashSet::default(),
     };
     for record in RecordReader::open_kind(staging, Kind::CustomField)? {
         if let Record::CustomField(f) = record?
@@ -442,6 +456,9 @@ pub fn load(
             *into.entry(kind).or_default() += n;
         }
     }
+    for (kind, key) in std::mem::take(&mut lookup.deferred) {
+        retry.entry(kind).or_default().insert(key);
+    }
     retry_failed(
         staging,
         state,
@@ -611,6 +628,17 @@ fn prepare_batch(
                 keys.push(key);
                 to_write.push(record);
             }
+            // Recorded as a failure (so a crash before it is written leaves it to the
+            // next run's retries), and retried after this run's pass.
+            (Err(Untranslated::Later(message)), _) => {
+                lookup.deferred.insert((kind, key.clone()));
+                out.failures.push(Failure {
+                    kind,
+                    source_key: key,
+                    code: "deferred".into(),
+                    message,
+                });
+            }
             (Err(untranslated), _) => {
                 *summary.failed.entry(kind).or_default() += 1;
                 let message = match untranslated {
@@ -619,7 +647,7 @@ fn prepare_batch(
                         kind.name()
                     ),
                     // Says itself what the override file must answer.
-                    Untranslated::Query(message) => message,
+                    Untranslated::Query(message) | Untranslated::Later(message) => message,
                 };
                 out.failures.push(Failure {
                     kind,
@@ -728,6 +756,7 @@ fn translate(
     apply_renames(decisions, record);
     let mut missing: Option<String> = None;
     let mut error: Option<EngineError> = None;
+    let mut missing_record: Option<(Kind, String)> = None;
     record.refs_mut(|field, target, value| {
         if missing.is_some() || error.is_some() {
             return;
@@ -754,7 +783,10 @@ fn translate(
             Ok(None) => {
                 missing = Some(format!(
                     "{field} points to a record that is not on the target"
-                ))
+                ));
+                if let RefTarget::Kind(kind) = target {
+                    missing_record = Some((kind, value.clone()));
+                }
             }
             Err(e) => error = Some(e),
         }
@@ -763,6 +795,14 @@ fn translate(
         return Err(e);
     }
     if let Some(m) = missing {
+        // What it points to is held back in this pass: so is the record.
+        if let Some(pointed) = missing_record
+            && lookup.deferred.contains(&pointed)
+        {
+            return Ok(Err(Untranslated::Later(format!(
+                "{m} yet, held back in this pass: written after it"
+            ))));
+        }
         return Ok(Err(Untranslated::Missing(m)));
     }
     clear_empty_users(record);
@@ -777,8 +817,17 @@ fn translate(
             "the user it belongs to is not on the target".into(),
         )));
     }
-    if let Record::Filter(filter) = record {
-        return rewrite_query(state, lookup, filter);
+    match record {
+        Record::Filter(Filter { id, jql, .. }) => {
+            return rewrite_query(state, lookup, Kind::Filter, id, jql);
+        }
+        Record::Swimlane(BoardQuery { id, jql, .. }) => {
+            return rewrite_query(state, lookup, Kind::Swimlane, id, jql);
+        }
+        Record::QuickFilter(BoardQuery { id, jql, .. }) => {
+            return rewrite_query(state, lookup, Kind::QuickFilter, id, jql);
+        }
+        _ => {}
     }
     if let Record::ChangeItem(item) = record {
         rewrite_history(state, lookup, item)?;
@@ -829,17 +878,23 @@ enum Untranslated {
     Missing(String),
     /// A filter's query names what has no cloud id: the override file must answer it.
     Query(String),
+    /// A query names records of a kind loaded after this one (a filter naming a sprint:
+    /// sprints need boards, boards need filters): written after the pass, in this run.
+    Later(String),
 }
 
-/// Rewrites a filter's query to the target's ids; a query naming anything without a
-/// cloud id is refused (a server id left in it would find the wrong thing, or nothing).
+/// Rewrites a query (a filter's, a swimlane's or a quick filter's) to the target's ids;
+/// a query naming anything without a cloud id is refused (a server id left in it would
+/// find the wrong thing, or nothing).
 fn rewrite_query(
     state: &MappingReader,
     lookup: &mut Lookup,
-    filter: &mut Filter,
+    kind: Kind,
+    id: &str,
+    jql: &mut String,
 ) -> Result<Result<(), Untranslated>, EngineError> {
     let mut error = None;
-    let rewritten = airlock_jql::rewrite(&filter.jql, &mut |ns, id| {
+    let rewritten = airlock_jql::rewrite(jql, &mut |ns, id| {
         if error.is_some() || crate::queries::kind_of(ns).is_none() {
             return None;
         }
@@ -856,20 +911,32 @@ fn rewrite_query(
         Err(e) => {
             return Ok(Err(Untranslated::Query(format!(
                 "its query cannot be read ({e}); {}",
-                crate::queries::fix_hint(&filter.id)
+                crate::queries::fix_hint(kind, id)
             ))));
         }
     };
+    let loads_later = |ns| crate::queries::kind_of(ns).is_some_and(|named| named > kind);
+    if let Some(first) = rewritten.unresolved.first()
+        && rewritten
+            .unresolved
+            .iter()
+            .all(|u| loads_later(u.namespace))
+    {
+        return Ok(Err(Untranslated::Later(format!(
+            "its query names {} {}, written after this pass (its kind loads after {kind}s)",
+            first.field, first.id
+        ))));
+    }
     if let Some(first) = rewritten.unresolved.first() {
         return Ok(Err(Untranslated::Query(format!(
             "its query names {} {} ({} in all), which has no id on the target; {}",
             first.field,
             first.id,
             rewritten.unresolved.len(),
-            crate::queries::fix_hint(&filter.id)
+            crate::queries::fix_hint(kind, id)
         ))));
     }
-    filter.jql = rewritten.query;
+    *jql = rewritten.query;
     Ok(Ok(()))
 }
 

@@ -2,7 +2,7 @@
 //! check and rewritten to the target's by the load (with `airlock-jql`).
 
 use airlock_model::Namespace;
-use airlock_model::jira::{Filter, Kind, Target};
+use airlock_model::jira::{Kind, Record, Target};
 
 use crate::extract::SourceIndex;
 
@@ -11,19 +11,29 @@ pub(crate) fn kind_of(ns: Namespace) -> Option<Kind> {
     Kind::ALL.into_iter().find(|k| k.namespace() == Some(ns))
 }
 
-/// What to write in the override file for a filter whose query cannot be rewritten.
-pub(crate) fn fix_hint(filter: &str) -> String {
+/// The query of a record that holds one (a filter, a board's swimlane or quick filter).
+pub(crate) fn query_of(record: &Record) -> Option<&str> {
+    match record {
+        Record::Filter(f) => Some(&f.jql),
+        Record::Swimlane(q) | Record::QuickFilter(q) => Some(&q.jql),
+        _ => None,
+    }
+}
+
+/// What to write in the override file for a record whose query cannot be rewritten.
+pub(crate) fn fix_hint(kind: Kind, id: &str) -> String {
+    let kind = kind.name();
     format!(
-        "give its query in the override file, as the source names things (\"rows\": {{\"filter\": {{\"{filter}\": {{\"jql\": …}}}}}}), or skip it ({{\"{filter}\": \"skip\"}})"
+        "give its query in the override file, as the source names things (\"rows\": {{\"{kind}\": {{\"{id}\": {{\"jql\": …}}}}}}), or skip it ({{\"{id}\": \"skip\"}})"
     )
 }
 
-/// Why each id of a filter's query cannot be rewritten on the target, as the backup
-/// shows: ids of rows not in the backup, and ids of kinds not migrated. Empty when every
-/// id will have a cloud id (once its row is loaded).
-pub(crate) fn problems(filter: &Filter, index: &SourceIndex) -> Vec<String> {
+/// Why each id of a query cannot be rewritten on the target, as the backup shows: ids of
+/// rows not in the backup, and ids of kinds not migrated. Empty when every id will have
+/// a cloud id (once its row is loaded).
+pub(crate) fn problems(jql: &str, index: &SourceIndex) -> Vec<String> {
     let mut out = Vec::new();
-    let rewritten = airlock_jql::rewrite(&filter.jql, &mut |ns, id| {
+    let rewritten = airlock_jql::rewrite(jql, &mut |ns, id| {
         match kind_of(ns) {
             Some(kind) if index.contains(Target::Kind(kind), id) => {}
             Some(kind) => out.push(format!(

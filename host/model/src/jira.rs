@@ -42,16 +42,24 @@ pub enum Kind {
     Watcher,
     Vote,
     Attachment,
+    Filter,
+    FilterShare,
+    Board,
+    Sprint,
+    BoardColumn,
+    ColumnStatus,
+    Swimlane,
+    QuickFilter,
+    IssueSprint,
+    IssueRank,
     ChangeGroup,
     ChangeItem,
     EntityProperty,
-    Filter,
-    FilterShare,
 }
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 32] = [
+    pub const ALL: [Kind; 40] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -79,11 +87,19 @@ impl Kind {
         Kind::Watcher,
         Kind::Vote,
         Kind::Attachment,
+        Kind::Filter,
+        Kind::FilterShare,
+        Kind::Board,
+        Kind::Sprint,
+        Kind::BoardColumn,
+        Kind::ColumnStatus,
+        Kind::Swimlane,
+        Kind::QuickFilter,
+        Kind::IssueSprint,
+        Kind::IssueRank,
         Kind::ChangeGroup,
         Kind::ChangeItem,
         Kind::EntityProperty,
-        Kind::Filter,
-        Kind::FilterShare,
     ];
 
     /// A stable lower-case name (file names, reports, JSON).
@@ -121,6 +137,14 @@ impl Kind {
             Kind::EntityProperty => "entity-property",
             Kind::Filter => "filter",
             Kind::FilterShare => "filter-share",
+            Kind::Board => "board",
+            Kind::Sprint => "sprint",
+            Kind::BoardColumn => "board-column",
+            Kind::ColumnStatus => "column-status",
+            Kind::Swimlane => "swimlane",
+            Kind::QuickFilter => "quick-filter",
+            Kind::IssueSprint => "issue-sprint",
+            Kind::IssueRank => "issue-rank",
         }
     }
 
@@ -129,7 +153,8 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The entities.xml element a record of this kind comes from.
+    /// The entities.xml element (or, for [`Kind::is_active_objects`], the table) a record
+    /// of this kind comes from.
     pub fn entity(self) -> &'static str {
         match self {
             Kind::User => "User",
@@ -149,7 +174,7 @@ impl Kind {
             Kind::CustomFieldOption => "CustomFieldOption",
             Kind::IssueLinkType => "IssueLinkType",
             Kind::Issue => "Issue",
-            Kind::CustomFieldValue => "CustomFieldValue",
+            Kind::CustomFieldValue | Kind::IssueSprint => "CustomFieldValue",
             Kind::Label => "Label",
             Kind::IssueVersion | Kind::ProjectScheme => "NodeAssociation",
             Kind::Comment => "Action",
@@ -162,6 +187,37 @@ impl Kind {
             Kind::EntityProperty => "EntityProperty",
             Kind::Filter => "SearchRequest",
             Kind::FilterShare => "SharePermissions",
+            Kind::Board => "AO_60DB71_RAPIDVIEW",
+            Kind::Sprint => "AO_60DB71_SPRINT",
+            Kind::BoardColumn => "AO_60DB71_COLUMN",
+            Kind::ColumnStatus => "AO_60DB71_COLUMNSTATUS",
+            Kind::Swimlane => "AO_60DB71_SWIMLANE",
+            Kind::QuickFilter => "AO_60DB71_QUICKFILTER",
+            Kind::IssueRank => "AO_60DB71_LEXORANK",
+        }
+    }
+
+    /// Whether records of this kind come from activeobjects.xml (Jira Software's
+    /// tables, `AO_60DB71_*`, which [`Kind::entity`] names) rather than entities.xml.
+    pub fn is_active_objects(self) -> bool {
+        matches!(
+            self,
+            Kind::Board
+                | Kind::Sprint
+                | Kind::BoardColumn
+                | Kind::ColumnStatus
+                | Kind::Swimlane
+                | Kind::QuickFilter
+                | Kind::IssueRank
+        )
+    }
+
+    /// The backup file its records come from.
+    pub fn file(self) -> &'static str {
+        if self.is_active_objects() {
+            "activeobjects.xml"
+        } else {
+            "entities.xml"
         }
     }
 
@@ -191,6 +247,9 @@ impl Kind {
             Kind::Attachment => Namespace::ATTACHMENT,
             Kind::Filter => Namespace::FILTER,
             Kind::ChangeGroup => Namespace::CHANGE_GROUP,
+            Kind::Board => Namespace::BOARD,
+            Kind::Sprint => Namespace::SPRINT,
+            Kind::BoardColumn => Namespace::BOARD_COLUMN,
             Kind::Membership
             | Kind::CustomFieldValue
             | Kind::Label
@@ -200,7 +259,12 @@ impl Kind {
             | Kind::EntityProperty
             | Kind::ChangeItem
             | Kind::ProjectScheme
-            | Kind::FilterShare => return None,
+            | Kind::FilterShare
+            | Kind::ColumnStatus
+            | Kind::Swimlane
+            | Kind::QuickFilter
+            | Kind::IssueSprint
+            | Kind::IssueRank => return None,
         })
     }
 }
@@ -583,6 +647,124 @@ impl Share {
     }
 }
 
+/// Epoch milliseconds (UTC), as Jira Software keeps its dates (`BIGINT` columns), unlike
+/// entities.xml's wall-clock dates.
+pub type EpochMillis = i64;
+
+/// A Jira Software board (`AO_60DB71_RAPIDVIEW`): the issues of its saved filter, in
+/// columns. Scrum boards plan sprints; Kanban boards do not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    pub id: String,
+    pub name: String,
+    /// The owner's user key (`OWNER_USER_NAME` holds a key despite its name), if any.
+    pub owner: Option<String>,
+    /// The saved filter that selects the board's issues.
+    pub filter: String,
+    /// Scrum (sprints) rather than Kanban.
+    pub sprints_enabled: bool,
+    /// A Kanban board with a backlog.
+    pub kanban_backlog: bool,
+    /// `none`, `custom` (the board's swimlane queries), `assignee`, `epic`, `project`…
+    pub swimlane_strategy: String,
+}
+
+/// A sprint of a board (`AO_60DB71_SPRINT`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sprint {
+    pub id: String,
+    /// The board it was created on.
+    pub board: String,
+    pub name: String,
+    pub goal: String,
+    pub state: SprintState,
+    pub start: Option<EpochMillis>,
+    pub end: Option<EpochMillis>,
+    pub completed: Option<EpochMillis>,
+    /// Its place among the board's sprints.
+    pub sequence: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SprintState {
+    Future,
+    Active,
+    Closed,
+}
+
+impl SprintState {
+    /// From the row's `STARTED` and `CLOSED` flags.
+    pub fn of(started: bool, closed: bool) -> SprintState {
+        match (started, closed) {
+            (_, true) => SprintState::Closed,
+            (true, false) => SprintState::Active,
+            (false, false) => SprintState::Future,
+        }
+    }
+
+    /// As Jira Software's REST API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SprintState::Future => "future",
+            SprintState::Active => "active",
+            SprintState::Closed => "closed",
+        }
+    }
+}
+
+/// A column of a board (`AO_60DB71_COLUMN`), with its issue count limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoardColumn {
+    pub id: String,
+    pub board: String,
+    pub name: String,
+    pub position: i64,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// A status shown in a board's column (`AO_60DB71_COLUMNSTATUS`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStatus {
+    pub id: String,
+    pub column: String,
+    pub status: String,
+    pub position: i64,
+}
+
+/// A board's swimlane (`AO_60DB71_SWIMLANE`) or quick filter (`AO_60DB71_QUICKFILTER`):
+/// a named JQL query. Its ids are server ids until the load rewrites them, as a filter's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoardQuery {
+    pub id: String,
+    pub board: String,
+    pub name: String,
+    pub description: String,
+    pub jql: String,
+    pub position: i64,
+}
+
+/// An issue in a sprint: one value of the Sprint custom field
+/// (`com.pyxis.greenhopper.jira:gh-sprint`); its id is the `CustomFieldValue` row's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueSprint {
+    pub id: String,
+    pub issue: String,
+    pub sprint: String,
+}
+
+/// An issue's rank (`AO_60DB71_LEXORANK`): LexoRank text whose order is the boards'
+/// and backlogs' order of issues.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueRank {
+    pub id: String,
+    pub issue: String,
+    /// The Rank custom field.
+    pub field: String,
+    /// `0|i0000f:` — bucket, then the rank; compared as text.
+    pub rank: String,
+}
+
 /// One core record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record {
@@ -618,6 +800,14 @@ pub enum Record {
     EntityProperty(EntityProperty),
     Filter(Filter),
     FilterShare(FilterShare),
+    Board(Board),
+    Sprint(Sprint),
+    BoardColumn(BoardColumn),
+    ColumnStatus(ColumnStatus),
+    Swimlane(BoardQuery),
+    QuickFilter(BoardQuery),
+    IssueSprint(IssueSprint),
+    IssueRank(IssueRank),
 }
 
 /// What a reference points to.
@@ -745,6 +935,30 @@ macro_rules! each_ref {
                     Share::Global | Share::LoggedIn => {}
                 }
             }
+            Record::Board(r) => {
+                if let Some(v) = &$($m)? r.owner {
+                    $g("OWNER_USER_NAME", T(K::User), v);
+                }
+                $g("SAVED_FILTER_ID", T(K::Filter), &$($m)? r.filter);
+            }
+            Record::Sprint(r) => $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board),
+            Record::BoardColumn(r) => $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board),
+            Record::ColumnStatus(r) => {
+                $g("COLUMN_ID", T(K::BoardColumn), &$($m)? r.column);
+                $g("STATUS_ID", T(K::Status), &$($m)? r.status);
+            }
+            // Their queries' ids are rewritten apart, as filters' are.
+            Record::Swimlane(r) | Record::QuickFilter(r) => {
+                $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board)
+            }
+            Record::IssueSprint(r) => {
+                $g("issue", T(K::Issue), &$($m)? r.issue);
+                $g("stringvalue", T(K::Sprint), &$($m)? r.sprint);
+            }
+            Record::IssueRank(r) => {
+                $g("ISSUE_ID", T(K::Issue), &$($m)? r.issue);
+                $g("FIELD_ID", T(K::CustomField), &$($m)? r.field);
+            }
             Record::EntityProperty(r) => {
                 let target = match r.entity_name.as_str() {
                     "IssueProperty" => Some(K::Issue),
@@ -805,6 +1019,14 @@ impl Record {
             Record::EntityProperty(_) => Kind::EntityProperty,
             Record::Filter(_) => Kind::Filter,
             Record::FilterShare(_) => Kind::FilterShare,
+            Record::Board(_) => Kind::Board,
+            Record::Sprint(_) => Kind::Sprint,
+            Record::BoardColumn(_) => Kind::BoardColumn,
+            Record::ColumnStatus(_) => Kind::ColumnStatus,
+            Record::Swimlane(_) => Kind::Swimlane,
+            Record::QuickFilter(_) => Kind::QuickFilter,
+            Record::IssueSprint(_) => Kind::IssueSprint,
+            Record::IssueRank(_) => Kind::IssueRank,
         }
     }
 
@@ -843,6 +1065,13 @@ impl Record {
             Record::EntityProperty(r) => &r.id,
             Record::Filter(r) => &r.id,
             Record::FilterShare(r) => &r.id,
+            Record::Board(r) => &r.id,
+            Record::Sprint(r) => &r.id,
+            Record::BoardColumn(r) => &r.id,
+            Record::ColumnStatus(r) => &r.id,
+            Record::Swimlane(r) | Record::QuickFilter(r) => &r.id,
+            Record::IssueSprint(r) => &r.id,
+            Record::IssueRank(r) => &r.id,
         }
     }
 

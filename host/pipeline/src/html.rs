@@ -388,15 +388,18 @@ fn coverage(h: &mut String, report: &IntegrityReport) {
     }
     let _ = write!(
         h,
-        "<h3>Orphan rows ({})</h3><p>Their parent is not in the backup. They are skipped (not migrated); <code>--strict</code> makes them fatal.</p><table><tr><th>kind<th>entities.xml line<th>row<th>field<th>missing parent</tr>",
+        "<h3>Orphan rows ({})</h3><p>Their parent is not in the backup. They are skipped (not migrated); <code>--strict</code> makes them fatal.</p><table><tr><th>kind<th>where<th>row<th>field<th>missing parent</tr>",
         report.orphans.len() as u64 + report.orphans_unlisted
     );
     for o in &report.orphans {
         let _ = write!(
             h,
-            "<tr><td>{}<td class=n>{}<td>{} {}<td>{}<td>{}</tr>",
+            "<tr><td>{}<td>{}<td>{} {}<td>{}<td>{}</tr>",
             o.kind.name(),
-            o.line,
+            match o.line {
+                Some(line) => format!("entities.xml line {line}"),
+                None => o.kind.file().to_owned(),
+            },
             esc(&o.entity),
             esc(&o.id),
             esc(&o.field),

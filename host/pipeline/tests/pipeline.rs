@@ -701,6 +701,181 @@ fn a_1_0_and_two_2_0_plugins_migrate_together_and_one_resolves_the_teams_another
     );
 }
 
+/// The site's id of the record written from `id`, looked up by source key.
+fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
+    LocalSite::open(site_db)
+        .unwrap()
+        .find_written(kind, &[id.to_owned()])
+        .unwrap()
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| panic!("{kind} {id} is on the site"))
+}
+
+/// Issue 16, Jira Software as core data: boards with their columns (and each column's
+/// statuses), swimlanes, quick filters and sprints, and each issue's sprints and rank,
+/// arrive on the local site from activeobjects.xml and entities.xml, verified kind by
+/// kind, and read back field by field: owners by user key, filters, statuses and sprints
+/// as the site's ids, queries naming the site's ids.
+#[test]
+fn boards_sprints_and_ranks_arrive_as_the_source_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+
+    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
+    for kind in [
+        Kind::Board,
+        Kind::Sprint,
+        Kind::BoardColumn,
+        Kind::ColumnStatus,
+        Kind::Swimlane,
+        Kind::QuickFilter,
+        Kind::IssueSprint,
+        Kind::IssueRank,
+    ] {
+        let row = verified.iter().find(|r| r.kind == kind);
+        assert!(
+            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
+            "{kind}: {row:?}"
+        );
+    }
+
+    let site_db = dir.path().join("site.db");
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let status_name = |id: &str| {
+        (snapshot.statuses.iter())
+            .find(|c| c.id == id)
+            .map(|c| c.name.clone())
+    };
+    let boards = site.read_boards().unwrap();
+    let sources = airlock_fixtures::source_boards(&spec);
+    assert_eq!(boards.len(), sources.len());
+    let (mut lanes, mut quick, mut sprints) = (0, 0, 0);
+    for source in &sources {
+        let board = (boards.iter())
+            .find(|b| b.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("board {} is on the site", source.id));
+        assert_eq!(
+            (&board.name, board.scrum, board.owner.as_deref()),
+            (&source.name, source.scrum, Some(source.owner.as_str()))
+        );
+        assert_eq!(
+            board.filter,
+            written_id(&site_db, Kind::Filter, &source.filter)
+        );
+        assert_eq!(board.columns.len(), source.columns.len(), "{}", source.id);
+        for (column, expected) in board.columns.iter().zip(&source.columns) {
+            assert_eq!(
+                (&column.name, column.min, column.max),
+                (&expected.name, expected.min, expected.max)
+            );
+            let names: Vec<Option<String>> =
+                column.statuses.iter().map(|s| status_name(s)).collect();
+            let expected: Vec<Option<String>> = (expected.statuses.iter())
+                .map(|s| airlock_fixtures::source_status_name(s).map(str::to_owned))
+                .collect();
+            assert_eq!(names, expected, "{}: {}", source.id, column.name);
+        }
+        // Queries name the site's ids: each one the source names, rewritten.
+        for (on_site, expected) in [
+            (&board.swimlanes, &source.swimlanes),
+            (&board.quick_filters, &source.quick_filters),
+        ] {
+            assert_eq!(on_site.len(), expected.len(), "{}", source.id);
+            for ((name, jql), (source_name, source_jql)) in on_site.iter().zip(expected) {
+                assert_eq!(name, source_name);
+                assert_eq!(jql, &site_query(&site_db, &snapshot, source_jql), "{name}");
+            }
+        }
+        lanes += board.swimlanes.len();
+        quick += board.quick_filters.len();
+        assert_eq!(board.sprints.len(), source.sprints.len(), "{}", source.id);
+        for (sprint, expected) in board.sprints.iter().zip(&source.sprints) {
+            assert_eq!(sprint.source_key.as_deref(), Some(expected.id.as_str()));
+            assert_eq!(
+                (
+                    &sprint.name,
+                    sprint.state.as_str(),
+                    sprint.start,
+                    sprint.end,
+                    sprint.completed,
+                    &sprint.goal
+                ),
+                (
+                    &expected.name,
+                    expected.state,
+                    expected.start,
+                    expected.end,
+                    expected.completed,
+                    &expected.goal
+                )
+            );
+            sprints += 1;
+        }
+    }
+    assert!(
+        lanes > 0 && quick > 0 && sprints > 0,
+        "{lanes} {quick} {sprints}"
+    );
+
+    // A sample of issues: their sprints (the site's ids) and rank as the source has them.
+    let (mut in_sprints, mut ranked) = (0, 0);
+    for key in site.issue_keys().unwrap().iter().step_by(5) {
+        let issue = site.read_issue(key).unwrap().unwrap();
+        let index = generated
+            .issue_keys
+            .iter()
+            .position(|k| k == key)
+            .unwrap_or_else(|| panic!("{key} is a source key"));
+        let mut expected: Vec<String> = airlock_fixtures::source_sprints(&spec, index)
+            .iter()
+            .map(|s| written_id(&site_db, Kind::Sprint, s))
+            .collect();
+        expected.sort();
+        let mut got = issue.sprints.clone();
+        got.sort();
+        assert_eq!(got, expected, "{key}");
+        in_sprints += usize::from(!expected.is_empty());
+        let rank = airlock_fixtures::source_rank(&spec, index);
+        assert_eq!(issue.rank, rank, "{key}");
+        ranked += usize::from(rank.is_some());
+    }
+    assert!(in_sprints > 0 && ranked > 0, "{in_sprints} {ranked}");
+}
+
+/// A board query as the site should hold it: every id the source's names, the site's
+/// (records Airlock wrote by their source key, constants the site had by name).
+fn site_query(site_db: &Path, snapshot: &airlock_site::Snapshot, source: &str) -> String {
+    use airlock_model::Namespace;
+    let by_name = |list: &[airlock_site::TargetConstant], name: Option<&str>| {
+        let name = name.expect("a constant of the backup");
+        (list.iter())
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| c.id.clone())
+    };
+    let rewritten = airlock_jql::rewrite(source, &mut |ns, id| {
+        if ns == Namespace::STATUS {
+            return by_name(&snapshot.statuses, airlock_fixtures::source_status_name(id));
+        }
+        if ns == Namespace::PRIORITY {
+            return by_name(
+                &snapshot.priorities,
+                airlock_fixtures::source_priority_name(id),
+            );
+        }
+        let kind = Kind::ALL.into_iter().find(|k| k.namespace() == Some(ns))?;
+        Some(written_id(site_db, kind, id))
+    })
+    .unwrap();
+    assert!(rewritten.unresolved.is_empty(), "{source}");
+    rewritten.query
+}
+
 #[test]
 fn a_namespace_no_enabled_app_publishes_is_named_and_its_ids_block_the_analysis() {
     let dir = tempfile::tempdir().unwrap();
@@ -793,6 +968,7 @@ fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritt
                 "assignee" => Kind::User,
                 "fixVersion" => Kind::Version,
                 "component" => Kind::Component,
+                "sprint" => Kind::Sprint,
                 other => panic!("{other} is not in the release-work filter"),
             };
             format!("{field} = {}", cloud(kind, value))
@@ -937,6 +1113,12 @@ fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritt
                         "assignee" => cloud(Kind::User, value),
                         "Fix Version" => cloud(Kind::Version, value),
                         "Component" => cloud(Kind::Component, value),
+                        // A list of sprints, as Jira writes it: `3, 4`.
+                        "Sprint" => value
+                            .split(", ")
+                            .map(|sprint| cloud(Kind::Sprint, sprint))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         _ if item.custom => cloud(Kind::CustomFieldOption, value),
                         other => panic!("{other} has no ids in the generated history"),
                     };

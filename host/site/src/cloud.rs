@@ -50,6 +50,12 @@
 //! | entity property | `PUT …/{entity}/{id}/properties/{key}` | idempotent (a PUT replaces) |
 //! | filter | `POST /rest/api/3/filter`, then `PUT …/filter/{id}/owner` | (name, owner): `GET /rest/api/3/filter/search?filterName=&expand=owner` |
 //! | filter share | `POST …/filter/{id}/permission` | (filter, type, params): `GET …/filter/{id}/permission` |
+//! | board | `POST /rest/agile/1.0/board`, then its `airlock.source` board property (`PUT …/board/{id}/properties/airlock.source`) | (name, filter, type): `GET /rest/agile/1.0/board?name=&filterId=`, then each one's `airlock.source` |
+//! | sprint | `POST /rest/agile/1.0/sprint` (future), then `POST …/sprint/{id}` `{state: active, startDate, endDate}`, then `{state: closed}` | (board, name, dates): `GET …/board/{id}/sprint`, then brought to its state |
+//! | board column, column status | carried in the board properties `airlock.columns`, `airlock.columns.2` …: `GET`, merge, `PUT` per board | idempotent (merged by source id; a status under its column) |
+//! | swimlane, quick filter | carried in the board properties `airlock.swimlanes` …, `airlock.quick-filters` …: `GET`, merge, `PUT` per board | idempotent (merged by source id) |
+//! | issue sprint | future and active sprints: `POST …/sprint/{id}/issue` (≤ 50 issues); closed ones: carried in the issue property `airlock.sprints` | idempotent (adding twice is adding; the property is a set) |
+//! | issue rank | carried in the issue property `airlock.rank`, and the issues moved into that order with `PUT /rest/agile/1.0/issue/rank` (≤ 50 issues) | idempotent (the property is replaced, the move repeated) |
 //!
 //! Apps' outputs (`put_app_outputs`): entity properties with `PUT …/{entity}/{id}/properties/{key}`,
 //! app properties and documents with `PUT /rest/atlassian-connect/1/addons/{app}/properties/{key}`,
@@ -123,6 +129,35 @@
 //! (`issue.property[airlock.history].parts is not EMPTY`, which assumes that path is
 //! indexed too) answers the first parts with the issues, further parts are read one by one.
 //! Jira's own history of the issue shows only the migration's writes.
+//!
+//! Jira Software's data goes through its own REST API (`/rest/agile/1.0`, `software.rs`),
+//! and what that API cannot write is carried in properties. A board is created by the
+//! migration's account, which Cloud makes its administrator (the public API cannot give it
+//! to another user): the board's source key, its source owner (account id), Kanban backlog
+//! and swimlane strategy go to its `airlock.source` board property
+//! (`{"key":…,"owner":…,"kanbanBacklog":…,"swimlaneStrategy":…}`). A board created before a
+//! crash but not marked yet is found by its name, filter and type, and marked then. Boards
+//! of one natural key are written one after another. A board's columns, swimlanes and
+//! quick filters cannot be written through the API: they go to its board properties, in
+//! the parts history uses (`{"parts":<n>,"columns":[{"id":<server id>,"name":…,"position":…,
+//! "min":…,"max":…,"statuses":[{"id":<server id>,"status":<status id>,"position":…}]}]}`,
+//! `{"parts":<n>,"swimlanes":[{"id":…,"name":…,"description":…,"jql":…,"position":…}]}`,
+//! the same under `quickFilters`), each answered `<board id>:<server id>` (so a column's
+//! statuses find its board; a status whose column reference is the column's server id finds
+//! it in the columns' journal). Sprints are created as Cloud creates them, future ones,
+//! then started (with their dates) and closed as the source's were; Cloud stamps the
+//! completed date. A sprint's natural key is its board, name and dates (boards are the
+//! migration's, so a sprint there not taken by another record is one it created); found
+//! after a crash, it is brought to its state before it is answered, and one that cannot be
+//! is left for the write to reuse and answer why, never created again. A started sprint
+//! without both dates is refused before anything is sent. Issues go into future and active
+//! sprints through the API; Cloud refuses closed sprints, whose ids go to the issue's
+//! `airlock.sprints` property (a JSON array of sprint ids, merged). Cloud gives each issue
+//! its own rank and takes none: the source rank goes to the issue's `airlock.rank`
+//! property, and the issues are moved into the source's order with the rank API among
+//! those ranked before (read once per client by JQL, `issue.property[airlock.rank].rank is
+//! not EMPTY`, which assumes that path is indexed too): each run of new issues between two ranked ones goes after the one before
+//! it (or before the one after it), 50 a call, so the order holds across batches.
 
 pub mod adf;
 mod find;
@@ -131,6 +166,7 @@ mod http;
 mod read;
 mod security;
 mod sharing;
+mod software;
 mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -153,6 +189,23 @@ pub const VOTES_PROPERTY: &str = "airlock.votes";
 /// The issue property an issue's history is carried in, and the prefix of its further
 /// parts (`airlock.history.2` …; see the module doc).
 pub const HISTORY_PROPERTY: &str = "airlock.history";
+
+/// The board property a board's columns (with their statuses) are carried in, and the
+/// prefix of its further parts (see the module doc).
+pub const COLUMNS_PROPERTY: &str = "airlock.columns";
+
+/// The board property a board's swimlanes are carried in.
+pub const SWIMLANES_PROPERTY: &str = "airlock.swimlanes";
+
+/// The board property a board's quick filters are carried in.
+pub const QUICK_FILTERS_PROPERTY: &str = "airlock.quick-filters";
+
+/// The issue property the closed sprints an issue was in are carried in (a JSON array of
+/// sprint ids).
+pub const SPRINTS_PROPERTY: &str = "airlock.sprints";
+
+/// The issue property an issue's source rank is carried in (`{"rank": …, "field": …}`).
+pub const RANK_PROPERTY: &str = "airlock.rank";
 
 /// How to reach a Jira Cloud site.
 #[derive(Clone)]
@@ -322,6 +375,13 @@ struct State {
     /// Filter id → the source key of the record it was created for, owner set or not: a
     /// filter left with the migration's account is never taken for another record.
     filters: HashMap<String, String>,
+    /// Sprint id → its state (`future`, `active`, `closed`), as last read or set.
+    sprints: HashMap<String, String>,
+    /// Source key → a sprint `find_written` found for it but could not bring to its state:
+    /// the write takes it rather than creating another.
+    unsettled: HashMap<String, String>,
+    /// The issues Airlock ranked, by source rank (read once, then kept up to date).
+    ranks: Option<software::Ranked>,
 }
 
 impl Api {
@@ -350,6 +410,11 @@ impl Site for JiraCloud {
                        history is carried in its properties airlock.history, airlock.history.2 \
                        … (Jira's changelog JSON); Jira's own History tab shows only the \
                        migration's writes";
+        let columns = "Jira Cloud's REST API cannot write a board's columns: each board's \
+                       columns, with their statuses (the site's ids) and issue count limits, \
+                       are listed in its airlock.columns board property (airlock.columns.2 … \
+                       when long), and the board shows Jira's default columns until they are \
+                       recreated in its settings (Board settings › Columns) from that list";
         vec![
             caveat(
                 Kind::Issue,
@@ -372,7 +437,8 @@ impl Site for JiraCloud {
                 Treatment::NotKept,
                 "Jira Cloud takes an attachment's file only when it is created, which this \
                  client does not do yet: each attachment is created with an empty file; \
-                 copy the files from the Jira home",
+                 attach the files again in Jira Cloud from the Jira home's \
+                 data/attachments folder",
             ),
             caveat(
                 Kind::SecurityLevel,
@@ -381,6 +447,61 @@ impl Site for JiraCloud {
                  migration's account is made the member of each level it creates; the \
                  source's members are not migrated: give each level its members in Jira, \
                  then remove the migration's account if it should not see those issues",
+            ),
+            caveat(
+                Kind::Board,
+                Treatment::Changed,
+                "Jira Cloud's REST API cannot set a board's administrators, Kanban backlog or \
+                 swimlane grouping: the migration's account owns each board it creates, and \
+                 the source's owner (account id), Kanban backlog and swimlane strategy are in \
+                 the board's airlock.source property; set them in the board's settings",
+            ),
+            caveat(
+                Kind::Sprint,
+                Treatment::Changed,
+                "Jira Cloud creates every sprint as a future one: active and closed sprints \
+                 are started with their source dates, then closed by the migration, so Jira \
+                 stamps completed dates with the migration's time (the source's completed \
+                 date is not kept); a board with more than one active sprint needs parallel \
+                 sprints turned on in Jira Cloud before the load, and a sprint of a board \
+                 that is now a Kanban board is refused (Cloud's Kanban boards have none)",
+            ),
+            caveat(Kind::BoardColumn, Treatment::CarriedAsProperty, columns),
+            caveat(Kind::ColumnStatus, Treatment::CarriedAsProperty, columns),
+            caveat(
+                Kind::Swimlane,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud's REST API cannot write a board's swimlanes: each board's \
+                 swimlane queries (in the site's ids) are listed in its airlock.swimlanes \
+                 board property (airlock.swimlanes.2 … when long), and the board has none \
+                 until they are recreated in its settings (Board settings › Swimlanes) from \
+                 that list",
+            ),
+            caveat(
+                Kind::QuickFilter,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud's REST API cannot write a board's quick filters: each board's \
+                 quick filter queries (in the site's ids) are listed in its \
+                 airlock.quick-filters board property (airlock.quick-filters.2 … when long), \
+                 and the board has none until they are recreated in its settings (Board \
+                 settings › Quick filters) from that list",
+            ),
+            caveat(
+                Kind::IssueSprint,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud adds issues only to future and active sprints: issues are added \
+                 to those, while the closed sprints an issue was in are listed in its \
+                 airlock.sprints property (sprint ids), so Jira's Sprint field and sprint \
+                 reports show only an issue's open sprint",
+            ),
+            caveat(
+                Kind::IssueRank,
+                Treatment::Changed,
+                "Jira Cloud gives each issue a rank of its own and cannot take another: each \
+                 issue's source rank is kept in its airlock.rank property, and the issues are \
+                 moved into the source's order among those the migration ranked (issues \
+                 already on the site keep their places among them); an issue Jira refuses \
+                 to move keeps the rank it was created with",
             ),
         ]
     }

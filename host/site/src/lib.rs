@@ -31,7 +31,10 @@ use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
-pub use local::{ChangeReadBack, FilterReadBack, HistoryReadBack, IssueReadBack, LocalSite};
+pub use local::{
+    BoardReadBack, ChangeReadBack, ColumnReadBack, FilterReadBack, HistoryReadBack, IssueReadBack,
+    LocalSite, SprintReadBack,
+};
 
 /// What the target holds before the migration: the analysis compares the source with it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

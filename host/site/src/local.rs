@@ -370,6 +370,20 @@ impl LocalSite {
                     items,
                 });
             }
+            let mut sprints = self
+                .conn
+                .prepare("SELECT sprint_id FROM issue_sprints WHERE issue_id = ?1 ORDER BY 1")?;
+            let sprints = sprints
+                .query_map([id], |r| Ok(r.get::<_, i64>(0)?.to_string()))?
+                .collect::<rusqlite::Result<_>>()?;
+            let rank = self
+                .conn
+                .query_row(
+                    "SELECT rank FROM issue_ranks WHERE issue_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
             Ok(Some(IssueReadBack {
                 key: key.to_owned(),
                 source_key: source,
@@ -377,6 +391,8 @@ impl LocalSite {
                 voters: people("votes")?,
                 history,
                 security_level: security.map(|l| l.to_string()),
+                sprints,
+                rank,
             }))
         };
         run().map_err(|e| self.local(e))
@@ -427,6 +443,91 @@ impl LocalSite {
                     .collect::<rusqlite::Result<_>>()?;
             }
             Ok(filters)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every board on the site, by id: its owner by source key, its columns with their
+    /// statuses (site ids), swimlanes and quick filters (queries in the site's ids) in
+    /// their order, and its sprints by id.
+    pub fn read_boards(&mut self) -> Result<Vec<BoardReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<BoardReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT b.id, b.source_key, b.name, b.type, b.filter_id,
+                        COALESCE(u.source_key, u.account_id)
+                 FROM boards b LEFT JOIN users u ON u.account_id = b.owner_account_id
+                 ORDER BY b.id",
+            )?;
+            let mut boards: Vec<BoardReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(BoardReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        scrum: r.get::<_, String>(3)? == "scrum",
+                        filter: r.get::<_, i64>(4)?.to_string(),
+                        owner: r.get(5)?,
+                        columns: Vec::new(),
+                        swimlanes: Vec::new(),
+                        quick_filters: Vec::new(),
+                        sprints: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut columns = self.conn.prepare(
+                "SELECT id, name, min, max FROM board_columns WHERE board_id = ?1
+                 ORDER BY position, id",
+            )?;
+            let mut statuses = self.conn.prepare(
+                "SELECT status_id FROM column_statuses WHERE column_id = ?1 ORDER BY position, id",
+            )?;
+            let mut sprints = self.conn.prepare(
+                "SELECT source_key, name, state, start_date, end_date, complete_date, goal
+                 FROM sprints WHERE board_id = ?1 ORDER BY id",
+            )?;
+            for b in &mut boards {
+                let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = columns
+                    .query_map([&b.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, name, min, max) in rows {
+                    let statuses = statuses
+                        .query_map([id], |r| Ok(r.get::<_, i64>(0)?.to_string()))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    b.columns.push(ColumnReadBack {
+                        name,
+                        statuses,
+                        min,
+                        max,
+                    });
+                }
+                for (table, out) in [
+                    ("board_swimlanes", &mut b.swimlanes),
+                    ("board_quick_filters", &mut b.quick_filters),
+                ] {
+                    let mut stmt = self.conn.prepare_cached(&format!(
+                        "SELECT name, jql FROM {table} WHERE board_id = ?1 ORDER BY position, id"
+                    ))?;
+                    *out = stmt
+                        .query_map([&b.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?;
+                }
+                b.sprints = sprints
+                    .query_map([&b.id], |r| {
+                        Ok(SprintReadBack {
+                            source_key: r.get(0)?,
+                            name: r.get(1)?,
+                            state: r.get(2)?,
+                            start: r.get(3)?,
+                            end: r.get(4)?,
+                            completed: r.get(5)?,
+                            goal: r.get(6)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(boards)
         };
         run().map_err(|e| self.local(e))
     }
@@ -881,6 +982,49 @@ pub struct IssueReadBack {
     pub history: Vec<HistoryReadBack>,
     /// The site's id of the security level the issue is restricted to.
     pub security_level: Option<String>,
+    /// The site's ids of the sprints the issue is or was in, sorted.
+    pub sprints: Vec<String>,
+    /// Its LexoRank.
+    pub rank: Option<String>,
+}
+
+/// A board read back from the local site ([`LocalSite::read_boards`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub scrum: bool,
+    /// The site's id of its filter.
+    pub filter: String,
+    /// Its owner's user source key.
+    pub owner: Option<String>,
+    pub columns: Vec<ColumnReadBack>,
+    /// (name, query) in their order.
+    pub swimlanes: Vec<(String, String)>,
+    pub quick_filters: Vec<(String, String)>,
+    pub sprints: Vec<SprintReadBack>,
+}
+
+/// A board's column read back: its statuses are the site's ids, in their order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnReadBack {
+    pub name: String,
+    pub statuses: Vec<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// A sprint read back; dates in epoch millis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SprintReadBack {
+    pub source_key: Option<String>,
+    pub name: String,
+    pub state: String,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub completed: Option<i64>,
+    pub goal: String,
 }
 
 /// One change of an issue read back: its author by user source key.

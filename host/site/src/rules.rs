@@ -131,6 +131,19 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             len("description", &f.description, MAX_TEXT)?;
             len("jql", &f.jql, MAX_TEXT)
         }
+        Record::Board(b) => name("name", &b.name),
+        Record::Sprint(r) => {
+            name("name", &r.name)?;
+            len("goal", &r.goal, MAX_TEXT)
+        }
+        Record::BoardColumn(c) => name("name", &c.name),
+        Record::Swimlane(q) | Record::QuickFilter(q) => {
+            name("name", &q.name)?;
+            len("description", &q.description, MAX_TEXT)?;
+            len("jql", &q.jql, MAX_TEXT)
+        }
+        Record::ColumnStatus(_) | Record::IssueSprint(_) => Ok(()),
+        Record::IssueRank(r) => name("rank", &r.rank),
         Record::Group(g) => name("name", &g.name),
         Record::IssueType(c) | Record::Status(c) | Record::Priority(c) | Record::Resolution(c) => {
             name("name", &c.name)?;
@@ -335,6 +348,19 @@ pub fn set_field(
             "name" => r.name = text(s)?,
             "description" => r.description = text(s)?,
             "jql" => r.jql = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Board(b), "name") => b.name = text(s)?,
+        (Record::Sprint(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "goal" => r.goal = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::BoardColumn(c), "name") => c.name = text(s)?,
+        (Record::Swimlane(q) | Record::QuickFilter(q), f) => match f {
+            "name" => q.name = text(s)?,
+            "description" => q.description = text(s)?,
+            "jql" => q.jql = text(s)?,
             _ => return Err(unknown()),
         },
         (Record::Issue(i), f) => match f {

@@ -1268,6 +1268,9 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
          DROP TABLE filters; DROP TABLE filter_shares; DROP TABLE change_groups;
          DROP TABLE change_items; DROP TABLE security_schemes; DROP TABLE security_levels;
          DROP TABLE project_schemes; ALTER TABLE issues DROP COLUMN security_level_id;
+         DROP TABLE boards; DROP TABLE sprints; DROP TABLE board_columns;
+         DROP TABLE column_statuses; DROP TABLE board_swimlanes;
+         DROP TABLE board_quick_filters; DROP TABLE issue_sprints; DROP TABLE issue_ranks;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -1288,4 +1291,211 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
         created: None,
     });
     ok(&mut site, Kind::Watcher, &[watcher]);
+    assert!(site.read_boards().unwrap().is_empty(), "version 3's tables");
+}
+
+/// Jira Software on the local site: a board on its filter, its sprints, columns with
+/// their statuses, swimlanes and quick filters, issues' sprints and ranks; each refused
+/// as Cloud would (an unknown board or status, a started sprint without dates, a column
+/// whose minimum exceeds its maximum, a query naming a sprint the site lacks), found
+/// again by source key, and read back.
+#[test]
+fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
+    use airlock_model::jira::{
+        Board, BoardColumn, BoardQuery, ColumnStatus, Filter, IssueRank, IssueSprint, Sprint,
+        SprintState,
+    };
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let filter = ok(
+        site,
+        Kind::Filter,
+        &[Record::Filter(Filter {
+            id: "10400".into(),
+            name: "DEMO board".into(),
+            description: String::new(),
+            owner: b.account.clone(),
+            jql: format!("project = {} ORDER BY Rank ASC", b.project),
+            favourites: 0,
+        })],
+    )
+    .remove(0);
+    let board = ok(
+        site,
+        Kind::Board,
+        &[Record::Board(Board {
+            id: "1".into(),
+            name: "DEMO board".into(),
+            owner: Some(b.account.clone()),
+            filter: filter.clone(),
+            sprints_enabled: true,
+            kanban_backlog: false,
+            swimlane_strategy: "custom".into(),
+        })],
+    )
+    .remove(0);
+    let sprint = |id: &str, board: &str, state, dates: bool| {
+        Record::Sprint(Sprint {
+            id: id.into(),
+            board: board.into(),
+            name: format!("Sprint {id}"),
+            goal: "Ship it".into(),
+            state,
+            start: dates.then_some(1_700_000_000_000),
+            end: dates.then_some(1_701_209_600_000),
+            completed: None,
+            sequence: None,
+        })
+    };
+    let sprints = ok(
+        site,
+        Kind::Sprint,
+        &[
+            sprint("1", &board, SprintState::Closed, true),
+            sprint("2", &board, SprintState::Future, false),
+        ],
+    );
+    let undated = refused(
+        site,
+        Kind::Sprint,
+        sprint("3", &board, SprintState::Active, false),
+    );
+    assert_eq!(undated.code, "invalid-value", "{undated}");
+    let no_board = refused(
+        site,
+        Kind::Sprint,
+        sprint("4", "999", SprintState::Future, false),
+    );
+    assert_eq!(no_board.code, "invalid-reference", "{no_board}");
+
+    let column = |id: &str, min, max| {
+        Record::BoardColumn(BoardColumn {
+            id: id.into(),
+            board: board.clone(),
+            name: format!("Column {id}"),
+            position: id.parse().unwrap(),
+            min,
+            max,
+        })
+    };
+    let columns = ok(site, Kind::BoardColumn, &[column("1", None, Some(5))]);
+    let limits = refused(site, Kind::BoardColumn, column("2", Some(6), Some(5)));
+    assert_eq!(limits.code, "invalid-value", "{limits}");
+    let status = |id: &str, status: &str| {
+        Record::ColumnStatus(ColumnStatus {
+            id: id.into(),
+            column: columns[0].clone(),
+            status: status.into(),
+            position: 0,
+        })
+    };
+    ok(site, Kind::ColumnStatus, &[status("1", "10001")]);
+    let twice = refused(site, Kind::ColumnStatus, status("2", "10001"));
+    assert_eq!(twice.code, "duplicate-key", "{twice}");
+    let no_status = refused(site, Kind::ColumnStatus, status("3", "99999"));
+    assert_eq!(no_status.code, "invalid-reference", "{no_status}");
+
+    let query = |id: &str, jql: String| BoardQuery {
+        id: id.into(),
+        board: board.clone(),
+        name: format!("Query {id}"),
+        description: String::new(),
+        jql,
+        position: 0,
+    };
+    ok(
+        site,
+        Kind::Swimlane,
+        &[Record::Swimlane(query(
+            "1",
+            format!("assignee = {}", b.account),
+        ))],
+    );
+    ok(
+        site,
+        Kind::QuickFilter,
+        &[Record::QuickFilter(query(
+            "1",
+            format!("sprint = {}", sprints[1]),
+        ))],
+    );
+    let unknown = refused(
+        site,
+        Kind::QuickFilter,
+        Record::QuickFilter(query("2", "sprint = 999".into())),
+    );
+    assert_eq!(unknown.code, "invalid-value", "{unknown}");
+
+    let in_sprint = |id: &str, sprint: &str| {
+        Record::IssueSprint(IssueSprint {
+            id: id.into(),
+            issue: b.issue.clone(),
+            sprint: sprint.into(),
+        })
+    };
+    ok(
+        site,
+        Kind::IssueSprint,
+        &[
+            in_sprint("30000", &sprints[0]),
+            in_sprint("30001", &sprints[1]),
+        ],
+    );
+    // Written again after a crash: still in each sprint once.
+    ok(site, Kind::IssueSprint, &[in_sprint("30000", &sprints[0])]);
+    let fields = ok(
+        site,
+        Kind::CustomField,
+        &[Record::CustomField(airlock_model::jira::CustomField {
+            id: "10200".into(),
+            name: "Rank".into(),
+            type_key: "com.pyxis.greenhopper.jira:gh-lexo-rank".into(),
+            description: String::new(),
+        })],
+    );
+    let rank = Record::IssueRank(IssueRank {
+        id: "1".into(),
+        issue: b.issue.clone(),
+        field: fields[0].clone(),
+        rank: "0|i0000f:".into(),
+    });
+    ok(site, Kind::IssueRank, &[rank]);
+
+    assert_eq!(
+        site.find_written(Kind::Sprint, &["1".into(), "3".into()])
+            .unwrap(),
+        [Some(sprints[0].clone()), None]
+    );
+    assert_eq!(
+        site.find_written(Kind::Board, &["1".into()]).unwrap(),
+        [Some(board.clone())]
+    );
+    let counts = site.counts().unwrap();
+    assert_eq!(
+        counts[&Kind::IssueSprint],
+        2,
+        "one row per issue and sprint"
+    );
+    assert_eq!(counts[&Kind::ColumnStatus], 1);
+    let boards = site.read_boards().unwrap();
+    assert_eq!(boards.len(), 1);
+    let read = &boards[0];
+    assert_eq!(
+        (read.scrum, read.filter.as_str(), read.owner.as_deref()),
+        (true, filter.as_str(), Some("admin"))
+    );
+    assert_eq!(read.columns[0].statuses, ["10001"]);
+    assert_eq!(read.columns[0].max, Some(5));
+    assert_eq!(read.sprints.len(), 2);
+    assert_eq!(read.sprints[0].state, "closed");
+    assert_eq!(
+        read.quick_filters,
+        [("Query 1".to_owned(), format!("sprint = {}", sprints[1]))]
+    );
+    let issue = site.read_issue("DEMO-1").unwrap().unwrap();
+    let mut expected = sprints.clone();
+    expected.sort();
+    assert_eq!(issue.sprints, expected);
+    assert_eq!(issue.rank.as_deref(), Some("0|i0000f:"));
 }

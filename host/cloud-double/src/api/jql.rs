@@ -1,20 +1,24 @@
 //! JQL: only what Airlock asks, on the issue properties an app would index
-//! (`airlock.source`'s `key`, `airlock.history`'s `parts`).
+//! (`airlock.source`'s `key`, `airlock.history`'s `parts`, `airlock.rank`'s `rank`).
 
 #![allow(clippy::result_large_err)]
 
 use super::*;
 
-/// The issue property Airlock carries an issue's history in; its `parts` is indexed.
-const HISTORY_PROPERTY: &str = "airlock.history";
+/// The issue properties (other than `airlock.source`) whose values' fields are indexed:
+/// Airlock's history (`parts`) and rank (`rank`).
+const INDEXED: [(&str, &str); 2] = [("airlock.history", "parts"), ("airlock.rank", "rank")];
 /// Cloud answers at most this many issue properties per issue in a search.
 const MAX_SEARCH_PROPERTIES: usize = 5;
 
 pub(super) enum Jql {
     SourceIn(Vec<String>),
     SourceAny,
-    /// `issue.property[airlock.history].parts is not EMPTY`.
-    HistoryAny,
+    /// `issue.property[<key>].<field> is not EMPTY`, for an [`INDEXED`] pair.
+    PropertyAny {
+        key: &'static str,
+        field: &'static str,
+    },
 }
 
 pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
@@ -24,17 +28,19 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
         None => jql,
     }
     .trim();
-    let history = format!("issue.property[{HISTORY_PROPERTY}].parts");
-    if let Some(rest) = clause
-        .get(..history.len())
-        .filter(|p| p.eq_ignore_ascii_case(&history))
-        .map(|_| clause[history.len()..].trim())
-    {
-        return if rest.eq_ignore_ascii_case("is not empty") {
-            Ok(Jql::HistoryAny)
-        } else {
-            Err("Error in the JQL Query: expecting `is not EMPTY`.".into())
-        };
+    for (key, field) in INDEXED {
+        let path = format!("issue.property[{key}].{field}");
+        if let Some(rest) = clause
+            .get(..path.len())
+            .filter(|p| p.eq_ignore_ascii_case(&path))
+            .map(|_| clause[path.len()..].trim())
+        {
+            return if rest.eq_ignore_ascii_case("is not empty") {
+                Ok(Jql::PropertyAny { key, field })
+            } else {
+                Err("Error in the JQL Query: expecting `is not EMPTY`.".into())
+            };
+        }
     }
     let prefix = format!("issue.property[{SOURCE_PROPERTY}].key");
     let rest = clause
@@ -42,8 +48,9 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
         .filter(|p| p.eq_ignore_ascii_case(&prefix))
         .map(|_| clause[prefix.len()..].trim())
         .ok_or_else(|| {
-            "Error in the JQL Query: only issue.property[airlock.source].key and \
-             issue.property[airlock.history].parts are indexed."
+            "Error in the JQL Query: only issue.property[airlock.source].key, \
+             issue.property[airlock.history].parts and issue.property[airlock.rank].rank \
+             are indexed."
                 .to_owned()
         })?;
     if rest.eq_ignore_ascii_case("is not empty") {
@@ -88,19 +95,19 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
 
 pub(super) fn jql_ids(r: &Reader, jql: &Jql) -> Vec<Row> {
     match jql {
-        // As Cloud's index: issues whose property has a `parts`.
-        Jql::HistoryAny => r
+        // As Cloud's index: issues whose property has the field.
+        Jql::PropertyAny { key, field } => r
             .rows(
                 "SELECT i.id, i.key, i.source_key, p.value FROM entity_properties p
                  JOIN issues i ON p.entity_id = CAST(i.id AS TEXT)
                  WHERE p.entity_kind = 'issue' AND p.key = ?1 ORDER BY i.id",
-                &[&HISTORY_PROPERTY],
+                &[key],
             )
             .into_iter()
             .filter(|row| {
                 serde_json::from_str::<Value>(&s(row, "value"))
                     .ok()
-                    .and_then(|v| v.get("parts").cloned())
+                    .and_then(|v| v.get(*field).cloned())
                     .is_some_and(|p| !p.is_null())
             })
             .collect(),

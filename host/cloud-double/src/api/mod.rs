@@ -235,6 +235,7 @@ fn unit(seed: u64, n: u64) -> f64 {
 pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
     const A: &str = "/rest/api/3";
     const C: &str = "/rest/atlassian-connect/1/addons/{app}/properties";
+    const G: &str = "/rest/agile/1.0";
     Router::new()
         .route(&format!("{A}/user"), post(create_user))
         .route(&format!("{A}/user/search"), get(search_user))
@@ -352,6 +353,24 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route(&format!("{A}/task/{{id}}"), get(get_task))
         .route(&format!("{A}/search/jql"), post(search_jql))
         .route(&format!("{A}/search/approximate-count"), post(count_jql))
+        .route(&format!("{G}/board"), get(list_boards).post(create_board))
+        .route(&format!("{G}/board/{{id}}"), get(get_board))
+        .route(
+            &format!("{G}/board/{{id}}/properties"),
+            get(list_board_properties),
+        )
+        .route(
+            &format!("{G}/board/{{id}}/properties/{{key}}"),
+            put(put_board_property).get(get_board_property),
+        )
+        .route(&format!("{G}/board/{{id}}/sprint"), get(list_board_sprints))
+        .route(&format!("{G}/sprint"), post(create_sprint))
+        .route(
+            &format!("{G}/sprint/{{id}}"),
+            get(get_sprint).post(update_sprint),
+        )
+        .route(&format!("{G}/sprint/{{id}}/issue"), post(move_to_sprint))
+        .route(&format!("{G}/issue/rank"), put(rank_issues))
         .route(C, get(list_app_properties))
         .route(
             &format!("{C}/{{key}}"),
@@ -372,6 +391,7 @@ mod projects;
 mod records;
 mod security;
 mod sharing;
+mod software;
 mod users;
 
 pub(crate) use answers::error;
@@ -386,6 +406,7 @@ use projects::*;
 use records::*;
 use security::*;
 use sharing::*;
+use software::*;
 use users::*;
 
 #[cfg(test)]
@@ -404,7 +425,17 @@ mod tests {
         ));
         assert!(matches!(
             parse_jql("issue.property[airlock.history].parts is not EMPTY"),
-            Ok(Jql::HistoryAny)
+            Ok(Jql::PropertyAny {
+                key: "airlock.history",
+                field: "parts"
+            })
+        ));
+        assert!(matches!(
+            parse_jql("issue.property[airlock.rank].rank is not EMPTY"),
+            Ok(Jql::PropertyAny {
+                key: "airlock.rank",
+                field: "rank"
+            })
         ));
         assert!(parse_jql("issue.property[airlock.history].parts = 1").is_err());
         assert!(parse_jql("issue.property[airlock.votes].voters is not EMPTY").is_err());

@@ -61,6 +61,12 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::ChangeItem
             | Kind::ProjectScheme
             | Kind::EntityProperty
+            | Kind::BoardColumn
+            | Kind::ColumnStatus
+            | Kind::Swimlane
+            | Kind::QuickFilter
+            | Kind::IssueSprint
+            | Kind::IssueRank
     )
 }
 
@@ -91,6 +97,9 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::FilterShare(f) => super::sharing::share_locator(f),
         Record::SecurityScheme(s) => json!({ "name": s.name }),
         Record::SecurityLevel(l) => super::security::level_locator(l),
+        Record::Board(b) => super::software::board_locator(b),
+        Record::Sprint(s) => super::software::sprint_locator(s),
+        Record::BoardColumn(c) => json!({ "board": c.board }),
         Record::Issue(_)
         | Record::Membership(_)
         | Record::CustomFieldValue(_)
@@ -101,7 +110,12 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::ChangeGroup(_)
         | Record::ChangeItem(_)
         | Record::ProjectScheme(_)
-        | Record::EntityProperty(_) => Value::Null,
+        | Record::EntityProperty(_)
+        | Record::ColumnStatus(_)
+        | Record::Swimlane(_)
+        | Record::QuickFilter(_)
+        | Record::IssueSprint(_)
+        | Record::IssueRank(_) => Value::Null,
     }
 }
 
@@ -277,6 +291,19 @@ impl Api {
                 }
             }
         }
+    }
+
+    /// The cloud id the journal (as loaded) records for `key`, if any.
+    pub(crate) fn journaled_id(&self, kind: Kind, key: &str) -> Option<String> {
+        let state = self.state();
+        state.journals.get(&kind).and_then(|j| {
+            j.parts
+                .values()
+                .rev()
+                .flatten()
+                .filter(|e| e.k == key)
+                .find_map(|e| e.id.clone())
+        })
     }
 
     /// Whether `id` is the cloud record of another source key than `key`.
@@ -691,6 +718,8 @@ impl Api {
             Kind::FilterShare => self.lookup_share(loc, source).await,
             Kind::SecurityScheme => self.lookup_security_scheme(loc, source).await,
             Kind::SecurityLevel => self.lookup_security_level(loc, source).await,
+            Kind::Board => self.lookup_board(loc, source).await,
+            Kind::Sprint => self.lookup_sprint(loc, source).await,
             Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?
@@ -706,7 +735,13 @@ impl Api {
             | Kind::ChangeGroup
             | Kind::ChangeItem
             | Kind::ProjectScheme
-            | Kind::EntityProperty => Ok(None),
+            | Kind::EntityProperty
+            | Kind::BoardColumn
+            | Kind::ColumnStatus
+            | Kind::Swimlane
+            | Kind::QuickFilter
+            | Kind::IssueSprint
+            | Kind::IssueRank => Ok(None),
         }
     }
 

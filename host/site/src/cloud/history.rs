@@ -2,9 +2,13 @@
 //! has no call that writes an issue's changelog. The shape, and how a history too long for
 //! one property value goes on in the next, are in the module doc of `cloud.rs`.
 //!
-//! Parts only grow: a change or an item goes where there is room (its change's last
+//! The same carrier ([`Carried`], a [`Shape`] of lists) holds what Airlock carries of a
+//! board in its properties (`software.rs`): its columns with their statuses, its swimlanes,
+//! its quick filters.
+//!
+//! Parts only grow: an entry or a child goes where there is room (its parent's last
 //! entry, else the last part, else a new part) and never moves, so a write stopped half-way
-//! leaves every change that was there before. New parts are written before the first one,
+//! leaves every entry that was there before. New parts are written before the first one,
 //! which counts them: until it does, no reader looks at them.
 
 use std::collections::{HashMap, HashSet};
@@ -18,37 +22,139 @@ use super::write::{Answer, bad_segment, refusal, text};
 use super::{Api, HISTORY_PROPERTY, RestPath, check_segment, item};
 use crate::{ItemError, TargetError};
 
-/// The properties an issue's history may take: `airlock.history`, then `airlock.history.2`
-/// up to `airlock.history.20` (655,360 characters: thousands of changes). What would pass
-/// them is refused `too-large`, never dropped.
+/// The properties a list may take: `airlock.history`, then `airlock.history.2` up to
+/// `airlock.history.20` (655,360 characters: thousands of changes). What would pass them
+/// is refused `too-large`, never dropped.
 pub(crate) const MAX_PARTS: usize = 20;
 
-/// The property key of part `n` (counted from 0).
-pub(crate) fn part_key(n: usize) -> String {
-    if n == 0 {
-        HISTORY_PROPERTY.to_owned()
-    } else {
-        format!("{HISTORY_PROPERTY}.{}", n + 1)
+/// What a carried list looks like: its properties, the list each part holds, and what its
+/// entries' children are, if they have any.
+pub(crate) struct Shape {
+    /// The first part's key; further parts are `<key>.2`, `<key>.3` …
+    pub key: &'static str,
+    /// The list each part's value holds (`changes`).
+    pub list: &'static str,
+    /// The list of each entry's children (`items`), for entries that have them.
+    pub children: Option<&'static str>,
+    /// What holds the properties, and what the list is of it, in messages ("issue",
+    /// "history").
+    pub owner: &'static str,
+    pub noun: &'static str,
+    /// Why a child's parent is not there (its parent record was not written).
+    pub orphan: &'static str,
+}
+
+/// An issue's history: changes with their items.
+pub(crate) const HISTORY: Shape = Shape {
+    key: HISTORY_PROPERTY,
+    list: "changes",
+    children: Some("items"),
+    owner: "issue",
+    noun: "history",
+    orphan: "the item's change is not in the issue's airlock.history properties (its change \
+             group was not written)",
+};
+
+/// Where a carried list lives: the entity its properties are on.
+#[derive(Clone, Copy)]
+pub(crate) enum Holder<'a> {
+    Issue(&'a str),
+    Board(&'a str),
+}
+
+impl Holder<'_> {
+    /// The path of its property `key`, and the call's name for a `GET` and a `PUT`.
+    pub(crate) fn property(
+        &self,
+        key: &str,
+    ) -> Result<(String, &'static str, &'static str), TargetError> {
+        let (base, id, what, get, put) = match self {
+            Holder::Issue(id) => (
+                "/rest/api/3/issue",
+                id,
+                "an issue id",
+                "GET /rest/api/3/issue/{id}/properties/{key}",
+                "PUT /rest/api/3/issue/{id}/properties/{key}",
+            ),
+            Holder::Board(id) => (
+                "/rest/agile/1.0/board",
+                id,
+                "a board id",
+                "GET /rest/agile/1.0/board/{id}/properties/{key}",
+                "PUT /rest/agile/1.0/board/{id}/properties/{key}",
+            ),
+        };
+        let path = RestPath::at(base)
+            .seg(id)
+            .and_then(|p| p.fixed("properties").seg(key))
+            .map_err(|e| TargetError::Invalid(format!("{what} {e}")))?
+            .build();
+        Ok((path, get, put))
     }
 }
 
-/// A part's value as sent: the first one says how many parts there are.
-fn part_value(n: usize, parts: usize, changes: &[Value]) -> Value {
-    if n == 0 {
-        json!({ "parts": parts, "changes": changes })
-    } else {
-        json!({ "changes": changes })
+impl Shape {
+    /// The property key of part `n` (counted from 0).
+    pub(crate) fn part_key(&self, n: usize) -> String {
+        if n == 0 {
+            self.key.to_owned()
+        } else {
+            format!("{}.{}", self.key, n + 1)
+        }
     }
-}
 
-/// A part's length without its changes; the first's with as many parts as there can be.
-fn wrapper(n: usize) -> usize {
-    chars(&part_value(n, MAX_PARTS, &[]))
-}
+    /// A part's value as sent: the first one says how many parts there are.
+    fn part_value(&self, n: usize, parts: usize, entries: &[Value]) -> Value {
+        let mut value = serde_json::Map::new();
+        if n == 0 {
+            value.insert("parts".into(), json!(parts));
+        }
+        value.insert(self.list.into(), json!(entries));
+        Value::Object(value)
+    }
 
-/// A part's length as sent (at most one character more for the first: its count's digits).
-fn size(n: usize, changes: &[Value]) -> usize {
-    wrapper(n) + changes.iter().map(chars).sum::<usize>() + changes.len().saturating_sub(1)
+    /// A part's length without its entries; the first's with as many parts as there can be.
+    fn wrapper(&self, n: usize) -> usize {
+        chars(&self.part_value(n, MAX_PARTS, &[]))
+    }
+
+    /// A part's length as sent (at most one character more for the first: its count's
+    /// digits).
+    fn size(&self, n: usize, entries: &[Value]) -> usize {
+        self.wrapper(n) + entries.iter().map(chars).sum::<usize>() + entries.len().saturating_sub(1)
+    }
+
+    /// A part's entries, if it is in Airlock's shape, and (read from the first) how many
+    /// parts there are.
+    pub(crate) fn read_part(&self, value: &Value) -> Option<(usize, Vec<Value>)> {
+        let entries = value.get(self.list)?.as_array()?;
+        let ours = entries.iter().all(|c| {
+            c.get("id").and_then(text).is_some()
+                && self
+                    .children
+                    .is_none_or(|children| c.get(children).is_some_and(Value::is_array))
+        });
+        if !ours {
+            return None;
+        }
+        let parts = match value.get("parts") {
+            None => 1,
+            Some(n) => usize::try_from(n.as_u64()?)
+                .ok()
+                .filter(|n| (1..=MAX_PARTS).contains(n))?,
+        };
+        Some((parts, entries.clone()))
+    }
+
+    fn not_ours(&self) -> ItemError {
+        item(
+            "rejected",
+            format!(
+                "the {}'s {} properties are not in Airlock's shape; they were left as they are",
+                self.owner, self.key
+            ),
+        )
+    }
 }
 
 /// The cloud id a change is answered with: its issue's cloud id and its server id, so
@@ -58,7 +164,7 @@ fn change_id(issue: &str, change: &str) -> String {
 }
 
 /// The issue and the change's server id in a change's cloud id.
-fn split_change_id(id: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_change_id(id: &str) -> Option<(&str, &str)> {
     id.split_once(':')
         .filter(|(issue, change)| !issue.is_empty() && !change.is_empty())
 }
@@ -80,65 +186,40 @@ fn item_entry(i: &ChangeItem) -> Value {
     })
 }
 
-/// A part's changes, if it is in Airlock's shape, and (read from the first) how many parts
-/// there are.
-pub(crate) fn read_part(value: &Value) -> Option<(usize, Vec<Value>)> {
-    let changes = value.get("changes")?.as_array()?;
-    let ours = changes.iter().all(|c| {
-        c.get("id").and_then(text).is_some() && c.get("items").is_some_and(Value::is_array)
-    });
-    if !ours {
-        return None;
-    }
-    let parts = match value.get("parts") {
-        None => 1,
-        Some(n) => usize::try_from(n.as_u64()?)
-            .ok()
-            .filter(|n| (1..=MAX_PARTS).contains(n))?,
-    };
-    Some((parts, changes.clone()))
-}
-
-fn not_ours() -> ItemError {
-    item(
-        "rejected",
-        format!(
-            "the issue's {HISTORY_PROPERTY} properties are not in Airlock's shape; they were \
-             left as they are"
-        ),
-    )
-}
-
-/// What an issue's history holds: distinct changes, and items by their change.
+/// What a list holds: distinct entries, and children by their entry.
 #[derive(Clone, Default)]
 pub(crate) struct Tally {
-    changes: HashSet<String>,
-    items: HashSet<(String, String)>,
+    entries: HashSet<String>,
+    children: HashSet<(String, String)>,
 }
 
 impl Tally {
-    pub(crate) fn add(&mut self, changes: &[Value]) {
-        for c in changes {
+    pub(crate) fn add(&mut self, shape: &Shape, entries: &[Value]) {
+        for c in entries {
             let Some(id) = c.get("id").and_then(text) else {
                 continue;
             };
-            for i in c.get("items").map_or(&[][..], super::find::as_list) {
-                if let Some(item) = i.get("id").and_then(text) {
-                    self.items.insert((id.clone(), item));
+            if let Some(children) = shape.children {
+                for i in c.get(children).map_or(&[][..], super::find::as_list) {
+                    if let Some(child) = i.get("id").and_then(text) {
+                        self.children.insert((id.clone(), child));
+                    }
                 }
             }
-            self.changes.insert(id);
+            self.entries.insert(id);
         }
     }
 
+    /// Entries and children.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (self.changes.len() as u64, self.items.len() as u64)
+        (self.entries.len() as u64, self.children.len() as u64)
     }
 }
 
-/// An issue's history as read, and what a batch adds to it.
-struct Carried {
-    /// Each part's changes (0 is `airlock.history`).
+/// A list as read, and what a batch adds to it.
+pub(crate) struct Carried {
+    shape: &'static Shape,
+    /// Each part's entries (0 is the one at `shape.key`).
     parts: Vec<Vec<Value>>,
     /// Each part's length as it will be sent.
     sizes: Vec<usize>,
@@ -146,69 +227,79 @@ struct Carried {
     /// written again.
     stored: usize,
     dirty: Vec<bool>,
-    /// Change id → its entries (part, index), first to last: a change whose items did not
-    /// fit goes on in a later part under the same id.
+    /// Entry id → its entries (part, index), first to last: an entry whose children did
+    /// not fit goes on in a later part under the same id.
     at: HashMap<String, Vec<(usize, usize)>>,
-    /// Change id → its items' ids.
-    items: HashMap<String, HashSet<String>>,
+    /// Entry id → its children's ids.
+    children: HashMap<String, HashSet<String>>,
 }
 
 impl Carried {
-    fn new(parts: Vec<Vec<Value>>, stored: usize) -> Carried {
+    pub(crate) fn new(shape: &'static Shape, parts: Vec<Vec<Value>>, stored: usize) -> Carried {
         let mut at: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
-        let mut items: HashMap<String, HashSet<String>> = HashMap::new();
-        for (p, changes) in parts.iter().enumerate() {
-            for (i, c) in changes.iter().enumerate() {
+        let mut children: HashMap<String, HashSet<String>> = HashMap::new();
+        for (p, entries) in parts.iter().enumerate() {
+            for (i, c) in entries.iter().enumerate() {
                 let Some(id) = c.get("id").and_then(text) else {
                     continue;
                 };
                 at.entry(id.clone()).or_default().push((p, i));
-                let known = items.entry(id).or_default();
-                for it in c.get("items").map_or(&[][..], super::find::as_list) {
-                    known.extend(it.get("id").and_then(text));
+                let known = children.entry(id).or_default();
+                if let Some(list) = shape.children {
+                    for it in c.get(list).map_or(&[][..], super::find::as_list) {
+                        known.extend(it.get("id").and_then(text));
+                    }
                 }
             }
         }
         Carried {
-            sizes: parts.iter().enumerate().map(|(n, c)| size(n, c)).collect(),
+            sizes: parts
+                .iter()
+                .enumerate()
+                .map(|(n, c)| shape.size(n, c))
+                .collect(),
             dirty: vec![false; parts.len()],
+            shape,
             parts,
             stored,
             at,
-            items,
+            children,
         }
     }
 
     /// Puts an entry in the last part if it fits, else in a new one.
     fn place(&mut self, entry: Value, what: &str) -> Result<(usize, usize), ItemError> {
+        let shape = self.shape;
         let grows = chars(&entry);
         let last = self.parts.len() - 1;
         let comma = usize::from(!self.parts[last].is_empty());
         let p = if self.sizes[last] + grows + comma <= MAX_PROPERTY_CHARS {
             last
-        } else if wrapper(1) + grows > MAX_PROPERTY_CHARS {
+        } else if shape.wrapper(1) + grows > MAX_PROPERTY_CHARS {
             return Err(item(
                 "too-large",
                 format!(
                     "the {what} alone passes Jira Cloud's limit of {MAX_PROPERTY_CHARS} \
-                     characters per property value, so the issue's {HISTORY_PROPERTY} \
-                     properties cannot carry it"
+                     characters per property value, so the {}'s {} properties cannot carry it",
+                    shape.owner, shape.key
                 ),
             ));
         } else if self.parts.len() >= MAX_PARTS {
             return Err(item(
                 "too-large",
                 format!(
-                    "the issue's history would pass what Airlock carries of it in Jira \
-                     Cloud: {MAX_PARTS} properties ({HISTORY_PROPERTY}, \
-                     {HISTORY_PROPERTY}.2 … {HISTORY_PROPERTY}.{MAX_PARTS}) of at most \
-                     {MAX_PROPERTY_CHARS} characters each"
+                    "the {}'s {} would pass what Airlock carries of it in Jira Cloud: \
+                     {MAX_PARTS} properties ({key}, {key}.2 … {key}.{MAX_PARTS}) of at most \
+                     {MAX_PROPERTY_CHARS} characters each",
+                    shape.owner,
+                    shape.noun,
+                    key = shape.key
                 ),
             ));
         } else {
             let n = self.parts.len();
             self.parts.push(Vec::new());
-            self.sizes.push(wrapper(n));
+            self.sizes.push(shape.wrapper(n));
             self.dirty.push(false);
             // The first part counts the parts.
             self.dirty[0] = true;
@@ -220,65 +311,94 @@ impl Carried {
         Ok((p, self.parts[p].len() - 1))
     }
 
-    /// Adds a change unless it is there: the part it went to, if any.
-    fn add_change(&mut self, g: &ChangeGroup) -> Result<Option<usize>, ItemError> {
-        if self.at.contains_key(&g.id) {
+    /// Adds an entry unless one of its id is there: the part it went to, if any. `what`
+    /// names it in messages.
+    pub(crate) fn add_entry(
+        &mut self,
+        id: &str,
+        entry: Value,
+        what: &str,
+    ) -> Result<Option<usize>, ItemError> {
+        if self.at.contains_key(id) {
             return Ok(None);
         }
-        let (p, i) = self.place(change_entry(g), "change")?;
-        self.at.insert(g.id.clone(), vec![(p, i)]);
-        self.items.insert(g.id.clone(), HashSet::new());
+        let (p, i) = self.place(entry, what)?;
+        self.at.insert(id.to_owned(), vec![(p, i)]);
+        self.children.insert(id.to_owned(), HashSet::new());
         Ok(Some(p))
     }
 
-    /// Adds an item to its change unless it is there: the part it went to, if any.
-    fn add_item(&mut self, change: &str, it: &ChangeItem) -> Result<Option<usize>, ItemError> {
-        let Some(&(p, i)) = self.at.get(change).and_then(|places| places.last()) else {
-            return Err(item(
-                "invalid-reference",
-                format!(
-                    "the item's change is not in the issue's {HISTORY_PROPERTY} properties \
-                     (its change group was not written)"
-                ),
-            ));
+    /// Adds a child to its entry unless it is there: the part it went to, if any.
+    pub(crate) fn add_child(
+        &mut self,
+        parent: &str,
+        id: &str,
+        entry: Value,
+        what: &str,
+    ) -> Result<Option<usize>, ItemError> {
+        let list = self.shape.children.expect("a shape with children");
+        let Some(&(p, i)) = self.at.get(parent).and_then(|places| places.last()) else {
+            return Err(item("invalid-reference", self.shape.orphan));
         };
         if self
-            .items
-            .get(change)
-            .is_some_and(|ids| ids.contains(&it.id))
+            .children
+            .get(parent)
+            .is_some_and(|ids| ids.contains(id))
         {
             return Ok(None);
         }
-        let entry = item_entry(it);
-        let list = self.parts[p][i]["items"]
+        let siblings = self.parts[p][i][list]
             .as_array_mut()
             .expect("checked when read or made");
-        let grows = chars(&entry) + usize::from(!list.is_empty());
+        let grows = chars(&entry) + usize::from(!siblings.is_empty());
         let part = if self.sizes[p] + grows <= MAX_PROPERTY_CHARS {
-            list.push(entry);
+            siblings.push(entry);
             self.sizes[p] += grows;
             self.dirty[p] = true;
             p
         } else {
-            // The change goes on in a later part: same id, author and time, the rest of its
-            // items.
-            let first = &self.parts[p][i];
-            let more = json!({
-                "id": first["id"],
-                "author": first["author"],
-                "created": first["created"],
-                "items": [entry],
-            });
-            let (q, j) = self.place(more, "change item")?;
-            self.at.get_mut(change).expect("found above").push((q, j));
+            // The entry goes on in a later part: the same id and fields, the rest of its
+            // children.
+            let mut more = self.parts[p][i].clone();
+            more[list] = json!([entry]);
+            let (q, j) = self.place(more, what)?;
+            self.at.get_mut(parent).expect("found above").push((q, j));
             q
         };
-        self.items
-            .entry(change.to_owned())
+        self.children
+            .entry(parent.to_owned())
             .or_default()
-            .insert(it.id.clone());
+            .insert(id.to_owned());
         Ok(Some(part))
     }
+
+    /// Adds a change unless it is there: the part it went to, if any.
+    fn add_change(&mut self, g: &ChangeGroup) -> Result<Option<usize>, ItemError> {
+        self.add_entry(&g.id, change_entry(g), "change")
+    }
+
+    /// Adds an item to its change unless it is there: the part it went to, if any.
+    fn add_item(&mut self, change: &str, it: &ChangeItem) -> Result<Option<usize>, ItemError> {
+        self.add_child(change, &it.id, item_entry(it), "change item")
+    }
+}
+
+/// Each record's answer from where it was placed: its id, and the part it went to (if
+/// any), which must have been stored.
+pub(crate) fn answers(
+    placed: Vec<Result<(String, Option<usize>), ItemError>>,
+    stored: &[Result<(), ItemError>],
+) -> Vec<Answer> {
+    placed
+        .into_iter()
+        .map(|r| {
+            let (id, part) = r?;
+            match part {
+                Some(p) => stored[p].clone().map(|()| id),
+                None => Ok(id),
+            }
+        })
+        .collect()
 }
 
 impl Api {
@@ -337,7 +457,8 @@ impl Api {
         records: &[Record],
         members: &[usize],
     ) -> Result<Vec<Answer>, TargetError> {
-        let mut carried = match self.read_history(issue).await? {
+        let holder = Holder::Issue(issue);
+        let mut carried = match self.read_carried(holder, &HISTORY).await? {
             Ok(c) => c,
             Err(e) => return Ok(vec![Err(e); members.len()]),
         };
@@ -356,54 +477,41 @@ impl Api {
                 _ => unreachable!("grouped by kind"),
             });
         }
-        let stored = self.store_history(issue, &carried).await?;
-        Ok(placed
-            .into_iter()
-            .map(|r| {
-                let (id, part) = r?;
-                match part {
-                    Some(p) => stored[p].clone().map(|()| id),
-                    None => Ok(id),
-                }
-            })
-            .collect())
+        let stored = self.store_carried(holder, &carried).await?;
+        Ok(answers(placed, &stored))
     }
 
-    /// `GET /rest/api/3/issue/{id}/properties/{key}` of part `n`.
-    pub(crate) async fn get_history_part(
+    /// `GET` of part `n` of a carried list.
+    pub(crate) async fn get_carried_part(
         &self,
-        issue: &str,
+        holder: Holder<'_>,
+        shape: &Shape,
         n: usize,
     ) -> Result<Reply, TargetError> {
-        let path = RestPath::at("/rest/api/3/issue")
-            .seg(issue)
-            .and_then(|p| p.fixed("properties").seg(&part_key(n)))
-            .map_err(|e| TargetError::Invalid(format!("an issue id {e}")))?
-            .build();
-        self.http
-            .call(&Req::get(
-                "GET /rest/api/3/issue/{id}/properties/{key}",
-                path,
-            ))
-            .await
+        let (path, get, _) = holder.property(&shape.part_key(n))?;
+        self.http.call(&Req::get(get, path)).await
     }
 
-    /// Every part of the issue's history; an issue without one has one empty part.
-    async fn read_history(&self, issue: &str) -> Result<Result<Carried, ItemError>, TargetError> {
-        let reply = self.get_history_part(issue, 0).await?;
+    /// Every part of a carried list; a holder without one has one empty part.
+    pub(crate) async fn read_carried(
+        &self,
+        holder: Holder<'_>,
+        shape: &'static Shape,
+    ) -> Result<Result<Carried, ItemError>, TargetError> {
+        let reply = self.get_carried_part(holder, shape, 0).await?;
         if reply.status == 404 {
-            // No history yet (or no such issue: the PUT says so).
-            return Ok(Ok(Carried::new(vec![Vec::new()], 0)));
+            // Nothing carried yet (or no such holder: the PUT says so).
+            return Ok(Ok(Carried::new(shape, vec![Vec::new()], 0)));
         }
         if !reply.ok() {
             return Ok(Err(refusal(&reply)));
         }
-        let Some((count, first)) = reply.body.get("value").and_then(read_part) else {
-            return Ok(Err(not_ours()));
+        let Some((count, first)) = reply.body.get("value").and_then(|v| shape.read_part(v)) else {
+            return Ok(Err(shape.not_ours()));
         };
         let mut parts = vec![first];
         for n in 1..count {
-            let reply = self.get_history_part(issue, n).await?;
+            let reply = self.get_carried_part(holder, shape, n).await?;
             if reply.status == 404 {
                 // Counted but gone (deleted by hand): written again from what comes.
                 parts.push(Vec::new());
@@ -412,21 +520,22 @@ impl Api {
             if !reply.ok() {
                 return Ok(Err(refusal(&reply)));
             }
-            match reply.body.get("value").and_then(read_part) {
-                Some((_, changes)) => parts.push(changes),
-                None => return Ok(Err(not_ours())),
+            match reply.body.get("value").and_then(|v| shape.read_part(v)) {
+                Some((_, entries)) => parts.push(entries),
+                None => return Ok(Err(shape.not_ours())),
             }
         }
-        Ok(Ok(Carried::new(parts, count)))
+        Ok(Ok(Carried::new(shape, parts, count)))
     }
 
     /// Writes the parts that changed, the first last (it counts the others); per part,
     /// whether what it holds is on the site for readers.
-    async fn store_history(
+    pub(crate) async fn store_carried(
         &self,
-        issue: &str,
+        holder: Holder<'_>,
         carried: &Carried,
     ) -> Result<Vec<Result<(), ItemError>>, TargetError> {
+        let shape = carried.shape;
         let count = carried.parts.len();
         let mut written = vec![true; count];
         let mut failed: Option<ItemError> = None;
@@ -438,15 +547,10 @@ impl Api {
                 written[n] = false;
                 continue;
             }
-            let value = part_value(n, count, &carried.parts[n]);
+            let value = shape.part_value(n, count, &carried.parts[n]);
             debug_assert!(chars(&value) <= MAX_PROPERTY_CHARS, "part {n} was sized");
-            let path = RestPath::at("/rest/api/3/issue")
-                .seg(issue)
-                .and_then(|p| p.fixed("properties").seg(&part_key(n)))
-                .map_err(|e| TargetError::Invalid(format!("an issue id {e}")))?
-                .build();
-            let req = Req::put("PUT /rest/api/3/issue/{id}/properties/{key}", path, value);
-            let reply = self.http.call(&req).await?;
+            let (path, _, put) = holder.property(&shape.part_key(n))?;
+            let reply = self.http.call(&Req::put(put, path, value)).await?;
             if !reply.ok() {
                 written[n] = false;
                 failed = Some(refusal(&reply));
@@ -478,14 +582,14 @@ impl Api {
                 let parts = issue
                     .pointer("/properties")
                     .and_then(|p| p.get(HISTORY_PROPERTY))
-                    .and_then(read_part);
+                    .and_then(|v| HISTORY.read_part(v));
                 let (Some(id), Some((count, first))) = (issue.get("id").and_then(text), parts)
                 else {
                     // Not Airlock's shape: nothing Airlock wrote.
                     return;
                 };
                 let mut tally = Tally::default();
-                tally.add(&first);
+                tally.add(&HISTORY, &first);
                 if count == 1 {
                     let (c, i) = tally.counts();
                     changes += c;
@@ -502,15 +606,19 @@ impl Api {
                 async |(issue, count, first): &(String, usize, Tally)| {
                     let mut tally = first.clone();
                     for n in 1..*count {
-                        let reply = self.get_history_part(issue, n).await?;
+                        let reply = self
+                            .get_carried_part(Holder::Issue(issue), &HISTORY, n)
+                            .await?;
                         if reply.status == 404 {
                             continue;
                         }
                         if !reply.ok() {
                             return Err(reply.error("GET /rest/api/3/issue/{id}/properties/{key}"));
                         }
-                        if let Some((_, part)) = reply.body.get("value").and_then(read_part) {
-                            tally.add(&part);
+                        if let Some((_, part)) =
+                            reply.body.get("value").and_then(|v| HISTORY.read_part(v))
+                        {
+                            tally.add(&HISTORY, &part);
                         }
                     }
                     Ok(tally.counts())
@@ -554,7 +662,7 @@ mod tests {
     /// The sizes kept as entries are added are those of the values sent.
     fn check_sizes(c: &Carried) {
         for (n, changes) in c.parts.iter().enumerate() {
-            let sent = chars(&part_value(n, MAX_PARTS, changes));
+            let sent = chars(&HISTORY.part_value(n, MAX_PARTS, changes));
             assert_eq!(c.sizes[n], sent, "part {n}");
             assert!(sent <= MAX_PROPERTY_CHARS);
         }
@@ -562,7 +670,7 @@ mod tests {
 
     #[test]
     fn parts_fill_in_order_and_a_change_goes_on_in_the_next() {
-        let mut c = Carried::new(vec![Vec::new()], 0);
+        let mut c = Carried::new(&HISTORY, vec![Vec::new()], 0);
         assert_eq!(c.add_change(&group("1")).unwrap(), Some(0));
         assert_eq!(c.add_change(&group("1")).unwrap(), None);
         for n in 0..5 {
@@ -575,11 +683,11 @@ mod tests {
         assert_eq!(c.add_item("1", &change_item("4", 10)).unwrap(), None);
         let mut tally = Tally::default();
         for part in &c.parts {
-            tally.add(part);
+            tally.add(&HISTORY, part);
         }
         assert_eq!(tally.counts(), (1, 5));
         // Read back, the same places.
-        let again = Carried::new(c.parts.clone(), 2);
+        let again = Carried::new(&HISTORY, c.parts.clone(), 2);
         assert_eq!(again.at, c.at);
         assert_eq!(again.sizes, c.sizes);
         // Too big for any part, and an unknown change.
@@ -592,7 +700,7 @@ mod tests {
 
     #[test]
     fn past_the_last_part_records_are_refused() {
-        let mut c = Carried::new(vec![Vec::new()], 0);
+        let mut c = Carried::new(&HISTORY, vec![Vec::new()], 0);
         c.add_change(&group("1")).unwrap();
         let mut refused = 0;
         for n in 0..(MAX_PARTS * 2) {
@@ -613,15 +721,23 @@ mod tests {
     #[test]
     fn only_airlocks_shape_is_read() {
         assert_eq!(
-            read_part(&json!({ "parts": 2, "changes": [] })),
+            HISTORY.read_part(&json!({ "parts": 2, "changes": [] })),
             Some((2, Vec::new()))
         );
-        assert!(read_part(&json!({ "changes": [{ "id": "1" }] })).is_none());
-        assert!(read_part(&json!({ "parts": 21, "changes": [] })).is_none());
-        assert!(read_part(&json!({ "voters": [] })).is_none());
+        assert!(
+            HISTORY
+                .read_part(&json!({ "changes": [{ "id": "1" }] }))
+                .is_none()
+        );
+        assert!(
+            HISTORY
+                .read_part(&json!({ "parts": 21, "changes": [] }))
+                .is_none()
+        );
+        assert!(HISTORY.read_part(&json!({ "voters": [] })).is_none());
         assert_eq!(split_change_id("10000:77"), Some(("10000", "77")));
         assert_eq!(split_change_id("10000"), None);
-        assert_eq!(part_key(0), "airlock.history");
-        assert_eq!(part_key(2), "airlock.history.3");
+        assert_eq!(HISTORY.part_key(0), "airlock.history");
+        assert_eq!(HISTORY.part_key(2), "airlock.history.3");
     }
 }

@@ -41,6 +41,13 @@ impl Api {
             Kind::ChangeGroup | Kind::ChangeItem => self.write_history(kind, records).await?,
             Kind::Filter => self.write_filters(records).await?,
             Kind::FilterShare => self.write_shares(records).await?,
+            Kind::Board => self.write_boards(records).await?,
+            Kind::Sprint => self.write_sprints(records).await?,
+            Kind::BoardColumn | Kind::ColumnStatus | Kind::Swimlane | Kind::QuickFilter => {
+                self.write_board_lists(kind, records).await?
+            }
+            Kind::IssueSprint => self.write_issue_sprints(records).await?,
+            Kind::IssueRank => self.write_ranks(records).await?,
             _ => {
                 self.each(records, async |r: &Record| self.write_one(kind, r).await)
                     .await?
@@ -211,7 +218,15 @@ impl Api {
             | Record::Vote(_)
             | Record::ChangeGroup(_)
             | Record::ChangeItem(_)
-            | Record::FilterShare(_) => Ok(Err(item(
+            | Record::FilterShare(_)
+            | Record::Board(_)
+            | Record::Sprint(_)
+            | Record::BoardColumn(_)
+            | Record::ColumnStatus(_)
+            | Record::Swimlane(_)
+            | Record::QuickFilter(_)
+            | Record::IssueSprint(_)
+            | Record::IssueRank(_) => Ok(Err(item(
                 "rejected",
                 format!("{kind} records are written in groups"),
             ))),
@@ -946,7 +961,7 @@ pub(crate) fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn number_or_text(s: &str) -> Value {
+pub(crate) fn number_or_text(s: &str) -> Value {
     s.parse::<i64>()
         .map(Value::from)
         .unwrap_or_else(|_| json!(s))

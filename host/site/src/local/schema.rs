@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -345,6 +345,83 @@ INSERT INTO project_roles (id, name, description) VALUES
     (10101, 'Viewer', 'Project viewers');
 "#;
 
+/// Version 3: Jira Software's boards (columns and their statuses, swimlanes, quick
+/// filters), sprints, and each issue's sprints and rank.
+const TABLES_3: &str = r#"
+CREATE TABLE boards (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('scrum', 'kanban')),
+    filter_id INTEGER NOT NULL,
+    owner_account_id TEXT,
+    kanban_backlog INTEGER NOT NULL DEFAULT 0,
+    swimlane_strategy TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE sprints (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    goal TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL CHECK (state IN ('future', 'active', 'closed')),
+    start_date INTEGER,
+    end_date INTEGER,
+    complete_date INTEGER,
+    sequence INTEGER,
+    source_key TEXT
+);
+CREATE TABLE board_columns (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    min INTEGER,
+    max INTEGER,
+    source_key TEXT
+);
+CREATE TABLE column_statuses (
+    id INTEGER PRIMARY KEY,
+    column_id INTEGER NOT NULL,
+    status_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX column_statuses_status ON column_statuses (column_id, status_id);
+-- A board's swimlanes and quick filters: queries naming the site's own ids.
+CREATE TABLE board_swimlanes (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    jql TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE board_quick_filters (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    jql TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE issue_sprints (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    sprint_id INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX issue_sprints_sprint ON issue_sprints (issue_id, sprint_id);
+-- LexoRank text: the boards' order of issues is the order of their ranks.
+CREATE TABLE issue_ranks (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL UNIQUE,
+    rank TEXT NOT NULL,
+    source_key TEXT
+);
+"#;
+
 /// The kinds whose tables came with each version after the first.
 const KINDS_2: [Kind; 10] = [
     Kind::ProjectScheme,
@@ -357,6 +434,17 @@ const KINDS_2: [Kind; 10] = [
     Kind::FilterShare,
     Kind::ChangeGroup,
     Kind::ChangeItem,
+];
+
+const KINDS_3: [Kind; 8] = [
+    Kind::Board,
+    Kind::Sprint,
+    Kind::BoardColumn,
+    Kind::ColumnStatus,
+    Kind::Swimlane,
+    Kind::QuickFilter,
+    Kind::IssueSprint,
+    Kind::IssueRank,
 ];
 
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
@@ -426,6 +514,14 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::FilterShare => const { &[t("filter_shares", NUMERIC)] },
         Kind::ChangeGroup => const { &[t("change_groups", NUMERIC)] },
         Kind::ChangeItem => const { &[t("change_items", NUMERIC)] },
+        Kind::Board => const { &[t("boards", NUMERIC)] },
+        Kind::Sprint => const { &[t("sprints", NUMERIC)] },
+        Kind::BoardColumn => const { &[t("board_columns", NUMERIC)] },
+        Kind::ColumnStatus => const { &[t("column_statuses", NUMERIC)] },
+        Kind::Swimlane => const { &[t("board_swimlanes", NUMERIC)] },
+        Kind::QuickFilter => const { &[t("board_quick_filters", NUMERIC)] },
+        Kind::IssueSprint => const { &[t("issue_sprints", NONE)] },
+        Kind::IssueRank => const { &[t("issue_ranks", NONE)] },
     }
 }
 
@@ -434,6 +530,7 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
 pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(TABLES_2)?;
+    conn.execute_batch(TABLES_3)?;
     for kind in Kind::ALL {
         source_indexes(conn, kind)?;
     }
@@ -464,6 +561,12 @@ pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     if from < 2 {
         conn.execute_batch(TABLES_2)?;
         for kind in KINDS_2 {
+            source_indexes(conn, kind)?;
+        }
+    }
+    if from < 3 {
+        conn.execute_batch(TABLES_3)?;
+        for kind in KINDS_3 {
             source_indexes(conn, kind)?;
         }
     }

@@ -9,11 +9,12 @@
 use std::collections::{HashMap, HashSet};
 
 use airlock_model::jira::{
-    Association, Attachment, ChangeGroup, ChangeItem, Comment, Component, Constant, CustomField,
-    CustomFieldOption, CustomFieldValue, EntityProperty, FieldValue, Filter, FilterShare, Group,
-    Issue, IssueLink, IssueLinkType, IssueUser, IssueVersion, Kind, Label, Membership, Project,
-    ProjectRole, ProjectScheme, Record, SchemeType, SecurityLevel, SecurityScheme, Share, User,
-    Version, Worklog,
+    Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
+    Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, EntityProperty,
+    FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType, IssueRank,
+    IssueSprint, IssueUser, IssueVersion, Kind, Label, Membership, Project, ProjectRole,
+    ProjectScheme, Record, SchemeType, SecurityLevel, SecurityScheme, Share, Sprint, User, Version,
+    Worklog,
 };
 use rusqlite::{Connection, params};
 
@@ -270,6 +271,14 @@ impl Writer<'_> {
             Kind::FilterShare => self.filter_shares(records),
             Kind::ChangeGroup => self.change_groups(records),
             Kind::ChangeItem => self.change_items(records),
+            Kind::Board => self.boards(records),
+            Kind::Sprint => self.sprints(records),
+            Kind::BoardColumn => self.board_columns(records),
+            Kind::ColumnStatus => self.column_statuses(records),
+            Kind::Swimlane => self.board_queries(records, kind, "board_swimlanes"),
+            Kind::QuickFilter => self.board_queries(records, kind, "board_quick_filters"),
+            Kind::IssueSprint => self.issue_sprints(records),
+            Kind::IssueRank => self.issue_ranks(records),
         }
     }
 
@@ -1268,6 +1277,7 @@ fn unknown_in_query(
             N::CUSTOM_FIELD => "fields",
             N::FILTER => "filters",
             N::ISSUE => "issues",
+            N::SPRINT => "sprints",
             N::USER if users.contains(&id) => continue,
             _ => return Ok(Some(ns.as_str().rsplit(':').next().unwrap_or("value"))),
         };
@@ -1282,6 +1292,236 @@ fn unknown_in_query(
         }
     }
     Ok(None)
+}
+
+/// Jira Software: boards, their sprints, columns, column statuses, swimlanes and quick
+/// filters; each issue's sprints and rank.
+impl Writer<'_> {
+    fn boards(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = &*load(&mut self.cache.users, || load_users(conn))?;
+        let filters = id_set(conn, "filters")?;
+        // Cloud numbers boards and sprints from 1.
+        let mut id = next_id(conn, "boards", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO boards (id, name, type, filter_id, owner_account_id, kanban_backlog,
+                                 swimlane_strategy, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(records, Kind::Board, pick!(Board), |r: &Board, sk| {
+            let filter = constant_ref(&filters, "filter", &r.filter)?;
+            let owner = user_ref(users, "owner", r.owner.as_deref().unwrap_or(""))?;
+            let board_type = if r.sprints_enabled { "scrum" } else { "kanban" };
+            stmt.execute(params![
+                id,
+                r.name,
+                board_type,
+                filter,
+                owner,
+                r.kanban_backlog,
+                r.swimlane_strategy,
+                sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn sprints(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let boards = id_set(conn, "boards")?;
+        let mut id = next_id(conn, "sprints", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO sprints (id, board_id, name, goal, state, start_date, end_date,
+                                  complete_date, sequence, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        each(records, Kind::Sprint, pick!(Sprint), |r: &Sprint, sk| {
+            let board = constant_ref(&boards, "board", &r.board)?;
+            // Cloud: a sprint that started has its dates.
+            if r.state != airlock_model::jira::SprintState::Future
+                && (r.start.is_none() || r.end.is_none())
+            {
+                return Err(item(
+                    "invalid-value",
+                    "start and end: a started sprint needs both dates",
+                )
+                .into());
+            }
+            stmt.execute(params![
+                id,
+                board,
+                r.name,
+                r.goal,
+                r.state.as_str(),
+                r.start,
+                r.end,
+                r.completed,
+                r.sequence,
+                sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn board_columns(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let boards = id_set(conn, "boards")?;
+        let mut id = next_id(conn, "board_columns", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO board_columns (id, board_id, name, position, min, max, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        each(
+            records,
+            Kind::BoardColumn,
+            pick!(BoardColumn),
+            |r: &BoardColumn, sk| {
+                let board = constant_ref(&boards, "board", &r.board)?;
+                if let (Some(min), Some(max)) = (r.min, r.max)
+                    && min > max
+                {
+                    return Err(item(
+                        "invalid-value",
+                        "min: a column's minimum exceeds its maximum",
+                    )
+                    .into());
+                }
+                stmt.execute(params![id, board, r.name, r.position, r.min, r.max, sk])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn column_statuses(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let statuses = &*load(&mut self.cache.statuses, || id_set(conn, "statuses"))?;
+        let columns = id_set(conn, "board_columns")?;
+        let mut id = next_id(conn, "column_statuses", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO column_statuses (id, column_id, status_id, position, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::ColumnStatus,
+            pick!(ColumnStatus),
+            |r: &ColumnStatus, sk| {
+                let column = constant_ref(&columns, "column", &r.column)?;
+                let status = constant_ref(statuses, "status", &r.status)?;
+                insert(
+                    stmt.execute(params![id, column, status, r.position, sk]),
+                    "this status in this column",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn board_queries(
+        &mut self,
+        records: &'_ [Record],
+        kind: Kind,
+        table: &str,
+    ) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = &*load(&mut self.cache.users, || load_users(conn))?;
+        let boards = id_set(conn, "boards")?;
+        let mut id = next_id(conn, table, "id", 1)?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO {table} (id, board_id, name, description, jql, position, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))?;
+        fn pick(kind: Kind) -> impl Fn(&Record) -> Option<&BoardQuery> {
+            move |r| match r {
+                Record::Swimlane(q) | Record::QuickFilter(q) if r.kind() == kind => Some(q),
+                _ => None,
+            }
+        }
+        each(records, kind, pick(kind), |r: &BoardQuery, sk| {
+            let board = constant_ref(&boards, "board", &r.board)?;
+            // Cloud validates a query: every id it names must exist.
+            if let Some(field) = unknown_in_query(conn, users, &r.jql)? {
+                return Err(item(
+                    "invalid-value",
+                    format!("jql: the query names a {field} the site does not have"),
+                )
+                .into());
+            }
+            stmt.execute(params![
+                id,
+                board,
+                r.name,
+                r.description,
+                r.jql,
+                r.position,
+                sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn issue_sprints(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issues = &*load(&mut self.cache.issues, || load_issues(conn))?;
+        let sprints = id_set(conn, "sprints")?;
+        let mut id = next_id(conn, "issue_sprints", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_sprints (id, issue_id, sprint_id, source_key) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (issue_id, sprint_id) DO UPDATE SET source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::IssueSprint,
+            pick!(IssueSprint),
+            |r: &IssueSprint, sk| {
+                let issue = issue_ref(issues, "issue", &r.issue)?.0;
+                let sprint = constant_ref(&sprints, "sprint", &r.sprint)?;
+                let written: i64 =
+                    stmt.query_row(params![id, issue, sprint, sk], |row| row.get(0))?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn issue_ranks(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let issues = &*load(&mut c.issues, || load_issues(conn))?;
+        let fields = &*load(&mut c.fields, || id_set(conn, "fields"))?;
+        let mut id = next_id(conn, "issue_ranks", "id", 1)?;
+        // An issue has one rank: a second one replaces it, as Cloud's rank field does.
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_ranks (id, issue_id, rank, source_key) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (issue_id) DO UPDATE SET rank = excluded.rank,
+                                                  source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::IssueRank,
+            pick!(IssueRank),
+            |r: &IssueRank, sk| {
+                let issue = issue_ref(issues, "issue", &r.issue)?.0;
+                let field = r.field.strip_prefix("customfield_").unwrap_or(&r.field);
+                constant_ref(fields, "field", field)?;
+                let written: i64 =
+                    stmt.query_row(params![id, issue, r.rank, sk], |row| row.get(0))?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(String::new())
+            },
+        )
+    }
 }
 
 /// An optional account id (empty: none).
