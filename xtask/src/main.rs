@@ -22,7 +22,9 @@ fn main() -> Result<()> {
                  demo    build the plugins and run a demo migration with Timesheet Builder\n  \
                  test    rustfmt check, clippy -D warnings, and every test\n  \
                  bench   the benchmarks (release build), printing ratios against baselines;\n          \
-                 name some to run only those: instantiation per-row host-calls languages migrate"
+                 name some to run only those: instantiation per-row host-calls languages migrate\n          \
+                 seal encryption cloud (the load at Jira Cloud's rate limits, against the double;\n          \
+                 --issues N, 10,000 by default)"
             );
             if task == "help" {
                 Ok(())

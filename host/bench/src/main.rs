@@ -9,8 +9,12 @@
 //! - fuel and time per row of the Python and JavaScript example plugins beside Rust (Timesheet Builder)
 //!   on the same user-label batches (`languages`);
 //! - `airlock migrate` end to end: throughput against parse-only, peak RSS at 100,000 and
-//!   1,000,000 issues (see [`migrate`]).
+//!   1,000,000 issues (see [`migrate`]);
+//! - the load into Jira Cloud at Jira's rate limits, against the cloud double: requests per
+//!   second as a share of what the limits allow for the same requests (`cloud`, see
+//!   [`cloud`]; `--issues N`, 10,000 by default).
 
+mod cloud;
 mod encryption;
 mod migrate;
 mod seal;
@@ -37,9 +41,22 @@ fn main() -> Result<()> {
         return migrate::child(&args[1..]);
     }
     println!("Airlock benchmarks (release build)\n");
-    // `cargo xtask bench [instantiation|per-row|host-calls|migrate|seal|encryption]…` runs
-    // only those.
-    let only: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo xtask bench [instantiation|per-row|host-calls|languages|migrate|seal|encryption|cloud]…`
+    // runs only those; `--issues N` sets the cloud benchmark's size.
+    let mut only: Vec<String> = Vec::new();
+    let mut cloud_issues = cloud::DEFAULT_ISSUES;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--issues" {
+            cloud_issues = rest
+                .next()
+                .and_then(|n| n.replace('_', "").parse().ok())
+                .filter(|n| *n > 0)
+                .context("--issues takes a number of issues")?;
+        } else {
+            only.push(arg.clone());
+        }
+    }
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     // Only the plugin benchmarks need the WebAssembly engine (and its memory pool).
     if ["instantiation", "per-row", "host-calls", "languages"]
@@ -68,6 +85,9 @@ fn main() -> Result<()> {
     }
     if wanted("encryption") {
         encryption::run()?;
+    }
+    if wanted("cloud") {
+        cloud::run(cloud_issues)?;
     }
     Ok(())
 }

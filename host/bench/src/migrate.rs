@@ -123,13 +123,13 @@ pub fn run() -> Result<()> {
 
 /// This binary (run again as the migration child) and where generated backups and work
 /// directories go.
-struct Dirs {
+pub(crate) struct Dirs {
     child: PathBuf,
-    data: PathBuf,
+    pub data: PathBuf,
 }
 
 impl Dirs {
-    fn locate() -> Result<Dirs> {
+    pub fn locate() -> Result<Dirs> {
         // This binary is target/<profile>/airlock-bench (or …/deps/ when run as a test).
         let exe = std::env::current_exe().context("cannot locate the bench binary")?;
         let mut profile = exe.parent().context("the bench binary has no directory")?;
@@ -213,10 +213,10 @@ fn spec(issues: usize) -> Spec {
     }
 }
 
-struct CachedBackup {
-    path: PathBuf,
+pub(crate) struct CachedBackup {
+    pub path: PathBuf,
     issues: usize,
-    entity_rows: u64,
+    pub entity_rows: u64,
     ao_rows: u64,
     /// entities.xml + activeobjects.xml, uncompressed.
     xml_bytes: u64,
@@ -231,7 +231,7 @@ fn fnv(text: &str) -> u64 {
 }
 
 /// The backup of `spec(issues)`, generated once and kept; its row counts beside it.
-fn cached_backup(dirs: &Dirs, issues: usize) -> Result<CachedBackup> {
+pub(crate) fn cached_backup(dirs: &Dirs, issues: usize) -> Result<CachedBackup> {
     let spec = spec(issues);
     let name = format!("backup-{issues}-issues-{:016x}", fnv(&format!("{spec:?}")));
     let path = dirs.data.join(format!("{name}.zip"));
@@ -488,7 +488,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Runs `work` while a status line (from `line`, given the time so far) is kept on stderr.
-fn with_progress<T: Send>(
+pub(crate) fn with_progress<T: Send>(
     line: impl Fn(Duration) -> String,
     work: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
@@ -556,7 +556,7 @@ impl Progress {
     }
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

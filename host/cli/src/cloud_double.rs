@@ -2,7 +2,7 @@
 //! rate limits, and the faults asked for), on this machine, so an operator can rehearse a
 //! Cloud migration end to end before the real one.
 
-use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
+use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults, JiraLimits};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -15,6 +15,8 @@ pub struct Options {
     pub site: PathBuf,
     /// Where the certificate authority (PEM) is written.
     pub ca_out: PathBuf,
+    /// Keep Jira's rate limits (`--no-limits` turns them off).
+    pub limits: bool,
 }
 
 /// The fault names `--faults` takes, with what each means.
@@ -90,20 +92,35 @@ pub fn run(options: &Options) -> Result<()> {
         Some(spec) => parse_faults(spec)?,
         None => Faults::default(),
     };
+    let limits = options.limits.then(JiraLimits::default);
     let double = CloudDouble::start(DoubleConfig {
         faults,
         site_path: Some(options.site.clone()),
         listen: Some(options.listen),
+        limits: limits.clone(),
     })?;
     // Not a secret, but written 0600 like everything Airlock writes.
     crate::write_private(&options.ca_out, double.ca_pem().as_bytes())?;
     let mut out = std::io::stdout().lock();
+    let limits = match &limits {
+        Some(l) => format!(
+            "with Jira's rate limits: per endpoint {} GET/POST and {} PUT/DELETE a second, per issue {}",
+            l.get_post.per_second(),
+            l.put_delete.per_second(),
+            l.issue_writes
+                .iter()
+                .map(|w| format!("{} writes in {} s", w.requests, w.within.as_secs()))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        None => "without rate limits (--no-limits)".to_owned(),
+    };
     writeln!(
         out,
-        "the Jira Cloud double is listening on {} (Jira Cloud's REST API with its rate limits{})",
+        "the Jira Cloud double is listening on {} (Jira Cloud's REST API {limits}{})",
         double.url(),
         if options.faults.is_some() {
-            " and the faults asked for"
+            ", and the faults asked for"
         } else {
             ""
         }

@@ -127,8 +127,9 @@ enum Command {
         seed: u64,
     },
     /// A rehearsal target: Jira Cloud's REST API as Airlock's double serves it (Jira's rate
-    /// limits, and the faults asked for) over HTTPS on this machine. Prints its address and
-    /// writes its certificate authority, then serves until stopped (Ctrl-C).
+    /// limits: per endpoint 100 GET/POST and 50 PUT/DELETE a second, per issue 20 writes in
+    /// 2 s and 100 in 30 s; and the faults asked for) over HTTPS on this machine. Prints its
+    /// address and writes its certificate authority, then serves until stopped (Ctrl-C).
     CloudDouble {
         /// A loopback address and port (port 0: any free one).
         #[arg(long, default_value = "127.0.0.1:8443")]
@@ -143,6 +144,9 @@ enum Command {
         /// Where its certificate authority (PEM) is written, for AIRLOCK_JIRA_CA.
         #[arg(long, default_value = "cloud-double-ca.pem")]
         ca_out: PathBuf,
+        /// Serve without Jira's rate limits (answer as fast as it can).
+        #[arg(long)]
+        no_limits: bool,
     },
     /// Platform administration across tenants: retention, anonymized statistics.
     #[command(subcommand)]
@@ -926,12 +930,14 @@ fn run(cli: Cli) -> Result<Status> {
             faults,
             site,
             ca_out,
+            no_limits,
         } => {
             cloud_double::run(&cloud_double::Options {
                 listen,
                 faults,
                 site,
                 ca_out,
+                limits: !no_limits,
             })?;
             Ok(Status::Done)
         }

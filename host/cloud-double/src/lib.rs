@@ -34,12 +34,22 @@
 //!   columns, swimlanes and quick filters (board properties), issues' closed sprints and
 //!   source ranks (issue properties): the site's tables for them stay empty, and the
 //!   double's own ranks have no source key.
+//! - Jira's rate limits, when configured ([`DoubleConfig::limits`], [`JiraLimits`]; off by
+//!   default, on in `airlock cloud-double`): per client (the credentials: one tenant's
+//!   API-token traffic) and endpoint template, GET and POST 100 requests in any second, PUT
+//!   and DELETE 50; per issue, every write whose path names it (`…/issue/{id}` and below:
+//!   edits, comments, worklogs, watchers, properties, attachments) counts in its windows
+//!   of 20 in any 2 seconds and 100 in any 30. Past one: 429 with `Retry-After` (whole
+//!   seconds, rounded up, until the window has room) and `X-RateLimit-Reset`, counted in
+//!   [`Stats::throttled_by_limits`]; the client is then throttled as after any 429.
 //! - Faults, per test ([`Faults`]): a fraction of calls answered 429 with `Retry-After`
 //!   and `X-RateLimit-Reset`, 503s with `Retry-After`, 500s before applying, and writes
 //!   applied and then answered 500 or cut off (the connection drops).
-//! - Every request is recorded ([`RequestRecord`]) with its arrival time and whether it
-//!   came while a `Retry-After` the double gave that client (by credentials) was in
-//!   force; [`Stats::early_requests`] must stay 0 for a correct client.
+//! - Every request is recorded ([`RequestRecord`]) with its arrival time, its endpoint
+//!   template, the issue a write names, and whether it came while a `Retry-After` the
+//!   double gave that client (by credentials) was in force; [`Stats::early_requests`]
+//!   must stay 0 for a correct client. The record is enough to work out what the limits
+//!   allow for the requests made (the `cloud` benchmark does).
 //!
 //! While a client is throttled, every request of it is answered 429 as Jira does. One
 //! that arrives within [`Faults::in_flight_grace`] of the 429 was already on its way when
@@ -54,6 +64,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use airlock_site::{JiraLimits, RateWindow};
 use airlock_site::{LocalSite, TargetError};
 
 /// Faults the double injects. Fractions are of all calls (after-apply faults: of writes),
@@ -103,14 +114,18 @@ pub struct DoubleConfig {
     /// It is a rehearsal target holding the customer's migrated data, with no real
     /// authentication: anything but loopback is refused.
     pub listen: Option<std::net::SocketAddr>,
+    /// Jira's rate limits, kept as Jira Cloud keeps them (`None`: no limits, the default).
+    pub limits: Option<JiraLimits>,
 }
 
 /// What the double saw and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub requests: u64,
-    /// 429s sent (dice and throttled clients).
+    /// 429s sent (dice, Jira's limits and throttled clients).
     pub rate_limited: u64,
+    /// 429s sent because a request was past one of Jira's limits ([`DoubleConfig::limits`]).
+    pub throttled_by_limits: u64,
     /// 503s sent.
     pub unavailable: u64,
     /// 500s sent without applying.
@@ -137,11 +152,24 @@ pub struct RequestRecord {
     pub at: Duration,
     /// `METHOD /path/{id}/template`.
     pub endpoint: String,
+    /// The issue a write (anything but GET) names in its path, which Jira's per-issue
+    /// limit counts it against: `…/issue/{id}` and below.
+    pub issue: Option<String>,
+    /// 0 when the connection was dropped on purpose.
     pub status: u16,
     /// Received while a `Retry-After` given to its client was in force.
     pub throttled: bool,
     /// … and past the in-flight grace.
     pub early: bool,
+    /// Answered 429 for being past one of Jira's limits.
+    pub by_limits: bool,
+}
+
+impl RequestRecord {
+    /// `GET`, `POST`, `PUT`…
+    pub fn method(&self) -> &str {
+        self.endpoint.split(' ').next().unwrap_or("")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +229,13 @@ impl CloudDouble {
             .map_err(|e| DoubleError::Start(e.to_string()))?
             .port();
         let url = format!("https://127.0.0.1:{port}");
-        let shared = Arc::new(api::Shared::new(site, read, url.clone(), config.faults));
+        let shared = Arc::new(api::Shared::new(
+            site,
+            read,
+            url.clone(),
+            config.faults,
+            config.limits,
+        ));
         let (tx, rx) = tokio::sync::watch::channel(false);
         runtime.spawn(server::serve(listener, tls.server, shared.clone(), rx));
         tracing::info!(port, "the cloud double is listening");
@@ -235,6 +269,11 @@ impl CloudDouble {
         self.shared.control().log.clone()
     }
 
+    /// When the double started: [`RequestRecord::at`] counts from it.
+    pub fn started(&self) -> std::time::Instant {
+        self.shared.started().into_std()
+    }
+
     /// The site behind the double, for assertions and seeding. Requests wait while held.
     pub fn site(&self) -> MutexGuard<'_, LocalSite> {
         self.shared.site()
@@ -247,6 +286,11 @@ impl CloudDouble {
     /// Changes the faults from now on (a test may start clean and then misbehave).
     pub fn set_faults(&self, faults: Faults) {
         self.shared.control().faults = faults;
+    }
+
+    /// Keeps Jira's limits from now on (`None`: none), with empty windows.
+    pub fn set_limits(&self, limits: Option<JiraLimits>) {
+        self.shared.set_limits(limits);
     }
 }
 

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::api::{Decision, Shared};
+use crate::api::{Decision, How, Seen, Shared};
 
 /// The connection is dropped without an answer.
 #[derive(Debug)]
@@ -67,42 +67,67 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Dropped> {
     let arrived = Instant::now();
-    let endpoint = template(req.method().as_str(), req.uri().path());
+    let method = req.method().as_str().to_owned();
+    let endpoint = template(&method, req.uri().path());
+    let issue = airlock_site::written_issue(&method, req.uri().path()).map(str::to_owned);
+    let seen = Seen {
+        endpoint: &endpoint,
+        method: &method,
+        issue: issue.as_deref(),
+    };
     let client = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.starts_with("Basic ") && v.len() > 6)
         .map(str::to_owned);
-    let write = req.method() != axum::http::Method::GET;
     let Some(client) = client else {
         let resp = crate::api::error(
             StatusCode::UNAUTHORIZED,
             "Client must be authenticated to access this resource.",
         );
-        shared.record(&endpoint, arrived, 401, false, false, true);
+        let how = How {
+            unauthenticated: true,
+            ..How::default()
+        };
+        shared.record(&seen, arrived, 401, how);
         return Ok(resp);
     };
-    let decision = shared.decide(&client, &endpoint, write, arrived);
-    let (after, throttled, early) = match decision {
+    let decision = shared.decide(&client, &seen, arrived);
+    let how = How::default();
+    let after = match decision {
         Decision::Throttled { until, early } => {
             let resp = throttle_response(StatusCode::TOO_MANY_REQUESTS, until);
-            shared.record(&endpoint, arrived, 429, true, early, false);
+            let how = How {
+                throttled: true,
+                early,
+                ..how
+            };
+            shared.record(&seen, arrived, 429, how);
             return Ok(resp);
         }
         Decision::Limit { status, until } => {
             let resp = throttle_response(status, until);
-            shared.record(&endpoint, arrived, status.as_u16(), false, false, false);
+            shared.record(&seen, arrived, status.as_u16(), how);
+            return Ok(resp);
+        }
+        Decision::Limited { until } => {
+            let resp = throttle_response(StatusCode::TOO_MANY_REQUESTS, until);
+            let how = How {
+                by_limits: true,
+                ..how
+            };
+            shared.record(&seen, arrived, 429, how);
             return Ok(resp);
         }
         Decision::Error => {
-            shared.record(&endpoint, arrived, 500, false, false, false);
+            shared.record(&seen, arrived, 500, how);
             return Ok(crate::api::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
             ));
         }
-        Decision::Apply(after) => (after, false, false),
+        Decision::Apply(after) => after,
     };
     let resp = match router.call(req.map(Body::new)).await {
         Ok(r) => r,
@@ -114,7 +139,7 @@ async fn handle(
             crate::api::After::Nothing => {}
             crate::api::After::Fail => {
                 shared.applied_then(false);
-                shared.record(&endpoint, arrived, 500, throttled, early, false);
+                shared.record(&seen, arrived, 500, how);
                 return Ok(crate::api::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal server error",
@@ -122,12 +147,12 @@ async fn handle(
             }
             crate::api::After::Drop => {
                 shared.applied_then(true);
-                shared.record(&endpoint, arrived, 0, throttled, early, false);
+                shared.record(&seen, arrived, 0, how);
                 return Err(Dropped);
             }
         }
     }
-    shared.record(&endpoint, arrived, status.as_u16(), throttled, early, false);
+    shared.record(&seen, arrived, status.as_u16(), how);
     Ok(resp)
 }
 
@@ -155,28 +180,10 @@ fn throttle_response(status: StatusCode, until: Instant) -> Response<Body> {
     resp
 }
 
-/// The path with its ids replaced: `POST /rest/api/3/issue/{id}/comment`.
+/// The path with its ids replaced: `POST /rest/api/3/issue/{id}/comment`. The endpoint
+/// Jira's limits count a request against, as the client counts it too.
 pub(crate) fn template(method: &str, path: &str) -> String {
-    let mut out = String::from(method);
-    out.push(' ');
-    let mut previous = "";
-    for (i, seg) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        let param = if previous == "properties" {
-            Some("{key}")
-        } else if previous == "addons" {
-            Some("{app}")
-        } else if i > 3 && seg.chars().any(|c| c.is_ascii_digit()) {
-            Some("{id}")
-        } else {
-            None
-        };
-        out.push_str(param.unwrap_or(seg));
-        previous = seg;
-    }
-    out
+    airlock_site::endpoint_template(method, path)
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ fn config(double: &CloudDouble) -> CloudConfig {
         max_delay: Duration::from_millis(200),
         ..RetryPolicy::default()
     };
+    // These doubles keep no rate limits: pacing under Jira's would only slow the tests
+    // (the limits and the client's pacing are tested in limits.rs).
+    c.limits = None;
     c
 }
 
@@ -3723,5 +3726,250 @@ mod software {
         let expected: Vec<String> = ranked.iter().map(|(_, i)| i.clone()).collect();
         assert_eq!(in_site_order(&db, &ranked), expected, "the source's order");
         assert_eq!(client(&double).counts().unwrap(), counts);
+    }
+}
+
+/// Project role actors as Jira Cloud takes them: in a project's role
+/// (`…/project/{id}/role/{id}`) or by default (`…/role/{id}/actors`), an unknown project or
+/// role 404, an unknown user or group 400, and an actor the role has already 400 too (the
+/// client asks first, so a rerun writes nothing twice). Cut short by crashes, each actor is
+/// found again once and counted once.
+mod roles {
+    use airlock_model::jira::{ProjectRoleActor, RoleActor};
+
+    use super::*;
+
+    fn actor(id: &str, project: Option<&str>, role: &str, actor: RoleActor) -> Record {
+        Record::ProjectRoleActor(ProjectRoleActor {
+            id: id.into(),
+            project: project.map(Into::into),
+            role: role.into(),
+            actor,
+        })
+    }
+
+    /// A role's actors as the double answers them: `user:<account>` or `group:<name>`.
+    fn actors_on_site(double: &CloudDouble, path: &str) -> Vec<String> {
+        let (status, role) = raw_get(double, path);
+        assert_eq!(status, 200, "{role}");
+        let mut actors: Vec<String> = role["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| match a["type"].as_str().unwrap() {
+                "atlassian-user-role-actor" => {
+                    format!("user:{}", a["actorUser"]["accountId"].as_str().unwrap())
+                }
+                "atlassian-group-role-actor" => {
+                    format!("group:{}", a["actorGroup"]["name"].as_str().unwrap())
+                }
+                other => panic!("actor type {other}"),
+            })
+            .collect();
+        actors.sort();
+        actors
+    }
+
+    /// A raw POST of the double: its status.
+    fn raw_post(double: &CloudDouble, path: &str, body: &Value) -> u16 {
+        let raw = raw_client(double);
+        let rt = tokio_rt();
+        let req = raw
+            .post(format!("{}{path}", double.url()))
+            .basic_auth("raw@example.com", Some("t"))
+            .json(body)
+            .send();
+        rt.block_on(req).unwrap().status().as_u16()
+    }
+
+    #[test]
+    fn role_actors_follow_jira_clouds_rules_and_are_found_again_once() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let (alice, bob) = {
+            let mut site = double.site();
+            (
+                site.add_user(Some("alice@example.com"), "Alice").unwrap(),
+                site.add_user(Some("bob@example.com"), "Bob").unwrap(),
+            )
+        };
+        let project = double.site().add_project("ROL", "Roles").unwrap();
+        let mut target = client(&double);
+        let developers = ok(&target
+            .write(Kind::ProjectRole, &[role("r-1", "Developers")])
+            .unwrap())
+        .remove(0);
+        let admins = "10002"; // Cloud's Administrators
+
+        let actors = [
+            actor(
+                "a-1",
+                Some(&project),
+                admins,
+                RoleActor::User(alice.clone()),
+            ),
+            actor(
+                "a-2",
+                Some(&project),
+                &developers,
+                RoleActor::Group("JIRA-software-users".into()),
+            ),
+            actor(
+                "a-3",
+                None,
+                admins,
+                RoleActor::Group("jira-administrators".into()),
+            ),
+            actor("a-4", None, &developers, RoleActor::User(bob.clone())),
+        ];
+        // Twice: the second run finds every actor there and adds none.
+        for _ in 0..2 {
+            let answers = target.write(Kind::ProjectRoleActor, &actors).unwrap();
+            assert_eq!(ok(&answers), ["", "", "", ""]);
+        }
+        let project_role = |role: &str| format!("/rest/api/3/project/{project}/role/{role}");
+        assert_eq!(
+            actors_on_site(&double, &project_role(admins)),
+            [format!("user:{alice}")]
+        );
+        assert_eq!(
+            actors_on_site(&double, &project_role(&developers)),
+            ["group:jira-software-users"],
+            "the site's spelling of the group"
+        );
+        assert_eq!(
+            actors_on_site(&double, &format!("/rest/api/3/role/{admins}/actors")),
+            ["group:jira-administrators"]
+        );
+        assert_eq!(
+            actors_on_site(&double, &format!("/rest/api/3/role/{developers}/actors")),
+            [format!("user:{bob}")]
+        );
+        // Cloud's own rule: adding an actor the role has is refused.
+        assert_eq!(
+            raw_post(
+                &double,
+                &project_role(admins),
+                &json!({ "user": [alice.clone()] })
+            ),
+            400
+        );
+        let counts = site_counts(&double);
+        assert_eq!(counts[&Kind::ProjectRoleActor], 4);
+        assert_eq!(target.counts().unwrap()[&Kind::ProjectRoleActor], 4);
+
+        // Unknown project or role: 404; unknown user or group: 400. Each the record's own.
+        for (record, code) in [
+            (
+                actor("x-1", Some("99999"), admins, RoleActor::User(alice.clone())),
+                "invalid-reference",
+            ),
+            (
+                actor(
+                    "x-2",
+                    Some(&project),
+                    "99999",
+                    RoleActor::User(alice.clone()),
+                ),
+                "invalid-reference",
+            ),
+            (
+                actor(
+                    "x-3",
+                    Some(&project),
+                    admins,
+                    RoleActor::User("no-such-account".into()),
+                ),
+                "invalid-reference",
+            ),
+            (
+                actor(
+                    "x-4",
+                    None,
+                    admins,
+                    RoleActor::Group("no-such-group".into()),
+                ),
+                "invalid-reference",
+            ),
+        ] {
+            let answers = target
+                .write(Kind::ProjectRoleActor, std::slice::from_ref(&record))
+                .unwrap();
+            let e = answers[0].as_ref().unwrap_err();
+            assert_eq!(e.code, code, "{record:?}: {e}");
+        }
+        assert_eq!(site_counts(&double), counts, "nothing refused was added");
+
+        // Cut short by applied-then-lost writes: found again or written again, never twice.
+        let accounts: Vec<String> = (0..6)
+            .map(|n| {
+                double
+                    .site()
+                    .add_user(Some(&format!("user{n}@example.com")), &format!("User {n}"))
+                    .unwrap()
+            })
+            .collect();
+        let mut many = Vec::new();
+        for (n, account) in accounts.iter().enumerate() {
+            for (r, role) in [admins, developers.as_str()].into_iter().enumerate() {
+                many.push(actor(
+                    &format!("c-{n}-{r}-p"),
+                    Some(&project),
+                    role,
+                    RoleActor::User(account.clone()),
+                ));
+                many.push(actor(
+                    &format!("c-{n}-{r}-d"),
+                    None,
+                    role,
+                    RoleActor::User(account.clone()),
+                ));
+            }
+        }
+        double.set_faults(Faults {
+            seed: 23,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.1,
+            ..Faults::default()
+        });
+        let (answers, crashes) = write_through_crashes(&double, Kind::ProjectRoleActor, &many);
+        double.set_faults(Faults::default());
+        eprintln!("role actors cut short {crashes} times");
+        assert!(crashes > 0, "the faults never cut a run short");
+        assert!(ok(&answers).iter().all(String::is_empty));
+        assert_eq!(
+            double
+                .site()
+                .duplicate_source_keys(Kind::ProjectRoleActor)
+                .unwrap(),
+            0
+        );
+        let counts = site_counts(&double);
+        assert_eq!(counts[&Kind::ProjectRoleActor], 4 + many.len() as u64);
+        for role in [admins, developers.as_str()] {
+            let mut expected: Vec<String> = accounts.iter().map(|a| format!("user:{a}")).collect();
+            if role == admins {
+                expected.push(format!("user:{alice}"));
+            } else {
+                expected.push("group:jira-software-users".into());
+            }
+            expected.sort();
+            assert_eq!(actors_on_site(&double, &project_role(role)), expected);
+        }
+
+        // A fresh client finds every actor again, and counts each once.
+        let mut fresh = client(&double);
+        let keys: Vec<String> = actors.iter().chain(&many).map(source_key).collect();
+        let found = fresh.find_written(Kind::ProjectRoleActor, &keys).unwrap();
+        assert!(found.iter().all(|f| f.as_deref() == Some("")), "{found:?}");
+        assert_eq!(
+            fresh.counts().unwrap()[&Kind::ProjectRoleActor],
+            4 + many.len() as u64
+        );
+        assert_eq!(
+            fresh
+                .find_written(Kind::ProjectRoleActor, &["never-written".into()])
+                .unwrap(),
+            [None]
+        );
     }
 }

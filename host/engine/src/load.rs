@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
-    BoardQuery, ChangeItem, Filter, Kind, Record, Share, Target as RefTarget,
+    BoardQuery, ChangeItem, Filter, Kind, Record, RoleActor, Share, Target as RefTarget,
 };
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
@@ -191,6 +191,7 @@ fn is_referenced(kind: Kind) -> bool {
     !matches!(
         kind,
         Kind::Membership
+            | Kind::ProjectRoleActor
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
@@ -809,6 +810,7 @@ fn translate(
     let user_gone = match record {
         Record::Membership(m) => m.user_name.is_empty(),
         Record::Watcher(w) | Record::Vote(w) => w.user.is_empty(),
+        Record::ProjectRoleActor(a) => matches!(&a.actor, RoleActor::User(u) if u.is_empty()),
         Record::FilterShare(s) => matches!(&s.share, Share::User(u) if u.is_empty()),
         _ => false,
     };

@@ -72,6 +72,8 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
         count(Kind::Watcher) + count(Kind::Vote),
         generated.entity_counts["UserAssociation"]
     );
+    // Who plays the project roles: the defaults, and each project's lead, group and users.
+    assert!(count(Kind::ProjectRoleActor) > 3);
     // Every project's security scheme, besides the issues' versions and components.
     assert_eq!(count(Kind::ProjectScheme), 3);
     // The Sprint field's values are issues' sprints; the other fields' are field values.

@@ -68,7 +68,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
     let dir = tempfile::tempdir().unwrap();
     let (path, generated) = realistic(dir.path(), airlock_fixtures::Flavour::default());
     let planted = planted_orphans(&generated);
-    assert_eq!(planted.len(), 20, "{planted:?}");
+    assert_eq!(planted.len(), 21, "{planted:?}");
 
     // By default only the address without a real domain blocks.
     let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
@@ -130,6 +130,12 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
             .iter()
             .any(|o| o.entity == "EntityProperty" && o.missing.starts_with("User ")),
         "a user property of a deleted user"
+    );
+    assert!(
+        report.orphans.iter().any(|o| o.entity == "ProjectRoleActor"
+            && o.field == "roletypeparameter"
+            && o.missing.starts_with("User ")),
+        "a project role actor of a deleted user"
     );
     let summary = report
         .findings

@@ -26,6 +26,7 @@ pub enum Kind {
     SecurityScheme,
     SecurityLevel,
     Project,
+    ProjectRoleActor,
     Component,
     Version,
     CustomField,
@@ -59,7 +60,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 40] = [
+    pub const ALL: [Kind; 41] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -71,6 +72,7 @@ impl Kind {
         Kind::SecurityScheme,
         Kind::SecurityLevel,
         Kind::Project,
+        Kind::ProjectRoleActor,
         Kind::Component,
         Kind::Version,
         Kind::CustomField,
@@ -116,6 +118,7 @@ impl Kind {
             Kind::SecurityScheme => "security-scheme",
             Kind::SecurityLevel => "security-level",
             Kind::Project => "project",
+            Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
             Kind::CustomField => "custom-field",
@@ -168,6 +171,7 @@ impl Kind {
             Kind::SecurityScheme => "IssueSecurityScheme",
             Kind::SecurityLevel => "SchemeIssueSecurityLevels",
             Kind::Project => "Project",
+            Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
             Kind::CustomField => "CustomField",
@@ -251,6 +255,7 @@ impl Kind {
             Kind::Sprint => Namespace::SPRINT,
             Kind::BoardColumn => Namespace::BOARD_COLUMN,
             Kind::Membership
+            | Kind::ProjectRoleActor
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
@@ -579,6 +584,51 @@ pub struct ProjectRole {
     pub description: String,
 }
 
+/// Who plays a project role (`ProjectRoleActor`): a user or a group, in one project, or
+/// for every new project (a role's *default* actors, which Jira gives each project created
+/// after them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRoleActor {
+    pub id: String,
+    /// The project (`pid`); `None` for a default actor of the role.
+    pub project: Option<String>,
+    /// The project role (`projectroleid`).
+    pub role: String,
+    /// Who (`roletype` and `roletypeparameter`).
+    pub actor: RoleActor,
+}
+
+/// A project role's actor: a user (by key) or a group (by name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleActor {
+    /// `atlassian-user-role-actor`: the user's key.
+    User(String),
+    /// `atlassian-group-role-actor`: the group's name.
+    Group(String),
+}
+
+impl RoleActor {
+    /// The `roletype` Jira writes for this kind of actor.
+    pub fn role_type(&self) -> &'static str {
+        match self {
+            RoleActor::User(_) => USER_ROLE_ACTOR,
+            RoleActor::Group(_) => GROUP_ROLE_ACTOR,
+        }
+    }
+
+    /// The user's key or account id, or the group's name.
+    pub fn name(&self) -> &str {
+        match self {
+            RoleActor::User(v) | RoleActor::Group(v) => v,
+        }
+    }
+}
+
+/// The `roletype` of a user actor.
+pub const USER_ROLE_ACTOR: &str = "atlassian-user-role-actor";
+/// The `roletype` of a group actor.
+pub const GROUP_ROLE_ACTOR: &str = "atlassian-group-role-actor";
+
 /// A user watching or voting for an issue (`UserAssociation`). The row has no id of its
 /// own: the record's is `issue:user` in server ids, kept when the references are
 /// rewritten so a target finds it again.
@@ -779,6 +829,7 @@ pub enum Record {
     SecurityScheme(SecurityScheme),
     SecurityLevel(SecurityLevel),
     Project(Project),
+    ProjectRoleActor(ProjectRoleActor),
     Component(Component),
     Version(Version),
     CustomField(CustomField),
@@ -830,6 +881,16 @@ macro_rules! each_ref {
                 $g("user", Target::UserName, &$($m)? r.user_name);
             }
             Record::Project(r) => $g("lead", T(K::User), &$($m)? r.lead),
+            Record::ProjectRoleActor(r) => {
+                if let Some(v) = &$($m)? r.project {
+                    $g("pid", T(K::Project), v);
+                }
+                $g("projectroleid", T(K::ProjectRole), &$($m)? r.role);
+                match &$($m)? r.actor {
+                    RoleActor::User(user) => $g("roletypeparameter", T(K::User), user),
+                    RoleActor::Group(group) => $g("roletypeparameter", T(K::Group), group),
+                }
+            }
             Record::Component(r) => {
                 $g("project", T(K::Project), &$($m)? r.project);
                 $g("lead", T(K::User), &$($m)? r.lead);
@@ -998,6 +1059,7 @@ impl Record {
             Record::SecurityScheme(_) => Kind::SecurityScheme,
             Record::SecurityLevel(_) => Kind::SecurityLevel,
             Record::Project(_) => Kind::Project,
+            Record::ProjectRoleActor(_) => Kind::ProjectRoleActor,
             Record::Component(_) => Kind::Component,
             Record::Version(_) => Kind::Version,
             Record::CustomField(_) => Kind::CustomField,
@@ -1045,6 +1107,7 @@ impl Record {
             Record::SecurityScheme(r) => &r.id,
             Record::SecurityLevel(r) => &r.id,
             Record::Project(r) => &r.id,
+            Record::ProjectRoleActor(r) => &r.id,
             Record::Component(r) => &r.id,
             Record::Version(r) => &r.id,
             Record::CustomField(r) => &r.id,

@@ -906,8 +906,9 @@ fn a_namespace_no_enabled_app_publishes_is_named_and_its_ids_block_the_analysis(
     );
 }
 
-/// Issue 16: project roles, watchers, votes, history, saved filters and their shares arrive
-/// on the local site, verified kind by kind. A sample of issues read back has the source's
+/// Issue 16: project roles and who plays them, watchers, votes, history, saved filters and
+/// their shares arrive on the local site, verified kind by kind. Every role actor is in the
+/// site's project and role, named by its user's key or its group's name. A sample of issues read back has the source's
 /// watchers, voters and history, field by field, history values in the site's ids; every
 /// filter has its name, owner and shares, its query naming the site's project, user,
 /// version, component, filter and custom field ids in place of the server's (looked up one
@@ -924,6 +925,7 @@ fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritt
     let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
     for kind in [
         Kind::ProjectRole,
+        Kind::ProjectRoleActor,
         Kind::SecurityScheme,
         Kind::SecurityLevel,
         Kind::Watcher,
@@ -1040,6 +1042,41 @@ fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritt
     let name_of = |list: &[airlock_site::TargetConstant], id: &str| {
         list.iter().find(|c| c.id == id).map(|c| c.name.clone())
     };
+
+    // Who plays each project role: every source actor, and only those, in the site's
+    // project (none for a role's default actors), in the site's role of its name (the
+    // site's own Administrators, or the role written from the source's), the user written
+    // from its key or the group of its name.
+    let mut expected: Vec<(Option<String>, String, String)> =
+        airlock_fixtures::source_role_actors(&spec)
+            .into_iter()
+            .map(|a| {
+                let role = airlock_fixtures::source_role_name(&a.role).unwrap();
+                (
+                    a.project.map(|p| cloud(Kind::Project, &p)),
+                    role.to_owned(),
+                    a.actor,
+                )
+            })
+            .collect();
+    expected.sort();
+    let mut actors: Vec<(Option<String>, String, String)> = site
+        .read_role_actors()
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            let role = name_of(&snapshot.roles, &a.role)
+                .unwrap_or_else(|| panic!("role {} is the site's", a.role));
+            (a.project, role, a.actor)
+        })
+        .collect();
+    actors.sort();
+    assert!(expected.iter().any(|a| a.0.is_none()), "default actors");
+    assert!(
+        expected.iter().any(|a| a.2.starts_with("group:"))
+            && expected.iter().any(|a| a.2.starts_with("user:"))
+    );
+    assert_eq!(actors, expected);
     let keys = site.issue_keys().unwrap();
     let (mut voted, mut changes, mut secret) = (0, 0, 0);
     for key in keys.iter().step_by(7) {

@@ -3,7 +3,11 @@
 //! The trait is synchronous; the client owns a small current-thread tokio runtime and
 //! blocks on it per call. Per-item endpoints run with bounded concurrency
 //! ([`CloudConfig::max_concurrency`]); every request goes through one retry policy
-//! ([`RetryPolicy`], see `http.rs`).
+//! ([`RetryPolicy`], see `http.rs`) and paces itself under Jira's rate limits
+//! ([`CloudConfig::limits`], see `limits.rs`): per endpoint and per issue, each request
+//! waits for room in the windows it falls in, so Jira has no reason to answer 429, and the
+//! items of a batch that write to issues go out in turns across issues, so an issue at its
+//! limit holds back its own writes only.
 //!
 //! # How each kind is written, and found again
 //!
@@ -33,6 +37,7 @@
 //! | security level | `PUT …/issuesecurityschemes/{id}/level` (204, no id) | (scheme, name): `GET …/issuesecurityschemes/level?schemeId=` |
 //! | project scheme | `PUT …/issuesecurityschemes/project` (303 to a task, awaited) | idempotent (the project's scheme is read first: `GET …/issuesecurityschemes/project?projectId=`) |
 //! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
+//! | project role actor | `POST …/project/{id}/role/{id}` (`{"user": [id]}` or `{"group": [name]}`); a default actor `POST /rest/api/3/role/{id}/actors` | (project, role, actor): `GET …/project/{id}/role/{id}` or `GET /rest/api/3/role/{id}/actors`, asked before each add too (Cloud refuses a second one) |
 //! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
 //! | version | `POST /rest/api/3/version` | (project, name): `GET …/project/{id}/versions` |
 //! | custom field | `POST /rest/api/3/field` | (name, type): `GET /rest/api/3/field/search` |
@@ -163,7 +168,9 @@ pub mod adf;
 mod find;
 mod history;
 mod http;
+mod limits;
 mod read;
+mod roles;
 mod security;
 mod sharing;
 mod software;
@@ -179,6 +186,7 @@ use reqwest::header::HeaderValue;
 
 use crate::{Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
 use http::Http;
+pub use limits::{JiraLimits, RateWindow, endpoint_template, is_put_delete, written_issue};
 
 /// The property holding a record's source key on issues, comments and worklogs.
 pub const SOURCE_PROPERTY: &str = "airlock.source";
@@ -224,6 +232,9 @@ pub struct CloudConfig {
     pub ledger_app: String,
     /// One request's time limit.
     pub request_timeout: Duration,
+    /// The rate limits the client keeps (Jira Cloud's by default); `None` sends as fast as
+    /// the concurrency allows (a 429 is still waited out).
+    pub limits: Option<JiraLimits>,
 }
 
 impl CloudConfig {
@@ -241,6 +252,7 @@ impl CloudConfig {
             retry: RetryPolicy::default(),
             ledger_app: "airlock".into(),
             request_timeout: Duration::from_secs(60),
+            limits: Some(JiraLimits::default()),
         }
     }
 }
@@ -255,6 +267,8 @@ impl std::fmt::Debug for CloudConfig {
             .field("max_concurrency", &self.max_concurrency)
             .field("retry", &self.retry)
             .field("ledger_app", &self.ledger_app)
+            .field("request_timeout", &self.request_timeout)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -337,7 +351,14 @@ impl JiraCloud {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
-        let http = Http::new(client, base.clone(), auth, config.retry.clone(), seed);
+        let http = Http::new(
+            client,
+            base.clone(),
+            auth,
+            config.retry.clone(),
+            config.limits.clone(),
+            seed,
+        );
         Ok(JiraCloud {
             rt,
             api: Api {

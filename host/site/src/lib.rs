@@ -30,10 +30,13 @@ use airlock_model::{AppKey, AppOutput};
 use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
-pub use cloud::{CloudConfig, JiraCloud, RetryPolicy, SOURCE_PROPERTY, adf};
+pub use cloud::{
+    CloudConfig, JiraCloud, JiraLimits, RateWindow, RetryPolicy, SOURCE_PROPERTY, adf,
+    endpoint_template, is_put_delete, written_issue,
+};
 pub use local::{
     BoardReadBack, ChangeReadBack, ColumnReadBack, FilterReadBack, HistoryReadBack, IssueReadBack,
-    LocalSite, SprintReadBack,
+    LocalSite, RoleActorReadBack, SprintReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.

@@ -447,6 +447,36 @@ impl LocalSite {
         run().map_err(|e| self.local(e))
     }
 
+    /// Every project role actor on the site, sorted: its project and role by the site's
+    /// ids (no project for a role's default actors), a user by its source key (the server's
+    /// user key; an account the migration did not write by its account id) as
+    /// `user:<key>`, a group as `group:<name>`.
+    pub fn read_role_actors(&mut self) -> Result<Vec<RoleActorReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<RoleActorReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT a.project_id, a.role_id,
+                        CASE a.actor_type
+                            WHEN 'user' THEN 'user:' || COALESCE(u.source_key, a.account_id)
+                            ELSE 'group:' || a.group_name END,
+                        a.source_key
+                 FROM project_role_actors a LEFT JOIN users u ON u.account_id = a.account_id",
+            )?;
+            let mut actors: Vec<RoleActorReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(RoleActorReadBack {
+                        project: r.get::<_, Option<i64>>(0)?.map(|p| p.to_string()),
+                        role: r.get::<_, i64>(1)?.to_string(),
+                        actor: r.get(2)?,
+                        source_key: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            actors.sort();
+            Ok(actors)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
     /// Every board on the site, by id: its owner by source key, its columns with their
     /// statuses (site ids), swimlanes and quick filters (queries in the site's ids) in
     /// their order, and its sprints by id.
@@ -986,6 +1016,19 @@ pub struct IssueReadBack {
     pub sprints: Vec<String>,
     /// Its LexoRank.
     pub rank: Option<String>,
+}
+
+/// A project role actor read back from the local site ([`LocalSite::read_role_actors`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RoleActorReadBack {
+    /// The site's project id; `None` for a role's default actor.
+    pub project: Option<String>,
+    /// The site's role id.
+    pub role: String,
+    /// `user:<user source key>` or `group:<name>`.
+    pub actor: String,
+    /// The server id it was written from.
+    pub source_key: Option<String>,
 }
 
 /// A board read back from the local site ([`LocalSite::read_boards`]).

@@ -113,7 +113,8 @@ pub fn check(record: &Record) -> Result<(), Violation> {
         | Record::FilterShare(_)
         | Record::ChangeGroup(_)
         | Record::ChangeItem(_)
-        | Record::ProjectScheme(_) => Ok(()),
+        | Record::ProjectScheme(_)
+        | Record::ProjectRoleActor(_) => Ok(()),
         Record::SecurityScheme(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)

@@ -1271,6 +1271,7 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
          DROP TABLE boards; DROP TABLE sprints; DROP TABLE board_columns;
          DROP TABLE column_statuses; DROP TABLE board_swimlanes;
          DROP TABLE board_quick_filters; DROP TABLE issue_sprints; DROP TABLE issue_ranks;
+         DROP TABLE project_role_actors;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -1287,11 +1288,227 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
     let watcher = Record::Watcher(airlock_model::jira::IssueUser {
         id: "20000:admin".into(),
         issue: b.issue,
-        user: b.account,
+        user: b.account.clone(),
         created: None,
     });
     ok(&mut site, Kind::Watcher, &[watcher]);
     assert!(site.read_boards().unwrap().is_empty(), "version 3's tables");
+    assert!(site.read_role_actors().unwrap().is_empty(), "version 4's");
+    let lead = Record::ProjectRoleActor(airlock_model::jira::ProjectRoleActor {
+        id: "10000".into(),
+        project: Some(b.project),
+        role: "10002".into(),
+        actor: airlock_model::jira::RoleActor::User(b.account),
+    });
+    ok(&mut site, Kind::ProjectRoleActor, &[lead]);
+    assert_eq!(site.counts().unwrap()[&Kind::ProjectRoleActor], 1);
+}
+
+/// A site of version 3 (before project role actors) gets their table when opened.
+#[test]
+fn a_site_of_version_3_gets_the_role_actors_table() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    drop(f.site);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    db.execute_batch("DROP TABLE project_role_actors; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(db);
+    let mut site = LocalSite::open(&f.path).unwrap();
+    let lead = Record::ProjectRoleActor(airlock_model::jira::ProjectRoleActor {
+        id: "10000".into(),
+        project: Some(b.project),
+        role: "10002".into(),
+        actor: airlock_model::jira::RoleActor::User(b.account),
+    });
+    ok(&mut site, Kind::ProjectRoleActor, &[lead]);
+    assert_eq!(
+        site.find_written(Kind::ProjectRoleActor, &["10000".into()])
+            .unwrap(),
+        [Some(String::new())]
+    );
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+}
+
+/// Project role actors: a user and a group in a project's roles and a group by default
+/// (no project); refused as Cloud refuses them (an unknown role, project, user or group);
+/// written twice, kept once (the second write only takes its source key); found again by
+/// source key, counted, and read back by the site's ids and users' source keys.
+#[test]
+fn role_actors_are_written_checked_kept_once_and_found_again() {
+    use airlock_model::jira::{ProjectRoleActor, RoleActor};
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    ok(
+        site,
+        Kind::Group,
+        &[Record::Group(Group {
+            name: "developers".into(),
+            active: true,
+        })],
+    );
+    let administrators = site
+        .snapshot()
+        .unwrap()
+        .roles
+        .into_iter()
+        .find(|r| r.name == "Administrators")
+        .unwrap()
+        .id;
+    let actor = |id: &str, project: Option<&str>, role: &str, actor: RoleActor| {
+        Record::ProjectRoleActor(ProjectRoleActor {
+            id: id.into(),
+            project: project.map(Into::into),
+            role: role.into(),
+            actor,
+        })
+    };
+    let lead = actor(
+        "a1",
+        Some(&b.project),
+        &administrators,
+        RoleActor::User(b.account.clone()),
+    );
+    // Group names ignore case: the site keeps its own spelling.
+    let team = actor(
+        "a2",
+        Some(&b.project),
+        "10100",
+        RoleActor::Group("Developers".into()),
+    );
+    let default = actor(
+        "a3",
+        None,
+        &administrators,
+        RoleActor::Group("jira-administrators".into()),
+    );
+    let answers = ok(
+        site,
+        Kind::ProjectRoleActor,
+        &[lead.clone(), team, default.clone()],
+    );
+    assert_eq!(answers, ["", "", ""]);
+
+    for (record, code) in [
+        (
+            actor(
+                "r1",
+                Some(&b.project),
+                "99999",
+                RoleActor::User(b.account.clone()),
+            ),
+            "invalid-reference",
+        ),
+        (
+            actor(
+                "r2",
+                Some("99999"),
+                &administrators,
+                RoleActor::User(b.account.clone()),
+            ),
+            "invalid-reference",
+        ),
+        (
+            actor(
+                "r3",
+                Some(&b.project),
+                &administrators,
+                RoleActor::User("no-such-account".into()),
+            ),
+            "invalid-reference",
+        ),
+        (
+            actor(
+                "r4",
+                None,
+                &administrators,
+                RoleActor::Group("no-such-group".into()),
+            ),
+            "invalid-reference",
+        ),
+        (
+            actor("r5", None, &administrators, RoleActor::User(String::new())),
+            "invalid-value",
+        ),
+    ] {
+        let e = refused(site, Kind::ProjectRoleActor, record);
+        assert_eq!(e.code, code, "{e}");
+    }
+
+    // Again (a rerun, another source row naming the same actor): kept once, under the
+    // newest source key; a default actor is kept once too (it has no project).
+    ok(site, Kind::ProjectRoleActor, &[lead, default]);
+    let again = actor(
+        "a4",
+        None,
+        &administrators,
+        RoleActor::Group("JIRA-administrators".into()),
+    );
+    ok(site, Kind::ProjectRoleActor, &[again]);
+    assert_eq!(site.counts().unwrap()[&Kind::ProjectRoleActor], 3);
+    assert_eq!(
+        site.duplicate_source_keys(Kind::ProjectRoleActor).unwrap(),
+        0
+    );
+    assert_eq!(
+        site.find_written(
+            Kind::ProjectRoleActor,
+            &[
+                "a1".into(),
+                "a2".into(),
+                "a3".into(),
+                "a4".into(),
+                "r1".into()
+            ]
+        )
+        .unwrap(),
+        [
+            Some(String::new()),
+            Some(String::new()),
+            None,
+            Some(String::new()),
+            None
+        ]
+    );
+    let read = site.read_role_actors().unwrap();
+    let shown: Vec<(Option<&str>, &str, &str, Option<&str>)> = read
+        .iter()
+        .map(|a| {
+            (
+                a.project.as_deref(),
+                a.role.as_str(),
+                a.actor.as_str(),
+                a.source_key.as_deref(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (
+            None,
+            administrators.as_str(),
+            "group:jira-administrators",
+            Some("a4"),
+        ),
+        (
+            Some(b.project.as_str()),
+            administrators.as_str(),
+            "user:admin",
+            Some("a1"),
+        ),
+        (
+            Some(b.project.as_str()),
+            "10100",
+            "group:developers",
+            Some("a2"),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(shown, expected);
 }
 
 /// Jira Software on the local site: a board on its filter, its sprints, columns with

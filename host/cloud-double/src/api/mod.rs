@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::store::{Reader, Row};
-use crate::{Faults, RequestRecord, Stats, lock};
+use crate::{Faults, JiraLimits, RequestRecord, Stats, lock};
 
 /// Jira Cloud's limits.
 const BULK_ISSUES: usize = 50;
@@ -49,6 +49,8 @@ pub(crate) struct Control {
     pub faults: Faults,
     pub stats: Stats,
     pub log: Vec<RequestRecord>,
+    /// Jira's rate limits, when the double keeps them.
+    limiter: Option<limits::Limiter>,
     /// Client (credentials) → the `Retry-After` window it was last given.
     windows: HashMap<String, Window>,
     counter: u64,
@@ -72,6 +74,10 @@ pub(crate) enum Decision {
         status: StatusCode,
         until: Instant,
     },
+    /// Past one of Jira's rate limits: 429 until the window has room.
+    Limited {
+        until: Instant,
+    },
     /// 500 without applying.
     Error,
     Apply(After),
@@ -88,7 +94,13 @@ type S = State<std::sync::Arc<Shared>>;
 type Q = Query<HashMap<String, String>>;
 
 impl Shared {
-    pub fn new(site: LocalSite, reader: Reader, base: String, faults: Faults) -> Shared {
+    pub fn new(
+        site: LocalSite,
+        reader: Reader,
+        base: String,
+        faults: Faults,
+        limits: Option<JiraLimits>,
+    ) -> Shared {
         Shared {
             site: Mutex::new(site),
             reader: Mutex::new(reader),
@@ -97,6 +109,7 @@ impl Shared {
                 faults,
                 stats: Stats::default(),
                 log: Vec::new(),
+                limiter: limits.map(limits::Limiter::new),
                 windows: HashMap::new(),
                 counter: 0,
                 throttles: 0,
@@ -125,7 +138,11 @@ impl Shared {
         )
     }
 
-    pub fn decide(&self, client: &str, endpoint: &str, write: bool, at: Instant) -> Decision {
+    /// What happens to a request of `client` that arrived `at`: refused while the client
+    /// is throttled, then past Jira's limits, then the dice.
+    pub fn decide(&self, client: &str, seen: &Seen<'_>, at: Instant) -> Decision {
+        let (endpoint, method, issue) = (seen.endpoint, seen.method, seen.issue);
+        let write = method != "GET";
         let mut c = self.control();
         c.stats.requests += 1;
         *c.stats.per_endpoint.entry(endpoint.to_owned()).or_default() += 1;
@@ -143,6 +160,17 @@ impl Shared {
             }
             c.stats.rate_limited += 1;
             return Decision::Throttled { until, early };
+        }
+        // The limits count arrivals in the order they are decided.
+        let now = Instant::now();
+        if let Some(limiter) = c.limiter.as_mut()
+            && let Err(until) = limiter.admit(client, endpoint, method, issue, now)
+        {
+            c.windows
+                .insert(client.to_owned(), Window { opened: at, until });
+            c.stats.rate_limited += 1;
+            c.stats.throttled_by_limits += 1;
+            return Decision::Limited { until };
         }
         let f = c.faults.clone();
         let r = unit(f.seed, c.counter);
@@ -198,29 +226,54 @@ impl Shared {
         }
     }
 
-    pub fn record(
-        &self,
-        endpoint: &str,
-        arrived: Instant,
-        status: u16,
-        throttled: bool,
-        early: bool,
-        unauthenticated: bool,
-    ) {
+    pub fn record(&self, seen: &Seen<'_>, arrived: Instant, status: u16, how: How) {
         let mut c = self.control();
-        if unauthenticated {
+        if how.unauthenticated {
             c.stats.requests += 1;
             c.stats.unauthenticated += 1;
         }
         let at = arrived.saturating_duration_since(self.started);
         c.log.push(RequestRecord {
             at,
-            endpoint: endpoint.to_owned(),
+            endpoint: seen.endpoint.to_owned(),
+            issue: seen.issue.map(str::to_owned),
             status,
-            throttled,
-            early,
+            throttled: how.throttled,
+            early: how.early,
+            by_limits: how.by_limits,
         });
     }
+
+    /// When the double started: [`RequestRecord::at`] counts from it.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Keeps Jira's limits from now on (`None`: no limits).
+    pub fn set_limits(&self, limits: Option<JiraLimits>) {
+        self.control().limiter = limits.map(limits::Limiter::new);
+    }
+}
+
+/// A request as it arrived: what the limits and the record need.
+pub(crate) struct Seen<'a> {
+    /// `METHOD /path/{id}/template`.
+    pub endpoint: &'a str,
+    pub method: &'a str,
+    /// The issue a write names in its path.
+    pub issue: Option<&'a str>,
+}
+
+/// How a request was answered, beside its status.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct How {
+    /// Received while its client was throttled…
+    pub throttled: bool,
+    /// … and past the in-flight grace.
+    pub early: bool,
+    /// Refused by Jira's rate limits.
+    pub by_limits: bool,
+    pub unauthenticated: bool,
 }
 
 /// A uniform number in [0, 1) from the seed and the request's number.
@@ -265,6 +318,14 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         )
         .route(&format!("{A}/role"), get(list_roles).post(create_role))
         .route(&format!("{A}/role/{{id}}"), get(get_role))
+        .route(
+            &format!("{A}/role/{{id}}/actors"),
+            get(get_default_actors).post(add_default_actors),
+        )
+        .route(
+            &format!("{A}/project/{{id}}/role/{{role}}"),
+            get(get_project_role).post(add_project_role_actors),
+        )
         .route(&format!("{A}/project"), post(create_project))
         .route(&format!("{A}/project/search"), get(search_projects))
         .route(&format!("{A}/project/{{id}}"), get(get_project))
@@ -387,8 +448,10 @@ mod entity_properties;
 mod fields;
 mod issues;
 mod jql;
+mod limits;
 mod projects;
 mod records;
+mod roles;
 mod security;
 mod sharing;
 mod software;
@@ -404,6 +467,7 @@ use issues::*;
 use jql::*;
 use projects::*;
 use records::*;
+use roles::*;
 use security::*;
 use sharing::*;
 use software::*;

@@ -100,6 +100,7 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::Board(b) => super::software::board_locator(b),
         Record::Sprint(s) => super::software::sprint_locator(s),
         Record::BoardColumn(c) => json!({ "board": c.board }),
+        Record::ProjectRoleActor(a) => super::roles::actor_locator(a),
         Record::Issue(_)
         | Record::Membership(_)
         | Record::CustomFieldValue(_)
@@ -720,6 +721,7 @@ impl Api {
             Kind::SecurityLevel => self.lookup_security_level(loc, source).await,
             Kind::Board => self.lookup_board(loc, source).await,
             Kind::Sprint => self.lookup_sprint(loc, source).await,
+            Kind::ProjectRoleActor => self.lookup_role_actor(loc).await,
             Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?

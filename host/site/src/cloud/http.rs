@@ -1,6 +1,7 @@
 //! One HTTPS call to Jira Cloud, with the retry policy: a pause shared by every worker
-//! while a `Retry-After` is in force, exponential backoff with full jitter on 5xx and
-//! network errors, and a check before retrying a create that may have been applied.
+//! while a `Retry-After` is in force, then a turn under Jira's rate limits (the
+//! [`Pacer`], `limits.rs`), exponential backoff with full jitter on 5xx and network errors,
+//! and a check before retrying a create that may have been applied.
 //!
 //! Logs name the call (its path template), the status, the attempt and the wait: never
 //! a body, an id from the customer's data or the credentials.
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::RetryPolicy;
+use super::limits::{JiraLimits, Pacer};
 use crate::TargetError;
 
 /// What to send. `name` is the path template (`POST /rest/api/3/issue/{id}/comment`),
@@ -158,6 +160,8 @@ pub(crate) struct Http {
     /// No request leaves before this instant: the latest `Retry-After` heard, shared by
     /// every worker (Jira's limit is per account, not per request).
     not_before: Mutex<Option<Instant>>,
+    /// Jira's rate limits, kept by the client (none: requests go as fast as they can).
+    pacer: Option<Pacer>,
     rng: AtomicU64,
 }
 
@@ -167,6 +171,7 @@ impl Http {
         base: String,
         auth: HeaderValue,
         policy: RetryPolicy,
+        limits: Option<JiraLimits>,
         seed: u64,
     ) -> Http {
         Http {
@@ -175,8 +180,14 @@ impl Http {
             auth,
             policy,
             not_before: Mutex::new(None),
+            pacer: limits.map(Pacer::new),
             rng: AtomicU64::new(seed | 1),
         }
+    }
+
+    /// The pacer under Jira's rate limits, if the client keeps them.
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
     }
 
     /// Sends a request whose repetition is harmless (or a create with no way to check
@@ -212,7 +223,7 @@ impl Http {
                 tracing::info!(call = req.name, attempt, "an earlier attempt was applied");
                 return Ok(Created::Found(id));
             }
-            self.wait_turn().await;
+            self.take_turn(req).await;
             attempt += 1;
             let sent = self.send_once(req).await;
             let (status, headers, body) = match sent {
@@ -348,6 +359,22 @@ impl Http {
             match until {
                 Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
                 _ => return,
+            }
+        }
+    }
+
+    /// Waits for the request's turn: no `Retry-After` in force, and room in every window of
+    /// Jira's limits it falls in (its endpoint's; its issue's for a write to an issue). The
+    /// turn is taken with nothing awaited before the request leaves.
+    async fn take_turn(&self, req: &Req) {
+        loop {
+            self.wait_turn().await;
+            let Some(pacer) = &self.pacer else {
+                return;
+            };
+            match pacer.try_take(&req.method, &req.path, Instant::now()) {
+                Ok(()) => return,
+                Err(at) => tokio::time::sleep_until(at).await,
             }
         }
     }

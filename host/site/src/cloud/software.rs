@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::find::{as_list, s};
 use super::history::{Carried, Holder, Shape, answers, split_change_id};
-use super::http::{Created, Reply, Req};
+use super::http::{Reply, Req};
 use super::sharing::{Groups, MAX_PROPERTY_CHARS, chars, group_by, scatter, wrong_kind};
-use super::write::{Answer, bad_segment, iso, number_or_text, refusal, text};
+use super::write::{Answer, bad_segment, created_id, iso, number_or_text, refusal, text};
 use super::{
     Api, COLUMNS_PROPERTY, QUICK_FILTERS_PROPERTY, RANK_PROPERTY, RestPath, SOURCE_PROPERTY,
     SPRINTS_PROPERTY, SWIMLANES_PROPERTY, check_segment, item,
@@ -446,19 +446,9 @@ impl Api {
                         Ok(self.find_sprint(&loc, &key).await?.map(|(id, _)| id))
                     })
                     .await?;
-                match created {
-                    Created::Done(reply) => match reply.body.get("id").and_then(text) {
-                        Some(id) => id,
-                        None => {
-                            return Err(TargetError::Http {
-                                call: req.name.to_owned(),
-                                status: reply.status,
-                                message: "the answer carries no id".into(),
-                            });
-                        }
-                    },
-                    Created::Found(id) => id,
-                    Created::Refused(reply) => return Ok(Err(refusal(&reply))),
+                match created_id(created, req.name, &["id"])? {
+                    Ok(id) => id,
+                    Err(refused) => return Ok(Err(refused)),
                 }
             }
         };

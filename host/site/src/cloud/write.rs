@@ -1,6 +1,6 @@
 //! `write`: one Jira Cloud call shape per kind (see the table in `cloud.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use airlock_model::jira::{
@@ -9,6 +9,7 @@ use airlock_model::jira::{
     Record, User, Version, Worklog,
 };
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use super::http::{Created, Reply, Req, ReqBody};
@@ -49,8 +50,10 @@ impl Api {
             Kind::IssueSprint => self.write_issue_sprints(records).await?,
             Kind::IssueRank => self.write_ranks(records).await?,
             _ => {
-                self.each(records, async |r: &Record| self.write_one(kind, r).await)
-                    .await?
+                self.each_spread(records, written_issue_of, async |r: &Record| {
+                    self.write_one(kind, r).await
+                })
+                .await?
             }
         };
         self.journal_done(kind, parts, &answers).await?;
@@ -77,6 +80,84 @@ impl Api {
             .collect())
     }
 
+    /// [`Api::each`] for items that write to issues (`issue` names an item's issue, if it
+    /// has one), under Jira's per-issue limit: the items go out in turns across issues
+    /// (every issue's first, then every issue's second…), an issue's one at a time when
+    /// others can go, and an item whose issue is at its limit stays in the queue while the
+    /// free slots go to items of other issues.
+    pub(crate) async fn each_spread<'a, T: 'a, R>(
+        &self,
+        items: &'a [T],
+        issue: impl Fn(&'a T) -> Option<&'a str>,
+        f: impl AsyncFn(&'a T) -> Result<R, TargetError>,
+    ) -> Result<Vec<R>, TargetError> {
+        let f = &f;
+        let keys: Vec<Option<&'a str>> = items.iter().map(issue).collect();
+        let mut waiting: VecDeque<usize> = turns(&keys).into();
+        // Issue → its items in flight.
+        let mut busy: HashMap<&str, usize> = HashMap::new();
+        let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < self.concurrency && !waiting.is_empty() {
+                let at = self.next_item(&waiting, &keys, &busy);
+                let i = waiting.remove(at).expect("a waiting item");
+                if let Some(k) = keys[i] {
+                    *busy.entry(k).or_default() += 1;
+                }
+                running.push(async move { (i, f(&items[i]).await) });
+            }
+            let Some((i, result)) = running.next().await else {
+                break;
+            };
+            if let Some(k) = keys[i]
+                && let Some(n) = busy.get_mut(k)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    busy.remove(k);
+                }
+            }
+            out[i] = Some(result?);
+        }
+        Ok(out
+            .into_iter()
+            .map(|a| a.expect("every item answered"))
+            .collect())
+    }
+
+    /// Which waiting item (its place in `waiting`) takes a free slot: the first whose issue
+    /// has room now and nothing in flight (or that writes to no issue); else the first whose
+    /// issue has room; else the one whose issue frees first (it waits in its slot).
+    fn next_item(
+        &self,
+        waiting: &VecDeque<usize>,
+        keys: &[Option<&str>],
+        busy: &HashMap<&str, usize>,
+    ) -> usize {
+        /// How far down the queue to look (it is in turns: the head is nearly always free).
+        const LOOK: usize = 512;
+        let now = tokio::time::Instant::now();
+        let windows = self.http.pacer().map(|p| p.issues());
+        let mut room = None;
+        let mut soonest: Option<(tokio::time::Instant, usize)> = None;
+        for (at, &i) in waiting.iter().enumerate().take(LOOK) {
+            let free = match (keys[i], &windows) {
+                (Some(k), Some(w)) => w.free_at(k, now),
+                _ => now,
+            };
+            if free <= now {
+                if keys[i].is_none_or(|k| !busy.contains_key(k)) {
+                    return at;
+                }
+                room.get_or_insert(at);
+            } else if soonest.is_none_or(|(t, _)| free < t) {
+                soonest = Some((free, at));
+            }
+        }
+        room.or(soonest.map(|(_, at)| at)).unwrap_or(0)
+    }
+
     /// A create that answers an id at `id_path`; before it is repeated after an answer
     /// that may hide an applied write, the record is looked up by its natural key.
     pub(crate) async fn create(
@@ -92,19 +173,9 @@ impl Api {
             .http
             .create(&req, async || self.lookup(kind, &loc, &key).await)
             .await?;
-        let id = match created {
-            Created::Done(reply) => match id_at(&reply.body, id_path) {
-                Some(id) => id,
-                None => {
-                    return Err(TargetError::Http {
-                        call: req.name.to_owned(),
-                        status: reply.status,
-                        message: "the answer carries no id".into(),
-                    });
-                }
-            },
-            Created::Found(id) => id,
-            Created::Refused(reply) => return Ok(Err(refusal(&reply))),
+        let id = match created_id(created, req.name, id_path)? {
+            Ok(id) => id,
+            Err(refused) => return Ok(Err(refused)),
         };
         self.claim(kind, &key, &id);
         Ok(Ok(id))
@@ -208,6 +279,7 @@ impl Api {
             Record::Worklog(w) => self.worklog(record, w, &sk).await,
             Record::IssueLink(l) => self.issue_link(record, l).await,
             Record::Watcher(w) => self.watcher(w).await,
+            Record::ProjectRoleActor(a) => self.role_actor(a).await,
             Record::Attachment(a) => self.attachment(record, a).await,
             Record::EntityProperty(p) => self.entity_property(p).await,
             Record::Filter(f) => self.filter(record, f).await,
@@ -758,6 +830,39 @@ impl Api {
     }
 }
 
+/// The issue a record's own call writes to (`…/issue/{id}/…`), which Jira's per-issue
+/// limit counts.
+fn written_issue_of(record: &Record) -> Option<&str> {
+    match record {
+        Record::Comment(c) => Some(&c.issue),
+        Record::Worklog(w) => Some(&w.issue),
+        Record::Watcher(w) => Some(&w.issue),
+        Record::Attachment(a) => Some(&a.issue),
+        Record::EntityProperty(p) if p.entity_name == "IssueProperty" => Some(&p.entity_id),
+        _ => None,
+    }
+}
+
+/// The order items go out in: in turns across issues (each item's rank among its issue's
+/// items, then its place in the batch); items of no issue in the first turn.
+fn turns(keys: &[Option<&str>]) -> Vec<usize> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut ranked: Vec<(usize, usize)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| match k {
+            Some(k) => {
+                let n = seen.entry(k).or_default();
+                *n += 1;
+                (*n - 1, i)
+            }
+            None => (0, i),
+        })
+        .collect();
+    ranked.sort_unstable();
+    ranked.into_iter().map(|(_, i)| i).collect()
+}
+
 fn source_property(sk: &str) -> Value {
     json!({ "key": SOURCE_PROPERTY, "value": { "key": sk } })
 }
@@ -910,6 +1015,29 @@ pub(crate) fn bad_segment(what: &str, e: SegmentError) -> ItemError {
 }
 
 /// Why Jira refused a record, as an [`ItemError`].
+/// The id a create answered (at `id_path` in its body) or found again, or its refusal; an
+/// answer without an id fails the call.
+pub(crate) fn created_id(
+    created: Created,
+    call: &str,
+    id_path: &[&str],
+) -> Result<Answer, TargetError> {
+    Ok(match created {
+        Created::Done(reply) => match id_at(&reply.body, id_path) {
+            Some(id) => Ok(id),
+            None => {
+                return Err(TargetError::Http {
+                    call: call.to_owned(),
+                    status: reply.status,
+                    message: "the answer carries no id".into(),
+                });
+            }
+        },
+        Created::Found(id) => Ok(id),
+        Created::Refused(reply) => Err(refusal(&reply)),
+    })
+}
+
 pub(crate) fn refusal(reply: &Reply) -> ItemError {
     let summary = reply.summary();
     item(classify(reply.status, &summary), summary)
@@ -1011,6 +1139,20 @@ pub(crate) fn day(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_go_in_turns_across_issues() {
+        let keys = [
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("b"),
+            None,
+            Some("c"),
+            Some("b"),
+        ];
+        assert_eq!(turns(&keys), vec![0, 3, 4, 5, 1, 6, 2]);
+    }
 
     #[test]
     fn dates_in_jira_format() {

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -422,6 +422,27 @@ CREATE TABLE issue_ranks (
 );
 "#;
 
+/// Version 4: who plays each project role, in each project (or by default, for new
+/// projects). One row per (project, role, actor): Jira keeps an actor once, so a second
+/// add of the same one only takes the new source key. A group is kept by the site's own
+/// spelling of its name.
+const TABLES_4: &str = r#"
+CREATE TABLE project_role_actors (
+    id INTEGER PRIMARY KEY,
+    -- NULL for a role's default actors.
+    project_id INTEGER,
+    role_id INTEGER NOT NULL,
+    actor_type TEXT NOT NULL CHECK (actor_type IN ('user', 'group')),
+    account_id TEXT,
+    group_name TEXT,
+    source_key TEXT,
+    CHECK ((actor_type = 'user') = (account_id IS NOT NULL)
+       AND (actor_type = 'group') = (group_name IS NOT NULL))
+);
+CREATE UNIQUE INDEX project_role_actors_actor ON project_role_actors
+    (IFNULL(project_id, 0), role_id, actor_type, IFNULL(account_id, group_name));
+"#;
+
 /// The kinds whose tables came with each version after the first.
 const KINDS_2: [Kind; 10] = [
     Kind::ProjectScheme,
@@ -446,6 +467,8 @@ const KINDS_3: [Kind; 8] = [
     Kind::IssueSprint,
     Kind::IssueRank,
 ];
+
+const KINDS_4: [Kind; 1] = [Kind::ProjectRoleActor];
 
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
@@ -494,6 +517,7 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::SecurityLevel => const { &[t("security_levels", NUMERIC)] },
         Kind::ProjectScheme => const { &[t("project_schemes", NONE)] },
         Kind::Project => const { &[t("projects", NUMERIC)] },
+        Kind::ProjectRoleActor => const { &[t("project_role_actors", NONE)] },
         Kind::Component => const { &[t("components", NUMERIC)] },
         Kind::Version => const { &[t("versions", NUMERIC)] },
         Kind::CustomField => const { &[t("fields", "'customfield_' || id")] },
@@ -531,6 +555,7 @@ pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(TABLES_2)?;
     conn.execute_batch(TABLES_3)?;
+    conn.execute_batch(TABLES_4)?;
     for kind in Kind::ALL {
         source_indexes(conn, kind)?;
     }
@@ -567,6 +592,12 @@ pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     if from < 3 {
         conn.execute_batch(TABLES_3)?;
         for kind in KINDS_3 {
+            source_indexes(conn, kind)?;
+        }
+    }
+    if from < 4 {
+        conn.execute_batch(TABLES_4)?;
+        for kind in KINDS_4 {
             source_indexes(conn, kind)?;
         }
     }

@@ -13,10 +13,10 @@ use airlock_model::jira::{
     Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, EntityProperty,
     FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType, IssueRank,
     IssueSprint, IssueUser, IssueVersion, Kind, Label, Membership, Project, ProjectRole,
-    ProjectScheme, Record, SchemeType, SecurityLevel, SecurityScheme, Share, Sprint, User, Version,
-    Worklog,
+    ProjectRoleActor, ProjectScheme, Record, RoleActor, SchemeType, SecurityLevel, SecurityScheme,
+    Share, Sprint, User, Version, Worklog,
 };
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::schema::FIRST_ID;
 use crate::{ItemError, source_key};
@@ -262,6 +262,7 @@ impl Writer<'_> {
             Kind::Attachment => self.attachments(records),
             Kind::EntityProperty => self.entity_properties(records),
             Kind::ProjectRole => self.roles(records),
+            Kind::ProjectRoleActor => self.role_actors(records),
             Kind::SecurityScheme => self.security_schemes(records),
             Kind::SecurityLevel => self.security_levels(records),
             Kind::ProjectScheme => self.project_schemes(records),
@@ -436,6 +437,62 @@ impl Writer<'_> {
                 )?;
                 id += 1;
                 Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// Who plays a role in a project (or by default). An actor is kept once per project
+    /// and role: a second write of it only takes the new source key. A group is stored by
+    /// the site's spelling of its name (Jira's group names ignore case).
+    fn role_actors(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let users = &*load(&mut c.users, || load_users(conn))?;
+        let projects = &*load(&mut c.projects, || load_projects(conn))?;
+        let roles = id_set(conn, "project_roles")?;
+        let mut group_name = conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?;
+        let mut id = next_id(conn, "project_role_actors", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO project_role_actors (id, project_id, role_id, actor_type, account_id,
+                                              group_name, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (IFNULL(project_id, 0), role_id, actor_type,
+                          IFNULL(account_id, group_name))
+             DO UPDATE SET source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::ProjectRoleActor,
+            pick!(ProjectRoleActor),
+            |r: &ProjectRoleActor, sk| {
+                let project = match r.project.as_deref().filter(|p| !p.is_empty()) {
+                    Some(p) => Some(project_ref(projects, p)?),
+                    None => None,
+                };
+                let role = constant_ref(&roles, "role", &r.role)?;
+                let (actor_type, account, group) = match &r.actor {
+                    RoleActor::User(user) => match user_ref(users, "user", user)? {
+                        Some(account) => ("user", Some(account), None),
+                        None => return Err(item("invalid-value", "user is required").into()),
+                    },
+                    RoleActor::Group(name) => {
+                        let found: Option<String> =
+                            group_name.query_row([name], |row| row.get(0)).optional()?;
+                        match found {
+                            Some(name) => ("group", None, Some(name)),
+                            None => return Err(missing("group", "group").into()),
+                        }
+                    }
+                };
+                let written: i64 = stmt.query_row(
+                    params![id, project, role, actor_type, account, group, sk],
+                    |row| row.get(0),
+                )?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(String::new())
             },
         )
     }
