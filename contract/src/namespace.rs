@@ -109,6 +109,8 @@ impl Namespace {
     pub const STATUS: Namespace = Namespace("jira/classic:issueStatus");
     pub const SECURITY_SCHEME: Namespace = Namespace("jira/classic:issueSecurityScheme");
     pub const SECURITY_LEVEL: Namespace = Namespace("jira/classic:issueSecurityLevel");
+    pub const PERMISSION_SCHEME: Namespace = Namespace("jira/classic:permissionScheme");
+    pub const NOTIFICATION_SCHEME: Namespace = Namespace("jira/classic:notificationScheme");
     pub const SPRINT: Namespace = Namespace("jira/classic/software:sprint");
     pub const BOARD: Namespace = Namespace("jira/classic/software:rapidView");
     pub const BOARD_COLUMN: Namespace = Namespace("jira/classic/software:column");
@@ -138,6 +140,8 @@ impl Namespace {
         Namespace::STATUS,
         Namespace::SECURITY_SCHEME,
         Namespace::SECURITY_LEVEL,
+        Namespace::PERMISSION_SCHEME,
+        Namespace::NOTIFICATION_SCHEME,
         Namespace::SPRINT,
         Namespace::BOARD,
         Namespace::BOARD_COLUMN,

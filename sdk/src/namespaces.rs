@@ -48,6 +48,10 @@ pub const STATUS: Namespace = Namespace::STATUS;
 pub const SECURITY_SCHEME: Namespace = Namespace::SECURITY_SCHEME;
 /// Issue security levels, by id.
 pub const SECURITY_LEVEL: Namespace = Namespace::SECURITY_LEVEL;
+/// Permission schemes, by id (Jira's default scheme is `0`).
+pub const PERMISSION_SCHEME: Namespace = Namespace::PERMISSION_SCHEME;
+/// Notification schemes, by id (Jira's default scheme is `10000`).
+pub const NOTIFICATION_SCHEME: Namespace = Namespace::NOTIFICATION_SCHEME;
 /// Jira Software sprints, by id.
 pub const SPRINT: Namespace = Namespace::SPRINT;
 /// Jira Software boards (rapid views), by id.
@@ -101,6 +105,8 @@ mod tests {
             ("STATUS", STATUS),
             ("SECURITY_SCHEME", SECURITY_SCHEME),
             ("SECURITY_LEVEL", SECURITY_LEVEL),
+            ("PERMISSION_SCHEME", PERMISSION_SCHEME),
+            ("NOTIFICATION_SCHEME", NOTIFICATION_SCHEME),
             ("SPRINT", SPRINT),
             ("BOARD", BOARD),
             ("BOARD_COLUMN", BOARD_COLUMN),

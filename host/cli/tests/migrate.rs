@@ -1118,7 +1118,7 @@ fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(
         .filter(|p| p.check == "orphan-skipped")
         .map(|p| (p.entity.to_owned(), p.id.clone(), p.line))
         .collect();
-    assert_eq!(planted.len(), 21);
+    assert_eq!(planted.len(), 24);
 
     // sysadmin@localhost cannot be invited to Jira Cloud: the override file maps it to an
     // account the site has.

@@ -18,6 +18,15 @@
 //!   Filters as Cloud keeps them: a new filter belongs to the caller, names are distinct
 //!   per owner (in any case), only the owner may share a filter, and a share with everyone
 //!   (`global`, `authenticated`) replaces the filter's other shares and refuses new ones.
+//! - Projects, categories and permission schemes as Cloud keeps them (`api/schemes.rs`):
+//!   a renamed project keeps its former keys and is found by them, a key another project
+//!   has or had is refused; category and permission scheme names are distinct in any case
+//!   (409 and 400), grants name Cloud's project permissions and holders the site has, once
+//!   each; a project without a permission scheme of its own uses the default one (`0`).
+//! - Notification schemes as Cloud keeps them (`api/notifications.rs`): names distinct in
+//!   any case (400), entries for Jira's events (1–17) of Cloud's recipient types, naming
+//!   recipients the site has, once each, a request's entries all or none; a project
+//!   without a notification scheme of its own uses the default one (`10000`).
 //! - Jira Software's REST API (`/rest/agile/1.0`, `api/software.rs`): boards (a name, a
 //!   type, a filter the site has; the caller administers them) and their properties,
 //!   sprints (created future; future → active → closed only, started with both dates,

@@ -91,11 +91,20 @@ impl Reader {
         }
     }
 
-    /// A project's id from its id or key.
+    /// A project's id from its id or key: its key now or one it had (Cloud finds a
+    /// renamed project by its former keys too).
     pub fn project_id(&self, id_or_key: &str) -> Option<i64> {
         match id_or_key.parse::<i64>() {
             Ok(id) => self.int("SELECT id FROM projects WHERE id = ?1", &[&id]),
-            Err(_) => self.int("SELECT id FROM projects WHERE key = ?1", &[&id_or_key]),
+            Err(_) => self
+                .int("SELECT id FROM projects WHERE key = ?1", &[&id_or_key])
+                .or_else(|| {
+                    self.int(
+                        "SELECT p.id FROM project_keys k JOIN projects p ON p.id = k.project_id
+                         WHERE k.key = ?1",
+                        &[&id_or_key],
+                    )
+                }),
         }
     }
 

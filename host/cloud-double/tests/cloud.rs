@@ -6,8 +6,11 @@
 //! their shares follow Cloud's rules and are found again after a crash; issue history is
 //! carried in issue properties, in parts when it is long; issue security schemes, their
 //! levels and projects' schemes are written as Cloud takes them and found again too; so
-//! are Jira Software's boards and sprints, with what its API cannot write (columns,
-//! swimlanes, quick filters, closed sprints' issues, ranks) carried in properties.
+//! are project categories, former project keys and permission schemes with their grants
+//! (their endpoints' own rules in `schemes`, beside notification schemes' and their
+//! entries'), and Jira Software's boards and sprints, with what its API cannot write
+//! (columns, swimlanes, quick filters, closed sprints' issues, ranks) carried in
+//! properties.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -450,8 +453,9 @@ fn every_kind_round_trips_over_https() {
                 // engine keys before translating them and the target sees after: the two
                 // never meet. Rewriting one is harmless (an add is idempotent).
                 None if kind == Kind::IssueVersion => {}
-                // A share has an id of its own in Cloud, though no mapping namespace.
-                None if kind == Kind::FilterShare => {
+                // A share and a permission grant have an id of their own in Cloud, though
+                // no mapping namespace.
+                None if matches!(kind, Kind::FilterShare | Kind::SchemePermission) => {
                     assert!(found.as_ref().is_some_and(|id| !id.is_empty()), "{key}")
                 }
                 // What a board's properties carry is answered `<board>:<server id>`.
@@ -1068,6 +1072,26 @@ fn raw_get(double: &CloudDouble, path: &str) -> (u16, serde_json::Value) {
             status,
             reply.json().await.unwrap_or(serde_json::Value::Null),
         )
+    })
+}
+
+/// A raw call: its status and JSON answer.
+fn raw_call(double: &CloudDouble, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let raw = raw_client(double);
+    let rt = tokio_rt();
+    rt.block_on(async {
+        let reply = raw
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", double.url()),
+            )
+            .basic_auth("migration@example.com", Some("t"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        (status, reply.json().await.unwrap_or(Value::Null))
     })
 }
 
@@ -2452,19 +2476,34 @@ mod security {
             assert_eq!(scheme.to_string(), mapped(Kind::SecurityScheme, &l.scheme));
             assert_eq!(name, l.name);
         }
+        // Projects' schemes of every type (their categories too).
         for record in source.records(Kind::ProjectScheme) {
             let Record::ProjectScheme(p) = record else {
                 continue;
             };
+            let scheme_type = match p.scheme_type {
+                SchemeType::IssueSecurity => "issue-security",
+                SchemeType::Permission => "permission",
+                SchemeType::Notification => "notification",
+                SchemeType::Category => "category",
+            };
             let scheme: i64 = db
                 .query_row(
                     "SELECT scheme_id FROM project_schemes
-                     WHERE project_id = ?1 AND scheme_type = 'issue-security'",
-                    [mapped(Kind::Project, &p.project).parse::<i64>().unwrap()],
+                     WHERE project_id = ?1 AND scheme_type = ?2",
+                    rusqlite::params![
+                        mapped(Kind::Project, &p.project).parse::<i64>().unwrap(),
+                        scheme_type
+                    ],
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(scheme.to_string(), mapped(Kind::SecurityScheme, &p.scheme));
+            assert_eq!(
+                scheme.to_string(),
+                mapped(p.scheme_type.kind(), &p.scheme),
+                "{scheme_type} of {}",
+                p.project
+            );
         }
         let mut secured = 0;
         for record in source.records(Kind::Issue) {
@@ -3114,26 +3153,6 @@ mod software {
             issue: issue.into(),
             field: "customfield_10019".into(),
             rank: rank.into(),
-        })
-    }
-
-    /// A raw call: its status and JSON answer.
-    fn raw_call(double: &CloudDouble, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        let raw = raw_client(double);
-        let rt = tokio_rt();
-        rt.block_on(async {
-            let reply = raw
-                .request(
-                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                    format!("{}{path}", double.url()),
-                )
-                .basic_auth("migration@example.com", Some("t"))
-                .json(body)
-                .send()
-                .await
-                .unwrap();
-            let status = reply.status().as_u16();
-            (status, reply.json().await.unwrap_or(Value::Null))
         })
     }
 
@@ -3970,6 +3989,1322 @@ mod roles {
                 .find_written(Kind::ProjectRoleActor, &["never-written".into()])
                 .unwrap(),
             [None]
+        );
+    }
+}
+
+/// Project categories, project keys and permission schemes as Jira Cloud keeps them: a
+/// category or scheme name another has (in any case) is refused (409 and 400), a renamed
+/// project is found by its former keys and may take one of them back but not another
+/// project's, grants name Cloud's project permissions and holders the site has, once each,
+/// and a project without a permission scheme of its own uses the default one.
+mod schemes {
+    use super::*;
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, &format!("/rest/api/3{path}"), &body)
+    }
+
+    #[test]
+    fn project_categories_and_keys_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let project = double.site().add_project("CAT", "Cats").unwrap();
+        double.site().add_project("OTH", "Others").unwrap();
+
+        // Categories: created, listed, found by id; a name taken in any case is 409.
+        assert_eq!(
+            call(&double, "GET", "/projectCategory", Value::Null),
+            (200, json!([]))
+        );
+        let (status, finance) = call(
+            &double,
+            "POST",
+            "/projectCategory",
+            json!({ "name": "Finance", "description": "Money" }),
+        );
+        assert_eq!(status, 201, "{finance}");
+        let id = finance["id"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .to_owned();
+        assert_eq!(finance["name"], "Finance");
+        assert_eq!(finance["description"], "Money");
+        assert_eq!(
+            finance["self"],
+            format!("{}/rest/api/3/projectCategory/{id}", double.url())
+        );
+        let (status, refused) = call(
+            &double,
+            "POST",
+            "/projectCategory",
+            json!({ "name": "FINANCE" }),
+        );
+        assert_eq!(status, 409);
+        assert_eq!(
+            refused,
+            json!({
+                "errorMessages": ["A project category with the name 'FINANCE' already exists."],
+                "errors": {},
+            })
+        );
+        for blank in [json!({ "name": "  " }), json!({ "description": "x" })] {
+            assert_eq!(call(&double, "POST", "/projectCategory", blank).0, 400);
+        }
+        assert_eq!(
+            call(&double, "GET", "/projectCategory", Value::Null),
+            (200, json!([finance.clone()]))
+        );
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                &format!("/projectCategory/{id}"),
+                Value::Null
+            ),
+            (200, finance.clone())
+        );
+        assert_eq!(
+            call(&double, "GET", "/projectCategory/99999", Value::Null).0,
+            404
+        );
+
+        // A project's category: none, then set (by number or string) and read back.
+        let (status, before) = call(&double, "GET", "/project/CAT", Value::Null);
+        assert_eq!(status, 200);
+        assert!(before.get("projectCategory").is_none(), "{before}");
+        let number: i64 = id.parse().unwrap();
+        let (status, updated) = call(
+            &double,
+            "PUT",
+            "/project/CAT",
+            json!({ "categoryId": number }),
+        );
+        assert_eq!(status, 200, "{updated}");
+        assert_eq!(updated["projectCategory"], finance);
+        assert_eq!(updated["key"], "CAT");
+        let (_, got) = call(&double, "GET", &format!("/project/{project}"), Value::Null);
+        assert_eq!(got["projectCategory"], finance);
+        assert_eq!(got["id"], before["id"]);
+        assert_eq!(
+            call(&double, "PUT", "/project/CAT", json!({ "categoryId": id })).0,
+            200
+        );
+        let (_, searched) = call(&double, "GET", "/project/search", Value::Null);
+        assert_eq!(searched["values"][0]["projectCategory"], finance);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/CAT",
+                json!({ "categoryId": 99999 })
+            )
+            .0,
+            400
+        );
+        assert_eq!(
+            call(&double, "PUT", "/project/NOPE", json!({ "categoryId": id })).0,
+            404
+        );
+        // What the double does not update is refused, not ignored.
+        assert_eq!(
+            call(&double, "PUT", "/project/CAT", json!({ "avatarId": 1 })).0,
+            400
+        );
+
+        // A new key: the project is found by its former key too.
+        let (status, renamed) = call(&double, "PUT", "/project/CAT", json!({ "key": "NEW" }));
+        assert_eq!(status, 200, "{renamed}");
+        assert_eq!(renamed["key"], "NEW");
+        assert_eq!(renamed["projectCategory"], finance);
+        for key in ["NEW", "CAT"] {
+            let (status, found) = call(&double, "GET", &format!("/project/{key}"), Value::Null);
+            assert_eq!(status, 200, "{key}");
+            assert_eq!(
+                (found["id"].clone(), found["key"].clone()),
+                (before["id"].clone(), json!("NEW"))
+            );
+        }
+        // Another project's key, now or before, is refused; so is a malformed one.
+        let (status, refused) = call(&double, "PUT", "/project/NEW", json!({ "key": "OTH" }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["projectKey"],
+            "Project 'Others' uses this project key."
+        );
+        assert_eq!(
+            call(&double, "PUT", "/project/OTH", json!({ "key": "CAT" })).0,
+            400
+        );
+        assert_eq!(
+            call(&double, "PUT", "/project/NEW", json!({ "key": "bad key" })).0,
+            400
+        );
+        // The project may take its own former key back, and is still found by the other.
+        let (status, back) = call(&double, "PUT", "/project/NEW", json!({ "key": "CAT" }));
+        assert_eq!(status, 200, "{back}");
+        assert_eq!(back["key"], "CAT");
+        let (status, found) = call(&double, "GET", "/project/NEW", Value::Null);
+        assert_eq!((status, found["key"].clone()), (200, json!("CAT")));
+        // One former key (NEW), one category, one project in it: each once on the site.
+        let counts = double.site().counts().unwrap();
+        for kind in [Kind::ProjectKey, Kind::ProjectCategory, Kind::ProjectScheme] {
+            assert_eq!(counts.get(&kind), Some(&1), "{kind}: {counts:?}");
+            assert_eq!(double.site().duplicate_source_keys(kind).unwrap(), 0);
+        }
+        assert_eq!(
+            call(&double, "PUT", "/project/OTH", json!({ "key": "NEW" })).0,
+            400
+        );
+
+        // Name, description and lead: changed as asked; a name another project has is 400.
+        let (status, named) = call(
+            &double,
+            "PUT",
+            "/project/CAT",
+            json!({ "name": "Felines", "description": "Purring" }),
+        );
+        assert_eq!(status, 200, "{named}");
+        assert_eq!(
+            (named["name"].clone(), named["description"].clone()),
+            (json!("Felines"), json!("Purring"))
+        );
+        assert_eq!(
+            call(&double, "PUT", "/project/OTH", json!({ "name": "FELINES" })).0,
+            400
+        );
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/OTH",
+                json!({ "leadAccountId": "nobody" })
+            )
+            .0,
+            400
+        );
+    }
+
+    #[test]
+    fn permission_schemes_and_grants_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let alice = double
+            .site()
+            .add_user(Some("alice@example.com"), "Alice")
+            .unwrap();
+        let field = double
+            .site()
+            .add_field(
+                "Approver",
+                "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
+            )
+            .unwrap();
+        double.site().add_project("PRM", "Permissions").unwrap();
+
+        // The default scheme is there from the start.
+        let (status, list) = call(&double, "GET", "/permissionscheme", Value::Null);
+        assert_eq!(status, 200);
+        let default = list["permissionSchemes"][0].clone();
+        assert_eq!(default["id"], 0);
+        assert_eq!(default["name"], "Default Permission Scheme");
+        assert_eq!(
+            default["self"],
+            format!("{}/rest/api/3/permissionscheme/0", double.url())
+        );
+
+        // Created; a name taken in any case, or blank, is 400.
+        let (status, scheme) = call(
+            &double,
+            "POST",
+            "/permissionscheme",
+            json!({ "name": "Developers", "description": "Who builds" }),
+        );
+        assert_eq!(status, 201, "{scheme}");
+        let id = scheme["id"].as_i64().expect("a number id");
+        assert_eq!(scheme["name"], "Developers");
+        assert_eq!(scheme["description"], "Who builds");
+        assert_eq!(scheme["permissions"], json!([]));
+        let (status, refused) = call(
+            &double,
+            "POST",
+            "/permissionscheme",
+            json!({ "name": "developers" }),
+        );
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errorMessages"],
+            json!(["A permission scheme with the name 'developers' already exists."])
+        );
+        assert_eq!(
+            call(&double, "POST", "/permissionscheme", json!({ "name": "" })).0,
+            400
+        );
+        // With grants: all of them, or (one refused) none and no scheme.
+        let (status, granted) = call(
+            &double,
+            "POST",
+            "/permissionscheme",
+            json!({ "name": "Open", "permissions": [
+                { "holder": { "type": "anyone" }, "permission": "BROWSE_PROJECTS" },
+                { "holder": { "type": "group", "parameter": "JIRA-administrators" },
+                  "permission": "ADMINISTER_PROJECTS" },
+            ] }),
+        );
+        assert_eq!(status, 201, "{granted}");
+        let grants = granted["permissions"].as_array().unwrap();
+        assert_eq!(grants.len(), 2);
+        assert_eq!(grants[0]["holder"], json!({ "type": "anyone" }));
+        assert_eq!(grants[1]["holder"]["parameter"], "jira-administrators");
+        let (status, _) = call(
+            &double,
+            "POST",
+            "/permissionscheme",
+            json!({ "name": "Refused", "permissions": [
+                { "holder": { "type": "anyone" }, "permission": "BROWSE_PROJECTS" },
+                { "holder": { "type": "anyone" }, "permission": "FLY" },
+            ] }),
+        );
+        assert_eq!(status, 400);
+        let (_, list) = call(&double, "GET", "/permissionscheme", Value::Null);
+        let names: Vec<&str> = list["permissionSchemes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Default Permission Scheme", "Developers", "Open"]);
+
+        // Grants, one at a time.
+        let grants_path = format!("/permissionscheme/{id}/permission");
+        let grant = |holder: Value, permission: &str| {
+            call(
+                &double,
+                "POST",
+                &grants_path,
+                json!({ "holder": holder, "permission": permission }),
+            )
+        };
+        let (status, by_role) = grant(
+            json!({ "type": "projectRole", "parameter": "10002" }),
+            "EDIT_ISSUES",
+        );
+        assert_eq!(status, 201, "{by_role}");
+        assert!(by_role["id"].is_i64());
+        assert_eq!(by_role["permission"], "EDIT_ISSUES");
+        assert_eq!(
+            by_role["holder"],
+            json!({ "type": "projectRole", "parameter": "10002", "value": "10002" })
+        );
+        assert_eq!(
+            by_role["self"],
+            format!(
+                "{}/rest/api/3/permissionscheme/{id}/permission/{}",
+                double.url(),
+                by_role["id"]
+            )
+        );
+        for (holder, permission) in [
+            (
+                json!({ "type": "user", "parameter": alice }),
+                "ASSIGNABLE_USER",
+            ),
+            (
+                json!({ "type": "userCustomField", "parameter": field }),
+                "EDIT_ISSUES",
+            ),
+            (json!({ "type": "applicationRole" }), "BROWSE_PROJECTS"),
+            (
+                json!({ "type": "applicationRole", "parameter": "jira-software" }),
+                "BROWSE_PROJECTS",
+            ),
+            (json!({ "type": "reporter" }), "CLOSE_ISSUES"),
+            (
+                json!({ "type": "group", "parameter": "jira-software-users" }),
+                "MANAGE_SPRINTS_PERMISSION",
+            ),
+        ] {
+            let (status, answer) = grant(holder.clone(), permission);
+            assert_eq!(status, 201, "{holder}: {answer}");
+        }
+        // Refused: the same grant again, and what Cloud does not know or the site has not.
+        for (holder, permission) in [
+            (
+                json!({ "type": "projectRole", "parameter": "10002" }),
+                "EDIT_ISSUES",
+            ),
+            (
+                json!({ "type": "group", "parameter": "JIRA-SOFTWARE-USERS" }),
+                "MANAGE_SPRINTS_PERMISSION",
+            ),
+            (json!({ "type": "anyone" }), "FLY"),
+            (json!({ "type": "anyone" }), "ADMINISTER"),
+            (
+                json!({ "type": "group", "parameter": "nobody" }),
+                "BROWSE_PROJECTS",
+            ),
+            (json!({ "type": "group" }), "BROWSE_PROJECTS"),
+            (json!({ "type": "everyone" }), "BROWSE_PROJECTS"),
+            (
+                json!({ "type": "user", "parameter": "no-such-account" }),
+                "BROWSE_PROJECTS",
+            ),
+            (
+                json!({ "type": "projectRole", "parameter": "99999" }),
+                "BROWSE_PROJECTS",
+            ),
+            (
+                json!({ "type": "groupCustomField", "parameter": "customfield_99999" }),
+                "BROWSE_PROJECTS",
+            ),
+            (
+                json!({ "type": "applicationRole", "parameter": "no-such-app" }),
+                "BROWSE_PROJECTS",
+            ),
+        ] {
+            let (status, answer) = grant(holder.clone(), permission);
+            assert_eq!(status, 400, "{holder} {permission}: {answer}");
+        }
+        let (status, listed) = call(&double, "GET", &grants_path, Value::Null);
+        assert_eq!(status, 200);
+        let listed = listed["permissions"].as_array().unwrap();
+        assert_eq!(listed.len(), 7);
+        assert_eq!(listed[0], by_role);
+        assert!(
+            listed
+                .iter()
+                .any(|g| g["holder"]
+                    == json!({ "type": "user", "parameter": alice, "value": alice }))
+        );
+        let (status, expanded) = call(
+            &double,
+            "GET",
+            &format!("/permissionscheme/{id}?expand=permissions"),
+            Value::Null,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(expanded["permissions"].as_array().unwrap().len(), 7);
+        // An unknown scheme is 404.
+        for method in ["GET", "POST"] {
+            let body = json!({ "holder": { "type": "anyone" }, "permission": "BROWSE_PROJECTS" });
+            assert_eq!(
+                call(&double, method, "/permissionscheme/99999/permission", body).0,
+                404
+            );
+        }
+        assert_eq!(
+            call(&double, "GET", "/permissionscheme/99999", Value::Null).0,
+            404
+        );
+
+        // A project's scheme: the default, then its own, then the default again.
+        let (status, used) = call(&double, "GET", "/project/PRM/permissionscheme", Value::Null);
+        assert_eq!((status, used["id"].clone()), (200, json!(0)));
+        let (status, set) = call(
+            &double,
+            "PUT",
+            "/project/PRM/permissionscheme",
+            json!({ "id": id }),
+        );
+        assert_eq!(status, 200, "{set}");
+        assert_eq!(
+            (set["id"].clone(), set["name"].clone()),
+            (json!(id), json!("Developers"))
+        );
+        let (_, used) = call(&double, "GET", "/project/PRM/permissionscheme", Value::Null);
+        assert_eq!(used["id"], id);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/PRM/permissionscheme",
+                json!({ "id": 99999 })
+            )
+            .0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/NOPE/permissionscheme",
+                json!({ "id": id })
+            )
+            .0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                "/project/NOPE/permissionscheme",
+                Value::Null
+            )
+            .0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/PRM/permissionscheme",
+                json!({ "id": "0" })
+            )
+            .0,
+            200
+        );
+        let (_, used) = call(&double, "GET", "/project/PRM/permissionscheme", Value::Null);
+        assert_eq!(used["id"], 0);
+    }
+
+    #[test]
+    fn notification_schemes_and_entries_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let alice = double
+            .site()
+            .add_user(Some("alice@example.com"), "Alice")
+            .unwrap();
+        let field = double
+            .site()
+            .add_field(
+                "Approver",
+                "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
+            )
+            .unwrap();
+        let project = double.site().add_project("NTF", "Notified").unwrap();
+        // The entries on the site, in every scheme.
+        let on_site = || -> usize {
+            let schemes = double.site().read_notification_schemes().unwrap();
+            schemes.iter().map(|s| s.notifications.len()).sum()
+        };
+        let names = |list: &Value| -> Vec<String> {
+            list["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        // The default scheme is there from the start; a page of one.
+        let (status, list) = call(&double, "GET", "/notificationscheme", Value::Null);
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(
+            (&list["startAt"], &list["total"], &list["isLast"]),
+            (&json!(0), &json!(1), &json!(true))
+        );
+        let default = list["values"][0].clone();
+        assert_eq!(default["id"], 10000);
+        assert_eq!(default["name"], "Default Notification Scheme");
+        assert_eq!(
+            default["self"],
+            format!("{}/rest/api/3/notificationscheme/10000", double.url())
+        );
+        assert!(
+            default.get("notificationSchemeEvents").is_none(),
+            "{default}"
+        );
+
+        // Created: Cloud answers only the id, as text.
+        let (status, created) = call(
+            &double,
+            "POST",
+            "/notificationscheme",
+            json!({ "name": "Developers", "description": "Who hears" }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let id: i64 = created["id"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .parse()
+            .unwrap();
+        assert_eq!(created, json!({ "id": id.to_string() }));
+        let scheme_path = format!("/notificationscheme/{id}");
+        let (status, scheme) = call(&double, "GET", &scheme_path, Value::Null);
+        assert_eq!(status, 200);
+        assert_eq!(
+            (&scheme["id"], &scheme["name"], &scheme["description"]),
+            (&json!(id), &json!("Developers"), &json!("Who hears"))
+        );
+        assert!(scheme.get("notificationSchemeEvents").is_none(), "{scheme}");
+        // A name taken in any case, or blank, is 400.
+        for taken in ["DEVELOPERS", "default notification scheme"] {
+            let (status, refused) = call(
+                &double,
+                "POST",
+                "/notificationscheme",
+                json!({ "name": taken }),
+            );
+            assert_eq!(status, 400, "{taken}");
+            assert_eq!(
+                refused["errorMessages"],
+                json!(["The name is used by another notification scheme."])
+            );
+        }
+        for blank in [json!({ "name": "  " }), json!({ "description": "x" })] {
+            assert_eq!(call(&double, "POST", "/notificationscheme", blank).0, 400);
+        }
+
+        // With entries: all of them, or (one refused) none and no scheme.
+        let (status, watched) = call(
+            &double,
+            "POST",
+            "/notificationscheme",
+            json!({ "name": "Watched", "notificationSchemeEvents": [{
+                "event": { "id": "1" },
+                "notifications": [
+                    { "notificationType": "AllWatchers" },
+                    { "notificationType": "Group", "parameter": "JIRA-administrators" },
+                ],
+            }] }),
+        );
+        assert_eq!(status, 201, "{watched}");
+        let watched = watched["id"].as_str().unwrap().to_owned();
+        let (_, read) = call(
+            &double,
+            "GET",
+            &format!("/notificationscheme/{watched}?expand=all"),
+            Value::Null,
+        );
+        let events = read["notificationSchemeEvents"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{read}");
+        assert_eq!(
+            events[0]["event"],
+            json!({
+                "id": 1,
+                "name": "Issue created",
+                "description": "Event published when an issue is created",
+            })
+        );
+        let entries = events[0]["notifications"].as_array().unwrap();
+        assert_eq!(entries[0]["notificationType"], "AllWatchers");
+        assert!(entries[0].get("parameter").is_none());
+        assert_eq!(entries[1]["notificationType"], "Group");
+        assert_eq!(entries[1]["parameter"], "jira-administrators");
+        assert_eq!(
+            entries[1]["group"],
+            json!({ "name": "jira-administrators" })
+        );
+        assert_eq!(on_site(), 2);
+        let (status, _) = call(
+            &double,
+            "POST",
+            "/notificationscheme",
+            json!({ "name": "Refused", "notificationSchemeEvents": [
+                { "event": { "id": 1 }, "notifications": [{ "notificationType": "Reporter" }] },
+                { "event": { "id": 99 }, "notifications": [{ "notificationType": "Reporter" }] },
+            ] }),
+        );
+        assert_eq!(status, 400);
+        let (_, list) = call(&double, "GET", "/notificationscheme", Value::Null);
+        assert_eq!(
+            names(&list),
+            ["Default Notification Scheme", "Developers", "Watched"]
+        );
+        assert_eq!(on_site(), 2);
+
+        // Entries added, of several types, to several events at once.
+        let add_path = format!("/notificationscheme/{id}/notification");
+        let add = |events: Value| {
+            call(
+                &double,
+                "PUT",
+                &add_path,
+                json!({ "notificationSchemeEvents": events }),
+            )
+        };
+        let (status, answer) = add(json!([
+            { "event": { "id": 6 }, "notifications": [
+                { "notificationType": "Group", "parameter": "jira-software-users" },
+                { "notificationType": "EmailAddress", "parameter": "team@example.com" },
+                { "notificationType": "UserCustomField", "parameter": field },
+                { "notificationType": "ProjectLead" },
+            ] },
+            { "event": { "id": "1" }, "notifications": [
+                { "notificationType": "CurrentAssignee" },
+                { "notificationType": "Reporter", "parameter": "ignored" },
+                { "notificationType": "User", "parameter": alice },
+                { "notificationType": "ProjectRole", "parameter": "10002" },
+            ] },
+        ]));
+        assert_eq!((status, answer), (204, Value::Null));
+        let (status, answer) = add(json!([
+            { "event": { "id": "2" }, "notifications": [{ "notificationType": "ComponentLead" }] },
+        ]));
+        assert_eq!(status, 204, "{answer}");
+        assert_eq!(on_site(), 11);
+        // Read back grouped by event, events in id order, entries as Cloud shows them.
+        let (status, read) = call(
+            &double,
+            "GET",
+            &format!("{scheme_path}?expand=notificationSchemeEvents"),
+            Value::Null,
+        );
+        assert_eq!(status, 200, "{read}");
+        let events = read["notificationSchemeEvents"].as_array().unwrap();
+        let grouped: Vec<(i64, Vec<&str>)> = events
+            .iter()
+            .map(|e| {
+                let types = e["notifications"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["notificationType"].as_str().unwrap())
+                    .collect();
+                (e["event"]["id"].as_i64().unwrap(), types)
+            })
+            .collect();
+        assert_eq!(
+            grouped,
+            [
+                (
+                    1,
+                    vec!["CurrentAssignee", "Reporter", "User", "ProjectRole"]
+                ),
+                (2, vec!["ComponentLead"]),
+                (
+                    6,
+                    vec!["Group", "EmailAddress", "UserCustomField", "ProjectLead"]
+                ),
+            ]
+        );
+        assert_eq!(events[1]["event"]["name"], "Issue updated");
+        assert_eq!(events[2]["event"]["name"], "Issue commented");
+        let first = &events[0]["notifications"];
+        assert!(first[0]["id"].is_i64());
+        assert!(first[1].get("parameter").is_none(), "{}", first[1]);
+        assert_eq!(
+            (
+                &first[2]["parameter"],
+                &first[2]["recipient"],
+                first[2].get("user")
+            ),
+            (&json!(alice), &json!(alice), None)
+        );
+        assert_eq!(first[3]["parameter"], "10002");
+        let sixth = &events[2]["notifications"];
+        assert_eq!(sixth[0]["parameter"], "jira-software-users");
+        assert!(sixth[0].get("recipient").is_none());
+        assert_eq!(sixth[1]["emailAddress"], "team@example.com");
+        assert_eq!(sixth[2]["parameter"], json!(field));
+        // `expand=all` adds the recipients' details.
+        let (_, all) = call(
+            &double,
+            "GET",
+            &format!("{scheme_path}?expand=all"),
+            Value::Null,
+        );
+        let first = &all["notificationSchemeEvents"][0]["notifications"];
+        assert_eq!(
+            first[2]["user"],
+            json!({ "accountId": alice, "displayName": "Alice" })
+        );
+        assert_eq!(first[3]["projectRole"]["id"], 10002);
+        assert_eq!(
+            all["notificationSchemeEvents"][2]["notifications"][2]["field"]["name"],
+            "Approver"
+        );
+
+        // Refused, and nothing written: an entry the scheme has (a group in any case), the
+        // same entry twice, an event or a type Cloud does not know, a recipient the site
+        // does not have, a parameter missing, an address that is none; each beside an
+        // entry that would have been written.
+        let fine = json!({ "notificationType": "AllWatchers" });
+        for (event, bad) in [
+            (json!(1), json!({ "notificationType": "CurrentAssignee" })),
+            (
+                json!("6"),
+                json!({ "notificationType": "Group", "parameter": "JIRA-SOFTWARE-USERS" }),
+            ),
+            (json!(13), fine.clone()),
+            (json!(18), json!({ "notificationType": "Reporter" })),
+            (json!(0), json!({ "notificationType": "Reporter" })),
+            (
+                json!("issue_created"),
+                json!({ "notificationType": "Reporter" }),
+            ),
+            (json!(1), json!({ "notificationType": "Everyone" })),
+            (json!(1), json!({ "notificationType": "Current_Assignee" })),
+            (json!(1), json!({ "parameter": "x" })),
+            (
+                json!(1),
+                json!({ "notificationType": "Group", "parameter": "nobody" }),
+            ),
+            (
+                json!(1),
+                json!({ "notificationType": "User", "parameter": "no-such-account" }),
+            ),
+            (
+                json!(1),
+                json!({ "notificationType": "ProjectRole", "parameter": "99999" }),
+            ),
+            (
+                json!(1),
+                json!({ "notificationType": "GroupCustomField", "parameter": "customfield_99999" }),
+            ),
+            (json!(1), json!({ "notificationType": "Group" })),
+            (
+                json!(1),
+                json!({ "notificationType": "User", "parameter": "" }),
+            ),
+            (json!(1), json!({ "notificationType": "ProjectRole" })),
+            (json!(1), json!({ "notificationType": "EmailAddress" })),
+            (json!(1), json!({ "notificationType": "UserCustomField" })),
+            (
+                json!(1),
+                json!({ "notificationType": "EmailAddress", "parameter": "not an address" }),
+            ),
+        ] {
+            let (status, answer) = add(json!([
+                { "event": { "id": 13 }, "notifications": [fine.clone()] },
+                { "event": { "id": event }, "notifications": [bad.clone()] },
+            ]));
+            assert_eq!(status, 400, "{event} {bad}: {answer}");
+            assert!(
+                answer["errorMessages"][0].is_string(),
+                "{event} {bad}: {answer}"
+            );
+        }
+        assert_eq!(on_site(), 11);
+        let (_, answer) = add(json!([
+            { "event": { "id": 1 }, "notifications": [{ "notificationType": "Reporter" }] },
+        ]));
+        assert_eq!(
+            answer["errorMessages"],
+            json!(["The notification Reporter for the event with ID '1' already exists."])
+        );
+        let (_, answer) = add(json!([
+            { "event": { "id": 1 }, "notifications": [
+                { "notificationType": "Group", "parameter": "nobody" },
+            ] },
+        ]));
+        assert_eq!(
+            answer["errorMessages"],
+            json!(["The group 'nobody' does not exist."])
+        );
+        assert_eq!(add(json!([{ "event": { "id": 13 } }])).0, 400);
+        assert_eq!(
+            call(&double, "PUT", &add_path, json!({ "events": [] })).0,
+            400
+        );
+        // The entry refused only for its company was never written: it is added now.
+        assert_eq!(
+            add(json!([{ "event": { "id": 13 }, "notifications": [fine.clone()] }])).0,
+            204
+        );
+        assert_eq!(on_site(), 12);
+
+        // An unknown scheme is 404.
+        assert_eq!(
+            call(&double, "GET", "/notificationscheme/99999", Value::Null).0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                "/notificationscheme/nope?expand=all",
+                Value::Null
+            )
+            .0,
+            404
+        );
+        let body = json!({ "notificationSchemeEvents": [
+            { "event": { "id": 1 }, "notifications": [fine.clone()] },
+        ] });
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/notificationscheme/99999/notification",
+                body
+            )
+            .0,
+            404
+        );
+
+        // Paging: by name, as Cloud orders them.
+        for name in ["Zulu", "Alpha"] {
+            let (status, _) = call(
+                &double,
+                "POST",
+                "/notificationscheme",
+                json!({ "name": name }),
+            );
+            assert_eq!(status, 201);
+        }
+        let (_, page) = call(
+            &double,
+            "GET",
+            "/notificationscheme?startAt=1&maxResults=2",
+            Value::Null,
+        );
+        assert_eq!(
+            (
+                &page["startAt"],
+                &page["maxResults"],
+                &page["total"],
+                &page["isLast"]
+            ),
+            (&json!(1), &json!(2), &json!(5), &json!(false))
+        );
+        assert_eq!(names(&page), ["Default Notification Scheme", "Developers"]);
+        let (_, last) = call(
+            &double,
+            "GET",
+            "/notificationscheme?startAt=4&maxResults=2&expand=all",
+            Value::Null,
+        );
+        assert_eq!(
+            (&last["isLast"], names(&last)),
+            (&json!(true), vec!["Zulu".to_owned()])
+        );
+        assert_eq!(last["values"][0]["notificationSchemeEvents"], json!([]));
+        let (_, everything) = call(
+            &double,
+            "GET",
+            "/notificationscheme?expand=all",
+            Value::Null,
+        );
+        let developers = &everything["values"][2];
+        assert_eq!(developers["name"], "Developers");
+        assert_eq!(
+            developers["notificationSchemeEvents"]
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
+
+        // A project's scheme: the default until it is given one (by number or by text).
+        let used = |key: &str| {
+            call(
+                &double,
+                "GET",
+                &format!("/project/{key}/notificationscheme"),
+                Value::Null,
+            )
+        };
+        let (status, got) = used("NTF");
+        assert_eq!(status, 200);
+        assert_eq!(
+            (&got["id"], &got["name"]),
+            (&json!(10000), &json!("Default Notification Scheme"))
+        );
+        let (status, updated) = call(
+            &double,
+            "PUT",
+            "/project/NTF",
+            json!({ "notificationScheme": id }),
+        );
+        assert_eq!(status, 200, "{updated}");
+        assert_eq!(updated["key"], "NTF");
+        let (_, got) = used(&project);
+        assert_eq!(
+            (&got["id"], &got["name"]),
+            (&json!(id), &json!("Developers"))
+        );
+        assert!(got.get("notificationSchemeEvents").is_none());
+        let (_, got) = call(
+            &double,
+            "GET",
+            "/project/NTF/notificationscheme?expand=all",
+            Value::Null,
+        );
+        assert_eq!(got["notificationSchemeEvents"].as_array().unwrap().len(), 4);
+        // Refused, and nothing changed: an unknown scheme, or anything else refused.
+        for body in [
+            json!({ "notificationScheme": 99999 }),
+            json!({ "notificationScheme": "nope" }),
+            json!({ "notificationScheme": null }),
+            json!({ "notificationScheme": watched, "name": "" }),
+        ] {
+            let (status, answer) = call(&double, "PUT", "/project/NTF", body.clone());
+            assert_eq!(status, 400, "{body}: {answer}");
+        }
+        assert_eq!(used("NTF").1["id"], id);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/NTF",
+                json!({ "notificationScheme": "10000" })
+            )
+            .0,
+            200
+        );
+        assert_eq!(used("NTF").1["id"], 10000);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/NTF",
+                json!({ "notificationScheme": watched })
+            )
+            .0,
+            200
+        );
+        // An unknown project is 404.
+        assert_eq!(used("NOPE").0, 404);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                "/project/NOPE",
+                json!({ "notificationScheme": id })
+            )
+            .0,
+            404
+        );
+
+        // On the site: the schemes, their entries once each, the project's scheme once.
+        let schemes = double.site().read_notification_schemes().unwrap();
+        let watched_on_site = schemes.iter().find(|s| s.id == watched).unwrap();
+        assert_eq!(watched_on_site.projects, vec![project]);
+        assert_eq!(watched_on_site.notifications.len(), 2);
+        for kind in [Kind::Notification, Kind::ProjectScheme] {
+            assert_eq!(
+                double.site().duplicate_source_keys(kind).unwrap(),
+                0,
+                "{kind}"
+            );
+        }
+        let counts = double.site().counts().unwrap();
+        assert_eq!(counts.get(&Kind::ProjectScheme), Some(&1), "{counts:?}");
+        assert_eq!(
+            counts.get(&Kind::NotificationScheme),
+            Some(&4),
+            "{counts:?}"
+        );
+    }
+}
+
+/// Jira Cloud's rate limits: the double refuses past each one (per endpoint by method,
+/// per issue) with 429 and `Retry-After` and counts it, and the client paces itself under
+/// them: a migration finishes without a request sent early and hardly a 429, and an issue
+/// at its limit does not hold back writes to other issues. Small limits keep it short.
+mod limits {
+    use super::{raw_client, tokio_rt};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use airlock_cloud_double::{CloudDouble, DoubleConfig, JiraLimits, RateWindow, RequestRecord};
+    use airlock_engine::{Overrides, analyze, check, ephemeral_protection, load};
+    use airlock_model::jira::{Comment, Issue, Kind, Record};
+    use airlock_site::{CloudConfig, JiraCloud, RetryPolicy, Site};
+    use airlock_staging::SealedStaging;
+
+    fn config(double: &CloudDouble, limits: &JiraLimits) -> CloudConfig {
+        let mut c = CloudConfig::new(double.url(), "migration@example.com", "api-token");
+        c.extra_root_pem = Some(double.ca_pem().to_owned());
+        c.retry = RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        };
+        c.limits = Some(limits.clone());
+        c
+    }
+
+    fn limited(limits: &JiraLimits) -> CloudDouble {
+        CloudDouble::start(DoubleConfig {
+            limits: Some(limits.clone()),
+            ..DoubleConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Each limit in turn, each with a client (credentials) of its own: a client refused is
+    /// throttled as a whole until its `Retry-After` ends.
+    #[test]
+    fn the_double_refuses_past_each_limit_with_retry_after_and_counts_it() {
+        let limits = JiraLimits {
+            get_post: RateWindow::new(4, Duration::from_secs(1)),
+            put_delete: RateWindow::new(2, Duration::from_secs(1)),
+            issue_writes: vec![
+                RateWindow::new(3, Duration::from_secs(2)),
+                RateWindow::new(5, Duration::from_secs(30)),
+            ],
+        };
+        let double = limited(&limits);
+        let raw = raw_client(&double);
+        let rt = tokio_rt();
+        let call = |method: &str, who: &str, path: &str| {
+            let req = raw
+                .request(method.parse().unwrap(), format!("{}{path}", double.url()))
+                .basic_auth(who, Some("t"))
+                .json(&serde_json::json!({ "value": 1 }))
+                .send();
+            rt.block_on(req).unwrap()
+        };
+        let retry_after = |resp: &reqwest::Response| -> u64 {
+            assert_eq!(resp.status().as_u16(), 429);
+            assert!(resp.headers().contains_key("X-RateLimit-Reset"));
+            resp.headers()["Retry-After"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+
+        // GET (and POST): four a second per endpoint and client.
+        for _ in 0..4 {
+            assert_eq!(call("GET", "a@x", "/rest/api/3/issuetype").status(), 200);
+        }
+        assert_eq!(retry_after(&call("GET", "a@x", "/rest/api/3/issuetype")), 1);
+        // Another client has its own window.
+        assert_eq!(call("GET", "b@x", "/rest/api/3/issuetype").status(), 200);
+        assert_eq!(double.stats().throttled_by_limits, 1);
+
+        // PUT (and DELETE): two a second, however many properties they write.
+        for key in ["one", "two"] {
+            let path = format!("/rest/atlassian-connect/1/addons/airlock/properties/{key}");
+            assert!(call("PUT", "c@x", &path).status().is_success());
+        }
+        let third = "/rest/atlassian-connect/1/addons/airlock/properties/three";
+        assert_eq!(retry_after(&call("PUT", "c@x", third)), 1);
+        // Past the in-flight grace, within the Retry-After: early, and refused.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(call("GET", "c@x", "/rest/api/3/issuetype").status(), 429);
+        assert_eq!(double.stats().early_requests, 1);
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(call("PUT", "c@x", third).status().is_success());
+
+        // Per issue: three writes in two seconds, five in thirty, across endpoints and
+        // clients; reads are not writes, and other issues have their own windows.
+        // (There is no issue 777: the limits count a write before Jira looks at it.)
+        let comment = "/rest/api/3/issue/777/comment";
+        let property = "/rest/api/3/issue/777/properties/k";
+        let refused = |resp: reqwest::Response| {
+            let status = resp.status().as_u16();
+            assert!((400..429).contains(&status), "{status}");
+        };
+        refused(call("POST", "d@x", comment));
+        refused(call("PUT", "d@x", property));
+        refused(call("POST", "e@x", comment));
+        refused(call("GET", "e@x", "/rest/api/3/issue/777"));
+        let wait = retry_after(&call("POST", "f@x", comment));
+        assert!((1..=2).contains(&wait), "{wait}");
+        refused(call("POST", "g@x", "/rest/api/3/issue/778/comment"));
+        std::thread::sleep(Duration::from_millis(2100));
+        refused(call("POST", "h@x", comment));
+        refused(call("PUT", "h@x", property));
+        let wait = retry_after(&call("PUT", "i@x", property));
+        assert!((26..=28).contains(&wait), "{wait}");
+
+        let stats = double.stats();
+        assert_eq!(stats.throttled_by_limits, 4, "{stats:?}");
+        assert_eq!(stats.early_requests, 1, "{stats:?}");
+        let log = double.requests();
+        let refused: Vec<&RequestRecord> = log.iter().filter(|r| r.by_limits).collect();
+        assert_eq!(refused.len(), 4);
+        assert!(refused.iter().all(|r| r.status == 429 && !r.throttled));
+        let writes_to_777 = log
+            .iter()
+            .filter(|r| r.issue.as_deref() == Some("777"))
+            .count();
+        assert_eq!(writes_to_777, 7, "reads name no issue: {log:#?}");
+        assert!(
+            log.iter().any(
+                |r| r.endpoint == "POST /rest/api/3/issue/{id}/comment" && r.method() == "POST"
+            )
+        );
+    }
+
+    /// A generated backup checked, analysed against the double and loaded through a client
+    /// that keeps the same limits as the double.
+    #[test]
+    fn a_migration_under_the_limits_sends_nothing_early_and_is_hardly_ever_refused() {
+        // Endpoints' windows short, to be quick; issues' small enough that the issues' writes
+        // (fields, comments, worklogs, watchers, votes, history, ranks…) run into them.
+        let limits = JiraLimits {
+            get_post: RateWindow::new(60, Duration::from_millis(200)),
+            put_delete: RateWindow::new(30, Duration::from_millis(200)),
+            issue_writes: vec![
+                RateWindow::new(3, Duration::from_secs(1)),
+                RateWindow::new(6, Duration::from_secs(3)),
+            ],
+        };
+        let double = limited(&limits);
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("backup.zip");
+        let spec = airlock_fixtures::Spec {
+            users: 8,
+            projects: 2,
+            issues: 200,
+            worklogs_per_issue: 1,
+            teams: 0,
+            ..airlock_fixtures::Spec::default()
+        };
+        airlock_fixtures::write_backup(&backup, &spec).unwrap();
+        let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+        let checked = check(&backup, &staging, &[], &[], |_| {}).unwrap();
+        assert_eq!(checked.report.fatal(), 0);
+        let staged = checked.report.counts.clone();
+        let mut target = JiraCloud::new(config(&double, &limits)).unwrap();
+        let snapshot = target.snapshot().unwrap();
+        let plan = analyze(
+            &staging,
+            &staged,
+            &snapshot,
+            &target.describe(),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let mut state = airlock_engine::State::open(
+            &dir.path().join("state.db"),
+            ephemeral_protection().unwrap(),
+        )
+        .unwrap();
+        let summary = load(
+            &staging,
+            &mut state,
+            &mut target,
+            &plan.decisions,
+            &staged,
+            |_| {},
+        )
+        .unwrap();
+        assert!(
+            summary.failed.is_empty(),
+            "{:#?}",
+            state.failures().unwrap()
+        );
+        for (kind, n) in &staged {
+            let done = summary.written.get(kind).copied().unwrap_or(0)
+                + summary.matched.get(kind).copied().unwrap_or(0)
+                + summary.skipped.get(kind).copied().unwrap_or(0);
+            assert_eq!(done, *n, "{kind}");
+        }
+        let stats = double.stats();
+        assert_eq!(stats.early_requests, 0, "{stats:?}");
+        assert!(
+            stats.throttled_by_limits * 100 <= stats.requests,
+            "more than 1% refused: {stats:?}"
+        );
+        // The issues' windows were busy: some issue had as many writes in a second as it may.
+        let log = double.requests();
+        let mut per_issue: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+        for r in log.iter().filter(|r| !r.by_limits) {
+            if let Some(issue) = &r.issue {
+                per_issue.entry(issue).or_default().push(r.at);
+            }
+        }
+        let busiest = per_issue
+            .values()
+            .map(|times| {
+                times
+                    .iter()
+                    .map(|t| {
+                        times
+                            .iter()
+                            .filter(|u| **u >= *t && **u - *t < Duration::from_secs(1))
+                            .count()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0);
+        assert_eq!(busiest, 3, "no issue reached its window: {per_issue:?}");
+        let mut site = double.site();
+        for kind in Kind::ALL {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+    }
+
+    fn issue(n: usize, project: &str) -> Issue {
+        Issue {
+            id: format!("src-{n}"),
+            project: project.to_owned(),
+            number: n as u64 + 1,
+            issue_type: "10000".into(),
+            summary: format!("Issue {n}"),
+            description: String::new(),
+            priority: None,
+            status: "10000".into(),
+            resolution: None,
+            reporter: None,
+            assignee: None,
+            created: 1_409_679_768_053,
+            updated: 1_409_679_768_053,
+            due: None,
+            resolved: None,
+            original_estimate: None,
+            estimate: None,
+            time_spent: None,
+            security: None,
+        }
+    }
+
+    /// One issue's comments come first in the batch, more than its window takes at once: the
+    /// other issues' comments go while it waits, and nothing is refused.
+    #[test]
+    fn an_issue_at_its_limit_does_not_hold_back_writes_to_other_issues() {
+        let limits = JiraLimits {
+            issue_writes: vec![RateWindow::new(3, Duration::from_secs(1))],
+            ..JiraLimits::default()
+        };
+        let double = limited(&limits);
+        let project = double.site().add_project("HOT", "Hot").unwrap();
+        let mut target = JiraCloud::new(config(&double, &limits)).unwrap();
+        let issues: Vec<String> = target
+            .write(
+                Kind::Issue,
+                &(0..25)
+                    .map(|n| Record::Issue(issue(n, &project)))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let (hot, others) = issues.split_first().unwrap();
+        let comment = |n: usize, issue: &str| {
+            Record::Comment(Comment {
+                id: format!("c-{n}"),
+                issue: issue.to_owned(),
+                author: None,
+                body: format!("Comment {n}"),
+                created: 1_409_679_768_053,
+                updated: 1_409_679_768_053,
+            })
+        };
+        let mut records: Vec<Record> = (0..8).map(|n| comment(n, hot)).collect();
+        records.extend(others.iter().enumerate().map(|(n, i)| comment(100 + n, i)));
+        let answers = target.write(Kind::Comment, &records).unwrap();
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+
+        let log = double.requests();
+        let comments: Vec<&RequestRecord> = log
+            .iter()
+            .filter(|r| r.endpoint == "POST /rest/api/3/issue/{id}/comment")
+            .collect();
+        assert_eq!(comments.len(), 8 + others.len(), "{comments:#?}");
+        assert!(comments.iter().all(|r| r.status == 201), "{comments:#?}");
+        let hot_times: Vec<Duration> = comments
+            .iter()
+            .filter(|r| r.issue.as_deref() == Some(hot.as_str()))
+            .map(|r| r.at)
+            .collect();
+        let last_other = comments
+            .iter()
+            .filter(|r| r.issue.as_deref() != Some(hot.as_str()))
+            .map(|r| r.at)
+            .max()
+            .unwrap();
+        // The hot issue's fourth comment waited for its window; the others did not wait for it.
+        assert!(
+            hot_times[3] >= hot_times[0] + Duration::from_secs(1),
+            "{hot_times:?}"
+        );
+        assert!(
+            last_other < hot_times[3],
+            "the other issues waited behind the hot one: last other at {last_other:?}, hot {hot_times:?}"
+        );
+        let stats = double.stats();
+        assert_eq!(
+            (stats.throttled_by_limits, stats.early_requests),
+            (0, 0),
+            "{stats:?}"
         );
     }
 }

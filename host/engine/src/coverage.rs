@@ -479,22 +479,29 @@ pub fn classify(element: &str) -> (Status, &'static str) {
             Status::Unknown,
             "users and groups in project roles are migrated; actors of a type Jira Cloud does not know are not (each an unknown-role-actor-type warning)",
         ),
+        "SchemePermissions" => (
+            Status::Unknown,
+            "permission schemes' grants are migrated; grants of a permission or to a holder Jira Cloud does not know are not (each an unknown-permission or unknown-permission-holder warning)",
+        ),
+        "Notification" => (
+            Status::Unknown,
+            "notification schemes' entries are migrated; those of a site's own event type or to a recipient Jira Cloud does not know are not (each a custom-event-notification or unknown-notification-recipient warning)",
+        ),
         // Known features, to come.
-        "PermissionScheme" | "SchemePermissions" | "GlobalPermissionEntry" => {
-            (NotYetSupported, "permission schemes")
-        }
-        "NotificationScheme" | "Notification" => (NotYetSupported, "notification schemes"),
+        "GlobalPermissionEntry" => (NotYetSupported, "global permissions"),
         "SchemeIssueSecurities" => (NotYetSupported, "who belongs to each security level"),
+        // Jira's workflow engine keeps a run per issue; Cloud starts its own for each issue
+        // it creates, as Atlassian's migration assistant leaves it to.
+        "OSWorkflowEntry" | "OSCurrentStep" | "OSHistoryStep" | "OSCurrentStepPrev"
+        | "OSHistoryStepPrev" => (
+            ByDesign,
+            "the source's workflow engine state: an issue's place in its workflow is its status, migrated with it, and the target runs its own",
+        ),
         "Workflow"
         | "WorkflowScheme"
         | "WorkflowSchemeEntity"
-        | "OSWorkflowEntry"
-        | "OSCurrentStep"
-        | "OSHistoryStep"
-        | "OSCurrentStepPrev"
-        | "OSHistoryStepPrev"
         | "DraftWorkflowScheme"
-        | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and their running instances"),
+        | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and workflow schemes"),
         "FieldScreen"
         | "FieldScreenTab"
         | "FieldScreenLayoutItem"
@@ -519,8 +526,7 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         | "PortletConfiguration"
         | "GadgetUserPreference"
         | "FavouriteAssociations" => (NotYetSupported, "dashboards and favourites"),
-        "ProjectKey" | "MovedIssueKey" => (NotYetSupported, "former project and issue keys"),
-        "ProjectCategory" => (NotYetSupported, "project categories"),
+        "MovedIssueKey" => (NotYetSupported, "former keys of moved issues"),
         "Avatar" => (NotYetSupported, "avatars"),
         "RemoteIssueLink" => (NotYetSupported, "remote issue links"),
         "IssueTypeScheme" | "FieldConfigSchemeOption" => (NotYetSupported, "issue type schemes"),

@@ -137,6 +137,9 @@ struct Extractor<'s> {
     findings: Findings,
     source_counts: BTreeMap<Kind, u64>,
     project_keys: FxHashMap<String, String>,
+    /// `ProjectKey` rows, staged at the end: a project's own key among them is its
+    /// record's, not a former key (the projects may come after them in the file).
+    pending_keys: Vec<(Entity, ProjectKey)>,
     /// (project id << 32 | number): a million issue keys in a compressed bitmap.
     issue_numbers: RoaringTreemap,
     directory_users: FxHashMap<String, DirectoryUser>,
@@ -191,6 +194,7 @@ pub fn extract_with<R: BufRead>(
         findings: Findings::default(),
         source_counts: BTreeMap::new(),
         project_keys: FxHashMap::default(),
+        pending_keys: Vec::new(),
         issue_numbers: RoaringTreemap::new(),
         directory_users: FxHashMap::default(),
         app_users: Vec::new(),
@@ -309,6 +313,7 @@ pub fn extract_with<R: BufRead>(
     x.elements = seen.with_taken(&x.elements);
     progress(rows);
     x.finish_users()?;
+    x.finish_project_keys()?;
     x.refused.finish()?;
     let written: Vec<Kind> = x.writers.keys().copied().collect();
     for (_, writer) in std::mem::take(&mut x.writers) {
@@ -367,6 +372,12 @@ fn is_wanted(name: &str) -> bool {
             | "ChangeItem"
             | "IssueSecurityScheme"
             | "SchemeIssueSecurityLevels"
+            | "ProjectCategory"
+            | "ProjectKey"
+            | "PermissionScheme"
+            | "SchemePermissions"
+            | "NotificationScheme"
+            | "Notification"
     )
 }
 
@@ -493,6 +504,96 @@ impl Extractor<'_> {
             line: Some(entity.line),
             message,
         });
+    }
+
+    /// A permission scheme's grant, or `None` (with a warning: it is left behind) for a
+    /// permission or a holder Jira Cloud does not know.
+    fn scheme_permission(
+        &mut self,
+        entity: &Entity,
+        row: &mut Row<'_>,
+    ) -> Option<SchemePermission> {
+        // Jira 7 and later write the key; Jira 6 the number, which Jira 7 renamed.
+        let permission = match (entity.get("permissionKey"), entity.get("permission")) {
+            (Some(key), _) if !key.is_empty() => key.to_owned(),
+            (_, Some(number)) if !number.is_empty() => match jira6_permission_key(number) {
+                Some(key) => key.to_owned(),
+                None => {
+                    let message = format!(
+                        "permission {number} is not a project permission Jira Cloud knows; the grant is not migrated: grant it again on the target if it is still needed"
+                    );
+                    self.finding(
+                        entity,
+                        &row.id,
+                        "unknown-permission",
+                        Severity::Warning,
+                        message,
+                    );
+                    return None;
+                }
+            },
+            _ => row.required("permissionKey"),
+        };
+        let holder_type = entity.get("type").unwrap_or("");
+        let Some(holder) = PermissionHolder::from_server(holder_type, row.opt("parameter")) else {
+            let message = format!(
+                "a grant to \"{holder_type}\" is not one Jira Cloud knows (group, user, projectrole, applicationRole, reporter, lead, assignee, userCF, groupCF, each with its parameter); it is not migrated: grant {permission} again on the target to whoever it named"
+            );
+            self.finding(
+                entity,
+                &row.id,
+                "unknown-permission-holder",
+                Severity::Warning,
+                message,
+            );
+            return None;
+        };
+        Some(SchemePermission {
+            id: row.required("id"),
+            scheme: row.required("scheme"),
+            permission,
+            holder,
+        })
+    }
+
+    /// A notification scheme's entry, or `None` (with a warning: it is left behind) for a
+    /// site's own event type (Airlock does not migrate event types yet) or a recipient
+    /// Jira Cloud does not know.
+    fn notification(&mut self, entity: &Entity, row: &mut Row<'_>) -> Option<Notification> {
+        let event = row.required("eventTypeId");
+        if event.parse::<u32>().is_ok_and(|n| n > MAX_SYSTEM_EVENT) {
+            let message = format!(
+                "a notification of the site's own event type {event}, which is not migrated; it is not migrated either: add the event type and its notifications on the target"
+            );
+            self.finding(
+                entity,
+                &row.id,
+                "custom-event-notification",
+                Severity::Warning,
+                message,
+            );
+            return None;
+        }
+        let recipient_type = entity.get("type").unwrap_or("");
+        let Some(recipient) = Recipient::from_server(recipient_type, row.opt("parameter")) else {
+            let message = format!(
+                "a notification to \"{recipient_type}\" is not one Jira Cloud knows; it is not migrated: add it again on the target"
+            );
+            self.finding(
+                entity,
+                &row.id,
+                "unknown-notification-recipient",
+                Severity::Warning,
+                message,
+            );
+            return None;
+        };
+        Some(Notification {
+            id: row.required("id"),
+            scheme: row.required("scheme"),
+            event,
+            recipient,
+        })
     }
 
     fn entity(&mut self, entity: &Entity) -> Result<(), EngineError> {
@@ -656,6 +757,39 @@ impl Extractor<'_> {
                     actor,
                 })
             }
+            "ProjectCategory" => Record::ProjectCategory(Named {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "PermissionScheme" => Record::PermissionScheme(Named {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "NotificationScheme" => Record::NotificationScheme(Named {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "Notification" => match self.notification(entity, &mut row) {
+                Some(n) => Record::Notification(n),
+                None => return Ok(()),
+            },
+            "SchemePermissions" => match self.scheme_permission(entity, &mut row) {
+                Some(grant) => Record::SchemePermission(grant),
+                None => return Ok(()),
+            },
+            "ProjectKey" => {
+                let key = ProjectKey {
+                    id: row.required("id"),
+                    project: row.required("projectId"),
+                    key: row.required("projectKey"),
+                };
+                self.report(entity, &row);
+                self.pending_keys.push((entity.clone(), key));
+                return Ok(());
+            }
             "IssueLinkType" => Record::IssueLinkType(IssueLinkType {
                 id: row.required("id"),
                 name: row.required("linkname"),
@@ -721,12 +855,17 @@ impl Extractor<'_> {
                 })
             }
             "NodeAssociation"
-                if entity.get("associationType") == Some("ProjectScheme")
-                    && entity.get("sourceNodeEntity") == Some("Project") =>
+                if matches!(
+                    entity.get("associationType"),
+                    Some("ProjectScheme" | "ProjectCategory")
+                ) && entity.get("sourceNodeEntity") == Some("Project") =>
             {
                 let scheme_type = match entity.get("sinkNodeEntity") {
                     Some("IssueSecurityScheme") => SchemeType::IssueSecurity,
-                    // Workflow, permission, notification… schemes: not migrated yet.
+                    Some("PermissionScheme") => SchemeType::Permission,
+                    Some("NotificationScheme") => SchemeType::Notification,
+                    Some("ProjectCategory") => SchemeType::Category,
+                    // Workflow, field configuration… schemes: not migrated yet.
                     _ => return Ok(()),
                 };
                 let project = row.required("sourceNodeId");
@@ -1015,6 +1154,19 @@ impl Extractor<'_> {
     }
 
     /// Joins ApplicationUser rows with their directory users, and checks emails.
+    /// Stages the former keys of projects; a project's own key goes with its record (and
+    /// with the key the override file gives it), so it is counted as taken, not staged.
+    fn finish_project_keys(&mut self) -> Result<(), EngineError> {
+        for (entity, key) in std::mem::take(&mut self.pending_keys) {
+            self.elements.taken(&entity.name);
+            if self.project_keys.get(&key.key) == Some(&key.project) {
+                continue;
+            }
+            self.stage(&entity, Record::ProjectKey(key))?;
+        }
+        Ok(())
+    }
+
     fn finish_users(&mut self) -> Result<(), EngineError> {
         let mut keyed: FxHashSet<String> = FxHashSet::default();
         let mut users = Vec::new();
@@ -1225,5 +1377,153 @@ mod tests {
             entry.reason.contains("unknown-role-actor-type"),
             "{entry:?}"
         );
+    }
+
+    /// Permission schemes and their grants (Jira 7's `permissionKey`, Jira 6's number read
+    /// as its key), project categories, project keys and a project's permission scheme and
+    /// category become records; a grant of a number no project permission has, or to a
+    /// holder Jira Cloud does not know, is a warning left behind.
+    #[test]
+    fn permission_schemes_categories_and_keys_are_extracted() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <PermissionScheme id="0" name="Default Permission Scheme" description="The default"/>
+    <SchemePermissions id="10000" scheme="0" permissionKey="BROWSE_PROJECTS" type="applicationRole"/>
+    <SchemePermissions id="10001" scheme="0" permission="12" type="projectrole" parameter="10001"/>
+    <SchemePermissions id="10002" scheme="0" permission="23" type="group" parameter="jira-administrators"/>
+    <SchemePermissions id="10003" scheme="0" permissionKey="ADD_COMMENTS" type="group" parameter=""/>
+    <SchemePermissions id="10004" scheme="0" permissionKey="EDIT_ISSUES" type="reporter"/>
+    <SchemePermissions id="10005" scheme="0" permissionKey="ASSIGNABLE_USER" type="userCF" parameter="customfield_10100"/>
+    <SchemePermissions id="10006" scheme="0" permission="0" type="group" parameter="jira-administrators"/>
+    <SchemePermissions id="10007" scheme="0" permissionKey="EDIT_ISSUES" type="reporterWithCreatePermission"/>
+    <NotificationScheme id="10000" name="Default Notification Scheme" description=""/>
+    <Notification id="10000" scheme="10000" event="" eventTypeId="1" templateId="" type="Current_Assignee"/>
+    <Notification id="10001" scheme="10000" event="" eventTypeId="3" templateId="" type="Single_Email_Address" parameter="alerts@example.com"/>
+    <Notification id="10002" scheme="10000" event="" eventTypeId="10100" templateId="" type="Current_Reporter"/>
+    <Notification id="10003" scheme="10000" event="" eventTypeId="2" templateId="" type="Some_App_Recipient"/>
+    <NodeAssociation sourceNodeId="10100" sourceNodeEntity="Project" sinkNodeId="10000" sinkNodeEntity="NotificationScheme" associationType="ProjectScheme"/>
+    <ProjectCategory id="10000" name="Engineering" description=""/>
+    <ProjectKey id="10000" projectId="10100" projectKey="NEW"/>
+    <Project id="10100" key="NEW" name="New" lead="admin"/>
+    <ProjectKey id="10001" projectId="10100" projectKey="OLD"/>
+    <NodeAssociation sourceNodeId="10100" sourceNodeEntity="Project" sinkNodeId="0" sinkNodeEntity="PermissionScheme" associationType="ProjectScheme"/>
+    <NodeAssociation sourceNodeId="10100" sourceNodeEntity="Project" sinkNodeId="10000" sinkNodeEntity="ProjectCategory" associationType="ProjectCategory"/>
+</entity-engine-xml>
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+        let reader = EntityReader::new(std::io::Cursor::new(xml.as_bytes()), FILE).unwrap();
+        let extracted = extract_with(reader, &staging, &BTreeSet::new(), |_| {}).unwrap();
+        let read = |kind| -> Vec<Record> {
+            crate::records::RecordReader::open_kind(&staging, kind)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+
+        assert_eq!(
+            read(Kind::PermissionScheme),
+            [Record::PermissionScheme(Named {
+                id: "0".into(),
+                name: "Default Permission Scheme".into(),
+                description: "The default".into(),
+            })]
+        );
+        let grant = |id: &str, permission: &str, holder| {
+            Record::SchemePermission(SchemePermission {
+                id: id.into(),
+                scheme: "0".into(),
+                permission: permission.into(),
+                holder,
+            })
+        };
+        assert_eq!(
+            read(Kind::SchemePermission),
+            [
+                grant(
+                    "10000",
+                    "BROWSE_PROJECTS",
+                    PermissionHolder::ApplicationRole(None)
+                ),
+                grant(
+                    "10001",
+                    "EDIT_ISSUES",
+                    PermissionHolder::ProjectRole("10001".into())
+                ),
+                grant(
+                    "10002",
+                    "ADMINISTER_PROJECTS",
+                    PermissionHolder::Group("jira-administrators".into())
+                ),
+                grant("10003", "ADD_COMMENTS", PermissionHolder::Anyone),
+                grant("10004", "EDIT_ISSUES", PermissionHolder::Reporter),
+                grant(
+                    "10005",
+                    "ASSIGNABLE_USER",
+                    PermissionHolder::UserCustomField("customfield_10100".into())
+                ),
+            ]
+        );
+        assert_eq!(extracted.findings.count_of("unknown-permission"), 1);
+        assert_eq!(extracted.findings.count_of("unknown-permission-holder"), 1);
+        // The project's own key is its record's: only the former one is staged.
+        assert_eq!(
+            read(Kind::ProjectKey),
+            [Record::ProjectKey(ProjectKey {
+                id: "10001".into(),
+                project: "10100".into(),
+                key: "OLD".into(),
+            })]
+        );
+        assert_eq!(read(Kind::ProjectCategory).len(), 1);
+        let entry = |id: &str, event: &str, recipient| {
+            Record::Notification(Notification {
+                id: id.into(),
+                scheme: "10000".into(),
+                event: event.into(),
+                recipient,
+            })
+        };
+        assert_eq!(
+            read(Kind::Notification),
+            [
+                entry("10000", "1", Recipient::CurrentAssignee),
+                entry("10001", "3", Recipient::Email("alerts@example.com".into())),
+            ]
+        );
+        assert_eq!(extracted.findings.count_of("custom-event-notification"), 1);
+        assert_eq!(
+            extracted
+                .findings
+                .count_of("unknown-notification-recipient"),
+            1
+        );
+        let associations: Vec<(SchemeType, String)> = read(Kind::ProjectScheme)
+            .into_iter()
+            .map(|r| match r {
+                Record::ProjectScheme(p) => (p.scheme_type, p.scheme),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            associations,
+            [
+                (SchemeType::Notification, "10000".into()),
+                (SchemeType::Permission, "0".into()),
+                (SchemeType::Category, "10000".into()),
+            ]
+        );
+
+        let ledger = extracted.elements.ledger(&BTreeMap::new());
+        let grants = ledger.entry("SchemePermissions").unwrap();
+        assert_eq!(
+            (grants.rows, grants.migrated, grants.not_migrated),
+            (8, 6, 2)
+        );
+        for element in ["PermissionScheme", "ProjectCategory", "ProjectKey"] {
+            let entry = ledger.entry(element).unwrap();
+            assert_eq!(entry.status, crate::coverage::Status::Migrated, "{entry:?}");
+        }
     }
 }

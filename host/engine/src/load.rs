@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
-    BoardQuery, ChangeItem, Filter, Kind, Record, RoleActor, Share, Target as RefTarget,
+    BoardQuery, ChangeItem, Filter, Kind, PermissionHolder, Recipient, Record, RoleActor, Share,
+    Target as RefTarget,
 };
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
@@ -205,6 +206,9 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::FilterShare
             | Kind::ChangeItem
             | Kind::ProjectScheme
+            | Kind::ProjectKey
+            | Kind::SchemePermission
+            | Kind::Notification
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
@@ -812,6 +816,10 @@ fn translate(
         Record::Watcher(w) | Record::Vote(w) => w.user.is_empty(),
         Record::ProjectRoleActor(a) => matches!(&a.actor, RoleActor::User(u) if u.is_empty()),
         Record::FilterShare(s) => matches!(&s.share, Share::User(u) if u.is_empty()),
+        Record::SchemePermission(g) => {
+            matches!(&g.holder, PermissionHolder::User(u) if u.is_empty())
+        }
+        Record::Notification(n) => matches!(&n.recipient, Recipient::User(u) if u.is_empty()),
         _ => false,
     };
     if user_gone {

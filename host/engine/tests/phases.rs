@@ -56,6 +56,7 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
                 | Kind::ProjectScheme
                 | Kind::CustomFieldValue
                 | Kind::IssueSprint
+                | Kind::ProjectKey
         ) {
             continue; // entities shared by several kinds or filtered: checked below
         }
@@ -74,8 +75,29 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
     );
     // Who plays the project roles: the defaults, and each project's lead, group and users.
     assert!(count(Kind::ProjectRoleActor) > 3);
-    // Every project's security scheme, besides the issues' versions and components.
-    assert_eq!(count(Kind::ProjectScheme), 3);
+    // Every project's security and permission schemes, most projects' notification scheme
+    // and category, besides the issues' versions and components.
+    let categorized: usize = airlock_fixtures::source_project_categories(&Spec::default())
+        .iter()
+        .map(|c| c.projects.len())
+        .sum();
+    assert!(categorized > 0);
+    let notified: usize = airlock_fixtures::source_notification_schemes(&Spec::default())
+        .iter()
+        .map(|s| s.projects.len())
+        .sum();
+    assert!(notified > 0);
+    // A project's own key goes with the project: only former keys are records.
+    let former = airlock_fixtures::source_project_keys(&Spec::default())
+        .iter()
+        .filter(|k| !k.current)
+        .count();
+    assert!(former > 0);
+    assert_eq!(count(Kind::ProjectKey), former as u64);
+    assert_eq!(
+        count(Kind::ProjectScheme),
+        2 * count(Kind::Project) + (categorized + notified) as u64
+    );
     // The Sprint field's values are issues' sprints; the other fields' are field values.
     assert!(count(Kind::IssueSprint) > 0 && count(Kind::Board) > 0);
     assert_eq!(

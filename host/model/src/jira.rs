@@ -25,13 +25,19 @@ pub enum Kind {
     ProjectRole,
     SecurityScheme,
     SecurityLevel,
+    ProjectCategory,
     Project,
+    ProjectKey,
     ProjectRoleActor,
     Component,
     Version,
     CustomField,
     CustomFieldOption,
     IssueLinkType,
+    PermissionScheme,
+    SchemePermission,
+    NotificationScheme,
+    Notification,
     ProjectScheme,
     Issue,
     CustomFieldValue,
@@ -60,7 +66,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 41] = [
+    pub const ALL: [Kind; 47] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -71,13 +77,19 @@ impl Kind {
         Kind::ProjectRole,
         Kind::SecurityScheme,
         Kind::SecurityLevel,
+        Kind::ProjectCategory,
         Kind::Project,
+        Kind::ProjectKey,
         Kind::ProjectRoleActor,
         Kind::Component,
         Kind::Version,
         Kind::CustomField,
         Kind::CustomFieldOption,
         Kind::IssueLinkType,
+        Kind::PermissionScheme,
+        Kind::SchemePermission,
+        Kind::NotificationScheme,
+        Kind::Notification,
         Kind::ProjectScheme,
         Kind::Issue,
         Kind::CustomFieldValue,
@@ -117,7 +129,13 @@ impl Kind {
             Kind::ProjectRole => "project-role",
             Kind::SecurityScheme => "security-scheme",
             Kind::SecurityLevel => "security-level",
+            Kind::ProjectCategory => "project-category",
             Kind::Project => "project",
+            Kind::ProjectKey => "project-key",
+            Kind::PermissionScheme => "permission-scheme",
+            Kind::SchemePermission => "scheme-permission",
+            Kind::NotificationScheme => "notification-scheme",
+            Kind::Notification => "notification",
             Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
@@ -170,7 +188,13 @@ impl Kind {
             Kind::ProjectRole => "ProjectRole",
             Kind::SecurityScheme => "IssueSecurityScheme",
             Kind::SecurityLevel => "SchemeIssueSecurityLevels",
+            Kind::ProjectCategory => "ProjectCategory",
             Kind::Project => "Project",
+            Kind::ProjectKey => "ProjectKey",
+            Kind::PermissionScheme => "PermissionScheme",
+            Kind::SchemePermission => "SchemePermissions",
+            Kind::NotificationScheme => "NotificationScheme",
+            Kind::Notification => "Notification",
             Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
@@ -238,7 +262,10 @@ impl Kind {
             Kind::ProjectRole => Namespace::PROJECT_ROLE,
             Kind::SecurityScheme => Namespace::SECURITY_SCHEME,
             Kind::SecurityLevel => Namespace::SECURITY_LEVEL,
+            Kind::ProjectCategory => Namespace::PROJECT_CATEGORY,
             Kind::Project => Namespace::PROJECT,
+            Kind::PermissionScheme => Namespace::PERMISSION_SCHEME,
+            Kind::NotificationScheme => Namespace::NOTIFICATION_SCHEME,
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
             Kind::CustomField => Namespace::CUSTOM_FIELD,
@@ -256,6 +283,9 @@ impl Kind {
             Kind::BoardColumn => Namespace::BOARD_COLUMN,
             Kind::Membership
             | Kind::ProjectRoleActor
+            | Kind::ProjectKey
+            | Kind::SchemePermission
+            | Kind::Notification
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
@@ -532,13 +562,288 @@ pub struct ChangeItem {
     pub new_string: Option<String>,
 }
 
-/// An issue security scheme (`IssueSecurityScheme`): the levels a project's issues may be
-/// restricted to.
+/// Something a site names and describes, and nothing more: a scheme's own row, or a
+/// project category.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SecurityScheme {
+pub struct Named {
     pub id: String,
     pub name: String,
     pub description: String,
+}
+
+/// An issue security scheme (`IssueSecurityScheme`): the levels a project's issues may be
+/// restricted to.
+pub type SecurityScheme = Named;
+
+/// A permission scheme (`PermissionScheme`): who may do what in the projects that use it
+/// (its grants are [`SchemePermission`]s). Jira's default scheme has the id `0`.
+pub type PermissionScheme = Named;
+
+/// A notification scheme (`NotificationScheme`): who is told of which issue events in the
+/// projects that use it (its entries are [`Notification`]s). Jira's default has the id
+/// `10000`.
+pub type NotificationScheme = Named;
+
+/// One entry of a notification scheme (`Notification`): an event type, and whom to tell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub scheme: String,
+    /// The event type's id (`eventTypeId`): Jira's system events are 1–17 on Data Center
+    /// and Cloud alike.
+    pub event: String,
+    pub recipient: Recipient,
+}
+
+/// The highest id of Jira's system event types (1 Issue Created … 17 Issue Comment
+/// Deleted), which Jira Cloud has with the same ids. Higher ids are a site's own.
+pub const MAX_SYSTEM_EVENT: u32 = 17;
+
+/// Whom a notification tells (`type` and `parameter` of `Notification`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recipient {
+    CurrentAssignee,
+    Reporter,
+    CurrentUser,
+    ProjectLead,
+    ComponentLead,
+    AllWatchers,
+    /// `Single_User`: the user's key.
+    User(String),
+    /// `Group_Dropdown`: the group's name.
+    Group(String),
+    /// `Project_Role`: the role's id.
+    ProjectRole(String),
+    /// `Single_Email_Address`.
+    Email(String),
+    /// `User_Custom_Field_Value` and `Group_Custom_Field_Value`: the field's id.
+    UserCustomField(String),
+    GroupCustomField(String),
+}
+
+impl Recipient {
+    /// The recipient of a `type` and `parameter` as Jira Data Center writes them, or
+    /// `None` for a type Jira Cloud does not know.
+    pub fn from_server(recipient_type: &str, parameter: Option<String>) -> Option<Recipient> {
+        let required = |p: Option<String>| p.filter(|p| !p.is_empty());
+        Some(match recipient_type {
+            "Current_Assignee" => Recipient::CurrentAssignee,
+            "Current_Reporter" => Recipient::Reporter,
+            "Current_User" => Recipient::CurrentUser,
+            "Project_Lead" => Recipient::ProjectLead,
+            "Component_Lead" => Recipient::ComponentLead,
+            "All_Watchers" => Recipient::AllWatchers,
+            "Single_User" => Recipient::User(required(parameter)?),
+            "Group_Dropdown" => Recipient::Group(required(parameter)?),
+            "Project_Role" => Recipient::ProjectRole(required(parameter)?),
+            "Single_Email_Address" => Recipient::Email(required(parameter)?),
+            "User_Custom_Field_Value" => Recipient::UserCustomField(required(parameter)?),
+            "Group_Custom_Field_Value" => Recipient::GroupCustomField(required(parameter)?),
+            _ => return None,
+        })
+    }
+
+    /// The `notificationType` of Jira Cloud's REST API.
+    pub fn cloud_type(&self) -> &'static str {
+        match self {
+            Recipient::CurrentAssignee => "CurrentAssignee",
+            Recipient::Reporter => "Reporter",
+            Recipient::CurrentUser => "CurrentUser",
+            Recipient::ProjectLead => "ProjectLead",
+            Recipient::ComponentLead => "ComponentLead",
+            Recipient::AllWatchers => "AllWatchers",
+            Recipient::User(_) => "User",
+            Recipient::Group(_) => "Group",
+            Recipient::ProjectRole(_) => "ProjectRole",
+            Recipient::Email(_) => "EmailAddress",
+            Recipient::UserCustomField(_) => "UserCustomField",
+            Recipient::GroupCustomField(_) => "GroupCustomField",
+        }
+    }
+
+    /// The recipient's `parameter`, if it has one.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Recipient::User(v)
+            | Recipient::Group(v)
+            | Recipient::ProjectRole(v)
+            | Recipient::Email(v)
+            | Recipient::UserCustomField(v)
+            | Recipient::GroupCustomField(v) => Some(v),
+            Recipient::CurrentAssignee
+            | Recipient::Reporter
+            | Recipient::CurrentUser
+            | Recipient::ProjectLead
+            | Recipient::ComponentLead
+            | Recipient::AllWatchers => None,
+        }
+    }
+}
+
+/// A project category (`ProjectCategory`), which a project may belong to
+/// ([`ProjectScheme`] of type [`SchemeType::Category`]).
+pub type ProjectCategory = Named;
+
+/// One key a project has had (`ProjectKey`): Jira keeps every key, the current one
+/// included, so that issue keys of before a rename still find their issues.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectKey {
+    pub id: String,
+    pub project: String,
+    pub key: String,
+}
+
+/// One grant of a permission scheme (`SchemePermissions`): a project permission, to whom.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemePermission {
+    pub id: String,
+    pub scheme: String,
+    /// The permission's key (`BROWSE_PROJECTS`); Jira 6's numeric permission ids are read
+    /// as the keys Jira 7 gave them.
+    pub permission: String,
+    pub holder: PermissionHolder,
+}
+
+/// Jira 6's numeric project permissions (`SchemePermissions.permission`) and the keys
+/// Jira 7 gave them (`permissionKey`), which Jira Cloud uses too. The numbers missing here
+/// are global permissions, which no scheme holds.
+pub const JIRA6_PERMISSIONS: [(u32, &str); 31] = [
+    (10, "BROWSE_PROJECTS"),
+    (11, "CREATE_ISSUES"),
+    (12, "EDIT_ISSUES"),
+    (13, "ASSIGN_ISSUES"),
+    (14, "RESOLVE_ISSUES"),
+    (15, "ADD_COMMENTS"),
+    (16, "DELETE_ISSUES"),
+    (17, "ASSIGNABLE_USER"),
+    (18, "CLOSE_ISSUES"),
+    (19, "CREATE_ATTACHMENTS"),
+    (20, "WORK_ON_ISSUES"),
+    (21, "LINK_ISSUES"),
+    (23, "ADMINISTER_PROJECTS"),
+    (25, "MOVE_ISSUES"),
+    (26, "SET_ISSUE_SECURITY"),
+    (28, "SCHEDULE_ISSUES"),
+    (29, "VIEW_DEV_TOOLS"),
+    (30, "MODIFY_REPORTER"),
+    (31, "VIEW_VOTERS_AND_WATCHERS"),
+    (32, "MANAGE_WATCHERS"),
+    (34, "EDIT_ALL_COMMENTS"),
+    (35, "EDIT_OWN_COMMENTS"),
+    (36, "DELETE_ALL_COMMENTS"),
+    (37, "DELETE_OWN_COMMENTS"),
+    (38, "DELETE_ALL_ATTACHMENTS"),
+    (39, "DELETE_OWN_ATTACHMENTS"),
+    (40, "EDIT_OWN_WORKLOGS"),
+    (41, "EDIT_ALL_WORKLOGS"),
+    (42, "DELETE_OWN_WORKLOGS"),
+    (43, "DELETE_ALL_WORKLOGS"),
+    (45, "VIEW_READONLY_WORKFLOW"),
+];
+
+/// The key of a Jira 6 numeric project permission.
+pub fn jira6_permission_key(number: &str) -> Option<&'static str> {
+    let number: u32 = number.trim().parse().ok()?;
+    JIRA6_PERMISSIONS
+        .iter()
+        .find(|(n, _)| *n == number)
+        .map(|(_, key)| *key)
+}
+
+/// To whom a permission is granted (`type` and `parameter` of `SchemePermissions`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PermissionHolder {
+    /// `group` without a parameter: anyone, logged in or not.
+    Anyone,
+    /// `group`: the group's name.
+    Group(String),
+    /// `user`: the user's key.
+    User(String),
+    /// `projectrole`: the role's id.
+    ProjectRole(String),
+    /// `applicationRole`: users of one application (`jira-software`), or with no parameter
+    /// any logged-in user.
+    ApplicationRole(Option<String>),
+    /// `reporter`, `lead` and `assignee`: the issue's reporter, the project's lead and the
+    /// issue's assignee.
+    Reporter,
+    ProjectLead,
+    Assignee,
+    /// `userCF` and `groupCF`: the users or groups a custom field of the issue names (the
+    /// field's id).
+    UserCustomField(String),
+    GroupCustomField(String),
+}
+
+impl PermissionHolder {
+    /// The `type` Jira Data Center writes for this holder.
+    pub fn server_type(&self) -> &'static str {
+        match self {
+            PermissionHolder::Anyone | PermissionHolder::Group(_) => "group",
+            PermissionHolder::User(_) => "user",
+            PermissionHolder::ProjectRole(_) => "projectrole",
+            PermissionHolder::ApplicationRole(_) => "applicationRole",
+            PermissionHolder::Reporter => "reporter",
+            PermissionHolder::ProjectLead => "lead",
+            PermissionHolder::Assignee => "assignee",
+            PermissionHolder::UserCustomField(_) => "userCF",
+            PermissionHolder::GroupCustomField(_) => "groupCF",
+        }
+    }
+
+    /// The holder's `type` in Jira Cloud's REST API.
+    pub fn cloud_type(&self) -> &'static str {
+        match self {
+            PermissionHolder::Anyone => "anyone",
+            PermissionHolder::Group(_) => "group",
+            PermissionHolder::User(_) => "user",
+            PermissionHolder::ProjectRole(_) => "projectRole",
+            PermissionHolder::ApplicationRole(_) => "applicationRole",
+            PermissionHolder::Reporter => "reporter",
+            PermissionHolder::ProjectLead => "projectLead",
+            PermissionHolder::Assignee => "assignee",
+            PermissionHolder::UserCustomField(_) => "userCustomField",
+            PermissionHolder::GroupCustomField(_) => "groupCustomField",
+        }
+    }
+
+    /// The holder's `parameter`, if it has one.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            PermissionHolder::Group(v)
+            | PermissionHolder::User(v)
+            | PermissionHolder::ProjectRole(v)
+            | PermissionHolder::UserCustomField(v)
+            | PermissionHolder::GroupCustomField(v)
+            | PermissionHolder::ApplicationRole(Some(v)) => Some(v),
+            PermissionHolder::Anyone
+            | PermissionHolder::ApplicationRole(None)
+            | PermissionHolder::Reporter
+            | PermissionHolder::ProjectLead
+            | PermissionHolder::Assignee => None,
+        }
+    }
+
+    /// The holder of a `type` and `parameter` as Jira Data Center writes them, or `None`
+    /// for a type Jira Cloud does not know.
+    pub fn from_server(holder_type: &str, parameter: Option<String>) -> Option<PermissionHolder> {
+        let required = |p: Option<String>| p.filter(|p| !p.is_empty());
+        Some(match holder_type {
+            "group" => match required(parameter) {
+                Some(group) => PermissionHolder::Group(group),
+                None => PermissionHolder::Anyone,
+            },
+            "user" => PermissionHolder::User(required(parameter)?),
+            "projectrole" => PermissionHolder::ProjectRole(required(parameter)?),
+            "applicationRole" => PermissionHolder::ApplicationRole(required(parameter)),
+            "reporter" => PermissionHolder::Reporter,
+            "lead" => PermissionHolder::ProjectLead,
+            "assignee" => PermissionHolder::Assignee,
+            "userCF" => PermissionHolder::UserCustomField(required(parameter)?),
+            "groupCF" => PermissionHolder::GroupCustomField(required(parameter)?),
+            _ => return None,
+        })
+    }
 }
 
 /// A security level of a scheme (`SchemeIssueSecurityLevels`); an issue at a level is
@@ -551,8 +856,9 @@ pub struct SecurityLevel {
     pub description: String,
 }
 
-/// The scheme of one type a project uses (`NodeAssociation` of type `ProjectScheme`). Its
-/// id is `project:type:scheme` in server ids (the row has none).
+/// The scheme of one type a project uses (`NodeAssociation` of type `ProjectScheme`), or
+/// its category (of type `ProjectCategory`). Its id is `project:type:scheme` in server ids
+/// (the row has none).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProjectScheme {
     pub id: String,
@@ -565,6 +871,10 @@ pub struct ProjectScheme {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchemeType {
     IssueSecurity,
+    Permission,
+    Notification,
+    /// Not a scheme: the project's category, associated the same way.
+    Category,
 }
 
 impl SchemeType {
@@ -572,6 +882,19 @@ impl SchemeType {
     pub fn entity(self) -> &'static str {
         match self {
             SchemeType::IssueSecurity => "IssueSecurityScheme",
+            SchemeType::Permission => "PermissionScheme",
+            SchemeType::Notification => "NotificationScheme",
+            SchemeType::Category => "ProjectCategory",
+        }
+    }
+
+    /// The kind of record the association points to.
+    pub fn kind(self) -> Kind {
+        match self {
+            SchemeType::IssueSecurity => Kind::SecurityScheme,
+            SchemeType::Permission => Kind::PermissionScheme,
+            SchemeType::Notification => Kind::NotificationScheme,
+            SchemeType::Category => Kind::ProjectCategory,
         }
     }
 }
@@ -828,13 +1151,19 @@ pub enum Record {
     ProjectRole(ProjectRole),
     SecurityScheme(SecurityScheme),
     SecurityLevel(SecurityLevel),
+    ProjectCategory(ProjectCategory),
     Project(Project),
+    ProjectKey(ProjectKey),
     ProjectRoleActor(ProjectRoleActor),
     Component(Component),
     Version(Version),
     CustomField(CustomField),
     CustomFieldOption(CustomFieldOption),
     IssueLinkType(IssueLinkType),
+    PermissionScheme(PermissionScheme),
+    SchemePermission(SchemePermission),
+    NotificationScheme(NotificationScheme),
+    Notification(Notification),
     ProjectScheme(ProjectScheme),
     Issue(Issue),
     CustomFieldValue(CustomFieldValue),
@@ -881,6 +1210,43 @@ macro_rules! each_ref {
                 $g("user", Target::UserName, &$($m)? r.user_name);
             }
             Record::Project(r) => $g("lead", T(K::User), &$($m)? r.lead),
+            Record::ProjectKey(r) => $g("projectId", T(K::Project), &$($m)? r.project),
+            Record::Notification(r) => {
+                $g("scheme", T(K::NotificationScheme), &$($m)? r.scheme);
+                match &$($m)? r.recipient {
+                    Recipient::User(v) => $g("parameter", T(K::User), v),
+                    Recipient::Group(v) => $g("parameter", T(K::Group), v),
+                    Recipient::ProjectRole(v) => $g("parameter", T(K::ProjectRole), v),
+                    Recipient::UserCustomField(v) | Recipient::GroupCustomField(v) => {
+                        $g("parameter", T(K::CustomField), v)
+                    }
+                    Recipient::Email(_)
+                    | Recipient::CurrentAssignee
+                    | Recipient::Reporter
+                    | Recipient::CurrentUser
+                    | Recipient::ProjectLead
+                    | Recipient::ComponentLead
+                    | Recipient::AllWatchers => {}
+                }
+            }
+            Record::SchemePermission(r) => {
+                $g("scheme", T(K::PermissionScheme), &$($m)? r.scheme);
+                match &$($m)? r.holder {
+                    PermissionHolder::Group(v) => $g("parameter", T(K::Group), v),
+                    PermissionHolder::User(v) => $g("parameter", T(K::User), v),
+                    PermissionHolder::ProjectRole(v) => $g("parameter", T(K::ProjectRole), v),
+                    PermissionHolder::UserCustomField(v)
+                    | PermissionHolder::GroupCustomField(v) => {
+                        $g("parameter", T(K::CustomField), v)
+                    }
+                    // An application is the target's (Atlassian administration's), not data.
+                    PermissionHolder::ApplicationRole(_)
+                    | PermissionHolder::Anyone
+                    | PermissionHolder::Reporter
+                    | PermissionHolder::ProjectLead
+                    | PermissionHolder::Assignee => {}
+                }
+            }
             Record::ProjectRoleActor(r) => {
                 if let Some(v) = &$($m)? r.project {
                     $g("pid", T(K::Project), v);
@@ -925,10 +1291,7 @@ macro_rules! each_ref {
             Record::SecurityLevel(r) => $g("scheme", T(K::SecurityScheme), &$($m)? r.scheme),
             Record::ProjectScheme(r) => {
                 $g("sourceNodeId", T(K::Project), &$($m)? r.project);
-                let scheme = match r.scheme_type {
-                    SchemeType::IssueSecurity => K::SecurityScheme,
-                };
-                $g("sinkNodeId", T(scheme), &$($m)? r.scheme);
+                $g("sinkNodeId", T(r.scheme_type.kind()), &$($m)? r.scheme);
             }
             Record::CustomFieldValue(r) => {
                 $g("issue", T(K::Issue), &$($m)? r.issue);
@@ -1039,6 +1402,9 @@ macro_rules! each_ref {
             | Record::Resolution(_)
             | Record::ProjectRole(_)
             | Record::SecurityScheme(_)
+            | Record::ProjectCategory(_)
+            | Record::PermissionScheme(_)
+            | Record::NotificationScheme(_)
             | Record::CustomField(_)
             | Record::IssueLinkType(_) => {}
         }
@@ -1058,7 +1424,13 @@ impl Record {
             Record::ProjectRole(_) => Kind::ProjectRole,
             Record::SecurityScheme(_) => Kind::SecurityScheme,
             Record::SecurityLevel(_) => Kind::SecurityLevel,
+            Record::ProjectCategory(_) => Kind::ProjectCategory,
             Record::Project(_) => Kind::Project,
+            Record::ProjectKey(_) => Kind::ProjectKey,
+            Record::PermissionScheme(_) => Kind::PermissionScheme,
+            Record::SchemePermission(_) => Kind::SchemePermission,
+            Record::NotificationScheme(_) => Kind::NotificationScheme,
+            Record::Notification(_) => Kind::Notification,
             Record::ProjectRoleActor(_) => Kind::ProjectRoleActor,
             Record::Component(_) => Kind::Component,
             Record::Version(_) => Kind::Version,
@@ -1104,9 +1476,15 @@ impl Record {
             | Record::Priority(r)
             | Record::Resolution(r) => &r.id,
             Record::ProjectRole(r) => &r.id,
-            Record::SecurityScheme(r) => &r.id,
+            Record::SecurityScheme(r)
+            | Record::ProjectCategory(r)
+            | Record::PermissionScheme(r)
+            | Record::NotificationScheme(r) => &r.id,
             Record::SecurityLevel(r) => &r.id,
             Record::Project(r) => &r.id,
+            Record::ProjectKey(r) => &r.id,
+            Record::SchemePermission(r) => &r.id,
+            Record::Notification(r) => &r.id,
             Record::ProjectRoleActor(r) => &r.id,
             Record::Component(r) => &r.id,
             Record::Version(r) => &r.id,

@@ -701,6 +701,226 @@ fn a_1_0_and_two_2_0_plugins_migrate_together_and_one_resolves_the_teams_another
     );
 }
 
+/// Issue 16: permission schemes with every grant, notification schemes with every entry,
+/// project categories and projects' former keys arrive on the local site, verified kind by kind and read back field by field:
+/// Jira's default scheme as "Default Permission Scheme (migrated)" beside the site's own,
+/// each grant's holder in Cloud's terms and the site's ids (roles by name, users by key),
+/// each scheme and category with the site's ids of its projects.
+#[test]
+fn permission_schemes_categories_and_former_keys_arrive_as_the_source_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+
+    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
+    for kind in [
+        Kind::PermissionScheme,
+        Kind::SchemePermission,
+        Kind::NotificationScheme,
+        Kind::Notification,
+        Kind::ProjectCategory,
+        Kind::ProjectKey,
+        Kind::ProjectScheme,
+    ] {
+        let row = verified.iter().find(|r| r.kind == kind);
+        assert!(
+            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
+            "{kind}: {row:?}"
+        );
+    }
+    let site_db = dir.path().join("site.db");
+    let project = |id: i64| written_id(&site_db, Kind::Project, &id.to_string());
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let role_name = |id: &str| {
+        (snapshot.roles.iter())
+            .find(|r| r.id == id)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| panic!("role {id} is the site's"))
+    };
+
+    let schemes = site.read_permission_schemes().unwrap();
+    let sources = airlock_fixtures::source_permission_schemes(&spec);
+    assert_eq!(
+        schemes.len(),
+        sources.len() + 1,
+        "the site's own default beside them"
+    );
+    let (mut holders, mut grants) = (std::collections::BTreeSet::new(), 0);
+    for source in &sources {
+        let scheme = (schemes.iter())
+            .find(|s| s.source_key.as_deref() == Some(source.id.to_string().as_str()))
+            .unwrap_or_else(|| panic!("scheme {} is on the site", source.id));
+        let name = if source.id == 0 {
+            format!("{} (migrated)", source.name)
+        } else {
+            source.name.clone()
+        };
+        assert_eq!(
+            (&scheme.name, &scheme.description),
+            (&name, &source.description)
+        );
+        let projects: Vec<String> = source.projects.iter().map(|&p| project(p)).collect();
+        let mut site_projects = scheme.projects.clone();
+        site_projects.sort();
+        let mut expected_projects = projects.clone();
+        expected_projects.sort();
+        assert_eq!(site_projects, expected_projects, "{name}");
+        // Each grant in Cloud's terms: the holder type Cloud names, the parameter in the
+        // site's ids (a role by its name here, a user by its key).
+        let mut expected: Vec<(String, String, Option<String>)> = source
+            .grants
+            .iter()
+            .map(|g| {
+                let parameter = g.parameter.clone().filter(|p| !p.is_empty());
+                let (holder, parameter) = match (g.holder_type.as_str(), parameter) {
+                    ("group", None) => ("anyone", None),
+                    ("group", Some(p)) => ("group", Some(p.to_lowercase())),
+                    ("user", Some(p)) => ("user", Some(format!("user:{p}"))),
+                    ("projectrole", Some(p)) => (
+                        "projectRole",
+                        Some(airlock_fixtures::source_role_name(&p).unwrap().to_owned()),
+                    ),
+                    ("applicationRole", p) => ("applicationRole", p),
+                    ("reporter", None) => ("reporter", None),
+                    ("lead", None) => ("projectLead", None),
+                    ("assignee", None) => ("assignee", None),
+                    other => panic!("a grant the fixtures do not write: {other:?}"),
+                };
+                (g.permission.clone(), holder.to_owned(), parameter)
+            })
+            .collect();
+        expected.sort();
+        let mut read: Vec<(String, String, Option<String>)> = scheme
+            .grants
+            .iter()
+            .map(|g| {
+                let parameter = match g.holder_type.as_str() {
+                    "projectRole" => g.parameter.as_deref().map(role_name),
+                    "group" => g.parameter.as_ref().map(|p| p.to_lowercase()),
+                    _ => g.parameter.clone(),
+                };
+                (g.permission.clone(), g.holder_type.clone(), parameter)
+            })
+            .collect();
+        read.sort();
+        assert_eq!(read, expected, "{name}");
+        holders.extend(read.iter().map(|g| g.1.clone()));
+        grants += read.len();
+    }
+    assert!(grants > 30 && holders.len() >= 7, "{holders:?}");
+
+    // Notification schemes: Jira's default beside the site's own, each entry in Cloud's
+    // terms.
+    let schemes = site.read_notification_schemes().unwrap();
+    let sources = airlock_fixtures::source_notification_schemes(&spec);
+    assert_eq!(
+        schemes.len(),
+        sources.len() + 1,
+        "the site's own default beside them"
+    );
+    let mut recipients = std::collections::BTreeSet::new();
+    for source in &sources {
+        let scheme = (schemes.iter())
+            .find(|s| s.source_key.as_deref() == Some(source.id.to_string().as_str()))
+            .unwrap_or_else(|| panic!("notification scheme {} is on the site", source.id));
+        let name = if source.id == 10000 {
+            format!("{} (migrated)", source.name)
+        } else {
+            source.name.clone()
+        };
+        assert_eq!(
+            (&scheme.name, &scheme.description),
+            (&name, &source.description)
+        );
+        let mut expected_projects: Vec<String> =
+            source.projects.iter().map(|&p| project(p)).collect();
+        expected_projects.sort();
+        let mut site_projects = scheme.projects.clone();
+        site_projects.sort();
+        assert_eq!(site_projects, expected_projects, "{name}");
+        let mut expected: Vec<(i64, String, Option<String>)> = source
+            .notifications
+            .iter()
+            .map(|n| {
+                let p = n.parameter.clone();
+                let (recipient, parameter) = match (n.recipient_type.as_str(), p) {
+                    ("Current_Assignee", None) => ("CurrentAssignee", None),
+                    ("Current_Reporter", None) => ("Reporter", None),
+                    ("Current_User", None) => ("CurrentUser", None),
+                    ("Project_Lead", None) => ("ProjectLead", None),
+                    ("Component_Lead", None) => ("ComponentLead", None),
+                    ("All_Watchers", None) => ("AllWatchers", None),
+                    ("Single_User", Some(u)) => ("User", Some(format!("user:{u}"))),
+                    ("Group_Dropdown", Some(g)) => ("Group", Some(g.to_lowercase())),
+                    ("Project_Role", Some(r)) => (
+                        "ProjectRole",
+                        Some(airlock_fixtures::source_role_name(&r).unwrap().to_owned()),
+                    ),
+                    ("Single_Email_Address", Some(e)) => ("EmailAddress", Some(e)),
+                    other => panic!("an entry the fixtures do not write: {other:?}"),
+                };
+                (n.event, recipient.to_owned(), parameter)
+            })
+            .collect();
+        expected.sort();
+        let mut read: Vec<(i64, String, Option<String>)> = scheme
+            .notifications
+            .iter()
+            .map(|n| {
+                let parameter = match n.recipient_type.as_str() {
+                    "ProjectRole" => n.parameter.as_deref().map(role_name),
+                    "Group" => n.parameter.as_ref().map(|p| p.to_lowercase()),
+                    _ => n.parameter.clone(),
+                };
+                (n.event, n.recipient_type.clone(), parameter)
+            })
+            .collect();
+        read.sort();
+        assert_eq!(read, expected, "{name}");
+        recipients.extend(read.iter().map(|n| n.1.clone()));
+    }
+    assert!(recipients.len() >= 8, "{recipients:?}");
+
+    let categories = site.read_project_categories().unwrap();
+    let sources = airlock_fixtures::source_project_categories(&spec);
+    assert_eq!(categories.len(), sources.len());
+    for source in &sources {
+        let category = (categories.iter())
+            .find(|c| c.source_key.as_deref() == Some(source.id.to_string().as_str()))
+            .unwrap_or_else(|| panic!("category {} is on the site", source.id));
+        assert_eq!(
+            (&category.name, &category.description),
+            (&source.name, &source.description)
+        );
+        let mut expected: Vec<String> = source.projects.iter().map(|&p| project(p)).collect();
+        expected.sort();
+        let mut read = category.projects.clone();
+        read.sort();
+        assert_eq!(read, expected, "{}", source.name);
+    }
+
+    // Former keys, each the site's project's; a project's own key is its record's.
+    let mut expected: Vec<(String, String)> = airlock_fixtures::source_project_keys(&spec)
+        .into_iter()
+        .filter(|k| !k.current)
+        .map(|k| (project(k.project), k.key))
+        .collect();
+    expected.sort();
+    let mut read: Vec<(String, String)> = site
+        .read_project_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.project, k.key))
+        .collect();
+    read.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(read, expected);
+}
+
 /// The site's id of the record written from `id`, looked up by source key.
 fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
     LocalSite::open(site_db)

@@ -171,6 +171,7 @@ mod http;
 mod limits;
 mod read;
 mod roles;
+mod schemes;
 mod security;
 mod sharing;
 mod software;
@@ -436,7 +437,8 @@ impl Site for JiraCloud {
                        are listed in its airlock.columns board property (airlock.columns.2 … \
                        when long), and the board shows Jira's default columns until they are \
                        recreated in its settings (Board settings › Columns) from that list";
-        vec![
+        let mut caveats = crate::renamed_scheme_caveats().to_vec();
+        caveats.extend([
             caveat(
                 Kind::Issue,
                 Treatment::Changed,
@@ -524,7 +526,8 @@ impl Site for JiraCloud {
                  already on the site keep their places among them); an issue Jira refuses \
                  to move keeps the rank it was created with",
             ),
-        ]
+        ]);
+        caveats
     }
 
     fn write(

@@ -35,8 +35,9 @@ pub use cloud::{
     endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
-    BoardReadBack, ChangeReadBack, ColumnReadBack, FilterReadBack, HistoryReadBack, IssueReadBack,
-    LocalSite, RoleActorReadBack, SprintReadBack,
+    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FilterReadBack, GrantReadBack,
+    HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack, NotificationSchemeReadBack,
+    PermissionSchemeReadBack, ProjectKeyReadBack, RoleActorReadBack, SprintReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.
@@ -172,8 +173,7 @@ pub trait Site: Send {
     /// What the target holds now.
     fn snapshot(&mut self) -> Result<Snapshot, TargetError>;
 
-    /// What this target cannot write as the source has it, by kind. The local site
-    /// writes every kind as it is, so it has none.
+    /// What this target cannot write as the source has it, by kind (none by default).
     fn caveats(&self) -> Vec<Caveat> {
         Vec::new()
     }
@@ -214,6 +214,44 @@ pub trait Site: Send {
 
     /// How many app outputs of `app` the target holds.
     fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError>;
+}
+
+/// Both targets create each permission and notification scheme, renamed where the target
+/// has its name.
+pub(crate) fn renamed_scheme_caveats() -> [Caveat; 2] {
+    let caveat = |kind, what: &str, default: &str| Caveat {
+        kind,
+        treatment: Treatment::Changed,
+        how: format!(
+            "a {what} is never merged into one the target has: a scheme named like one of \
+             the target's (every Jira Cloud site has a {default}) is created as \
+             \"<name> (migrated)\", and the migrated projects use it; rename it in Jira if \
+             the name matters"
+        ),
+    };
+    [
+        caveat(
+            Kind::PermissionScheme,
+            "permission scheme",
+            "Default Permission Scheme",
+        ),
+        caveat(
+            Kind::NotificationScheme,
+            "notification scheme",
+            "Default Notification Scheme",
+        ),
+    ]
+}
+
+/// The name a target gives a copy of the source's `name` when it has one of that name
+/// already, as Atlassian's migration assistant does: `name (migrated)`, then
+/// `name (migrated 2)`… for `n` = 1, 2…
+pub fn migrated_name(name: &str, n: u32) -> String {
+    if n <= 1 {
+        format!("{name} (migrated)")
+    } else {
+        format!("{name} (migrated {n})")
+    }
 }
 
 /// The key a written record is found by after a crash: its server id (for issue versions,

@@ -477,6 +477,238 @@ impl LocalSite {
         run().map_err(|e| self.local(e))
     }
 
+    /// Every permission scheme on the site, by id, with its grants (sorted) and the
+    /// projects that use it (site ids, sorted). A user holder reads as `user:<its source
+    /// key>` (an account the migration did not write by its account id).
+    pub fn read_permission_schemes(
+        &mut self,
+    ) -> Result<Vec<PermissionSchemeReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<PermissionSchemeReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, source_key, name, description FROM permission_schemes ORDER BY id",
+            )?;
+            let mut schemes: Vec<PermissionSchemeReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(PermissionSchemeReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        grants: Vec::new(),
+                        projects: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut grants = self.conn.prepare(
+                "SELECT g.permission, g.holder_type,
+                        CASE g.holder_type WHEN 'user'
+                            THEN 'user:' || COALESCE(u.source_key, g.parameter)
+                            ELSE g.parameter END,
+                        g.source_key
+                 FROM scheme_permissions g LEFT JOIN users u ON u.account_id = g.parameter
+                 WHERE g.scheme_id = ?1",
+            )?;
+            let mut projects = self.conn.prepare(
+                "SELECT project_id FROM project_schemes
+                 WHERE scheme_type = 'permission' AND scheme_id = ?1 ORDER BY project_id",
+            )?;
+            for scheme in &mut schemes {
+                scheme.grants = grants
+                    .query_map([&scheme.id], |r| {
+                        Ok(GrantReadBack {
+                            permission: r.get(0)?,
+                            holder_type: r.get(1)?,
+                            parameter: r.get(2)?,
+                            source_key: r.get(3)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                scheme.grants.sort();
+                scheme.projects = projects
+                    .query_map([&scheme.id], |r| Ok(r.get::<_, i64>(0)?.to_string()))?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(schemes)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every notification scheme on the site, by id, with its entries (sorted) and the
+    /// projects that use it (site ids, sorted). A user reads as `user:<its source key>`.
+    pub fn read_notification_schemes(
+        &mut self,
+    ) -> Result<Vec<NotificationSchemeReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<NotificationSchemeReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, source_key, name, description FROM notification_schemes ORDER BY id",
+            )?;
+            let mut schemes: Vec<NotificationSchemeReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(NotificationSchemeReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        notifications: Vec::new(),
+                        projects: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut entries = self.conn.prepare(
+                "SELECT n.event_id, n.recipient_type,
+                        CASE n.recipient_type WHEN 'User'
+                            THEN 'user:' || COALESCE(u.source_key, n.parameter)
+                            ELSE n.parameter END,
+                        n.source_key
+                 FROM notifications n LEFT JOIN users u ON u.account_id = n.parameter
+                 WHERE n.scheme_id = ?1",
+            )?;
+            let mut projects = self.conn.prepare(
+                "SELECT project_id FROM project_schemes
+                 WHERE scheme_type = 'notification' AND scheme_id = ?1 ORDER BY project_id",
+            )?;
+            for scheme in &mut schemes {
+                scheme.notifications = entries
+                    .query_map([&scheme.id], |r| {
+                        Ok(NotificationReadBack {
+                            event: r.get(0)?,
+                            recipient_type: r.get(1)?,
+                            parameter: r.get(2)?,
+                            source_key: r.get(3)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                scheme.notifications.sort();
+                scheme.projects = projects
+                    .query_map([&scheme.id], |r| Ok(r.get::<_, i64>(0)?.to_string()))?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(schemes)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every project category on the site, by id, with its projects (site ids, sorted).
+    pub fn read_project_categories(&mut self) -> Result<Vec<CategoryReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<CategoryReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT c.id, c.source_key, c.name, c.description,
+                        (SELECT group_concat(project_id) FROM
+                            (SELECT project_id FROM project_schemes
+                             WHERE scheme_type = 'category' AND scheme_id = c.id
+                             ORDER BY project_id))
+                 FROM project_categories c ORDER BY c.id",
+            )?;
+            stmt.query_map([], |r| {
+                let projects: Option<String> = r.get(4)?;
+                Ok(CategoryReadBack {
+                    id: r.get::<_, i64>(0)?.to_string(),
+                    source_key: r.get(1)?,
+                    name: r.get(2)?,
+                    description: r.get(3)?,
+                    projects: projects
+                        .map(|p| p.split(',').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                })
+            })?
+            .collect()
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every key the site finds a project by besides its own (its former keys, and any
+    /// key written for it), sorted by project and key.
+    pub fn read_project_keys(&mut self) -> Result<Vec<ProjectKeyReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<ProjectKeyReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT project_id, key, source_key FROM project_keys ORDER BY project_id, key",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(ProjectKeyReadBack {
+                    project: r.get::<_, i64>(0)?.to_string(),
+                    key: r.get(1)?,
+                    source_key: r.get(2)?,
+                })
+            })?
+            .collect()
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Gives a project a new key, as Jira Cloud's project edit does: its issues take it,
+    /// its key until now stays one the site finds it by (a former key), and a key another
+    /// project has, now or before, is refused. Renaming a project to one of its own former keys is allowed.
+    pub fn rename_project(
+        &mut self,
+        project: &str,
+        key: &str,
+    ) -> Result<Result<(), crate::ItemError>, TargetError> {
+        let refused = |code, message: String| Ok(Err(crate::ItemError { code, message }));
+        let check = crate::rules::check(&Record::ProjectKey(airlock_model::jira::ProjectKey {
+            id: String::new(),
+            project: project.to_owned(),
+            key: key.to_owned(),
+        }));
+        if let Err(v) = check {
+            return Ok(Err(v.into()));
+        }
+        let Ok(id) = project.parse::<i64>() else {
+            return refused("invalid-reference", "the site has no such project".into());
+        };
+        let run = |conn: &rusqlite::Connection| -> rusqlite::Result<Option<Option<i64>>> {
+            let current: Option<String> = conn
+                .query_row("SELECT key FROM projects WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let owner: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM projects WHERE key = ?1
+                     UNION ALL SELECT project_id FROM project_keys WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.is_some_and(|o| o != id) {
+                return Ok(Some(owner));
+            }
+            if current != key {
+                conn.execute(
+                    "INSERT INTO project_keys (project_id, key) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO NOTHING",
+                    rusqlite::params![id, current],
+                )?;
+                conn.execute(
+                    "UPDATE projects SET key = ?2 WHERE id = ?1",
+                    rusqlite::params![id, key],
+                )?;
+                // Its issues take the new key, as on Cloud (the old ones still find them).
+                conn.execute(
+                    "UPDATE issues SET key = ?2 || '-' || number WHERE project_id = ?1",
+                    rusqlite::params![id, key],
+                )?;
+            }
+            Ok(Some(None))
+        };
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.local(e))?;
+        let outcome = run(&tx).map_err(|e| self.local(e))?;
+        tx.commit().map_err(|e| self.local(e))?;
+        // The write caches hold projects by key: start them afresh.
+        self.cache = Cache::default();
+        match outcome {
+            None => refused("invalid-reference", "the site has no such project".into()),
+            Some(Some(_)) => refused(
+                "duplicate-key",
+                format!("the key {key} is another project's on the site"),
+            ),
+            Some(None) => Ok(Ok(())),
+        }
+    }
+
     /// Every board on the site, by id: its owner by source key, its columns with their
     /// statuses (site ids), swimlanes and quick filters (queries in the site's ids) in
     /// their order, and its sprints by id.
@@ -789,6 +1021,12 @@ impl Site for LocalSite {
         format!("local site at {}", self.path.display())
     }
 
+    /// The local site writes every kind as the source has it, and names permission schemes
+    /// as Jira Cloud does.
+    fn caveats(&self) -> Vec<crate::Caveat> {
+        crate::renamed_scheme_caveats().to_vec()
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
         self.read_snapshot().map_err(|e| self.local(e))
     }
@@ -1028,6 +1266,73 @@ pub struct RoleActorReadBack {
     /// `user:<user source key>` or `group:<name>`.
     pub actor: String,
     /// The server id it was written from.
+    pub source_key: Option<String>,
+}
+
+/// A permission scheme read back from the local site
+/// ([`LocalSite::read_permission_schemes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionSchemeReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub grants: Vec<GrantReadBack>,
+    /// The site's ids of the projects that use it.
+    pub projects: Vec<String>,
+}
+
+/// A grant of a permission scheme, in Jira Cloud's terms: holder types as Cloud names
+/// them, parameters in the site's ids (users as `user:<source key>`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GrantReadBack {
+    pub permission: String,
+    pub holder_type: String,
+    pub parameter: Option<String>,
+    pub source_key: Option<String>,
+}
+
+/// A notification scheme read back from the local site
+/// ([`LocalSite::read_notification_schemes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationSchemeReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub notifications: Vec<NotificationReadBack>,
+    /// The site's ids of the projects that use it.
+    pub projects: Vec<String>,
+}
+
+/// An entry of a notification scheme, in Jira Cloud's terms: the event type's id, the
+/// recipient type as Cloud names it, the parameter in the site's ids (users as
+/// `user:<source key>`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NotificationReadBack {
+    pub event: i64,
+    pub recipient_type: String,
+    pub parameter: Option<String>,
+    pub source_key: Option<String>,
+}
+
+/// A project category read back from the local site
+/// ([`LocalSite::read_project_categories`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// The site's ids of its projects.
+    pub projects: Vec<String>,
+}
+
+/// A key the local site finds a project by ([`LocalSite::read_project_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectKeyReadBack {
+    pub project: String,
+    pub key: String,
     pub source_key: Option<String>,
 }
 

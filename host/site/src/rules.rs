@@ -114,11 +114,17 @@ pub fn check(record: &Record) -> Result<(), Violation> {
         | Record::ChangeGroup(_)
         | Record::ChangeItem(_)
         | Record::ProjectScheme(_)
+        | Record::SchemePermission(_)
+        | Record::Notification(_)
         | Record::ProjectRoleActor(_) => Ok(()),
-        Record::SecurityScheme(r) => {
+        Record::SecurityScheme(r)
+        | Record::PermissionScheme(r)
+        | Record::NotificationScheme(r)
+        | Record::ProjectCategory(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)
         }
+        Record::ProjectKey(k) => project_key(&k.key),
         Record::SecurityLevel(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)

@@ -1271,7 +1271,9 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
          DROP TABLE boards; DROP TABLE sprints; DROP TABLE board_columns;
          DROP TABLE column_statuses; DROP TABLE board_swimlanes;
          DROP TABLE board_quick_filters; DROP TABLE issue_sprints; DROP TABLE issue_ranks;
-         DROP TABLE project_role_actors;
+         DROP TABLE project_role_actors; DROP TABLE project_categories;
+         DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
+         DROP TABLE notification_schemes; DROP TABLE notifications;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -1311,8 +1313,13 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let b = base(&mut f.site);
     drop(f.site);
     let db = rusqlite::Connection::open(&f.path).unwrap();
-    db.execute_batch("DROP TABLE project_role_actors; PRAGMA user_version = 3;")
-        .unwrap();
+    db.execute_batch(
+        "DROP TABLE project_role_actors; DROP TABLE project_categories;
+         DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
+         DROP TABLE notification_schemes; DROP TABLE notifications;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
     drop(db);
     let mut site = LocalSite::open(&f.path).unwrap();
     let lead = Record::ProjectRoleActor(airlock_model::jira::ProjectRoleActor {
@@ -1331,7 +1338,71 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
+}
+
+/// A site of version 4 (before permission schemes, categories and former keys) gets their
+/// tables when opened, Cloud's default permission scheme, and a `project_schemes` that
+/// takes the new types with its rows kept.
+#[test]
+fn a_site_of_version_4_gets_permission_schemes_categories_and_keys() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    drop(f.site);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    db.execute_batch(
+        "DROP TABLE project_categories; DROP TABLE project_keys; DROP TABLE permission_schemes;
+         DROP TABLE scheme_permissions; DROP TABLE notification_schemes;
+         DROP TABLE notifications; DROP TABLE project_schemes;
+         CREATE TABLE project_schemes (
+             id INTEGER PRIMARY KEY,
+             project_id INTEGER NOT NULL,
+             scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security')),
+             scheme_id INTEGER NOT NULL,
+             source_key TEXT
+         );
+         CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+         CREATE INDEX project_schemes_source ON project_schemes (source_key)
+             WHERE source_key IS NOT NULL;
+         INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
+             VALUES (10000, 'issue-security', 10000, 'kept');
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(db);
+    let mut site = LocalSite::open(&f.path).unwrap();
+    let schemes = site.read_permission_schemes().unwrap();
+    assert_eq!(
+        schemes
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
+            .collect::<Vec<_>>(),
+        [("0", "Default Permission Scheme")]
+    );
+    let scheme = Record::PermissionScheme(airlock_model::jira::Named {
+        id: "0".into(),
+        name: "Default Permission Scheme".into(),
+        description: String::new(),
+    });
+    let id = ok(&mut site, Kind::PermissionScheme, &[scheme]).remove(0);
+    let uses = Record::ProjectScheme(airlock_model::jira::ProjectScheme {
+        id: "p:PermissionScheme:0".into(),
+        project: b.project.clone(),
+        scheme_type: airlock_model::jira::SchemeType::Permission,
+        scheme: id.clone(),
+    });
+    ok(&mut site, Kind::ProjectScheme, &[uses]);
+    let schemes = site.read_permission_schemes().unwrap();
+    assert_eq!(schemes[1].projects, [b.project]);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    let kept: String = db
+        .query_row(
+            "SELECT source_key FROM project_schemes WHERE scheme_type = 'issue-security'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, "kept");
 }
 
 /// Project role actors: a user and a group in a project's roles and a group by default
@@ -1715,4 +1786,210 @@ fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
     expected.sort();
     assert_eq!(issue.sprints, expected);
     assert_eq!(issue.rank.as_deref(), Some("0|i0000f:"));
+}
+
+/// Permission schemes: one named like the site's default is written as
+/// `<name> (migrated)` (the site's own is left as it is), the next alike as
+/// `(migrated 2)`; grants to a group (kept by the site's spelling), a user, a role, anyone
+/// and the reporter, written twice and kept once; a grant to a group the site lacks is
+/// refused; a project's scheme and category associated and read back.
+#[test]
+fn permission_schemes_are_never_merged_and_their_grants_read_back() {
+    use airlock_model::jira::{
+        Named, PermissionHolder, ProjectScheme, SchemePermission, SchemeType,
+    };
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let named = |id: &str, name: &str| Named {
+        id: id.into(),
+        name: name.into(),
+        description: "d".into(),
+    };
+    let ids = ok(
+        &mut f.site,
+        Kind::PermissionScheme,
+        &[
+            Record::PermissionScheme(named("0", "Default Permission Scheme")),
+            Record::PermissionScheme(named("1", "default permission scheme")),
+            Record::PermissionScheme(named("10000", "Restricted")),
+        ],
+    );
+    let grant = |id: &str, permission: &str, holder| {
+        Record::SchemePermission(SchemePermission {
+            id: id.into(),
+            scheme: ids[0].clone(),
+            permission: permission.into(),
+            holder,
+        })
+    };
+    let grants = [
+        grant(
+            "g1",
+            "ADMINISTER_PROJECTS",
+            PermissionHolder::Group("JIRA-Administrators".into()),
+        ),
+        grant("g2", "BROWSE_PROJECTS", PermissionHolder::Anyone),
+        grant(
+            "g3",
+            "EDIT_ISSUES",
+            PermissionHolder::User(b.account.clone()),
+        ),
+        grant(
+            "g4",
+            "ASSIGNABLE_USER",
+            PermissionHolder::ProjectRole("10002".into()),
+        ),
+        grant("g5", "EDIT_OWN_COMMENTS", PermissionHolder::Reporter),
+    ];
+    let first = ok(&mut f.site, Kind::SchemePermission, &grants);
+    // Written again (a rerun): the same rows.
+    assert_eq!(ok(&mut f.site, Kind::SchemePermission, &grants), first);
+    let e = refused(
+        &mut f.site,
+        Kind::SchemePermission,
+        grant(
+            "g6",
+            "BROWSE_PROJECTS",
+            PermissionHolder::Group("nobody".into()),
+        ),
+    );
+    assert_eq!(e.code, "invalid-reference", "{e:?}");
+    let category = ok(
+        &mut f.site,
+        Kind::ProjectCategory,
+        &[Record::ProjectCategory(named("10000", "Products"))],
+    )
+    .remove(0);
+    let associate = |scheme_type, scheme: &str| {
+        Record::ProjectScheme(ProjectScheme {
+            id: format!("10100:{scheme_type:?}:{scheme}"),
+            project: b.project.clone(),
+            scheme_type,
+            scheme: scheme.into(),
+        })
+    };
+    ok(
+        &mut f.site,
+        Kind::ProjectScheme,
+        &[
+            associate(SchemeType::Permission, &ids[0]),
+            associate(SchemeType::Category, &category),
+        ],
+    );
+
+    let schemes = f.site.read_permission_schemes().unwrap();
+    let names: Vec<&str> = schemes.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Default Permission Scheme",
+            "Default Permission Scheme (migrated)",
+            "default permission scheme (migrated 2)",
+            "Restricted"
+        ]
+    );
+    assert!(schemes[0].grants.is_empty(), "the site's own is untouched");
+    let migrated = &schemes[1];
+    assert_eq!(migrated.source_key.as_deref(), Some("0"));
+    assert_eq!(migrated.projects, std::slice::from_ref(&b.project));
+    let read: Vec<(&str, &str, Option<&str>)> = migrated
+        .grants
+        .iter()
+        .map(|g| {
+            (
+                g.permission.as_str(),
+                g.holder_type.as_str(),
+                g.parameter.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("ADMINISTER_PROJECTS", "group", Some("jira-administrators")),
+            ("ASSIGNABLE_USER", "projectRole", Some("10002")),
+            ("BROWSE_PROJECTS", "anyone", None),
+            ("EDIT_ISSUES", "user", Some("user:admin")),
+            ("EDIT_OWN_COMMENTS", "reporter", None),
+        ]
+    );
+    let categories = f.site.read_project_categories().unwrap();
+    assert_eq!(categories[0].projects, std::slice::from_ref(&b.project));
+    assert_eq!(f.site.counts().unwrap()[&Kind::SchemePermission], 5);
+}
+
+/// A project's keys: its own written again only takes the source key, a former one is
+/// kept, and a key another project has (now or before) is refused; a rename keeps the old
+/// key, and renaming to another project's key is refused.
+#[test]
+fn project_keys_and_renames_keep_every_key_a_project_had() {
+    use airlock_model::jira::ProjectKey;
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let other = ok(
+        &mut f.site,
+        Kind::Project,
+        &[project("10101", "OPS", &b.account)],
+    )
+    .remove(0);
+    let key = |id: &str, project: &str, key: &str| {
+        Record::ProjectKey(ProjectKey {
+            id: id.into(),
+            project: project.into(),
+            key: key.into(),
+        })
+    };
+    ok(
+        &mut f.site,
+        Kind::ProjectKey,
+        &[
+            key("1", &b.project, "DEMO"),
+            key("2", &b.project, "OLDDEMO"),
+        ],
+    );
+    ok(
+        &mut f.site,
+        Kind::ProjectKey,
+        &[key("2", &b.project, "OLDDEMO")],
+    );
+    let e = refused(&mut f.site, Kind::ProjectKey, key("3", &other, "OLDDEMO"));
+    assert_eq!(e.code, "duplicate-key", "{e:?}");
+    let e = refused(&mut f.site, Kind::ProjectKey, key("4", &other, "DEMO"));
+    assert_eq!(e.code, "duplicate-key", "{e:?}");
+    let e = refused(&mut f.site, Kind::ProjectKey, key("5", &other, "bad key"));
+    assert_eq!(e.code, "invalid-value", "{e:?}");
+
+    f.site.rename_project(&b.project, "DEMO2").unwrap().unwrap();
+    assert_eq!(
+        f.site.issue_keys().unwrap(),
+        ["DEMO2-1"],
+        "its issues take the key"
+    );
+    f.site.rename_project(&b.project, "DEMO").unwrap().unwrap();
+    f.site.rename_project(&other, "OPS2").unwrap().unwrap();
+    f.site.rename_project(&other, "OPS").unwrap().unwrap();
+    let e = f
+        .site
+        .rename_project(&other, "OLDDEMO")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.code, "duplicate-key", "{e:?}");
+    let keys: Vec<(String, String)> = f
+        .site
+        .read_project_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.project, k.key))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (b.project.clone(), "DEMO".to_owned()),
+            (b.project.clone(), "DEMO2".to_owned()),
+            (b.project.clone(), "OLDDEMO".to_owned()),
+            (other.clone(), "OPS".to_owned()),
+            (other.clone(), "OPS2".to_owned()),
+        ]
+    );
+    assert_eq!(f.site.issue_keys().unwrap(), ["DEMO-1"]);
 }

@@ -328,7 +328,47 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         )
         .route(&format!("{A}/project"), post(create_project))
         .route(&format!("{A}/project/search"), get(search_projects))
-        .route(&format!("{A}/project/{{id}}"), get(get_project))
+        .route(
+            &format!("{A}/project/{{id}}"),
+            get(get_project).put(update_project),
+        )
+        .route(
+            &format!("{A}/project/{{id}}/permissionscheme"),
+            get(get_project_permission_scheme).put(assign_permission_scheme),
+        )
+        .route(
+            &format!("{A}/projectCategory"),
+            get(list_categories).post(create_category),
+        )
+        .route(&format!("{A}/projectCategory/{{id}}"), get(get_category))
+        .route(
+            &format!("{A}/permissionscheme"),
+            get(list_permission_schemes).post(create_permission_scheme),
+        )
+        .route(
+            &format!("{A}/permissionscheme/{{id}}"),
+            get(get_permission_scheme),
+        )
+        .route(
+            &format!("{A}/permissionscheme/{{id}}/permission"),
+            get(list_grants).post(add_grant),
+        )
+        .route(
+            &format!("{A}/notificationscheme"),
+            get(list_notification_schemes).post(create_notification_scheme),
+        )
+        .route(
+            &format!("{A}/notificationscheme/{{id}}"),
+            get(get_notification_scheme),
+        )
+        .route(
+            &format!("{A}/notificationscheme/{{id}}/notification"),
+            put(add_notifications),
+        )
+        .route(
+            &format!("{A}/project/{{id}}/notificationscheme"),
+            get(get_project_notification_scheme),
+        )
         .route(
             &format!("{A}/project/{{id}}/components"),
             get(project_components),
@@ -449,9 +489,11 @@ mod fields;
 mod issues;
 mod jql;
 mod limits;
+mod notifications;
 mod projects;
 mod records;
 mod roles;
+mod schemes;
 mod security;
 mod sharing;
 mod software;
@@ -465,9 +507,11 @@ use entity_properties::*;
 use fields::*;
 use issues::*;
 use jql::*;
+use notifications::*;
 use projects::*;
 use records::*;
 use roles::*;
+use schemes::*;
 use security::*;
 use sharing::*;
 use software::*;

@@ -60,6 +60,8 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::ChangeGroup
             | Kind::ChangeItem
             | Kind::ProjectScheme
+            | Kind::ProjectKey
+            | Kind::Notification
             | Kind::EntityProperty
             | Kind::BoardColumn
             | Kind::ColumnStatus
@@ -101,6 +103,10 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::Sprint(s) => super::software::sprint_locator(s),
         Record::BoardColumn(c) => json!({ "board": c.board }),
         Record::ProjectRoleActor(a) => super::roles::actor_locator(a),
+        Record::ProjectCategory(c) => json!({ "name": c.name }),
+        // No name until the write chose one (journaled then): nothing to find before.
+        Record::PermissionScheme(_) | Record::NotificationScheme(_) => json!({}),
+        Record::SchemePermission(g) => super::schemes::grant_locator(g),
         Record::Issue(_)
         | Record::Membership(_)
         | Record::CustomFieldValue(_)
@@ -111,6 +117,8 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::ChangeGroup(_)
         | Record::ChangeItem(_)
         | Record::ProjectScheme(_)
+        | Record::ProjectKey(_)
+        | Record::Notification(_)
         | Record::EntityProperty(_)
         | Record::ColumnStatus(_)
         | Record::Swimlane(_)
@@ -227,6 +235,35 @@ impl Api {
                 .find(|e| e.id.as_deref() == Some(id))
                 .map(|e| e.l.clone())
         }))
+    }
+
+    /// Journals the natural key a write chose (a name the source did not have) for `key`'s
+    /// latest entry, before the write creates the record under it.
+    pub(crate) async fn journal_locate(
+        &self,
+        kind: Kind,
+        key: &str,
+        loc: Value,
+    ) -> Result<(), TargetError> {
+        let part = {
+            let mut state = self.state();
+            let Some(j) = state.journals.get_mut(&kind) else {
+                return Ok(());
+            };
+            let mut found = None;
+            for (&n, entries) in j.parts.iter_mut().rev() {
+                if let Some(e) = entries.iter_mut().rev().find(|e| e.k == key) {
+                    e.l = loc;
+                    found = Some(n);
+                    break;
+                }
+            }
+            found
+        };
+        match part {
+            Some(n) => self.put_part(kind, n).await,
+            None => Ok(()),
+        }
     }
 
     /// Journals a batch before writing it: its entries in parts of the kind's journal.
@@ -722,6 +759,11 @@ impl Api {
             Kind::Board => self.lookup_board(loc, source).await,
             Kind::Sprint => self.lookup_sprint(loc, source).await,
             Kind::ProjectRoleActor => self.lookup_role_actor(loc).await,
+            Kind::ProjectCategory => self.lookup_category(loc, source).await,
+            Kind::PermissionScheme | Kind::NotificationScheme => {
+                self.lookup_scheme(kind, loc, source).await
+            }
+            Kind::SchemePermission => self.lookup_grant(loc, source).await,
             Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?
@@ -737,6 +779,8 @@ impl Api {
             | Kind::ChangeGroup
             | Kind::ChangeItem
             | Kind::ProjectScheme
+            | Kind::ProjectKey
+            | Kind::Notification
             | Kind::EntityProperty
             | Kind::BoardColumn
             | Kind::ColumnStatus

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use airlock_model::jira::{Kind, ProjectScheme, Record, SchemeType, SecurityLevel, SecurityScheme};
+use airlock_model::jira::{Kind, ProjectScheme, Record, SecurityLevel, SecurityScheme};
 use serde_json::{Value, json};
 
 use super::find::{as_list, s, same};
@@ -106,12 +106,11 @@ impl Api {
         Ok(Ok(id))
     }
 
-    /// `PUT /rest/api/3/issuesecurityschemes/project`, unless the project uses the scheme
+    /// `PUT /rest/api/3/issuesecurityschemes/project` (an issue security scheme's
+    /// association; `write` routes the other types elsewhere), unless the project uses the scheme
     /// already (setting it again is a no-op, answered `""` either way). Jira answers 303 to
     /// the task doing it, which the HTTP client follows; the write waits for the task.
     pub(crate) async fn project_scheme(&self, p: &ProjectScheme) -> Result<Answer, TargetError> {
-        // The only type of scheme Airlock migrates: another one needs its own call.
-        let SchemeType::IssueSecurity = p.scheme_type;
         if self.project_security_scheme(&p.project).await?.as_deref() == Some(p.scheme.as_str()) {
             return Ok(Ok(String::new()));
         }
@@ -250,7 +249,13 @@ impl Api {
 
     /// The id of the item of `list` named `name` (in any case), if no other record than
     /// `source` has it.
-    fn unclaimed(&self, kind: Kind, list: &[Value], name: &str, source: &str) -> Option<String> {
+    pub(crate) fn unclaimed(
+        &self,
+        kind: Kind,
+        list: &[Value],
+        name: &str,
+        source: &str,
+    ) -> Option<String> {
         list.iter()
             .filter(|i| {
                 i.get("name")

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 4;
+pub(super) const VERSION: i64 = 5;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -443,6 +443,82 @@ CREATE UNIQUE INDEX project_role_actors_actor ON project_role_actors
     (IFNULL(project_id, 0), role_id, actor_type, IFNULL(account_id, group_name));
 "#;
 
+/// Version 5: project categories, former project keys, permission schemes and their
+/// grants, notification schemes and their entries; a project's permission and
+/// notification schemes and category beside its issue security scheme (SQLite cannot widen
+/// a CHECK: the table is made again, its rows kept). Cloud's own default permission and
+/// notification schemes, which every site has.
+const TABLES_5: &str = r#"
+CREATE TABLE project_categories (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- Every key a project has had: old issue keys still find their issues.
+CREATE TABLE project_keys (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    source_key TEXT
+);
+CREATE TABLE permission_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- A grant, in Cloud's terms: holder types as Cloud names them, parameters in site ids.
+CREATE TABLE scheme_permissions (
+    id INTEGER PRIMARY KEY,
+    scheme_id INTEGER NOT NULL,
+    permission TEXT NOT NULL,
+    holder_type TEXT NOT NULL CHECK (holder_type IN ('anyone', 'group', 'user', 'projectRole',
+        'applicationRole', 'reporter', 'projectLead', 'assignee', 'userCustomField',
+        'groupCustomField')),
+    parameter TEXT,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX scheme_permissions_grant ON scheme_permissions
+    (scheme_id, permission, holder_type, IFNULL(parameter, ''));
+CREATE TABLE notification_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- An entry, in Cloud's terms: recipient types as Cloud names them, parameters in site ids.
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY,
+    scheme_id INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    recipient_type TEXT NOT NULL CHECK (recipient_type IN ('CurrentAssignee', 'Reporter',
+        'CurrentUser', 'ProjectLead', 'ComponentLead', 'AllWatchers', 'User', 'Group',
+        'ProjectRole', 'EmailAddress', 'UserCustomField', 'GroupCustomField')),
+    parameter TEXT,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX notifications_entry ON notifications
+    (scheme_id, event_id, recipient_type, IFNULL(parameter, ''));
+CREATE TABLE project_schemes_5 (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security', 'permission',
+        'notification', 'category')),
+    scheme_id INTEGER NOT NULL,
+    source_key TEXT
+);
+INSERT INTO project_schemes_5 SELECT id, project_id, scheme_type, scheme_id, source_key
+    FROM project_schemes;
+DROP TABLE project_schemes;
+ALTER TABLE project_schemes_5 RENAME TO project_schemes;
+CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+INSERT INTO permission_schemes (id, name, description) VALUES (0, 'Default Permission Scheme',
+    'This is the default Permission Scheme. Any new projects that are created will be assigned this scheme.');
+INSERT INTO notification_schemes (id, name, description) VALUES (10000,
+    'Default Notification Scheme', '');
+"#;
+
 /// The kinds whose tables came with each version after the first.
 const KINDS_2: [Kind; 10] = [
     Kind::ProjectScheme,
@@ -469,6 +545,17 @@ const KINDS_3: [Kind; 8] = [
 ];
 
 const KINDS_4: [Kind; 1] = [Kind::ProjectRoleActor];
+
+/// `project_schemes` is made again in version 5: its source index too.
+const KINDS_5: [Kind; 7] = [
+    Kind::ProjectCategory,
+    Kind::ProjectKey,
+    Kind::PermissionScheme,
+    Kind::SchemePermission,
+    Kind::NotificationScheme,
+    Kind::Notification,
+    Kind::ProjectScheme,
+];
 
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
@@ -517,6 +604,12 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::SecurityLevel => const { &[t("security_levels", NUMERIC)] },
         Kind::ProjectScheme => const { &[t("project_schemes", NONE)] },
         Kind::Project => const { &[t("projects", NUMERIC)] },
+        Kind::ProjectCategory => const { &[t("project_categories", NUMERIC)] },
+        Kind::ProjectKey => const { &[t("project_keys", NONE)] },
+        Kind::PermissionScheme => const { &[t("permission_schemes", NUMERIC)] },
+        Kind::SchemePermission => const { &[t("scheme_permissions", NUMERIC)] },
+        Kind::NotificationScheme => const { &[t("notification_schemes", NUMERIC)] },
+        Kind::Notification => const { &[t("notifications", NONE)] },
         Kind::ProjectRoleActor => const { &[t("project_role_actors", NONE)] },
         Kind::Component => const { &[t("components", NUMERIC)] },
         Kind::Version => const { &[t("versions", NUMERIC)] },
@@ -556,6 +649,7 @@ pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES_2)?;
     conn.execute_batch(TABLES_3)?;
     conn.execute_batch(TABLES_4)?;
+    conn.execute_batch(TABLES_5)?;
     for kind in Kind::ALL {
         source_indexes(conn, kind)?;
     }
@@ -598,6 +692,12 @@ pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     if from < 4 {
         conn.execute_batch(TABLES_4)?;
         for kind in KINDS_4 {
+            source_indexes(conn, kind)?;
+        }
+    }
+    if from < 5 {
+        conn.execute_batch(TABLES_5)?;
+        for kind in KINDS_5 {
             source_indexes(conn, kind)?;
         }
     }

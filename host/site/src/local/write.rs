@@ -12,9 +12,10 @@ use airlock_model::jira::{
     Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
     Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, EntityProperty,
     FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType, IssueRank,
-    IssueSprint, IssueUser, IssueVersion, Kind, Label, Membership, Project, ProjectRole,
-    ProjectRoleActor, ProjectScheme, Record, RoleActor, SchemeType, SecurityLevel, SecurityScheme,
-    Share, Sprint, User, Version, Worklog,
+    IssueSprint, IssueUser, IssueVersion, Kind, Label, MAX_SYSTEM_EVENT, Membership, Named,
+    Notification, PermissionHolder, Project, ProjectCategory, ProjectKey, ProjectRole,
+    ProjectRoleActor, ProjectScheme, Recipient, Record, RoleActor, SchemePermission, SchemeType,
+    SecurityLevel, SecurityScheme, Share, Sprint, User, Version, Worklog,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -266,6 +267,19 @@ impl Writer<'_> {
             Kind::SecurityScheme => self.security_schemes(records),
             Kind::SecurityLevel => self.security_levels(records),
             Kind::ProjectScheme => self.project_schemes(records),
+            Kind::ProjectCategory => self.categories(records),
+            Kind::ProjectKey => self.project_keys(records),
+            Kind::PermissionScheme => {
+                self.schemes(records, kind, "permission_schemes", pick!(PermissionScheme))
+            }
+            Kind::NotificationScheme => self.schemes(
+                records,
+                kind,
+                "notification_schemes",
+                pick!(NotificationScheme),
+            ),
+            Kind::Notification => self.notifications(records),
+            Kind::SchemePermission => self.scheme_permissions(records),
             Kind::Watcher => self.issue_users(records, kind, "watchers", pick!(Watcher)),
             Kind::Vote => self.issue_users(records, kind, "votes", pick!(Vote)),
             Kind::Filter => self.filters(records),
@@ -395,6 +409,9 @@ impl Writer<'_> {
         let conn = self.conn;
         let projects = load(&mut self.cache.projects, || load_projects(conn))?;
         let schemes = id_set(conn, "security_schemes")?;
+        let permission_schemes = id_set(conn, "permission_schemes")?;
+        let notification_schemes = id_set(conn, "notification_schemes")?;
+        let categories = id_set(conn, "project_categories")?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
              VALUES (?1, ?2, ?3, ?4)
@@ -412,8 +429,235 @@ impl Writer<'_> {
                         "issue-security",
                         constant_ref(&schemes, "scheme", &r.scheme)?,
                     ),
+                    SchemeType::Permission => (
+                        "permission",
+                        constant_ref(&permission_schemes, "scheme", &r.scheme)?,
+                    ),
+                    SchemeType::Notification => (
+                        "notification",
+                        constant_ref(&notification_schemes, "scheme", &r.scheme)?,
+                    ),
+                    SchemeType::Category => (
+                        "category",
+                        constant_ref(&categories, "category", &r.scheme)?,
+                    ),
                 };
                 stmt.execute(params![project, scheme_type, scheme, sk])?;
+                Ok(String::new())
+            },
+        )
+    }
+
+    fn categories(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut id = next_id(conn, "project_categories", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO project_categories (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        each(
+            records,
+            Kind::ProjectCategory,
+            pick!(ProjectCategory),
+            |r: &ProjectCategory, sk| {
+                insert(
+                    stmt.execute(params![id, r.name, r.description, sk]),
+                    "a project category of this name",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A key a project has had. The project's own key is among them (Jira keeps every
+    /// key): written again it only takes the new source key; a key another project has
+    /// (as its key or a former one) is refused.
+    fn project_keys(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let projects = load(&mut self.cache.projects, || load_projects(conn))?;
+        let mut owner = conn.prepare_cached(
+            "SELECT project_id FROM project_keys WHERE key = ?1
+             UNION ALL SELECT id FROM projects WHERE key = ?1",
+        )?;
+        let mut id = next_id(conn, "project_keys", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO project_keys (id, project_id, key, source_key) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET source_key = excluded.source_key",
+        )?;
+        each(
+            records,
+            Kind::ProjectKey,
+            pick!(ProjectKey),
+            |r: &ProjectKey, sk| {
+                let project = project_ref(projects, &r.project)?;
+                let owners: Vec<i64> = owner
+                    .query_map([&r.key], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if owners.iter().any(|&o| o != project) {
+                    return Err(item(
+                        "duplicate-key",
+                        format!("the key {} is another project's on the site", r.key),
+                    )
+                    .into());
+                }
+                stmt.execute(params![id, project, r.key, sk])?;
+                id += 1;
+                Ok(String::new())
+            },
+        )
+    }
+
+    /// A permission or notification scheme, under its own name if the site has no scheme
+    /// of that name, else as `<name> (migrated)` (`(migrated 2)`…), as Atlassian's
+    /// migration assistant names it: the target's scheme of that name governs its own
+    /// projects and is left as it is.
+    fn schemes<'r>(
+        &mut self,
+        records: &'r [Record],
+        kind: Kind,
+        table: &str,
+        pick: impl Fn(&'r Record) -> Option<&'r Named>,
+    ) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut id = next_id(conn, table, "id", FIRST_ID)?;
+        let mut taken = conn.prepare_cached(&format!("SELECT 1 FROM {table} WHERE name = ?1"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO {table} (id, name, description, source_key) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        each(records, kind, pick, |r: &Named, sk| {
+            let mut name = r.name.clone();
+            let mut n = 1;
+            while taken.exists([&name])? {
+                name = crate::migrated_name(&r.name, n);
+                n += 1;
+            }
+            stmt.execute(params![id, name, r.description, sk])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    /// A grant of a permission scheme. The same grant twice in a scheme is one (Jira keeps
+    /// it once): the second only takes the new source key.
+    fn scheme_permissions(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let groups = load(&mut c.groups, || load_groups(conn))?;
+        let schemes = id_set(conn, "permission_schemes")?;
+        let roles = id_set(conn, "project_roles")?;
+        let fields = id_set(conn, "fields")?;
+        let mut group_name = conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?;
+        let mut id = next_id(conn, "scheme_permissions", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO scheme_permissions (id, scheme_id, permission, holder_type, parameter,
+                                             source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (scheme_id, permission, holder_type, IFNULL(parameter, ''))
+             DO UPDATE SET source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::SchemePermission,
+            pick!(SchemePermission),
+            |r: &SchemePermission, sk| {
+                let scheme = constant_ref(&schemes, "scheme", &r.scheme)?;
+                let holder_type = r.holder.cloud_type();
+                let parameter: Option<String> = match &r.holder {
+                    PermissionHolder::Group(name) => {
+                        if !groups.contains_key(&name.to_lowercase()) {
+                            return Err(missing("parameter", "group").into());
+                        }
+                        // The site's spelling of the name.
+                        Some(group_name.query_row([name], |row| row.get(0))?)
+                    }
+                    PermissionHolder::User(u) => {
+                        user_ref(users, "parameter", u)?.map(str::to_owned)
+                    }
+                    PermissionHolder::ProjectRole(role) => {
+                        Some(constant_ref(&roles, "parameter", role)?.to_string())
+                    }
+                    PermissionHolder::UserCustomField(f)
+                    | PermissionHolder::GroupCustomField(f) => {
+                        Some(format!("customfield_{}", field_ref(&fields, f)?))
+                    }
+                    PermissionHolder::ApplicationRole(app) => app.clone(),
+                    PermissionHolder::Anyone
+                    | PermissionHolder::Reporter
+                    | PermissionHolder::ProjectLead
+                    | PermissionHolder::Assignee => None,
+                };
+                let written: i64 = stmt.query_row(
+                    params![id, scheme, r.permission, holder_type, parameter, sk],
+                    |row| row.get(0),
+                )?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(written.to_string())
+            },
+        )
+    }
+
+    /// An entry of a notification scheme. The same entry twice in a scheme is one (Jira
+    /// keeps it once): the second only takes the new source key.
+    fn notifications(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let users = load(&mut c.users, || load_users(conn))?;
+        let groups = load(&mut c.groups, || load_groups(conn))?;
+        let schemes = id_set(conn, "notification_schemes")?;
+        let roles = id_set(conn, "project_roles")?;
+        let fields = id_set(conn, "fields")?;
+        let mut group_name = conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO notifications (scheme_id, event_id, recipient_type, parameter,
+                                        source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (scheme_id, event_id, recipient_type, IFNULL(parameter, ''))
+             DO UPDATE SET source_key = excluded.source_key",
+        )?;
+        each(
+            records,
+            Kind::Notification,
+            pick!(Notification),
+            |r: &Notification, sk| {
+                let scheme = constant_ref(&schemes, "scheme", &r.scheme)?;
+                let event = number("eventTypeId", "event type", &r.event)?;
+                if !(1..=i64::from(MAX_SYSTEM_EVENT)).contains(&event) {
+                    return Err(missing("eventTypeId", "event type").into());
+                }
+                let parameter: Option<String> = match &r.recipient {
+                    Recipient::Group(name) => {
+                        if !groups.contains_key(&name.to_lowercase()) {
+                            return Err(missing("parameter", "group").into());
+                        }
+                        Some(group_name.query_row([name], |row| row.get(0))?)
+                    }
+                    Recipient::User(u) => user_ref(users, "parameter", u)?.map(str::to_owned),
+                    Recipient::ProjectRole(role) => {
+                        Some(constant_ref(&roles, "parameter", role)?.to_string())
+                    }
+                    Recipient::UserCustomField(f) | Recipient::GroupCustomField(f) => {
+                        Some(format!("customfield_{}", field_ref(&fields, f)?))
+                    }
+                    Recipient::Email(address) => Some(address.clone()),
+                    Recipient::CurrentAssignee
+                    | Recipient::Reporter
+                    | Recipient::CurrentUser
+                    | Recipient::ProjectLead
+                    | Recipient::ComponentLead
+                    | Recipient::AllWatchers => None,
+                };
+                stmt.execute(params![
+                    scheme,
+                    event,
+                    r.recipient.cloud_type(),
+                    parameter,
+                    sk
+                ])?;
                 Ok(String::new())
             },
         )

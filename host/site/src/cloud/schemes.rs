@@ -1,0 +1,512 @@
+//! Project categories, former project keys, permission schemes with their grants and
+//! notification schemes with their entries, and the category and schemes each project
+//! uses.
+//!
+//! A permission or notification scheme is never taken over by name: the target's scheme of that name
+//! governs its own projects. Each source scheme is created, under its name if the target
+//! has none of that name, else as `<name> (migrated)` (Atlassian's migration assistant's
+//! naming). The name chosen is journaled before the create, so a rerun after a crash finds
+//! exactly the scheme it made and no other.
+//!
+//! Jira Cloud keeps a project's former keys when its key is changed, and finds issues by
+//! them: a former key is written by renaming the project to it and back (before its issues
+//! exist, so nothing is reindexed).
+
+use airlock_model::jira::{
+    Kind, Named, Notification, ProjectCategory, ProjectKey, ProjectScheme, Record, SchemePermission,
+};
+use serde_json::{Value, json};
+
+use super::find::{as_list, s, same};
+use super::http::Req;
+use super::write::{Answer, bad_segment, created_id, number_or_text, refusal, text};
+use super::{Api, RestPath, item};
+use crate::{TargetError, migrated_name, source_key};
+
+/// A grant's natural key: its scheme (cloud id), permission and holder.
+pub(crate) fn grant_locator(g: &SchemePermission) -> Value {
+    json!({
+        "scheme": g.scheme,
+        "permission": g.permission,
+        "type": g.holder.cloud_type(),
+        "parameter": g.holder.parameter(),
+    })
+}
+
+/// The REST resource of a kind of scheme Airlock creates apart from the target's own.
+#[derive(Clone, Copy)]
+enum SchemeApi {
+    Permission,
+    Notification,
+}
+
+impl SchemeApi {
+    fn of(kind: Kind) -> Option<SchemeApi> {
+        match kind {
+            Kind::PermissionScheme => Some(SchemeApi::Permission),
+            Kind::NotificationScheme => Some(SchemeApi::Notification),
+            _ => None,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            SchemeApi::Permission => Kind::PermissionScheme,
+            SchemeApi::Notification => Kind::NotificationScheme,
+        }
+    }
+
+    /// `POST` (create) and `GET` (list) share it.
+    fn path(self) -> &'static str {
+        match self {
+            SchemeApi::Permission => "/rest/api/3/permissionscheme",
+            SchemeApi::Notification => "/rest/api/3/notificationscheme",
+        }
+    }
+
+    fn post(self) -> &'static str {
+        match self {
+            SchemeApi::Permission => "POST /rest/api/3/permissionscheme",
+            SchemeApi::Notification => "POST /rest/api/3/notificationscheme",
+        }
+    }
+}
+
+/// Whether a grant, as Jira answers it, is the one `loc` names (groups' names ignore case).
+fn grant_matches(grant: &Value, loc: &Value) -> bool {
+    let holder = grant.get("holder").unwrap_or(&Value::Null);
+    let parameter = holder
+        .get("parameter")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
+    let wanted = loc.get("parameter").and_then(Value::as_str);
+    grant.get("permission").and_then(Value::as_str) == Some(s(loc, "permission"))
+        && holder.get("type").and_then(Value::as_str) == Some(s(loc, "type"))
+        && match (parameter, wanted) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same(a, b),
+            _ => false,
+        }
+}
+
+impl Api {
+    /// A project category: the target's category of the same name if it has one (a
+    /// category is only a name), else `POST /rest/api/3/projectCategory`.
+    pub(crate) async fn category(
+        &self,
+        record: &Record,
+        c: &ProjectCategory,
+    ) -> Result<Answer, TargetError> {
+        let key = source_key(record);
+        let loc = json!({ "name": c.name });
+        if let Some(id) = self.lookup_category(&loc, &key).await? {
+            self.claim(Kind::ProjectCategory, &key, &id);
+            return Ok(Ok(id));
+        }
+        let req = Req::post(
+            "POST /rest/api/3/projectCategory",
+            "/rest/api/3/projectCategory".into(),
+            json!({ "name": c.name, "description": c.description }),
+        );
+        self.create(Kind::ProjectCategory, record, req, &["id"])
+            .await
+    }
+
+    /// The category named as `loc` says, unless another record has it.
+    pub(crate) async fn lookup_category(
+        &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let list = self
+            .get_json(
+                "GET /rest/api/3/projectCategory",
+                "/rest/api/3/projectCategory".into(),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(self.unclaimed(
+            Kind::ProjectCategory,
+            as_list(&list),
+            s(loc, "name"),
+            source,
+        ))
+    }
+
+    /// `POST /rest/api/3/permissionscheme` or `…/notificationscheme`, without grants or
+    /// entries (each is a record of its own), under the first of `name`, `name (migrated)`,
+    /// `name (migrated 2)`… the target does not have; the name is journaled first.
+    pub(crate) async fn scheme(
+        &self,
+        record: &Record,
+        scheme: &Named,
+    ) -> Result<Answer, TargetError> {
+        let Some(api) = SchemeApi::of(record.kind()) else {
+            return Ok(Err(item(
+                "rejected",
+                format!("a {} record is not a scheme", record.kind()),
+            )));
+        };
+        let taken: Vec<String> = self
+            .schemes(api)
+            .await?
+            .iter()
+            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_lowercase))
+            .collect();
+        let mut name = scheme.name.clone();
+        let mut n = 1;
+        while taken.contains(&name.to_lowercase()) {
+            name = migrated_name(&scheme.name, n);
+            n += 1;
+        }
+        let key = source_key(record);
+        let loc = json!({ "name": name });
+        self.journal_locate(api.kind(), &key, loc.clone()).await?;
+        let mut body = json!({ "name": name });
+        if !scheme.description.is_empty() {
+            body["description"] = json!(scheme.description);
+        }
+        let req = Req::post(api.post(), api.path().into(), body);
+        // A create that may have been applied is looked for under the name it was sent
+        // with (the record's own natural key has none).
+        let created = self
+            .http
+            .create(&req, async || {
+                self.lookup_scheme(api.kind(), &loc, &key).await
+            })
+            .await?;
+        let id = match created_id(created, req.name, &["id"])? {
+            Ok(id) => id,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        self.claim(api.kind(), &key, &id);
+        Ok(Ok(id))
+    }
+
+    /// Every scheme of the kind on the target.
+    async fn schemes(&self, api: SchemeApi) -> Result<Vec<Value>, TargetError> {
+        match api {
+            SchemeApi::Permission => {
+                let body = self
+                    .get_json("GET /rest/api/3/permissionscheme", api.path().into())
+                    .await?
+                    .unwrap_or(Value::Null);
+                Ok(body
+                    .get("permissionSchemes")
+                    .map_or(&[][..], as_list)
+                    .to_vec())
+            }
+            SchemeApi::Notification => {
+                self.paged("GET /rest/api/3/notificationscheme", api.path())
+                    .await
+            }
+        }
+    }
+
+    /// The scheme of the name journaled before its create, unless another record has it.
+    /// Before a name was journaled nothing was created: `None`.
+    pub(crate) async fn lookup_scheme(
+        &self,
+        kind: Kind,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let name = s(loc, "name");
+        let Some(api) = SchemeApi::of(kind) else {
+            return Ok(None);
+        };
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let list = self.schemes(api).await?;
+        Ok(self.unclaimed(kind, &list, name, source))
+    }
+
+    /// `POST /rest/api/3/permissionscheme/{id}/permission`: one grant. A grant the scheme
+    /// has already (a rerun) is answered as written.
+    pub(crate) async fn scheme_permission(
+        &self,
+        record: &Record,
+        g: &SchemePermission,
+    ) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/permissionscheme").seg(&g.scheme) {
+            Ok(p) => p.fixed("permission").build(),
+            Err(e) => return Ok(Err(bad_segment("the scheme id", e))),
+        };
+        let key = source_key(record);
+        let loc = grant_locator(g);
+        if let Some(id) = self.lookup_grant(&loc, &key).await? {
+            self.claim(Kind::SchemePermission, &key, &id);
+            return Ok(Ok(id));
+        }
+        let mut holder = json!({ "type": g.holder.cloud_type() });
+        if let Some(parameter) = g.holder.parameter() {
+            holder["parameter"] = json!(parameter);
+        }
+        let req = Req::post(
+            "POST /rest/api/3/permissionscheme/{id}/permission",
+            path,
+            json!({ "holder": holder, "permission": g.permission }),
+        );
+        self.create(Kind::SchemePermission, record, req, &["id"])
+            .await
+    }
+
+    /// The grant `loc` names in its scheme, unless another record has it.
+    pub(crate) async fn lookup_grant(
+        &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let Ok(path) = RestPath::at("/rest/api/3/permissionscheme").seg(s(loc, "scheme")) else {
+            return Ok(None);
+        };
+        let body = self
+            .get_json(
+                "GET /rest/api/3/permissionscheme/{id}/permission",
+                path.fixed("permission").build(),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(body
+            .get("permissions")
+            .map_or(&[][..], as_list)
+            .iter()
+            .filter(|g| grant_matches(g, loc))
+            .filter_map(|g| g.get("id").and_then(text))
+            .find(|id| !self.claimed_by_other(Kind::SchemePermission, source, id)))
+    }
+
+    /// `PUT /rest/api/3/project/{id}/permissionscheme`, unless the project uses the scheme.
+    pub(crate) async fn project_permission_scheme(
+        &self,
+        p: &ProjectScheme,
+    ) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/project").seg(&p.project) {
+            Ok(path) => path.fixed("permissionscheme").build(),
+            Err(e) => return Ok(Err(bad_segment("the project id", e))),
+        };
+        let current = self
+            .get_json(
+                "GET /rest/api/3/project/{id}/permissionscheme",
+                path.clone(),
+            )
+            .await?;
+        if current.as_ref().and_then(|c| c.get("id")).and_then(text) == Some(p.scheme.clone()) {
+            return Ok(Ok(String::new()));
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/project/{id}/permissionscheme",
+            path,
+            json!({ "id": number_or_text(&p.scheme) }),
+        );
+        let reply = self.http.call(&req).await?;
+        Ok(if reply.ok() {
+            Ok(String::new())
+        } else {
+            Err(refusal(&reply))
+        })
+    }
+
+    /// An entry of a notification scheme, unless the scheme has it already (a rerun):
+    /// `PUT /rest/api/3/notificationscheme/{id}/notification` (204, entries have no id
+    /// Airlock keeps).
+    pub(crate) async fn notification(&self, n: &Notification) -> Result<Answer, TargetError> {
+        let base = match RestPath::at("/rest/api/3/notificationscheme").seg(&n.scheme) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(bad_segment("the scheme id", e))),
+        };
+        let wanted = json!({
+            "event": n.event,
+            "type": n.recipient.cloud_type(),
+            "parameter": n.recipient.parameter(),
+        });
+        let read = base.clone().query("expand", "all").build();
+        if self.has_notification(&read, &wanted).await? {
+            return Ok(Ok(String::new()));
+        }
+        let mut entry = json!({ "notificationType": n.recipient.cloud_type() });
+        if let Some(parameter) = n.recipient.parameter() {
+            entry["parameter"] = json!(parameter);
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/notificationscheme/{id}/notification",
+            base.fixed("notification").build(),
+            json!({ "notificationSchemeEvents": [{
+                "event": { "id": n.event },
+                "notifications": [entry],
+            }] }),
+        );
+        let reply = self.http.call(&req).await?;
+        if reply.ok() || self.has_notification(&read, &wanted).await? {
+            return Ok(Ok(String::new()));
+        }
+        Ok(Err(refusal(&reply)))
+    }
+
+    /// Whether the scheme (`GET …/notificationscheme/{id}?expand=all`) has the entry.
+    async fn has_notification(&self, path: &str, wanted: &Value) -> Result<bool, TargetError> {
+        let scheme = self
+            .get_json("GET /rest/api/3/notificationscheme/{id}", path.to_owned())
+            .await?
+            .unwrap_or(Value::Null);
+        let events = scheme
+            .get("notificationSchemeEvents")
+            .map_or(&[][..], as_list);
+        Ok(events
+            .iter()
+            .filter(|e| {
+                e.pointer("/event/id").and_then(text).as_deref() == Some(s(wanted, "event"))
+            })
+            .flat_map(|e| e.get("notifications").map_or(&[][..], as_list))
+            .any(|n| {
+                let parameter = n
+                    .get("parameter")
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty());
+                n.get("notificationType").and_then(Value::as_str) == Some(s(wanted, "type"))
+                    && match (parameter, wanted.get("parameter").and_then(Value::as_str)) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => same(a, b),
+                        _ => false,
+                    }
+            }))
+    }
+
+    /// `PUT /rest/api/3/project/{id}` with `notificationScheme`, unless the project uses it
+    /// (`GET …/project/{id}/notificationscheme`).
+    pub(crate) async fn project_notification_scheme(
+        &self,
+        p: &ProjectScheme,
+    ) -> Result<Answer, TargetError> {
+        let project = match RestPath::at("/rest/api/3/project").seg(&p.project) {
+            Ok(path) => path,
+            Err(e) => return Ok(Err(bad_segment("the project id", e))),
+        };
+        let current = self
+            .get_json(
+                "GET /rest/api/3/project/{id}/notificationscheme",
+                project.clone().fixed("notificationscheme").build(),
+            )
+            .await?;
+        if current.as_ref().and_then(|c| c.get("id")).and_then(text) == Some(p.scheme.clone()) {
+            return Ok(Ok(String::new()));
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/project/{id}",
+            project.build(),
+            json!({ "notificationScheme": number_or_text(&p.scheme) }),
+        );
+        let reply = self.http.call(&req).await?;
+        Ok(if reply.ok() {
+            Ok(String::new())
+        } else {
+            Err(refusal(&reply))
+        })
+    }
+
+    /// `PUT /rest/api/3/project/{id}` with `categoryId`, unless the project is in it.
+    pub(crate) async fn project_category(&self, p: &ProjectScheme) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/project").seg(&p.project) {
+            Ok(path) => path.build(),
+            Err(e) => return Ok(Err(bad_segment("the project id", e))),
+        };
+        let project = self
+            .get_json("GET /rest/api/3/project/{id}", path.clone())
+            .await?;
+        let current = project
+            .as_ref()
+            .and_then(|v| v.pointer("/projectCategory/id"))
+            .and_then(text);
+        if current.as_deref() == Some(p.scheme.as_str()) {
+            return Ok(Ok(String::new()));
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/project/{id}",
+            path,
+            json!({ "categoryId": number_or_text(&p.scheme) }),
+        );
+        let reply = self.http.call(&req).await?;
+        Ok(if reply.ok() {
+            Ok(String::new())
+        } else {
+            Err(refusal(&reply))
+        })
+    }
+
+    /// A key the project had: Jira Cloud keeps a project's former keys when it is renamed,
+    /// so the project is renamed to the key and back. Its own key needs nothing. Safe to
+    /// repeat: a project left under a former key by a crash is renamed back first, and a
+    /// key Jira finds the project by already is not written again.
+    pub(crate) async fn project_key(&self, k: &ProjectKey) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/project").seg(&k.project) {
+            Ok(path) => path.build(),
+            Err(e) => return Ok(Err(bad_segment("the project id", e))),
+        };
+        // The key the migration gave the project (the source's, or the override's).
+        let Some(own) = self
+            .journaled_locator(Kind::Project, &k.project)
+            .await?
+            .map(|loc| s(&loc, "key").to_owned())
+            .filter(|key| !key.is_empty())
+        else {
+            return Ok(Err(item(
+                "invalid-reference",
+                "projectId: the migration did not create this project",
+            )));
+        };
+        if same(&own, &k.key) {
+            return Ok(Ok(String::new()));
+        }
+        let current = self
+            .get_json("GET /rest/api/3/project/{id}", path.clone())
+            .await?
+            .and_then(|p| p.get("key").and_then(text));
+        if current.as_deref().is_some_and(|c| c != own) {
+            // Stopped between the renames: the project gets its own key back first.
+            if let Err(e) = self.rename_project(&path, &own).await? {
+                return Ok(Err(e));
+            }
+        }
+        if self.project_id_by_key(&k.key).await?.as_deref() == Some(k.project.as_str()) {
+            return Ok(Ok(String::new()));
+        }
+        if let Err(e) = self.rename_project(&path, &k.key).await? {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .rename_project(&path, &own)
+            .await?
+            .map(|()| String::new()))
+    }
+
+    /// `PUT /rest/api/3/project/{id}` with `key`.
+    async fn rename_project(
+        &self,
+        path: &str,
+        key: &str,
+    ) -> Result<Result<(), crate::ItemError>, TargetError> {
+        let req = Req::put(
+            "PUT /rest/api/3/project/{id}",
+            path.to_owned(),
+            json!({ "key": key }),
+        );
+        let reply = self.http.call(&req).await?;
+        Ok(if reply.ok() {
+            Ok(())
+        } else {
+            Err(refusal(&reply))
+        })
+    }
+
+    /// The id of the project Jira finds by `key` (its key or a former one).
+    async fn project_id_by_key(&self, key: &str) -> Result<Option<String>, TargetError> {
+        let Ok(path) = RestPath::at("/rest/api/3/project").seg(key) else {
+            return Ok(None);
+        };
+        Ok(self
+            .get_json("GET /rest/api/3/project/{id}", path.build())
+            .await?
+            .and_then(|p| p.get("id").and_then(text)))
+    }
+}
