@@ -473,16 +473,7 @@ pub(super) async fn get_notification_scheme(State(st): S, Path(id): Path<String>
 /// nothing is written).
 pub(super) async fn create_notification_scheme(State(st): S, body: Bytes) -> Reply {
     let v = parse(&body)?;
-    let name = text(&v, "/name")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad("name", "The notification scheme name must not be empty."))?
-        .to_owned();
-    let description = match v.get("description") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(d)) => d.clone(),
-        Some(_) => return Err(bad("description", "The description must be a string.")),
-    };
+    let (name, description) = super::schemes::named(&v, "notification scheme")?;
     let mut site = st.site();
     let r = st.reader();
     if r.exists(

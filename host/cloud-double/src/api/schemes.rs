@@ -124,20 +124,27 @@ pub(super) async fn get_category(State(st): S, Path(id): Path<String>) -> Reply 
     Ok(json(StatusCode::OK, category_json(&st.base, &row)))
 }
 
-/// `POST /rest/api/3/projectCategory`: 201 with the category; 409 for a name another
-/// category has (in any case).
-pub(super) async fn create_category(State(st): S, body: Bytes) -> Reply {
-    let v = parse(&body)?;
-    let name = text(&v, "/name")
+/// A create's `name` (required, trimmed) and `description` (optional text), refused as
+/// Cloud refuses them.
+pub(super) fn named(v: &Value, what: &str) -> Result<(String, String), Response<Body>> {
+    let name = text(v, "/name")
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad("name", "The project category name must not be empty."))?
+        .ok_or_else(|| bad("name", &format!("The {what} name must not be empty.")))?
         .to_owned();
     let description = match v.get("description") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(d)) => d.clone(),
         Some(_) => return Err(bad("description", "The description must be a string.")),
     };
+    Ok((name, description))
+}
+
+/// `POST /rest/api/3/projectCategory`: 201 with the category; 409 for a name another
+/// category has (in any case).
+pub(super) async fn create_category(State(st): S, body: Bytes) -> Reply {
+    let v = parse(&body)?;
+    let (name, description) = named(&v, "project category")?;
     let mut site = st.site();
     let r = st.reader();
     if r.exists(
@@ -412,16 +419,7 @@ pub(super) async fn get_permission_scheme(State(st): S, Path(id): Path<String>, 
 /// another scheme has (in any case), and for any grant refused (then nothing is written).
 pub(super) async fn create_permission_scheme(State(st): S, body: Bytes) -> Reply {
     let v = parse(&body)?;
-    let name = text(&v, "/name")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad("name", "The permission scheme name must not be empty."))?
-        .to_owned();
-    let description = match v.get("description") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(d)) => d.clone(),
-        Some(_) => return Err(bad("description", "The description must be a string.")),
-    };
+    let (name, description) = named(&v, "permission scheme")?;
     let list = match v.get("permissions") {
         None | Some(Value::Null) => &[][..],
         Some(Value::Array(list)) => list.as_slice(),

@@ -13,7 +13,8 @@
 //! exist, so nothing is reindexed).
 
 use airlock_model::jira::{
-    Kind, Named, Notification, ProjectCategory, ProjectKey, ProjectScheme, Record, SchemePermission,
+    Kind, Named, Notification, ProjectCategory, ProjectKey, ProjectScheme, Record,
+    SchemePermission, SchemeType,
 };
 use serde_json::{Value, json};
 
@@ -277,37 +278,6 @@ impl Api {
             .find(|id| !self.claimed_by_other(Kind::SchemePermission, source, id)))
     }
 
-    /// `PUT /rest/api/3/project/{id}/permissionscheme`, unless the project uses the scheme.
-    pub(crate) async fn project_permission_scheme(
-        &self,
-        p: &ProjectScheme,
-    ) -> Result<Answer, TargetError> {
-        let path = match RestPath::at("/rest/api/3/project").seg(&p.project) {
-            Ok(path) => path.fixed("permissionscheme").build(),
-            Err(e) => return Ok(Err(bad_segment("the project id", e))),
-        };
-        let current = self
-            .get_json(
-                "GET /rest/api/3/project/{id}/permissionscheme",
-                path.clone(),
-            )
-            .await?;
-        if current.as_ref().and_then(|c| c.get("id")).and_then(text) == Some(p.scheme.clone()) {
-            return Ok(Ok(String::new()));
-        }
-        let req = Req::put(
-            "PUT /rest/api/3/project/{id}/permissionscheme",
-            path,
-            json!({ "id": number_or_text(&p.scheme) }),
-        );
-        let reply = self.http.call(&req).await?;
-        Ok(if reply.ok() {
-            Ok(String::new())
-        } else {
-            Err(refusal(&reply))
-        })
-    }
-
     /// An entry of a notification scheme, unless the scheme has it already (a rerun):
     /// `PUT /rest/api/3/notificationscheme/{id}/notification` (204, entries have no id
     /// Airlock keeps).
@@ -373,9 +343,9 @@ impl Api {
             }))
     }
 
-    /// `PUT /rest/api/3/project/{id}` with `notificationScheme`, unless the project uses it
-    /// (`GET …/project/{id}/notificationscheme`).
-    pub(crate) async fn project_notification_scheme(
+    /// A project's permission or notification scheme or category, unless it has it: read
+    /// where Cloud says which it has, then `PUT` where Cloud sets it.
+    pub(crate) async fn project_association(
         &self,
         p: &ProjectScheme,
     ) -> Result<Answer, TargetError> {
@@ -383,49 +353,52 @@ impl Api {
             Ok(path) => path,
             Err(e) => return Ok(Err(bad_segment("the project id", e))),
         };
-        let current = self
-            .get_json(
-                "GET /rest/api/3/project/{id}/notificationscheme",
-                project.clone().fixed("notificationscheme").build(),
-            )
-            .await?;
-        if current.as_ref().and_then(|c| c.get("id")).and_then(text) == Some(p.scheme.clone()) {
-            return Ok(Ok(String::new()));
-        }
-        let req = Req::put(
-            "PUT /rest/api/3/project/{id}",
-            project.build(),
-            json!({ "notificationScheme": number_or_text(&p.scheme) }),
-        );
-        let reply = self.http.call(&req).await?;
-        Ok(if reply.ok() {
-            Ok(String::new())
-        } else {
-            Err(refusal(&reply))
-        })
-    }
-
-    /// `PUT /rest/api/3/project/{id}` with `categoryId`, unless the project is in it.
-    pub(crate) async fn project_category(&self, p: &ProjectScheme) -> Result<Answer, TargetError> {
-        let path = match RestPath::at("/rest/api/3/project").seg(&p.project) {
-            Ok(path) => path.build(),
-            Err(e) => return Ok(Err(bad_segment("the project id", e))),
+        let scheme = number_or_text(&p.scheme);
+        // (what reads it, where its id is, what sets it)
+        let (read, pointer, req) = match p.scheme_type {
+            SchemeType::Permission => (
+                (
+                    "GET /rest/api/3/project/{id}/permissionscheme",
+                    project.clone().fixed("permissionscheme").build(),
+                ),
+                "/id",
+                Req::put(
+                    "PUT /rest/api/3/project/{id}/permissionscheme",
+                    project.fixed("permissionscheme").build(),
+                    json!({ "id": scheme }),
+                ),
+            ),
+            SchemeType::Notification => (
+                (
+                    "GET /rest/api/3/project/{id}/notificationscheme",
+                    project.clone().fixed("notificationscheme").build(),
+                ),
+                "/id",
+                Req::put(
+                    "PUT /rest/api/3/project/{id}",
+                    project.build(),
+                    json!({ "notificationScheme": scheme }),
+                ),
+            ),
+            SchemeType::Category => (
+                ("GET /rest/api/3/project/{id}", project.clone().build()),
+                "/projectCategory/id",
+                Req::put(
+                    "PUT /rest/api/3/project/{id}",
+                    project.build(),
+                    json!({ "categoryId": scheme }),
+                ),
+            ),
+            SchemeType::IssueSecurity => return self.project_scheme(p).await,
         };
-        let project = self
-            .get_json("GET /rest/api/3/project/{id}", path.clone())
-            .await?;
-        let current = project
+        let current = self.get_json(read.0, read.1).await?;
+        let current = current
             .as_ref()
-            .and_then(|v| v.pointer("/projectCategory/id"))
+            .and_then(|c| c.pointer(pointer))
             .and_then(text);
         if current.as_deref() == Some(p.scheme.as_str()) {
             return Ok(Ok(String::new()));
         }
-        let req = Req::put(
-            "PUT /rest/api/3/project/{id}",
-            path,
-            json!({ "categoryId": number_or_text(&p.scheme) }),
-        );
         let reply = self.http.call(&req).await?;
         Ok(if reply.ok() {
             Ok(String::new())

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
     CustomFieldValue, EntityProperty, FieldValue, Issue, IssueLink, IssueLinkType, Kind, Project,
-    Record, SchemeType, User, Version, Worklog,
+    Record, User, Version, Worklog,
 };
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -304,12 +304,7 @@ impl Api {
             ))),
             Record::SecurityScheme(s) => self.security_scheme(record, s).await,
             Record::SecurityLevel(l) => self.security_level(record, l).await,
-            Record::ProjectScheme(p) => match p.scheme_type {
-                SchemeType::IssueSecurity => self.project_scheme(p).await,
-                SchemeType::Permission => self.project_permission_scheme(p).await,
-                SchemeType::Notification => self.project_notification_scheme(p).await,
-                SchemeType::Category => self.project_category(p).await,
-            },
+            Record::ProjectScheme(p) => self.project_association(p).await,
             Record::ProjectCategory(c) => self.category(record, c).await,
             Record::ProjectKey(k) => self.project_key(k).await,
             Record::PermissionScheme(s) | Record::NotificationScheme(s) => {
