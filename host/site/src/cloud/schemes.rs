@@ -76,18 +76,19 @@ impl SchemeApi {
 /// Whether a grant, as Jira answers it, is the one `loc` names (groups' names ignore case).
 fn grant_matches(grant: &Value, loc: &Value) -> bool {
     let holder = grant.get("holder").unwrap_or(&Value::Null);
-    let parameter = holder
-        .get("parameter")
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty());
-    let wanted = loc.get("parameter").and_then(Value::as_str);
+    let parameter = holder.get("parameter").and_then(Value::as_str);
     grant.get("permission").and_then(Value::as_str) == Some(s(loc, "permission"))
         && holder.get("type").and_then(Value::as_str) == Some(s(loc, "type"))
-        && match (parameter, wanted) {
-            (None, None) => true,
-            (Some(a), Some(b)) => same(a, b),
-            _ => false,
-        }
+        && same_parameter(parameter, loc.get("parameter").and_then(Value::as_str))
+}
+
+/// Whether two parameters (an empty one is none) name the same: group names ignore case.
+fn same_parameter(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a.filter(|p| !p.is_empty()), b.filter(|p| !p.is_empty())) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
 }
 
 impl Api {
@@ -330,16 +331,11 @@ impl Api {
             })
             .flat_map(|e| e.get("notifications").map_or(&[][..], as_list))
             .any(|n| {
-                let parameter = n
-                    .get("parameter")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty());
                 n.get("notificationType").and_then(Value::as_str) == Some(s(wanted, "type"))
-                    && match (parameter, wanted.get("parameter").and_then(Value::as_str)) {
-                        (None, None) => true,
-                        (Some(a), Some(b)) => same(a, b),
-                        _ => false,
-                    }
+                    && same_parameter(
+                        n.get("parameter").and_then(Value::as_str),
+                        wanted.get("parameter").and_then(Value::as_str),
+                    )
             }))
     }
 

@@ -542,13 +542,8 @@ impl Writer<'_> {
     /// it once): the second only takes the new source key.
     fn scheme_permissions(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
         let conn = self.conn;
-        let c = &mut *self.cache;
-        let users = load(&mut c.users, || load_users(conn))?;
-        let groups = load(&mut c.groups, || load_groups(conn))?;
+        let mut parameters = Parameters::load(conn, self.cache)?;
         let schemes = id_set(conn, "permission_schemes")?;
-        let roles = id_set(conn, "project_roles")?;
-        let fields = id_set(conn, "fields")?;
-        let mut group_name = conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?;
         let mut id = next_id(conn, "scheme_permissions", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO scheme_permissions (id, scheme_id, permission, holder_type, parameter,
@@ -565,24 +560,13 @@ impl Writer<'_> {
             |r: &SchemePermission, sk| {
                 let scheme = constant_ref(&schemes, "scheme", &r.scheme)?;
                 let holder_type = r.holder.cloud_type();
+                let p = &mut parameters;
                 let parameter: Option<String> = match &r.holder {
-                    PermissionHolder::Group(name) => {
-                        if !groups.contains_key(&name.to_lowercase()) {
-                            return Err(missing("parameter", "group").into());
-                        }
-                        // The site's spelling of the name.
-                        Some(group_name.query_row([name], |row| row.get(0))?)
-                    }
-                    PermissionHolder::User(u) => {
-                        user_ref(users, "parameter", u)?.map(str::to_owned)
-                    }
-                    PermissionHolder::ProjectRole(role) => {
-                        Some(constant_ref(&roles, "parameter", role)?.to_string())
-                    }
+                    PermissionHolder::Group(name) => Some(p.group(name)?),
+                    PermissionHolder::User(u) => p.user(u)?,
+                    PermissionHolder::ProjectRole(role) => Some(p.role(role)?),
                     PermissionHolder::UserCustomField(f)
-                    | PermissionHolder::GroupCustomField(f) => {
-                        Some(format!("customfield_{}", field_ref(&fields, f)?))
-                    }
+                    | PermissionHolder::GroupCustomField(f) => Some(p.field(f)?),
                     PermissionHolder::ApplicationRole(app) => app.clone(),
                     PermissionHolder::Anyone
                     | PermissionHolder::Reporter
@@ -605,13 +589,8 @@ impl Writer<'_> {
     /// keeps it once): the second only takes the new source key.
     fn notifications(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
         let conn = self.conn;
-        let c = &mut *self.cache;
-        let users = load(&mut c.users, || load_users(conn))?;
-        let groups = load(&mut c.groups, || load_groups(conn))?;
+        let mut parameters = Parameters::load(conn, self.cache)?;
         let schemes = id_set(conn, "notification_schemes")?;
-        let roles = id_set(conn, "project_roles")?;
-        let fields = id_set(conn, "fields")?;
-        let mut group_name = conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO notifications (scheme_id, event_id, recipient_type, parameter,
                                         source_key)
@@ -629,19 +608,13 @@ impl Writer<'_> {
                 if !(1..=i64::from(MAX_SYSTEM_EVENT)).contains(&event) {
                     return Err(missing("eventTypeId", "event type").into());
                 }
+                let p = &mut parameters;
                 let parameter: Option<String> = match &r.recipient {
-                    Recipient::Group(name) => {
-                        if !groups.contains_key(&name.to_lowercase()) {
-                            return Err(missing("parameter", "group").into());
-                        }
-                        Some(group_name.query_row([name], |row| row.get(0))?)
-                    }
-                    Recipient::User(u) => user_ref(users, "parameter", u)?.map(str::to_owned),
-                    Recipient::ProjectRole(role) => {
-                        Some(constant_ref(&roles, "parameter", role)?.to_string())
-                    }
+                    Recipient::Group(name) => Some(p.group(name)?),
+                    Recipient::User(u) => p.user(u)?,
+                    Recipient::ProjectRole(role) => Some(p.role(role)?),
                     Recipient::UserCustomField(f) | Recipient::GroupCustomField(f) => {
-                        Some(format!("customfield_{}", field_ref(&fields, f)?))
+                        Some(p.field(f)?)
                     }
                     Recipient::Email(address) => Some(address.clone()),
                     Recipient::CurrentAssignee
@@ -1826,6 +1799,49 @@ impl Writer<'_> {
 }
 
 /// An optional account id (empty: none).
+/// The parameter of a permission grant or a notification (`parameter`) in the site's
+/// terms: a group by the site's spelling of its name, a user, role or custom field the
+/// site has.
+struct Parameters<'c> {
+    users: &'c HashSet<String>,
+    groups: &'c HashMap<String, i64>,
+    roles: HashSet<i64>,
+    fields: HashSet<i64>,
+    group_name: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Parameters<'c> {
+    fn load(conn: &'c Connection, cache: &'c mut Cache) -> rusqlite::Result<Parameters<'c>> {
+        let Cache { users, groups, .. } = cache;
+        Ok(Parameters {
+            users: load(users, || load_users(conn))?,
+            groups: load(groups, || load_groups(conn))?,
+            roles: id_set(conn, "project_roles")?,
+            fields: id_set(conn, "fields")?,
+            group_name: conn.prepare_cached("SELECT name FROM groups WHERE name = ?1")?,
+        })
+    }
+
+    fn group(&mut self, name: &str) -> Result<String, Fail> {
+        if !self.groups.contains_key(&name.to_lowercase()) {
+            return Err(missing("parameter", "group").into());
+        }
+        Ok(self.group_name.query_row([name], |row| row.get(0))?)
+    }
+
+    fn user(&self, user: &str) -> Result<Option<String>, Fail> {
+        Ok(user_ref(self.users, "parameter", user)?.map(str::to_owned))
+    }
+
+    fn role(&self, role: &str) -> Result<String, Fail> {
+        Ok(constant_ref(&self.roles, "parameter", role)?.to_string())
+    }
+
+    fn field(&self, field: &str) -> Result<String, Fail> {
+        Ok(format!("customfield_{}", field_ref(&self.fields, field)?))
+    }
+}
+
 fn user_ref<'v>(
     users: &HashSet<String>,
     field: &str,
