@@ -105,6 +105,7 @@ impl Namespace {
     pub const PROJECT: Namespace = Namespace("jira/classic:project");
     pub const CUSTOM_FIELD: Namespace = Namespace("jira/classic:customField");
     pub const CUSTOM_FIELD_OPTION: Namespace = Namespace("jira/classic:customFieldOption");
+    pub const FIELD_CONTEXT: Namespace = Namespace("jira/classic:customFieldContext");
     pub const ISSUE_TYPE: Namespace = Namespace("jira/classic:issueType");
     pub const STATUS: Namespace = Namespace("jira/classic:issueStatus");
     pub const SECURITY_SCHEME: Namespace = Namespace("jira/classic:issueSecurityScheme");
@@ -136,6 +137,7 @@ impl Namespace {
         Namespace::PROJECT,
         Namespace::CUSTOM_FIELD,
         Namespace::CUSTOM_FIELD_OPTION,
+        Namespace::FIELD_CONTEXT,
         Namespace::ISSUE_TYPE,
         Namespace::STATUS,
         Namespace::SECURITY_SCHEME,

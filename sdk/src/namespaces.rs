@@ -28,7 +28,7 @@ pub const COMPONENT: Namespace = Namespace::COMPONENT;
 pub const VERSION: Namespace = Namespace::VERSION;
 /// Project roles, by id.
 pub const PROJECT_ROLE: Namespace = Namespace::PROJECT_ROLE;
-/// Project categories, by id. Not recorded by the core load yet: ids resolve to nothing.
+/// Project categories, by id.
 pub const PROJECT_CATEGORY: Namespace = Namespace::PROJECT_CATEGORY;
 /// Saved filters, by id.
 pub const FILTER: Namespace = Namespace::FILTER;
@@ -40,6 +40,8 @@ pub const PROJECT: Namespace = Namespace::PROJECT;
 pub const CUSTOM_FIELD: Namespace = Namespace::CUSTOM_FIELD;
 /// Custom field options, by id.
 pub const CUSTOM_FIELD_OPTION: Namespace = Namespace::CUSTOM_FIELD_OPTION;
+/// Custom fields' contexts (their `FieldConfigScheme`s), by id.
+pub const FIELD_CONTEXT: Namespace = Namespace::FIELD_CONTEXT;
 /// Issue types, by id.
 pub const ISSUE_TYPE: Namespace = Namespace::ISSUE_TYPE;
 /// Issue statuses, by id.
@@ -101,6 +103,7 @@ mod tests {
             ("PROJECT", PROJECT),
             ("CUSTOM_FIELD", CUSTOM_FIELD),
             ("CUSTOM_FIELD_OPTION", CUSTOM_FIELD_OPTION),
+            ("FIELD_CONTEXT", FIELD_CONTEXT),
             ("ISSUE_TYPE", ISSUE_TYPE),
             ("STATUS", STATUS),
             ("SECURITY_SCHEME", SECURITY_SCHEME),

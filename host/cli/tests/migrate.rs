@@ -1118,7 +1118,7 @@ fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(
         .filter(|p| p.check == "orphan-skipped")
         .map(|p| (p.entity.to_owned(), p.id.clone(), p.line))
         .collect();
-    assert_eq!(planted.len(), 24);
+    assert_eq!(planted.len(), 29);
 
     // sysadmin@localhost cannot be invited to Jira Cloud: the override file maps it to an
     // account the site has.
@@ -1163,13 +1163,22 @@ fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(
         })
         .collect();
     assert_eq!(listed, planted);
+    // Two are left out of a record as they are read (a custom field context's row of a
+    // deleted project, an option of a deleted configuration): no record to skip.
+    let left_out = integrity["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["entity"] == "ConfigurationContext" || o["field"] == "customfieldconfig")
+        .count() as u64;
+    assert_eq!(left_out, 2);
     let skipped: u64 = integrity["skipped"]
         .as_object()
         .unwrap()
         .values()
         .map(|n| n.as_u64().unwrap())
         .sum();
-    assert_eq!(skipped, planted.len() as u64);
+    assert_eq!(skipped + left_out, planted.len() as u64);
 
     // The verification counts them: source = target + mapped + skipped, every kind.
     let verify = json_report(&backend, cwd, "w", "verify");
@@ -1184,7 +1193,7 @@ fn a_realistic_backup_migrates_with_each_orphan_skipped_and_strict_refuses_them(
         assert_eq!((n("failed"), row["ok"].as_bool()), (0, Some(true)), "{row}");
         skipped_in_verify += n("skipped");
     }
-    assert_eq!(skipped_in_verify, planted.len() as u64);
+    assert_eq!(skipped_in_verify + left_out, planted.len() as u64);
     // Orphans never reached the target.
     let labels = LocalSite::open(&site).unwrap().counts().unwrap()[&Kind::Label];
     assert_eq!(labels + 1, generated.entity_counts["Label"]);

@@ -5,12 +5,14 @@
 //! properties. Watchers, votes (carried in an issue property), project roles, filters and
 //! their shares follow Cloud's rules and are found again after a crash; issue history is
 //! carried in issue properties, in parts when it is long; issue security schemes, their
-//! levels and projects' schemes are written as Cloud takes them and found again too; so
-//! are project categories, former project keys and permission schemes with their grants
+//! levels, the levels' members (their endpoints' own rules in `security`) and projects'
+//! schemes are written as Cloud takes them and found again too; so are project
+//! categories, former project keys and permission schemes with their grants
 //! (their endpoints' own rules in `schemes`, beside notification schemes' and their
 //! entries'), and Jira Software's boards and sprints, with what its API cannot write
 //! (columns, swimlanes, quick filters, closed sprints' issues, ranks) carried in
-//! properties.
+//! properties. Custom fields' contexts, their options and the values issues take from
+//! them follow Cloud's rules too (`contexts`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -453,9 +455,16 @@ fn every_kind_round_trips_over_https() {
                 // engine keys before translating them and the target sees after: the two
                 // never meet. Rewriting one is harmless (an add is idempotent).
                 None if kind == Kind::IssueVersion => {}
-                // A share and a permission grant have an id of their own in Cloud, though
-                // no mapping namespace.
-                None if matches!(kind, Kind::FilterShare | Kind::SchemePermission) => {
+                // A share, a permission grant, a level's member and a remote link have an
+                // id of their own in Cloud, though no mapping namespace.
+                None if matches!(
+                    kind,
+                    Kind::FilterShare
+                        | Kind::SchemePermission
+                        | Kind::SecurityLevelMember
+                        | Kind::RemoteLink
+                ) =>
+                {
                     assert!(found.as_ref().is_some_and(|id| !id.is_empty()), "{key}")
                 }
                 // What a board's properties carry is answered `<board>:<server id>`.
@@ -611,9 +620,10 @@ fn every_kind_round_trips_over_https() {
         assert_eq!(on_site["fromString"], json!(i.old_string));
         assert_eq!(on_site["toString"], json!(i.new_string));
     }
-    // Issue security: each level in its scheme, each project using its scheme, each
-    // secured issue at its level.
+    // Issue security: each level in its scheme with its members, each project using its
+    // scheme, each secured issue at its level.
     security::assert_levels_round_trip(&source, &state, &db);
+    security::assert_members_round_trip(&source, &state, &double);
     let shares = source.records(Kind::FilterShare);
     for record in source.records(Kind::Filter) {
         let Record::Filter(f) = record else { continue };
@@ -2411,10 +2421,13 @@ fn issue_history_rides_in_issue_properties_across_parts() {
     );
 }
 
-/// Issue security schemes, their levels and the scheme each project uses, on Jira Cloud.
+/// Issue security schemes, their levels and their members, and the scheme each project
+/// uses, on Jira Cloud.
 mod security {
     use super::*;
-    use airlock_model::jira::{ProjectScheme, SchemeType, SecurityLevel, SecurityScheme};
+    use airlock_model::jira::{
+        LevelMember, PermissionHolder, ProjectScheme, SchemeType, SecurityLevel, SecurityScheme,
+    };
 
     fn scheme(id: &str, name: &str) -> Record {
         Record::SecurityScheme(SecurityScheme {
@@ -2446,6 +2459,101 @@ mod security {
         let mut i = issue(n, project);
         i.security = level.map(str::to_owned);
         Record::Issue(i)
+    }
+
+    fn member(id: &str, scheme: &str, level: &str, holder: PermissionHolder) -> Record {
+        Record::SecurityLevelMember(LevelMember {
+            id: id.into(),
+            scheme: scheme.into(),
+            level: level.into(),
+            holder,
+        })
+    }
+
+    /// A call under `/rest/api/3/issuesecurityschemes`: its status and JSON answer.
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(
+            double,
+            method,
+            &format!("/rest/api/3/issuesecurityschemes{path}"),
+            &body,
+        )
+    }
+
+    /// A page of `GET …/issuesecurityschemes/level/member?{query}`, which must answer 200.
+    fn members_page(double: &CloudDouble, query: &str) -> Value {
+        let (status, page) = call(
+            double,
+            "GET",
+            &format!("/level/member?{query}"),
+            Value::Null,
+        );
+        assert_eq!(status, 200, "{query}: {page}");
+        page
+    }
+
+    fn values(page: &Value) -> &[Value] {
+        page["values"].as_array().unwrap()
+    }
+
+    fn holders(page: &Value) -> Vec<Value> {
+        values(page).iter().map(|m| m["holder"].clone()).collect()
+    }
+
+    fn member_ids(page: &Value) -> Vec<String> {
+        values(page)
+            .iter()
+            .map(|m| m["id"].as_str().expect("a string id, as Cloud").to_owned())
+            .collect()
+    }
+
+    /// The every-kind load: each level lists its source's members (by their Cloud types,
+    /// users by their accounts) and the migration's account it was created with.
+    pub(super) fn assert_members_round_trip(source: &Source, state: &State, double: &CloudDouble) {
+        let mapped = |kind: Kind, id: &str| state.cloud_id(kind.namespace().unwrap(), id).unwrap();
+        let me = migration_account(double);
+        let mut expected: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+        for record in source.records(Kind::SecurityLevel) {
+            let Record::SecurityLevel(l) = record else {
+                continue;
+            };
+            let level = mapped(Kind::SecurityLevel, &l.id).unwrap();
+            expected
+                .entry(level)
+                .or_default()
+                .push(("user".into(), Some(me.clone())));
+        }
+        let members = source.records(Kind::SecurityLevelMember);
+        assert!(!members.is_empty(), "the fixture has level members");
+        for record in members {
+            let Record::SecurityLevelMember(m) = record else {
+                continue;
+            };
+            let level = mapped(Kind::SecurityLevel, &m.level).unwrap();
+            let account = match &m.holder {
+                PermissionHolder::User(u) => Some(mapped(Kind::User, u).unwrap()),
+                _ => None,
+            };
+            expected
+                .get_mut(&level)
+                .unwrap_or_else(|| panic!("member {} of a migrated level", m.id))
+                .push((m.holder.cloud_type().to_owned(), account));
+        }
+        for (level, mut want) in expected {
+            let page = members_page(double, &format!("levelId={level}"));
+            let mut got: Vec<(String, Option<String>)> = holders(&page)
+                .iter()
+                .map(|h| {
+                    let t = h["type"].as_str().unwrap().to_owned();
+                    let account =
+                        (t == "user").then(|| h["parameter"].as_str().unwrap().to_owned());
+                    (t, account)
+                })
+                .collect();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "members of level {level}");
+        }
     }
 
     /// The every-kind load: levels in their schemes, projects' schemes, issues' levels.
@@ -2689,9 +2797,483 @@ mod security {
         );
     }
 
+    /// A level's members as Cloud keeps them: those it is created with (kept, and no
+    /// migrated record), those added (204) of every type Cloud takes for a level, listed by
+    /// scheme, level or id (inclusive) a page at a time; every refusal answered before
+    /// anything is written.
+    #[test]
+    fn level_members_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let alice = double
+            .site()
+            .add_user(Some("alice@example.com"), "Alice")
+            .unwrap();
+        let approver = double
+            .site()
+            .add_field(
+                "Approver",
+                "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
+            )
+            .unwrap();
+        let teams = double
+            .site()
+            .add_field(
+                "Teams",
+                "com.atlassian.jira.plugin.system.customfieldtypes:multigrouppicker",
+            )
+            .unwrap();
+        let created = |body: Value| {
+            let (status, answer) = call(&double, "POST", "", body);
+            assert_eq!(status, 201, "{answer}");
+            answer["id"].as_str().unwrap().to_owned()
+        };
+        let scheme = created(json!({ "name": "Confidential", "levels": [
+            { "name": "Internal", "members": [{ "type": "user", "parameter": alice }] },
+            { "name": "Restricted" },
+        ] }));
+        let other = created(json!({ "name": "Partners", "levels": [{ "name": "Outside" }] }));
+        let level_id = |scheme: &str, name: &str| {
+            let (status, s) = call(&double, "GET", &format!("/{scheme}"), Value::Null);
+            assert_eq!(status, 200, "{s}");
+            s["levels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["name"] == name)
+                .map(|l| l["id"].as_str().unwrap().to_owned())
+        };
+        let internal = level_id(&scheme, "Internal").unwrap();
+        let restricted = level_id(&scheme, "Restricted").unwrap();
+        let outside = level_id(&other, "Outside").unwrap();
+        let migrated = || {
+            let counts = double.site().counts().unwrap();
+            counts.get(&Kind::SecurityLevelMember).copied().unwrap_or(0)
+        };
+
+        // The member a level is created with: listed, not a migrated record.
+        let page = members_page(&double, &format!("levelId={internal}"));
+        assert_eq!(page["total"], 1, "{page}");
+        let first = &values(&page)[0];
+        let first_id = first["id"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .to_owned();
+        assert_eq!(first["issueSecurityLevelId"], json!(internal));
+        assert_eq!(first["issueSecuritySchemeId"], json!(scheme));
+        assert_eq!(
+            first["holder"],
+            json!({ "type": "user", "parameter": alice, "value": alice, "expand": "user" })
+        );
+        assert_eq!(migrated(), 0);
+
+        // Members of every type Cloud takes, over two calls: 204 without a body.
+        let add = |scheme: &str, level: &str, members: &[Value]| {
+            call(
+                &double,
+                "PUT",
+                &format!("/{scheme}/level/{level}/member"),
+                json!({ "members": members }),
+            )
+        };
+        let every = [
+            json!({ "type": "group", "parameter": "JIRA-Software-Users" }),
+            json!({ "type": "user", "parameter": alice }),
+            json!({ "type": "projectRole", "parameter": "10002" }),
+            json!({ "type": "applicationRole" }),
+            json!({ "type": "applicationRole", "parameter": "jira-software" }),
+            json!({ "type": "reporter" }),
+            json!({ "type": "projectLead" }),
+            // A parameter the type takes none of is ignored.
+            json!({ "type": "assignee", "parameter": "" }),
+            json!({ "type": "userCustomField", "parameter": approver }),
+            json!({ "type": "groupCustomField", "parameter": teams }),
+        ];
+        for part in [&every[..6], &every[6..]] {
+            assert_eq!(add(&scheme, &restricted, part), (204, Value::Null));
+        }
+        let page = members_page(&double, &format!("levelId={restricted}"));
+        assert_eq!(page["total"], 10, "{page}");
+        assert_eq!(
+            holders(&page),
+            [
+                // The group as the site spells it; Cloud's value is a group's id, which
+                // the site does not keep.
+                json!({ "type": "group", "parameter": "jira-software-users", "expand": "group" }),
+                json!({ "type": "user", "parameter": alice, "value": alice, "expand": "user" }),
+                json!({
+                    "type": "projectRole", "parameter": "10002", "value": "10002",
+                    "expand": "projectRole",
+                }),
+                json!({ "type": "applicationRole" }),
+                json!({
+                    "type": "applicationRole", "parameter": "jira-software",
+                    "value": "jira-software",
+                }),
+                json!({ "type": "reporter" }),
+                json!({ "type": "projectLead" }),
+                json!({ "type": "assignee" }),
+                json!({
+                    "type": "userCustomField", "parameter": approver, "value": approver,
+                    "expand": "field",
+                }),
+                json!({
+                    "type": "groupCustomField", "parameter": teams, "value": teams,
+                    "expand": "field",
+                }),
+            ]
+        );
+        assert!(values(&page).iter().all(|m| {
+            m["issueSecurityLevelId"] == json!(restricted)
+                && m["issueSecuritySchemeId"] == json!(scheme)
+        }));
+        let restricted_ids = member_ids(&page);
+        assert_eq!(migrated(), 10);
+
+        // Pages.
+        let head = members_page(&double, &format!("levelId={restricted}&maxResults=4"));
+        assert_eq!(
+            (
+                &head["startAt"],
+                &head["maxResults"],
+                &head["total"],
+                &head["isLast"]
+            ),
+            (&json!(0), &json!(4), &json!(10), &json!(false))
+        );
+        assert_eq!(member_ids(&head), restricted_ids[..4]);
+        let tail = members_page(
+            &double,
+            &format!("levelId={restricted}&startAt=8&maxResults=4"),
+        );
+        assert_eq!(
+            (&tail["total"], &tail["isLast"]),
+            (&json!(10), &json!(true))
+        );
+        assert_eq!(member_ids(&tail), restricted_ids[8..]);
+
+        // Filters, inclusive as Cloud's: a scheme's, a level's, by id, or all of them.
+        assert_eq!(
+            add(&other, &outside, &[json!({ "type": "reporter" })]).0,
+            204
+        );
+        let total = |query: &str| members_page(&double, query)["total"].clone();
+        assert_eq!(total(""), 12);
+        assert_eq!(total(&format!("schemeId={scheme}")), 11);
+        assert_eq!(total(&format!("schemeId={other}")), 1);
+        assert_eq!(total(&format!("schemeId={other}&levelId={internal}")), 2);
+        assert_eq!(total(&format!("schemeId={other}&schemeId={scheme}")), 12);
+        assert_eq!(total(&format!("levelId={internal}&levelId={outside}")), 2);
+        let by_id = members_page(&double, &format!("id={first_id}&id={}", restricted_ids[9]));
+        assert_eq!(
+            member_ids(&by_id),
+            [first_id.clone(), restricted_ids[9].clone()]
+        );
+        // An id naming nothing adds nothing; one that is not a number is 400.
+        assert_eq!(total("schemeId=99999"), 0);
+        assert_eq!(total("levelId=99999&id=99999"), 0);
+        for query in ["schemeId=abc", "levelId=-1", "id=x"] {
+            let (status, answer) = call(
+                &double,
+                "GET",
+                &format!("/level/member?{query}"),
+                Value::Null,
+            );
+            assert_eq!(status, 400, "{query}: {answer}");
+        }
+
+        // Refusals, each before anything is written.
+        let refuse = |scheme: &str, level: &str, body: Value, status: u16| {
+            let path = format!("/{scheme}/level/{level}/member");
+            let (got, answer) = call(&double, "PUT", &path, body.clone());
+            assert_eq!(got, status, "{path} {body}: {answer}");
+            assert_eq!(total(""), 12, "written by {body}");
+            answer
+        };
+        let reporter = json!({ "members": [{ "type": "reporter" }] });
+        let answer = refuse("99999", &restricted, reporter.clone(), 404);
+        assert_eq!(
+            answer["errorMessages"],
+            json!(["Issue security scheme with ID 99999 not found."])
+        );
+        let answer = refuse("abc", &restricted, reporter.clone(), 400);
+        assert_eq!(
+            answer["errorMessages"],
+            json!([
+                "abc is not a valid value. The issue security scheme ID must be a positive integer."
+            ])
+        );
+        // A level of another scheme, or none.
+        refuse(&scheme, &outside, reporter.clone(), 404);
+        refuse(&scheme, "99999", reporter.clone(), 404);
+        refuse(&scheme, "abc", reporter.clone(), 400);
+        for body in [
+            json!({}),
+            json!({ "members": [] }),
+            json!({ "members": null }),
+            json!({ "members": { "type": "assignee" } }),
+        ] {
+            refuse(&scheme, &restricted, body, 400);
+        }
+        let too_many: Vec<Value> = (0..101).map(|_| json!({ "type": "assignee" })).collect();
+        let answer = refuse(&scheme, &restricted, json!({ "members": too_many }), 400);
+        assert_eq!(
+            answer["errors"]["members"],
+            "You can add up to 100 members per request."
+        );
+        for members in [
+            // Types Cloud does not take for a level (`anyone` neither), or Data Center's
+            // spelling of them.
+            json!([{ "type": "anyone" }]),
+            json!([{ "type": "everyone" }]),
+            json!([{ "type": "projectrole", "parameter": "10002" }]),
+            json!([{ "type": "lead" }]),
+            json!([{ "parameter": "jira-administrators" }]),
+            // A parameter the type needs, missing or not text.
+            json!([{ "type": "group" }]),
+            json!([{ "type": "user", "parameter": "" }]),
+            json!([{ "type": "projectRole" }]),
+            json!([{ "type": "userCustomField" }]),
+            json!([{ "type": "groupCustomField", "parameter": null }]),
+            json!([{ "type": "user", "parameter": 5 }]),
+            // Naming what the site does not have.
+            json!([{ "type": "group", "parameter": "nobody" }]),
+            json!([{ "type": "user", "parameter": "no-such-account" }]),
+            json!([{ "type": "projectRole", "parameter": "99999" }]),
+            json!([{ "type": "userCustomField", "parameter": "customfield_99999" }]),
+            json!([{ "type": "groupCustomField", "parameter": "Teams" }]),
+            json!([{ "type": "applicationRole", "parameter": "no-such-app" }]),
+            // A member the level has (a group's name in any case), or one twice.
+            json!([{ "type": "reporter" }]),
+            json!([{ "type": "group", "parameter": "Jira-Software-Users" }]),
+            json!([{ "type": "applicationRole", "parameter": "" }]),
+            json!([
+                { "type": "group", "parameter": "jira-administrators" },
+                { "type": "group", "parameter": "JIRA-ADMINISTRATORS" },
+            ]),
+            // All or nothing: the first is not written either.
+            json!([
+                { "type": "group", "parameter": "jira-administrators" },
+                { "type": "anyone" },
+            ]),
+        ] {
+            refuse(&scheme, &restricted, json!({ "members": members }), 400);
+        }
+        let answer = refuse(&scheme, &restricted, reporter.clone(), 400);
+        assert_eq!(
+            answer["errors"]["members"],
+            "The member reporter already exists on the issue security level."
+        );
+        // The level has the member: not another scheme's level with the same.
+        assert_eq!(
+            add(&scheme, &internal, &[json!({ "type": "reporter" })]).0,
+            204
+        );
+        assert_eq!(migrated(), 12);
+        assert_eq!(
+            double
+                .site()
+                .duplicate_source_keys(Kind::SecurityLevelMember)
+                .unwrap(),
+            0
+        );
+
+        // Levels added with members: checked the same way, all or nothing.
+        for members in [
+            json!([{ "type": "reporter" }, { "type": "anyone" }]),
+            json!([{ "type": "lead" }]),
+            json!([{ "type": "reporter" }, { "type": "reporter" }]),
+            json!({ "type": "reporter" }),
+        ] {
+            let (status, answer) = call(
+                &double,
+                "PUT",
+                &format!("/{scheme}/level"),
+                json!({ "levels": [{ "name": "Refused", "members": members }] }),
+            );
+            assert_eq!(status, 400, "{members}: {answer}");
+            assert_eq!(level_id(&scheme, "Refused"), None);
+        }
+        let (status, answer) = call(
+            &double,
+            "PUT",
+            &format!("/{scheme}/level"),
+            json!({ "levels": [{ "name": "Admins", "members": [
+                { "type": "group", "parameter": "JIRA-ADMINISTRATORS" },
+                { "type": "projectLead" },
+            ] }] }),
+        );
+        assert_eq!(status, 204, "{answer}");
+        let admins = level_id(&scheme, "Admins").unwrap();
+        assert_eq!(
+            holders(&members_page(&double, &format!("levelId={admins}"))),
+            [
+                json!({ "type": "group", "parameter": "jira-administrators", "expand": "group" }),
+                json!({ "type": "projectLead" }),
+            ]
+        );
+        assert_eq!(migrated(), 12, "a level's own members are Cloud's");
+        // Unknown schemes, as Cloud answers them.
+        let level = json!({ "levels": [{ "name": "Lost" }] });
+        assert_eq!(call(&double, "PUT", "/99999/level", level.clone()).0, 404);
+        assert_eq!(call(&double, "PUT", "/abc/level", level).0, 400);
+    }
+
+    /// The Cloud client writes members of each type to the levels it created (each created
+    /// with the migration's account as member), finds one written before instead of adding
+    /// it again, is refused what Cloud refuses; the counts agree and a fresh client finds
+    /// every member again.
+    #[test]
+    fn the_cloud_client_writes_level_members_and_finds_them_again() {
+        use PermissionHolder as H;
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let alice = double
+            .site()
+            .add_user(Some("alice@example.com"), "Alice")
+            .unwrap();
+        let approver = double
+            .site()
+            .add_field(
+                "Approver",
+                "com.atlassian.jira.plugin.system.customfieldtypes:userpicker",
+            )
+            .unwrap();
+        let mut target = client(&double);
+        let s = ok(&target
+            .write(
+                Kind::SecurityScheme,
+                &[scheme("s-1", "Confidential"), scheme("s-2", "Partners")],
+            )
+            .unwrap());
+        let levels = [
+            level("l-1", &s[0], "Internal"),
+            level("l-2", &s[0], "Restricted"),
+            level("l-3", &s[1], "Outside"),
+        ];
+        let l = ok(&target.write(Kind::SecurityLevel, &levels).unwrap());
+        let me = migration_account(&double);
+        let mut created = Vec::new();
+        for level in &l {
+            let page = members_page(&double, &format!("levelId={level}"));
+            assert_eq!(
+                holders(&page),
+                [json!({ "type": "user", "parameter": me, "value": me, "expand": "user" })],
+                "level {level}"
+            );
+            created.extend(member_ids(&page));
+        }
+
+        let members = [
+            member("m-1", &s[0], &l[0], H::Group("JIRA-Software-Users".into())),
+            member("m-2", &s[0], &l[0], H::User(alice.clone())),
+            member("m-3", &s[0], &l[0], H::ProjectRole("10002".into())),
+            member("m-4", &s[0], &l[1], H::Reporter),
+            member("m-5", &s[0], &l[1], H::ApplicationRole(None)),
+            member("m-6", &s[0], &l[1], H::UserCustomField(approver.clone())),
+            member("m-7", &s[1], &l[2], H::Reporter),
+            member("m-8", &s[1], &l[2], H::Assignee),
+        ];
+        let ids = ok(&target.write(Kind::SecurityLevelMember, &members).unwrap());
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), members.len(), "{ids:?}");
+        for (record, id) in members.iter().zip(&ids) {
+            let Record::SecurityLevelMember(m) = record else {
+                unreachable!()
+            };
+            let page = members_page(&double, &format!("id={id}"));
+            assert_eq!(page["total"], 1, "{}: {page}", m.id);
+            let listed = &values(&page)[0];
+            assert_eq!(listed["issueSecurityLevelId"], json!(m.level), "{}", m.id);
+            assert_eq!(listed["issueSecuritySchemeId"], json!(m.scheme), "{}", m.id);
+            assert_eq!(listed["holder"]["type"], m.holder.cloud_type(), "{}", m.id);
+        }
+        // The group as the site spells it (written in parallel: in any order).
+        let page = members_page(&double, &format!("levelId={}", l[0]));
+        let group = holders(&page).into_iter().find(|h| h["type"] == "group");
+        assert_eq!(group.unwrap()["parameter"], "jira-software-users");
+        const ADD: &str = "PUT /rest/api/3/issuesecurityschemes/{id}/level/{id}/member";
+        let adds = |double: &CloudDouble| double.stats().per_endpoint[ADD];
+        assert_eq!(adds(&double), 8);
+
+        // Written again (a rerun): found, not added.
+        let again = ok(&target
+            .write(Kind::SecurityLevelMember, &members[..3])
+            .unwrap());
+        assert_eq!(again, ids[..3]);
+        assert_eq!(adds(&double), 8);
+
+        // Refused: `anyone` by the client before sending (Cloud takes no such member); as
+        // Cloud refuses them, a level of another scheme, a member another record has, a
+        // group the site does not have.
+        let refused = [
+            member("m-9", &s[0], &l[0], H::Anyone),
+            member("m-10", &s[0], &l[2], H::ProjectLead),
+            member("m-11", &s[0], &l[0], H::Group("jira-software-users".into())),
+            member("m-12", &s[0], &l[0], H::Group("nobody".into())),
+        ];
+        let answers = target.write(Kind::SecurityLevelMember, &refused).unwrap();
+        let codes: Vec<&str> = answers
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map_or_else(|e| e.code, |id| panic!("written: {id}"))
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid-value",
+                "invalid-reference",
+                "duplicate-key",
+                "invalid-reference"
+            ]
+        );
+
+        // The counts agree: the members written, none of a level's own.
+        assert_eq!(
+            target.counts().unwrap().get(&Kind::SecurityLevelMember),
+            Some(&8)
+        );
+        assert_eq!(
+            site_counts(&double).get(&Kind::SecurityLevelMember),
+            Some(&8)
+        );
+        assert_eq!(members_page(&double, "")["total"], 8 + 3);
+        assert_eq!(
+            double
+                .site()
+                .duplicate_source_keys(Kind::SecurityLevelMember)
+                .unwrap(),
+            0
+        );
+
+        // A fresh client finds every member with the id answered; not the refused.
+        let mut fresh = client(&double);
+        let keys: Vec<String> = members.iter().map(source_key).collect();
+        let found = fresh
+            .find_written(Kind::SecurityLevelMember, &keys)
+            .unwrap();
+        assert_eq!(found, ids.iter().cloned().map(Some).collect::<Vec<_>>());
+        let keys: Vec<String> = refused.iter().map(source_key).collect();
+        let found = fresh
+            .find_written(Kind::SecurityLevelMember, &keys)
+            .unwrap();
+        assert_eq!(found, [None, None, None, None]);
+
+        // The migration's account as a source member: the level's own is found, not added.
+        let mine = ok(&fresh
+            .write(
+                Kind::SecurityLevelMember,
+                &[member("m-13", &s[0], &l[0], H::User(me.clone()))],
+            )
+            .unwrap());
+        assert_eq!(mine, [created[0].clone()]);
+        assert_eq!(adds(&double), 8 + 3, "only the refused were sent");
+        assert_eq!(members_page(&double, "")["total"], 8 + 3);
+    }
+
     /// Writes applied and then lost (500 or a dropped connection, each ending the run):
-    /// every scheme, level, association and secured issue is found again by `find_written`
-    /// or written again, never twice.
+    /// every scheme, level, level member, association and secured issue is found again by
+    /// `find_written` or written again, never twice.
     #[test]
     fn issue_security_cut_short_is_found_again_once() {
         let double = CloudDouble::start(DoubleConfig::default()).unwrap();
@@ -2727,6 +3309,24 @@ mod security {
             })
             .collect();
         let level_ids = run(Kind::SecurityLevel, &levels);
+        // Two members of each level.
+        let members: Vec<Record> = level_ids
+            .iter()
+            .enumerate()
+            .flat_map(|(n, l)| {
+                let s = &scheme_ids[n / 3];
+                [
+                    member(&format!("m-{n}-r"), s, l, PermissionHolder::Reporter),
+                    member(
+                        &format!("m-{n}-g"),
+                        s,
+                        l,
+                        PermissionHolder::Group("jira-administrators".into()),
+                    ),
+                ]
+            })
+            .collect();
+        let member_ids = run(Kind::SecurityLevelMember, &members);
         let associations: Vec<Record> = projects
             .iter()
             .enumerate()
@@ -2765,6 +3365,9 @@ mod security {
         assert_eq!(listed["issueSecuritySchemes"].as_array().unwrap().len(), 4);
         let (_, page) = raw_get(&double, "/rest/api/3/issuesecurityschemes/level");
         assert_eq!(page["total"], json!(12));
+        // Each level's two and the migration's account it was created with.
+        let (_, page) = raw_get(&double, "/rest/api/3/issuesecurityschemes/level/member");
+        assert_eq!(page["total"], json!(12 * 3));
         let (_, page) = raw_get(&double, "/rest/api/3/issuesecurityschemes/project");
         assert_eq!(page["total"], json!(3));
         for (n, id) in issue_ids.iter().enumerate() {
@@ -2781,6 +3384,7 @@ mod security {
         for (kind, records, ids) in [
             (Kind::SecurityScheme, &schemes, &scheme_ids),
             (Kind::SecurityLevel, &levels, &level_ids),
+            (Kind::SecurityLevelMember, &members, &member_ids),
             (Kind::Issue, &issues, &issue_ids),
         ] {
             let found: Vec<String> = fresh
@@ -2798,6 +3402,8 @@ mod security {
         let counts = fresh.counts().unwrap();
         assert_eq!(counts[&Kind::SecurityScheme], 4);
         assert_eq!(counts[&Kind::SecurityLevel], 12);
+        assert_eq!(counts[&Kind::SecurityLevelMember], 24);
+        assert_eq!(site_counts(&double)[&Kind::SecurityLevelMember], 24);
         assert_eq!(counts[&Kind::ProjectScheme], 3);
     }
 }
@@ -5306,5 +5912,714 @@ mod limits {
             (0, 0),
             "{stats:?}"
         );
+    }
+}
+
+/// Custom fields' contexts as Jira Cloud serves them: a global one from the field's
+/// creation, project contexts (a project in one context of a field at most), issue types
+/// appended; options per context; an issue's value among the options of the context
+/// applying to it, or no value where none applies.
+mod contexts {
+    use super::*;
+    use airlock_model::jira::{
+        CustomField, CustomFieldOption, CustomFieldValue, FieldContext, FieldValue,
+    };
+
+    const SELECT: &str = "com.atlassian.jira.plugin.system.customfieldtypes:select";
+    const TASK: &str = "10000";
+    const BUG: &str = "10001";
+    const STORY: &str = "10002";
+    const EPIC: &str = "10003";
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, &format!("/rest/api/3{path}"), &body)
+    }
+
+    fn get(double: &CloudDouble, path: &str) -> Value {
+        let (status, body) = call(double, "GET", path, Value::Null);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    /// A select field created through the API (Cloud gives it its global context).
+    fn new_field(double: &CloudDouble, name: &str) -> String {
+        let (status, field) = call(
+            double,
+            "POST",
+            "/field",
+            json!({ "name": name, "type": SELECT }),
+        );
+        assert_eq!(status, 201, "{field}");
+        field["id"].as_str().unwrap().to_owned()
+    }
+
+    fn values(page: &Value) -> Vec<Value> {
+        page["values"].as_array().unwrap().clone()
+    }
+
+    /// A context's options' `(value, parent)`.
+    fn options(double: &CloudDouble, field: &str, ctx: &str) -> Vec<(String, Option<String>)> {
+        values(&get(
+            double,
+            &format!("/field/{field}/context/{ctx}/option"),
+        ))
+        .iter()
+        .map(|o| {
+            (
+                o["value"].as_str().unwrap().to_owned(),
+                o["optionId"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+    }
+
+    /// Creates one option in a context: its id, or the refusal's status and body.
+    fn add_option(
+        double: &CloudDouble,
+        field: &str,
+        ctx: &str,
+        option: Value,
+    ) -> Result<String, (u16, Value)> {
+        let (status, body) = call(
+            double,
+            "POST",
+            &format!("/field/{field}/context/{ctx}/option"),
+            json!({ "options": [option] }),
+        );
+        match status {
+            200 => Ok(body["options"][0]["id"].as_str().unwrap().to_owned()),
+            _ => Err((status, body)),
+        }
+    }
+
+    /// Sets a field of an issue: the status and body of the edit.
+    fn set(double: &CloudDouble, issue: &str, field: &str, value: Value) -> (u16, Value) {
+        call(
+            double,
+            "PUT",
+            &format!("/issue/{issue}"),
+            json!({ "fields": { field: value } }),
+        )
+    }
+
+    fn new_issue(double: &CloudDouble, n: usize, project: &str, issue_type: &str) -> String {
+        let record = Record::Issue(Issue {
+            issue_type: issue_type.into(),
+            ..issue(n, project)
+        });
+        let answers = client(double).write(Kind::Issue, &[record]).unwrap();
+        ok(&answers).remove(0)
+    }
+
+    #[test]
+    fn contexts_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let platform = double.site().add_project("PLT", "Platform").unwrap();
+        let other = double.site().add_project("OTH", "Others").unwrap();
+        let field = new_field(&double, "Environment");
+        let contexts = format!("/field/{field}/context");
+
+        // A new field has its global context, for every issue type.
+        let page = get(&double, &contexts);
+        assert_eq!((&page["total"], &page["isLast"]), (&json!(1), &json!(true)));
+        let global = page["values"][0].clone();
+        let global_id = global["id"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .to_owned();
+        assert_eq!(
+            global,
+            json!({
+                "id": global_id,
+                "name": "Default Configuration Scheme for Environment",
+                "description": "Default configuration scheme generated by Jira",
+                "isGlobalContext": true,
+                "isAnyIssueType": true,
+            })
+        );
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                "/field/customfield_99999/context",
+                Value::Null
+            )
+            .0,
+            404
+        );
+
+        // A project context, ids as numbers or strings: answered as Cloud does, strings.
+        let (status, created) = call(
+            &double,
+            "POST",
+            &contexts,
+            json!({
+                "name": "Platform teams",
+                "description": "Where they deploy",
+                "projectIds": [platform.parse::<i64>().unwrap()],
+                "issueTypeIds": [BUG, STORY],
+            }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let ctx = created["id"].as_str().expect("a string id").to_owned();
+        assert_eq!(
+            created,
+            json!({
+                "id": ctx,
+                "name": "Platform teams",
+                "description": "Where they deploy",
+                "projectIds": [platform],
+                "issueTypeIds": [BUG, STORY],
+            })
+        );
+        let listed = values(&get(&double, &contexts));
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            listed[1],
+            json!({
+                "id": ctx, "name": "Platform teams", "description": "Where they deploy",
+                "isGlobalContext": false, "isAnyIssueType": false,
+            })
+        );
+        let ids = |query: &str| -> Vec<String> {
+            values(&get(&double, &format!("{contexts}?{query}")))
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids("isGlobalContext=true"), vec![global_id.clone()]);
+        assert_eq!(ids("isGlobalContext=false"), vec![ctx.clone()]);
+        assert_eq!(ids("isAnyIssueType=true"), vec![global_id.clone()]);
+        assert_eq!(ids(&format!("contextId={ctx}")), vec![ctx.clone()]);
+        assert_eq!(
+            ids(&format!("contextId={ctx}&contextId={global_id}")),
+            vec![global_id.clone(), ctx.clone()]
+        );
+        let first = get(&double, &format!("{contexts}?maxResults=1"));
+        assert_eq!(
+            (&first["total"], &first["isLast"], values(&first).len()),
+            (&json!(2), &json!(false), 1)
+        );
+        assert_eq!(
+            values(&get(&double, &format!("{contexts}/projectmapping"))),
+            vec![
+                json!({ "contextId": global_id, "isGlobalContext": true }),
+                json!({ "contextId": ctx, "projectId": platform }),
+            ]
+        );
+        assert_eq!(
+            values(&get(&double, &format!("{contexts}/issuetypemapping"))),
+            vec![
+                json!({ "contextId": global_id, "isAnyIssueType": true }),
+                json!({ "contextId": ctx, "issueTypeId": BUG }),
+                json!({ "contextId": ctx, "issueTypeId": STORY }),
+            ]
+        );
+        assert_eq!(
+            values(&get(
+                &double,
+                &format!("{contexts}/projectmapping?contextId={ctx}")
+            )),
+            vec![json!({ "contextId": ctx, "projectId": platform })]
+        );
+
+        // Refusals.
+        let post = |body: Value| call(&double, "POST", &contexts, body);
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                "/field/customfield_99999/context",
+                json!({ "name": "x", "projectIds": [other] })
+            )
+            .0,
+            404
+        );
+        let (status, refused) = post(json!({ "projectIds": [other] }));
+        assert_eq!(status, 400);
+        assert!(refused["errors"]["name"].is_string(), "{refused}");
+        let (status, refused) = post(json!({ "name": "x", "projectIds": ["99999"] }));
+        assert_eq!(status, 404);
+        assert_eq!(
+            refused["errorMessages"],
+            json!(["The project with ID '99999' was not found."])
+        );
+        let (status, refused) =
+            post(json!({ "name": "x", "projectIds": [other], "issueTypeIds": [99999] }));
+        assert_eq!(status, 404);
+        assert_eq!(
+            refused["errorMessages"],
+            json!(["The issue type with ID '99999' was not found."])
+        );
+        let (status, refused) = post(json!({ "name": "x", "projectIds": [other, platform] }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errorMessages"],
+            json!([format!(
+                "The project with ID '{platform}' is already in another context of this custom field."
+            )])
+        );
+        let (status, refused) = post(json!({ "name": "Everywhere else" }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errorMessages"],
+            json!(["The custom field already has a global context."])
+        );
+        for malformed in [json!([{ "id": other }]), json!(other)] {
+            assert_eq!(post(json!({ "name": "x", "projectIds": malformed })).0, 400);
+        }
+        assert_eq!(values(&get(&double, &contexts)).len(), 2, "nothing created");
+
+        // Renamed; what is not given stays. A context of another field is not found.
+        let (status, _) = call(
+            &double,
+            "PUT",
+            &format!("{contexts}/{global_id}"),
+            json!({ "name": "Environment everywhere" }),
+        );
+        assert_eq!(status, 204);
+        let renamed = values(&get(&double, &format!("{contexts}?contextId={global_id}")));
+        assert_eq!(renamed[0]["name"], "Environment everywhere");
+        assert_eq!(renamed[0]["description"], global["description"]);
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                &format!("{contexts}/{global_id}"),
+                json!({ "description": "All projects" }),
+            )
+            .0,
+            204
+        );
+        let renamed = values(&get(&double, &format!("{contexts}?contextId={global_id}")));
+        assert_eq!(
+            (&renamed[0]["name"], &renamed[0]["description"]),
+            (&json!("Environment everywhere"), &json!("All projects"))
+        );
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                &format!("{contexts}/{global_id}"),
+                json!({ "name": " " })
+            )
+            .0,
+            400
+        );
+        let second = new_field(&double, "Region");
+        for path in [
+            format!("{contexts}/99999"),
+            format!("/field/{second}/context/{ctx}"),
+            format!("/field/customfield_99999/context/{ctx}"),
+        ] {
+            assert_eq!(
+                call(&double, "PUT", &path, json!({ "name": "x" })).0,
+                404,
+                "{path}"
+            );
+        }
+
+        // Issue types appended to a project context: the one for Bugs and Stories also
+        // takes Tasks; a type it has already is refused, nothing added.
+        let add = |ctx: &str, types: Value| {
+            call(
+                &double,
+                "PUT",
+                &format!("{contexts}/{ctx}/issuetype"),
+                json!({ "issueTypeIds": types }),
+            )
+        };
+        assert_eq!(add(&ctx, json!([TASK.parse::<i64>().unwrap()])).0, 204);
+        let (status, refused) = add(&ctx, json!([EPIC, BUG]));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errorMessages"],
+            json!([format!(
+                "The issue type with ID '{BUG}' is already in the context."
+            )])
+        );
+        assert_eq!(add(&ctx, json!(["99999"])).0, 404);
+        assert_eq!(add("99999", json!([EPIC])).0, 404);
+        assert_eq!(
+            values(&get(
+                &double,
+                &format!("{contexts}/issuetypemapping?contextId={ctx}")
+            )),
+            vec![
+                json!({ "contextId": ctx, "issueTypeId": TASK }),
+                json!({ "contextId": ctx, "issueTypeId": BUG }),
+                json!({ "contextId": ctx, "issueTypeId": STORY }),
+            ]
+        );
+        // The global context applies to every issue type: none can be added to it
+        // (Jira Cloud since April 2026, CHANGE-3019), nothing is added.
+        let (status, refused) = add(&global_id, json!([BUG]));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errorMessages"],
+            json!(["Issue types cannot be added to the global context."])
+        );
+        assert_eq!(
+            values(&get(
+                &double,
+                &format!("{contexts}/issuetypemapping?contextId={global_id}")
+            )),
+            vec![json!({ "contextId": global_id, "isAnyIssueType": true })]
+        );
+        assert_eq!(ids("isAnyIssueType=true"), vec![global_id.clone()]);
+        // The other field's contexts are its own.
+        assert_eq!(
+            values(&get(&double, &format!("/field/{second}/context"))).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn options_and_values_follow_the_context_applying_to_the_issue() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let platform = double.site().add_project("PLT", "Platform").unwrap();
+        let other = double.site().add_project("OTH", "Others").unwrap();
+        let field = new_field(&double, "Environment");
+        let contexts = format!("/field/{field}/context");
+        let global = values(&get(&double, &contexts))[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, created) = call(
+            &double,
+            "POST",
+            &contexts,
+            json!({ "name": "Platform teams", "projectIds": [platform] }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let ctx = created["id"].as_str().unwrap().to_owned();
+
+        // One value in two contexts; twice in one is refused.
+        let prod = add_option(&double, &field, &global, json!({ "value": "Prod" })).unwrap();
+        let region = add_option(&double, &field, &ctx, json!({ "value": "Prod" })).unwrap();
+        assert_ne!(prod, region);
+        let (status, refused) =
+            add_option(&double, &field, &ctx, json!({ "value": "Prod" })).unwrap_err();
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["options"],
+            "An option with this value already exists."
+        );
+        // A child's parent is an option of its context.
+        add_option(
+            &double,
+            &field,
+            &ctx,
+            json!({ "value": "eu", "optionId": region }),
+        )
+        .unwrap();
+        let (status, refused) = add_option(
+            &double,
+            &field,
+            &ctx,
+            json!({ "value": "us", "optionId": prod }),
+        )
+        .unwrap_err();
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["options"],
+            format!("The parent option with ID '{prod}' is not an option of this context.")
+        );
+        assert_eq!(
+            options(&double, &field, &global),
+            vec![("Prod".into(), None)]
+        );
+        assert_eq!(
+            options(&double, &field, &ctx),
+            vec![("Prod".into(), None), ("eu".into(), Some(region.clone()))]
+        );
+        let second = new_field(&double, "Region");
+        assert_eq!(
+            add_option(&double, &second, &ctx, json!({ "value": "x" }))
+                .unwrap_err()
+                .0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                &format!("/field/{second}/context/{ctx}/option"),
+                Value::Null
+            )
+            .0,
+            404
+        );
+
+        // A platform issue takes its project context's option, not the global one's; an
+        // issue of another project the reverse.
+        let on_platform = new_issue(&double, 1, &platform, TASK);
+        let elsewhere = new_issue(&double, 2, &other, TASK);
+        assert_eq!(
+            set(&double, &on_platform, &field, json!({ "id": region })).0,
+            204
+        );
+        let (status, refused) = set(&double, &on_platform, &field, json!({ "id": prod }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"][&field],
+            format!("Option id '{prod}' is not valid")
+        );
+        assert_eq!(
+            set(&double, &elsewhere, &field, json!({ "id": prod })).0,
+            204
+        );
+        let (status, refused) = set(&double, &elsewhere, &field, json!({ "id": region }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"][&field],
+            format!("Option id '{region}' is not valid")
+        );
+        assert_eq!(
+            set(&double, &elsewhere, &field, json!({ "id": "99999" })).0,
+            400
+        );
+        let (_, got) = call(
+            &double,
+            "GET",
+            &format!("/issue/{on_platform}"),
+            Value::Null,
+        );
+        assert_eq!(got["fields"][&field]["id"], json!(region));
+
+        // Issue types narrow where a project context applies: the platform one for Stories
+        // only. A platform Bug falls back to the global context, for every issue type (no
+        // issue type can be added to it since CHANGE-3019).
+        let severity = new_field(&double, "Severity");
+        let severities = format!("/field/{severity}/context");
+        let severity_global = values(&get(&double, &severities))[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, stories) = call(
+            &double,
+            "POST",
+            &severities,
+            json!({ "name": "Platform stories", "projectIds": [platform], "issueTypeIds": [STORY] }),
+        );
+        assert_eq!(status, 201, "{stories}");
+        let stories = stories["id"].as_str().unwrap().to_owned();
+        let high = add_option(
+            &double,
+            &severity,
+            &severity_global,
+            json!({ "value": "High" }),
+        )
+        .unwrap();
+        let big = add_option(&double, &severity, &stories, json!({ "value": "Big" })).unwrap();
+        let bug = new_issue(&double, 3, &platform, BUG);
+        let story = new_issue(&double, 4, &platform, STORY);
+        assert_eq!(set(&double, &bug, &severity, json!({ "id": high })).0, 204);
+        let (status, refused) = set(&double, &bug, &severity, json!({ "id": big }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"][&severity],
+            format!("Option id '{big}' is not valid")
+        );
+        assert_eq!(set(&double, &story, &severity, json!({ "id": big })).0, 204);
+        let (status, refused) = set(&double, &story, &severity, json!({ "id": high }));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"][&severity],
+            format!("Option id '{high}' is not valid")
+        );
+        // The global context takes every other issue: a platform Task, a Task elsewhere.
+        for issue in [&on_platform, &elsewhere] {
+            assert_eq!(
+                set(&double, issue, &severity, json!({ "id": high })).0,
+                204,
+                "{issue}"
+            );
+        }
+        let (_, got) = call(&double, "GET", &format!("/issue/{bug}"), Value::Null);
+        assert_eq!(got["fields"][&severity]["id"], json!(high));
+        // A field unknown cannot be set.
+        let (status, refused) = set(&double, &bug, "customfield_99999", json!("x"));
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["customfield_99999"],
+            "Field 'customfield_99999' cannot be set. It is not on the appropriate screen, or unknown."
+        );
+    }
+
+    /// The Cloud client writes a field's global context (taken over: renamed; its issue
+    /// types are a caveat, none can be added to a global context since CHANGE-3019), a
+    /// project context and options in each, and values of issues; the global context is
+    /// taken again on a rerun, the options and the project context are found again by a
+    /// fresh client.
+    #[test]
+    fn the_cloud_client_writes_contexts_options_and_values() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let platform = double.site().add_project("PLT", "Platform").unwrap();
+        let other = double.site().add_project("OTH", "Others").unwrap();
+        let mut target = client(&double);
+        let field = ok(&target
+            .write(
+                Kind::CustomField,
+                &[Record::CustomField(CustomField {
+                    id: "10100".into(),
+                    name: "Environment".into(),
+                    type_key: SELECT.into(),
+                    description: String::new(),
+                })],
+            )
+            .unwrap())
+        .remove(0);
+        let global = Record::FieldContext(FieldContext {
+            id: "10100".into(),
+            field: field.clone(),
+            name: "Default Configuration Scheme for Environment".into(),
+            description: "Default configuration scheme generated by Jira".into(),
+            projects: Vec::new(),
+            issue_types: vec![TASK.into(), BUG.into()],
+        });
+        let platform_context = Record::FieldContext(FieldContext {
+            id: "10200".into(),
+            field: field.clone(),
+            name: "Environment for platform teams".into(),
+            description: "Cloud regions".into(),
+            projects: vec![platform.clone()],
+            issue_types: Vec::new(),
+        });
+        let contexts = ok(&target
+            .write(
+                Kind::FieldContext,
+                &[global.clone(), platform_context.clone()],
+            )
+            .unwrap());
+        let (global_id, ctx) = (contexts[0].clone(), contexts[1].clone());
+        let listed = values(&get(&double, &format!("/field/{field}/context")));
+        assert_eq!(
+            listed,
+            vec![
+                json!({
+                    "id": global_id,
+                    "name": "Default Configuration Scheme for Environment",
+                    "description": "Default configuration scheme generated by Jira",
+                    "isGlobalContext": true, "isAnyIssueType": true,
+                }),
+                json!({
+                    "id": ctx, "name": "Environment for platform teams",
+                    "description": "Cloud regions",
+                    "isGlobalContext": false, "isAnyIssueType": true,
+                }),
+            ]
+        );
+        assert_eq!(
+            values(&get(
+                &double,
+                &format!("/field/{field}/context/projectmapping")
+            )),
+            vec![
+                json!({ "contextId": global_id, "isGlobalContext": true }),
+                json!({ "contextId": ctx, "projectId": platform }),
+            ]
+        );
+        // Written again by a fresh client (as after a crash before the claim): the same
+        // global context, nothing created.
+        let rerun = ok(&client(&double)
+            .write(Kind::FieldContext, std::slice::from_ref(&global))
+            .unwrap());
+        assert_eq!(rerun, vec![global_id.clone()]);
+        assert_eq!(
+            values(&get(&double, &format!("/field/{field}/context"))),
+            listed
+        );
+
+        let option = |id: &str, context: Option<&str>, value: &str, parent: Option<&str>| {
+            Record::CustomFieldOption(CustomFieldOption {
+                id: id.into(),
+                field: field.clone(),
+                context: context.map(str::to_owned),
+                value: value.into(),
+                parent: parent.map(str::to_owned),
+                disabled: false,
+            })
+        };
+        let options = vec![
+            option("o-1", None, "Prod", None),
+            option("o-2", Some(&ctx), "Prod", None),
+        ];
+        let ids = ok(&target.write(Kind::CustomFieldOption, &options).unwrap());
+        let child = option("o-3", Some(&ctx), "eu", Some(&ids[1]));
+        let child_id = ok(&target
+            .write(Kind::CustomFieldOption, std::slice::from_ref(&child))
+            .unwrap())
+        .remove(0);
+        assert_eq!(
+            options_of(&double, &field, &global_id),
+            vec!["Prod".to_owned()]
+        );
+        assert_eq!(
+            options_of(&double, &field, &ctx),
+            vec!["Prod".to_owned(), "eu".to_owned()]
+        );
+
+        // A fresh client finds the project context and every option again.
+        let mut fresh = client(&double);
+        let keys: Vec<String> = [&platform_context].iter().map(|r| source_key(r)).collect();
+        assert_eq!(
+            fresh.find_written(Kind::FieldContext, &keys).unwrap(),
+            vec![Some(ctx.clone())]
+        );
+        let mut all = options.clone();
+        all.push(child);
+        let keys: Vec<String> = all.iter().map(source_key).collect();
+        let found = fresh.find_written(Kind::CustomFieldOption, &keys).unwrap();
+        assert_eq!(
+            found,
+            vec![Some(ids[0].clone()), Some(ids[1].clone()), Some(child_id)]
+        );
+
+        // Values: each issue takes the option of the context applying to it (a Story of
+        // another project the global context's, for every issue type); an option of another
+        // context is the value's refusal.
+        let on_platform = new_issue(&double, 1, &platform, STORY);
+        let elsewhere = new_issue(&double, 2, &other, BUG);
+        let story_elsewhere = new_issue(&double, 3, &other, STORY);
+        let value = |id: &str, issue: &str, option: &str| {
+            Record::CustomFieldValue(CustomFieldValue {
+                id: id.into(),
+                issue: issue.into(),
+                field: field.clone(),
+                value: FieldValue::Option(option.into()),
+            })
+        };
+        let answers = target
+            .write(
+                Kind::CustomFieldValue,
+                &[
+                    value("v-1", &on_platform, &ids[1]),
+                    value("v-2", &elsewhere, &ids[0]),
+                    value("v-3", &elsewhere, &ids[1]),
+                    value("v-4", &story_elsewhere, &ids[0]),
+                ],
+            )
+            .unwrap();
+        assert!(
+            answers[0].is_ok() && answers[1].is_ok() && answers[3].is_ok(),
+            "{answers:?}"
+        );
+        let refused = answers[2].as_ref().unwrap_err();
+        assert!(
+            refused
+                .message
+                .contains(&format!("Option id '{}' is not valid", ids[1])),
+            "{refused:?}"
+        );
+        let got = get(&double, &format!("/issue/{story_elsewhere}"));
+        assert_eq!(got["fields"][&field]["id"], json!(ids[0]));
+    }
+
+    fn options_of(double: &CloudDouble, field: &str, ctx: &str) -> Vec<String> {
+        options(double, field, ctx)
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect()
     }
 }

@@ -15,8 +15,10 @@ use roaring::RoaringTreemap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::EngineError;
+use crate::contexts::{ContextRows, custom_field_id};
 use crate::coverage::ElementCounter;
 use crate::findings::{Finding, Findings};
+use crate::integrity::OrphanRow;
 use crate::records::{RecordWriter, object_name};
 
 /// Ids seen per kind: numeric ids in a compressed bitmap (a million issue ids take a few
@@ -116,6 +118,13 @@ pub struct Extracted {
     pub installed_apps: BTreeSet<String>,
     /// Rows per element type, and how many were taken into a record.
     pub elements: ElementCounter,
+    /// Rows left out of a record as they were read, because what they name is not in
+    /// the backup (a custom field context's deleted project): orphans, as the reference
+    /// check's are, but of rows that are not records of their own.
+    pub orphans: Vec<OrphanRow>,
+    /// Rows taken but not migrated, per element, that are no record of their own: those
+    /// orphans, and an unused custom field context's rows (each with a finding).
+    pub skipped_rows: BTreeMap<String, u64>,
 }
 
 /// A cwd_user row, until it is joined with its ApplicationUser.
@@ -140,6 +149,12 @@ struct Extractor<'s> {
     /// `ProjectKey` rows, staged at the end: a project's own key among them is its
     /// record's, not a former key (the projects may come after them in the file).
     pending_keys: Vec<(Entity, ProjectKey)>,
+    /// Custom fields' contexts and their options, assembled at the end.
+    contexts: ContextRows,
+    /// Rows left out of a record because what they name is not in the backup.
+    orphans: Vec<OrphanRow>,
+    /// Rows taken but left out, per element (see [`Extracted::skipped_rows`]).
+    skipped_rows: BTreeMap<String, u64>,
     /// (project id << 32 | number): a million issue keys in a compressed bitmap.
     issue_numbers: RoaringTreemap,
     directory_users: FxHashMap<String, DirectoryUser>,
@@ -195,6 +210,9 @@ pub fn extract_with<R: BufRead>(
         source_counts: BTreeMap::new(),
         project_keys: FxHashMap::default(),
         pending_keys: Vec::new(),
+        contexts: ContextRows::default(),
+        orphans: Vec::new(),
+        skipped_rows: BTreeMap::new(),
         issue_numbers: RoaringTreemap::new(),
         directory_users: FxHashMap::default(),
         app_users: Vec::new(),
@@ -314,6 +332,7 @@ pub fn extract_with<R: BufRead>(
     progress(rows);
     x.finish_users()?;
     x.finish_project_keys()?;
+    x.finish_contexts()?;
     x.refused.finish()?;
     let written: Vec<Kind> = x.writers.keys().copied().collect();
     for (_, writer) in std::mem::take(&mut x.writers) {
@@ -333,6 +352,8 @@ pub fn extract_with<R: BufRead>(
         findings: x.findings,
         installed_apps: x.installed_apps,
         elements: x.elements,
+        orphans: x.orphans,
+        skipped_rows: x.skipped_rows,
     })
 }
 
@@ -360,6 +381,7 @@ fn is_wanted(name: &str) -> bool {
             | "Action"
             | "Worklog"
             | "IssueLink"
+            | "RemoteIssueLink"
             | "FileAttachment"
             | "EntityProperty"
             | "PluginVersion"
@@ -376,8 +398,13 @@ fn is_wanted(name: &str) -> bool {
             | "ProjectKey"
             | "PermissionScheme"
             | "SchemePermissions"
+            | "SchemeIssueSecurities"
             | "NotificationScheme"
             | "Notification"
+            | "FieldConfigScheme"
+            | "ConfigurationContext"
+            | "FieldConfigSchemeIssueType"
+            | "FieldConfiguration"
     )
 }
 
@@ -719,13 +746,35 @@ impl Extractor<'_> {
                     .insert(field.id.clone(), field.type_key.clone());
                 Record::CustomField(field)
             }
-            "CustomFieldOption" => Record::CustomFieldOption(CustomFieldOption {
-                id: row.required("id"),
-                field: row.required("customfield"),
-                value: row.text("value"),
-                parent: row.opt("parentoptionid"),
-                disabled: row.flag("disabled"),
-            }),
+            "CustomFieldOption" => {
+                let option = CustomFieldOption {
+                    id: row.required("id"),
+                    field: row.required("customfield"),
+                    context: None,
+                    value: row.text("value"),
+                    parent: row.opt("parentoptionid"),
+                    disabled: row.flag("disabled"),
+                };
+                self.report(entity, &row);
+                // Staged once its configuration's context is known.
+                let config = row.opt("customfieldconfig");
+                self.contexts.hold_option(entity, option, config);
+                return Ok(());
+            }
+            "FieldConfigScheme" | "ConfigurationContext" | "FieldConfigSchemeIssueType" => {
+                self.contexts.hold(entity);
+                return Ok(());
+            }
+            // A custom field's configuration is its context's (the context migrates it).
+            "FieldConfiguration" => {
+                if entity
+                    .get("fieldid")
+                    .is_some_and(|f| custom_field_id(f).is_some())
+                {
+                    self.elements.taken(&entity.name);
+                }
+                return Ok(());
+            }
             "ProjectRole" => Record::ProjectRole(ProjectRole {
                 id: row.required("id"),
                 name: row.required("name"),
@@ -780,6 +829,29 @@ impl Extractor<'_> {
                 Some(grant) => Record::SchemePermission(grant),
                 None => return Ok(()),
             },
+            "SchemeIssueSecurities" => {
+                let holder_type = entity.get("type").unwrap_or("");
+                let Some(holder) = PermissionHolder::from_server(holder_type, row.opt("parameter"))
+                else {
+                    let message = format!(
+                        "a security level member of type \"{holder_type}\" is not one Jira Cloud knows (group, user, projectrole, applicationRole, reporter, lead, assignee, userCF, groupCF, each with its parameter); it is not migrated: add whoever it named to the level on the target"
+                    );
+                    self.finding(
+                        entity,
+                        &row.id,
+                        "unknown-level-member",
+                        Severity::Warning,
+                        message,
+                    );
+                    return Ok(());
+                };
+                Record::SecurityLevelMember(LevelMember {
+                    id: row.required("id"),
+                    scheme: row.required("scheme"),
+                    level: row.required("security"),
+                    holder,
+                })
+            }
             "ProjectKey" => {
                 let key = ProjectKey {
                     id: row.required("id"),
@@ -926,6 +998,19 @@ impl Extractor<'_> {
                 link_type: row.required("linktype"),
                 source: row.required("source"),
                 destination: row.required("destination"),
+            }),
+            "RemoteIssueLink" => Record::RemoteLink(RemoteLink {
+                id: row.required("id"),
+                issue: row.required("issueid"),
+                global_id: row.opt("globalid"),
+                title: row.text("title"),
+                url: row.text("url"),
+                summary: row.opt("summary"),
+                icon_url: row.opt("iconurl"),
+                icon_title: row.opt("icontitle"),
+                relationship: row.opt("relationship"),
+                application_type: row.opt("applicationtype"),
+                application_name: row.opt("applicationname"),
             }),
             "FileAttachment" => Record::Attachment(Attachment {
                 id: row.required("id"),
@@ -1167,6 +1252,30 @@ impl Extractor<'_> {
         Ok(())
     }
 
+    /// Stages custom fields' contexts and their options (see [`crate::contexts`]).
+    fn finish_contexts(&mut self) -> Result<(), EngineError> {
+        let assembled = std::mem::take(&mut self.contexts).assemble(&self.index);
+        for element in assembled.taken {
+            self.elements.taken(element);
+        }
+        for finding in assembled.findings {
+            self.findings.push(finding);
+        }
+        self.orphans.extend(assembled.orphans);
+        for element in assembled.skipped {
+            *self.skipped_rows.entry(element.to_owned()).or_default() += 1;
+        }
+        for (name, line, record) in assembled.records {
+            let row = Entity {
+                name: name.to_owned(),
+                line,
+                fields: Vec::new(),
+            };
+            self.stage(&row, record)?;
+        }
+        Ok(())
+    }
+
     fn finish_users(&mut self) -> Result<(), EngineError> {
         let mut keyed: FxHashSet<String> = FxHashSet::default();
         let mut users = Vec::new();
@@ -1298,6 +1407,24 @@ pub fn is_valid_email(email: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Extracts an entities.xml given as text into a staging of its own.
+    fn extract_xml(xml: &str) -> (tempfile::TempDir, airlock_staging::SealedStaging, Extracted) {
+        let dir = tempfile::tempdir().unwrap();
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+        let reader = EntityReader::new(std::io::Cursor::new(xml.as_bytes()), FILE).unwrap();
+        let extracted = extract_with(reader, &staging, &BTreeSet::new(), |_| {}).unwrap();
+        (dir, staging, extracted)
+    }
+
+    /// The records staged of a kind.
+    fn staged(staging: &airlock_staging::SealedStaging, kind: Kind) -> Vec<Record> {
+        crate::records::RecordReader::open_kind(staging, kind)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     /// Role actors of users and groups, in a project or by default (`pid` absent or
     /// empty), become records; one of a type Jira Cloud does not know is a warning, left
     /// out of the records and counted as not migrated in the coverage ledger.
@@ -1311,17 +1438,9 @@ mod tests {
     <ProjectRoleActor id="10003" pid="10100" projectroleid="10001" roletype="com.example:team-role-actor" roletypeparameter="42"/>
 </entity-engine-xml>
 "#;
-        let dir = tempfile::tempdir().unwrap();
-        let staging =
-            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
-        let reader = EntityReader::new(std::io::Cursor::new(xml.as_bytes()), FILE).unwrap();
-        let extracted = extract_with(reader, &staging, &BTreeSet::new(), |_| {}).unwrap();
+        let (_dir, staging, extracted) = extract_xml(xml);
 
-        let records: Vec<Record> =
-            crate::records::RecordReader::open_kind(&staging, Kind::ProjectRoleActor)
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+        let records = staged(&staging, Kind::ProjectRoleActor);
         let actor = |id: &str, project: Option<&str>, role: &str, actor: RoleActor| {
             Record::ProjectRoleActor(ProjectRoleActor {
                 id: id.into(),
@@ -1365,7 +1484,9 @@ mod tests {
         assert_eq!(unknown.examples[0].id, "10003");
         assert_eq!(unknown.examples[0].line, Some(6));
 
-        let ledger = extracted.elements.ledger(&BTreeMap::new());
+        let ledger = extracted
+            .elements
+            .ledger(&BTreeMap::new(), &BTreeMap::new());
         let entry = ledger.entry("ProjectRoleActor").unwrap();
         assert_eq!(
             (entry.rows, entry.migrated, entry.not_migrated),
@@ -1377,6 +1498,187 @@ mod tests {
             entry.reason.contains("unknown-role-actor-type"),
             "{entry:?}"
         );
+    }
+
+    /// An issue security level's members become records with their holders; one of a
+    /// type Jira Cloud does not know is a warning, left behind.
+    #[test]
+    fn security_level_members_are_extracted_and_an_unknown_type_is_a_warning() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <SchemeIssueSecurities id="10000" scheme="10000" security="10001" type="group" parameter="jira-administrators"/>
+    <SchemeIssueSecurities id="10001" scheme="10000" security="10001" type="reporter"/>
+    <SchemeIssueSecurities id="10002" scheme="10000" security="10002" type="projectrole" parameter="10001"/>
+    <SchemeIssueSecurities id="10003" scheme="10000" security="10002" type="com.example:team" parameter="7"/>
+</entity-engine-xml>
+"#;
+        let (_dir, staging, extracted) = extract_xml(xml);
+        let records = staged(&staging, Kind::SecurityLevelMember);
+        let member = |id: &str, level: &str, holder| {
+            Record::SecurityLevelMember(LevelMember {
+                id: id.into(),
+                scheme: "10000".into(),
+                level: level.into(),
+                holder,
+            })
+        };
+        assert_eq!(
+            records,
+            [
+                member(
+                    "10000",
+                    "10001",
+                    PermissionHolder::Group("jira-administrators".into())
+                ),
+                member("10001", "10001", PermissionHolder::Reporter),
+                member(
+                    "10002",
+                    "10002",
+                    PermissionHolder::ProjectRole("10001".into())
+                ),
+            ]
+        );
+        assert_eq!(extracted.findings.count_of("unknown-level-member"), 1);
+        let ledger = extracted
+            .elements
+            .ledger(&BTreeMap::new(), &BTreeMap::new());
+        let entry = ledger.entry("SchemeIssueSecurities").unwrap();
+        assert_eq!((entry.rows, entry.migrated, entry.not_migrated), (4, 3, 1));
+        assert!(entry.reason.contains("unknown-level-member"), "{entry:?}");
+    }
+
+    /// Custom fields' contexts are assembled from their four tables whatever the order
+    /// (options and contexts before the rows saying where they apply, as Jira writes them
+    /// alphabetically); an option goes to the context of its configuration; a row naming
+    /// a deleted project, and an option of a configuration no context has, are orphans
+    /// left out and listed; a context left applying nowhere is a warning; an issue type
+    /// scheme is left to the ledger.
+    #[test]
+    fn custom_field_contexts_are_assembled_and_their_orphans_listed() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <ConfigurationContext id="10000" key="customfield_10001" fieldconfigscheme="10100"/>
+    <ConfigurationContext id="10001" key="customfield_10001" fieldconfigscheme="10101" project="10200"/>
+    <ConfigurationContext id="10002" key="customfield_10001" fieldconfigscheme="10101" project="99999"/>
+    <ConfigurationContext id="10003" key="customfield_10001" fieldconfigscheme="10102" project="99998"/>
+    <ConfigurationContext id="10004" key="issuetype" fieldconfigscheme="10103"/>
+    <CustomField id="10001" customfieldtypekey="com.atlassian.jira.plugin.system.customfieldtypes:select" name="Environment"/>
+    <CustomFieldOption id="10000" customfield="10001" customfieldconfig="10100" sequence="0" value="Production"/>
+    <CustomFieldOption id="10001" customfield="10001" customfieldconfig="10101" sequence="0" value="EU West"/>
+    <CustomFieldOption id="10002" customfield="10001" customfieldconfig="10999" sequence="1" value="Gone"/>
+    <CustomFieldOption id="10003" customfield="10001" customfieldconfig="10102" sequence="0" value="Unused"/>
+    <CustomFieldOption id="10004" customfield="10001" sequence="2" value="Old"/>
+    <FieldConfigScheme id="10100" name="Default Configuration Scheme for Environment" fieldid="customfield_10001"/>
+    <FieldConfigScheme id="10101" name="Platform" description="For the platform" fieldid="customfield_10001"/>
+    <FieldConfigScheme id="10102" name="Retired" fieldid="customfield_10001"/>
+    <FieldConfigScheme id="10103" name="Default Issue Type Scheme" fieldid="issuetype"/>
+    <FieldConfigSchemeIssueType id="10100" fieldconfigscheme="10100" fieldconfiguration="10100"/>
+    <FieldConfigSchemeIssueType id="10101" fieldconfigscheme="10101" issuetype="3" fieldconfiguration="10101"/>
+    <FieldConfigSchemeIssueType id="10102" fieldconfigscheme="10101" issuetype="1" fieldconfiguration="10101"/>
+    <FieldConfigSchemeIssueType id="10103" fieldconfigscheme="10102" fieldconfiguration="10102"/>
+    <FieldConfigSchemeIssueType id="10104" fieldconfigscheme="10103" fieldconfiguration="10103"/>
+    <FieldConfiguration id="10100" name="Default Configuration for Environment" fieldid="customfield_10001"/>
+    <FieldConfiguration id="10101" name="Platform" fieldid="customfield_10001"/>
+    <FieldConfiguration id="10102" name="Retired" fieldid="customfield_10001"/>
+    <FieldConfiguration id="10103" name="Default Configuration for Issue Type" fieldid="issuetype"/>
+    <IssueType id="1" name="Bug"/>
+    <IssueType id="3" name="Task"/>
+    <Project id="10200" key="PLAT" name="Platform" lead="admin"/>
+</entity-engine-xml>
+"#;
+        let (_dir, staging, extracted) = extract_xml(xml);
+        let staged = |kind| staged(&staging, kind);
+        let context =
+            |id: &str, name: &str, description: &str, projects: &[&str], types: &[&str]| {
+                Record::FieldContext(FieldContext {
+                    id: id.into(),
+                    field: "10001".into(),
+                    name: name.into(),
+                    description: description.into(),
+                    projects: projects.iter().map(|p| p.to_string()).collect(),
+                    issue_types: types.iter().map(|t| t.to_string()).collect(),
+                })
+            };
+        assert_eq!(
+            staged(Kind::FieldContext),
+            [
+                context(
+                    "10100",
+                    "Default Configuration Scheme for Environment",
+                    "",
+                    &[],
+                    &[]
+                ),
+                context(
+                    "10101",
+                    "Platform",
+                    "For the platform",
+                    &["10200"],
+                    &["1", "3"]
+                ),
+            ]
+        );
+        let options: Vec<(String, Option<String>)> = staged(Kind::CustomFieldOption)
+            .into_iter()
+            .map(|r| match r {
+                Record::CustomFieldOption(o) => (o.id, o.context),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            options,
+            [
+                ("10000".to_owned(), Some("10100".to_owned())),
+                ("10001".to_owned(), Some("10101".to_owned())),
+                ("10004".to_owned(), None),
+            ]
+        );
+        let orphans: Vec<(String, String, String)> = extracted
+            .orphans
+            .iter()
+            .map(|o| (o.entity.clone(), o.id.clone(), o.missing.clone()))
+            .collect();
+        assert_eq!(
+            orphans,
+            [
+                (
+                    "ConfigurationContext".to_owned(),
+                    "10002".to_owned(),
+                    "Project 99999".to_owned()
+                ),
+                (
+                    "ConfigurationContext".to_owned(),
+                    "10003".to_owned(),
+                    "Project 99998".to_owned()
+                ),
+                (
+                    "CustomFieldOption".to_owned(),
+                    "10002".to_owned(),
+                    "FieldConfiguration 10999".to_owned()
+                ),
+                (
+                    "CustomFieldOption".to_owned(),
+                    "10003".to_owned(),
+                    "FieldConfiguration 10102".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(extracted.orphans[0].line, Some(5));
+        assert_eq!(extracted.findings.count_of("unused-field-context"), 1);
+
+        let ledger = extracted
+            .elements
+            .ledger(&BTreeMap::new(), &extracted.skipped_rows);
+        let counts = |element: &str| {
+            let e = ledger.entry(element).unwrap();
+            (e.rows, e.migrated, e.skipped, e.not_migrated)
+        };
+        // The issue type scheme's rows are not taken; the retired context's are skipped.
+        assert_eq!(counts("FieldConfigScheme"), (4, 2, 1, 1));
+        assert_eq!(counts("ConfigurationContext"), (5, 2, 2, 1));
+        assert_eq!(counts("FieldConfigSchemeIssueType"), (5, 3, 1, 1));
+        assert_eq!(counts("FieldConfiguration"), (4, 3, 0, 1));
+        assert_eq!(counts("CustomFieldOption"), (5, 3, 2, 0));
     }
 
     /// Permission schemes and their grants (Jira 7's `permissionKey`, Jira 6's number read
@@ -1410,17 +1712,8 @@ mod tests {
     <NodeAssociation sourceNodeId="10100" sourceNodeEntity="Project" sinkNodeId="10000" sinkNodeEntity="ProjectCategory" associationType="ProjectCategory"/>
 </entity-engine-xml>
 "#;
-        let dir = tempfile::tempdir().unwrap();
-        let staging =
-            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
-        let reader = EntityReader::new(std::io::Cursor::new(xml.as_bytes()), FILE).unwrap();
-        let extracted = extract_with(reader, &staging, &BTreeSet::new(), |_| {}).unwrap();
-        let read = |kind| -> Vec<Record> {
-            crate::records::RecordReader::open_kind(&staging, kind)
-                .unwrap()
-                .map(Result::unwrap)
-                .collect()
-        };
+        let (_dir, staging, extracted) = extract_xml(xml);
+        let read = |kind| staged(&staging, kind);
 
         assert_eq!(
             read(Kind::PermissionScheme),
@@ -1515,7 +1808,9 @@ mod tests {
             ]
         );
 
-        let ledger = extracted.elements.ledger(&BTreeMap::new());
+        let ledger = extracted
+            .elements
+            .ledger(&BTreeMap::new(), &BTreeMap::new());
         let grants = ledger.entry("SchemePermissions").unwrap();
         assert_eq!(
             (grants.rows, grants.migrated, grants.not_migrated),

@@ -195,7 +195,7 @@ pub struct ReferenceCheck {
 }
 
 impl ReferenceCheck {
-    fn extend(&mut self, other: ReferenceCheck) {
+    pub(crate) fn extend(&mut self, other: ReferenceCheck) {
         self.findings.extend(other.findings);
         self.orphans.extend(other.orphans);
         for row in other.listed {
@@ -218,7 +218,31 @@ impl ReferenceCheck {
         policy: OrphanPolicy,
     ) {
         let kind = record.kind();
-        let missing = format!("{} {value}", pointed(target));
+        self.list(
+            OrphanRow {
+                kind,
+                entity: kind.entity().into(),
+                id: record.id().to_owned(),
+                line: located(kind, line),
+                field: field.into(),
+                missing: format!("{} {value}", pointed(target)),
+            },
+            policy,
+        );
+        self.orphans.insert(kind, position);
+    }
+
+    /// Rows the extraction left out of a record as orphans (they are no record of their
+    /// own, so the load has nothing to skip): found and listed as the others are.
+    pub fn left_out(rows: Vec<OrphanRow>, policy: OrphanPolicy) -> ReferenceCheck {
+        let mut check = ReferenceCheck::default();
+        for row in rows {
+            check.list(row, policy);
+        }
+        check
+    }
+
+    fn list(&mut self, row: OrphanRow, policy: OrphanPolicy) {
         let (check, severity, consequence) = match policy {
             OrphanPolicy::Skip => (
                 "orphan-skipped",
@@ -234,27 +258,20 @@ impl ReferenceCheck {
         self.findings.push(Finding {
             check: check.into(),
             severity,
-            file: kind.file().into(),
-            entity: kind.entity().into(),
-            id: record.id().to_owned(),
-            line: located(kind, line),
+            file: row.kind.file().into(),
+            entity: row.entity.clone(),
+            id: row.id.clone(),
+            line: row.line,
             message: format!(
-                "{field} points to {missing}, which is not in the backup; {consequence}"
+                "{} points to {}, which is not in the backup; {consequence}",
+                row.field, row.missing
             ),
         });
         if self.listed.len() < MAX_ORPHANS_LISTED {
-            self.listed.push(OrphanRow {
-                kind,
-                entity: kind.entity().into(),
-                id: record.id().to_owned(),
-                line: located(kind, line),
-                field: field.into(),
-                missing,
-            });
+            self.listed.push(row);
         } else {
             self.unlisted += 1;
         }
-        self.orphans.insert(kind, position);
     }
 }
 

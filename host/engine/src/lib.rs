@@ -12,6 +12,7 @@
 
 mod analysis;
 mod app_rows;
+mod contexts;
 mod coverage;
 mod extract;
 mod files;
@@ -227,7 +228,11 @@ pub fn check_with(
     progress(Progress::Checking);
     let mut findings = extracted.findings;
     findings.extend(software.findings);
-    let references = integrity::check_references(staging, &extracted.index, policy.orphans)?;
+    let mut references = integrity::check_references(staging, &extracted.index, policy.orphans)?;
+    references.extend(integrity::ReferenceCheck::left_out(
+        std::mem::take(&mut extracted.orphans),
+        policy.orphans,
+    ));
     findings.extend(references.findings);
     // The load skips what is staged here; when orphans block, nothing is skipped.
     let orphans = match policy.orphans {
@@ -246,7 +251,7 @@ pub fn check_with(
         enabled,
     ));
     findings.extend(ao_findings);
-    let mut coverage = extracted.elements.ledger(&skipped);
+    let mut coverage = extracted.elements.ledger(&skipped, &extracted.skipped_rows);
     let app_tables: Vec<String> = apps.iter().flat_map(|a| a.tables.iter().cloned()).collect();
     let ao = tables.ledger(enabled_prefixes, &app_tables, &software.taken, &skipped);
     coverage.entries.extend(ao.entries);

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
-    BoardQuery, ChangeItem, Filter, Kind, PermissionHolder, Recipient, Record, RoleActor, Share,
-    Target as RefTarget,
+    BoardQuery, ChangeItem, Filter, Kind, LevelMember, PermissionHolder, Recipient, Record,
+    RoleActor, SchemePermission, Share, Target as RefTarget,
 };
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
@@ -199,6 +199,7 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::Comment
             | Kind::Worklog
             | Kind::IssueLink
+            | Kind::RemoteLink
             | Kind::Attachment
             | Kind::EntityProperty
             | Kind::Watcher
@@ -208,6 +209,7 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::ProjectScheme
             | Kind::ProjectKey
             | Kind::SchemePermission
+            | Kind::SecurityLevelMember
             | Kind::Notification
             | Kind::ColumnStatus
             | Kind::Swimlane
@@ -816,8 +818,9 @@ fn translate(
         Record::Watcher(w) | Record::Vote(w) => w.user.is_empty(),
         Record::ProjectRoleActor(a) => matches!(&a.actor, RoleActor::User(u) if u.is_empty()),
         Record::FilterShare(s) => matches!(&s.share, Share::User(u) if u.is_empty()),
-        Record::SchemePermission(g) => {
-            matches!(&g.holder, PermissionHolder::User(u) if u.is_empty())
+        Record::SchemePermission(SchemePermission { holder, .. })
+        | Record::SecurityLevelMember(LevelMember { holder, .. }) => {
+            matches!(holder, PermissionHolder::User(u) if u.is_empty())
         }
         Record::Notification(n) => matches!(&n.recipient, Recipient::User(u) if u.is_empty()),
         _ => false,

@@ -68,7 +68,7 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
     let dir = tempfile::tempdir().unwrap();
     let (path, generated) = realistic(dir.path(), airlock_fixtures::Flavour::default());
     let planted = planted_orphans(&generated);
-    assert_eq!(planted.len(), 24, "{planted:?}");
+    assert_eq!(planted.len(), 29, "{planted:?}");
 
     // By default only the address without a real domain blocks.
     let staging = SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
@@ -145,8 +145,17 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         .unwrap();
     assert_eq!(summary.severity, Severity::Warning);
     assert_eq!(summary.count, planted.len() as u64);
+    // Two are left out as they are read, no record of their own to skip: a custom field
+    // context's row naming a deleted project, an option of a deleted configuration.
+    let left_out: Vec<&str> = report
+        .orphans
+        .iter()
+        .filter(|o| o.entity == "ConfigurationContext" || o.field == "customfieldconfig")
+        .map(|o| o.missing.as_str())
+        .collect();
+    assert_eq!(left_out.len(), 2, "{left_out:?}");
     assert_eq!(
-        report.skipped.values().sum::<u64>(),
+        report.skipped.values().sum::<u64>() + left_out.len() as u64,
         planted.len() as u64,
         "{:?}",
         report.skipped
@@ -187,6 +196,11 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         assert!(entry.rows > 0, "{table}");
     }
     assert_eq!(ledger.entry("AO_60DB71_SPRINT").unwrap().skipped, 1);
+    assert_eq!(ledger.entry("ConfigurationContext").unwrap().skipped, 1);
+    assert_eq!(
+        ledger.entry("CustomFieldOption").unwrap().skipped,
+        report.skipped[&Kind::CustomFieldOption] + 1
+    );
     for (element, rows) in &generated.entity_counts {
         let entry = ledger.entry(element).unwrap_or_else(|| panic!("{element}"));
         assert_eq!(entry.rows, *rows, "{element}");

@@ -32,10 +32,12 @@ pub enum Kind {
     Component,
     Version,
     CustomField,
+    FieldContext,
     CustomFieldOption,
     IssueLinkType,
     PermissionScheme,
     SchemePermission,
+    SecurityLevelMember,
     NotificationScheme,
     Notification,
     ProjectScheme,
@@ -46,6 +48,7 @@ pub enum Kind {
     Comment,
     Worklog,
     IssueLink,
+    RemoteLink,
     Watcher,
     Vote,
     Attachment,
@@ -66,7 +69,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 47] = [
+    pub const ALL: [Kind; 50] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -84,10 +87,12 @@ impl Kind {
         Kind::Component,
         Kind::Version,
         Kind::CustomField,
+        Kind::FieldContext,
         Kind::CustomFieldOption,
         Kind::IssueLinkType,
         Kind::PermissionScheme,
         Kind::SchemePermission,
+        Kind::SecurityLevelMember,
         Kind::NotificationScheme,
         Kind::Notification,
         Kind::ProjectScheme,
@@ -98,6 +103,7 @@ impl Kind {
         Kind::Comment,
         Kind::Worklog,
         Kind::IssueLink,
+        Kind::RemoteLink,
         Kind::Watcher,
         Kind::Vote,
         Kind::Attachment,
@@ -134,12 +140,14 @@ impl Kind {
             Kind::ProjectKey => "project-key",
             Kind::PermissionScheme => "permission-scheme",
             Kind::SchemePermission => "scheme-permission",
+            Kind::SecurityLevelMember => "security-level-member",
             Kind::NotificationScheme => "notification-scheme",
             Kind::Notification => "notification",
             Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
             Kind::CustomField => "custom-field",
+            Kind::FieldContext => "field-context",
             Kind::CustomFieldOption => "custom-field-option",
             Kind::IssueLinkType => "issue-link-type",
             Kind::ProjectScheme => "project-scheme",
@@ -150,6 +158,7 @@ impl Kind {
             Kind::Comment => "comment",
             Kind::Worklog => "worklog",
             Kind::IssueLink => "issue-link",
+            Kind::RemoteLink => "remote-link",
             Kind::Watcher => "watcher",
             Kind::Vote => "vote",
             Kind::Attachment => "attachment",
@@ -193,12 +202,14 @@ impl Kind {
             Kind::ProjectKey => "ProjectKey",
             Kind::PermissionScheme => "PermissionScheme",
             Kind::SchemePermission => "SchemePermissions",
+            Kind::SecurityLevelMember => "SchemeIssueSecurities",
             Kind::NotificationScheme => "NotificationScheme",
             Kind::Notification => "Notification",
             Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
             Kind::CustomField => "CustomField",
+            Kind::FieldContext => "FieldConfigScheme",
             Kind::CustomFieldOption => "CustomFieldOption",
             Kind::IssueLinkType => "IssueLinkType",
             Kind::Issue => "Issue",
@@ -208,6 +219,7 @@ impl Kind {
             Kind::Comment => "Action",
             Kind::Worklog => "Worklog",
             Kind::IssueLink => "IssueLink",
+            Kind::RemoteLink => "RemoteIssueLink",
             Kind::Watcher | Kind::Vote => "UserAssociation",
             Kind::Attachment => "FileAttachment",
             Kind::ChangeGroup => "ChangeGroup",
@@ -269,6 +281,7 @@ impl Kind {
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
             Kind::CustomField => Namespace::CUSTOM_FIELD,
+            Kind::FieldContext => Namespace::FIELD_CONTEXT,
             Kind::CustomFieldOption => Namespace::CUSTOM_FIELD_OPTION,
             Kind::IssueLinkType => Namespace::ISSUE_LINK_TYPE,
             Kind::Issue => Namespace::ISSUE,
@@ -285,7 +298,9 @@ impl Kind {
             | Kind::ProjectRoleActor
             | Kind::ProjectKey
             | Kind::SchemePermission
+            | Kind::SecurityLevelMember
             | Kind::Notification
+            | Kind::RemoteLink
             | Kind::CustomFieldValue
             | Kind::Label
             | Kind::IssueVersion
@@ -400,9 +415,30 @@ pub struct CustomField {
 pub struct CustomFieldOption {
     pub id: String,
     pub field: String,
+    /// The context offering it (a [`FieldContext`] id), read from the row's
+    /// `customfieldconfig`; none for a row naming no configuration (the field's global
+    /// context offers it).
+    pub context: Option<String>,
     pub value: String,
     pub parent: Option<String>,
     pub disabled: bool,
+}
+
+/// A custom field's context (a `FieldConfigScheme` of a custom field, with the
+/// `ConfigurationContext` and `FieldConfigSchemeIssueType` rows naming it): the projects
+/// and issue types where the field applies, and (its options naming it) what it offers
+/// there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldContext {
+    pub id: String,
+    /// The custom field's numeric id (`10001` of `customfield_10001`).
+    pub field: String,
+    pub name: String,
+    pub description: String,
+    /// Project ids, ascending; none: every project (the field's global context).
+    pub projects: Vec<String>,
+    /// Issue type ids, ascending; none: every issue type.
+    pub issue_types: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -510,6 +546,26 @@ pub struct IssueLink {
     pub link_type: String,
     pub source: String,
     pub destination: String,
+}
+
+/// A link from an issue to something outside Jira (`RemoteIssueLink`): a Confluence page,
+/// a web page. Its global id, when it has one, names the linked object: an issue has at
+/// most one link per global id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteLink {
+    pub id: String,
+    pub issue: String,
+    pub global_id: Option<String>,
+    pub title: String,
+    pub url: String,
+    pub summary: Option<String>,
+    pub icon_url: Option<String>,
+    pub icon_title: Option<String>,
+    /// How the issue relates to it (`Wiki Page`, `links to`…).
+    pub relationship: Option<String>,
+    /// The linked application's type (`com.atlassian.confluence`) and name.
+    pub application_type: Option<String>,
+    pub application_name: Option<String>,
 }
 
 /// Attachment metadata; the file itself comes from the attachments folder, if supplied.
@@ -701,6 +757,17 @@ pub struct SchemePermission {
     /// The permission's key (`BROWSE_PROJECTS`); Jira 6's numeric permission ids are read
     /// as the keys Jira 7 gave them.
     pub permission: String,
+    pub holder: PermissionHolder,
+}
+
+/// Who may see the issues at an issue security level (`SchemeIssueSecurities`): a holder
+/// as a permission grant has one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelMember {
+    pub id: String,
+    pub scheme: String,
+    /// The level (`security`).
+    pub level: String,
     pub holder: PermissionHolder,
 }
 
@@ -1158,10 +1225,12 @@ pub enum Record {
     Component(Component),
     Version(Version),
     CustomField(CustomField),
+    FieldContext(FieldContext),
     CustomFieldOption(CustomFieldOption),
     IssueLinkType(IssueLinkType),
     PermissionScheme(PermissionScheme),
     SchemePermission(SchemePermission),
+    SecurityLevelMember(LevelMember),
     NotificationScheme(NotificationScheme),
     Notification(Notification),
     ProjectScheme(ProjectScheme),
@@ -1172,6 +1241,7 @@ pub enum Record {
     Comment(Comment),
     Worklog(Worklog),
     IssueLink(IssueLink),
+    RemoteLink(RemoteLink),
     Watcher(IssueUser),
     Vote(IssueUser),
     Attachment(Attachment),
@@ -1197,6 +1267,26 @@ pub enum Target {
     Kind(Kind),
     /// A user by lower-case user name (memberships).
     UserName,
+}
+
+/// A permission holder's reference (its parameter), for [`each_ref`]. An application is
+/// the target's (Atlassian administration's), not data.
+macro_rules! holder_refs {
+    ($holder:expr, $g:ident) => {
+        match $holder {
+            PermissionHolder::Group(v) => $g("parameter", Target::Kind(Kind::Group), v),
+            PermissionHolder::User(v) => $g("parameter", Target::Kind(Kind::User), v),
+            PermissionHolder::ProjectRole(v) => $g("parameter", Target::Kind(Kind::ProjectRole), v),
+            PermissionHolder::UserCustomField(v) | PermissionHolder::GroupCustomField(v) => {
+                $g("parameter", Target::Kind(Kind::CustomField), v)
+            }
+            PermissionHolder::ApplicationRole(_)
+            | PermissionHolder::Anyone
+            | PermissionHolder::Reporter
+            | PermissionHolder::ProjectLead
+            | PermissionHolder::Assignee => {}
+        }
+    };
 }
 
 /// The one list of every record's references, walked by shared or mutable borrow.
@@ -1229,23 +1319,14 @@ macro_rules! each_ref {
                     | Recipient::AllWatchers => {}
                 }
             }
+            Record::SecurityLevelMember(r) => {
+                $g("scheme", T(K::SecurityScheme), &$($m)? r.scheme);
+                $g("security", T(K::SecurityLevel), &$($m)? r.level);
+                holder_refs!(&$($m)? r.holder, $g);
+            }
             Record::SchemePermission(r) => {
                 $g("scheme", T(K::PermissionScheme), &$($m)? r.scheme);
-                match &$($m)? r.holder {
-                    PermissionHolder::Group(v) => $g("parameter", T(K::Group), v),
-                    PermissionHolder::User(v) => $g("parameter", T(K::User), v),
-                    PermissionHolder::ProjectRole(v) => $g("parameter", T(K::ProjectRole), v),
-                    PermissionHolder::UserCustomField(v)
-                    | PermissionHolder::GroupCustomField(v) => {
-                        $g("parameter", T(K::CustomField), v)
-                    }
-                    // An application is the target's (Atlassian administration's), not data.
-                    PermissionHolder::ApplicationRole(_)
-                    | PermissionHolder::Anyone
-                    | PermissionHolder::Reporter
-                    | PermissionHolder::ProjectLead
-                    | PermissionHolder::Assignee => {}
-                }
+                holder_refs!(&$($m)? r.holder, $g);
             }
             Record::ProjectRoleActor(r) => {
                 if let Some(v) = &$($m)? r.project {
@@ -1264,6 +1345,9 @@ macro_rules! each_ref {
             Record::Version(r) => $g("project", T(K::Project), &$($m)? r.project),
             Record::CustomFieldOption(r) => {
                 $g("customfield", T(K::CustomField), &$($m)? r.field);
+                if let Some(v) = &$($m)? r.context {
+                    $g("customfieldconfig", T(K::FieldContext), v);
+                }
                 if let Some(v) = &$($m)? r.parent {
                     $g("parentoptionid", T(K::CustomFieldOption), v);
                 }
@@ -1289,6 +1373,17 @@ macro_rules! each_ref {
                 }
             }
             Record::SecurityLevel(r) => $g("scheme", T(K::SecurityScheme), &$($m)? r.scheme),
+            // Its projects and issue types are checked when it is read: a deleted one
+            // leaves the context (and the row naming it is skipped), not the field.
+            Record::FieldContext(r) => {
+                $g("fieldid", T(K::CustomField), &$($m)? r.field);
+                for v in &$($m)? r.projects {
+                    $g("project", T(K::Project), v);
+                }
+                for v in &$($m)? r.issue_types {
+                    $g("issuetype", T(K::IssueType), v);
+                }
+            }
             Record::ProjectScheme(r) => {
                 $g("sourceNodeId", T(K::Project), &$($m)? r.project);
                 $g("sinkNodeId", T(r.scheme_type.kind()), &$($m)? r.scheme);
@@ -1326,6 +1421,7 @@ macro_rules! each_ref {
                 $g("source", T(K::Issue), &$($m)? r.source);
                 $g("destination", T(K::Issue), &$($m)? r.destination);
             }
+            Record::RemoteLink(r) => $g("issueid", T(K::Issue), &$($m)? r.issue),
             Record::Attachment(r) => {
                 $g("issue", T(K::Issue), &$($m)? r.issue);
                 if let Some(v) = &$($m)? r.author {
@@ -1429,12 +1525,14 @@ impl Record {
             Record::ProjectKey(_) => Kind::ProjectKey,
             Record::PermissionScheme(_) => Kind::PermissionScheme,
             Record::SchemePermission(_) => Kind::SchemePermission,
+            Record::SecurityLevelMember(_) => Kind::SecurityLevelMember,
             Record::NotificationScheme(_) => Kind::NotificationScheme,
             Record::Notification(_) => Kind::Notification,
             Record::ProjectRoleActor(_) => Kind::ProjectRoleActor,
             Record::Component(_) => Kind::Component,
             Record::Version(_) => Kind::Version,
             Record::CustomField(_) => Kind::CustomField,
+            Record::FieldContext(_) => Kind::FieldContext,
             Record::CustomFieldOption(_) => Kind::CustomFieldOption,
             Record::IssueLinkType(_) => Kind::IssueLinkType,
             Record::ProjectScheme(_) => Kind::ProjectScheme,
@@ -1445,6 +1543,7 @@ impl Record {
             Record::Comment(_) => Kind::Comment,
             Record::Worklog(_) => Kind::Worklog,
             Record::IssueLink(_) => Kind::IssueLink,
+            Record::RemoteLink(_) => Kind::RemoteLink,
             Record::Watcher(_) => Kind::Watcher,
             Record::Vote(_) => Kind::Vote,
             Record::Attachment(_) => Kind::Attachment,
@@ -1484,11 +1583,13 @@ impl Record {
             Record::Project(r) => &r.id,
             Record::ProjectKey(r) => &r.id,
             Record::SchemePermission(r) => &r.id,
+            Record::SecurityLevelMember(r) => &r.id,
             Record::Notification(r) => &r.id,
             Record::ProjectRoleActor(r) => &r.id,
             Record::Component(r) => &r.id,
             Record::Version(r) => &r.id,
             Record::CustomField(r) => &r.id,
+            Record::FieldContext(r) => &r.id,
             Record::CustomFieldOption(r) => &r.id,
             Record::IssueLinkType(r) => &r.id,
             Record::ProjectScheme(r) => &r.id,
@@ -1499,6 +1600,7 @@ impl Record {
             Record::Comment(r) => &r.id,
             Record::Worklog(r) => &r.id,
             Record::IssueLink(r) => &r.id,
+            Record::RemoteLink(r) => &r.id,
             Record::Watcher(r) | Record::Vote(r) => &r.id,
             Record::Attachment(r) => &r.id,
             Record::ChangeGroup(r) => &r.id,

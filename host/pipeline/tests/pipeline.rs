@@ -715,22 +715,18 @@ fn permission_schemes_categories_and_former_keys_arrive_as_the_source_has_them()
     let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
     assert!(outcome.succeeded(), "{outcome:?}");
 
-    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
-    for kind in [
-        Kind::PermissionScheme,
-        Kind::SchemePermission,
-        Kind::NotificationScheme,
-        Kind::Notification,
-        Kind::ProjectCategory,
-        Kind::ProjectKey,
-        Kind::ProjectScheme,
-    ] {
-        let row = verified.iter().find(|r| r.kind == kind);
-        assert!(
-            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
-            "{kind}: {row:?}"
-        );
-    }
+    assert_verified(
+        dir.path(),
+        &[
+            Kind::PermissionScheme,
+            Kind::SchemePermission,
+            Kind::NotificationScheme,
+            Kind::Notification,
+            Kind::ProjectCategory,
+            Kind::ProjectKey,
+            Kind::ProjectScheme,
+        ],
+    );
     let site_db = dir.path().join("site.db");
     let project = |id: i64| written_id(&site_db, Kind::Project, &id.to_string());
     let mut site = LocalSite::open(&site_db).unwrap();
@@ -775,21 +771,7 @@ fn permission_schemes_categories_and_former_keys_arrive_as_the_source_has_them()
             .grants
             .iter()
             .map(|g| {
-                let parameter = g.parameter.clone().filter(|p| !p.is_empty());
-                let (holder, parameter) = match (g.holder_type.as_str(), parameter) {
-                    ("group", None) => ("anyone", None),
-                    ("group", Some(p)) => ("group", Some(p.to_lowercase())),
-                    ("user", Some(p)) => ("user", Some(format!("user:{p}"))),
-                    ("projectrole", Some(p)) => (
-                        "projectRole",
-                        Some(airlock_fixtures::source_role_name(&p).unwrap().to_owned()),
-                    ),
-                    ("applicationRole", p) => ("applicationRole", p),
-                    ("reporter", None) => ("reporter", None),
-                    ("lead", None) => ("projectLead", None),
-                    ("assignee", None) => ("assignee", None),
-                    other => panic!("a grant the fixtures do not write: {other:?}"),
-                };
+                let (holder, parameter) = cloud_holder(&g.holder_type, g.parameter.clone());
                 (g.permission.clone(), holder.to_owned(), parameter)
             })
             .collect();
@@ -921,6 +903,38 @@ fn permission_schemes_categories_and_former_keys_arrive_as_the_source_has_them()
     assert_eq!(read, expected);
 }
 
+/// A grant's or level member's holder as the source writes it (`type`, `parameter`), in
+/// Cloud's terms as the site reads it back: groups in lower case, users by key, roles by
+/// name.
+fn cloud_holder(holder_type: &str, parameter: Option<String>) -> (&'static str, Option<String>) {
+    match (holder_type, parameter.filter(|p| !p.is_empty())) {
+        ("group", None) => ("anyone", None),
+        ("group", Some(p)) => ("group", Some(p.to_lowercase())),
+        ("user", Some(p)) => ("user", Some(format!("user:{p}"))),
+        ("projectrole", Some(p)) => (
+            "projectRole",
+            Some(airlock_fixtures::source_role_name(&p).unwrap().to_owned()),
+        ),
+        ("applicationRole", p) => ("applicationRole", p),
+        ("reporter", None) => ("reporter", None),
+        ("lead", None) => ("projectLead", None),
+        ("assignee", None) => ("assignee", None),
+        other => panic!("a holder the fixtures do not write: {other:?}"),
+    }
+}
+
+/// Each kind verified: on the target as in the source (none failed), and some of it.
+fn assert_verified(dir: &Path, kinds: &[Kind]) {
+    let verified: Vec<VerifyRow> = report::read(&storage(dir), "verify.json").unwrap();
+    for kind in kinds {
+        let row = verified.iter().find(|r| r.kind == *kind);
+        assert!(
+            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
+            "{kind}: {row:?}"
+        );
+    }
+}
+
 /// The site's id of the record written from `id`, looked up by source key.
 fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
     LocalSite::open(site_db)
@@ -930,6 +944,206 @@ fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
         .pop()
         .flatten()
         .unwrap_or_else(|| panic!("{kind} {id} is on the site"))
+}
+
+/// Issue 16, custom fields' contexts: each field's global context takes over the one the
+/// site gave the field (named, described and narrowed to issue types as the source's), a
+/// project context arrives apart with the site's ids of its projects, and each option in
+/// the context that offers it — verified kind by kind, read back field by field.
+#[test]
+fn custom_field_contexts_arrive_with_their_projects_issue_types_and_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+
+    assert_verified(dir.path(), &[Kind::FieldContext, Kind::CustomFieldOption]);
+    let site_db = dir.path().join("site.db");
+    let written = |kind: Kind, id: i64| written_id(&site_db, kind, &id.to_string());
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let contexts = site.read_field_contexts().unwrap();
+    let sources = airlock_fixtures::source_field_contexts(&spec);
+    assert!(
+        sources.iter().any(|c| !c.projects.is_empty()),
+        "a project context"
+    );
+    assert!(
+        sources.iter().any(|c| !c.issue_types.is_empty()),
+        "issue types"
+    );
+    for source in &sources {
+        let context = (contexts.iter())
+            .find(|c| c.source_key.as_deref() == Some(source.id.to_string().as_str()))
+            .unwrap_or_else(|| panic!("context {} is on the site", source.id));
+        assert_eq!(context.field, written(Kind::CustomField, source.field));
+        assert_eq!(
+            (&context.name, &context.description, context.global),
+            (
+                &source.name,
+                &source.description,
+                source.projects.is_empty()
+            ),
+            "{}",
+            source.name
+        );
+        let mut projects: Vec<String> = (source.projects.iter())
+            .map(|&p| written(Kind::Project, p))
+            .collect();
+        projects.sort();
+        assert_eq!(context.projects, projects, "{}", source.name);
+        // Bug and Story are the site's own: found by name.
+        let mut types: Vec<String> = (source.issue_types.iter())
+            .map(|t| {
+                let name = airlock_fixtures::source_issue_type_name(t).unwrap();
+                let site_type = (snapshot.issue_types.iter()).find(|c| c.name == name);
+                site_type.unwrap_or_else(|| panic!("{name}")).id.clone()
+            })
+            .collect();
+        types.sort();
+        assert_eq!(context.issue_types, types, "{}", source.name);
+        let options: Vec<(String, Option<String>, bool)> = (context.options.iter())
+            .map(|o| (o.value.clone(), o.parent.clone(), o.disabled))
+            .collect();
+        let expected: Vec<(String, Option<String>, bool)> = (source.options.iter())
+            .map(|o| {
+                let parent = o.parent.map(|p| written(Kind::CustomFieldOption, p));
+                (o.value.clone(), parent, o.disabled)
+            })
+            .collect();
+        assert_eq!(options, expected, "{}", source.name);
+        for (option, source) in context.options.iter().zip(&source.options) {
+            assert_eq!(
+                option.source_key.as_deref(),
+                Some(source.id.to_string().as_str())
+            );
+        }
+    }
+    // The site's own context of each field was taken over, not kept beside the source's.
+    assert!(
+        contexts.iter().all(|c| c.source_key.is_some()),
+        "{contexts:#?}"
+    );
+}
+
+/// Issue 16, who sees issues at each security level: every level's members arrive on the
+/// local site, verified kind by kind and read back in Cloud's terms (a group by its name,
+/// a user by key, a role by name, reporter, assignee, project lead, application access).
+#[test]
+fn security_level_members_arrive_in_clouds_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert_verified(dir.path(), &[Kind::SecurityLevelMember]);
+    let site_db = dir.path().join("site.db");
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let role_name = |id: &str| {
+        (snapshot.roles.iter())
+            .find(|r| r.id == id)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| panic!("role {id} is the site's"))
+    };
+    let mut members: Vec<(String, String, Option<String>)> = site
+        .read_level_members()
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            let parameter = match m.holder_type.as_str() {
+                "projectRole" => m.parameter.as_deref().map(role_name),
+                _ => m.parameter,
+            };
+            (m.level, m.holder_type, parameter)
+        })
+        .collect();
+    members.sort();
+    let mut expected: Vec<(String, String, Option<String>)> =
+        airlock_fixtures::source_level_members(&spec)
+            .into_iter()
+            .map(|m| {
+                let level = written_id(&site_db, Kind::SecurityLevel, &m.level.to_string());
+                let (holder, parameter) = cloud_holder(&m.holder_type, m.parameter);
+                (level, holder.to_owned(), parameter)
+            })
+            .collect();
+    expected.sort();
+    // Group names as the site spells them: compared without case.
+    let lower =
+        |v: Vec<(String, String, Option<String>)>| -> Vec<(String, String, Option<String>)> {
+            v.into_iter()
+                .map(|(l, t, p)| {
+                    let p = if t == "group" {
+                        p.map(|p| p.to_lowercase())
+                    } else {
+                        p
+                    };
+                    (l, t, p)
+                })
+                .collect()
+        };
+    assert_eq!(lower(members), lower(expected));
+}
+
+/// Issue 16, remote issue links (Confluence pages, web pages): every issue's links arrive
+/// on its migrated issue, verified and read back field by field.
+#[test]
+fn remote_links_arrive_on_their_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small(Spec::default());
+    let backup = dir.path().join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert_verified(dir.path(), &[Kind::RemoteLink]);
+    let site_db = dir.path().join("site.db");
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let links = site.read_remote_links().unwrap();
+    let mut expected = Vec::new();
+    for index in 0..generated.issue_keys.len() {
+        let source = airlock_fixtures::source_remote_links(&spec, index);
+        if source.is_empty() {
+            continue;
+        }
+        let issue = written_id(&site_db, Kind::Issue, &(10_000 + index).to_string());
+        for l in source {
+            expected.push((
+                issue.clone(),
+                Some(l.id.to_string()),
+                l.global_id,
+                l.title,
+                l.url,
+                l.summary,
+                (l.icon_url, l.icon_title),
+                l.relationship,
+                (l.application_type, l.application_name),
+            ));
+        }
+    }
+    let mut read: Vec<_> = links
+        .into_iter()
+        .map(|l| {
+            (
+                l.issue,
+                l.source_key,
+                l.global_id,
+                l.title,
+                l.url,
+                l.summary,
+                (l.icon_url, l.icon_title),
+                l.relationship,
+                (l.application_type, l.application_name),
+            )
+        })
+        .collect();
+    read.sort();
+    expected.sort();
+    assert!(expected.len() > 1, "{expected:?}");
+    assert_eq!(read, expected);
 }
 
 /// Issue 16, Jira Software as core data: boards with their columns (and each column's
@@ -946,23 +1160,19 @@ fn boards_sprints_and_ranks_arrive_as_the_source_has_them() {
     let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
     assert!(outcome.succeeded(), "{outcome:?}");
 
-    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
-    for kind in [
-        Kind::Board,
-        Kind::Sprint,
-        Kind::BoardColumn,
-        Kind::ColumnStatus,
-        Kind::Swimlane,
-        Kind::QuickFilter,
-        Kind::IssueSprint,
-        Kind::IssueRank,
-    ] {
-        let row = verified.iter().find(|r| r.kind == kind);
-        assert!(
-            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
-            "{kind}: {row:?}"
-        );
-    }
+    assert_verified(
+        dir.path(),
+        &[
+            Kind::Board,
+            Kind::Sprint,
+            Kind::BoardColumn,
+            Kind::ColumnStatus,
+            Kind::Swimlane,
+            Kind::QuickFilter,
+            Kind::IssueSprint,
+            Kind::IssueRank,
+        ],
+    );
 
     let site_db = dir.path().join("site.db");
     let mut site = LocalSite::open(&site_db).unwrap();
@@ -1142,25 +1352,21 @@ fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritt
     let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
     assert!(outcome.succeeded(), "{outcome:?}");
 
-    let verified: Vec<VerifyRow> = report::read(&storage(dir.path()), "verify.json").unwrap();
-    for kind in [
-        Kind::ProjectRole,
-        Kind::ProjectRoleActor,
-        Kind::SecurityScheme,
-        Kind::SecurityLevel,
-        Kind::Watcher,
-        Kind::Vote,
-        Kind::ChangeGroup,
-        Kind::ChangeItem,
-        Kind::Filter,
-        Kind::FilterShare,
-    ] {
-        let row = verified.iter().find(|r| r.kind == kind);
-        assert!(
-            row.is_some_and(|r| r.ok && r.source > 0 && r.failed == 0),
-            "{kind}: {row:?}"
-        );
-    }
+    assert_verified(
+        dir.path(),
+        &[
+            Kind::ProjectRole,
+            Kind::ProjectRoleActor,
+            Kind::SecurityScheme,
+            Kind::SecurityLevel,
+            Kind::Watcher,
+            Kind::Vote,
+            Kind::ChangeGroup,
+            Kind::ChangeItem,
+            Kind::Filter,
+            Kind::FilterShare,
+        ],
+    );
 
     let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
     let cloud = |kind: Kind, id: &str| -> String {

@@ -165,11 +165,13 @@
 //! it (or before the one after it), 50 a call, so the order holds across batches.
 
 pub mod adf;
+mod contexts;
 mod find;
 mod history;
 mod http;
 mod limits;
 mod read;
+mod remote_links;
 mod roles;
 mod schemes;
 mod security;
@@ -367,6 +369,7 @@ impl JiraCloud {
                 concurrency,
                 ledger_app: config.ledger_app.clone(),
                 state: Mutex::new(State::default()),
+                journal_writes: tokio::sync::Mutex::new(()),
             },
             base_url: base,
         })
@@ -379,6 +382,10 @@ pub(crate) struct Api {
     concurrency: usize,
     ledger_app: String,
     state: Mutex<State>,
+    /// Held from a journal part's snapshot to its write: two writes of one part (a batch's
+    /// records journaling the names they chose at once) must reach Jira in the order
+    /// their snapshots were taken, or the later snapshot is lost.
+    journal_writes: tokio::sync::Mutex<()>,
 }
 
 /// What the client learnt and keeps for the rest of its life. Never held across an await.
@@ -386,7 +393,7 @@ pub(crate) struct Api {
 struct State {
     /// Custom field id → type key.
     field_types: Option<Arc<HashMap<String, String>>>,
-    /// Custom field id → the context its options go to.
+    /// Custom field id → its global context.
     contexts: HashMap<String, String>,
     journals: HashMap<Kind, find::KindJournal>,
     /// App entity properties written through this client, per app (Cloud cannot list
@@ -516,6 +523,14 @@ impl Site for JiraCloud {
                  to those, while the closed sprints an issue was in are listed in its \
                  airlock.sprints property (sprint ids), so Jira's Sprint field and sprint \
                  reports show only an issue's open sprint",
+            ),
+            caveat(
+                Kind::FieldContext,
+                Treatment::Changed,
+                "Jira Cloud no longer narrows a custom field's global context to issue types \
+                 (CHANGE-3019, since April 2026): a source's global context for some issue \
+                 types applies to every issue type on the target; project contexts keep \
+                 their issue types",
             ),
             caveat(
                 Kind::IssueRank,

@@ -35,9 +35,10 @@ pub use cloud::{
     endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
-    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FilterReadBack, GrantReadBack,
-    HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack, NotificationSchemeReadBack,
-    PermissionSchemeReadBack, ProjectKeyReadBack, RoleActorReadBack, SprintReadBack,
+    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FieldContextReadBack,
+    FilterReadBack, GrantReadBack, HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack,
+    NotificationSchemeReadBack, OptionReadBack, PermissionSchemeReadBack, ProjectKeyReadBack,
+    RoleActorReadBack, SprintReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.

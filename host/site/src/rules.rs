@@ -11,7 +11,7 @@
 //! A rule names the field it refuses ([`Violation::field`]); [`set_field`] replaces that
 //! field's value, which is how the operator's override file fixes a row.
 
-use airlock_model::jira::{FieldValue, Record};
+use airlock_model::jira::{FieldValue, PermissionHolder, Record};
 
 use crate::ItemError;
 
@@ -125,6 +125,12 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             len("description", &r.description, MAX_TEXT)
         }
         Record::ProjectKey(k) => project_key(&k.key),
+        // A level open to all would hide nothing: Cloud has no such member.
+        Record::SecurityLevelMember(m) if m.holder == PermissionHolder::Anyone => Err(invalid(
+            "type",
+            "a security level has no member \"anyone\" on Jira Cloud",
+        )),
+        Record::SecurityLevelMember(_) => Ok(()),
         Record::SecurityLevel(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)
@@ -156,6 +162,15 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             name("name", &c.name)?;
             len("description", &c.description, MAX_TEXT)
         }
+        // Cloud takes a link only with the linked object's address and title.
+        Record::RemoteLink(l) => {
+            name("title", &l.title)?;
+            if l.url.trim().is_empty() {
+                return Err(invalid("url", "url is required"));
+            }
+            len("url", &l.url, MAX_TEXT)?;
+            len("summary", l.summary.as_deref().unwrap_or(""), MAX_TEXT)
+        }
         Record::IssueLinkType(l) => {
             name("name", &l.name)?;
             name("inward", &l.inward)?;
@@ -180,6 +195,10 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             len("description", &f.description, MAX_TEXT)
         }
         Record::CustomFieldOption(o) => name("value", &o.value),
+        Record::FieldContext(c) => {
+            name("name", &c.name)?;
+            len("description", &c.description, MAX_TEXT)
+        }
         Record::Issue(i) => {
             if i.number == 0 || i64::try_from(i.number).is_err() {
                 return Err(invalid("number", "number must be a positive integer"));
@@ -335,6 +354,11 @@ pub fn set_field(
             _ => return Err(unknown()),
         },
         (Record::CustomFieldOption(o), "value") => o.value = text(s)?,
+        (Record::FieldContext(c), f) => match f {
+            "name" => c.name = text(s)?,
+            "description" => c.description = text(s)?,
+            _ => return Err(unknown()),
+        },
         (Record::SecurityScheme(r), f) => match f {
             "name" => r.name = text(s)?,
             "description" => r.description = text(s)?,
@@ -387,6 +411,12 @@ pub fn set_field(
             _ => return Err(unknown()),
         },
         (Record::Label(l), "label") => l.label = text(s)?,
+        (Record::RemoteLink(l), f) => match f {
+            "title" => l.title = text(s)?,
+            "url" => l.url = text(s)?,
+            "summary" => l.summary = Some(text(s)?),
+            _ => return Err(unknown()),
+        },
         (Record::Comment(c), "body") => c.body = text(s)?,
         (Record::Worklog(w), f) => match f {
             "time_spent" => w.seconds = integer()?,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
-    CustomFieldValue, EntityProperty, FieldValue, Group, Issue, IssueLink, IssueLinkType,
-    IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
+    CustomFieldValue, EntityProperty, FieldContext, FieldValue, Group, Issue, IssueLink,
+    IssueLinkType, IssueVersion, Kind, Label, Membership, Project, Record, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{
@@ -322,6 +322,7 @@ fn every_kind_round_trips_through_find_written() {
         &[Record::CustomFieldOption(CustomFieldOption {
             id: "o1".into(),
             field: field[0].clone(),
+            context: None,
             value: "Red".into(),
             parent: None,
             disabled: false,
@@ -1274,6 +1275,9 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
          DROP TABLE project_role_actors; DROP TABLE project_categories;
          DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
          DROP TABLE notification_schemes; DROP TABLE notifications;
+         DROP TABLE field_contexts; DROP TABLE field_context_projects;
+         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
+         DROP TABLE security_level_members; DROP TABLE remote_links;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -1317,6 +1321,9 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
         "DROP TABLE project_role_actors; DROP TABLE project_categories;
          DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
          DROP TABLE notification_schemes; DROP TABLE notifications;
+         DROP TABLE field_contexts; DROP TABLE field_context_projects;
+         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
+         DROP TABLE security_level_members; DROP TABLE remote_links;
          PRAGMA user_version = 3;",
     )
     .unwrap();
@@ -1338,7 +1345,7 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
 
 /// A site of version 4 (before permission schemes, categories and former keys) gets their
@@ -1366,6 +1373,9 @@ fn a_site_of_version_4_gets_permission_schemes_categories_and_keys() {
              WHERE source_key IS NOT NULL;
          INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
              VALUES (10000, 'issue-security', 10000, 'kept');
+         DROP TABLE field_contexts; DROP TABLE field_context_projects;
+         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
+         DROP TABLE security_level_members; DROP TABLE remote_links;
          PRAGMA user_version = 4;",
     )
     .unwrap();
@@ -1992,4 +2002,417 @@ fn project_keys_and_renames_keep_every_key_a_project_had() {
         ]
     );
     assert_eq!(f.site.issue_keys().unwrap(), ["DEMO-1"]);
+}
+
+fn field(id: &str, name: &str) -> Record {
+    Record::CustomField(CustomField {
+        id: id.into(),
+        name: name.into(),
+        type_key: "com.atlassian.jira.plugin.system.customfieldtypes:select".into(),
+        description: String::new(),
+    })
+}
+
+fn context(id: &str, field: &str, name: &str, projects: &[&str], types: &[&str]) -> Record {
+    Record::FieldContext(FieldContext {
+        id: id.into(),
+        field: field.into(),
+        name: name.into(),
+        description: format!("{name}, described"),
+        projects: projects.iter().map(|p| p.to_string()).collect(),
+        issue_types: types.iter().map(|t| t.to_string()).collect(),
+    })
+}
+
+fn option(id: &str, field: &str, context: Option<&str>, value: &str) -> Record {
+    Record::CustomFieldOption(CustomFieldOption {
+        id: id.into(),
+        field: field.into(),
+        context: context.map(Into::into),
+        value: value.into(),
+        parent: None,
+        disabled: false,
+    })
+}
+
+/// As on Jira Cloud: a new field comes with a global context, which the source's global
+/// context takes over; a project context is created apart, a project in one context of a
+/// field at most; options go to the context they name.
+#[test]
+fn custom_field_contexts_take_the_global_one_over_and_keep_projects_apart() {
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let fields = ok(
+        site,
+        Kind::CustomField,
+        &[field("10001", "Environment"), field("10002", "Team")],
+    );
+    let contexts = site.read_field_contexts().unwrap();
+    assert_eq!(contexts.len(), 2, "{contexts:?}");
+    assert_eq!(contexts[0].field, fields[0]);
+    assert_eq!(
+        contexts[0].name,
+        "Default Configuration Scheme for Environment"
+    );
+    assert!(contexts[0].global && contexts[0].source_key.is_none());
+    let global = contexts[0].id.clone();
+    assert!(
+        !site.counts().unwrap().contains_key(&Kind::FieldContext),
+        "the site's own contexts are not counted as written"
+    );
+
+    // The global context is taken over, narrowed to Bug (10001 on a new site).
+    let taken = ok(
+        site,
+        Kind::FieldContext,
+        &[context("10100", &fields[0], "Everywhere", &[], &["10001"])],
+    );
+    assert_eq!(taken, std::slice::from_ref(&global));
+    let again = refused(
+        site,
+        Kind::FieldContext,
+        context("10101", &fields[0], "Second", &[], &[]),
+    );
+    assert_eq!(again.code, "duplicate-key", "{again:?}");
+
+    let mine = ok(
+        site,
+        Kind::FieldContext,
+        &[context("10102", &fields[0], "Platform", &[&b.project], &[])],
+    )
+    .remove(0);
+    assert_ne!(mine, global);
+    let clash = refused(
+        site,
+        Kind::FieldContext,
+        context("10103", &fields[0], "Clash", &[&b.project], &[]),
+    );
+    assert_eq!(clash.code, "duplicate-key", "{clash:?}");
+    let unknown = refused(
+        site,
+        Kind::FieldContext,
+        context("10104", &fields[0], "Nowhere", &["999"], &[]),
+    );
+    assert_eq!(unknown.code, "invalid-reference", "{unknown:?}");
+    // Another field may have the project in a context of its own.
+    ok(
+        site,
+        Kind::FieldContext,
+        &[context(
+            "10105",
+            &fields[1],
+            "Team here",
+            &[&b.project],
+            &[],
+        )],
+    );
+
+    let options = ok(
+        site,
+        Kind::CustomFieldOption,
+        &[
+            option("1", &fields[0], Some(&mine), "EU West"),
+            option("2", &fields[0], None, "Production"),
+        ],
+    );
+    let elsewhere = refused(
+        site,
+        Kind::CustomFieldOption,
+        option("3", &fields[1], Some(&mine), "Wrong"),
+    );
+    assert_eq!(elsewhere.code, "invalid-reference", "{elsewhere:?}");
+
+    let contexts = site.read_field_contexts().unwrap();
+    let by_id = |id: &str| contexts.iter().find(|c| c.id == id).unwrap();
+    let g = by_id(&global);
+    assert_eq!(
+        (
+            g.name.as_str(),
+            g.description.as_str(),
+            g.source_key.as_deref()
+        ),
+        ("Everywhere", "Everywhere, described", Some("10100"))
+    );
+    assert_eq!(
+        (g.projects.clone(), g.issue_types.clone()),
+        (vec![], vec!["10001".to_owned()])
+    );
+    assert_eq!(
+        g.options.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+        [options[1].clone()]
+    );
+    let p = by_id(&mine);
+    assert!(!p.global);
+    assert_eq!(p.projects, std::slice::from_ref(&b.project));
+    assert!(p.issue_types.is_empty(), "every issue type");
+    assert_eq!(p.options.len(), 1);
+    assert_eq!(
+        (
+            p.options[0].value.as_str(),
+            p.options[0].source_key.as_deref()
+        ),
+        ("EU West", Some("1"))
+    );
+    assert_eq!(site.counts().unwrap()[&Kind::FieldContext], 3);
+    assert_eq!(
+        site.find_written(Kind::FieldContext, &["10100".into(), "10102".into()])
+            .unwrap(),
+        [Some(global), Some(mine)]
+    );
+}
+
+/// A field the site had before the migration keeps its global context as it is: the
+/// source's global context maps to it (its options join it), neither renamed nor narrowed.
+#[test]
+fn a_field_the_site_had_keeps_its_global_context() {
+    let mut f = fixture();
+    let field = f
+        .site
+        .add_field(
+            "Team",
+            "com.atlassian.jira.plugin.system.customfieldtypes:select",
+        )
+        .unwrap();
+    let before = f.site.read_field_contexts().unwrap();
+    assert_eq!(before.len(), 1);
+    let id = ok(
+        &mut f.site,
+        Kind::FieldContext,
+        &[context("10100", &field, "Everywhere", &[], &["10001"])],
+    );
+    assert_eq!(id, std::slice::from_ref(&before[0].id));
+    let after = f.site.read_field_contexts().unwrap();
+    assert_eq!(
+        (
+            after[0].name.as_str(),
+            after[0].issue_types.len(),
+            after[0].source_key.as_deref()
+        ),
+        ("Default Configuration Scheme for Team", 0, Some("10100"))
+    );
+}
+
+/// A site of version 5 gets its fields' global contexts, holding their options, when
+/// opened.
+#[test]
+fn a_site_of_version_5_gets_a_global_context_per_field() {
+    let mut f = fixture();
+    let fields = ok(
+        &mut f.site,
+        Kind::CustomField,
+        &[field("10001", "Environment")],
+    );
+    let options = ok(
+        &mut f.site,
+        Kind::CustomFieldOption,
+        &[option("1", &fields[0], None, "Production")],
+    );
+    drop(f.site);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    db.execute_batch(
+        "DROP TABLE field_contexts; DROP TABLE field_context_projects;
+         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
+         DROP TABLE security_level_members; DROP TABLE remote_links;
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(db);
+    let mut site = LocalSite::open(&f.path).unwrap();
+    let contexts = site.read_field_contexts().unwrap();
+    assert_eq!(contexts.len(), 1);
+    assert!(contexts[0].global);
+    assert_eq!(contexts[0].field, fields[0]);
+    assert_eq!(
+        contexts[0]
+            .options
+            .iter()
+            .map(|o| o.id.clone())
+            .collect::<Vec<_>>(),
+        options
+    );
+    ok(
+        &mut site,
+        Kind::FieldContext,
+        &[context("10100", &fields[0], "Everywhere", &[], &[])],
+    );
+}
+
+/// An issue security level's members, as on Jira Cloud: holders in Cloud's terms and the
+/// site's ids, the same member twice kept once, no "anyone" member, a level of another
+/// scheme refused.
+#[test]
+fn security_level_members_are_kept_in_clouds_terms() {
+    use airlock_model::jira::{LevelMember, Named, PermissionHolder, SecurityLevel};
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    ok(
+        site,
+        Kind::Group,
+        &[Record::Group(Group {
+            name: "Developers".into(),
+            active: true,
+        })],
+    );
+    let scheme = |id: &str, name: &str| {
+        Record::SecurityScheme(Named {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+        })
+    };
+    let schemes = ok(
+        site,
+        Kind::SecurityScheme,
+        &[scheme("1", "Internal"), scheme("2", "Other")],
+    );
+    let level = |id: &str, scheme: &str| {
+        Record::SecurityLevel(SecurityLevel {
+            id: id.into(),
+            scheme: scheme.into(),
+            name: format!("Level {id}"),
+            description: String::new(),
+        })
+    };
+    let levels = ok(
+        site,
+        Kind::SecurityLevel,
+        &[level("10", &schemes[0]), level("20", &schemes[1])],
+    );
+    let member = |id: &str, level: &str, holder: PermissionHolder| {
+        Record::SecurityLevelMember(LevelMember {
+            id: id.into(),
+            scheme: schemes[0].clone(),
+            level: level.into(),
+            holder,
+        })
+    };
+    let role = site.snapshot().unwrap().roles[0].id.clone();
+    let ids = ok(
+        site,
+        Kind::SecurityLevelMember,
+        &[
+            member(
+                "m1",
+                &levels[0],
+                PermissionHolder::Group("developers".into()),
+            ),
+            member("m2", &levels[0], PermissionHolder::User(b.account.clone())),
+            member(
+                "m3",
+                &levels[0],
+                PermissionHolder::ProjectRole(role.clone()),
+            ),
+            member("m4", &levels[0], PermissionHolder::Reporter),
+            member("m5", &levels[0], PermissionHolder::ApplicationRole(None)),
+            member("m6", &levels[0], PermissionHolder::Reporter),
+        ],
+    );
+    assert_eq!(ids[3], ids[5], "the same member twice is one");
+    let anyone = refused(
+        site,
+        Kind::SecurityLevelMember,
+        member("m7", &levels[0], PermissionHolder::Anyone),
+    );
+    assert_eq!(anyone.code, "invalid-value", "{anyone:?}");
+    let elsewhere = refused(
+        site,
+        Kind::SecurityLevelMember,
+        member("m8", &levels[1], PermissionHolder::Reporter),
+    );
+    assert_eq!(elsewhere.code, "invalid-reference", "{elsewhere:?}");
+    let unknown = refused(
+        site,
+        Kind::SecurityLevelMember,
+        member("m9", &levels[0], PermissionHolder::Group("nobody".into())),
+    );
+    assert_eq!(unknown.code, "invalid-reference", "{unknown:?}");
+
+    let members: Vec<(String, Option<String>, Option<String>)> = site
+        .read_level_members()
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            assert_eq!(m.level, levels[0]);
+            (m.holder_type, m.parameter, m.source_key)
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("group".into(), Some("Developers".into()), Some("m1".into())),
+            ("user".into(), Some("user:admin".into()), Some("m2".into())),
+            ("projectRole".into(), Some(role), Some("m3".into())),
+            ("reporter".into(), None, Some("m6".into())),
+            ("applicationRole".into(), None, Some("m5".into())),
+        ]
+    );
+    assert_eq!(site.counts().unwrap()[&Kind::SecurityLevelMember], 5);
+}
+
+/// Remote issue links, as on Jira Cloud: a link of a global id the issue has is that
+/// link (updated, not doubled); links without one are each their own; a link without
+/// an address or title is refused, naming the field.
+#[test]
+fn remote_links_keep_one_link_per_global_id() {
+    use airlock_model::jira::RemoteLink;
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let link = |id: &str, global_id: Option<&str>, title: &str, url: &str| {
+        Record::RemoteLink(RemoteLink {
+            id: id.into(),
+            issue: b.issue.clone(),
+            global_id: global_id.map(Into::into),
+            title: title.into(),
+            url: url.into(),
+            summary: Some("A summary".into()),
+            icon_url: Some("https://wiki.example.com/favicon.png".into()),
+            icon_title: Some("Confluence".into()),
+            relationship: Some("Wiki Page".into()),
+            application_type: Some("com.atlassian.confluence".into()),
+            application_name: Some("Example Wiki".into()),
+        })
+    };
+    let ids = ok(
+        site,
+        Kind::RemoteLink,
+        &[
+            link(
+                "1",
+                Some("appId=a&pageId=1"),
+                "Checklist",
+                "https://wiki.example.com/1",
+            ),
+            link("2", None, "Status page", "https://status.example.com"),
+            link("3", None, "Status page", "https://status.example.com"),
+            link(
+                "4",
+                Some("appId=a&pageId=1"),
+                "Checklist (renamed)",
+                "https://wiki.example.com/1",
+            ),
+        ],
+    );
+    assert_eq!(ids[0], ids[3], "one link per global id");
+    assert_ne!(ids[1], ids[2], "links without a global id are their own");
+    let no_url = refused(site, Kind::RemoteLink, link("5", None, "Nowhere", " "));
+    assert_eq!(no_url.code, "invalid-value", "{no_url:?}");
+    assert!(no_url.message.contains("url"), "{no_url:?}");
+    let links = site.read_remote_links().unwrap();
+    assert_eq!(links.len(), 3);
+    assert_eq!(
+        (
+            links[0].title.as_str(),
+            links[0].source_key.as_deref(),
+            links[0].issue.as_str()
+        ),
+        ("Checklist (renamed)", Some("4"), b.issue.as_str())
+    );
+    assert_eq!(
+        links[0].application_type.as_deref(),
+        Some("com.atlassian.confluence")
+    );
+    assert_eq!(site.counts().unwrap()[&Kind::RemoteLink], 3);
 }

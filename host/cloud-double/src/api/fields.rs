@@ -58,21 +58,6 @@ pub(super) async fn search_fields(State(st): S, q: Q) -> Reply {
     Ok(json(StatusCode::OK, page_bean(list, &q)))
 }
 
-/// Every field has one global context, numbered like the field.
-pub(super) async fn field_contexts(State(st): S, Path(field): Path<String>, q: Q) -> Reply {
-    let r = st.reader();
-    let n = r
-        .field_id(&field)
-        .ok_or_else(|| not_found("The custom field was not found."))?;
-    let contexts = vec![json!({
-        "id": n.to_string(),
-        "name": "Default Configuration Scheme",
-        "isGlobalContext": true,
-        "isAnyIssueType": true,
-    })];
-    Ok(json(StatusCode::OK, page_bean(contexts, &q)))
-}
-
 pub(super) fn option_json(row: &Row) -> Value {
     let mut o = json!({
         "id": s(row, "id"),
@@ -85,27 +70,17 @@ pub(super) fn option_json(row: &Row) -> Value {
     o
 }
 
-pub(super) fn context_field(r: &Reader, field: &str, ctx: &str) -> Result<i64, Response<Body>> {
-    let n = r
-        .field_id(field)
-        .ok_or_else(|| not_found("The custom field was not found."))?;
-    if ctx != n.to_string() {
-        return Err(not_found("The context was not found."));
-    }
-    Ok(n)
-}
-
 pub(super) async fn list_options(
     State(st): S,
     Path((field, ctx)): Path<(String, String)>,
     q: Q,
 ) -> Reply {
     let r = st.reader();
-    let n = context_field(&r, &field, &ctx)?;
+    let (_, ctx) = context_field(&r, &field, &ctx)?;
     let list: Vec<Value> = r
         .rows(
-            "SELECT * FROM field_options WHERE field_id = ?1 ORDER BY id",
-            &[&n],
+            "SELECT * FROM field_options WHERE context_id = ?1 ORDER BY id",
+            &[&ctx],
         )
         .iter()
         .map(option_json)
@@ -126,26 +101,40 @@ pub(super) async fn create_options(
         .ok_or_else(|| bad("options", "At least one option is required."))?;
     let mut site = st.site();
     let r = st.reader();
-    let n = context_field(&r, &field, &ctx)?;
+    let (_, ctx) = context_field(&r, &field, &ctx)?;
     let mut created = Vec::new();
     for o in list {
         let value = text(o, "/value").unwrap_or("").to_owned();
         let parent = id_of(o, "/optionId");
+        let parent_n = parent.as_deref().and_then(|p| p.parse::<i64>().ok());
+        // A child's parent is a top option of the same context.
+        if let Some(p) = &parent
+            && !parent_n.is_some_and(|p| {
+                r.exists(
+                    "SELECT 1 FROM field_options WHERE id = ?1 AND context_id = ?2
+                     AND parent_id IS NULL",
+                    &[&p, &ctx],
+                )
+            })
+        {
+            return Err(bad(
+                "options",
+                &format!("The parent option with ID '{p}' is not an option of this context."),
+            ));
+        }
+        // Values are unique among the context's options of one parent, not in the field.
         let same = r.exists(
-            "SELECT 1 FROM field_options WHERE field_id = ?1 AND value = ?2
+            "SELECT 1 FROM field_options WHERE context_id = ?1 AND value = ?2
              AND parent_id IS ?3",
-            &[
-                &n,
-                &value,
-                &parent.as_deref().and_then(|p| p.parse::<i64>().ok()),
-            ],
+            &[&ctx, &value, &parent_n],
         );
         if same {
             return Err(bad("options", "An option with this value already exists."));
         }
         let record = Record::CustomFieldOption(CustomFieldOption {
-            id: format!("{field}/{}/{value}", parent.as_deref().unwrap_or("")),
+            id: format!("{field}/{ctx}/{}/{value}", parent.as_deref().unwrap_or("")),
             field: field.clone(),
+            context: Some(ctx.to_string()),
             value,
             parent,
             disabled: o.get("disabled").and_then(Value::as_bool).unwrap_or(false),

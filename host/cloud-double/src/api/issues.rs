@@ -495,7 +495,15 @@ pub(super) fn edit_records(
             })))
         }
         f if f.starts_with("customfield_") => {
-            let n = r.field_id(f).ok_or("The custom field does not exist.")?;
+            // Cloud sets a field only where one of its contexts applies to the issue, and
+            // only to an option that context offers.
+            let cannot = || {
+                format!(
+                    "Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
+                )
+            };
+            let n = r.field_id(f).ok_or_else(cannot)?;
+            let context = applying_context(r, n, issue).ok_or_else(cannot)?;
             let type_key = r
                 .row("SELECT type_key FROM fields WHERE id = ?1", &[&n])
                 .map(|row| s(&row, "type_key"))
@@ -515,7 +523,17 @@ pub(super) fn edit_records(
                     FieldValue::Text(adf::to_text(value).ok_or("Not a valid document.")?)
                 }
                 Value::Object(_) => {
-                    FieldValue::Option(id_of(value, "/id").ok_or("An option id is required.")?)
+                    let o = id_of(value, "/id").ok_or("An option id is required.")?;
+                    let offered = o.parse::<i64>().is_ok_and(|id| {
+                        r.exists(
+                            "SELECT 1 FROM field_options WHERE id = ?1 AND context_id = ?2",
+                            &[&id, &context],
+                        )
+                    });
+                    if !offered {
+                        return Err(format!("Option id '{o}' is not valid"));
+                    }
+                    FieldValue::Option(o)
                 }
                 _ => return Err("The value is not valid for this field.".into()),
             };

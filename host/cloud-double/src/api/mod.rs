@@ -12,7 +12,7 @@ use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
     CustomFieldValue, EntityProperty, FieldValue, Filter, FilterShare, Group, Issue, IssueLink,
     IssueLinkType, IssueUser, IssueVersion, Kind, Label, Membership, Project, ProjectRole, Record,
-    Share, User, Version, Worklog,
+    RemoteLink, Share, User, Version, Worklog,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{ItemError, LocalSite, SOURCE_PROPERTY, Site, adf};
@@ -385,7 +385,26 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route(&format!("{A}/version"), post(create_version))
         .route(&format!("{A}/field"), post(create_field))
         .route(&format!("{A}/field/search"), get(search_fields))
-        .route(&format!("{A}/field/{{id}}/context"), get(field_contexts))
+        .route(
+            &format!("{A}/field/{{id}}/context"),
+            get(list_contexts).post(create_context),
+        )
+        .route(
+            &format!("{A}/field/{{id}}/context/projectmapping"),
+            get(context_projects),
+        )
+        .route(
+            &format!("{A}/field/{{id}}/context/issuetypemapping"),
+            get(context_issue_types),
+        )
+        .route(
+            &format!("{A}/field/{{id}}/context/{{ctx}}"),
+            put(update_context),
+        )
+        .route(
+            &format!("{A}/field/{{id}}/context/{{ctx}}/issuetype"),
+            put(add_context_issue_types),
+        )
         .route(
             &format!("{A}/field/{{id}}/context/{{ctx}}/option"),
             get(list_options).post(create_options),
@@ -403,6 +422,10 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         .route(
             &format!("{A}/issue/{{id}}/attachments"),
             post(create_attachments),
+        )
+        .route(
+            &format!("{A}/issue/{{id}}/remotelink"),
+            get(list_remote_links).post(create_remote_link),
         )
         .route(
             &format!("{A}/issue/{{id}}/watchers"),
@@ -448,6 +471,14 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             get(list_security_levels),
         )
         .route(
+            &format!("{A}/issuesecurityschemes/level/member"),
+            get(list_level_members),
+        )
+        .route(
+            &format!("{A}/issuesecurityschemes/{{id}}/level/{{level}}/member"),
+            put(add_level_members),
+        )
+        .route(
             &format!("{A}/issuesecurityschemes/project"),
             get(list_project_security_schemes).put(associate_security_scheme),
         )
@@ -484,6 +515,7 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
 mod answers;
 mod app_properties;
 mod constants;
+mod contexts;
 mod entity_properties;
 mod fields;
 mod issues;
@@ -503,6 +535,7 @@ pub(crate) use answers::error;
 use answers::*;
 use app_properties::*;
 use constants::*;
+use contexts::*;
 use entity_properties::*;
 use fields::*;
 use issues::*;

@@ -251,6 +251,121 @@ pub(super) async fn create_link(State(st): S, body: Bytes) -> Reply {
     Ok(StatusCode::CREATED.into_response())
 }
 
+fn remote_link_json(base: &str, row: &Row) -> Value {
+    let mut object = json!({ "url": s(row, "url"), "title": s(row, "title") });
+    if let Some(summary) = opt(row, "summary") {
+        object["summary"] = json!(summary);
+    }
+    if opt(row, "icon_url").is_some() || opt(row, "icon_title").is_some() {
+        object["icon"] =
+            json!({ "url16x16": opt(row, "icon_url"), "title": opt(row, "icon_title") });
+    }
+    let mut link = json!({
+        "id": int(row, "id"),
+        "self": format!(
+            "{base}/rest/api/3/issue/{}/remotelink/{}",
+            s(row, "issue_id"),
+            s(row, "id")
+        ),
+        "object": object,
+    });
+    if let Some(global_id) = opt(row, "global_id") {
+        link["globalId"] = json!(global_id);
+    }
+    if let Some(relationship) = opt(row, "relationship") {
+        link["relationship"] = json!(relationship);
+    }
+    if opt(row, "application_type").is_some() || opt(row, "application_name").is_some() {
+        link["application"] =
+            json!({ "type": opt(row, "application_type"), "name": opt(row, "application_name") });
+    }
+    link
+}
+
+/// `POST …/issue/{id}/remotelink`: a link with a global id the issue has already is
+/// updated (200), any other created (201); the linked object's url and title are required.
+pub(super) async fn create_remote_link(State(st): S, Path(id): Path<String>, body: Bytes) -> Reply {
+    let v = parse(&body)?;
+    let url = text(&v, "/object/url").unwrap_or("").trim().to_owned();
+    let title = text(&v, "/object/title").unwrap_or("").trim().to_owned();
+    if url.is_empty() {
+        return Err(bad("object.url", "The remote link's URL is required."));
+    }
+    if title.is_empty() {
+        return Err(bad("object.title", "The remote link's title is required."));
+    }
+    let mut site = st.site();
+    let r = st.reader();
+    let issue = r.issue_id(&id).ok_or_else(|| {
+        not_found("Issue does not exist or you do not have permission to see it.")
+    })?;
+    let global_id = text(&v, "/globalId")
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned);
+    let existed = global_id.as_ref().is_some_and(|g| {
+        r.exists(
+            "SELECT 1 FROM remote_links WHERE issue_id = ?1 AND global_id = ?2",
+            &[&issue, g],
+        )
+    });
+    let field = |path: &str| text(&v, path).map(str::to_owned);
+    // One link per issue and global id: its natural key; others are each their own.
+    let key = match &global_id {
+        Some(g) => format!("{issue}/{g}"),
+        None => st.synthetic_key("remotelink"),
+    };
+    let record = Record::RemoteLink(RemoteLink {
+        id: key,
+        issue: issue.to_string(),
+        global_id,
+        title,
+        url,
+        summary: field("/object/summary"),
+        icon_url: field("/object/icon/url16x16"),
+        icon_title: field("/object/icon/title"),
+        relationship: field("/relationship"),
+        application_type: field("/application/type"),
+        application_name: field("/application/name"),
+    });
+    let link = put_record(&mut site, record)?.map_err(|e| refused("object", &e))?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(
+        status,
+        json!({
+            "id": link.parse::<i64>().unwrap_or_default(),
+            "self": format!("{}/rest/api/3/issue/{issue}/remotelink/{link}", st.base),
+        }),
+    ))
+}
+
+/// `GET …/issue/{id}/remotelink`: the issue's links, or (`globalId`) the one of that id.
+pub(super) async fn list_remote_links(State(st): S, Path(id): Path<String>, q: Q) -> Reply {
+    let r = st.reader();
+    let issue = r.issue_id(&id).ok_or_else(|| {
+        not_found("Issue does not exist or you do not have permission to see it.")
+    })?;
+    let rows = r.rows(
+        "SELECT * FROM remote_links WHERE issue_id = ?1 ORDER BY id",
+        &[&issue],
+    );
+    if let Some(global_id) = q.get("globalId") {
+        let row = rows
+            .iter()
+            .find(|row| opt(row, "global_id").as_deref() == Some(global_id.as_str()))
+            .ok_or_else(|| not_found("No remote link with this global ID."))?;
+        return Ok(json(StatusCode::OK, remote_link_json(&st.base, row)));
+    }
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|row| remote_link_json(&st.base, row))
+        .collect();
+    Ok(json(StatusCode::OK, Value::Array(list)))
+}
+
 pub(super) fn attachment_json(base: &str, row: &Row) -> Value {
     json!({
         "self": format!("{base}/rest/api/3/attachment/{}", s(row, "id")),

@@ -201,7 +201,9 @@ fn scheme_row(r: &Reader, id: &str) -> Option<Row> {
     r.row("SELECT * FROM permission_schemes WHERE id = ?1", &[&id])
 }
 
-fn grant_json(base: &str, row: &Row) -> Value {
+/// A holder of a row (`holder_type`, `parameter`: a grant's or a level member's) as Cloud
+/// answers it.
+pub(super) fn holder_json(row: &Row) -> Value {
     let holder_type = s(row, "holder_type");
     let mut holder = json!({ "type": holder_type });
     if let Some(parameter) = opt(row, "parameter") {
@@ -211,6 +213,11 @@ fn grant_json(base: &str, row: &Row) -> Value {
             holder["value"] = json!(parameter);
         }
     }
+    holder
+}
+
+fn grant_json(base: &str, row: &Row) -> Value {
+    let holder = holder_json(row);
     json!({
         "id": int(row, "id"),
         "self": format!(
@@ -234,17 +241,18 @@ fn grants_json(base: &str, r: &Reader, scheme: i64) -> Vec<Value> {
 }
 
 /// A holder from Cloud's `type` and `parameter`; a type Cloud does not know, or one
-/// without the parameter it needs, is refused. A parameter the type takes none of is
-/// ignored.
+/// without the parameter it needs, is refused (on `field`). A parameter the type takes
+/// none of is ignored.
 fn from_cloud(
     holder_type: &str,
     parameter: Option<&str>,
+    field: &str,
 ) -> Result<PermissionHolder, Response<Body>> {
     let parameter = parameter.filter(|p| !p.is_empty()).map(str::to_owned);
     let required = |p: Option<String>| {
         p.ok_or_else(|| {
             bad(
-                "holder",
+                field,
                 &format!("The parameter is required for the holder type '{holder_type}'."),
             )
         })
@@ -262,7 +270,7 @@ fn from_cloud(
         "groupCustomField" => PermissionHolder::GroupCustomField(required(parameter)?),
         _ => {
             return Err(bad(
-                "holder",
+                field,
                 &format!("The holder type '{holder_type}' is not valid."),
             ));
         }
@@ -281,27 +289,40 @@ fn new_grant(r: &Reader, v: &Value) -> Result<(String, PermissionHolder), Respon
             &format!("The permission with key '{permission}' is not a valid project permission."),
         ));
     }
+    let holder = known_holder(r, v.get("holder").unwrap_or(&Value::Null), "holder")?;
+    Ok((permission.to_owned(), holder))
+}
+
+/// A holder of a request body (`{"type", "parameter"}`: a grant's, a level member's),
+/// checked as Cloud does (refused on `field`): a type it knows with the parameter it needs,
+/// naming a group (in any case), user, project role, custom field or application the site
+/// has. A group as the site spells its name.
+pub(super) fn known_holder(
+    r: &Reader,
+    holder: &Value,
+    field: &str,
+) -> Result<PermissionHolder, Response<Body>> {
     let holder_type =
-        text(v, "/holder/type").ok_or_else(|| bad("holder", "The holder type is required."))?;
-    let parameter = match v.pointer("/holder/parameter") {
+        text(holder, "/type").ok_or_else(|| bad(field, "The holder type is required."))?;
+    let parameter = match holder.get("parameter") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) => Some(p.as_str()),
-        Some(_) => return Err(bad("holder", "The holder's parameter must be a string.")),
+        Some(_) => return Err(bad(field, "The holder's parameter must be a string.")),
     };
-    let holder = match from_cloud(holder_type, parameter)? {
+    Ok(match from_cloud(holder_type, parameter, field)? {
         PermissionHolder::Group(name) => {
             let group = r
                 .row(
                     "SELECT name FROM groups WHERE name = ?1 COLLATE NOCASE",
                     &[&name],
                 )
-                .ok_or_else(|| bad("holder", &format!("The group '{name}' does not exist.")))?;
+                .ok_or_else(|| bad(field, &format!("The group '{name}' does not exist.")))?;
             PermissionHolder::Group(s(&group, "name"))
         }
         PermissionHolder::User(account) => {
             if !r.user_exists(&account) {
                 return Err(bad(
-                    "holder",
+                    field,
                     &format!("The user with account ID '{account}' does not exist."),
                 ));
             }
@@ -314,29 +335,28 @@ fn new_grant(r: &Reader, v: &Value) -> Result<(String, PermissionHolder), Respon
                 .and_then(|id| r.int("SELECT id FROM project_roles WHERE id = ?1", &[&id]));
             let Some(id) = found else {
                 return Err(bad(
-                    "holder",
+                    field,
                     &format!("The project role with ID '{role}' does not exist."),
                 ));
             };
             PermissionHolder::ProjectRole(id.to_string())
         }
-        PermissionHolder::UserCustomField(field) | PermissionHolder::GroupCustomField(field)
-            if r.field_id(&field).is_none() =>
+        PermissionHolder::UserCustomField(f) | PermissionHolder::GroupCustomField(f)
+            if r.field_id(&f).is_none() =>
         {
             return Err(bad(
-                "holder",
-                &format!("The custom field '{field}' does not exist."),
+                field,
+                &format!("The custom field '{f}' does not exist."),
             ));
         }
         PermissionHolder::ApplicationRole(Some(app)) if !APPLICATIONS.contains(&app.as_str()) => {
             return Err(bad(
-                "holder",
+                field,
                 &format!("The application '{app}' does not exist."),
             ));
         }
         holder => holder,
-    };
-    Ok((permission.to_owned(), holder))
+    })
 }
 
 /// Whether the scheme has the grant already.

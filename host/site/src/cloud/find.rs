@@ -87,14 +87,16 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::Version(v) => json!({ "project": v.project, "name": v.name }),
         Record::CustomField(f) => json!({ "name": f.name, "type": f.type_key }),
         Record::CustomFieldOption(o) => {
-            json!({ "field": o.field, "value": o.value, "parent": o.parent })
+            json!({ "field": o.field, "context": o.context, "value": o.value, "parent": o.parent })
         }
+        Record::FieldContext(c) => super::contexts::context_locator(c),
         Record::Comment(c) => json!({ "issue": c.issue }),
         Record::Worklog(w) => json!({ "issue": w.issue }),
         Record::IssueLink(l) => {
             json!({ "type": l.link_type, "source": l.source, "destination": l.destination })
         }
         Record::Attachment(a) => json!({ "issue": a.issue, "name": a.file_name }),
+        Record::RemoteLink(l) => super::remote_links::remote_link_locator(l),
         Record::Filter(f) => super::sharing::filter_locator(f),
         Record::FilterShare(f) => super::sharing::share_locator(f),
         Record::SecurityScheme(s) => json!({ "name": s.name }),
@@ -107,6 +109,7 @@ pub(crate) fn locator(record: &Record) -> Value {
         // No name until the write chose one (journaled then): nothing to find before.
         Record::PermissionScheme(_) | Record::NotificationScheme(_) => json!({}),
         Record::SchemePermission(g) => super::schemes::grant_locator(g),
+        Record::SecurityLevelMember(m) => super::security::member_locator(m),
         Record::Issue(_)
         | Record::Membership(_)
         | Record::CustomFieldValue(_)
@@ -388,6 +391,7 @@ impl Api {
     }
 
     async fn put_part(&self, kind: Kind, n: u64) -> Result<(), TargetError> {
+        let _in_order = self.journal_writes.lock().await;
         let body = {
             let state = self.state();
             let entries = state
@@ -749,8 +753,10 @@ impl Api {
             Kind::Component | Kind::Version => self.lookup_in_project(kind, loc).await,
             Kind::CustomField => self.lookup_custom_field(loc, source).await,
             Kind::CustomFieldOption => self.lookup_option(loc).await,
+            Kind::FieldContext => self.lookup_context(loc, source).await,
             Kind::Comment | Kind::Worklog => self.lookup_marked_child(kind, loc, source).await,
             Kind::IssueLink => self.lookup_link(loc).await,
+            Kind::RemoteLink => self.lookup_remote_link(loc, source).await,
             Kind::Attachment => self.lookup_attachment(loc, source).await,
             Kind::Filter => self.lookup_filter(loc, source).await,
             Kind::FilterShare => self.lookup_share(loc, source).await,
@@ -764,6 +770,7 @@ impl Api {
                 self.lookup_scheme(kind, loc, source).await
             }
             Kind::SchemePermission => self.lookup_grant(loc, source).await,
+            Kind::SecurityLevelMember => self.lookup_level_member(loc, source).await,
             Kind::Issue => Ok(self
                 .search_issues(&[source.to_owned()])
                 .await?
@@ -881,7 +888,11 @@ impl Api {
     /// field's context.
     async fn lookup_option(&self, loc: &Value) -> Result<Option<String>, TargetError> {
         let field = s(loc, "field");
-        let Some(context) = self.context(field).await? else {
+        let context = match loc.get("context").and_then(Value::as_str) {
+            Some(c) => Some(c.to_owned()),
+            None => self.global_context(field).await?,
+        };
+        let Some(context) = context else {
             return Ok(None);
         };
         let parent = loc

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::find::{as_list, s, same};
 use super::http::Req;
+use super::security::{holder_json, same_parameter};
 use super::write::{Answer, bad_segment, created_id, number_or_text, refusal, text};
 use super::{Api, RestPath, item};
 use crate::{TargetError, migrated_name, source_key};
@@ -80,15 +81,6 @@ fn grant_matches(grant: &Value, loc: &Value) -> bool {
     grant.get("permission").and_then(Value::as_str) == Some(s(loc, "permission"))
         && holder.get("type").and_then(Value::as_str) == Some(s(loc, "type"))
         && same_parameter(parameter, loc.get("parameter").and_then(Value::as_str))
-}
-
-/// Whether two parameters (an empty one is none) name the same: group names ignore case.
-fn same_parameter(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a.filter(|p| !p.is_empty()), b.filter(|p| !p.is_empty())) {
-        (None, None) => true,
-        (Some(a), Some(b)) => same(a, b),
-        _ => false,
-    }
 }
 
 impl Api {
@@ -241,14 +233,10 @@ impl Api {
             self.claim(Kind::SchemePermission, &key, &id);
             return Ok(Ok(id));
         }
-        let mut holder = json!({ "type": g.holder.cloud_type() });
-        if let Some(parameter) = g.holder.parameter() {
-            holder["parameter"] = json!(parameter);
-        }
         let req = Req::post(
             "POST /rest/api/3/permissionscheme/{id}/permission",
             path,
-            json!({ "holder": holder, "permission": g.permission }),
+            json!({ "holder": holder_json(&g.holder), "permission": g.permission }),
         );
         self.create(Kind::SchemePermission, record, req, &["id"])
             .await

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use airlock_model::jira::{Kind, ProjectScheme, Record, SecurityLevel, SecurityScheme};
+use airlock_model::jira::{
+    Kind, LevelMember, PermissionHolder, ProjectScheme, Record, SecurityLevel, SecurityScheme,
+};
 use serde_json::{Value, json};
 
 use super::find::{as_list, s, same};
@@ -18,6 +20,34 @@ const TASK_DEADLINE: Duration = Duration::from_secs(600);
 /// A level's natural key: its scheme (cloud id) and its name.
 pub(crate) fn level_locator(l: &SecurityLevel) -> Value {
     json!({ "scheme": l.scheme, "name": l.name })
+}
+
+/// A level member's natural key: its scheme and level (cloud ids) and its holder.
+pub(crate) fn member_locator(m: &LevelMember) -> Value {
+    json!({
+        "scheme": m.scheme,
+        "level": m.level,
+        "type": m.holder.cloud_type(),
+        "parameter": m.holder.parameter(),
+    })
+}
+
+/// A permission grant's or level member's holder as Cloud takes it: `{type, parameter}`.
+pub(crate) fn holder_json(holder: &PermissionHolder) -> Value {
+    let mut json = json!({ "type": holder.cloud_type() });
+    if let Some(parameter) = holder.parameter() {
+        json["parameter"] = json!(parameter);
+    }
+    json
+}
+
+/// Whether two parameters (an empty one is none) name the same: group names ignore case.
+pub(crate) fn same_parameter(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a.filter(|p| !p.is_empty()), b.filter(|p| !p.is_empty())) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
 }
 
 /// Whether a task (`TaskProgressBeanObject`) has ended, and how.
@@ -245,6 +275,77 @@ impl Api {
             })
             .collect();
         Ok(self.unclaimed(Kind::SecurityLevel, &in_scheme, s(loc, "name"), source))
+    }
+
+    /// A member of a level, unless the level has it already (a rerun):
+    /// `PUT /rest/api/3/issuesecurityschemes/{id}/level/{id}/member` (204, no id), the
+    /// member's id read back.
+    pub(crate) async fn level_member(
+        &self,
+        record: &Record,
+        m: &LevelMember,
+    ) -> Result<Answer, TargetError> {
+        let path = match RestPath::at("/rest/api/3/issuesecurityschemes")
+            .seg(&m.scheme)
+            .and_then(|p| p.fixed("level").seg(&m.level))
+        {
+            Ok(p) => p.fixed("member").build(),
+            Err(e) => return Ok(Err(bad_segment("the scheme or level id", e))),
+        };
+        let key = source_key(record);
+        let loc = member_locator(m);
+        if let Some(id) = self.lookup_level_member(&loc, &key).await? {
+            self.claim(Kind::SecurityLevelMember, &key, &id);
+            return Ok(Ok(id));
+        }
+        let req = Req::put(
+            "PUT /rest/api/3/issuesecurityschemes/{id}/level/{id}/member",
+            path,
+            json!({ "members": [holder_json(&m.holder)] }),
+        );
+        let reply = self.http.call(&req).await?;
+        // A repeat of an applied add is refused as a duplicate: the member is there.
+        let found = self.lookup_level_member(&loc, &key).await?;
+        match (found, reply.ok()) {
+            (Some(id), _) => {
+                self.claim(Kind::SecurityLevelMember, &key, &id);
+                Ok(Ok(id))
+            }
+            (None, false) => Ok(Err(refusal(&reply))),
+            (None, true) => Ok(Err(item(
+                "invalid-reference",
+                "Jira Cloud answered the add, but the level does not list the member",
+            ))),
+        }
+    }
+
+    /// The member `loc` names on its level, unless another record has it.
+    pub(crate) async fn lookup_level_member(
+        &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let path = RestPath::at("/rest/api/3/issuesecurityschemes/level/member")
+            .query("schemeId", s(loc, "scheme"))
+            .query("levelId", s(loc, "level"))
+            .build();
+        let members = self
+            .paged("GET /rest/api/3/issuesecurityschemes/level/member", &path)
+            .await?;
+        let wanted = loc.get("parameter").and_then(Value::as_str);
+        Ok(members
+            .iter()
+            .filter(|m| {
+                let holder = m.get("holder").unwrap_or(&Value::Null);
+                // Cloud's filters are inclusive: the scheme is checked too.
+                m.get("issueSecurityLevelId").and_then(text).as_deref() == Some(s(loc, "level"))
+                    && m.get("issueSecuritySchemeId").and_then(text).as_deref()
+                        == Some(s(loc, "scheme"))
+                    && holder.get("type").and_then(Value::as_str) == Some(s(loc, "type"))
+                    && same_parameter(holder.get("parameter").and_then(Value::as_str), wanted)
+            })
+            .filter_map(|m| m.get("id").and_then(text))
+            .find(|id| !self.claimed_by_other(Kind::SecurityLevelMember, source, id)))
     }
 
     /// The id of the item of `list` named `name` (in any case), if no other record than

@@ -273,11 +273,13 @@ impl Api {
             Record::Component(c) => self.component(record, c).await,
             Record::Version(v) => self.version(record, v).await,
             Record::CustomField(f) => self.field(record, f).await,
+            Record::FieldContext(c) => self.field_context(record, c).await,
             Record::CustomFieldOption(o) => self.option(record, o).await,
             Record::IssueLinkType(t) => self.link_type(record, t).await,
             Record::Comment(c) => self.comment(record, c, &sk).await,
             Record::Worklog(w) => self.worklog(record, w, &sk).await,
             Record::IssueLink(l) => self.issue_link(record, l).await,
+            Record::RemoteLink(l) => self.remote_link(record, l).await,
             Record::Watcher(w) => self.watcher(w).await,
             Record::ProjectRoleActor(a) => self.role_actor(a).await,
             Record::Attachment(a) => self.attachment(record, a).await,
@@ -312,6 +314,7 @@ impl Api {
             }
             Record::Notification(n) => self.notification(n).await,
             Record::SchemePermission(g) => self.scheme_permission(record, g).await,
+            Record::SecurityLevelMember(m) => self.level_member(record, m).await,
         }
     }
 
@@ -417,14 +420,16 @@ impl Api {
     }
 
     async fn option(&self, record: &Record, o: &CustomFieldOption) -> Result<Answer, TargetError> {
-        let context = match self.context(&o.field).await? {
-            Some(c) => c,
-            None => {
-                return Ok(Err(item(
-                    "invalid-reference",
-                    "the custom field has no context on the site",
-                )));
-            }
+        // An option naming no context is the field's global context's.
+        let context = match &o.context {
+            Some(c) => Some(c.clone()),
+            None => self.global_context(&o.field).await?,
+        };
+        let Some(context) = context else {
+            return Ok(Err(item(
+                "invalid-reference",
+                "the custom field has no global context on the site",
+            )));
         };
         let mut option = json!({ "value": o.value, "disabled": o.disabled });
         if let Some(parent) = o.parent.as_deref().filter(|p| !p.is_empty()) {
@@ -811,30 +816,6 @@ impl Api {
         self.state().field_types = Some(types.clone());
         Ok(types)
     }
-
-    /// The context a field's options go to: its first one.
-    pub(crate) async fn context(&self, field: &str) -> Result<Option<String>, TargetError> {
-        if let Some(c) = self.state().contexts.get(field) {
-            return Ok(Some(c.clone()));
-        }
-        // Not a path segment: no field has that id.
-        let Ok(path) = RestPath::at("/rest/api/3/field").seg(field) else {
-            return Ok(None);
-        };
-        let req = Req::get(
-            "GET /rest/api/3/field/{id}/context",
-            path.fixed("context").build(),
-        );
-        let reply = self.http.call(&req).await?;
-        if !reply.ok() {
-            return Ok(None);
-        }
-        let context = reply.body.pointer("/values/0/id").and_then(text);
-        if let Some(c) = &context {
-            self.state().contexts.insert(field.to_owned(), c.clone());
-        }
-        Ok(context)
-    }
 }
 
 /// The issue a record's own call writes to (`…/issue/{id}/…`), which Jira's per-issue
@@ -845,6 +826,7 @@ fn written_issue_of(record: &Record) -> Option<&str> {
         Record::Worklog(w) => Some(&w.issue),
         Record::Watcher(w) => Some(&w.issue),
         Record::Attachment(a) => Some(&a.issue),
+        Record::RemoteLink(l) => Some(&l.issue),
         Record::EntityProperty(p) if p.entity_name == "IssueProperty" => Some(&p.entity_id),
         _ => None,
     }

@@ -11,11 +11,12 @@ use std::collections::{HashMap, HashSet};
 use airlock_model::jira::{
     Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
     Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, EntityProperty,
-    FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType, IssueRank,
-    IssueSprint, IssueUser, IssueVersion, Kind, Label, MAX_SYSTEM_EVENT, Membership, Named,
-    Notification, PermissionHolder, Project, ProjectCategory, ProjectKey, ProjectRole,
-    ProjectRoleActor, ProjectScheme, Recipient, Record, RoleActor, SchemePermission, SchemeType,
-    SecurityLevel, SecurityScheme, Share, Sprint, User, Version, Worklog,
+    FieldContext, FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType,
+    IssueRank, IssueSprint, IssueUser, IssueVersion, Kind, Label, LevelMember, MAX_SYSTEM_EVENT,
+    Membership, Named, Notification, PermissionHolder, Project, ProjectCategory, ProjectKey,
+    ProjectRole, ProjectRoleActor, ProjectScheme, Recipient, Record, RemoteLink, RoleActor,
+    SchemePermission, SchemeType, SecurityLevel, SecurityScheme, Share, Sprint, User, Version,
+    Worklog,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -251,6 +252,7 @@ impl Writer<'_> {
             Kind::Component => self.components(records),
             Kind::Version => self.versions(records),
             Kind::CustomField => self.fields(records),
+            Kind::FieldContext => self.field_contexts(records),
             Kind::CustomFieldOption => self.options(records),
             Kind::IssueLinkType => self.link_types(records),
             Kind::Issue => self.issues(records),
@@ -260,6 +262,7 @@ impl Writer<'_> {
             Kind::Comment => self.comments(records),
             Kind::Worklog => self.worklogs(records),
             Kind::IssueLink => self.issue_links(records),
+            Kind::RemoteLink => self.remote_links(records),
             Kind::Attachment => self.attachments(records),
             Kind::EntityProperty => self.entity_properties(records),
             Kind::ProjectRole => self.roles(records),
@@ -280,6 +283,7 @@ impl Writer<'_> {
             ),
             Kind::Notification => self.notifications(records),
             Kind::SchemePermission => self.scheme_permissions(records),
+            Kind::SecurityLevelMember => self.level_members(records),
             Kind::Watcher => self.issue_users(records, kind, "watchers", pick!(Watcher)),
             Kind::Vote => self.issue_users(records, kind, "votes", pick!(Vote)),
             Kind::Filter => self.filters(records),
@@ -560,21 +564,48 @@ impl Writer<'_> {
             |r: &SchemePermission, sk| {
                 let scheme = constant_ref(&schemes, "scheme", &r.scheme)?;
                 let holder_type = r.holder.cloud_type();
-                let p = &mut parameters;
-                let parameter: Option<String> = match &r.holder {
-                    PermissionHolder::Group(name) => Some(p.group(name)?),
-                    PermissionHolder::User(u) => p.user(u)?,
-                    PermissionHolder::ProjectRole(role) => Some(p.role(role)?),
-                    PermissionHolder::UserCustomField(f)
-                    | PermissionHolder::GroupCustomField(f) => Some(p.field(f)?),
-                    PermissionHolder::ApplicationRole(app) => app.clone(),
-                    PermissionHolder::Anyone
-                    | PermissionHolder::Reporter
-                    | PermissionHolder::ProjectLead
-                    | PermissionHolder::Assignee => None,
-                };
+                let parameter = parameters.holder(&r.holder)?;
                 let written: i64 = stmt.query_row(
                     params![id, scheme, r.permission, holder_type, parameter, sk],
+                    |row| row.get(0),
+                )?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(written.to_string())
+            },
+        )
+    }
+
+    /// A member of an issue security level, of the scheme the record names. The same
+    /// member twice on a level is one: the second only takes the new source key (an
+    /// "anyone" member is refused by the shared rules).
+    fn level_members(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let mut parameters = Parameters::load(conn, self.cache)?;
+        let levels = id_map(conn, "SELECT id, scheme_id FROM security_levels")?;
+        let mut id = next_id(conn, "security_level_members", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO security_level_members (id, level_id, holder_type, parameter,
+                                                 source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (level_id, holder_type, IFNULL(parameter, ''))
+             DO UPDATE SET source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::SecurityLevelMember,
+            pick!(SecurityLevelMember),
+            |r: &LevelMember, sk| {
+                let level = number("security", "security level", &r.level)?;
+                let scheme = number("scheme", "security scheme", &r.scheme)?;
+                if levels.get(&level) != Some(&scheme) {
+                    return Err(missing("security", "level of this scheme").into());
+                }
+                let parameter = parameters.holder(&r.holder)?;
+                let written: i64 = stmt.query_row(
+                    params![id, level, r.holder.cloud_type(), parameter, sk],
                     |row| row.get(0),
                 )?;
                 if written == id {
@@ -1106,9 +1137,16 @@ impl Writer<'_> {
         let conn = self.conn;
         let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
         let mut id = next_id(conn, "fields", "id", FIRST_ID)?;
+        let mut context = next_id(conn, "field_contexts", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO fields (id, name, type_key, description, source_key)
              VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        // Cloud gives every field it creates a global context for every issue type.
+        let mut global = conn.prepare_cached(
+            "INSERT INTO field_contexts (id, field_id, name, description, is_global)
+             VALUES (?1, ?2, 'Default Configuration Scheme for ' || ?3,
+                     'Default configuration scheme generated by Jira', 1)",
         )?;
         each(
             records,
@@ -1119,9 +1157,116 @@ impl Writer<'_> {
                     stmt.execute(params![id, r.name, r.type_key, r.description, sk]),
                     "a custom field with this id",
                 )?;
+                global.execute(params![context, id, r.name])?;
+                context += 1;
                 fields.insert(id);
                 id += 1;
                 Ok(format!("customfield_{}", id - 1))
+            },
+        )
+    }
+
+    /// A field's global context is the one the site gave the field, taken over (named
+    /// and narrowed to issue types as the record says); any other is created, in the
+    /// projects it names (a project is in one context of a field at most).
+    fn field_contexts(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let c = &mut *self.cache;
+        let fields = load(&mut c.fields, || id_set(conn, "fields"))?;
+        let projects = load(&mut c.projects, || load_projects(conn))?;
+        let types = load(&mut c.issue_types, || id_set(conn, "issue_types"))?;
+        let mut id = next_id(conn, "field_contexts", "id", FIRST_ID)?;
+        // (its id, who took it over, whether the field is the migration's own)
+        let mut global = conn.prepare_cached(
+            "SELECT c.id, c.source_key, f.source_key IS NOT NULL
+             FROM field_contexts c JOIN fields f ON f.id = c.field_id
+             WHERE c.field_id = ?1 AND c.is_global = 1",
+        )?;
+        let mut take_global = conn.prepare_cached(
+            "UPDATE field_contexts SET name = ?2, description = ?3, source_key = ?4
+             WHERE id = ?1",
+        )?;
+        let mut mark_global =
+            conn.prepare_cached("UPDATE field_contexts SET source_key = ?2 WHERE id = ?1")?;
+        let mut create = conn.prepare_cached(
+            "INSERT INTO field_contexts (id, field_id, name, description, is_global, source_key)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+        )?;
+        let mut project_taken = conn.prepare_cached(
+            "SELECT 1 FROM field_context_projects WHERE field_id = ?1 AND project_id = ?2",
+        )?;
+        let mut add_project = conn.prepare_cached(
+            "INSERT INTO field_context_projects (field_id, project_id, context_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        let mut add_type = conn.prepare_cached(
+            "INSERT OR IGNORE INTO field_context_issue_types (context_id, issue_type_id)
+             VALUES (?1, ?2)",
+        )?;
+        each(
+            records,
+            Kind::FieldContext,
+            pick!(FieldContext),
+            |r: &FieldContext, sk| {
+                let field = field_ref(fields, &r.field)?;
+                // Everything is checked before anything is written.
+                let in_projects = r
+                    .projects
+                    .iter()
+                    .map(|p| project_ref(projects, p))
+                    .collect::<Result<Vec<i64>, _>>()?;
+                let issue_types = r
+                    .issue_types
+                    .iter()
+                    .map(|t| constant_ref(types, "issueTypeIds", t))
+                    .collect::<Result<Vec<i64>, _>>()?;
+                for p in &in_projects {
+                    if project_taken.exists(params![field, p])? {
+                        return Err(item(
+                            "duplicate-key",
+                            "projectIds: a project is already in another context of this field",
+                        )
+                        .into());
+                    }
+                }
+                let context = if in_projects.is_empty() {
+                    let found = global
+                        .query_row([field], |row| {
+                            Ok((
+                                row.get::<_, i64>(0)?,
+                                row.get::<_, Option<String>>(1)?,
+                                row.get::<_, bool>(2)?,
+                            ))
+                        })
+                        .optional()?;
+                    let Some((context, None, ours)) = found else {
+                        return Err(item(
+                            "duplicate-key",
+                            "the field already has a global context",
+                        )
+                        .into());
+                    };
+                    if ours {
+                        take_global.execute(params![context, r.name, r.description, sk])?;
+                    } else {
+                        // The site's own field keeps its context as it is (the source's
+                        // options join it): only marked as the record's.
+                        mark_global.execute(params![context, sk])?;
+                        return Ok(context.to_string());
+                    }
+                    context
+                } else {
+                    create.execute(params![id, field, r.name, r.description, sk])?;
+                    for p in &in_projects {
+                        add_project.execute(params![field, p, id])?;
+                    }
+                    id += 1;
+                    id - 1
+                };
+                for t in &issue_types {
+                    add_type.execute(params![context, t])?;
+                }
+                Ok(context.to_string())
             },
         )
     }
@@ -1132,10 +1277,17 @@ impl Writer<'_> {
         let options = load(&mut self.cache.options, || {
             id_map(conn, "SELECT id, field_id FROM field_options")
         })?;
+        // Few: read per batch. Context → its field; field → its global context.
+        let contexts = id_map(conn, "SELECT id, field_id FROM field_contexts")?;
+        let globals = id_map(
+            conn,
+            "SELECT field_id, id FROM field_contexts WHERE is_global = 1",
+        )?;
         let mut id = next_id(conn, "field_options", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO field_options (id, field_id, value, parent_id, disabled, source_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO field_options (id, field_id, value, parent_id, disabled, source_key,
+                                        context_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         each(
             records,
@@ -1143,6 +1295,19 @@ impl Writer<'_> {
             pick!(CustomFieldOption),
             |r: &CustomFieldOption, sk| {
                 let field = field_ref(fields, &r.field)?;
+                // An option naming no context is the field's global context's.
+                let context = match r.context.as_deref() {
+                    Some(c) => {
+                        let c = number("context", "field context", c)?;
+                        if contexts.get(&c) != Some(&field) {
+                            return Err(missing("context", "context of this field").into());
+                        }
+                        c
+                    }
+                    None => *globals
+                        .get(&field)
+                        .ok_or_else(|| missing("context", "global context of this field"))?,
+                };
                 let parent = match r.parent.as_deref().filter(|p| !p.is_empty()) {
                     None => None,
                     Some(p) => {
@@ -1155,7 +1320,7 @@ impl Writer<'_> {
                     }
                 };
                 insert(
-                    stmt.execute(params![id, field, r.value, parent, r.disabled, sk]),
+                    stmt.execute(params![id, field, r.value, parent, r.disabled, sk, context]),
                     "an option with this id",
                 )?;
                 options.insert(id, field);
@@ -1427,6 +1592,56 @@ impl Writer<'_> {
                 stmt.execute(params![id, link_type, source, destination, sk])?;
                 id += 1;
                 Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A link of the same global id on the same issue is one, as Cloud keeps it: the
+    /// second updates it.
+    fn remote_links(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issues = load(&mut self.cache.issues, || load_issues(conn))?;
+        let mut id = next_id(conn, "remote_links", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO remote_links (id, issue_id, global_id, title, url, summary, icon_url,
+                 icon_title, relationship, application_type, application_name, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (issue_id, global_id) WHERE global_id IS NOT NULL
+             DO UPDATE SET title = excluded.title, url = excluded.url,
+                 summary = excluded.summary, icon_url = excluded.icon_url,
+                 icon_title = excluded.icon_title, relationship = excluded.relationship,
+                 application_type = excluded.application_type,
+                 application_name = excluded.application_name,
+                 source_key = excluded.source_key
+             RETURNING id",
+        )?;
+        each(
+            records,
+            Kind::RemoteLink,
+            pick!(RemoteLink),
+            |r: &RemoteLink, sk| {
+                let issue = issue_ref(issues, "issueid", &r.issue)?.0;
+                let written: i64 = stmt.query_row(
+                    params![
+                        id,
+                        issue,
+                        r.global_id,
+                        r.title,
+                        r.url,
+                        r.summary,
+                        r.icon_url,
+                        r.icon_title,
+                        r.relationship,
+                        r.application_type,
+                        r.application_name,
+                        sk
+                    ],
+                    |row| row.get(0),
+                )?;
+                if written == id {
+                    id += 1;
+                }
+                Ok(written.to_string())
             },
         )
     }
@@ -1839,6 +2054,23 @@ impl<'c> Parameters<'c> {
 
     fn field(&self, field: &str) -> Result<String, Fail> {
         Ok(format!("customfield_{}", field_ref(&self.fields, field)?))
+    }
+
+    /// A grant's or level member's parameter in the site's terms.
+    fn holder(&mut self, holder: &PermissionHolder) -> Result<Option<String>, Fail> {
+        Ok(match holder {
+            PermissionHolder::Group(name) => Some(self.group(name)?),
+            PermissionHolder::User(u) => self.user(u)?,
+            PermissionHolder::ProjectRole(role) => Some(self.role(role)?),
+            PermissionHolder::UserCustomField(f) | PermissionHolder::GroupCustomField(f) => {
+                Some(self.field(f)?)
+            }
+            PermissionHolder::ApplicationRole(app) => app.clone(),
+            PermissionHolder::Anyone
+            | PermissionHolder::Reporter
+            | PermissionHolder::ProjectLead
+            | PermissionHolder::Assignee => None,
+        })
     }
 }
 
