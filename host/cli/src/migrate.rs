@@ -411,12 +411,13 @@ fn print_integrity(report: &IntegrityReport, elapsed: Duration) {
         }
     }
     // Every orphan row is in the report (`airlock report --format json`); the count here.
-    let skipped: u64 = report.skipped.values().sum();
+    let skipped: u64 = report.skipped.values().sum::<u64>() + report.left_out.values().sum::<u64>();
     if skipped > 0 {
         let kinds: Vec<String> = report
             .skipped
             .iter()
             .map(|(k, n)| format!("{n} {}", k.name()))
+            .chain((report.left_out.iter()).map(|(element, n)| format!("{n} {element} row")))
             .collect();
         println!(
             "  orphans skipped (their parent is not in the backup; --strict makes them fatal): {}",

@@ -106,6 +106,10 @@ pub struct IntegrityReport {
     /// skipped.
     #[serde(default)]
     pub skipped: BTreeMap<Kind, u64>,
+    /// Orphan rows per element left out of a record as they were read (a custom field
+    /// context's row of a deleted project…): no record, so not in `skipped`, but skipped.
+    #[serde(default)]
+    pub left_out: BTreeMap<String, u64>,
     /// Every orphan row, up to [`integrity::MAX_ORPHANS_LISTED`].
     #[serde(default)]
     pub orphans: Vec<integrity::OrphanRow>,
@@ -229,6 +233,13 @@ pub fn check_with(
     let mut findings = extracted.findings;
     findings.extend(software.findings);
     let mut references = integrity::check_references(staging, &extracted.index, policy.orphans)?;
+    // Orphans left out of a record as they were read: no record for the load to skip.
+    let mut left_out: BTreeMap<String, u64> = BTreeMap::new();
+    if policy.orphans == integrity::OrphanPolicy::Skip {
+        for row in &extracted.orphans {
+            *left_out.entry(row.entity.clone()).or_default() += 1;
+        }
+    }
     references.extend(integrity::ReferenceCheck::left_out(
         std::mem::take(&mut extracted.orphans),
         policy.orphans,
@@ -261,6 +272,7 @@ pub fn check_with(
             counts: extracted.source_counts,
             findings,
             skipped,
+            left_out,
             orphans: references.listed,
             orphans_unlisted: references.unlisted,
             coverage,
