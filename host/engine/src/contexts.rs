@@ -78,9 +78,9 @@ pub(crate) struct Assembled {
 }
 
 impl ContextRows {
-    /// Takes a row of one of the four tables, or an option. Returns false for a row that
-    /// is not a custom field's (an issue type scheme's, say): it is left to the ledger.
-    pub(crate) fn hold(&mut self, entity: &Entity) -> bool {
+    /// Takes a row of one of the three tables. A row that is not a custom field's (an
+    /// issue type scheme's, say) is not held: it is left to the ledger.
+    pub(crate) fn hold(&mut self, entity: &Entity) {
         let get = |f: &str| entity.get(f).filter(|v| !v.is_empty()).map(str::to_owned);
         let at = At {
             line: entity.line,
@@ -89,7 +89,7 @@ impl ContextRows {
         match entity.name.as_str() {
             SCHEME => {
                 let Some(field) = entity.get("fieldid").and_then(custom_field_id) else {
-                    return false;
+                    return;
                 };
                 let context = FieldContext {
                     id: at.id.clone(),
@@ -103,10 +103,10 @@ impl ContextRows {
             }
             PLACE => {
                 if entity.get("key").and_then(custom_field_id).is_none() {
-                    return false;
+                    return;
                 }
                 let Some(scheme) = get("fieldconfigscheme") else {
-                    return false;
+                    return;
                 };
                 self.places.push(Place {
                     at,
@@ -117,7 +117,7 @@ impl ContextRows {
             ISSUE_TYPE => {
                 // Which field it is for shows only through its scheme: decided at the end.
                 let Some(scheme) = get("fieldconfigscheme") else {
-                    return false;
+                    return;
                 };
                 self.issue_types.push(ForIssueType {
                     at,
@@ -126,9 +126,8 @@ impl ContextRows {
                     config: get("fieldconfiguration"),
                 });
             }
-            _ => return false,
+            _ => {}
         }
-        true
     }
 
     /// Holds an option until its configuration's context is known.

@@ -403,6 +403,16 @@ fn the_operator_consents_to_a_subset_and_nothing_it_was_not_asked() {
     assert!(outcome.blocked.is_some(), "{outcome:?}");
 }
 
+/// Generates the small default backup in `dir` and migrates it (no app) to the end.
+fn migrate_small(dir: &Path) -> (Spec, airlock_fixtures::Generated) {
+    let spec = small(Spec::default());
+    let backup = dir.join("backup.zip");
+    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
+    let outcome = migrate_with(dir, &backup, &serde_json::json!({}));
+    assert!(outcome.succeeded(), "{outcome:?}");
+    (spec, generated)
+}
+
 /// Runs the migration of `backup` (no app) with an override file, to the end.
 fn migrate_with(dir: &Path, backup: &Path, overrides: &serde_json::Value) -> Outcome {
     let path = dir.join("overrides.json");
@@ -709,11 +719,7 @@ fn a_1_0_and_two_2_0_plugins_migrate_together_and_one_resolves_the_teams_another
 #[test]
 fn permission_schemes_categories_and_former_keys_arrive_as_the_source_has_them() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, _) = migrate_small(dir.path());
 
     assert_verified(
         dir.path(),
@@ -953,11 +959,7 @@ fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
 #[test]
 fn custom_field_contexts_arrive_with_their_projects_issue_types_and_options() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, _) = migrate_small(dir.path());
 
     assert_verified(dir.path(), &[Kind::FieldContext, Kind::CustomFieldOption]);
     let site_db = dir.path().join("site.db");
@@ -1034,11 +1036,7 @@ fn custom_field_contexts_arrive_with_their_projects_issue_types_and_options() {
 #[test]
 fn security_level_members_arrive_in_clouds_terms() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, _) = migrate_small(dir.path());
     assert_verified(dir.path(), &[Kind::SecurityLevelMember]);
     let site_db = dir.path().join("site.db");
     let mut site = LocalSite::open(&site_db).unwrap();
@@ -1094,11 +1092,7 @@ fn security_level_members_arrive_in_clouds_terms() {
 #[test]
 fn remote_links_arrive_on_their_issues() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, generated) = migrate_small(dir.path());
     assert_verified(dir.path(), &[Kind::RemoteLink]);
     let site_db = dir.path().join("site.db");
     let mut site = LocalSite::open(&site_db).unwrap();
@@ -1154,11 +1148,7 @@ fn remote_links_arrive_on_their_issues() {
 #[test]
 fn boards_sprints_and_ranks_arrive_as_the_source_has_them() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, generated) = migrate_small(dir.path());
 
     assert_verified(
         dir.path(),
@@ -1346,11 +1336,7 @@ fn a_namespace_no_enabled_app_publishes_is_named_and_its_ids_block_the_analysis(
 #[test]
 fn history_watchers_votes_roles_filters_and_shares_arrive_with_their_ids_rewritten() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small(Spec::default());
-    let backup = dir.path().join("backup.zip");
-    let generated = airlock_fixtures::write_backup(&backup, &spec).unwrap();
-    let outcome = migrate_with(dir.path(), &backup, &serde_json::json!({}));
-    assert!(outcome.succeeded(), "{outcome:?}");
+    let (spec, generated) = migrate_small(dir.path());
 
     assert_verified(
         dir.path(),

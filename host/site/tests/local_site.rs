@@ -1,7 +1,7 @@
 //! The local site as the engine and the analysis use it: through the `Site` trait,
 //! plus the inspection methods tests rely on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
@@ -1256,6 +1256,50 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
     );
 }
 
+/// What each site version added, undone: `downgrade_to` makes a site of an older version
+/// from a current one (newest first, so each step finds what it drops).
+const ADDED_IN: &[(i64, &str)] = &[
+    (
+        6,
+        "DROP TABLE field_contexts; DROP TABLE field_context_projects;
+         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
+         DROP TABLE security_level_members; DROP TABLE remote_links;",
+    ),
+    (
+        5,
+        "DROP TABLE project_categories; DROP TABLE project_keys; DROP TABLE permission_schemes;
+         DROP TABLE scheme_permissions; DROP TABLE notification_schemes;
+         DROP TABLE notifications;",
+    ),
+    (4, "DROP TABLE project_role_actors;"),
+    (
+        3,
+        "DROP TABLE boards; DROP TABLE sprints; DROP TABLE board_columns;
+         DROP TABLE column_statuses; DROP TABLE board_swimlanes;
+         DROP TABLE board_quick_filters; DROP TABLE issue_sprints; DROP TABLE issue_ranks;",
+    ),
+    (
+        2,
+        "DROP TABLE project_roles; DROP TABLE watchers; DROP TABLE votes;
+         DROP TABLE filters; DROP TABLE filter_shares; DROP TABLE change_groups;
+         DROP TABLE change_items; DROP TABLE security_schemes; DROP TABLE security_levels;
+         DROP TABLE project_schemes; ALTER TABLE issues DROP COLUMN security_level_id;",
+    ),
+];
+
+/// Turns the site file at `path` into one of `version`: the tables later versions added
+/// dropped, then `then` run (a table as that version had it), its data otherwise kept.
+fn downgrade_to(path: &Path, version: i64, then: &str) {
+    let db = rusqlite::Connection::open(path).unwrap();
+    for (added, sql) in ADDED_IN {
+        if *added > version {
+            db.execute_batch(sql).unwrap();
+        }
+    }
+    db.execute_batch(then).unwrap();
+    db.pragma_update(None, "user_version", version).unwrap();
+}
+
 /// A site made by the version before roles, watchers and filters is brought up to date
 /// when opened: its data kept, the new tables there.
 #[test]
@@ -1263,25 +1307,7 @@ fn a_site_of_the_previous_version_is_upgraded_when_opened() {
     let mut f = fixture();
     let b = base(&mut f.site);
     drop(f.site);
-    let db = rusqlite::Connection::open(&f.path).unwrap();
-    db.execute_batch(
-        "DROP TABLE project_roles; DROP TABLE watchers; DROP TABLE votes;
-         DROP TABLE filters; DROP TABLE filter_shares; DROP TABLE change_groups;
-         DROP TABLE change_items; DROP TABLE security_schemes; DROP TABLE security_levels;
-         DROP TABLE project_schemes; ALTER TABLE issues DROP COLUMN security_level_id;
-         DROP TABLE boards; DROP TABLE sprints; DROP TABLE board_columns;
-         DROP TABLE column_statuses; DROP TABLE board_swimlanes;
-         DROP TABLE board_quick_filters; DROP TABLE issue_sprints; DROP TABLE issue_ranks;
-         DROP TABLE project_role_actors; DROP TABLE project_categories;
-         DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
-         DROP TABLE notification_schemes; DROP TABLE notifications;
-         DROP TABLE field_contexts; DROP TABLE field_context_projects;
-         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
-         DROP TABLE security_level_members; DROP TABLE remote_links;
-         PRAGMA user_version = 1;",
-    )
-    .unwrap();
-    drop(db);
+    downgrade_to(&f.path, 1, "");
     let mut site = LocalSite::open(&f.path).unwrap();
     assert_eq!(site.issue_keys().unwrap(), ["DEMO-1"]);
     assert!(
@@ -1316,18 +1342,7 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let mut f = fixture();
     let b = base(&mut f.site);
     drop(f.site);
-    let db = rusqlite::Connection::open(&f.path).unwrap();
-    db.execute_batch(
-        "DROP TABLE project_role_actors; DROP TABLE project_categories;
-         DROP TABLE project_keys; DROP TABLE permission_schemes; DROP TABLE scheme_permissions;
-         DROP TABLE notification_schemes; DROP TABLE notifications;
-         DROP TABLE field_contexts; DROP TABLE field_context_projects;
-         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
-         DROP TABLE security_level_members; DROP TABLE remote_links;
-         PRAGMA user_version = 3;",
-    )
-    .unwrap();
-    drop(db);
+    downgrade_to(&f.path, 3, "");
     let mut site = LocalSite::open(&f.path).unwrap();
     let lead = Record::ProjectRoleActor(airlock_model::jira::ProjectRoleActor {
         id: "10000".into(),
@@ -1356,11 +1371,10 @@ fn a_site_of_version_4_gets_permission_schemes_categories_and_keys() {
     let mut f = fixture();
     let b = base(&mut f.site);
     drop(f.site);
-    let db = rusqlite::Connection::open(&f.path).unwrap();
-    db.execute_batch(
-        "DROP TABLE project_categories; DROP TABLE project_keys; DROP TABLE permission_schemes;
-         DROP TABLE scheme_permissions; DROP TABLE notification_schemes;
-         DROP TABLE notifications; DROP TABLE project_schemes;
+    downgrade_to(
+        &f.path,
+        4,
+        "DROP TABLE project_schemes;
          CREATE TABLE project_schemes (
              id INTEGER PRIMARY KEY,
              project_id INTEGER NOT NULL,
@@ -1372,14 +1386,8 @@ fn a_site_of_version_4_gets_permission_schemes_categories_and_keys() {
          CREATE INDEX project_schemes_source ON project_schemes (source_key)
              WHERE source_key IS NOT NULL;
          INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
-             VALUES (10000, 'issue-security', 10000, 'kept');
-         DROP TABLE field_contexts; DROP TABLE field_context_projects;
-         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
-         DROP TABLE security_level_members; DROP TABLE remote_links;
-         PRAGMA user_version = 4;",
-    )
-    .unwrap();
-    drop(db);
+             VALUES (10000, 'issue-security', 10000, 'kept');",
+    );
     let mut site = LocalSite::open(&f.path).unwrap();
     let schemes = site.read_permission_schemes().unwrap();
     assert_eq!(
@@ -2209,15 +2217,7 @@ fn a_site_of_version_5_gets_a_global_context_per_field() {
         &[option("1", &fields[0], None, "Production")],
     );
     drop(f.site);
-    let db = rusqlite::Connection::open(&f.path).unwrap();
-    db.execute_batch(
-        "DROP TABLE field_contexts; DROP TABLE field_context_projects;
-         DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
-         DROP TABLE security_level_members; DROP TABLE remote_links;
-         PRAGMA user_version = 5;",
-    )
-    .unwrap();
-    drop(db);
+    downgrade_to(&f.path, 5, "");
     let mut site = LocalSite::open(&f.path).unwrap();
     let contexts = site.read_field_contexts().unwrap();
     assert_eq!(contexts.len(), 1);
