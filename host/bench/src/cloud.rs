@@ -19,7 +19,7 @@ use airlock_pipeline::{Event, Phase, TargetConfig, Until};
 use airlock_site::CloudConfig;
 use anyhow::{Result, ensure};
 
-use crate::migrate::{Dirs, cached_backup, thousands, with_progress};
+use crate::migrate::{Dirs, cached_backup, spec, thousands, with_progress};
 use crate::verdict;
 
 pub const DEFAULT_ISSUES: usize = 10_000;
@@ -55,8 +55,12 @@ pub fn run(issues: usize) -> Result<()> {
     })?;
     let mut cloud = CloudConfig::new(double.url(), "bench@example.com", "bench-token");
     cloud.extra_root_pem = Some(double.ca_pem().to_owned());
+    // Cloud takes each attachment with its file: the files go with the load, as measured.
+    let home = root.path().join("home");
+    airlock_fixtures::write_attachments(&home, &spec(issues))?;
     let config = airlock_pipeline::Config {
         target: TargetConfig::Cloud(Box::new(cloud)),
+        attachments: Some(home),
         ..airlock_pipeline::Config::new(&backup.path, root.path().join("work"))
     };
     let marks = Arc::new(Mutex::new(Marks::default()));

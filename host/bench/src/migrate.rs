@@ -203,7 +203,7 @@ fn phase_event(line: &str) -> Option<(bool, &'static str)> {
 }
 
 /// What `airlock gen-backup --issues N` writes.
-fn spec(issues: usize) -> Spec {
+pub(crate) fn spec(issues: usize) -> Spec {
     Spec {
         issues,
         users: (issues / 20).clamp(50, 5_000),

@@ -343,8 +343,19 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let out = airlock(&["gen-backup", "b.zip", "--issues", "60"], cwd);
+    let out = airlock(
+        &[
+            "gen-backup",
+            "b.zip",
+            "--issues",
+            "60",
+            "--attachments",
+            "home",
+        ],
+        cwd,
+    );
     assert!(out.status.success(), "{}", text(&out));
+    let files = files_written(&text(&out));
     let double = CloudDouble::start(DoubleConfig {
         faults: Faults {
             rate_limited: 0.3,
@@ -360,6 +371,7 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     let out = backend
         .command(cwd)
         .args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
+        .args(["--attachments", "home"])
         .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
         .env("AIRLOCK_JIRA_TOKEN", "test-token")
         .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"))
@@ -369,6 +381,12 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     assert!(out.status.success(), "{t}");
     let report = report_json(&backend, cwd, "w", &[]);
     assert_all_verified(&report);
+    // Each attachment was created with its file (Cloud takes it only then).
+    assert!(
+        t.contains(&format!("attachment files: {files} uploaded")),
+        "{files} files went with their attachments: {t}"
+    );
+    assert_files_stored(double.site_path(), files);
     // What Cloud's API cannot write is said in the plan before the load, with its rows.
     let staged = &report["integrity"]["counts"];
     let caveats = report["plan"]["caveats"]
@@ -386,6 +404,7 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
         ("column-status", "carried-as-property"),
         ("quick-filter", "carried-as-property"),
         ("issue-rank", "changed"),
+        ("attachment", "changed"),
     ] {
         let c = caveats
             .iter()
@@ -443,6 +462,7 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
         ..airlock_fixtures::Spec::default()
     };
     let generated = airlock_fixtures::write_backup(&cwd.join("b.zip"), &spec).unwrap();
+    let files = airlock_fixtures::write_attachments(&cwd.join("home"), &spec).unwrap();
     let double = CloudDouble::start(DoubleConfig {
         faults: Faults {
             rate_limited: 0.3,
@@ -458,6 +478,7 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
     let run = || {
         let mut c = backend.command(cwd);
         c.args(["migrate", "b.zip", "--work", "w", "--target", double.url()])
+            .args(["--attachments", "home"])
             .env("AIRLOCK_JIRA_EMAIL", "admin@example.com")
             .env("AIRLOCK_JIRA_TOKEN", "test-token")
             .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"));
@@ -500,6 +521,33 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
         "nothing sent before Retry-After: {stats:?}"
     );
     assert_every_record_once(&mut double.site(), &generated, issues);
+    assert_files_stored(double.site_path(), files);
+}
+
+/// How many attachment files `gen-backup --attachments` said it wrote.
+fn files_written(said: &str) -> u64 {
+    said.split("wrote ")
+        .find_map(|s| s.split_once(" attachment files")?.0.parse().ok())
+        .expect("gen-backup says how many files it wrote")
+}
+
+/// The Cloud site at `site` holds `files` attachments, each with its whole file (the
+/// double keeps what each upload carried).
+fn assert_files_stored(site: &Path, files: u64) {
+    let db = rusqlite::Connection::open(site).unwrap();
+    let (count, whole): (u64, u64) = db
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE file_path IS NOT NULL AND stored_bytes = size)
+             FROM attachments",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (count, whole),
+        (files, files),
+        "attachments, with their whole file"
+    );
 }
 
 /// After a crash and a rerun: no kind has a record twice, every issue id is there once,
@@ -1629,8 +1677,19 @@ fn a_cloud_migration_is_rehearsed_against_the_double_the_cli_serves() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let out = airlock(&["gen-backup", "b.zip", "--issues", "60"], cwd);
+    let out = airlock(
+        &[
+            "gen-backup",
+            "b.zip",
+            "--issues",
+            "60",
+            "--attachments",
+            "home",
+        ],
+        cwd,
+    );
     assert!(out.status.success(), "{}", text(&out));
+    let files = files_written(&text(&out));
 
     // Anything but loopback is refused: the double checks no password.
     let out = airlock(&["cloud-double", "--listen", "0.0.0.0:0"], cwd);
@@ -1680,6 +1739,7 @@ fn a_cloud_migration_is_rehearsed_against_the_double_the_cli_serves() {
     let out = backend
         .command(cwd)
         .args(["migrate", "b.zip", "--work", "w", "--target", &url])
+        .args(["--attachments", "home"])
         .env("AIRLOCK_JIRA_EMAIL", "rehearsal@example.com")
         .env("AIRLOCK_JIRA_TOKEN", "rehearsal")
         .env("AIRLOCK_JIRA_CA", cwd.join("ca.pem"))
@@ -1690,6 +1750,7 @@ fn a_cloud_migration_is_rehearsed_against_the_double_the_cli_serves() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert_all_verified(&report_json(&backend, cwd, "w", &[]));
+    assert_files_stored(&cwd.join("cloud.db"), files);
     let mut site = LocalSite::open(&cwd.join("cloud.db")).unwrap();
     assert_eq!(site.counts().unwrap().get(&Kind::Issue), Some(&60));
     for kind in Kind::ALL {

@@ -301,6 +301,12 @@ impl CloudDouble {
     pub fn set_limits(&self, limits: Option<JiraLimits>) {
         self.shared.set_limits(limits);
     }
+
+    /// The largest attachment file the site takes from now on, in bytes (a site admin's
+    /// setting on Jira Cloud; 1 GiB unless set).
+    pub fn set_attachment_limit(&self, bytes: u64) {
+        self.shared.control().attachment_limit = bytes;
+    }
 }
 
 impl Drop for CloudDouble {

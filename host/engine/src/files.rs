@@ -2,14 +2,16 @@
 //! (Jira home's `data/attachments/PROJECTKEY/BUCKET/ISSUEKEY/ATTACHMENTID` tree, or that
 //! folder itself) go to the target, each under the cloud id its metadata was given. The
 //! tree is walked, not indexed, so memory does not grow with the number of files; each
-//! uploaded file is recorded, so a rerun uploads only the rest.
+//! uploaded file is recorded, so a rerun uploads only the rest. A target that takes a file
+//! only with its attachment (Jira Cloud) gets a [`FolderFiles`] index before the load
+//! instead, and the walk after it only counts what went.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, FileType, OpenOptions};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use airlock_model::{Namespace, Severity};
-use airlock_site::Site;
+use airlock_site::{AttachmentFiles, Site};
 use serde::{Deserialize, Serialize};
 
 use crate::state::State;
@@ -56,93 +58,204 @@ const NS: Namespace = Namespace::named("jira:fileAttachment");
 /// with `O_NOFOLLOW`, and a folder reached through a link is not walked), and a file whose
 /// real path is not under the folder's real path is skipped; what is skipped is in
 /// [`FilesSummary::skipped`] with the reason.
+///
+/// `with_records`: the target took each file with its attachment during the load
+/// ([`Site::take_attachment_files`]); the walk then only counts the files that went and
+/// records them, sending nothing again.
 pub fn upload(
     folder: &Path,
     state: &mut State,
     target: &mut dyn Site,
+    with_records: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<FilesSummary, EngineError> {
+    let root = attachments_root(folder)?;
+    let mut summary = FilesSummary::default();
+    // Migrated attachments whose file was skipped: not "missing" twice.
+    let mut skipped_attachments = 0u64;
+    walk(&root, |path, kind| {
+        let id = attachment_id(path);
+        let skipped_because: Option<&'static str> = 'entry: {
+            if kind.is_symlink() {
+                break 'entry Some(SKIPPED_SYMLINK);
+            }
+            // Thumbnails and other files Jira keeps beside attachments are not attachments.
+            let Some(id) = id else {
+                return Ok(());
+            };
+            if !kind.is_file() {
+                break 'entry Some(SKIPPED_NOT_A_FILE);
+            }
+            let Some(cloud) = state.cloud_id(NS, id)? else {
+                summary.unknown += 1;
+                return Ok(());
+            };
+            if state.file_done(id)? {
+                summary.already += 1;
+                return Ok(());
+            }
+            let mut file = match open_inside(&root, path)? {
+                Opened::File(file) => file,
+                Opened::Skipped(check) => break 'entry Some(check),
+            };
+            let bytes = if with_records {
+                file.metadata()
+                    .map_err(|source| EngineError::Files {
+                        path: path.to_path_buf(),
+                        source,
+                    })?
+                    .len()
+            } else {
+                target
+                    .put_attachment_file(&cloud, &mut file)
+                    .map_err(EngineError::Target)?
+            };
+            state.mark_file_done(id)?;
+            summary.uploaded += 1;
+            summary.bytes += bytes;
+            progress(summary.uploaded);
+            None
+        };
+        if let Some(check) = skipped_because {
+            summary.skipped.push(skipped(&root, path, id, check));
+            skipped_attachments += u64::from(pending_attachment(state, id)?);
+        }
+        Ok(())
+    })?;
+    let migrated = state.count(NS)?;
+    summary.missing =
+        migrated.saturating_sub(summary.uploaded + summary.already + skipped_attachments);
+    Ok(summary)
+}
+
+/// The folder the attachments are in, canonical: `data/attachments` under a Jira home, or
+/// the folder itself. The operator's own folder may be reached through a link (a Jira home
+/// on another disk); below it, nothing is.
+fn attachments_root(folder: &Path) -> Result<PathBuf, EngineError> {
     let root = if folder.join("data").join("attachments").is_dir() {
         folder.join("data").join("attachments")
     } else {
         folder.to_path_buf()
     };
-    // The operator's own folder may be reached through a link (a Jira home on another
-    // disk); below it, nothing is.
-    let root = root.canonicalize().map_err(|source| EngineError::Files {
-        path: root.clone(),
-        source,
-    })?;
-    let mut summary = FilesSummary::default();
-    // Migrated attachments whose file was skipped: not "missing" twice.
-    let mut skipped_attachments = 0u64;
-    let mut stack: Vec<PathBuf> = vec![root.clone()];
+    root.canonicalize()
+        .map_err(|source| EngineError::Files { path: root, source })
+}
+
+/// Visits every entry under `root` that is not a folder, with its own type (a link is
+/// visited as a link: a folder reached through one is not walked).
+fn walk(
+    root: &Path,
+    mut visit: impl FnMut(&Path, FileType) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| EngineError::Files {
+        let io = |source| EngineError::Files {
             path: dir.clone(),
             source,
-        })?;
-        'entries: for entry in entries {
-            let entry = entry.map_err(|source| EngineError::Files {
-                path: dir.clone(),
-                source,
-            })?;
+        };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
             let path = entry.path();
             // The entry itself, not what a link points to.
             let kind = entry.file_type().map_err(|source| EngineError::Files {
                 path: path.clone(),
                 source,
             })?;
-            let id = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            let skipped_because: Option<&'static str> = 'entry: {
-                if kind.is_symlink() {
-                    break 'entry Some(SKIPPED_SYMLINK);
-                }
-                if kind.is_dir() {
-                    stack.push(path);
-                    continue 'entries;
-                }
-                // Thumbnails and other files Jira keeps beside attachments are not attachments.
-                let Some(id) = id else {
-                    continue 'entries;
-                };
-                if !kind.is_file() {
-                    break 'entry Some(SKIPPED_NOT_A_FILE);
-                }
-                let Some(cloud) = state.cloud_id(NS, id)? else {
-                    summary.unknown += 1;
-                    continue 'entries;
-                };
-                if state.file_done(id)? {
-                    summary.already += 1;
-                    continue 'entries;
-                }
-                let mut file = match open_inside(&root, &path)? {
-                    Opened::File(file) => file,
-                    Opened::Skipped(check) => break 'entry Some(check),
-                };
-                let bytes = target
-                    .put_attachment_file(&cloud, &mut file)
-                    .map_err(EngineError::Target)?;
-                state.mark_file_done(id)?;
-                summary.uploaded += 1;
-                summary.bytes += bytes;
-                progress(summary.uploaded);
-                None
-            };
-            if let Some(check) = skipped_because {
-                summary.skipped.push(skipped(&root, &path, id, check));
-                skipped_attachments += u64::from(pending_attachment(state, id)?);
+            if kind.is_dir() {
+                stack.push(path);
+            } else {
+                visit(&path, kind)?;
             }
         }
     }
-    let migrated = state.count(NS)?;
-    summary.missing =
-        migrated.saturating_sub(summary.uploaded + summary.already + skipped_attachments);
-    Ok(summary)
+    Ok(())
+}
+
+/// The attachment id an entry's name is, if it is one (Jira names each file by its id).
+fn attachment_id(path: &Path) -> Option<&str> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The attachments folder's files by attachment id, for a target that creates an
+/// attachment together with its file ([`Site::take_attachment_files`]). One walk finds
+/// them (the tree cannot be searched by id); the index keeps 16 bytes per file and each
+/// issue folder's path once, and a file is opened, under [`upload`]'s rules, only when
+/// its attachment is written.
+pub struct FolderFiles {
+    root: PathBuf,
+    /// Issue folders, under `root`.
+    folders: Vec<PathBuf>,
+    /// (attachment id, its folder in `folders`), sorted by id.
+    files: Vec<(u64, u32)>,
+}
+
+impl FolderFiles {
+    /// Indexes the attachments under `folder` (a Jira home, or its attachments folder).
+    pub fn index(folder: &Path) -> Result<FolderFiles, EngineError> {
+        let root = attachments_root(folder)?;
+        let mut folders: Vec<PathBuf> = Vec::new();
+        let mut files: Vec<(u64, u32)> = Vec::new();
+        walk(&root, |path, _| {
+            let (Some(id), Some(parent)) = (
+                attachment_id(path).and_then(|id| id.parse::<u64>().ok()),
+                path.parent().and_then(|p| p.strip_prefix(&root).ok()),
+            ) else {
+                return Ok(());
+            };
+            // A folder's entries come together: its path is stored once.
+            if folders.last().is_none_or(|last| last != parent) {
+                folders.push(parent.to_path_buf());
+            }
+            files.push((id, (folders.len() - 1) as u32));
+            Ok(())
+        })?;
+        files.sort_unstable();
+        Ok(FolderFiles {
+            root,
+            folders,
+            files,
+        })
+    }
+
+    /// How many attachment files the folder holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the folder holds no attachment file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+impl AttachmentFiles for FolderFiles {
+    fn open(&self, id: &str) -> Result<File, String> {
+        let missing = || {
+            format!(
+                "the attachments folder has no file named {id} (Jira keeps it as \
+                 data/attachments/<project key>/<bucket>/<issue key>/{id}): put it there and \
+                 run the migration again, or skip the row in the override file"
+            )
+        };
+        let number: u64 = id.parse().map_err(|_| missing())?;
+        let at = self
+            .files
+            .binary_search_by_key(&number, |&(id, _)| id)
+            .map_err(|_| missing())?;
+        // Two files of one id in two folders: the first found is taken, as the walk left them.
+        let folder = &self.folders[self.files[at].1 as usize];
+        let path = self.root.join(folder).join(id);
+        let under = path.strip_prefix(&self.root).unwrap_or(&path).display();
+        match open_inside(&self.root, &path) {
+            Ok(Opened::File(file)) => Ok(file),
+            Ok(Opened::Skipped(check)) => Err(format!("{under}: {}", skip_message(check))),
+            Err(e) => Err(format!(
+                "{under} cannot be read ({e}): check it and run again"
+            )),
+        }
+    }
 }
 
 /// Whether `id` names a migrated attachment whose file is not uploaded yet.
@@ -191,12 +304,9 @@ fn open_inside(root: &Path, path: &Path) -> Result<Opened, EngineError> {
     Ok(Opened::File(file))
 }
 
-/// The finding for a skipped entry: where it is under the folder and what to do. It names
-/// the path (project and issue keys), so it goes to the operator's sealed report and screen,
-/// never to a log.
-fn skipped(root: &Path, path: &Path, id: Option<&str>, check: &'static str) -> Finding {
-    let under = path.strip_prefix(root).unwrap_or(path);
-    let message = match check {
+/// Why an entry was not read, and what to do.
+fn skip_message(check: &str) -> &'static str {
+    match check {
         SKIPPED_SYMLINK => {
             "a symbolic link: not followed, so nothing outside the attachments folder is read; put the file itself there and run again"
         }
@@ -206,7 +316,15 @@ fn skipped(root: &Path, path: &Path, id: Option<&str>, check: &'static str) -> F
         _ => {
             "its real path leaves the attachments folder: not read; put the file itself there and run again"
         }
-    };
+    }
+}
+
+/// The finding for a skipped entry: where it is under the folder and what to do. It names
+/// the path (project and issue keys), so it goes to the operator's sealed report and screen,
+/// never to a log.
+fn skipped(root: &Path, path: &Path, id: Option<&str>, check: &'static str) -> Finding {
+    let under = path.strip_prefix(root).unwrap_or(path);
+    let message = skip_message(check);
     Finding {
         check: check.to_owned(),
         severity: Severity::Warning,

@@ -34,7 +34,9 @@ pub use analysis::{
 };
 pub use app_rows::{APP_ROWS_FORMAT, AppRows, RowTampered, encode_row};
 pub use coverage::{Coverage, CoverageEntry, MAX_ELEMENT_NAMES, Status as CoverageStatus};
-pub use files::{FilesSummary, SKIPPED_NOT_A_FILE, SKIPPED_OUTSIDE, SKIPPED_SYMLINK, upload};
+pub use files::{
+    FilesSummary, FolderFiles, SKIPPED_NOT_A_FILE, SKIPPED_OUTSIDE, SKIPPED_SYMLINK, upload,
+};
 pub use integrity::{AppStage, CheckPolicy, MAX_ORPHANS_LISTED, OrphanPolicy, OrphanRow};
 pub use load::{LoadDecisions, LoadProgress, LoadSummary, load};
 pub use records::RecordReader;

@@ -345,10 +345,10 @@ fn attachment_files_follow_their_metadata_once() {
     )
     .unwrap();
 
-    let files = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let files = airlock_engine::upload(&home, &mut state, &mut site, false, |_| {}).unwrap();
     assert_eq!(files.uploaded, written);
     assert_eq!((files.missing, files.unknown, files.already), (0, 0, 0));
-    let again = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let again = airlock_engine::upload(&home, &mut state, &mut site, false, |_| {}).unwrap();
     assert_eq!((again.uploaded, again.already), (0, written));
     let stored: u64 = std::fs::read_dir(site.attachments_dir()).unwrap().count() as u64;
     assert_eq!(stored, written);
@@ -421,7 +421,34 @@ fn attachment_files_behind_symlinks_are_skipped_and_reported() {
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
     std::os::unix::fs::symlink(&outside_dir, root.join("LINKED")).unwrap();
 
-    let summary = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    // Indexed for a target that takes each file with its record: under the same rules, and
+    // each refusal says why and what to do.
+    {
+        use airlock_site::AttachmentFiles as _;
+        use std::io::Read as _;
+        let index = airlock_engine::FolderFiles::index(&home).unwrap();
+        let id_of = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+        // The link and the pipe are indexed (opening them says why not); LINKED is not walked.
+        assert_eq!(index.len() as u64, written);
+        let said = index.open(&id_of(linked)).unwrap_err();
+        assert!(said.contains("a symbolic link: not followed"), "{said}");
+        let said = index.open(&id_of(piped)).unwrap_err();
+        assert!(said.contains("not a regular file"), "{said}");
+        let said = index.open("99999999").unwrap_err();
+        assert!(
+            said.contains("no file named 99999999") && said.contains("put it there"),
+            "{said}"
+        );
+        let mut content = Vec::new();
+        index
+            .open(&id_of(&files[2]))
+            .unwrap()
+            .read_to_end(&mut content)
+            .unwrap();
+        assert_eq!(content, std::fs::read(&files[2]).unwrap());
+    }
+
+    let summary = airlock_engine::upload(&home, &mut state, &mut site, false, |_| {}).unwrap();
     assert_eq!(summary.uploaded, written - 2);
     assert_eq!(
         (summary.missing, summary.unknown, summary.already),
@@ -474,7 +501,7 @@ fn attachment_files_behind_symlinks_are_skipped_and_reported() {
         assert_ne!(std::fs::read(file).unwrap(), secret, "{}", file.display());
     }
 
-    let again = airlock_engine::upload(&home, &mut state, &mut site, |_| {}).unwrap();
+    let again = airlock_engine::upload(&home, &mut state, &mut site, false, |_| {}).unwrap();
     assert_eq!((again.uploaded, again.already), (0, written - 2));
     assert_eq!(again.skipped_count(), 3);
 }

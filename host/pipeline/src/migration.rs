@@ -474,6 +474,13 @@ impl<'o> Migration<'o> {
             plan.as_ref()
                 .ok_or(PipelineError::Order("load runs after analyze"))?,
         );
+        // A target that takes a file only with its attachment gets the folder's index.
+        let with_records = match &config.attachments {
+            Some(folder) => {
+                target.take_attachment_files(Arc::new(airlock_engine::FolderFiles::index(folder)?))
+            }
+            None => false,
+        };
         let summary = load(
             staging,
             state,
@@ -490,7 +497,7 @@ impl<'o> Migration<'o> {
         )?;
         report::write(storage, "load.json", &summary)?;
         if let Some(folder) = &config.attachments {
-            let files = airlock_engine::upload(folder, state, target, |files| {
+            let files = airlock_engine::upload(folder, state, target, with_records, |files| {
                 observer.event(&Event::Uploading { files })
             })?;
             observer.event(&Event::FilesDone { summary: &files });

@@ -187,12 +187,19 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use reqwest::header::HeaderValue;
 
-use crate::{Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
+use crate::{AttachmentFiles, Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
 use http::Http;
 pub use limits::{JiraLimits, RateWindow, endpoint_template, is_put_delete, written_issue};
+pub use write::ATTACHMENT_FILE_MISSING;
 
 /// The property holding a record's source key on issues, comments and worklogs.
 pub const SOURCE_PROPERTY: &str = "airlock.source";
+
+/// The issue property that keeps what Jira Cloud sets itself on a new issue, as the source
+/// has it: `{"number": …, "created": …, "updated": …, "resolved": …}` (the number in its
+/// project; dates in wall-clock millis of the source server's zone, as the history
+/// property has them).
+pub const ISSUE_PROPERTY: &str = "airlock.issue";
 
 /// The issue property an issue's votes are carried in (see the module doc).
 pub const VOTES_PROPERTY: &str = "airlock.votes";
@@ -370,6 +377,7 @@ impl JiraCloud {
                 ledger_app: config.ledger_app.clone(),
                 state: Mutex::new(State::default()),
                 journal_writes: tokio::sync::Mutex::new(()),
+                files: None,
             },
             base_url: base,
         })
@@ -386,6 +394,9 @@ pub(crate) struct Api {
     /// records journaling the names they chose at once) must reach Jira in the order
     /// their snapshots were taken, or the later snapshot is lost.
     journal_writes: tokio::sync::Mutex<()>,
+    /// The attachments' files, read as each attachment is created (Cloud takes a file
+    /// only then); `None` until the migration hands them over.
+    files: Option<Arc<dyn AttachmentFiles>>,
 }
 
 /// What the client learnt and keeps for the rest of its life. Never held across an await.
@@ -401,6 +412,9 @@ struct State {
     app_entity_properties: HashMap<String, HashSet<(String, String, String)>>,
     /// The caller's account id (`GET /rest/api/3/myself`), once asked.
     myself: Option<String>,
+    /// Whether the site takes attachments, and the largest file it takes
+    /// (`GET /rest/api/3/attachment/meta`), once asked.
+    attachment_meta: Option<(bool, u64)>,
     /// Filter id → the source key of the record it was created for, owner set or not: a
     /// filter left with the migration's account is never taken for another record.
     filters: HashMap<String, String>,
@@ -451,8 +465,9 @@ impl Site for JiraCloud {
                 Treatment::Changed,
                 "Jira Cloud numbers issues in creation order and stamps them created and \
                  updated now: where a project's source numbers have gaps (deleted or moved \
-                 issues) its issues get other keys, and each issue's source id is in its \
-                 airlock.source property",
+                 issues) its issues get other keys; each issue's source id is in its \
+                 airlock.source property, and its source number and created, updated and \
+                 resolved dates in its airlock.issue property",
             ),
             caveat(Kind::ChangeGroup, Treatment::CarriedAsProperty, history),
             caveat(Kind::ChangeItem, Treatment::CarriedAsProperty, history),
@@ -464,11 +479,12 @@ impl Site for JiraCloud {
             ),
             caveat(
                 Kind::Attachment,
-                Treatment::NotKept,
-                "Jira Cloud takes an attachment's file only when it is created, which this \
-                 client does not do yet: each attachment is created with an empty file; \
-                 attach the files again in Jira Cloud from the Jira home's \
-                 data/attachments folder",
+                Treatment::Changed,
+                "Jira Cloud takes an attachment's file only when it creates the attachment: \
+                 each is created with its file from the attachments folder (--attachments, \
+                 the Jira home), and one whose file is not there is refused, named, until \
+                 the file is put in place and the migration run again; its author and date \
+                 become the migration's account and the time of the upload",
             ),
             caveat(
                 Kind::SecurityLevel,
@@ -596,9 +612,16 @@ impl Site for JiraCloud {
         self.rt.block_on(self.api.put_app_outputs(app, outputs))
     }
 
+    /// Jira Cloud stores an attachment's file only when it creates the attachment: each
+    /// file is read as its record is written.
+    fn take_attachment_files(&mut self, files: Arc<dyn AttachmentFiles>) -> bool {
+        self.api.files = Some(files);
+        true
+    }
+
     /// Refused: Jira Cloud creates an attachment together with its content and cannot
-    /// replace it afterwards, so the content has to travel with the metadata in `write`
-    /// (which the trait does not allow yet: it sends an empty file).
+    /// replace it afterwards; the content travels with the record
+    /// ([`Site::take_attachment_files`]).
     fn put_attachment_file(
         &mut self,
         _attachment: &str,

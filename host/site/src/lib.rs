@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{
-    CloudConfig, JiraCloud, JiraLimits, RateWindow, RetryPolicy, SOURCE_PROPERTY, adf,
-    endpoint_template, is_put_delete, written_issue,
+    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, RateWindow,
+    RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
     BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FieldContextReadBack,
@@ -166,6 +166,16 @@ pub struct Caveat {
     pub how: String,
 }
 
+/// The attachments' files, by source attachment id, for a target that creates an
+/// attachment only together with its content (Jira Cloud). The engine's is the operator's
+/// attachments folder, read under its rules (no link followed, nothing outside it).
+pub trait AttachmentFiles: Send + Sync {
+    /// Opens the file of source attachment `id`, or says why there is none in words the
+    /// operator can act on (which file to put where). The message names paths under the
+    /// folder: it goes to the operator's sealed report, never to a log.
+    fn open(&self, id: &str) -> Result<std::fs::File, String>;
+}
+
 /// Where a migration writes. Calls are batched; a batch holds records of one kind.
 pub trait Site: Send {
     /// A short description for reports and logs (no credentials).
@@ -205,6 +215,14 @@ pub trait Site: Send {
     /// ([`app_storage::check_outputs`]): if one is invalid, nothing is stored
     /// ([`TargetError::InvalidOutput`], [`TargetError::InvalidAppKey`]).
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError>;
+
+    /// Hands the target the attachments' files before the load. A target that can store an
+    /// attachment's file only when it creates the attachment (Jira Cloud) keeps them, reads
+    /// each with its record, and answers true; the others answer false (the default) and
+    /// take each file after the load through [`Site::put_attachment_file`].
+    fn take_attachment_files(&mut self, _files: std::sync::Arc<dyn AttachmentFiles>) -> bool {
+        false
+    }
 
     /// Stores the file of an attachment written before (by its cloud id).
     fn put_attachment_file(

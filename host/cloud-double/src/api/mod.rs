@@ -55,7 +55,13 @@ pub(crate) struct Control {
     windows: HashMap<String, Window>,
     counter: u64,
     throttles: u64,
+    /// The largest attachment file the site takes, in bytes (`/attachment/meta`).
+    pub attachment_limit: u64,
 }
+
+/// The attachment size limit the double answers unless a test sets another: the client
+/// reads it from `GET /rest/api/3/attachment/meta`, never assumes it.
+pub(crate) const DEFAULT_ATTACHMENT_LIMIT: u64 = 1 << 30;
 
 struct Window {
     opened: Instant,
@@ -113,6 +119,7 @@ impl Shared {
                 windows: HashMap::new(),
                 counter: 0,
                 throttles: 0,
+                attachment_limit: DEFAULT_ATTACHMENT_LIMIT,
             }),
             started: Instant::now(),
             synthetic: AtomicU64::new(1),
@@ -421,8 +428,10 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
         )
         .route(
             &format!("{A}/issue/{{id}}/attachments"),
-            post(create_attachments),
+            // The handler keeps the site's own limit, read as the file arrives.
+            post(create_attachments).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route(&format!("{A}/attachment/meta"), get(attachment_meta))
         .route(
             &format!("{A}/issue/{{id}}/remotelink"),
             get(list_remote_links).post(create_remote_link),

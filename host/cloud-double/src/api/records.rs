@@ -392,7 +392,7 @@ pub(super) async fn create_attachments(
         return Err(error(StatusCode::FORBIDDEN, "XSRF check failed"));
     }
     let mut files: Vec<(String, String, Bytes)> = Vec::new();
-    while let Some(field) = form
+    while let Some(mut field) = form
         .next_field()
         .await
         .map_err(|_| error(StatusCode::BAD_REQUEST, "The multipart body is not valid."))?
@@ -405,11 +405,22 @@ pub(super) async fn create_attachments(
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = field
-            .bytes()
+        let limit = st.control().attachment_limit;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field
+            .chunk()
             .await
-            .map_err(|_| error(StatusCode::BAD_REQUEST, "The multipart body is not valid."))?;
-        files.push((name, mime, bytes));
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "The multipart body is not valid."))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("The file is larger than the attachment size limit ({limit} bytes)."),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        files.push((name, mime, Bytes::from(bytes)));
     }
     if files.is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, "No file was attached."));
@@ -439,6 +450,15 @@ pub(super) async fn create_attachments(
         }
     }
     Ok(json(StatusCode::OK, Value::Array(out)))
+}
+
+/// `GET /rest/api/3/attachment/meta`: attachments are on, up to the site's limit.
+pub(super) async fn attachment_meta(State(st): S) -> Reply {
+    let limit = st.control().attachment_limit;
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "enabled": true, "uploadLimit": limit }),
+    ))
 }
 
 pub(super) async fn get_attachment(State(st): S, Path(id): Path<String>) -> Reply {

@@ -6,8 +6,8 @@
 //! Logs name the call (its path template), the status, the attempt and the wait: never
 //! a body, an id from the customer's data or the credentials.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -36,12 +36,65 @@ pub(crate) struct Req {
 pub(crate) enum ReqBody {
     Empty,
     Json(Value),
-    /// One multipart `file` part.
+    /// One multipart `file` part: `len` bytes of `file`, streamed from its start on each
+    /// attempt (read at offsets, so attempts share no cursor).
     File {
         name: String,
         mime: String,
-        bytes: Vec<u8>,
+        file: Arc<std::fs::File>,
+        len: u64,
     },
+}
+
+/// How much of a file one frame of an upload carries.
+const FILE_CHUNK: u64 = 64 * 1024;
+
+/// A file's first `len` bytes as a request body, a chunk at a time: an attachment never
+/// sits in memory whole. A file that became shorter than it was ends the body with an
+/// error (the upload fails; nothing short is sent as complete).
+struct FileBody {
+    file: Arc<std::fs::File>,
+    at: u64,
+    len: u64,
+}
+
+impl http_body::Body for FileBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::os::unix::fs::FileExt as _;
+        let left = self.len - self.at;
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        // A local file: a 64 KiB read does not hold the worker long enough to matter.
+        let mut chunk = vec![0u8; left.min(FILE_CHUNK) as usize];
+        let read = match self.file.read_at(&mut chunk, self.at) {
+            Ok(0) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file became shorter while it was sent",
+            )),
+            Ok(n) => Ok(n),
+            Err(e) => Err(e),
+        };
+        std::task::Poll::Ready(Some(read.map(|n| {
+            chunk.truncate(n);
+            self.at += n as u64;
+            http_body::Frame::data(bytes::Bytes::from(chunk))
+        })))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.at == self.len
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len - self.at)
+    }
 }
 
 impl Req {
@@ -330,12 +383,24 @@ impl Http {
         b = match &req.body {
             ReqBody::Empty => b,
             ReqBody::Json(v) => b.json(v),
-            ReqBody::File { name, mime, bytes } => {
-                let part = reqwest::multipart::Part::bytes(bytes.clone())
+            ReqBody::File {
+                name,
+                mime,
+                file,
+                len,
+            } => {
+                let body = || {
+                    reqwest::Body::wrap(FileBody {
+                        file: file.clone(),
+                        at: 0,
+                        len: *len,
+                    })
+                };
+                let part = reqwest::multipart::Part::stream_with_length(body(), *len)
                     .file_name(name.clone())
                     .mime_str(mime)
                     .or_else(|_| {
-                        reqwest::multipart::Part::bytes(bytes.clone())
+                        reqwest::multipart::Part::stream_with_length(body(), *len)
                             .file_name(name.clone())
                             .mime_str("application/octet-stream")
                     })?;

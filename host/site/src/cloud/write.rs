@@ -13,11 +13,14 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use super::http::{Created, Reply, Req, ReqBody};
-use super::{Api, RestPath, SOURCE_PROPERTY, SegmentError, adf, item};
+use super::{Api, ISSUE_PROPERTY, RestPath, SOURCE_PROPERTY, SegmentError, adf, item};
 use crate::{ItemError, TargetError, source_key};
 
 /// Jira Cloud's limit on issues per bulk create.
 pub(crate) const BULK_ISSUES: usize = 50;
+
+/// The code of an attachment refused for want of its file.
+pub const ATTACHMENT_FILE_MISSING: &str = "attachment-file-missing";
 
 pub(crate) type Answer = Result<String, ItemError>;
 
@@ -535,11 +538,54 @@ impl Api {
         }
     }
 
+    /// An attachment, created with its file (Cloud stores a file only then). Without the
+    /// file the record is refused, saying which file to put where: created empty, it
+    /// could never get its content.
     async fn attachment(&self, record: &Record, a: &Attachment) -> Result<Answer, TargetError> {
         let path = match RestPath::at("/rest/api/3/issue").seg(&a.issue) {
             Ok(p) => p.fixed("attachments").build(),
             Err(e) => return Ok(Err(bad_segment("the issue id", e))),
         };
+        let opened = match &self.files {
+            Some(files) => files.open(&a.id),
+            None => Err(
+                "no attachments folder was given, and Jira Cloud takes an attachment's file \
+                 only when it creates the attachment: run the migration again with \
+                 --attachments <the Jira home or its data/attachments folder>"
+                    .to_owned(),
+            ),
+        };
+        let file = match opened.and_then(|f| {
+            let len = f
+                .metadata()
+                .map_err(|e| format!("its file cannot be read ({e}): check it and run again"))?
+                .len();
+            Ok((f, len))
+        }) {
+            Ok(file) => file,
+            Err(why) => return Ok(Err(item(ATTACHMENT_FILE_MISSING, why))),
+        };
+        // Said before a byte is sent: Cloud would refuse it only after the whole upload.
+        let (enabled, limit) = self.attachment_meta().await?;
+        if !enabled {
+            return Ok(Err(item(
+                "attachments-disabled",
+                "the Jira Cloud site does not take attachments: turn them on (Settings › \
+                 System › Attachments) and run the migration again",
+            )));
+        }
+        if file.1 > limit {
+            return Ok(Err(item(
+                "attachment-too-large",
+                format!(
+                    "its file is {} bytes, more than the {limit} the Jira Cloud site takes: \
+                     raise the site's attachment size limit (Settings › System › \
+                     Attachments) and run the migration again, or skip the row in the \
+                     override file",
+                    file.1
+                ),
+            )));
+        }
         let req = Req {
             name: "POST /rest/api/3/issue/{id}/attachments",
             method: reqwest::Method::POST,
@@ -551,13 +597,38 @@ impl Api {
                 } else {
                     a.mime_type.clone()
                 },
-                bytes: Vec::new(),
+                file: Arc::new(file.0),
+                len: file.1,
             },
             idempotent: false,
             app: None,
         };
         self.create(Kind::Attachment, record, req, &["0", "id"])
             .await
+    }
+
+    /// Whether the site takes attachments and its size limit in bytes, asked once.
+    async fn attachment_meta(&self) -> Result<(bool, u64), TargetError> {
+        if let Some(meta) = self.state().attachment_meta {
+            return Ok(meta);
+        }
+        let call = "GET /rest/api/3/attachment/meta";
+        let meta = self
+            .get_json(call, "/rest/api/3/attachment/meta".into())
+            .await?
+            .and_then(|m| {
+                Some((
+                    m.get("enabled")?.as_bool()?,
+                    m.get("uploadLimit")?.as_u64()?,
+                ))
+            })
+            .ok_or_else(|| TargetError::Http {
+                call: call.into(),
+                status: 404,
+                message: "Jira did not say whether it takes attachments".into(),
+            })?;
+        self.state().attachment_meta = Some(meta);
+        Ok(meta)
     }
 
     async fn entity_property(&self, p: &EntityProperty) -> Result<Answer, TargetError> {
@@ -895,7 +966,17 @@ fn issue_body(issue: &Issue, sk: &str) -> Value {
     if !tracking.is_empty() {
         fields["timetracking"] = Value::Object(tracking);
     }
-    json!({ "fields": fields, "properties": [source_property(sk)] })
+    // What Cloud sets itself on a new issue, kept as the source has it.
+    let carried = json!({
+        "key": ISSUE_PROPERTY,
+        "value": {
+            "number": issue.number,
+            "created": issue.created,
+            "updated": issue.updated,
+            "resolved": issue.resolved,
+        },
+    });
+    json!({ "fields": fields, "properties": [source_property(sk), carried] })
 }
 
 /// One update operation: the field it applies to and the operation.
