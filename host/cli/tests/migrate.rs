@@ -343,19 +343,7 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
     use airlock_cloud_double::{CloudDouble, DoubleConfig, Faults};
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let out = airlock(
-        &[
-            "gen-backup",
-            "b.zip",
-            "--issues",
-            "60",
-            "--attachments",
-            "home",
-        ],
-        cwd,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let files = files_written(&text(&out));
+    let files = backup_with_files(cwd, 60);
     let double = CloudDouble::start(DoubleConfig {
         faults: Faults {
             rate_limited: 0.3,
@@ -524,9 +512,22 @@ fn kill_9_on_jira_cloud(backend: &Backend, issues: usize) {
     assert_files_stored(double.site_path(), files);
 }
 
-/// How many attachment files `gen-backup --attachments` said it wrote.
-fn files_written(said: &str) -> u64 {
-    said.split("wrote ")
+/// `gen-backup b.zip --issues N --attachments home` in `cwd`: how many attachment files
+/// it said it wrote.
+fn backup_with_files(cwd: &Path, issues: usize) -> u64 {
+    let issues = issues.to_string();
+    let args = [
+        "gen-backup",
+        "b.zip",
+        "--issues",
+        &issues,
+        "--attachments",
+        "home",
+    ];
+    let out = airlock(&args, cwd);
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+        .split("wrote ")
         .find_map(|s| s.split_once(" attachment files")?.0.parse().ok())
         .expect("gen-backup says how many files it wrote")
 }
@@ -1677,19 +1678,7 @@ fn a_cloud_migration_is_rehearsed_against_the_double_the_cli_serves() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let out = airlock(
-        &[
-            "gen-backup",
-            "b.zip",
-            "--issues",
-            "60",
-            "--attachments",
-            "home",
-        ],
-        cwd,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let files = files_written(&text(&out));
+    let files = backup_with_files(cwd, 60);
 
     // Anything but loopback is refused: the double checks no password.
     let out = airlock(&["cloud-double", "--listen", "0.0.0.0:0"], cwd);

@@ -32,8 +32,8 @@ use airlock_model::jira::{
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{
     AttachmentFiles, CloudConfig, ISSUE_PROPERTY, InvalidOutput, ItemError, JiraCloud, LocalSite,
-    OutputField, OutputRule, RetryPolicy, SOURCE_PROPERTY, Site, TargetError, source_key,
-    stored_key,
+    ORIGIN_PROPERTY, OutputField, OutputRule, RetryPolicy, SOURCE_PROPERTY, Site, TargetError,
+    source_key, stored_key,
 };
 use airlock_staging::SealedStaging;
 use serde_json::{Value, json};
@@ -453,6 +453,62 @@ fn assert_issue_dates_carried(source: &Source, state: &State, double: &CloudDoub
     }
 }
 
+/// Every comment's and work log's source author (mapped) and dates, which Cloud sets
+/// itself (the caller, now), in its `airlock.origin` property as the source has them.
+fn assert_origins_carried(source: &Source, state: &State, double: &CloudDouble) {
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let me: String = db
+        .query_row(
+            "SELECT account_id FROM users WHERE email = 'migration@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let users = Kind::User.namespace().unwrap();
+    let author = |a: &Option<String>| -> Value {
+        a.as_ref().map_or(Value::Null, |a| {
+            json!(state.cloud_id(users, a).unwrap().expect("mapped"))
+        })
+    };
+    let carried = |table: &str, entity: &str, source_key: &str| -> (String, Value) {
+        let (id, author): (i64, String) = db
+            .query_row(
+                &format!("SELECT id, author_account_id FROM {table} WHERE source_key = ?1"),
+                [source_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let value: String = db
+            .query_row(
+                "SELECT value FROM app_entity_properties
+                 WHERE entity_kind = ?1 AND entity_id = ?2 AND key = ?3",
+                [entity, &id.to_string(), ORIGIN_PROPERTY],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{entity} {source_key} has no {ORIGIN_PROPERTY}: {e}"));
+        (author, serde_json::from_str(&value).unwrap())
+    };
+    let (mut comments, mut worklogs) = (0, 0);
+    for record in source.records(Kind::Comment) {
+        let Record::Comment(c) = record else { continue };
+        let (by, origin) = carried("comments", "comment", &c.id);
+        assert_eq!(by, me, "Cloud makes the caller the author");
+        let expected =
+            json!({ "author": author(&c.author), "created": c.created, "updated": c.updated });
+        assert_eq!(origin, expected, "comment {}", c.id);
+        comments += 1;
+    }
+    for record in source.records(Kind::Worklog) {
+        let Record::Worklog(w) = record else { continue };
+        let (by, origin) = carried("worklogs", "worklog", &w.id);
+        assert_eq!(by, me, "Cloud makes the caller the author");
+        let expected = json!({ "author": author(&w.author), "created": w.created });
+        assert_eq!(origin, expected, "worklog {}", w.id);
+        worklogs += 1;
+    }
+    assert!(comments > 0 && worklogs > 0, "the fixture has both");
+}
+
 /// Jira Cloud takes an attachment's file only when it creates the attachment. One whose
 /// file is not in the folder, and one larger than the site takes, are refused before a
 /// byte is sent, each saying what to do; the rest arrive with their files. Once the file
@@ -495,31 +551,29 @@ fn attachments_go_with_their_files_and_one_without_is_refused_until_it_is_there(
         "{summary:?}"
     );
     let failures = state.failures().unwrap();
-    let missing = failures
-        .iter()
-        .find(|f| f.source_key == gone)
-        .expect("the attachment without its file is refused");
-    assert_eq!(missing.code, "attachment-file-missing");
-    assert!(
-        missing.message.contains(&format!("no file named {gone}"))
-            && missing
-                .message
-                .contains("put it there and run the migration again"),
-        "{}",
-        missing.message
+    let refused = |id: &str, code: &str, says: [&str; 2]| {
+        let f = failures
+            .iter()
+            .find(|f| f.source_key == id)
+            .unwrap_or_else(|| panic!("attachment {id} is not refused: {failures:#?}"));
+        assert_eq!(f.code, code);
+        assert!(says.iter().all(|s| f.message.contains(s)), "{}", f.message);
+    };
+    refused(
+        &gone,
+        "attachment-file-missing",
+        [
+            &format!("no file named {gone}"),
+            "put it there and run the migration again",
+        ],
     );
-    let large = failures
-        .iter()
-        .find(|f| f.source_key == largest)
-        .expect("the attachment over the limit is refused");
-    assert_eq!(large.code, "attachment-too-large");
-    assert!(
-        large.message.contains(&format!("its file is {size} bytes"))
-            && large
-                .message
-                .contains("raise the site's attachment size limit"),
-        "{}",
-        large.message
+    refused(
+        &largest,
+        "attachment-too-large",
+        [
+            &format!("its file is {size} bytes"),
+            "raise the site's attachment size limit",
+        ],
     );
     let posted = |double: &CloudDouble| {
         double
@@ -589,6 +643,7 @@ fn every_kind_round_trips_over_https() {
     assert_complete(&source, &double, &summary.matched);
     assert_files_arrived(&source, &state, &double);
     assert_issue_dates_carried(&source, &state, &double);
+    assert_origins_carried(&source, &state, &double);
 
     // The fixture's priorities and resolutions all match the site's defaults: write two.
     let constant = |id: &str, name: &str| airlock_model::jira::Constant {

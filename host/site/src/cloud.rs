@@ -201,6 +201,11 @@ pub const SOURCE_PROPERTY: &str = "airlock.source";
 /// property has them).
 pub const ISSUE_PROPERTY: &str = "airlock.issue";
 
+/// The comment and worklog property that keeps what Jira Cloud sets itself on a new one:
+/// its source author (the mapped account id, or null) and dates,
+/// `{"author": …, "created": …, "updated": …}` (a worklog has no `updated`).
+pub const ORIGIN_PROPERTY: &str = "airlock.origin";
+
 /// The issue property an issue's votes are carried in (see the module doc).
 pub const VOTES_PROPERTY: &str = "airlock.votes";
 
@@ -468,6 +473,21 @@ impl Site for JiraCloud {
                  issues) its issues get other keys; each issue's source id is in its \
                  airlock.source property, and its source number and created, updated and \
                  resolved dates in its airlock.issue property",
+            ),
+            caveat(
+                Kind::Comment,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud makes the migration's account the author of each comment it \
+                 creates and stamps it created now: each comment's source author and dates \
+                 are carried in its airlock.origin property",
+            ),
+            caveat(
+                Kind::Worklog,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud makes the migration's account the author of each work log it \
+                 creates and stamps it created now (the time it was started is kept): each \
+                 work log's source author and creation date are carried in its \
+                 airlock.origin property",
             ),
             caveat(Kind::ChangeGroup, Treatment::CarriedAsProperty, history),
             caveat(Kind::ChangeItem, Treatment::CarriedAsProperty, history),

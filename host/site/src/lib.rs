@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{
-    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, RateWindow,
-    RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
+    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, ORIGIN_PROPERTY,
+    RateWindow, RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
     BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FieldContextReadBack,

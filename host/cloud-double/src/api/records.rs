@@ -52,7 +52,36 @@ pub(super) fn expands(q: &HashMap<String, String>) -> bool {
         .is_some_and(|e| e.split(',').any(|x| x == "properties"))
 }
 
-pub(super) async fn create_comment(State(st): S, Path(id): Path<String>, body: Bytes) -> Reply {
+/// A new comment's or work log's properties other than its source key, kept as
+/// `PUT …/properties/{key}` keeps them.
+fn keep_properties(
+    site: &mut LocalSite,
+    entity: EntityKind,
+    id: &str,
+    properties: Vec<(String, String)>,
+) -> Result<(), Response<Body>> {
+    let outputs: Vec<AppOutput> = properties
+        .into_iter()
+        .map(|(key, value)| AppOutput::EntityProperty {
+            entity,
+            entity_id: id.to_owned(),
+            key,
+            value,
+        })
+        .collect();
+    if outputs.is_empty() {
+        return Ok(());
+    }
+    site.put_app_outputs_as_given(&AppKey::new("jira"), &outputs)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "The property was refused."))
+}
+
+pub(super) async fn create_comment(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
     let v = parse(&body)?;
     let text_body = match v.get("body") {
         Some(b @ Value::Object(_)) => adf::to_text(b).ok_or_else(|| {
@@ -72,7 +101,7 @@ pub(super) async fn create_comment(State(st): S, Path(id): Path<String>, body: B
     if text_body.trim().is_empty() {
         return Err(bad("body", "Comment body can not be empty!"));
     }
-    let (source, _) = create_properties(&v).map_err(|m| bad("properties", &m))?;
+    let (source, others) = create_properties(&v).map_err(|m| bad("properties", &m))?;
     let mut site = st.site();
     let r = st.reader();
     let issue = r.issue_id(&id).ok_or_else(|| {
@@ -82,13 +111,14 @@ pub(super) async fn create_comment(State(st): S, Path(id): Path<String>, body: B
     let record = Record::Comment(Comment {
         id: source.unwrap_or_else(|| st.synthetic_key("comment")),
         issue: issue.to_string(),
-        // Cloud makes the caller the author; the double keeps the one asked for.
-        author: id_of(&v, "/author/accountId"),
+        // Cloud makes the caller the author, whatever the body says.
+        author: Some(caller(&mut site, &r, &headers)?),
         body: text_body,
         created: now,
         updated: now,
     });
     let cid = put_record(&mut site, record)?.map_err(|e| refused("comment", &e))?;
+    keep_properties(&mut site, EntityKind::Comment, &cid, others)?;
     let row = r
         .row("SELECT * FROM comments WHERE id = ?1", &[&cid])
         .unwrap_or_default();
@@ -117,7 +147,12 @@ pub(super) async fn list_comments(State(st): S, Path(id): Path<String>, q: Q) ->
     ))
 }
 
-pub(super) async fn create_worklog(State(st): S, Path(id): Path<String>, body: Bytes) -> Reply {
+pub(super) async fn create_worklog(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
     let v = parse(&body)?;
     let started =
         text(&v, "/started").ok_or_else(|| bad("started", "Date started is required."))?;
@@ -138,7 +173,7 @@ pub(super) async fn create_worklog(State(st): S, Path(id): Path<String>, body: B
             )
         })?,
     };
-    let (source, _) = create_properties(&v).map_err(|m| bad("properties", &m))?;
+    let (source, others) = create_properties(&v).map_err(|m| bad("properties", &m))?;
     let mut site = st.site();
     let r = st.reader();
     let issue = r.issue_id(&id).ok_or_else(|| {
@@ -147,13 +182,15 @@ pub(super) async fn create_worklog(State(st): S, Path(id): Path<String>, body: B
     let record = Record::Worklog(Worklog {
         id: source.unwrap_or_else(|| st.synthetic_key("worklog")),
         issue: issue.to_string(),
-        author: id_of(&v, "/author/accountId"),
+        // As a comment's: the caller.
+        author: Some(caller(&mut site, &r, &headers)?),
         body: comment,
         created: now_ms(),
         started,
         seconds,
     });
     let wid = put_record(&mut site, record)?.map_err(|e| refused("timeLogged", &e))?;
+    keep_properties(&mut site, EntityKind::Worklog, &wid, others)?;
     let row = r
         .row("SELECT * FROM worklogs WHERE id = ?1", &[&wid])
         .unwrap_or_default();

@@ -13,7 +13,9 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use super::http::{Created, Reply, Req, ReqBody};
-use super::{Api, ISSUE_PROPERTY, RestPath, SOURCE_PROPERTY, SegmentError, adf, item};
+use super::{
+    Api, ISSUE_PROPERTY, ORIGIN_PROPERTY, RestPath, SOURCE_PROPERTY, SegmentError, adf, item,
+};
 use crate::{ItemError, TargetError, source_key};
 
 /// Jira Cloud's limit on issues per bulk create.
@@ -470,14 +472,13 @@ impl Api {
     }
 
     async fn comment(&self, record: &Record, c: &Comment, sk: &str) -> Result<Answer, TargetError> {
-        let mut body = json!({
+        // Cloud makes the caller the author and stamps the comment created now: the
+        // source's author and dates go in a property of the comment.
+        let origin = json!({ "author": c.author, "created": c.created, "updated": c.updated });
+        let body = json!({
             "body": adf::from_text(&c.body),
-            "properties": [source_property(sk)],
+            "properties": [source_property(sk), { "key": ORIGIN_PROPERTY, "value": origin }],
         });
-        // Cloud makes the caller the author; the double keeps the one sent.
-        if let Some(author) = &c.author {
-            body["author"] = json!({ "accountId": author });
-        }
         let path = match RestPath::at("/rest/api/3/issue").seg(&c.issue) {
             Ok(p) => p.fixed("comment").build(),
             Err(e) => return Ok(Err(bad_segment("the issue id", e))),
@@ -487,16 +488,15 @@ impl Api {
     }
 
     async fn worklog(&self, record: &Record, w: &Worklog, sk: &str) -> Result<Answer, TargetError> {
+        // As a comment's: the caller is the author, created now; the source's in a property.
+        let origin = json!({ "author": w.author, "created": w.created });
         let mut body = json!({
             "started": iso(w.started),
             "timeSpentSeconds": w.seconds,
-            "properties": [source_property(sk)],
+            "properties": [source_property(sk), { "key": ORIGIN_PROPERTY, "value": origin }],
         });
         if !w.body.is_empty() {
             body["comment"] = adf::from_text(&w.body);
-        }
-        if let Some(author) = &w.author {
-            body["author"] = json!({ "accountId": author });
         }
         let path = match RestPath::at("/rest/api/3/issue").seg(&w.issue) {
             Ok(p) => p
