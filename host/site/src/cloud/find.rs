@@ -95,7 +95,7 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::IssueLink(l) => {
             json!({ "type": l.link_type, "source": l.source, "destination": l.destination })
         }
-        Record::Attachment(a) => json!({ "issue": a.issue, "name": a.file_name }),
+        Record::Attachment(a) => json!({ "issue": a.issue, "name": a.file_name, "size": a.size }),
         Record::RemoteLink(l) => super::remote_links::remote_link_locator(l),
         Record::Filter(f) => super::sharing::filter_locator(f),
         Record::FilterShare(f) => super::sharing::share_locator(f),
@@ -1008,15 +1008,35 @@ impl Api {
             )
             .await?
             .unwrap_or(Value::Null);
-        // Files of one name on one issue: the first not taken by another record.
-        Ok(issue
-            .pointer("/fields/attachment")
-            .map_or(&[][..], as_list)
-            .iter()
-            .filter(|a| a.get("filename").and_then(Value::as_str) == Some(s(loc, "name")))
-            .filter_map(|a| a.get("id").and_then(text))
-            .find(|id| !self.claimed_by_other(Kind::Attachment, source, id)))
+        let listed = issue.pointer("/fields/attachment").map_or(&[][..], as_list);
+        let size = loc.get("size").and_then(Value::as_u64);
+        Ok(pick_attachment(listed, s(loc, "name"), size, |id| {
+            self.claimed_by_other(Kind::Attachment, source, id)
+        }))
     }
+}
+
+/// Of an issue's attachments, the one a record of file `name` and `size` wrote: files of
+/// one name on one issue are common (a pasted image.png, again and again), so the first
+/// of the record's size not `taken` by another record, and only failing that (a row whose
+/// size was wrong) the first of its name — two of one name are never swapped.
+fn pick_attachment(
+    listed: &[Value],
+    name: &str,
+    size: Option<u64>,
+    taken: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let named: Vec<&Value> = listed
+        .iter()
+        .filter(|a| a.get("filename").and_then(Value::as_str) == Some(name))
+        .collect();
+    let sized = |a: &Value| size.is_some() && a.get("size").and_then(Value::as_u64) == size;
+    named
+        .iter()
+        .filter(|a| sized(a))
+        .chain(named.iter().filter(|a| !sized(a)))
+        .filter_map(|a| a.get("id").and_then(text))
+        .find(|id| !taken(id))
 }
 
 /// The `id_field` of the item named `name` (case as Jira compares names).
@@ -1048,4 +1068,29 @@ fn jql_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two files named image.png on one issue: each record gets the one of its size,
+    /// whichever is asked first; a size nobody has falls back to the first not taken.
+    #[test]
+    fn attachments_of_one_name_are_told_apart_by_their_size() {
+        let listed = [
+            json!({ "id": "1", "filename": "image.png", "size": 300 }),
+            json!({ "id": "2", "filename": "image.png", "size": 70 }),
+            json!({ "id": "3", "filename": "other.png", "size": 70 }),
+        ];
+        let free = |_: &str| false;
+        let pick =
+            |size, taken: &dyn Fn(&str) -> bool| pick_attachment(&listed, "image.png", size, taken);
+        assert_eq!(pick(Some(70), &free).as_deref(), Some("2"));
+        assert_eq!(pick(Some(300), &free).as_deref(), Some("1"));
+        assert_eq!(pick(Some(70), &|id| id == "2").as_deref(), Some("1"));
+        assert_eq!(pick(Some(999), &free).as_deref(), Some("1"));
+        assert_eq!(pick(None, &|id| id == "1").as_deref(), Some("2"));
+        assert_eq!(pick(Some(70), &|_| true), None);
+    }
 }
