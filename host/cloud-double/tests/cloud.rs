@@ -132,8 +132,10 @@ impl Source {
         target: &mut dyn Site,
         decisions: &LoadDecisions,
     ) -> Result<(LoadSummary, State), String> {
-        let files = FolderFiles::index(&self.home()).map_err(|e| e.to_string())?;
-        target.take_attachment_files(Arc::new(files));
+        if target.wants_attachment_files() {
+            let files = FolderFiles::index(&self.home()).map_err(|e| e.to_string())?;
+            target.take_attachment_files(Arc::new(files));
+        }
         let mut state = self.state();
         let summary = load(
             &self.staging,

@@ -474,12 +474,15 @@ impl<'o> Migration<'o> {
             plan.as_ref()
                 .ok_or(PipelineError::Order("load runs after analyze"))?,
         );
-        // A target that takes a file only with its attachment gets the folder's index.
+        // A target that takes a file only with its attachment gets the folder's index; the
+        // others are not walked twice for it.
         let with_records = match &config.attachments {
-            Some(folder) => {
-                target.take_attachment_files(Arc::new(airlock_engine::FolderFiles::index(folder)?))
+            Some(folder) if target.wants_attachment_files() => {
+                let files = airlock_engine::FolderFiles::index(folder)?;
+                target.take_attachment_files(Arc::new(files));
+                true
             }
-            None => false,
+            _ => false,
         };
         let summary = load(
             staging,

@@ -634,9 +634,12 @@ impl Site for JiraCloud {
 
     /// Jira Cloud stores an attachment's file only when it creates the attachment: each
     /// file is read as its record is written.
-    fn take_attachment_files(&mut self, files: Arc<dyn AttachmentFiles>) -> bool {
-        self.api.files = Some(files);
+    fn wants_attachment_files(&self) -> bool {
         true
+    }
+
+    fn take_attachment_files(&mut self, files: Arc<dyn AttachmentFiles>) {
+        self.api.files = Some(files);
     }
 
     /// Refused: Jira Cloud creates an attachment together with its content and cannot

@@ -216,13 +216,17 @@ pub trait Site: Send {
     /// ([`TargetError::InvalidOutput`], [`TargetError::InvalidAppKey`]).
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError>;
 
-    /// Hands the target the attachments' files before the load. A target that can store an
-    /// attachment's file only when it creates the attachment (Jira Cloud) keeps them, reads
-    /// each with its record, and answers true; the others answer false (the default) and
-    /// take each file after the load through [`Site::put_attachment_file`].
-    fn take_attachment_files(&mut self, _files: std::sync::Arc<dyn AttachmentFiles>) -> bool {
+    /// Whether the target stores an attachment's file only when it creates the attachment
+    /// (Jira Cloud): it then takes the files before the load
+    /// ([`Site::take_attachment_files`]) and reads each with its record. The others (the
+    /// default) take each file after the load through [`Site::put_attachment_file`].
+    fn wants_attachment_files(&self) -> bool {
         false
     }
+
+    /// Hands the target the attachments' files before the load, when it
+    /// [wants them](Site::wants_attachment_files); ignored by the others.
+    fn take_attachment_files(&mut self, _files: std::sync::Arc<dyn AttachmentFiles>) {}
 
     /// Stores the file of an attachment written before (by its cloud id).
     fn put_attachment_file(
