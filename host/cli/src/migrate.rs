@@ -141,7 +141,10 @@ pub fn command(runtime: &Runtime, options: Options, until: Until) -> Result<Stat
 
 fn summary(outcome: &Outcome) -> String {
     if outcome.succeeded() {
-        return "every record migrated".into();
+        return match outcome.changed_rows {
+            0 => "every record migrated".into(),
+            n => format!("every record migrated, {n} written differently (see the report)"),
+        };
     }
     let mut parts = Vec::new();
     if outcome.failed_rows > 0 {

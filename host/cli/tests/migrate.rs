@@ -581,6 +581,12 @@ fn assert_every_record_once(
     let mut expected = generated.issue_ids.clone();
     expected.sort_unstable();
     assert_eq!(loaded, expected, "every issue exactly once");
+    // Each with its source key, gaps between numbers and moved issues included.
+    let keys: std::collections::BTreeMap<String, String> =
+        site.issue_keys_by_source().unwrap().into_iter().collect();
+    for (id, key) in generated.issue_ids.iter().zip(&generated.issue_keys) {
+        assert_eq!(keys.get(&id.to_string()), Some(key), "issue {id}'s key");
+    }
 }
 
 /// The canaries are real: they went all the way to the target (the customer's site).

@@ -20,6 +20,15 @@ impl Reader {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(128);
+        // The double's own: each project's issue counter, which Jira keeps apart from its
+        // issues (deleting the last issue does not give its number again).
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS double_issue_counters (
+                 project_id INTEGER PRIMARY KEY,
+                 last INTEGER NOT NULL
+             )",
+            [],
+        )?;
         Ok(Reader { conn })
     }
 

@@ -21,6 +21,7 @@ mod fixes;
 mod history;
 mod integrity;
 mod load;
+mod order;
 mod queries;
 mod records;
 mod software;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::EngineError;
 use crate::extract::numeric_id;
 use crate::fixes::{self, Applied, RowFixes};
+use crate::order::{Item, Ordered};
 use crate::records::RecordReader;
 use crate::state::{BatchCommit, Failure, MappingReader, State};
 
@@ -89,6 +90,10 @@ pub struct LoadSummary {
     /// display text beside them is kept.
     #[serde(default)]
     pub cleared: BTreeMap<Kind, u64>,
+    /// Rows written differently from the source in a way the operator must see row by
+    /// row (an issue Jira Cloud gave another key): listed in the state's notices.
+    #[serde(default)]
+    pub changed: BTreeMap<Kind, u64>,
 }
 
 /// Progress of the load: records of `kind` done out of `total`.
@@ -269,12 +274,13 @@ pub fn load(
             lookup.user_keys.insert(u.user_name.to_lowercase(), u.key);
         }
     }
-    // Rows whose parent is not in the backup: never sent to the target.
+    // Rows whose parent is not in the backup: never sent to the target ([`Ordered`]).
     let orphans = crate::integrity::OrphanSet::read(staging)?;
     let mut checkpoints = BTreeMap::new();
     for kind in Kind::ALL {
         checkpoints.insert(kind, state.checkpoint(&step(kind))?);
     }
+    let issues_by_number = issue_order(state, target, checkpoints[&Kind::Issue])?;
     // Rows earlier runs failed to write: their batches are done, so only this retries
     // them, after the pass below, once each (rows failing in this run wait for the next).
     let mut retry: BTreeMap<Kind, FxHashSet<String>> = BTreeMap::new();
@@ -298,6 +304,7 @@ pub fn load(
                     failures: &outcome.failures,
                     cleared: &[],
                     skipped: &outcome.skipped,
+                    notices: &outcome.notices,
                 })?;
                 let mappings = if is_referenced(kind) {
                     outcome.mappings
@@ -358,8 +365,8 @@ pub fn load(
                 wait(&mut outstanding, &mut lookup, &mut progress, true)?;
                 let total = staged.get(&kind).copied().unwrap_or(0);
                 let mut done = checkpoints.get(&kind).copied().unwrap_or(0);
-                let mut reader = RecordReader::open_kind(staging, kind)?;
-                reader.skip_records(done)?;
+                let mut reader = Ordered::open(staging, kind, &orphans, issues_by_number)?;
+                reader.skip(done)?;
                 progress(LoadProgress { kind, done, total });
                 // The first batch of every run may have been written before a crash.
                 let mut reconcile = true;
@@ -377,14 +384,13 @@ pub fn load(
                         let record = match pending.take() {
                             Some(r) => r,
                             None if exhausted => break,
-                            None => match reader.next_record()? {
-                                Some(r) if orphans.contains(kind, done) => {
-                                    drop(r);
+                            None => match reader.next_item()? {
+                                Some(Item::Orphan) => {
                                     done += 1;
                                     *summary.skipped.entry(kind).or_default() += 1;
                                     continue;
                                 }
-                                Some(r) => r,
+                                Some(Item::Record(r)) => r,
                                 None => {
                                     exhausted = true;
                                     break;
@@ -454,6 +460,7 @@ pub fn load(
         (written.matched, &mut summary.matched),
         (written.failed, &mut summary.failed),
         (written.recovered, &mut summary.recovered),
+        (written.changed, &mut summary.changed),
         (
             written.skipped_by_override,
             &mut summary.skipped_by_override,
@@ -477,6 +484,23 @@ pub fn load(
         &mut summary,
     )?;
     Ok(summary)
+}
+
+/// Whether this migration hands issues over in number order per project ([`Ordered`]):
+/// for a target that numbers issues itself. Kept in the state with the first issue
+/// batch, so a load begun in the file's order (before the target asked, or by an older
+/// Airlock) resumes in that order: its checkpoint counts records in it.
+fn issue_order(state: &State, target: &dyn Site, done: u64) -> Result<bool, EngineError> {
+    const KEY: &str = "issue-order";
+    if let Some(order) = state.meta(KEY)? {
+        return Ok(order == "number");
+    }
+    if done > 0 {
+        return Ok(false);
+    }
+    let by_number = target.numbers_issues();
+    state.set_meta(KEY, if by_number { "number" } else { "file" })?;
+    Ok(by_number)
 }
 
 /// Tries again the rows earlier runs failed to write, kind by kind in load order (a
@@ -536,6 +560,7 @@ fn retry_failed(
                     failures: &outcome.failures,
                     cleared: &cleared,
                     skipped: &outcome.skipped,
+                    notices: &outcome.notices,
                 })?;
                 if is_referenced(kind) {
                     for (ns, server, cloud) in &outcome.mappings {
@@ -578,6 +603,8 @@ struct Outcome {
     failures: Vec<Failure>,
     /// Rows the override file skips.
     skipped: Vec<(Kind, String)>,
+    /// Rows the target wrote differently from the source ([`airlock_site::Notice`]).
+    notices: Vec<Failure>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -726,6 +753,15 @@ fn write_batch(
         return Ok(out);
     }
     let results = target.write(kind, &to_write).map_err(EngineError::Target)?;
+    for n in target.take_notices() {
+        *summary.changed.entry(n.kind).or_default() += 1;
+        out.notices.push(Failure {
+            kind: n.kind,
+            source_key: n.source_key,
+            code: n.code.into(),
+            message: n.message,
+        });
+    }
     for ((key, result), record) in keys.into_iter().zip(results).zip(&to_write) {
         match result {
             Ok(cloud) => {

@@ -190,6 +190,19 @@ CREATE TABLE IF NOT EXISTS skipped_rows (
 ) WITHOUT ROWID;
 ";
 
+/// Added within format 2: rows written, but not as the source has them in a way the
+/// operator must see row by row (an issue Jira Cloud gave another key), sealed as
+/// failures are.
+const NOTICES: &str = "
+CREATE TABLE IF NOT EXISTS notices (
+    kind TEXT NOT NULL,
+    source_token BLOB NOT NULL,
+    code TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (kind, source_token)
+) WITHOUT ROWID;
+";
+
 /// What one batch of the load changes in the state, in one transaction.
 #[derive(Default)]
 pub struct BatchCommit<'a> {
@@ -204,6 +217,8 @@ pub struct BatchCommit<'a> {
     pub cleared: &'a [(Kind, String)],
     /// Rows the override file skipped.
     pub skipped: &'a [(Kind, String)],
+    /// Rows written differently from the source ([`State::notices`]).
+    pub notices: &'a [Failure],
 }
 
 impl State {
@@ -234,6 +249,7 @@ impl State {
                 .map_err(err)?;
         }
         tx.execute_batch(SKIPPED_ROWS).map_err(err)?;
+        tx.execute_batch(NOTICES).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(State {
             conn,
@@ -399,14 +415,18 @@ impl State {
                 )
                 .map_err(err)?;
             for f in batch.failures {
-                let token = failure_token(protect, f.kind.name(), &f.source_key);
-                let mut sealed = Vec::new();
-                protect.seal(
-                    &failure_ad(f.kind.name(), &token, &f.code),
-                    &pack(&[f.source_key.as_bytes(), f.message.as_bytes()]),
-                    &mut sealed,
-                );
+                let (token, sealed) = seal_row(protect, "failures", f);
                 fail.execute(params![f.kind.name(), token, f.code, sealed])
+                    .map_err(err)?;
+            }
+            let mut note = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO notices (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for n in batch.notices {
+                let (token, sealed) = seal_row(protect, "notices", n);
+                note.execute(params![n.kind.name(), token, n.code, sealed])
                     .map_err(err)?;
             }
             if let Some((step, done)) = batch.checkpoint {
@@ -434,10 +454,22 @@ impl State {
 
     /// Every failure, by kind then source key.
     pub fn failures(&self) -> Result<Vec<Failure>, StateError> {
+        self.rows("failures")
+    }
+
+    /// Every row written differently from the source in a way the operator must see
+    /// (code `key-changed`: an issue given another key), by kind then source key.
+    pub fn notices(&self) -> Result<Vec<Failure>, StateError> {
+        self.rows("notices")
+    }
+
+    fn rows(&self, table: &'static str) -> Result<Vec<Failure>, StateError> {
         let err = |e: rusqlite::Error| self.err(e);
         let mut stmt = self
             .conn
-            .prepare("SELECT kind, source_token, code, sealed FROM failures")
+            .prepare(&format!(
+                "SELECT kind, source_token, code, sealed FROM {table}"
+            ))
             .map_err(err)?;
         let mut rows = stmt.query([]).map_err(err)?;
         let mut failures = Vec::new();
@@ -446,7 +478,7 @@ impl State {
             let token = blob(row, 1).map_err(err)?;
             let code: String = row.get(2).map_err(err)?;
             let sealed = blob(row, 3).map_err(err)?;
-            let failure = open_failure(self.protect.as_ref(), &kind, token, code, sealed)
+            let failure = open_row(self.protect.as_ref(), table, &kind, token, code, sealed)
                 .map_err(|e| StateError::new(&self.path, e))?;
             failures.push((kind, failure));
         }
@@ -796,9 +828,26 @@ fn bucket_ad(ns: Namespace, key: &[u8]) -> Vec<u8> {
     pack(&[ns.as_str().as_bytes(), key])
 }
 
-/// A failure's cell is bound to its row and to its code (kept in clear for statistics).
-fn failure_ad(kind: &str, token: &[u8], code: &str) -> Vec<u8> {
-    pack(&[kind.as_bytes(), token, code.as_bytes()])
+/// A failure's (or notice's) cell is bound to its row and to its code (kept in clear
+/// for statistics); a notice's to its table too, so a failure's cell cannot pass for one.
+fn row_ad(table: &str, kind: &str, token: &[u8], code: &str) -> Vec<u8> {
+    if table == "failures" {
+        pack(&[kind.as_bytes(), token, code.as_bytes()])
+    } else {
+        pack(&[table.as_bytes(), kind.as_bytes(), token, code.as_bytes()])
+    }
+}
+
+/// A failure's or notice's token and sealed cell.
+fn seal_row(protect: &dyn FieldProtection, table: &str, f: &Failure) -> (Vec<u8>, Vec<u8>) {
+    let token = failure_token(protect, f.kind.name(), &f.source_key);
+    let mut sealed = Vec::new();
+    protect.seal(
+        &row_ad(table, f.kind.name(), &token, &f.code),
+        &pack(&[f.source_key.as_bytes(), f.message.as_bytes()]),
+        &mut sealed,
+    );
+    (token, sealed)
 }
 
 /// The (server id, cloud id) pairs of a bucket, by server id.
@@ -834,22 +883,23 @@ fn open_bucket(
     Ok(bucket)
 }
 
-fn open_failure(
+fn open_row(
     protect: &dyn FieldProtection,
+    table: &'static str,
     kind: &str,
     token: &[u8],
     code: String,
     sealed: &[u8],
 ) -> Result<Failure, RowError> {
     let plain = protect
-        .open(&failure_ad(kind, token, &code), sealed)
+        .open(&row_ad(table, kind, token, &code), sealed)
         .map_err(|source| RowError::Sealed {
-            table: "failures",
+            table,
             group: kind.to_owned(),
             source,
         })?;
     let [source_key, message] = unpack(&plain).ok_or_else(|| RowError::Malformed {
-        table: "failures",
+        table,
         group: kind.to_owned(),
     })?;
     Ok(Failure {

@@ -47,6 +47,7 @@ pub fn render(storage: &Storage) -> Result<String> {
     let verify: Option<Vec<VerifyRow>> = read(storage, "verify.json");
     let apps: Option<Vec<AppReport>> = read(storage, "apps.json");
     let failed: Option<Vec<FailedRow>> = read(storage, "failures.json");
+    let changed: Option<Vec<FailedRow>> = read(storage, "changed.json");
     let load: Option<airlock_engine::LoadSummary> = read(storage, "load.json");
     let mut h = String::new();
     let _ = write!(
@@ -260,6 +261,30 @@ pub fn render(storage: &Storage) -> Result<String> {
                 failed.len() - SHOWN
             );
         }
+    }
+    if let Some(changed) = changed.as_ref().filter(|f| !f.is_empty()) {
+        const SHOWN: usize = 1_000;
+        let _ = write!(
+            h,
+            "<h3>Rows written differently ({}{})</h3><p>Written, but not as the source has them: each says what the target did and where the source's value is kept.</p><table><tr><th>kind<th>id<th>code<th>what happened</tr>",
+            changed.len(),
+            if changed.len() >= crate::report::MAX_FAILED_ROWS_IN_REPORT {
+                " or more"
+            } else {
+                ""
+            }
+        );
+        for f in changed.iter().take(SHOWN) {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td>{}<td>{}<td>{}</tr>",
+                f.kind.name(),
+                esc(&f.id),
+                esc(&f.code),
+                esc(&f.reason)
+            );
+        }
+        h.push_str("</table>");
     }
     if let Some(apps) = &apps {
         h.push_str("<h2>4. App data</h2><table><tr><th>app<th>consented to<th>tables<th>rows<th>batches<th>outputs<th>in the target<th>failed batches<th>fuel</tr>");

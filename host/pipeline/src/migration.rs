@@ -50,6 +50,9 @@ pub struct Outcome {
     pub verified: bool,
     /// Core rows the target refused (listed in the state).
     pub failed_rows: u64,
+    /// Core rows written differently from the source, row by row (issues Jira Cloud gave
+    /// other keys; listed in the state and the report).
+    pub changed_rows: u64,
     /// App batches that failed (listed in apps.json).
     pub failed_batches: u64,
     /// Sealed objects this run opened, each audited.
@@ -110,6 +113,8 @@ pub struct Migration<'o> {
     target: Option<Box<dyn Site>>,
     app_reports: Vec<AppReport>,
     verified: Option<Vec<VerifyRow>>,
+    /// Rows written differently from the source, as the verification counted them.
+    changed_rows: u64,
     blocked: Option<Blocked>,
     loaded: bool,
     stat: Stat,
@@ -168,6 +173,7 @@ impl<'o> Migration<'o> {
             target: None,
             app_reports: Vec::new(),
             verified: None,
+            changed_rows: 0,
             blocked: None,
             loaded: false,
             stat: Stat::default(),
@@ -599,6 +605,10 @@ impl<'o> Migration<'o> {
         let mut failed = report::failed_rows(&self.state)?;
         failed.truncate(report::MAX_FAILED_ROWS_IN_REPORT);
         report::write(&self.storage, "failures.json", &failed)?;
+        let mut changed = report::changed_rows(&self.state)?;
+        self.changed_rows = changed.len() as u64;
+        changed.truncate(report::MAX_FAILED_ROWS_IN_REPORT);
+        report::write(&self.storage, "changed.json", &changed)?;
         self.observer.event(&Event::Verified { rows: &rows });
         self.verified = Some(rows);
         Ok(())
@@ -625,6 +635,7 @@ impl<'o> Migration<'o> {
                 .is_some_and(|rows| rows.iter().all(|r| r.ok))
                 && self.app_reports.iter().all(AppReport::ok),
             failed_rows,
+            changed_rows: self.changed_rows,
             failed_batches,
             decryptions: self.storage.decryptions(),
         };

@@ -154,6 +154,21 @@ pub fn failed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow
         .collect())
 }
 
+/// Every row the target wrote differently from the source in a way the operator must see
+/// row by row (an issue Jira Cloud gave another key), from the migration's state.
+pub fn changed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow>> {
+    Ok(state
+        .notices()?
+        .into_iter()
+        .map(|f| FailedRow {
+            kind: f.kind,
+            id: f.source_key,
+            code: f.code,
+            reason: f.message,
+        })
+        .collect())
+}
+
 /// The state of the migration in `work`, opened under its storage's data key.
 pub fn open_state(
     work: &std::path::Path,

@@ -43,7 +43,7 @@
 //! | custom field | `POST /rest/api/3/field` | (name, type): `GET /rest/api/3/field/search` |
 //! | option | `POST …/field/{id}/context/{ctx}/option` | (field, value, parent): `GET` the options |
 //! | link type | `POST /rest/api/3/issueLinkType` | name: `GET /rest/api/3/issueLinkType` |
-//! | issue | `POST /rest/api/3/issue/bulk` (≤ 50; its level as `security`) | `airlock.source` by JQL |
+//! | issue | `POST /rest/api/3/issue/bulk` (≤ 50, one project's in number order, placeholders in the gaps, deleted with `DELETE /rest/api/3/issue/{id}` once a later issue exists; its level as `security`; see `keys.rs`) | `airlock.source` by JQL; the project's next number by `project = X ORDER BY key DESC`, placeholders by `issue.property[airlock.placeholder].project` |
 //! | field value, label, issue version | `PUT /rest/api/3/issue/{id}` update operations, one call per issue | idempotent (adding twice is a no-op) |
 //! | comment | `POST …/issue/{id}/comment` (ADF) | `airlock.source` in `GET …/comment?expand=properties` |
 //! | worklog | `POST …/issue/{id}/worklog` (ADF) | `airlock.source` in `GET …/worklog?expand=properties` |
@@ -169,6 +169,7 @@ mod contexts;
 mod find;
 mod history;
 mod http;
+mod keys;
 mod limits;
 mod read;
 mod remote_links;
@@ -189,6 +190,7 @@ use reqwest::header::HeaderValue;
 
 use crate::{AttachmentFiles, Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
 use http::Http;
+pub use keys::{KeyChange, MAX_GAP, PLACEHOLDER_PROPERTY};
 pub use limits::{JiraLimits, RateWindow, endpoint_template, is_put_delete, written_issue};
 pub use write::ATTACHMENT_FILE_MISSING;
 
@@ -430,6 +432,12 @@ struct State {
     unsettled: HashMap<String, String>,
     /// The issues Airlock ranked, by source rank (read once, then kept up to date).
     ranks: Option<software::Ranked>,
+    /// Project id → its numbering, once learnt (`keys.rs`).
+    numbering: HashMap<String, keys::Numbering>,
+    /// Placeholders a crash left, by project, until each project's numbering is learnt.
+    leftovers: Option<HashMap<String, Vec<(u64, String)>>>,
+    /// Issues created with another key than their source number's.
+    key_changes: Vec<KeyChange>,
 }
 
 impl Api {
@@ -469,10 +477,14 @@ impl Site for JiraCloud {
                 Kind::Issue,
                 Treatment::Changed,
                 "Jira Cloud numbers issues in creation order and stamps them created and \
-                 updated now: where a project's source numbers have gaps (deleted or moved \
-                 issues) its issues get other keys; each issue's source id is in its \
-                 airlock.source property, and its source number and created, updated and \
-                 resolved dates in its airlock.issue property",
+                 updated now: each project's issues are created in source number order, \
+                 placeholder issues fill the gaps (deleted or moved issues) and are deleted \
+                 once the next issue exists, so keys are kept; an issue whose number the \
+                 project passed already (the target's project held issues, an issue before \
+                 it was refused, or a gap wider than 10,000) gets the project's next key and \
+                 is listed in the report as written differently; each issue's source id is \
+                 in its airlock.source property, and its source number and created, updated \
+                 and resolved dates in its airlock.issue property",
             ),
             caveat(
                 Kind::Comment,
@@ -630,6 +642,32 @@ impl Site for JiraCloud {
 
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError> {
         self.rt.block_on(self.api.put_app_outputs(app, outputs))
+    }
+
+    /// Jira Cloud numbers a project's new issues one after another (`keys.rs`).
+    fn numbers_issues(&self) -> bool {
+        true
+    }
+
+    /// The issues created with another key than their source number's.
+    fn take_notices(&mut self) -> Vec<crate::Notice> {
+        std::mem::take(&mut self.api.state().key_changes)
+            .into_iter()
+            .map(|c| crate::Notice {
+                kind: Kind::Issue,
+                source_key: c.source_key,
+                code: "key-changed",
+                message: format!(
+                    "Jira Cloud gave it the key {} instead of number {}: the project had \
+                     passed that number already (the target's project held issues, an issue \
+                     before it was refused, or the gap before it was wider than {} numbers); \
+                     its source number is kept in its airlock.issue property",
+                    c.key,
+                    c.source_number,
+                    keys::MAX_GAP
+                ),
+            })
+            .collect()
     }
 
     /// Jira Cloud stores an attachment's file only when it creates the attachment: each

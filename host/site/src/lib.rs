@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{
-    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, ORIGIN_PROPERTY,
-    RateWindow, RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
+    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, KeyChange,
+    MAX_GAP, ORIGIN_PROPERTY, PLACEHOLDER_PROPERTY, RateWindow, RetryPolicy, SOURCE_PROPERTY, adf,
+    endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
     BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FieldContextReadBack,
@@ -166,6 +167,17 @@ pub struct Caveat {
     pub how: String,
 }
 
+/// A record written, but not as the source has it, in a way the operator must see row by
+/// row (code `key-changed`: an issue Jira Cloud gave another key than its source's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: Kind,
+    pub source_key: String,
+    pub code: &'static str,
+    /// What happened and where the source's value is kept, for the sealed report.
+    pub message: String,
+}
+
 /// The attachments' files, by source attachment id, for a target that creates an
 /// attachment only together with its content (Jira Cloud). The engine's is the operator's
 /// attachments folder, read under its rules (no link followed, nothing outside it).
@@ -215,6 +227,19 @@ pub trait Site: Send {
     /// ([`app_storage::check_outputs`]): if one is invalid, nothing is stored
     /// ([`TargetError::InvalidOutput`], [`TargetError::InvalidAppKey`]).
     fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError>;
+
+    /// The notices of the records written since the last call (the load records them
+    /// with each batch); none by default.
+    fn take_notices(&mut self) -> Vec<Notice> {
+        Vec::new()
+    }
+
+    /// Whether the target numbers new issues itself, one after another in each project
+    /// (Jira Cloud): the load then hands each project's issues over in number order, so
+    /// the target can give each its source key. The others (the default) set keys.
+    fn numbers_issues(&self) -> bool {
+        false
+    }
 
     /// Whether the target stores an attachment's file only when it creates the attachment
     /// (Jira Cloud): it then takes the files before the load

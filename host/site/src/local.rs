@@ -296,6 +296,18 @@ impl LocalSite {
         run().map_err(|e| self.local(e))
     }
 
+    /// Each issue's source key and key (`DEMO-12`), in the order they were written.
+    pub fn issue_keys_by_source(&mut self) -> Result<Vec<(String, String)>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<(String, String)>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT source_key, key FROM issues WHERE source_key IS NOT NULL ORDER BY rowid",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        };
+        run().map_err(|e| self.local(e))
+    }
+
     /// An app's documents of one collection on the site, as (id, body), by id. The ids are
     /// as stored (in the app's namespace, see [`stored_key`]).
     pub fn app_documents(

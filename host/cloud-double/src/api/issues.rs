@@ -213,32 +213,42 @@ pub(super) async fn create_issues(State(st): S, body: Bytes) -> Reply {
             Err(e) => errors.push(element_error(n, &e)),
         }
     }
-    // Cloud numbers issues itself: the next number of each project.
+    // Cloud numbers issues itself, in element order: each project's counter, which never
+    // goes back (a deleted issue's number is not given again). An issue the site refuses
+    // is refused before it is numbered, as in Jira: the next one takes the number. So
+    // the site stores them one at a time.
     let mut next: HashMap<String, u64> = HashMap::new();
+    let mut answers = Vec::with_capacity(valid.len());
     for (_, issue, _) in &mut valid {
-        let n = next.entry(issue.project.clone()).or_insert_with(|| {
-            let project: i64 = issue.project.parse().unwrap_or(0);
-            r.int(
-                "SELECT COALESCE(MAX(number), 0) FROM issues WHERE project_id = ?1",
-                &[&project],
-            )
-            .unwrap_or(0) as u64
-        });
-        *n += 1;
-        issue.number = *n;
+        let n = next
+            .entry(issue.project.clone())
+            .or_insert_with(|| last_number(&r, &issue.project));
+        issue.number = *n + 1;
+        let answer = site
+            .write(Kind::Issue, &[Record::Issue(issue.clone())])
+            .map_err(|e| {
+                tracing::error!("the double's site failed: {e}");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            })?
+            .pop()
+            .expect("one answer per issue");
+        if answer.is_ok() {
+            *n += 1;
+        }
+        answers.push(answer);
     }
-    let records: Vec<Record> = valid
-        .iter()
-        .map(|(_, i, _)| Record::Issue(i.clone()))
-        .collect();
-    let answers = if records.is_empty() {
-        Vec::new()
-    } else {
-        site.write(Kind::Issue, &records).map_err(|e| {
-            tracing::error!("the double's site failed: {e}");
+    for (project, last) in &next {
+        let project: i64 = project.parse().unwrap_or(0);
+        r.execute(
+            "INSERT INTO double_issue_counters (project_id, last) VALUES (?1, ?2)
+             ON CONFLICT (project_id) DO UPDATE SET last = MAX(last, excluded.last)",
+            &[&project, &(*last as i64)],
+        )
+        .map_err(|e| {
+            tracing::error!("the double's counter failed: {e}");
             error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-        })?
-    };
+        })?;
+    }
     let mut created: Vec<(usize, Value)> = Vec::new();
     for ((n, _, others), answer) in valid.iter().zip(answers) {
         match answer {
@@ -283,6 +293,76 @@ pub(super) async fn create_issues(State(st): S, body: Bytes) -> Reply {
     };
     let issues: Vec<Value> = created.into_iter().map(|(_, v)| v).collect();
     Ok(json(status, json!({ "issues": issues, "errors": errors })))
+}
+
+/// The last number a project gave: its counter, or its highest issue's (issues the site
+/// got before the counter was kept).
+fn last_number(r: &Reader, project: &str) -> u64 {
+    let project: i64 = project.parse().unwrap_or(0);
+    let counter = r
+        .int(
+            "SELECT last FROM double_issue_counters WHERE project_id = ?1",
+            &[&project],
+        )
+        .unwrap_or(0);
+    let highest = r
+        .int(
+            "SELECT COALESCE(MAX(number), 0) FROM issues WHERE project_id = ?1",
+            &[&project],
+        )
+        .unwrap_or(0);
+    counter.max(highest) as u64
+}
+
+/// `DELETE /rest/api/3/issue/{id}`: the issue and everything on it. Jira refuses one with
+/// sub-tasks unless `deleteSubtasks=true`; the double's issues have no sub-tasks of their
+/// own (a sub-task's parent is a link), so it deletes the issue's links with the rest.
+pub(super) async fn delete_issue(State(st): S, Path(id): Path<String>) -> Reply {
+    let _site = st.site();
+    let r = st.reader();
+    let id = r.issue_id(&id).ok_or_else(|| {
+        not_found("Issue does not exist or you do not have permission to see it.")
+    })?;
+    let id_text = id.to_string();
+    r.transaction(|tx| {
+        tx.execute(
+            "DELETE FROM change_items WHERE group_id IN
+             (SELECT id FROM change_groups WHERE issue_id = ?1)",
+            [id],
+        )?;
+        for table in [
+            "change_groups",
+            "field_values",
+            "labels",
+            "issue_versions",
+            "issue_components",
+            "comments",
+            "worklogs",
+            "attachments",
+            "watchers",
+            "votes",
+            "issue_sprints",
+            "issue_ranks",
+            "remote_links",
+        ] {
+            tx.execute(&format!("DELETE FROM {table} WHERE issue_id = ?1"), [id])?;
+        }
+        tx.execute(
+            "DELETE FROM issue_links WHERE source_issue_id = ?1 OR destination_issue_id = ?1",
+            [id],
+        )?;
+        tx.execute(
+            "DELETE FROM entity_properties WHERE entity_kind = 'issue' AND entity_id = ?1",
+            [&id_text],
+        )?;
+        tx.execute("DELETE FROM issues WHERE id = ?1", [id])?;
+        Ok(())
+    })
+    .map_err(|e| {
+        tracing::error!("the double's delete failed: {e}");
+        error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) fn user_ref(account: Option<String>) -> Value {

@@ -1,13 +1,18 @@
 //! JQL: only what Airlock asks, on the issue properties an app would index
-//! (`airlock.source`'s `key`, `airlock.history`'s `parts`, `airlock.rank`'s `rank`).
+//! (`airlock.source`'s `key`, `airlock.history`'s `parts`, `airlock.rank`'s `rank`,
+//! `airlock.placeholder`'s `project`), and a project's issues latest first.
 
 #![allow(clippy::result_large_err)]
 
 use super::*;
 
 /// The issue properties (other than `airlock.source`) whose values' fields are indexed:
-/// Airlock's history (`parts`) and rank (`rank`).
-const INDEXED: [(&str, &str); 2] = [("airlock.history", "parts"), ("airlock.rank", "rank")];
+/// Airlock's history (`parts`), rank (`rank`) and placeholders (`project`).
+const INDEXED: [(&str, &str); 3] = [
+    ("airlock.history", "parts"),
+    ("airlock.rank", "rank"),
+    ("airlock.placeholder", "project"),
+];
 /// Cloud answers at most this many issue properties per issue in a search.
 const MAX_SEARCH_PROPERTIES: usize = 5;
 
@@ -19,6 +24,8 @@ pub(super) enum Jql {
         key: &'static str,
         field: &'static str,
     },
+    /// `project = <id or key> ORDER BY key DESC`: a project's issues, latest first.
+    Project(String),
 }
 
 pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
@@ -28,6 +35,20 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
         None => jql,
     }
     .trim();
+    if let Some(project) = clause
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("project"))
+        .and_then(|_| clause[7..].trim().strip_prefix('='))
+    {
+        let order = lower.find(" order by ").map(|i| lower[i + 10..].trim());
+        if order != Some("key desc") {
+            return Err(
+                "Error in the JQL Query: the double orders a project's issues by key DESC only."
+                    .into(),
+            );
+        }
+        return Ok(Jql::Project(project.trim().trim_matches('"').to_owned()));
+    }
     for (key, field) in INDEXED {
         let path = format!("issue.property[{key}].{field}");
         if let Some(rest) = clause
@@ -49,8 +70,8 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
         .map(|_| clause[prefix.len()..].trim())
         .ok_or_else(|| {
             "Error in the JQL Query: only issue.property[airlock.source].key, \
-             issue.property[airlock.history].parts and issue.property[airlock.rank].rank \
-             are indexed."
+             issue.property[airlock.history].parts, issue.property[airlock.rank].rank and \
+             issue.property[airlock.placeholder].project are indexed."
                 .to_owned()
         })?;
     if rest.eq_ignore_ascii_case("is not empty") {
@@ -111,6 +132,14 @@ pub(super) fn jql_ids(r: &Reader, jql: &Jql) -> Vec<Row> {
                     .is_some_and(|p| !p.is_null())
             })
             .collect(),
+        Jql::Project(project) => match r.project_id(project) {
+            Some(project) => r.rows(
+                "SELECT id, key, source_key FROM issues WHERE project_id = ?1
+                 ORDER BY number DESC",
+                &[&project],
+            ),
+            None => Vec::new(),
+        },
         Jql::SourceAny => r.rows(
             "SELECT id, key, source_key FROM issues WHERE source_key IS NOT NULL
              AND source_key NOT LIKE '~double/%' ORDER BY id",
@@ -157,6 +186,14 @@ pub(super) async fn search_jql(State(st): S, body: Bytes) -> Reply {
         ));
     }
     let r = st.reader();
+    if let Jql::Project(p) = &jql
+        && r.project_id(p).is_none()
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("The value '{p}' does not exist for the field 'project'."),
+        ));
+    }
     let rows = jql_ids(&r, &jql);
     let total = rows.len();
     let issues: Vec<Value> = rows

@@ -417,7 +417,10 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             get(list_options).post(create_options),
         )
         .route(&format!("{A}/issue/bulk"), post(create_issues))
-        .route(&format!("{A}/issue/{{id}}"), get(get_issue).put(edit_issue))
+        .route(
+            &format!("{A}/issue/{{id}}"),
+            get(get_issue).put(edit_issue).delete(delete_issue),
+        )
         .route(
             &format!("{A}/issue/{{id}}/comment"),
             get(list_comments).post(create_comment),
@@ -589,7 +592,18 @@ mod tests {
         ));
         assert!(parse_jql("issue.property[airlock.history].parts = 1").is_err());
         assert!(parse_jql("issue.property[airlock.votes].voters is not EMPTY").is_err());
+        assert!(matches!(
+            parse_jql("issue.property[airlock.placeholder].project is not EMPTY"),
+            Ok(Jql::PropertyAny {
+                key: "airlock.placeholder",
+                field: "project"
+            })
+        ));
+        assert!(
+            matches!(parse_jql("project = 10000 ORDER BY key DESC"), Ok(Jql::Project(p)) if p == "10000")
+        );
         assert!(parse_jql("project = X").is_err());
+        assert!(parse_jql("project = X ORDER BY created").is_err());
     }
 
     #[test]

@@ -153,6 +153,8 @@ impl Api {
             return Ok(Vec::new());
         }
         if kind == Kind::Issue {
+            // A crash may have left placeholders below issues this finds: they go first.
+            self.leftover_placeholders().await?;
             return self.search_issues(keys).await;
         }
         self.load_journal(kind).await?;

@@ -131,6 +131,17 @@ impl Req {
         }
     }
 
+    pub fn delete(name: &'static str, path: String) -> Req {
+        Req {
+            name,
+            method: Method::DELETE,
+            path,
+            body: ReqBody::Empty,
+            idempotent: true,
+            app: None,
+        }
+    }
+
     /// A POST that Jira applies at most once whatever the repeats (searches, set-like adds).
     pub fn idempotent(mut self) -> Req {
         self.idempotent = true;

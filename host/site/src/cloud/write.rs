@@ -1,7 +1,7 @@
 //! `write`: one Jira Cloud call shape per kind (see the table in `cloud.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use airlock_model::jira::{
     Association, Attachment, Comment, Component, Constant, CustomField, CustomFieldOption,
@@ -675,87 +675,6 @@ impl Api {
         })
     }
 
-    /// Issues, at most 50 per bulk call, chunks in parallel. Partial success maps back by
-    /// `failedElementNumber`; the created issues come in the order of the rest.
-    async fn write_issues(&self, records: &[Record]) -> Result<Vec<Answer>, TargetError> {
-        let chunks: Vec<(usize, &[Record])> = records
-            .chunks(BULK_ISSUES)
-            .enumerate()
-            .map(|(i, c)| (i * BULK_ISSUES, c))
-            .collect();
-        let answers = self
-            .each(&chunks, async |(_, chunk): &(usize, &[Record])| {
-                self.issue_chunk(chunk).await
-            })
-            .await?;
-        Ok(answers.into_iter().flatten().collect())
-    }
-
-    async fn issue_chunk(&self, chunk: &[Record]) -> Result<Vec<Answer>, TargetError> {
-        let mut out: Vec<Option<Answer>> = vec![None; chunk.len()];
-        let keys: Vec<String> = chunk.iter().map(source_key).collect();
-        let mut pending: Vec<usize> = Vec::with_capacity(chunk.len());
-        for (i, r) in chunk.iter().enumerate() {
-            match r {
-                Record::Issue(_) => pending.push(i),
-                other => {
-                    out[i] = Some(Err(item(
-                        "rejected",
-                        format!("a {} record in a batch of issue", other.kind()),
-                    )))
-                }
-            }
-        }
-        while !pending.is_empty() {
-            let updates: Vec<Value> = pending
-                .iter()
-                .map(|&i| match &chunk[i] {
-                    Record::Issue(issue) => issue_body(issue, &keys[i]),
-                    _ => unreachable!("only issues are pending"),
-                })
-                .collect();
-            let req = Req::post(
-                "POST /rest/api/3/issue/bulk",
-                "/rest/api/3/issue/bulk".into(),
-                json!({ "issueUpdates": updates }),
-            );
-            // Before repeating a bulk call whose answer was lost, the issues it created are
-            // found by their source keys and left out of the next attempt.
-            let found: Mutex<Vec<Option<String>>> = Mutex::new(Vec::new());
-            let pending_keys: Vec<String> = pending.iter().map(|&i| keys[i].clone()).collect();
-            let created = self
-                .http
-                .create(&req, async || {
-                    let hits = self.search_issues(&pending_keys).await?;
-                    let any = hits.iter().any(Option::is_some);
-                    *found.lock().expect("found lock") = hits;
-                    Ok(any.then(String::new))
-                })
-                .await?;
-            let reply = match created {
-                Created::Found(_) => {
-                    let hits = found.into_inner().expect("found lock");
-                    let mut rest = Vec::new();
-                    for (&i, hit) in pending.iter().zip(hits) {
-                        match hit {
-                            Some(id) => out[i] = Some(Ok(id)),
-                            None => rest.push(i),
-                        }
-                    }
-                    pending = rest;
-                    continue;
-                }
-                Created::Done(r) | Created::Refused(r) => r,
-            };
-            map_bulk_reply(&reply, &pending, &mut out)?;
-            pending.clear();
-        }
-        Ok(out
-            .into_iter()
-            .map(|a| a.expect("every issue answered"))
-            .collect())
-    }
-
     /// Labels, field values and issue versions: one `PUT /rest/api/3/issue/{id}` per issue
     /// with every update operation of the batch for it. If Jira refuses an issue's call,
     /// its records are sent one by one to learn which was wrong (adds are idempotent).
@@ -927,7 +846,7 @@ fn source_property(sk: &str) -> Value {
     json!({ "key": SOURCE_PROPERTY, "value": { "key": sk } })
 }
 
-fn issue_body(issue: &Issue, sk: &str) -> Value {
+pub(crate) fn issue_body(issue: &Issue, sk: &str) -> Value {
     let mut fields = json!({
         "project": { "id": issue.project },
         "issuetype": { "id": issue.issue_type },
@@ -1022,63 +941,6 @@ fn field_value_op(v: &CustomFieldValue, types: Option<&HashMap<String, String>>)
     }
 }
 
-/// Reads the bulk create's answer into the pending records' answers.
-fn map_bulk_reply(
-    reply: &Reply,
-    pending: &[usize],
-    out: &mut [Option<Answer>],
-) -> Result<(), TargetError> {
-    let mut failed: HashMap<usize, ItemError> = HashMap::new();
-    if let Some(errors) = reply.body.get("errors").and_then(Value::as_array) {
-        for e in errors {
-            let Some(n) = e.get("failedElementNumber").and_then(Value::as_u64) else {
-                continue;
-            };
-            let status = e.get("status").and_then(Value::as_u64).unwrap_or(400) as u16;
-            let inner = e.get("elementErrors").cloned().unwrap_or(Value::Null);
-            let summary = super::http::error_summary(status, &inner);
-            failed.insert(n as usize, item(classify(status, &summary), summary));
-        }
-    }
-    let created: Vec<String> = reply
-        .body
-        .get("issues")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|i| i.get("id").and_then(text))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !reply.ok() && failed.is_empty() && created.is_empty() {
-        // Refused as a whole (too many issues, malformed call): every issue says why.
-        let e = refusal(reply);
-        for &i in pending {
-            out[i] = Some(Err(e.clone()));
-        }
-        return Ok(());
-    }
-    let succeeded = pending.len() - failed.len().min(pending.len());
-    if created.len() != succeeded {
-        return Err(TargetError::Http {
-            call: "POST /rest/api/3/issue/bulk".into(),
-            status: reply.status,
-            message: format!(
-                "{} issues created but {succeeded} expected from the errors listed",
-                created.len()
-            ),
-        });
-    }
-    let mut ids = created.into_iter();
-    for (n, &i) in pending.iter().enumerate() {
-        out[i] = Some(match failed.remove(&n) {
-            Some(e) => Err(e),
-            None => Ok(ids.next().expect("counted above")),
-        });
-    }
-    Ok(())
-}
-
 /// A record whose id or key cannot be a path segment: it names nothing Cloud could have.
 pub(crate) fn bad_segment(what: &str, e: SegmentError) -> ItemError {
     item("invalid-reference", format!("{what} {e}"))
@@ -1113,7 +975,7 @@ pub(crate) fn refusal(reply: &Reply) -> ItemError {
     item(classify(reply.status, &summary), summary)
 }
 
-fn classify(status: u16, summary: &str) -> &'static str {
+pub(crate) fn classify(status: u16, summary: &str) -> &'static str {
     let s = summary.to_lowercase();
     if status == 409 || s.contains("already exists") || s.contains("already used") {
         "duplicate-key"
@@ -1229,28 +1091,5 @@ mod tests {
         assert_eq!(iso(0), "1970-01-01T00:00:00.000+0000");
         assert_eq!(iso(1_409_679_768_053), "2014-09-02T17:42:48.053+0000");
         assert_eq!(day(1_409_679_768_053), "2014-09-02");
-    }
-
-    #[test]
-    fn bulk_answers_map_by_failed_element_number() {
-        let reply = Reply {
-            status: 201,
-            body: json!({
-                "issues": [{ "id": "10000" }, { "id": "10001" }],
-                "errors": [{
-                    "status": 400,
-                    "failedElementNumber": 1,
-                    "elementErrors": { "errors": { "summary": "You must specify a summary of the issue." } }
-                }],
-            }),
-        };
-        let mut out = vec![None, None, None, None];
-        map_bulk_reply(&reply, &[0, 2, 3], &mut out).unwrap();
-        assert_eq!(out[0], Some(Ok("10000".into())));
-        assert_eq!(
-            out[2].as_ref().unwrap().as_ref().unwrap_err().code,
-            "invalid-value"
-        );
-        assert_eq!(out[3], Some(Ok("10001".into())));
     }
 }
