@@ -782,3 +782,46 @@ mod app_rows {
         assert!(AppRows::open_complete(&path, FINGERPRINT, sealer()).is_none());
     }
 }
+
+#[test]
+fn notices_are_sealed_read_back_and_kept_apart_from_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let notices = [failure(Kind::Issue, SECRETS[6], "key-changed", SECRETS[7])];
+    let mut state = State::open(&path, protection("m1")).unwrap();
+    state
+        .commit(&airlock_engine::BatchCommit {
+            checkpoint: Some(("load/issue", 1)),
+            failures: &[failure(Kind::Issue, SECRETS[10], CODE, SECRETS[11])],
+            notices: &notices,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(state.notices().unwrap(), notices);
+    assert_eq!(state.failures().unwrap().len(), 1, "a notice is no failure");
+    drop(state);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    drop(conn);
+    assert_no_secret_in_files(&path);
+
+    // A failure's cell put in a notice's row (same kind, same token) does not open as one.
+    let conn = Connection::open(&path).unwrap();
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT sealed FROM failures", [], |r| r.get(0))
+        .unwrap();
+    let code: String = conn
+        .query_row("SELECT code FROM failures", [], |r| r.get(0))
+        .unwrap();
+    conn.execute(
+        "UPDATE notices SET sealed = ?1, code = ?2, source_token = (SELECT source_token FROM failures)",
+        rusqlite::params![sealed, code],
+    )
+    .unwrap();
+    drop(conn);
+    let state = State::open(&path, protection("m1")).unwrap();
+    let e = state.notices().unwrap_err().to_string();
+    assert!(e.contains("a row of notices ("), "{e}");
+    assert_no_value_in(&e);
+}
