@@ -60,10 +60,14 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
-    /// List every row the target refused at load: kind, source id, code and why.
+    /// List every row the target refused at load: kind, source id, code and why (with
+    /// `--changed`: every row it wrote differently from the source, and what it did).
     Failures {
         #[arg(long, default_value = "airlock-work")]
         work: PathBuf,
+        /// The rows written differently (an issue Jira Cloud gave another key) instead.
+        #[arg(long)]
+        changed: bool,
         #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
         format: String,
         #[command(flatten)]
@@ -674,6 +678,7 @@ fn run(cli: Cli) -> Result<Status> {
         }
         Command::Failures {
             work,
+            changed,
             format,
             storage,
         } => {
@@ -689,7 +694,11 @@ fn run(cli: Cli) -> Result<Status> {
             }
             let storage = airlock_pipeline::Storage::open(&work, &storage.options(&settings)?)?;
             let state = airlock_pipeline::report::open_state(&work, &storage)?;
-            let rows = airlock_pipeline::report::failed_rows(&state)?;
+            let rows = if changed {
+                airlock_pipeline::report::changed_rows(&state)?
+            } else {
+                airlock_pipeline::report::failed_rows(&state)?
+            };
             render::failures(&rows, &format)?;
             Ok(Status::Done)
         }

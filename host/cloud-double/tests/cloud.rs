@@ -393,9 +393,8 @@ fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kin
     assert_keys_kept(source, double);
 }
 
-/// Every issue has its source key (its project's key and its source number), whatever the
-/// gaps between numbers and the order of ids; and no placeholder is left.
-fn assert_keys_kept(source: &Source, double: &CloudDouble) {
+/// Each source issue's key (its project's key and its number), by id.
+fn source_issue_keys(source: &Source) -> BTreeMap<String, String> {
     let project_keys: BTreeMap<String, String> = source
         .records(Kind::Project)
         .into_iter()
@@ -404,16 +403,28 @@ fn assert_keys_kept(source: &Source, double: &CloudDouble) {
             _ => None,
         })
         .collect();
-    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    source
+        .records(Kind::Issue)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Issue(i) => Some((i.id, format!("{}-{}", project_keys[&i.project], i.number))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every issue has its source key (its project's key and its source number), whatever the
+/// gaps between numbers and the order of ids; and no placeholder is left.
+fn assert_keys_kept(source: &Source, double: &CloudDouble) {
+    let expected = source_issue_keys(source);
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
     let mut gaps = 0;
-    let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    for r in source.records(Kind::Issue) {
-        if let Record::Issue(i) = r {
-            let prev = last.entry(i.project.clone()).or_default();
-            gaps += u64::from(i.number != *prev + 1);
-            *prev = i.number;
-            expected.insert(i.id, format!("{}-{}", project_keys[&i.project], i.number));
-        }
+    for key in expected.values() {
+        let (project, number) = key.rsplit_once('-').unwrap();
+        let number: u64 = number.parse().unwrap();
+        let prev = last.entry(project).or_default();
+        gaps += u64::from(number > *prev + 1);
+        *prev = (*prev).max(number);
     }
     assert!(gaps > 0, "the backup has no gap between issue numbers");
     let db = rusqlite::Connection::open(double.site_path()).unwrap();
@@ -1071,6 +1082,136 @@ fn bulk_create_maps_partial_failures_to_their_records() {
     let resp = rt.block_on(resp).unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(double.site().counts().unwrap()[&Kind::Issue], 57);
+}
+
+/// Jira Cloud, where someone creates an issue in each project just before the
+/// migration's first issues of that project arrive (a user at work on the new site).
+struct Busy<'d> {
+    inner: JiraCloud,
+    double: &'d CloudDouble,
+    touched: std::collections::BTreeSet<String>,
+}
+
+impl Site for Busy<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn snapshot(&mut self) -> Result<airlock_site::Snapshot, TargetError> {
+        self.inner.snapshot()
+    }
+    fn caveats(&self) -> Vec<airlock_site::Caveat> {
+        self.inner.caveats()
+    }
+    fn write(
+        &mut self,
+        kind: Kind,
+        records: &[Record],
+    ) -> Result<Vec<Result<String, ItemError>>, TargetError> {
+        for r in records {
+            if let Record::Issue(i) = r
+                && self.touched.insert(i.project.clone())
+            {
+                let theirs = Issue {
+                    id: format!("theirs-{}", i.project),
+                    number: 1,
+                    summary: "Created on the new site during the migration".into(),
+                    ..i.clone()
+                };
+                let written = self.double.site().write(kind, &[Record::Issue(theirs)]);
+                assert!(written.unwrap()[0].is_ok());
+            }
+        }
+        self.inner.write(kind, records)
+    }
+    fn find_written(
+        &mut self,
+        kind: Kind,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, TargetError> {
+        self.inner.find_written(kind, keys)
+    }
+    fn counts(&mut self) -> Result<BTreeMap<Kind, u64>, TargetError> {
+        self.inner.counts()
+    }
+    fn put_app_outputs(&mut self, app: &AppKey, outputs: &[AppOutput]) -> Result<(), TargetError> {
+        self.inner.put_app_outputs(app, outputs)
+    }
+    fn wants_attachment_files(&self) -> bool {
+        self.inner.wants_attachment_files()
+    }
+    fn take_attachment_files(&mut self, files: Arc<dyn AttachmentFiles>) {
+        self.inner.take_attachment_files(files)
+    }
+    fn put_attachment_file(
+        &mut self,
+        attachment: &str,
+        content: &mut dyn std::io::Read,
+    ) -> Result<u64, TargetError> {
+        self.inner.put_attachment_file(attachment, content)
+    }
+    fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError> {
+        self.inner.app_output_count(app)
+    }
+    fn numbers_issues(&self) -> bool {
+        self.inner.numbers_issues()
+    }
+    fn take_notices(&mut self) -> Vec<airlock_site::Notice> {
+        self.inner.take_notices()
+    }
+}
+
+#[test]
+fn issues_whose_numbers_the_site_passed_are_listed_with_the_keys_they_got() {
+    let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+    let source = Source::new(&small_spec(30));
+    let mut target = Busy {
+        inner: client(&double),
+        double: &double,
+        touched: Default::default(),
+    };
+    let (summary, state) = source.load(&mut target).unwrap();
+    assert!(summary.failed.is_empty(), "{:?}", state.failures().unwrap());
+    // Number 1 of each project was taken: its issues took the numbers after theirs, until
+    // a gap in the source's numbers brought them back. Each whose key differs is listed,
+    // with the key it got; no other.
+    let issues = source.records(Kind::Issue);
+    let keys = source_issue_keys(&source);
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let key_on_site = |id: &str| -> String {
+        db.query_row("SELECT key FROM issues WHERE source_key = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let moved: std::collections::BTreeSet<String> = keys
+        .iter()
+        .filter(|(id, key)| key_on_site(id) != **key)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!moved.is_empty() && moved.len() < issues.len(), "{moved:?}");
+    let notices = state.notices().unwrap();
+    let listed: std::collections::BTreeSet<String> =
+        notices.iter().map(|n| n.source_key.clone()).collect();
+    assert_eq!(listed, moved);
+    assert_eq!(
+        summary.changed.get(&Kind::Issue),
+        Some(&(moved.len() as u64))
+    );
+    for n in &notices {
+        assert_eq!((n.kind, n.code.as_str()), (Kind::Issue, "key-changed"));
+        let key = key_on_site(&n.source_key);
+        assert!(
+            n.message
+                .contains(&format!("the key {key} instead of number")),
+            "{}",
+            n.message
+        );
+    }
+    // Nothing was created twice, and no placeholder is left.
+    assert_eq!(
+        double.site().counts().unwrap()[&Kind::Issue],
+        issues.len() as u64 + target.touched.len() as u64
+    );
 }
 
 #[test]

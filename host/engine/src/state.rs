@@ -409,25 +409,18 @@ impl State {
                 let token = failure_token(protect, kind.name(), key);
                 skip.execute(params![kind.name(), token]).map_err(err)?;
             }
-            let mut fail = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO failures (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for f in batch.failures {
-                let (token, sealed) = seal_row(protect, "failures", f);
-                fail.execute(params![f.kind.name(), token, f.code, sealed])
+            for (table, rows) in [("failures", batch.failures), ("notices", batch.notices)] {
+                let mut insert = tx
+                    .prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO {table} (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)"
+                    ))
                     .map_err(err)?;
-            }
-            let mut note = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO notices (kind, source_token, code, sealed) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for n in batch.notices {
-                let (token, sealed) = seal_row(protect, "notices", n);
-                note.execute(params![n.kind.name(), token, n.code, sealed])
-                    .map_err(err)?;
+                for f in rows {
+                    let (token, sealed) = seal_row(protect, table, f);
+                    insert
+                        .execute(params![f.kind.name(), token, f.code, sealed])
+                        .map_err(err)?;
+                }
             }
             if let Some((step, done)) = batch.checkpoint {
                 tx.execute(

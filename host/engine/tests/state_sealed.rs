@@ -99,6 +99,13 @@ fn state_files(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
+/// Moves what the write-ahead log holds into the state file.
+fn checkpoint_wal(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -148,10 +155,7 @@ fn no_customer_value_is_in_clear_in_the_state_files() {
         SECRETS[1]
     );
     drop(state);
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
-    drop(conn);
+    checkpoint_wal(&path);
     assert_no_secret_in_files(&path);
 }
 
@@ -800,10 +804,7 @@ fn notices_are_sealed_read_back_and_kept_apart_from_failures() {
     assert_eq!(state.notices().unwrap(), notices);
     assert_eq!(state.failures().unwrap().len(), 1, "a notice is no failure");
     drop(state);
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
-    drop(conn);
+    checkpoint_wal(&path);
     assert_no_secret_in_files(&path);
 
     // A failure's cell put in a notice's row (same kind, same token) does not open as one.

@@ -449,7 +449,7 @@ pub struct IssueLinkType {
     pub outward: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Issue {
     pub id: String,
     pub project: String,

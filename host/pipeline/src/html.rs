@@ -40,6 +40,36 @@ pub fn store(storage: &Storage) -> Result<()> {
     storage.put_report("report.html", render(storage)?.as_bytes())
 }
 
+/// A table of listed rows (refused, or written differently): the first thousand, and the
+/// command that lists them all.
+fn row_table(h: &mut String, rows: &[FailedRow], title: &str, intro: &str, why: &str, all: &str) {
+    const SHOWN: usize = 1_000;
+    let _ = write!(
+        h,
+        "<h3>{title} ({}{})</h3><p>{intro}</p><table><tr><th>kind<th>id<th>code<th>{why}</tr>",
+        rows.len(),
+        if rows.len() >= crate::report::MAX_FAILED_ROWS_IN_REPORT {
+            " or more"
+        } else {
+            ""
+        }
+    );
+    for f in rows.iter().take(SHOWN) {
+        let _ = write!(
+            h,
+            "<tr><td>{}<td>{}<td class=problem>{}<td>{}</tr>",
+            f.kind.name(),
+            esc(&f.id),
+            esc(&f.code),
+            esc(&f.reason)
+        );
+    }
+    h.push_str("</table>");
+    if rows.len() > SHOWN {
+        let _ = write!(h, "<p>{} more: <code>{all}</code>.</p>", rows.len() - SHOWN);
+    }
+}
+
 /// The page, from the migration's sealed JSON reports.
 pub fn render(storage: &Storage) -> Result<String> {
     let integrity: Option<IntegrityReport> = read(storage, "integrity.json");
@@ -232,59 +262,24 @@ pub fn render(storage: &Storage) -> Result<String> {
         }
     }
     if let Some(failed) = failed.as_ref().filter(|f| !f.is_empty()) {
-        const SHOWN: usize = 1_000;
-        let _ = write!(
-            h,
-            "<h3>Rows the target refused ({}{})</h3><p>Fix the source or answer in the override file, then run the migration again: it retries them. <code>airlock failures</code> lists them all (table, CSV or JSON).</p><table><tr><th>kind<th>id<th>code<th>why, and what to do</tr>",
-            failed.len(),
-            if failed.len() >= crate::report::MAX_FAILED_ROWS_IN_REPORT {
-                " or more"
-            } else {
-                ""
-            }
+        row_table(
+            &mut h,
+            failed,
+            "Rows the target refused",
+            "Fix the source or answer in the override file, then run the migration again: it retries them. <code>airlock failures</code> lists them all (table, CSV or JSON).",
+            "why, and what to do",
+            "airlock failures",
         );
-        for f in failed.iter().take(SHOWN) {
-            let _ = write!(
-                h,
-                "<tr><td>{}<td>{}<td class=problem>{}<td>{}</tr>",
-                f.kind.name(),
-                esc(&f.id),
-                esc(&f.code),
-                esc(&f.reason)
-            );
-        }
-        h.push_str("</table>");
-        if failed.len() > SHOWN {
-            let _ = write!(
-                h,
-                "<p>{} more: <code>airlock failures</code>.</p>",
-                failed.len() - SHOWN
-            );
-        }
     }
     if let Some(changed) = changed.as_ref().filter(|f| !f.is_empty()) {
-        const SHOWN: usize = 1_000;
-        let _ = write!(
-            h,
-            "<h3>Rows written differently ({}{})</h3><p>Written, but not as the source has them: each says what the target did and where the source's value is kept.</p><table><tr><th>kind<th>id<th>code<th>what happened</tr>",
-            changed.len(),
-            if changed.len() >= crate::report::MAX_FAILED_ROWS_IN_REPORT {
-                " or more"
-            } else {
-                ""
-            }
+        row_table(
+            &mut h,
+            changed,
+            "Rows written differently",
+            "Written, but not as the source has them: each says what the target did and where the source's value is kept. <code>airlock failures --changed</code> lists them all.",
+            "what happened",
+            "airlock failures --changed",
         );
-        for f in changed.iter().take(SHOWN) {
-            let _ = write!(
-                h,
-                "<tr><td>{}<td>{}<td>{}<td>{}</tr>",
-                f.kind.name(),
-                esc(&f.id),
-                esc(&f.code),
-                esc(&f.reason)
-            );
-        }
-        h.push_str("</table>");
     }
     if let Some(apps) = &apps {
         h.push_str("<h2>4. App data</h2><table><tr><th>app<th>consented to<th>tables<th>rows<th>batches<th>outputs<th>in the target<th>failed batches<th>fuel</tr>");

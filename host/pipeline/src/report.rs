@@ -142,8 +142,11 @@ pub const MAX_FAILED_ROWS_IN_REPORT: usize = 10_000;
 
 /// Every row the load could not write, from the migration's state.
 pub fn failed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow>> {
-    Ok(state
-        .failures()?
+    Ok(rows(state.failures()?))
+}
+
+fn rows(listed: Vec<airlock_engine::Failure>) -> Vec<FailedRow> {
+    listed
         .into_iter()
         .map(|f| FailedRow {
             kind: f.kind,
@@ -151,22 +154,13 @@ pub fn failed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow
             code: f.code,
             reason: f.message,
         })
-        .collect())
+        .collect()
 }
 
 /// Every row the target wrote differently from the source in a way the operator must see
 /// row by row (an issue Jira Cloud gave another key), from the migration's state.
 pub fn changed_rows(state: &airlock_engine::State) -> crate::Result<Vec<FailedRow>> {
-    Ok(state
-        .notices()?
-        .into_iter()
-        .map(|f| FailedRow {
-            kind: f.kind,
-            id: f.source_key,
-            code: f.code,
-            reason: f.message,
-        })
-        .collect())
+    Ok(rows(state.notices()?))
 }
 
 /// The state of the migration in `work`, opened under its storage's data key.

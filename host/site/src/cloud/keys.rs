@@ -567,22 +567,7 @@ mod tests {
             id: format!("{project}-{number}"),
             project: project.into(),
             number,
-            issue_type: "1".into(),
-            summary: "s".into(),
-            description: String::new(),
-            priority: None,
-            status: "1".into(),
-            resolution: None,
-            reporter: None,
-            assignee: None,
-            created: 0,
-            updated: 0,
-            due: None,
-            resolved: None,
-            original_estimate: None,
-            estimate: None,
-            time_spent: None,
-            security: None,
+            ..Default::default()
         })
     }
 
