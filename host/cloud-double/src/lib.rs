@@ -11,6 +11,10 @@
 //!   an API token belongs to one in Cloud; the double adds that user the first time it
 //!   needs it (`GET /rest/api/3/myself`, a new filter's owner, watching without an account
 //!   id).
+//! - Issue numbers as Cloud gives them: each project's counter, in element order, never
+//!   going back (a deleted issue's number is gone, `DELETE /rest/api/3/issue/{id}`), and
+//!   an issue refused is not numbered (the next takes its number); `project = X ORDER BY
+//!   key DESC` finds a project's latest (400 for a project the site does not have).
 //! - Jira's limits: 50 issues per bulk create (more is a 400), partial failure of bulk
 //!   creates (`issues` + `errors[{failedElementNumber, elementErrors, status}]`), entity
 //!   and app property keys ≤ 255 and values ≤ 32,768 characters, required fields, 404 for

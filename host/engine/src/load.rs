@@ -487,9 +487,9 @@ pub fn load(
 }
 
 /// Whether this migration hands issues over in number order per project ([`Ordered`]):
-/// for a target that numbers issues itself. Kept in the state with the first issue
-/// batch, so a load begun in the file's order (before the target asked, or by an older
-/// Airlock) resumes in that order: its checkpoint counts records in it.
+/// for a target that numbers issues itself. Kept in the state by the first load, so a
+/// load begun in the file's order (by an Airlock before this order) resumes in that
+/// order: its checkpoint counts records in it.
 fn issue_order(state: &State, target: &dyn Site, done: u64) -> Result<bool, EngineError> {
     const KEY: &str = "issue-order";
     if let Some(order) = state.meta(KEY)? {
