@@ -115,6 +115,12 @@ impl Namespace {
     pub const SPRINT: Namespace = Namespace("jira/classic/software:sprint");
     pub const BOARD: Namespace = Namespace("jira/classic/software:rapidView");
     pub const BOARD_COLUMN: Namespace = Namespace("jira/classic/software:column");
+    pub const DASHBOARD: Namespace = Namespace("jira:dashboard");
+    pub const DASHBOARD_GADGET: Namespace = Namespace("jira:dashboardGadget");
+    pub const SCREEN: Namespace = Namespace("jira/classic:screen");
+    pub const SCREEN_TAB: Namespace = Namespace("jira/classic:screenTab");
+    pub const SCREEN_SCHEME: Namespace = Namespace("jira/classic:screenScheme");
+    pub const ISSUE_TYPE_SCREEN_SCHEME: Namespace = Namespace("jira/classic:issueTypeScreenScheme");
 
     /// Every namespace the host can resolve.
     pub const ALL: &'static [Namespace] = &[
@@ -147,6 +153,12 @@ impl Namespace {
         Namespace::SPRINT,
         Namespace::BOARD,
         Namespace::BOARD_COLUMN,
+        Namespace::DASHBOARD,
+        Namespace::DASHBOARD_GADGET,
+        Namespace::SCREEN,
+        Namespace::SCREEN_TAB,
+        Namespace::SCREEN_SCHEME,
+        Namespace::ISSUE_TYPE_SCREEN_SCHEME,
     ];
 
     /// Any name as a namespace, unchecked. The host accepts only those in

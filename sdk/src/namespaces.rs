@@ -60,6 +60,18 @@ pub const SPRINT: Namespace = Namespace::SPRINT;
 pub const BOARD: Namespace = Namespace::BOARD;
 /// Jira Software board columns, by id.
 pub const BOARD_COLUMN: Namespace = Namespace::BOARD_COLUMN;
+/// Dashboards, by id.
+pub const DASHBOARD: Namespace = Namespace::DASHBOARD;
+/// Dashboard gadgets (`PortletConfiguration`), by id.
+pub const DASHBOARD_GADGET: Namespace = Namespace::DASHBOARD_GADGET;
+/// Screens, by id.
+pub const SCREEN: Namespace = Namespace::SCREEN;
+/// Screens' tabs, by id.
+pub const SCREEN_TAB: Namespace = Namespace::SCREEN_TAB;
+/// Screen schemes, by id.
+pub const SCREEN_SCHEME: Namespace = Namespace::SCREEN_SCHEME;
+/// Issue type screen schemes, by id.
+pub const ISSUE_TYPE_SCREEN_SCHEME: Namespace = Namespace::ISSUE_TYPE_SCREEN_SCHEME;
 
 /// Every namespace the host knows, as in the table above.
 pub const ALL: &[Namespace] = Namespace::ALL;
@@ -113,6 +125,12 @@ mod tests {
             ("SPRINT", SPRINT),
             ("BOARD", BOARD),
             ("BOARD_COLUMN", BOARD_COLUMN),
+            ("DASHBOARD", DASHBOARD),
+            ("DASHBOARD_GADGET", DASHBOARD_GADGET),
+            ("SCREEN", SCREEN),
+            ("SCREEN_TAB", SCREEN_TAB),
+            ("SCREEN_SCHEME", SCREEN_SCHEME),
+            ("ISSUE_TYPE_SCREEN_SCHEME", ISSUE_TYPE_SCREEN_SCHEME),
         ];
         let documented: Vec<(String, String)> = documented()
             .into_iter()

@@ -22,6 +22,13 @@
 //!   Filters as Cloud keeps them: a new filter belongs to the caller, names are distinct
 //!   per owner (in any case), only the owner may share a filter, and a share with everyone
 //!   (`global`, `authenticated`) replaces the filter's other shares and refuses new ones.
+//! - Dashboards as Cloud keeps them (`api/dashboards.rs`, in the double's own tables): a
+//!   new dashboard belongs to the caller and has Cloud's default layout (two columns),
+//!   names are distinct per owner (in any case, also when the owner changes through
+//!   `PUT …/dashboard/bulk/edit` `changeOwner`), only the owner (or an administrator asking
+//!   with `extendAdminPermissions`) may replace its name and shares, a gadget is a `uri` or
+//!   a `moduleKey` (exactly one) in one of Cloud's eight colours at a free position of a
+//!   column the layout has, and its item properties keep entity properties' limits.
 //! - Projects, categories and permission schemes as Cloud keeps them (`api/schemes.rs`):
 //!   a renamed project keeps its former keys and is found by them, a key another project
 //!   has or had is refused; category and permission scheme names are distinct in any case
@@ -31,6 +38,14 @@
 //!   any case (400), entries for Jira's events (1–17) of Cloud's recipient types, naming
 //!   recipients the site has, once each, a request's entries all or none; a project
 //!   without a notification scheme of its own uses the default one (`10000`).
+//! - Screens as Cloud keeps them (`api/screens.rs`, in the site's tables, with Cloud's
+//!   defaults: screens 1–3, screen scheme 1, issue type screen scheme 1): names of
+//!   screens, screen schemes and issue type screen schemes distinct in any case (400), a
+//!   new screen with one tab, "Field Tab", tab names distinct per screen, tabs and fields
+//!   appended, a field once a screen (a system field Cloud knows or a custom field the
+//!   site has), a screen scheme with a default screen, an issue type screen scheme with a
+//!   default mapping and each issue type once; every project on issue type screen scheme
+//!   1 until it is given another.
 //! - Jira Software's REST API (`/rest/agile/1.0`, `api/software.rs`): boards (a name, a
 //!   type, a filter the site has; the caller administers them) and their properties,
 //!   sprints (created future; future → active → closed only, started with both dates,
@@ -42,7 +57,9 @@
 //!   property, boards in their `airlock.source` board property; for every other kind the
 //!   double stores the natural key as the row's source key (`email`, `name`,
 //!   `project/name`, a sprint's board, name and dates…), so `duplicate_source_keys` shows a
-//!   record created twice whatever its kind. Votes, which Airlock carries in the issue
+//!   record created twice whatever its kind (dashboards, in the double's own tables, through
+//!   [`CloudDouble::dashboards`]: a name is one owner's once, a position one gadget's).
+//!   Votes, which Airlock carries in the issue
 //!   property `airlock.votes`, are only that property here, as in Cloud; so are a board's
 //!   columns, swimlanes and quick filters (board properties), issues' closed sprints and
 //!   source ranks (issue properties): the site's tables for them stay empty, and the
@@ -77,6 +94,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use airlock_model::jira::Share;
 pub use airlock_site::{JiraLimits, RateWindow};
 use airlock_site::{LocalSite, TargetError};
 
@@ -193,6 +211,38 @@ pub enum DoubleError {
     Site(#[from] TargetError),
 }
 
+/// A dashboard as the double keeps it, with its share permissions and gadgets: for tests
+/// that compare what was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudDashboard {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The owner's account id.
+    pub owner: String,
+    /// Who may view it: each permission's id and what it names, by id.
+    pub shares: Vec<(String, Share)>,
+    /// Who may edit it, likewise.
+    pub editors: Vec<(String, Share)>,
+    /// By id.
+    pub gadgets: Vec<CloudGadget>,
+}
+
+/// A gadget of a dashboard, with its item properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudGadget {
+    pub id: String,
+    pub column: u32,
+    pub row: u32,
+    pub uri: Option<String>,
+    pub module_key: Option<String>,
+    /// One of Cloud's colours (`blue` … `white`).
+    pub color: String,
+    pub title: Option<String>,
+    /// Item property key → its JSON value.
+    pub properties: BTreeMap<String, serde_json::Value>,
+}
+
 /// A running double: HTTPS on 127.0.0.1 and an ephemeral port. Stops when dropped.
 pub struct CloudDouble {
     url: String,
@@ -304,6 +354,11 @@ impl CloudDouble {
     /// Keeps Jira's limits from now on (`None`: none), with empty windows.
     pub fn set_limits(&self, limits: Option<JiraLimits>) {
         self.shared.set_limits(limits);
+    }
+
+    /// Every dashboard, with its share permissions, gadgets and their item properties.
+    pub fn dashboards(&self) -> Vec<CloudDashboard> {
+        self.shared.dashboards()
     }
 
     /// The largest attachment file the site takes from now on, in bytes (a site admin's

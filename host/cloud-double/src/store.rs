@@ -1,7 +1,9 @@
 //! Reads of the site's tables, through a second connection to its file (`LocalSite`
 //! answers writes, the snapshot and source keys only). Rows come back as JSON objects
 //! keyed by column name. The few changes `LocalSite` has no call for (a filter's owner,
-//! the shares a global share replaces) go through the same connection ([`Reader::execute`]).
+//! the shares a global share replaces) go through the same connection ([`Reader::execute`]),
+//! and so do the double's own tables (`double_*`: issue counters, and dashboards with their
+//! shares, gadgets and item properties).
 
 use std::path::Path;
 
@@ -28,6 +30,46 @@ impl Reader {
                  last INTEGER NOT NULL
              )",
             [],
+        )?;
+        // Dashboards, their share permissions, gadgets and gadgets' item properties: the
+        // double keeps them as Cloud does (`api/dashboards.rs`), apart from the site's own
+        // tables, whose dashboards are the source's shape (layout, owner-less system page).
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS double_dashboards (
+                 id INTEGER PRIMARY KEY,
+                 name TEXT NOT NULL,
+                 description TEXT NOT NULL DEFAULT '',
+                 owner_account_id TEXT NOT NULL,
+                 columns INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS double_dashboard_shares (
+                 id INTEGER PRIMARY KEY,
+                 dashboard_id INTEGER NOT NULL,
+                 edit INTEGER NOT NULL,
+                 type TEXT NOT NULL,
+                 group_name TEXT,
+                 project_id TEXT,
+                 role_id TEXT,
+                 account_id TEXT
+             );
+             CREATE TABLE IF NOT EXISTS double_gadgets (
+                 id INTEGER PRIMARY KEY,
+                 dashboard_id INTEGER NOT NULL,
+                 uri TEXT,
+                 module_key TEXT,
+                 color TEXT NOT NULL,
+                 column_no INTEGER NOT NULL,
+                 row_no INTEGER NOT NULL,
+                 title TEXT,
+                 UNIQUE (dashboard_id, column_no, row_no)
+             );
+             CREATE TABLE IF NOT EXISTS double_item_properties (
+                 dashboard_id INTEGER NOT NULL,
+                 item_id INTEGER NOT NULL,
+                 key TEXT NOT NULL,
+                 value TEXT NOT NULL,
+                 PRIMARY KEY (dashboard_id, item_id, key)
+             );",
         )?;
         Ok(Reader { conn })
     }

@@ -12,7 +12,9 @@
 //! entries'), and Jira Software's boards and sprints, with what its API cannot write
 //! (columns, swimlanes, quick filters, closed sprints' issues, ranks) carried in
 //! properties. Custom fields' contexts, their options and the values issues take from
-//! them follow Cloud's rules too (`contexts`).
+//! them follow Cloud's rules too (`contexts`), and so do dashboards, their shares, gadgets
+//! and gadgets' settings (`dashboards`), and screens with their tabs and fields, screen
+//! schemes, issue type screen schemes and the one each project uses (`screens`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,8 +28,8 @@ use airlock_engine::{LoadDecisions, LoadSummary, load};
 use airlock_engine::{Overrides, analyze};
 use airlock_fixtures::Spec;
 use airlock_model::jira::{
-    ChangeGroup, ChangeItem, Filter, FilterShare, Group, Issue, IssueUser, Kind, ProjectRole,
-    Record, Share,
+    ChangeGroup, ChangeItem, Filter, FilterShare, Group, Issue, IssueUser, Kind, PreferenceValue,
+    ProjectRole, Record, Share,
 };
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{
@@ -295,7 +297,8 @@ fn issue_properties(double: &CloudDouble, key: &str) -> BTreeMap<String, Value> 
 /// `airlock.votes` properties, history the changes and items in their `airlock.history`
 /// properties, closed sprints' issues the ids in `airlock.sprints`, ranks the
 /// `airlock.rank` properties, not entity properties of their own; a board's columns,
-/// statuses, swimlanes and quick filters are the entries of its properties.
+/// statuses, swimlanes and quick filters are the entries of its properties; dashboards,
+/// their shares, gadgets and settings are in the double's own tables.
 fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
     let mut counts = double.site().counts().unwrap();
     let voters = voters_on_site(double);
@@ -328,7 +331,21 @@ fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
     let entries = |lists: BTreeMap<String, Vec<Value>>| lists.values().map(Vec::len).sum();
     let closed: usize = sprints.values().map(|v| v.as_array().unwrap().len()).sum();
     let open = counts.get(&Kind::IssueSprint).copied().unwrap_or(0) as usize;
+    // Dashboards live in the double's own tables: a share is a view permission (one that
+    // edits has an edit permission beside it), a gadget's setting an item property.
+    let dashboards = double.dashboards();
+    let gadgets = || dashboards.iter().flat_map(|d| &d.gadgets);
     for (kind, n) in [
+        (Kind::Dashboard, dashboards.len()),
+        (
+            Kind::DashboardShare,
+            dashboards.iter().map(|d| d.shares.len()).sum(),
+        ),
+        (Kind::Gadget, gadgets().count()),
+        (
+            Kind::GadgetPreference,
+            gadgets().map(|g| g.properties.len()).sum(),
+        ),
         (Kind::ChangeGroup, changes),
         (Kind::ChangeItem, items),
         (Kind::BoardColumn, entries(columns)),
@@ -351,10 +368,27 @@ fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
     counts
 }
 
+/// What the site holds per kind as Airlock counts it ([`site_counts`]) of what it wrote
+/// for `source`: the share with every logged-in user the client gives each system
+/// dashboard itself is no record's.
+fn written_counts(source: &Source, double: &CloudDouble) -> BTreeMap<Kind, u64> {
+    let mut counts = site_counts(double);
+    let added = client_added_shares(source);
+    if added > 0
+        && let Some(n) = counts.get_mut(&Kind::DashboardShare)
+    {
+        *n -= added;
+        if *n == 0 {
+            counts.remove(&Kind::DashboardShare);
+        }
+    }
+    counts
+}
+
 /// Every staged record is on the site once: counts per kind match the source (minus
 /// what was matched to existing records), and no source key was written twice.
 fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kind, u64>) {
-    let counts = site_counts(double);
+    let counts = written_counts(source, double);
     // An issue's voters are a set.
     for (issue, voters) in voters_on_site(double) {
         let distinct: std::collections::BTreeSet<&String> = voters.iter().collect();
@@ -391,6 +425,351 @@ fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kin
     }
     drop(site);
     assert_keys_kept(source, double);
+    assert_dashboards_arrived(source, double);
+    assert_screens_arrived(source, double);
+}
+
+/// The system dashboards of the source that no share of the source gives to every
+/// logged-in user: the client shares each so when it creates it.
+fn client_added_shares(source: &Source) -> u64 {
+    let loggedin: std::collections::BTreeSet<String> = source
+        .records(Kind::DashboardShare)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::DashboardShare(s) if s.share == Share::LoggedIn => Some(s.dashboard),
+            _ => None,
+        })
+        .collect();
+    source
+        .records(Kind::Dashboard)
+        .iter()
+        .filter(|r| matches!(r, Record::Dashboard(d) if d.system && !loggedin.contains(&d.id)))
+        .count() as u64
+}
+
+/// Jira Cloud's colour of a source gadget's (`color1` … `color8`; anything else blue).
+fn cloud_colour(color: &str) -> &'static str {
+    const COLOURS: [&str; 8] = [
+        "blue", "red", "yellow", "green", "cyan", "purple", "gray", "white",
+    ];
+    color
+        .strip_prefix("color")
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| COLOURS.get(n.checked_sub(1)?))
+        .copied()
+        .unwrap_or("blue")
+}
+
+/// What the source's dashboards hold arrived (compared without the load's mappings, so
+/// by what does not change on the target): each dashboard once by name and description,
+/// each system dashboard shared with every logged-in user, each gadget by what it is and
+/// its colour, each setting by its key and a text setting by its value. A backup without
+/// dashboards passes as it should: nothing is expected, and nothing is there.
+fn assert_dashboards_arrived(source: &Source, double: &CloudDouble) {
+    let on_site = double.dashboards();
+    let mut expected: Vec<(String, String)> = Vec::new();
+    let mut system: Vec<String> = Vec::new();
+    for r in source.records(Kind::Dashboard) {
+        if let Record::Dashboard(d) = r {
+            if d.system {
+                system.push(d.name.clone());
+            }
+            expected.push((d.name, d.description));
+        }
+    }
+    let mut got: Vec<(String, String)> = on_site
+        .iter()
+        .map(|d| (d.name.clone(), d.description.clone()))
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "dashboards by name and description");
+    for name in system {
+        let d = on_site.iter().find(|d| d.name == name).unwrap();
+        assert!(
+            d.shares.iter().any(|(_, s)| *s == Share::LoggedIn),
+            "the system dashboard is shared with every logged-in user: {d:?}"
+        );
+    }
+    let mut expected: Vec<(String, &str)> = source
+        .records(Kind::Gadget)
+        .iter()
+        .filter_map(|r| match r {
+            Record::Gadget(g) => Some((
+                g.module_key
+                    .clone()
+                    .filter(|k| !k.is_empty())
+                    .or_else(|| g.uri.clone())
+                    .unwrap_or_default(),
+                cloud_colour(&g.color),
+            )),
+            _ => None,
+        })
+        .collect();
+    let gadgets = || on_site.iter().flat_map(|d| &d.gadgets);
+    let mut got: Vec<(String, &str)> = gadgets()
+        .map(|g| {
+            let what = g.module_key.clone().or_else(|| g.uri.clone());
+            (what.unwrap_or_default(), g.color.as_str())
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "gadgets by what they are and their colour");
+    let (mut keys, mut texts): (Vec<String>, Vec<(String, Value)>) = (Vec::new(), Vec::new());
+    for r in source.records(Kind::GadgetPreference) {
+        if let Record::GadgetPreference(p) = r {
+            if let PreferenceValue::Text(t) = &p.value {
+                texts.push((p.key.clone(), json!(t)));
+            }
+            keys.push(p.key);
+        }
+    }
+    let mut on_site_keys: Vec<String> = gadgets()
+        .flat_map(|g| g.properties.keys().cloned())
+        .collect();
+    keys.sort();
+    on_site_keys.sort();
+    assert_eq!(on_site_keys, keys, "gadget settings by key");
+    for (key, value) in texts {
+        assert!(
+            gadgets().any(|g| g.properties.get(&key) == Some(&value)),
+            "a {key} setting of {value}"
+        );
+    }
+}
+
+/// A screen as compared: its name, description, and its tabs in order, each with its
+/// fields in order (a system field by its id, a custom field by its name).
+type ComparedScreen = (String, String, Vec<(String, Vec<String>)>);
+
+/// A scheme as compared: its name, description, what it maps (operation or issue type →
+/// screen or screen scheme, by name) and the projects using it (by key).
+type ComparedScheme = (String, String, Vec<(String, String)>, Vec<String>);
+
+/// What the source's screens hold arrived, compared by what does not change on the target
+/// (names, not ids): each screen once, named as the source names it or `<name> (migrated)`
+/// where Cloud has one of its own by that name, with its tabs in order (no tab beside
+/// them: Cloud's "Field Tab" was taken over) and each tab's fields in order; each screen
+/// scheme with its screen per operation; each issue type screen scheme with its screen
+/// scheme per issue type and the projects using it. A backup without screens passes as it
+/// should: nothing is expected, and nothing is there.
+fn assert_screens_arrived(source: &Source, double: &CloudDouble) {
+    use airlock_model::jira::{FieldId, SchemeType};
+    use std::collections::BTreeSet;
+    let (screens, screen_schemes, type_schemes) = {
+        let mut site = double.site();
+        (
+            site.read_screens().unwrap(),
+            site.read_screen_schemes().unwrap(),
+            site.read_issue_type_screen_schemes().unwrap(),
+        )
+    };
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let by_id = |sql: &str| -> BTreeMap<String, String> {
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (cloud_fields, cloud_types, cloud_projects) = (
+        by_id("SELECT id, name FROM fields"),
+        by_id("SELECT id, name FROM issue_types"),
+        by_id("SELECT id, key FROM projects"),
+    );
+    // The names Cloud's own screens and schemes have: a source's of one of them is renamed.
+    let own = |names: Vec<(&Option<String>, &String)>| -> BTreeSet<String> {
+        names
+            .into_iter()
+            .filter(|(key, _)| key.is_none())
+            .map(|(_, name)| name.to_lowercase())
+            .collect()
+    };
+    let renamed = |own: &BTreeSet<String>, name: &str| {
+        if own.contains(&name.to_lowercase()) {
+            airlock_site::migrated_name(name, 1)
+        } else {
+            name.to_owned()
+        }
+    };
+    let own_screens = own(screens.iter().map(|s| (&s.source_key, &s.name)).collect());
+    let own_schemes = own((screen_schemes.iter())
+        .map(|s| (&s.source_key, &s.name))
+        .collect());
+    let own_type_schemes = own((type_schemes.iter())
+        .map(|s| (&s.source_key, &s.name))
+        .collect());
+
+    // Screens, tabs and fields.
+    let source_fields: BTreeMap<String, String> = source
+        .records(Kind::CustomField)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::CustomField(f) => Some((f.id, f.name)),
+            _ => None,
+        })
+        .collect();
+    let source_field = |f: &FieldId| match f {
+        FieldId::System(id) => id.clone(),
+        FieldId::Custom(id) => format!("custom field {}", source_fields[id]),
+    };
+    let cloud_field = |id: &String| match id.strip_prefix("customfield_") {
+        Some(n) => format!("custom field {}", cloud_fields[n]),
+        None => id.clone(),
+    };
+    let mut fields: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for r in source.records(Kind::ScreenField) {
+        if let Record::ScreenField(f) = r {
+            let field = source_field(&f.field);
+            fields.entry(f.tab).or_default().push((f.position, field));
+        }
+    }
+    let mut tabs: BTreeMap<String, Vec<(i64, String, Vec<String>)>> = BTreeMap::new();
+    for r in source.records(Kind::ScreenTab) {
+        if let Record::ScreenTab(t) = r {
+            let mut on_tab = fields.remove(&t.id).unwrap_or_default();
+            on_tab.sort();
+            let on_tab = on_tab.into_iter().map(|(_, f)| f).collect();
+            tabs.entry(t.screen)
+                .or_default()
+                .push((t.position, t.name, on_tab));
+        }
+    }
+    let mut screen_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut expected: Vec<ComparedScreen> = Vec::new();
+    for r in source.records(Kind::Screen) {
+        if let Record::Screen(s) = r {
+            let name = renamed(&own_screens, &s.name);
+            let mut of_screen = tabs.remove(&s.id).unwrap_or_default();
+            of_screen.sort();
+            let of_screen = of_screen.into_iter().map(|(_, t, f)| (t, f)).collect();
+            screen_names.insert(s.id, name.clone());
+            expected.push((name, s.description, of_screen));
+        }
+    }
+    let mut got: Vec<ComparedScreen> = screens
+        .iter()
+        .filter(|s| s.source_key.is_some())
+        .map(|s| {
+            let tabs = (s.tabs.iter())
+                .map(|t| (t.name.clone(), t.fields.iter().map(cloud_field).collect()))
+                .collect();
+            (s.name.clone(), s.description.clone(), tabs)
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "screens with their tabs and fields in order");
+
+    // Screen schemes: each operation's screen.
+    let cloud_screen: BTreeMap<&str, &str> = (screens.iter())
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
+    let mut scheme_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut expected: Vec<ComparedScheme> = Vec::new();
+    for r in source.records(Kind::ScreenScheme) {
+        if let Record::ScreenScheme(s) = r {
+            let name = renamed(&own_schemes, &s.name);
+            let mut entries: Vec<(String, String)> = (s.screens.iter())
+                .map(|(op, screen)| (op.as_str().to_owned(), screen_names[screen].clone()))
+                .collect();
+            entries.sort();
+            scheme_names.insert(s.id, name.clone());
+            expected.push((name, s.description, entries, Vec::new()));
+        }
+    }
+    let mut got: Vec<ComparedScheme> = (screen_schemes.iter())
+        .filter(|s| s.source_key.is_some())
+        .map(|s| {
+            let mut entries: Vec<(String, String)> = (s.entries.iter())
+                .map(|(op, screen)| (op.clone(), cloud_screen[screen.as_str()].to_owned()))
+                .collect();
+            entries.sort();
+            (s.name.clone(), s.description.clone(), entries, Vec::new())
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "screen schemes with their screens");
+
+    // Issue type screen schemes: each issue type's screen scheme, and their projects.
+    let source_types: BTreeMap<String, String> = source
+        .records(Kind::IssueType)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::IssueType(c) => Some((c.id, c.name)),
+            _ => None,
+        })
+        .collect();
+    let source_projects: BTreeMap<String, String> = source
+        .records(Kind::Project)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Project(p) => Some((p.id, p.key)),
+            _ => None,
+        })
+        .collect();
+    let mut using: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in source.records(Kind::ProjectScheme) {
+        if let Record::ProjectScheme(p) = r
+            && p.scheme_type == SchemeType::IssueTypeScreen
+        {
+            let key = source_projects[&p.project].clone();
+            using.entry(p.scheme).or_default().push(key);
+        }
+    }
+    let cloud_scheme: BTreeMap<&str, &str> = (screen_schemes.iter())
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
+    let mut expected: Vec<ComparedScheme> = Vec::new();
+    for r in source.records(Kind::IssueTypeScreenScheme) {
+        if let Record::IssueTypeScreenScheme(s) = r {
+            let mut entries: Vec<(String, String)> = (s.mappings.iter())
+                .map(|m| {
+                    let issue_type = m
+                        .issue_type
+                        .as_ref()
+                        .map_or("default".to_owned(), |t| source_types[t].clone());
+                    (issue_type, scheme_names[&m.screen_scheme].clone())
+                })
+                .collect();
+            entries.sort();
+            let mut projects = using.remove(&s.id).unwrap_or_default();
+            projects.sort();
+            let name = renamed(&own_type_schemes, &s.name);
+            expected.push((name, s.description, entries, projects));
+        }
+    }
+    let mut got: Vec<ComparedScheme> = (type_schemes.iter())
+        .filter(|s| s.source_key.is_some())
+        .map(|s| {
+            let mut entries: Vec<(String, String)> = (s.entries.iter())
+                .map(|(t, scheme)| {
+                    let issue_type = if t == "default" {
+                        t.clone()
+                    } else {
+                        cloud_types[t].clone()
+                    };
+                    (issue_type, cloud_scheme[scheme.as_str()].to_owned())
+                })
+                .collect();
+            entries.sort();
+            let mut projects: Vec<String> = s
+                .projects
+                .iter()
+                .map(|p| cloud_projects[p].clone())
+                .collect();
+            projects.sort();
+            (s.name.clone(), s.description.clone(), entries, projects)
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "issue type screen schemes with their mappings and projects"
+    );
 }
 
 /// Each source issue's key (its project's key and its number), by id.
@@ -694,6 +1073,14 @@ fn every_kind_round_trips_over_https() {
         assert_eq!(written + matched, staged, "{kind}");
     }
     assert_complete(&source, &double, &summary.matched);
+    // What `assert_complete` compared of screens is not nothing: screens of several tabs,
+    // custom fields on them.
+    let screen_fields = source.records(Kind::ScreenField);
+    assert!(source.records(Kind::ScreenTab).len() > source.records(Kind::Screen).len());
+    assert!(screen_fields.iter().any(|r| matches!(
+        r,
+        Record::ScreenField(f) if matches!(f.field, airlock_model::jira::FieldId::Custom(_))
+    )));
     assert_files_arrived(&source, &state, &double);
     assert_issue_dates_carried(&source, &state, &double);
     assert_origins_carried(&source, &state, &double);
@@ -719,7 +1106,7 @@ fn every_kind_round_trips_over_https() {
     }
 
     // The client's own counts agree with the site's.
-    let site_counts = site_counts(&double);
+    let site_counts = written_counts(&source, &double);
     assert_eq!(target.counts().unwrap(), site_counts);
 
     // A fresh client (a new process after a crash) finds every record again, with the
@@ -758,10 +1145,13 @@ fn every_kind_round_trips_over_https() {
                 // never meet. Rewriting one is harmless (an add is idempotent).
                 None if kind == Kind::IssueVersion => {}
                 // A share, a permission grant, a level's member and a remote link have an
-                // id of their own in Cloud, though no mapping namespace.
+                // id of their own in Cloud, though no mapping namespace; a gadget's setting
+                // is answered `<dashboard>:<gadget>:<key>`.
                 None if matches!(
                     kind,
                     Kind::FilterShare
+                        | Kind::DashboardShare
+                        | Kind::GadgetPreference
                         | Kind::SchemePermission
                         | Kind::SecurityLevelMember
                         | Kind::RemoteLink
@@ -3064,6 +3454,7 @@ mod security {
                 SchemeType::Permission => "permission",
                 SchemeType::Notification => "notification",
                 SchemeType::Category => "category",
+                SchemeType::IssueTypeScreen => "issue-type-screen",
             };
             let scheme: i64 = db
                 .query_row(
@@ -7102,5 +7493,1357 @@ mod contexts {
             .into_iter()
             .map(|(v, _)| v)
             .collect()
+    }
+}
+
+mod dashboards {
+    use super::*;
+    use airlock_cloud_double::CloudDashboard;
+    use airlock_model::jira::{Dashboard, DashboardShare, Gadget, GadgetPreference};
+
+    const FILTER_RESULTS: &str = "rest/gadgets/1.0/g/com.atlassian.jira.gadgets:filter-results-gadget/gadgets/filter-results-gadget.xml";
+    const ASSIGNED: &str = "com.atlassian.jira.gadgets:assigned-to-me-dashboard-item";
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, path, &body)
+    }
+
+    fn dashboard(id: &str, name: &str, owner: &str, system: bool) -> Record {
+        Record::Dashboard(Dashboard {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{id} of the source"),
+            owner: owner.into(),
+            system,
+            layout: "AAA".into(),
+            favourites: 1,
+        })
+    }
+
+    fn shared(id: &str, dashboard: &str, share: Share, edit: bool) -> Record {
+        Record::DashboardShare(DashboardShare {
+            id: id.into(),
+            dashboard: dashboard.into(),
+            share,
+            edit,
+        })
+    }
+
+    fn gadget(
+        id: &str,
+        dashboard: &str,
+        at: (u32, u32),
+        what: (&str, &str),
+        color: &str,
+    ) -> Record {
+        let (field, value) = what;
+        Record::Gadget(Gadget {
+            id: id.into(),
+            dashboard: dashboard.into(),
+            column: at.0,
+            row: at.1,
+            uri: (field == "uri").then(|| value.to_owned()),
+            module_key: (field == "moduleKey").then(|| value.to_owned()),
+            color: color.into(),
+        })
+    }
+
+    fn setting(id: &str, gadget: &str, key: &str, value: &str) -> Record {
+        Record::GadgetPreference(GadgetPreference {
+            id: id.into(),
+            gadget: gadget.into(),
+            key: key.into(),
+            value: PreferenceValue::parse(key, value),
+        })
+    }
+
+    /// A gadget as the test compares it: its cloud id, column, row, uri, module key and
+    /// colour.
+    type Placed<'a> = (String, u32, u32, Option<&'a str>, Option<&'a str>, &'a str);
+
+    fn on_site<'d>(dashboards: &'d [CloudDashboard], id: &str) -> &'d CloudDashboard {
+        dashboards
+            .iter()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("no dashboard {id}: {dashboards:#?}"))
+    }
+
+    fn shares(list: &[(String, Share)]) -> Vec<Share> {
+        list.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The double's dashboards as Jira Cloud keeps them: one name per owner (in any case,
+    /// also through changeOwner), only the owner or an administrator edits a dashboard, a
+    /// gadget is exactly one of a uri and a module key, in one of Cloud's colours, at a
+    /// free position of a column the layout has; item properties answer 201, then 200.
+    #[test]
+    fn dashboards_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let (alice, carol) = {
+            let mut site = double.site();
+            (
+                site.add_user(Some("alice@example.com"), "Alice").unwrap(),
+                site.add_user(Some("carol@example.com"), "Carol").unwrap(),
+            )
+        };
+        let create = |name: &str, shares: Value| {
+            call(
+                &double,
+                "POST",
+                "/rest/api/3/dashboard",
+                json!({ "name": name, "description": "d", "sharePermissions": shares }),
+            )
+        };
+        let (status, team) = create("Team", json!([]));
+        assert_eq!(status, 200, "{team}");
+        let me = migration_account(&double);
+        assert_eq!(team["owner"]["accountId"], json!(me), "the caller owns it");
+        let team_id = team["id"].as_str().unwrap().to_owned();
+        let team_number: i64 = team_id.parse().unwrap();
+
+        // One name per owner, in any case; a name is neither blank nor over 255 characters;
+        // a share names what the site has.
+        let (status, refused) = create("TEAM", json!([]));
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused.to_string().contains("same name already exists"),
+            "{refused}"
+        );
+        assert_eq!(create(" ", json!([])).0, 400);
+        assert_eq!(create(&"x".repeat(256), json!([])).0, 400);
+        assert_eq!(create(&"x".repeat(255), json!([])).0, 200);
+        let ghost = json!([{ "type": "group", "group": { "name": "no-such-group" } }]);
+        assert_eq!(create("Ghost", ghost).0, 400);
+
+        // changeOwner: the new owner gets it, and with it the name.
+        let change = |ids: Value, owner: &str| {
+            let body = json!({ "action": "changeOwner", "entityIds": ids,
+                "changeOwnerDetails": { "newOwner": owner, "autofixName": false } });
+            call(&double, "PUT", "/rest/api/3/dashboard/bulk/edit", body)
+        };
+        let (status, answer) = change(json!([team_number]), &alice);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["entityErrors"], json!({}));
+        let (status, again) = create("team", json!([]));
+        assert_eq!(
+            status, 200,
+            "the name is free for the migration's account again"
+        );
+        let again_id: i64 = again["id"].as_str().unwrap().parse().unwrap();
+        let (status, answer) = change(json!([again_id, 999_999]), &alice);
+        assert_eq!(status, 200, "{answer}");
+        let error_of = |answer: &Value, id: i64| -> String {
+            answer["entityErrors"][id.to_string()]["errors"][0]
+                .as_str()
+                .unwrap_or_else(|| panic!("no error for {id}: {answer}"))
+                .to_owned()
+        };
+        assert!(error_of(&answer, again_id).contains("same name already exists"));
+        assert!(error_of(&answer, 999_999).contains("does not exist"));
+        let (_, answer) = change(json!([again_id]), "no-such-account");
+        assert!(error_of(&answer, again_id).contains("user does not exist"));
+        // alice's now: the migration's account may not give it away, but as an
+        // administrator; giving it to its owner changes nothing.
+        let (_, answer) = change(json!([team_number]), &carol);
+        assert!(
+            error_of(&answer, team_number).contains("permission"),
+            "{answer}"
+        );
+        let (_, answer) = change(json!([team_number]), &alice);
+        assert_eq!(answer["entityErrors"], json!({}));
+        assert_eq!(change(json!([]), &alice).0, 400);
+        let (status, _) = call(
+            &double,
+            "PUT",
+            "/rest/api/3/dashboard/bulk/edit",
+            json!({ "action": "changePermission", "entityIds": [team_number] }),
+        );
+        assert_eq!(status, 400);
+
+        // Only the owner replaces its name and shares, or an administrator who says so; a
+        // permission put again keeps its id.
+        let put = |admin: bool| {
+            let body = json!({ "name": "Team", "description": "d",
+                "sharePermissions": [{ "type": "authenticated" }], "editPermissions": [],
+                "extendAdminPermissions": admin });
+            call(
+                &double,
+                "PUT",
+                &format!("/rest/api/3/dashboard/{team_id}"),
+                body,
+            )
+        };
+        assert_eq!(put(false).0, 403);
+        let (status, updated) = put(true);
+        assert_eq!(status, 200, "{updated}");
+        assert_eq!(updated["sharePermissions"][0]["type"], json!("loggedin"));
+        assert_eq!(updated["owner"]["accountId"], json!(alice));
+        let kept = updated["sharePermissions"][0]["id"].clone();
+        assert_eq!(put(true).1["sharePermissions"][0]["id"], kept);
+        assert_eq!(
+            call(&double, "GET", "/rest/api/3/dashboard/999999", Value::Null).0,
+            404
+        );
+        // The search is a partial match, by owner if asked.
+        let (_, page) = raw_get(
+            &double,
+            "/rest/api/3/dashboard/search?dashboardName=EA&expand=owner",
+        );
+        assert_eq!(page["total"], json!(2), "{page}");
+        let (_, page) = raw_get(
+            &double,
+            &format!("/rest/api/3/dashboard/search?dashboardName=team&accountId={alice}"),
+        );
+        assert_eq!(page["values"][0]["id"], json!(team_id), "{page}");
+        assert_eq!(page["total"], json!(1));
+
+        // Gadgets.
+        let path = format!("/rest/api/3/dashboard/{team_id}/gadget");
+        let add = |body: Value| call(&double, "POST", &path, body);
+        let (status, first) = add(json!({ "uri": FILTER_RESULTS, "color": "green",
+            "position": { "column": 1, "row": 0 } }));
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["position"], json!({ "column": 1, "row": 0 }));
+        assert_eq!(first["color"], json!("green"));
+        assert_eq!(first["uri"], json!(FILTER_RESULTS));
+        let at = |column: i64, row: i64| json!({ "column": column, "row": row });
+        for (body, why) in [
+            (
+                json!({ "uri": FILTER_RESULTS, "moduleKey": ASSIGNED, "position": at(0, 0) }),
+                "both a uri and a module key",
+            ),
+            (json!({ "color": "blue", "position": at(0, 0) }), "neither"),
+            (
+                json!({ "moduleKey": ASSIGNED, "color": "color3", "position": at(0, 0) }),
+                "a server colour",
+            ),
+            (
+                json!({ "moduleKey": ASSIGNED, "color": "pink", "position": at(0, 0) }),
+                "no colour of Cloud's",
+            ),
+            (
+                json!({ "moduleKey": ASSIGNED, "position": at(2, 0) }),
+                "a column the default layout has not",
+            ),
+            (
+                json!({ "moduleKey": ASSIGNED, "position": at(0, -1) }),
+                "a negative row",
+            ),
+        ] {
+            let (status, refused) = add(body);
+            assert_eq!(status, 400, "{why}: {refused}");
+        }
+        let (_, column) = add(json!({ "moduleKey": ASSIGNED, "position": at(2, 0) }));
+        assert!(column.to_string().contains("column"), "{column}");
+        let (status, second) = add(json!({ "moduleKey": ASSIGNED, "position": at(0, 0) }));
+        assert_eq!(status, 200, "{second}");
+        assert_eq!(second["color"], json!("blue"), "blue unless said");
+        // A taken position is taken all the same: the gadget there moves down a row.
+        let (status, third) = add(json!({ "moduleKey": ASSIGNED, "position": at(1, 0) }));
+        assert_eq!(status, 200, "{third}");
+        let (_, listed) = raw_get(&double, &path);
+        let places: Vec<(Value, Value)> = (listed["gadgets"].as_array().unwrap().iter())
+            .map(|g| (g["id"].clone(), g["position"].clone()))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                (second["id"].clone(), at(0, 0)),
+                (third["id"].clone(), at(1, 0)),
+                (first["id"].clone(), at(1, 1)),
+            ],
+            "{listed}"
+        );
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                "/rest/api/3/dashboard/999999/gadget",
+                json!({ "moduleKey": ASSIGNED })
+            )
+            .0,
+            404
+        );
+
+        // Item properties: created, then replaced; only a gadget of the dashboard has them.
+        let gadget = second["id"].as_i64().unwrap();
+        let property =
+            format!("/rest/api/3/dashboard/{team_id}/items/{gadget}/properties/filterId");
+        assert_eq!(
+            call(&double, "PUT", &property, json!("filter-10000")).0,
+            201
+        );
+        assert_eq!(
+            call(&double, "PUT", &property, json!("filter-10001")).0,
+            200
+        );
+        let (status, read) = raw_get(&double, &property);
+        assert_eq!(status, 200);
+        assert_eq!(read, json!({ "key": "filterId", "value": "filter-10001" }));
+        let missing = format!("/rest/api/3/dashboard/{team_id}/items/{gadget}/properties/num");
+        assert_eq!(raw_get(&double, &missing).0, 404);
+        let elsewhere = format!("/rest/api/3/dashboard/{again_id}/items/{gadget}/properties/num");
+        assert_eq!(call(&double, "PUT", &elsewhere, json!("1")).0, 404);
+        let long = format!(
+            "/rest/api/3/dashboard/{team_id}/items/{gadget}/properties/{}",
+            "k".repeat(256)
+        );
+        assert_eq!(call(&double, "PUT", &long, json!("1")).0, 400);
+        let on = double.dashboards();
+        let team = on_site(&on, &team_id);
+        assert_eq!(team.gadgets.len(), 3);
+        let with_setting = (team.gadgets.iter())
+            .find(|g| g.id == gadget.to_string())
+            .unwrap();
+        assert_eq!(
+            with_setting.properties.get("filterId"),
+            Some(&json!("filter-10001"))
+        );
+    }
+
+    /// Dashboards, their shares, gadgets and settings written through the client while
+    /// writes are applied and then lost (each loss ends the run; the next reconciles
+    /// with `find_written`): every record arrives once, with its owner, shares, position,
+    /// colour, what it is and its settings' values, and a fresh client finds each again.
+    #[test]
+    fn dashboards_cut_short_arrive_once_with_every_field() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let (alice, bob) = {
+            let mut site = double.site();
+            site.add_group("jira-developers").unwrap();
+            (
+                site.add_user(Some("alice@example.com"), "Alice").unwrap(),
+                site.add_user(Some("bob@example.com"), "Bob").unwrap(),
+            )
+        };
+        let project = double.site().add_project("DSH", "Dashboards").unwrap();
+        let mut target = client(&double);
+        let role = ok(&target
+            .write(Kind::ProjectRole, &[role("r-1", "Developers")])
+            .unwrap())
+        .remove(0);
+        double.set_faults(Faults {
+            seed: 11,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.1,
+            ..Faults::default()
+        });
+        let mut crashes = 0;
+        let mut write = |kind: Kind, records: &[Record]| {
+            let (answers, cut) = write_through_crashes(&double, kind, records);
+            crashes += cut;
+            ok(&answers)
+        };
+
+        let dashboards = [
+            dashboard("10000", "System Dashboard", "", true),
+            dashboard("10100", "Team board", &alice, false),
+            dashboard("10101", "Team board", &bob, false),
+            dashboard("10102", "Left behind", "", false),
+        ];
+        let ids = write(Kind::Dashboard, &dashboards);
+        let share_records = [
+            shared(
+                "s-1",
+                &ids[1],
+                Share::Group("jira-developers".into()),
+                false,
+            ),
+            shared("s-2", &ids[1], Share::User(bob.clone()), true),
+            shared(
+                "s-3",
+                &ids[2],
+                Share::Project {
+                    project: project.clone(),
+                    role: Some(role.clone()),
+                },
+                false,
+            ),
+            shared(
+                "s-4",
+                &ids[2],
+                Share::Project {
+                    project: project.clone(),
+                    role: None,
+                },
+                true,
+            ),
+            // The system dashboard's: there already, found.
+            shared("s-5", &ids[0], Share::LoggedIn, false),
+        ];
+        let share_ids = write(Kind::DashboardShare, &share_records);
+        let gadgets = [
+            gadget("g-1", &ids[1], (0, 0), ("uri", FILTER_RESULTS), "color1"),
+            gadget("g-2", &ids[1], (1, 0), ("moduleKey", ASSIGNED), "color4"),
+            gadget("g-3", &ids[1], (1, 1), ("uri", FILTER_RESULTS), "color8"),
+            gadget("g-4", &ids[2], (0, 0), ("moduleKey", ASSIGNED), "nonsense"),
+            gadget("g-5", &ids[0], (0, 0), ("moduleKey", ASSIGNED), "color2"),
+        ];
+        let gadget_ids = write(Kind::Gadget, &gadgets);
+        let settings = [
+            setting("p-1", &gadget_ids[0], "filterId", "filter-10042"),
+            setting("p-2", &gadget_ids[0], "num", "10"),
+            setting(
+                "p-3",
+                &gadget_ids[1],
+                "columnNames",
+                "issuetype|issuekey|summary",
+            ),
+            setting("p-4", &gadget_ids[3], "isConfigured", "true"),
+        ];
+        let setting_ids = write(Kind::GadgetPreference, &settings);
+        double.set_faults(Faults::default());
+        let stats = double.stats();
+        assert!(
+            crashes > 0 && stats.failed_after_apply + stats.dropped_after_apply > 0,
+            "no write was lost: {stats:?}"
+        );
+
+        // Every dashboard once, with its owner: the system dashboard and one without an
+        // owner stay with the migration's account.
+        let me = migration_account(&double);
+        let on = double.dashboards();
+        assert_eq!(on.len(), dashboards.len(), "{on:#?}");
+        let owners: Vec<&str> = ids
+            .iter()
+            .map(|id| on_site(&on, id).owner.as_str())
+            .collect();
+        assert_eq!(owners, [me.as_str(), &alice, &bob, &me]);
+        for (record, id) in dashboards.iter().zip(&ids) {
+            let Record::Dashboard(d) = record else {
+                unreachable!("dashboards")
+            };
+            let cloud = on_site(&on, id);
+            assert_eq!((&cloud.name, &cloud.description), (&d.name, &d.description));
+        }
+        // Shares: each once, an editing one in both lists; the system dashboard's is the
+        // one the client gave it.
+        let system = on_site(&on, &ids[0]);
+        assert_eq!(shares(&system.shares), [Share::LoggedIn]);
+        assert_eq!(share_ids[4], system.shares[0].0);
+        let alices = on_site(&on, &ids[1]);
+        assert_eq!(
+            shares(&alices.shares),
+            [
+                Share::Group("jira-developers".into()),
+                Share::User(bob.clone())
+            ]
+        );
+        assert_eq!(shares(&alices.editors), [Share::User(bob.clone())]);
+        let bobs = on_site(&on, &ids[2]);
+        let (with_role, project_only) = (
+            Share::Project {
+                project: project.clone(),
+                role: Some(role.clone()),
+            },
+            Share::Project {
+                project: project.clone(),
+                role: None,
+            },
+        );
+        assert_eq!(
+            shares(&bobs.shares),
+            [with_role.clone(), project_only.clone()]
+        );
+        assert_eq!(shares(&bobs.editors), [project_only]);
+        assert_eq!(share_ids[0], alices.shares[0].0);
+        assert_eq!(share_ids[2], bobs.shares[0].0);
+        assert!(on_site(&on, &ids[3]).shares.is_empty());
+        // Gadgets: where the source has them, in Cloud's colours, each what it was.
+        let mut placed: Vec<Placed> = Vec::new();
+        for d in &on {
+            for g in &d.gadgets {
+                placed.push((
+                    format!("{}:{}", d.id, g.id),
+                    g.column,
+                    g.row,
+                    g.uri.as_deref(),
+                    g.module_key.as_deref(),
+                    g.color.as_str(),
+                ));
+            }
+        }
+        placed.sort();
+        let mut expected = vec![
+            (
+                gadget_ids[0].clone(),
+                0,
+                0,
+                Some(FILTER_RESULTS),
+                None,
+                "blue",
+            ),
+            (gadget_ids[1].clone(), 1, 0, None, Some(ASSIGNED), "green"),
+            (
+                gadget_ids[2].clone(),
+                1,
+                1,
+                Some(FILTER_RESULTS),
+                None,
+                "white",
+            ),
+            (gadget_ids[3].clone(), 0, 0, None, Some(ASSIGNED), "blue"),
+            (gadget_ids[4].clone(), 0, 0, None, Some(ASSIGNED), "red"),
+        ];
+        expected.sort();
+        assert_eq!(placed, expected);
+        for (id, d) in gadget_ids.iter().zip([1, 1, 1, 2, 0]) {
+            assert!(id.starts_with(&format!("{}:", ids[d])), "{id}");
+        }
+        // Settings: each its gadget's item property, the value its text.
+        let properties = |gadget: &str| {
+            let (d, g) = gadget.split_once(':').unwrap();
+            on_site(&on, d)
+                .gadgets
+                .iter()
+                .find(|x| x.id == g)
+                .unwrap()
+                .properties
+                .clone()
+        };
+        assert_eq!(
+            properties(&gadget_ids[0]),
+            BTreeMap::from([
+                ("filterId".to_owned(), json!("filter-10042")),
+                ("num".to_owned(), json!("10")),
+            ])
+        );
+        assert_eq!(
+            properties(&gadget_ids[1]),
+            BTreeMap::from([(
+                "columnNames".to_owned(),
+                json!("issuetype|issuekey|summary")
+            )])
+        );
+        assert_eq!(
+            properties(&gadget_ids[3]),
+            BTreeMap::from([("isConfigured".to_owned(), json!("true"))])
+        );
+        assert!(properties(&gadget_ids[2]).is_empty());
+        assert_eq!(
+            setting_ids,
+            [
+                format!("{}:filterId", gadget_ids[0]),
+                format!("{}:num", gadget_ids[0]),
+                format!("{}:columnNames", gadget_ids[1]),
+                format!("{}:isConfigured", gadget_ids[3]),
+            ]
+        );
+
+        // A fresh client finds every record again, as it was answered.
+        for (kind, records, answered) in [
+            (Kind::Dashboard, &dashboards[..], &ids),
+            (Kind::DashboardShare, &share_records[..], &share_ids),
+            (Kind::Gadget, &gadgets[..], &gadget_ids),
+            (Kind::GadgetPreference, &settings[..], &setting_ids),
+        ] {
+            let keys: Vec<String> = records.iter().map(source_key).collect();
+            let found = client(&double).find_written(kind, &keys).unwrap();
+            let expected: Vec<Option<String>> = answered.iter().cloned().map(Some).collect();
+            assert_eq!(found, expected, "{kind}");
+        }
+        // Written again (a rerun), nothing is added.
+        let mut again = client(&double);
+        assert_eq!(
+            ok(&again.write(Kind::DashboardShare, &share_records).unwrap()),
+            share_ids
+        );
+        assert_eq!(
+            ok(&again.write(Kind::GadgetPreference, &settings).unwrap()),
+            setting_ids
+        );
+        assert_eq!(double.dashboards(), on);
+    }
+
+    /// What Cloud's rules make impossible is said, never dropped: an owner Jira refuses
+    /// leaves the dashboard with the migration's account (its id named); a gadget in a
+    /// column Cloud's default layout has not goes below the last column's gadgets and is
+    /// listed as written differently (and found there again); a gadget that is nothing,
+    /// or on a dashboard id that cannot be a path segment, is refused before any request.
+    #[test]
+    fn refused_owners_and_moved_gadgets_are_reported() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let alice = double
+            .site()
+            .add_user(Some("alice@example.com"), "Alice")
+            .unwrap();
+        let mut target = client(&double);
+        let first = ok(&target
+            .write(Kind::Dashboard, &[dashboard("1", "Plans", &alice, false)])
+            .unwrap());
+        let answers = target
+            .write(
+                Kind::Dashboard,
+                &[
+                    dashboard("2", "plans", &alice, false),
+                    dashboard("3", "Ghost", "no-such-account", false),
+                ],
+            )
+            .unwrap();
+        let me = migration_account(&double);
+        let on = double.dashboards();
+        for (answer, code) in answers.iter().zip(["duplicate-key", "invalid-reference"]) {
+            let e = answer.as_ref().unwrap_err();
+            assert_eq!(e.code, code, "{e}");
+            assert!(
+                e.message.contains("was created (id ")
+                    && e.message.contains("owned by the migration's account")
+                    && e.message.contains("set its owner in Jira"),
+                "{e}"
+            );
+            assert!(
+                !e.message.contains("lans") && !e.message.contains("Ghost"),
+                "{e}"
+            );
+        }
+        let owners: BTreeMap<&str, &str> = on
+            .iter()
+            .map(|d| (d.name.as_str(), d.owner.as_str()))
+            .collect();
+        assert_eq!(
+            owners,
+            BTreeMap::from([("Ghost", me.as_str()), ("Plans", &alice), ("plans", &me)])
+        );
+
+        let board = &first[0];
+        let gadgets = [
+            gadget("g-1", board, (0, 0), ("uri", FILTER_RESULTS), "color1"),
+            gadget("g-2", board, (2, 1), ("moduleKey", ASSIGNED), "color2"),
+            gadget("g-3", board, (1, 0), ("moduleKey", ASSIGNED), "color3"),
+            gadget("g-4", board, (2, 0), ("uri", FILTER_RESULTS), "color4"),
+            Record::Gadget(Gadget {
+                id: "g-5".into(),
+                dashboard: board.clone(),
+                column: 0,
+                row: 1,
+                uri: None,
+                module_key: Some(String::new()),
+                color: "color1".into(),
+            }),
+            gadget("g-6", "..", (0, 0), ("uri", FILTER_RESULTS), "color1"),
+        ];
+        let answers = target.write(Kind::Gadget, &gadgets).unwrap();
+        let written = ok(&answers[..4]);
+        assert_eq!(answers[4].as_ref().unwrap_err().code, "invalid-value");
+        assert_eq!(answers[5].as_ref().unwrap_err().code, "invalid-reference");
+        let posted = double
+            .requests()
+            .iter()
+            .filter(|r| r.endpoint == "POST /rest/api/3/dashboard/{id}/gadget")
+            .count();
+        // Four gadgets, and the column-2 one refused once before it moved.
+        assert_eq!(posted, 5, "nothing is sent for the two refused");
+        let positions: BTreeMap<String, (u32, u32)> = double
+            .dashboards()
+            .iter()
+            .flat_map(|d| {
+                d.gadgets
+                    .iter()
+                    .map(|g| (format!("{}:{}", d.id, g.id), (g.column, g.row)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let at: Vec<(u32, u32)> = written.iter().map(|id| positions[id]).collect();
+        // In column order: (2, 0) goes below (1, 0), then (2, 1) below it.
+        assert_eq!(at, [(0, 0), (1, 2), (1, 0), (1, 1)]);
+        let notices = target.take_notices();
+        let moved: Vec<&str> = notices.iter().map(|n| n.source_key.as_str()).collect();
+        assert_eq!(moved, ["g-4", "g-2"]);
+        for n in &notices {
+            assert_eq!((n.kind, n.code), (Kind::Gadget, "gadget-moved"));
+            assert!(
+                n.message.contains("has no column 3")
+                    && n.message.contains("set the dashboard's layout in Jira"),
+                "{}",
+                n.message
+            );
+        }
+        // Found where they went.
+        let keys: Vec<String> = gadgets[..4].iter().map(source_key).collect();
+        let found = client(&double).find_written(Kind::Gadget, &keys).unwrap();
+        assert_eq!(found, written.iter().cloned().map(Some).collect::<Vec<_>>());
+        assert!(
+            target
+                .caveats()
+                .iter()
+                .any(|c| c.kind == Kind::Dashboard && c.how.contains("layout")),
+            "the analysis says so"
+        );
+    }
+}
+
+mod screens {
+    use super::*;
+    use airlock_model::jira::{
+        FieldId, IssueTypeMapping, IssueTypeScreenScheme, Named, ProjectScheme, SchemeType,
+        ScreenField, ScreenOperation, ScreenScheme, ScreenTab,
+    };
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, &format!("/rest/api/3{path}"), &body)
+    }
+
+    /// `values` of a page, by `field`.
+    fn listed(page: &Value, field: &str) -> Vec<Value> {
+        (page["values"].as_array().unwrap().iter())
+            .map(|v| v[field].clone())
+            .collect()
+    }
+
+    /// A tab's or a field list's `name`s, in order.
+    fn names(list: &Value) -> Vec<String> {
+        (list.as_array().unwrap().iter())
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Screens, tabs, fields, screen schemes, issue type screen schemes and projects'
+    /// schemes as Jira Cloud keeps them: Cloud's defaults from the start, names distinct in
+    /// any case, a new screen with its "Field Tab", a tab's name its screen's once (a tab
+    /// renamed to its own name is no clash), fields appended, once a screen, system fields
+    /// Cloud knows and custom fields the site has; schemes with a default and only what the
+    /// site has; every project on the default issue type screen scheme until given another.
+    #[test]
+    fn screens_and_their_schemes_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let points = double
+            .site()
+            .add_field(
+                "Story Points",
+                "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            )
+            .unwrap();
+        let project = double.site().add_project("SCR", "Screens").unwrap();
+
+        // Cloud's three screens, each with its one tab.
+        let (status, page) = call(&double, "GET", "/screens", Value::Null);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            listed(&page, "name"),
+            [
+                json!("Default Screen"),
+                json!("Resolve Issue Screen"),
+                json!("Workflow Screen")
+            ]
+        );
+        assert_eq!(page["isLast"], true);
+        let (_, tabs) = call(&double, "GET", "/screens/1/tabs", Value::Null);
+        assert_eq!(names(&tabs), ["Field Tab"]);
+
+        // A screen: created with a "Field Tab"; names distinct in any case, not blank, at
+        // most 255 characters.
+        let (status, screen) = call(
+            &double,
+            "POST",
+            "/screens",
+            json!({ "name": "Bug Screen", "description": "For bugs" }),
+        );
+        assert_eq!(status, 201, "{screen}");
+        assert_eq!(
+            (&screen["name"], &screen["description"]),
+            (&json!("Bug Screen"), &json!("For bugs"))
+        );
+        let id = screen["id"].as_i64().expect("a number id, as Cloud");
+        let (_, tabs) = call(&double, "GET", &format!("/screens/{id}/tabs"), Value::Null);
+        assert_eq!(names(&tabs), ["Field Tab"]);
+        let field_tab = tabs[0]["id"].as_i64().unwrap();
+        for refused in [
+            json!({ "name": "BUG SCREEN" }),
+            json!({ "name": "default screen" }),
+            json!({ "name": "  " }),
+            json!({ "description": "no name" }),
+            json!({ "name": "s".repeat(256) }),
+        ] {
+            assert_eq!(call(&double, "POST", "/screens", refused).0, 400);
+        }
+        let (_, found) = call(&double, "GET", "/screens?queryString=bug", Value::Null);
+        assert_eq!(listed(&found, "id"), [json!(id)]);
+        let (_, paged) = call(
+            &double,
+            "GET",
+            "/screens?startAt=3&maxResults=1",
+            Value::Null,
+        );
+        assert_eq!(
+            (listed(&paged, "id"), &paged["isLast"]),
+            (vec![json!(id)], &json!(true))
+        );
+
+        // Tabs: added last, renamed; a name another tab of the screen has is refused.
+        let tabs_path = format!("/screens/{id}/tabs");
+        let (status, details) = call(&double, "POST", &tabs_path, json!({ "name": "Details" }));
+        assert_eq!(status, 200, "{details}");
+        let details = details["id"].as_i64().unwrap();
+        assert_eq!(
+            call(&double, "POST", &tabs_path, json!({ "name": "DETAILS" })).0,
+            400
+        );
+        let main = format!("{tabs_path}/{field_tab}");
+        assert_eq!(
+            call(&double, "PUT", &main, json!({ "name": "Main" })),
+            (200, json!({ "id": field_tab, "name": "Main" }))
+        );
+        assert_eq!(
+            call(&double, "PUT", &main, json!({ "name": "Main" })).0,
+            200
+        );
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                &format!("{tabs_path}/{details}"),
+                json!({ "name": "main" })
+            )
+            .0,
+            400
+        );
+        assert_eq!(call(&double, "PUT", &main, json!({ "name": "" })).0, 400);
+        // A tab of another screen, an unknown screen: 404.
+        assert_eq!(
+            call(
+                &double,
+                "PUT",
+                &format!("{tabs_path}/1"),
+                json!({ "name": "X" })
+            )
+            .0,
+            404
+        );
+        assert_eq!(
+            call(&double, "GET", "/screens/99999/tabs", Value::Null).0,
+            404
+        );
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                "/screens/99999/tabs",
+                json!({ "name": "X" })
+            )
+            .0,
+            404
+        );
+        let (_, tabs) = call(&double, "GET", &tabs_path, Value::Null);
+        assert_eq!(names(&tabs), ["Main", "Details"]);
+        // The other screens keep their tabs.
+        let (_, tabs) = call(&double, "GET", "/screens/1/tabs", Value::Null);
+        assert_eq!(names(&tabs), ["Field Tab"]);
+
+        // Fields: appended; once a screen, whichever tab; known fields only.
+        let main_fields = format!("{main}/fields");
+        let details_fields = format!("{tabs_path}/{details}/fields");
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                &main_fields,
+                json!({ "fieldId": "summary" })
+            ),
+            (200, json!({ "id": "summary", "name": "Summary" }))
+        );
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                &details_fields,
+                json!({ "fieldId": points })
+            ),
+            (200, json!({ "id": points, "name": "Story Points" }))
+        );
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                &main_fields,
+                json!({ "fieldId": "description" })
+            )
+            .0,
+            200
+        );
+        for (path, refused) in [
+            (&details_fields, json!({ "fieldId": "summary" })),
+            (&main_fields, json!({ "fieldId": points })),
+            (&main_fields, json!({ "fieldId": "nonsense" })),
+            (&main_fields, json!({ "fieldId": "customfield_99999" })),
+            (&main_fields, json!({})),
+        ] {
+            assert_eq!(
+                call(&double, "POST", path, refused.clone()).0,
+                400,
+                "{refused}"
+            );
+        }
+        // The same field on another screen is no clash.
+        assert_eq!(
+            call(
+                &double,
+                "POST",
+                "/screens/1/tabs/1/fields",
+                json!({ "fieldId": "summary" })
+            )
+            .0,
+            200
+        );
+        let (_, on_main) = call(&double, "GET", &main_fields, Value::Null);
+        assert_eq!(names(&on_main), ["Summary", "Description"]);
+        assert_eq!(
+            call(
+                &double,
+                "GET",
+                &format!("{tabs_path}/99999/fields"),
+                Value::Null
+            )
+            .0,
+            404
+        );
+
+        // Screen schemes: a default screen, known operations and screens, names distinct.
+        let (_, default) = call(&double, "GET", "/screenscheme", Value::Null);
+        assert_eq!(
+            default["values"],
+            json!([{
+                "id": 1,
+                "name": "Default Screen Scheme",
+                "description": "Default Screen Scheme",
+                "screens": { "default": 1 },
+            }])
+        );
+        let (status, created) = call(
+            &double,
+            "POST",
+            "/screenscheme",
+            json!({ "name": "Bug Scheme", "screens": { "default": id, "edit": 1 } }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let scheme = created["id"].as_i64().unwrap();
+        for refused in [
+            json!({ "name": "bug scheme", "screens": { "default": 1 } }),
+            json!({ "name": "No default", "screens": { "edit": 1 } }),
+            json!({ "name": "Unknown", "screens": { "default": 99999 } }),
+            json!({ "name": "Odd", "screens": { "default": 1, "delete": 1 } }),
+            json!({ "name": "None" }),
+        ] {
+            assert_eq!(
+                call(&double, "POST", "/screenscheme", refused.clone()).0,
+                400,
+                "{refused}"
+            );
+        }
+        let (_, found) = call(&double, "GET", "/screenscheme?queryString=BUG", Value::Null);
+        assert_eq!(
+            found["values"],
+            json!([{
+                "id": scheme,
+                "name": "Bug Scheme",
+                "description": "",
+                "screens": { "default": id, "edit": 1 },
+            }])
+        );
+
+        // Issue type screen schemes: a default mapping, each issue type once, known issue
+        // types and screen schemes.
+        let mapping = |t: &str, s: Value| json!({ "issueTypeId": t, "screenSchemeId": s });
+        let (status, created) = call(
+            &double,
+            "POST",
+            "/issuetypescreenscheme",
+            json!({
+                "name": "Bug Type Scheme",
+                "description": "Bugs apart",
+                "issueTypeMappings": [mapping("10001", json!(scheme)), mapping("default", json!("1"))],
+            }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let type_scheme = created["id"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .to_owned();
+        for refused in [
+            json!({ "name": "bug type scheme", "issueTypeMappings": [mapping("default", json!("1"))] }),
+            json!({ "name": "No default", "issueTypeMappings": [mapping("10001", json!("1"))] }),
+            json!({ "name": "Twice", "issueTypeMappings": [
+                mapping("default", json!("1")), mapping("10001", json!("1")), mapping("10001", json!("1"))
+            ] }),
+            json!({ "name": "Odd type", "issueTypeMappings": [
+                mapping("default", json!("1")), mapping("99999", json!("1"))
+            ] }),
+            json!({ "name": "Odd scheme", "issueTypeMappings": [mapping("default", json!("99999"))] }),
+            json!({ "name": "None" }),
+        ] {
+            assert_eq!(
+                call(&double, "POST", "/issuetypescreenscheme", refused.clone()).0,
+                400,
+                "{refused}"
+            );
+        }
+        let (_, found) = call(
+            &double,
+            "GET",
+            "/issuetypescreenscheme?queryString=type",
+            Value::Null,
+        );
+        assert_eq!(
+            found["values"],
+            json!([
+                { "id": "1", "name": "Default Issue Type Screen Scheme",
+                  "description": "The default issue type screen scheme" },
+                { "id": type_scheme, "name": "Bug Type Scheme", "description": "Bugs apart" },
+            ])
+        );
+        let (_, mappings) = call(
+            &double,
+            "GET",
+            &format!("/issuetypescreenscheme/mapping?issueTypeScreenSchemeId={type_scheme}"),
+            Value::Null,
+        );
+        assert_eq!(
+            mappings["values"],
+            json!([
+                { "issueTypeScreenSchemeId": type_scheme, "issueTypeId": "default", "screenSchemeId": "1" },
+                { "issueTypeScreenSchemeId": type_scheme, "issueTypeId": "10001",
+                  "screenSchemeId": scheme.to_string() },
+            ])
+        );
+
+        // A project: on the default scheme, then on another; unknown ones are 404.
+        let of_project = format!("/issuetypescreenscheme/project?projectId={project}");
+        let (_, before) = call(&double, "GET", &of_project, Value::Null);
+        assert_eq!(before["values"][0]["issueTypeScreenScheme"]["id"], "1");
+        assert_eq!(before["values"][0]["projectIds"], json!([project]));
+        let assign = |scheme: &str, project: &str| {
+            call(
+                &double,
+                "PUT",
+                "/issuetypescreenscheme/project",
+                json!({ "issueTypeScreenSchemeId": scheme, "projectId": project }),
+            )
+            .0
+        };
+        assert_eq!(assign(&type_scheme, &project), 204);
+        let (_, after) = call(&double, "GET", &of_project, Value::Null);
+        assert_eq!(
+            after["values"][0]["issueTypeScreenScheme"]["id"],
+            json!(type_scheme)
+        );
+        assert_eq!(assign("99999", &project), 404);
+        assert_eq!(assign(&type_scheme, "99999"), 404);
+        assert_eq!(
+            call(&double, "PUT", "/issuetypescreenscheme/project", json!({})).0,
+            400
+        );
+
+        // What the double created carries its natural key: nothing twice.
+        let mut site = double.site();
+        for kind in [
+            Kind::Screen,
+            Kind::ScreenTab,
+            Kind::ScreenField,
+            Kind::ScreenScheme,
+            Kind::IssueTypeScreenScheme,
+            Kind::ProjectScheme,
+        ] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+        let read = site.read_screens().unwrap();
+        let bug = read.iter().find(|s| s.id == id.to_string()).unwrap();
+        let tabs: Vec<(&str, Vec<String>)> = (bug.tabs.iter())
+            .map(|t| (t.name.as_str(), t.fields.clone()))
+            .collect();
+        assert_eq!(
+            tabs,
+            [
+                ("Main", vec!["summary".to_owned(), "description".to_owned()]),
+                ("Details", vec![points.clone()]),
+            ]
+        );
+        assert!(bug.tabs.iter().all(|t| t.source_key.is_some()), "{bug:?}");
+    }
+
+    fn screen(id: &str, name: &str, description: &str) -> Record {
+        Record::Screen(Named {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+        })
+    }
+
+    fn tab(id: &str, screen: &str, name: &str, position: i64) -> Record {
+        Record::ScreenTab(ScreenTab {
+            id: id.into(),
+            screen: screen.into(),
+            name: name.into(),
+            position,
+        })
+    }
+
+    fn field(id: &str, tab: &str, field: &str, position: i64) -> Record {
+        Record::ScreenField(ScreenField {
+            id: id.into(),
+            tab: tab.into(),
+            field: FieldId::parse(field),
+            position,
+        })
+    }
+
+    /// Screens, their tabs and fields, screen schemes, issue type screen schemes and a
+    /// project's scheme written through the client while writes are applied and then lost
+    /// (each loss ends the run; the next reconciles with `find_written`): nothing is
+    /// created twice, a source screen named like one of Cloud's arrives as `<name>
+    /// (migrated)`, each new screen's "Field Tab" is taken over once by its first tab
+    /// (tabs given out of order go in their source order), every field arrives on its tab
+    /// in order, and a fresh client finds every record again.
+    #[test]
+    fn screens_cut_short_arrive_once_with_every_field() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let points = double
+            .site()
+            .add_field(
+                "Story Points",
+                "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            )
+            .unwrap();
+        let project = double.site().add_project("SCR", "Screens").unwrap();
+        double.set_faults(Faults {
+            seed: 23,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.1,
+            ..Faults::default()
+        });
+        let mut crashes = 0;
+        let mut write = |kind: Kind, records: &[Record]| {
+            let (answers, cut) = write_through_crashes(&double, kind, records);
+            crashes += cut;
+            ok(&answers)
+        };
+
+        let screens = [
+            screen("1", "Default Screen", "Allows to update all system fields."),
+            screen("10000", "SCR: Bug Screen", ""),
+            screen("10001", "SCR: Lone Screen", "One tab, not Cloud's name"),
+        ];
+        let screen_ids = write(Kind::Screen, &screens);
+        // Out of order: the client writes a screen's tabs in their source order.
+        let tabs = [
+            tab("t-3", &screen_ids[1], "Time tracking", 2),
+            tab("t-1", &screen_ids[1], "Main", 0),
+            tab("t-2", &screen_ids[1], "Details", 1),
+            tab("t-4", &screen_ids[0], "Field Tab", 0),
+            tab("t-5", &screen_ids[0], "More", 1),
+            tab("t-6", &screen_ids[2], "Only", 0),
+        ];
+        let tab_ids = write(Kind::ScreenTab, &tabs);
+        let fields = [
+            field("f-1", &tab_ids[1], "summary", 0),
+            field("f-2", &tab_ids[1], "issuetype", 1),
+            field("f-3", &tab_ids[1], "description", 2),
+            field("f-4", &tab_ids[1], "assignee", 3),
+            field("f-5", &tab_ids[2], &points, 0),
+            field("f-6", &tab_ids[2], "labels", 1),
+            field("f-7", &tab_ids[0], "timetracking", 0),
+            field("f-8", &tab_ids[3], "summary", 0),
+            field("f-9", &tab_ids[3], "priority", 1),
+            field("f-10", &tab_ids[4], &points, 0),
+            field("f-11", &tab_ids[5], "summary", 0),
+        ];
+        assert_eq!(write(Kind::ScreenField, &fields), vec![""; fields.len()]);
+        let schemes = [
+            Record::ScreenScheme(ScreenScheme {
+                id: "1".into(),
+                name: "Default Screen Scheme".into(),
+                description: "Default Screen Scheme".into(),
+                screens: vec![(ScreenOperation::Default, screen_ids[0].clone())],
+            }),
+            Record::ScreenScheme(ScreenScheme {
+                id: "10000".into(),
+                name: "SCR: Bug Screen Scheme".into(),
+                description: String::new(),
+                screens: vec![
+                    (ScreenOperation::Default, screen_ids[1].clone()),
+                    (ScreenOperation::Create, screen_ids[2].clone()),
+                    (ScreenOperation::View, screen_ids[0].clone()),
+                ],
+            }),
+        ];
+        let scheme_ids = write(Kind::ScreenScheme, &schemes);
+        let type_schemes = [
+            Record::IssueTypeScreenScheme(IssueTypeScreenScheme {
+                id: "1".into(),
+                name: "Default Issue Type Screen Scheme".into(),
+                description: "The default issue type screen scheme".into(),
+                mappings: vec![IssueTypeMapping {
+                    issue_type: None,
+                    screen_scheme: scheme_ids[0].clone(),
+                }],
+            }),
+            Record::IssueTypeScreenScheme(IssueTypeScreenScheme {
+                id: "10000".into(),
+                name: "SCR: Issue Type Screen Scheme".into(),
+                description: "Bugs apart".into(),
+                mappings: vec![
+                    IssueTypeMapping {
+                        issue_type: None,
+                        screen_scheme: scheme_ids[1].clone(),
+                    },
+                    IssueTypeMapping {
+                        issue_type: Some("10001".into()),
+                        screen_scheme: scheme_ids[0].clone(),
+                    },
+                ],
+            }),
+        ];
+        let type_scheme_ids = write(Kind::IssueTypeScreenScheme, &type_schemes);
+        let uses = [Record::ProjectScheme(ProjectScheme {
+            id: "10000/issue-type-screen".into(),
+            project: project.clone(),
+            scheme_type: SchemeType::IssueTypeScreen,
+            scheme: type_scheme_ids[1].clone(),
+        })];
+        assert_eq!(write(Kind::ProjectScheme, &uses), [""]);
+        double.set_faults(Faults::default());
+        let stats = double.stats();
+        assert!(
+            crashes > 0 && stats.failed_after_apply + stats.dropped_after_apply > 0,
+            "no write was lost: {stats:?}"
+        );
+
+        // Each screen once, with the source's tabs and no other: the tab Cloud gave it is
+        // its first tab's (the screen's lowest tab id), renamed where the names differ.
+        let mut site = double.site();
+        let on_site = site.read_screens().unwrap();
+        let migrated: Vec<&str> = (on_site.iter())
+            .filter(|s| s.source_key.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            migrated,
+            [
+                "Default Screen (migrated)",
+                "SCR: Bug Screen",
+                "SCR: Lone Screen"
+            ]
+        );
+        let of = |id: &str| on_site.iter().find(|s| s.id == id).unwrap();
+        let layout = |id: &str| -> Vec<(String, Vec<String>)> {
+            (of(id).tabs.iter())
+                .map(|t| (t.name.clone(), t.fields.clone()))
+                .collect()
+        };
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            layout(&screen_ids[1]),
+            [
+                (
+                    "Main".to_owned(),
+                    strings(&["summary", "issuetype", "description", "assignee"])
+                ),
+                (
+                    "Details".to_owned(),
+                    vec![points.clone(), "labels".to_owned()]
+                ),
+                ("Time tracking".to_owned(), strings(&["timetracking"])),
+            ]
+        );
+        assert_eq!(
+            layout(&screen_ids[0]),
+            [
+                ("Field Tab".to_owned(), strings(&["summary", "priority"])),
+                ("More".to_owned(), vec![points.clone()]),
+            ]
+        );
+        assert_eq!(
+            layout(&screen_ids[2]),
+            [("Only".to_owned(), strings(&["summary"]))]
+        );
+        for (i, first) in [(0, 3), (1, 1), (2, 5)] {
+            let lowest = (of(&screen_ids[i]).tabs.iter())
+                .map(|t| t.id.parse::<i64>().unwrap())
+                .min()
+                .unwrap();
+            assert_eq!(
+                tab_ids[first],
+                format!("{}:{lowest}", screen_ids[i]),
+                "the tab Cloud gave screen {}",
+                screen_ids[i]
+            );
+        }
+        // Cloud's own screen is as it was.
+        assert_eq!(
+            layout("1"),
+            [("Field Tab".to_owned(), Vec::<String>::new())]
+        );
+
+        // The schemes, renamed where Cloud has one of that name, with what they map.
+        let schemes_on_site = site.read_screen_schemes().unwrap();
+        let scheme = |id: &str| schemes_on_site.iter().find(|s| s.id == id).unwrap();
+        assert_eq!(
+            scheme(&scheme_ids[0]).name,
+            "Default Screen Scheme (migrated)"
+        );
+        assert_eq!(
+            scheme(&scheme_ids[1]).entries,
+            [
+                ("default".to_owned(), screen_ids[1].clone()),
+                ("create".to_owned(), screen_ids[2].clone()),
+                ("view".to_owned(), screen_ids[0].clone()),
+            ]
+        );
+        let type_schemes_on_site = site.read_issue_type_screen_schemes().unwrap();
+        let type_scheme = |id: &str| type_schemes_on_site.iter().find(|s| s.id == id).unwrap();
+        assert_eq!(
+            type_scheme(&type_scheme_ids[0]).name,
+            "Default Issue Type Screen Scheme (migrated)"
+        );
+        let bugs = type_scheme(&type_scheme_ids[1]);
+        assert_eq!(
+            (&bugs.entries, &bugs.projects),
+            (
+                &vec![
+                    ("default".to_owned(), scheme_ids[1].clone()),
+                    ("10001".to_owned(), scheme_ids[0].clone()),
+                ],
+                &vec![project.clone()]
+            )
+        );
+        for kind in [
+            Kind::Screen,
+            Kind::ScreenTab,
+            Kind::ScreenField,
+            Kind::ScreenScheme,
+            Kind::IssueTypeScreenScheme,
+            Kind::ProjectScheme,
+        ] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+        drop(site);
+
+        // A fresh client finds every record again; fields and the project's scheme are
+        // written again rather than found (nothing is added twice).
+        let mut fresh = client(&double);
+        for (kind, records, ids) in [
+            (Kind::Screen, &screens[..], &screen_ids),
+            (Kind::ScreenTab, &tabs[..], &tab_ids),
+            (Kind::ScreenScheme, &schemes[..], &scheme_ids),
+            (
+                Kind::IssueTypeScreenScheme,
+                &type_schemes[..],
+                &type_scheme_ids,
+            ),
+        ] {
+            let keys: Vec<String> = records.iter().map(source_key).collect();
+            let found: Vec<String> = (fresh.find_written(kind, &keys).unwrap().into_iter())
+                .map(Option::unwrap)
+                .collect();
+            assert_eq!(&found, ids, "{kind}");
+        }
+        let before = double.site().read_screens().unwrap();
+        assert_eq!(
+            ok(&fresh.write(Kind::ScreenField, &fields).unwrap()),
+            vec![""; fields.len()]
+        );
+        assert_eq!(ok(&fresh.write(Kind::ProjectScheme, &uses).unwrap()), [""]);
+        assert_eq!(double.site().read_screens().unwrap(), before);
+        // A tab written again is its screen's tab of that name, not a new one.
+        assert_eq!(ok(&fresh.write(Kind::ScreenTab, &tabs).unwrap()), tab_ids);
+        assert_eq!(double.site().read_screens().unwrap(), before);
     }
 }

@@ -32,9 +32,9 @@ pub(crate) fn custom_field_id(reference: &str) -> Option<&str> {
 
 /// Where a row was: enough for a finding or to stage its record.
 #[derive(Clone)]
-struct At {
-    line: u64,
-    id: String,
+pub(crate) struct At {
+    pub line: u64,
+    pub id: String,
 }
 
 struct Place {
@@ -273,13 +273,26 @@ impl ContextRows {
 impl Assembled {
     /// A row left out because what it names is gone: taken, skipped and listed.
     fn orphan(&mut self, entity: &'static str, at: &At, field: &str, missing: String) {
-        self.taken.push(entity);
-        self.skipped.push(entity);
         let kind = if entity == OPTION {
             Kind::CustomFieldOption
         } else {
             Kind::FieldContext
         };
+        self.left_out(kind, entity, at, field, missing);
+    }
+
+    /// A row of `entity`, folded into a record of `kind`, left out because what it names
+    /// is gone: taken, skipped and listed as an orphan.
+    pub(crate) fn left_out(
+        &mut self,
+        kind: Kind,
+        entity: &'static str,
+        at: &At,
+        field: &str,
+        missing: String,
+    ) {
+        self.taken.push(entity);
+        self.skipped.push(entity);
         self.orphans.push(OrphanRow {
             kind,
             entity: entity.into(),

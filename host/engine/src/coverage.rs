@@ -425,8 +425,12 @@ pub fn classify(element: &str) -> (Status, &'static str) {
             "issue watchers and votes are migrated; other associations are not yet",
         ),
         "SharePermissions" => (
-            NotYetSupported,
-            "filters' shares are migrated; dashboards' shares are not yet (dashboards are not migrated)",
+            Status::Unknown,
+            "filters' and dashboards' shares are migrated; shares of a type Jira Cloud does not know, or of another entity, are not (each an unknown-share-type warning)",
+        ),
+        "PortletConfiguration" => (
+            Status::Unknown,
+            "gadgets are migrated; a gadget naming neither a gadget spec nor a dashboard item is not (each an unknown-gadget warning)",
         ),
         "User" | "ApplicationUser" => {
             (NotYetSupported, "rows that could not be joined into a user")
@@ -514,21 +518,14 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         | "WorkflowSchemeEntity"
         | "DraftWorkflowScheme"
         | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and workflow schemes"),
-        "FieldScreen"
-        | "FieldScreenTab"
-        | "FieldScreenLayoutItem"
-        | "FieldScreenScheme"
-        | "FieldScreenSchemeItem"
-        | "IssueTypeScreenScheme"
-        | "IssueTypeScreenSchemeEntity"
-        | "FieldLayout"
+        "FieldLayout"
         | "FieldLayoutItem"
         | "FieldLayoutScheme"
         | "FieldLayoutSchemeEntity"
         | "OptionConfiguration"
         | "GenericConfiguration"
         | "ColumnLayout"
-        | "ColumnLayoutItem" => (NotYetSupported, "screens and field configurations"),
+        | "ColumnLayoutItem" => (NotYetSupported, "field configurations"),
         // Custom fields' contexts come from these; other fields' schemes too.
         "FieldConfigScheme"
         | "FieldConfigSchemeIssueType"
@@ -538,10 +535,7 @@ pub fn classify(element: &str) -> (Status, &'static str) {
             "custom fields' contexts are migrated; issue type schemes and other system fields' schemes are not yet",
         ),
         "FilterSubscription" => (NotYetSupported, "filter subscriptions"),
-        "PortalPage"
-        | "PortletConfiguration"
-        | "GadgetUserPreference"
-        | "FavouriteAssociations" => (NotYetSupported, "dashboards and favourites"),
+        "FavouriteAssociations" => (NotYetSupported, "favourite filters and dashboards"),
         "MovedIssueKey" => (NotYetSupported, "former keys of moved issues"),
         "Avatar" => (NotYetSupported, "avatars"),
         "IssueTypeScheme" | "FieldConfigSchemeOption" => (NotYetSupported, "issue type schemes"),

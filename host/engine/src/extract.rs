@@ -15,7 +15,7 @@ use roaring::RoaringTreemap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::EngineError;
-use crate::contexts::{ContextRows, custom_field_id};
+use crate::contexts::{Assembled, ContextRows, custom_field_id};
 use crate::coverage::ElementCounter;
 use crate::findings::{Finding, Findings};
 use crate::integrity::OrphanRow;
@@ -151,6 +151,8 @@ struct Extractor<'s> {
     pending_keys: Vec<(Entity, ProjectKey)>,
     /// Custom fields' contexts and their options, assembled at the end.
     contexts: ContextRows,
+    /// Screen schemes and issue type screen schemes, assembled at the end.
+    screens: crate::screens::ScreenRows,
     /// Rows left out of a record because what they name is not in the backup.
     orphans: Vec<OrphanRow>,
     /// Rows taken but left out, per element (see [`Extracted::skipped_rows`]).
@@ -211,6 +213,7 @@ pub fn extract_with<R: BufRead>(
         project_keys: FxHashMap::default(),
         pending_keys: Vec::new(),
         contexts: ContextRows::default(),
+        screens: Default::default(),
         orphans: Vec::new(),
         skipped_rows: BTreeMap::new(),
         issue_numbers: RoaringTreemap::new(),
@@ -333,6 +336,7 @@ pub fn extract_with<R: BufRead>(
     x.finish_users()?;
     x.finish_project_keys()?;
     x.finish_contexts()?;
+    x.finish_screens()?;
     x.refused.finish()?;
     let written: Vec<Kind> = x.writers.keys().copied().collect();
     for (_, writer) in std::mem::take(&mut x.writers) {
@@ -390,6 +394,16 @@ fn is_wanted(name: &str) -> bool {
             | "UserAssociation"
             | "SearchRequest"
             | "SharePermissions"
+            | "PortalPage"
+            | "PortletConfiguration"
+            | "GadgetUserPreference"
+            | "FieldScreen"
+            | "FieldScreenTab"
+            | "FieldScreenLayoutItem"
+            | "FieldScreenScheme"
+            | "FieldScreenSchemeItem"
+            | "IssueTypeScreenScheme"
+            | "IssueTypeScreenSchemeEntity"
             | "ChangeGroup"
             | "ChangeItem"
             | "IssueSecurityScheme"
@@ -765,6 +779,27 @@ impl Extractor<'_> {
                 self.contexts.hold(entity);
                 return Ok(());
             }
+            name if crate::screens::is_held(name) => {
+                self.screens.hold(entity);
+                return Ok(());
+            }
+            "FieldScreen" => Record::Screen(Named {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "FieldScreenTab" => Record::ScreenTab(ScreenTab {
+                id: row.required("id"),
+                screen: row.required("fieldscreen"),
+                name: row.required("name"),
+                position: row.number("sequence").unwrap_or(0),
+            }),
+            "FieldScreenLayoutItem" => Record::ScreenField(ScreenField {
+                id: row.required("id"),
+                tab: row.required("fieldscreentab"),
+                field: FieldId::parse(&row.required("fieldidentifier")),
+                position: row.number("sequence").unwrap_or(0),
+            }),
             // A custom field's configuration is its context's (the context migrates it).
             "FieldConfiguration" => {
                 if entity
@@ -937,6 +972,7 @@ impl Extractor<'_> {
                     Some("PermissionScheme") => SchemeType::Permission,
                     Some("NotificationScheme") => SchemeType::Notification,
                     Some("ProjectCategory") => SchemeType::Category,
+                    Some("IssueTypeScreenScheme") => SchemeType::IssueTypeScreen,
                     // Workflow, field configuration… schemes: not migrated yet.
                     _ => return Ok(()),
                 };
@@ -1081,8 +1117,65 @@ impl Extractor<'_> {
                 jql: row.text("request"),
                 favourites: row.number("favCount").unwrap_or(0).max(0) as u64,
             }),
-            // Dashboards' shares come with dashboards.
-            "SharePermissions" if entity.get("entityType") != Some("SearchRequest") => {
+            "PortalPage" => {
+                // The system dashboard is the one no one owns.
+                let owner = row.text("username");
+                Record::Dashboard(Dashboard {
+                    id: row.required("id"),
+                    name: row.required("pagename"),
+                    description: row.text("description"),
+                    system: owner.is_empty(),
+                    owner,
+                    layout: row.opt("layout").unwrap_or_else(|| "AA".into()),
+                    favourites: row.number("favCount").unwrap_or(0).max(0) as u64,
+                })
+            }
+            "PortletConfiguration" => {
+                let mut place = |field| {
+                    row.number(field)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(0)
+                };
+                let (column, position) = (place("columnNumber"), place("position"));
+                let uri = row.opt("gadgetXml");
+                let module_key = row.opt("dashboardModuleCompleteKey");
+                if uri.is_none() && module_key.is_none() {
+                    let message = "the gadget names neither a gadget spec (gadgetXml) nor a dashboard item (dashboardModuleCompleteKey), so Jira cannot show it; it is left behind: add it again on the target".to_owned();
+                    self.finding(
+                        entity,
+                        &row.id,
+                        "unknown-gadget",
+                        Severity::Warning,
+                        message,
+                    );
+                    return Ok(());
+                }
+                Record::Gadget(Gadget {
+                    id: row.required("id"),
+                    dashboard: row.required("portalpage"),
+                    column,
+                    row: position,
+                    uri,
+                    module_key,
+                    color: row.opt("color").unwrap_or_else(|| "color1".into()),
+                })
+            }
+            "GadgetUserPreference" => {
+                let key = row.required("userprefkey");
+                let value = PreferenceValue::parse(&key, &row.text("userprefvalue"));
+                Record::GadgetPreference(GadgetPreference {
+                    id: row.required("id"),
+                    gadget: row.required("portletconfiguration"),
+                    key,
+                    value,
+                })
+            }
+            "SharePermissions"
+                if !matches!(
+                    entity.get("entityType"),
+                    Some("SearchRequest" | "PortalPage")
+                ) =>
+            {
                 return Ok(());
             }
             "SharePermissions" => {
@@ -1097,7 +1190,12 @@ impl Extractor<'_> {
                     "user" => Share::User(row.required("param1")),
                     other => {
                         let message = format!(
-                            "a share of type \"{other}\" is not one Jira Cloud knows (global, loggedin, group, project, user); the filter is migrated without it: share it again on the target"
+                            "a share of type \"{other}\" is not one Jira Cloud knows (global, loggedin, group, project, user); the {} is migrated without it: share it again on the target",
+                            if entity.get("entityType") == Some("PortalPage") {
+                                "dashboard"
+                            } else {
+                                "filter"
+                            }
                         );
                         self.finding(
                             entity,
@@ -1109,12 +1207,22 @@ impl Extractor<'_> {
                         return Ok(());
                     }
                 };
-                Record::FilterShare(FilterShare {
-                    id: row.required("id"),
-                    filter: row.required("entityId"),
-                    share,
-                    edit: entity.get("rights").map(str::trim) == Some("3"),
-                })
+                let edit = entity.get("rights").map(str::trim) == Some("3");
+                if entity.get("entityType") == Some("PortalPage") {
+                    Record::DashboardShare(DashboardShare {
+                        id: row.required("id"),
+                        dashboard: row.required("entityId"),
+                        share,
+                        edit,
+                    })
+                } else {
+                    Record::FilterShare(FilterShare {
+                        id: row.required("id"),
+                        filter: row.required("entityId"),
+                        share,
+                        edit,
+                    })
+                }
             }
             // Properties of other entities (comments, dashboard items…) have no home on
             // the target yet: the coverage ledger counts them as not yet supported.
@@ -1255,6 +1363,20 @@ impl Extractor<'_> {
     /// Stages custom fields' contexts and their options (see [`crate::contexts`]).
     fn finish_contexts(&mut self) -> Result<(), EngineError> {
         let assembled = std::mem::take(&mut self.contexts).assemble(&self.index);
+        self.stage_assembled(assembled)
+    }
+
+    /// Stages screen schemes, then issue type screen schemes (see [`crate::screens`]).
+    fn finish_screens(&mut self) -> Result<(), EngineError> {
+        let mut rows = std::mem::take(&mut self.screens);
+        let schemes = rows.assemble_screen_schemes(&self.index);
+        self.stage_assembled(schemes)?;
+        let type_schemes = rows.assemble_type_schemes(&self.index);
+        self.stage_assembled(type_schemes)
+    }
+
+    /// Stages what held rows became: their records, findings, orphans and ledger counts.
+    fn stage_assembled(&mut self, assembled: Assembled) -> Result<(), EngineError> {
         for element in assembled.taken {
             self.elements.taken(element);
         }

@@ -278,7 +278,7 @@ impl ReferenceCheck {
 /// Kinds whose rows may be orphans and are referenced by other rows: checked first, so
 /// a row whose parent is an orphan goes with it (a component of a deleted project takes
 /// its issues' links to it along).
-const PARENT_KINDS: [Kind; 7] = [
+const PARENT_KINDS: [Kind; 9] = [
     Kind::Component,
     Kind::Version,
     Kind::CustomFieldOption,
@@ -286,6 +286,8 @@ const PARENT_KINDS: [Kind; 7] = [
     Kind::Board,
     Kind::Sprint,
     Kind::BoardColumn,
+    Kind::Gadget,
+    Kind::ScreenTab,
 ];
 
 /// Ids of orphans of the [`PARENT_KINDS`]: absent for the rows that reference them.
@@ -364,7 +366,8 @@ pub fn check_references(
     Ok(result)
 }
 
-/// Components, versions, change groups, boards, sprints, columns and options, in that order; options until no more become
+/// Components, versions, change groups, boards, sprints, columns, gadgets, screens' tabs
+/// and options, in that order; options until no more become
 /// orphans (a child of an orphan option is one too). Options are few: held at once.
 fn check_parents(
     staging: &dyn Staging,
@@ -381,6 +384,8 @@ fn check_parents(
         Kind::Board,
         Kind::Sprint,
         Kind::BoardColumn,
+        Kind::Gadget,
+        Kind::ScreenTab,
     ] {
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut position = 0;

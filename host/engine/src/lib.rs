@@ -24,6 +24,7 @@ mod load;
 mod order;
 mod queries;
 mod records;
+mod screens;
 mod software;
 mod state;
 

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
-    BoardQuery, ChangeItem, Filter, Kind, LevelMember, PermissionHolder, Recipient, Record,
-    RoleActor, SchemePermission, Share, Target as RefTarget,
+    BoardQuery, ChangeItem, DashboardShare, Filter, FilterShare, Kind, LevelMember,
+    PermissionHolder, Recipient, Record, RoleActor, SchemePermission, Share, Target as RefTarget,
 };
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
@@ -210,6 +210,8 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::Watcher
             | Kind::Vote
             | Kind::FilterShare
+            | Kind::DashboardShare
+            | Kind::GadgetPreference
             | Kind::ChangeItem
             | Kind::ProjectScheme
             | Kind::ProjectKey
@@ -853,7 +855,10 @@ fn translate(
         Record::Membership(m) => m.user_name.is_empty(),
         Record::Watcher(w) | Record::Vote(w) => w.user.is_empty(),
         Record::ProjectRoleActor(a) => matches!(&a.actor, RoleActor::User(u) if u.is_empty()),
-        Record::FilterShare(s) => matches!(&s.share, Share::User(u) if u.is_empty()),
+        Record::FilterShare(FilterShare { share, .. })
+        | Record::DashboardShare(DashboardShare { share, .. }) => {
+            matches!(share, Share::User(u) if u.is_empty())
+        }
         Record::SchemePermission(SchemePermission { holder, .. })
         | Record::SecurityLevelMember(LevelMember { holder, .. }) => {
             matches!(holder, PermissionHolder::User(u) if u.is_empty())

@@ -57,6 +57,8 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
                 | Kind::CustomFieldValue
                 | Kind::IssueSprint
                 | Kind::ProjectKey
+                | Kind::FilterShare
+                | Kind::DashboardShare
         ) {
             continue; // entities shared by several kinds or filtered: checked below
         }
@@ -68,6 +70,12 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
     }
     // Watchers and votes are the issue associations of one element.
     let count = |kind| report.counts.get(&kind).copied().unwrap_or(0);
+    // Filters' and dashboards' shares are the rows of one element.
+    assert!(count(Kind::FilterShare) > 0 && count(Kind::DashboardShare) > 0);
+    assert_eq!(
+        count(Kind::FilterShare) + count(Kind::DashboardShare),
+        generated.entity_counts["SharePermissions"]
+    );
     assert!(count(Kind::Watcher) > 0 && count(Kind::Vote) > 0);
     assert_eq!(
         count(Kind::Watcher) + count(Kind::Vote),
@@ -94,9 +102,14 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
         .count();
     assert!(former > 0);
     assert_eq!(count(Kind::ProjectKey), former as u64);
+    let screened: usize = airlock_fixtures::source_issue_type_screen_schemes(&Spec::default())
+        .iter()
+        .map(|s| s.projects.len())
+        .sum();
+    assert!(screened > 0);
     assert_eq!(
         count(Kind::ProjectScheme),
-        2 * count(Kind::Project) + (categorized + notified) as u64
+        2 * count(Kind::Project) + (categorized + notified + screened) as u64
     );
     // The Sprint field's values are issues' sprints; the other fields' are field values.
     assert!(count(Kind::IssueSprint) > 0 && count(Kind::Board) > 0);

@@ -40,6 +40,11 @@ pub enum Kind {
     SecurityLevelMember,
     NotificationScheme,
     Notification,
+    Screen,
+    ScreenTab,
+    ScreenField,
+    ScreenScheme,
+    IssueTypeScreenScheme,
     ProjectScheme,
     Issue,
     CustomFieldValue,
@@ -60,6 +65,10 @@ pub enum Kind {
     ColumnStatus,
     Swimlane,
     QuickFilter,
+    Dashboard,
+    DashboardShare,
+    Gadget,
+    GadgetPreference,
     IssueSprint,
     IssueRank,
     ChangeGroup,
@@ -69,7 +78,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 50] = [
+    pub const ALL: [Kind; 59] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -95,6 +104,11 @@ impl Kind {
         Kind::SecurityLevelMember,
         Kind::NotificationScheme,
         Kind::Notification,
+        Kind::Screen,
+        Kind::ScreenTab,
+        Kind::ScreenField,
+        Kind::ScreenScheme,
+        Kind::IssueTypeScreenScheme,
         Kind::ProjectScheme,
         Kind::Issue,
         Kind::CustomFieldValue,
@@ -115,6 +129,10 @@ impl Kind {
         Kind::ColumnStatus,
         Kind::Swimlane,
         Kind::QuickFilter,
+        Kind::Dashboard,
+        Kind::DashboardShare,
+        Kind::Gadget,
+        Kind::GadgetPreference,
         Kind::IssueSprint,
         Kind::IssueRank,
         Kind::ChangeGroup,
@@ -143,6 +161,11 @@ impl Kind {
             Kind::SecurityLevelMember => "security-level-member",
             Kind::NotificationScheme => "notification-scheme",
             Kind::Notification => "notification",
+            Kind::Screen => "screen",
+            Kind::ScreenTab => "screen-tab",
+            Kind::ScreenField => "screen-field",
+            Kind::ScreenScheme => "screen-scheme",
+            Kind::IssueTypeScreenScheme => "issue-type-screen-scheme",
             Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
@@ -173,6 +196,10 @@ impl Kind {
             Kind::ColumnStatus => "column-status",
             Kind::Swimlane => "swimlane",
             Kind::QuickFilter => "quick-filter",
+            Kind::Dashboard => "dashboard",
+            Kind::DashboardShare => "dashboard-share",
+            Kind::Gadget => "gadget",
+            Kind::GadgetPreference => "gadget-preference",
             Kind::IssueSprint => "issue-sprint",
             Kind::IssueRank => "issue-rank",
         }
@@ -205,6 +232,11 @@ impl Kind {
             Kind::SecurityLevelMember => "SchemeIssueSecurities",
             Kind::NotificationScheme => "NotificationScheme",
             Kind::Notification => "Notification",
+            Kind::Screen => "FieldScreen",
+            Kind::ScreenTab => "FieldScreenTab",
+            Kind::ScreenField => "FieldScreenLayoutItem",
+            Kind::ScreenScheme => "FieldScreenScheme",
+            Kind::IssueTypeScreenScheme => "IssueTypeScreenScheme",
             Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
@@ -226,7 +258,10 @@ impl Kind {
             Kind::ChangeItem => "ChangeItem",
             Kind::EntityProperty => "EntityProperty",
             Kind::Filter => "SearchRequest",
-            Kind::FilterShare => "SharePermissions",
+            Kind::FilterShare | Kind::DashboardShare => "SharePermissions",
+            Kind::Dashboard => "PortalPage",
+            Kind::Gadget => "PortletConfiguration",
+            Kind::GadgetPreference => "GadgetUserPreference",
             Kind::Board => "AO_60DB71_RAPIDVIEW",
             Kind::Sprint => "AO_60DB71_SPRINT",
             Kind::BoardColumn => "AO_60DB71_COLUMN",
@@ -278,6 +313,10 @@ impl Kind {
             Kind::Project => Namespace::PROJECT,
             Kind::PermissionScheme => Namespace::PERMISSION_SCHEME,
             Kind::NotificationScheme => Namespace::NOTIFICATION_SCHEME,
+            Kind::Screen => Namespace::SCREEN,
+            Kind::ScreenTab => Namespace::SCREEN_TAB,
+            Kind::ScreenScheme => Namespace::SCREEN_SCHEME,
+            Kind::IssueTypeScreenScheme => Namespace::ISSUE_TYPE_SCREEN_SCHEME,
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
             Kind::CustomField => Namespace::CUSTOM_FIELD,
@@ -294,12 +333,15 @@ impl Kind {
             Kind::Board => Namespace::BOARD,
             Kind::Sprint => Namespace::SPRINT,
             Kind::BoardColumn => Namespace::BOARD_COLUMN,
+            Kind::Dashboard => Namespace::DASHBOARD,
+            Kind::Gadget => Namespace::DASHBOARD_GADGET,
             Kind::Membership
             | Kind::ProjectRoleActor
             | Kind::ProjectKey
             | Kind::SchemePermission
             | Kind::SecurityLevelMember
             | Kind::Notification
+            | Kind::ScreenField
             | Kind::RemoteLink
             | Kind::CustomFieldValue
             | Kind::Label
@@ -310,6 +352,8 @@ impl Kind {
             | Kind::ChangeItem
             | Kind::ProjectScheme
             | Kind::FilterShare
+            | Kind::DashboardShare
+            | Kind::GadgetPreference
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
@@ -942,6 +986,7 @@ pub enum SchemeType {
     Notification,
     /// Not a scheme: the project's category, associated the same way.
     Category,
+    IssueTypeScreen,
 }
 
 impl SchemeType {
@@ -952,6 +997,7 @@ impl SchemeType {
             SchemeType::Permission => "PermissionScheme",
             SchemeType::Notification => "NotificationScheme",
             SchemeType::Category => "ProjectCategory",
+            SchemeType::IssueTypeScreen => "IssueTypeScreenScheme",
         }
     }
 
@@ -962,8 +1008,123 @@ impl SchemeType {
             SchemeType::Permission => Kind::PermissionScheme,
             SchemeType::Notification => Kind::NotificationScheme,
             SchemeType::Category => Kind::ProjectCategory,
+            SchemeType::IssueTypeScreen => Kind::IssueTypeScreenScheme,
         }
     }
+}
+
+/// A screen (`FieldScreen`): the fields an issue operation or a workflow transition shows.
+pub type Screen = Named;
+
+/// A tab of a screen (`FieldScreenTab`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScreenTab {
+    pub id: String,
+    pub screen: String,
+    pub name: String,
+    /// Its place among the screen's tabs (`sequence`).
+    pub position: i64,
+}
+
+/// A field on a screen's tab (`FieldScreenLayoutItem`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScreenField {
+    pub id: String,
+    pub tab: String,
+    pub field: FieldId,
+    /// Its place on the tab (`sequence`).
+    pub position: i64,
+}
+
+/// A field as screens and field configurations name it (`fieldidentifier`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FieldId {
+    /// One of Jira's own fields, the same on every site: `summary`, `assignee`…
+    System(String),
+    /// A custom field by its id: the server's `10001` until the load rewrites it to the
+    /// target's `customfield_10050`.
+    Custom(String),
+}
+
+impl FieldId {
+    /// Reads `summary` or `customfield_10001`.
+    pub fn parse(identifier: &str) -> FieldId {
+        match identifier.strip_prefix("customfield_") {
+            Some(id) if !id.is_empty() => FieldId::Custom(id.to_owned()),
+            _ => FieldId::System(identifier.to_owned()),
+        }
+    }
+
+    /// The field's id as Jira's REST API names it (`summary`, `customfield_10050`).
+    pub fn key(&self) -> String {
+        match self {
+            FieldId::System(id) => id.clone(),
+            FieldId::Custom(id) if id.starts_with("customfield_") => id.clone(),
+            FieldId::Custom(id) => format!("customfield_{id}"),
+        }
+    }
+}
+
+/// The issue operations a screen scheme gives a screen to (`FieldScreenSchemeItem`'s
+/// `operation`: 0, 1, 2; none is the scheme's default screen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ScreenOperation {
+    Default,
+    Create,
+    Edit,
+    View,
+}
+
+impl ScreenOperation {
+    /// From the row's `operation` (empty for the default).
+    pub fn parse(operation: Option<&str>) -> Option<ScreenOperation> {
+        match operation.map(str::trim) {
+            None | Some("") => Some(ScreenOperation::Default),
+            Some("0") => Some(ScreenOperation::Create),
+            Some("1") => Some(ScreenOperation::Edit),
+            Some("2") => Some(ScreenOperation::View),
+            Some(_) => None,
+        }
+    }
+
+    /// As Jira Cloud's REST API names it (`screens.default`, `screens.create`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreenOperation::Default => "default",
+            ScreenOperation::Create => "create",
+            ScreenOperation::Edit => "edit",
+            ScreenOperation::View => "view",
+        }
+    }
+}
+
+/// A screen scheme (`FieldScreenScheme`) with the screen of each operation (its
+/// `FieldScreenSchemeItem` rows, folded in: Jira Cloud creates a scheme with its screens).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScreenScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// One screen per operation, the default first; a scheme has a default.
+    pub screens: Vec<(ScreenOperation, String)>,
+}
+
+/// An issue type screen scheme (`IssueTypeScreenScheme`) with the screen scheme of each
+/// issue type (its `IssueTypeScreenSchemeEntity` rows, folded in).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueTypeScreenScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The default (no issue type) first, then each issue type's.
+    pub mappings: Vec<IssueTypeMapping>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueTypeMapping {
+    /// None: every issue type not mapped otherwise.
+    pub issue_type: Option<String>,
+    pub screen_scheme: String,
 }
 
 /// A project role (`ProjectRole`): a named role projects give to users and groups.
@@ -1083,6 +1244,119 @@ impl Share {
             Share::Project { role: None, .. } => "project",
             Share::Project { role: Some(_), .. } => "projectRole",
             Share::User(_) => "user",
+        }
+    }
+}
+
+/// A dashboard (`PortalPage`). The site's system dashboard (no owner: what every user
+/// sees until they pick one) is one too, flagged: Jira Cloud keeps its own, so it
+/// arrives as a dashboard of its own beside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The owner's user key; empty for the system dashboard (or once a deleted owner is
+    /// cleared).
+    pub owner: String,
+    /// The source's system dashboard (`username` empty).
+    pub system: bool,
+    /// Its columns: `A` (one), `AA`, `AB` (narrow, wide), `BA`, `AAA`.
+    pub layout: String,
+    pub favourites: u64,
+}
+
+/// Who a dashboard is shared with (`SharePermissions` of a `PortalPage`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardShare {
+    pub id: String,
+    pub dashboard: String,
+    pub share: Share,
+    /// Those shared with may edit the dashboard too (`rights` 3), not only view it.
+    pub edit: bool,
+}
+
+/// A gadget on a dashboard (`PortletConfiguration`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gadget {
+    pub id: String,
+    pub dashboard: String,
+    /// Its column, from 0, and its place in the column, from 0.
+    pub column: u32,
+    pub row: u32,
+    /// An OpenSocial gadget's spec (`gadgetXml`):
+    /// `rest/gadgets/1.0/g/com.atlassian.jira.gadgets:filter-results-gadget/gadgets/filter-results-gadget.xml`.
+    pub uri: Option<String>,
+    /// A dashboard item's module (`dashboardModuleCompleteKey`, Jira 7+):
+    /// `com.atlassian.jira.gadgets:filter-results-dashboard-item`.
+    pub module_key: Option<String>,
+    /// `color1` … `color8`.
+    pub color: String,
+}
+
+/// One setting of a gadget (`GadgetUserPreference`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GadgetPreference {
+    pub id: String,
+    pub gadget: String,
+    pub key: String,
+    pub value: PreferenceValue,
+}
+
+/// A gadget setting's value: text, or the id of what the gadget shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PreferenceValue {
+    Text(String),
+    /// A record of `kind` (a filter, project, board or sprint) by id, written
+    /// `<prefix><id>`: `filter-10100`, `project-10000`, or `10100` (no prefix).
+    Id {
+        kind: Kind,
+        prefix: String,
+        id: String,
+    },
+}
+
+impl PreferenceValue {
+    /// Reads a setting as Jira's gadgets write it: `filterId`, `projectOrFilterId`,
+    /// `projectId`, `rapidViewId` and `sprintId` name records (`filter-10100`,
+    /// `project-10000` or bare digits); every other setting, or a value naming nothing
+    /// (`jql-…`, empty), is text.
+    pub fn parse(key: &str, value: &str) -> PreferenceValue {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let bare = match key {
+            "filterId" => Some(Kind::Filter),
+            "projectId" => Some(Kind::Project),
+            "rapidViewId" => Some(Kind::Board),
+            "sprintId" => Some(Kind::Sprint),
+            "projectOrFilterId" => None,
+            _ => return PreferenceValue::Text(value.to_owned()),
+        };
+        for (prefix, kind) in [("filter-", Kind::Filter), ("project-", Kind::Project)] {
+            if let Some(id) = value.strip_prefix(prefix)
+                && digits(id)
+            {
+                return PreferenceValue::Id {
+                    kind,
+                    prefix: prefix.to_owned(),
+                    id: id.to_owned(),
+                };
+            }
+        }
+        match bare {
+            Some(kind) if digits(value) => PreferenceValue::Id {
+                kind,
+                prefix: String::new(),
+                id: value.to_owned(),
+            },
+            _ => PreferenceValue::Text(value.to_owned()),
+        }
+    }
+
+    /// The value as the gadget reads it.
+    pub fn text(&self) -> String {
+        match self {
+            PreferenceValue::Text(t) => t.clone(),
+            PreferenceValue::Id { prefix, id, .. } => format!("{prefix}{id}"),
         }
     }
 }
@@ -1258,6 +1532,16 @@ pub enum Record {
     QuickFilter(BoardQuery),
     IssueSprint(IssueSprint),
     IssueRank(IssueRank),
+    // Appended, not in load order: a variant's place is its staged tag.
+    Dashboard(Dashboard),
+    DashboardShare(DashboardShare),
+    Gadget(Gadget),
+    GadgetPreference(GadgetPreference),
+    Screen(Screen),
+    ScreenTab(ScreenTab),
+    ScreenField(ScreenField),
+    ScreenScheme(ScreenScheme),
+    IssueTypeScreenScheme(IssueTypeScreenScheme),
 }
 
 /// What a reference points to.
@@ -1285,6 +1569,23 @@ macro_rules! holder_refs {
             | PermissionHolder::Reporter
             | PermissionHolder::ProjectLead
             | PermissionHolder::Assignee => {}
+        }
+    };
+}
+
+/// A share's references (group, project and role, or user), for [`each_ref`].
+macro_rules! share_refs {
+    ($share:expr, $g:ident) => {
+        match $share {
+            Share::Group(group) => $g("param1", Target::Kind(Kind::Group), group),
+            Share::Project { project, role } => {
+                $g("param1", Target::Kind(Kind::Project), project);
+                if let Some(role) = role {
+                    $g("param2", Target::Kind(Kind::ProjectRole), role);
+                }
+            }
+            Share::User(user) => $g("param1", Target::Kind(Kind::User), user),
+            Share::Global | Share::LoggedIn => {}
         }
     };
 }
@@ -1443,16 +1744,40 @@ macro_rules! each_ref {
             Record::ChangeItem(r) => $g("group", T(K::ChangeGroup), &$($m)? r.group),
             Record::FilterShare(r) => {
                 $g("entityId", T(K::Filter), &$($m)? r.filter);
-                match &$($m)? r.share {
-                    Share::Group(group) => $g("param1", T(K::Group), group),
-                    Share::Project { project, role } => {
-                        $g("param1", T(K::Project), project);
-                        if let Some(role) = role {
-                            $g("param2", T(K::ProjectRole), role);
-                        }
+                share_refs!(&$($m)? r.share, $g);
+            }
+            Record::Dashboard(r) => $g("username", T(K::User), &$($m)? r.owner),
+            Record::DashboardShare(r) => {
+                $g("entityId", T(K::Dashboard), &$($m)? r.dashboard);
+                share_refs!(&$($m)? r.share, $g);
+            }
+            Record::Gadget(r) => $g("portalpage", T(K::Dashboard), &$($m)? r.dashboard),
+            Record::ScreenTab(r) => $g("fieldscreen", T(K::Screen), &$($m)? r.screen),
+            Record::ScreenField(r) => {
+                $g("fieldscreentab", T(K::ScreenTab), &$($m)? r.tab);
+                if let FieldId::Custom(id) = &$($m)? r.field {
+                    $g("fieldidentifier", T(K::CustomField), id);
+                }
+            }
+            // Rows naming a deleted screen, issue type or screen scheme are left out as
+            // they are folded in, so the scheme keeps the rest.
+            Record::ScreenScheme(r) => {
+                for (_, screen) in &$($m)? r.screens {
+                    $g("fieldscreen", T(K::Screen), screen);
+                }
+            }
+            Record::IssueTypeScreenScheme(r) => {
+                for m in &$($m)? r.mappings {
+                    if let Some(v) = &$($m)? m.issue_type {
+                        $g("issuetype", T(K::IssueType), v);
                     }
-                    Share::User(user) => $g("param1", T(K::User), user),
-                    Share::Global | Share::LoggedIn => {}
+                    $g("fieldscreenscheme", T(K::ScreenScheme), &$($m)? m.screen_scheme);
+                }
+            }
+            Record::GadgetPreference(r) => {
+                $g("portletconfiguration", T(K::Gadget), &$($m)? r.gadget);
+                if let PreferenceValue::Id { kind, id, .. } = &$($m)? r.value {
+                    $g("userprefvalue", T(*kind), id);
                 }
             }
             Record::Board(r) => {
@@ -1501,6 +1826,7 @@ macro_rules! each_ref {
             | Record::ProjectCategory(_)
             | Record::PermissionScheme(_)
             | Record::NotificationScheme(_)
+            | Record::Screen(_)
             | Record::CustomField(_)
             | Record::IssueLinkType(_) => {}
         }
@@ -1560,6 +1886,15 @@ impl Record {
             Record::QuickFilter(_) => Kind::QuickFilter,
             Record::IssueSprint(_) => Kind::IssueSprint,
             Record::IssueRank(_) => Kind::IssueRank,
+            Record::Dashboard(_) => Kind::Dashboard,
+            Record::DashboardShare(_) => Kind::DashboardShare,
+            Record::Gadget(_) => Kind::Gadget,
+            Record::GadgetPreference(_) => Kind::GadgetPreference,
+            Record::Screen(_) => Kind::Screen,
+            Record::ScreenTab(_) => Kind::ScreenTab,
+            Record::ScreenField(_) => Kind::ScreenField,
+            Record::ScreenScheme(_) => Kind::ScreenScheme,
+            Record::IssueTypeScreenScheme(_) => Kind::IssueTypeScreenScheme,
         }
     }
 
@@ -1615,6 +1950,15 @@ impl Record {
             Record::Swimlane(r) | Record::QuickFilter(r) => &r.id,
             Record::IssueSprint(r) => &r.id,
             Record::IssueRank(r) => &r.id,
+            Record::Dashboard(r) => &r.id,
+            Record::DashboardShare(r) => &r.id,
+            Record::Gadget(r) => &r.id,
+            Record::GadgetPreference(r) => &r.id,
+            Record::Screen(r) => &r.id,
+            Record::ScreenTab(r) => &r.id,
+            Record::ScreenField(r) => &r.id,
+            Record::ScreenScheme(r) => &r.id,
+            Record::IssueTypeScreenScheme(r) => &r.id,
         }
     }
 
@@ -1660,6 +2004,61 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gadget's setting names a record only where Jira's gadgets write one, with or
+    /// without its prefix, and reads back as written.
+    #[test]
+    fn gadget_settings_name_records_only_where_gadgets_write_them() {
+        let id = |kind, prefix: &str, id: &str| PreferenceValue::Id {
+            kind,
+            prefix: prefix.into(),
+            id: id.into(),
+        };
+        let cases = [
+            (
+                "filterId",
+                "filter-10100",
+                id(Kind::Filter, "filter-", "10100"),
+            ),
+            ("filterId", "10100", id(Kind::Filter, "", "10100")),
+            (
+                "projectOrFilterId",
+                "project-10000",
+                id(Kind::Project, "project-", "10000"),
+            ),
+            (
+                "projectOrFilterId",
+                "filter-7",
+                id(Kind::Filter, "filter-", "7"),
+            ),
+            ("projectId", "10000", id(Kind::Project, "", "10000")),
+            ("rapidViewId", "3", id(Kind::Board, "", "3")),
+            ("sprintId", "12", id(Kind::Sprint, "", "12")),
+            // A bare number where the gadget could mean either is not guessed.
+            (
+                "projectOrFilterId",
+                "10100",
+                PreferenceValue::Text("10100".into()),
+            ),
+            (
+                "filterId",
+                "jql-project = X",
+                PreferenceValue::Text("jql-project = X".into()),
+            ),
+            (
+                "filterId",
+                "filter-",
+                PreferenceValue::Text("filter-".into()),
+            ),
+            ("num", "10", PreferenceValue::Text("10".into())),
+            ("refresh", "", PreferenceValue::Text(String::new())),
+        ];
+        for (key, value, expected) in cases {
+            let parsed = PreferenceValue::parse(key, value);
+            assert_eq!(parsed, expected, "{key}={value}");
+            assert_eq!(parsed.text(), value, "{key}={value}");
+        }
+    }
 
     /// The vendor's table of namespaces (the SDK's NAMESPACES.md) names, for each, the kind
     /// whose mappings the core load records under it, or `—`: it must say what the load

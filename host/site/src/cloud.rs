@@ -36,6 +36,7 @@
 //! | security scheme | `POST /rest/api/3/issuesecurityschemes` (no levels) | name: `GET /rest/api/3/issuesecurityschemes` |
 //! | security level | `PUT …/issuesecurityschemes/{id}/level` (204, no id) | (scheme, name): `GET …/issuesecurityschemes/level?schemeId=` |
 //! | project scheme | `PUT …/issuesecurityschemes/project` (303 to a task, awaited) | idempotent (the project's scheme is read first: `GET …/issuesecurityschemes/project?projectId=`) |
+//! | project's permission, notification or issue type screen scheme, category | `PUT …/project/{id}/permissionscheme`, `PUT …/project/{id}` (`notificationScheme`, `categoryId`), `PUT /rest/api/3/issuetypescreenscheme/project` | idempotent (what the project has is read first: `GET …/project/{id}/permissionscheme`, `…/notificationscheme`, `GET …/project/{id}`, `GET …/issuetypescreenscheme/project?projectId=`) |
 //! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
 //! | project role actor | `POST …/project/{id}/role/{id}` (`{"user": [id]}` or `{"group": [name]}`); a default actor `POST /rest/api/3/role/{id}/actors` | (project, role, actor): `GET …/project/{id}/role/{id}` or `GET /rest/api/3/role/{id}/actors`, asked before each add too (Cloud refuses a second one) |
 //! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
@@ -55,6 +56,15 @@
 //! | entity property | `PUT …/{entity}/{id}/properties/{key}` | idempotent (a PUT replaces) |
 //! | filter | `POST /rest/api/3/filter`, then `PUT …/filter/{id}/owner` | (name, owner): `GET /rest/api/3/filter/search?filterName=&expand=owner` |
 //! | filter share | `POST …/filter/{id}/permission` | (filter, type, params): `GET …/filter/{id}/permission` |
+//! | dashboard | `POST /rest/api/3/dashboard`, then `PUT …/dashboard/bulk/edit` (`changeOwner`) | (name, owner): `GET /rest/api/3/dashboard/search?dashboardName=&accountId=&expand=description,owner` |
+//! | dashboard share | `GET …/dashboard/{id}`, then `PUT …/dashboard/{id}` with its whole share lists | (dashboard, permission): `GET …/dashboard/{id}` (already there: not added again) |
+//! | gadget | `POST …/dashboard/{id}/gadget` (answered `<dashboard id>:<gadget id>`) | (dashboard, position, uri or module key): `GET …/dashboard/{id}/gadget` |
+//! | gadget setting | `PUT …/dashboard/{id}/items/{gadget}/properties/{key}` (the value as a JSON string) | its value: `GET` the same property |
+//! | screen | `POST /rest/api/3/screens` (under a name the target has not: see below) | the name journaled before the create: `GET /rest/api/3/screens?queryString=` |
+//! | screen tab | the first a screen gets takes over Cloud's "Field Tab" (`PUT …/screens/{id}/tabs/{id}`), the others `POST …/screens/{id}/tabs`; answered `<screen id>:<tab id>` | (screen, name): `GET …/screens/{id}/tabs` |
+//! | screen field | `POST …/screens/{id}/tabs/{id}/fields`, a tab's in source order | idempotent (the tab's fields are read first: `GET …/tabs/{id}/fields`) |
+//! | screen scheme | `POST /rest/api/3/screenscheme` with its screens (renamed as screens are) | the name journaled: `GET /rest/api/3/screenscheme?queryString=` |
+//! | issue type screen scheme | `POST /rest/api/3/issuetypescreenscheme` with its mappings (renamed as screens are) | the name journaled: `GET /rest/api/3/issuetypescreenscheme?queryString=` |
 //! | board | `POST /rest/agile/1.0/board`, then its `airlock.source` board property (`PUT …/board/{id}/properties/airlock.source`) | (name, filter, type): `GET /rest/agile/1.0/board?name=&filterId=`, then each one's `airlock.source` |
 //! | sprint | `POST /rest/agile/1.0/sprint` (future), then `POST …/sprint/{id}` `{state: active, startDate, endDate}`, then `{state: closed}` | (board, name, dates): `GET …/board/{id}/sprint`, then brought to its state |
 //! | board column, column status | carried in the board properties `airlock.columns`, `airlock.columns.2` …: `GET`, merge, `PUT` per board | idempotent (merged by source id; a status under its column) |
@@ -90,6 +100,35 @@
 //! there is refused instead. What Cloud's rules make impossible is refused with Jira's
 //! reason: a filter named like one the migration's account keeps (an earlier filter
 //! without an owner) can be neither created for its owner nor shared.
+//!
+//! Dashboards follow the same ownership rules: a new dashboard belongs to the caller, which
+//! may own one dashboard of a name, so dashboards of one name are written one after
+//! another, each given to its owner (`PUT …/dashboard/bulk/edit`, `changeOwner`) before the
+//! next, those without an owner last; an owner Jira refuses is the dashboard's error (it
+//! stays with the migration's account, its id named). Its natural key is its name and
+//! owner, and for one the migration's account holds a digest of its description. The
+//! source's system dashboard is created as a dashboard of its own, kept by the migration's
+//! account and shared with every logged-in user (`authenticated`) in its create call;
+//! Cloud's own default dashboard is left as it is. A dashboard's shares are one list: the
+//! client reads the dashboard, adds the shares it has not (a share that edits to
+//! `editPermissions` too) and puts the whole lists back as an administrator
+//! (`extendAdminPermissions`: the dashboard is its owner's by then); a repeat puts the same
+//! lists. Cloud's API cannot set a dashboard's layout (the create takes none): gadgets are
+//! created at their source column and row, a dashboard's in column and row order; one in a
+//! column Cloud's layout has not goes below the gadgets of the last column it has, its new
+//! position journaled before it is created, and is reported as a notice (`gadget-moved`).
+//! Colours `color1` … `color8` become blue, red, yellow, green, cyan, purple, gray, white
+//! (anything else blue). A gadget's settings are its item properties, one per key, each
+//! value the setting's text (its ids the target's) as a JSON string.
+//!
+//! Screens, screen schemes and issue type screen schemes are never merged into the
+//! target's own: each is created under its name, or as `<name> (migrated)` (then
+//! `(migrated 2)`…) when the target has one of that name, the name journaled before the
+//! create (as permission and notification schemes are). Cloud gives a new screen a tab,
+//! "Field Tab": the first of the screen's tabs the migration writes takes it over, renamed,
+//! so the screen has the source's tabs and no other; tabs are found by screen and name, so
+//! a rerun finds the renamed tab, and fields are added to their tab in source order,
+//! skipping those it has (`screens.rs`).
 //!
 //! Issue security follows Cloud's rules too. A scheme is created without levels and each
 //! level added on its own (`PUT …/level` answers no id: it is read back by name), never as
@@ -166,6 +205,7 @@
 
 pub mod adf;
 mod contexts;
+mod dashboards;
 mod find;
 mod history;
 mod http;
@@ -175,6 +215,7 @@ mod read;
 mod remote_links;
 mod roles;
 mod schemes;
+mod screens;
 mod security;
 mod sharing;
 mod software;
@@ -190,7 +231,7 @@ use reqwest::header::HeaderValue;
 
 use crate::{AttachmentFiles, Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
 use http::Http;
-pub use keys::{KeyChange, MAX_GAP, PLACEHOLDER_PROPERTY};
+use keys::KeyChange;
 pub use limits::{JiraLimits, RateWindow, endpoint_template, is_put_delete, written_issue};
 pub use write::ATTACHMENT_FILE_MISSING;
 
@@ -425,6 +466,12 @@ struct State {
     /// Filter id → the source key of the record it was created for, owner set or not: a
     /// filter left with the migration's account is never taken for another record.
     filters: HashMap<String, String>,
+    /// Dashboard id → the source key of the record it was created for, owner set or not:
+    /// a dashboard left with the migration's account is never taken for another record.
+    dashboards: HashMap<String, String>,
+    /// Records written otherwise than the source has them (beside issues' key changes):
+    /// gadgets moved to a column Cloud's layout has.
+    notices: Vec<crate::Notice>,
     /// Sprint id → its state (`future`, `active`, `closed`), as last read or set.
     sprints: HashMap<String, String>,
     /// Source key → a sprint `find_written` found for it but could not bring to its state:
@@ -573,6 +620,17 @@ impl Site for JiraCloud {
                  reports show only an issue's open sprint",
             ),
             caveat(
+                Kind::Dashboard,
+                Treatment::Changed,
+                "Jira Cloud's REST API cannot set a dashboard's layout: each dashboard has \
+                 Cloud's default layout and its gadgets keep their columns (a gadget in a \
+                 column that layout has not goes below the gadgets of its last column, and \
+                 is listed in the report as written differently): set each dashboard's \
+                 layout in Jira. The site's system dashboard arrives as a dashboard of its \
+                 own, with its name, kept by the migration's account and shared with every \
+                 logged-in user; Jira Cloud's own default dashboard is left as it is",
+            ),
+            caveat(
                 Kind::FieldContext,
                 Treatment::Changed,
                 "Jira Cloud no longer narrows a custom field's global context to issue types \
@@ -649,9 +707,12 @@ impl Site for JiraCloud {
         true
     }
 
-    /// The issues created with another key than their source number's.
+    /// The issues created with another key than their source number's, and the gadgets
+    /// placed in another column than their source's.
     fn take_notices(&mut self) -> Vec<crate::Notice> {
-        std::mem::take(&mut self.api.state().key_changes)
+        let mut state = self.api.state();
+        let others = std::mem::take(&mut state.notices);
+        std::mem::take(&mut state.key_changes)
             .into_iter()
             .map(|c| crate::Notice {
                 kind: Kind::Issue,
@@ -667,6 +728,7 @@ impl Site for JiraCloud {
                     keys::MAX_GAP
                 ),
             })
+            .chain(others)
             .collect()
     }
 

@@ -31,15 +31,15 @@ use serde::{Deserialize, Serialize};
 
 pub use app_storage::{InvalidOutput, OutputField, OutputRule, stored_key};
 pub use cloud::{
-    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, KeyChange,
-    MAX_GAP, ORIGIN_PROPERTY, PLACEHOLDER_PROPERTY, RateWindow, RetryPolicy, SOURCE_PROPERTY, adf,
-    endpoint_template, is_put_delete, written_issue,
+    ATTACHMENT_FILE_MISSING, CloudConfig, ISSUE_PROPERTY, JiraCloud, JiraLimits, ORIGIN_PROPERTY,
+    RateWindow, RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
-    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, FieldContextReadBack,
-    FilterReadBack, GrantReadBack, HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack,
-    NotificationSchemeReadBack, OptionReadBack, PermissionSchemeReadBack, ProjectKeyReadBack,
-    RoleActorReadBack, SprintReadBack,
+    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, DashboardReadBack,
+    FieldContextReadBack, FilterReadBack, GadgetReadBack, GrantReadBack, HistoryReadBack,
+    IssueReadBack, LocalSite, NotificationReadBack, NotificationSchemeReadBack, OptionReadBack,
+    PermissionSchemeReadBack, ProjectKeyReadBack, RoleActorReadBack, SchemeMapReadBack,
+    ScreenReadBack, ScreenTabReadBack, SprintReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.
@@ -264,17 +264,17 @@ pub trait Site: Send {
     fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError>;
 }
 
-/// Both targets create each permission and notification scheme, renamed where the target
-/// has its name.
-pub(crate) fn renamed_scheme_caveats() -> [Caveat; 2] {
+/// Both targets create each permission, notification and screen scheme and each screen,
+/// renamed where the target has its name.
+pub(crate) fn renamed_scheme_caveats() -> [Caveat; 5] {
     let caveat = |kind, what: &str, default: &str| Caveat {
         kind,
         treatment: Treatment::Changed,
         how: format!(
-            "a {what} is never merged into one the target has: a scheme named like one of \
+            "a {what} is never merged into one the target has: a {what} named like one of \
              the target's (every Jira Cloud site has a {default}) is created as \
-             \"<name> (migrated)\", and the migrated projects use it; rename it in Jira if \
-             the name matters"
+             \"<name> (migrated)\", and what migrates uses it; rename it in Jira if the \
+             name matters"
         ),
     };
     [
@@ -288,7 +288,28 @@ pub(crate) fn renamed_scheme_caveats() -> [Caveat; 2] {
             "notification scheme",
             "Default Notification Scheme",
         ),
+        caveat(Kind::Screen, "screen", "Default Screen"),
+        caveat(Kind::ScreenScheme, "screen scheme", "Default Screen Scheme"),
+        caveat(
+            Kind::IssueTypeScreenScheme,
+            "issue type screen scheme",
+            "Default Issue Type Screen Scheme",
+        ),
     ]
+}
+
+/// Both targets write the source's system dashboard as a dashboard of its own: each site
+/// has a system dashboard already, which Airlock leaves as it is.
+pub(crate) fn system_dashboard_caveat() -> Caveat {
+    Caveat {
+        kind: Kind::Dashboard,
+        treatment: Treatment::Changed,
+        how: "the source's system dashboard (the one every user sees until they pick one) \
+              arrives as a dashboard of its own, of its name, owned by the migration's account \
+              and shared with every logged-in user; the target's own system dashboard is left \
+              as it is: copy its gadgets there in Jira if users should see them by default"
+            .into(),
+    }
 }
 
 /// The name a target gives a copy of the source's `name` when it has one of that name

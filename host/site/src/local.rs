@@ -440,29 +440,186 @@ impl LocalSite {
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut shares = self.conn.prepare(
-                "SELECT type, COALESCE(group_name, CAST(project_id AS TEXT) ||
-                        COALESCE('/' || role_id, ''), account_id), edit
-                 FROM filter_shares WHERE filter_id = ?1 ORDER BY id",
-            )?;
             for f in &mut filters {
-                f.shares = shares
-                    .query_map([&f.id], |r| {
-                        let kind: String = r.get(0)?;
-                        let target: Option<String> = r.get(1)?;
-                        let edit: bool = r.get(2)?;
-                        let mut share = match target {
-                            Some(t) => format!("{kind}:{t}"),
-                            None => kind,
-                        };
-                        if edit {
-                            share.push_str(" (edit)");
-                        }
-                        Ok(share)
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
+                f.shares = read_shares(&self.conn, "filter_shares", "filter_id", &f.id)?;
             }
             Ok(filters)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every screen on the site, by id (the site's own defaults too, with no source key):
+    /// its tabs in order, each with its fields' ids in order (`summary`,
+    /// `customfield_10050`).
+    pub fn read_screens(&mut self) -> Result<Vec<ScreenReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<ScreenReadBack>> {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, source_key, name, description FROM screens ORDER BY id")?;
+            let mut screens: Vec<ScreenReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(ScreenReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        tabs: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut tabs = self.conn.prepare(
+                "SELECT id, source_key, name FROM screen_tabs WHERE screen_id = ?1
+                 ORDER BY position, id",
+            )?;
+            let mut fields = self.conn.prepare(
+                "SELECT field_id FROM screen_fields WHERE tab_id = ?1 ORDER BY position, id",
+            )?;
+            for screen in &mut screens {
+                screen.tabs = tabs
+                    .query_map([&screen.id], |r| {
+                        Ok(ScreenTabReadBack {
+                            id: r.get::<_, i64>(0)?.to_string(),
+                            source_key: r.get(1)?,
+                            name: r.get(2)?,
+                            fields: Vec::new(),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                for tab in &mut screen.tabs {
+                    tab.fields = fields
+                        .query_map([&tab.id], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                }
+            }
+            Ok(screens)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every screen scheme on the site, by id: its screens by operation (`default`,
+    /// `create`, `edit`, `view`, in that order) as the site's screen ids.
+    pub fn read_screen_schemes(&mut self) -> Result<Vec<SchemeMapReadBack>, TargetError> {
+        self.read_scheme_maps(
+            "screen_schemes",
+            "SELECT operation, CAST(screen_id AS TEXT) FROM screen_scheme_screens
+             WHERE scheme_id = ?1
+             ORDER BY CASE operation WHEN 'default' THEN 0 WHEN 'create' THEN 1
+                                     WHEN 'edit' THEN 2 ELSE 3 END",
+        )
+    }
+
+    /// Every issue type screen scheme on the site, by id: its screen scheme per issue
+    /// type (`default`, then the site's issue type ids in order) as the site's ids, and
+    /// the projects using it.
+    pub fn read_issue_type_screen_schemes(
+        &mut self,
+    ) -> Result<Vec<SchemeMapReadBack>, TargetError> {
+        self.read_scheme_maps(
+            "issue_type_screen_schemes",
+            "SELECT CASE issue_type_id WHEN 0 THEN 'default' ELSE CAST(issue_type_id AS TEXT) END,
+                    CAST(screen_scheme_id AS TEXT)
+             FROM issue_type_screen_mappings WHERE scheme_id = ?1 ORDER BY issue_type_id",
+        )
+    }
+
+    /// The schemes of `table`, each with what `entries` (given the scheme's id) maps, and
+    /// the projects whose scheme of that type it is.
+    fn read_scheme_maps(
+        &mut self,
+        table: &str,
+        entries: &str,
+    ) -> Result<Vec<SchemeMapReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<SchemeMapReadBack>> {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT id, source_key, name, description FROM {table} ORDER BY id"
+            ))?;
+            let mut schemes: Vec<SchemeMapReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(SchemeMapReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        entries: Vec::new(),
+                        projects: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut entries = self.conn.prepare(entries)?;
+            let mut projects = self.conn.prepare(
+                "SELECT CAST(project_id AS TEXT) FROM project_schemes
+                 WHERE scheme_type = 'issue-type-screen' AND scheme_id = ?1 ORDER BY project_id",
+            )?;
+            for scheme in &mut schemes {
+                scheme.entries = entries
+                    .query_map([&scheme.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if table == "issue_type_screen_schemes" {
+                    scheme.projects = projects
+                        .query_map([&scheme.id], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                }
+            }
+            Ok(schemes)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every dashboard on the site, by id: its owner by source key (none for one no one
+    /// owns), its shares as [`LocalSite::read_filters`] gives a filter's, and its gadgets
+    /// by place, each with its settings (in the site's ids) by key.
+    pub fn read_dashboards(&mut self) -> Result<Vec<DashboardReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<DashboardReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT d.id, d.source_key, d.name, d.description,
+                        COALESCE(u.source_key, u.account_id), d.layout
+                 FROM dashboards d LEFT JOIN users u ON u.account_id = d.owner_account_id
+                 ORDER BY d.id",
+            )?;
+            let mut dashboards: Vec<DashboardReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(DashboardReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        owner: r.get(4)?,
+                        layout: r.get(5)?,
+                        shares: Vec::new(),
+                        gadgets: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut gadgets = self.conn.prepare(
+                "SELECT id, source_key, column_number, row_number, uri, module_key, color
+                 FROM gadgets WHERE dashboard_id = ?1 ORDER BY column_number, row_number",
+            )?;
+            let mut preferences = self.conn.prepare(
+                "SELECT key, value FROM gadget_preferences WHERE gadget_id = ?1 ORDER BY key",
+            )?;
+            for d in &mut dashboards {
+                d.shares = read_shares(&self.conn, "dashboard_shares", "dashboard_id", &d.id)?;
+                d.gadgets = gadgets
+                    .query_map([&d.id], |r| {
+                        Ok(GadgetReadBack {
+                            id: r.get::<_, i64>(0)?.to_string(),
+                            source_key: r.get(1)?,
+                            column: r.get(2)?,
+                            row: r.get(3)?,
+                            uri: r.get(4)?,
+                            module_key: r.get(5)?,
+                            color: r.get(6)?,
+                            preferences: Vec::new(),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                for g in &mut d.gadgets {
+                    g.preferences = preferences
+                        .query_map([&g.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?;
+                }
+            }
+            Ok(dashboards)
         };
         run().map_err(|e| self.local(e))
     }
@@ -1156,9 +1313,11 @@ impl Site for LocalSite {
     }
 
     /// The local site writes every kind as the source has it, and names permission schemes
-    /// as Jira Cloud does.
+    /// and places the system dashboard as Jira Cloud does.
     fn caveats(&self) -> Vec<crate::Caveat> {
-        crate::renamed_scheme_caveats().to_vec()
+        let mut caveats = crate::renamed_scheme_caveats().to_vec();
+        caveats.push(crate::system_dashboard_caveat());
+        caveats
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
@@ -1583,6 +1742,94 @@ pub struct ChangeReadBack {
     pub old_string: Option<String>,
     pub new_value: Option<String>,
     pub new_string: Option<String>,
+}
+
+/// A filter's or dashboard's shares as `type` or `type:target` (group name, project id,
+/// `project id/role id`, account id), ` (edit)` when they may edit it.
+fn read_shares(
+    conn: &Connection,
+    table: &str,
+    parent_column: &str,
+    parent: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut shares = conn.prepare_cached(&format!(
+        "SELECT type, COALESCE(group_name, CAST(project_id AS TEXT) ||
+                COALESCE('/' || role_id, ''), account_id), edit
+         FROM {table} WHERE {parent_column} = ?1 ORDER BY id"
+    ))?;
+    shares
+        .query_map([parent], |r| {
+            let kind: String = r.get(0)?;
+            let target: Option<String> = r.get(1)?;
+            let edit: bool = r.get(2)?;
+            let mut share = match target {
+                Some(t) => format!("{kind}:{t}"),
+                None => kind,
+            };
+            if edit {
+                share.push_str(" (edit)");
+            }
+            Ok(share)
+        })?
+        .collect()
+}
+
+/// A screen read back from the local site ([`LocalSite::read_screens`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub tabs: Vec<ScreenTabReadBack>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenTabReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    /// Its fields' ids, in order.
+    pub fields: Vec<String>,
+}
+
+/// A screen scheme or issue type screen scheme read back from the local site: what it
+/// maps (operation or issue type → screen or screen scheme, in the site's ids).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeMapReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub entries: Vec<(String, String)>,
+    /// The projects using it (issue type screen schemes).
+    pub projects: Vec<String>,
+}
+
+/// A dashboard read back from the local site ([`LocalSite::read_dashboards`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub owner: Option<String>,
+    pub layout: String,
+    pub shares: Vec<String>,
+    pub gadgets: Vec<GadgetReadBack>,
+}
+
+/// A gadget read back from the local site, its settings as (key, value) by key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GadgetReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub column: u32,
+    pub row: u32,
+    pub uri: Option<String>,
+    pub module_key: Option<String>,
+    pub color: String,
+    pub preferences: Vec<(String, String)>,
 }
 
 /// A saved filter read back from the local site ([`LocalSite::read_filters`]).

@@ -23,6 +23,8 @@ pub const MAX_TEXT: usize = 32_767;
 pub const MAX_PROPERTY: usize = 32_768;
 /// Jira Cloud's limit on a project key.
 pub const MAX_PROJECT_KEY: usize = 10;
+/// A dashboard's columns, at most (Jira's widest layout, `AAA`).
+pub const MAX_DASHBOARD_COLUMNS: u32 = 3;
 
 /// Why a record's own values cannot be written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +113,7 @@ pub fn check(record: &Record) -> Result<(), Violation> {
         | Record::Watcher(_)
         | Record::Vote(_)
         | Record::FilterShare(_)
+        | Record::DashboardShare(_)
         | Record::ChangeGroup(_)
         | Record::ChangeItem(_)
         | Record::ProjectScheme(_)
@@ -120,7 +123,18 @@ pub fn check(record: &Record) -> Result<(), Violation> {
         Record::SecurityScheme(r)
         | Record::PermissionScheme(r)
         | Record::NotificationScheme(r)
+        | Record::Screen(r)
         | Record::ProjectCategory(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::ScreenTab(t) => name("name", &t.name),
+        Record::ScreenField(_) => Ok(()),
+        Record::ScreenScheme(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::IssueTypeScreenScheme(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)
         }
@@ -143,6 +157,19 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             name("name", &f.name)?;
             len("description", &f.description, MAX_TEXT)?;
             len("jql", &f.jql, MAX_TEXT)
+        }
+        Record::Dashboard(d) => {
+            name("name", &d.name)?;
+            len("description", &d.description, MAX_TEXT)
+        }
+        Record::Gadget(g) if g.column >= MAX_DASHBOARD_COLUMNS => Err(invalid(
+            "column",
+            format!("column is past a dashboard's last (at most {MAX_DASHBOARD_COLUMNS} columns)"),
+        )),
+        Record::Gadget(_) => Ok(()),
+        Record::GadgetPreference(p) => {
+            name("key", &p.key)?;
+            len("value", &p.value.text(), MAX_TEXT)
         }
         Record::Board(b) => name("name", &b.name),
         Record::Sprint(r) => {
@@ -354,9 +381,39 @@ pub fn set_field(
             _ => return Err(unknown()),
         },
         (Record::CustomFieldOption(o), "value") => o.value = text(s)?,
+        (Record::Dashboard(d), f) => match f {
+            "name" => d.name = text(s)?,
+            "description" => d.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Gadget(g), "column") => {
+            g.column = u32::try_from(unsigned()?).map_err(|_| FieldError::Type {
+                field: field.to_owned(),
+                expected: "a column number",
+            })?
+        }
+        (Record::GadgetPreference(p), "value") => {
+            p.value = airlock_model::jira::PreferenceValue::parse(&p.key, &text(s)?)
+        }
         (Record::FieldContext(c), f) => match f {
             "name" => c.name = text(s)?,
             "description" => c.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Screen(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::ScreenTab(r), "name") => r.name = text(s)?,
+        (Record::ScreenScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::IssueTypeScreenScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
             _ => return Err(unknown()),
         },
         (Record::SecurityScheme(r), f) => match f {

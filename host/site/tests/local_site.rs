@@ -1260,6 +1260,17 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
 /// from a current one (newest first, so each step finds what it drops).
 const ADDED_IN: &[(i64, &str)] = &[
     (
+        8,
+        "DROP TABLE screens; DROP TABLE screen_tabs; DROP TABLE screen_fields;
+         DROP TABLE screen_schemes; DROP TABLE screen_scheme_screens;
+         DROP TABLE issue_type_screen_schemes; DROP TABLE issue_type_screen_mappings;",
+    ),
+    (
+        7,
+        "DROP TABLE dashboards; DROP TABLE dashboard_shares; DROP TABLE gadgets;
+         DROP TABLE gadget_preferences;",
+    ),
+    (
         6,
         "DROP TABLE field_contexts; DROP TABLE field_context_projects;
          DROP TABLE field_context_issue_types; ALTER TABLE field_options DROP COLUMN context_id;
@@ -1360,7 +1371,7 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 8);
 }
 
 /// A site of version 4 (before permission schemes, categories and former keys) gets their
@@ -2415,4 +2426,116 @@ fn remote_links_keep_one_link_per_global_id() {
         Some("com.atlassian.confluence")
     );
     assert_eq!(site.counts().unwrap()[&Kind::RemoteLink], 3);
+}
+
+/// Dashboards as Jira Cloud keeps them: an owner's dashboards have distinct names (the
+/// system dashboard's copy is no one's, shared with every logged-in user), one gadget a
+/// place on a dashboard, one value a setting, a gadget only on a dashboard the site has,
+/// a column within the widest layout — each refusal naming what to fix.
+#[test]
+fn dashboards_gadgets_and_settings_obey_clouds_rules() {
+    use airlock_model::jira::{
+        Dashboard, DashboardShare, Gadget, GadgetPreference, PreferenceValue, Share,
+    };
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let site = &mut f.site;
+    let dashboard = |id: &str, name: &str, owner: &str| {
+        Record::Dashboard(Dashboard {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            owner: owner.into(),
+            system: owner.is_empty(),
+            layout: "AB".into(),
+            favourites: 1,
+        })
+    };
+    let ids = ok(
+        site,
+        Kind::Dashboard,
+        &[
+            dashboard("10000", "System Dashboard", ""),
+            dashboard("10100", "Team", &b.account),
+        ],
+    );
+    let same = refused(
+        site,
+        Kind::Dashboard,
+        dashboard("10101", "TEAM", &b.account),
+    );
+    assert_eq!(same.code, "duplicate-key", "{same:?}");
+    let share = Record::DashboardShare(DashboardShare {
+        id: "10200".into(),
+        dashboard: ids[1].clone(),
+        share: Share::Project {
+            project: b.project.clone(),
+            role: None,
+        },
+        edit: true,
+    });
+    ok(site, Kind::DashboardShare, &[share]);
+    let gadget = |id: &str, dashboard: &str, column: u32, row: u32| {
+        Record::Gadget(Gadget {
+            id: id.into(),
+            dashboard: dashboard.into(),
+            column,
+            row,
+            uri: None,
+            module_key: Some("com.atlassian.jira.gadgets:filter-results-dashboard-item".into()),
+            color: "color2".into(),
+        })
+    };
+    let gadgets = ok(site, Kind::Gadget, &[gadget("10300", &ids[1], 1, 0)]);
+    let taken = refused(site, Kind::Gadget, gadget("10301", &ids[1], 1, 0));
+    assert_eq!(taken.code, "duplicate-key", "{taken:?}");
+    let nowhere = refused(site, Kind::Gadget, gadget("10302", "99999", 0, 0));
+    assert_eq!(nowhere.code, "invalid-reference", "{nowhere:?}");
+    let wide = refused(site, Kind::Gadget, gadget("10303", &ids[1], 3, 0));
+    assert!(wide.message.contains("column"), "{wide:?}");
+    let setting = |id: &str, value: &str| {
+        Record::GadgetPreference(GadgetPreference {
+            id: id.into(),
+            gadget: gadgets[0].clone(),
+            key: "projectOrFilterId".into(),
+            value: PreferenceValue::parse("projectOrFilterId", value),
+        })
+    };
+    ok(
+        site,
+        Kind::GadgetPreference,
+        &[setting("10400", &format!("project-{}", b.project))],
+    );
+    let twice = refused(site, Kind::GadgetPreference, setting("10401", "filter-1"));
+    assert_eq!(twice.code, "duplicate-key", "{twice:?}");
+
+    let read = site.read_dashboards().unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        (read[0].owner.as_deref(), read[0].shares.as_slice()),
+        (None, &["authenticated".to_owned()][..])
+    );
+    assert_eq!(read[1].owner.as_deref(), Some("admin"));
+    assert_eq!(read[1].shares, [format!("project:{} (edit)", b.project)]);
+    let g = &read[1].gadgets[0];
+    assert_eq!((g.column, g.row, g.color.as_str()), (1, 0, "color2"));
+    assert_eq!(
+        g.preferences,
+        [(
+            "projectOrFilterId".to_owned(),
+            format!("project-{}", b.project)
+        )]
+    );
+    let counts = site.counts().unwrap();
+    assert_eq!(
+        [
+            Kind::Dashboard,
+            Kind::DashboardShare,
+            Kind::Gadget,
+            Kind::GadgetPreference
+        ]
+        .map(|k| counts[&k]),
+        [2, 1, 1, 1],
+        "the system dashboard's share is the site's, not a migrated row"
+    );
 }

@@ -466,6 +466,56 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             &format!("{A}/filter/{{id}}/permission"),
             get(list_shares).post(add_share),
         )
+        .route(&format!("{A}/dashboard"), post(create_dashboard))
+        .route(&format!("{A}/dashboard/search"), get(search_dashboards))
+        .route(
+            &format!("{A}/dashboard/bulk/edit"),
+            put(bulk_edit_dashboards),
+        )
+        .route(
+            &format!("{A}/dashboard/{{id}}"),
+            get(get_dashboard).put(update_dashboard),
+        )
+        .route(
+            &format!("{A}/dashboard/{{id}}/gadget"),
+            get(list_gadgets).post(add_gadget),
+        )
+        .route(
+            &format!("{A}/dashboard/{{id}}/items/{{item}}/properties/{{key}}"),
+            put(put_item_property).get(get_item_property),
+        )
+        .route(
+            &format!("{A}/screens"),
+            get(list_screens).post(create_screen),
+        )
+        .route(
+            &format!("{A}/screens/{{id}}/tabs"),
+            get(list_screen_tabs).post(add_screen_tab),
+        )
+        .route(
+            &format!("{A}/screens/{{id}}/tabs/{{tab}}"),
+            put(rename_screen_tab),
+        )
+        .route(
+            &format!("{A}/screens/{{id}}/tabs/{{tab}}/fields"),
+            get(list_tab_fields).post(add_tab_field),
+        )
+        .route(
+            &format!("{A}/screenscheme"),
+            get(list_screen_schemes).post(create_screen_scheme),
+        )
+        .route(
+            &format!("{A}/issuetypescreenscheme"),
+            get(list_issue_type_screen_schemes).post(create_issue_type_screen_scheme),
+        )
+        .route(
+            &format!("{A}/issuetypescreenscheme/mapping"),
+            get(list_issue_type_screen_mappings),
+        )
+        .route(
+            &format!("{A}/issuetypescreenscheme/project"),
+            get(list_project_issue_type_screen_schemes).put(assign_issue_type_screen_scheme),
+        )
         .route(
             &format!("{A}/issuesecurityschemes"),
             get(list_security_schemes).post(create_security_scheme),
@@ -528,6 +578,7 @@ mod answers;
 mod app_properties;
 mod constants;
 mod contexts;
+mod dashboards;
 mod entity_properties;
 mod fields;
 mod issues;
@@ -538,6 +589,7 @@ mod projects;
 mod records;
 mod roles;
 mod schemes;
+mod screens;
 mod security;
 mod sharing;
 mod software;
@@ -548,6 +600,7 @@ use answers::*;
 use app_properties::*;
 use constants::*;
 use contexts::*;
+use dashboards::*;
 use entity_properties::*;
 use fields::*;
 use issues::*;
@@ -557,6 +610,7 @@ use projects::*;
 use records::*;
 use roles::*;
 use schemes::*;
+use screens::*;
 use security::*;
 use sharing::*;
 use software::*;

@@ -143,12 +143,18 @@ fn filter_key(owner: &str, name: &str) -> String {
     format!("{owner}/{name}")
 }
 
-/// Whether `owner` has a filter named `name` in any case (Jira compares names lower-cased),
-/// other than `except`.
-fn owns_name(r: &Reader, owner: &str, name: &str, except: Option<i64>) -> bool {
+/// Whether `owner` has a filter or dashboard (of `table`) named `name` in any case (Jira
+/// compares names lower-cased), other than `except`.
+pub(super) fn owns_name(
+    r: &Reader,
+    table: &str,
+    owner: &str,
+    name: &str,
+    except: Option<i64>,
+) -> bool {
     let name = name.to_lowercase();
     r.rows(
-        "SELECT id, name FROM filters WHERE owner_account_id = ?1",
+        &format!("SELECT id, name FROM {table} WHERE owner_account_id = ?1"),
         &[&owner],
     )
     .iter()
@@ -162,26 +168,39 @@ fn filter_row(r: &Reader, id: &str) -> Result<Row, Response<Body>> {
         .ok_or_else(|| not_found(FILTER_NOT_AVAILABLE))
 }
 
-fn user_or_id(st: &Shared, r: &Reader, account: &str) -> Value {
+pub(super) fn user_or_id(st: &Shared, r: &Reader, account: &str) -> Value {
     match r.row("SELECT * FROM users WHERE account_id = ?1", &[&account]) {
         Some(row) => user_json(&st.base, &row),
         None => json!({ "accountId": account }),
     }
 }
 
-/// A share permission as Jira answers it: `authenticated` shows as `loggedin`, a role's
-/// share as `project` with its `role`.
-fn share_json(st: &Shared, r: &Reader, row: &Row) -> Value {
-    let ty = s(row, "type");
-    let mut p = json!({ "id": int(row, "id") });
-    match ty.as_str() {
-        "authenticated" => p["type"] = json!("loggedin"),
-        "group" => {
-            let name = s(row, "group_name");
+/// A share as the double stores it (a filter's, a dashboard's: the columns are one).
+pub(super) fn stored_share(row: &Row) -> Share {
+    match s(row, "type").as_str() {
+        "global" => Share::Global,
+        "authenticated" => Share::LoggedIn,
+        "group" => Share::Group(s(row, "group_name")),
+        "project" | "projectRole" => Share::Project {
+            project: s(row, "project_id"),
+            role: opt(row, "role_id"),
+        },
+        _ => Share::User(s(row, "account_id")),
+    }
+}
+
+/// A share permission (a filter's, a dashboard's) as Jira answers it: `authenticated`
+/// shows as `loggedin`, a role's share as `project` with its `role`.
+pub(super) fn share_json(st: &Shared, r: &Reader, id: i64, share: &Share) -> Value {
+    let mut p = json!({ "id": id });
+    match share {
+        Share::Global => p["type"] = json!("global"),
+        Share::LoggedIn => p["type"] = json!("loggedin"),
+        Share::Group(name) => {
             let group = r
                 .row(
                     "SELECT * FROM groups WHERE name = ?1 COLLATE NOCASE",
-                    &[&name],
+                    &[name],
                 )
                 .unwrap_or_default();
             p["type"] = json!("group");
@@ -191,26 +210,24 @@ fn share_json(st: &Shared, r: &Reader, row: &Row) -> Value {
                 "self": format!("{}/rest/api/3/group?groupId={}", st.base, s(&group, "id")),
             });
         }
-        "project" | "projectRole" => {
+        Share::Project { project, role } => {
             p["type"] = json!("project");
-            let project = r
-                .row(
-                    "SELECT * FROM projects WHERE id = ?1",
-                    &[&int(row, "project_id")],
-                )
+            let row = project
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| r.row("SELECT * FROM projects WHERE id = ?1", &[&id]))
                 .unwrap_or_default();
-            p["project"] = project_json(&st.base, &project);
-            if let Some(role) = int(row, "role_id")
-                && let Some(role) = r.row("SELECT * FROM project_roles WHERE id = ?1", &[&role])
+            p["project"] = project_json(&st.base, &row);
+            if let Some(role) = role.as_ref().and_then(|id| id.parse::<i64>().ok())
+                && let Some(row) = r.row("SELECT * FROM project_roles WHERE id = ?1", &[&role])
             {
-                p["role"] = role_json(&st.base, &role);
+                p["role"] = role_json(&st.base, &row);
             }
         }
-        "user" => {
+        Share::User(account) => {
             p["type"] = json!("user");
-            p["user"] = user_or_id(st, r, &s(row, "account_id"));
+            p["user"] = user_or_id(st, r, account);
         }
-        other => p["type"] = json!(other),
     }
     p
 }
@@ -221,11 +238,12 @@ fn shares_json(st: &Shared, r: &Reader, filter: i64) -> (Vec<Value>, Vec<Value>)
         "SELECT * FROM filter_shares WHERE filter_id = ?1 ORDER BY id",
         &[&filter],
     );
-    let all = rows.iter().map(|row| share_json(st, r, row)).collect();
+    let answered = |row: &Row| share_json(st, r, int(row, "id").unwrap_or(0), &stored_share(row));
+    let all = rows.iter().map(answered).collect();
     let edit = rows
         .iter()
         .filter(|row| int(row, "edit") == Some(1))
-        .map(|row| share_json(st, r, row))
+        .map(answered)
         .collect();
     (all, edit)
 }
@@ -289,7 +307,7 @@ pub(super) async fn create_filter(State(st): S, headers: HeaderMap, body: Bytes)
     let mut site = st.site();
     let r = st.reader();
     let owner = caller(&mut site, &r, &headers)?;
-    if owns_name(&r, &owner, &name, None) {
+    if owns_name(&r, "filters", &owner, &name, None) {
         return Err(same_name());
     }
     let favourite = v.get("favourite").and_then(Value::as_bool) == Some(true);
@@ -320,31 +338,45 @@ pub(super) async fn get_filter(State(st): S, Path(id): Path<String>) -> Reply {
     Ok(json(StatusCode::OK, filter_json(&st, &r, &row, |_| true)))
 }
 
-/// `GET /rest/api/3/filter/search`: `filterName` (a case-insensitive partial match),
-/// `accountId` (the owner), `expand`; ordered by name; paged.
+/// `GET /rest/api/3/filter/search`: see [`search_named`].
 pub(super) async fn search_filters(State(st): S, q: Q) -> Reply {
+    search_named(&st, &q, "filters", "filterName", |r, row, want| {
+        filter_json(&st, r, row, want)
+    })
+}
+
+/// A search of filters or dashboards (of `table`): `by_name` (a case-insensitive partial
+/// match, as Jira's), `accountId` (the owner), `expand`; ordered by name; paged. `answer`
+/// gives a row with the fields `expand` names.
+pub(super) fn search_named(
+    st: &Shared,
+    q: &HashMap<String, String>,
+    table: &str,
+    by_name: &str,
+    answer: impl Fn(&Reader, &Row, &dyn Fn(&str) -> bool) -> Value,
+) -> Reply {
     let r = st.reader();
-    let name = q.get("filterName").map(|n| n.to_lowercase());
+    let name = q.get(by_name).map(|n| n.to_lowercase());
     let owner = q.get("accountId");
     let expand: Vec<&str> = q
         .get("expand")
         .map(|e| e.split(',').map(str::trim).collect())
         .unwrap_or_default();
     let mut rows: Vec<Row> = r
-        .rows("SELECT * FROM filters ORDER BY id", &[])
+        .rows(&format!("SELECT * FROM {table} ORDER BY id"), &[])
         .into_iter()
-        .filter(|f| {
+        .filter(|row| {
             name.as_ref()
-                .is_none_or(|n| s(f, "name").to_lowercase().contains(n))
-                && owner.is_none_or(|o| opt(f, "owner_account_id").as_ref() == Some(o))
+                .is_none_or(|n| s(row, "name").to_lowercase().contains(n))
+                && owner.is_none_or(|o| opt(row, "owner_account_id").as_ref() == Some(o))
         })
         .collect();
-    rows.sort_by_key(|f| s(f, "name").to_lowercase());
+    rows.sort_by_key(|row| s(row, "name").to_lowercase());
     let values: Vec<Value> = rows
         .iter()
-        .map(|f| filter_json(&st, &r, f, |field| expand.contains(&field)))
+        .map(|row| answer(&r, row, &|field| expand.contains(&field)))
         .collect();
-    Ok(json(StatusCode::OK, page_bean(values, &q)))
+    Ok(json(StatusCode::OK, page_bean(values, q)))
 }
 
 /// `PUT /rest/api/3/filter/{id}/owner` {accountId}: 204. 400 for an unknown user or one
@@ -363,7 +395,7 @@ pub(super) async fn set_filter_owner(State(st): S, Path(id): Path<String>, body:
         return Err(error(StatusCode::BAD_REQUEST, "The user does not exist."));
     }
     let (filter, name) = (int(&row, "id"), s(&row, "name"));
-    if owns_name(&r, &account, &name, filter) {
+    if owns_name(&r, "filters", &account, &name, filter) {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "A filter with same name already exists for the new owner.",
@@ -404,18 +436,11 @@ fn share_key(filter: i64, share: &Share) -> String {
     }
 }
 
-/// Whether a stored share is `share`.
+/// Whether a stored share is `share` (group names in any case).
 fn same_share(row: &Row, share: &Share) -> bool {
-    if s(row, "type") != share.type_name() {
-        return false;
-    }
-    match share {
-        Share::Global | Share::LoggedIn => true,
-        Share::Group(g) => s(row, "group_name").to_lowercase() == g.to_lowercase(),
-        Share::Project { project, role } => {
-            s(row, "project_id") == *project && opt(row, "role_id") == *role
-        }
-        Share::User(a) => s(row, "account_id") == *a,
+    match (stored_share(row), share) {
+        (Share::Group(stored), Share::Group(g)) => stored.to_lowercase() == g.to_lowercase(),
+        (stored, share) => stored == *share,
     }
 }
 

@@ -69,6 +69,7 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::QuickFilter
             | Kind::IssueSprint
             | Kind::IssueRank
+            | Kind::ScreenField
     )
 }
 
@@ -99,6 +100,10 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::RemoteLink(l) => super::remote_links::remote_link_locator(l),
         Record::Filter(f) => super::sharing::filter_locator(f),
         Record::FilterShare(f) => super::sharing::share_locator(f),
+        Record::Dashboard(d) => super::dashboards::dashboard_locator(d),
+        Record::DashboardShare(d) => super::dashboards::dashboard_share_locator(d),
+        Record::Gadget(g) => super::dashboards::gadget_locator(g),
+        Record::GadgetPreference(p) => super::dashboards::preference_locator(p),
         Record::SecurityScheme(s) => json!({ "name": s.name }),
         Record::SecurityLevel(l) => super::security::level_locator(l),
         Record::Board(b) => super::software::board_locator(b),
@@ -107,7 +112,12 @@ pub(crate) fn locator(record: &Record) -> Value {
         Record::ProjectRoleActor(a) => super::roles::actor_locator(a),
         Record::ProjectCategory(c) => json!({ "name": c.name }),
         // No name until the write chose one (journaled then): nothing to find before.
-        Record::PermissionScheme(_) | Record::NotificationScheme(_) => json!({}),
+        Record::PermissionScheme(_)
+        | Record::NotificationScheme(_)
+        | Record::Screen(_)
+        | Record::ScreenScheme(_)
+        | Record::IssueTypeScreenScheme(_) => json!({}),
+        Record::ScreenTab(t) => super::screens::tab_locator(t),
         Record::SchemePermission(g) => super::schemes::grant_locator(g),
         Record::SecurityLevelMember(m) => super::security::member_locator(m),
         Record::Issue(_)
@@ -127,7 +137,8 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::Swimlane(_)
         | Record::QuickFilter(_)
         | Record::IssueSprint(_)
-        | Record::IssueRank(_) => Value::Null,
+        | Record::IssueRank(_)
+        | Record::ScreenField(_) => Value::Null,
     }
 }
 
@@ -761,16 +772,23 @@ impl Api {
             Kind::RemoteLink => self.lookup_remote_link(loc, source).await,
             Kind::Attachment => self.lookup_attachment(loc, source).await,
             Kind::Filter => self.lookup_filter(loc, source).await,
+            Kind::ScreenTab => self.lookup_screen_tab(loc, source).await,
             Kind::FilterShare => self.lookup_share(loc, source).await,
+            Kind::Dashboard => self.lookup_dashboard(loc, source).await,
+            Kind::DashboardShare => self.lookup_dashboard_share(loc, source).await,
+            Kind::Gadget => self.lookup_gadget(loc, source).await,
+            Kind::GadgetPreference => self.lookup_preference(loc).await,
             Kind::SecurityScheme => self.lookup_security_scheme(loc, source).await,
             Kind::SecurityLevel => self.lookup_security_level(loc, source).await,
             Kind::Board => self.lookup_board(loc, source).await,
             Kind::Sprint => self.lookup_sprint(loc, source).await,
             Kind::ProjectRoleActor => self.lookup_role_actor(loc).await,
             Kind::ProjectCategory => self.lookup_category(loc, source).await,
-            Kind::PermissionScheme | Kind::NotificationScheme => {
-                self.lookup_scheme(kind, loc, source).await
-            }
+            Kind::PermissionScheme
+            | Kind::NotificationScheme
+            | Kind::Screen
+            | Kind::ScreenScheme
+            | Kind::IssueTypeScreenScheme => self.lookup_scheme(kind, loc, source).await,
             Kind::SchemePermission => self.lookup_grant(loc, source).await,
             Kind::SecurityLevelMember => self.lookup_level_member(loc, source).await,
             Kind::Issue => Ok(self
@@ -796,7 +814,8 @@ impl Api {
             | Kind::Swimlane
             | Kind::QuickFilter
             | Kind::IssueSprint
-            | Kind::IssueRank => Ok(None),
+            | Kind::IssueRank
+            | Kind::ScreenField => Ok(None),
         }
     }
 

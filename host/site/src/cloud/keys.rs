@@ -26,10 +26,10 @@ use super::{Api, RestPath, item};
 use crate::{ItemError, TargetError, source_key};
 
 /// The issue property a placeholder carries: `{"project": id, "number": n}`.
-pub const PLACEHOLDER_PROPERTY: &str = "airlock.placeholder";
+pub(crate) const PLACEHOLDER_PROPERTY: &str = "airlock.placeholder";
 
 /// The widest gap filled with placeholders; an issue after a wider one takes the next key.
-pub const MAX_GAP: u64 = 10_000;
+pub(crate) const MAX_GAP: u64 = 10_000;
 
 /// A project's numbering as Cloud keeps it, learnt once a run and then kept.
 #[derive(Clone, Debug, Default)]
@@ -45,7 +45,7 @@ pub(crate) struct Numbering {
 
 /// An issue created with another key than its source number's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyChange {
+pub(crate) struct KeyChange {
     pub source_key: String,
     pub source_number: u64,
     /// The key Jira gave it.

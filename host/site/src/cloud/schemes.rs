@@ -1,8 +1,9 @@
 //! Project categories, former project keys, permission schemes with their grants and
 //! notification schemes with their entries, and the category and schemes each project
-//! uses.
+//! uses (its issue type screen scheme too; screens and their schemes are in `screens.rs`).
 //!
-//! A permission or notification scheme is never taken over by name: the target's scheme of that name
+//! A permission or notification scheme (a screen, a screen scheme, an issue type screen
+//! scheme: `create_renamed`) is never taken over by name: the target's scheme of that name
 //! governs its own projects. Each source scheme is created, under its name if the target
 //! has none of that name, else as `<name> (migrated)` (Atlassian's migration assistant's
 //! naming). The name chosen is journaled before the create, so a rerun after a crash finds
@@ -16,7 +17,7 @@ use airlock_model::jira::{
     Kind, Named, Notification, ProjectCategory, ProjectKey, ProjectScheme, Record,
     SchemePermission, SchemeType,
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::find::{as_list, s, same};
 use super::http::Req;
@@ -35,11 +36,15 @@ pub(crate) fn grant_locator(g: &SchemePermission) -> Value {
     })
 }
 
-/// The REST resource of a kind of scheme Airlock creates apart from the target's own.
+/// The REST resource of a kind of scheme (or screen) Airlock creates apart from the
+/// target's own, under a name the target does not have.
 #[derive(Clone, Copy)]
 enum SchemeApi {
     Permission,
     Notification,
+    Screen,
+    ScreenScheme,
+    IssueTypeScreenScheme,
 }
 
 impl SchemeApi {
@@ -47,6 +52,9 @@ impl SchemeApi {
         match kind {
             Kind::PermissionScheme => Some(SchemeApi::Permission),
             Kind::NotificationScheme => Some(SchemeApi::Notification),
+            Kind::Screen => Some(SchemeApi::Screen),
+            Kind::ScreenScheme => Some(SchemeApi::ScreenScheme),
+            Kind::IssueTypeScreenScheme => Some(SchemeApi::IssueTypeScreenScheme),
             _ => None,
         }
     }
@@ -55,6 +63,9 @@ impl SchemeApi {
         match self {
             SchemeApi::Permission => Kind::PermissionScheme,
             SchemeApi::Notification => Kind::NotificationScheme,
+            SchemeApi::Screen => Kind::Screen,
+            SchemeApi::ScreenScheme => Kind::ScreenScheme,
+            SchemeApi::IssueTypeScreenScheme => Kind::IssueTypeScreenScheme,
         }
     }
 
@@ -63,6 +74,9 @@ impl SchemeApi {
         match self {
             SchemeApi::Permission => "/rest/api/3/permissionscheme",
             SchemeApi::Notification => "/rest/api/3/notificationscheme",
+            SchemeApi::Screen => "/rest/api/3/screens",
+            SchemeApi::ScreenScheme => "/rest/api/3/screenscheme",
+            SchemeApi::IssueTypeScreenScheme => "/rest/api/3/issuetypescreenscheme",
         }
     }
 
@@ -70,6 +84,19 @@ impl SchemeApi {
         match self {
             SchemeApi::Permission => "POST /rest/api/3/permissionscheme",
             SchemeApi::Notification => "POST /rest/api/3/notificationscheme",
+            SchemeApi::Screen => "POST /rest/api/3/screens",
+            SchemeApi::ScreenScheme => "POST /rest/api/3/screenscheme",
+            SchemeApi::IssueTypeScreenScheme => "POST /rest/api/3/issuetypescreenscheme",
+        }
+    }
+
+    fn get(self) -> &'static str {
+        match self {
+            SchemeApi::Permission => "GET /rest/api/3/permissionscheme",
+            SchemeApi::Notification => "GET /rest/api/3/notificationscheme",
+            SchemeApi::Screen => "GET /rest/api/3/screens",
+            SchemeApi::ScreenScheme => "GET /rest/api/3/screenscheme",
+            SchemeApi::IssueTypeScreenScheme => "GET /rest/api/3/issuetypescreenscheme",
         }
     }
 }
@@ -135,6 +162,21 @@ impl Api {
         record: &Record,
         scheme: &Named,
     ) -> Result<Answer, TargetError> {
+        self.create_renamed(record, &scheme.name, &scheme.description, Map::new())
+            .await
+    }
+
+    /// Creates `record` (a scheme or a screen: see [`SchemeApi`]) with `fields` beside its
+    /// name and description, under the first of `name`, `name (migrated)`, `name (migrated
+    /// 2)`… the target does not have (in any case). The name chosen is journaled before
+    /// the create, so a crash or a lost answer finds exactly the record it made.
+    pub(crate) async fn create_renamed(
+        &self,
+        record: &Record,
+        source_name: &str,
+        description: &str,
+        fields: Map<String, Value>,
+    ) -> Result<Answer, TargetError> {
         let Some(api) = SchemeApi::of(record.kind()) else {
             return Ok(Err(item(
                 "rejected",
@@ -142,23 +184,26 @@ impl Api {
             )));
         };
         let taken: Vec<String> = self
-            .schemes(api)
+            .schemes(api, source_name)
             .await?
             .iter()
             .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_lowercase))
             .collect();
-        let mut name = scheme.name.clone();
+        let mut name = source_name.to_owned();
         let mut n = 1;
         while taken.contains(&name.to_lowercase()) {
-            name = migrated_name(&scheme.name, n);
+            name = migrated_name(source_name, n);
             n += 1;
         }
         let key = source_key(record);
         let loc = json!({ "name": name });
         self.journal_locate(api.kind(), &key, loc.clone()).await?;
         let mut body = json!({ "name": name });
-        if !scheme.description.is_empty() {
-            body["description"] = json!(scheme.description);
+        if !description.is_empty() {
+            body["description"] = json!(description);
+        }
+        for (field, value) in fields {
+            body[field] = value;
         }
         let req = Req::post(api.post(), api.path().into(), body);
         // A create that may have been applied is looked for under the name it was sent
@@ -177,12 +222,13 @@ impl Api {
         Ok(Ok(id))
     }
 
-    /// Every scheme of the kind on the target.
-    async fn schemes(&self, api: SchemeApi) -> Result<Vec<Value>, TargetError> {
+    /// The target's schemes of the kind whose names may be `name`'s or a renamed copy's:
+    /// every one, or those Cloud finds by a part of their name (`queryString`, any case).
+    async fn schemes(&self, api: SchemeApi, name: &str) -> Result<Vec<Value>, TargetError> {
         match api {
             SchemeApi::Permission => {
                 let body = self
-                    .get_json("GET /rest/api/3/permissionscheme", api.path().into())
+                    .get_json(api.get(), api.path().into())
                     .await?
                     .unwrap_or(Value::Null);
                 Ok(body
@@ -190,9 +236,10 @@ impl Api {
                     .map_or(&[][..], as_list)
                     .to_vec())
             }
-            SchemeApi::Notification => {
-                self.paged("GET /rest/api/3/notificationscheme", api.path())
-                    .await
+            SchemeApi::Notification => self.paged(api.get(), api.path()).await,
+            SchemeApi::Screen | SchemeApi::ScreenScheme | SchemeApi::IssueTypeScreenScheme => {
+                let path = RestPath::at(api.path()).query("queryString", name).build();
+                self.paged(api.get(), &path).await
             }
         }
     }
@@ -212,7 +259,7 @@ impl Api {
         if name.is_empty() {
             return Ok(None);
         }
-        let list = self.schemes(api).await?;
+        let list = self.schemes(api, name).await?;
         Ok(self.unclaimed(kind, &list, name, source))
     }
 
@@ -327,8 +374,8 @@ impl Api {
             }))
     }
 
-    /// A project's permission or notification scheme or category, unless it has it: read
-    /// where Cloud says which it has, then `PUT` where Cloud sets it.
+    /// A project's permission, notification or issue type screen scheme or category, unless
+    /// it has it: read where Cloud says which it has, then `PUT` where Cloud sets it.
     pub(crate) async fn project_association(
         &self,
         p: &ProjectScheme,
@@ -374,6 +421,21 @@ impl Api {
                 ),
             ),
             SchemeType::IssueSecurity => return self.project_scheme(p).await,
+            // Cloud keeps this association on the scheme's side, both ids as text.
+            SchemeType::IssueTypeScreen => (
+                (
+                    "GET /rest/api/3/issuetypescreenscheme/project",
+                    RestPath::at("/rest/api/3/issuetypescreenscheme/project")
+                        .query("projectId", &p.project)
+                        .build(),
+                ),
+                "/values/0/issueTypeScreenScheme/id",
+                Req::put(
+                    "PUT /rest/api/3/issuetypescreenscheme/project",
+                    "/rest/api/3/issuetypescreenscheme/project".into(),
+                    json!({ "issueTypeScreenSchemeId": p.scheme, "projectId": p.project }),
+                ),
+            ),
         };
         let current = self.get_json(read.0, read.1).await?;
         let current = current

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::find::{as_list, s, same};
 use super::http::{Created, Req};
 use super::write::{Answer, bad_segment, refusal, text};
-use super::{Api, RestPath, VOTES_PROPERTY, check_segment, item};
+use super::{Api, RestPath, State, VOTES_PROPERTY, check_segment, item};
 use crate::{ItemError, TargetError, source_key};
 
 /// Jira Cloud's limit on an entity property's value, in characters.
@@ -77,35 +77,118 @@ pub(crate) fn filter_locator(f: &Filter) -> Value {
     json!({ "name": f.name, "owner": f.owner, "digest": filter_digest(f) })
 }
 
-/// FNV-1a (64 bits) of a filter's query and description: no security, only telling two
-/// filters of one name apart.
+/// A filter's digest: its query and description.
 fn filter_digest(f: &Filter) -> String {
+    content_digest(&[&f.jql, &f.description])
+}
+
+/// The digest of a filter as Jira answers it (`jql` and `description` expanded).
+fn answered_digest(f: &Value) -> String {
+    let field = |name: &str| f.get(name).and_then(Value::as_str).unwrap_or("");
+    content_digest(&[field("jql"), field("description")])
+}
+
+/// FNV-1a (64 bits) of `parts`, a NUL between two: no security, only telling two filters
+/// or dashboards of one name apart (the NUL keeps the parts apart).
+pub(super) fn content_digest(parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in f.jql.bytes().chain([0]).chain(f.description.bytes()) {
+    for b in parts.join("\0").bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
 }
 
-/// The digest of a filter as Jira answers it (`jql` and `description` expanded).
-fn answered_digest(f: &Value) -> String {
-    filter_digest(&Filter {
-        id: String::new(),
-        name: String::new(),
-        description: f
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        owner: String::new(),
-        jql: f
-            .get("jql")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        favourites: 0,
+/// What the migration's account creates (Jira makes the caller the owner) and then gives
+/// to its owner. Jira lets an account own one of a name: until given away (or after a
+/// crash or a lost answer in between) the migration's account holds it, and finds it again
+/// by name and a digest of its content.
+#[derive(Clone, Copy)]
+pub(super) enum Owned {
+    Filter,
+    Dashboard,
+}
+
+impl Owned {
+    fn kind(self) -> Kind {
+        match self {
+            Owned::Filter => Kind::Filter,
+            Owned::Dashboard => Kind::Dashboard,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Owned::Filter => "filter",
+            Owned::Dashboard => "dashboard",
+        }
+    }
+
+    /// The digest of one as Jira answers it (its content expanded).
+    fn answered_digest(self, found: &Value) -> String {
+        match self {
+            Owned::Filter => answered_digest(found),
+            Owned::Dashboard => super::dashboards::answered_digest(found),
+        }
+    }
+
+    /// Ids this run created one of these for, and the source keys of their records: one
+    /// left with the migration's account is never taken for another record.
+    fn created(self, state: &mut State) -> &mut HashMap<String, String> {
+        match self {
+            Owned::Filter => &mut state.filters,
+            Owned::Dashboard => &mut state.dashboards,
+        }
+    }
+}
+
+/// A filter's or dashboard's name, and the account it is given to once created (`None`:
+/// the migration's account keeps it, and with it its name: a filter without an owner, the
+/// system dashboard, a deleted owner's dashboard).
+fn name_and_owner(record: &Record) -> Option<(&str, Option<&str>)> {
+    fn given(owner: &str, kept: bool) -> Option<&str> {
+        (!kept && !owner.is_empty()).then_some(owner)
+    }
+    match record {
+        Record::Filter(f) => Some((&f.name, given(&f.owner, false))),
+        Record::Dashboard(d) => Some((&d.name, given(&d.owner, d.system))),
+        _ => None,
+    }
+}
+
+/// The share a permission names, as Jira answers it (`authenticated` as `loggedin`, a
+/// role's share as `project` with a `role`) or a dashboard's request gives it. `None` for
+/// one Airlock does not know, and for a role's share whose role it cannot read (never
+/// taken for the whole project's).
+pub(super) fn answered_share(p: &Value) -> Option<Share> {
+    let id = |pointer: &str| p.pointer(pointer).and_then(text);
+    let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+    Some(match ty {
+        "global" => Share::Global,
+        "loggedin" | "authenticated" => Share::LoggedIn,
+        "group" => Share::Group(p.pointer("/group/name")?.as_str()?.to_owned()),
+        "project" | "projectRole" => {
+            let role = id("/role/id");
+            let names_role = ty == "projectRole" || p.get("role").is_some_and(|r| !r.is_null());
+            if names_role && role.is_none() {
+                return None;
+            }
+            Share::Project {
+                project: id("/project/id")?,
+                role,
+            }
+        }
+        "user" => Share::User(id("/user/accountId")?),
+        _ => return None,
     })
+}
+
+/// Whether two shares are one: Jira compares group names without case.
+pub(super) fn same_share(a: &Share, b: &Share) -> bool {
+    match (a, b) {
+        (Share::Group(x), Share::Group(y)) => same(x, y),
+        _ => a == b,
+    }
 }
 
 /// A filter share's natural key: its filter, its type and what it names.
@@ -125,30 +208,31 @@ pub(crate) fn share_locator(f: &FilterShare) -> Value {
     loc
 }
 
-/// Whether a share permission, as Jira answers it, is the one `loc` names. Jira answers
-/// `authenticated` as `loggedin`, and a role's share as `project` with a `role`.
+/// The share a filter share's natural key ([`share_locator`]) names.
+fn located_share(loc: &Value) -> Option<Share> {
+    let field = |name: &str| s(loc, name).to_owned();
+    Some(match s(loc, "type") {
+        "global" => Share::Global,
+        "authenticated" => Share::LoggedIn,
+        "group" => Share::Group(field("group")),
+        "project" => Share::Project {
+            project: field("project"),
+            role: None,
+        },
+        "projectRole" => Share::Project {
+            project: field("project"),
+            role: Some(field("role")),
+        },
+        "user" => Share::User(field("account")),
+        _ => return None,
+    })
+}
+
+/// Whether a share permission, as Jira answers it, is the one `loc` names.
 fn share_matches(p: &Value, loc: &Value) -> bool {
-    let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
-    let id = |pointer: &str| p.pointer(pointer).and_then(text);
-    let project = || id("/project/id").as_deref() == Some(s(loc, "project"));
-    match s(loc, "type") {
-        "global" => ty == "global",
-        "authenticated" => matches!(ty, "loggedin" | "authenticated"),
-        "group" => {
-            ty == "group"
-                && p.pointer("/group/name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|g| same(g, s(loc, "group")))
-        }
-        "project" => ty == "project" && project() && p.get("role").is_none_or(Value::is_null),
-        "projectRole" => {
-            matches!(ty, "project" | "projectRole")
-                && project()
-                && id("/role/id").as_deref() == Some(s(loc, "role"))
-        }
-        "user" => ty == "user" && id("/user/accountId").as_deref() == Some(s(loc, "account")),
-        _ => false,
-    }
+    located_share(loc)
+        .zip(answered_share(p))
+        .is_some_and(|(wanted, answered)| same_share(&answered, &wanted))
 }
 
 /// The newest (highest id) share permission of `list` that `loc` names, leaving out the
@@ -303,32 +387,42 @@ impl Api {
         Ok(answers)
     }
 
-    /// Filters: those of one name one after another (the migration's account may own one
-    /// filter of a name, and owns each new one until its owner is set), names in parallel.
-    /// Those without an owner come last: the migration's account keeps them, and with them
-    /// their names.
+    /// Filters: see [`Api::write_owned`].
     pub(crate) async fn write_filters(
         &self,
         records: &[Record],
     ) -> Result<Vec<Answer>, TargetError> {
+        self.write_owned(Owned::Filter, records).await
+    }
+
+    /// Filters or dashboards: those of one name one after another (the migration's account
+    /// may own one of a name, and owns each new one until its owner is set), names in
+    /// parallel. Those it keeps come last: with them it keeps their names.
+    pub(super) async fn write_owned(
+        &self,
+        what: Owned,
+        records: &[Record],
+    ) -> Result<Vec<Answer>, TargetError> {
         let mut out: Vec<Option<Answer>> = vec![None; records.len()];
-        let mut groups = group_by(records, &mut out, |r| match r {
-            Record::Filter(f) => Ok(f.name.to_lowercase()),
-            other => Err(wrong_kind(other, Kind::Filter)),
+        let mut groups = group_by(records, &mut out, |r| match name_and_owner(r) {
+            Some((name, _)) if r.kind() == what.kind() => Ok(name.to_lowercase()),
+            _ => Err(wrong_kind(r, what.kind())),
         });
         for (_, members) in &mut groups {
             // Stable: the others keep their order.
-            members
-                .sort_by_key(|&i| matches!(&records[i], Record::Filter(f) if f.owner.is_empty()));
+            members.sort_by_key(|&i| {
+                name_and_owner(&records[i]).is_some_and(|(_, owner)| owner.is_none())
+            });
         }
         let results = self
             .each(&groups, async |(_, members): &(String, Vec<usize>)| {
                 let mut answers = Vec::with_capacity(members.len());
                 for &i in members {
-                    let Record::Filter(f) = &records[i] else {
-                        unreachable!("only filters are grouped");
-                    };
-                    answers.push(self.filter(&records[i], f).await?);
+                    answers.push(match &records[i] {
+                        Record::Filter(f) => self.filter(&records[i], f).await?,
+                        Record::Dashboard(d) => self.dashboard(&records[i], d).await?,
+                        _ => unreachable!("only filters and dashboards are grouped"),
+                    });
                 }
                 Ok(answers)
             })
@@ -339,8 +433,6 @@ impl Api {
     /// `POST /rest/api/3/filter` (the caller owns the new filter), then the owner with
     /// `PUT /rest/api/3/filter/{id}/owner`.
     pub(crate) async fn filter(&self, record: &Record, f: &Filter) -> Result<Answer, TargetError> {
-        let key = source_key(record);
-        let loc = super::find::locator(record);
         let body = json!({
             "name": f.name,
             "description": f.description,
@@ -348,13 +440,28 @@ impl Api {
             "favourite": false,
         });
         let req = Req::post("POST /rest/api/3/filter", "/rest/api/3/filter".into(), body);
-        // An applied create left the filter with the migration's account, owner not set.
+        self.create_owned(Owned::Filter, record, &req).await
+    }
+
+    /// Creates `record`'s filter or dashboard with `req` as the migration's account, then
+    /// gives it to its owner. An applied create whose answer was lost is found by the
+    /// record's natural key, or as the one the migration's account still holds.
+    pub(super) async fn create_owned(
+        &self,
+        what: Owned,
+        record: &Record,
+        req: &Req,
+    ) -> Result<Answer, TargetError> {
+        let key = source_key(record);
+        let loc = super::find::locator(record);
+        let owner = name_and_owner(record).and_then(|(_, owner)| owner);
+        // An applied create left it with the migration's account, owner not set.
         let created = self
             .http
-            .create(&req, async || {
-                Ok(match self.lookup_filter(&loc, &key).await? {
+            .create(req, async || {
+                Ok(match self.lookup_owned(what, &loc, &key).await? {
                     Some(id) => Some(id),
-                    None => self.held_filter(f, &key).await?,
+                    None => self.held_owned(what, &loc, owner, &key).await?,
                 })
             })
             .await?;
@@ -373,11 +480,10 @@ impl Api {
             Created::Found(id) => id,
             Created::Refused(reply) => {
                 let refused = refusal(&reply);
-                // The migration's account has a filter of this name already: this one,
-                // created before a crash and never given to its owner, unless another
-                // record has it.
-                let held = if refused.code == "duplicate-key" && !f.owner.is_empty() {
-                    self.held_filter(f, &key).await?
+                // The migration's account has one of this name already: this one, created
+                // before a crash and never given to its owner, unless another record has it.
+                let held = if refused.code == "duplicate-key" {
+                    self.held_owned(what, &loc, owner, &key).await?
                 } else {
                     None
                 };
@@ -387,21 +493,36 @@ impl Api {
                 }
             }
         };
-        self.state().filters.insert(id.clone(), key.clone());
-        if !f.owner.is_empty()
-            && let Err(why) = self.set_filter_owner(&id, &f.owner).await?
+        what.created(&mut self.state())
+            .insert(id.clone(), key.clone());
+        if let Some(owner) = owner
+            && let Err(why) = self.give_owned(what, &id, owner).await?
         {
             return Ok(Err(item(
                 why.code,
                 format!(
-                    "the filter was created (id {id}) but Jira refused its owner, so it is \
-                     owned by the migration's account: set its owner in Jira ({})",
+                    "the {} was created (id {id}) but Jira refused its owner, so it is owned \
+                     by the migration's account: set its owner in Jira ({})",
+                    what.noun(),
                     why.message
                 ),
             )));
         }
-        self.claim(Kind::Filter, &key, &id);
+        self.claim(what.kind(), &key, &id);
         Ok(Ok(id))
+    }
+
+    /// Gives a filter or dashboard to `account`; Jira's refusal as an item error.
+    async fn give_owned(
+        &self,
+        what: Owned,
+        id: &str,
+        account: &str,
+    ) -> Result<Result<(), ItemError>, TargetError> {
+        match what {
+            Owned::Filter => self.set_filter_owner(id, account).await,
+            Owned::Dashboard => self.set_dashboard_owner(id, account).await,
+        }
     }
 
     /// `PUT /rest/api/3/filter/{id}/owner`; Jira's refusal as an item error.
@@ -447,11 +568,21 @@ impl Api {
         Ok(me)
     }
 
-    /// A filter by its natural key: exact name and owner (the record's owner, or the
-    /// migration's account for a filter without one). One the migration's account owns
-    /// may be another record's, not given to its owner yet: its content must match too.
+    /// A filter by its natural key: see [`Api::lookup_owned`].
     pub(crate) async fn lookup_filter(
         &self,
+        loc: &Value,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        self.lookup_owned(Owned::Filter, loc, source).await
+    }
+
+    /// A filter or dashboard by its natural key: exact name and owner (the record's owner,
+    /// or the migration's account for one without). One the migration's account owns may
+    /// be another record's, not given to its owner yet: its content must match too.
+    pub(super) async fn lookup_owned(
+        &self,
+        what: Owned,
         loc: &Value,
         source: &str,
     ) -> Result<Option<String>, TargetError> {
@@ -462,25 +593,48 @@ impl Api {
         let me = self.myself().await?;
         let wanted = if owner.is_empty() { me.as_str() } else { owner };
         let digest = s(loc, "digest");
-        let found = self.filters_named(name).await?;
-        Ok(self.pick_filter(&found, name, wanted, source, |f| {
-            wanted != me || digest.is_empty() || answered_digest(f) == digest
+        let found = self.owned_named(what, name, wanted).await?;
+        Ok(self.pick_owned(what, &found, name, wanted, source, |f| {
+            wanted != me || digest.is_empty() || what.answered_digest(f) == digest
         }))
     }
 
-    /// This record's filter still held by the migration's account (created, its owner not
-    /// set before the answer or the run was lost): same name, query and description, and
-    /// not another record's.
-    async fn held_filter(&self, f: &Filter, source: &str) -> Result<Option<String>, TargetError> {
-        if f.owner.is_empty() {
+    /// The record's filter or dashboard (natural key `loc`) still held by the migration's
+    /// account (created, its owner not set before the answer or the run was lost): same
+    /// name and content, and not another record's. None that the migration's account keeps
+    /// (no `owner`).
+    async fn held_owned(
+        &self,
+        what: Owned,
+        loc: &Value,
+        owner: Option<&str>,
+        source: &str,
+    ) -> Result<Option<String>, TargetError> {
+        if owner.is_none() {
             return Ok(None);
         }
         let me = self.myself().await?;
-        let digest = filter_digest(f);
-        let found = self.filters_named(&f.name).await?;
-        Ok(self.pick_filter(&found, &f.name, &me, source, |candidate| {
-            answered_digest(candidate) == digest
-        }))
+        let (name, digest) = (s(loc, "name"), s(loc, "digest"));
+        let found = self.owned_named(what, name, &me).await?;
+        Ok(
+            self.pick_owned(what, &found, name, &me, source, |candidate| {
+                what.answered_digest(candidate) == digest
+            }),
+        )
+    }
+
+    /// Filters or dashboards whose name holds `name` (Jira's search is a case-insensitive
+    /// partial match), with their owners and content; dashboards only `account`'s.
+    async fn owned_named(
+        &self,
+        what: Owned,
+        name: &str,
+        account: &str,
+    ) -> Result<Vec<Value>, TargetError> {
+        match what {
+            Owned::Filter => self.filters_named(name).await,
+            Owned::Dashboard => self.dashboards_named(name, account).await,
+        }
     }
 
     /// Filters whose name holds `name` (Jira's search is a case-insensitive partial
@@ -498,10 +652,11 @@ impl Api {
         .await
     }
 
-    /// The first filter of `found` named exactly `name`, owned by `account`, that `fits`,
-    /// and not another record's.
-    fn pick_filter(
+    /// The first of `found` named exactly `name`, owned by `account`, that `fits`, and not
+    /// another record's.
+    fn pick_owned(
         &self,
+        what: Owned,
         found: &[Value],
         name: &str,
         account: &str,
@@ -516,12 +671,13 @@ impl Api {
                     && fits(f)
             })
             .filter_map(|f| f.get("id").and_then(text))
-            .find(|id| !self.filter_taken_by_other(id, source))
-    }
-
-    fn filter_taken_by_other(&self, id: &str, source: &str) -> bool {
-        self.claimed_by_other(Kind::Filter, source, id)
-            || self.state().filters.get(id).is_some_and(|k| k != source)
+            .find(|id| {
+                !self.claimed_by_other(what.kind(), source, id)
+                    && what
+                        .created(&mut self.state())
+                        .get(id)
+                        .is_none_or(|k| k == source)
+            })
     }
 
     /// A filter as an administrator sees it (`overrideSharePermissions`: every filter, not

@@ -47,6 +47,10 @@ impl Api {
             Kind::ChangeGroup | Kind::ChangeItem => self.write_history(kind, records).await?,
             Kind::Filter => self.write_filters(records).await?,
             Kind::FilterShare => self.write_shares(records).await?,
+            Kind::Dashboard => self.write_dashboards(records).await?,
+            Kind::DashboardShare => self.write_dashboard_shares(records).await?,
+            Kind::Gadget => self.write_gadgets(records).await?,
+            Kind::GadgetPreference => self.write_preferences(records).await?,
             Kind::Board => self.write_boards(records).await?,
             Kind::Sprint => self.write_sprints(records).await?,
             Kind::BoardColumn | Kind::ColumnStatus | Kind::Swimlane | Kind::QuickFilter => {
@@ -54,6 +58,8 @@ impl Api {
             }
             Kind::IssueSprint => self.write_issue_sprints(records).await?,
             Kind::IssueRank => self.write_ranks(records).await?,
+            Kind::ScreenTab => self.write_screen_tabs(records).await?,
+            Kind::ScreenField => self.write_screen_fields(records).await?,
             _ => {
                 self.each_spread(records, written_issue_of, async |r: &Record| {
                     self.write_one(kind, r).await
@@ -305,10 +311,19 @@ impl Api {
             | Record::Swimlane(_)
             | Record::QuickFilter(_)
             | Record::IssueSprint(_)
-            | Record::IssueRank(_) => Ok(Err(item(
+            | Record::IssueRank(_)
+            | Record::Dashboard(_)
+            | Record::DashboardShare(_)
+            | Record::Gadget(_)
+            | Record::GadgetPreference(_)
+            | Record::ScreenTab(_)
+            | Record::ScreenField(_) => Ok(Err(item(
                 "rejected",
                 format!("{kind} records are written in groups"),
             ))),
+            Record::Screen(s) => self.screen(record, s).await,
+            Record::ScreenScheme(s) => self.screen_scheme(record, s).await,
+            Record::IssueTypeScreenScheme(s) => self.issue_type_screen_scheme(record, s).await,
             Record::SecurityScheme(s) => self.security_scheme(record, s).await,
             Record::SecurityLevel(l) => self.security_level(record, l).await,
             Record::ProjectScheme(p) => self.project_association(p).await,

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 6;
+pub(super) const VERSION: i64 = 8;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -629,6 +629,149 @@ const KINDS_6: [Kind; 3] = [
     Kind::RemoteLink,
 ];
 
+/// Version 7: dashboards, their shares, gadgets and the gadgets' settings.
+const TABLES_7: &str = r#"
+-- A dashboard no one owns is the source's system dashboard (or its owner was deleted).
+CREATE TABLE dashboards (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner_account_id TEXT,
+    layout TEXT NOT NULL,
+    favourites INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+CREATE TABLE dashboard_shares (
+    id INTEGER PRIMARY KEY,
+    dashboard_id INTEGER NOT NULL,
+    type TEXT NOT NULL
+        CHECK (type IN ('global', 'authenticated', 'group', 'project', 'projectRole', 'user')),
+    group_name TEXT,
+    project_id INTEGER,
+    role_id INTEGER,
+    account_id TEXT,
+    edit INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+-- A gadget is an OpenSocial gadget (uri) or a dashboard item (module_key).
+CREATE TABLE gadgets (
+    id INTEGER PRIMARY KEY,
+    dashboard_id INTEGER NOT NULL,
+    column_number INTEGER NOT NULL,
+    row_number INTEGER NOT NULL,
+    uri TEXT,
+    module_key TEXT,
+    color TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX gadgets_place ON gadgets (dashboard_id, column_number, row_number);
+-- A gadget's settings; a value naming a filter, project, board or sprint names the site's.
+CREATE TABLE gadget_preferences (
+    id INTEGER PRIMARY KEY,
+    gadget_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX gadget_preferences_key ON gadget_preferences (gadget_id, key);
+"#;
+
+const KINDS_7: [Kind; 4] = [
+    Kind::Dashboard,
+    Kind::DashboardShare,
+    Kind::Gadget,
+    Kind::GadgetPreference,
+];
+
+/// Version 8: screens, their tabs and fields, screen schemes, issue type screen schemes
+/// (with Cloud's defaults) and a project's issue type screen scheme.
+const TABLES_8: &str = r#"
+CREATE TABLE screens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE screen_tabs (
+    id INTEGER PRIMARY KEY,
+    screen_id INTEGER NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX screen_tabs_name ON screen_tabs (screen_id, name);
+-- A field is on a screen once, whichever tab.
+CREATE TABLE screen_fields (
+    id INTEGER PRIMARY KEY,
+    tab_id INTEGER NOT NULL,
+    screen_id INTEGER NOT NULL,
+    field_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX screen_fields_field ON screen_fields (screen_id, field_id);
+CREATE TABLE screen_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE TABLE screen_scheme_screens (
+    scheme_id INTEGER NOT NULL,
+    operation TEXT NOT NULL CHECK (operation IN ('default', 'create', 'edit', 'view')),
+    screen_id INTEGER NOT NULL,
+    PRIMARY KEY (scheme_id, operation)
+) WITHOUT ROWID;
+CREATE TABLE issue_type_screen_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- issue_type_id 0: the default mapping.
+CREATE TABLE issue_type_screen_mappings (
+    scheme_id INTEGER NOT NULL,
+    issue_type_id INTEGER NOT NULL,
+    screen_scheme_id INTEGER NOT NULL,
+    PRIMARY KEY (scheme_id, issue_type_id)
+) WITHOUT ROWID;
+INSERT INTO screens (id, name, description) VALUES
+    (1, 'Default Screen', 'Allows to update all system fields.'),
+    (2, 'Resolve Issue Screen', 'Allows to set resolution, change fix versions and assign an issue.'),
+    (3, 'Workflow Screen', 'This screen is used in the workflow and enables you to assign issues');
+INSERT INTO screen_tabs (id, screen_id, name, position) VALUES
+    (1, 1, 'Field Tab', 0), (2, 2, 'Field Tab', 0), (3, 3, 'Field Tab', 0);
+INSERT INTO screen_schemes (id, name, description) VALUES
+    (1, 'Default Screen Scheme', 'Default Screen Scheme');
+INSERT INTO screen_scheme_screens VALUES (1, 'default', 1);
+INSERT INTO issue_type_screen_schemes (id, name, description) VALUES
+    (1, 'Default Issue Type Screen Scheme', 'The default issue type screen scheme');
+INSERT INTO issue_type_screen_mappings VALUES (1, 0, 1);
+CREATE TABLE project_schemes_8 (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security', 'permission',
+        'notification', 'category', 'issue-type-screen')),
+    scheme_id INTEGER NOT NULL,
+    source_key TEXT
+);
+INSERT INTO project_schemes_8 SELECT id, project_id, scheme_type, scheme_id, source_key
+    FROM project_schemes;
+DROP TABLE project_schemes;
+ALTER TABLE project_schemes_8 RENAME TO project_schemes;
+CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+"#;
+
+/// `project_schemes` is made again in version 8: its source index too.
+const KINDS_8: [Kind; 6] = [
+    Kind::Screen,
+    Kind::ScreenTab,
+    Kind::ScreenField,
+    Kind::ScreenScheme,
+    Kind::IssueTypeScreenScheme,
+    Kind::ProjectScheme,
+];
+
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
 INSERT INTO groups (id, name) VALUES (1, 'jira-administrators'), (2, 'jira-software-users');
@@ -712,20 +855,42 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::ColumnStatus => const { &[t("column_statuses", NUMERIC)] },
         Kind::Swimlane => const { &[t("board_swimlanes", NUMERIC)] },
         Kind::QuickFilter => const { &[t("board_quick_filters", NUMERIC)] },
+        Kind::Dashboard => const { &[t("dashboards", NUMERIC)] },
+        Kind::DashboardShare => const { &[t("dashboard_shares", NUMERIC)] },
+        Kind::Gadget => const { &[t("gadgets", NUMERIC)] },
+        Kind::GadgetPreference => const { &[t("gadget_preferences", NUMERIC)] },
+        Kind::Screen => const { &[t("screens", NUMERIC)] },
+        Kind::ScreenTab => const { &[t("screen_tabs", NUMERIC)] },
+        Kind::ScreenField => const { &[t("screen_fields", NUMERIC)] },
+        Kind::ScreenScheme => const { &[t("screen_schemes", NUMERIC)] },
+        Kind::IssueTypeScreenScheme => const { &[t("issue_type_screen_schemes", NUMERIC)] },
         Kind::IssueSprint => const { &[t("issue_sprints", NONE)] },
         Kind::IssueRank => const { &[t("issue_ranks", NONE)] },
     }
 }
 
+/// What each version after the first added: its tables (and rows), and the kinds whose
+/// tables they are (their source indexes made with them).
+const VERSIONS: [(i64, &str, &[Kind]); 7] = [
+    (2, TABLES_2, &KINDS_2),
+    (3, TABLES_3, &KINDS_3),
+    (4, TABLES_4, &KINDS_4),
+    (5, TABLES_5, &KINDS_5),
+    (6, TABLES_6, &KINDS_6),
+    (7, TABLES_7, &KINDS_7),
+    (8, TABLES_8, &KINDS_8),
+];
+
+// The last version's tables are this version's.
+const _: () = assert!(VERSIONS[VERSIONS.len() - 1].0 == VERSION);
+
 /// Creates the tables, their source-key indexes and Cloud's defaults, in the caller's
 /// transaction.
 pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
-    conn.execute_batch(TABLES_2)?;
-    conn.execute_batch(TABLES_3)?;
-    conn.execute_batch(TABLES_4)?;
-    conn.execute_batch(TABLES_5)?;
-    conn.execute_batch(TABLES_6)?;
+    for (_, tables, _) in VERSIONS {
+        conn.execute_batch(tables)?;
+    }
     for kind in Kind::ALL {
         source_indexes(conn, kind)?;
     }
@@ -753,34 +918,12 @@ fn source_indexes(conn: &Connection, kind: Kind) -> rusqlite::Result<()> {
 /// Brings a site of an older version up to [`VERSION`], in the caller's transaction: the
 /// tables later versions added, nothing of what it holds changed.
 pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
-    if from < 2 {
-        conn.execute_batch(TABLES_2)?;
-        for kind in KINDS_2 {
-            source_indexes(conn, kind)?;
-        }
-    }
-    if from < 3 {
-        conn.execute_batch(TABLES_3)?;
-        for kind in KINDS_3 {
-            source_indexes(conn, kind)?;
-        }
-    }
-    if from < 4 {
-        conn.execute_batch(TABLES_4)?;
-        for kind in KINDS_4 {
-            source_indexes(conn, kind)?;
-        }
-    }
-    if from < 5 {
-        conn.execute_batch(TABLES_5)?;
-        for kind in KINDS_5 {
-            source_indexes(conn, kind)?;
-        }
-    }
-    if from < 6 {
-        conn.execute_batch(TABLES_6)?;
-        for kind in KINDS_6 {
-            source_indexes(conn, kind)?;
+    for (version, tables, kinds) in VERSIONS {
+        if from < version {
+            conn.execute_batch(tables)?;
+            for &kind in kinds {
+                source_indexes(conn, kind)?;
+            }
         }
     }
     conn.pragma_update(None, "user_version", VERSION)

@@ -10,13 +10,14 @@ use std::collections::{HashMap, HashSet};
 
 use airlock_model::jira::{
     Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
-    Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, EntityProperty,
-    FieldContext, FieldValue, Filter, FilterShare, Group, Issue, IssueLink, IssueLinkType,
-    IssueRank, IssueSprint, IssueUser, IssueVersion, Kind, Label, LevelMember, MAX_SYSTEM_EVENT,
-    Membership, Named, Notification, PermissionHolder, Project, ProjectCategory, ProjectKey,
-    ProjectRole, ProjectRoleActor, ProjectScheme, Recipient, Record, RemoteLink, RoleActor,
-    SchemePermission, SchemeType, SecurityLevel, SecurityScheme, Share, Sprint, User, Version,
-    Worklog,
+    Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, Dashboard,
+    EntityProperty, FieldContext, FieldId, FieldValue, Filter, Gadget, GadgetPreference, Group,
+    Issue, IssueLink, IssueLinkType, IssueRank, IssueSprint, IssueTypeScreenScheme, IssueUser,
+    IssueVersion, Kind, Label, LevelMember, MAX_SYSTEM_EVENT, Membership, Named, Notification,
+    PermissionHolder, Project, ProjectCategory, ProjectKey, ProjectRole, ProjectRoleActor,
+    ProjectScheme, Recipient, Record, RemoteLink, RoleActor, SchemePermission, SchemeType,
+    ScreenField, ScreenOperation, ScreenScheme, ScreenTab, SecurityLevel, SecurityScheme, Share,
+    Sprint, User, Version, Worklog,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -201,11 +202,11 @@ type Answers = Vec<Result<String, ItemError>>;
 
 /// Runs `f` on each record of the expected variant; a record's failure is its answer,
 /// a database failure ends the call.
-fn each<'r, T: 'r>(
+fn each<'r, T>(
     records: &'r [Record],
     kind: Kind,
-    pick: impl Fn(&'r Record) -> Option<&'r T>,
-    mut f: impl FnMut(&'r T, String) -> Result<String, Fail>,
+    pick: impl Fn(&'r Record) -> Option<T>,
+    mut f: impl FnMut(T, String) -> Result<String, Fail>,
 ) -> rusqlite::Result<Answers> {
     let mut out = Vec::with_capacity(records.len());
     for record in records {
@@ -287,7 +288,15 @@ impl Writer<'_> {
             Kind::Watcher => self.issue_users(records, kind, "watchers", pick!(Watcher)),
             Kind::Vote => self.issue_users(records, kind, "votes", pick!(Vote)),
             Kind::Filter => self.filters(records),
-            Kind::FilterShare => self.filter_shares(records),
+            Kind::FilterShare | Kind::DashboardShare => self.shares(records, kind),
+            Kind::Dashboard => self.dashboards(records),
+            Kind::Screen => self.schemes(records, kind, "screens", pick!(Screen)),
+            Kind::ScreenTab => self.screen_tabs(records),
+            Kind::ScreenField => self.screen_fields(records),
+            Kind::ScreenScheme => self.screen_schemes(records),
+            Kind::IssueTypeScreenScheme => self.issue_type_screen_schemes(records),
+            Kind::Gadget => self.gadgets(records),
+            Kind::GadgetPreference => self.gadget_preferences(records),
             Kind::ChangeGroup => self.change_groups(records),
             Kind::ChangeItem => self.change_items(records),
             Kind::Board => self.boards(records),
@@ -416,6 +425,7 @@ impl Writer<'_> {
         let permission_schemes = id_set(conn, "permission_schemes")?;
         let notification_schemes = id_set(conn, "notification_schemes")?;
         let categories = id_set(conn, "project_categories")?;
+        let screen_schemes = id_set(conn, "issue_type_screen_schemes")?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
              VALUES (?1, ?2, ?3, ?4)
@@ -444,6 +454,10 @@ impl Writer<'_> {
                     SchemeType::Category => (
                         "category",
                         constant_ref(&categories, "category", &r.scheme)?,
+                    ),
+                    SchemeType::IssueTypeScreen => (
+                        "issue-type-screen",
+                        constant_ref(&screen_schemes, "scheme", &r.scheme)?,
                     ),
                 };
                 stmt.execute(params![project, scheme_type, scheme, sk])?;
@@ -530,12 +544,7 @@ impl Writer<'_> {
             "INSERT INTO {table} (id, name, description, source_key) VALUES (?1, ?2, ?3, ?4)"
         ))?;
         each(records, kind, pick, |r: &Named, sk| {
-            let mut name = r.name.clone();
-            let mut n = 1;
-            while taken.exists([&name])? {
-                name = crate::migrated_name(&r.name, n);
-                n += 1;
-            }
+            let name = free_name(&mut taken, &r.name)?;
             stmt.execute(params![id, name, r.description, sk])?;
             id += 1;
             Ok((id - 1).to_string())
@@ -821,55 +830,330 @@ impl Writer<'_> {
         })
     }
 
-    fn filter_shares(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+    /// Filters' and dashboards' shares: the same columns, each beside its own parent.
+    fn shares(&mut self, records: &[Record], kind: Kind) -> rusqlite::Result<Answers> {
+        let (table, parents, parent_column, what) = match kind {
+            Kind::FilterShare => ("filter_shares", "filters", "filter_id", "filter"),
+            _ => (
+                "dashboard_shares",
+                "dashboards",
+                "dashboard_id",
+                "dashboard",
+            ),
+        };
         let conn = self.conn;
         let c = &mut *self.cache;
         let users = load(&mut c.users, || load_users(conn))?;
         let groups = load(&mut c.groups, || load_groups(conn))?;
         let projects = load(&mut c.projects, || load_projects(conn))?;
         let roles = id_set(conn, "project_roles")?;
-        let filters = id_set(conn, "filters")?;
-        let mut id = next_id(conn, "filter_shares", "id", FIRST_ID)?;
+        let parents = id_set(conn, parents)?;
+        let mut id = next_id(conn, table, "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO {table} (id, {parent_column}, type, group_name, project_id, role_id,
+                                  account_id, edit, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))?;
+        let pick = |r| share_parts(kind, r);
+        each(records, kind, pick, |(parent, share, edit), sk| {
+            let parent = constant_ref(&parents, what, parent)?;
+            let (mut group, mut project, mut role, mut user) = (None, None, None, None);
+            match share {
+                Share::Global | Share::LoggedIn => {}
+                Share::Group(name) => {
+                    if !groups.contains_key(&name.to_lowercase()) {
+                        return Err(missing("group", "group").into());
+                    }
+                    group = Some(name.as_str());
+                }
+                Share::Project {
+                    project: p,
+                    role: r,
+                } => {
+                    project = Some(project_ref(projects, p)?);
+                    role = opt_constant_ref(&roles, "role", r.as_deref())?;
+                }
+                Share::User(u) => user = user_ref(users, "user", u)?,
+            }
+            stmt.execute(params![
+                id,
+                parent,
+                share.type_name(),
+                group,
+                project,
+                role,
+                user,
+                edit,
+                sk
+            ])?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn screen_tabs(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let screens = id_set(conn, "screens")?;
+        let mut id = next_id(conn, "screen_tabs", "id", FIRST_ID)?;
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO filter_shares (id, filter_id, type, group_name, project_id, role_id,
-                                        account_id, edit, source_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO screen_tabs (id, screen_id, name, position, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         each(
             records,
-            Kind::FilterShare,
-            pick!(FilterShare),
-            |r: &FilterShare, sk| {
-                let filter = constant_ref(&filters, "filter", &r.filter)?;
-                let (mut group, mut project, mut role, mut user) = (None, None, None, None);
-                match &r.share {
-                    Share::Global | Share::LoggedIn => {}
-                    Share::Group(name) => {
-                        if !groups.contains_key(&name.to_lowercase()) {
-                            return Err(missing("group", "group").into());
-                        }
-                        group = Some(name.as_str());
+            Kind::ScreenTab,
+            pick!(ScreenTab),
+            |r: &ScreenTab, sk| {
+                let screen = constant_ref(&screens, "screen", &r.screen)?;
+                insert(
+                    stmt.execute(params![id, screen, r.name, r.position, sk]),
+                    "a tab of this name on the screen",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A field on a tab: Cloud takes a system field or a custom field the site has, once
+    /// per screen.
+    fn screen_fields(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let tabs = id_map(conn, "SELECT id, screen_id FROM screen_tabs")?;
+        let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
+        let mut id = next_id(conn, "screen_fields", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO screen_fields (id, tab_id, screen_id, field_id, position, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        each(
+            records,
+            Kind::ScreenField,
+            pick!(ScreenField),
+            |r: &ScreenField, sk| {
+                let tab = number("tab", "screen tab", &r.tab)?;
+                let Some(&screen) = tabs.get(&tab) else {
+                    return Err(missing("tab", "screen tab").into());
+                };
+                if let FieldId::Custom(field) = &r.field {
+                    let known = field
+                        .strip_prefix("customfield_")
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|n| fields.contains(&n));
+                    if !known {
+                        return Err(missing("field", "custom field").into());
                     }
-                    Share::Project {
-                        project: p,
-                        role: r,
-                    } => {
-                        project = Some(project_ref(projects, p)?);
-                        role = opt_constant_ref(&roles, "role", r.as_deref())?;
-                    }
-                    Share::User(u) => user = user_ref(users, "user", u)?,
                 }
+                insert(
+                    stmt.execute(params![id, tab, screen, r.field.key(), r.position, sk]),
+                    "this field on the screen",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A screen scheme with its screens (a default one at least), renamed as permission
+    /// schemes are where the site has its name.
+    fn screen_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let screens = id_set(conn, "screens")?;
+        let mut id = next_id(conn, "screen_schemes", "id", FIRST_ID)?;
+        let mut taken = conn.prepare_cached("SELECT 1 FROM screen_schemes WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO screen_schemes (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut screen_of = conn.prepare_cached(
+            "INSERT INTO screen_scheme_screens (scheme_id, operation, screen_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::ScreenScheme,
+            pick!(ScreenScheme),
+            |r: &ScreenScheme, sk| {
+                if !r
+                    .screens
+                    .iter()
+                    .any(|(o, _)| *o == ScreenOperation::Default)
+                {
+                    return Err(
+                        item("invalid-value", "screens: a default screen is required").into(),
+                    );
+                }
+                let mut resolved = Vec::with_capacity(r.screens.len());
+                for (operation, screen) in &r.screens {
+                    resolved.push((
+                        operation.as_str(),
+                        constant_ref(&screens, "screen", screen)?,
+                    ));
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, sk])?;
+                for (operation, screen) in resolved {
+                    insert(
+                        screen_of.execute(params![id, operation, screen]),
+                        "a screen for this operation in the scheme",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// An issue type screen scheme with its mappings (a default one at least).
+    fn issue_type_screen_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issue_types = load(&mut self.cache.issue_types, || id_set(conn, "issue_types"))?;
+        let screen_schemes = id_set(conn, "screen_schemes")?;
+        let mut id = next_id(conn, "issue_type_screen_schemes", "id", FIRST_ID)?;
+        let mut taken =
+            conn.prepare_cached("SELECT 1 FROM issue_type_screen_schemes WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_type_screen_schemes (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut mapping = conn.prepare_cached(
+            "INSERT INTO issue_type_screen_mappings (scheme_id, issue_type_id, screen_scheme_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::IssueTypeScreenScheme,
+            pick!(IssueTypeScreenScheme),
+            |r: &IssueTypeScreenScheme, sk| {
+                if !r.mappings.iter().any(|m| m.issue_type.is_none()) {
+                    return Err(item(
+                        "invalid-value",
+                        "issueTypeMappings: a default mapping is required",
+                    )
+                    .into());
+                }
+                let mut resolved = Vec::with_capacity(r.mappings.len());
+                for m in &r.mappings {
+                    let issue_type = match &m.issue_type {
+                        None => 0,
+                        Some(t) => constant_ref(issue_types, "issue type", t)?,
+                    };
+                    let scheme = constant_ref(&screen_schemes, "screen scheme", &m.screen_scheme)?;
+                    resolved.push((issue_type, scheme));
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, sk])?;
+                for (issue_type, scheme) in resolved {
+                    insert(
+                        mapping.execute(params![id, issue_type, scheme]),
+                        "a mapping of this issue type in the scheme",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn dashboards(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = &*load(&mut self.cache.users, || load_users(conn))?;
+        let mut id = next_id(conn, "dashboards", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO dashboards (id, name, description, owner_account_id, layout,
+                                     favourites, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut owned = conn.prepare_cached(
+            "SELECT 1 FROM dashboards WHERE owner_account_id IS ?1 AND name = ?2 COLLATE NOCASE",
+        )?;
+        let mut everyone = conn.prepare_cached(
+            "INSERT INTO dashboard_shares (id, dashboard_id, type)
+             VALUES ((SELECT COALESCE(MAX(id) + 1, 10000) FROM dashboard_shares), ?1,
+                     'authenticated')",
+        )?;
+        each(
+            records,
+            Kind::Dashboard,
+            pick!(Dashboard),
+            |r: &Dashboard, sk| {
+                let owner = user_ref(users, "owner", &r.owner)?;
+                // Cloud: an owner's dashboards have distinct names.
+                if owned.exists(params![owner, r.name])? {
+                    return Err(item(
+                        "duplicate-key",
+                        "the owner already has a dashboard of this name",
+                    )
+                    .into());
+                }
+                let favourites = i64::try_from(r.favourites).unwrap_or(i64::MAX);
                 stmt.execute(params![
                     id,
-                    filter,
-                    r.share.type_name(),
-                    group,
-                    project,
-                    role,
-                    user,
-                    r.edit,
+                    r.name,
+                    r.description,
+                    owner,
+                    r.layout,
+                    favourites,
                     sk
                 ])?;
+                // The system dashboard is everyone's: its copy is shared with every
+                // logged-in user (a share of the site's, with no source row).
+                if r.system {
+                    everyone.execute([id])?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    fn gadgets(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let dashboards = id_set(conn, "dashboards")?;
+        let mut id = next_id(conn, "gadgets", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO gadgets (id, dashboard_id, column_number, row_number, uri, module_key,
+                                  color, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(records, Kind::Gadget, pick!(Gadget), |r: &Gadget, sk| {
+            let dashboard = constant_ref(&dashboards, "dashboard", &r.dashboard)?;
+            insert(
+                stmt.execute(params![
+                    id,
+                    dashboard,
+                    r.column,
+                    r.row,
+                    r.uri,
+                    r.module_key,
+                    r.color,
+                    sk
+                ]),
+                "a gadget in this place on the dashboard",
+            )?;
+            id += 1;
+            Ok((id - 1).to_string())
+        })
+    }
+
+    fn gadget_preferences(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let gadgets = id_set(conn, "gadgets")?;
+        let mut id = next_id(conn, "gadget_preferences", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO gadget_preferences (id, gadget_id, key, value, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        each(
+            records,
+            Kind::GadgetPreference,
+            pick!(GadgetPreference),
+            |r: &GadgetPreference, sk| {
+                let gadget = constant_ref(&gadgets, "gadget", &r.gadget)?;
+                insert(
+                    stmt.execute(params![id, gadget, r.key, r.value.text(), sk]),
+                    "this setting of the gadget",
+                )?;
                 id += 1;
                 Ok((id - 1).to_string())
             },
@@ -2071,6 +2355,31 @@ impl<'c> Parameters<'c> {
             | PermissionHolder::ProjectLead
             | PermissionHolder::Assignee => None,
         })
+    }
+}
+
+/// `name`, or the first `name (migrated)`, `name (migrated 2)`… `taken` (a query by name)
+/// does not find: a scheme named like one the site has is written apart, as Cloud does.
+fn free_name(taken: &mut rusqlite::CachedStatement<'_>, name: &str) -> rusqlite::Result<String> {
+    let mut free = name.to_owned();
+    let mut n = 1;
+    while taken.exists([&free])? {
+        free = crate::migrated_name(name, n);
+        n += 1;
+    }
+    Ok(free)
+}
+
+/// A filter's or dashboard share's parent, share and edit right, if it is of `kind`.
+fn share_parts(kind: Kind, record: &Record) -> Option<(&str, &Share, bool)> {
+    match record {
+        Record::FilterShare(s) if kind == Kind::FilterShare => {
+            Some((s.filter.as_str(), &s.share, s.edit))
+        }
+        Record::DashboardShare(s) if kind == Kind::DashboardShare => {
+            Some((s.dashboard.as_str(), &s.share, s.edit))
+        }
+        _ => None,
     }
 }
 
