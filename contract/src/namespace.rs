@@ -121,6 +121,9 @@ impl Namespace {
     pub const SCREEN_TAB: Namespace = Namespace("jira/classic:screenTab");
     pub const SCREEN_SCHEME: Namespace = Namespace("jira/classic:screenScheme");
     pub const ISSUE_TYPE_SCREEN_SCHEME: Namespace = Namespace("jira/classic:issueTypeScreenScheme");
+    pub const FIELD_CONFIGURATION: Namespace = Namespace("jira/classic:fieldConfiguration");
+    pub const FIELD_CONFIGURATION_SCHEME: Namespace =
+        Namespace("jira/classic:fieldConfigurationScheme");
 
     /// Every namespace the host can resolve.
     pub const ALL: &'static [Namespace] = &[
@@ -159,6 +162,8 @@ impl Namespace {
         Namespace::SCREEN_TAB,
         Namespace::SCREEN_SCHEME,
         Namespace::ISSUE_TYPE_SCREEN_SCHEME,
+        Namespace::FIELD_CONFIGURATION,
+        Namespace::FIELD_CONFIGURATION_SCHEME,
     ];
 
     /// Any name as a namespace, unchecked. The host accepts only those in

@@ -72,6 +72,10 @@ pub const SCREEN_TAB: Namespace = Namespace::SCREEN_TAB;
 pub const SCREEN_SCHEME: Namespace = Namespace::SCREEN_SCHEME;
 /// Issue type screen schemes, by id.
 pub const ISSUE_TYPE_SCREEN_SCHEME: Namespace = Namespace::ISSUE_TYPE_SCREEN_SCHEME;
+/// Field configurations, by id.
+pub const FIELD_CONFIGURATION: Namespace = Namespace::FIELD_CONFIGURATION;
+/// Field configuration schemes, by id.
+pub const FIELD_CONFIGURATION_SCHEME: Namespace = Namespace::FIELD_CONFIGURATION_SCHEME;
 
 /// Every namespace the host knows, as in the table above.
 pub const ALL: &[Namespace] = Namespace::ALL;
@@ -131,6 +135,8 @@ mod tests {
             ("SCREEN_TAB", SCREEN_TAB),
             ("SCREEN_SCHEME", SCREEN_SCHEME),
             ("ISSUE_TYPE_SCREEN_SCHEME", ISSUE_TYPE_SCREEN_SCHEME),
+            ("FIELD_CONFIGURATION", FIELD_CONFIGURATION),
+            ("FIELD_CONFIGURATION_SCHEME", FIELD_CONFIGURATION_SCHEME),
         ];
         let documented: Vec<(String, String)> = documented()
             .into_iter()

@@ -46,6 +46,14 @@
 //!   site has), a screen scheme with a default screen, an issue type screen scheme with a
 //!   default mapping and each issue type once; every project on issue type screen scheme
 //!   1 until it is given another.
+//! - Field configurations as Cloud keeps them (`api/field_configurations.rs`, in the
+//!   site's tables, with Cloud's "Default Field Configuration", 10000, which the API cannot
+//!   change): names of configurations and of schemes distinct in any case (400); every
+//!   field of the site listed with its settings (defaults for a field never set); a `PUT`
+//!   of at most 100 fields the site has, with Cloud's renderers, replacing what it names,
+//!   all or none; a new scheme mapping every issue type to the default, `PUT …/mapping`
+//!   replacing the issue types it names (issue types and configurations the site has); a
+//!   project on the system default (no scheme) until given one.
 //! - Jira Software's REST API (`/rest/agile/1.0`, `api/software.rs`): boards (a name, a
 //!   type, a filter the site has; the caller administers them) and their properties,
 //!   sprints (created future; future → active → closed only, started with both dates,

@@ -427,6 +427,7 @@ fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kin
     assert_keys_kept(source, double);
     assert_dashboards_arrived(source, double);
     assert_screens_arrived(source, double);
+    assert_field_configurations_arrived(source, double);
 }
 
 /// The system dashboards of the source that no share of the source gives to every
@@ -772,6 +773,228 @@ fn assert_screens_arrived(source: &Source, double: &CloudDouble) {
     );
 }
 
+/// A field configuration as compared: its name, description and each field's settings
+/// (field, description, hidden, required, Cloud's renderer), by field.
+type ComparedConfiguration = (String, String, Vec<ComparedSetting>);
+
+/// A field's settings as compared: field, description, hidden, required, Cloud's renderer.
+type ComparedSetting = (String, String, bool, bool, String);
+
+/// A source renderer as Jira Cloud names it (empty: none, or one Cloud has not).
+fn cloud_renderer(renderer: &str) -> &'static str {
+    match renderer {
+        "jira-text-renderer" => "text-renderer",
+        "atlassian-wiki-renderer" => "wiki-renderer",
+        _ => "",
+    }
+}
+
+/// What the source's field configurations hold arrived, compared by names: each
+/// configuration once, named as the source names it or `<name> (migrated)` where Cloud
+/// has the name, with every field's settings; each scheme once with its configuration per
+/// issue type (the site's own default being Cloud's "Default Field Configuration") and the
+/// projects using it; Cloud's default configuration as it was.
+fn assert_field_configurations_arrived(source: &Source, double: &CloudDouble) {
+    use airlock_model::jira::{FieldId, SchemeType};
+    use std::collections::BTreeSet;
+    let (configurations, schemes) = {
+        let mut site = double.site();
+        (
+            site.read_field_configurations().unwrap(),
+            site.read_field_configuration_schemes().unwrap(),
+        )
+    };
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let by_id = |sql: &str| -> BTreeMap<String, String> {
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (cloud_fields, cloud_types, cloud_projects) = (
+        by_id("SELECT id, name FROM fields"),
+        by_id("SELECT id, name FROM issue_types"),
+        by_id("SELECT id, key FROM projects"),
+    );
+    let own: BTreeSet<String> = (configurations.iter())
+        .filter(|c| c.source_key.is_none())
+        .map(|c| c.name.to_lowercase())
+        .collect();
+    let cloud_default = (configurations.iter())
+        .find(|c| c.source_key.is_none() && c.name == "Default Field Configuration")
+        .expect("Cloud's default field configuration");
+    assert!(
+        cloud_default.items.is_empty(),
+        "Cloud's default is as it was"
+    );
+    let renamed = |own: &BTreeSet<String>, name: &str| {
+        if own.contains(&name.to_lowercase()) {
+            airlock_site::migrated_name(name, 1)
+        } else {
+            name.to_owned()
+        }
+    };
+
+    // Configurations and their fields' settings.
+    let source_fields: BTreeMap<String, String> = source
+        .records(Kind::CustomField)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::CustomField(f) => Some((f.id, f.name)),
+            _ => None,
+        })
+        .collect();
+    let source_field = |f: &FieldId| match f {
+        FieldId::System(id) => id.clone(),
+        FieldId::Custom(id) => format!("custom field {}", source_fields[id]),
+    };
+    let cloud_field = |id: &String| match id.strip_prefix("customfield_") {
+        Some(n) => format!("custom field {}", cloud_fields[n]),
+        None => id.clone(),
+    };
+    let mut items: BTreeMap<String, Vec<ComparedSetting>> = BTreeMap::new();
+    for r in source.records(Kind::FieldConfigurationItem) {
+        if let Record::FieldConfigurationItem(i) = r {
+            let settings = (
+                source_field(&i.field),
+                i.description,
+                i.hidden,
+                i.required,
+                cloud_renderer(&i.renderer).to_owned(),
+            );
+            items.entry(i.configuration).or_default().push(settings);
+        }
+    }
+    let mut configuration_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut expected: Vec<ComparedConfiguration> = Vec::new();
+    for r in source.records(Kind::FieldConfiguration) {
+        if let Record::FieldConfiguration(c) = r {
+            let name = renamed(&own, &c.name);
+            let mut settings = items.remove(&c.id).unwrap_or_default();
+            settings.sort();
+            configuration_names.insert(c.id, name.clone());
+            expected.push((name, c.description, settings));
+        }
+    }
+    let mut got: Vec<ComparedConfiguration> = (configurations.iter())
+        .filter(|c| c.source_key.is_some())
+        .map(|c| {
+            let mut settings: Vec<_> = (c.items.iter())
+                .map(|(field, description, hidden, required, renderer)| {
+                    let field = cloud_field(field);
+                    (
+                        field,
+                        description.clone(),
+                        *hidden,
+                        *required,
+                        renderer.clone(),
+                    )
+                })
+                .collect();
+            settings.sort();
+            (c.name.clone(), c.description.clone(), settings)
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "field configurations with their fields' settings"
+    );
+
+    // Schemes: each issue type's configuration, and their projects.
+    let cloud_configuration: BTreeMap<&str, &str> = (configurations.iter())
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    let source_types: BTreeMap<String, String> = source
+        .records(Kind::IssueType)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::IssueType(c) => Some((c.id, c.name)),
+            _ => None,
+        })
+        .collect();
+    let source_projects: BTreeMap<String, String> = source
+        .records(Kind::Project)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Project(p) => Some((p.id, p.key)),
+            _ => None,
+        })
+        .collect();
+    let mut using: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in source.records(Kind::ProjectScheme) {
+        if let Record::ProjectScheme(p) = r
+            && p.scheme_type == SchemeType::FieldConfiguration
+        {
+            let key = source_projects[&p.project].clone();
+            using.entry(p.scheme).or_default().push(key);
+        }
+    }
+    let own_schemes: BTreeSet<String> = (schemes.iter())
+        .filter(|s| s.source_key.is_none())
+        .map(|s| s.name.to_lowercase())
+        .collect();
+    let mut expected: Vec<ComparedScheme> = Vec::new();
+    for r in source.records(Kind::FieldConfigurationScheme) {
+        if let Record::FieldConfigurationScheme(s) = r {
+            let mut entries: Vec<(String, String)> = (s.mappings.iter())
+                .map(|m| {
+                    let issue_type = m
+                        .issue_type
+                        .as_ref()
+                        .map_or("default".to_owned(), |t| source_types[t].clone());
+                    let configuration = m.configuration.as_ref().map_or_else(
+                        || cloud_default.name.clone(),
+                        |c| configuration_names[c].clone(),
+                    );
+                    (issue_type, configuration)
+                })
+                .collect();
+            // A new scheme maps the issue types not mapped otherwise to Cloud's default.
+            if s.mappings.iter().all(|m| m.issue_type.is_some()) {
+                entries.push(("default".to_owned(), cloud_default.name.clone()));
+            }
+            entries.sort();
+            let mut projects = using.remove(&s.id).unwrap_or_default();
+            projects.sort();
+            let name = renamed(&own_schemes, &s.name);
+            expected.push((name, s.description, entries, projects));
+        }
+    }
+    let mut got: Vec<ComparedScheme> = (schemes.iter())
+        .filter(|s| s.source_key.is_some())
+        .map(|s| {
+            let mut entries: Vec<(String, String)> = (s.entries.iter())
+                .map(|(t, configuration)| {
+                    let issue_type = if t == "default" {
+                        t.clone()
+                    } else {
+                        cloud_types[t].clone()
+                    };
+                    (
+                        issue_type,
+                        cloud_configuration[configuration.as_str()].to_owned(),
+                    )
+                })
+                .collect();
+            entries.sort();
+            let mut projects: Vec<String> = (s.projects.iter())
+                .map(|p| cloud_projects[p].clone())
+                .collect();
+            projects.sort();
+            (s.name.clone(), s.description.clone(), entries, projects)
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "field configuration schemes with their mappings and projects"
+    );
+}
+
 /// Each source issue's key (its project's key and its number), by id.
 fn source_issue_keys(source: &Source) -> BTreeMap<String, String> {
     let project_keys: BTreeMap<String, String> = source
@@ -1081,6 +1304,28 @@ fn every_kind_round_trips_over_https() {
         r,
         Record::ScreenField(f) if matches!(f.field, airlock_model::jira::FieldId::Custom(_))
     )));
+    // Nor of field configurations: custom fields' settings, renderers, schemes mapping
+    // issue types apart, projects using them (a mapping to the site's own default is in
+    // `field_configurations`: this backup's one scheme has none).
+    let items = source.records(Kind::FieldConfigurationItem);
+    assert!(items.iter().any(|r| matches!(
+        r,
+        Record::FieldConfigurationItem(i)
+            if matches!(i.field, airlock_model::jira::FieldId::Custom(_)) && !i.renderer.is_empty()
+    )));
+    let mappings: Vec<_> = source
+        .records(Kind::FieldConfigurationScheme)
+        .into_iter()
+        .flat_map(|r| match r {
+            Record::FieldConfigurationScheme(s) => s.mappings,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(mappings.iter().any(|m| m.issue_type.is_some()));
+    assert!(source.records(Kind::ProjectScheme).iter().any(|r| matches!(
+        r,
+        Record::ProjectScheme(p) if p.scheme_type == airlock_model::jira::SchemeType::FieldConfiguration
+    )));
     assert_files_arrived(&source, &state, &double);
     assert_issue_dates_carried(&source, &state, &double);
     assert_origins_carried(&source, &state, &double);
@@ -1146,12 +1391,14 @@ fn every_kind_round_trips_over_https() {
                 None if kind == Kind::IssueVersion => {}
                 // A share, a permission grant, a level's member and a remote link have an
                 // id of their own in Cloud, though no mapping namespace; a gadget's setting
-                // is answered `<dashboard>:<gadget>:<key>`.
+                // is answered `<dashboard>:<gadget>:<key>`, a field's settings in a field
+                // configuration `<configuration>:<field>`.
                 None if matches!(
                     kind,
                     Kind::FilterShare
                         | Kind::DashboardShare
                         | Kind::GadgetPreference
+                        | Kind::FieldConfigurationItem
                         | Kind::SchemePermission
                         | Kind::SecurityLevelMember
                         | Kind::RemoteLink
@@ -3455,6 +3702,7 @@ mod security {
                 SchemeType::Notification => "notification",
                 SchemeType::Category => "category",
                 SchemeType::IssueTypeScreen => "issue-type-screen",
+                SchemeType::FieldConfiguration => "field-configuration",
             };
             let scheme: i64 = db
                 .query_row(
@@ -8845,5 +9093,642 @@ mod screens {
         // A tab written again is its screen's tab of that name, not a new one.
         assert_eq!(ok(&fresh.write(Kind::ScreenTab, &tabs).unwrap()), tab_ids);
         assert_eq!(double.site().read_screens().unwrap(), before);
+    }
+}
+
+mod field_configurations {
+    use super::*;
+    use airlock_model::jira::{
+        FieldConfigurationItem, FieldConfigurationMapping, FieldConfigurationScheme, FieldId,
+        Named, ProjectScheme, SchemeType,
+    };
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, &format!("/rest/api/3{path}"), &body)
+    }
+
+    fn values(page: &Value) -> Vec<Value> {
+        page["values"].as_array().unwrap().clone()
+    }
+
+    /// A configuration's fields as Cloud lists them, by id (every page).
+    fn fields_of(double: &CloudDouble, configuration: &str) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        loop {
+            let path = format!(
+                "/fieldconfiguration/{configuration}/fields?startAt={}&maxResults=50",
+                out.len()
+            );
+            let (status, page) = call(double, "GET", &path, Value::Null);
+            assert_eq!(status, 200, "{page}");
+            for f in values(&page) {
+                out.insert(f["id"].as_str().unwrap().to_owned(), f);
+            }
+            if page["isLast"] == true {
+                return out;
+            }
+        }
+    }
+
+    /// A scheme's mappings: (issue type or `default`, configuration).
+    fn mappings_of(double: &CloudDouble, scheme: &str) -> Vec<(String, String)> {
+        let path = format!("/fieldconfigurationscheme/mapping?fieldConfigurationSchemeId={scheme}");
+        let (status, page) = call(double, "GET", &path, Value::Null);
+        assert_eq!(status, 200, "{page}");
+        values(&page)
+            .iter()
+            .map(|m| {
+                assert_eq!(m["fieldConfigurationSchemeId"], json!(scheme));
+                (
+                    m["issueTypeId"].as_str().unwrap().to_owned(),
+                    m["fieldConfigurationId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The scheme project `project` uses, as Cloud answers it (`None`: the system default).
+    fn project_scheme(double: &CloudDouble, project: &str) -> Option<String> {
+        let path = format!("/fieldconfigurationscheme/project?projectId={project}");
+        let (status, page) = call(double, "GET", &path, Value::Null);
+        assert_eq!(status, 200, "{page}");
+        let groups = values(&page);
+        assert_eq!(groups.len(), 1, "{page}");
+        assert_eq!(groups[0]["projectIds"], json!([project]));
+        groups[0]["fieldConfigurationScheme"]["id"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Field configurations, their fields, schemes and projects' schemes as Jira Cloud
+    /// keeps them: Cloud's default configuration from the start and read-only, names
+    /// distinct in any case, every field of the site listed with its settings, a `PUT` of at
+    /// most 100 fields the site has with Cloud's renderers replacing the settings it names,
+    /// all or none; a new scheme mapping every issue type to the default, `PUT …/mapping`
+    /// replacing the issue types it names with what the site has; a project on the system
+    /// default until given a scheme, and back on it with none.
+    #[test]
+    fn field_configurations_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let points = double
+            .site()
+            .add_field(
+                "Story Points",
+                "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            )
+            .unwrap();
+        let project = double.site().add_project("FCS", "Fields").unwrap();
+
+        // Cloud's default configuration, flagged.
+        let (status, page) = call(&double, "GET", "/fieldconfiguration", Value::Null);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            values(&page),
+            [json!({
+                "id": 10000,
+                "name": "Default Field Configuration",
+                "description": "The default field configuration",
+                "isDefault": true,
+            })]
+        );
+
+        // A configuration: names distinct in any case, not blank, at most 255 characters.
+        let (status, created) = call(
+            &double,
+            "POST",
+            "/fieldconfiguration",
+            json!({ "name": "Bug Fields", "description": "For bugs" }),
+        );
+        assert_eq!(status, 200, "{created}");
+        assert_eq!(
+            (&created["name"], &created["description"]),
+            (&json!("Bug Fields"), &json!("For bugs"))
+        );
+        let configuration = created["id"].as_i64().expect("a number id, as Cloud");
+        let configuration = configuration.to_string();
+        for refused in [
+            json!({ "name": "BUG FIELDS" }),
+            json!({ "name": "default field configuration" }),
+            json!({ "name": "  " }),
+            json!({ "description": "no name" }),
+            json!({ "name": "f".repeat(256) }),
+        ] {
+            let (status, body) = call(&double, "POST", "/fieldconfiguration", refused);
+            assert_eq!(status, 400, "{body}");
+        }
+        let (_, found) = call(&double, "GET", "/fieldconfiguration?query=bug", Value::Null);
+        assert_eq!(values(&found).len(), 1);
+        assert_eq!(values(&found)[0]["isDefault"], false);
+
+        // Every field of the site, at its defaults.
+        let fields = fields_of(&double, &configuration);
+        assert!(fields.len() > 20, "{fields:?}");
+        assert_eq!(
+            fields[&points],
+            json!({ "id": points, "description": "", "isHidden": false, "isRequired": false })
+        );
+        assert!(fields.contains_key("summary") && fields.contains_key("environment"));
+
+        // Settings replaced, those not named left as they were.
+        let put = |configuration: &str, items: Value| {
+            call(
+                &double,
+                "PUT",
+                &format!("/fieldconfiguration/{configuration}/fields"),
+                json!({ "fieldConfigurationItems": items }),
+            )
+        };
+        let (status, body) = put(
+            &configuration,
+            json!([
+                { "id": "environment", "description": "Where", "isRequired": true,
+                  "renderer": "wiki-renderer" },
+                { "id": points, "isHidden": true },
+            ]),
+        );
+        assert_eq!(status, 204, "{body}");
+        let (status, _) = put(
+            &configuration,
+            json!([{ "id": "environment", "renderer": "text-renderer" }]),
+        );
+        assert_eq!(status, 204);
+        let fields = fields_of(&double, &configuration);
+        assert_eq!(
+            fields["environment"],
+            json!({ "id": "environment", "description": "Where", "isHidden": false,
+                    "isRequired": true, "renderer": "text-renderer" })
+        );
+        assert_eq!(fields[&points]["isHidden"], true);
+
+        // All or none: an unknown field, a renderer Cloud has not, a field twice, more
+        // than 100; Cloud's default configuration is read-only; an unknown one is 404.
+        let many: Vec<Value> = (0..101).map(|_| json!({ "id": "summary" })).collect();
+        for refused in [
+            json!([{ "id": "duedate", "isRequired": true }, { "id": "customfield_99999" }]),
+            json!([{ "id": "duedate", "isRequired": true }, { "id": "nosuchfield" }]),
+            json!([{ "id": "description", "renderer": "frother-control-renderer" }]),
+            json!([{ "id": "duedate" }, { "id": "duedate" }]),
+            json!([{ "id": "duedate", "isHidden": "yes" }]),
+            Value::Array(many),
+        ] {
+            let (status, body) = put(&configuration, refused);
+            assert_eq!(status, 400, "{body}");
+        }
+        assert_eq!(
+            fields_of(&double, &configuration),
+            fields,
+            "nothing applied"
+        );
+        let (status, body) = put("10000", json!([{ "id": "duedate", "isRequired": true }]));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(fields_of(&double, "10000")["duedate"]["isRequired"], false);
+        assert_eq!(put("99999", json!([{ "id": "duedate" }])).0, 404);
+        assert_eq!(put("x", json!([{ "id": "duedate" }])).0, 404);
+
+        // A scheme: names distinct in any case; created with every issue type on the
+        // default configuration.
+        let (status, scheme) = call(
+            &double,
+            "POST",
+            "/fieldconfigurationscheme",
+            json!({ "name": "Bug Scheme", "description": "Bugs apart" }),
+        );
+        assert_eq!(status, 201, "{scheme}");
+        let scheme = scheme["id"]
+            .as_str()
+            .expect("a text id, as Cloud")
+            .to_owned();
+        for refused in [json!({ "name": "bug scheme" }), json!({ "name": "" })] {
+            assert_eq!(
+                call(&double, "POST", "/fieldconfigurationscheme", refused).0,
+                400
+            );
+        }
+        let (_, listed) = call(&double, "GET", "/fieldconfigurationscheme", Value::Null);
+        assert_eq!(
+            values(&listed),
+            [json!({ "id": scheme, "name": "Bug Scheme", "description": "Bugs apart" })]
+        );
+        assert_eq!(
+            mappings_of(&double, &scheme),
+            [("default".to_owned(), "10000".to_owned())]
+        );
+
+        // Mappings: those named replaced, the others kept; only what the site has.
+        let map = |scheme: &str, mappings: Value| {
+            call(
+                &double,
+                "PUT",
+                &format!("/fieldconfigurationscheme/{scheme}/mapping"),
+                json!({ "mappings": mappings }),
+            )
+        };
+        let (status, body) = map(
+            &scheme,
+            json!([{ "issueTypeId": "10001", "fieldConfigurationId": configuration }]),
+        );
+        assert_eq!(status, 204, "{body}");
+        let (status, _) = map(
+            &scheme,
+            json!([
+                { "issueTypeId": "default", "fieldConfigurationId": configuration },
+                { "issueTypeId": "10002", "fieldConfigurationId": "10000" },
+            ]),
+        );
+        assert_eq!(status, 204);
+        let expected = [
+            ("default".to_owned(), configuration.clone()),
+            ("10001".to_owned(), configuration.clone()),
+            ("10002".to_owned(), "10000".to_owned()),
+        ];
+        assert_eq!(mappings_of(&double, &scheme), expected);
+        for refused in [
+            json!([{ "issueTypeId": "99999", "fieldConfigurationId": "10000" }]),
+            json!([{ "issueTypeId": "10003", "fieldConfigurationId": "99999" }]),
+            json!([{ "fieldConfigurationId": "10000" }]),
+            json!([
+                { "issueTypeId": "10003", "fieldConfigurationId": "10000" },
+                { "issueTypeId": "10003", "fieldConfigurationId": configuration },
+            ]),
+        ] {
+            let (status, body) = map(&scheme, refused);
+            assert_eq!(status, 400, "{body}");
+        }
+        assert_eq!(mappings_of(&double, &scheme), expected, "nothing applied");
+        assert_eq!(map("99999", json!([])).0, 404);
+
+        // A project: on the system default, then the scheme, then back.
+        assert_eq!(project_scheme(&double, &project), None);
+        let assign = |body: Value| call(&double, "PUT", "/fieldconfigurationscheme/project", body);
+        let (status, body) =
+            assign(json!({ "fieldConfigurationSchemeId": scheme, "projectId": project }));
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(project_scheme(&double, &project), Some(scheme.clone()));
+        assert_eq!(
+            assign(json!({ "fieldConfigurationSchemeId": "99999", "projectId": project })).0,
+            404
+        );
+        assert_eq!(
+            assign(json!({ "fieldConfigurationSchemeId": scheme, "projectId": "99999" })).0,
+            404
+        );
+        assert_eq!(project_scheme(&double, &project), Some(scheme.clone()));
+        let (status, _) =
+            assign(json!({ "fieldConfigurationSchemeId": null, "projectId": project }));
+        assert_eq!(status, 204);
+        assert_eq!(project_scheme(&double, &project), None);
+
+        // What the double created, once each.
+        let mut site = double.site();
+        for kind in [
+            Kind::FieldConfiguration,
+            Kind::FieldConfigurationItem,
+            Kind::FieldConfigurationScheme,
+            Kind::ProjectScheme,
+        ] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+    }
+
+    fn configuration(id: &str, name: &str, description: &str) -> Record {
+        Record::FieldConfiguration(Named {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+        })
+    }
+
+    fn setting(
+        id: &str,
+        configuration: &str,
+        field: &str,
+        hidden: bool,
+        required: bool,
+        renderer: &str,
+    ) -> Record {
+        Record::FieldConfigurationItem(FieldConfigurationItem {
+            id: id.into(),
+            configuration: configuration.into(),
+            field: FieldId::parse(field),
+            description: format!("about {field}"),
+            hidden,
+            required,
+            renderer: renderer.into(),
+        })
+    }
+
+    fn scheme(id: &str, name: &str, mappings: &[(Option<&str>, Option<&str>)]) -> Record {
+        Record::FieldConfigurationScheme(FieldConfigurationScheme {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name}, as the source has it"),
+            mappings: mappings
+                .iter()
+                .map(|(issue_type, configuration)| FieldConfigurationMapping {
+                    issue_type: issue_type.map(str::to_owned),
+                    configuration: configuration.map(str::to_owned),
+                })
+                .collect(),
+        })
+    }
+
+    /// Field configurations, 130 fields' settings, schemes and a project's scheme written
+    /// through the client while writes are applied and then lost (each loss ends the run;
+    /// the next reconciles with `find_written`): nothing is created twice, a configuration
+    /// named like Cloud's default arrives as `<name> (migrated)`, every field's settings
+    /// arrive (over 100 in one configuration: two calls), a renderer Cloud has not is left
+    /// to Cloud's default with a notice, an unknown field is refused alone, a scheme's
+    /// mappings arrive (the site's default as Cloud's) even when the scheme was found
+    /// again, one whose mappings Cloud refuses is refused and never made twice, and a fresh
+    /// client finds every record again.
+    #[test]
+    fn field_configurations_cut_short_arrive_once_with_every_setting() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let custom: Vec<String> = (0..110)
+            .map(|n| {
+                double
+                    .site()
+                    .add_field(
+                        &format!("Field {n}"),
+                        "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+                    )
+                    .unwrap()
+            })
+            .collect();
+        let project = double.site().add_project("FCS", "Fields").unwrap();
+        double.set_faults(Faults {
+            seed: 29,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.1,
+            ..Faults::default()
+        });
+        let mut crashes = 0;
+        let mut write = |kind: Kind, records: &[Record]| {
+            let (answers, cut) = write_through_crashes(&double, kind, records);
+            crashes += cut;
+            answers
+        };
+
+        let configurations = [
+            configuration(
+                "10000",
+                "Default Field Configuration",
+                "The source's default",
+            ),
+            configuration("10100", "FCS Field Configuration", ""),
+        ];
+        let configuration_ids = ok(&write(Kind::FieldConfiguration, &configurations));
+        let (default, own) = (&configuration_ids[0], &configuration_ids[1]);
+        let mut settings = vec![
+            setting("1", default, "summary", false, true, "jira-text-renderer"),
+            setting(
+                "2",
+                default,
+                "description",
+                false,
+                false,
+                "atlassian-wiki-renderer",
+            ),
+            setting(
+                "3",
+                default,
+                "labels",
+                false,
+                false,
+                "frother-control-renderer",
+            ),
+            setting("4", default, "duedate", true, false, ""),
+            setting(
+                "5",
+                own,
+                "environment",
+                false,
+                true,
+                "atlassian-wiki-renderer",
+            ),
+        ];
+        for (n, field) in custom.iter().enumerate() {
+            let renderer = if n % 2 == 0 { "jira-text-renderer" } else { "" };
+            let id = format!("c-{n}");
+            settings.push(setting(&id, own, field, n % 7 == 0, n % 5 == 0, renderer));
+        }
+        settings.push(setting("9", own, "customfield_99999", true, false, ""));
+        let answers = write(Kind::FieldConfigurationItem, &settings);
+        let unknown = answers.len() - 1;
+        assert_eq!(
+            answers[unknown].as_ref().unwrap_err().code,
+            "invalid-reference",
+            "{:?}",
+            answers[unknown]
+        );
+        for (a, r) in answers[..unknown].iter().zip(&settings) {
+            let Record::FieldConfigurationItem(i) = r else {
+                unreachable!()
+            };
+            let id = a.as_ref().unwrap();
+            assert_eq!(id, &format!("{}:{}", i.configuration, i.field.key()));
+        }
+
+        let schemes = [
+            scheme(
+                "10000",
+                "FCS Field Configuration Scheme",
+                &[
+                    (None, Some(own)),
+                    (Some("10001"), None),
+                    (Some("10002"), Some(default)),
+                ],
+            ),
+            scheme("10001", "Defaults", &[(None, None)]),
+        ];
+        let scheme_ids = ok(&write(Kind::FieldConfigurationScheme, &schemes));
+        let uses = [Record::ProjectScheme(ProjectScheme {
+            id: "10000/field-configuration".into(),
+            project: project.clone(),
+            scheme_type: SchemeType::FieldConfiguration,
+            scheme: scheme_ids[0].clone(),
+        })];
+        assert_eq!(ok(&write(Kind::ProjectScheme, &uses)), [""]);
+        double.set_faults(Faults::default());
+        let stats = double.stats();
+        assert!(
+            crashes > 0 && stats.failed_after_apply + stats.dropped_after_apply > 0,
+            "no write was lost: {stats:?}"
+        );
+
+        // Each configuration once, with every setting; Cloud's own as it was.
+        let mut site = double.site();
+        let on_site = site.read_field_configurations().unwrap();
+        // Written in parallel: in any order.
+        let mut names: Vec<(&str, bool)> = (on_site.iter())
+            .map(|c| (c.name.as_str(), c.source_key.is_some()))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("Default Field Configuration", false),
+                ("Default Field Configuration (migrated)", true),
+                ("FCS Field Configuration", true),
+            ]
+        );
+        assert!(
+            on_site
+                .iter()
+                .any(|c| c.id == "10000" && c.items.is_empty())
+        );
+        let of = |id: &str| on_site.iter().find(|c| c.id == id).unwrap();
+        let mut expected: Vec<(String, String, String, bool, bool, String)> = settings[..unknown]
+            .iter()
+            .map(|r| {
+                let Record::FieldConfigurationItem(i) = r else {
+                    unreachable!()
+                };
+                (
+                    i.configuration.clone(),
+                    i.field.key(),
+                    i.description.clone(),
+                    i.hidden,
+                    i.required,
+                    cloud_renderer(&i.renderer).to_owned(),
+                )
+            })
+            .collect();
+        expected.sort();
+        let mut got: Vec<(String, String, String, bool, bool, String)> = [default, own]
+            .into_iter()
+            .flat_map(|c| {
+                of(c)
+                    .items
+                    .iter()
+                    .map(|(f, d, h, r, x)| (c.clone(), f.clone(), d.clone(), *h, *r, x.clone()))
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, expected);
+
+        // The schemes with their mappings (the site's default is Cloud's), and the
+        // project's.
+        let schemes_on_site = site.read_field_configuration_schemes().unwrap();
+        let entries = |id: &str| -> Vec<(String, String)> {
+            schemes_on_site
+                .iter()
+                .find(|s| s.id == id)
+                .unwrap()
+                .entries
+                .clone()
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            entries(&scheme_ids[0]),
+            [
+                pair("default", own),
+                pair("10001", "10000"),
+                pair("10002", default),
+            ]
+        );
+        assert_eq!(entries(&scheme_ids[1]), [pair("default", "10000")]);
+        let bugs = schemes_on_site
+            .iter()
+            .find(|s| s.id == scheme_ids[0])
+            .unwrap();
+        assert_eq!(bugs.projects, std::slice::from_ref(&project));
+        for kind in [
+            Kind::FieldConfiguration,
+            Kind::FieldConfigurationItem,
+            Kind::FieldConfigurationScheme,
+            Kind::ProjectScheme,
+        ] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+        drop(site);
+
+        // A fresh client finds every configuration and scheme again; settings and the
+        // project's scheme are written again, changing nothing.
+        let mut fresh = client(&double);
+        for (kind, records, ids) in [
+            (
+                Kind::FieldConfiguration,
+                &configurations[..],
+                &configuration_ids,
+            ),
+            (Kind::FieldConfigurationScheme, &schemes[..], &scheme_ids),
+        ] {
+            let keys: Vec<String> = records.iter().map(source_key).collect();
+            let found: Vec<String> = (fresh.find_written(kind, &keys).unwrap().into_iter())
+                .map(Option::unwrap)
+                .collect();
+            assert_eq!(&found, ids, "{kind}");
+        }
+        let before = {
+            let mut site = double.site();
+            (
+                site.read_field_configurations().unwrap(),
+                site.read_field_configuration_schemes().unwrap(),
+            )
+        };
+        let again = fresh
+            .write(Kind::FieldConfigurationItem, &settings[..unknown])
+            .unwrap();
+        assert_eq!(again.len(), unknown);
+        assert!(again.iter().all(Result::is_ok), "{again:?}");
+        assert_eq!(ok(&fresh.write(Kind::ProjectScheme, &uses).unwrap()), [""]);
+        let after = {
+            let mut site = double.site();
+            (
+                site.read_field_configurations().unwrap(),
+                site.read_field_configuration_schemes().unwrap(),
+            )
+        };
+        assert_eq!(after, before);
+        // The renderer Cloud has not: left to Cloud's default, reported.
+        let notices = fresh.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(
+            (
+                notices[0].kind,
+                notices[0].source_key.as_str(),
+                notices[0].code
+            ),
+            (Kind::FieldConfigurationItem, "3", "renderer-not-kept")
+        );
+
+        // A scheme whose mappings Cloud refuses (an issue type the site has not): refused
+        // with Jira's reason, by this client and by a fresh one after finding it, and made
+        // once.
+        let broken = [scheme(
+            "10002",
+            "Broken",
+            &[(None, None), (Some("99999"), Some(own))],
+        )];
+        let refused = fresh
+            .write(Kind::FieldConfigurationScheme, &broken)
+            .unwrap();
+        assert_eq!(refused[0].as_ref().unwrap_err().code, "invalid-reference");
+        let refused = fresh
+            .write(Kind::FieldConfigurationScheme, &broken)
+            .unwrap();
+        assert!(refused[0].is_err(), "{refused:?}");
+        let mut other = client(&double);
+        assert_eq!(
+            other
+                .find_written(Kind::FieldConfigurationScheme, &[source_key(&broken[0])])
+                .unwrap(),
+            [None]
+        );
+        let refused = other
+            .write(Kind::FieldConfigurationScheme, &broken)
+            .unwrap();
+        assert!(refused[0].is_err(), "{refused:?}");
+        let named = |name: &str| {
+            (double
+                .site()
+                .read_field_configuration_schemes()
+                .unwrap()
+                .iter())
+            .filter(|s| s.name.starts_with(name))
+            .count()
+        };
+        assert_eq!(named("Broken"), 1);
     }
 }

@@ -518,14 +518,14 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         | "WorkflowSchemeEntity"
         | "DraftWorkflowScheme"
         | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and workflow schemes"),
-        "FieldLayout"
-        | "FieldLayoutItem"
-        | "FieldLayoutScheme"
-        | "FieldLayoutSchemeEntity"
-        | "OptionConfiguration"
-        | "GenericConfiguration"
-        | "ColumnLayout"
-        | "ColumnLayoutItem" => (NotYetSupported, "field configurations"),
+        "OptionConfiguration" | "GenericConfiguration" => (
+            NotYetSupported,
+            "issue type schemes' issue types and fields' default values",
+        ),
+        "ColumnLayout" | "ColumnLayoutItem" => (
+            NotYetSupported,
+            "users' and filters' issue navigator columns",
+        ),
         // Custom fields' contexts come from these; other fields' schemes too.
         "FieldConfigScheme"
         | "FieldConfigSchemeIssueType"

@@ -404,6 +404,10 @@ fn is_wanted(name: &str) -> bool {
             | "FieldScreenSchemeItem"
             | "IssueTypeScreenScheme"
             | "IssueTypeScreenSchemeEntity"
+            | "FieldLayout"
+            | "FieldLayoutItem"
+            | "FieldLayoutScheme"
+            | "FieldLayoutSchemeEntity"
             | "ChangeGroup"
             | "ChangeItem"
             | "IssueSecurityScheme"
@@ -794,6 +798,20 @@ impl Extractor<'_> {
                 name: row.required("name"),
                 position: row.number("sequence").unwrap_or(0),
             }),
+            "FieldLayout" => Record::FieldConfiguration(Named {
+                id: row.required("id"),
+                name: row.required("name"),
+                description: row.text("description"),
+            }),
+            "FieldLayoutItem" => Record::FieldConfigurationItem(FieldConfigurationItem {
+                id: row.required("id"),
+                configuration: row.required("fieldlayout"),
+                field: FieldId::parse(&row.required("fieldidentifier")),
+                description: row.text("description"),
+                hidden: row.flag("ishidden"),
+                required: row.flag("isrequired"),
+                renderer: row.text("renderertype"),
+            }),
             "FieldScreenLayoutItem" => Record::ScreenField(ScreenField {
                 id: row.required("id"),
                 tab: row.required("fieldscreentab"),
@@ -973,6 +991,7 @@ impl Extractor<'_> {
                     Some("NotificationScheme") => SchemeType::Notification,
                     Some("ProjectCategory") => SchemeType::Category,
                     Some("IssueTypeScreenScheme") => SchemeType::IssueTypeScreen,
+                    Some("FieldLayoutScheme") => SchemeType::FieldConfiguration,
                     // Workflow, field configuration… schemes: not migrated yet.
                     _ => return Ok(()),
                 };
@@ -1366,11 +1385,14 @@ impl Extractor<'_> {
         self.stage_assembled(assembled)
     }
 
-    /// Stages screen schemes, then issue type screen schemes (see [`crate::screens`]).
+    /// Stages screen schemes, field configuration schemes, then issue type screen schemes
+    /// (see [`crate::screens`]).
     fn finish_screens(&mut self) -> Result<(), EngineError> {
         let mut rows = std::mem::take(&mut self.screens);
         let schemes = rows.assemble_screen_schemes(&self.index);
         self.stage_assembled(schemes)?;
+        let field_schemes = rows.assemble_field_configuration_schemes(&self.index);
+        self.stage_assembled(field_schemes)?;
         let type_schemes = rows.assemble_type_schemes(&self.index);
         self.stage_assembled(type_schemes)
     }

@@ -1,15 +1,18 @@
-//! Screen schemes and issue type screen schemes, assembled from the rows Jira keeps them
-//! in: a `FieldScreenScheme` and its `FieldScreenSchemeItem` rows (a screen per issue
-//! operation), an `IssueTypeScreenScheme` and its `IssueTypeScreenSchemeEntity` rows (a
-//! screen scheme per issue type). Jira Cloud creates a scheme together with what it maps,
-//! so each becomes one record. The rows come in any order: they are held (a few per
-//! scheme) and the schemes staged at the end, the screen schemes first (the issue type
-//! screen schemes name them), each against the ids the backup holds.
+//! Screen schemes, issue type screen schemes and field configuration schemes, assembled
+//! from the rows Jira keeps them in: a `FieldScreenScheme` and its `FieldScreenSchemeItem`
+//! rows (a screen per issue operation), an `IssueTypeScreenScheme` and its
+//! `IssueTypeScreenSchemeEntity` rows (a screen scheme per issue type), a
+//! `FieldLayoutScheme` and its `FieldLayoutSchemeEntity` rows (a field configuration per
+//! issue type). Jira Cloud creates or fills a scheme with what it maps, so each becomes
+//! one record. The rows come in any order: they are held (a few per scheme) and the
+//! schemes staged at the end, the screen schemes first (the issue type screen schemes
+//! name them), each against the ids the backup holds.
 
 use airlock_backup::Entity;
 use airlock_model::Severity;
 use airlock_model::jira::{
-    IssueTypeMapping, IssueTypeScreenScheme, Kind, Record, ScreenOperation, ScreenScheme, Target,
+    FieldConfigurationMapping, FieldConfigurationScheme, IssueTypeMapping, IssueTypeScreenScheme,
+    Kind, Record, ScreenOperation, ScreenScheme, Target,
 };
 
 use crate::contexts::{Assembled, At};
@@ -21,6 +24,8 @@ const SCREEN_SCHEME: &str = "FieldScreenScheme";
 const SCREEN_ITEM: &str = "FieldScreenSchemeItem";
 const TYPE_SCHEME: &str = "IssueTypeScreenScheme";
 const TYPE_ENTITY: &str = "IssueTypeScreenSchemeEntity";
+const FIELD_SCHEME: &str = "FieldLayoutScheme";
+const FIELD_ENTITY: &str = "FieldLayoutSchemeEntity";
 
 struct Item {
     at: At,
@@ -37,6 +42,14 @@ struct TypeEntity {
     screen_scheme: String,
 }
 
+struct FieldEntity {
+    at: At,
+    scheme: String,
+    issue_type: Option<String>,
+    /// None: the site's own default field configuration.
+    configuration: Option<String>,
+}
+
 /// The rows held until the end of entities.xml.
 #[derive(Default)]
 pub(crate) struct ScreenRows {
@@ -44,13 +57,15 @@ pub(crate) struct ScreenRows {
     items: Vec<Item>,
     type_schemes: Vec<(At, IssueTypeScreenScheme)>,
     entities: Vec<TypeEntity>,
+    field_schemes: Vec<(At, FieldConfigurationScheme)>,
+    field_entities: Vec<FieldEntity>,
 }
 
 /// Whether the extractor holds rows of this element here.
 pub(crate) fn is_held(element: &str) -> bool {
     matches!(
         element,
-        SCREEN_SCHEME | SCREEN_ITEM | TYPE_SCHEME | TYPE_ENTITY
+        SCREEN_SCHEME | SCREEN_ITEM | TYPE_SCHEME | TYPE_ENTITY | FIELD_SCHEME | FIELD_ENTITY
     )
 }
 
@@ -87,6 +102,21 @@ impl ScreenRows {
                 };
                 self.type_schemes.push((at, scheme));
             }
+            FIELD_SCHEME => {
+                let scheme = FieldConfigurationScheme {
+                    id: at.id.clone(),
+                    name: get("name").unwrap_or_default(),
+                    description: get("description").unwrap_or_default(),
+                    mappings: Vec::new(),
+                };
+                self.field_schemes.push((at, scheme));
+            }
+            FIELD_ENTITY => self.field_entities.push(FieldEntity {
+                at,
+                scheme: get("scheme").unwrap_or_default(),
+                issue_type: get("issuetype"),
+                configuration: get("fieldlayout"),
+            }),
             TYPE_ENTITY => self.entities.push(TypeEntity {
                 at,
                 scheme: get("scheme").unwrap_or_default(),
@@ -158,17 +188,77 @@ impl ScreenRows {
         out
     }
 
+    /// The field configuration schemes, once every row was read (`index` knows every field
+    /// configuration and issue type). A scheme without a default mapping is as Jira keeps
+    /// it: its other issue types use the site's default configuration.
+    pub(crate) fn assemble_field_configuration_schemes(
+        &mut self,
+        index: &SourceIndex,
+    ) -> Assembled {
+        let mut out = Assembled::default();
+        let mut entities = std::mem::take(&mut self.field_entities);
+        entities.sort_by_key(|e| by_issue_type(&e.issue_type));
+        for (at, mut scheme) in std::mem::take(&mut self.field_schemes) {
+            let mut rows = vec![FIELD_SCHEME];
+            for e in entities.iter().filter(|e| e.scheme == at.id) {
+                if let Some(t) = &e.issue_type
+                    && !index.contains(Target::Kind(Kind::IssueType), t)
+                {
+                    let kind = Kind::FieldConfigurationScheme;
+                    out.left_out(
+                        kind,
+                        FIELD_ENTITY,
+                        &e.at,
+                        "issuetype",
+                        format!("IssueType {t}"),
+                    );
+                    continue;
+                }
+                if let Some(c) = &e.configuration
+                    && !index.contains(Target::Kind(Kind::FieldConfiguration), c)
+                {
+                    let kind = Kind::FieldConfigurationScheme;
+                    out.left_out(
+                        kind,
+                        FIELD_ENTITY,
+                        &e.at,
+                        "fieldlayout",
+                        format!("FieldLayout {c}"),
+                    );
+                    continue;
+                }
+                if scheme.mappings.iter().any(|m| m.issue_type == e.issue_type) {
+                    left_behind(
+                        &mut out,
+                        FIELD_ENTITY,
+                        &e.at,
+                        "duplicate-issue-type-mapping",
+                        "the scheme maps this issue type to another field configuration already: it is migrated with the first".into(),
+                    );
+                    continue;
+                }
+                scheme.mappings.push(FieldConfigurationMapping {
+                    issue_type: e.issue_type.clone(),
+                    configuration: e.configuration.clone(),
+                });
+                rows.push(FIELD_ENTITY);
+            }
+            out.taken.extend(rows);
+            out.records.push((
+                FIELD_SCHEME,
+                at.line,
+                Record::FieldConfigurationScheme(scheme),
+            ));
+        }
+        out
+    }
+
     /// The issue type screen schemes, once the screen schemes are staged (`index` knows
     /// them, and every issue type).
     pub(crate) fn assemble_type_schemes(self, index: &SourceIndex) -> Assembled {
         let mut out = Assembled::default();
         let mut entities = self.entities;
-        // The default first, then by issue type id.
-        entities.sort_by_key(|e| {
-            e.issue_type
-                .as_ref()
-                .map(|t| (t.parse::<u64>().map_err(|_| t.clone()), t.clone()))
-        });
+        entities.sort_by_key(|e| by_issue_type(&e.issue_type));
         for (at, mut scheme) in self.type_schemes {
             let mut rows = vec![TYPE_SCHEME];
             for e in entities.iter().filter(|e| e.scheme == at.id) {
@@ -225,6 +315,13 @@ impl ScreenRows {
         }
         out
     }
+}
+
+/// The default (no issue type) first, then by issue type id.
+fn by_issue_type(issue_type: &Option<String>) -> Option<(Result<u64, String>, String)> {
+    issue_type
+        .as_ref()
+        .map(|t| (t.parse::<u64>().map_err(|_| t.clone()), t.clone()))
 }
 
 /// A row left out because what it names is gone: taken, skipped and listed.

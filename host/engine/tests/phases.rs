@@ -107,9 +107,14 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
         .map(|s| s.projects.len())
         .sum();
     assert!(screened > 0);
+    let configured: usize = airlock_fixtures::source_field_configuration_schemes(&Spec::default())
+        .iter()
+        .map(|s| s.projects.len())
+        .sum();
+    assert!(configured > 0);
     assert_eq!(
         count(Kind::ProjectScheme),
-        2 * count(Kind::Project) + (categorized + notified + screened) as u64
+        2 * count(Kind::Project) + (categorized + notified + screened + configured) as u64
     );
     // The Sprint field's values are issues' sprints; the other fields' are field values.
     assert!(count(Kind::IssueSprint) > 0 && count(Kind::Board) > 0);

@@ -45,6 +45,9 @@ pub enum Kind {
     ScreenField,
     ScreenScheme,
     IssueTypeScreenScheme,
+    FieldConfiguration,
+    FieldConfigurationItem,
+    FieldConfigurationScheme,
     ProjectScheme,
     Issue,
     CustomFieldValue,
@@ -78,7 +81,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 59] = [
+    pub const ALL: [Kind; 62] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -109,6 +112,9 @@ impl Kind {
         Kind::ScreenField,
         Kind::ScreenScheme,
         Kind::IssueTypeScreenScheme,
+        Kind::FieldConfiguration,
+        Kind::FieldConfigurationItem,
+        Kind::FieldConfigurationScheme,
         Kind::ProjectScheme,
         Kind::Issue,
         Kind::CustomFieldValue,
@@ -166,6 +172,9 @@ impl Kind {
             Kind::ScreenField => "screen-field",
             Kind::ScreenScheme => "screen-scheme",
             Kind::IssueTypeScreenScheme => "issue-type-screen-scheme",
+            Kind::FieldConfiguration => "field-configuration",
+            Kind::FieldConfigurationItem => "field-configuration-item",
+            Kind::FieldConfigurationScheme => "field-configuration-scheme",
             Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
@@ -237,6 +246,9 @@ impl Kind {
             Kind::ScreenField => "FieldScreenLayoutItem",
             Kind::ScreenScheme => "FieldScreenScheme",
             Kind::IssueTypeScreenScheme => "IssueTypeScreenScheme",
+            Kind::FieldConfiguration => "FieldLayout",
+            Kind::FieldConfigurationItem => "FieldLayoutItem",
+            Kind::FieldConfigurationScheme => "FieldLayoutScheme",
             Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
@@ -317,6 +329,8 @@ impl Kind {
             Kind::ScreenTab => Namespace::SCREEN_TAB,
             Kind::ScreenScheme => Namespace::SCREEN_SCHEME,
             Kind::IssueTypeScreenScheme => Namespace::ISSUE_TYPE_SCREEN_SCHEME,
+            Kind::FieldConfiguration => Namespace::FIELD_CONFIGURATION,
+            Kind::FieldConfigurationScheme => Namespace::FIELD_CONFIGURATION_SCHEME,
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
             Kind::CustomField => Namespace::CUSTOM_FIELD,
@@ -342,6 +356,7 @@ impl Kind {
             | Kind::SecurityLevelMember
             | Kind::Notification
             | Kind::ScreenField
+            | Kind::FieldConfigurationItem
             | Kind::RemoteLink
             | Kind::CustomFieldValue
             | Kind::Label
@@ -987,6 +1002,7 @@ pub enum SchemeType {
     /// Not a scheme: the project's category, associated the same way.
     Category,
     IssueTypeScreen,
+    FieldConfiguration,
 }
 
 impl SchemeType {
@@ -998,6 +1014,7 @@ impl SchemeType {
             SchemeType::Notification => "NotificationScheme",
             SchemeType::Category => "ProjectCategory",
             SchemeType::IssueTypeScreen => "IssueTypeScreenScheme",
+            SchemeType::FieldConfiguration => "FieldLayoutScheme",
         }
     }
 
@@ -1009,6 +1026,7 @@ impl SchemeType {
             SchemeType::Notification => Kind::NotificationScheme,
             SchemeType::Category => Kind::ProjectCategory,
             SchemeType::IssueTypeScreen => Kind::IssueTypeScreenScheme,
+            SchemeType::FieldConfiguration => Kind::FieldConfigurationScheme,
         }
     }
 }
@@ -1125,6 +1143,42 @@ pub struct IssueTypeMapping {
     /// None: every issue type not mapped otherwise.
     pub issue_type: Option<String>,
     pub screen_scheme: String,
+}
+
+/// A field configuration (`FieldLayout`): how each field behaves (hidden, required, its
+/// renderer) where it applies. The source's default one (`type` `default`) is one too.
+pub type FieldConfiguration = Named;
+
+/// How one field behaves in a field configuration (`FieldLayoutItem`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldConfigurationItem {
+    pub id: String,
+    pub configuration: String,
+    pub field: FieldId,
+    pub description: String,
+    pub hidden: bool,
+    pub required: bool,
+    /// `jira-text-renderer`, `atlassian-wiki-renderer`…; empty for a field without one.
+    pub renderer: String,
+}
+
+/// A field configuration scheme (`FieldLayoutScheme`) with the field configuration of each
+/// issue type (its `FieldLayoutSchemeEntity` rows, folded in).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldConfigurationScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The default (no issue type) first, then each issue type's.
+    pub mappings: Vec<FieldConfigurationMapping>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldConfigurationMapping {
+    /// None: every issue type not mapped otherwise.
+    pub issue_type: Option<String>,
+    /// None: the site's own default field configuration (a row naming none).
+    pub configuration: Option<String>,
 }
 
 /// A project role (`ProjectRole`): a named role projects give to users and groups.
@@ -1542,6 +1596,9 @@ pub enum Record {
     ScreenField(ScreenField),
     ScreenScheme(ScreenScheme),
     IssueTypeScreenScheme(IssueTypeScreenScheme),
+    FieldConfiguration(FieldConfiguration),
+    FieldConfigurationItem(FieldConfigurationItem),
+    FieldConfigurationScheme(FieldConfigurationScheme),
 }
 
 /// What a reference points to.
@@ -1766,6 +1823,22 @@ macro_rules! each_ref {
                     $g("fieldscreen", T(K::Screen), screen);
                 }
             }
+            Record::FieldConfigurationItem(r) => {
+                $g("fieldlayout", T(K::FieldConfiguration), &$($m)? r.configuration);
+                if let FieldId::Custom(id) = &$($m)? r.field {
+                    $g("fieldidentifier", T(K::CustomField), id);
+                }
+            }
+            Record::FieldConfigurationScheme(r) => {
+                for m in &$($m)? r.mappings {
+                    if let Some(v) = &$($m)? m.issue_type {
+                        $g("issuetype", T(K::IssueType), v);
+                    }
+                    if let Some(v) = &$($m)? m.configuration {
+                        $g("fieldlayout", T(K::FieldConfiguration), v);
+                    }
+                }
+            }
             Record::IssueTypeScreenScheme(r) => {
                 for m in &$($m)? r.mappings {
                     if let Some(v) = &$($m)? m.issue_type {
@@ -1827,6 +1900,7 @@ macro_rules! each_ref {
             | Record::PermissionScheme(_)
             | Record::NotificationScheme(_)
             | Record::Screen(_)
+            | Record::FieldConfiguration(_)
             | Record::CustomField(_)
             | Record::IssueLinkType(_) => {}
         }
@@ -1895,6 +1969,9 @@ impl Record {
             Record::ScreenField(_) => Kind::ScreenField,
             Record::ScreenScheme(_) => Kind::ScreenScheme,
             Record::IssueTypeScreenScheme(_) => Kind::IssueTypeScreenScheme,
+            Record::FieldConfiguration(_) => Kind::FieldConfiguration,
+            Record::FieldConfigurationItem(_) => Kind::FieldConfigurationItem,
+            Record::FieldConfigurationScheme(_) => Kind::FieldConfigurationScheme,
         }
     }
 
@@ -1959,6 +2036,9 @@ impl Record {
             Record::ScreenField(r) => &r.id,
             Record::ScreenScheme(r) => &r.id,
             Record::IssueTypeScreenScheme(r) => &r.id,
+            Record::FieldConfiguration(r) => &r.id,
+            Record::FieldConfigurationItem(r) => &r.id,
+            Record::FieldConfigurationScheme(r) => &r.id,
         }
     }
 

@@ -1283,6 +1283,113 @@ fn screens_and_screen_schemes_arrive_as_the_source_has_them() {
     }
 }
 
+/// Issue 16, field configurations: every field configuration with each field's settings
+/// (hidden, required, renderer, description; custom fields as the site's), each field
+/// configuration scheme with its configuration per issue type (one naming none: the
+/// site's default) and the projects using it — on the local site, verified kind by kind,
+/// read back field by field. The site's own default configuration stays as it is; the
+/// source's of its name arrives beside it as `<name> (migrated)`.
+#[test]
+fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _) = migrate_small(dir.path());
+    assert_verified(
+        dir.path(),
+        &[
+            Kind::FieldConfiguration,
+            Kind::FieldConfigurationItem,
+            Kind::FieldConfigurationScheme,
+        ],
+    );
+    let site_db = dir.path().join("site.db");
+    let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let issue_type = |id: &str| {
+        let name = airlock_fixtures::source_issue_type_name(id).unwrap();
+        (snapshot.issue_types.iter())
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .id
+            .clone()
+    };
+    let field = |f: &str| match f.strip_prefix("customfield_") {
+        Some(id) => written(Kind::CustomField, id),
+        None => f.to_owned(),
+    };
+    let configurations = site.read_field_configurations().unwrap();
+    let site_default = (configurations.iter())
+        .find(|c| c.source_key.is_none())
+        .expect("the site's own default configuration is kept");
+    assert_eq!(site_default.name, "Default Field Configuration");
+    let sources = airlock_fixtures::source_field_configurations(&spec);
+    assert!(sources.len() > 1);
+    let (mut hidden, mut customs) = (0, 0);
+    for source in &sources {
+        let configuration = (configurations.iter())
+            .find(|c| c.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("field configuration {} is on the site", source.id));
+        let name = if source.name == site_default.name {
+            format!("{} (migrated)", source.name)
+        } else {
+            source.name.clone()
+        };
+        assert_eq!(
+            (&configuration.name, &configuration.description),
+            (&name, &source.description)
+        );
+        let mut expected: Vec<(String, String, bool, bool, String)> = (source.items.iter())
+            .map(|i| {
+                hidden += usize::from(i.hidden);
+                customs += usize::from(i.field.starts_with("customfield_"));
+                (
+                    field(&i.field),
+                    i.description.clone(),
+                    i.hidden,
+                    i.required,
+                    i.renderer.clone(),
+                )
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(configuration.items, expected, "{}", source.name);
+    }
+    assert!(hidden > 0 && customs > 0, "hidden fields and custom fields");
+
+    let schemes = site.read_field_configuration_schemes().unwrap();
+    let sources = airlock_fixtures::source_field_configuration_schemes(&spec);
+    assert!(sources.iter().any(|s| s.mappings.len() > 1));
+    assert!(sources.iter().any(|s| !s.projects.is_empty()));
+    for source in &sources {
+        let scheme = (schemes.iter())
+            .find(|s| s.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("field configuration scheme {} is on the site", source.id));
+        let mut expected: Vec<(String, String)> = (source.mappings.iter())
+            .map(|(t, c)| {
+                let t = t.as_deref().map_or("default".to_owned(), issue_type);
+                let c = c.as_deref().map_or(site_default.id.clone(), |c| {
+                    written(Kind::FieldConfiguration, c)
+                });
+                (t, c)
+            })
+            .collect();
+        expected.sort_by_key(|(t, _)| t.parse::<u64>().ok());
+        let mut projects: Vec<String> = (source.projects.iter())
+            .map(|p| written(Kind::Project, p))
+            .collect();
+        projects.sort_by_key(|p| p.parse::<u64>().ok());
+        assert_eq!(
+            (
+                &scheme.name,
+                &scheme.description,
+                &scheme.entries,
+                &scheme.projects
+            ),
+            (&source.name, &source.description, &expected, &projects)
+        );
+    }
+}
+
 /// Issue 16, dashboards: every dashboard (the system dashboard as one of its own, shared
 /// with every logged-in user), its shares, its gadgets in their places and each gadget's
 /// settings arrive on the local site, verified kind by kind and read back field by field:

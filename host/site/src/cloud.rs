@@ -36,7 +36,7 @@
 //! | security scheme | `POST /rest/api/3/issuesecurityschemes` (no levels) | name: `GET /rest/api/3/issuesecurityschemes` |
 //! | security level | `PUT …/issuesecurityschemes/{id}/level` (204, no id) | (scheme, name): `GET …/issuesecurityschemes/level?schemeId=` |
 //! | project scheme | `PUT …/issuesecurityschemes/project` (303 to a task, awaited) | idempotent (the project's scheme is read first: `GET …/issuesecurityschemes/project?projectId=`) |
-//! | project's permission, notification or issue type screen scheme, category | `PUT …/project/{id}/permissionscheme`, `PUT …/project/{id}` (`notificationScheme`, `categoryId`), `PUT /rest/api/3/issuetypescreenscheme/project` | idempotent (what the project has is read first: `GET …/project/{id}/permissionscheme`, `…/notificationscheme`, `GET …/project/{id}`, `GET …/issuetypescreenscheme/project?projectId=`) |
+//! | project's permission, notification, issue type screen or field configuration scheme, category | `PUT …/project/{id}/permissionscheme`, `PUT …/project/{id}` (`notificationScheme`, `categoryId`), `PUT /rest/api/3/issuetypescreenscheme/project`, `PUT /rest/api/3/fieldconfigurationscheme/project` | idempotent (what the project has is read first: `GET …/project/{id}/permissionscheme`, `…/notificationscheme`, `GET …/project/{id}`, `GET …/issuetypescreenscheme/project?projectId=`, `GET …/fieldconfigurationscheme/project?projectId=`) |
 //! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
 //! | project role actor | `POST …/project/{id}/role/{id}` (`{"user": [id]}` or `{"group": [name]}`); a default actor `POST /rest/api/3/role/{id}/actors` | (project, role, actor): `GET …/project/{id}/role/{id}` or `GET /rest/api/3/role/{id}/actors`, asked before each add too (Cloud refuses a second one) |
 //! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
@@ -65,6 +65,9 @@
 //! | screen field | `POST …/screens/{id}/tabs/{id}/fields`, a tab's in source order | idempotent (the tab's fields are read first: `GET …/tabs/{id}/fields`) |
 //! | screen scheme | `POST /rest/api/3/screenscheme` with its screens (renamed as screens are) | the name journaled: `GET /rest/api/3/screenscheme?queryString=` |
 //! | issue type screen scheme | `POST /rest/api/3/issuetypescreenscheme` with its mappings (renamed as screens are) | the name journaled: `GET /rest/api/3/issuetypescreenscheme?queryString=` |
+//! | field configuration | `POST /rest/api/3/fieldconfiguration` (renamed as screens are) | the name journaled: `GET /rest/api/3/fieldconfiguration?query=` |
+//! | field configuration item | `PUT …/fieldconfiguration/{id}/fields`, a configuration's 100 a call (one by one if Cloud refuses the call); answered `<configuration id>:<field id>` | idempotent (the PUT replaces the item's settings) |
+//! | field configuration scheme | `POST /rest/api/3/fieldconfigurationscheme` (renamed as screens are), then `PUT …/fieldconfigurationscheme/{id}/mapping` with the mappings it has not | the name journaled with its mappings: `GET /rest/api/3/fieldconfigurationscheme`, then its mappings settled (`GET …/fieldconfigurationscheme/mapping?fieldConfigurationSchemeId=`) |
 //! | board | `POST /rest/agile/1.0/board`, then its `airlock.source` board property (`PUT …/board/{id}/properties/airlock.source`) | (name, filter, type): `GET /rest/agile/1.0/board?name=&filterId=`, then each one's `airlock.source` |
 //! | sprint | `POST /rest/agile/1.0/sprint` (future), then `POST …/sprint/{id}` `{state: active, startDate, endDate}`, then `{state: closed}` | (board, name, dates): `GET …/board/{id}/sprint`, then brought to its state |
 //! | board column, column status | carried in the board properties `airlock.columns`, `airlock.columns.2` …: `GET`, merge, `PUT` per board | idempotent (merged by source id; a status under its column) |
@@ -129,6 +132,16 @@
 //! so the screen has the source's tabs and no other; tabs are found by screen and name, so
 //! a rerun finds the renamed tab, and fields are added to their tab in source order,
 //! skipping those it has (`screens.rs`).
+//!
+//! Field configurations and field configuration schemes are created the same way, under
+//! their name or a `(migrated)` one (`field_configurations.rs`). A scheme's mappings follow
+//! its create (Cloud's create takes a name only) and are journaled with its name, so a
+//! scheme found again after a crash gets them before it is answered; a mapping to the
+//! site's own default configuration maps to Cloud's "Default Field Configuration"
+//! (`isDefault`). Items (a field's description, hidden, required and renderer in one
+//! configuration) are put in place 100 a call; Cloud's renderers are `text-renderer` and
+//! `wiki-renderer` (the server's default text and wiki renderers), any other renderer is
+//! left to Cloud's default and reported as written differently (`renderer-not-kept`).
 //!
 //! Issue security follows Cloud's rules too. A scheme is created without levels and each
 //! level added on its own (`PUT …/level` answers no id: it is read back by name), never as
@@ -206,6 +219,7 @@
 pub mod adf;
 mod contexts;
 mod dashboards;
+mod field_configurations;
 mod find;
 mod history;
 mod http;
@@ -479,6 +493,12 @@ struct State {
     unsettled: HashMap<String, String>,
     /// The issues Airlock ranked, by source rank (read once, then kept up to date).
     ranks: Option<software::Ranked>,
+    /// Jira Cloud's default field configuration (`isDefault`), once asked.
+    default_field_configuration: Option<String>,
+    /// Source key → a field configuration scheme made or found for it whose mappings Cloud
+    /// refused, with the natural key it was journaled under: the write takes it rather than
+    /// creating another.
+    unsettled_schemes: HashMap<String, (String, serde_json::Value)>,
     /// Project id → its numbering, once learnt (`keys.rs`).
     numbering: HashMap<String, keys::Numbering>,
     /// Placeholders a crash left, by project, until each project's numbering is learnt.
@@ -519,6 +539,7 @@ impl Site for JiraCloud {
                        when long), and the board shows Jira's default columns until they are \
                        recreated in its settings (Board settings › Columns) from that list";
         let mut caveats = crate::renamed_scheme_caveats().to_vec();
+        caveats.push(crate::system_dashboard_caveat());
         caveats.extend([
             caveat(
                 Kind::Issue,
@@ -626,9 +647,25 @@ impl Site for JiraCloud {
                  Cloud's default layout and its gadgets keep their columns (a gadget in a \
                  column that layout has not goes below the gadgets of its last column, and \
                  is listed in the report as written differently): set each dashboard's \
-                 layout in Jira. The site's system dashboard arrives as a dashboard of its \
-                 own, with its name, kept by the migration's account and shared with every \
-                 logged-in user; Jira Cloud's own default dashboard is left as it is",
+                 layout in Jira",
+            ),
+            caveat(
+                Kind::FieldConfiguration,
+                Treatment::Changed,
+                "Jira Cloud's REST API cannot edit its Default Field Configuration: the \
+                 source's default field configuration arrives as one of its own (\"Default \
+                 Field Configuration (migrated)\"), while projects without a field \
+                 configuration scheme, and the issue types a scheme maps to the default, use \
+                 Jira Cloud's; map them to the migrated one in Jira if its settings should \
+                 apply",
+            ),
+            caveat(
+                Kind::FieldConfigurationItem,
+                Treatment::Changed,
+                "Jira Cloud's field configurations take two renderers, the default text and \
+                 the wiki renderer: a field the source renders otherwise (an app's renderer, \
+                 the autocomplete or select list renderer) keeps Cloud's default renderer, \
+                 listed in the report as written differently",
             ),
             caveat(
                 Kind::FieldContext,

@@ -36,10 +36,10 @@ pub use cloud::{
 };
 pub use local::{
     BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, DashboardReadBack,
-    FieldContextReadBack, FilterReadBack, GadgetReadBack, GrantReadBack, HistoryReadBack,
-    IssueReadBack, LocalSite, NotificationReadBack, NotificationSchemeReadBack, OptionReadBack,
-    PermissionSchemeReadBack, ProjectKeyReadBack, RoleActorReadBack, SchemeMapReadBack,
-    ScreenReadBack, ScreenTabReadBack, SprintReadBack,
+    FieldConfigurationReadBack, FieldContextReadBack, FilterReadBack, GadgetReadBack,
+    GrantReadBack, HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack,
+    NotificationSchemeReadBack, OptionReadBack, PermissionSchemeReadBack, ProjectKeyReadBack,
+    RoleActorReadBack, SchemeMapReadBack, ScreenReadBack, ScreenTabReadBack, SprintReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.
@@ -264,9 +264,10 @@ pub trait Site: Send {
     fn app_output_count(&mut self, app: &AppKey) -> Result<u64, TargetError>;
 }
 
-/// Both targets create each permission, notification and screen scheme and each screen,
-/// renamed where the target has its name.
-pub(crate) fn renamed_scheme_caveats() -> [Caveat; 5] {
+/// Both targets create each permission, notification, screen and field configuration
+/// scheme, each screen and each field configuration, renamed where the target has its
+/// name.
+pub(crate) fn renamed_scheme_caveats() -> [Caveat; 7] {
     let caveat = |kind, what: &str, default: &str| Caveat {
         kind,
         treatment: Treatment::Changed,
@@ -294,6 +295,16 @@ pub(crate) fn renamed_scheme_caveats() -> [Caveat; 5] {
             Kind::IssueTypeScreenScheme,
             "issue type screen scheme",
             "Default Issue Type Screen Scheme",
+        ),
+        caveat(
+            Kind::FieldConfiguration,
+            "field configuration",
+            "Default Field Configuration",
+        ),
+        caveat(
+            Kind::FieldConfigurationScheme,
+            "field configuration scheme",
+            "Default Field Configuration Scheme",
         ),
     ]
 }

@@ -501,6 +501,7 @@ impl LocalSite {
     pub fn read_screen_schemes(&mut self) -> Result<Vec<SchemeMapReadBack>, TargetError> {
         self.read_scheme_maps(
             "screen_schemes",
+            None,
             "SELECT operation, CAST(screen_id AS TEXT) FROM screen_scheme_screens
              WHERE scheme_id = ?1
              ORDER BY CASE operation WHEN 'default' THEN 0 WHEN 'create' THEN 1
@@ -516,17 +517,71 @@ impl LocalSite {
     ) -> Result<Vec<SchemeMapReadBack>, TargetError> {
         self.read_scheme_maps(
             "issue_type_screen_schemes",
+            Some("issue-type-screen"),
             "SELECT CASE issue_type_id WHEN 0 THEN 'default' ELSE CAST(issue_type_id AS TEXT) END,
                     CAST(screen_scheme_id AS TEXT)
              FROM issue_type_screen_mappings WHERE scheme_id = ?1 ORDER BY issue_type_id",
         )
     }
 
+    /// Every field configuration on the site, by id (the site's default too, with no
+    /// source key): each field's settings by field id, as (field, description, hidden,
+    /// required, renderer).
+    pub fn read_field_configurations(
+        &mut self,
+    ) -> Result<Vec<FieldConfigurationReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<FieldConfigurationReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, source_key, name, description FROM field_configurations ORDER BY id",
+            )?;
+            let mut configurations: Vec<FieldConfigurationReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(FieldConfigurationReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        items: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut items = self.conn.prepare(
+                "SELECT field_id, description, hidden, required, renderer
+                 FROM field_configuration_items WHERE configuration_id = ?1 ORDER BY field_id",
+            )?;
+            for c in &mut configurations {
+                c.items = items
+                    .query_map([&c.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(configurations)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every field configuration scheme on the site, by id: its field configuration per
+    /// issue type (`default`, then the site's issue type ids in order) as the site's ids,
+    /// and the projects using it.
+    pub fn read_field_configuration_schemes(
+        &mut self,
+    ) -> Result<Vec<SchemeMapReadBack>, TargetError> {
+        self.read_scheme_maps(
+            "field_configuration_schemes",
+            Some("field-configuration"),
+            "SELECT CASE issue_type_id WHEN 0 THEN 'default' ELSE CAST(issue_type_id AS TEXT) END,
+                    CAST(configuration_id AS TEXT)
+             FROM field_configuration_mappings WHERE scheme_id = ?1 ORDER BY issue_type_id",
+        )
+    }
+
     /// The schemes of `table`, each with what `entries` (given the scheme's id) maps, and
-    /// the projects whose scheme of that type it is.
+    /// the projects whose scheme of `project_type` it is.
     fn read_scheme_maps(
         &mut self,
         table: &str,
+        project_type: Option<&str>,
         entries: &str,
     ) -> Result<Vec<SchemeMapReadBack>, TargetError> {
         let run = || -> rusqlite::Result<Vec<SchemeMapReadBack>> {
@@ -548,15 +603,15 @@ impl LocalSite {
             let mut entries = self.conn.prepare(entries)?;
             let mut projects = self.conn.prepare(
                 "SELECT CAST(project_id AS TEXT) FROM project_schemes
-                 WHERE scheme_type = 'issue-type-screen' AND scheme_id = ?1 ORDER BY project_id",
+                 WHERE scheme_type = ?1 AND scheme_id = ?2 ORDER BY project_id",
             )?;
             for scheme in &mut schemes {
                 scheme.entries = entries
                     .query_map([&scheme.id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<rusqlite::Result<_>>()?;
-                if table == "issue_type_screen_schemes" {
+                if let Some(project_type) = project_type {
                     scheme.projects = projects
-                        .query_map([&scheme.id], |r| r.get(0))?
+                        .query_map(params![project_type, scheme.id], |r| r.get(0))?
                         .collect::<rusqlite::Result<_>>()?;
                 }
             }
@@ -1772,6 +1827,18 @@ fn read_shares(
             Ok(share)
         })?
         .collect()
+}
+
+/// A field configuration read back from the local site
+/// ([`LocalSite::read_field_configurations`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldConfigurationReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// (field id, description, hidden, required, renderer), by field id.
+    pub items: Vec<(String, String, bool, bool, String)>,
 }
 
 /// A screen read back from the local site ([`LocalSite::read_screens`]).

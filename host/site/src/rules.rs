@@ -124,6 +124,7 @@ pub fn check(record: &Record) -> Result<(), Violation> {
         | Record::PermissionScheme(r)
         | Record::NotificationScheme(r)
         | Record::Screen(r)
+        | Record::FieldConfiguration(r)
         | Record::ProjectCategory(r) => {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)
@@ -138,6 +139,11 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             name("name", &r.name)?;
             len("description", &r.description, MAX_TEXT)
         }
+        Record::FieldConfigurationScheme(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
+        Record::FieldConfigurationItem(i) => len("description", &i.description, MAX_TEXT),
         Record::ProjectKey(k) => project_key(&k.key),
         // A level open to all would hide nothing: Cloud has no such member.
         Record::SecurityLevelMember(m) if m.holder == PermissionHolder::Anyone => Err(invalid(
@@ -400,6 +406,17 @@ pub fn set_field(
             "description" => c.description = text(s)?,
             _ => return Err(unknown()),
         },
+        (Record::FieldConfiguration(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::FieldConfigurationScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::FieldConfigurationItem(r), "description") => r.description = text(s)?,
         (Record::Screen(r), f) => match f {
             "name" => r.name = text(s)?,
             "description" => r.description = text(s)?,

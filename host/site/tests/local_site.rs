@@ -1260,6 +1260,11 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
 /// from a current one (newest first, so each step finds what it drops).
 const ADDED_IN: &[(i64, &str)] = &[
     (
+        9,
+        "DROP TABLE field_configurations; DROP TABLE field_configuration_items;
+         DROP TABLE field_configuration_schemes; DROP TABLE field_configuration_mappings;",
+    ),
+    (
         8,
         "DROP TABLE screens; DROP TABLE screen_tabs; DROP TABLE screen_fields;
          DROP TABLE screen_schemes; DROP TABLE screen_scheme_screens;
@@ -1371,7 +1376,7 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 /// A site of version 4 (before permission schemes, categories and former keys) gets their

@@ -517,6 +517,30 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             get(list_project_issue_type_screen_schemes).put(assign_issue_type_screen_scheme),
         )
         .route(
+            &format!("{A}/fieldconfiguration"),
+            get(list_field_configurations).post(create_field_configuration),
+        )
+        .route(
+            &format!("{A}/fieldconfiguration/{{id}}/fields"),
+            get(list_field_configuration_items).put(update_field_configuration_items),
+        )
+        .route(
+            &format!("{A}/fieldconfigurationscheme"),
+            get(list_field_configuration_schemes).post(create_field_configuration_scheme),
+        )
+        .route(
+            &format!("{A}/fieldconfigurationscheme/mapping"),
+            get(list_field_configuration_mappings),
+        )
+        .route(
+            &format!("{A}/fieldconfigurationscheme/{{id}}/mapping"),
+            put(update_field_configuration_mappings),
+        )
+        .route(
+            &format!("{A}/fieldconfigurationscheme/project"),
+            get(list_project_field_configuration_schemes).put(assign_field_configuration_scheme),
+        )
+        .route(
             &format!("{A}/issuesecurityschemes"),
             get(list_security_schemes).post(create_security_scheme),
         )
@@ -580,6 +604,7 @@ mod constants;
 mod contexts;
 mod dashboards;
 mod entity_properties;
+mod field_configurations;
 mod fields;
 mod issues;
 mod jql;
@@ -602,6 +627,7 @@ use constants::*;
 use contexts::*;
 use dashboards::*;
 use entity_properties::*;
+use field_configurations::*;
 use fields::*;
 use issues::*;
 use jql::*;

@@ -70,6 +70,7 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::IssueSprint
             | Kind::IssueRank
             | Kind::ScreenField
+            | Kind::FieldConfigurationItem
     )
 }
 
@@ -116,7 +117,9 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::NotificationScheme(_)
         | Record::Screen(_)
         | Record::ScreenScheme(_)
-        | Record::IssueTypeScreenScheme(_) => json!({}),
+        | Record::IssueTypeScreenScheme(_)
+        | Record::FieldConfiguration(_)
+        | Record::FieldConfigurationScheme(_) => json!({}),
         Record::ScreenTab(t) => super::screens::tab_locator(t),
         Record::SchemePermission(g) => super::schemes::grant_locator(g),
         Record::SecurityLevelMember(m) => super::security::member_locator(m),
@@ -138,7 +141,8 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::QuickFilter(_)
         | Record::IssueSprint(_)
         | Record::IssueRank(_)
-        | Record::ScreenField(_) => Value::Null,
+        | Record::ScreenField(_)
+        | Record::FieldConfigurationItem(_) => Value::Null,
     }
 }
 
@@ -169,19 +173,29 @@ impl Api {
             return self.search_issues(keys).await;
         }
         self.load_journal(kind).await?;
-        // Newest entry per key; an id anywhere wins.
+        // Newest entry per key; an id anywhere wins. An entry whose natural key is still
+        // to be chosen (`{}`: a renamed create stopped before choosing a name) says less
+        // than an older one with the name an earlier attempt chose.
         let mut best: HashMap<String, (Option<String>, u64, usize)> = HashMap::new();
         {
             let state = self.state();
             if let Some(j) = state.journals.get(&kind) {
+                let unchosen = |n: u64, i: usize| {
+                    j.parts[&n][i]
+                        .l
+                        .as_object()
+                        .is_some_and(serde_json::Map::is_empty)
+                };
                 for (&n, entries) in &j.parts {
                     for (i, e) in entries.iter().enumerate() {
                         let slot = best.entry(e.k.clone()).or_insert((None, n, i));
                         if e.id.is_some() {
                             slot.0 = e.id.clone();
                         }
-                        slot.1 = n;
-                        slot.2 = i;
+                        if !unchosen(n, i) || unchosen(slot.1, slot.2) {
+                            slot.1 = n;
+                            slot.2 = i;
+                        }
                     }
                 }
             }
@@ -788,7 +802,11 @@ impl Api {
             | Kind::NotificationScheme
             | Kind::Screen
             | Kind::ScreenScheme
-            | Kind::IssueTypeScreenScheme => self.lookup_scheme(kind, loc, source).await,
+            | Kind::IssueTypeScreenScheme
+            | Kind::FieldConfiguration => self.lookup_scheme(kind, loc, source).await,
+            Kind::FieldConfigurationScheme => {
+                self.lookup_field_configuration_scheme(loc, source).await
+            }
             Kind::SchemePermission => self.lookup_grant(loc, source).await,
             Kind::SecurityLevelMember => self.lookup_level_member(loc, source).await,
             Kind::Issue => Ok(self
@@ -815,7 +833,8 @@ impl Api {
             | Kind::QuickFilter
             | Kind::IssueSprint
             | Kind::IssueRank
-            | Kind::ScreenField => Ok(None),
+            | Kind::ScreenField
+            | Kind::FieldConfigurationItem => Ok(None),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Project categories, former project keys, permission schemes with their grants and
 //! notification schemes with their entries, and the category and schemes each project
-//! uses (its issue type screen scheme too; screens and their schemes are in `screens.rs`).
+//! uses (its issue type screen scheme and field configuration scheme too; screens and their
+//! schemes are in `screens.rs`, field configurations and theirs in `field_configurations.rs`).
 //!
 //! A permission or notification scheme (a screen, a screen scheme, an issue type screen
-//! scheme: `create_renamed`) is never taken over by name: the target's scheme of that name
+//! scheme, a field configuration and its scheme: `create_renamed`) is never taken over by name: the target's scheme of that name
 //! governs its own projects. Each source scheme is created, under its name if the target
 //! has none of that name, else as `<name> (migrated)` (Atlassian's migration assistant's
 //! naming). The name chosen is journaled before the create, so a rerun after a crash finds
@@ -24,7 +25,7 @@ use super::http::Req;
 use super::security::{holder_json, same_parameter};
 use super::write::{Answer, bad_segment, created_id, number_or_text, refusal, text};
 use super::{Api, RestPath, item};
-use crate::{TargetError, migrated_name, source_key};
+use crate::{ItemError, TargetError, migrated_name, source_key};
 
 /// A grant's natural key: its scheme (cloud id), permission and holder.
 pub(crate) fn grant_locator(g: &SchemePermission) -> Value {
@@ -45,6 +46,8 @@ enum SchemeApi {
     Screen,
     ScreenScheme,
     IssueTypeScreenScheme,
+    FieldConfiguration,
+    FieldConfigurationScheme,
 }
 
 impl SchemeApi {
@@ -55,6 +58,8 @@ impl SchemeApi {
             Kind::Screen => Some(SchemeApi::Screen),
             Kind::ScreenScheme => Some(SchemeApi::ScreenScheme),
             Kind::IssueTypeScreenScheme => Some(SchemeApi::IssueTypeScreenScheme),
+            Kind::FieldConfiguration => Some(SchemeApi::FieldConfiguration),
+            Kind::FieldConfigurationScheme => Some(SchemeApi::FieldConfigurationScheme),
             _ => None,
         }
     }
@@ -66,6 +71,8 @@ impl SchemeApi {
             SchemeApi::Screen => Kind::Screen,
             SchemeApi::ScreenScheme => Kind::ScreenScheme,
             SchemeApi::IssueTypeScreenScheme => Kind::IssueTypeScreenScheme,
+            SchemeApi::FieldConfiguration => Kind::FieldConfiguration,
+            SchemeApi::FieldConfigurationScheme => Kind::FieldConfigurationScheme,
         }
     }
 
@@ -77,6 +84,8 @@ impl SchemeApi {
             SchemeApi::Screen => "/rest/api/3/screens",
             SchemeApi::ScreenScheme => "/rest/api/3/screenscheme",
             SchemeApi::IssueTypeScreenScheme => "/rest/api/3/issuetypescreenscheme",
+            SchemeApi::FieldConfiguration => "/rest/api/3/fieldconfiguration",
+            SchemeApi::FieldConfigurationScheme => "/rest/api/3/fieldconfigurationscheme",
         }
     }
 
@@ -87,6 +96,8 @@ impl SchemeApi {
             SchemeApi::Screen => "POST /rest/api/3/screens",
             SchemeApi::ScreenScheme => "POST /rest/api/3/screenscheme",
             SchemeApi::IssueTypeScreenScheme => "POST /rest/api/3/issuetypescreenscheme",
+            SchemeApi::FieldConfiguration => "POST /rest/api/3/fieldconfiguration",
+            SchemeApi::FieldConfigurationScheme => "POST /rest/api/3/fieldconfigurationscheme",
         }
     }
 
@@ -97,6 +108,8 @@ impl SchemeApi {
             SchemeApi::Screen => "GET /rest/api/3/screens",
             SchemeApi::ScreenScheme => "GET /rest/api/3/screenscheme",
             SchemeApi::IssueTypeScreenScheme => "GET /rest/api/3/issuetypescreenscheme",
+            SchemeApi::FieldConfiguration => "GET /rest/api/3/fieldconfiguration",
+            SchemeApi::FieldConfigurationScheme => "GET /rest/api/3/fieldconfigurationscheme",
         }
     }
 }
@@ -177,6 +190,27 @@ impl Api {
         description: &str,
         fields: Map<String, Value>,
     ) -> Result<Answer, TargetError> {
+        let created = self
+            .create_renamed_noting(record, source_name, description, fields, Map::new())
+            .await?;
+        Ok(created.map(|(id, _)| {
+            self.claim(record.kind(), &source_key(record), &id);
+            id
+        }))
+    }
+
+    /// [`Api::create_renamed`], journaling `note` beside the name chosen (what a record
+    /// found again by that name still needs: a field configuration scheme's mappings,
+    /// written after its create), and leaving the claim to the caller, once the record is
+    /// complete. Answers the id and the natural key journaled.
+    pub(crate) async fn create_renamed_noting(
+        &self,
+        record: &Record,
+        source_name: &str,
+        description: &str,
+        fields: Map<String, Value>,
+        note: Map<String, Value>,
+    ) -> Result<Result<(String, Value), ItemError>, TargetError> {
         let Some(api) = SchemeApi::of(record.kind()) else {
             return Ok(Err(item(
                 "rejected",
@@ -196,7 +230,10 @@ impl Api {
             n += 1;
         }
         let key = source_key(record);
-        let loc = json!({ "name": name });
+        let mut loc = json!({ "name": name });
+        for (field, value) in note {
+            loc[field] = value;
+        }
         self.journal_locate(api.kind(), &key, loc.clone()).await?;
         let mut body = json!({ "name": name });
         if !description.is_empty() {
@@ -214,12 +251,7 @@ impl Api {
                 self.lookup_scheme(api.kind(), &loc, &key).await
             })
             .await?;
-        let id = match created_id(created, req.name, &["id"])? {
-            Ok(id) => id,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        self.claim(api.kind(), &key, &id);
-        Ok(Ok(id))
+        Ok(created_id(created, req.name, &["id"])?.map(|id| (id, loc)))
     }
 
     /// The target's schemes of the kind whose names may be `name`'s or a renamed copy's:
@@ -236,9 +268,17 @@ impl Api {
                     .map_or(&[][..], as_list)
                     .to_vec())
             }
-            SchemeApi::Notification => self.paged(api.get(), api.path()).await,
+            // Cloud finds field configuration schemes by id only: every one.
+            SchemeApi::Notification | SchemeApi::FieldConfigurationScheme => {
+                self.paged(api.get(), api.path()).await
+            }
             SchemeApi::Screen | SchemeApi::ScreenScheme | SchemeApi::IssueTypeScreenScheme => {
                 let path = RestPath::at(api.path()).query("queryString", name).build();
+                self.paged(api.get(), &path).await
+            }
+            // Its name or description holding `query`, in any case.
+            SchemeApi::FieldConfiguration => {
+                let path = RestPath::at(api.path()).query("query", name).build();
                 self.paged(api.get(), &path).await
             }
         }
@@ -374,8 +414,9 @@ impl Api {
             }))
     }
 
-    /// A project's permission, notification or issue type screen scheme or category, unless
-    /// it has it: read where Cloud says which it has, then `PUT` where Cloud sets it.
+    /// A project's permission, notification, issue type screen or field configuration scheme
+    /// or category, unless it has it: read where Cloud says which it has, then `PUT` where
+    /// Cloud sets it.
     pub(crate) async fn project_association(
         &self,
         p: &ProjectScheme,
@@ -421,6 +462,21 @@ impl Api {
                 ),
             ),
             SchemeType::IssueSecurity => return self.project_scheme(p).await,
+            // As the issue type screen scheme's, both ids as text.
+            SchemeType::FieldConfiguration => (
+                (
+                    "GET /rest/api/3/fieldconfigurationscheme/project",
+                    RestPath::at("/rest/api/3/fieldconfigurationscheme/project")
+                        .query("projectId", &p.project)
+                        .build(),
+                ),
+                "/values/0/fieldConfigurationScheme/id",
+                Req::put(
+                    "PUT /rest/api/3/fieldconfigurationscheme/project",
+                    "/rest/api/3/fieldconfigurationscheme/project".into(),
+                    json!({ "fieldConfigurationSchemeId": p.scheme, "projectId": p.project }),
+                ),
+            ),
             // Cloud keeps this association on the scheme's side, both ids as text.
             SchemeType::IssueTypeScreen => (
                 (

@@ -60,6 +60,7 @@ impl Api {
             Kind::IssueRank => self.write_ranks(records).await?,
             Kind::ScreenTab => self.write_screen_tabs(records).await?,
             Kind::ScreenField => self.write_screen_fields(records).await?,
+            Kind::FieldConfigurationItem => self.write_field_configuration_items(records).await?,
             _ => {
                 self.each_spread(records, written_issue_of, async |r: &Record| {
                     self.write_one(kind, r).await
@@ -317,13 +318,16 @@ impl Api {
             | Record::Gadget(_)
             | Record::GadgetPreference(_)
             | Record::ScreenTab(_)
-            | Record::ScreenField(_) => Ok(Err(item(
+            | Record::ScreenField(_)
+            | Record::FieldConfigurationItem(_) => Ok(Err(item(
                 "rejected",
                 format!("{kind} records are written in groups"),
             ))),
             Record::Screen(s) => self.screen(record, s).await,
             Record::ScreenScheme(s) => self.screen_scheme(record, s).await,
             Record::IssueTypeScreenScheme(s) => self.issue_type_screen_scheme(record, s).await,
+            Record::FieldConfiguration(c) => self.field_configuration(record, c).await,
+            Record::FieldConfigurationScheme(s) => self.field_configuration_scheme(record, s).await,
             Record::SecurityScheme(s) => self.security_scheme(record, s).await,
             Record::SecurityLevel(l) => self.security_level(record, l).await,
             Record::ProjectScheme(p) => self.project_association(p).await,

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 8;
+pub(super) const VERSION: i64 = 9;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -772,6 +772,66 @@ const KINDS_8: [Kind; 6] = [
     Kind::ProjectScheme,
 ];
 
+/// Version 9: field configurations, their fields' settings, field configuration schemes
+/// (with Cloud's default configuration) and a project's field configuration scheme.
+const TABLES_9: &str = r#"
+CREATE TABLE field_configurations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    is_default INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+CREATE TABLE field_configuration_items (
+    id INTEGER PRIMARY KEY,
+    configuration_id INTEGER NOT NULL,
+    field_id TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    hidden INTEGER NOT NULL,
+    required INTEGER NOT NULL,
+    renderer TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+CREATE UNIQUE INDEX field_configuration_items_field
+    ON field_configuration_items (configuration_id, field_id);
+CREATE TABLE field_configuration_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- issue_type_id 0: the default mapping.
+CREATE TABLE field_configuration_mappings (
+    scheme_id INTEGER NOT NULL,
+    issue_type_id INTEGER NOT NULL,
+    configuration_id INTEGER NOT NULL,
+    PRIMARY KEY (scheme_id, issue_type_id)
+) WITHOUT ROWID;
+INSERT INTO field_configurations (id, name, description, is_default) VALUES
+    (10000, 'Default Field Configuration', 'The default field configuration', 1);
+CREATE TABLE project_schemes_9 (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security', 'permission',
+        'notification', 'category', 'issue-type-screen', 'field-configuration')),
+    scheme_id INTEGER NOT NULL,
+    source_key TEXT
+);
+INSERT INTO project_schemes_9 SELECT id, project_id, scheme_type, scheme_id, source_key
+    FROM project_schemes;
+DROP TABLE project_schemes;
+ALTER TABLE project_schemes_9 RENAME TO project_schemes;
+CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+"#;
+
+/// `project_schemes` is made again in version 9: its source index too.
+const KINDS_9: [Kind; 4] = [
+    Kind::FieldConfiguration,
+    Kind::FieldConfigurationItem,
+    Kind::FieldConfigurationScheme,
+    Kind::ProjectScheme,
+];
+
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
 INSERT INTO groups (id, name) VALUES (1, 'jira-administrators'), (2, 'jira-software-users');
@@ -864,6 +924,9 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::ScreenField => const { &[t("screen_fields", NUMERIC)] },
         Kind::ScreenScheme => const { &[t("screen_schemes", NUMERIC)] },
         Kind::IssueTypeScreenScheme => const { &[t("issue_type_screen_schemes", NUMERIC)] },
+        Kind::FieldConfiguration => const { &[t("field_configurations", NUMERIC)] },
+        Kind::FieldConfigurationItem => const { &[t("field_configuration_items", NUMERIC)] },
+        Kind::FieldConfigurationScheme => const { &[t("field_configuration_schemes", NUMERIC)] },
         Kind::IssueSprint => const { &[t("issue_sprints", NONE)] },
         Kind::IssueRank => const { &[t("issue_ranks", NONE)] },
     }
@@ -871,7 +934,7 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
 
 /// What each version after the first added: its tables (and rows), and the kinds whose
 /// tables they are (their source indexes made with them).
-const VERSIONS: [(i64, &str, &[Kind]); 7] = [
+const VERSIONS: [(i64, &str, &[Kind]); 8] = [
     (2, TABLES_2, &KINDS_2),
     (3, TABLES_3, &KINDS_3),
     (4, TABLES_4, &KINDS_4),
@@ -879,6 +942,7 @@ const VERSIONS: [(i64, &str, &[Kind]); 7] = [
     (6, TABLES_6, &KINDS_6),
     (7, TABLES_7, &KINDS_7),
     (8, TABLES_8, &KINDS_8),
+    (9, TABLES_9, &KINDS_9),
 ];
 
 // The last version's tables are this version's.

@@ -11,13 +11,13 @@ use std::collections::{HashMap, HashSet};
 use airlock_model::jira::{
     Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
     Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, Dashboard,
-    EntityProperty, FieldContext, FieldId, FieldValue, Filter, Gadget, GadgetPreference, Group,
-    Issue, IssueLink, IssueLinkType, IssueRank, IssueSprint, IssueTypeScreenScheme, IssueUser,
-    IssueVersion, Kind, Label, LevelMember, MAX_SYSTEM_EVENT, Membership, Named, Notification,
-    PermissionHolder, Project, ProjectCategory, ProjectKey, ProjectRole, ProjectRoleActor,
-    ProjectScheme, Recipient, Record, RemoteLink, RoleActor, SchemePermission, SchemeType,
-    ScreenField, ScreenOperation, ScreenScheme, ScreenTab, SecurityLevel, SecurityScheme, Share,
-    Sprint, User, Version, Worklog,
+    EntityProperty, FieldConfigurationItem, FieldConfigurationScheme, FieldContext, FieldId,
+    FieldValue, Filter, Gadget, GadgetPreference, Group, Issue, IssueLink, IssueLinkType,
+    IssueRank, IssueSprint, IssueTypeScreenScheme, IssueUser, IssueVersion, Kind, Label,
+    LevelMember, MAX_SYSTEM_EVENT, Membership, Named, Notification, PermissionHolder, Project,
+    ProjectCategory, ProjectKey, ProjectRole, ProjectRoleActor, ProjectScheme, Recipient, Record,
+    RemoteLink, RoleActor, SchemePermission, SchemeType, ScreenField, ScreenOperation,
+    ScreenScheme, ScreenTab, SecurityLevel, SecurityScheme, Share, Sprint, User, Version, Worklog,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -295,6 +295,14 @@ impl Writer<'_> {
             Kind::ScreenField => self.screen_fields(records),
             Kind::ScreenScheme => self.screen_schemes(records),
             Kind::IssueTypeScreenScheme => self.issue_type_screen_schemes(records),
+            Kind::FieldConfiguration => self.schemes(
+                records,
+                kind,
+                "field_configurations",
+                pick!(FieldConfiguration),
+            ),
+            Kind::FieldConfigurationItem => self.field_configuration_items(records),
+            Kind::FieldConfigurationScheme => self.field_configuration_schemes(records),
             Kind::Gadget => self.gadgets(records),
             Kind::GadgetPreference => self.gadget_preferences(records),
             Kind::ChangeGroup => self.change_groups(records),
@@ -426,6 +434,7 @@ impl Writer<'_> {
         let notification_schemes = id_set(conn, "notification_schemes")?;
         let categories = id_set(conn, "project_categories")?;
         let screen_schemes = id_set(conn, "issue_type_screen_schemes")?;
+        let field_schemes = id_set(conn, "field_configuration_schemes")?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
              VALUES (?1, ?2, ?3, ?4)
@@ -458,6 +467,10 @@ impl Writer<'_> {
                     SchemeType::IssueTypeScreen => (
                         "issue-type-screen",
                         constant_ref(&screen_schemes, "scheme", &r.scheme)?,
+                    ),
+                    SchemeType::FieldConfiguration => (
+                        "field-configuration",
+                        constant_ref(&field_schemes, "scheme", &r.scheme)?,
                     ),
                 };
                 stmt.execute(params![project, scheme_type, scheme, sk])?;
@@ -935,15 +948,7 @@ impl Writer<'_> {
                 let Some(&screen) = tabs.get(&tab) else {
                     return Err(missing("tab", "screen tab").into());
                 };
-                if let FieldId::Custom(field) = &r.field {
-                    let known = field
-                        .strip_prefix("customfield_")
-                        .and_then(|n| n.parse::<i64>().ok())
-                        .is_some_and(|n| fields.contains(&n));
-                    if !known {
-                        return Err(missing("field", "custom field").into());
-                    }
-                }
+                custom_field_ref(fields, &r.field)?;
                 insert(
                     stmt.execute(params![id, tab, screen, r.field.key(), r.position, sk]),
                     "this field on the screen",
@@ -1046,6 +1051,98 @@ impl Writer<'_> {
                 for (issue_type, scheme) in resolved {
                     insert(
                         mapping.execute(params![id, issue_type, scheme]),
+                        "a mapping of this issue type in the scheme",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A field's settings in a field configuration: Cloud takes a system field or a custom
+    /// field the site has, once per configuration.
+    fn field_configuration_items(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let configurations = id_set(conn, "field_configurations")?;
+        let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
+        let mut id = next_id(conn, "field_configuration_items", "id", FIRST_ID)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO field_configuration_items (id, configuration_id, field_id, description,
+                                                    hidden, required, renderer, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        each(
+            records,
+            Kind::FieldConfigurationItem,
+            pick!(FieldConfigurationItem),
+            |r: &FieldConfigurationItem, sk| {
+                let configuration =
+                    constant_ref(&configurations, "configuration", &r.configuration)?;
+                custom_field_ref(fields, &r.field)?;
+                insert(
+                    stmt.execute(params![
+                        id,
+                        configuration,
+                        r.field.key(),
+                        r.description,
+                        r.hidden,
+                        r.required,
+                        r.renderer,
+                        sk
+                    ]),
+                    "this field's settings in the configuration",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A field configuration scheme with its mappings; a mapping to no configuration is to
+    /// the site's default one.
+    fn field_configuration_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issue_types = load(&mut self.cache.issue_types, || id_set(conn, "issue_types"))?;
+        let configurations = id_set(conn, "field_configurations")?;
+        let site_default: i64 = conn.query_row(
+            "SELECT id FROM field_configurations WHERE is_default = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut id = next_id(conn, "field_configuration_schemes", "id", FIRST_ID)?;
+        let mut taken =
+            conn.prepare_cached("SELECT 1 FROM field_configuration_schemes WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO field_configuration_schemes (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut mapping = conn.prepare_cached(
+            "INSERT INTO field_configuration_mappings (scheme_id, issue_type_id, configuration_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::FieldConfigurationScheme,
+            pick!(FieldConfigurationScheme),
+            |r: &FieldConfigurationScheme, sk| {
+                let mut resolved = Vec::with_capacity(r.mappings.len());
+                for m in &r.mappings {
+                    let issue_type = match &m.issue_type {
+                        None => 0,
+                        Some(t) => constant_ref(issue_types, "issue type", t)?,
+                    };
+                    let configuration = match &m.configuration {
+                        None => site_default,
+                        Some(c) => constant_ref(&configurations, "field configuration", c)?,
+                    };
+                    resolved.push((issue_type, configuration));
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, sk])?;
+                for (issue_type, configuration) in resolved {
+                    insert(
+                        mapping.execute(params![id, issue_type, configuration]),
                         "a mapping of this issue type in the scheme",
                     )?;
                 }
@@ -2356,6 +2453,20 @@ impl<'c> Parameters<'c> {
             | PermissionHolder::Assignee => None,
         })
     }
+}
+
+/// A custom field must be one the site has (a system field is every site's).
+fn custom_field_ref(fields: &HashSet<i64>, field: &FieldId) -> Result<(), ItemError> {
+    if let FieldId::Custom(id) = field {
+        let known = id
+            .strip_prefix("customfield_")
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| fields.contains(&n));
+        if !known {
+            return Err(missing("field", "custom field"));
+        }
+    }
+    Ok(())
 }
 
 /// `name`, or the first `name (migrated)`, `name (migrated 2)`… `taken` (a query by name)
