@@ -548,6 +548,27 @@ type ComparedScreen = (String, String, Vec<(String, Vec<String>)>);
 /// screen or screen scheme, by name) and the projects using it (by key).
 type ComparedScheme = (String, String, Vec<(String, String)>, Vec<String>);
 
+/// Names (or keys) by id.
+type Names = BTreeMap<String, String>;
+
+/// The double's custom fields' and issue types' names and its projects' keys, by id: what
+/// a check names the source's with.
+fn cloud_names(double: &CloudDouble) -> (Names, Names, Names) {
+    let db = rusqlite::Connection::open(double.site_path()).unwrap();
+    let by_id = |sql: &str| -> Names {
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    (
+        by_id("SELECT id, name FROM fields"),
+        by_id("SELECT id, name FROM issue_types"),
+        by_id("SELECT id, key FROM projects"),
+    )
+}
+
 /// What the source's screens hold arrived, compared by what does not change on the target
 /// (names, not ids): each screen once, named as the source names it or `<name> (migrated)`
 /// where Cloud has one of its own by that name, with its tabs in order (no tab beside
@@ -566,19 +587,7 @@ fn assert_screens_arrived(source: &Source, double: &CloudDouble) {
             site.read_issue_type_screen_schemes().unwrap(),
         )
     };
-    let db = rusqlite::Connection::open(double.site_path()).unwrap();
-    let by_id = |sql: &str| -> BTreeMap<String, String> {
-        let mut stmt = db.prepare(sql).unwrap();
-        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    let (cloud_fields, cloud_types, cloud_projects) = (
-        by_id("SELECT id, name FROM fields"),
-        by_id("SELECT id, name FROM issue_types"),
-        by_id("SELECT id, key FROM projects"),
-    );
+    let (cloud_fields, cloud_types, cloud_projects) = cloud_names(double);
     // The names Cloud's own screens and schemes have: a source's of one of them is renamed.
     let own = |names: Vec<(&Option<String>, &String)>| -> BTreeSet<String> {
         names
@@ -804,19 +813,7 @@ fn assert_field_configurations_arrived(source: &Source, double: &CloudDouble) {
             site.read_field_configuration_schemes().unwrap(),
         )
     };
-    let db = rusqlite::Connection::open(double.site_path()).unwrap();
-    let by_id = |sql: &str| -> BTreeMap<String, String> {
-        let mut stmt = db.prepare(sql).unwrap();
-        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    let (cloud_fields, cloud_types, cloud_projects) = (
-        by_id("SELECT id, name FROM fields"),
-        by_id("SELECT id, name FROM issue_types"),
-        by_id("SELECT id, key FROM projects"),
-    );
+    let (cloud_fields, cloud_types, cloud_projects) = cloud_names(double);
     let own: BTreeSet<String> = (configurations.iter())
         .filter(|c| c.source_key.is_none())
         .map(|c| c.name.to_lowercase())

@@ -941,6 +941,17 @@ fn assert_verified(dir: &Path, kinds: &[Kind]) {
     }
 }
 
+/// The site's id of the source's issue type `id`: the site had Bug, Story… already, so
+/// they are found by name, not written.
+fn site_issue_type(snapshot: &airlock_site::Snapshot, id: &str) -> String {
+    let name = airlock_fixtures::source_issue_type_name(id).unwrap();
+    (snapshot.issue_types.iter())
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name}"))
+        .id
+        .clone()
+}
+
 /// The site's id of the record written from `id`, looked up by source key.
 fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
     LocalSite::open(site_db)
@@ -998,11 +1009,7 @@ fn custom_field_contexts_arrive_with_their_projects_issue_types_and_options() {
         assert_eq!(context.projects, projects, "{}", source.name);
         // Bug and Story are the site's own: found by name.
         let mut types: Vec<String> = (source.issue_types.iter())
-            .map(|t| {
-                let name = airlock_fixtures::source_issue_type_name(t).unwrap();
-                let site_type = (snapshot.issue_types.iter()).find(|c| c.name == name);
-                site_type.unwrap_or_else(|| panic!("{name}")).id.clone()
-            })
+            .map(|t| site_issue_type(&snapshot, t))
             .collect();
         types.sort();
         assert_eq!(context.issue_types, types, "{}", source.name);
@@ -1164,15 +1171,7 @@ fn screens_and_screen_schemes_arrive_as_the_source_has_them() {
     let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
     let mut site = LocalSite::open(&site_db).unwrap();
     let snapshot = site.snapshot().unwrap();
-    // Issue types the site had (Bug, Story…) are found by name, not written.
-    let issue_type = |id: &str| {
-        let name = airlock_fixtures::source_issue_type_name(id).unwrap();
-        (snapshot.issue_types.iter())
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| panic!("{name}"))
-            .id
-            .clone()
-    };
+    let issue_type = |id: &str| site_issue_type(&snapshot, id);
     let site_defaults = [
         "Default Screen",
         "Resolve Issue Screen",
@@ -1305,14 +1304,7 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
     let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
     let mut site = LocalSite::open(&site_db).unwrap();
     let snapshot = site.snapshot().unwrap();
-    let issue_type = |id: &str| {
-        let name = airlock_fixtures::source_issue_type_name(id).unwrap();
-        (snapshot.issue_types.iter())
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| panic!("{name}"))
-            .id
-            .clone()
-    };
+    let issue_type = |id: &str| site_issue_type(&snapshot, id);
     let field = |f: &str| match f.strip_prefix("customfield_") {
         Some(id) => written(Kind::CustomField, id),
         None => f.to_owned(),

@@ -25,9 +25,9 @@ use airlock_model::jira::{
 };
 use rusqlite::OptionalExtension;
 
+use super::screens::{all, checked_name, description, paging};
 use super::*;
 
-const MAX_NAME: usize = 255;
 /// Items per `PUT …/fields`.
 const MAX_ITEMS: usize = 100;
 /// Cloud's default field configuration, which the API cannot change.
@@ -72,50 +72,10 @@ fn failed(e: rusqlite::Error) -> Response<Body> {
     error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
 }
 
-/// A name as Cloud takes it (`what` says whose): not blank, at most 255 characters.
-fn checked_name(v: &Value, what: &str) -> Result<String, Response<Body>> {
-    let name = text(v, "/name")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad("name", &format!("The {what} name must not be empty.")))?;
-    if name.chars().count() > MAX_NAME {
-        return Err(bad(
-            "name",
-            &format!("The {what} name must not be longer than 255 characters."),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-/// A create's description: optional text.
-fn description(v: &Value) -> Result<String, Response<Body>> {
-    match v.get("description") {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(d)) => Ok(d.clone()),
-        Some(_) => Err(bad("description", "The description must be a string.")),
-    }
-}
-
 /// The id of `table`'s row `id`, if the site has it.
 fn id_in(r: &Reader, table: &str, id: &str) -> Option<i64> {
     let id: i64 = id.trim().parse().ok()?;
     r.int(&format!("SELECT id FROM {table} WHERE id = ?1"), &[&id])
-}
-
-/// Every value of the query parameter `name` (Cloud takes a parameter repeated).
-fn all<'q>(q: &'q [(String, String)], name: &str) -> Vec<&'q str> {
-    q.iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
-
-/// The paging parameters of a query, as [`page_bean`] takes them.
-fn paging(q: &[(String, String)]) -> HashMap<String, String> {
-    q.iter()
-        .filter(|(k, _)| k == "startAt" || k == "maxResults")
-        .cloned()
-        .collect()
 }
 
 /// Every field of the site a configuration has: Cloud's system fields, then the custom

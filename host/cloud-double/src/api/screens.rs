@@ -72,7 +72,7 @@ fn no_tab() -> Response<Body> {
 }
 
 /// A name as Cloud takes it (`what` says whose): not blank, at most 255 characters.
-fn checked_name(v: &Value, what: &str) -> Result<String, Response<Body>> {
+pub(super) fn checked_name(v: &Value, what: &str) -> Result<String, Response<Body>> {
     let name = text(v, "/name")
         .map(str::trim)
         .filter(|n| !n.is_empty())
@@ -87,7 +87,7 @@ fn checked_name(v: &Value, what: &str) -> Result<String, Response<Body>> {
 }
 
 /// A create's description: optional text.
-fn description(v: &Value) -> Result<String, Response<Body>> {
+pub(super) fn description(v: &Value) -> Result<String, Response<Body>> {
     match v.get("description") {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(d)) => Ok(d.clone()),
@@ -480,7 +480,7 @@ pub(super) async fn list_issue_type_screen_schemes(State(st): S, q: Q) -> Reply 
 }
 
 /// Every value of the query parameter `name` (Cloud takes a parameter repeated).
-fn all<'q>(q: &'q [(String, String)], name: &str) -> Vec<&'q str> {
+pub(super) fn all<'q>(q: &'q [(String, String)], name: &str) -> Vec<&'q str> {
     q.iter()
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -488,7 +488,7 @@ fn all<'q>(q: &'q [(String, String)], name: &str) -> Vec<&'q str> {
 }
 
 /// The paging parameters of a query, as [`page_bean`] takes them.
-fn paging(q: &[(String, String)]) -> HashMap<String, String> {
+pub(super) fn paging(q: &[(String, String)]) -> HashMap<String, String> {
     q.iter()
         .filter(|(k, _)| k == "startAt" || k == "maxResults")
         .cloned()
