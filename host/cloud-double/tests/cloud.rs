@@ -34,8 +34,8 @@ use airlock_model::jira::{
 use airlock_model::{AppKey, AppOutput, EntityKind};
 use airlock_site::{
     AttachmentFiles, CloudConfig, ISSUE_PROPERTY, InvalidOutput, ItemError, JiraCloud, LocalSite,
-    ORIGIN_PROPERTY, OutputField, OutputRule, RetryPolicy, SOURCE_PROPERTY, Site, TargetError,
-    source_key, stored_key,
+    ORIGIN_PROPERTY, OutputField, OutputRule, RetryPolicy, SOURCE_PROPERTY, SchemeMapReadBack,
+    Site, TargetError, source_key, stored_key,
 };
 use airlock_staging::SealedStaging;
 use serde_json::{Value, json};
@@ -569,6 +569,38 @@ fn cloud_names(double: &CloudDouble) -> (Names, Names, Names) {
     )
 }
 
+/// A scheme mapping issue types read back from the double, as compared: its name,
+/// description, what it maps (an issue type by name, or `default` → what `targets` names
+/// the site's id), sorted, and the projects using it by key, sorted.
+fn compared_scheme(
+    scheme: &SchemeMapReadBack,
+    targets: &BTreeMap<&str, &str>,
+    cloud_types: &Names,
+    cloud_projects: &Names,
+) -> ComparedScheme {
+    let mut entries: Vec<(String, String)> = (scheme.entries.iter())
+        .map(|(t, target)| {
+            let issue_type = if t == "default" {
+                t.clone()
+            } else {
+                cloud_types[t].clone()
+            };
+            (issue_type, targets[target.as_str()].to_owned())
+        })
+        .collect();
+    entries.sort();
+    let mut projects: Vec<String> = (scheme.projects.iter())
+        .map(|p| cloud_projects[p].clone())
+        .collect();
+    projects.sort();
+    (
+        scheme.name.clone(),
+        scheme.description.clone(),
+        entries,
+        projects,
+    )
+}
+
 /// What the source's screens hold arrived, compared by what does not change on the target
 /// (names, not ids): each screen once, named as the source names it or `<name> (migrated)`
 /// where Cloud has one of its own by that name, with its tabs in order (no tab beside
@@ -753,26 +785,7 @@ fn assert_screens_arrived(source: &Source, double: &CloudDouble) {
     }
     let mut got: Vec<ComparedScheme> = (type_schemes.iter())
         .filter(|s| s.source_key.is_some())
-        .map(|s| {
-            let mut entries: Vec<(String, String)> = (s.entries.iter())
-                .map(|(t, scheme)| {
-                    let issue_type = if t == "default" {
-                        t.clone()
-                    } else {
-                        cloud_types[t].clone()
-                    };
-                    (issue_type, cloud_scheme[scheme.as_str()].to_owned())
-                })
-                .collect();
-            entries.sort();
-            let mut projects: Vec<String> = s
-                .projects
-                .iter()
-                .map(|p| cloud_projects[p].clone())
-                .collect();
-            projects.sort();
-            (s.name.clone(), s.description.clone(), entries, projects)
-        })
+        .map(|s| compared_scheme(s, &cloud_scheme, &cloud_types, &cloud_projects))
         .collect();
     expected.sort();
     got.sort();
@@ -962,27 +975,7 @@ fn assert_field_configurations_arrived(source: &Source, double: &CloudDouble) {
     }
     let mut got: Vec<ComparedScheme> = (schemes.iter())
         .filter(|s| s.source_key.is_some())
-        .map(|s| {
-            let mut entries: Vec<(String, String)> = (s.entries.iter())
-                .map(|(t, configuration)| {
-                    let issue_type = if t == "default" {
-                        t.clone()
-                    } else {
-                        cloud_types[t].clone()
-                    };
-                    (
-                        issue_type,
-                        cloud_configuration[configuration.as_str()].to_owned(),
-                    )
-                })
-                .collect();
-            entries.sort();
-            let mut projects: Vec<String> = (s.projects.iter())
-                .map(|p| cloud_projects[p].clone())
-                .collect();
-            projects.sort();
-            (s.name.clone(), s.description.clone(), entries, projects)
-        })
+        .map(|s| compared_scheme(s, &cloud_configuration, &cloud_types, &cloud_projects))
         .collect();
     expected.sort();
     got.sort();

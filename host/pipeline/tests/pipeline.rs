@@ -952,6 +952,33 @@ fn site_issue_type(snapshot: &airlock_site::Snapshot, id: &str) -> String {
         .clone()
 }
 
+/// A scheme's mappings and projects as the site should have them: each issue type it
+/// maps (`default`, or the site's id of the source's) with what `target` makes of what it
+/// is mapped to, the default first then by issue type id; and the site's ids of the
+/// projects using it, in order.
+fn expected_mappings<T>(
+    site_db: &Path,
+    snapshot: &airlock_site::Snapshot,
+    mappings: &[(Option<String>, T)],
+    projects: &[String],
+    target: impl Fn(&T) -> String,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut expected: Vec<(String, String)> = (mappings.iter())
+        .map(|(t, m)| {
+            let t = t
+                .as_deref()
+                .map_or("default".to_owned(), |t| site_issue_type(snapshot, t));
+            (t, target(m))
+        })
+        .collect();
+    expected.sort_by_key(|(t, _)| t.parse::<u64>().ok());
+    let mut projects: Vec<String> = (projects.iter())
+        .map(|p| written_id(site_db, Kind::Project, p))
+        .collect();
+    projects.sort_by_key(|p| p.parse::<u64>().ok());
+    (expected, projects)
+}
+
 /// The site's id of the record written from `id`, looked up by source key.
 fn written_id(site_db: &Path, kind: Kind, id: &str) -> String {
     LocalSite::open(site_db)
@@ -1171,7 +1198,6 @@ fn screens_and_screen_schemes_arrive_as_the_source_has_them() {
     let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
     let mut site = LocalSite::open(&site_db).unwrap();
     let snapshot = site.snapshot().unwrap();
-    let issue_type = |id: &str| site_issue_type(&snapshot, id);
     let site_defaults = [
         "Default Screen",
         "Resolve Issue Screen",
@@ -1254,17 +1280,13 @@ fn screens_and_screen_schemes_arrive_as_the_source_has_them() {
         let scheme = (type_schemes.iter())
             .find(|s| s.source_key == key(&source.id))
             .unwrap_or_else(|| panic!("issue type screen scheme {} is on the site", source.id));
-        let mut expected: Vec<(String, String)> = (source.mappings.iter())
-            .map(|(t, s)| {
-                let t = t.as_deref().map_or("default".to_owned(), issue_type);
-                (t, written(Kind::ScreenScheme, s))
-            })
-            .collect();
-        expected.sort_by_key(|(t, _)| t.parse::<u64>().ok());
-        let mut projects: Vec<String> = (source.projects.iter())
-            .map(|p| written(Kind::Project, p))
-            .collect();
-        projects.sort_by_key(|p| p.parse::<u64>().ok());
+        let (expected, projects) = expected_mappings(
+            &site_db,
+            &snapshot,
+            &source.mappings,
+            &source.projects,
+            |s| written(Kind::ScreenScheme, s),
+        );
         assert_eq!(
             (
                 &scheme.name,
@@ -1304,7 +1326,6 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
     let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
     let mut site = LocalSite::open(&site_db).unwrap();
     let snapshot = site.snapshot().unwrap();
-    let issue_type = |id: &str| site_issue_type(&snapshot, id);
     let field = |f: &str| match f.strip_prefix("customfield_") {
         Some(id) => written(Kind::CustomField, id),
         None => f.to_owned(),
@@ -1356,20 +1377,17 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
         let scheme = (schemes.iter())
             .find(|s| s.source_key.as_deref() == Some(source.id.as_str()))
             .unwrap_or_else(|| panic!("field configuration scheme {} is on the site", source.id));
-        let mut expected: Vec<(String, String)> = (source.mappings.iter())
-            .map(|(t, c)| {
-                let t = t.as_deref().map_or("default".to_owned(), issue_type);
-                let c = c.as_deref().map_or(site_default.id.clone(), |c| {
+        let (expected, projects) = expected_mappings(
+            &site_db,
+            &snapshot,
+            &source.mappings,
+            &source.projects,
+            |c| {
+                c.as_deref().map_or(site_default.id.clone(), |c| {
                     written(Kind::FieldConfiguration, c)
-                });
-                (t, c)
-            })
-            .collect();
-        expected.sort_by_key(|(t, _)| t.parse::<u64>().ok());
-        let mut projects: Vec<String> = (source.projects.iter())
-            .map(|p| written(Kind::Project, p))
-            .collect();
-        projects.sort_by_key(|p| p.parse::<u64>().ok());
+                })
+            },
+        );
         assert_eq!(
             (
                 &scheme.name,

@@ -21,11 +21,13 @@
 
 use airlock_model::jira::{
     FieldConfigurationItem, FieldConfigurationMapping, FieldConfigurationScheme, FieldId, Named,
-    ProjectScheme, SchemeType,
+    SchemeType,
 };
 use rusqlite::OptionalExtension;
 
-use super::screens::{all, checked_name, description, paging};
+use super::screens::{
+    all, checked_name, description, list_mappings, paging, projects_by_scheme, put_project_scheme,
+};
 use super::*;
 
 /// Items per `PUT …/fields`.
@@ -450,28 +452,14 @@ pub(super) async fn list_field_configuration_mappings(
     State(st): S,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Reply {
-    let r = st.reader();
-    let schemes = all(&q, "fieldConfigurationSchemeId");
-    let list: Vec<Value> = r
-        .rows(
-            "SELECT * FROM field_configuration_mappings ORDER BY scheme_id, issue_type_id",
-            &[],
-        )
-        .iter()
-        .filter(|m| schemes.is_empty() || schemes.contains(&s(m, "scheme_id").as_str()))
-        .map(|m| {
-            let issue_type = match int(m, "issue_type_id") {
-                Some(0) => "default".to_owned(),
-                _ => s(m, "issue_type_id"),
-            };
-            json!({
-                "fieldConfigurationSchemeId": s(m, "scheme_id"),
-                "issueTypeId": issue_type,
-                "fieldConfigurationId": s(m, "configuration_id"),
-            })
-        })
-        .collect();
-    Ok(json(StatusCode::OK, page_bean(list, &paging(&q))))
+    list_mappings(
+        &st.reader(),
+        &q,
+        "field_configuration_mappings",
+        "fieldConfigurationSchemeId",
+        "configuration_id",
+        "fieldConfigurationId",
+    )
 }
 
 /// `PUT /rest/api/3/fieldconfigurationscheme/{id}/mapping` (`{"mappings"}`): 204, the
@@ -534,22 +522,13 @@ pub(super) async fn list_project_field_configuration_schemes(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Reply {
     let r = st.reader();
-    let mut by_scheme: Vec<(Option<i64>, Vec<String>)> = Vec::new();
-    for asked in all(&q, "projectId") {
-        let Some(project) = r.project_id(asked) else {
-            continue;
-        };
-        let scheme = r.int(
+    let by_scheme = projects_by_scheme(&r, &q, |project| {
+        r.int(
             "SELECT scheme_id FROM project_schemes
              WHERE project_id = ?1 AND scheme_type = 'field-configuration'",
             &[&project],
-        );
-        match by_scheme.iter_mut().find(|(id, _)| *id == scheme) {
-            Some((_, projects)) => projects.push(project.to_string()),
-            None => by_scheme.push((scheme, vec![project.to_string()])),
-        }
-    }
-    by_scheme.sort_by_key(|(id, _)| *id);
+        )
+    });
     let list: Vec<Value> = by_scheme
         .into_iter()
         .map(|(id, projects)| {
@@ -602,12 +581,12 @@ pub(super) async fn assign_field_configuration_scheme(State(st): S, body: Bytes)
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let scheme = id_in(&r, "field_configuration_schemes", &scheme).ok_or_else(no_scheme)?;
-    let record = Record::ProjectScheme(ProjectScheme {
-        id: format!("{project}/field-configuration"),
-        project: project.to_string(),
-        scheme_type: SchemeType::FieldConfiguration,
-        scheme: scheme.to_string(),
-    });
-    put_record(&mut site, record)?.map_err(|e| refused("fieldConfigurationSchemeId", &e))?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    put_project_scheme(
+        &mut site,
+        project,
+        SchemeType::FieldConfiguration,
+        "field-configuration",
+        scheme,
+        "fieldConfigurationSchemeId",
+    )
 }

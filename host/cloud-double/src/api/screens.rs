@@ -495,17 +495,22 @@ pub(super) fn paging(q: &[(String, String)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// `GET /rest/api/3/issuetypescreenscheme/mapping`: the mappings of the schemes asked for
-/// (`issueTypeScreenSchemeId`), of all if none is; the default's issue type is `default`.
-pub(super) async fn list_issue_type_screen_mappings(
-    State(st): S,
-    Query(q): Query<Vec<(String, String)>>,
+/// A `GET …/mapping` of schemes' issue type mappings, kept in `table`: the mappings of the
+/// schemes asked for (the query parameter `scheme`, repeated), of all if none is, each as
+/// `{scheme, "issueTypeId", target}` with its `target_column` as `target`; the default's
+/// issue type is `default`.
+pub(super) fn list_mappings(
+    r: &Reader,
+    q: &[(String, String)],
+    table: &str,
+    scheme: &str,
+    target_column: &str,
+    target: &str,
 ) -> Reply {
-    let r = st.reader();
-    let schemes = all(&q, "issueTypeScreenSchemeId");
+    let schemes = all(q, scheme);
     let list: Vec<Value> = r
         .rows(
-            "SELECT * FROM issue_type_screen_mappings ORDER BY scheme_id, issue_type_id",
+            &format!("SELECT * FROM {table} ORDER BY scheme_id, issue_type_id"),
             &[],
         )
         .iter()
@@ -516,13 +521,29 @@ pub(super) async fn list_issue_type_screen_mappings(
                 _ => s(m, "issue_type_id"),
             };
             json!({
-                "issueTypeScreenSchemeId": s(m, "scheme_id"),
+                scheme: s(m, "scheme_id"),
                 "issueTypeId": issue_type,
-                "screenSchemeId": s(m, "screen_scheme_id"),
+                target: s(m, target_column),
             })
         })
         .collect();
-    Ok(json(StatusCode::OK, page_bean(list, &paging(&q))))
+    Ok(json(StatusCode::OK, page_bean(list, &paging(q))))
+}
+
+/// `GET /rest/api/3/issuetypescreenscheme/mapping`: the mappings of the schemes asked for
+/// (`issueTypeScreenSchemeId`), of all if none is; the default's issue type is `default`.
+pub(super) async fn list_issue_type_screen_mappings(
+    State(st): S,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Reply {
+    list_mappings(
+        &st.reader(),
+        &q,
+        "issue_type_screen_mappings",
+        "issueTypeScreenSchemeId",
+        "screen_scheme_id",
+        "screenSchemeId",
+    )
 }
 
 /// `POST /rest/api/3/issuetypescreenscheme`: 201 with the scheme's id (as text, as
@@ -602,6 +623,48 @@ fn project_issue_type_screen_scheme(r: &Reader, project: i64) -> i64 {
     .unwrap_or(DEFAULT_ISSUE_TYPE_SCREEN_SCHEME)
 }
 
+/// The projects asked for (`projectId`, repeated; one the site has not left out), grouped
+/// by the scheme `scheme_of` says each uses, in the schemes' order.
+pub(super) fn projects_by_scheme<K: Ord + Copy>(
+    r: &Reader,
+    q: &[(String, String)],
+    scheme_of: impl Fn(i64) -> K,
+) -> Vec<(K, Vec<String>)> {
+    let mut by_scheme: Vec<(K, Vec<String>)> = Vec::new();
+    for asked in all(q, "projectId") {
+        let Some(project) = r.project_id(asked) else {
+            continue;
+        };
+        let scheme = scheme_of(project);
+        match by_scheme.iter_mut().find(|(id, _)| *id == scheme) {
+            Some((_, projects)) => projects.push(project.to_string()),
+            None => by_scheme.push((scheme, vec![project.to_string()])),
+        }
+    }
+    by_scheme.sort_by_key(|(id, _)| *id);
+    by_scheme
+}
+
+/// Puts `project` on `scheme` (`scheme_type`), the association `{project}/{what}`; 204, or
+/// 400 on `field` for a refusal.
+pub(super) fn put_project_scheme(
+    site: &mut LocalSite,
+    project: i64,
+    scheme_type: SchemeType,
+    what: &str,
+    scheme: i64,
+    field: &str,
+) -> Reply {
+    let record = Record::ProjectScheme(ProjectScheme {
+        id: format!("{project}/{what}"),
+        project: project.to_string(),
+        scheme_type,
+        scheme: scheme.to_string(),
+    });
+    put_record(site, record)?.map_err(|e| refused(field, &e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `GET /rest/api/3/issuetypescreenscheme/project?projectId=`: the schemes the projects
 /// asked for use, each with those of them that use it.
 pub(super) async fn list_project_issue_type_screen_schemes(
@@ -609,18 +672,9 @@ pub(super) async fn list_project_issue_type_screen_schemes(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Reply {
     let r = st.reader();
-    let mut by_scheme: Vec<(i64, Vec<String>)> = Vec::new();
-    for asked in all(&q, "projectId") {
-        let Some(project) = r.project_id(asked) else {
-            continue;
-        };
-        let scheme = project_issue_type_screen_scheme(&r, project);
-        match by_scheme.iter_mut().find(|(id, _)| *id == scheme) {
-            Some((_, projects)) => projects.push(project.to_string()),
-            None => by_scheme.push((scheme, vec![project.to_string()])),
-        }
-    }
-    by_scheme.sort_by_key(|(id, _)| *id);
+    let by_scheme = projects_by_scheme(&r, &q, |project| {
+        project_issue_type_screen_scheme(&r, project)
+    });
     let list: Vec<Value> = by_scheme
         .into_iter()
         .map(|(id, projects)| {
@@ -659,12 +713,12 @@ pub(super) async fn assign_issue_type_screen_scheme(State(st): S, body: Bytes) -
     let project = r
         .project_id(&project)
         .ok_or_else(|| not_found("The project was not found."))?;
-    let record = Record::ProjectScheme(ProjectScheme {
-        id: format!("{project}/issue-type-screen"),
-        project: project.to_string(),
-        scheme_type: SchemeType::IssueTypeScreen,
-        scheme: scheme.to_string(),
-    });
-    put_record(&mut site, record)?.map_err(|e| refused("issueTypeScreenSchemeId", &e))?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    put_project_scheme(
+        &mut site,
+        project,
+        SchemeType::IssueTypeScreen,
+        "issue-type-screen",
+        scheme,
+        "issueTypeScreenSchemeId",
+    )
 }
