@@ -124,6 +124,9 @@ impl Namespace {
     pub const FIELD_CONFIGURATION: Namespace = Namespace("jira/classic:fieldConfiguration");
     pub const FIELD_CONFIGURATION_SCHEME: Namespace =
         Namespace("jira/classic:fieldConfigurationScheme");
+    pub const ISSUE_TYPE_SCHEME: Namespace = Namespace("jira/classic:issueTypeScheme");
+    pub const WORKFLOW: Namespace = Namespace("jira/classic:workflow");
+    pub const WORKFLOW_SCHEME: Namespace = Namespace("jira/classic:workflowScheme");
 
     /// Every namespace the host can resolve.
     pub const ALL: &'static [Namespace] = &[
@@ -164,6 +167,9 @@ impl Namespace {
         Namespace::ISSUE_TYPE_SCREEN_SCHEME,
         Namespace::FIELD_CONFIGURATION,
         Namespace::FIELD_CONFIGURATION_SCHEME,
+        Namespace::ISSUE_TYPE_SCHEME,
+        Namespace::WORKFLOW,
+        Namespace::WORKFLOW_SCHEME,
     ];
 
     /// Any name as a namespace, unchecked. The host accepts only those in

@@ -76,6 +76,12 @@ pub const ISSUE_TYPE_SCREEN_SCHEME: Namespace = Namespace::ISSUE_TYPE_SCREEN_SCH
 pub const FIELD_CONFIGURATION: Namespace = Namespace::FIELD_CONFIGURATION;
 /// Field configuration schemes, by id.
 pub const FIELD_CONFIGURATION_SCHEME: Namespace = Namespace::FIELD_CONFIGURATION_SCHEME;
+/// Issue type schemes, by id.
+pub const ISSUE_TYPE_SCHEME: Namespace = Namespace::ISSUE_TYPE_SCHEME;
+/// Workflows, by id.
+pub const WORKFLOW: Namespace = Namespace::WORKFLOW;
+/// Workflow schemes, by id.
+pub const WORKFLOW_SCHEME: Namespace = Namespace::WORKFLOW_SCHEME;
 
 /// Every namespace the host knows, as in the table above.
 pub const ALL: &[Namespace] = Namespace::ALL;
@@ -137,6 +143,9 @@ mod tests {
             ("ISSUE_TYPE_SCREEN_SCHEME", ISSUE_TYPE_SCREEN_SCHEME),
             ("FIELD_CONFIGURATION", FIELD_CONFIGURATION),
             ("FIELD_CONFIGURATION_SCHEME", FIELD_CONFIGURATION_SCHEME),
+            ("ISSUE_TYPE_SCHEME", ISSUE_TYPE_SCHEME),
+            ("WORKFLOW", WORKFLOW),
+            ("WORKFLOW_SCHEME", WORKFLOW_SCHEME),
         ];
         let documented: Vec<(String, String)> = documented()
             .into_iter()

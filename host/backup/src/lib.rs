@@ -30,6 +30,7 @@ mod ao;
 mod dates;
 mod entities;
 mod error;
+mod workflow;
 mod write;
 mod xml;
 
@@ -43,6 +44,7 @@ pub use ao::{
 pub use dates::{format_ao_timestamp, format_entity_date, parse_ao_timestamp, parse_entity_date};
 pub use entities::{BrokenRow, Entity, EntityReader};
 pub use error::BackupError;
+pub use workflow::{Descriptor, DescriptorError, RuleLeft, parse_descriptor};
 pub use write::{AoWriter, EntitiesWriter};
 pub use xml::MAX_ELEMENT_BYTES;
 

@@ -420,7 +420,10 @@ fn print_integrity(report: &IntegrityReport, elapsed: Duration) {
             .skipped
             .iter()
             .map(|(k, n)| format!("{n} {}", k.name()))
-            .chain((report.left_out.iter()).map(|(element, n)| format!("{n} {element} row")))
+            .chain((report.left_out.iter()).map(|(element, n)| {
+                let rows = if *n == 1 { "row" } else { "rows" };
+                format!("{n} {element} {rows}")
+            }))
             .collect();
         println!(
             "  orphans skipped (their parent is not in the backup; --strict makes them fatal): {}",

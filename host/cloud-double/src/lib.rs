@@ -54,6 +54,21 @@
 //!   all or none; a new scheme mapping every issue type to the default, `PUT …/mapping`
 //!   replacing the issue types it names (issue types and configurations the site has); a
 //!   project on the system default (no scheme) until given one.
+//! - Issue type schemes as Cloud keeps them (`api/issue_type_schemes.rs`, in the site's
+//!   tables, with Cloud's "Default Issue Type Scheme", 10000, which lists every issue type
+//!   of the site, a new one added as it is created): names distinct in any case (400), at
+//!   least one issue type, known ones, once each, the default among them; a project on the
+//!   default until given another, switched only to a scheme listing its issues' types, and
+//!   a new issue of a type its project's scheme does not list refused.
+//! - Workflows and workflow schemes as Cloud keeps them (`api/workflows.rs`, in the site's
+//!   tables, with Cloud's built-in `jira`): a workflow created through the workflow API,
+//!   global, its statuses the site's under the caller's references, with the shared
+//!   rules' (one initial transition, short names, a status once, global transitions apart,
+//!   distinct names from each status), directed transitions from the workflow's statuses
+//!   and the others from none, screens the site has, names distinct site-wide in any case,
+//!   all of a call or none, each answered with a UUID; a scheme naming workflows (by name)
+//!   and issue types the site has (`jira` by default); a project on the Default Workflow
+//!   Scheme (no id) until given another, switched only while it has no issues.
 //! - Jira Software's REST API (`/rest/agile/1.0`, `api/software.rs`): boards (a name, a
 //!   type, a filter the site has; the caller administers them) and their properties,
 //!   sprints (created future; future → active → closed only, started with both dates,

@@ -13,8 +13,10 @@
 //! (columns, swimlanes, quick filters, closed sprints' issues, ranks) carried in
 //! properties. Custom fields' contexts, their options and the values issues take from
 //! them follow Cloud's rules too (`contexts`), and so do dashboards, their shares, gadgets
-//! and gadgets' settings (`dashboards`), and screens with their tabs and fields, screen
-//! schemes, issue type screen schemes and the one each project uses (`screens`).
+//! and gadgets' settings (`dashboards`), screens with their tabs and fields, screen
+//! schemes, issue type screen schemes and the one each project uses (`screens`), and
+//! issue type schemes, workflows with their transitions and workflow schemes, with the
+//! ones each project uses (`workflows`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -197,6 +199,8 @@ const HISTORY: &str = "airlock.history";
 const COLUMNS: (&str, &str, Option<&str>) = ("airlock.columns", "columns", Some("statuses"));
 const SWIMLANES: (&str, &str, Option<&str>) = ("airlock.swimlanes", "swimlanes", None);
 const QUICK_FILTERS: (&str, &str, Option<&str>) = ("airlock.quick-filters", "quickFilters", None);
+const CARD_FIELDS: (&str, &str, Option<&str>) = ("airlock.card-fields", "cardFields", None);
+const CARD_COLORS: (&str, &str, Option<&str>) = ("airlock.card-colors", "cardColors", None);
 
 /// The issue properties Jira Cloud carries an issue's closed sprints and source rank in.
 const SPRINTS: &str = "airlock.sprints";
@@ -358,6 +362,14 @@ fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
             Kind::QuickFilter,
             entries(carried_on_site(double, "board", QUICK_FILTERS)),
         ),
+        (
+            Kind::CardField,
+            entries(carried_on_site(double, "board", CARD_FIELDS)),
+        ),
+        (
+            Kind::CardColor,
+            entries(carried_on_site(double, "board", CARD_COLORS)),
+        ),
         (Kind::IssueSprint, open + closed),
         (Kind::IssueRank, ranks.len()),
     ] {
@@ -370,7 +382,9 @@ fn site_counts(double: &CloudDouble) -> BTreeMap<Kind, u64> {
 
 /// What the site holds per kind as Airlock counts it ([`site_counts`]) of what it wrote
 /// for `source`: the share with every logged-in user the client gives each system
-/// dashboard itself is no record's.
+/// dashboard itself is no record's; the source's default issue type scheme is Cloud's own
+/// (no row of the migration's), and a project put on it keeps Cloud's default (nothing
+/// is written for it).
 fn written_counts(source: &Source, double: &CloudDouble) -> BTreeMap<Kind, u64> {
     let mut counts = site_counts(double);
     let added = client_added_shares(source);
@@ -382,7 +396,33 @@ fn written_counts(source: &Source, double: &CloudDouble) -> BTreeMap<Kind, u64> 
             counts.remove(&Kind::DashboardShare);
         }
     }
+    let (global, on_global) = global_issue_type_scheme(source);
+    for (kind, n) in [
+        (Kind::IssueTypeScheme, u64::from(global.is_some())),
+        (Kind::ProjectScheme, on_global),
+    ] {
+        if n > 0 {
+            *counts.entry(kind).or_default() += n;
+        }
+    }
     counts
+}
+
+/// The source's default issue type scheme (its id), if it has one, and how many projects
+/// the source puts on it explicitly.
+fn global_issue_type_scheme(source: &Source) -> (Option<String>, u64) {
+    use airlock_model::jira::SchemeType;
+    let global = (source.records(Kind::IssueTypeScheme).into_iter()).find_map(|r| match r {
+        Record::IssueTypeScheme(s) if s.global => Some(s.id),
+        _ => None,
+    });
+    let on_global = (source.records(Kind::ProjectScheme).iter())
+        .filter(|r| {
+            matches!(r, Record::ProjectScheme(p)
+                if p.scheme_type == SchemeType::IssueType && Some(&p.scheme) == global.as_ref())
+        })
+        .count() as u64;
+    (global, on_global)
 }
 
 /// Every staged record is on the site once: counts per kind match the source (minus
@@ -428,6 +468,7 @@ fn assert_complete(source: &Source, double: &CloudDouble, matched: &BTreeMap<Kin
     assert_dashboards_arrived(source, double);
     assert_screens_arrived(source, double);
     assert_field_configurations_arrived(source, double);
+    assert_workflows_arrived(source, double);
 }
 
 /// The system dashboards of the source that no share of the source gives to every
@@ -985,6 +1026,278 @@ fn assert_field_configurations_arrived(source: &Source, double: &CloudDouble) {
     );
 }
 
+/// An issue type scheme as compared: its name, description, issue types in order and
+/// default (by name), and the projects using it (by key), sorted.
+type ComparedTypeScheme = (String, String, Vec<String>, Option<String>, Vec<String>);
+
+/// A workflow as compared: its name, description, its steps' statuses in order (by name)
+/// and its transitions, sorted.
+type ComparedWorkflow = (String, String, Vec<String>, Vec<ComparedTransition>);
+
+/// A transition as compared: its name, description, kind, the statuses it leaves from
+/// (sorted) and leads to, by name, and its screen by name.
+type ComparedTransition = (String, String, String, Vec<String>, String, Option<String>);
+
+/// Each record's name (or a project's key) by id, of a kind of the source's.
+fn source_names(source: &Source, kind: Kind) -> Names {
+    (source.records(kind).into_iter())
+        .filter_map(|r| match r {
+            Record::IssueType(c) | Record::Status(c) => Some((c.id, c.name)),
+            Record::Screen(s) => Some((s.id, s.name)),
+            Record::Project(p) => Some((p.id, p.key)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the source's issue type schemes, workflows and workflow schemes hold arrived,
+/// compared by names: each issue type scheme once (but the source's default, which is
+/// Cloud's own and holds every one of its issue types), named as the source names it or
+/// `<name> (migrated)` where Cloud has the name, with its issue types in order, its
+/// default and the projects using it; each workflow once, so named, with its steps'
+/// statuses in order and each transition's kind, statuses and screen (a step's own name
+/// is not Cloud's); each workflow scheme once with its workflow per issue type (`jira`
+/// where the source names none, and for the issue types not mapped when it has no
+/// default) and the projects using it.
+fn assert_workflows_arrived(source: &Source, double: &CloudDouble) {
+    use airlock_model::jira::SchemeType;
+    use std::collections::BTreeSet;
+    let (type_schemes, workflows, workflow_schemes, screens) = {
+        let mut site = double.site();
+        (
+            site.read_issue_type_schemes().unwrap(),
+            site.read_workflows().unwrap(),
+            site.read_workflow_schemes().unwrap(),
+            site.read_screens().unwrap(),
+        )
+    };
+    let (_, cloud_types, cloud_projects) = cloud_names(double);
+    let cloud_statuses: Names = {
+        let db = rusqlite::Connection::open(double.site_path()).unwrap();
+        let mut stmt = db.prepare("SELECT id, name FROM statuses").unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let cloud_screens: Names = (screens.iter())
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let source_types = source_names(source, Kind::IssueType);
+    let source_statuses = source_names(source, Kind::Status);
+    let source_screens = source_names(source, Kind::Screen);
+    let source_projects = source_names(source, Kind::Project);
+    let own = |names: Vec<(&Option<String>, &String)>| -> BTreeSet<String> {
+        (names.into_iter())
+            .filter(|(key, _)| key.is_none())
+            .map(|(_, name)| name.to_lowercase())
+            .collect()
+    };
+    let renamed = |own: &BTreeSet<String>, name: &str| {
+        if own.contains(&name.to_lowercase()) {
+            airlock_site::migrated_name(name, 1)
+        } else {
+            name.to_owned()
+        }
+    };
+    // (workflow scheme or not, the scheme) → its projects.
+    let mut using: BTreeMap<(bool, String), Vec<String>> = BTreeMap::new();
+    for r in source.records(Kind::ProjectScheme) {
+        if let Record::ProjectScheme(p) = r
+            && matches!(p.scheme_type, SchemeType::IssueType | SchemeType::Workflow)
+        {
+            let key = source_projects[&p.project].clone();
+            using
+                .entry((p.scheme_type == SchemeType::Workflow, p.scheme))
+                .or_default()
+                .push(key);
+        }
+    }
+    let mut projects_of = |scheme_type: SchemeType, scheme: &str| {
+        let mut projects = using
+            .remove(&(scheme_type == SchemeType::Workflow, scheme.to_owned()))
+            .unwrap_or_default();
+        projects.sort();
+        projects
+    };
+
+    // Issue type schemes: the source's default is Cloud's, which has its issue types.
+    let own_type_schemes = own((type_schemes.iter())
+        .map(|s| (&s.source_key, &s.name))
+        .collect());
+    let cloud_default = (type_schemes.iter())
+        .find(|s| s.is_default)
+        .expect("Cloud's default issue type scheme");
+    assert!(cloud_default.source_key.is_none(), "{cloud_default:?}");
+    let on_default: BTreeSet<&String> = (cloud_default.issue_types.iter())
+        .map(|t| &cloud_types[t])
+        .collect();
+    let mut expected: Vec<ComparedTypeScheme> = Vec::new();
+    for r in source.records(Kind::IssueTypeScheme) {
+        let Record::IssueTypeScheme(s) = r else {
+            continue;
+        };
+        let types: Vec<String> = (s.issue_types.iter())
+            .map(|t| source_types[t].clone())
+            .collect();
+        if s.global {
+            for t in &types {
+                assert!(on_default.contains(t), "Cloud's default lists {t}");
+            }
+            continue;
+        }
+        let default = s
+            .default_issue_type
+            .as_ref()
+            .map(|t| source_types[t].clone());
+        let projects = projects_of(SchemeType::IssueType, &s.id);
+        let name = renamed(&own_type_schemes, &s.name);
+        expected.push((name, s.description, types, default, projects));
+    }
+    let mut got: Vec<ComparedTypeScheme> = (type_schemes.iter())
+        .filter(|s| s.source_key.is_some())
+        .map(|s| {
+            let mut projects: Vec<String> = (s.projects.iter())
+                .map(|p| cloud_projects[p].clone())
+                .collect();
+            projects.sort();
+            (
+                s.name.clone(),
+                s.description.clone(),
+                (s.issue_types.iter())
+                    .map(|t| cloud_types[t].clone())
+                    .collect(),
+                s.default_issue_type
+                    .as_ref()
+                    .map(|t| cloud_types[t].clone()),
+                projects,
+            )
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "issue type schemes with their issue types, default and projects"
+    );
+
+    // Workflows: statuses and transitions, by name.
+    let own_screens = own(screens.iter().map(|s| (&s.source_key, &s.name)).collect());
+    let own_workflows = own((workflows.iter())
+        .map(|w| (&w.source_key, &w.name))
+        .collect());
+    let mut workflow_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut expected: Vec<ComparedWorkflow> = Vec::new();
+    for r in source.records(Kind::Workflow) {
+        let Record::Workflow(w) = r else {
+            continue;
+        };
+        let status: BTreeMap<&str, &str> = (w.steps.iter())
+            .map(|s| (s.id.as_str(), source_statuses[&s.status].as_str()))
+            .collect();
+        let mut transitions: Vec<ComparedTransition> = (w.transitions.iter())
+            .map(|t| {
+                let mut from: Vec<String> = (t.from.iter())
+                    .map(|f| status[f.as_str()].to_owned())
+                    .collect();
+                from.sort();
+                let screen = (t.screen.as_ref()).map(|s| renamed(&own_screens, &source_screens[s]));
+                (
+                    t.name.clone(),
+                    t.description.clone(),
+                    t.kind.as_str().to_owned(),
+                    from,
+                    status[t.to.as_str()].to_owned(),
+                    screen,
+                )
+            })
+            .collect();
+        transitions.sort();
+        let steps = (w.steps.iter())
+            .map(|s| source_statuses[&s.status].clone())
+            .collect();
+        let name = renamed(&own_workflows, &w.name);
+        workflow_names.insert(w.id, name.clone());
+        expected.push((name, w.description, steps, transitions));
+    }
+    let mut got: Vec<ComparedWorkflow> = (workflows.iter())
+        .filter(|w| w.source_key.is_some())
+        .map(|w| {
+            let status: BTreeMap<&str, &str> = (w.steps.iter())
+                .map(|(step, _, status)| (step.as_str(), cloud_statuses[status].as_str()))
+                .collect();
+            let mut transitions: Vec<ComparedTransition> = (w.transitions.iter())
+                .map(|t| {
+                    let mut from: Vec<String> = (t.from.iter())
+                        .map(|f| status[f.as_str()].to_owned())
+                        .collect();
+                    from.sort();
+                    (
+                        t.name.clone(),
+                        t.description.clone(),
+                        t.kind.clone(),
+                        from,
+                        status[t.to.as_str()].to_owned(),
+                        t.screen.as_ref().map(|s| cloud_screens[s].clone()),
+                    )
+                })
+                .collect();
+            transitions.sort();
+            let steps = (w.steps.iter())
+                .map(|(_, _, status)| cloud_statuses[status].clone())
+                .collect();
+            (w.name.clone(), w.description.clone(), steps, transitions)
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "workflows with their statuses and transitions"
+    );
+
+    // Workflow schemes: each issue type's workflow (`jira` where none), and their projects.
+    let cloud_workflow: BTreeMap<&str, &str> = (workflows.iter())
+        .map(|w| (w.id.as_str(), w.name.as_str()))
+        .collect();
+    let own_schemes = own((workflow_schemes.iter())
+        .map(|s| (&s.source_key, &s.name))
+        .collect());
+    let mut expected: Vec<ComparedScheme> = Vec::new();
+    for r in source.records(Kind::WorkflowScheme) {
+        let Record::WorkflowScheme(s) = r else {
+            continue;
+        };
+        let mut entries: Vec<(String, String)> = (s.mappings.iter())
+            .map(|m| {
+                let issue_type = (m.issue_type.as_ref())
+                    .map_or("default".to_owned(), |t| source_types[t].clone());
+                let workflow =
+                    (m.workflow.as_ref()).map_or("jira".to_owned(), |w| workflow_names[w].clone());
+                (issue_type, workflow)
+            })
+            .collect();
+        // Without a default, Cloud's scheme gives the other issue types `jira`.
+        if s.mappings.iter().all(|m| m.issue_type.is_some()) {
+            entries.push(("default".to_owned(), "jira".to_owned()));
+        }
+        entries.sort();
+        let projects = projects_of(SchemeType::Workflow, &s.id);
+        let name = renamed(&own_schemes, &s.name);
+        expected.push((name, s.description, entries, projects));
+    }
+    let mut got: Vec<ComparedScheme> = (workflow_schemes.iter())
+        .filter(|s| s.source_key.is_some())
+        .map(|s| compared_scheme(s, &cloud_workflow, &cloud_types, &cloud_projects))
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "workflow schemes with their workflows and projects"
+    );
+}
+
 /// Each source issue's key (its project's key and its number), by id.
 fn source_issue_keys(source: &Source) -> BTreeMap<String, String> {
     let project_keys: BTreeMap<String, String> = source
@@ -1316,6 +1629,52 @@ fn every_kind_round_trips_over_https() {
         r,
         Record::ProjectScheme(p) if p.scheme_type == airlock_model::jira::SchemeType::FieldConfiguration
     )));
+    // Nor of issue type schemes, workflows and workflow schemes: the source's default
+    // scheme beside projects' own, transitions of every kind, from several statuses, with
+    // screens, schemes mapping issue types apart, projects using both kinds of scheme.
+    let type_schemes = source.records(Kind::IssueTypeScheme);
+    assert!(
+        type_schemes
+            .iter()
+            .any(|r| matches!(r, Record::IssueTypeScheme(s) if s.global))
+    );
+    assert!(
+        type_schemes
+            .iter()
+            .any(|r| matches!(r, Record::IssueTypeScheme(s) if !s.global))
+    );
+    let transitions: Vec<_> = (source.records(Kind::Workflow).into_iter())
+        .flat_map(|r| match r {
+            Record::Workflow(w) => w.transitions,
+            _ => Vec::new(),
+        })
+        .collect();
+    use airlock_model::jira::TransitionKind;
+    for kind in [
+        TransitionKind::Initial,
+        TransitionKind::Global,
+        TransitionKind::Directed,
+    ] {
+        assert!(transitions.iter().any(|t| t.kind == kind), "{kind:?}");
+    }
+    assert!(transitions.iter().any(|t| t.from.len() > 1));
+    assert!(transitions.iter().any(|t| t.screen.is_some()));
+    assert!(
+        (source.records(Kind::WorkflowScheme).iter()).any(|r| matches!(
+            r,
+            Record::WorkflowScheme(s) if s.mappings.iter().any(|m| m.issue_type.is_some())
+        ))
+    );
+    for scheme_type in [
+        airlock_model::jira::SchemeType::IssueType,
+        airlock_model::jira::SchemeType::Workflow,
+    ] {
+        assert!(
+            (source.records(Kind::ProjectScheme).iter())
+                .any(|r| matches!(r, Record::ProjectScheme(p) if p.scheme_type == scheme_type)),
+            "{scheme_type:?}"
+        );
+    }
     assert_files_arrived(&source, &state, &double);
     assert_issue_dates_carried(&source, &state, &double);
     assert_origins_carried(&source, &state, &double);
@@ -1399,7 +1758,12 @@ fn every_kind_round_trips_over_https() {
                 // What a board's properties carry is answered `<board>:<server id>`.
                 None if matches!(
                     kind,
-                    Kind::BoardColumn | Kind::ColumnStatus | Kind::Swimlane | Kind::QuickFilter
+                    Kind::BoardColumn
+                        | Kind::ColumnStatus
+                        | Kind::Swimlane
+                        | Kind::QuickFilter
+                        | Kind::CardField
+                        | Kind::CardColor
                 ) =>
                 {
                     let found = found.as_deref().unwrap_or_default();
@@ -3693,6 +4057,8 @@ mod security {
                 SchemeType::Category => "category",
                 SchemeType::IssueTypeScreen => "issue-type-screen",
                 SchemeType::FieldConfiguration => "field-configuration",
+                SchemeType::IssueType => "issue-type",
+                SchemeType::Workflow => "workflow",
             };
             let scheme: i64 = db
                 .query_row(
@@ -4707,6 +5073,43 @@ mod software {
                 );
                 assert_eq!(entry["jql"].as_str().unwrap().is_empty(), q.jql.is_empty());
             }
+        }
+        // Card settings: each field in its mode and place, each colour by its strategy.
+        let fields = carried_on_site(double, "board", CARD_FIELDS);
+        let colors = carried_on_site(double, "board", CARD_COLORS);
+        for record in source.records(Kind::CardField) {
+            let Record::CardField(f) = record else {
+                continue;
+            };
+            let entry = fields[&board_of[&f.board]]
+                .iter()
+                .find(|e| e["id"] == json!(f.id))
+                .unwrap_or_else(|| panic!("card field {} on its board", f.id));
+            assert_eq!(
+                (&entry["mode"], &entry["position"]),
+                (&json!(f.mode.as_str()), &json!(f.position))
+            );
+            assert_eq!(
+                entry["field"].as_str().unwrap().starts_with("customfield_"),
+                matches!(f.field, airlock_model::jira::FieldId::Custom(_))
+            );
+        }
+        for record in source.records(Kind::CardColor) {
+            let Record::CardColor(c) = record else {
+                continue;
+            };
+            let entry = colors[&board_of[&c.board]]
+                .iter()
+                .find(|e| e["id"] == json!(c.id))
+                .unwrap_or_else(|| panic!("card colour {} on its board", c.id));
+            assert_eq!(
+                (&entry["strategy"], &entry["color"], &entry["position"]),
+                (
+                    &json!(c.value.parts().0),
+                    &json!(c.color),
+                    &json!(c.position)
+                )
+            );
         }
 
         let closed_of = issue_properties(double, SPRINTS);
@@ -9720,5 +10123,1027 @@ mod field_configurations {
             .count()
         };
         assert_eq!(named("Broken"), 1);
+    }
+}
+
+mod workflows {
+    use super::*;
+    use airlock_model::jira::{
+        IssueTypeScheme, ProjectScheme, SchemeType, TransitionKind, Workflow, WorkflowMapping,
+        WorkflowScheme, WorkflowStep, WorkflowTransition,
+    };
+
+    fn call(double: &CloudDouble, method: &str, path: &str, body: Value) -> (u16, Value) {
+        raw_call(double, method, &format!("/rest/api/3{path}"), &body)
+    }
+
+    /// `values` of a page, by `field`.
+    fn listed(page: &Value, field: &str) -> Vec<Value> {
+        (page["values"].as_array().unwrap().iter())
+            .map(|v| v[field].clone())
+            .collect()
+    }
+
+    /// A workflow's create of Cloud's workflow API over the site's three statuses (`todo`,
+    /// `doing`, `done`), with `transitions`.
+    fn create_body(name: &str, transitions: Value) -> Value {
+        let status = |id: &str, name: &str, category: &str, reference: &str| json!({ "id": id, "name": name, "statusCategory": category, "statusReference": reference });
+        json!({
+            "scope": { "type": "GLOBAL" },
+            "statuses": [
+                status("10000", "To Do", "TODO", "todo"),
+                status("10001", "In Progress", "IN_PROGRESS", "doing"),
+                status("10002", "Done", "DONE", "done"),
+            ],
+            "workflows": [{
+                "name": name,
+                "description": "As the team works",
+                "statuses": [
+                    { "statusReference": "todo", "properties": {} },
+                    { "statusReference": "doing", "properties": {} },
+                    { "statusReference": "done", "properties": {} },
+                ],
+                "transitions": transitions,
+            }],
+        })
+    }
+
+    /// A transition as Cloud's workflow API takes it.
+    fn raw_transition(id: &str, name: &str, kind: &str, from: &[&str], to: &str) -> Value {
+        let links: Vec<Value> = (from.iter())
+            .map(|f| json!({ "fromStatusReference": f }))
+            .collect();
+        json!({ "id": id, "name": name, "type": kind, "toStatusReference": to, "links": links })
+    }
+
+    /// A workflow's transitions Cloud takes: created, started (with a screen), finished
+    /// from two statuses, reopened from anywhere.
+    fn good_transitions() -> Vec<Value> {
+        let mut start = raw_transition("11", "Start", "DIRECTED", &["todo"], "doing");
+        start["transitionScreen"] = json!({
+            "ruleKey": "system:transition-screen",
+            "parameters": { "screenId": "1" },
+        });
+        vec![
+            raw_transition("1", "Create", "INITIAL", &[], "todo"),
+            start,
+            raw_transition("21", "Finish", "DIRECTED", &["todo", "doing"], "done"),
+            raw_transition("31", "Reopen", "GLOBAL", &[], "todo"),
+        ]
+    }
+
+    fn step(id: &str, status: &str) -> WorkflowStep {
+        WorkflowStep {
+            id: id.into(),
+            name: format!("Step {id}"),
+            status: status.into(),
+        }
+    }
+
+    fn transition(
+        id: &str,
+        name: &str,
+        kind: TransitionKind,
+        from: &[&str],
+        to: &str,
+        screen: Option<&str>,
+    ) -> WorkflowTransition {
+        WorkflowTransition {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name}, as the source has it"),
+            kind,
+            from: from.iter().map(|f| (*f).to_owned()).collect(),
+            to: to.into(),
+            screen: screen.map(str::to_owned),
+        }
+    }
+
+    /// A workflow over the site's three statuses (steps 1, 2, 3), with `transitions`.
+    fn workflow(id: &str, name: &str, transitions: Vec<WorkflowTransition>) -> Record {
+        Record::Workflow(Workflow {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name}: the team's"),
+            steps: vec![step("1", "10000"), step("2", "10001"), step("3", "10002")],
+            transitions,
+        })
+    }
+
+    /// Created, started (screen `screen`), finished from steps 1 and 2, reopened from
+    /// anywhere.
+    fn transitions(screen: &str) -> Vec<WorkflowTransition> {
+        vec![
+            transition("1", "Create", TransitionKind::Initial, &[], "1", None),
+            transition(
+                "11",
+                "Start",
+                TransitionKind::Directed,
+                &["1"],
+                "2",
+                Some(screen),
+            ),
+            transition(
+                "21",
+                "Finish",
+                TransitionKind::Directed,
+                &["1", "2"],
+                "3",
+                None,
+            ),
+            transition("31", "Reopen", TransitionKind::Global, &[], "1", None),
+        ]
+    }
+
+    fn workflow_scheme(id: &str, name: &str, mappings: &[(Option<&str>, Option<&str>)]) -> Record {
+        Record::WorkflowScheme(WorkflowScheme {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name}, as the source has it"),
+            mappings: (mappings.iter())
+                .map(|(issue_type, workflow)| WorkflowMapping {
+                    issue_type: issue_type.map(str::to_owned),
+                    workflow: workflow.map(str::to_owned),
+                })
+                .collect(),
+        })
+    }
+
+    fn type_scheme(
+        id: &str,
+        name: &str,
+        issue_types: &[&str],
+        default: Option<&str>,
+        global: bool,
+    ) -> Record {
+        Record::IssueTypeScheme(IssueTypeScheme {
+            id: id.into(),
+            name: name.into(),
+            description: format!("{name}, as the source has it"),
+            issue_types: issue_types.iter().map(|t| (*t).to_owned()).collect(),
+            default_issue_type: default.map(str::to_owned),
+            global,
+        })
+    }
+
+    fn uses(project: &str, scheme_type: SchemeType, scheme: &str) -> Record {
+        Record::ProjectScheme(ProjectScheme {
+            id: format!("{project}/{scheme_type:?}"),
+            project: project.into(),
+            scheme_type,
+            scheme: scheme.into(),
+        })
+    }
+
+    /// How many requests the double had of an endpoint.
+    fn requests(double: &CloudDouble, endpoint: &str) -> u64 {
+        double
+            .stats()
+            .per_endpoint
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Issue type schemes and projects' schemes as Jira Cloud keeps them: Cloud's default
+    /// from the start with every issue type (a new one added as it is created), names
+    /// distinct in any case, at least one issue type, known ones, once each, the default
+    /// among them, a project switched only to a scheme listing its issues' types. Through
+    /// the client: the source's default maps onto Cloud's (nothing is created), a scheme
+    /// named like Cloud's arrives as `<name> (migrated)`, what the shared rules refuse is
+    /// refused before anything is sent, and a project's scheme is set.
+    #[test]
+    fn issue_type_schemes_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let project = double.site().add_project("OPS", "Operations").unwrap();
+        let other = double.site().add_project("BUSY", "Busy").unwrap();
+
+        // Cloud's default, with every issue type; a new issue type joins it.
+        let (status, page) = call(&double, "GET", "/issuetypescheme", Value::Null);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            page["values"],
+            json!([{
+                "id": "10000",
+                "name": "Default Issue Type Scheme",
+                "description": "Default issue type scheme is the list of global issue types. All newly created issue types will automatically be added to this scheme.",
+                "isDefault": true,
+            }])
+        );
+        let (status, incident) = call(
+            &double,
+            "POST",
+            "/issuetype",
+            json!({ "name": "Incident", "type": "standard" }),
+        );
+        assert_eq!(status, 201, "{incident}");
+        let incident = incident["id"].as_str().unwrap().to_owned();
+        let types_of = |scheme: &str| -> Vec<Value> {
+            let (_, page) = call(
+                &double,
+                "GET",
+                &format!("/issuetypescheme/mapping?issueTypeSchemeId={scheme}"),
+                Value::Null,
+            );
+            listed(&page, "issueTypeId")
+        };
+        assert_eq!(
+            types_of("10000"),
+            [
+                json!("10000"),
+                json!("10001"),
+                json!("10002"),
+                json!("10003"),
+                json!("10004"),
+                json!(incident)
+            ]
+        );
+
+        // A scheme: its issue types in order, its default among them; names distinct in
+        // any case.
+        let (status, created) = call(
+            &double,
+            "POST",
+            "/issuetypescheme",
+            json!({
+                "name": "Ops Issue Types",
+                "description": "Incidents first",
+                "defaultIssueTypeId": "10001",
+                "issueTypeIds": [incident, "10001", "10004"],
+            }),
+        );
+        assert_eq!(status, 201, "{created}");
+        let ops = created["issueTypeSchemeId"]
+            .as_str()
+            .expect("a string id, as Cloud")
+            .to_owned();
+        assert_eq!(
+            types_of(&ops),
+            [json!(incident), json!("10001"), json!("10004")]
+        );
+        for refused in [
+            json!({ "name": "OPS ISSUE TYPES", "issueTypeIds": ["10001"] }),
+            json!({ "name": "default issue type scheme", "issueTypeIds": ["10001"] }),
+            json!({ "name": "Empty", "issueTypeIds": [] }),
+            json!({ "name": "Unknown", "issueTypeIds": ["99999"] }),
+            json!({ "name": "Twice", "issueTypeIds": ["10001", "10001"] }),
+            json!({ "name": "Elsewhere", "issueTypeIds": ["10001"], "defaultIssueTypeId": "10002" }),
+            json!({ "name": "None" }),
+            json!({ "issueTypeIds": ["10001"] }),
+        ] {
+            assert_eq!(
+                call(&double, "POST", "/issuetypescheme", refused.clone()).0,
+                400,
+                "{refused}"
+            );
+        }
+        let (_, found) = call(
+            &double,
+            "GET",
+            "/issuetypescheme?queryString=ops",
+            Value::Null,
+        );
+        assert_eq!(
+            found["values"],
+            json!([{
+                "id": ops,
+                "name": "Ops Issue Types",
+                "description": "Incidents first",
+                "defaultIssueTypeId": "10001",
+            }])
+        );
+
+        // A project: on the default, then switched; not to a scheme without its issues'
+        // types; unknown ones are 404.
+        let of_project = |p: &str| {
+            let (_, page) = call(
+                &double,
+                "GET",
+                &format!("/issuetypescheme/project?projectId={p}"),
+                Value::Null,
+            );
+            (
+                page["values"][0]["issueTypeScheme"]["id"].clone(),
+                page["values"][0]["projectIds"].clone(),
+            )
+        };
+        assert_eq!(of_project(&project), (json!("10000"), json!([project])));
+        let assign = |scheme: &str, project: &str| {
+            call(
+                &double,
+                "PUT",
+                "/issuetypescheme/project",
+                json!({ "issueTypeSchemeId": scheme, "projectId": project }),
+            )
+            .0
+        };
+        assert_eq!(assign(&ops, &project), 204);
+        assert_eq!(of_project(&project).0, json!(ops));
+        let record = Record::Issue(Issue {
+            issue_type: "10002".into(),
+            ..issue(0, &other)
+        });
+        ok(&client(&double).write(Kind::Issue, &[record]).unwrap());
+        assert_eq!(assign(&ops, &other), 400, "a Story in a scheme without");
+        // A project's issues are of the types its scheme lists.
+        let third = double.site().add_project("THIRD", "Third").unwrap();
+        assert_eq!(assign(&ops, &third), 204);
+        let answers = client(&double)
+            .write(
+                Kind::Issue,
+                &[
+                    Record::Issue(Issue {
+                        issue_type: "10001".into(),
+                        ..issue(0, &third)
+                    }),
+                    Record::Issue(Issue {
+                        issue_type: "10002".into(),
+                        ..issue(1, &third)
+                    }),
+                ],
+            )
+            .unwrap();
+        assert!(answers[0].is_ok(), "{answers:?}");
+        let e = answers[1].as_ref().unwrap_err();
+        assert!(e.message.contains("issuetype"), "{e:?}");
+        assert_eq!(assign("99999", &project), 404);
+        assert_eq!(assign(&ops, "99999"), 404);
+
+        // Through the client.
+        let records = [
+            type_scheme(
+                "10000",
+                "Default Issue Type Scheme",
+                &["10000", "10001", "10002", "10003", "10004", &incident],
+                None,
+                true,
+            ),
+            type_scheme(
+                "10100",
+                "Default Issue Type Scheme",
+                &["10001", "10000"],
+                Some("10000"),
+                false,
+            ),
+            type_scheme(
+                "10101",
+                "OPS: Issue Types",
+                &["10002", &incident],
+                None,
+                false,
+            ),
+            type_scheme("10102", "Nothing", &[], None, false),
+            type_scheme("10103", "Astray", &["10001"], Some("10002"), false),
+        ];
+        let before = requests(&double, "POST /rest/api/3/issuetypescheme");
+        let mut target = client(&double);
+        let answers = target.write(Kind::IssueTypeScheme, &records).unwrap();
+        assert_eq!(answers[0].as_deref(), Ok("10000"), "the default is Cloud's");
+        let renamed = answers[1].clone().unwrap();
+        let own = answers[2].clone().unwrap();
+        for (i, why) in [
+            (3, "at least one issue type"),
+            (4, "the default issue type is one of the scheme's"),
+        ] {
+            let e = answers[i].as_ref().unwrap_err();
+            assert_eq!(e.code, "invalid-value", "{e:?}");
+            assert!(e.message.contains(why), "{e:?}");
+        }
+        // Cloud's default is the source's one default scheme's.
+        let again = type_scheme("10104", "Default again", &["10001"], None, true);
+        let answers = target.write(Kind::IssueTypeScheme, &[again]).unwrap();
+        assert_eq!(answers[0].as_ref().unwrap_err().code, "duplicate-key");
+        assert_eq!(
+            requests(&double, "POST /rest/api/3/issuetypescheme"),
+            before + 2,
+            "only what Cloud takes is sent"
+        );
+        let read = double.site().read_issue_type_schemes().unwrap();
+        let scheme = |id: &str| read.iter().find(|s| s.id == id).unwrap();
+        assert_eq!(
+            (
+                scheme(&renamed).name.as_str(),
+                &scheme(&renamed).issue_types,
+                scheme(&renamed).default_issue_type.as_deref()
+            ),
+            (
+                "Default Issue Type Scheme (migrated)",
+                &vec!["10001".to_owned(), "10000".to_owned()],
+                Some("10000")
+            )
+        );
+        assert!(scheme("10000").source_key.is_none(), "Cloud's is as it was");
+        assert_eq!(
+            target
+                .write(
+                    Kind::ProjectScheme,
+                    &[uses(&project, SchemeType::IssueType, &own)]
+                )
+                .unwrap(),
+            [Ok(String::new())]
+        );
+        assert_eq!(of_project(&project).0, json!(own));
+        let mut site = double.site();
+        for kind in [Kind::IssueTypeScheme, Kind::ProjectScheme] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+    }
+
+    /// Workflows, workflow schemes and projects' workflow schemes as Jira Cloud keeps
+    /// them: its built-in `jira` from the start, names distinct site-wide in any case, the
+    /// statuses the site has, one initial transition, directed transitions from the
+    /// workflow's statuses and the others from none, names and screens as Cloud takes
+    /// them, all of a create or none; schemes naming workflows and issue types the site
+    /// has, a project switched only while it has no issues. Through the client: a
+    /// workflow named like one the target has arrives as `<name> (migrated)`, one the
+    /// shared rules refuse is refused with their reason before anything is sent, a scheme
+    /// names its workflows by their names on the target (one naming a workflow the site
+    /// has not is refused), and a project is switched to its scheme.
+    #[test]
+    fn workflows_and_their_schemes_follow_jira_clouds_rules() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let project = double.site().add_project("OPS", "Operations").unwrap();
+        let busy = double.site().add_project("BUSY", "Busy").unwrap();
+
+        // Cloud's built-in workflow.
+        let (status, page) = call(&double, "GET", "/workflows/search", Value::Null);
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(listed(&page, "name"), [json!("jira")]);
+
+        // A workflow: its statuses and transitions as given.
+        let body = create_body("Ops Workflow", json!(good_transitions()));
+        let (status, created) = call(&double, "POST", "/workflows/create", body);
+        assert_eq!(status, 200, "{created}");
+        let made = &created["workflows"][0];
+        let id = made["id"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "a UUID, as Cloud: {id}");
+        assert_eq!(made["name"], "Ops Workflow");
+        assert_eq!(
+            made["transitions"][2],
+            json!({
+                "id": "21", "name": "Finish", "description": "", "type": "DIRECTED",
+                "toStatusReference": "10002",
+                "links": [{ "fromStatusReference": "10000" }, { "fromStatusReference": "10001" }],
+                "properties": {}, "actions": [], "validators": [], "triggers": [],
+            })
+        );
+        assert_eq!(
+            made["transitions"][1]["transitionScreen"]["parameters"]["screenId"],
+            "1"
+        );
+        assert_eq!(
+            listed(&json!({ "values": created["statuses"] }), "name"),
+            [json!("To Do"), json!("In Progress"), json!("Done")]
+        );
+
+        // What Cloud refuses: all of the create, nothing made.
+        let with = |f: &dyn Fn(&mut Vec<Value>)| {
+            let mut t = good_transitions();
+            f(&mut t);
+            create_body("Refused", json!(t))
+        };
+        let mut refusals = vec![
+            create_body("JIRA", json!(good_transitions())),
+            create_body("ops workflow", json!(good_transitions())),
+            with(&|t| t.push(raw_transition("2", "Again", "INITIAL", &[], "doing"))),
+            with(&|t| {
+                t.remove(0);
+            }),
+            with(&|t| t[1]["links"] = json!([])),
+            with(&|t| t[3]["links"] = json!([{ "fromStatusReference": "done" }])),
+            with(&|t| t[2]["toStatusReference"] = json!("elsewhere")),
+            with(&|t| t[2]["links"][0]["fromStatusReference"] = json!("elsewhere")),
+            with(&|t| t[1]["transitionScreen"]["parameters"]["screenId"] = json!("99999")),
+            with(&|t| t[1]["name"] = json!("s".repeat(61))),
+            with(&|t| t[2]["type"] = json!("SIDEWAYS")),
+            with(&|t| t[3]["id"] = json!("21")),
+            with(&|t| t.push(raw_transition("41", "Start", "DIRECTED", &["todo"], "done"))),
+            with(&|t| t.push(raw_transition("41", "Reopen", "GLOBAL", &[], "doing"))),
+            with(&|t| t.push(raw_transition("41", "Back", "GLOBAL", &[], "todo"))),
+        ];
+        let mut unknown = create_body("Refused", json!(good_transitions()));
+        unknown["statuses"][0]["id"] = json!("99999");
+        refusals.push(unknown);
+        let mut uncategorised = create_body("Refused", json!(good_transitions()));
+        uncategorised["statuses"][1]["statusCategory"] = json!("SOMETIMES");
+        refusals.push(uncategorised);
+        let mut scoped = create_body("Refused", json!(good_transitions()));
+        scoped["scope"] = json!({ "type": "PROJECT", "project": { "id": project } });
+        refusals.push(scoped);
+        let mut twice = create_body("Refused", json!(good_transitions()));
+        let again = twice["workflows"][0].clone();
+        twice["workflows"].as_array_mut().unwrap().push(again);
+        refusals.push(twice);
+        refusals.push(json!({ "scope": { "type": "GLOBAL" }, "statuses": [], "workflows": [] }));
+        for refused in refusals {
+            let (status, answer) = call(&double, "POST", "/workflows/create", refused.clone());
+            assert_eq!(status, 400, "{refused}: {answer}");
+        }
+        let (_, page) = call(&double, "GET", "/workflows/search", Value::Null);
+        assert_eq!(
+            listed(&page, "name"),
+            [json!("jira"), json!("Ops Workflow")]
+        );
+        let (_, found) = call(
+            &double,
+            "GET",
+            "/workflows/search?queryString=OPS",
+            Value::Null,
+        );
+        assert_eq!(listed(&found, "id"), [json!(id)]);
+
+        // Read back by id or by name; an id the site has not is no workflow.
+        let (status, read) = call(
+            &double,
+            "POST",
+            "/workflows",
+            json!({ "workflowIds": [id, "5c1e0000-6b1d-4e0f-9a7c-00000000ffff"] }),
+        );
+        assert_eq!(status, 200, "{read}");
+        assert_eq!(read["workflows"].as_array().unwrap().len(), 1);
+        assert_eq!(read["workflows"][0]["transitions"], made["transitions"]);
+        let (_, read) = call(
+            &double,
+            "POST",
+            "/workflows",
+            json!({ "workflowNames": ["jira"] }),
+        );
+        assert_eq!(read["workflows"][0]["name"], "jira");
+
+        // Workflow schemes: workflows by name (`jira` by default), issue types the site
+        // has, names distinct in any case.
+        let (status, scheme) = call(
+            &double,
+            "POST",
+            "/workflowscheme",
+            json!({
+                "name": "Ops Scheme",
+                "description": "Bugs the built-in way",
+                "defaultWorkflow": "Ops Workflow",
+                "issueTypeMappings": { "10001": "jira" },
+            }),
+        );
+        assert_eq!(status, 201, "{scheme}");
+        let scheme_id = scheme["id"].as_i64().expect("a number id, as Cloud");
+        assert_eq!(
+            (&scheme["defaultWorkflow"], &scheme["issueTypeMappings"]),
+            (&json!("Ops Workflow"), &json!({ "10001": "jira" }))
+        );
+        let (status, plain) = call(
+            &double,
+            "POST",
+            "/workflowscheme",
+            json!({ "name": "Plain" }),
+        );
+        assert_eq!((status, &plain["defaultWorkflow"]), (201, &json!("jira")));
+        for refused in [
+            json!({ "name": "OPS SCHEME" }),
+            json!({ "name": "Lost", "defaultWorkflow": "Nowhere" }),
+            json!({ "name": "Lost", "issueTypeMappings": { "10001": "Nowhere" } }),
+            json!({ "name": "Lost", "issueTypeMappings": { "99999": "jira" } }),
+            json!({ "description": "no name" }),
+        ] {
+            assert_eq!(
+                call(&double, "POST", "/workflowscheme", refused.clone()).0,
+                400,
+                "{refused}"
+            );
+        }
+        let (status, got) = call(
+            &double,
+            "GET",
+            &format!("/workflowscheme/{scheme_id}"),
+            Value::Null,
+        );
+        assert_eq!((status, &got["name"]), (200, &json!("Ops Scheme")));
+        assert_eq!(
+            call(&double, "GET", "/workflowscheme/99999", Value::Null).0,
+            404
+        );
+        let (_, all) = call(&double, "GET", "/workflowscheme", Value::Null);
+        assert_eq!(listed(&all, "name"), [json!("Ops Scheme"), json!("Plain")]);
+
+        // A project: on the default (no id), then switched while it has no issues.
+        let of_project = |p: &str| {
+            let (_, page) = call(
+                &double,
+                "GET",
+                &format!("/workflowscheme/project?projectId={p}"),
+                Value::Null,
+            );
+            page["values"][0].clone()
+        };
+        let before = of_project(&project);
+        assert_eq!(before["projectIds"], json!([project]));
+        assert_eq!(before["workflowScheme"].get("id"), None, "{before}");
+        assert_eq!(before["workflowScheme"]["defaultWorkflow"], "jira");
+        let assign = |scheme: &str, project: &str| {
+            call(
+                &double,
+                "PUT",
+                "/workflowscheme/project",
+                json!({ "workflowSchemeId": scheme, "projectId": project }),
+            )
+            .0
+        };
+        assert_eq!(assign(&scheme_id.to_string(), &project), 204);
+        assert_eq!(
+            of_project(&project)["workflowScheme"]["id"],
+            json!(scheme_id)
+        );
+        ok(&client(&double)
+            .write(Kind::Issue, &[Record::Issue(issue(0, &busy))])
+            .unwrap());
+        assert_eq!(assign(&scheme_id.to_string(), &busy), 400, "it has issues");
+        assert_eq!(assign("99999", &project), 404);
+        assert_eq!(assign(&scheme_id.to_string(), "99999"), 404);
+
+        // Through the client.
+        let mut two_initial = transitions("2");
+        two_initial.push(transition(
+            "2",
+            "Create again",
+            TransitionKind::Initial,
+            &[],
+            "2",
+            None,
+        ));
+        let mut unknown_status = transitions("2");
+        unknown_status.truncate(1);
+        let records = [
+            workflow("w-1", "jira", transitions("1")),
+            workflow("w-2", "Ops Workflow", transitions("3")),
+            workflow("w-3", "Two beginnings", two_initial),
+            Record::Workflow(Workflow {
+                id: "w-4".into(),
+                name: "Lost status".into(),
+                description: String::new(),
+                steps: vec![step("1", "99999")],
+                transitions: unknown_status,
+            }),
+        ];
+        let before = requests(&double, "POST /rest/api/3/workflows/create");
+        let mut target = client(&double);
+        let answers = target.write(Kind::Workflow, &records).unwrap();
+        let (jira, ops) = (answers[0].clone().unwrap(), answers[1].clone().unwrap());
+        let e = answers[2].as_ref().unwrap_err();
+        assert_eq!(e.code, "invalid-value", "{e:?}");
+        assert!(e.message.contains("one initial transition"), "{e:?}");
+        let e = answers[3].as_ref().unwrap_err();
+        assert_eq!(e.code, "invalid-reference", "{e:?}");
+        assert_eq!(
+            requests(&double, "POST /rest/api/3/workflows/create"),
+            before + 2,
+            "only what Cloud takes is sent"
+        );
+        let read = double.site().read_workflows().unwrap();
+        let mut names: Vec<&str> = (read.iter())
+            .filter(|w| w.source_key.is_some())
+            .map(|w| w.name.as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["Ops Workflow", "Ops Workflow (migrated)", "jira (migrated)"]
+        );
+        for (id, name) in [
+            (&jira, "jira (migrated)"),
+            (&ops, "Ops Workflow (migrated)"),
+        ] {
+            let (_, answer) = call(
+                &double,
+                "POST",
+                "/workflows",
+                json!({ "workflowIds": [id] }),
+            );
+            assert_eq!(answer["workflows"][0]["name"], name);
+        }
+
+        let schemes = [
+            workflow_scheme(
+                "s-1",
+                "Ops Scheme",
+                &[
+                    (None, Some(&jira)),
+                    (Some("10001"), None),
+                    (Some("10002"), Some(&ops)),
+                ],
+            ),
+            workflow_scheme(
+                "s-2",
+                "Astray",
+                &[(None, Some("5c1e0000-6b1d-4e0f-9a7c-00000000ffff"))],
+            ),
+        ];
+        let answers = target.write(Kind::WorkflowScheme, &schemes).unwrap();
+        let migrated = answers[0].clone().unwrap();
+        assert_eq!(
+            answers[1].as_ref().unwrap_err().code,
+            "invalid-reference",
+            "{answers:?}"
+        );
+        let (_, got) = call(
+            &double,
+            "GET",
+            &format!("/workflowscheme/{migrated}"),
+            Value::Null,
+        );
+        assert_eq!(
+            (
+                &got["name"],
+                &got["defaultWorkflow"],
+                &got["issueTypeMappings"]
+            ),
+            (
+                &json!("Ops Scheme (migrated)"),
+                &json!("jira (migrated)"),
+                &json!({ "10001": "jira", "10002": "Ops Workflow (migrated)" })
+            )
+        );
+        assert_eq!(
+            target
+                .write(
+                    Kind::ProjectScheme,
+                    &[uses(&project, SchemeType::Workflow, &migrated)]
+                )
+                .unwrap(),
+            [Ok(String::new())]
+        );
+        assert_eq!(
+            of_project(&project)["workflowScheme"]["id"].to_string(),
+            migrated
+        );
+        let mut site = double.site();
+        for kind in [Kind::Workflow, Kind::WorkflowScheme, Kind::ProjectScheme] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+    }
+
+    /// An issue type scheme on the site: its name, issue types, default and projects.
+    type TypeSchemeOnSite<'a> = (&'a str, &'a Vec<String>, Option<&'a str>, &'a Vec<String>);
+
+    /// A transition on the site: its name, kind, the statuses it leaves from and leads to,
+    /// and its screen.
+    type TransitionOnSite<'a> = (String, String, Vec<&'a str>, &'a str, Option<String>);
+
+    /// A workflow scheme on the site: its name, each issue type's workflow by name, and
+    /// the projects using it.
+    type WorkflowSchemeOnSite<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a Vec<String>);
+
+    /// Issue type schemes, workflows, workflow schemes and projects' schemes written
+    /// through the client while writes are applied and then lost (each loss ends the run;
+    /// the next reconciles with `find_written`): nothing is created twice, what Cloud has
+    /// a name of arrives as `<name> (migrated)`, every workflow arrives with each of its
+    /// transitions (kind, statuses, screen), each scheme with what it maps, the source's
+    /// default issue type scheme is Cloud's, and a fresh client finds every record again.
+    #[test]
+    fn workflows_cut_short_arrive_once_with_every_transition() {
+        let double = CloudDouble::start(DoubleConfig::default()).unwrap();
+        let project = double.site().add_project("OPS", "Operations").unwrap();
+        double.set_faults(Faults {
+            seed: 31,
+            fail_after_apply: 0.15,
+            drop_after_apply: 0.1,
+            ..Faults::default()
+        });
+        let mut crashes = 0;
+        let mut write = |kind: Kind, records: &[Record]| {
+            let (answers, cut) = write_through_crashes(&double, kind, records);
+            crashes += cut;
+            ok(&answers)
+        };
+
+        let type_schemes = [
+            type_scheme(
+                "10000",
+                "Default Issue Type Scheme",
+                &["10000", "10001", "10002", "10003", "10004"],
+                None,
+                true,
+            ),
+            type_scheme(
+                "10100",
+                "Default Issue Type Scheme",
+                &["10003", "10000"],
+                Some("10000"),
+                false,
+            ),
+            type_scheme(
+                "10101",
+                "OPS: Scrum Issue Type Scheme",
+                &["10002", "10004", "10001"],
+                Some("10002"),
+                false,
+            ),
+        ];
+        let type_scheme_ids = write(Kind::IssueTypeScheme, &type_schemes);
+        assert_eq!(type_scheme_ids[0], "10000");
+        let mut bug = transitions("2");
+        bug.push(transition(
+            "41",
+            "Triage",
+            TransitionKind::Directed,
+            &["2", "3"],
+            "1",
+            Some("3"),
+        ));
+        let workflows = [
+            workflow("10200", "jira", transitions("1")),
+            workflow("10201", "Bug Workflow", bug),
+            workflow("10202", "OPS: Software Workflow", transitions("3")),
+        ];
+        let workflow_ids = write(Kind::Workflow, &workflows);
+        let schemes = [
+            workflow_scheme(
+                "10300",
+                "OPS: Software Simplified Workflow Scheme",
+                &[
+                    (None, Some(&workflow_ids[2])),
+                    (Some("10001"), Some(&workflow_ids[1])),
+                    (Some("10003"), None),
+                ],
+            ),
+            workflow_scheme(
+                "10301",
+                "Bugs apart",
+                &[(Some("10001"), Some(&workflow_ids[1]))],
+            ),
+        ];
+        let scheme_ids = write(Kind::WorkflowScheme, &schemes);
+        let associations = [
+            uses(&project, SchemeType::IssueType, &type_scheme_ids[2]),
+            uses(&project, SchemeType::Workflow, &scheme_ids[0]),
+        ];
+        assert_eq!(write(Kind::ProjectScheme, &associations), ["", ""]);
+        double.set_faults(Faults::default());
+        let stats = double.stats();
+        assert!(
+            crashes > 0 && stats.failed_after_apply + stats.dropped_after_apply > 0,
+            "no write was lost: {stats:?}"
+        );
+
+        // Each once, as the source has it, renamed where Cloud has the name.
+        let mut site = double.site();
+        let read = site.read_issue_type_schemes().unwrap();
+        let mut migrated: Vec<TypeSchemeOnSite> = (read.iter())
+            .filter(|s| s.source_key.is_some())
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    &s.issue_types,
+                    s.default_issue_type.as_deref(),
+                    &s.projects,
+                )
+            })
+            .collect();
+        migrated.sort();
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            migrated,
+            [
+                (
+                    "Default Issue Type Scheme (migrated)",
+                    &strings(&["10003", "10000"]),
+                    Some("10000"),
+                    &Vec::new()
+                ),
+                (
+                    "OPS: Scrum Issue Type Scheme",
+                    &strings(&["10002", "10004", "10001"]),
+                    Some("10002"),
+                    &vec![project.clone()]
+                ),
+            ]
+        );
+        let read = site.read_workflows().unwrap();
+        let of = |id: &str| {
+            let w = read.iter().find(|w| w.id == id).unwrap();
+            let status: BTreeMap<&str, &str> = (w.steps.iter())
+                .map(|(step, _, status)| (step.as_str(), status.as_str()))
+                .collect();
+            let transitions: Vec<TransitionOnSite> = (w.transitions.iter())
+                .map(|t| {
+                    (
+                        t.name.clone(),
+                        t.kind.clone(),
+                        t.from.iter().map(|f| status[f.as_str()]).collect(),
+                        status[t.to.as_str()],
+                        t.screen.clone(),
+                    )
+                })
+                .collect();
+            let statuses: Vec<&str> = status.values().copied().collect();
+            (w.name.clone(), statuses, transitions)
+        };
+        let expected = |name: &str, records: &Record| {
+            let Record::Workflow(w) = records else {
+                unreachable!()
+            };
+            let status = |step: &str| match step {
+                "1" => "10000",
+                "2" => "10001",
+                _ => "10002",
+            };
+            let transitions: Vec<TransitionOnSite> = (w.transitions.iter())
+                .map(|t| {
+                    (
+                        t.name.clone(),
+                        t.kind.as_str().to_owned(),
+                        t.from.iter().map(|f| status(f)).collect(),
+                        status(&t.to),
+                        t.screen.clone(),
+                    )
+                })
+                .collect();
+            (
+                name.to_owned(),
+                vec!["10000", "10001", "10002"],
+                transitions,
+            )
+        };
+        assert_eq!(
+            read.iter().filter(|w| w.source_key.is_some()).count(),
+            3,
+            "each workflow once: {read:?}"
+        );
+        let names = ["jira (migrated)", "Bug Workflow", "OPS: Software Workflow"];
+        for ((record, name), id) in workflows.iter().zip(names).zip(&workflow_ids) {
+            let on_site = read.iter().find(|w| w.name == name).unwrap();
+            assert_eq!(of(&on_site.id), expected(name, record));
+            // Cloud's id (a UUID) names it.
+            let (_, answer) = call(
+                &double,
+                "POST",
+                "/workflows",
+                json!({ "workflowIds": [id] }),
+            );
+            assert_eq!(answer["workflows"][0]["name"], name);
+        }
+        let schemes_on_site = site.read_workflow_schemes().unwrap();
+        let names: BTreeMap<&str, &str> = (read.iter())
+            .map(|w| (w.id.as_str(), w.name.as_str()))
+            .collect();
+        let mut mapped: Vec<WorkflowSchemeOnSite> = (schemes_on_site.iter())
+            .filter(|s| s.source_key.is_some())
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    (s.entries.iter())
+                        .map(|(t, w)| (t.as_str(), names[w.as_str()]))
+                        .collect(),
+                    &s.projects,
+                )
+            })
+            .collect();
+        mapped.sort();
+        assert_eq!(
+            mapped,
+            [
+                (
+                    "Bugs apart",
+                    vec![("default", "jira"), ("10001", "Bug Workflow")],
+                    &Vec::new()
+                ),
+                (
+                    "OPS: Software Simplified Workflow Scheme",
+                    vec![
+                        ("default", "OPS: Software Workflow"),
+                        ("10001", "Bug Workflow"),
+                        ("10003", "jira"),
+                    ],
+                    &vec![project.clone()]
+                ),
+            ]
+        );
+        for kind in [
+            Kind::IssueTypeScheme,
+            Kind::Workflow,
+            Kind::WorkflowScheme,
+            Kind::ProjectScheme,
+        ] {
+            assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0, "{kind}");
+        }
+        drop(site);
+
+        // A fresh client finds every record again; the projects' schemes are written again
+        // rather than found (nothing changes).
+        let mut fresh = client(&double);
+        for (kind, records, ids) in [
+            (Kind::IssueTypeScheme, &type_schemes[..], &type_scheme_ids),
+            (Kind::Workflow, &workflows[..], &workflow_ids),
+            (Kind::WorkflowScheme, &schemes[..], &scheme_ids),
+        ] {
+            let keys: Vec<String> = records.iter().map(source_key).collect();
+            let found: Vec<String> = (fresh.find_written(kind, &keys).unwrap().into_iter())
+                .map(Option::unwrap)
+                .collect();
+            assert_eq!(&found, ids, "{kind}");
+        }
+        let before = double.site().read_workflow_schemes().unwrap();
+        assert_eq!(
+            ok(&fresh.write(Kind::ProjectScheme, &associations).unwrap()),
+            ["", ""]
+        );
+        assert_eq!(double.site().read_workflow_schemes().unwrap(), before);
     }
 }

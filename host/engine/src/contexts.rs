@@ -222,18 +222,15 @@ impl ContextRows {
             out.taken.extend(&rows_of_it);
             if let Some(why) = nowhere {
                 out.skipped.extend(rows_of_it);
-                out.findings.push(Finding {
-                    check: "unused-field-context".into(),
-                    severity: Severity::Warning,
-                    file: FILE.into(),
-                    entity: SCHEME.into(),
-                    id: at.id.clone(),
-                    line: Some(at.line),
-                    message: format!(
+                out.findings.push(warning(
+                    SCHEME,
+                    at,
+                    "unused-field-context",
+                    format!(
                         "the custom field context \"{}\" applies nowhere ({why}): it is not migrated, nor are its options; give the field a context on the target if it needs one",
                         context.name
                     ),
-                });
+                ));
                 continue;
             }
             if global {
@@ -301,6 +298,19 @@ impl Assembled {
             field: field.into(),
             missing,
         });
+    }
+}
+
+/// A warning about a held row (assembled schemes and contexts say what they leave).
+pub(crate) fn warning(entity: &str, at: &At, check: &str, message: String) -> Finding {
+    Finding {
+        check: check.into(),
+        severity: Severity::Warning,
+        file: FILE.into(),
+        entity: entity.into(),
+        id: at.id.clone(),
+        line: Some(at.line),
+        message,
     }
 }
 

@@ -362,7 +362,7 @@ fn software_entry(
     } else if kind.is_some() {
         (
             Status::NotYetSupported,
-            "rows with an ID another row of the table has are not migrated".to_owned(),
+            "rows Airlock cannot read are not migrated, each a finding (an ID another row of the table has, a card setting Jira Software does not know)".to_owned(),
         )
     } else if table == "AO_60DB71_AUDITENTRY" {
         (
@@ -372,7 +372,7 @@ fn software_entry(
     } else {
         (
             Status::NotYetSupported,
-            "a Jira Software table Airlock does not migrate yet (it migrates boards, their columns, swimlanes and quick filters, sprints and ranks)".to_owned(),
+            "a Jira Software table Airlock does not migrate yet (it migrates boards, their columns, swimlanes, quick filters and card settings, sprints and ranks)".to_owned(),
         )
     };
     CoverageEntry {
@@ -513,14 +513,18 @@ pub fn classify(element: &str) -> (Status, &'static str) {
             ByDesign,
             "the source's workflow engine state: an issue's place in its workflow is its status, migrated with it, and the target runs its own",
         ),
-        "Workflow"
-        | "WorkflowScheme"
-        | "WorkflowSchemeEntity"
-        | "DraftWorkflowScheme"
-        | "DraftWorkflowSchemeEntity" => (NotYetSupported, "workflows and workflow schemes"),
+        // A draft is an unpublished edit of a project's scheme: the published one migrates.
+        "DraftWorkflowScheme" | "DraftWorkflowSchemeEntity" => (
+            ByDesign,
+            "drafts of workflow schemes: the published scheme is migrated; publish the draft on the source first to migrate it",
+        ),
+        "EventType" => (
+            ByDesign,
+            "the site's own event types: Jira Cloud's API cannot create one; each is a custom-event-type warning naming it: add it on the target",
+        ),
         "OptionConfiguration" | "GenericConfiguration" => (
             NotYetSupported,
-            "issue type schemes' issue types and fields' default values",
+            "issue type schemes' issue types and defaults are migrated; priority schemes and custom fields' default values are not yet",
         ),
         "ColumnLayout" | "ColumnLayoutItem" => (
             NotYetSupported,
@@ -532,7 +536,7 @@ pub fn classify(element: &str) -> (Status, &'static str) {
         | "FieldConfiguration"
         | "ConfigurationContext" => (
             NotYetSupported,
-            "custom fields' contexts are migrated; issue type schemes and other system fields' schemes are not yet",
+            "custom fields' contexts and issue type schemes are migrated; other system fields' schemes (priority schemes) are not yet",
         ),
         "FilterSubscription" => (NotYetSupported, "filter subscriptions"),
         "FavouriteAssociations" => (NotYetSupported, "favourite filters and dashboards"),

@@ -153,6 +153,10 @@ struct Extractor<'s> {
     contexts: ContextRows,
     /// Screen schemes and issue type screen schemes, assembled at the end.
     screens: crate::screens::ScreenRows,
+    /// Workflows and workflow schemes, assembled at the end.
+    workflows: crate::workflows::WorkflowRows,
+    /// Issue type schemes and the projects that use them, assembled at the end.
+    issue_type_schemes: crate::issue_type_schemes::IssueTypeSchemeRows,
     /// Rows left out of a record because what they name is not in the backup.
     orphans: Vec<OrphanRow>,
     /// Rows taken but left out, per element (see [`Extracted::skipped_rows`]).
@@ -214,6 +218,8 @@ pub fn extract_with<R: BufRead>(
         pending_keys: Vec::new(),
         contexts: ContextRows::default(),
         screens: Default::default(),
+        workflows: Default::default(),
+        issue_type_schemes: Default::default(),
         orphans: Vec::new(),
         skipped_rows: BTreeMap::new(),
         issue_numbers: RoaringTreemap::new(),
@@ -337,6 +343,8 @@ pub fn extract_with<R: BufRead>(
     x.finish_project_keys()?;
     x.finish_contexts()?;
     x.finish_screens()?;
+    x.finish_workflows()?;
+    x.finish_issue_type_schemes()?;
     x.refused.finish()?;
     let written: Vec<Kind> = x.writers.keys().copied().collect();
     for (_, writer) in std::mem::take(&mut x.writers) {
@@ -423,8 +431,17 @@ fn is_wanted(name: &str) -> bool {
             | "ConfigurationContext"
             | "FieldConfigSchemeIssueType"
             | "FieldConfiguration"
+            | "OptionConfiguration"
+            | "GenericConfiguration"
+            | "EventType"
+            | "Workflow"
+            | "WorkflowScheme"
+            | "WorkflowSchemeEntity"
     )
 }
+
+/// The `type` of Jira's own event types.
+const SYSTEM_EVENT_TYPE: &str = "jira.system.event.type";
 
 /// Reads one row's fields, turning missing or invalid ones into findings.
 struct Row<'a> {
@@ -779,8 +796,37 @@ impl Extractor<'_> {
                 self.contexts.hold_option(entity, option, config);
                 return Ok(());
             }
-            "FieldConfigScheme" | "ConfigurationContext" | "FieldConfigSchemeIssueType" => {
-                self.contexts.hold(entity);
+            "FieldConfigScheme"
+            | "ConfigurationContext"
+            | "FieldConfigSchemeIssueType"
+            | "OptionConfiguration"
+            | "GenericConfiguration" => {
+                // An issue type scheme's rows, or a custom field's (a link may be either's:
+                // both hold it).
+                if !self.issue_type_schemes.hold(entity) {
+                    self.contexts.hold(entity);
+                }
+                return Ok(());
+            }
+            // Jira's own event types are Jira Cloud's too, with the same ids; a site's own
+            // cannot be made through Cloud's API: said, and left to the ledger.
+            "EventType" => {
+                let system = entity.get("type") == Some(SYSTEM_EVENT_TYPE)
+                    || row.id.parse::<u32>().is_ok_and(|n| n <= MAX_SYSTEM_EVENT);
+                if system {
+                    self.elements.taken(&entity.name);
+                } else {
+                    let name = entity.get("name").unwrap_or_default();
+                    let message = format!(
+                        "the site's own event type \"{name}\" is not migrated: Jira Cloud's API cannot create event types; add it on the target (Settings > System > Events), then the notifications of it and the transitions that fire it"
+                    );
+                    let id = row.id.clone();
+                    self.finding(entity, &id, "custom-event-type", Severity::Warning, message);
+                }
+                return Ok(());
+            }
+            name if crate::workflows::is_held(name) => {
+                self.workflows.hold(entity);
                 return Ok(());
             }
             name if crate::screens::is_held(name) => {
@@ -818,8 +864,12 @@ impl Extractor<'_> {
                 field: FieldId::parse(&row.required("fieldidentifier")),
                 position: row.number("sequence").unwrap_or(0),
             }),
-            // A custom field's configuration is its context's (the context migrates it).
+            // A custom field's configuration is its context's (the context migrates it), an
+            // issue type scheme's its scheme's.
             "FieldConfiguration" => {
+                if self.issue_type_schemes.hold(entity) {
+                    return Ok(());
+                }
                 if entity
                     .get("fieldid")
                     .is_some_and(|f| custom_field_id(f).is_some())
@@ -992,6 +1042,7 @@ impl Extractor<'_> {
                     Some("ProjectCategory") => SchemeType::Category,
                     Some("IssueTypeScreenScheme") => SchemeType::IssueTypeScreen,
                     Some("FieldLayoutScheme") => SchemeType::FieldConfiguration,
+                    Some("WorkflowScheme") => SchemeType::Workflow,
                     // Workflow, field configuration… schemes: not migrated yet.
                     _ => return Ok(()),
                 };
@@ -1150,12 +1201,21 @@ impl Extractor<'_> {
                 })
             }
             "PortletConfiguration" => {
-                let mut place = |field| {
-                    row.number(field)
-                        .and_then(|n| u32::try_from(n).ok())
-                        .unwrap_or(0)
+                // A place Jira never writes (negative, or past u32) is the first one, said.
+                let mut place = |field: &'static str| {
+                    let n = row.number(field)?;
+                    let place = u32::try_from(n).ok();
+                    if place.is_none() {
+                        row.problems.push((
+                            "invalid-number",
+                            Severity::Warning,
+                            format!("{field} is {n}, a place no dashboard has; it is read as 0 (the first)"),
+                        ));
+                    }
+                    place
                 };
                 let (column, position) = (place("columnNumber"), place("position"));
+                let (column, position) = (column.unwrap_or(0), position.unwrap_or(0));
                 let uri = row.opt("gadgetXml");
                 let module_key = row.opt("dashboardModuleCompleteKey");
                 if uri.is_none() && module_key.is_none() {
@@ -1395,6 +1455,21 @@ impl Extractor<'_> {
         self.stage_assembled(field_schemes)?;
         let type_schemes = rows.assemble_type_schemes(&self.index);
         self.stage_assembled(type_schemes)
+    }
+
+    /// Stages workflows, then workflow schemes (see [`crate::workflows`]).
+    fn finish_workflows(&mut self) -> Result<(), EngineError> {
+        let mut rows = std::mem::take(&mut self.workflows);
+        let workflows = rows.assemble_workflows(&self.index);
+        self.stage_assembled(workflows)?;
+        let schemes = rows.assemble_schemes(&self.index);
+        self.stage_assembled(schemes)
+    }
+
+    /// Stages issue type schemes and projects' (see [`crate::issue_type_schemes`]).
+    fn finish_issue_type_schemes(&mut self) -> Result<(), EngineError> {
+        let assembled = std::mem::take(&mut self.issue_type_schemes).assemble(&self.index);
+        self.stage_assembled(assembled)
     }
 
     /// Stages what held rows became: their records, findings, orphans and ledger counts.
@@ -1696,7 +1771,7 @@ mod tests {
     /// alphabetically); an option goes to the context of its configuration; a row naming
     /// a deleted project, and an option of a configuration no context has, are orphans
     /// left out and listed; a context left applying nowhere is a warning; an issue type
-    /// scheme is left to the ledger.
+    /// scheme's rows in the same tables are its own (see the next test).
     #[test]
     fn custom_field_contexts_are_assembled_and_their_orphans_listed() {
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -1817,12 +1892,211 @@ mod tests {
             let e = ledger.entry(element).unwrap();
             (e.rows, e.migrated, e.skipped, e.not_migrated)
         };
-        // The issue type scheme's rows are not taken; the retired context's are skipped.
-        assert_eq!(counts("FieldConfigScheme"), (4, 2, 1, 1));
-        assert_eq!(counts("ConfigurationContext"), (5, 2, 2, 1));
-        assert_eq!(counts("FieldConfigSchemeIssueType"), (5, 3, 1, 1));
-        assert_eq!(counts("FieldConfiguration"), (4, 3, 0, 1));
+        // The issue type scheme's rows are its own; the retired context's are skipped.
+        assert_eq!(counts("FieldConfigScheme"), (4, 3, 1, 0));
+        assert_eq!(counts("ConfigurationContext"), (5, 3, 2, 0));
+        assert_eq!(counts("FieldConfigSchemeIssueType"), (5, 4, 1, 0));
+        assert_eq!(counts("FieldConfiguration"), (4, 4, 0, 0));
+        assert_eq!(staged(Kind::IssueTypeScheme).len(), 1);
         assert_eq!(counts("CustomFieldOption"), (5, 3, 2, 0));
+    }
+
+    /// Issue type schemes come from the custom fields' tables (fieldid `issuetype`): the
+    /// global one, and a project's with its issue types in order and its default; an
+    /// option naming a deleted issue type and a context naming a deleted project are
+    /// orphans. Workflows are read from their descriptors (the rules Cloud cannot take a
+    /// warning, one naming a deleted status an orphan, an unreadable one a warning);
+    /// workflow schemes name workflows by name (`jira` the built-in one), a row naming a
+    /// deleted workflow or issue type an orphan; projects' schemes are associations; a
+    /// draft scheme is not migrated, by design.
+    #[test]
+    fn issue_type_schemes_workflows_and_workflow_schemes_are_assembled() {
+        let descriptor = |status: &str, extra: &str| {
+            format!(
+                r#"&lt;workflow&gt;&lt;meta name="jira.description"&gt;Ship it &amp;amp; done&lt;/meta&gt;&lt;initial-actions&gt;&lt;action id="1" name="Create"&gt;&lt;results&gt;&lt;unconditional-result step="1"/&gt;&lt;/results&gt;&lt;/action&gt;&lt;/initial-actions&gt;&lt;steps&gt;&lt;step id="1" name="Open"&gt;&lt;meta name="jira.status.id"&gt;1&lt;/meta&gt;&lt;actions&gt;&lt;action id="11" name="Finish" view="fieldscreen"&gt;&lt;meta name="jira.fieldscreen.id"&gt;1&lt;/meta&gt;{extra}&lt;results&gt;&lt;unconditional-result step="2"/&gt;&lt;/results&gt;&lt;/action&gt;&lt;/actions&gt;&lt;/step&gt;&lt;step id="2" name="Done"&gt;&lt;meta name="jira.status.id"&gt;{status}&lt;/meta&gt;&lt;/step&gt;&lt;/steps&gt;&lt;/workflow&gt;"#
+            )
+        };
+        let condition = "&lt;restrict-to&gt;&lt;conditions&gt;&lt;condition type=\"class\"&gt;&lt;arg name=\"class.name\"&gt;com.atlassian.jira.workflow.condition.PermissionCondition&lt;/arg&gt;&lt;/condition&gt;&lt;/conditions&gt;&lt;/restrict-to&gt;";
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <ConfigurationContext id="10000" key="issuetype" fieldconfigscheme="10000"/>
+    <ConfigurationContext id="10001" key="issuetype" fieldconfigscheme="10001" project="10200"/>
+    <ConfigurationContext id="10002" key="issuetype" fieldconfigscheme="10001" project="99999"/>
+    <DraftWorkflowScheme id="10000" name="Draft" workflowSchemeId="10100"/>
+    <FieldConfigScheme id="10000" name="Default Issue Type Scheme" fieldid="issuetype"/>
+    <FieldConfigScheme id="10001" name="PLAT: Scrum Issue Type Scheme" description="Scrum" fieldid="issuetype"/>
+    <FieldConfigSchemeIssueType id="10000" fieldconfigscheme="10000" fieldconfiguration="10000"/>
+    <FieldConfigSchemeIssueType id="10001" fieldconfigscheme="10001" fieldconfiguration="10001"/>
+    <FieldConfiguration id="10000" name="Default Configuration for Issue Type" fieldid="issuetype"/>
+    <FieldConfiguration id="10001" name="PLAT" fieldid="issuetype"/>
+    <FieldScreen id="1" name="Default Screen"/>
+    <GenericConfiguration id="10000" datatype="DefaultValue" datakey="10001" xmlvalue="&lt;string&gt;3&lt;/string&gt;"/>
+    <IssueType id="1" name="Bug"/>
+    <IssueType id="3" name="Task"/>
+    <NodeAssociation sourceNodeId="10200" sourceNodeEntity="Project" sinkNodeId="10100" sinkNodeEntity="WorkflowScheme" associationType="ProjectScheme"/>
+    <OptionConfiguration id="10000" fieldid="issuetype" optionid="1" fieldconfig="10000" sequence="0"/>
+    <OptionConfiguration id="10001" fieldid="issuetype" optionid="3" fieldconfig="10000" sequence="1"/>
+    <OptionConfiguration id="10002" fieldid="issuetype" optionid="3" fieldconfig="10001" sequence="0"/>
+    <OptionConfiguration id="10003" fieldid="issuetype" optionid="1" fieldconfig="10001" sequence="1"/>
+    <OptionConfiguration id="10004" fieldid="issuetype" optionid="77" fieldconfig="10001" sequence="2"/>
+    <Project id="10200" key="PLAT" name="Platform" lead="admin"/>
+    <Status id="1" name="Open"/>
+    <Status id="10001" name="Done"/>
+    <Workflow id="10000" name="PLAT: Workflow"><descriptor>{good}</descriptor></Workflow>
+    <Workflow id="10001" name="Lost status"><descriptor>{lost}</descriptor></Workflow>
+    <Workflow id="10002" name="Broken"><descriptor>&lt;workflow&gt;&lt;steps&gt;</descriptor></Workflow>
+    <WorkflowScheme id="10100" name="PLAT: Scheme" description="For PLAT"/>
+    <WorkflowSchemeEntity id="10000" scheme="10100" workflow="jira" issuetype="0"/>
+    <WorkflowSchemeEntity id="10001" scheme="10100" workflow="PLAT: Workflow" issuetype="1"/>
+    <WorkflowSchemeEntity id="10002" scheme="10100" workflow="Lost status" issuetype="3"/>
+    <WorkflowSchemeEntity id="10003" scheme="10100" workflow="PLAT: Workflow" issuetype="78"/>
+</entity-engine-xml>
+"#,
+            good = descriptor("10001", condition),
+            lost = descriptor("55", ""),
+        );
+        let (_dir, staging, extracted) = extract_xml(&xml);
+        let staged = |kind| staged(&staging, kind);
+        let schemes: Vec<(String, Vec<String>, Option<String>, bool)> =
+            staged(Kind::IssueTypeScheme)
+                .into_iter()
+                .map(|r| match r {
+                    Record::IssueTypeScheme(s) => {
+                        (s.id, s.issue_types, s.default_issue_type, s.global)
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            schemes,
+            [
+                ("10000".into(), ids(&["1", "3"]), None, true),
+                ("10001".into(), ids(&["3", "1"]), Some("3".into()), false),
+            ]
+        );
+        let workflows = staged(Kind::Workflow);
+        assert_eq!(workflows.len(), 1);
+        let Record::Workflow(w) = &workflows[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (w.name.as_str(), w.description.as_str()),
+            ("PLAT: Workflow", "Ship it & done")
+        );
+        let steps: Vec<(&str, &str)> = w
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s.status.as_str()))
+            .collect();
+        assert_eq!(steps, [("1", "1"), ("2", "10001")]);
+        assert_eq!(w.transitions.len(), 2);
+        assert_eq!(w.transitions[1].screen.as_deref(), Some("1"));
+        let Record::WorkflowScheme(scheme) = &staged(Kind::WorkflowScheme)[0] else {
+            panic!()
+        };
+        let mappings: Vec<(Option<&str>, Option<&str>)> = scheme
+            .mappings
+            .iter()
+            .map(|m| (m.issue_type.as_deref(), m.workflow.as_deref()))
+            .collect();
+        assert_eq!(mappings, [(None, None), (Some("1"), Some("10000"))]);
+        let associations: Vec<(String, SchemeType, String)> = staged(Kind::ProjectScheme)
+            .into_iter()
+            .map(|r| match r {
+                Record::ProjectScheme(p) => (p.project, p.scheme_type, p.scheme),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            associations,
+            [
+                ("10200".into(), SchemeType::Workflow, "10100".into()),
+                ("10200".into(), SchemeType::IssueType, "10001".into()),
+            ]
+        );
+        let orphans: Vec<(&str, &str, &str, &str)> = extracted
+            .orphans
+            .iter()
+            .map(|o| {
+                (
+                    o.entity.as_str(),
+                    o.id.as_str(),
+                    o.field.as_str(),
+                    o.missing.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            orphans,
+            [
+                ("Workflow", "10001", "jira.status.id", "Status 55"),
+                (
+                    "WorkflowSchemeEntity",
+                    "10002",
+                    "workflow",
+                    "Workflow named \"Lost status\""
+                ),
+                ("WorkflowSchemeEntity", "10003", "issuetype", "IssueType 78"),
+                ("OptionConfiguration", "10004", "optionid", "IssueType 77"),
+                ("ConfigurationContext", "10002", "project", "Project 99999"),
+            ]
+        );
+        assert_eq!(
+            extracted.findings.count_of("workflow-rules-not-migrated"),
+            1
+        );
+        assert_eq!(extracted.findings.count_of("unreadable-workflow"), 1);
+        let ledger = extracted
+            .elements
+            .ledger(&BTreeMap::new(), &extracted.skipped_rows);
+        let counts = |element: &str| {
+            let e = ledger.entry(element).unwrap();
+            (e.rows, e.migrated, e.skipped, e.not_migrated, e.status)
+        };
+        use crate::coverage::Status;
+        assert_eq!(counts("Workflow"), (3, 1, 2, 0, Status::Migrated));
+        assert_eq!(
+            counts("WorkflowSchemeEntity"),
+            (4, 2, 2, 0, Status::Migrated)
+        );
+        assert_eq!(
+            counts("OptionConfiguration"),
+            (5, 4, 1, 0, Status::Migrated)
+        );
+        assert_eq!(
+            counts("GenericConfiguration"),
+            (1, 1, 0, 0, Status::Migrated)
+        );
+        assert_eq!(
+            counts("ConfigurationContext"),
+            (3, 2, 1, 0, Status::Migrated)
+        );
+        assert_eq!(counts("DraftWorkflowScheme").4, Status::ByDesign);
+    }
+
+    /// A gadget at a place no dashboard has (a negative column or row) is put first, and
+    /// said; a place that is not a number is said too.
+    #[test]
+    fn gadgets_at_impossible_places_are_read_as_the_first_and_said() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<entity-engine-xml>
+    <PortalPage id="10000" username="admin" pagename="Team" sequence="0"/>
+    <PortletConfiguration id="10100" portalpage="10000" columnNumber="-1" position="2" dashboardModuleCompleteKey="com.atlassian.jira.gadgets:filter-results"/>
+    <PortletConfiguration id="10101" portalpage="10000" columnNumber="1" position="x" dashboardModuleCompleteKey="com.atlassian.jira.gadgets:filter-results"/>
+</entity-engine-xml>
+"#;
+        let (_dir, staging, extracted) = extract_xml(xml);
+        let places: Vec<(u32, u32)> = staged(&staging, Kind::Gadget)
+            .into_iter()
+            .map(|r| match r {
+                Record::Gadget(g) => (g.column, g.row),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(places, [(0, 2), (1, 0)]);
+        assert_eq!(extracted.findings.count_of("invalid-number"), 2);
     }
 
     /// Permission schemes and their grants (Jira 7's `permissionKey`, Jira 6's number read

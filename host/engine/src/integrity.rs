@@ -311,11 +311,11 @@ impl Gone {
 fn is_parent_ref(kind: Kind, field: &str, target: Target) -> bool {
     match (kind, target) {
         (Kind::Issue, _) => false,
-        // A property, watcher, vote, share, project role or permission of a user is the
-        // user's.
+        // A property, watcher, vote, share, project role, permission or card colour of a
+        // user is the user's.
         (_, Target::Kind(Kind::User)) => matches!(
             field,
-            "entityId" | "sourceName" | "param1" | "roletypeparameter" | "parameter"
+            "entityId" | "sourceName" | "param1" | "roletypeparameter" | "parameter" | "VAL"
         ),
         _ => true,
     }

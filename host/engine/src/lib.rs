@@ -20,6 +20,7 @@ mod findings;
 mod fixes;
 mod history;
 mod integrity;
+mod issue_type_schemes;
 mod load;
 mod order;
 mod queries;
@@ -27,6 +28,7 @@ mod records;
 mod screens;
 mod software;
 mod state;
+mod workflows;
 
 // The front door: what the pipeline, the tools and the tests use. The modules stay
 // private, so what is here is the engine's whole contract.

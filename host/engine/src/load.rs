@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
-    BoardQuery, ChangeItem, DashboardShare, Filter, FilterShare, Kind, LevelMember,
-    PermissionHolder, Recipient, Record, RoleActor, SchemePermission, Share, Target as RefTarget,
+    BoardQuery, CardColor, CardColorValue, ChangeItem, DashboardShare, Filter, FilterShare, Kind,
+    LevelMember, PermissionHolder, Recipient, Record, RoleActor, SchemePermission, Share,
+    Target as RefTarget,
 };
 use airlock_site::{Site, source_key};
 use airlock_staging::Staging;
@@ -221,6 +222,8 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
+            | Kind::CardField
+            | Kind::CardColor
             | Kind::IssueSprint
             | Kind::IssueRank
     )
@@ -880,6 +883,13 @@ fn translate(
         }
         Record::QuickFilter(BoardQuery { id, jql, .. }) => {
             return rewrite_query(state, lookup, Kind::QuickFilter, id, jql);
+        }
+        Record::CardColor(CardColor {
+            id,
+            value: CardColorValue::Query(jql),
+            ..
+        }) => {
+            return rewrite_query(state, lookup, Kind::CardColor, id, jql);
         }
         _ => {}
     }

@@ -2,7 +2,7 @@
 //! check and rewritten to the target's by the load (with `airlock-jql`).
 
 use airlock_model::Namespace;
-use airlock_model::jira::{Kind, Record, Target};
+use airlock_model::jira::{CardColor, CardColorValue, Kind, Record, Target};
 
 use crate::extract::SourceIndex;
 
@@ -11,11 +11,16 @@ pub(crate) fn kind_of(ns: Namespace) -> Option<Kind> {
     Kind::ALL.into_iter().find(|k| k.namespace() == Some(ns))
 }
 
-/// The query of a record that holds one (a filter, a board's swimlane or quick filter).
+/// The query of a record that holds one (a filter, a board's swimlane, quick filter or
+/// card colour by query).
 pub(crate) fn query_of(record: &Record) -> Option<&str> {
     match record {
         Record::Filter(f) => Some(&f.jql),
         Record::Swimlane(q) | Record::QuickFilter(q) => Some(&q.jql),
+        Record::CardColor(CardColor {
+            value: CardColorValue::Query(jql),
+            ..
+        }) => Some(jql),
         _ => None,
     }
 }

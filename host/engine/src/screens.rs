@@ -9,17 +9,14 @@
 //! name them), each against the ids the backup holds.
 
 use airlock_backup::Entity;
-use airlock_model::Severity;
 use airlock_model::jira::{
     FieldConfigurationMapping, FieldConfigurationScheme, IssueTypeMapping, IssueTypeScreenScheme,
     Kind, Record, ScreenOperation, ScreenScheme, Target,
 };
 
-use crate::contexts::{Assembled, At};
+use crate::contexts::{Assembled, At, warning};
 use crate::extract::SourceIndex;
-use crate::findings::Finding;
 
-const FILE: &str = "entities.xml";
 const SCREEN_SCHEME: &str = "FieldScreenScheme";
 const SCREEN_ITEM: &str = "FieldScreenSchemeItem";
 const TYPE_SCHEME: &str = "IssueTypeScreenScheme";
@@ -318,7 +315,7 @@ impl ScreenRows {
 }
 
 /// The default (no issue type) first, then by issue type id.
-fn by_issue_type(issue_type: &Option<String>) -> Option<(Result<u64, String>, String)> {
+pub(crate) fn by_issue_type(issue_type: &Option<String>) -> Option<(Result<u64, String>, String)> {
     issue_type
         .as_ref()
         .map(|t| (t.parse::<u64>().map_err(|_| t.clone()), t.clone()))
@@ -356,13 +353,5 @@ fn unusable(
 }
 
 fn warn(out: &mut Assembled, entity: &'static str, at: &At, check: &str, message: String) {
-    out.findings.push(Finding {
-        check: check.into(),
-        severity: Severity::Warning,
-        file: FILE.into(),
-        entity: entity.into(),
-        id: at.id.clone(),
-        line: Some(at.line),
-        message,
-    });
+    out.findings.push(warning(entity, at, check, message));
 }

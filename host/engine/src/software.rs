@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use airlock_backup::AoBatch;
 use airlock_model::jira::{
-    Board, BoardColumn, BoardQuery, ColumnStatus, IssueRank, Kind, Record, Sprint, SprintState,
+    Board, BoardColumn, BoardQuery, CardColor, CardColorValue, CardField, CardMode, ColumnStatus,
+    FieldId, IssueRank, Kind, Record, Sprint, SprintState,
 };
 use airlock_model::{Severity, Value};
 use airlock_staging::Staging;
@@ -103,6 +104,15 @@ impl Row<'_> {
         }
     }
 
+    /// A card setting Jira Software does not know: left behind, said.
+    fn unknown_setting(&mut self, what: String) {
+        self.problems.push((
+            "unknown-card-setting",
+            Severity::Warning,
+            format!("{what}: it is not migrated; set the board's cards up again on the target"),
+        ));
+    }
+
     /// A whole number (a date in epoch millis, a position, a limit).
     fn number(&mut self, column: &str) -> Option<i64> {
         match self.value(column) {
@@ -145,11 +155,16 @@ impl<'s> SoftwareExtractor<'s> {
                 problems: Vec::new(),
             };
             let record = record(kind, &mut row);
-            let id = record.id().to_owned();
+            let id = match &record {
+                Some(record) => record.id().to_owned(),
+                None => row.text("ID"),
+            };
             for (check, severity, message) in std::mem::take(&mut row.problems) {
                 self.finding(kind, &id, check, severity, message);
             }
-            self.stage(kind, record)?;
+            if let Some(record) = record {
+                self.stage(kind, record)?;
+            }
         }
         Ok(())
     }
@@ -210,9 +225,10 @@ impl<'s> SoftwareExtractor<'s> {
     }
 }
 
-/// The record one row of `kind`'s table gives.
-fn record(kind: Kind, row: &mut Row<'_>) -> Record {
-    match kind {
+/// The record one row of `kind`'s table gives; none for a row Jira Software itself could
+/// not read (the problem said).
+fn record(kind: Kind, row: &mut Row<'_>) -> Option<Record> {
+    Some(match kind {
         Kind::Board => Record::Board(Board {
             id: row.required("ID"),
             name: row.required("NAME"),
@@ -270,6 +286,36 @@ fn record(kind: Kind, row: &mut Row<'_>) -> Record {
             field: row.required("FIELD_ID"),
             rank: row.required("RANK"),
         }),
+        Kind::CardField => {
+            let mode = row.text("MODE");
+            let Some(mode) = CardMode::parse(&mode) else {
+                row.unknown_setting(format!(
+                    "a card field for mode \"{mode}\" (Jira Software has PLAN and WORK)"
+                ));
+                return None;
+            };
+            Record::CardField(CardField {
+                id: row.required("ID"),
+                board: row.required("RAPID_VIEW_ID"),
+                field: FieldId::parse(&row.required("FIELD_ID")),
+                mode,
+                position: row.number("POS").unwrap_or(0),
+            })
+        }
+        Kind::CardColor => {
+            let strategy = row.text("STRATEGY");
+            let Some(value) = CardColorValue::parse(&strategy, row.text("VAL")) else {
+                row.unknown_setting(format!("a card colour by \"{strategy}\" (Jira Software colours cards by issue type, priority, assignee or a query)"));
+                return None;
+            };
+            Record::CardColor(CardColor {
+                id: row.required("ID"),
+                board: row.required("RAPID_VIEW_ID"),
+                color: row.required("COLOR"),
+                position: row.number("POS").unwrap_or(0),
+                value,
+            })
+        }
         other => unreachable!("{other} is not a Jira Software table's kind"),
-    }
+    })
 }

@@ -59,6 +59,8 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
                 | Kind::ProjectKey
                 | Kind::FilterShare
                 | Kind::DashboardShare
+                | Kind::FieldContext
+                | Kind::IssueTypeScheme
         ) {
             continue; // entities shared by several kinds or filtered: checked below
         }
@@ -70,6 +72,12 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
     }
     // Watchers and votes are the issue associations of one element.
     let count = |kind| report.counts.get(&kind).copied().unwrap_or(0);
+    // Custom fields' contexts and issue type schemes are the schemes of one element.
+    assert!(count(Kind::FieldContext) > 0 && count(Kind::IssueTypeScheme) > 0);
+    assert_eq!(
+        count(Kind::FieldContext) + count(Kind::IssueTypeScheme),
+        generated.entity_counts["FieldConfigScheme"]
+    );
     // Filters' and dashboards' shares are the rows of one element.
     assert!(count(Kind::FilterShare) > 0 && count(Kind::DashboardShare) > 0);
     assert_eq!(
@@ -112,9 +120,19 @@ fn a_clean_backup_checks_clean_and_counts_match_the_source() {
         .map(|s| s.projects.len())
         .sum();
     assert!(configured > 0);
+    let workflowed: usize = airlock_fixtures::source_workflow_schemes(&Spec::default())
+        .iter()
+        .map(|s| s.projects.len())
+        .sum();
+    let typed: usize = airlock_fixtures::source_issue_type_schemes(&Spec::default())
+        .iter()
+        .map(|s| s.projects.len())
+        .sum();
+    assert!(workflowed > 0 && typed > 0);
     assert_eq!(
         count(Kind::ProjectScheme),
-        2 * count(Kind::Project) + (categorized + notified + screened + configured) as u64
+        2 * count(Kind::Project)
+            + (categorized + notified + screened + configured + workflowed + typed) as u64
     );
     // The Sprint field's values are issues' sprints; the other fields' are field values.
     assert!(count(Kind::IssueSprint) > 0 && count(Kind::Board) > 0);

@@ -48,6 +48,9 @@ pub enum Kind {
     FieldConfiguration,
     FieldConfigurationItem,
     FieldConfigurationScheme,
+    IssueTypeScheme,
+    Workflow,
+    WorkflowScheme,
     ProjectScheme,
     Issue,
     CustomFieldValue,
@@ -68,6 +71,8 @@ pub enum Kind {
     ColumnStatus,
     Swimlane,
     QuickFilter,
+    CardField,
+    CardColor,
     Dashboard,
     DashboardShare,
     Gadget,
@@ -81,7 +86,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in load order.
-    pub const ALL: [Kind; 62] = [
+    pub const ALL: [Kind; 67] = [
         Kind::User,
         Kind::Group,
         Kind::Membership,
@@ -115,6 +120,9 @@ impl Kind {
         Kind::FieldConfiguration,
         Kind::FieldConfigurationItem,
         Kind::FieldConfigurationScheme,
+        Kind::IssueTypeScheme,
+        Kind::Workflow,
+        Kind::WorkflowScheme,
         Kind::ProjectScheme,
         Kind::Issue,
         Kind::CustomFieldValue,
@@ -135,6 +143,8 @@ impl Kind {
         Kind::ColumnStatus,
         Kind::Swimlane,
         Kind::QuickFilter,
+        Kind::CardField,
+        Kind::CardColor,
         Kind::Dashboard,
         Kind::DashboardShare,
         Kind::Gadget,
@@ -175,6 +185,9 @@ impl Kind {
             Kind::FieldConfiguration => "field-configuration",
             Kind::FieldConfigurationItem => "field-configuration-item",
             Kind::FieldConfigurationScheme => "field-configuration-scheme",
+            Kind::IssueTypeScheme => "issue-type-scheme",
+            Kind::Workflow => "workflow",
+            Kind::WorkflowScheme => "workflow-scheme",
             Kind::ProjectRoleActor => "project-role-actor",
             Kind::Component => "component",
             Kind::Version => "version",
@@ -205,6 +218,8 @@ impl Kind {
             Kind::ColumnStatus => "column-status",
             Kind::Swimlane => "swimlane",
             Kind::QuickFilter => "quick-filter",
+            Kind::CardField => "card-field",
+            Kind::CardColor => "card-color",
             Kind::Dashboard => "dashboard",
             Kind::DashboardShare => "dashboard-share",
             Kind::Gadget => "gadget",
@@ -249,6 +264,9 @@ impl Kind {
             Kind::FieldConfiguration => "FieldLayout",
             Kind::FieldConfigurationItem => "FieldLayoutItem",
             Kind::FieldConfigurationScheme => "FieldLayoutScheme",
+            Kind::IssueTypeScheme => "FieldConfigScheme",
+            Kind::Workflow => "Workflow",
+            Kind::WorkflowScheme => "WorkflowScheme",
             Kind::ProjectRoleActor => "ProjectRoleActor",
             Kind::Component => "Component",
             Kind::Version => "Version",
@@ -280,6 +298,8 @@ impl Kind {
             Kind::ColumnStatus => "AO_60DB71_COLUMNSTATUS",
             Kind::Swimlane => "AO_60DB71_SWIMLANE",
             Kind::QuickFilter => "AO_60DB71_QUICKFILTER",
+            Kind::CardField => "AO_60DB71_CARDLAYOUT",
+            Kind::CardColor => "AO_60DB71_CARDCOLOR",
             Kind::IssueRank => "AO_60DB71_LEXORANK",
         }
     }
@@ -295,6 +315,8 @@ impl Kind {
                 | Kind::ColumnStatus
                 | Kind::Swimlane
                 | Kind::QuickFilter
+                | Kind::CardField
+                | Kind::CardColor
                 | Kind::IssueRank
         )
     }
@@ -331,6 +353,9 @@ impl Kind {
             Kind::IssueTypeScreenScheme => Namespace::ISSUE_TYPE_SCREEN_SCHEME,
             Kind::FieldConfiguration => Namespace::FIELD_CONFIGURATION,
             Kind::FieldConfigurationScheme => Namespace::FIELD_CONFIGURATION_SCHEME,
+            Kind::IssueTypeScheme => Namespace::ISSUE_TYPE_SCHEME,
+            Kind::Workflow => Namespace::WORKFLOW,
+            Kind::WorkflowScheme => Namespace::WORKFLOW_SCHEME,
             Kind::Component => Namespace::COMPONENT,
             Kind::Version => Namespace::VERSION,
             Kind::CustomField => Namespace::CUSTOM_FIELD,
@@ -372,6 +397,8 @@ impl Kind {
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
+            | Kind::CardField
+            | Kind::CardColor
             | Kind::IssueSprint
             | Kind::IssueRank => return None,
         })
@@ -1003,6 +1030,10 @@ pub enum SchemeType {
     Category,
     IssueTypeScreen,
     FieldConfiguration,
+    /// Not a `NodeAssociation`: a `ConfigurationContext` of the `issuetype` field names
+    /// the project and its issue type scheme.
+    IssueType,
+    Workflow,
 }
 
 impl SchemeType {
@@ -1015,6 +1046,8 @@ impl SchemeType {
             SchemeType::Category => "ProjectCategory",
             SchemeType::IssueTypeScreen => "IssueTypeScreenScheme",
             SchemeType::FieldConfiguration => "FieldLayoutScheme",
+            SchemeType::IssueType => "FieldConfigScheme",
+            SchemeType::Workflow => "WorkflowScheme",
         }
     }
 
@@ -1027,6 +1060,8 @@ impl SchemeType {
             SchemeType::Category => Kind::ProjectCategory,
             SchemeType::IssueTypeScreen => Kind::IssueTypeScreenScheme,
             SchemeType::FieldConfiguration => Kind::FieldConfigurationScheme,
+            SchemeType::IssueType => Kind::IssueTypeScheme,
+            SchemeType::Workflow => Kind::WorkflowScheme,
         }
     }
 }
@@ -1179,6 +1214,107 @@ pub struct FieldConfigurationMapping {
     pub issue_type: Option<String>,
     /// None: the site's own default field configuration (a row naming none).
     pub configuration: Option<String>,
+}
+
+/// An issue type scheme: the `FieldConfigScheme` of the `issuetype` field, with the issue
+/// types its configuration lists (`OptionConfiguration` rows) and the one new issues
+/// default to (its `GenericConfiguration`), folded in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueTypeScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// In the scheme's order (`sequence`).
+    pub issue_types: Vec<String>,
+    /// The issue type new issues default to, if the scheme sets one.
+    pub default_issue_type: Option<String>,
+    /// The site's default scheme (its context is global): every project without a scheme
+    /// of its own uses it. The target's own default takes its place, as Jira gives that
+    /// one every issue type.
+    pub global: bool,
+}
+
+/// A workflow (`Workflow`), read from its OSWorkflow descriptor: its steps, each one
+/// status, and the transitions between them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub id: String,
+    pub name: String,
+    /// The descriptor's `jira.description`.
+    pub description: String,
+    /// In the descriptor's order.
+    pub steps: Vec<WorkflowStep>,
+    /// The initial action first, then the global ones, then the steps' in step order (a
+    /// common action once, from every step that offers it).
+    pub transitions: Vec<WorkflowTransition>,
+}
+
+/// A step of a workflow: the place an issue in one status is at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowStep {
+    /// The step's id in the descriptor (`1`, `2`…): transitions name it.
+    pub id: String,
+    pub name: String,
+    /// Its status (`jira.status.id`).
+    pub status: String,
+}
+
+/// How a transition is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransitionKind {
+    /// Creates the issue (an initial action).
+    Initial,
+    /// From any step (a global action).
+    Global,
+    /// From the steps it lists.
+    Directed,
+}
+
+impl TransitionKind {
+    /// As Jira Cloud's workflow API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionKind::Initial => "INITIAL",
+            TransitionKind::Global => "GLOBAL",
+            TransitionKind::Directed => "DIRECTED",
+        }
+    }
+}
+
+/// A transition of a workflow (an OSWorkflow action).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowTransition {
+    /// The action's id in the descriptor.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub kind: TransitionKind,
+    /// The steps it leaves from (ids of [`Workflow::steps`]); empty unless directed.
+    pub from: Vec<String>,
+    /// The step it leads to.
+    pub to: String,
+    /// The screen it shows (`jira.fieldscreen.id`), if any.
+    pub screen: Option<String>,
+}
+
+/// A workflow scheme (`WorkflowScheme`) with the workflow of each issue type (its
+/// `WorkflowSchemeEntity` rows, folded in; they name workflows by name).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowScheme {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The default (no issue type) first, if the scheme has one (without, Jira uses its
+    /// built-in workflow), then each issue type's.
+    pub mappings: Vec<WorkflowMapping>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowMapping {
+    /// None: every issue type not mapped otherwise.
+    pub issue_type: Option<String>,
+    /// A [`Workflow`]'s id; None: Jira's built-in workflow (`jira`), which every site has.
+    pub workflow: Option<String>,
 }
 
 /// A project role (`ProjectRole`): a named role projects give to users and groups.
@@ -1512,6 +1648,86 @@ pub struct BoardQuery {
     pub position: i64,
 }
 
+/// A field a board's cards show (`AO_60DB71_CARDLAYOUT`), in its backlog or on the board.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CardField {
+    pub id: String,
+    pub board: String,
+    pub field: FieldId,
+    pub mode: CardMode,
+    /// Its place among the mode's fields (`POS`).
+    pub position: i64,
+}
+
+/// Where a card shows a field: the backlog (`PLAN`) or the board (`WORK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CardMode {
+    Plan,
+    Work,
+}
+
+impl CardMode {
+    pub fn parse(mode: &str) -> Option<CardMode> {
+        match mode.trim() {
+            "PLAN" => Some(CardMode::Plan),
+            "WORK" => Some(CardMode::Work),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardMode::Plan => "PLAN",
+            CardMode::Work => "WORK",
+        }
+    }
+}
+
+/// A colour a board's cards take (`AO_60DB71_CARDCOLOR`), by the board's strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CardColor {
+    pub id: String,
+    pub board: String,
+    /// `#rrggbb`.
+    pub color: String,
+    pub position: i64,
+    pub value: CardColorValue,
+}
+
+/// What a card colour applies to (`STRATEGY` and `VAL`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CardColorValue {
+    IssueType(String),
+    Priority(String),
+    /// A user key.
+    Assignee(String),
+    /// A JQL query, its ids rewritten as a filter's.
+    Query(String),
+}
+
+impl CardColorValue {
+    /// From the row's strategy and value; None for a strategy Jira Software lacks.
+    pub fn parse(strategy: &str, value: String) -> Option<CardColorValue> {
+        Some(match strategy.trim() {
+            "issuetype" => CardColorValue::IssueType(value),
+            "priority" => CardColorValue::Priority(value),
+            "assignee" => CardColorValue::Assignee(value),
+            "custom" => CardColorValue::Query(value),
+            _ => return None,
+        })
+    }
+
+    /// The strategy and value as Jira Software writes them.
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            CardColorValue::IssueType(v) => ("issuetype", v),
+            CardColorValue::Priority(v) => ("priority", v),
+            CardColorValue::Assignee(v) => ("assignee", v),
+            CardColorValue::Query(v) => ("custom", v),
+        }
+    }
+}
+
 /// An issue in a sprint: one value of the Sprint custom field
 /// (`com.pyxis.greenhopper.jira:gh-sprint`); its id is the `CustomFieldValue` row's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1599,6 +1815,11 @@ pub enum Record {
     FieldConfiguration(FieldConfiguration),
     FieldConfigurationItem(FieldConfigurationItem),
     FieldConfigurationScheme(FieldConfigurationScheme),
+    IssueTypeScheme(IssueTypeScheme),
+    Workflow(Workflow),
+    WorkflowScheme(WorkflowScheme),
+    CardField(CardField),
+    CardColor(CardColor),
 }
 
 /// What a reference points to.
@@ -1847,6 +2068,34 @@ macro_rules! each_ref {
                     $g("fieldscreenscheme", T(K::ScreenScheme), &$($m)? m.screen_scheme);
                 }
             }
+            Record::IssueTypeScheme(r) => {
+                for v in &$($m)? r.issue_types {
+                    $g("optionid", T(K::IssueType), v);
+                }
+                if let Some(v) = &$($m)? r.default_issue_type {
+                    $g("xmlvalue", T(K::IssueType), v);
+                }
+            }
+            Record::Workflow(r) => {
+                for step in &$($m)? r.steps {
+                    $g("jira.status.id", T(K::Status), &$($m)? step.status);
+                }
+                for t in &$($m)? r.transitions {
+                    if let Some(v) = &$($m)? t.screen {
+                        $g("jira.fieldscreen.id", T(K::Screen), v);
+                    }
+                }
+            }
+            Record::WorkflowScheme(r) => {
+                for m in &$($m)? r.mappings {
+                    if let Some(v) = &$($m)? m.issue_type {
+                        $g("issuetype", T(K::IssueType), v);
+                    }
+                    if let Some(v) = &$($m)? m.workflow {
+                        $g("workflow", T(K::Workflow), v);
+                    }
+                }
+            }
             Record::GadgetPreference(r) => {
                 $g("portletconfiguration", T(K::Gadget), &$($m)? r.gadget);
                 if let PreferenceValue::Id { kind, id, .. } = &$($m)? r.value {
@@ -1868,6 +2117,22 @@ macro_rules! each_ref {
             // Their queries' ids are rewritten apart, as filters' are.
             Record::Swimlane(r) | Record::QuickFilter(r) => {
                 $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board)
+            }
+            Record::CardField(r) => {
+                $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board);
+                if let FieldId::Custom(id) = &$($m)? r.field {
+                    $g("FIELD_ID", T(K::CustomField), id);
+                }
+            }
+            // A query's ids are rewritten apart, as filters' are.
+            Record::CardColor(r) => {
+                $g("RAPID_VIEW_ID", T(K::Board), &$($m)? r.board);
+                match &$($m)? r.value {
+                    CardColorValue::IssueType(v) => $g("VAL", T(K::IssueType), v),
+                    CardColorValue::Priority(v) => $g("VAL", T(K::Priority), v),
+                    CardColorValue::Assignee(v) => $g("VAL", T(K::User), v),
+                    CardColorValue::Query(_) => {}
+                }
             }
             Record::IssueSprint(r) => {
                 $g("issue", T(K::Issue), &$($m)? r.issue);
@@ -1972,6 +2237,11 @@ impl Record {
             Record::FieldConfiguration(_) => Kind::FieldConfiguration,
             Record::FieldConfigurationItem(_) => Kind::FieldConfigurationItem,
             Record::FieldConfigurationScheme(_) => Kind::FieldConfigurationScheme,
+            Record::IssueTypeScheme(_) => Kind::IssueTypeScheme,
+            Record::Workflow(_) => Kind::Workflow,
+            Record::WorkflowScheme(_) => Kind::WorkflowScheme,
+            Record::CardField(_) => Kind::CardField,
+            Record::CardColor(_) => Kind::CardColor,
         }
     }
 
@@ -2039,6 +2309,11 @@ impl Record {
             Record::FieldConfiguration(r) => &r.id,
             Record::FieldConfigurationItem(r) => &r.id,
             Record::FieldConfigurationScheme(r) => &r.id,
+            Record::IssueTypeScheme(r) => &r.id,
+            Record::Workflow(r) => &r.id,
+            Record::WorkflowScheme(r) => &r.id,
+            Record::CardField(r) => &r.id,
+            Record::CardColor(r) => &r.id,
         }
     }
 

@@ -1400,6 +1400,169 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
     }
 }
 
+/// The site's id of a source status, by name (the site's own or one the load made).
+fn site_status(snapshot: &airlock_site::Snapshot, id: &str) -> String {
+    let name = airlock_fixtures::source_status_name(id).unwrap();
+    (snapshot.statuses.iter())
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name}"))
+        .id
+        .clone()
+}
+
+/// Issue 16, workflows and schemes: every workflow arrives with its steps (each status as
+/// the site's), its transitions (kind, from and to steps, screen as the site's) and its
+/// description; every workflow scheme with its default and per-issue-type workflows (the
+/// built-in `jira` as the site's own) and its projects; every issue type scheme with its
+/// issue types in order, its default and its projects, the source's default scheme being
+/// the site's own default — verified kind by kind, read back field by field.
+#[test]
+fn workflows_and_issue_type_schemes_arrive_as_the_source_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _) = migrate_small(dir.path());
+    assert_verified(
+        dir.path(),
+        &[Kind::Workflow, Kind::WorkflowScheme, Kind::IssueTypeScheme],
+    );
+    let site_db = dir.path().join("site.db");
+    let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+
+    let workflows = site.read_workflows().unwrap();
+    let built_in = (workflows.iter())
+        .find(|w| w.source_key.is_none() && w.name == "jira")
+        .expect("the site's built-in workflow is kept");
+    let sources = airlock_fixtures::source_workflows(&spec);
+    assert!(
+        sources.iter().all(|w| (5..=15).contains(&w.steps.len())),
+        "5 to 15 statuses"
+    );
+    assert!(
+        sources
+            .iter()
+            .any(|w| w.transitions.iter().any(|t| t.screen.is_some()))
+    );
+    for source in &sources {
+        let workflow = (workflows.iter())
+            .find(|w| w.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("workflow {} is on the site", source.id));
+        assert_eq!(
+            (&workflow.name, &workflow.description),
+            (&source.name, &source.description)
+        );
+        let steps: Vec<(String, String, String)> = (source.steps.iter())
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.name.clone(),
+                    site_status(&snapshot, &s.status),
+                )
+            })
+            .collect();
+        assert_eq!(workflow.steps, steps, "{}", source.name);
+        let transitions: Vec<airlock_site::TransitionReadBack> = (source.transitions.iter())
+            .map(|t| airlock_site::TransitionReadBack {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                description: t.description.clone(),
+                kind: match t.kind {
+                    airlock_fixtures::SourceTransitionKind::Initial => "INITIAL",
+                    airlock_fixtures::SourceTransitionKind::Global => "GLOBAL",
+                    airlock_fixtures::SourceTransitionKind::Directed => "DIRECTED",
+                }
+                .to_owned(),
+                from: t.from.clone(),
+                to: t.to.clone(),
+                screen: t.screen.as_deref().map(|s| written(Kind::Screen, s)),
+            })
+            .collect();
+        assert_eq!(workflow.transitions, transitions, "{}", source.name);
+    }
+
+    let schemes = site.read_workflow_schemes().unwrap();
+    let sources = airlock_fixtures::source_workflow_schemes(&spec);
+    assert!(sources.iter().any(|s| s.default_workflow == "jira"));
+    let workflow_id = |name: &str| {
+        if name == "jira" {
+            return built_in.id.clone();
+        }
+        let source = (airlock_fixtures::source_workflows(&spec).into_iter())
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("workflow {name}"));
+        written(Kind::Workflow, &source.id)
+    };
+    for source in &sources {
+        let scheme = (schemes.iter())
+            .find(|s| s.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("workflow scheme {} is on the site", source.id));
+        let mut mappings: Vec<(Option<String>, String)> =
+            vec![(None, source.default_workflow.clone())];
+        mappings.extend((source.mappings.iter()).map(|(t, w)| (Some(t.clone()), w.clone())));
+        let (expected, projects) = expected_mappings(
+            &site_db,
+            &snapshot,
+            &mappings,
+            &source.projects,
+            |w: &String| workflow_id(w),
+        );
+        assert_eq!(
+            (
+                &scheme.name,
+                &scheme.description,
+                &scheme.entries,
+                &scheme.projects
+            ),
+            (&source.name, &source.description, &expected, &projects)
+        );
+    }
+
+    let schemes = site.read_issue_type_schemes().unwrap();
+    let sources = airlock_fixtures::source_issue_type_schemes(&spec);
+    assert_eq!(sources.iter().filter(|s| s.global).count(), 1);
+    assert!(sources.iter().any(|s| s.default_issue_type.is_some()));
+    for source in &sources {
+        let scheme = (schemes.iter())
+            .find(|s| s.source_key.as_deref() == Some(source.id.as_str()))
+            .unwrap_or_else(|| panic!("issue type scheme {} is on the site", source.id));
+        let types: Vec<String> = (source.issue_types.iter())
+            .map(|t| site_issue_type(&snapshot, t))
+            .collect();
+        if source.global {
+            // The site's own default, which lists every issue type.
+            assert!(scheme.is_default);
+            assert!(
+                types.iter().all(|t| scheme.issue_types.contains(t)),
+                "{scheme:?}"
+            );
+            continue;
+        }
+        let mut projects: Vec<String> = (source.projects.iter())
+            .map(|p| written(Kind::Project, p))
+            .collect();
+        projects.sort_by_key(|p| p.parse::<u64>().ok());
+        assert_eq!(
+            (
+                &scheme.name,
+                &scheme.description,
+                &scheme.issue_types,
+                &scheme.default_issue_type,
+                &scheme.projects
+            ),
+            (
+                &source.name,
+                &source.description,
+                &types,
+                &source
+                    .default_issue_type
+                    .as_deref()
+                    .map(|t| site_issue_type(&snapshot, t)),
+                &projects
+            )
+        );
+    }
+}
+
 /// Issue 16, dashboards: every dashboard (the system dashboard as one of its own, shared
 /// with every logged-in user), its shares, its gadgets in their places and each gadget's
 /// settings arrive on the local site, verified kind by kind and read back field by field:
@@ -1545,6 +1708,64 @@ fn dashboards_gadgets_and_their_settings_arrive_as_the_source_has_them() {
         .collect();
     for key in ["filterId", "projectOrFilterId", "rapidViewId", "sprintId"] {
         assert!(named.contains(&key), "no gadget sets {key}");
+    }
+}
+
+/// Issue 16, boards' card settings: the fields each board's cards show in the backlog and
+/// on the board (custom fields as the site's) and its card colours (by issue type,
+/// priority, assignee or query, in the site's ids) arrive in their order, verified.
+#[test]
+fn boards_card_settings_arrive_as_the_source_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _) = migrate_small(dir.path());
+    assert_verified(dir.path(), &[Kind::CardField, Kind::CardColor]);
+    let site_db = dir.path().join("site.db");
+    let written = |kind: Kind, id: &str| written_id(&site_db, kind, id);
+    let mut site = LocalSite::open(&site_db).unwrap();
+    let snapshot = site.snapshot().unwrap();
+    let settings = site.read_card_settings().unwrap();
+    let fields = airlock_fixtures::source_card_fields(&spec);
+    let colors = airlock_fixtures::source_card_colors(&spec);
+    let strategies: std::collections::BTreeSet<&str> =
+        colors.iter().map(|c| c.strategy.as_str()).collect();
+    assert!(strategies.len() >= 3, "{strategies:?}");
+    assert!(fields.iter().any(|f| f.field.starts_with("customfield_")));
+    for board in airlock_fixtures::source_boards(&spec) {
+        let on_site = (settings.iter())
+            .find(|s| s.board == written(Kind::Board, &board.id))
+            .unwrap_or_else(|| panic!("board {}", board.id));
+        let mut expected: Vec<(String, String)> = (fields.iter())
+            .filter(|f| f.board == board.id)
+            .map(|f| {
+                let field = match f.field.strip_prefix("customfield_") {
+                    Some(id) => written(Kind::CustomField, id),
+                    None => f.field.clone(),
+                };
+                (f.mode.clone(), field)
+            })
+            .collect();
+        expected.sort_by_key(|(mode, _)| mode.clone());
+        assert_eq!(on_site.fields, expected, "{}", board.id);
+        let expected: Vec<(String, String, String)> = (colors.iter())
+            .filter(|c| c.board == board.id)
+            .map(|c| {
+                let value = match c.strategy.as_str() {
+                    "issuetype" => site_issue_type(&snapshot, &c.value),
+                    "priority" => {
+                        let name = airlock_fixtures::source_priority_name(&c.value).unwrap();
+                        (snapshot.priorities.iter())
+                            .find(|p| p.name == name)
+                            .unwrap()
+                            .id
+                            .clone()
+                    }
+                    "assignee" => written(Kind::User, &c.value),
+                    _ => site_query(&site_db, &snapshot, &c.value),
+                };
+                (c.strategy.clone(), value, c.color.clone())
+            })
+            .collect();
+        assert_eq!(on_site.colors, expected, "{}", board.id);
     }
 }
 
@@ -1694,6 +1915,12 @@ fn site_query(site_db: &Path, snapshot: &airlock_site::Snapshot, source: &str) -
             return by_name(
                 &snapshot.priorities,
                 airlock_fixtures::source_priority_name(id),
+            );
+        }
+        if ns == Namespace::ISSUE_TYPE {
+            return by_name(
+                &snapshot.issue_types,
+                airlock_fixtures::source_issue_type_name(id),
             );
         }
         let kind = Kind::ALL.into_iter().find(|k| k.namespace() == Some(ns))?;

@@ -36,7 +36,7 @@
 //! | security scheme | `POST /rest/api/3/issuesecurityschemes` (no levels) | name: `GET /rest/api/3/issuesecurityschemes` |
 //! | security level | `PUT …/issuesecurityschemes/{id}/level` (204, no id) | (scheme, name): `GET …/issuesecurityschemes/level?schemeId=` |
 //! | project scheme | `PUT …/issuesecurityschemes/project` (303 to a task, awaited) | idempotent (the project's scheme is read first: `GET …/issuesecurityschemes/project?projectId=`) |
-//! | project's permission, notification, issue type screen or field configuration scheme, category | `PUT …/project/{id}/permissionscheme`, `PUT …/project/{id}` (`notificationScheme`, `categoryId`), `PUT /rest/api/3/issuetypescreenscheme/project`, `PUT /rest/api/3/fieldconfigurationscheme/project` | idempotent (what the project has is read first: `GET …/project/{id}/permissionscheme`, `…/notificationscheme`, `GET …/project/{id}`, `GET …/issuetypescreenscheme/project?projectId=`, `GET …/fieldconfigurationscheme/project?projectId=`) |
+//! | project's permission, notification, issue type screen, field configuration, issue type or workflow scheme, category | `PUT …/project/{id}/permissionscheme`, `PUT …/project/{id}` (`notificationScheme`, `categoryId`), `PUT /rest/api/3/issuetypescreenscheme/project`, `PUT /rest/api/3/fieldconfigurationscheme/project`, `PUT /rest/api/3/issuetypescheme/project`, `PUT /rest/api/3/workflowscheme/project` | idempotent (what the project has is read first: `GET …/project/{id}/permissionscheme`, `…/notificationscheme`, `GET …/project/{id}`, `GET …/issuetypescreenscheme/project?projectId=`, `GET …/fieldconfigurationscheme/project?projectId=`, `GET …/issuetypescheme/project?projectId=`, `GET …/workflowscheme/project?projectId=`) |
 //! | project | `POST /rest/api/3/project` | key: `GET /rest/api/3/project/{key}` |
 //! | project role actor | `POST …/project/{id}/role/{id}` (`{"user": [id]}` or `{"group": [name]}`); a default actor `POST /rest/api/3/role/{id}/actors` | (project, role, actor): `GET …/project/{id}/role/{id}` or `GET /rest/api/3/role/{id}/actors`, asked before each add too (Cloud refuses a second one) |
 //! | component | `POST /rest/api/3/component` | (project, name): `GET …/project/{id}/components` |
@@ -68,6 +68,9 @@
 //! | field configuration | `POST /rest/api/3/fieldconfiguration` (renamed as screens are) | the name journaled: `GET /rest/api/3/fieldconfiguration?query=` |
 //! | field configuration item | `PUT …/fieldconfiguration/{id}/fields`, a configuration's 100 a call (one by one if Cloud refuses the call); answered `<configuration id>:<field id>` | idempotent (the PUT replaces the item's settings) |
 //! | field configuration scheme | `POST /rest/api/3/fieldconfigurationscheme` (renamed as screens are), then `PUT …/fieldconfigurationscheme/{id}/mapping` with the mappings it has not | the name journaled with its mappings: `GET /rest/api/3/fieldconfigurationscheme`, then its mappings settled (`GET …/fieldconfigurationscheme/mapping?fieldConfigurationSchemeId=`) |
+//! | issue type scheme | `POST /rest/api/3/issuetypescheme` with its issue types and default (renamed as screens are); the source's default scheme is Cloud's own (`isDefault`), once checked to hold its issue types | the name journaled: `GET /rest/api/3/issuetypescheme?queryString=`; the source's default: Cloud's, checked again (`GET …/issuetypescheme/mapping?issueTypeSchemeId=`) |
+//! | workflow | `POST /rest/api/3/workflows/create`, one a call, global, its statuses and transitions in it (renamed as screens are; answered Cloud's UUID) | the name journaled: `GET /rest/api/3/workflows/search?queryString=` |
+//! | workflow scheme | `POST /rest/api/3/workflowscheme` with its workflows by name (read first: `POST /rest/api/3/workflows` with `workflowIds`; none is the built-in `jira`), renamed as screens are | the name journaled: `GET /rest/api/3/workflowscheme` |
 //! | board | `POST /rest/agile/1.0/board`, then its `airlock.source` board property (`PUT …/board/{id}/properties/airlock.source`) | (name, filter, type): `GET /rest/agile/1.0/board?name=&filterId=`, then each one's `airlock.source` |
 //! | sprint | `POST /rest/agile/1.0/sprint` (future), then `POST …/sprint/{id}` `{state: active, startDate, endDate}`, then `{state: closed}` | (board, name, dates): `GET …/board/{id}/sprint`, then brought to its state |
 //! | board column, column status | carried in the board properties `airlock.columns`, `airlock.columns.2` …: `GET`, merge, `PUT` per board | idempotent (merged by source id; a status under its column) |
@@ -142,6 +145,16 @@
 //! configuration) are put in place 100 a call; Cloud's renderers are `text-renderer` and
 //! `wiki-renderer` (the server's default text and wiki renderers), any other renderer is
 //! left to Cloud's default and reported as written differently (`renderer-not-kept`).
+//!
+//! Issue type schemes, workflows and workflow schemes are created the same way, each in
+//! one call that carries all of it (`issue_type_schemes.rs`, `workflows.rs`). The source's
+//! default issue type scheme is not created: Cloud's own default holds every issue type of
+//! the site and is what projects without a scheme use, so the record maps onto it. A
+//! workflow is created through Cloud's workflow API, global, its steps being its statuses
+//! (a step's own name is not kept), each transition with its kind, target, the statuses it
+//! leaves from and its screen; a workflow scheme names its workflows by the names the
+//! target gives them, read back by id first. A project's workflow scheme is set before its
+//! issues exist, as Cloud switches it only then.
 //!
 //! Issue security follows Cloud's rules too. A scheme is created without levels and each
 //! level added on its own (`PUT …/level` answers no id: it is read back by name), never as
@@ -223,6 +236,7 @@ mod field_configurations;
 mod find;
 mod history;
 mod http;
+mod issue_type_schemes;
 mod keys;
 mod limits;
 mod read;
@@ -233,6 +247,7 @@ mod screens;
 mod security;
 mod sharing;
 mod software;
+mod workflows;
 mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -279,6 +294,12 @@ pub const SWIMLANES_PROPERTY: &str = "airlock.swimlanes";
 
 /// The board property a board's quick filters are carried in.
 pub const QUICK_FILTERS_PROPERTY: &str = "airlock.quick-filters";
+
+/// The board property the fields a board's cards show are carried in.
+pub const CARD_FIELDS_PROPERTY: &str = "airlock.card-fields";
+
+/// The board property a board's card colours are carried in.
+pub const CARD_COLORS_PROPERTY: &str = "airlock.card-colors";
 
 /// The issue property the closed sprints an issue was in are carried in (a JSON array of
 /// sprint ids).
@@ -495,6 +516,8 @@ struct State {
     ranks: Option<software::Ranked>,
     /// Jira Cloud's default field configuration (`isDefault`), once asked.
     default_field_configuration: Option<String>,
+    /// Jira Cloud's default issue type scheme (`isDefault`), once asked.
+    default_issue_type_scheme: Option<String>,
     /// Source key → a field configuration scheme made or found for it whose mappings Cloud
     /// refused, with the natural key it was journaled under: the write takes it rather than
     /// creating another.
@@ -540,6 +563,7 @@ impl Site for JiraCloud {
                        recreated in its settings (Board settings › Columns) from that list";
         let mut caveats = crate::renamed_scheme_caveats().to_vec();
         caveats.push(crate::system_dashboard_caveat());
+        caveats.push(crate::default_issue_type_scheme_caveat());
         caveats.extend([
             caveat(
                 Kind::Issue,
@@ -633,6 +657,24 @@ impl Site for JiraCloud {
                  settings › Quick filters) from that list",
             ),
             caveat(
+                Kind::CardField,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud's REST API cannot write the fields a board's cards show: each \
+                 board's card fields (backlog and board, in order; custom fields as the \
+                 site's ids) are listed in its airlock.card-fields board property, and the \
+                 cards show Jira's defaults until they are set in its settings (Board \
+                 settings › Card layout) from that list",
+            ),
+            caveat(
+                Kind::CardColor,
+                Treatment::CarriedAsProperty,
+                "Jira Cloud's REST API cannot write a board's card colours: each board's \
+                 colours (by issue type, priority, assignee or query, in the site's ids) are \
+                 listed in its airlock.card-colors board property, and the cards take Jira's \
+                 default colours until they are set in its settings (Board settings › Card \
+                 colours) from that list",
+            ),
+            caveat(
                 Kind::IssueSprint,
                 Treatment::CarriedAsProperty,
                 "Jira Cloud adds issues only to future and active sprints: issues are added \
@@ -666,6 +708,13 @@ impl Site for JiraCloud {
                  the wiki renderer: a field the source renders otherwise (an app's renderer, \
                  the autocomplete or select list renderer) keeps Cloud's default renderer, \
                  listed in the report as written differently",
+            ),
+            caveat(
+                Kind::Workflow,
+                Treatment::Changed,
+                "Jira Cloud's workflows have no steps of their own: each step of a source \
+                 workflow arrives as its status, so a step named otherwise than its status \
+                 shows the status's name; transitions keep their kind, statuses and screen",
             ),
             caveat(
                 Kind::FieldContext,

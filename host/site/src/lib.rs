@@ -35,11 +35,12 @@ pub use cloud::{
     RateWindow, RetryPolicy, SOURCE_PROPERTY, adf, endpoint_template, is_put_delete, written_issue,
 };
 pub use local::{
-    BoardReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack, DashboardReadBack,
-    FieldConfigurationReadBack, FieldContextReadBack, FilterReadBack, GadgetReadBack,
-    GrantReadBack, HistoryReadBack, IssueReadBack, LocalSite, NotificationReadBack,
-    NotificationSchemeReadBack, OptionReadBack, PermissionSchemeReadBack, ProjectKeyReadBack,
-    RoleActorReadBack, SchemeMapReadBack, ScreenReadBack, ScreenTabReadBack, SprintReadBack,
+    BoardReadBack, CardSettingsReadBack, CategoryReadBack, ChangeReadBack, ColumnReadBack,
+    DashboardReadBack, FieldConfigurationReadBack, FieldContextReadBack, FilterReadBack,
+    GadgetReadBack, GrantReadBack, HistoryReadBack, IssueReadBack, IssueTypeSchemeReadBack,
+    LocalSite, NotificationReadBack, NotificationSchemeReadBack, OptionReadBack,
+    PermissionSchemeReadBack, ProjectKeyReadBack, RoleActorReadBack, SchemeMapReadBack,
+    ScreenReadBack, ScreenTabReadBack, SprintReadBack, TransitionReadBack, WorkflowReadBack,
 };
 
 /// What the target holds before the migration: the analysis compares the source with it.
@@ -267,7 +268,7 @@ pub trait Site: Send {
 /// Both targets create each permission, notification, screen and field configuration
 /// scheme, each screen and each field configuration, renamed where the target has its
 /// name.
-pub(crate) fn renamed_scheme_caveats() -> [Caveat; 7] {
+pub(crate) fn renamed_scheme_caveats() -> [Caveat; 10] {
     let caveat = |kind, what: &str, default: &str| Caveat {
         kind,
         treatment: Treatment::Changed,
@@ -306,6 +307,18 @@ pub(crate) fn renamed_scheme_caveats() -> [Caveat; 7] {
             "field configuration scheme",
             "Default Field Configuration Scheme",
         ),
+        // The source's default scheme is the target's default, not a copy of it.
+        caveat(
+            Kind::IssueTypeScheme,
+            "project's issue type scheme",
+            "Default Issue Type Scheme",
+        ),
+        caveat(Kind::Workflow, "workflow", "built-in workflow named jira"),
+        caveat(
+            Kind::WorkflowScheme,
+            "workflow scheme",
+            "Default Workflow Scheme",
+        ),
     ]
 }
 
@@ -319,6 +332,16 @@ pub(crate) fn system_dashboard_caveat() -> Caveat {
               arrives as a dashboard of its own, of its name, owned by the migration's account \
               and shared with every logged-in user; the target's own system dashboard is left \
               as it is: copy its gadgets there in Jira if users should see them by default"
+            .into(),
+    }
+}
+
+/// How the source's default issue type scheme arrives, the same on every target.
+pub(crate) fn default_issue_type_scheme_caveat() -> Caveat {
+    Caveat {
+        kind: Kind::IssueTypeScheme,
+        treatment: Treatment::Changed,
+        how: "the source's default issue type scheme (the one every project without a scheme               of its own uses) is the target's own default, which Jira gives every issue type:               it keeps the target's name and description and has no default issue type; a               project's own scheme arrives as the source has it"
             .into(),
     }
 }

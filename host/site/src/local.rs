@@ -183,6 +183,16 @@ impl LocalSite {
                     params![id, name],
                 )?;
             }
+            // Cloud gives its default issue type scheme every new issue type.
+            if kind == Kind::IssueType {
+                tx.execute(
+                    "INSERT INTO issue_type_scheme_types (scheme_id, issue_type_id, position)
+                     SELECT s.id, ?1, (SELECT COALESCE(MAX(position) + 1, 0)
+                                       FROM issue_type_scheme_types WHERE scheme_id = s.id)
+                     FROM issue_type_schemes s WHERE s.is_default = 1",
+                    [id],
+                )?;
+            }
             Ok(id.to_string())
         })
     }
@@ -573,6 +583,153 @@ impl LocalSite {
             "SELECT CASE issue_type_id WHEN 0 THEN 'default' ELSE CAST(issue_type_id AS TEXT) END,
                     CAST(configuration_id AS TEXT)
              FROM field_configuration_mappings WHERE scheme_id = ?1 ORDER BY issue_type_id",
+        )
+    }
+
+    /// Every board's card settings, by board id: its cards' fields as (mode, field id) in
+    /// mode then position order, and colours as (strategy, value, colour) in order, values
+    /// as the site's ids.
+    pub fn read_card_settings(&mut self) -> Result<Vec<CardSettingsReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<CardSettingsReadBack>> {
+            let mut boards = self.conn.prepare("SELECT id FROM boards ORDER BY id")?;
+            let ids: Vec<i64> = boards
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut fields = self.conn.prepare(
+                "SELECT mode, field_id FROM board_card_fields WHERE board_id = ?1
+                 ORDER BY mode, position",
+            )?;
+            let mut colors = self.conn.prepare(
+                "SELECT strategy, value, color FROM board_card_colors WHERE board_id = ?1
+                 ORDER BY position",
+            )?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(CardSettingsReadBack {
+                    board: id.to_string(),
+                    fields: fields
+                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?,
+                    colors: colors
+                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<_>>()?,
+                });
+            }
+            Ok(out)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every issue type scheme on the site, by id (the site's default too): its issue
+    /// types in order and its default, as the site's ids, and the projects using it.
+    pub fn read_issue_type_schemes(&mut self) -> Result<Vec<IssueTypeSchemeReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<IssueTypeSchemeReadBack>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, source_key, name, description, is_default,
+                        CAST(default_issue_type_id AS TEXT)
+                 FROM issue_type_schemes ORDER BY id",
+            )?;
+            let mut schemes: Vec<IssueTypeSchemeReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(IssueTypeSchemeReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        is_default: r.get(4)?,
+                        default_issue_type: r.get(5)?,
+                        issue_types: Vec::new(),
+                        projects: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut types = self.conn.prepare(
+                "SELECT CAST(issue_type_id AS TEXT) FROM issue_type_scheme_types
+                 WHERE scheme_id = ?1 ORDER BY position",
+            )?;
+            let mut projects = self.conn.prepare(
+                "SELECT CAST(project_id AS TEXT) FROM project_schemes
+                 WHERE scheme_type = 'issue-type' AND scheme_id = ?1 ORDER BY project_id",
+            )?;
+            for scheme in &mut schemes {
+                scheme.issue_types = types
+                    .query_map([&scheme.id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                scheme.projects = projects
+                    .query_map([&scheme.id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(schemes)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every workflow on the site, by id (the built-in `jira` too, with no steps): its
+    /// steps and transitions in order, statuses and screens as the site's ids.
+    pub fn read_workflows(&mut self) -> Result<Vec<WorkflowReadBack>, TargetError> {
+        let run = || -> rusqlite::Result<Vec<WorkflowReadBack>> {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, source_key, name, description FROM workflows ORDER BY id")?;
+            let mut workflows: Vec<WorkflowReadBack> = stmt
+                .query_map([], |r| {
+                    Ok(WorkflowReadBack {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        source_key: r.get(1)?,
+                        name: r.get(2)?,
+                        description: r.get(3)?,
+                        steps: Vec::new(),
+                        transitions: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut steps = self.conn.prepare(
+                "SELECT step_id, name, CAST(status_id AS TEXT) FROM workflow_steps
+                 WHERE workflow_id = ?1 ORDER BY position",
+            )?;
+            let mut transitions = self.conn.prepare(
+                "SELECT transition_id, name, description, kind, from_steps, to_step,
+                        CAST(screen_id AS TEXT)
+                 FROM workflow_transitions WHERE workflow_id = ?1 ORDER BY position",
+            )?;
+            for w in &mut workflows {
+                w.steps = steps
+                    .query_map([&w.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                w.transitions = transitions
+                    .query_map([&w.id], |r| {
+                        let from: String = r.get(4)?;
+                        Ok(TransitionReadBack {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            description: r.get(2)?,
+                            kind: r.get(3)?,
+                            from: from
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_owned)
+                                .collect(),
+                            to: r.get(5)?,
+                            screen: r.get(6)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(workflows)
+        };
+        run().map_err(|e| self.local(e))
+    }
+
+    /// Every workflow scheme on the site, by id: its workflow per issue type (`default`,
+    /// then the site's issue type ids in order) as the site's workflow ids, and the
+    /// projects using it.
+    pub fn read_workflow_schemes(&mut self) -> Result<Vec<SchemeMapReadBack>, TargetError> {
+        self.read_scheme_maps(
+            "workflow_schemes",
+            Some("workflow"),
+            "SELECT CASE issue_type_id WHEN 0 THEN 'default' ELSE CAST(issue_type_id AS TEXT) END,
+                    CAST(workflow_id AS TEXT)
+             FROM workflow_scheme_mappings WHERE scheme_id = ?1 ORDER BY issue_type_id",
         )
     }
 
@@ -1372,6 +1529,7 @@ impl Site for LocalSite {
     fn caveats(&self) -> Vec<crate::Caveat> {
         let mut caveats = crate::renamed_scheme_caveats().to_vec();
         caveats.push(crate::system_dashboard_caveat());
+        caveats.push(crate::default_issue_type_scheme_caveat());
         caveats
     }
 
@@ -1871,6 +2029,57 @@ pub struct SchemeMapReadBack {
     pub entries: Vec<(String, String)>,
     /// The projects using it (issue type screen schemes).
     pub projects: Vec<String>,
+}
+
+/// A board's card settings read back from the local site
+/// ([`LocalSite::read_card_settings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardSettingsReadBack {
+    pub board: String,
+    /// (mode, field id).
+    pub fields: Vec<(String, String)>,
+    /// (strategy, value, colour).
+    pub colors: Vec<(String, String, String)>,
+}
+
+/// An issue type scheme read back from the local site
+/// ([`LocalSite::read_issue_type_schemes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssueTypeSchemeReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// The site's default scheme.
+    pub is_default: bool,
+    pub issue_types: Vec<String>,
+    pub default_issue_type: Option<String>,
+    pub projects: Vec<String>,
+}
+
+/// A workflow read back from the local site ([`LocalSite::read_workflows`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowReadBack {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// (step id, name, status id), in order.
+    pub steps: Vec<(String, String, String)>,
+    pub transitions: Vec<TransitionReadBack>,
+}
+
+/// A workflow's transition read back from the local site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitionReadBack {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `INITIAL`, `GLOBAL` or `DIRECTED`.
+    pub kind: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub screen: Option<String>,
 }
 
 /// A dashboard read back from the local site ([`LocalSite::read_dashboards`]).

@@ -105,6 +105,89 @@ fn project_key(key: &str) -> Result<(), Violation> {
     Ok(())
 }
 
+/// The longest transition name and workflow or transition description Jira Cloud takes.
+const MAX_TRANSITION_NAME: usize = 60;
+const MAX_WORKFLOW_TEXT: usize = 1000;
+
+/// A workflow as Jira Cloud takes one: a name, statuses each on one step, one initial
+/// transition, every transition named and between the workflow's steps, a global
+/// transition's name and target its own, and no two transitions of one name from a step.
+fn workflow(r: &airlock_model::jira::Workflow) -> Result<(), Violation> {
+    use airlock_model::jira::TransitionKind;
+    use std::collections::HashSet;
+    name("name", &r.name)?;
+    len("description", &r.description, MAX_WORKFLOW_TEXT)?;
+    if r.steps.is_empty() {
+        return Err(invalid("statuses", "a workflow has at least one status"));
+    }
+    let mut statuses = HashSet::new();
+    if !r.steps.iter().all(|s| statuses.insert(s.status.as_str())) {
+        return Err(invalid(
+            "statuses",
+            "a status is on one step of a workflow only",
+        ));
+    }
+    let initial = r
+        .transitions
+        .iter()
+        .filter(|t| t.kind == TransitionKind::Initial)
+        .count();
+    if initial != 1 {
+        return Err(invalid(
+            "transitions",
+            format!("a workflow has one initial transition, not {initial}"),
+        ));
+    }
+    let step = |id: &str| r.steps.iter().any(|s| s.id == id);
+    let global_names: HashSet<&str> = r
+        .transitions
+        .iter()
+        .filter(|t| t.kind == TransitionKind::Global)
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut globals = HashSet::new();
+    let mut targets = HashSet::new();
+    let mut from_step = HashSet::new();
+    for t in &r.transitions {
+        name("transitions.name", &t.name)?;
+        len("transitions.name", &t.name, MAX_TRANSITION_NAME)?;
+        len("transitions.description", &t.description, MAX_WORKFLOW_TEXT)?;
+        let from_ok = match t.kind {
+            TransitionKind::Directed => !t.from.is_empty(),
+            TransitionKind::Initial | TransitionKind::Global => t.from.is_empty(),
+        };
+        if !from_ok || !step(&t.to) || !t.from.iter().all(|f| step(f)) {
+            return Err(invalid(
+                "transitions",
+                "a transition goes between the workflow's statuses",
+            ));
+        }
+        let clash = match t.kind {
+            TransitionKind::Global => {
+                !globals.insert(t.name.as_str()) || !targets.insert(t.to.as_str())
+            }
+            TransitionKind::Directed => {
+                global_names.contains(t.name.as_str())
+                    || !t
+                        .from
+                        .iter()
+                        .all(|f| from_step.insert((f.as_str(), t.name.as_str())))
+            }
+            TransitionKind::Initial => false,
+        };
+        if clash {
+            return Err(invalid(
+                "transitions",
+                format!(
+                    "transition \"{}\": a global transition has a name and a target status of its own, and transitions from one status have distinct names",
+                    t.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a record's own values as Jira Cloud does; the first rule it breaks.
 pub fn check(record: &Record) -> Result<(), Violation> {
     match record {
@@ -144,6 +227,38 @@ pub fn check(record: &Record) -> Result<(), Violation> {
             len("description", &r.description, MAX_TEXT)
         }
         Record::FieldConfigurationItem(i) => len("description", &i.description, MAX_TEXT),
+        Record::IssueTypeScheme(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)?;
+            if r.issue_types.is_empty() && !r.global {
+                return Err(invalid(
+                    "issueTypeIds",
+                    "an issue type scheme lists at least one issue type",
+                ));
+            }
+            match &r.default_issue_type {
+                Some(t) if !r.issue_types.contains(t) => Err(invalid(
+                    "defaultIssueTypeId",
+                    "the default issue type is one of the scheme's issue types",
+                )),
+                _ => Ok(()),
+            }
+        }
+        Record::Workflow(r) => workflow(r),
+        Record::CardField(_) => Ok(()),
+        // Jira Software's colours are `#rrggbb`.
+        Record::CardColor(c) => {
+            let hex = c.color.strip_prefix('#').unwrap_or_default();
+            if hex.len() == 6 && hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                Ok(())
+            } else {
+                Err(invalid("color", "a card colour is #rrggbb"))
+            }
+        }
+        Record::WorkflowScheme(r) => {
+            name("name", &r.name)?;
+            len("description", &r.description, MAX_TEXT)
+        }
         Record::ProjectKey(k) => project_key(&k.key),
         // A level open to all would hide nothing: Cloud has no such member.
         Record::SecurityLevelMember(m) if m.holder == PermissionHolder::Anyone => Err(invalid(
@@ -417,6 +532,21 @@ pub fn set_field(
             _ => return Err(unknown()),
         },
         (Record::FieldConfigurationItem(r), "description") => r.description = text(s)?,
+        (Record::IssueTypeScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::Workflow(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::WorkflowScheme(r), f) => match f {
+            "name" => r.name = text(s)?,
+            "description" => r.description = text(s)?,
+            _ => return Err(unknown()),
+        },
         (Record::Screen(r), f) => match f {
             "name" => r.name = text(s)?,
             "description" => r.description = text(s)?,
@@ -468,6 +598,11 @@ pub fn set_field(
             "jql" => q.jql = text(s)?,
             _ => return Err(unknown()),
         },
+        (Record::CardColor(c), "jql") => match &mut c.value {
+            airlock_model::jira::CardColorValue::Query(q) => *q = text(s)?,
+            _ => return Err(unknown()),
+        },
+        (Record::CardColor(c), "color") => c.color = text(s)?,
         (Record::Issue(i), f) => match f {
             "number" => i.number = unsigned()?,
             "summary" => i.summary = text(s)?,

@@ -1260,6 +1260,13 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
 /// from a current one (newest first, so each step finds what it drops).
 const ADDED_IN: &[(i64, &str)] = &[
     (
+        10,
+        "DROP TABLE issue_type_schemes; DROP TABLE issue_type_scheme_types; DROP TABLE workflows;
+         DROP TABLE workflow_steps; DROP TABLE workflow_transitions; DROP TABLE workflow_schemes;
+         DROP TABLE workflow_scheme_mappings; DROP TABLE board_card_fields;
+         DROP TABLE board_card_colors;",
+    ),
+    (
         9,
         "DROP TABLE field_configurations; DROP TABLE field_configuration_items;
          DROP TABLE field_configuration_schemes; DROP TABLE field_configuration_mappings;",
@@ -1376,7 +1383,7 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
 }
 
 /// A site of version 4 (before permission schemes, categories and former keys) gets their
@@ -2543,4 +2550,242 @@ fn dashboards_gadgets_and_settings_obey_clouds_rules() {
         [2, 1, 1, 1],
         "the system dashboard's share is the site's, not a migrated row"
     );
+}
+
+/// Issue type schemes, workflows and workflow schemes as Jira Cloud takes them: the
+/// source's default scheme is the site's own default (taken over once, every issue type
+/// in it, new ones too); a scheme lists an issue type and defaults to one of its own; a
+/// workflow has each status once and one initial transition between its own steps; a
+/// name the site has already arrives as `<name> (migrated)`; a scheme's workflow none is
+/// the built-in `jira`; a project's schemes are associations.
+#[test]
+fn issue_type_schemes_workflows_and_workflow_schemes_obey_clouds_rules() {
+    use airlock_model::jira::{
+        Constant, IssueTypeScheme, ProjectScheme, SchemeType, TransitionKind, Workflow,
+        WorkflowMapping, WorkflowScheme, WorkflowStep, WorkflowTransition,
+    };
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let site = &mut f.site;
+    let snapshot = site.snapshot().unwrap();
+    let type_id = |name: &str| {
+        snapshot
+            .issue_types
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let status_id = |name: &str| {
+        snapshot
+            .statuses
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (task, bug) = (type_id("Task"), type_id("Bug"));
+    let new_type = ok(
+        site,
+        Kind::IssueType,
+        &[Record::IssueType(Constant {
+            id: "10500".into(),
+            name: "Incident".into(),
+            description: String::new(),
+            detail: String::new(),
+        })],
+    )
+    .remove(0);
+    let scheme = |id: &str, types: &[&str], default: Option<&str>, global: bool| {
+        Record::IssueTypeScheme(IssueTypeScheme {
+            id: id.into(),
+            name: if global {
+                "Default Issue Type Scheme".into()
+            } else {
+                "DEMO: Scrum".into()
+            },
+            description: "For DEMO".into(),
+            issue_types: types.iter().map(|t| t.to_string()).collect(),
+            default_issue_type: default.map(str::to_owned),
+            global,
+        })
+    };
+    let schemes = ok(
+        site,
+        Kind::IssueTypeScheme,
+        &[
+            scheme("10000", &[&bug, &task], None, true),
+            scheme("10001", &[&task, &bug], Some(&task), false),
+        ],
+    );
+    let twice = refused(
+        site,
+        Kind::IssueTypeScheme,
+        scheme("10002", &[&bug], None, true),
+    );
+    assert_eq!(twice.code, "duplicate-key", "{twice:?}");
+    let empty = refused(
+        site,
+        Kind::IssueTypeScheme,
+        scheme("10003", &[], None, false),
+    );
+    assert_eq!(empty.code, "invalid-value", "{empty:?}");
+    let elsewhere = refused(
+        site,
+        Kind::IssueTypeScheme,
+        scheme("10004", &[&bug], Some(&task), false),
+    );
+    assert_eq!(elsewhere.code, "invalid-value", "{elsewhere:?}");
+    let read = site.read_issue_type_schemes().unwrap();
+    let default = read.iter().find(|s| s.is_default).unwrap();
+    assert_eq!(default.id, schemes[0]);
+    assert_eq!(default.source_key.as_deref(), Some("10000"));
+    assert!(default.issue_types.contains(&new_type), "{default:?}");
+    let own = read.iter().find(|s| s.id == schemes[1]).unwrap();
+    assert_eq!(own.name, "DEMO: Scrum");
+    assert_eq!(own.issue_types, [task.clone(), bug.clone()]);
+    assert_eq!(own.default_issue_type.as_deref(), Some(task.as_str()));
+
+    let (todo, done) = (status_id("To Do"), status_id("Done"));
+    let transition = |id: &str, kind: TransitionKind, from: &[&str], to: &str| WorkflowTransition {
+        id: id.into(),
+        name: format!("Go {id}"),
+        description: String::new(),
+        kind,
+        from: from.iter().map(|f| f.to_string()).collect(),
+        to: to.into(),
+        screen: None,
+    };
+    let workflow =
+        |id: &str, name: &str, statuses: &[&str], transitions: Vec<WorkflowTransition>| {
+            Record::Workflow(Workflow {
+                id: id.into(),
+                name: name.into(),
+                description: "Ship it".into(),
+                steps: statuses
+                    .iter()
+                    .enumerate()
+                    .map(|(n, s)| WorkflowStep {
+                        id: (n + 1).to_string(),
+                        name: format!("Step {n}"),
+                        status: s.to_string(),
+                    })
+                    .collect(),
+                transitions,
+            })
+        };
+    let good = || {
+        vec![
+            transition("1", TransitionKind::Initial, &[], "1"),
+            transition("11", TransitionKind::Directed, &["1"], "2"),
+            transition("31", TransitionKind::Global, &[], "1"),
+        ]
+    };
+    let workflows = ok(
+        site,
+        Kind::Workflow,
+        &[
+            workflow("10000", "DEMO: Workflow", &[&todo, &done], good()),
+            workflow("10001", "jira", &[&todo, &done], good()),
+        ],
+    );
+    let same_status = refused(
+        site,
+        Kind::Workflow,
+        workflow("10002", "Twice", &[&todo, &todo], good()),
+    );
+    assert!(same_status.message.contains("one step"), "{same_status:?}");
+    let no_start = refused(
+        site,
+        Kind::Workflow,
+        workflow("10003", "No start", &[&todo, &done], good()[1..].to_vec()),
+    );
+    assert!(no_start.message.contains("initial"), "{no_start:?}");
+    let mut stray = good();
+    stray[1].to = "9".into();
+    let nowhere = refused(
+        site,
+        Kind::Workflow,
+        workflow("10004", "Stray", &[&todo, &done], stray),
+    );
+    assert_eq!(nowhere.code, "invalid-value", "{nowhere:?}");
+    let read = site.read_workflows().unwrap();
+    let names: Vec<&str> = read.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["jira", "DEMO: Workflow", "jira (migrated)"]);
+    let demo = &read[1];
+    assert_eq!(
+        demo.steps,
+        [
+            ("1".to_owned(), "Step 0".to_owned(), todo.clone()),
+            ("2".to_owned(), "Step 1".to_owned(), done.clone())
+        ]
+    );
+    let shape: Vec<(&str, &str, &[String], &str)> = demo
+        .transitions
+        .iter()
+        .map(|t| {
+            (
+                t.id.as_str(),
+                t.kind.as_str(),
+                t.from.as_slice(),
+                t.to.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("1", "INITIAL", &[][..], "1"),
+            ("11", "DIRECTED", &["1".to_owned()][..], "2"),
+            ("31", "GLOBAL", &[][..], "1"),
+        ]
+    );
+
+    let workflow_scheme = Record::WorkflowScheme(WorkflowScheme {
+        id: "10100".into(),
+        name: "DEMO: Scheme".into(),
+        description: String::new(),
+        mappings: vec![
+            WorkflowMapping {
+                issue_type: None,
+                workflow: None,
+            },
+            WorkflowMapping {
+                issue_type: Some(bug.clone()),
+                workflow: Some(workflows[0].clone()),
+            },
+        ],
+    });
+    let workflow_schemes = ok(site, Kind::WorkflowScheme, &[workflow_scheme]);
+    let association = |scheme_type, scheme: &str| {
+        Record::ProjectScheme(ProjectScheme {
+            id: format!("{}:{scheme_type:?}:{scheme}", b.project),
+            project: b.project.clone(),
+            scheme_type,
+            scheme: scheme.into(),
+        })
+    };
+    ok(
+        site,
+        Kind::ProjectScheme,
+        &[
+            association(SchemeType::Workflow, &workflow_schemes[0]),
+            association(SchemeType::IssueType, &schemes[1]),
+        ],
+    );
+    let read = site.read_workflow_schemes().unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(
+        read[0].entries,
+        [
+            ("default".to_owned(), "1".to_owned()),
+            (bug.clone(), workflows[0].clone())
+        ]
+    );
+    assert_eq!(read[0].projects, std::slice::from_ref(&b.project));
+    let read = site.read_issue_type_schemes().unwrap();
+    let own = read.iter().find(|s| s.id == schemes[1]).unwrap();
+    assert_eq!(own.projects, std::slice::from_ref(&b.project));
 }

@@ -65,8 +65,27 @@ pub(super) fn issue_element(
         e("project", "Specify a valid project ID or key");
     }
     let issue_type = id_of(&f, "/issuetype/id");
-    if issue_type.is_none() {
-        e("issuetype", "Specify an issue type");
+    match (project, &issue_type) {
+        (_, None) => e("issuetype", "Specify an issue type"),
+        // A project's issue type scheme of its own lists the types its issues may have
+        // (Cloud's default lists every issue type of the site).
+        (Some(project), Some(issue_type))
+            if r.int(
+                "SELECT scheme_id FROM project_schemes
+                 WHERE project_id = ?1 AND scheme_type = 'issue-type'",
+                &[&project],
+            )
+            .is_some_and(|scheme| {
+                !r.exists(
+                    "SELECT 1 FROM issue_type_scheme_types
+                     WHERE scheme_id = ?1 AND issue_type_id = ?2",
+                    &[&scheme, issue_type],
+                )
+            }) =>
+        {
+            e("issuetype", "The issue type selected is invalid.")
+        }
+        _ => {}
     }
     let summary = text(&f, "/summary").unwrap_or("").to_owned();
     if summary.trim().is_empty() {

@@ -541,6 +541,33 @@ pub(crate) fn router(shared: std::sync::Arc<Shared>) -> Router {
             get(list_project_field_configuration_schemes).put(assign_field_configuration_scheme),
         )
         .route(
+            &format!("{A}/issuetypescheme"),
+            get(list_issue_type_schemes).post(create_issue_type_scheme),
+        )
+        .route(
+            &format!("{A}/issuetypescheme/mapping"),
+            get(list_issue_type_scheme_mappings),
+        )
+        .route(
+            &format!("{A}/issuetypescheme/project"),
+            get(list_project_issue_type_schemes).put(assign_issue_type_scheme),
+        )
+        .route(&format!("{A}/workflows"), post(read_workflows))
+        .route(&format!("{A}/workflows/create"), post(create_workflows))
+        .route(&format!("{A}/workflows/search"), get(search_workflows))
+        .route(
+            &format!("{A}/workflowscheme"),
+            get(list_workflow_schemes).post(create_workflow_scheme),
+        )
+        .route(
+            &format!("{A}/workflowscheme/project"),
+            get(list_project_workflow_schemes).put(assign_workflow_scheme),
+        )
+        .route(
+            &format!("{A}/workflowscheme/{{id}}"),
+            get(get_workflow_scheme),
+        )
+        .route(
             &format!("{A}/issuesecurityschemes"),
             get(list_security_schemes).post(create_security_scheme),
         )
@@ -606,6 +633,7 @@ mod dashboards;
 mod entity_properties;
 mod field_configurations;
 mod fields;
+mod issue_type_schemes;
 mod issues;
 mod jql;
 mod limits;
@@ -619,6 +647,7 @@ mod security;
 mod sharing;
 mod software;
 mod users;
+mod workflows;
 
 pub(crate) use answers::error;
 use answers::*;
@@ -629,6 +658,7 @@ use dashboards::*;
 use entity_properties::*;
 use field_configurations::*;
 use fields::*;
+use issue_type_schemes::*;
 use issues::*;
 use jql::*;
 use notifications::*;
@@ -641,6 +671,7 @@ use security::*;
 use sharing::*;
 use software::*;
 use users::*;
+use workflows::*;
 
 #[cfg(test)]
 mod tests {

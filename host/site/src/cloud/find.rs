@@ -67,6 +67,8 @@ fn idempotent(kind: Kind) -> bool {
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
+            | Kind::CardField
+            | Kind::CardColor
             | Kind::IssueSprint
             | Kind::IssueRank
             | Kind::ScreenField
@@ -119,7 +121,10 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::ScreenScheme(_)
         | Record::IssueTypeScreenScheme(_)
         | Record::FieldConfiguration(_)
-        | Record::FieldConfigurationScheme(_) => json!({}),
+        | Record::FieldConfigurationScheme(_)
+        | Record::Workflow(_)
+        | Record::WorkflowScheme(_) => json!({}),
+        Record::IssueTypeScheme(s) => super::issue_type_schemes::issue_type_scheme_locator(s),
         Record::ScreenTab(t) => super::screens::tab_locator(t),
         Record::SchemePermission(g) => super::schemes::grant_locator(g),
         Record::SecurityLevelMember(m) => super::security::member_locator(m),
@@ -139,6 +144,8 @@ pub(crate) fn locator(record: &Record) -> Value {
         | Record::ColumnStatus(_)
         | Record::Swimlane(_)
         | Record::QuickFilter(_)
+        | Record::CardField(_)
+        | Record::CardColor(_)
         | Record::IssueSprint(_)
         | Record::IssueRank(_)
         | Record::ScreenField(_)
@@ -803,7 +810,10 @@ impl Api {
             | Kind::Screen
             | Kind::ScreenScheme
             | Kind::IssueTypeScreenScheme
-            | Kind::FieldConfiguration => self.lookup_scheme(kind, loc, source).await,
+            | Kind::FieldConfiguration
+            | Kind::Workflow
+            | Kind::WorkflowScheme => self.lookup_scheme(kind, loc, source).await,
+            Kind::IssueTypeScheme => self.lookup_issue_type_scheme(loc, source).await,
             Kind::FieldConfigurationScheme => {
                 self.lookup_field_configuration_scheme(loc, source).await
             }
@@ -831,6 +841,8 @@ impl Api {
             | Kind::ColumnStatus
             | Kind::Swimlane
             | Kind::QuickFilter
+            | Kind::CardField
+            | Kind::CardColor
             | Kind::IssueSprint
             | Kind::IssueRank
             | Kind::ScreenField

@@ -1,11 +1,14 @@
 //! Project categories, former project keys, permission schemes with their grants and
 //! notification schemes with their entries, and the category and schemes each project
-//! uses (its issue type screen scheme and field configuration scheme too; screens and their
-//! schemes are in `screens.rs`, field configurations and theirs in `field_configurations.rs`).
+//! uses (its issue type screen, field configuration, issue type and workflow schemes too;
+//! screens and their schemes are in `screens.rs`, field configurations and theirs in
+//! `field_configurations.rs`, issue type schemes in `issue_type_schemes.rs`, workflows and
+//! theirs in `workflows.rs`).
 //!
 //! A permission or notification scheme (a screen, a screen scheme, an issue type screen
-//! scheme, a field configuration and its scheme: `create_renamed`) is never taken over by name: the target's scheme of that name
-//! governs its own projects. Each source scheme is created, under its name if the target
+//! scheme, a field configuration and its scheme, an issue type scheme, a workflow and a
+//! workflow scheme: `create_renamed`) is never taken over by name: the target's scheme of
+//! that name governs its own projects. Each source scheme is created, under its name if the target
 //! has none of that name, else as `<name> (migrated)` (Atlassian's migration assistant's
 //! naming). The name chosen is journaled before the create, so a rerun after a crash finds
 //! exactly the scheme it made and no other.
@@ -48,6 +51,9 @@ enum SchemeApi {
     IssueTypeScreenScheme,
     FieldConfiguration,
     FieldConfigurationScheme,
+    IssueTypeScheme,
+    Workflow,
+    WorkflowScheme,
 }
 
 impl SchemeApi {
@@ -60,6 +66,9 @@ impl SchemeApi {
             Kind::IssueTypeScreenScheme => Some(SchemeApi::IssueTypeScreenScheme),
             Kind::FieldConfiguration => Some(SchemeApi::FieldConfiguration),
             Kind::FieldConfigurationScheme => Some(SchemeApi::FieldConfigurationScheme),
+            Kind::IssueTypeScheme => Some(SchemeApi::IssueTypeScheme),
+            Kind::Workflow => Some(SchemeApi::Workflow),
+            Kind::WorkflowScheme => Some(SchemeApi::WorkflowScheme),
             _ => None,
         }
     }
@@ -73,10 +82,14 @@ impl SchemeApi {
             SchemeApi::IssueTypeScreenScheme => Kind::IssueTypeScreenScheme,
             SchemeApi::FieldConfiguration => Kind::FieldConfiguration,
             SchemeApi::FieldConfigurationScheme => Kind::FieldConfigurationScheme,
+            SchemeApi::IssueTypeScheme => Kind::IssueTypeScheme,
+            SchemeApi::Workflow => Kind::Workflow,
+            SchemeApi::WorkflowScheme => Kind::WorkflowScheme,
         }
     }
 
-    /// `POST` (create) and `GET` (list) share it.
+    /// Where `GET` lists them; `POST` creates one there too, but a workflow
+    /// ([`SchemeApi::create_path`]).
     fn path(self) -> &'static str {
         match self {
             SchemeApi::Permission => "/rest/api/3/permissionscheme",
@@ -86,6 +99,26 @@ impl SchemeApi {
             SchemeApi::IssueTypeScreenScheme => "/rest/api/3/issuetypescreenscheme",
             SchemeApi::FieldConfiguration => "/rest/api/3/fieldconfiguration",
             SchemeApi::FieldConfigurationScheme => "/rest/api/3/fieldconfigurationscheme",
+            SchemeApi::IssueTypeScheme => "/rest/api/3/issuetypescheme",
+            SchemeApi::Workflow => "/rest/api/3/workflows/search",
+            SchemeApi::WorkflowScheme => "/rest/api/3/workflowscheme",
+        }
+    }
+
+    /// Where `POST` creates one.
+    fn create_path(self) -> &'static str {
+        match self {
+            SchemeApi::Workflow => "/rest/api/3/workflows/create",
+            other => other.path(),
+        }
+    }
+
+    /// Where the create's answer has the new record's id.
+    fn id_path(self) -> &'static [&'static str] {
+        match self {
+            SchemeApi::IssueTypeScheme => &["issueTypeSchemeId"],
+            SchemeApi::Workflow => &["workflows", "0", "id"],
+            _ => &["id"],
         }
     }
 
@@ -98,6 +131,9 @@ impl SchemeApi {
             SchemeApi::IssueTypeScreenScheme => "POST /rest/api/3/issuetypescreenscheme",
             SchemeApi::FieldConfiguration => "POST /rest/api/3/fieldconfiguration",
             SchemeApi::FieldConfigurationScheme => "POST /rest/api/3/fieldconfigurationscheme",
+            SchemeApi::IssueTypeScheme => "POST /rest/api/3/issuetypescheme",
+            SchemeApi::Workflow => "POST /rest/api/3/workflows/create",
+            SchemeApi::WorkflowScheme => "POST /rest/api/3/workflowscheme",
         }
     }
 
@@ -110,6 +146,9 @@ impl SchemeApi {
             SchemeApi::IssueTypeScreenScheme => "GET /rest/api/3/issuetypescreenscheme",
             SchemeApi::FieldConfiguration => "GET /rest/api/3/fieldconfiguration",
             SchemeApi::FieldConfigurationScheme => "GET /rest/api/3/fieldconfigurationscheme",
+            SchemeApi::IssueTypeScheme => "GET /rest/api/3/issuetypescheme",
+            SchemeApi::Workflow => "GET /rest/api/3/workflows/search",
+            SchemeApi::WorkflowScheme => "GET /rest/api/3/workflowscheme",
         }
     }
 }
@@ -211,6 +250,28 @@ impl Api {
         fields: Map<String, Value>,
         note: Map<String, Value>,
     ) -> Result<Result<(String, Value), ItemError>, TargetError> {
+        self.create_renamed_as(record, source_name, note, |name| {
+            let mut body = json!({ "name": name });
+            if !description.is_empty() {
+                body["description"] = json!(description);
+            }
+            for (field, value) in fields {
+                body[field] = value;
+            }
+            body
+        })
+        .await
+    }
+
+    /// [`Api::create_renamed_noting`] with a create call of its own shape: `body` makes
+    /// it for the name chosen (a workflow's create names it inside a list).
+    pub(crate) async fn create_renamed_as(
+        &self,
+        record: &Record,
+        source_name: &str,
+        note: Map<String, Value>,
+        body: impl FnOnce(&str) -> Value,
+    ) -> Result<Result<(String, Value), ItemError>, TargetError> {
         let Some(api) = SchemeApi::of(record.kind()) else {
             return Ok(Err(item(
                 "rejected",
@@ -235,14 +296,7 @@ impl Api {
             loc[field] = value;
         }
         self.journal_locate(api.kind(), &key, loc.clone()).await?;
-        let mut body = json!({ "name": name });
-        if !description.is_empty() {
-            body["description"] = json!(description);
-        }
-        for (field, value) in fields {
-            body[field] = value;
-        }
-        let req = Req::post(api.post(), api.path().into(), body);
+        let req = Req::post(api.post(), api.create_path().into(), body(&name));
         // A create that may have been applied is looked for under the name it was sent
         // with (the record's own natural key has none).
         let created = self
@@ -251,7 +305,7 @@ impl Api {
                 self.lookup_scheme(api.kind(), &loc, &key).await
             })
             .await?;
-        Ok(created_id(created, req.name, &["id"])?.map(|id| (id, loc)))
+        Ok(created_id(created, req.name, api.id_path())?.map(|id| (id, loc)))
     }
 
     /// The target's schemes of the kind whose names may be `name`'s or a renamed copy's:
@@ -268,11 +322,15 @@ impl Api {
                     .map_or(&[][..], as_list)
                     .to_vec())
             }
-            // Cloud finds field configuration schemes by id only: every one.
-            SchemeApi::Notification | SchemeApi::FieldConfigurationScheme => {
-                self.paged(api.get(), api.path()).await
-            }
-            SchemeApi::Screen | SchemeApi::ScreenScheme | SchemeApi::IssueTypeScreenScheme => {
+            // Cloud finds field configuration and workflow schemes by id only: every one.
+            SchemeApi::Notification
+            | SchemeApi::FieldConfigurationScheme
+            | SchemeApi::WorkflowScheme => self.paged(api.get(), api.path()).await,
+            SchemeApi::Screen
+            | SchemeApi::ScreenScheme
+            | SchemeApi::IssueTypeScreenScheme
+            | SchemeApi::IssueTypeScheme
+            | SchemeApi::Workflow => {
                 let path = RestPath::at(api.path()).query("queryString", name).build();
                 self.paged(api.get(), &path).await
             }
@@ -414,9 +472,9 @@ impl Api {
             }))
     }
 
-    /// A project's permission, notification, issue type screen or field configuration scheme
-    /// or category, unless it has it: read where Cloud says which it has, then `PUT` where
-    /// Cloud sets it.
+    /// A project's permission, notification, issue type screen, field configuration, issue
+    /// type or workflow scheme or category, unless it has it: read where Cloud says which
+    /// it has, then `PUT` where Cloud sets it.
     pub(crate) async fn project_association(
         &self,
         p: &ProjectScheme,
@@ -462,6 +520,37 @@ impl Api {
                 ),
             ),
             SchemeType::IssueSecurity => return self.project_scheme(p).await,
+            // As the issue type screen scheme's, both ids as text.
+            SchemeType::IssueType => (
+                (
+                    "GET /rest/api/3/issuetypescheme/project",
+                    RestPath::at("/rest/api/3/issuetypescheme/project")
+                        .query("projectId", &p.project)
+                        .build(),
+                ),
+                "/values/0/issueTypeScheme/id",
+                Req::put(
+                    "PUT /rest/api/3/issuetypescheme/project",
+                    "/rest/api/3/issuetypescheme/project".into(),
+                    json!({ "issueTypeSchemeId": p.scheme, "projectId": p.project }),
+                ),
+            ),
+            // Cloud sets it only while the project has no issues (it is written before
+            // them); both ids as text.
+            SchemeType::Workflow => (
+                (
+                    "GET /rest/api/3/workflowscheme/project",
+                    RestPath::at("/rest/api/3/workflowscheme/project")
+                        .query("projectId", &p.project)
+                        .build(),
+                ),
+                "/values/0/workflowScheme/id",
+                Req::put(
+                    "PUT /rest/api/3/workflowscheme/project",
+                    "/rest/api/3/workflowscheme/project".into(),
+                    json!({ "workflowSchemeId": p.scheme, "projectId": p.project }),
+                ),
+            ),
             // As the issue type screen scheme's, both ids as text.
             SchemeType::FieldConfiguration => (
                 (

@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use airlock_model::jira::{
-    Board, BoardColumn, BoardQuery, ColumnStatus, IssueRank, IssueSprint, Kind, Record, Sprint,
-    SprintState,
+    Board, BoardColumn, BoardQuery, CardColor, CardField, ColumnStatus, IssueRank, IssueSprint,
+    Kind, Record, Sprint, SprintState,
 };
 use serde_json::{Value, json};
 
@@ -18,8 +18,9 @@ use super::http::{Reply, Req};
 use super::sharing::{Groups, MAX_PROPERTY_CHARS, chars, group_by, scatter, wrong_kind};
 use super::write::{Answer, bad_segment, created_id, iso, number_or_text, refusal, text};
 use super::{
-    Api, COLUMNS_PROPERTY, QUICK_FILTERS_PROPERTY, RANK_PROPERTY, RestPath, SOURCE_PROPERTY,
-    SPRINTS_PROPERTY, SWIMLANES_PROPERTY, check_segment, item,
+    Api, CARD_COLORS_PROPERTY, CARD_FIELDS_PROPERTY, COLUMNS_PROPERTY, QUICK_FILTERS_PROPERTY,
+    RANK_PROPERTY, RestPath, SOURCE_PROPERTY, SPRINTS_PROPERTY, SWIMLANES_PROPERTY, check_segment,
+    item,
 };
 use crate::{ItemError, TargetError, source_key};
 
@@ -54,6 +55,24 @@ pub(crate) const QUICK_FILTERS: Shape = Shape {
     children: None,
     owner: "board",
     noun: "quick filters",
+    orphan: "",
+};
+
+pub(crate) const CARD_FIELDS: Shape = Shape {
+    key: CARD_FIELDS_PROPERTY,
+    list: "cardFields",
+    children: None,
+    owner: "board",
+    noun: "card fields",
+    orphan: "",
+};
+
+pub(crate) const CARD_COLORS: Shape = Shape {
+    key: CARD_COLORS_PROPERTY,
+    list: "cardColors",
+    children: None,
+    owner: "board",
+    noun: "card colours",
     orphan: "",
 };
 
@@ -160,6 +179,26 @@ fn query_entry(q: &BoardQuery) -> Value {
         "description": q.description,
         "jql": q.jql,
         "position": q.position,
+    })
+}
+
+fn card_field_entry(f: &CardField) -> Value {
+    json!({
+        "id": f.id,
+        "field": f.field.key(),
+        "mode": f.mode.as_str(),
+        "position": f.position,
+    })
+}
+
+fn card_color_entry(c: &CardColor) -> Value {
+    let (strategy, value) = c.value.parts();
+    json!({
+        "id": c.id,
+        "strategy": strategy,
+        "value": value,
+        "color": c.color,
+        "position": c.position,
     })
 }
 
@@ -617,6 +656,8 @@ impl Api {
         let shape: &'static Shape = match kind {
             Kind::BoardColumn | Kind::ColumnStatus => &COLUMNS,
             Kind::Swimlane => &SWIMLANES,
+            Kind::CardField => &CARD_FIELDS,
+            Kind::CardColor => &CARD_COLORS,
             _ => &QUICK_FILTERS,
         };
         if kind == Kind::ColumnStatus {
@@ -632,6 +673,8 @@ impl Api {
             (Kind::Swimlane, Record::Swimlane(q)) | (Kind::QuickFilter, Record::QuickFilter(q)) => {
                 board_segment(&q.board)
             }
+            (Kind::CardField, Record::CardField(f)) => board_segment(&f.board),
+            (Kind::CardColor, Record::CardColor(c)) => board_segment(&c.board),
             (_, other) => Err(wrong_kind(other, kind)),
         });
         let results = self
@@ -674,6 +717,12 @@ impl Api {
                 Record::QuickFilter(q) => carried
                     .add_entry(&q.id, query_entry(q), "quick filter")
                     .map(|p| (answer(&q.id), p)),
+                Record::CardField(f) => carried
+                    .add_entry(&f.id, card_field_entry(f), "card field")
+                    .map(|p| (answer(&f.id), p)),
+                Record::CardColor(c) => carried
+                    .add_entry(&c.id, card_color_entry(c), "card colour")
+                    .map(|p| (answer(&c.id), p)),
                 _ => unreachable!("grouped by kind"),
             });
         }

@@ -53,14 +53,18 @@ impl Api {
             Kind::GadgetPreference => self.write_preferences(records).await?,
             Kind::Board => self.write_boards(records).await?,
             Kind::Sprint => self.write_sprints(records).await?,
-            Kind::BoardColumn | Kind::ColumnStatus | Kind::Swimlane | Kind::QuickFilter => {
-                self.write_board_lists(kind, records).await?
-            }
+            Kind::BoardColumn
+            | Kind::ColumnStatus
+            | Kind::Swimlane
+            | Kind::QuickFilter
+            | Kind::CardField
+            | Kind::CardColor => self.write_board_lists(kind, records).await?,
             Kind::IssueSprint => self.write_issue_sprints(records).await?,
             Kind::IssueRank => self.write_ranks(records).await?,
             Kind::ScreenTab => self.write_screen_tabs(records).await?,
             Kind::ScreenField => self.write_screen_fields(records).await?,
             Kind::FieldConfigurationItem => self.write_field_configuration_items(records).await?,
+            Kind::Workflow => self.write_workflows(records).await?,
             _ => {
                 self.each_spread(records, written_issue_of, async |r: &Record| {
                     self.write_one(kind, r).await
@@ -311,6 +315,8 @@ impl Api {
             | Record::ColumnStatus(_)
             | Record::Swimlane(_)
             | Record::QuickFilter(_)
+            | Record::CardField(_)
+            | Record::CardColor(_)
             | Record::IssueSprint(_)
             | Record::IssueRank(_)
             | Record::Dashboard(_)
@@ -319,7 +325,8 @@ impl Api {
             | Record::GadgetPreference(_)
             | Record::ScreenTab(_)
             | Record::ScreenField(_)
-            | Record::FieldConfigurationItem(_) => Ok(Err(item(
+            | Record::FieldConfigurationItem(_)
+            | Record::Workflow(_) => Ok(Err(item(
                 "rejected",
                 format!("{kind} records are written in groups"),
             ))),
@@ -339,6 +346,8 @@ impl Api {
             Record::Notification(n) => self.notification(n).await,
             Record::SchemePermission(g) => self.scheme_permission(record, g).await,
             Record::SecurityLevelMember(m) => self.level_member(record, m).await,
+            Record::IssueTypeScheme(s) => self.issue_type_scheme(record, s).await,
+            Record::WorkflowScheme(s) => self.workflow_scheme(record, s).await,
         }
     }
 

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 /// Bumped whenever the tables change; `PRAGMA user_version` holds it. A site of an older
 /// version is brought up to this one when opened ([`upgrade`]).
-pub(super) const VERSION: i64 = 9;
+pub(super) const VERSION: i64 = 10;
 
 /// `PRAGMA application_id`: tells our files from other SQLite files ("ARLK").
 pub(super) const APPLICATION_ID: i64 = 0x4152_4c4b;
@@ -832,6 +832,122 @@ const KINDS_9: [Kind; 4] = [
     Kind::ProjectScheme,
 ];
 
+/// Version 10: issue type schemes (with Cloud's default, which lists every issue type),
+/// workflows with their steps and transitions (with Cloud's built-in `jira`), workflow
+/// schemes, boards' card settings, and a project's issue type and workflow schemes.
+const TABLES_10: &str = r#"
+CREATE TABLE issue_type_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    default_issue_type_id INTEGER,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    source_key TEXT
+);
+CREATE TABLE issue_type_scheme_types (
+    scheme_id INTEGER NOT NULL,
+    issue_type_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (scheme_id, issue_type_id)
+) WITHOUT ROWID;
+INSERT INTO issue_type_schemes (id, name, description, is_default) VALUES
+    (10000, 'Default Issue Type Scheme', 'Default issue type scheme is the list of global issue types. All newly created issue types will automatically be added to this scheme.', 1);
+CREATE TABLE workflows (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- A status is on one step of a workflow.
+CREATE TABLE workflow_steps (
+    workflow_id INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, step_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX workflow_steps_status ON workflow_steps (workflow_id, status_id);
+-- from_steps: the step ids it leaves from, comma-separated (directed transitions).
+CREATE TABLE workflow_transitions (
+    workflow_id INTEGER NOT NULL,
+    transition_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('INITIAL', 'GLOBAL', 'DIRECTED')),
+    from_steps TEXT NOT NULL DEFAULT '',
+    to_step TEXT NOT NULL,
+    screen_id INTEGER,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, transition_id)
+) WITHOUT ROWID;
+INSERT INTO workflows (id, name, description) VALUES
+    (1, 'jira', 'The default Jira workflow.');
+CREATE TABLE workflow_schemes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL DEFAULT '',
+    source_key TEXT
+);
+-- issue_type_id 0: the default mapping.
+CREATE TABLE workflow_scheme_mappings (
+    scheme_id INTEGER NOT NULL,
+    issue_type_id INTEGER NOT NULL,
+    workflow_id INTEGER NOT NULL,
+    PRIMARY KEY (scheme_id, issue_type_id)
+) WITHOUT ROWID;
+-- A board's card settings: the fields its cards show (a field once a mode) and colours.
+CREATE TABLE board_card_fields (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    field_id TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('PLAN', 'WORK')),
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE UNIQUE INDEX board_card_fields_field ON board_card_fields (board_id, mode, field_id);
+CREATE TABLE board_card_colors (
+    id INTEGER PRIMARY KEY,
+    board_id INTEGER NOT NULL,
+    strategy TEXT NOT NULL CHECK (strategy IN ('issuetype', 'priority', 'assignee', 'custom')),
+    value TEXT NOT NULL,
+    color TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    source_key TEXT
+);
+CREATE TABLE project_schemes_10 (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    scheme_type TEXT NOT NULL CHECK (scheme_type IN ('issue-security', 'permission',
+        'notification', 'category', 'issue-type-screen', 'field-configuration',
+        'issue-type', 'workflow')),
+    scheme_id INTEGER NOT NULL,
+    source_key TEXT
+);
+INSERT INTO project_schemes_10 SELECT id, project_id, scheme_type, scheme_id, source_key
+    FROM project_schemes;
+DROP TABLE project_schemes;
+ALTER TABLE project_schemes_10 RENAME TO project_schemes;
+CREATE UNIQUE INDEX project_schemes_type ON project_schemes (project_id, scheme_type);
+"#;
+
+/// Cloud's default issue type scheme lists every issue type the site has: run after the
+/// site's issue types are in (a new site's defaults, or an older site's own).
+const DEFAULT_SCHEME_TYPES: &str = "
+INSERT OR IGNORE INTO issue_type_scheme_types (scheme_id, issue_type_id, position)
+    SELECT 10000, id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM issue_types;
+";
+
+/// `project_schemes` is made again in version 10: its source index too.
+const KINDS_10: [Kind; 6] = [
+    Kind::IssueTypeScheme,
+    Kind::Workflow,
+    Kind::WorkflowScheme,
+    Kind::CardField,
+    Kind::CardColor,
+    Kind::ProjectScheme,
+];
+
 /// Jira Cloud's defaults on a new site (not written by Airlock: no source key).
 const DEFAULTS: &str = r#"
 INSERT INTO groups (id, name) VALUES (1, 'jira-administrators'), (2, 'jira-software-users');
@@ -915,6 +1031,8 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::ColumnStatus => const { &[t("column_statuses", NUMERIC)] },
         Kind::Swimlane => const { &[t("board_swimlanes", NUMERIC)] },
         Kind::QuickFilter => const { &[t("board_quick_filters", NUMERIC)] },
+        Kind::CardField => const { &[t("board_card_fields", NUMERIC)] },
+        Kind::CardColor => const { &[t("board_card_colors", NUMERIC)] },
         Kind::Dashboard => const { &[t("dashboards", NUMERIC)] },
         Kind::DashboardShare => const { &[t("dashboard_shares", NUMERIC)] },
         Kind::Gadget => const { &[t("gadgets", NUMERIC)] },
@@ -927,6 +1045,9 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
         Kind::FieldConfiguration => const { &[t("field_configurations", NUMERIC)] },
         Kind::FieldConfigurationItem => const { &[t("field_configuration_items", NUMERIC)] },
         Kind::FieldConfigurationScheme => const { &[t("field_configuration_schemes", NUMERIC)] },
+        Kind::IssueTypeScheme => const { &[t("issue_type_schemes", NUMERIC)] },
+        Kind::Workflow => const { &[t("workflows", NUMERIC)] },
+        Kind::WorkflowScheme => const { &[t("workflow_schemes", NUMERIC)] },
         Kind::IssueSprint => const { &[t("issue_sprints", NONE)] },
         Kind::IssueRank => const { &[t("issue_ranks", NONE)] },
     }
@@ -934,7 +1055,7 @@ pub(super) fn tables(kind: Kind) -> &'static [Table] {
 
 /// What each version after the first added: its tables (and rows), and the kinds whose
 /// tables they are (their source indexes made with them).
-const VERSIONS: [(i64, &str, &[Kind]); 8] = [
+const VERSIONS: [(i64, &str, &[Kind]); 9] = [
     (2, TABLES_2, &KINDS_2),
     (3, TABLES_3, &KINDS_3),
     (4, TABLES_4, &KINDS_4),
@@ -943,6 +1064,7 @@ const VERSIONS: [(i64, &str, &[Kind]); 8] = [
     (7, TABLES_7, &KINDS_7),
     (8, TABLES_8, &KINDS_8),
     (9, TABLES_9, &KINDS_9),
+    (10, TABLES_10, &KINDS_10),
 ];
 
 // The last version's tables are this version's.
@@ -959,6 +1081,7 @@ pub(super) fn create(conn: &Connection, salt: u64) -> rusqlite::Result<()> {
         source_indexes(conn, kind)?;
     }
     conn.execute_batch(DEFAULTS)?;
+    conn.execute_batch(DEFAULT_SCHEME_TYPES)?;
     conn.execute(
         "INSERT INTO meta (name, value) VALUES ('account_salt', ?1)",
         [format!("{salt:016x}")],
@@ -987,6 +1110,9 @@ pub(super) fn upgrade(conn: &Connection, from: i64) -> rusqlite::Result<()> {
             conn.execute_batch(tables)?;
             for &kind in kinds {
                 source_indexes(conn, kind)?;
+            }
+            if version == 10 {
+                conn.execute_batch(DEFAULT_SCHEME_TYPES)?;
             }
         }
     }

@@ -9,15 +9,16 @@
 use std::collections::{HashMap, HashSet};
 
 use airlock_model::jira::{
-    Association, Attachment, Board, BoardColumn, BoardQuery, ChangeGroup, ChangeItem, ColumnStatus,
-    Comment, Component, Constant, CustomField, CustomFieldOption, CustomFieldValue, Dashboard,
-    EntityProperty, FieldConfigurationItem, FieldConfigurationScheme, FieldContext, FieldId,
-    FieldValue, Filter, Gadget, GadgetPreference, Group, Issue, IssueLink, IssueLinkType,
-    IssueRank, IssueSprint, IssueTypeScreenScheme, IssueUser, IssueVersion, Kind, Label,
-    LevelMember, MAX_SYSTEM_EVENT, Membership, Named, Notification, PermissionHolder, Project,
-    ProjectCategory, ProjectKey, ProjectRole, ProjectRoleActor, ProjectScheme, Recipient, Record,
-    RemoteLink, RoleActor, SchemePermission, SchemeType, ScreenField, ScreenOperation,
-    ScreenScheme, ScreenTab, SecurityLevel, SecurityScheme, Share, Sprint, User, Version, Worklog,
+    Association, Attachment, Board, BoardColumn, BoardQuery, CardColor, CardColorValue, CardField,
+    ChangeGroup, ChangeItem, ColumnStatus, Comment, Component, Constant, CustomField,
+    CustomFieldOption, CustomFieldValue, Dashboard, EntityProperty, FieldConfigurationItem,
+    FieldConfigurationScheme, FieldContext, FieldId, FieldValue, Filter, Gadget, GadgetPreference,
+    Group, Issue, IssueLink, IssueLinkType, IssueRank, IssueSprint, IssueTypeScheme,
+    IssueTypeScreenScheme, IssueUser, IssueVersion, Kind, Label, LevelMember, MAX_SYSTEM_EVENT,
+    Membership, Named, Notification, PermissionHolder, Project, ProjectCategory, ProjectKey,
+    ProjectRole, ProjectRoleActor, ProjectScheme, Recipient, Record, RemoteLink, RoleActor,
+    SchemePermission, SchemeType, ScreenField, ScreenOperation, ScreenScheme, ScreenTab,
+    SecurityLevel, SecurityScheme, Share, Sprint, User, Version, Workflow, WorkflowScheme, Worklog,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -303,6 +304,9 @@ impl Writer<'_> {
             ),
             Kind::FieldConfigurationItem => self.field_configuration_items(records),
             Kind::FieldConfigurationScheme => self.field_configuration_schemes(records),
+            Kind::IssueTypeScheme => self.issue_type_schemes(records),
+            Kind::Workflow => self.workflows(records),
+            Kind::WorkflowScheme => self.workflow_schemes(records),
             Kind::Gadget => self.gadgets(records),
             Kind::GadgetPreference => self.gadget_preferences(records),
             Kind::ChangeGroup => self.change_groups(records),
@@ -313,6 +317,8 @@ impl Writer<'_> {
             Kind::ColumnStatus => self.column_statuses(records),
             Kind::Swimlane => self.board_queries(records, kind, "board_swimlanes"),
             Kind::QuickFilter => self.board_queries(records, kind, "board_quick_filters"),
+            Kind::CardField => self.card_fields(records),
+            Kind::CardColor => self.card_colors(records),
             Kind::IssueSprint => self.issue_sprints(records),
             Kind::IssueRank => self.issue_ranks(records),
         }
@@ -435,6 +441,8 @@ impl Writer<'_> {
         let categories = id_set(conn, "project_categories")?;
         let screen_schemes = id_set(conn, "issue_type_screen_schemes")?;
         let field_schemes = id_set(conn, "field_configuration_schemes")?;
+        let issue_type_schemes = id_set(conn, "issue_type_schemes")?;
+        let workflow_schemes = id_set(conn, "workflow_schemes")?;
         let mut stmt = conn.prepare_cached(
             "INSERT INTO project_schemes (project_id, scheme_type, scheme_id, source_key)
              VALUES (?1, ?2, ?3, ?4)
@@ -471,6 +479,14 @@ impl Writer<'_> {
                     SchemeType::FieldConfiguration => (
                         "field-configuration",
                         constant_ref(&field_schemes, "scheme", &r.scheme)?,
+                    ),
+                    SchemeType::IssueType => (
+                        "issue-type",
+                        constant_ref(&issue_type_schemes, "scheme", &r.scheme)?,
+                    ),
+                    SchemeType::Workflow => (
+                        "workflow",
+                        constant_ref(&workflow_schemes, "scheme", &r.scheme)?,
                     ),
                 };
                 stmt.execute(params![project, scheme_type, scheme, sk])?;
@@ -1152,6 +1168,201 @@ impl Writer<'_> {
         )
     }
 
+    /// An issue type scheme with its issue types in order and its default. The source's
+    /// default scheme is the site's own default, which Cloud gives every issue type: it
+    /// is taken over (marked with the source key) and given any it lacks.
+    fn issue_type_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issue_types = load(&mut self.cache.issue_types, || id_set(conn, "issue_types"))?;
+        let site_default: i64 = conn.query_row(
+            "SELECT id FROM issue_type_schemes WHERE is_default = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut id = next_id(conn, "issue_type_schemes", "id", FIRST_ID)?;
+        let mut taken = conn.prepare_cached("SELECT 1 FROM issue_type_schemes WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issue_type_schemes (id, name, description, default_issue_type_id,
+                                             source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut listed = conn.prepare_cached(
+            "INSERT INTO issue_type_scheme_types (scheme_id, issue_type_id, position)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        let mut add_to_default = conn.prepare_cached(
+            "INSERT OR IGNORE INTO issue_type_scheme_types (scheme_id, issue_type_id, position)
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(position) + 1, 0)
+                              FROM issue_type_scheme_types WHERE scheme_id = ?1))",
+        )?;
+        let mut take_default = conn.prepare_cached(
+            "UPDATE issue_type_schemes SET source_key = ?2
+             WHERE id = ?1 AND source_key IS NULL",
+        )?;
+        each(
+            records,
+            Kind::IssueTypeScheme,
+            pick!(IssueTypeScheme),
+            |r: &IssueTypeScheme, sk| {
+                let types = r
+                    .issue_types
+                    .iter()
+                    .map(|t| constant_ref(issue_types, "issueTypeIds", t))
+                    .collect::<Result<Vec<i64>, _>>()?;
+                let default = r
+                    .default_issue_type
+                    .as_ref()
+                    .map(|t| constant_ref(issue_types, "defaultIssueTypeId", t))
+                    .transpose()?;
+                if r.global {
+                    if take_default.execute(params![site_default, sk])? == 0 {
+                        return Err(item(
+                            "duplicate-key",
+                            "the default issue type scheme was taken over by another scheme",
+                        )
+                        .into());
+                    }
+                    for t in types {
+                        add_to_default.execute(params![site_default, t])?;
+                    }
+                    return Ok(site_default.to_string());
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, default, sk])?;
+                for (position, t) in types.iter().enumerate() {
+                    insert(
+                        listed.execute(params![id, t, position as i64]),
+                        "an issue type listed twice in the scheme",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A workflow with its steps (each status once) and transitions, a transition's
+    /// screen a screen the site has.
+    fn workflows(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let statuses = load(&mut self.cache.statuses, || id_set(conn, "statuses"))?;
+        let screens = id_set(conn, "screens")?;
+        let mut id = next_id(conn, "workflows", "id", FIRST_ID)?;
+        let mut taken = conn.prepare_cached("SELECT 1 FROM workflows WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO workflows (id, name, description, source_key) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut step = conn.prepare_cached(
+            "INSERT INTO workflow_steps (workflow_id, step_id, name, status_id, position)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut transition = conn.prepare_cached(
+            "INSERT INTO workflow_transitions (workflow_id, transition_id, name, description,
+                                               kind, from_steps, to_step, screen_id, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        each(
+            records,
+            Kind::Workflow,
+            pick!(Workflow),
+            |r: &Workflow, sk| {
+                let mut steps = Vec::with_capacity(r.steps.len());
+                for s in &r.steps {
+                    steps.push(constant_ref(statuses, "statuses", &s.status)?);
+                }
+                let mut transition_screens = Vec::with_capacity(r.transitions.len());
+                for t in &r.transitions {
+                    transition_screens.push(
+                        t.screen
+                            .as_ref()
+                            .map(|s| constant_ref(&screens, "transitionScreen", s))
+                            .transpose()?,
+                    );
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, sk])?;
+                for (position, (s, status)) in r.steps.iter().zip(steps).enumerate() {
+                    insert(
+                        step.execute(params![id, s.id, s.name, status, position as i64]),
+                        "a status on two steps of the workflow",
+                    )?;
+                }
+                for (position, (t, screen)) in
+                    r.transitions.iter().zip(transition_screens).enumerate()
+                {
+                    insert(
+                        transition.execute(params![
+                            id,
+                            t.id,
+                            t.name,
+                            t.description,
+                            t.kind.as_str(),
+                            t.from.join(","),
+                            t.to,
+                            screen,
+                            position as i64
+                        ]),
+                        "two transitions of one id in the workflow",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A workflow scheme with its mappings; a mapping to no workflow is to the site's
+    /// built-in `jira`.
+    fn workflow_schemes(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let issue_types = load(&mut self.cache.issue_types, || id_set(conn, "issue_types"))?;
+        let workflows = id_set(conn, "workflows")?;
+        let built_in: i64 = conn.query_row(
+            "SELECT id FROM workflows WHERE name = 'jira' AND source_key IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut id = next_id(conn, "workflow_schemes", "id", FIRST_ID)?;
+        let mut taken = conn.prepare_cached("SELECT 1 FROM workflow_schemes WHERE name = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO workflow_schemes (id, name, description, source_key)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut mapping = conn.prepare_cached(
+            "INSERT INTO workflow_scheme_mappings (scheme_id, issue_type_id, workflow_id)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        each(
+            records,
+            Kind::WorkflowScheme,
+            pick!(WorkflowScheme),
+            |r: &WorkflowScheme, sk| {
+                let mut resolved = Vec::with_capacity(r.mappings.len());
+                for m in &r.mappings {
+                    let issue_type = match &m.issue_type {
+                        None => 0,
+                        Some(t) => constant_ref(issue_types, "issue type", t)?,
+                    };
+                    let workflow = match &m.workflow {
+                        None => built_in,
+                        Some(w) => constant_ref(&workflows, "workflow", w)?,
+                    };
+                    resolved.push((issue_type, workflow));
+                }
+                let name = free_name(&mut taken, &r.name)?;
+                stmt.execute(params![id, name, r.description, sk])?;
+                for (issue_type, workflow) in resolved {
+                    insert(
+                        mapping.execute(params![id, issue_type, workflow]),
+                        "a mapping of this issue type in the scheme",
+                    )?;
+                }
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
     fn dashboards(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
         let conn = self.conn;
         let users = &*load(&mut self.cache.users, || load_users(conn))?;
@@ -1332,6 +1543,13 @@ impl Writer<'_> {
             "INSERT INTO issue_types (id, name, description, subtask, source_key)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        // Cloud gives its default issue type scheme every new issue type.
+        let mut in_default = conn.prepare_cached(
+            "INSERT INTO issue_type_scheme_types (scheme_id, issue_type_id, position)
+             SELECT s.id, ?1, (SELECT COALESCE(MAX(position) + 1, 0)
+                               FROM issue_type_scheme_types WHERE scheme_id = s.id)
+             FROM issue_type_schemes s WHERE s.is_default = 1",
+        )?;
         each(
             records,
             Kind::IssueType,
@@ -1342,6 +1560,7 @@ impl Writer<'_> {
                     stmt.execute(params![id, r.name, r.description, subtask, sk]),
                     "an issue type of this name",
                 )?;
+                in_default.execute([id])?;
                 set.insert(id);
                 id += 1;
                 Ok((id - 1).to_string())
@@ -2333,6 +2552,85 @@ impl Writer<'_> {
             id += 1;
             Ok((id - 1).to_string())
         })
+    }
+
+    /// A field a board's cards show: a system field or a custom field the site has, once
+    /// per mode.
+    fn card_fields(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let fields = load(&mut self.cache.fields, || id_set(conn, "fields"))?;
+        let boards = id_set(conn, "boards")?;
+        let mut id = next_id(conn, "board_card_fields", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO board_card_fields (id, board_id, field_id, mode, position, source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        each(
+            records,
+            Kind::CardField,
+            pick!(CardField),
+            |r: &CardField, sk| {
+                let board = constant_ref(&boards, "board", &r.board)?;
+                custom_field_ref(fields, &r.field)?;
+                insert(
+                    stmt.execute(params![
+                        id,
+                        board,
+                        r.field.key(),
+                        r.mode.as_str(),
+                        r.position,
+                        sk
+                    ]),
+                    "this field on the board's cards in this mode",
+                )?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
+    }
+
+    /// A colour a board's cards take: by an issue type, priority or user the site has, or
+    /// by a query naming only ids the site has.
+    fn card_colors(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {
+        let conn = self.conn;
+        let users = &*load(&mut self.cache.users, || load_users(conn))?;
+        let boards = id_set(conn, "boards")?;
+        let issue_types = id_set(conn, "issue_types")?;
+        let priorities = id_set(conn, "priorities")?;
+        let mut id = next_id(conn, "board_card_colors", "id", 1)?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO board_card_colors (id, board_id, strategy, value, color, position,
+                                            source_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        each(
+            records,
+            Kind::CardColor,
+            pick!(CardColor),
+            |r: &CardColor, sk| {
+                let board = constant_ref(&boards, "board", &r.board)?;
+                match &r.value {
+                    CardColorValue::IssueType(v) => {
+                        drop(constant_ref(&issue_types, "issue type", v)?)
+                    }
+                    CardColorValue::Priority(v) => drop(constant_ref(&priorities, "priority", v)?),
+                    CardColorValue::Assignee(v) => drop(user_ref(users, "value", v)?),
+                    CardColorValue::Query(jql) => {
+                        if let Some(field) = unknown_in_query(conn, users, jql)? {
+                            return Err(item(
+                                "invalid-value",
+                                format!("jql: the query names a {field} the site does not have"),
+                            )
+                            .into());
+                        }
+                    }
+                }
+                let (strategy, value) = r.value.parts();
+                stmt.execute(params![id, board, strategy, value, r.color, r.position, sk])?;
+                id += 1;
+                Ok((id - 1).to_string())
+            },
+        )
     }
 
     fn issue_sprints(&mut self, records: &[Record]) -> rusqlite::Result<Answers> {

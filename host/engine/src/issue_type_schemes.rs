@@ -1,0 +1,256 @@
+//! Issue type schemes, assembled from the tables custom fields' contexts live in: an issue
+//! type scheme is a `FieldConfigScheme` of the `issuetype` field, its `FieldConfiguration`
+//! (joined through `FieldConfigSchemeIssueType`) lists the issue types in
+//! `OptionConfiguration` rows and names the default one in a `GenericConfiguration`
+//! (`DefaultValue`, its value `<string>10001</string>`), and its `ConfigurationContext`
+//! rows say which projects use it (none: the site's default, for every other project).
+//! The rows come in any order: held (a few per scheme) and staged at the end, each scheme
+//! one record and each project's scheme a [`ProjectScheme`].
+
+use airlock_backup::Entity;
+use airlock_model::jira::{IssueTypeScheme, Kind, ProjectScheme, Record, SchemeType, Target};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::contexts::{Assembled, At, warning};
+use crate::extract::SourceIndex;
+
+/// The field whose schemes are issue type schemes.
+pub(crate) const ISSUE_TYPE_FIELD: &str = "issuetype";
+const SCHEME: &str = "FieldConfigScheme";
+const CONFIG: &str = "FieldConfiguration";
+const LINK: &str = "FieldConfigSchemeIssueType";
+const PLACE: &str = "ConfigurationContext";
+const OPTION: &str = "OptionConfiguration";
+const DEFAULT: &str = "GenericConfiguration";
+
+struct Place {
+    at: At,
+    scheme: String,
+    project: Option<String>,
+}
+
+struct Listed {
+    at: At,
+    config: String,
+    issue_type: String,
+    sequence: i64,
+}
+
+/// The rows held until the end of entities.xml.
+#[derive(Default)]
+pub(crate) struct IssueTypeSchemeRows {
+    schemes: Vec<(At, IssueTypeScheme)>,
+    configs: Vec<At>,
+    /// (scheme, configuration) of every `FieldConfigSchemeIssueType`: which are issue type
+    /// schemes' shows only at the end.
+    links: Vec<(String, String)>,
+    places: Vec<Place>,
+    listed: Vec<Listed>,
+    /// Every `DefaultValue` (configuration id, value, where): custom fields' defaults
+    /// are here too, and are left to the ledger.
+    defaults: Vec<(String, String, At)>,
+}
+
+impl IssueTypeSchemeRows {
+    /// Takes a row of one of the six tables if it is an issue type scheme's (or may be).
+    /// Returns whether it was taken here; others are custom fields' (or the ledger's).
+    pub(crate) fn hold(&mut self, entity: &Entity) -> bool {
+        let get = |f: &str| entity.get(f).map(str::trim).filter(|v| !v.is_empty());
+        let at = At {
+            line: entity.line,
+            id: get("id").unwrap_or_default().to_owned(),
+        };
+        let of_issue_type = |f: &str| get(f) == Some(ISSUE_TYPE_FIELD);
+        match entity.name.as_str() {
+            SCHEME if of_issue_type("fieldid") => {
+                let scheme = IssueTypeScheme {
+                    id: at.id.clone(),
+                    name: get("name").unwrap_or_default().to_owned(),
+                    description: get("description").unwrap_or_default().to_owned(),
+                    issue_types: Vec::new(),
+                    default_issue_type: None,
+                    global: false,
+                };
+                self.schemes.push((at, scheme));
+            }
+            CONFIG if of_issue_type("fieldid") => self.configs.push(at),
+            PLACE if of_issue_type("key") => self.places.push(Place {
+                at,
+                scheme: get("fieldconfigscheme").unwrap_or_default().to_owned(),
+                project: get("project").map(str::to_owned),
+            }),
+            OPTION if of_issue_type("fieldid") => self.listed.push(Listed {
+                at,
+                config: get("fieldconfig").unwrap_or_default().to_owned(),
+                issue_type: get("optionid").unwrap_or_default().to_owned(),
+                sequence: get("sequence").and_then(|s| s.parse().ok()).unwrap_or(0),
+            }),
+            // Held, and also the custom fields' contexts' (see the caller).
+            LINK => {
+                if let (Some(scheme), Some(config)) =
+                    (get("fieldconfigscheme"), get("fieldconfiguration"))
+                {
+                    self.links.push((scheme.to_owned(), config.to_owned()));
+                }
+                return false;
+            }
+            DEFAULT if get("datatype") == Some("DefaultValue") => {
+                let key = get("datakey").unwrap_or_default().to_owned();
+                let value = get("xmlvalue").unwrap_or_default().to_owned();
+                self.defaults.push((key, value, at));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The schemes and projects' associations, once every row was read (`index` knows
+    /// every issue type and project).
+    pub(crate) fn assemble(self, index: &SourceIndex) -> Assembled {
+        let mut out = Assembled::default();
+        let ours: FxHashSet<&str> = self.schemes.iter().map(|(at, _)| at.id.as_str()).collect();
+        let mut config_of: FxHashMap<&str, &str> = FxHashMap::default();
+        for (scheme, config) in &self.links {
+            if ours.contains(scheme.as_str()) {
+                config_of.entry(scheme.as_str()).or_insert(config.as_str());
+            }
+        }
+        // A link of ours counts as taken with the scheme's; the custom fields' side
+        // counts its own.
+        let mut listed = self.listed;
+        listed.sort_by_key(|l| l.sequence);
+        let mut configs_taken: FxHashSet<&str> = FxHashSet::default();
+        let mut listed_taken = vec![false; listed.len()];
+        for (at, mut scheme) in self.schemes {
+            let mut rows = vec![SCHEME];
+            let config = config_of.get(at.id.as_str()).copied();
+            if let Some(config) = config {
+                rows.push(LINK);
+                configs_taken.insert(config);
+                for (i, l) in listed
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.config == config)
+                {
+                    listed_taken[i] = true;
+                    if !index.contains(Target::Kind(Kind::IssueType), &l.issue_type) {
+                        let missing = format!("IssueType {}", l.issue_type);
+                        out.left_out(Kind::IssueTypeScheme, OPTION, &l.at, "optionid", missing);
+                        continue;
+                    }
+                    if !scheme.issue_types.contains(&l.issue_type) {
+                        scheme.issue_types.push(l.issue_type.clone());
+                    }
+                    rows.push(OPTION);
+                }
+                for (key, value, d_at) in &self.defaults {
+                    if key != config {
+                        continue;
+                    }
+                    rows.push(DEFAULT);
+                    match default_value(value) {
+                        Some(t) if scheme.issue_types.iter().any(|x| x == t) => {
+                            scheme.default_issue_type = Some(t.to_owned())
+                        }
+                        _ => {
+                            out.skipped.push(DEFAULT);
+                            out.findings.push(warning(
+                                DEFAULT,
+                                d_at,
+                                "unknown-default-issue-type",
+                                format!(
+                                    "the issue type scheme \"{}\" defaults to an issue type it does not list (or that is gone): it is migrated with no default issue type",
+                                    scheme.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            let mut projects = Vec::new();
+            for place in self.places.iter().filter(|p| p.scheme == at.id) {
+                match &place.project {
+                    None => {
+                        scheme.global = true;
+                        rows.push(PLACE);
+                    }
+                    Some(p) if index.contains(Target::Kind(Kind::Project), p) => {
+                        projects.push((place, p.clone()))
+                    }
+                    Some(p) => {
+                        let missing = format!("Project {p}");
+                        out.left_out(Kind::ProjectScheme, PLACE, &place.at, "project", missing);
+                    }
+                }
+            }
+            if scheme.issue_types.is_empty() && !scheme.global {
+                out.taken.extend(&rows);
+                out.skipped.extend(rows);
+                for _ in &projects {
+                    out.taken.push(PLACE);
+                    out.skipped.push(PLACE);
+                }
+                out.findings.push(warning(
+                    SCHEME,
+                    &at,
+                    "empty-issue-type-scheme",
+                    format!(
+                        "the issue type scheme \"{}\" lists no issue type the backup has, and Jira Cloud's schemes need one: it is not migrated, and its projects keep the target's default scheme",
+                        scheme.name
+                    ),
+                ));
+                continue;
+            }
+            out.taken.extend(rows);
+            out.records
+                .push((SCHEME, at.line, Record::IssueTypeScheme(scheme)));
+            for (place, project) in projects {
+                out.taken.push(PLACE);
+                let association = ProjectScheme {
+                    id: format!("{project}:{}:{}", SchemeType::IssueType.entity(), at.id),
+                    project,
+                    scheme_type: SchemeType::IssueType,
+                    scheme: at.id.clone(),
+                };
+                out.records
+                    .push((PLACE, place.at.line, Record::ProjectScheme(association)));
+            }
+        }
+        for at in &self.configs {
+            // A configuration of no scheme means nothing: taken only with its scheme.
+            if configs_taken.contains(at.id.as_str()) {
+                out.taken.push(CONFIG);
+            }
+        }
+        for (i, l) in listed.iter().enumerate() {
+            if !listed_taken[i] {
+                let missing = format!("FieldConfiguration {}", l.config);
+                out.left_out(Kind::IssueTypeScheme, OPTION, &l.at, "fieldconfig", missing);
+            }
+        }
+        out
+    }
+}
+
+/// The issue type id of a `DefaultValue` (`<string>10001</string>`).
+fn default_value(xml: &str) -> Option<&str> {
+    let inner = xml
+        .trim()
+        .strip_prefix("<string>")?
+        .strip_suffix("</string>")?;
+    let inner = inner.trim();
+    (!inner.is_empty()).then_some(inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_values_are_read_as_jira_writes_them() {
+        assert_eq!(default_value("<string>10001</string>"), Some("10001"));
+        assert_eq!(default_value(" <string> 3 </string>"), Some("3"));
+        assert_eq!(default_value("<string></string>"), None);
+        assert_eq!(default_value("<long>3</long>"), None);
+    }
+}
