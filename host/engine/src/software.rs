@@ -319,3 +319,107 @@ fn record(kind: Kind, row: &mut Row<'_>) -> Option<Record> {
         other => unreachable!("{other} is not a Jira Software table's kind"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use airlock_backup::AoBatch;
+
+    use super::*;
+
+    fn batch(table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> AoBatch {
+        AoBatch {
+            table: table.into(),
+            columns: columns
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .into(),
+            offset: 0,
+            rows,
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::String(s.into())
+    }
+
+    /// Card fields and colours become records (a custom field a reference, a colour by
+    /// query a query); a mode or strategy Jira Software lacks is said and left behind.
+    #[test]
+    fn card_settings_are_read_and_unknown_ones_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = airlock_staging::SealedStaging::ephemeral(dir.path().join("s")).unwrap();
+        let mut x = SoftwareExtractor::new(&staging).unwrap();
+        let fields = batch(
+            "AO_60DB71_CARDLAYOUT",
+            &["ID", "RAPID_VIEW_ID", "FIELD_ID", "MODE", "POS"],
+            vec![
+                vec![
+                    Value::Integer(1),
+                    Value::Integer(7),
+                    text("customfield_10002"),
+                    text("PLAN"),
+                    Value::Integer(0),
+                ],
+                vec![
+                    Value::Integer(2),
+                    Value::Integer(7),
+                    text("labels"),
+                    text("DETAIL"),
+                    Value::Integer(1),
+                ],
+            ],
+        );
+        let colors = batch(
+            "AO_60DB71_CARDCOLOR",
+            &["ID", "RAPID_VIEW_ID", "STRATEGY", "VAL", "COLOR", "POS"],
+            vec![
+                vec![
+                    Value::Integer(1),
+                    Value::Integer(7),
+                    text("custom"),
+                    text("priority = 2"),
+                    text("#d04437"),
+                    Value::Integer(0),
+                ],
+                vec![
+                    Value::Integer(2),
+                    Value::Integer(7),
+                    text("component"),
+                    text("10000"),
+                    text("#ffffff"),
+                    Value::Integer(1),
+                ],
+            ],
+        );
+        x.batch(&fields).unwrap();
+        x.batch(&colors).unwrap();
+        let out = x.finish().unwrap();
+        assert_eq!(out.counts[&Kind::CardField], 1);
+        assert_eq!(out.counts[&Kind::CardColor], 1);
+        assert_eq!(out.findings.count_of("unknown-card-setting"), 2);
+        let field: Vec<Record> = crate::records::RecordReader::open_kind(&staging, Kind::CardField)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            field,
+            [Record::CardField(CardField {
+                id: "1".into(),
+                board: "7".into(),
+                field: FieldId::Custom("10002".into()),
+                mode: CardMode::Plan,
+                position: 0,
+            })]
+        );
+        let color: Vec<Record> = crate::records::RecordReader::open_kind(&staging, Kind::CardColor)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let Record::CardColor(c) = &color[0] else {
+            panic!()
+        };
+        assert_eq!(c.value, CardColorValue::Query("priority = 2".into()));
+        assert_eq!(crate::queries::query_of(&color[0]), Some("priority = 2"));
+    }
+}

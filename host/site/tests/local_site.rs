@@ -2789,3 +2789,118 @@ fn issue_type_schemes_workflows_and_workflow_schemes_obey_clouds_rules() {
     let own = read.iter().find(|s| s.id == schemes[1]).unwrap();
     assert_eq!(own.projects, std::slice::from_ref(&b.project));
 }
+
+/// A board's card settings as Jira Cloud keeps them: a field once per mode, a custom field
+/// the site has, a colour `#rrggbb` by what the site has — each refusal naming what to fix.
+#[test]
+fn card_settings_obey_clouds_rules() {
+    use airlock_model::jira::{
+        Board, CardColor, CardColorValue, CardField, CardMode, FieldId, Filter,
+    };
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let site = &mut f.site;
+    let filter = ok(
+        site,
+        Kind::Filter,
+        &[Record::Filter(Filter {
+            id: "10000".into(),
+            name: "Board filter".into(),
+            description: String::new(),
+            owner: b.account.clone(),
+            jql: format!("project = {}", b.project),
+            favourites: 0,
+        })],
+    )
+    .remove(0);
+    let board = ok(
+        site,
+        Kind::Board,
+        &[Record::Board(Board {
+            id: "1".into(),
+            name: "DEMO board".into(),
+            owner: Some(b.account.clone()),
+            filter,
+            sprints_enabled: true,
+            kanban_backlog: false,
+            swimlane_strategy: String::new(),
+        })],
+    )
+    .remove(0);
+    let field = |id: &str, field: FieldId, mode| {
+        Record::CardField(CardField {
+            id: id.into(),
+            board: board.clone(),
+            field,
+            mode,
+            position: 0,
+        })
+    };
+    ok(
+        site,
+        Kind::CardField,
+        &[
+            field("1", FieldId::System("labels".into()), CardMode::Plan),
+            field("2", FieldId::System("labels".into()), CardMode::Work),
+        ],
+    );
+    let twice = refused(
+        site,
+        Kind::CardField,
+        field("3", FieldId::System("labels".into()), CardMode::Plan),
+    );
+    assert_eq!(twice.code, "duplicate-key", "{twice:?}");
+    let unknown = refused(
+        site,
+        Kind::CardField,
+        field(
+            "4",
+            FieldId::Custom("customfield_99999".into()),
+            CardMode::Work,
+        ),
+    );
+    assert_eq!(unknown.code, "invalid-reference", "{unknown:?}");
+    let color = |id: &str, value: CardColorValue, color: &str| {
+        Record::CardColor(CardColor {
+            id: id.into(),
+            board: board.clone(),
+            color: color.into(),
+            position: 0,
+            value,
+        })
+    };
+    ok(
+        site,
+        Kind::CardColor,
+        &[color(
+            "1",
+            CardColorValue::Query(format!("project = {}", b.project)),
+            "#d04437",
+        )],
+    );
+    let bad = refused(
+        site,
+        Kind::CardColor,
+        color("2", CardColorValue::Query("project = 1".into()), "red"),
+    );
+    assert!(bad.message.contains("#rrggbb"), "{bad:?}");
+    let nowhere = refused(
+        site,
+        Kind::CardColor,
+        color(
+            "3",
+            CardColorValue::Query("project = 424242".into()),
+            "#ffffff",
+        ),
+    );
+    assert!(nowhere.message.contains("jql"), "{nowhere:?}");
+    let read = site.read_card_settings().unwrap();
+    assert_eq!(
+        read[0].fields,
+        [
+            ("PLAN".to_owned(), "labels".to_owned()),
+            ("WORK".to_owned(), "labels".to_owned())
+        ]
+    );
+    assert_eq!(read[0].colors.len(), 1);
+}

@@ -2611,10 +2611,14 @@ impl Writer<'_> {
                 let board = constant_ref(&boards, "board", &r.board)?;
                 match &r.value {
                     CardColorValue::IssueType(v) => {
-                        drop(constant_ref(&issue_types, "issue type", v)?)
+                        constant_ref(&issue_types, "issue type", v)?;
                     }
-                    CardColorValue::Priority(v) => drop(constant_ref(&priorities, "priority", v)?),
-                    CardColorValue::Assignee(v) => drop(user_ref(users, "value", v)?),
+                    CardColorValue::Priority(v) => {
+                        constant_ref(&priorities, "priority", v)?;
+                    }
+                    CardColorValue::Assignee(v) => {
+                        user_ref(users, "value", v)?;
+                    }
                     CardColorValue::Query(jql) => {
                         if let Some(field) = unknown_in_query(conn, users, jql)? {
                             return Err(item(
