@@ -1623,20 +1623,9 @@ fn role_actors_are_written_checked_kept_once_and_found_again() {
     assert_eq!(shown, expected);
 }
 
-/// Jira Software on the local site: a board on its filter, its sprints, columns with
-/// their statuses, swimlanes and quick filters, issues' sprints and ranks; each refused
-/// as Cloud would (an unknown board or status, a started sprint without dates, a column
-/// whose minimum exceeds its maximum, a query naming a sprint the site lacks), found
-/// again by source key, and read back.
-#[test]
-fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
-    use airlock_model::jira::{
-        Board, BoardColumn, BoardQuery, ColumnStatus, Filter, IssueRank, IssueSprint, Sprint,
-        SprintState,
-    };
-    let mut f = fixture();
-    let site = &mut f.site;
-    let b = base(site);
+/// A scrum board of the base project on a filter of it: (filter, board), the site's ids.
+fn scrum_board(site: &mut LocalSite, b: &Base) -> (String, String) {
+    use airlock_model::jira::{Board, Filter};
     let filter = ok(
         site,
         Kind::Filter,
@@ -1664,6 +1653,23 @@ fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
         })],
     )
     .remove(0);
+    (filter, board)
+}
+
+/// Jira Software on the local site: a board on its filter, its sprints, columns with
+/// their statuses, swimlanes and quick filters, issues' sprints and ranks; each refused
+/// as Cloud would (an unknown board or status, a started sprint without dates, a column
+/// whose minimum exceeds its maximum, a query naming a sprint the site lacks), found
+/// again by source key, and read back.
+#[test]
+fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
+    use airlock_model::jira::{
+        BoardColumn, BoardQuery, ColumnStatus, IssueRank, IssueSprint, Sprint, SprintState,
+    };
+    let mut f = fixture();
+    let site = &mut f.site;
+    let b = base(site);
+    let (filter, board) = scrum_board(site, &b);
     let sprint = |id: &str, board: &str, state, dates: bool| {
         Record::Sprint(Sprint {
             id: id.into(),
@@ -2794,39 +2800,11 @@ fn issue_type_schemes_workflows_and_workflow_schemes_obey_clouds_rules() {
 /// the site has, a colour `#rrggbb` by what the site has — each refusal naming what to fix.
 #[test]
 fn card_settings_obey_clouds_rules() {
-    use airlock_model::jira::{
-        Board, CardColor, CardColorValue, CardField, CardMode, FieldId, Filter,
-    };
+    use airlock_model::jira::{CardColor, CardColorValue, CardField, CardMode, FieldId};
     let mut f = fixture();
     let b = base(&mut f.site);
     let site = &mut f.site;
-    let filter = ok(
-        site,
-        Kind::Filter,
-        &[Record::Filter(Filter {
-            id: "10000".into(),
-            name: "Board filter".into(),
-            description: String::new(),
-            owner: b.account.clone(),
-            jql: format!("project = {}", b.project),
-            favourites: 0,
-        })],
-    )
-    .remove(0);
-    let board = ok(
-        site,
-        Kind::Board,
-        &[Record::Board(Board {
-            id: "1".into(),
-            name: "DEMO board".into(),
-            owner: Some(b.account.clone()),
-            filter,
-            sprints_enabled: true,
-            kanban_backlog: false,
-            swimlane_strategy: String::new(),
-        })],
-    )
-    .remove(0);
+    let (_, board) = scrum_board(site, &b);
     let field = |id: &str, field: FieldId, mode| {
         Record::CardField(CardField {
             id: id.into(),
