@@ -9351,10 +9351,13 @@ mod screens {
         // its first tab's (the screen's lowest tab id), renamed where the names differ.
         let mut site = double.site();
         let on_site = site.read_screens().unwrap();
-        let migrated: Vec<&str> = (on_site.iter())
+        // Sorted: screens are written concurrently, so the target's ids need not follow
+        // the source's order.
+        let mut migrated: Vec<&str> = (on_site.iter())
             .filter(|s| s.source_key.is_some())
             .map(|s| s.name.as_str())
             .collect();
+        migrated.sort_unstable();
         assert_eq!(
             migrated,
             [

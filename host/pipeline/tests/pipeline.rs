@@ -1,6 +1,7 @@
 //! The migration end to end, driven as the CLI, the demo and the benchmark drive it:
 //! through `airlock_pipeline`, asserting on its events and its sealed JSON reports.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use airlock_blobs::testing::TestS3;
@@ -1433,17 +1434,17 @@ fn workflows_and_issue_type_schemes_arrive_as_the_source_has_them() {
     let built_in = (workflows.iter())
         .find(|w| w.source_key.is_none() && w.name == "jira")
         .expect("the site's built-in workflow is kept");
-    let sources = airlock_fixtures::source_workflows(&spec);
+    let source_workflows = airlock_fixtures::source_workflows(&spec);
     assert!(
-        sources.iter().all(|w| (5..=15).contains(&w.steps.len())),
+        (source_workflows.iter()).all(|w| (5..=15).contains(&w.steps.len())),
         "5 to 15 statuses"
     );
     assert!(
-        sources
+        source_workflows
             .iter()
             .any(|w| w.transitions.iter().any(|t| t.screen.is_some()))
     );
-    for source in &sources {
+    for source in &source_workflows {
         let workflow = (workflows.iter())
             .find(|w| w.source_key.as_deref() == Some(source.id.as_str()))
             .unwrap_or_else(|| panic!("workflow {} is on the site", source.id));
@@ -1483,14 +1484,15 @@ fn workflows_and_issue_type_schemes_arrive_as_the_source_has_them() {
     let schemes = site.read_workflow_schemes().unwrap();
     let sources = airlock_fixtures::source_workflow_schemes(&spec);
     assert!(sources.iter().any(|s| s.default_workflow == "jira"));
+    // The site's id of each workflow a scheme names: by its name in the source.
+    let mut workflow_ids: BTreeMap<String, String> = (source_workflows.iter())
+        .map(|w| (w.name.clone(), written(Kind::Workflow, &w.id)))
+        .collect();
+    workflow_ids.insert("jira".into(), built_in.id.clone());
     let workflow_id = |name: &str| {
-        if name == "jira" {
-            return built_in.id.clone();
-        }
-        let source = (airlock_fixtures::source_workflows(&spec).into_iter())
-            .find(|w| w.name == name)
-            .unwrap_or_else(|| panic!("workflow {name}"));
-        written(Kind::Workflow, &source.id)
+        (workflow_ids.get(name))
+            .unwrap_or_else(|| panic!("workflow {name}"))
+            .clone()
     };
     for source in &sources {
         let scheme = (schemes.iter())
