@@ -402,6 +402,17 @@ fn migrate_to_jira_cloud_over_https_with_rate_limits_loses_and_duplicates_nothin
         assert_eq!(c["rows"], staged[kind], "{kind}: {c}");
         assert!(!c["how"].as_str().unwrap_or("").is_empty(), "{c}");
     }
+    // A caveat about one row counts that row, not every row of its kind.
+    for (kind, about) in [
+        ("dashboard", "source's system dashboard"),
+        ("issue-type-scheme", "source's default issue type scheme"),
+    ] {
+        let c = (caveats.iter())
+            .find(|c| c["kind"] == kind && c["how"].as_str().is_some_and(|h| h.contains(about)))
+            .unwrap_or_else(|| panic!("no caveat about the {about}: {caveats:?}"));
+        assert_eq!(c["rows"], 1, "{c}");
+        assert!(staged[kind].as_u64().unwrap() > 1, "{kind}: {staged}");
+    }
     assert!(
         t.contains("What the target does not write as the source has it:")
             && t.contains("change-item (")

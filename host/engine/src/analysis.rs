@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use airlock_model::jira::{Kind, Record};
-use airlock_site::{Snapshot, rules};
+use airlock_site::{CaveatRows, Snapshot, rules};
 use airlock_staging::Staging;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -147,25 +147,58 @@ pub struct PlannedCaveat {
     pub how: String,
 }
 
-/// The target's caveats for the kinds staged (`staged`: rows per kind), in load order.
+/// The target's caveats for the kinds staged (`staged`: rows per kind), in load order,
+/// each with the rows it concerns: every row of its kind, or the one it names (the
+/// source's system dashboard, its default issue type scheme), counted in `staging`.
 pub fn plan_caveats(
     caveats: Vec<airlock_site::Caveat>,
     staged: &BTreeMap<Kind, u64>,
-) -> Vec<PlannedCaveat> {
-    let mut planned: Vec<PlannedCaveat> = caveats
-        .into_iter()
-        .filter_map(|c| {
-            let rows = staged.get(&c.kind).copied().filter(|n| *n > 0)?;
-            Some(PlannedCaveat {
+    staging: &dyn Staging,
+) -> Result<Vec<PlannedCaveat>, EngineError> {
+    let mut planned = Vec::new();
+    for c in caveats {
+        let Some(all) = staged.get(&c.kind).copied().filter(|n| *n > 0) else {
+            continue;
+        };
+        let rows = match c.rows {
+            CaveatRows::All => all,
+            CaveatRows::SystemDashboard => count(
+                staging,
+                Kind::Dashboard,
+                |r| matches!(r, Record::Dashboard(d) if d.system),
+            )?,
+            CaveatRows::DefaultIssueTypeScheme => count(
+                staging,
+                Kind::IssueTypeScheme,
+                |r| matches!(r, Record::IssueTypeScheme(s) if s.global),
+            )?,
+        };
+        if rows > 0 {
+            planned.push(PlannedCaveat {
                 kind: c.kind,
                 rows,
                 treatment: c.treatment,
                 how: c.how,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     planned.sort_by_key(|c| Kind::ALL.iter().position(|k| *k == c.kind));
-    planned
+    Ok(planned)
+}
+
+/// The staged records of `kind` that `which` picks.
+fn count(
+    staging: &dyn Staging,
+    kind: Kind,
+    which: impl Fn(&Record) -> bool,
+) -> Result<u64, EngineError> {
+    let mut n = 0;
+    for record in RecordReader::open_kind(staging, kind)? {
+        if which(&record?) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 impl Plan {
@@ -800,10 +833,13 @@ mod tests {
 
     #[test]
     fn caveats_are_planned_for_the_kinds_the_backup_has_in_load_order_with_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
         let caveat = |kind| Caveat {
             kind,
             treatment: Treatment::CarriedAsProperty,
             how: "why".into(),
+            rows: CaveatRows::All,
         };
         let staged = BTreeMap::from([(Kind::Vote, 7), (Kind::Issue, 60), (Kind::Attachment, 0)]);
         let planned = plan_caveats(
@@ -814,9 +850,82 @@ mod tests {
                 caveat(Kind::Issue),
             ],
             &staged,
-        );
+            &staging,
+        )
+        .unwrap();
         let got: Vec<(Kind, u64)> = planned.iter().map(|c| (c.kind, c.rows)).collect();
         // None for kinds without rows; issues load before votes.
         assert_eq!(got, [(Kind::Issue, 60), (Kind::Vote, 7)]);
+    }
+
+    /// A caveat about the source's system dashboard or default issue type scheme counts
+    /// that one row, not every row of its kind; none when the source has none.
+    #[test]
+    fn caveats_about_one_row_count_that_row() {
+        use crate::records::{RecordWriter, object_name};
+        use airlock_model::jira::{Dashboard, IssueTypeScheme};
+        let dir = tempfile::tempdir().unwrap();
+        let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
+        let dashboard = |id: &str, system| {
+            Record::Dashboard(Dashboard {
+                id: id.into(),
+                name: format!("Dashboard {id}"),
+                description: String::new(),
+                owner: if system {
+                    String::new()
+                } else {
+                    "alice".into()
+                },
+                system,
+                layout: "AA".into(),
+                favourites: 0,
+            })
+        };
+        let scheme = |id: &str, global| {
+            Record::IssueTypeScheme(IssueTypeScheme {
+                id: id.into(),
+                name: format!("Scheme {id}"),
+                description: String::new(),
+                issue_types: vec!["1".into()],
+                default_issue_type: None,
+                global,
+            })
+        };
+        let stage = |kind, records: &[Record]| {
+            let mut writer = RecordWriter::create(&staging, &object_name(kind)).unwrap();
+            for (line, r) in records.iter().enumerate() {
+                writer.push(line as u64 + 1, r).unwrap();
+            }
+            writer.finish().unwrap();
+        };
+        stage(
+            Kind::Dashboard,
+            &[
+                dashboard("10000", true),
+                dashboard("10100", false),
+                dashboard("10101", false),
+            ],
+        );
+        stage(Kind::IssueTypeScheme, &[scheme("10000", false)]);
+        let caveat = |kind, rows| Caveat {
+            kind,
+            treatment: Treatment::Changed,
+            how: "why".into(),
+            rows,
+        };
+        let staged = BTreeMap::from([(Kind::Dashboard, 3), (Kind::IssueTypeScheme, 1)]);
+        let planned = plan_caveats(
+            vec![
+                caveat(Kind::Dashboard, CaveatRows::SystemDashboard),
+                caveat(Kind::Dashboard, CaveatRows::All),
+                caveat(Kind::IssueTypeScheme, CaveatRows::DefaultIssueTypeScheme),
+            ],
+            &staged,
+            &staging,
+        )
+        .unwrap();
+        let got: Vec<(Kind, u64)> = planned.iter().map(|c| (c.kind, c.rows)).collect();
+        // The backup's one scheme is a project's own: no row for the default's caveat.
+        assert_eq!(got, [(Kind::Dashboard, 1), (Kind::Dashboard, 3)]);
     }
 }

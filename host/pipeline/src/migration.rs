@@ -411,7 +411,7 @@ impl<'o> Migration<'o> {
                 let (snapshot, describe) = (target.snapshot()?, target.describe());
                 let caveats = target.caveats();
                 let mut plan = analyze(&self.staging, &counts, &snapshot, &describe, &overrides)?;
-                plan.caveats = airlock_engine::plan_caveats(caveats, &counts);
+                plan.caveats = airlock_engine::plan_caveats(caveats, &counts, &self.staging)?;
                 let inputs = AppInputs {
                     backup: &self.config.backup,
                     work: &self.config.work,

@@ -258,7 +258,9 @@ use airlock_model::jira::{Kind, Record};
 use airlock_model::{AppKey, AppOutput};
 use reqwest::header::HeaderValue;
 
-use crate::{AttachmentFiles, Caveat, ItemError, Site, Snapshot, TargetError, Treatment};
+use crate::{
+    AttachmentFiles, Caveat, CaveatRows, ItemError, Site, Snapshot, TargetError, Treatment,
+};
 use http::Http;
 use keys::KeyChange;
 pub use limits::{JiraLimits, RateWindow, endpoint_template, is_put_delete, written_issue};
@@ -551,6 +553,7 @@ impl Site for JiraCloud {
             kind,
             treatment,
             how: how.to_owned(),
+            rows: CaveatRows::All,
         };
         let history = "Jira Cloud has no call that writes an issue's changelog: each issue's \
                        history is carried in its properties airlock.history, airlock.history.2 \

@@ -166,6 +166,22 @@ pub struct Caveat {
     pub treatment: Treatment,
     /// What happens and what the operator can do, without customer data.
     pub how: String,
+    /// Which of the kind's rows it concerns.
+    #[serde(default)]
+    pub rows: CaveatRows,
+}
+
+/// Which of a kind's rows a [`Caveat`] concerns, so the plan counts those and no others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaveatRows {
+    /// Every row of the kind.
+    #[default]
+    All,
+    /// The source's system dashboard (a dashboard without an owner).
+    SystemDashboard,
+    /// The source's default issue type scheme (its context is global).
+    DefaultIssueTypeScheme,
 }
 
 /// A record written, but not as the source has it, in a way the operator must see row by
@@ -272,6 +288,7 @@ pub(crate) fn renamed_scheme_caveats() -> [Caveat; 10] {
     let caveat = |kind, what: &str, default: &str| Caveat {
         kind,
         treatment: Treatment::Changed,
+        rows: CaveatRows::All,
         how: format!(
             "a {what} is never merged into one the target has: a {what} named like one of \
              the target's (every Jira Cloud site has a {default}) is created as \
@@ -333,6 +350,7 @@ pub(crate) fn system_dashboard_caveat() -> Caveat {
               and shared with every logged-in user; the target's own system dashboard is left \
               as it is: copy its gadgets there in Jira if users should see them by default"
             .into(),
+        rows: CaveatRows::SystemDashboard,
     }
 }
 
@@ -341,8 +359,12 @@ pub(crate) fn default_issue_type_scheme_caveat() -> Caveat {
     Caveat {
         kind: Kind::IssueTypeScheme,
         treatment: Treatment::Changed,
-        how: "the source's default issue type scheme (the one every project without a scheme               of its own uses) is the target's own default, which Jira gives every issue type:               it keeps the target's name and description and has no default issue type; a               project's own scheme arrives as the source has it"
+        how: "the source's default issue type scheme (the one every project without a scheme \
+              of its own uses) is the target's own default, which Jira gives every issue type: \
+              it keeps the target's name and description and has no default issue type; a \
+              project's own scheme arrives as the source has it"
             .into(),
+        rows: CaveatRows::DefaultIssueTypeScheme,
     }
 }
 
