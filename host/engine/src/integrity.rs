@@ -192,7 +192,13 @@ pub struct ReferenceCheck {
     pub unlisted: u64,
     /// Filters whose query cannot be rewritten, with their position among the filters.
     pub refused_queries: Vec<(u64, Record)>,
+    /// The issue types each project's issues (orphans aside) have, for
+    /// [`crate::issue_type_schemes::issues_outside_their_schemes`].
+    pub issue_types: IssueTypesUsed,
 }
+
+/// (project, issue type) → how many issues have it, and the first one's id and line.
+pub type IssueTypesUsed = BTreeMap<(String, String), (u64, String, Option<u64>)>;
 
 impl ReferenceCheck {
     pub(crate) fn extend(&mut self, other: ReferenceCheck) {
@@ -207,6 +213,9 @@ impl ReferenceCheck {
         }
         self.unlisted += other.unlisted;
         self.refused_queries.extend(other.refused_queries);
+        for (used, (n, id, line)) in other.issue_types {
+            self.issue_types.entry(used).or_insert((0, id, line)).0 += n;
+        }
     }
 
     fn orphan(
@@ -450,7 +459,15 @@ fn check_kinds(
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut position = 0;
         while let Some((line, record)) = reader.next_located()? {
-            check_record(&record, line, position, index, gone, policy, &mut out);
+            let orphan = check_record(&record, line, position, index, gone, policy, &mut out);
+            if let Record::Issue(issue) = &record
+                && !orphan
+            {
+                let used = (issue.project.clone(), issue.issue_type.clone());
+                (out.issue_types.entry(used))
+                    .or_insert((0, issue.id.clone(), located(kind, line)))
+                    .0 += 1;
+            }
             position += 1;
         }
     }

@@ -8,11 +8,17 @@
 //! one record and each project's scheme a [`ProjectScheme`].
 
 use airlock_backup::Entity;
+use airlock_model::Severity;
 use airlock_model::jira::{IssueTypeScheme, Kind, ProjectScheme, Record, SchemeType, Target};
+use airlock_staging::Staging;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::EngineError;
 use crate::contexts::{Assembled, At, warning};
 use crate::extract::SourceIndex;
+use crate::findings::Finding;
+use crate::integrity::IssueTypesUsed;
+use crate::records::RecordReader;
 
 /// The field whose schemes are issue type schemes.
 pub(crate) const ISSUE_TYPE_FIELD: &str = "issuetype";
@@ -230,6 +236,93 @@ impl IssueTypeSchemeRows {
         }
         out
     }
+}
+
+/// Issues whose type their project's own issue type scheme does not list: Jira Cloud
+/// refuses to create such an issue (and to give the project the scheme while it has one),
+/// so each (project, issue type) is said once, at its first issue, with what to do.
+/// Projects on the site's default scheme are not concerned (Jira gives it every type).
+pub(crate) fn issues_outside_their_schemes(
+    staging: &dyn Staging,
+    used: &IssueTypesUsed,
+) -> Result<Vec<Finding>, EngineError> {
+    let mut schemes: FxHashMap<String, IssueTypeScheme> = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, Kind::IssueTypeScheme)? {
+        if let Record::IssueTypeScheme(s) = record?
+            && !s.global
+        {
+            schemes.insert(s.id.clone(), s);
+        }
+    }
+    if schemes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut scheme_of: FxHashMap<String, String> = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, Kind::ProjectScheme)? {
+        if let Record::ProjectScheme(p) = record?
+            && p.scheme_type == SchemeType::IssueType
+        {
+            scheme_of.insert(p.project, p.scheme);
+        }
+    }
+    let mut findings = Vec::new();
+    let (mut project_keys, mut type_names) = (None, None);
+    for ((project, issue_type), (count, id, line)) in used {
+        let Some(scheme) = scheme_of.get(project).and_then(|s| schemes.get(s)) else {
+            continue;
+        };
+        if scheme.issue_types.contains(issue_type) {
+            continue;
+        }
+        // Read only when there is something to say.
+        let keys = match &mut project_keys {
+            Some(k) => k,
+            None => project_keys.insert(names(staging, Kind::Project)?),
+        };
+        let key = keys
+            .get(project)
+            .cloned()
+            .unwrap_or_else(|| project.clone());
+        let types = match &mut type_names {
+            Some(t) => t,
+            None => type_names.insert(names(staging, Kind::IssueType)?),
+        };
+        let type_name = types
+            .get(issue_type)
+            .cloned()
+            .unwrap_or_else(|| issue_type.clone());
+        let issues = if *count == 1 { "issue" } else { "issues" };
+        findings.push(Finding {
+            check: "issue-type-not-in-scheme".into(),
+            severity: Severity::Warning,
+            file: "entities.xml".into(),
+            entity: "Issue".into(),
+            id: id.clone(),
+            line: *line,
+            message: format!(
+                "{count} {issues} of project {key} (this one first) have issue type \"{type_name}\" \
+                 ({issue_type}), which the project's issue type scheme \"{}\" does not list: \
+                 Jira Cloud refuses to create them; add the type to the scheme in Jira \
+                 (Issues → Issue type schemes) or move the issues to a type it lists, then \
+                 check again",
+                scheme.name
+            ),
+        });
+    }
+    Ok(findings)
+}
+
+/// Projects' keys or issue types' names, by id.
+fn names(staging: &dyn Staging, kind: Kind) -> Result<FxHashMap<String, String>, EngineError> {
+    let mut names = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, kind)? {
+        match record? {
+            Record::Project(p) => names.insert(p.id, p.key),
+            Record::IssueType(t) => names.insert(t.id, t.name),
+            _ => None,
+        };
+    }
+    Ok(names)
 }
 
 /// The issue type id of a `DefaultValue` (`<string>10001</string>`).

@@ -251,6 +251,11 @@ pub fn check_with(
         policy.orphans,
     ));
     findings.extend(references.findings);
+    for finding in
+        issue_type_schemes::issues_outside_their_schemes(staging, &references.issue_types)?
+    {
+        findings.push(finding);
+    }
     // The load skips what is staged here; when orphans block, nothing is skipped.
     let orphans = match policy.orphans {
         integrity::OrphanPolicy::Skip => references.orphans,

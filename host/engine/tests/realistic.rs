@@ -130,6 +130,24 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
             "{said:?}"
         );
     }
+    // An issue whose type its project's scheme does not list: Jira Cloud refuses it, said
+    // once for its project and type, at the first such issue.
+    let outside: Vec<&str> = (generated.planted_realistic.iter())
+        .filter(|p| p.check == "issue-type-not-in-scheme")
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(outside.len(), 1, "{:?}", generated.planted_realistic);
+    let said = (summaries.iter())
+        .find(|s| s.check == "issue-type-not-in-scheme")
+        .expect("the issue outside its project's scheme is said");
+    assert_eq!(said.count, 1, "{said:?}");
+    let f = &said.examples[0];
+    assert_eq!((f.entity.as_str(), f.id.as_str()), ("Issue", outside[0]));
+    assert!(f.line.is_some(), "{f:?}");
+    assert!(
+        f.message.contains("Issue Type Scheme\"") && f.message.contains("refuses"),
+        "{f:?}"
+    );
     // A realistic site's workflows lose the rules Cloud's workflows cannot take, said.
     assert!(report.findings.count_of("workflow-rules-not-migrated") > 0);
     assert_eq!(
