@@ -266,7 +266,7 @@ pub(crate) fn issues_outside_their_schemes(
         }
     }
     let mut findings = Vec::new();
-    let (mut project_keys, mut type_names) = (None, None);
+    let mut names_by_id = None;
     for ((project, issue_type), (count, id, line)) in used {
         let Some(scheme) = scheme_of.get(project).and_then(|s| schemes.get(s)) else {
             continue;
@@ -274,23 +274,18 @@ pub(crate) fn issues_outside_their_schemes(
         if scheme.issue_types.contains(issue_type) {
             continue;
         }
-        // Read only when there is something to say.
-        let keys = match &mut project_keys {
-            Some(k) => k,
-            None => project_keys.insert(names(staging, Kind::Project)?),
+        // Projects' keys and issue types' names, read only when there is something to say.
+        let (keys, types) = match &mut names_by_id {
+            Some(n) => n,
+            None => names_by_id.insert((
+                names(staging, Kind::Project)?,
+                names(staging, Kind::IssueType)?,
+            )),
         };
-        let key = keys
-            .get(project)
-            .cloned()
-            .unwrap_or_else(|| project.clone());
-        let types = match &mut type_names {
-            Some(t) => t,
-            None => type_names.insert(names(staging, Kind::IssueType)?),
+        let name_of = |names: &FxHashMap<String, String>, id: &String| {
+            names.get(id).cloned().unwrap_or_else(|| id.clone())
         };
-        let type_name = types
-            .get(issue_type)
-            .cloned()
-            .unwrap_or_else(|| issue_type.clone());
+        let (key, type_name) = (name_of(keys, project), name_of(types, issue_type));
         let issues = if *count == 1 { "issue" } else { "issues" };
         findings.push(Finding {
             check: "issue-type-not-in-scheme".into(),
