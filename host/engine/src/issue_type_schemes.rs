@@ -286,7 +286,14 @@ pub(crate) fn issues_outside_their_schemes(
             names.get(id).cloned().unwrap_or_else(|| id.clone())
         };
         let (key, type_name) = (name_of(keys, project), name_of(types, issue_type));
-        let issues = if *count == 1 { "issue" } else { "issues" };
+        let (which, them) = if *count == 1 {
+            (format!("this issue of project {key} has"), "it")
+        } else {
+            (
+                format!("{count} issues of project {key} (this one first) have"),
+                "them",
+            )
+        };
         findings.push(Finding {
             check: "issue-type-not-in-scheme".into(),
             severity: Severity::Warning,
@@ -295,11 +302,10 @@ pub(crate) fn issues_outside_their_schemes(
             id: id.clone(),
             line: *line,
             message: format!(
-                "{count} {issues} of project {key} (this one first) have issue type \"{type_name}\" \
-                 ({issue_type}), which the project's issue type scheme \"{}\" does not list: \
-                 Jira Cloud refuses to create them; add the type to the scheme in Jira \
-                 (Issues → Issue type schemes) or move the issues to a type it lists, then \
-                 check again",
+                "{which} issue type \"{type_name}\" ({issue_type}), which the project's issue \
+                 type scheme \"{}\" does not list: Jira Cloud refuses to create {them}; add \
+                 the type to the scheme in Jira (Issues → Issue type schemes) or give {them} \
+                 a type it lists, then check again",
                 scheme.name
             ),
         });
@@ -333,6 +339,92 @@ fn default_value(xml: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a project's own scheme is held to its list (the default one has every type);
+    /// one issue is said as one.
+    #[test]
+    fn issues_of_a_type_their_projects_scheme_lacks_are_said() {
+        use crate::records::{RecordWriter, object_name};
+        use airlock_model::jira::{Constant, Project};
+        let dir = tempfile::tempdir().unwrap();
+        let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
+        let stage = |kind, records: Vec<Record>| {
+            let mut writer = RecordWriter::create(&staging, &object_name(kind)).unwrap();
+            for (line, r) in records.iter().enumerate() {
+                writer.push(line as u64 + 1, r).unwrap();
+            }
+            writer.finish().unwrap();
+        };
+        let scheme = |id: &str, types: &[&str], global| {
+            Record::IssueTypeScheme(IssueTypeScheme {
+                id: id.into(),
+                name: format!("Scheme {id}"),
+                description: String::new(),
+                issue_types: types.iter().map(|t| (*t).to_owned()).collect(),
+                default_issue_type: None,
+                global,
+            })
+        };
+        stage(
+            Kind::IssueTypeScheme,
+            vec![
+                scheme("10000", &["1", "3"], true),
+                scheme("10300", &["1"], false),
+            ],
+        );
+        stage(
+            Kind::ProjectScheme,
+            vec![Record::ProjectScheme(ProjectScheme {
+                id: "10000/issue-type".into(),
+                project: "10000".into(),
+                scheme_type: SchemeType::IssueType,
+                scheme: "10300".into(),
+            })],
+        );
+        let project = |id: &str, key: &str| {
+            Record::Project(Project {
+                id: id.into(),
+                key: key.into(),
+                name: key.into(),
+                lead: String::new(),
+                description: String::new(),
+                project_type: "software".into(),
+                counter: 0,
+            })
+        };
+        stage(
+            Kind::Project,
+            vec![project("10000", "ABC"), project("10001", "DEF")],
+        );
+        stage(
+            Kind::IssueType,
+            vec![Record::IssueType(Constant {
+                id: "3".into(),
+                name: "Task".into(),
+                description: String::new(),
+                detail: String::new(),
+            })],
+        );
+        let used: IssueTypesUsed = [
+            (("10000", "1"), (5, "10100", Some(40))),
+            (("10000", "3"), (1, "10104", Some(52))),
+            (("10001", "3"), (2, "10200", Some(60))),
+        ]
+        .into_iter()
+        .map(|((p, t), (n, id, line))| ((p.to_owned(), t.to_owned()), (n, id.to_owned(), line)))
+        .collect();
+        let said = issues_outside_their_schemes(&staging, &used).unwrap();
+        let got: Vec<(&str, Option<u64>)> = said.iter().map(|f| (f.id.as_str(), f.line)).collect();
+        assert_eq!(got, [("10104", Some(52))]);
+        assert!(
+            said[0].message.starts_with(
+                "this issue of project ABC has issue type \"Task\" (3), which the project's \
+                 issue type scheme \"Scheme 10300\" does not list: Jira Cloud refuses to create it"
+            ),
+            "{}",
+            said[0].message
+        );
+    }
 
     #[test]
     fn default_values_are_read_as_jira_writes_them() {
