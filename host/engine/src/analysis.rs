@@ -192,13 +192,7 @@ fn count(
     kind: Kind,
     which: impl Fn(&Record) -> bool,
 ) -> Result<u64, EngineError> {
-    let mut n = 0;
-    for record in RecordReader::open_kind(staging, kind)? {
-        if which(&record?) {
-            n += 1;
-        }
-    }
-    Ok(n)
+    Ok(read_all(staging, kind)?.iter().filter(|r| which(r)).count() as u64)
 }
 
 impl Plan {
@@ -862,7 +856,6 @@ mod tests {
     /// that one row, not every row of its kind; none when the source has none.
     #[test]
     fn caveats_about_one_row_count_that_row() {
-        use crate::records::{RecordWriter, object_name};
         use airlock_model::jira::{Dashboard, IssueTypeScheme};
         let dir = tempfile::tempdir().unwrap();
         let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
@@ -891,13 +884,7 @@ mod tests {
                 global,
             })
         };
-        let stage = |kind, records: &[Record]| {
-            let mut writer = RecordWriter::create(&staging, &object_name(kind)).unwrap();
-            for (line, r) in records.iter().enumerate() {
-                writer.push(line as u64 + 1, r).unwrap();
-            }
-            writer.finish().unwrap();
-        };
+        let stage = |kind, records: &[Record]| crate::records::stage(&staging, kind, records);
         stage(
             Kind::Dashboard,
             &[

@@ -344,17 +344,10 @@ mod tests {
     /// one issue is said as one.
     #[test]
     fn issues_of_a_type_their_projects_scheme_lacks_are_said() {
-        use crate::records::{RecordWriter, object_name};
         use airlock_model::jira::{Constant, Project};
         let dir = tempfile::tempdir().unwrap();
         let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
-        let stage = |kind, records: Vec<Record>| {
-            let mut writer = RecordWriter::create(&staging, &object_name(kind)).unwrap();
-            for (line, r) in records.iter().enumerate() {
-                writer.push(line as u64 + 1, r).unwrap();
-            }
-            writer.finish().unwrap();
-        };
+        let stage = |kind, records: Vec<Record>| crate::records::stage(&staging, kind, &records);
         let scheme = |id: &str, types: &[&str], global| {
             Record::IssueTypeScheme(IssueTypeScheme {
                 id: id.into(),

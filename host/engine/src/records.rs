@@ -167,3 +167,13 @@ fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     }
     Ok(filled)
 }
+
+/// Stages `records` as the records of `kind`, numbered from line 1 (for tests).
+#[cfg(test)]
+pub(crate) fn stage(staging: &dyn Staging, kind: Kind, records: &[Record]) {
+    let mut writer = RecordWriter::create(staging, &object_name(kind)).unwrap();
+    for (line, r) in records.iter().enumerate() {
+        writer.push(line as u64 + 1, r).unwrap();
+    }
+    writer.finish().unwrap();
+}
