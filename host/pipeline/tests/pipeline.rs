@@ -953,17 +953,19 @@ fn site_issue_type(snapshot: &airlock_site::Snapshot, id: &str) -> String {
         .clone()
 }
 
-/// A scheme's mappings and projects as the site should have them: each issue type it
+/// Asserts that `scheme` is the source's: its name and description; each issue type it
 /// maps (`default`, or the site's id of the source's) with what `target` makes of what it
 /// is mapped to, the default first then by issue type id; and the site's ids of the
 /// projects using it, in order.
-fn expected_mappings<T>(
+fn assert_scheme<T>(
     site_db: &Path,
     snapshot: &airlock_site::Snapshot,
+    scheme: &airlock_site::SchemeMapReadBack,
+    (name, description): (&str, &str),
     mappings: &[(Option<String>, T)],
     projects: &[String],
     target: impl Fn(&T) -> String,
-) -> (Vec<(String, String)>, Vec<String>) {
+) {
     let mut expected: Vec<(String, String)> = (mappings.iter())
         .map(|(t, m)| {
             let t = t
@@ -977,7 +979,15 @@ fn expected_mappings<T>(
         .map(|p| written_id(site_db, Kind::Project, p))
         .collect();
     projects.sort_by_key(|p| p.parse::<u64>().ok());
-    (expected, projects)
+    assert_eq!(
+        (
+            scheme.name.as_str(),
+            scheme.description.as_str(),
+            &scheme.entries,
+            &scheme.projects
+        ),
+        (name, description, &expected, &projects)
+    );
 }
 
 /// The site's id of the record written from `id`, looked up by source key.
@@ -1281,26 +1291,14 @@ fn screens_and_screen_schemes_arrive_as_the_source_has_them() {
         let scheme = (type_schemes.iter())
             .find(|s| s.source_key == key(&source.id))
             .unwrap_or_else(|| panic!("issue type screen scheme {} is on the site", source.id));
-        let (expected, projects) = expected_mappings(
+        assert_scheme(
             &site_db,
             &snapshot,
+            scheme,
+            (&name(&source.name), &source.description),
             &source.mappings,
             &source.projects,
             |s| written(Kind::ScreenScheme, s),
-        );
-        assert_eq!(
-            (
-                &scheme.name,
-                &scheme.description,
-                &scheme.entries,
-                &scheme.projects
-            ),
-            (
-                &name(&source.name),
-                &source.description,
-                &expected,
-                &projects
-            )
         );
     }
 }
@@ -1378,9 +1376,11 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
         let scheme = (schemes.iter())
             .find(|s| s.source_key.as_deref() == Some(source.id.as_str()))
             .unwrap_or_else(|| panic!("field configuration scheme {} is on the site", source.id));
-        let (expected, projects) = expected_mappings(
+        assert_scheme(
             &site_db,
             &snapshot,
+            scheme,
+            (&source.name, &source.description),
             &source.mappings,
             &source.projects,
             |c| {
@@ -1388,15 +1388,6 @@ fn field_configurations_and_their_schemes_arrive_as_the_source_has_them() {
                     written(Kind::FieldConfiguration, c)
                 })
             },
-        );
-        assert_eq!(
-            (
-                &scheme.name,
-                &scheme.description,
-                &scheme.entries,
-                &scheme.projects
-            ),
-            (&source.name, &source.description, &expected, &projects)
         );
     }
 }
@@ -1501,21 +1492,14 @@ fn workflows_and_issue_type_schemes_arrive_as_the_source_has_them() {
         let mut mappings: Vec<(Option<String>, String)> =
             vec![(None, source.default_workflow.clone())];
         mappings.extend((source.mappings.iter()).map(|(t, w)| (Some(t.clone()), w.clone())));
-        let (expected, projects) = expected_mappings(
+        assert_scheme(
             &site_db,
             &snapshot,
+            scheme,
+            (&source.name, &source.description),
             &mappings,
             &source.projects,
             |w: &String| workflow_id(w),
-        );
-        assert_eq!(
-            (
-                &scheme.name,
-                &scheme.description,
-                &scheme.entries,
-                &scheme.projects
-            ),
-            (&source.name, &source.description, &expected, &projects)
         );
     }
 
