@@ -24,7 +24,8 @@ use crate::order::{Item, Ordered};
 use crate::records::RecordReader;
 use crate::state::{BatchCommit, Failure, MappingReader, State};
 
-/// Records per target call (and per checkpoint) for most kinds: see [`batch_size`].
+/// Records per target call (and per checkpoint) for most kinds, before the target's
+/// [`Site::batch_scale`]: see [`batch_size`].
 pub const BATCH: usize = 1000;
 
 /// Records per target call for `kind`: kinds of many small rows (history, watchers, an
@@ -293,6 +294,7 @@ pub fn load(
         retry.entry(f.kind).or_default().insert(f.source_key);
     }
 
+    let scale = target.batch_scale().max(1);
     // Lent to the writer thread for the pass, then used again for the retries.
     let (writer_state, writer_target) = (&mut *state, &mut *target);
     let (batches, to_writer) = std::sync::mpsc::sync_channel::<Prepared>(2);
@@ -380,7 +382,7 @@ pub fn load(
                 let mut pending: Option<Record> = None;
                 let mut exhausted = false;
                 loop {
-                    let size = batch_size(kind);
+                    let size = batch_size(kind) * scale;
                     let mut batch = Vec::with_capacity(size);
                     // A kind that references itself (option parents): a child waits for
                     // the batch after its parent's, whose mapping it needs.
@@ -623,6 +625,8 @@ fn prepare_batch(
     done: u64,
     summary: &mut LoadSummary,
 ) -> Result<Prepared, EngineError> {
+    // Whatever the batch names was committed before it was read: seen from here on.
+    db.refresh()?;
     let ns = kind.namespace();
     let mut out = Outcome {
         step: step(kind),

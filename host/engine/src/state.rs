@@ -544,7 +544,26 @@ impl MappingReader {
         })
     }
 
-    /// The cloud id of one server id.
+    /// Forgets the buckets read before another connection (the load's `State`) last
+    /// committed. [`MappingReader::cloud_id`] does not ask itself: asking takes the file's
+    /// read lock, which cost more than the lookups of a batch (a load refreshes once per
+    /// batch, after every mapping the batch can name was committed).
+    pub fn refresh(&self) -> Result<(), StateError> {
+        let mut reading = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let version: i64 = reading
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(|e| StateError::new(&self.path, e))?;
+        if version != reading.version {
+            reading.opened.clear();
+            reading.version = version;
+        }
+        Ok(())
+    }
+
+    /// The cloud id of one server id, as of the last [`MappingReader::refresh`] for ids in
+    /// buckets read before it.
     pub fn cloud_id(&self, ns: Namespace, server: &str) -> Result<Option<String>, StateError> {
         let mut reading = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         self.cached_cloud_id(&mut reading, ns, server)
@@ -560,14 +579,6 @@ impl MappingReader {
         let Some(number) = decimal_bucket(server) else {
             return mapped_cloud_id(&reading.conn, self.protect.as_ref(), ns, server);
         };
-        let version: i64 = reading
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if version != reading.version {
-            reading.opened.clear();
-            reading.version = version;
-        }
         let at = reading.opened.iter().position(|(k, _)| *k == (ns, number));
         let bucket = match at {
             Some(at) => reading.opened[at].1.clone(),

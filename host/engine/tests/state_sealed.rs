@@ -335,8 +335,11 @@ fn buckets_filled_over_several_batches_and_out_of_order_read_back() {
     assert_eq!(rows, 5);
 }
 
+/// A reader keeps the buckets it has read (the load looks up ids near the last one); what
+/// the state commits into one of them later is seen once the reader refreshes, which the
+/// load does before each batch.
 #[test]
-fn a_reader_sees_what_the_state_commits_after_it_looked() {
+fn a_reader_sees_what_the_state_commits_after_it_looked_once_it_refreshes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let mut state = State::open(&path, protection("m1")).unwrap();
@@ -353,6 +356,7 @@ fn a_reader_sees_what_the_state_commits_after_it_looked() {
     state
         .commit_batch("load:issue", 2, &[mapping(ISSUES, "10001", "c-10001")], &[])
         .unwrap();
+    reader.refresh().unwrap();
     assert_eq!(
         reader.cloud_id(ISSUES, "10001").unwrap().as_deref(),
         Some("c-10001")
@@ -360,6 +364,7 @@ fn a_reader_sees_what_the_state_commits_after_it_looked() {
     state
         .commit_batch("load:issue", 3, &[mapping(ISSUES, "10000", "again")], &[])
         .unwrap();
+    reader.refresh().unwrap();
     assert_eq!(
         reader.cloud_id(ISSUES, "10000").unwrap().as_deref(),
         Some("again")

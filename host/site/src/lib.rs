@@ -218,6 +218,13 @@ pub trait Site: Send {
         Vec::new()
     }
 
+    /// How many of the engine's usual batches one write call should carry (1 by default).
+    /// A target whose every call ends in a commit of its own (the local site) does less
+    /// per record with more records per call.
+    fn batch_scale(&self) -> usize {
+        1
+    }
+
     /// Writes records of `kind` whose references are cloud ids, and returns for each
     /// one its new cloud id or why it was refused. Kinds without ids of their own (labels,
     /// field values, issue versions, memberships) answer an empty id.

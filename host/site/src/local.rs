@@ -1537,6 +1537,12 @@ impl Site for LocalSite {
         self.read_snapshot().map_err(|e| self.local(e))
     }
 
+    /// Each call is a transaction: its commit (pages to the write-ahead log, the page
+    /// cache's bookkeeping, a checkpoint now and then) costs the same whatever it carries.
+    fn batch_scale(&self) -> usize {
+        4
+    }
+
     fn write(
         &mut self,
         kind: Kind,
