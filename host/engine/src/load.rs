@@ -313,16 +313,12 @@ pub fn load(
                     skipped: &outcome.skipped,
                     notices: &outcome.notices,
                 })?;
-                let mappings = if is_referenced(kind) {
-                    outcome.mappings
-                } else {
-                    Vec::new()
-                };
                 if acks
                     .send(Ack {
                         kind,
                         done: outcome.done,
-                        mappings,
+                        mappings: outcome.mappings,
+                        records: outcome.records,
                     })
                     .is_err()
                 {
@@ -355,9 +351,12 @@ pub fn load(
                         return Err(EngineError::WriterStopped);
                     };
                     *outstanding -= 1;
-                    for (ns, server, cloud) in &ack.mappings {
-                        lookup.remember(*ns, server, cloud);
+                    if is_referenced(ack.kind) {
+                        for (ns, server, cloud) in &ack.mappings {
+                            lookup.remember(*ns, server, cloud);
+                        }
                     }
+                    drop(ack.records);
                     let total = staged.get(&ack.kind).copied().unwrap_or(0);
                     progress(LoadProgress {
                         kind: ack.kind,
@@ -595,11 +594,16 @@ struct Prepared {
     outcome: Outcome,
 }
 
-/// A committed batch: its mappings, for the reader's cache.
+/// A committed batch: its mappings, for the reader's cache (of a kind others reference),
+/// and what the reader made for it, to be freed there.
 struct Ack {
     kind: Kind,
     done: u64,
     mappings: Vec<(Namespace, String, String)>,
+    /// The batch's records. The reader allocated them; freed on its thread, they take
+    /// mimalloc's fast path instead of the cross-thread one, and off the writer, which
+    /// is the load's bottleneck.
+    records: Vec<Record>,
 }
 
 #[derive(Default)]
@@ -612,6 +616,8 @@ struct Outcome {
     skipped: Vec<(Kind, String)>,
     /// Rows the target wrote differently from the source ([`airlock_site::Notice`]).
     notices: Vec<Failure>,
+    /// The records sent to the target, handed back to the reader ([`Ack::records`]).
+    records: Vec<Record>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -771,10 +777,11 @@ fn write_batch(
             message: n.message,
         });
     }
+    let mut written = 0;
     for ((key, result), record) in keys.into_iter().zip(results).zip(&to_write) {
         match result {
             Ok(cloud) => {
-                *summary.written.entry(kind).or_default() += 1;
+                written += 1;
                 if let Some(ns) = ns {
                     out.mappings.push((ns, key, cloud));
                 }
@@ -793,6 +800,10 @@ fn write_batch(
             }
         }
     }
+    if written > 0 {
+        *summary.written.entry(kind).or_default() += written;
+    }
+    out.records = to_write;
     Ok(out)
 }
 

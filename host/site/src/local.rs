@@ -5,6 +5,7 @@
 //! crash of the process (only a power loss may lose the last ones). Each `write` is one
 //! transaction, so a batch is either stored whole (minus the records refused) or not at all.
 
+mod checkpoint;
 mod schema;
 mod write;
 
@@ -38,6 +39,16 @@ pub struct LocalSite {
     /// Makes this site's account ids its own (stored in the file).
     salt: u64,
     cache: Cache,
+    /// Started by the first write (a site only read needs none).
+    checkpoints: Checkpoints,
+}
+
+/// The site's background checkpoints ([`checkpoint`]).
+enum Checkpoints {
+    NotStarted,
+    Running(checkpoint::Checkpointer),
+    /// The thread could not start: the writer checkpoints as SQLite does by default.
+    Unavailable,
 }
 
 impl std::fmt::Debug for LocalSite {
@@ -74,6 +85,7 @@ impl LocalSite {
             conn,
             salt,
             cache: Cache::default(),
+            checkpoints: Checkpoints::NotStarted,
         })
     }
 
@@ -1327,7 +1339,33 @@ impl LocalSite {
         }
         .write(kind, records)?;
         tx.commit()?;
+        self.checkpoint();
         Ok(answers)
+    }
+
+    /// Has what is committed checkpointed by the background thread, started on first use.
+    fn checkpoint(&mut self) {
+        if let Checkpoints::NotStarted = self.checkpoints {
+            self.checkpoints = match checkpoint::Checkpointer::start(&self.path).and_then(|c| {
+                self.conn
+                    .pragma_update(
+                        None,
+                        "wal_autocheckpoint",
+                        checkpoint::WRITER_CHECKPOINT_PAGES,
+                    )
+                    .map_err(io::Error::other)?;
+                Ok(c)
+            }) {
+                Ok(c) => Checkpoints::Running(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the local site checkpoints on its writer: no thread for it");
+                    Checkpoints::Unavailable
+                }
+            };
+        }
+        if let Checkpoints::Running(c) = &self.checkpoints {
+            c.nudge();
+        }
     }
 
     fn find_batch(
@@ -1336,6 +1374,26 @@ impl LocalSite {
         source_keys: &[String],
     ) -> rusqlite::Result<Vec<Option<String>>> {
         let mut found: HashMap<String, String> = HashMap::with_capacity(source_keys.len());
+        if !schema::has_source_index(kind) {
+            // One pass over the table, oldest rows first (a key written twice keeps its
+            // first id), instead of a scan per chunk of keys.
+            let wanted: std::collections::HashSet<&str> =
+                source_keys.iter().map(String::as_str).collect();
+            for table in schema::tables(kind) {
+                let mut stmt = self.conn.prepare(&format!(
+                    "SELECT source_key, {} FROM {} WHERE source_key IS NOT NULL ORDER BY rowid",
+                    table.id, table.name
+                ))?;
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    let key = row.get_ref(0)?.as_str()?;
+                    if wanted.contains(key) && !found.contains_key(key) {
+                        found.insert(key.to_owned(), row.get(1)?);
+                    }
+                }
+            }
+            return Ok(source_keys.iter().map(|k| found.get(k).cloned()).collect());
+        }
         let placeholders = (1..=LOOKUP_CHUNK)
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()

@@ -1260,6 +1260,13 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
 /// from a current one (newest first, so each step finds what it drops).
 const ADDED_IN: &[(i64, &str)] = &[
     (
+        11,
+        "CREATE INDEX change_groups_source ON change_groups (source_key)
+             WHERE source_key IS NOT NULL;
+         CREATE INDEX change_items_source ON change_items (source_key)
+             WHERE source_key IS NOT NULL;",
+    ),
+    (
         10,
         "DROP TABLE issue_type_schemes; DROP TABLE issue_type_scheme_types; DROP TABLE workflows;
          DROP TABLE workflow_steps; DROP TABLE workflow_transitions; DROP TABLE workflow_schemes;
@@ -1383,7 +1390,68 @@ fn a_site_of_version_3_gets_the_role_actors_table() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
+}
+
+/// A site of version 10 loses history's source indexes when opened (they cost a quarter
+/// of each history insert), and its change groups and items are still found again, the
+/// first of a key written twice first, by a scan.
+#[test]
+fn a_site_of_version_10_loses_historys_source_indexes_and_still_finds_history() {
+    let mut f = fixture();
+    let b = base(&mut f.site);
+    let group = |id: &str| {
+        Record::ChangeGroup(airlock_model::jira::ChangeGroup {
+            id: id.into(),
+            issue: b.issue.clone(),
+            author: Some(b.account.clone()),
+            created: 1_400_000_000_000,
+        })
+    };
+    let groups = ok(
+        &mut f.site,
+        Kind::ChangeGroup,
+        &[group("30000"), group("30001")],
+    );
+    let item = |id: &str| {
+        Record::ChangeItem(airlock_model::jira::ChangeItem {
+            id: id.into(),
+            group: groups[1].clone(),
+            custom: false,
+            field: "summary".into(),
+            old_value: None,
+            old_string: Some("before".into()),
+            new_value: None,
+            new_string: Some("after".into()),
+        })
+    };
+    drop(f.site);
+    downgrade_to(&f.path, 10, "");
+    let mut site = LocalSite::open(&f.path).unwrap();
+    let items = ok(&mut site, Kind::ChangeItem, &[item("40000"), item("40000")]);
+    let db = rusqlite::Connection::open(&f.path).unwrap();
+    let indexes: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'change_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(indexes, ["change_groups_issue", "change_items_group"]);
+    assert_eq!(
+        site.find_written(
+            Kind::ChangeGroup,
+            &["30001".into(), "39999".into(), "30000".into()]
+        )
+        .unwrap(),
+        [Some(groups[1].clone()), None, Some(groups[0].clone())]
+    );
+    assert_eq!(
+        site.find_written(Kind::ChangeItem, &["40000".into()])
+            .unwrap(),
+        [Some(items[0].clone())]
+    );
+    assert_ne!(items[0], items[1]);
 }
 
 /// A site of version 4 (before permission schemes, categories and former keys) gets their

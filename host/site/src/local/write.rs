@@ -173,6 +173,13 @@ fn insert(result: rusqlite::Result<usize>, what: &str) -> Result<(), Fail> {
     }
 }
 
+/// Whether an `INSERT … ON CONFLICT (…) DO NOTHING` added its row (else the caller updates
+/// the row already there). Cheaper per row than an upsert with `RETURNING`, for which
+/// SQLite buffers the returned rows: watchers, votes, ranks and sprints are millions.
+fn inserted(changes: usize) -> bool {
+    changes == 1
+}
+
 /// The next id of `table`: Cloud numbers from 10000.
 fn next_id(conn: &Connection, table: &str, column: &str, first: i64) -> rusqlite::Result<i64> {
     conn.query_row(
@@ -797,19 +804,22 @@ impl Writer<'_> {
         let issues = load(&mut c.issues, || load_issues(conn))?;
         let users = load(&mut c.users, || load_users(conn))?;
         let mut id = next_id(conn, table, "id", 1)?;
-        let mut stmt = conn.prepare_cached(&format!(
+        let mut insert = conn.prepare_cached(&format!(
             "INSERT INTO {table} (id, issue_id, account_id, source_key) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (issue_id, account_id) DO UPDATE SET source_key = excluded.source_key
-             RETURNING id"
+             ON CONFLICT (issue_id, account_id) DO NOTHING"
+        ))?;
+        let mut update = conn.prepare_cached(&format!(
+            "UPDATE {table} SET source_key = ?3 WHERE issue_id = ?1 AND account_id = ?2"
         ))?;
         each(records, kind, pick, |r: &IssueUser, sk| {
             let issue = issue_ref(issues, "issue", &r.issue)?.0;
             let Some(user) = user_ref(users, "user", &r.user)? else {
                 return Err(item("invalid-value", "user is required").into());
             };
-            let written: i64 = stmt.query_row(params![id, issue, user, sk], |row| row.get(0))?;
-            if written == id {
+            if inserted(insert.execute(params![id, issue, user, sk])?) {
                 id += 1;
+            } else {
+                update.execute(params![issue, user, sk])?;
             }
             Ok(String::new())
         })
@@ -2642,10 +2652,12 @@ impl Writer<'_> {
         let issues = &*load(&mut self.cache.issues, || load_issues(conn))?;
         let sprints = id_set(conn, "sprints")?;
         let mut id = next_id(conn, "issue_sprints", "id", 1)?;
-        let mut stmt = conn.prepare_cached(
+        let mut insert = conn.prepare_cached(
             "INSERT INTO issue_sprints (id, issue_id, sprint_id, source_key) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (issue_id, sprint_id) DO UPDATE SET source_key = excluded.source_key
-             RETURNING id",
+             ON CONFLICT (issue_id, sprint_id) DO NOTHING",
+        )?;
+        let mut update = conn.prepare_cached(
+            "UPDATE issue_sprints SET source_key = ?3 WHERE issue_id = ?1 AND sprint_id = ?2",
         )?;
         each(
             records,
@@ -2654,10 +2666,10 @@ impl Writer<'_> {
             |r: &IssueSprint, sk| {
                 let issue = issue_ref(issues, "issue", &r.issue)?.0;
                 let sprint = constant_ref(&sprints, "sprint", &r.sprint)?;
-                let written: i64 =
-                    stmt.query_row(params![id, issue, sprint, sk], |row| row.get(0))?;
-                if written == id {
+                if inserted(insert.execute(params![id, issue, sprint, sk])?) {
                     id += 1;
+                } else {
+                    update.execute(params![issue, sprint, sk])?;
                 }
                 Ok(String::new())
             },
@@ -2671,11 +2683,12 @@ impl Writer<'_> {
         let fields = &*load(&mut c.fields, || id_set(conn, "fields"))?;
         let mut id = next_id(conn, "issue_ranks", "id", 1)?;
         // An issue has one rank: a second one replaces it, as Cloud's rank field does.
-        let mut stmt = conn.prepare_cached(
+        let mut insert = conn.prepare_cached(
             "INSERT INTO issue_ranks (id, issue_id, rank, source_key) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (issue_id) DO UPDATE SET rank = excluded.rank,
-                                                  source_key = excluded.source_key
-             RETURNING id",
+             ON CONFLICT (issue_id) DO NOTHING",
+        )?;
+        let mut update = conn.prepare_cached(
+            "UPDATE issue_ranks SET rank = ?2, source_key = ?3 WHERE issue_id = ?1",
         )?;
         each(
             records,
@@ -2685,10 +2698,10 @@ impl Writer<'_> {
                 let issue = issue_ref(issues, "issue", &r.issue)?.0;
                 let field = r.field.strip_prefix("customfield_").unwrap_or(&r.field);
                 constant_ref(fields, "field", field)?;
-                let written: i64 =
-                    stmt.query_row(params![id, issue, r.rank, sk], |row| row.get(0))?;
-                if written == id {
+                if inserted(insert.execute(params![id, issue, r.rank, sk])?) {
                     id += 1;
+                } else {
+                    update.execute(params![issue, r.rank, sk])?;
                 }
                 Ok(String::new())
             },
