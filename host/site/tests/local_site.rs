@@ -1170,6 +1170,8 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
     };
     ok(site, Kind::Watcher, &[watch("20000:admin")]);
     ok(site, Kind::Watcher, &[watch("20000:admin")]);
+    // Again under another source key: still one watcher, which takes the new key.
+    ok(site, Kind::Watcher, &[watch("20000:admin-again")]);
     let vote = Record::Vote(IssueUser {
         id: "20000:admin".into(),
         issue: b.issue.clone(),
@@ -1227,7 +1229,7 @@ fn roles_watchers_votes_filters_and_shares_are_written_checked_and_found_again()
     assert_eq!(no_group.code, "invalid-reference");
 
     assert_eq!(
-        site.find_written(Kind::Watcher, &["20000:admin".into()])
+        site.find_written(Kind::Watcher, &["20000:admin-again".into()])
             .unwrap(),
         [Some(String::new())]
     );
@@ -1857,13 +1859,17 @@ fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
             description: String::new(),
         })],
     );
-    let rank = Record::IssueRank(IssueRank {
-        id: "1".into(),
-        issue: b.issue.clone(),
-        field: fields[0].clone(),
-        rank: "0|i0000f:".into(),
-    });
-    ok(site, Kind::IssueRank, &[rank]);
+    let rank = |id: &str, rank: &str| {
+        Record::IssueRank(IssueRank {
+            id: id.into(),
+            issue: b.issue.clone(),
+            field: fields[0].clone(),
+            rank: rank.into(),
+        })
+    };
+    ok(site, Kind::IssueRank, &[rank("1", "0|i0000f:")]);
+    // A second rank of the issue replaces the first, as Cloud's rank field does.
+    ok(site, Kind::IssueRank, &[rank("2", "0|i0000g:")]);
 
     assert_eq!(
         site.find_written(Kind::Sprint, &["1".into(), "3".into()])
@@ -1900,7 +1906,12 @@ fn boards_sprints_columns_and_ranks_are_written_checked_and_found_again() {
     let mut expected = sprints.clone();
     expected.sort();
     assert_eq!(issue.sprints, expected);
-    assert_eq!(issue.rank.as_deref(), Some("0|i0000f:"));
+    assert_eq!(issue.rank.as_deref(), Some("0|i0000g:"));
+    assert_eq!(site.counts().unwrap()[&Kind::IssueRank], 1);
+    assert_eq!(
+        site.find_written(Kind::IssueRank, &["2".into()]).unwrap(),
+        [Some(String::new())]
+    );
 }
 
 /// Permission schemes: one named like the site's default is written as
