@@ -195,10 +195,17 @@ pub struct ReferenceCheck {
     /// The issue types each project's issues (orphans aside) have, for
     /// [`crate::issue_type_schemes::issues_outside_their_schemes`].
     pub issue_types: IssueTypesUsed,
+    /// The statuses each project's issues of each type (orphans aside) are in, for
+    /// [`crate::workflows::issues_outside_their_workflows`].
+    pub issue_statuses: IssueStatusesUsed,
 }
 
 /// (project, issue type) → how many issues have it, and the first one's id and line.
 pub type IssueTypesUsed = BTreeMap<(String, String), (u64, String, Option<u64>)>;
+
+/// (project, issue type, status) → how many issues are in it, and the first one's id and
+/// line.
+pub type IssueStatusesUsed = BTreeMap<(String, String, String), (u64, String, Option<u64>)>;
 
 impl ReferenceCheck {
     pub(crate) fn extend(&mut self, other: ReferenceCheck) {
@@ -215,6 +222,9 @@ impl ReferenceCheck {
         self.refused_queries.extend(other.refused_queries);
         for (used, (n, id, line)) in other.issue_types {
             self.issue_types.entry(used).or_insert((0, id, line)).0 += n;
+        }
+        for (used, (n, id, line)) in other.issue_statuses {
+            self.issue_statuses.entry(used).or_insert((0, id, line)).0 += n;
         }
     }
 
@@ -463,10 +473,15 @@ fn check_kinds(
             if let Record::Issue(issue) = &record
                 && !orphan
             {
+                let first = || (0, issue.id.clone(), located(kind, line));
                 let used = (issue.project.clone(), issue.issue_type.clone());
-                (out.issue_types.entry(used))
-                    .or_insert((0, issue.id.clone(), located(kind, line)))
-                    .0 += 1;
+                out.issue_types.entry(used).or_insert_with(first).0 += 1;
+                let used = (
+                    issue.project.clone(),
+                    issue.issue_type.clone(),
+                    issue.status.clone(),
+                );
+                out.issue_statuses.entry(used).or_insert_with(first).0 += 1;
             }
             position += 1;
         }

@@ -313,13 +313,16 @@ pub(crate) fn issues_outside_their_schemes(
     Ok(findings)
 }
 
-/// Projects' keys or issue types' names, by id.
-fn names(staging: &dyn Staging, kind: Kind) -> Result<FxHashMap<String, String>, EngineError> {
+/// Projects' keys, or issue types' or statuses' names, by id.
+pub(crate) fn names(
+    staging: &dyn Staging,
+    kind: Kind,
+) -> Result<FxHashMap<String, String>, EngineError> {
     let mut names = FxHashMap::default();
     for record in RecordReader::open_kind(staging, kind)? {
         match record? {
             Record::Project(p) => names.insert(p.id, p.key),
-            Record::IssueType(t) => names.insert(t.id, t.name),
+            Record::IssueType(t) | Record::Status(t) => names.insert(t.id, t.name),
             _ => None,
         };
     }

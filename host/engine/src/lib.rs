@@ -256,6 +256,9 @@ pub fn check_with(
     {
         findings.push(finding);
     }
+    for finding in workflows::issues_outside_their_workflows(staging, &references.issue_statuses)? {
+        findings.push(finding);
+    }
     // The load skips what is staged here; when orphans block, nothing is skipped.
     let orphans = match policy.orphans {
         integrity::OrphanPolicy::Skip => references.orphans,

@@ -6,11 +6,20 @@
 //! staged and the issue types.
 
 use airlock_backup::{Descriptor, DescriptorError, Entity, RuleLeft, parse_descriptor};
-use airlock_model::jira::{Kind, Record, Target, Workflow, WorkflowMapping, WorkflowScheme};
-use rustc_hash::FxHashMap;
+use airlock_model::Severity;
+use airlock_model::jira::{
+    Kind, Record, SchemeType, Target, Workflow, WorkflowMapping, WorkflowScheme,
+};
+use airlock_staging::Staging;
+use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::EngineError;
 use crate::contexts::{Assembled, At, warning};
 use crate::extract::SourceIndex;
+use crate::findings::Finding;
+use crate::integrity::IssueStatusesUsed;
+use crate::issue_type_schemes::names;
+use crate::records::RecordReader;
 
 const WORKFLOW: &str = "Workflow";
 const SCHEME: &str = "WorkflowScheme";
@@ -256,4 +265,217 @@ fn unusable(out: &mut Assembled, at: &At, check: &str, message: String) {
 
 fn warn(out: &mut Assembled, at: &At, check: &str, message: String) {
     out.findings.push(warning(WORKFLOW, at, check, message));
+}
+
+/// Issues in a status their workflow has no step for (the status was taken out of the
+/// workflow, or the project changed workflow scheme and the issues were never moved): on
+/// the target no transition leads out of it. Said once per (project, issue type,
+/// status), at its first issue, with the count and what to do. Issues whose workflow is
+/// Jira's built-in one, or that the backup does not hold, are not concerned.
+pub(crate) fn issues_outside_their_workflows(
+    staging: &dyn Staging,
+    used: &IssueStatusesUsed,
+) -> Result<Vec<Finding>, EngineError> {
+    let mut scheme_of: FxHashMap<String, String> = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, Kind::ProjectScheme)? {
+        if let Record::ProjectScheme(p) = record?
+            && p.scheme_type == SchemeType::Workflow
+        {
+            scheme_of.insert(p.project, p.scheme);
+        }
+    }
+    if scheme_of.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut schemes: FxHashMap<String, WorkflowScheme> = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, Kind::WorkflowScheme)? {
+        if let Record::WorkflowScheme(s) = record? {
+            schemes.insert(s.id.clone(), s);
+        }
+    }
+    // Each workflow's name and the statuses its steps are in.
+    let mut workflows: FxHashMap<String, (String, FxHashSet<String>)> = FxHashMap::default();
+    for record in RecordReader::open_kind(staging, Kind::Workflow)? {
+        if let Record::Workflow(w) = record? {
+            let statuses = w.steps.into_iter().map(|s| s.status).collect();
+            workflows.insert(w.id, (w.name, statuses));
+        }
+    }
+    let mut findings = Vec::new();
+    let mut names_by_id = None;
+    for ((project, issue_type, status), (count, id, line)) in used {
+        let Some(scheme) = scheme_of.get(project).and_then(|s| schemes.get(s)) else {
+            continue;
+        };
+        let mapping = (scheme.mappings.iter())
+            .find(|m| m.issue_type.as_ref() == Some(issue_type))
+            .or_else(|| scheme.mappings.iter().find(|m| m.issue_type.is_none()));
+        let Some((workflow, statuses)) = mapping
+            .and_then(|m| m.workflow.as_ref())
+            .and_then(|w| workflows.get(w))
+        else {
+            continue;
+        };
+        if statuses.contains(status) {
+            continue;
+        }
+        // Names, read only when there is something to say.
+        let (keys, types, status_names) = match &mut names_by_id {
+            Some(n) => n,
+            None => names_by_id.insert((
+                names(staging, Kind::Project)?,
+                names(staging, Kind::IssueType)?,
+                names(staging, Kind::Status)?,
+            )),
+        };
+        let name_of = |names: &FxHashMap<String, String>, id: &String| {
+            names.get(id).cloned().unwrap_or_else(|| id.clone())
+        };
+        let key = name_of(keys, project);
+        let (type_name, status_name) = (name_of(types, issue_type), name_of(status_names, status));
+        let (which, them) = if *count == 1 {
+            (format!("this issue of project {key} is"), "it")
+        } else {
+            (
+                format!("{count} issues of project {key} (this one first) are"),
+                "them",
+            )
+        };
+        findings.push(Finding {
+            check: "status-not-in-workflow".into(),
+            severity: Severity::Warning,
+            file: "entities.xml".into(),
+            entity: "Issue".into(),
+            id: id.clone(),
+            line: *line,
+            message: format!(
+                "{which} in status \"{status_name}\" ({status}), which workflow \"{workflow}\" \
+                 (the one the project's workflow scheme \"{}\" gives issue type \"{type_name}\") \
+                 has no step for: on the target no transition leads out of it; add the status \
+                 to the workflow in Jira or move {them} to a status it has, then check again",
+                scheme.name
+            ),
+        });
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_model::jira::{Constant, Project, ProjectScheme, WorkflowStep};
+
+    /// A project's issues are held to the workflow its scheme gives their type (or the
+    /// scheme's default); the built-in workflow and projects without a scheme are not.
+    #[test]
+    fn issues_in_a_status_their_workflow_lacks_are_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = airlock_staging::SealedStaging::ephemeral(dir.path()).unwrap();
+        let stage = |kind, records: Vec<Record>| crate::records::stage(&staging, kind, &records);
+        let workflow = |id: &str, name: &str, statuses: &[&str]| {
+            Record::Workflow(Workflow {
+                id: id.into(),
+                name: name.into(),
+                description: String::new(),
+                steps: (statuses.iter().enumerate())
+                    .map(|(i, s)| WorkflowStep {
+                        id: (i + 1).to_string(),
+                        name: format!("Step {s}"),
+                        status: (*s).to_owned(),
+                    })
+                    .collect(),
+                transitions: Vec::new(),
+            })
+        };
+        stage(
+            Kind::Workflow,
+            vec![
+                workflow("1", "Software", &["1", "3", "10001"]),
+                workflow("2", "Bugs", &["1", "10001"]),
+            ],
+        );
+        let mapping = |issue_type: Option<&str>, workflow: Option<&str>| WorkflowMapping {
+            issue_type: issue_type.map(str::to_owned),
+            workflow: workflow.map(str::to_owned),
+        };
+        stage(
+            Kind::WorkflowScheme,
+            vec![Record::WorkflowScheme(WorkflowScheme {
+                id: "10100".into(),
+                name: "ABC scheme".into(),
+                description: String::new(),
+                mappings: vec![
+                    mapping(None, Some("1")),
+                    mapping(Some("1"), Some("2")),
+                    mapping(Some("5"), None),
+                ],
+            })],
+        );
+        let scheme_of = |project: &str| {
+            Record::ProjectScheme(ProjectScheme {
+                id: format!("{project}/workflow"),
+                project: project.into(),
+                scheme_type: SchemeType::Workflow,
+                scheme: "10100".into(),
+            })
+        };
+        stage(Kind::ProjectScheme, vec![scheme_of("10000")]);
+        stage(
+            Kind::Project,
+            vec![Record::Project(Project {
+                id: "10000".into(),
+                key: "ABC".into(),
+                name: "ABC".into(),
+                lead: String::new(),
+                description: String::new(),
+                project_type: "software".into(),
+                counter: 0,
+            })],
+        );
+        let constant = |id: &str, name: &str| Constant {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            detail: String::new(),
+        };
+        stage(
+            Kind::IssueType,
+            vec![Record::IssueType(constant("1", "Bug"))],
+        );
+        stage(
+            Kind::Status,
+            vec![Record::Status(constant("3", "In Progress"))],
+        );
+        let used: IssueStatusesUsed = [
+            // Bugs go by "Bugs", which has no "In Progress": said.
+            (("10000", "1", "3"), (4, "10100", Some(40))),
+            (("10000", "1", "10001"), (1, "10101", Some(41))),
+            // Tasks go by the default, "Software", which has it.
+            (("10000", "3", "3"), (2, "10102", Some(42))),
+            // Type 5 goes by the built-in workflow; project 10001 has no scheme.
+            (("10000", "5", "4"), (1, "10103", Some(43))),
+            (("10001", "1", "3"), (1, "10200", Some(60))),
+        ]
+        .into_iter()
+        .map(|((p, t, s), (n, id, line))| {
+            (
+                (p.to_owned(), t.to_owned(), s.to_owned()),
+                (n, id.to_owned(), line),
+            )
+        })
+        .collect();
+        let said = issues_outside_their_workflows(&staging, &used).unwrap();
+        let got: Vec<(&str, &str, Option<u64>)> = (said.iter())
+            .map(|f| (f.check.as_str(), f.id.as_str(), f.line))
+            .collect();
+        assert_eq!(got, [("status-not-in-workflow", "10100", Some(40))]);
+        assert_eq!(
+            said[0].message,
+            "4 issues of project ABC (this one first) are in status \"In Progress\" (3), which \
+             workflow \"Bugs\" (the one the project's workflow scheme \"ABC scheme\" gives \
+             issue type \"Bug\") has no step for: on the target no transition leads out of it; \
+             add the status to the workflow in Jira or move them to a status it has, then check \
+             again"
+        );
+    }
 }

@@ -148,6 +148,31 @@ fn orphans_are_listed_and_skipped_and_every_other_row_loads() {
         f.message.contains("Issue Type Scheme\"") && f.message.contains("refuses"),
         "{f:?}"
     );
+    // An issue in a status its workflow has no step for: said once, at that issue.
+    let outside_workflow: Vec<&str> = (generated.planted_realistic.iter())
+        .filter(|p| p.check == "status-not-in-workflow")
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(
+        outside_workflow.len(),
+        1,
+        "{:?}",
+        generated.planted_realistic
+    );
+    let said = (summaries.iter())
+        .find(|s| s.check == "status-not-in-workflow")
+        .expect("the issue outside its workflow is said");
+    assert_eq!(said.count, 1, "{said:?}");
+    let f = &said.examples[0];
+    assert_eq!(
+        (f.entity.as_str(), f.id.as_str()),
+        ("Issue", outside_workflow[0])
+    );
+    assert!(f.line.is_some(), "{f:?}");
+    assert!(
+        f.message.starts_with("this issue of project ") && f.message.contains("no step for"),
+        "{f:?}"
+    );
     // A realistic site's workflows lose the rules Cloud's workflows cannot take, said.
     assert!(report.findings.count_of("workflow-rules-not-migrated") > 0);
     assert_eq!(
