@@ -215,35 +215,60 @@ impl<R: BufRead> EntityReader<R> {
 
     fn read_entity(&mut self, tag: StartTag) -> Result<Entity, BackupError> {
         let line = self.xml.line();
-        let id = match &tag.attrs {
-            Ok(attrs) => attrs
-                .iter()
-                .find(|(k, _)| k == "id")
-                .map(|(_, v)| v.clone()),
-            Err(_) => tag.raw_id.clone(),
+        let StartTag {
+            open,
+            name,
+            attrs,
+            raw_id,
+            ..
+        } = tag;
+        let mut fields = match attrs {
+            Ok(attrs) => attrs,
+            Err(e) => {
+                let error = self
+                    .xml
+                    .attrs_error(format!("in <{name}> starting at line {line}"), &e);
+                self.broken = Some(BrokenRow {
+                    entity: name,
+                    id: raw_id,
+                    line,
+                });
+                return Err(error);
+            }
         };
-        let entity = tag.name.clone();
-        let result = self.read_entity_fields(tag, line);
-        if result.is_err() {
-            self.broken = Some(BrokenRow { entity, id, line });
+        match self.read_children(&name, line, open, &mut fields) {
+            Ok(()) => Ok(Entity { name, line, fields }),
+            // Named by its entity and id only now that it broke: copied up front, in case,
+            // they cost two allocations for every row of the file.
+            Err(error) => {
+                let id = (fields.iter().find(|(k, _)| k == "id")).map(|(_, v)| v.clone());
+                self.broken = Some(BrokenRow {
+                    entity: name,
+                    id,
+                    line,
+                });
+                Err(error)
+            }
         }
-        result
     }
 
-    fn read_entity_fields(&mut self, tag: StartTag, line: u64) -> Result<Entity, BackupError> {
-        let name = tag.name;
+    /// Reads an entity's child elements (long text, often CDATA) into `fields`, after its
+    /// attributes.
+    fn read_children(
+        &mut self,
+        name: &str,
+        line: u64,
+        open: bool,
+        fields: &mut Vec<(String, String)>,
+    ) -> Result<(), BackupError> {
         let context = || format!("in <{name}> starting at line {line}");
-        let mut fields = match tag.attrs {
-            Ok(attrs) => attrs,
-            Err(e) => return Err(self.xml.attrs_error(context(), &e)),
-        };
         // The attributes fit (the start tag is bounded, and so is their number); the
         // children add up.
         let mut room = RowBudget::new();
-        for (key, value) in &fields {
+        for (key, value) in fields.iter() {
             room.take(key.len() + value.len());
         }
-        if tag.open {
+        if open {
             let mut text = String::new();
             loop {
                 let tag = self.xml.next_tag(&context)?;
@@ -264,7 +289,7 @@ impl<R: BufRead> EntityReader<R> {
                 fields.push(child);
             }
         }
-        Ok(Entity { name, line, fields })
+        Ok(())
     }
 }
 

@@ -233,6 +233,10 @@ pub fn extract_with<R: BufRead>(
     // Rows seen per element name, counted as the parser streams past them.
     let mut seen = ElementCounter::default();
     let (to_extractor, parsed) = std::sync::mpsc::sync_channel::<Parsed>(8);
+    // The rows go back to the parser once extracted, to be freed on the thread that made
+    // them: freed on another thread, each allocation takes the allocator's slow path on
+    // both threads, and the parser (the check's bottleneck) gets no memory back warm.
+    let (extracted_rows, to_free) = std::sync::mpsc::channel::<Vec<Entity>>();
     let (parsing, extracted) = std::thread::scope(|scope| {
         let extractor = scope.spawn(move || -> Result<Extractor<'_>, EngineError> {
             for message in parsed {
@@ -241,6 +245,8 @@ pub fn extract_with<R: BufRead>(
                         for entity in &rows {
                             x.entity(entity)?;
                         }
+                        // The parser may be done already: then these are freed here.
+                        let _ = extracted_rows.send(rows);
                     }
                     Parsed::Broken {
                         entity,
@@ -283,13 +289,18 @@ pub fn extract_with<R: BufRead>(
                     Ok(Some(entity)) => {
                         batch.push(entity);
                         rows += 1;
-                        if batch.len() == PARSED_BATCH
-                            && !send(Parsed::Rows(std::mem::replace(
-                                &mut batch,
-                                Vec::with_capacity(PARSED_BATCH),
-                            )))
-                        {
-                            return Ok(rows);
+                        if batch.len() == PARSED_BATCH {
+                            // An extracted batch, emptied here, holds the next rows.
+                            let next = match to_free.try_recv() {
+                                Ok(mut done) => {
+                                    done.clear();
+                                    done
+                                }
+                                Err(_) => Vec::with_capacity(PARSED_BATCH),
+                            };
+                            if !send(Parsed::Rows(std::mem::replace(&mut batch, next))) {
+                                return Ok(rows);
+                            }
                         }
                         if rows.is_multiple_of(65_536) {
                             progress(rows);

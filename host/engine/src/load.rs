@@ -2,9 +2,10 @@
 //! translating every reference to its cloud id, and records each batch's mappings and
 //! checkpoint. Rerunning after a crash at any moment loses nothing and duplicates nothing:
 //! the records after the checkpoint are written again, except those the target reports it
-//! already holds (the batch that was in flight).
+//! already holds (the batches that were in flight: [`IN_FLIGHT`]).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use airlock_model::Namespace;
 use airlock_model::jira::{
@@ -23,6 +24,11 @@ use crate::fixes::{self, Applied, RowFixes};
 use crate::order::{Item, Ordered};
 use crate::records::RecordReader;
 use crate::state::{BatchCommit, Failure, MappingReader, State};
+
+/// Batches a crash can leave on the target but not in the state: the one being committed
+/// and the one written behind it. A run asks the target about this many first batches of
+/// each kind ([`Site::find_written`]).
+const IN_FLIGHT: usize = 2;
 
 /// Records per target call (and per checkpoint) for most kinds, before the target's
 /// [`Site::batch_scale`]: see [`batch_size`].
@@ -136,12 +142,28 @@ struct Cached {
 
 impl Cached {
     fn get(&self, server: &str) -> Option<String> {
-        if let Some(n) = numeric_id(server)
-            && let Some(cloud) = self.numeric.get(&n)
+        let mut id = server.to_owned();
+        self.rewrite(&mut id).then_some(id)
+    }
+
+    /// Rewrites `id` to its cloud id in place, if held: no new string for each of the
+    /// millions of references a load translates.
+    fn rewrite(&self, id: &mut String) -> bool {
+        if let Some(n) = numeric_id(id)
+            && let Some(&cloud) = self.numeric.get(&n)
         {
-            return Some(cloud.to_string());
+            id.clear();
+            write!(id, "{cloud}").expect("a String takes any write");
+            return true;
         }
-        self.text.get(server).cloned()
+        match self.text.get(id.as_str()) {
+            Some(cloud) => {
+                id.clear();
+                id.push_str(cloud);
+                true
+            }
+            None => false,
+        }
     }
 
     /// A later mapping of the same id replaces the earlier one, in whichever form.
@@ -186,15 +208,36 @@ impl Lookup {
         Ok(found)
     }
 
+    /// [`Lookup::get`], rewriting `id` in place; false (and `id` untouched) if the
+    /// namespace has no cloud id for it.
+    fn rewrite(
+        &mut self,
+        db: &MappingReader,
+        ns: Namespace,
+        id: &mut String,
+    ) -> Result<bool, EngineError> {
+        let map = self.maps.entry(ns).or_default();
+        if map.rewrite(id) {
+            return Ok(true);
+        }
+        let Some(cloud) = db.cloud_id(ns, id)? else {
+            return Ok(false);
+        };
+        map.insert(id, &cloud);
+        *id = cloud;
+        Ok(true)
+    }
+
     fn remember(&mut self, ns: Namespace, server: &str, cloud: &str) {
         self.maps.entry(ns).or_default().insert(server, cloud);
     }
 }
 
-/// Whether records of other kinds reference this kind (`Record::refs`), so its mappings
-/// are worth keeping at hand while loading. Comments, worklogs, links and attachments are
-/// many and referenced by none: caching them only cost memory. (A kind left out by
-/// mistake is still found, in the state.)
+/// Whether records of other kinds reference this kind (`Record::refs`, a history item's
+/// values, a query's ids), so its mappings are worth keeping at hand while loading, and
+/// must be committed before the next kind is translated. Comments, worklogs and links are
+/// many and referenced by none: caching them only cost memory, and the next kind starts
+/// while their last batches are written.
 fn is_referenced(kind: Kind) -> bool {
     !matches!(
         kind,
@@ -207,7 +250,6 @@ fn is_referenced(kind: Kind) -> bool {
             | Kind::Worklog
             | Kind::IssueLink
             | Kind::RemoteLink
-            | Kind::Attachment
             | Kind::EntityProperty
             | Kind::Watcher
             | Kind::Vote
@@ -239,10 +281,11 @@ fn is_self_referencing(kind: Kind) -> bool {
 
 /// Loads every staged kind into the target.
 ///
-/// Two threads: this one reads the staged records and translates their references; the
-/// other writes each batch to the target and commits its mappings and checkpoint. A kind
-/// starts only once every batch of the kinds before it is committed (its references must
-/// resolve), and a kind that references itself (option parents) goes a batch at a time.
+/// Three threads: this one reads the staged records and translates their references; the
+/// second writes each batch to the target; the third commits its mappings and checkpoint
+/// to the state. A kind starts only once every batch of the kinds before it is committed
+/// (its references must resolve), and a kind that references itself (option parents) goes
+/// a batch at a time.
 pub fn load(
     staging: &dyn Staging,
     state: &mut State,
@@ -295,17 +338,32 @@ pub fn load(
     }
 
     let scale = target.batch_scale().max(1);
-    // Lent to the writer thread for the pass, then used again for the retries.
-    let (writer_state, writer_target) = (&mut *state, &mut *target);
+    // Lent to the writer and committer threads for the pass, then used again for the
+    // retries.
+    let (committer_state, writer_target) = (&mut *state, &mut *target);
     let (batches, to_writer) = std::sync::mpsc::sync_channel::<Prepared>(2);
+    // A rendezvous: the writer hands a written batch over only once the committer is done
+    // with the one before, so at most [`IN_FLIGHT`] batches are on the target and not in
+    // the state.
+    let (written_batches, to_committer) = std::sync::mpsc::sync_channel::<(Kind, Outcome)>(0);
     let (acks, from_writer) = std::sync::mpsc::channel::<Ack>();
-    let (translated, written) = std::thread::scope(|scope| {
+    let (translated, written, committed) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<LoadSummary, EngineError> {
             let mut summary = LoadSummary::default();
             for p in to_writer {
                 let kind = p.kind;
                 let outcome = write_batch(writer_target, p, &mut summary)?;
-                writer_state.commit(&BatchCommit {
+                if written_batches.send((kind, outcome)).is_err() {
+                    break;
+                }
+            }
+            Ok(summary)
+        });
+        // The state's commit (mappings, checkpoint) on its own thread: the writer is the
+        // load's bottleneck, and the next batch is written while this one is committed.
+        let committer = scope.spawn(move || -> Result<(), EngineError> {
+            for (kind, outcome) in to_committer {
+                committer_state.commit(&BatchCommit {
                     checkpoint: Some((&outcome.step, outcome.done)),
                     mappings: &outcome.mappings,
                     failures: &outcome.failures,
@@ -325,7 +383,7 @@ pub fn load(
                     break;
                 }
             }
-            Ok(summary)
+            Ok(())
         });
 
         let translated = (|| -> Result<LoadSummary, EngineError> {
@@ -366,16 +424,24 @@ pub fn load(
                 }
                 Ok(())
             };
+            // Whether a batch of a kind others reference was sent since the last time every
+            // batch was committed.
+            let mut referenced_in_flight = false;
             for kind in Kind::ALL {
-                // Its references point to kinds before it: those must be committed.
-                wait(&mut outstanding, &mut lookup, &mut progress, true)?;
+                // Its references point to kinds before it: those must be committed. A kind
+                // no record references (comments, history items, watchers…) need not be: the
+                // next kind is read and translated while its last batches are written.
+                if referenced_in_flight {
+                    wait(&mut outstanding, &mut lookup, &mut progress, true)?;
+                    referenced_in_flight = false;
+                }
                 let total = staged.get(&kind).copied().unwrap_or(0);
                 let mut done = checkpoints.get(&kind).copied().unwrap_or(0);
                 let mut reader = Ordered::open(staging, kind, &orphans, issues_by_number)?;
                 reader.skip(done)?;
                 progress(LoadProgress { kind, done, total });
-                // The first batch of every run may have been written before a crash.
-                let mut reconcile = true;
+                // The first batches of every run may have been written before a crash.
+                let mut reconcile = IN_FLIGHT;
                 // `done` counts the records consumed: written, or skipped as orphans. A
                 // record read but left for the next batch is not consumed yet.
                 let mut pending: Option<Record> = None;
@@ -429,15 +495,16 @@ pub fn load(
                         &mut lookup,
                         kind,
                         batch,
-                        reconcile,
+                        reconcile > 0,
                         done,
                         &mut summary,
                     )?;
-                    reconcile = false;
+                    reconcile = reconcile.saturating_sub(1);
                     if batches.send(prepared).is_err() {
                         return Err(EngineError::WriterStopped);
                     }
                     outstanding += 1;
+                    referenced_in_flight |= is_referenced(kind);
                     wait(
                         &mut outstanding,
                         &mut lookup,
@@ -450,15 +517,17 @@ pub fn load(
             Ok(summary)
         })();
         drop(batches);
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(EngineError::Staged {
-                name: "load".into(),
-                problem: "the writer stopped unexpectedly".into(),
-            })
-        });
-        (translated, written)
+        let stopped = || EngineError::Staged {
+            name: "load".into(),
+            problem: "the writer stopped unexpectedly".into(),
+        };
+        let written = writer.join().unwrap_or_else(|_| Err(stopped()));
+        let committed = committer.join().unwrap_or_else(|_| Err(stopped()));
+        (translated, written, committed)
     });
-    // The writer's error explains a stop the reader only saw as a closed channel.
+    // The writer's or the committer's error explains a stop the reader only saw as a
+    // closed channel (either stops the other by closing the channel between them).
+    committed?;
     let written = written?;
     let mut summary = translated?;
     for (from, into) in [
@@ -533,7 +602,7 @@ fn retry_failed(
         let size = if is_self_referencing(kind) {
             1
         } else {
-            batch_size(kind)
+            batch_size(kind) * target.batch_scale().max(1)
         };
         let mut reader = RecordReader::open_kind(staging, kind)?;
         let mut batch = Vec::new();
@@ -726,7 +795,7 @@ fn prepare_batch(
 }
 
 /// Writes a translated batch (after asking the target which of it it holds already, for
-/// the first batch of a run).
+/// the first batches of a run).
 fn write_batch(
     target: &mut dyn Site,
     prepared: Prepared,
@@ -840,10 +909,10 @@ fn translate(
                 }
             },
         };
-        match lookup.get(state, ns, value) {
-            Ok(Some(cloud)) => *value = cloud,
-            Ok(None) if ns == Namespace::USER => value.clear(),
-            Ok(None) => {
+        match lookup.rewrite(state, ns, value) {
+            Ok(true) => {}
+            Ok(false) if ns == Namespace::USER => value.clear(),
+            Ok(false) => {
                 missing = Some(format!(
                     "{field} points to a record that is not on the target"
                 ));
@@ -1084,8 +1153,9 @@ mod tests {
         assert_eq!(c.get("10000").as_deref(), Some("20001"));
     }
 
-    /// `is_referenced` agrees with `Record::refs`: no record of a generated backup
-    /// references a kind it calls unreferenced (that would only cost speed, not data).
+    /// `is_referenced` agrees with `Record::refs` and history items' values: no record of
+    /// a generated backup references a kind it calls unreferenced (its last batches would
+    /// not be waited for).
     #[test]
     fn kinds_called_unreferenced_are_referenced_by_no_record() {
         let dir = tempfile::tempdir().unwrap();
@@ -1097,7 +1167,17 @@ mod tests {
         let mut refs = 0;
         for kind in Kind::ALL {
             for record in RecordReader::open_kind(&staging, kind).unwrap() {
-                for (field, target, _) in record.unwrap().refs() {
+                let record = record.unwrap();
+                let mut targets: Vec<(&str, RefTarget)> = (record.refs().into_iter())
+                    .map(|(field, target, _)| (field, target))
+                    .collect();
+                if let Record::ChangeItem(item) = &record
+                    && let crate::history::Values::Ids(target) =
+                        crate::history::values(item, &FxHashSet::default())
+                {
+                    targets.push(("value", RefTarget::Kind(target)));
+                }
+                for (field, target) in targets {
                     if let RefTarget::Kind(target) = target {
                         assert!(
                             is_referenced(target),
@@ -1111,5 +1191,70 @@ mod tests {
             }
         }
         assert!(refs > 1000, "only {refs} references");
+    }
+
+    /// A crash can leave a kind's last two batches on the target and not in the state
+    /// (the one being committed and the one written behind it, [`IN_FLIGHT`]): a rerun
+    /// from the state's checkpoint finds both on the target and writes neither again.
+    #[test]
+    fn a_rerun_finds_both_batches_a_crash_left_on_the_target_only() {
+        use airlock_site::LocalSite;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup.zip");
+        // Worklogs go 4,000 a call into the local site: 9,000 of them are over two batches.
+        let spec = airlock_fixtures::Spec {
+            issues: 1_000,
+            worklogs_per_issue: 9,
+            ..airlock_fixtures::Spec::default()
+        };
+        airlock_fixtures::write_backup(&path, &spec).unwrap();
+        let staging =
+            airlock_staging::SealedStaging::ephemeral(dir.path().join("staging")).unwrap();
+        let checked = crate::check(&path, &staging, &[], &[], |_| {}).unwrap();
+        let staged = checked.report.counts;
+        let mut site = LocalSite::open(&dir.path().join("site.db")).unwrap();
+        let protection = crate::ephemeral_protection().unwrap();
+        let mut state = State::open(&dir.path().join("state.db"), protection).unwrap();
+        let snapshot = site.snapshot().unwrap();
+        let plan = crate::analyze(
+            &staging,
+            &staged,
+            &snapshot,
+            &site.describe(),
+            &crate::Overrides::default(),
+        )
+        .unwrap();
+        let decisions = plan.decisions;
+        let first = load(&staging, &mut state, &mut site, &decisions, &staged, |_| {}).unwrap();
+        assert!(first.failed.is_empty(), "{:#?}", state.failures().unwrap());
+        let counts = site.counts().unwrap();
+
+        let kind = Kind::Worklog;
+        let size = (batch_size(kind) * site.batch_scale()) as u64;
+        let done = state.checkpoint(&step(kind)).unwrap();
+        assert!(done > 2 * size, "{done} {kind} rows: not two batches");
+        // Two batches short of the end: a full one and one a row short of full.
+        let rewound = done - (2 * size - 1);
+        state
+            .commit(&BatchCommit {
+                checkpoint: Some((&step(kind), rewound)),
+                mappings: &[],
+                failures: &[],
+                cleared: &[],
+                skipped: &[],
+                notices: &[],
+            })
+            .unwrap();
+
+        let again = load(&staging, &mut state, &mut site, &decisions, &staged, |_| {}).unwrap();
+        assert_eq!(
+            again.recovered.get(&kind),
+            Some(&(2 * size - 1)),
+            "{again:?}"
+        );
+        assert!(again.written.is_empty(), "{again:?}");
+        assert_eq!(site.duplicate_source_keys(kind).unwrap(), 0);
+        assert_eq!(site.counts().unwrap(), counts);
+        assert_eq!(state.checkpoint(&step(kind)).unwrap(), done);
     }
 }
