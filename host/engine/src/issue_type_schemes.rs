@@ -282,35 +282,57 @@ pub(crate) fn issues_outside_their_schemes(
                 names(staging, Kind::IssueType)?,
             )),
         };
-        let name_of = |names: &FxHashMap<String, String>, id: &String| {
-            names.get(id).cloned().unwrap_or_else(|| id.clone())
-        };
-        let (key, type_name) = (name_of(keys, project), name_of(types, issue_type));
-        let (which, them) = if *count == 1 {
-            (format!("this issue of project {key} has"), "it")
-        } else {
-            (
-                format!("{count} issues of project {key} (this one first) have"),
-                "them",
-            )
-        };
-        findings.push(Finding {
-            check: "issue-type-not-in-scheme".into(),
-            severity: Severity::Warning,
-            file: "entities.xml".into(),
-            entity: "Issue".into(),
-            id: id.clone(),
-            line: *line,
-            message: format!(
-                "{which} issue type \"{type_name}\" ({issue_type}), which the project's issue \
-                 type scheme \"{}\" does not list: Jira Cloud refuses to create {them}; add \
-                 the type to the scheme in Jira (Issues → Issue type schemes) or give {them} \
-                 a type it lists, then check again",
-                scheme.name
-            ),
-        });
+        let type_name = name_or_id(types, issue_type);
+        let (which, them) = issues_of_project(*count, &name_or_id(keys, project), "has", "have");
+        let message = format!(
+            "{which} issue type \"{type_name}\" ({issue_type}), which the project's issue type \
+             scheme \"{}\" does not list: Jira Cloud refuses to create {them}; add the type to \
+             the scheme in Jira (Issues → Issue type schemes) or give {them} a type it lists, \
+             then check again",
+            scheme.name
+        );
+        findings.push(issue_warning(
+            "issue-type-not-in-scheme",
+            id,
+            *line,
+            message,
+        ));
     }
     Ok(findings)
+}
+
+/// The name `names` gives an id, or the id itself.
+pub(crate) fn name_or_id(names: &FxHashMap<String, String>, id: &String) -> String {
+    names.get(id).cloned().unwrap_or_else(|| id.clone())
+}
+
+/// The subject of a finding about `count` issues of a project, said at the first of them,
+/// with its verb (`singular` or `plural`), and the pronoun for them.
+pub(crate) fn issues_of_project(
+    count: u64,
+    key: &str,
+    singular: &str,
+    plural: &str,
+) -> (String, &'static str) {
+    if count == 1 {
+        (format!("this issue of project {key} {singular}"), "it")
+    } else {
+        let which = format!("{count} issues of project {key} (this one first) {plural}");
+        (which, "them")
+    }
+}
+
+/// A warning at an issue of entities.xml.
+pub(crate) fn issue_warning(check: &str, id: &str, line: Option<u64>, message: String) -> Finding {
+    Finding {
+        check: check.into(),
+        severity: Severity::Warning,
+        file: "entities.xml".into(),
+        entity: "Issue".into(),
+        id: id.to_owned(),
+        line,
+        message,
+    }
 }
 
 /// Projects' keys, or issue types' or statuses' names, by id.

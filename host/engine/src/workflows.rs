@@ -6,7 +6,6 @@
 //! staged and the issue types.
 
 use airlock_backup::{Descriptor, DescriptorError, Entity, RuleLeft, parse_descriptor};
-use airlock_model::Severity;
 use airlock_model::jira::{
     Kind, Record, SchemeType, Target, Workflow, WorkflowMapping, WorkflowScheme,
 };
@@ -18,7 +17,7 @@ use crate::contexts::{Assembled, At, warning};
 use crate::extract::SourceIndex;
 use crate::findings::Finding;
 use crate::integrity::IssueStatusesUsed;
-use crate::issue_type_schemes::names;
+use crate::issue_type_schemes::{issue_warning, issues_of_project, name_or_id, names};
 use crate::records::RecordReader;
 
 const WORKFLOW: &str = "Workflow";
@@ -328,34 +327,19 @@ pub(crate) fn issues_outside_their_workflows(
                 names(staging, Kind::Status)?,
             )),
         };
-        let name_of = |names: &FxHashMap<String, String>, id: &String| {
-            names.get(id).cloned().unwrap_or_else(|| id.clone())
-        };
-        let key = name_of(keys, project);
-        let (type_name, status_name) = (name_of(types, issue_type), name_of(status_names, status));
-        let (which, them) = if *count == 1 {
-            (format!("this issue of project {key} is"), "it")
-        } else {
-            (
-                format!("{count} issues of project {key} (this one first) are"),
-                "them",
-            )
-        };
-        findings.push(Finding {
-            check: "status-not-in-workflow".into(),
-            severity: Severity::Warning,
-            file: "entities.xml".into(),
-            entity: "Issue".into(),
-            id: id.clone(),
-            line: *line,
-            message: format!(
-                "{which} in status \"{status_name}\" ({status}), which workflow \"{workflow}\" \
-                 (the one the project's workflow scheme \"{}\" gives issue type \"{type_name}\") \
-                 has no step for: on the target no transition leads out of it; add the status \
-                 to the workflow in Jira or move {them} to a status it has, then check again",
-                scheme.name
-            ),
-        });
+        let (type_name, status_name) = (
+            name_or_id(types, issue_type),
+            name_or_id(status_names, status),
+        );
+        let (which, them) = issues_of_project(*count, &name_or_id(keys, project), "is", "are");
+        let message = format!(
+            "{which} in status \"{status_name}\" ({status}), which workflow \"{workflow}\" (the \
+             one the project's workflow scheme \"{}\" gives issue type \"{type_name}\") has no \
+             step for: on the target no transition leads out of it; add the status to the \
+             workflow in Jira or move {them} to a status it has, then check again",
+            scheme.name
+        );
+        findings.push(issue_warning("status-not-in-workflow", id, *line, message));
     }
     Ok(findings)
 }
